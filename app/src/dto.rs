@@ -1,0 +1,147 @@
+//! Data shared by the server and the browser: what pages show, never answer keys.
+
+use serde::{Deserialize, Serialize};
+
+/// The course map: modules in order, each with its lessons in order.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CourseMap {
+    pub title: String,
+    pub modules: Vec<ModuleEntry>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModuleEntry {
+    pub id: String,
+    pub title: String,
+    pub lessons: Vec<LessonLink>,
+}
+
+/// Enough about a lesson to link to it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LessonLink {
+    pub slug: String,
+    pub title: String,
+    pub summary: String,
+}
+
+/// One lesson as the learner reads it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LessonView {
+    pub slug: String,
+    pub title: String,
+    pub module_title: String,
+    pub blocks: Vec<LessonBlock>,
+    pub previous: Option<LessonLink>,
+    pub next: Option<LessonLink>,
+}
+
+/// A lesson is prose interleaved with quizzes, in the order the author wrote them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum LessonBlock {
+    /// Sanitized HTML rendered from the lesson's markdown.
+    Prose(String),
+    Quiz(QuizView),
+}
+
+/// A quiz without its answer key, plus the learner's last graded submission if any.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct QuizView {
+    pub id: String,
+    pub title: String,
+    pub questions: Vec<QuestionView>,
+    pub last_grade: Option<QuizGrade>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct QuestionView {
+    pub id: String,
+    /// Sanitized inline HTML.
+    pub prompt_html: String,
+    pub kind: QuestionKind,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum QuestionKind {
+    /// Pick exactly one option.
+    Single { options: Vec<ChoiceOption> },
+    /// Pick every option that applies.
+    Multiple { options: Vec<ChoiceOption> },
+    /// Type a short answer (a version, a number, a command).
+    Typed { placeholder: String },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChoiceOption {
+    pub id: String,
+    /// Sanitized inline HTML.
+    pub label_html: String,
+}
+
+/// Quiz form fields are named this prefix + the question id.
+pub const ANSWER_FIELD_PREFIX: &str = "q.";
+
+/// The form field name that carries the answer to question `question_id`.
+pub fn answer_field(question_id: &str) -> String {
+    format!("{ANSWER_FIELD_PREFIX}{question_id}")
+}
+
+/// The URL a quiz form posts to when JavaScript is off.
+pub fn quiz_form_action(lesson: &str, quiz: &str) -> String {
+    format!("/learn/{lesson}/quiz/{quiz}")
+}
+
+/// The answers a learner submitted for one quiz: question id → chosen option ids or typed text.
+pub type QuizAnswers = Vec<(String, Vec<String>)>;
+
+/// The server's verdict on one quiz submission.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct QuizGrade {
+    pub quiz: String,
+    pub correct: usize,
+    pub total: usize,
+    pub questions: Vec<QuestionGrade>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct QuestionGrade {
+    pub id: String,
+    pub correct: bool,
+    /// What the learner gave, so the form can show it again.
+    pub given: Vec<String>,
+    /// Sanitized HTML explaining the right answer.
+    pub explanation_html: String,
+}
+
+impl QuizGrade {
+    pub fn question(&self, id: &str) -> Option<&QuestionGrade> {
+        self.questions.iter().find(|q| q.id == id)
+    }
+}
+
+/// Whether learners can build right now, and why not.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EngineStatus {
+    /// Where the server looks for the engine (e.g. `unix:///var/run/docker.sock`).
+    pub docker_host: String,
+    pub reachable: bool,
+    /// Engine version, e.g. `20.10.24+dfsg1`.
+    pub version: Option<String>,
+    pub api_version: Option<String>,
+    /// Why the engine is not usable, in words a learner can act on.
+    pub problem: Option<String>,
+    /// The base images the course needs, and whether the engine has each.
+    pub base_images: Vec<BaseImageStatus>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BaseImageStatus {
+    pub name: String,
+    pub present: bool,
+}
+
+impl EngineStatus {
+    /// Builds can run: the engine answers and every base image is there.
+    pub fn builds_available(&self) -> bool {
+        self.reachable && self.base_images.iter().all(|b| b.present)
+    }
+}

@@ -1,0 +1,84 @@
+//! layerlab's user interface: pages and components rendered on the server and hydrated in
+//! the browser, the server functions they call, and the data they exchange.
+
+pub mod api;
+#[cfg(feature = "ssr")]
+pub mod backend;
+pub mod dto;
+mod pages;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::{
+    components::{Route, Router, Routes, A},
+    path,
+};
+
+/// The HTML document around the app; rendered on the server only.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    mark_hydrated();
+    view! {
+        <Stylesheet id="layerlab-css" href="/style/layerlab.css"/>
+        <Title formatter=|page: String| {
+            if page.is_empty() { "layerlab".to_string() } else { format!("{page} · layerlab") }
+        }/>
+        <Router>
+            <header class="site-header">
+                <A href="/" attr:class="brand">
+                    <span class="brand-mark" aria-hidden="true">"▤"</span>
+                    "layerlab"
+                </A>
+                <nav>
+                    <A href="/">"Course"</A>
+                </nav>
+            </header>
+            <pages::EngineBanner/>
+            <main id="main">
+                <Routes fallback=pages::NotFound>
+                    <Route path=path!("/") view=pages::CourseMapPage/>
+                    <Route path=path!("/learn/:lesson") view=pages::LessonPage/>
+                </Routes>
+            </main>
+            <footer class="site-footer">
+                "layerlab — learn Docker by building real images."
+            </footer>
+        </Router>
+    }
+}
+
+/// Once the browser has hydrated the page, say so on `<body>`: tests wait for it, and the
+/// CSS can reveal controls that need JavaScript.
+fn mark_hydrated() {
+    #[cfg(feature = "hydrate")]
+    Effect::new(|_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+}
+
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(App);
+}

@@ -1,0 +1,63 @@
+use crate::{api::load_course_map, dto::CourseMap, pages::error_text};
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+/// `/`: every module and its lessons, in course order.
+#[component]
+pub fn CourseMapPage() -> impl IntoView {
+    let course = Resource::new(|| (), |_| load_course_map());
+    view! {
+        <Title text="Course map"/>
+        <Suspense fallback=|| view! { <p class="loading">"Loading the course…"</p> }>
+            {move || Suspend::new(async move {
+                match course.await {
+                    Ok(map) => view! { <CourseMapView map/> }.into_any(),
+                    Err(e) => view! { <p class="error-box">{error_text(&e)}</p> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn CourseMapView(map: CourseMap) -> impl IntoView {
+    let mut number = 0;
+    let modules = map
+        .modules
+        .into_iter()
+        .enumerate()
+        .map(|(m, module)| {
+            let lessons = module
+                .lessons
+                .into_iter()
+                .map(|lesson| {
+                    number += 1;
+                    view! {
+                        <li class="lesson-card">
+                            <a href=format!("/learn/{}", lesson.slug) data-lesson=lesson.slug.clone()>
+                                <span class="lesson-number">{number}</span>
+                                <span class="lesson-text">
+                                    <span class="lesson-title">{lesson.title}</span>
+                                    <span class="lesson-summary">{lesson.summary}</span>
+                                </span>
+                            </a>
+                        </li>
+                    }
+                })
+                .collect_view();
+            view! {
+                <section class="module" data-module=module.id>
+                    <h2><span class="module-number">{format!("Module {}", m + 1)}</span>{module.title}</h2>
+                    <ol class="lessons">{lessons}</ol>
+                </section>
+            }
+        })
+        .collect_view();
+    view! {
+        <section class="hero">
+            <h1>{map.title}</h1>
+            <p>"Read a lesson, check yourself with its quiz, then build real images on a real Docker engine."</p>
+        </section>
+        <div class="course-map">{modules}</div>
+    }
+}

@@ -1,0 +1,36 @@
+//! The pages of the learner's side and the pieces they share.
+
+mod course_map;
+mod engine_banner;
+mod lesson;
+mod quiz;
+
+pub use course_map::CourseMapPage;
+pub use engine_banner::EngineBanner;
+pub use lesson::LessonPage;
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+#[component]
+pub fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
+        res.set_status(http::StatusCode::NOT_FOUND);
+    }
+    view! {
+        <Title text="Not found"/>
+        <section class="panel not-found">
+            <h1>"Nothing here"</h1>
+            <p>"This page does not exist. The " <a href="/">"course map"</a> " lists every lesson."</p>
+        </section>
+    }
+}
+
+/// A server function error as a short, readable message.
+pub(crate) fn error_text(err: &ServerFnError) -> String {
+    match err {
+        ServerFnError::ServerError(msg) => msg.clone(),
+        other => other.to_string(),
+    }
+}

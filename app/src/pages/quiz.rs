@@ -1,0 +1,169 @@
+use crate::{
+    api::submit_quiz,
+    dto::{answer_field, quiz_form_action, QuestionKind, QuestionView, QuizAnswers, QuizGrade, QuizView},
+    pages::error_text,
+};
+use leptos::{ev::SubmitEvent, prelude::*};
+
+/// A quiz as a plain HTML form. Without JavaScript it posts to the server, which grades it and
+/// sends the learner back to this lesson; once hydrated, it is graded in place.
+#[component]
+pub fn QuizForm(lesson: String, quiz: QuizView) -> impl IntoView {
+    let grade = RwSignal::new(quiz.last_grade.clone());
+    let error = RwSignal::new(None::<String>);
+    let submit = Action::new(move |(lesson, quiz, answers): &(String, String, QuizAnswers)| {
+        let (lesson, quiz, answers) = (lesson.clone(), quiz.clone(), answers.clone());
+        async move { submit_quiz(lesson, quiz, answers).await }
+    });
+    Effect::new(move |_| match submit.value().get() {
+        Some(Ok(g)) => {
+            error.set(None);
+            grade.set(Some(g));
+        }
+        Some(Err(e)) => error.set(Some(error_text(&e))),
+        None => {}
+    });
+
+    let question_ids: Vec<String> = quiz.questions.iter().map(|q| q.id.clone()).collect();
+    let on_submit = {
+        let (lesson, quiz_id) = (lesson.clone(), quiz.id.clone());
+        move |ev: SubmitEvent| {
+            ev.prevent_default();
+            let form = event_target::<web_sys::HtmlFormElement>(&ev);
+            match read_answers(&form, &question_ids) {
+                Ok(answers) => {
+                    submit.dispatch((lesson.clone(), quiz_id.clone(), answers));
+                }
+                Err(msg) => error.set(Some(msg)),
+            }
+        }
+    };
+
+    let quiz_id = quiz.id.clone();
+    let questions = quiz
+        .questions
+        .into_iter()
+        .enumerate()
+        .map(|(i, q)| view! { <Question number=i + 1 question=q grade/> })
+        .collect_view();
+    let pending = submit.pending();
+    view! {
+        <form
+            class="quiz"
+            id=format!("quiz-{quiz_id}")
+            data-quiz=quiz_id.clone()
+            method="post"
+            action=quiz_form_action(&lesson, &quiz_id)
+            on:submit=on_submit
+        >
+            <h2 class="quiz-title">{quiz.title}</h2>
+            {questions}
+            <div class="quiz-footer">
+                <button type="submit" class="button primary" disabled=move || pending.get()>
+                    {move || if pending.get() { "Checking…" } else { "Check answers" }}
+                </button>
+                {move || grade.get().map(|g| view! {
+                    <p class="quiz-score" data-correct=g.correct data-total=g.total>
+                        {format!("{} of {} right", g.correct, g.total)}
+                        {(g.correct == g.total).then_some(" — well done!")}
+                    </p>
+                })}
+                {move || error.get().map(|e| view! { <p class="error-box quiz-error">{e}</p> })}
+            </div>
+        </form>
+    }
+}
+
+#[component]
+fn Question(number: usize, question: QuestionView, grade: RwSignal<Option<QuizGrade>>) -> impl IntoView {
+    let qid = question.id.clone();
+    let field = answer_field(&question.id);
+    // What the learner answered last time, so a reload or a no-JS round trip keeps it.
+    let given = grade
+        .get_untracked()
+        .and_then(|g| g.question(&qid).map(|q| q.given.clone()))
+        .unwrap_or_default();
+    let input = match question.kind {
+        QuestionKind::Single { options } => choice_list("radio", &field, options, &given).into_any(),
+        QuestionKind::Multiple { options } => choice_list("checkbox", &field, options, &given).into_any(),
+        QuestionKind::Typed { placeholder } => view! {
+            <input
+                type="text"
+                class="typed-answer"
+                name=field.clone()
+                placeholder=placeholder
+                autocomplete="off"
+                spellcheck="false"
+                value=given.first().cloned().unwrap_or_default()
+            />
+        }
+        .into_any(),
+    };
+    let verdict = {
+        let qid = qid.clone();
+        move || {
+            grade.get().and_then(|g| g.question(&qid).cloned()).map(|q| {
+                let (class, word) = if q.correct { ("verdict right", "Right.") } else { ("verdict wrong", "Not quite.") };
+                view! {
+                    <div class=class data-verdict=if q.correct { "right" } else { "wrong" }>
+                        <strong>{word}</strong>
+                        <div class="explanation" inner_html=q.explanation_html></div>
+                    </div>
+                }
+            })
+        }
+    };
+    view! {
+        <fieldset class="question" data-question=qid>
+            <legend>
+                <span class="question-number">{number}</span>
+                <span class="question-prompt" inner_html=question.prompt_html></span>
+            </legend>
+            {input}
+            {verdict}
+        </fieldset>
+    }
+}
+
+fn choice_list(
+    kind: &'static str,
+    field: &str,
+    options: Vec<crate::dto::ChoiceOption>,
+    given: &[String],
+) -> impl IntoView {
+    options
+        .into_iter()
+        .map(|o| {
+            let checked = given.contains(&o.id);
+            view! {
+                <label class="choice">
+                    <input type=kind name=field.to_string() value=o.id.clone() checked=checked/>
+                    <span inner_html=o.label_html></span>
+                </label>
+            }
+        })
+        .collect_view()
+}
+
+/// Collect the form's answers per question, in the order the questions appear.
+#[cfg(feature = "hydrate")]
+fn read_answers(form: &web_sys::HtmlFormElement, question_ids: &[String]) -> Result<QuizAnswers, String> {
+    let data = web_sys::FormData::new_with_form(form)
+        .map_err(|_| "This browser could not read the quiz form.".to_string())?;
+    Ok(question_ids
+        .iter()
+        .map(|id| {
+            let values = data
+                .get_all(&answer_field(id))
+                .iter()
+                .filter_map(|v| v.as_string())
+                .collect();
+            (id.clone(), values)
+        })
+        .collect())
+}
+
+#[cfg(not(feature = "hydrate"))]
+fn read_answers(_form: &web_sys::HtmlFormElement, _question_ids: &[String]) -> Result<QuizAnswers, String> {
+    Err("Quizzes are graded in the browser only after it has loaded the app.".into())
+}

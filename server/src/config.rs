@@ -1,0 +1,83 @@
+//! Command line and environment: every setting has a flag, an environment variable and a
+//! default that works from the repository root.
+
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "layerlab",
+    version,
+    about = "A Docker workshop in the browser: lessons, quizzes, and real builds on a real engine.",
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Settings for `serve`, which is what runs when no subcommand is given.
+    #[command(flatten)]
+    pub serve: ServeConfig,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the workshop (the default).
+    Serve(ServeConfig),
+    /// Check the course in the content directory and report the first problem.
+    CheckCourse {
+        #[arg(long, env = "LAYERLAB_CONTENT_DIR", default_value = "content")]
+        content_dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeConfig {
+    /// Address to listen on; port 0 picks a free port (the chosen address is printed).
+    #[arg(long, env = "LAYERLAB_ADDR", default_value = "127.0.0.1:3000")]
+    pub addr: SocketAddr,
+    /// Database for sessions and progress: a SQLite file by default (created if missing).
+    #[arg(long, env = "LAYERLAB_DATABASE_URL", default_value = "sqlite://layerlab.db")]
+    pub database_url: String,
+    /// Directory holding `course.toml` and `lessons/`.
+    #[arg(long, env = "LAYERLAB_CONTENT_DIR", default_value = "content")]
+    pub content_dir: PathBuf,
+    /// Directory with the built browser bundle in `pkg/` (made by `./x wasm`).
+    #[arg(long, env = "LAYERLAB_SITE_ROOT", default_value = "target/site")]
+    pub site_root: PathBuf,
+    /// Directory with the stylesheets.
+    #[arg(long, env = "LAYERLAB_STYLE_DIR", default_value = "style")]
+    pub style_dir: PathBuf,
+    /// Docker engine to build on: unix:///path.sock, tcp://host:port or http://host:port.
+    #[arg(long, env = "DOCKER_HOST", default_value = crate::engine::DEFAULT_DOCKER_HOST)]
+    pub docker_host: String,
+    /// Mark the session cookie `Secure` (set this when serving over HTTPS).
+    #[arg(long, env = "LAYERLAB_SECURE_COOKIES")]
+    pub secure_cookies: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_subcommand_means_serve_with_defaults() {
+        let cli = Cli::try_parse_from(["layerlab"]).expect("parses");
+        assert!(cli.command.is_none());
+        assert_eq!(cli.serve.content_dir, PathBuf::from("content"));
+        assert!(cli.serve.database_url.starts_with("sqlite://"));
+    }
+
+    #[test]
+    fn flags_override_defaults() {
+        let cli = Cli::try_parse_from(["layerlab", "serve", "--addr", "127.0.0.1:0", "--docker-host", "tcp://127.0.0.1:2375"])
+            .expect("parses");
+        match cli.command {
+            Some(Command::Serve(c)) => {
+                assert_eq!(c.addr.port(), 0);
+                assert_eq!(c.docker_host, "tcp://127.0.0.1:2375");
+            }
+            other => panic!("expected serve, got {other:?}"),
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! The one place that turns lesson markdown into HTML: it owns the pulldown-cmark options,
+//! gives headings stable ids (so feedback can link to a paragraph), and sanitizes the result.
+
+use pulldown_cmark::{CowStr, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
+use std::collections::{HashMap, HashSet};
+use std::sync::OnceLock;
+
+/// Classes a fenced code block may carry (`language-` + the fence's language); other
+/// languages keep their text but lose the class.
+const CODE_CLASSES: &[&str] = &[
+    "language-dockerfile",
+    "language-sh",
+    "language-console",
+    "language-text",
+    "language-python",
+    "language-json",
+    "language-toml",
+    "language-yaml",
+    "language-ini",
+];
+
+pub fn options() -> Options {
+    Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_SMART_PUNCTUATION
+}
+
+/// Render a block of markdown (a lesson section) to sanitized HTML.
+pub fn render_block(src: &str) -> String {
+    let events = with_heading_ids(Parser::new_ext(src, options()).map(lowercase_code_language).collect());
+    let mut html = String::with_capacity(src.len() * 3 / 2);
+    pulldown_cmark::html::push_html(&mut html, events.into_iter());
+    sanitizer().clean(&html).to_string()
+}
+
+/// Render a short piece (a quiz prompt or option) to inline HTML, without the wrapping `<p>`.
+pub fn render_inline(src: &str) -> String {
+    let html = render_block(src);
+    let trimmed = html.trim();
+    match trimmed.strip_prefix("<p>").and_then(|s| s.strip_suffix("</p>")) {
+        Some(inner) if !inner.contains("<p>") => inner.to_string(),
+        _ => trimmed.to_string(),
+    }
+}
+
+fn lowercase_code_language(event: Event<'_>) -> Event<'_> {
+    use pulldown_cmark::CodeBlockKind;
+    match event {
+        Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(lang))) => {
+            let lang = lang.split_whitespace().next().unwrap_or("").to_ascii_lowercase();
+            Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(CowStr::from(lang))))
+        }
+        other => other,
+    }
+}
+
+/// Give every `##`-and-deeper heading an id made from its text, unique within the document.
+fn with_heading_ids(mut events: Vec<Event<'_>>) -> Vec<Event<'_>> {
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut i = 0;
+    while i < events.len() {
+        if let Event::Start(Tag::Heading { level, id: None, .. }) = &events[i] {
+            if *level != HeadingLevel::H1 {
+                let mut text = String::new();
+                for e in &events[i + 1..] {
+                    match e {
+                        Event::End(TagEnd::Heading(_)) => break,
+                        Event::Text(t) | Event::Code(t) => text.push_str(t),
+                        _ => {}
+                    }
+                }
+                let base = slugify(&text);
+                let n = seen.entry(base.clone()).or_insert(0);
+                let slug = if *n == 0 { base } else { format!("{base}-{n}") };
+                *n += 1;
+                if let Event::Start(Tag::Heading { id, .. }) = &mut events[i] {
+                    *id = Some(CowStr::from(slug));
+                }
+            }
+        }
+        i += 1;
+    }
+    events
+}
+
+/// `"Why `latest` surprises you"` → `why-latest-surprises-you`.
+pub fn slugify(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        if c.is_alphanumeric() {
+            out.extend(c.to_lowercase());
+        } else if !out.is_empty() && !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    while out.ends_with('-') {
+        out.pop();
+    }
+    if out.is_empty() {
+        "section".into()
+    } else {
+        out
+    }
+}
+
+fn sanitizer() -> &'static ammonia::Builder<'static> {
+    static CLEANER: OnceLock<ammonia::Builder<'static>> = OnceLock::new();
+    CLEANER.get_or_init(|| {
+        let mut b = ammonia::Builder::default();
+        b.allowed_classes(HashMap::from([("code", CODE_CLASSES.iter().copied().collect::<HashSet<_>>())]));
+        for h in ["h2", "h3", "h4", "h5", "h6"] {
+            b.add_tag_attributes(h, ["id"]);
+        }
+        b
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dockerfile_block_keeps_its_language_class() {
+        let html = render_block("```Dockerfile\nFROM busybox:1.36\nRUN echo hi\n```\n");
+        insta::assert_snapshot!(html);
+    }
+
+    #[test]
+    fn tables_headings_and_inline_code() {
+        let html = render_block(
+            "## Which instructions add a layer?\n\n| Instruction | New layer? |\n|---|---|\n| `RUN` | yes |\n| `ENV` | no |\n\n## Which instructions add a layer?\n",
+        );
+        insta::assert_snapshot!(html);
+    }
+
+    #[test]
+    fn scripts_and_event_handlers_are_removed() {
+        let html = render_block(
+            "Hello <script>alert(1)</script><img src=x onerror=alert(2)> [x](javascript:alert(3))\n\n```evil\n<b>not markup</b>\n```\n",
+        );
+        assert!(!html.contains("<script"), "{html}");
+        assert!(!html.contains("onerror"), "{html}");
+        assert!(!html.contains("javascript:"), "{html}");
+        assert!(html.contains("&lt;b&gt;not markup&lt;/b&gt;"), "code text stays escaped: {html}");
+        assert!(!html.contains("language-evil"), "unknown languages lose the class: {html}");
+        insta::assert_snapshot!(html);
+    }
+
+    #[test]
+    fn inline_rendering_drops_the_paragraph() {
+        assert_eq!(render_inline("Tag `1.14.0` then *refactor*"), "Tag <code>1.14.0</code> then <em>refactor</em>");
+        assert_eq!(render_inline("one\n\ntwo"), "<p>one</p>\n<p>two</p>");
+    }
+
+    #[test]
+    fn slugs() {
+        assert_eq!(slugify("Why `latest` surprises you"), "why-latest-surprises-you");
+        assert_eq!(slugify("  ?? "), "section");
+        assert_eq!(slugify("Größe & Layers"), "größe-layers");
+    }
+}

@@ -1,0 +1,321 @@
+//! Quizzes as data: parsed from a lesson's ```` ```quiz ```` blocks (TOML), checked for
+//! authoring mistakes, shown without their answer key, and graded on the server.
+
+use super::markdown::{render_block, render_inline};
+use app::dto::{ChoiceOption, QuestionGrade, QuestionKind, QuestionView, QuizAnswers, QuizGrade, QuizView};
+use serde::Deserialize;
+use std::collections::HashSet;
+
+/// Longest typed answer we accept; anything longer is not an answer to a short question.
+pub const MAX_TYPED_ANSWER: usize = 200;
+
+/// A quiz as its author writes it, answer key included.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Quiz {
+    /// Unique within the lesson; stable, because learners' answers are kept by it.
+    pub id: String,
+    pub title: String,
+    #[serde(rename = "question")]
+    pub questions: Vec<Question>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum Question {
+    /// Exactly one option is right.
+    Single { id: String, prompt: String, options: Vec<AnswerOption>, answer: String, explanation: String },
+    /// Every option in `answers` must be picked, and no other.
+    Multiple { id: String, prompt: String, options: Vec<AnswerOption>, answers: Vec<String>, explanation: String },
+    /// A short typed answer, right when it matches one of `accept` (ignoring case and spacing).
+    Typed {
+        id: String,
+        prompt: String,
+        accept: Vec<String>,
+        #[serde(default)]
+        placeholder: String,
+        explanation: String,
+    },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnswerOption {
+    pub id: String,
+    pub text: String,
+}
+
+/// A submission the grader refuses outright (rather than marking wrong).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SubmissionError {
+    #[error("quiz `{quiz}` has no question `{question}`")]
+    UnknownQuestion { quiz: String, question: String },
+    #[error("question `{question}` has no option `{option}`")]
+    UnknownOption { question: String, option: String },
+    #[error("the answer to question `{question}` is longer than {MAX_TYPED_ANSWER} characters")]
+    TooLong { question: String },
+}
+
+impl Question {
+    pub fn id(&self) -> &str {
+        match self {
+            Self::Single { id, .. } | Self::Multiple { id, .. } | Self::Typed { id, .. } => id,
+        }
+    }
+
+    fn explanation(&self) -> &str {
+        match self {
+            Self::Single { explanation, .. } | Self::Multiple { explanation, .. } | Self::Typed { explanation, .. } => explanation,
+        }
+    }
+
+    fn options(&self) -> &[AnswerOption] {
+        match self {
+            Self::Single { options, .. } | Self::Multiple { options, .. } => options,
+            Self::Typed { .. } => &[],
+        }
+    }
+
+    fn is_right(&self, given: &[String]) -> bool {
+        match self {
+            Self::Single { answer, .. } => given.len() == 1 && given[0] == *answer,
+            Self::Multiple { answers, .. } => {
+                let given: HashSet<&str> = given.iter().map(String::as_str).collect();
+                let wanted: HashSet<&str> = answers.iter().map(String::as_str).collect();
+                given == wanted
+            }
+            Self::Typed { accept, .. } => match given {
+                [one] => accept.iter().any(|a| normalize_typed(a) == normalize_typed(one)),
+                _ => false,
+            },
+        }
+    }
+}
+
+/// Case, surrounding space and repeated inner space do not make a typed answer wrong.
+fn normalize_typed(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
+}
+
+impl Quiz {
+    pub fn parse(toml_src: &str) -> Result<Self, String> {
+        let quiz: Quiz = toml::from_str(toml_src).map_err(|e| e.to_string())?;
+        quiz.check()?;
+        Ok(quiz)
+    }
+
+    /// Authoring mistakes, phrased so the author knows what to fix.
+    fn check(&self) -> Result<(), String> {
+        if self.questions.is_empty() {
+            return Err(format!("quiz `{}` has no [[question]]", self.id));
+        }
+        let mut ids = HashSet::new();
+        for q in &self.questions {
+            if !ids.insert(q.id()) {
+                return Err(format!("quiz `{}` has two questions with id `{}`", self.id, q.id()));
+            }
+            let options: HashSet<&str> = q.options().iter().map(|o| o.id.as_str()).collect();
+            if options.len() != q.options().len() {
+                return Err(format!("question `{}` repeats an option id", q.id()));
+            }
+            let key: Vec<&String> = match q {
+                Question::Single { answer, .. } => vec![answer],
+                Question::Multiple { answers, .. } => answers.iter().collect(),
+                Question::Typed { accept, .. } => {
+                    if accept.is_empty() {
+                        return Err(format!("typed question `{}` accepts no answer", q.id()));
+                    }
+                    vec![]
+                }
+            };
+            if matches!(q, Question::Single { .. } | Question::Multiple { .. }) && q.options().len() < 2 {
+                return Err(format!("question `{}` needs at least two options", q.id()));
+            }
+            if matches!(q, Question::Multiple { answers, .. } if answers.is_empty()) {
+                return Err(format!("question `{}` has no right option in `answers`", q.id()));
+            }
+            if let Some(missing) = key.iter().find(|k| !options.contains(k.as_str())) {
+                return Err(format!("question `{}` names answer `{missing}`, which is not one of its options", q.id()));
+            }
+        }
+        Ok(())
+    }
+
+    /// The quiz as the browser may see it: no answer key, prompts rendered.
+    pub fn view(&self, last_grade: Option<QuizGrade>) -> QuizView {
+        let questions = self
+            .questions
+            .iter()
+            .map(|q| {
+                let options = || {
+                    q.options()
+                        .iter()
+                        .map(|o| ChoiceOption { id: o.id.clone(), label_html: render_inline(&o.text) })
+                        .collect()
+                };
+                let kind = match q {
+                    Question::Single { .. } => QuestionKind::Single { options: options() },
+                    Question::Multiple { .. } => QuestionKind::Multiple { options: options() },
+                    Question::Typed { placeholder, .. } => QuestionKind::Typed { placeholder: placeholder.clone() },
+                };
+                QuestionView { id: q.id().to_string(), prompt_html: render_inline(Self::prompt(q)), kind }
+            })
+            .collect();
+        QuizView { id: self.id.clone(), title: self.title.clone(), questions, last_grade }
+    }
+
+    fn prompt(q: &Question) -> &str {
+        match q {
+            Question::Single { prompt, .. } | Question::Multiple { prompt, .. } | Question::Typed { prompt, .. } => prompt,
+        }
+    }
+
+    /// Grade a submission. Unanswered questions count as wrong; answers that cannot belong to
+    /// this quiz are refused.
+    pub fn grade(&self, answers: &QuizAnswers) -> Result<QuizGrade, SubmissionError> {
+        for (qid, given) in answers {
+            let Some(q) = self.questions.iter().find(|q| q.id() == qid) else {
+                return Err(SubmissionError::UnknownQuestion { quiz: self.id.clone(), question: qid.clone() });
+            };
+            match q {
+                Question::Typed { .. } => {
+                    if given.iter().any(|g| g.chars().count() > MAX_TYPED_ANSWER) {
+                        return Err(SubmissionError::TooLong { question: qid.clone() });
+                    }
+                }
+                _ => {
+                    if let Some(bad) = given.iter().find(|g| !q.options().iter().any(|o| &o.id == *g)) {
+                        return Err(SubmissionError::UnknownOption { question: qid.clone(), option: bad.clone() });
+                    }
+                }
+            }
+        }
+        let questions: Vec<QuestionGrade> = self
+            .questions
+            .iter()
+            .map(|q| {
+                let given: Vec<String> = answers
+                    .iter()
+                    .filter(|(id, _)| id == q.id())
+                    .flat_map(|(_, g)| g.iter().map(|s| s.trim().to_string()))
+                    .filter(|s| !s.is_empty())
+                    .collect();
+                QuestionGrade {
+                    id: q.id().to_string(),
+                    correct: q.is_right(&given),
+                    given,
+                    explanation_html: render_block(q.explanation()),
+                }
+            })
+            .collect();
+        Ok(QuizGrade {
+            quiz: self.id.clone(),
+            correct: questions.iter().filter(|q| q.correct).count(),
+            total: questions.len(),
+            questions,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SEMVER: &str = r#"
+id = "next-version"
+title = "Which version comes next?"
+
+[[question]]
+id = "refactor"
+kind = "typed"
+prompt = "The image is tagged `1.14.0`. You refactor the code; nothing changes for users."
+accept = ["1.14.1", "v1.14.1"]
+explanation = "A fix that changes no behaviour bumps PATCH."
+
+[[question]]
+id = "rename"
+kind = "single"
+prompt = "You rename an endpoint that clients call."
+options = [{ id = "patch", text = "`1.14.1`" }, { id = "minor", text = "`1.15.0`" }, { id = "major", text = "`2.0.0`" }]
+answer = "major"
+explanation = "Breaking callers bumps MAJOR."
+
+[[question]]
+id = "layers"
+kind = "multiple"
+prompt = "Which make a layer?"
+options = [{ id = "run", text = "RUN" }, { id = "env", text = "ENV" }, { id = "copy", text = "COPY" }]
+answers = ["run", "copy"]
+explanation = "RUN, COPY and ADD."
+"#;
+
+    fn answers(pairs: &[(&str, &[&str])]) -> QuizAnswers {
+        pairs.iter().map(|(q, a)| (q.to_string(), a.iter().map(|s| s.to_string()).collect())).collect()
+    }
+
+    #[test]
+    fn grades_each_kind_right_and_wrong() {
+        let quiz = Quiz::parse(SEMVER).expect("valid quiz");
+        let all_right = quiz
+            .grade(&answers(&[("refactor", &[" V1.14.1 "]), ("rename", &["major"]), ("layers", &["copy", "run"])]))
+            .expect("graded");
+        assert_eq!((all_right.correct, all_right.total), (3, 3));
+
+        let all_wrong = quiz
+            .grade(&answers(&[("refactor", &["1.15.0"]), ("rename", &["minor"]), ("layers", &["run"])]))
+            .expect("graded");
+        assert_eq!(all_wrong.correct, 0);
+        assert!(all_wrong.questions.iter().all(|q| !q.correct));
+        assert_eq!(all_wrong.question("refactor").map(|q| q.given.clone()), Some(vec!["1.15.0".to_string()]));
+        assert!(all_wrong.question("rename").is_some_and(|q| q.explanation_html.contains("MAJOR")));
+    }
+
+    #[test]
+    fn unanswered_questions_are_wrong_and_extra_picks_fail_multiple() {
+        let quiz = Quiz::parse(SEMVER).expect("valid quiz");
+        let g = quiz.grade(&answers(&[("layers", &["run", "copy", "env"])])).expect("graded");
+        assert_eq!(g.correct, 0);
+        assert_eq!(g.total, 3);
+        assert!(g.question("refactor").is_some_and(|q| q.given.is_empty()));
+    }
+
+    #[test]
+    fn refuses_answers_that_cannot_belong() {
+        let quiz = Quiz::parse(SEMVER).expect("valid quiz");
+        assert_eq!(
+            quiz.grade(&answers(&[("nope", &["x"])])),
+            Err(SubmissionError::UnknownQuestion { quiz: "next-version".into(), question: "nope".into() })
+        );
+        assert_eq!(
+            quiz.grade(&answers(&[("rename", &["huge"])])),
+            Err(SubmissionError::UnknownOption { question: "rename".into(), option: "huge".into() })
+        );
+        let long = "1".repeat(MAX_TYPED_ANSWER + 1);
+        assert_eq!(
+            quiz.grade(&answers(&[("refactor", &[long.as_str()])])),
+            Err(SubmissionError::TooLong { question: "refactor".into() })
+        );
+    }
+
+    #[test]
+    fn the_view_carries_no_answer_key() {
+        let quiz = Quiz::parse(SEMVER).expect("valid quiz");
+        let json = serde_json::to_string(&quiz.view(None)).expect("serializes");
+        assert!(!json.contains("1.14.1"), "typed answers leaked: {json}");
+        assert!(!json.contains("Breaking callers"), "explanations are sent only after grading: {json}");
+        assert!(json.contains("<code>1.14.0</code>"));
+    }
+
+    #[test]
+    fn authoring_mistakes_are_named() {
+        let bad_answer = SEMVER.replace("answer = \"major\"", "answer = \"mayor\"");
+        let err = Quiz::parse(&bad_answer).expect_err("must fail");
+        assert!(err.contains("`rename`") && err.contains("`mayor`"), "{err}");
+
+        let dup = SEMVER.replace("id = \"rename\"", "id = \"refactor\"");
+        assert!(Quiz::parse(&dup).expect_err("must fail").contains("two questions with id `refactor`"));
+
+        let unknown_field = SEMVER.replace("explanation = \"RUN, COPY and ADD.\"", "explanation = \"x\"\nhint = \"y\"");
+        assert!(Quiz::parse(&unknown_field).expect_err("must fail").contains("hint"));
+    }
+}

@@ -1,0 +1,143 @@
+//! The Docker engine, through bollard: connecting, and telling in plain words whether it can
+//! build right now. Builds, runs and clean-up will live here too.
+
+use app::dto::{BaseImageStatus, EngineStatus};
+use bollard::Docker;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// The engine address used when neither `--docker-host` nor `DOCKER_HOST` says otherwise.
+pub const DEFAULT_DOCKER_HOST: &str = "unix:///var/run/docker.sock";
+
+/// How long a status probe waits for the engine before calling it unreachable.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
+
+pub struct Engine {
+    host: String,
+    client: Result<Docker, String>,
+    /// bollard defaults to a newer API than Debian's engine speaks; negotiate once it answers.
+    negotiated: AtomicBool,
+}
+
+impl Engine {
+    /// Set up the client; this does not touch the engine, so it works while it is down.
+    pub fn new(host: Option<&str>) -> Self {
+        let host = host.filter(|h| !h.is_empty()).unwrap_or(DEFAULT_DOCKER_HOST).to_string();
+        let client = Docker::connect_with_host(&host).map_err(|e| describe(&host, &e));
+        Engine { host, client, negotiated: AtomicBool::new(false) }
+    }
+
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// A client that speaks the engine's API version, or why there is none.
+    pub async fn client(&self) -> Result<Docker, String> {
+        let docker = self.client.clone()?;
+        if !self.negotiated.load(Ordering::Acquire) {
+            let negotiated = tokio::time::timeout(PROBE_TIMEOUT, docker.clone().negotiate_version())
+                .await
+                .map_err(|_| format!("no answer within {} s", PROBE_TIMEOUT.as_secs()))?
+                .map_err(|e| describe(&self.host, &e))?;
+            drop(negotiated); // the negotiated version is shared with every clone
+            self.negotiated.store(true, Ordering::Release);
+        }
+        Ok(docker)
+    }
+
+    /// Whether the engine answers, its version, and which of `base_images` it has.
+    pub async fn status(&self, base_images: &[String]) -> EngineStatus {
+        let mut status = EngineStatus {
+            docker_host: self.host.clone(),
+            reachable: false,
+            version: None,
+            api_version: None,
+            problem: None,
+            base_images: base_images.iter().map(|b| BaseImageStatus { name: b.clone(), present: false }).collect(),
+        };
+        let docker = match self.client().await {
+            Ok(d) => d,
+            Err(problem) => {
+                status.problem = Some(problem);
+                return status;
+            }
+        };
+        match tokio::time::timeout(PROBE_TIMEOUT, docker.version()).await {
+            Ok(Ok(v)) => {
+                status.reachable = true;
+                status.version = v.version;
+                status.api_version = v.api_version;
+            }
+            Ok(Err(e)) => {
+                status.problem = Some(describe(&self.host, &e));
+                return status;
+            }
+            Err(_) => {
+                status.problem = Some(format!("no answer within {} s", PROBE_TIMEOUT.as_secs()));
+                return status;
+            }
+        }
+        for image in &mut status.base_images {
+            image.present = docker.inspect_image(&image.name).await.is_ok();
+        }
+        status
+    }
+}
+
+/// Say what a connection failure means for someone who has to fix it.
+fn describe(host: &str, err: &bollard::errors::Error) -> String {
+    use bollard::errors::Error as E;
+    if let E::SocketNotFoundError(path) = err {
+        return format!("there is no socket at {path}; is the Docker engine installed and running?");
+    }
+    if let E::DockerResponseServerError { status_code, message } = err {
+        return format!("the engine answered {status_code}: {message}");
+    }
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind as K;
+            return match io.kind() {
+                K::NotFound => format!("there is no socket at {}; is the Docker engine installed and running?", socket_path(host)),
+                K::ConnectionRefused => format!("{host} refused the connection; is dockerd running?"),
+                K::PermissionDenied => format!("permission denied on {host}; run layerlab as root or as a member of the docker group"),
+                _ => format!("cannot reach {host}: {io}"),
+            };
+        }
+        source = e.source();
+    }
+    format!("cannot reach {host}: {err}")
+}
+
+fn socket_path(host: &str) -> &str {
+    host.strip_prefix("unix://").unwrap_or(host)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_missing_socket_is_reported_not_fatal() {
+        let engine = Engine::new(Some("unix:///nonexistent/layerlab-test.sock"));
+        let status = engine.status(&["busybox:latest".to_string()]).await;
+        assert!(!status.reachable);
+        assert!(!status.builds_available());
+        let problem = status.problem.expect("a reason");
+        assert!(problem.contains("/nonexistent/layerlab-test.sock"), "{problem}");
+        assert!(problem.contains("running"), "{problem}");
+        assert_eq!(status.base_images, vec![BaseImageStatus { name: "busybox:latest".into(), present: false }]);
+    }
+
+    #[tokio::test]
+    async fn a_closed_tcp_port_is_reported() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        drop(listener);
+        let host = format!("tcp://127.0.0.1:{port}");
+        let status = Engine::new(Some(&host)).status(&[]).await;
+        assert!(!status.reachable);
+        let problem = status.problem.expect("a reason");
+        assert!(problem.contains("refused") && problem.contains(&host), "{problem}");
+    }
+}

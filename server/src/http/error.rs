@@ -1,0 +1,50 @@
+//! The HTTP edge's one error type: logs what went wrong inside, tells the caller what to do.
+
+use app::backend::BackendError;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The thing asked for does not exist (lesson, quiz, build).
+    #[error("{0}")]
+    NotFound(String),
+    /// The request is malformed or breaks a rule; the message says which.
+    #[error("{0}")]
+    BadRequest(String),
+    /// Our fault; details are logged, not sent.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl AppError {
+    fn parts(&self) -> (StatusCode, &'static str) {
+        match self {
+            Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+}
+
+impl From<BackendError> for AppError {
+    fn from(e: BackendError) -> Self {
+        match e {
+            BackendError::NotFound(m) => Self::NotFound(m),
+            BackendError::Invalid(m) => Self::BadRequest(m),
+            BackendError::Internal(m) => Self::Internal(m),
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.parts();
+        if status.is_server_error() {
+            tracing::error!(%code, "{self}");
+        }
+        (status, Json(json!({ "error": { "code": code, "message": self.to_string() } }))).into_response()
+    }
+}

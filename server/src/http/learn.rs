@@ -1,0 +1,61 @@
+//! Learner actions that must work without JavaScript: a quiz form posts here, is graded,
+//! and the learner is sent back to the lesson, which shows the result.
+
+use super::AppError;
+use crate::state::AppState;
+use app::backend::Backend;
+use app::dto::{QuizAnswers, ANSWER_FIELD_PREFIX};
+use axum::extract::{Path, State};
+use axum::response::Redirect;
+use axum::routing::post;
+use axum::{Form, Router};
+use tower_sessions::Session;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/learn/{lesson}/quiz/{quiz}", post(submit_quiz_form))
+}
+
+async fn submit_quiz_form(
+    State(state): State<AppState>,
+    session: Session,
+    Path((lesson, quiz)): Path<(String, String)>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Result<Redirect, AppError> {
+    state.submit_quiz(&session, &lesson, &quiz, group_answers(fields)).await?;
+    Ok(Redirect::to(&format!("/learn/{lesson}#quiz-{quiz}")))
+}
+
+/// `q.<id>=value` pairs (repeated for checkboxes) → answers per question, first-seen order.
+fn group_answers(fields: Vec<(String, String)>) -> QuizAnswers {
+    let mut answers: QuizAnswers = Vec::new();
+    for (name, value) in fields {
+        let Some(question) = name.strip_prefix(ANSWER_FIELD_PREFIX) else { continue };
+        match answers.iter_mut().find(|(q, _)| q == question) {
+            Some((_, values)) => values.push(value),
+            None => answers.push((question.to_string(), vec![value])),
+        }
+    }
+    answers
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeated_fields_group_and_others_are_ignored() {
+        let fields = vec![
+            ("q.layers".to_string(), "run".to_string()),
+            ("csrf".to_string(), "x".to_string()),
+            ("q.version".to_string(), "1.2.3".to_string()),
+            ("q.layers".to_string(), "copy".to_string()),
+        ];
+        assert_eq!(
+            group_answers(fields),
+            vec![
+                ("layers".to_string(), vec!["run".to_string(), "copy".to_string()]),
+                ("version".to_string(), vec!["1.2.3".to_string()]),
+            ]
+        );
+    }
+}

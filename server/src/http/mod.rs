@@ -1,0 +1,49 @@
+//! Every HTTP route: the public JSON API, form posts that work without JavaScript, static
+//! files, and the Leptos pages and server functions. Each module brings its own router.
+
+mod error;
+mod learn;
+mod status;
+
+pub use error::AppError;
+
+use crate::state::AppState;
+use app::backend::BackendHandle;
+use axum::Router;
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use std::path::Path;
+use std::sync::Arc;
+use tower_http::services::ServeDir;
+use tower_sessions::cookie::{time::Duration, SameSite};
+use tower_sessions::{Expiry, SessionManagerLayer};
+use tower_sessions_sqlx_store::SqliteStore;
+
+/// Name of the learner's session cookie.
+pub const SESSION_COOKIE: &str = "layerlab_session";
+
+pub fn router(state: AppState, sessions: SqliteStore, style_dir: &Path, secure_cookies: bool) -> Router {
+    let options = state.leptos_options.clone();
+    let pkg_dir = Path::new(&*options.site_root).join(&*options.site_pkg_dir);
+    let backend = BackendHandle(Arc::new(state.clone()));
+    let provide_backend = move || provide_context(backend.clone());
+    let session_layer = SessionManagerLayer::new(sessions)
+        .with_name(SESSION_COOKIE)
+        .with_same_site(SameSite::Lax)
+        .with_http_only(true)
+        .with_secure(secure_cookies)
+        .with_expiry(Expiry::OnInactivity(Duration::days(60)));
+
+    Router::new()
+        .merge(status::router())
+        .merge(learn::router())
+        .leptos_routes_with_context(&state, generate_route_list(app::App), provide_backend.clone(), {
+            let options = options.clone();
+            move || app::shell(options.clone())
+        })
+        .nest_service("/pkg", ServeDir::new(pkg_dir).precompressed_gzip())
+        .nest_service("/style", ServeDir::new(style_dir))
+        .fallback(leptos_axum::render_app_to_stream_with_context(provide_backend, move || app::shell(options.clone())))
+        .layer(session_layer)
+        .with_state(state)
+}

@@ -1,0 +1,39 @@
+//! `GET /healthz` and `GET /api/v1/status`.
+
+use crate::state::AppState;
+use app::dto::EngineStatus;
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/healthz", get(healthz)).route("/api/v1/status", get(status))
+}
+
+/// Up and serving; says nothing about the engine, so it stays cheap for probes.
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+#[derive(Serialize)]
+struct Status {
+    server: ServerInfo,
+    engine: EngineStatus,
+    builds_available: bool,
+}
+
+#[derive(Serialize)]
+struct ServerInfo {
+    name: &'static str,
+    version: &'static str,
+}
+
+async fn status(State(state): State<AppState>) -> Json<Status> {
+    let engine = state.engine.status(&state.course.base_images).await;
+    Json(Status {
+        server: ServerInfo { name: "layerlab", version: env!("CARGO_PKG_VERSION") },
+        builds_available: engine.builds_available(),
+        engine,
+    })
+}

@@ -1,0 +1,81 @@
+//! layerlab's server: loads the course, talks to the Docker engine, keeps sessions, and serves
+//! the pages and the API. `main.rs` only parses the command line and calls in here.
+
+pub mod config;
+pub mod course;
+pub mod engine;
+pub mod http;
+pub mod state;
+pub mod store;
+
+use anyhow::Context;
+use config::ServeConfig;
+use leptos::config::LeptosOptions;
+use state::AppState;
+use std::sync::Arc;
+
+/// The name the browser bundle's files carry: `/pkg/layerlab.js`, `/pkg/layerlab_bg.wasm`.
+pub const BUNDLE_NAME: &str = "layerlab";
+
+/// Everything `serve` needs, built from the configuration.
+pub async fn build(config: &ServeConfig) -> anyhow::Result<axum::Router> {
+    let course = course::Course::load(&config.content_dir)
+        .with_context(|| format!("cannot load the course from {}", config.content_dir.display()))?;
+    let (pool, sessions) = store::open(&config.database_url).await?;
+    let leptos_options = LeptosOptions::builder()
+        .output_name(BUNDLE_NAME)
+        .site_root(config.site_root.to_string_lossy().as_ref())
+        .site_pkg_dir("pkg")
+        .build();
+    let state = AppState {
+        leptos_options,
+        course: Arc::new(course),
+        engine: Arc::new(engine::Engine::new(Some(&config.docker_host))),
+        pool,
+    };
+    Ok(http::router(state, sessions, &config.style_dir, config.secure_cookies))
+}
+
+/// Warn the operator when pages will not become interactive.
+pub fn check_bundle(config: &ServeConfig) -> Option<String> {
+    let js = config.site_root.join("pkg").join(format!("{BUNDLE_NAME}.js"));
+    (!js.exists()).then(|| {
+        format!(
+            "the browser bundle is missing ({}): pages will work without JavaScript only. Build it with `./x wasm`.",
+            js.display()
+        )
+    })
+}
+
+/// Bind, print the address, serve until Ctrl-C or SIGTERM.
+pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
+    let router = build(&config).await?;
+    if let Some(warning) = check_bundle(&config) {
+        tracing::warn!("{warning}");
+    }
+    let listener = tokio::net::TcpListener::bind(config.addr)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.addr))?;
+    let addr = listener.local_addr()?;
+    println!("layerlab is serving on http://{addr}");
+    axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

@@ -1,0 +1,148 @@
+//! A real browser (headless Chromium through chromedriver and fantoccini) against a real
+//! server process: the course map, following a lesson link, and a quiz graded in place once
+//! the page has hydrated — and the same quiz with JavaScript off, as a plain form post.
+
+mod support;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::json;
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use support::{ServerProcess, LOCAL_ENGINE};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+struct Chromedriver {
+    child: Child,
+    url: String,
+}
+
+impl Chromedriver {
+    fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let child = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot start chromedriver ({e}); `./x test` installs chromium and chromium-driver")
+            });
+        let deadline = Instant::now() + WAIT;
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not open port {port}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Chromedriver { child, url: format!("http://127.0.0.1:{port}") }
+    }
+
+    async fn browser(&self, javascript: bool) -> Client {
+        let profile = tempfile::tempdir().expect("profile dir").keep();
+        let mut prefs = serde_json::Map::new();
+        if !javascript {
+            prefs.insert("profile.managed_default_content_settings.javascript".into(), json!(2));
+        }
+        let caps = json!({
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": chromium_binary(),
+                "args": [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    "--window-size=1200,900", format!("--user-data-dir={}", profile.display()),
+                ],
+                "prefs": prefs,
+            }
+        });
+        let serde_json::Value::Object(caps) = caps else { unreachable!("a JSON object") };
+        ClientBuilder::new(HttpConnector::new())
+            .capabilities(caps)
+            .connect(&self.url)
+            .await
+            .expect("chromedriver opens a browser session")
+    }
+}
+
+impl Drop for Chromedriver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn chromium_binary() -> String {
+    ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .expect("no Chromium binary found; `./x test` installs Debian's chromium")
+        .to_string()
+}
+
+async fn css(c: &Client, selector: &str) -> fantoccini::elements::Element {
+    c.wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(selector))
+        .await
+        .unwrap_or_else(|e| panic!("waiting for `{selector}`: {e}"))
+}
+
+async fn answer_semver_quiz(c: &Client) {
+    css(c, "input[name='q.refactor']").await.send_keys("1.14.1").await.expect("type");
+    css(c, "input[name='q.new-endpoint']").await.send_keys("1.15.0").await.expect("type");
+    css(c, "input[name='q.renamed-endpoint'][value='minor']").await.click().await.expect("click");
+    css(c, "input[name='q.latest'][value='nothing']").await.click().await.expect("click");
+    css(c, "#quiz-next-version button[type='submit']").await.click().await.expect("submit");
+}
+
+async fn assert_semver_grades(c: &Client) {
+    let score = css(c, "#quiz-next-version .quiz-score").await;
+    assert_eq!(score.text().await.expect("text"), "3 of 4 right");
+    for (q, verdict) in [("refactor", "right"), ("new-endpoint", "right"), ("renamed-endpoint", "wrong"), ("latest", "right")] {
+        css(c, &format!("fieldset[data-question='{q}'] [data-verdict='{verdict}']")).await;
+    }
+    let explanation = css(c, "fieldset[data-question='renamed-endpoint'] .explanation").await;
+    assert!(explanation.text().await.expect("text").contains("2.0.0"));
+}
+
+#[tokio::test]
+async fn hydrated_quiz_is_graded_in_place_and_plain_form_post_works_without_javascript() {
+    assert!(
+        support::site_root().join("pkg/layerlab_bg.wasm").exists(),
+        "the browser bundle is missing: run `./x wasm` (the README's test command does)"
+    );
+    let server = ServerProcess::start(LOCAL_ENGINE);
+    let driver = Chromedriver::start();
+
+    // With JavaScript: follow the course map to the lesson, wait for hydration, answer.
+    let c = driver.browser(true).await;
+    c.goto(&server.url("/")).await.expect("open /");
+    css(&c, "body[data-hydrated='true']").await;
+    css(&c, "a[data-lesson='tags-and-semver']").await.click().await.expect("follow the lesson link");
+    css(&c, "article.lesson[data-lesson='tags-and-semver']").await;
+    css(&c, "body[data-hydrated='true']").await;
+    assert!(c.current_url().await.expect("url").path().ends_with("/learn/tags-and-semver"));
+    c.execute("window.__layerlab_same_page = true;", vec![]).await.expect("mark the page");
+    answer_semver_quiz(&c).await;
+    assert_semver_grades(&c).await;
+    let same = c.execute("return window.__layerlab_same_page === true;", vec![]).await.expect("read mark");
+    assert_eq!(same, json!(true), "grading must not reload the page");
+    c.close().await.expect("close");
+
+    // Without JavaScript: the same quiz as a plain form post and redirect.
+    let c = driver.browser(false).await;
+    c.goto(&server.url("/learn/tags-and-semver")).await.expect("open lesson");
+    css(&c, "article.lesson").await;
+    let hydrated = c.find(Locator::Css("body[data-hydrated]")).await;
+    assert!(hydrated.is_err(), "JavaScript is off, so nothing may hydrate");
+    answer_semver_quiz(&c).await;
+    assert_semver_grades(&c).await;
+    let url = c.current_url().await.expect("url");
+    assert_eq!(url.path(), "/learn/tags-and-semver");
+    assert_eq!(url.fragment(), Some("quiz-next-version"));
+    c.close().await.expect("close");
+}
