@@ -11,7 +11,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes, A},
-    path,
+    path, SsrMode,
 };
 
 /// The HTML document around the app; rendered on the server only.
@@ -54,8 +54,9 @@ pub fn App() -> impl IntoView {
             <pages::EngineBanner/>
             <main id="main">
                 <Routes fallback=pages::NotFound>
-                    <Route path=path!("/") view=pages::CourseMapPage/>
-                    <Route path=path!("/learn/:lesson") view=pages::LessonPage/>
+                    // Async: the server sends finished HTML, so pages work with JavaScript off.
+                    <Route path=path!("/") view=pages::CourseMapPage ssr=SsrMode::Async/>
+                    <Route path=path!("/learn/:lesson") view=pages::LessonPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
             <footer class="site-footer">

@@ -83,12 +83,19 @@ fn chromium_binary() -> String {
         .to_string()
 }
 
+/// Wait for an element; on timeout, fail with the URL and the page's text to show why.
 async fn css(c: &Client, selector: &str) -> fantoccini::elements::Element {
-    c.wait()
-        .at_most(WAIT)
-        .for_element(Locator::Css(selector))
-        .await
-        .unwrap_or_else(|e| panic!("waiting for `{selector}`: {e}"))
+    match c.wait().at_most(WAIT).for_element(Locator::Css(selector)).await {
+        Ok(e) => e,
+        Err(e) => {
+            let url = c.current_url().await.map(|u| u.to_string()).unwrap_or_default();
+            let text = match c.find(Locator::Css("body")).await {
+                Ok(body) => body.text().await.unwrap_or_default(),
+                Err(_) => String::new(),
+            };
+            panic!("waiting for `{selector}` on {url}: {e}\n--- page text ---\n{text}");
+        }
+    }
 }
 
 async fn answer_semver_quiz(c: &Client) {

@@ -68,6 +68,7 @@ async fn course_map_lists_every_lesson_in_course_order_with_links() {
     let home = c.get("/").await;
     assert_eq!(home.status, 200);
     assert!(home.body.contains("<title>Course map · layerlab</title>"), "{}", home.body);
+    assert!(!home.body.contains("Loading the course"), "the page must arrive finished, without JavaScript");
     let mut last = 0;
     for lesson in &course.lessons {
         let link = format!("href=\"/learn/{}\"", lesson.slug);
@@ -87,6 +88,7 @@ async fn a_lesson_renders_with_its_quiz_but_not_its_answer_key() {
     let res = c.get(SEMVER_LESSON).await;
     assert_eq!(res.status, 200);
     let html = &res.body;
+    assert!(!html.contains("Loading the lesson"), "the page must arrive finished, for browsers without JavaScript");
     assert!(html.contains("<h1>Tags and semantic versioning</h1>"));
     assert!(html.contains("<h2 id=\"major-minor-patch\">"), "headings get anchors");
     assert!(html.contains("<table>"));

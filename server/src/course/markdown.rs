@@ -45,7 +45,10 @@ fn lowercase_code_language(event: Event<'_>) -> Event<'_> {
     use pulldown_cmark::CodeBlockKind;
     match event {
         Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(lang))) => {
-            let lang = lang.split_whitespace().next().unwrap_or("").to_ascii_lowercase();
+            let mut lang = lang.split_whitespace().next().unwrap_or("").to_ascii_lowercase();
+            if !CODE_CLASSES.iter().any(|c| c.strip_prefix("language-") == Some(lang.as_str())) {
+                lang.clear();
+            }
             Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(CowStr::from(lang))))
         }
         other => other,

@@ -301,7 +301,9 @@ explanation = "RUN, COPY and ADD."
     fn the_view_carries_no_answer_key() {
         let quiz = Quiz::parse(SEMVER).expect("valid quiz");
         let json = serde_json::to_string(&quiz.view(None)).expect("serializes");
-        assert!(!json.contains("1.14.1"), "typed answers leaked: {json}");
+        assert!(!json.contains("v1.14.1"), "typed answers leaked: {json}");
+        assert!(!json.contains("\"answer"), "choice answers leaked: {json}");
+        assert!(!json.contains("\"accept"), "typed answers leaked: {json}");
         assert!(!json.contains("Breaking callers"), "explanations are sent only after grading: {json}");
         assert!(json.contains("<code>1.14.0</code>"));
     }

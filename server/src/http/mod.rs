@@ -43,7 +43,7 @@ pub fn router(state: AppState, sessions: SqliteStore, style_dir: &Path, secure_c
         })
         .nest_service("/pkg", ServeDir::new(pkg_dir).precompressed_gzip())
         .nest_service("/style", ServeDir::new(style_dir))
-        .fallback(leptos_axum::render_app_to_stream_with_context(provide_backend, move || app::shell(options.clone())))
+        .fallback(leptos_axum::render_app_async_with_context(provide_backend, move || app::shell(options.clone())))
         .layer(session_layer)
         .with_state(state)
 }
