@@ -38,7 +38,11 @@ pub async fn load_course_map() -> Result<CourseMap, ServerFnError> {
 #[server(prefix = "/fn", endpoint = "lesson", input = leptos::server_fn::codec::Json)]
 pub async fn lesson(slug: String) -> Result<LessonView, ServerFnError> {
     let session = ctx::session().await?;
-    ctx::backend()?.0.lesson(&session, &slug).await.map_err(ctx::to_server_error)
+    ctx::backend()?
+        .0
+        .lesson(&session, &slug)
+        .await
+        .map_err(ctx::to_server_error)
 }
 
 #[server(prefix = "/fn", endpoint = "submit_quiz", input = leptos::server_fn::codec::Json)]

@@ -37,7 +37,11 @@ pub struct ServeConfig {
     #[arg(long, env = "LAYERLAB_ADDR", default_value = "127.0.0.1:3000")]
     pub addr: SocketAddr,
     /// Database for sessions and progress: a SQLite file by default (created if missing).
-    #[arg(long, env = "LAYERLAB_DATABASE_URL", default_value = "sqlite://layerlab.db")]
+    #[arg(
+        long,
+        env = "LAYERLAB_DATABASE_URL",
+        default_value = "sqlite://layerlab.db"
+    )]
     pub database_url: String,
     /// Directory holding `course.toml` and `lessons/`.
     #[arg(long, env = "LAYERLAB_CONTENT_DIR", default_value = "content")]
@@ -70,8 +74,15 @@ mod tests {
 
     #[test]
     fn flags_override_defaults() {
-        let cli = Cli::try_parse_from(["layerlab", "serve", "--addr", "127.0.0.1:0", "--docker-host", "tcp://127.0.0.1:2375"])
-            .expect("parses");
+        let cli = Cli::try_parse_from([
+            "layerlab",
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--docker-host",
+            "tcp://127.0.0.1:2375",
+        ])
+        .expect("parses");
         match cli.command {
             Some(Command::Serve(c)) => {
                 assert_eq!(c.addr.port(), 0);

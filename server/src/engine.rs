@@ -22,9 +22,16 @@ pub struct Engine {
 impl Engine {
     /// Set up the client; this does not touch the engine, so it works while it is down.
     pub fn new(host: Option<&str>) -> Self {
-        let host = host.filter(|h| !h.is_empty()).unwrap_or(DEFAULT_DOCKER_HOST).to_string();
+        let host = host
+            .filter(|h| !h.is_empty())
+            .unwrap_or(DEFAULT_DOCKER_HOST)
+            .to_string();
         let client = Docker::connect_with_host(&host).map_err(|e| describe(&host, &e));
-        Engine { host, client, negotiated: AtomicBool::new(false) }
+        Engine {
+            host,
+            client,
+            negotiated: AtomicBool::new(false),
+        }
     }
 
     pub fn host(&self) -> &str {
@@ -35,10 +42,11 @@ impl Engine {
     pub async fn client(&self) -> Result<Docker, String> {
         let docker = self.client.clone()?;
         if !self.negotiated.load(Ordering::Acquire) {
-            let negotiated = tokio::time::timeout(PROBE_TIMEOUT, docker.clone().negotiate_version())
-                .await
-                .map_err(|_| format!("no answer within {} s", PROBE_TIMEOUT.as_secs()))?
-                .map_err(|e| describe(&self.host, &e))?;
+            let negotiated =
+                tokio::time::timeout(PROBE_TIMEOUT, docker.clone().negotiate_version())
+                    .await
+                    .map_err(|_| format!("no answer within {} s", PROBE_TIMEOUT.as_secs()))?
+                    .map_err(|e| describe(&self.host, &e))?;
             drop(negotiated); // the negotiated version is shared with every clone
             self.negotiated.store(true, Ordering::Release);
         }
@@ -53,7 +61,13 @@ impl Engine {
             version: None,
             api_version: None,
             problem: None,
-            base_images: base_images.iter().map(|b| BaseImageStatus { name: b.clone(), present: false }).collect(),
+            base_images: base_images
+                .iter()
+                .map(|b| BaseImageStatus {
+                    name: b.clone(),
+                    present: false,
+                })
+                .collect(),
         };
         let docker = match self.client().await {
             Ok(d) => d,
@@ -88,9 +102,15 @@ impl Engine {
 fn describe(host: &str, err: &bollard::errors::Error) -> String {
     use bollard::errors::Error as E;
     if let E::SocketNotFoundError(path) = err {
-        return format!("there is no socket at {path}; is the Docker engine installed and running?");
+        return format!(
+            "there is no socket at {path}; is the Docker engine installed and running?"
+        );
     }
-    if let E::DockerResponseServerError { status_code, message } = err {
+    if let E::DockerResponseServerError {
+        status_code,
+        message,
+    } = err
+    {
         return format!("the engine answered {status_code}: {message}");
     }
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
@@ -124,9 +144,18 @@ mod tests {
         assert!(!status.reachable);
         assert!(!status.builds_available());
         let problem = status.problem.expect("a reason");
-        assert!(problem.contains("/nonexistent/layerlab-test.sock"), "{problem}");
+        assert!(
+            problem.contains("/nonexistent/layerlab-test.sock"),
+            "{problem}"
+        );
         assert!(problem.contains("running"), "{problem}");
-        assert_eq!(status.base_images, vec![BaseImageStatus { name: "busybox:latest".into(), present: false }]);
+        assert_eq!(
+            status.base_images,
+            vec![BaseImageStatus {
+                name: "busybox:latest".into(),
+                present: false
+            }]
+        );
     }
 
     #[tokio::test]
@@ -138,6 +167,9 @@ mod tests {
         let status = Engine::new(Some(&host)).status(&[]).await;
         assert!(!status.reachable);
         let problem = status.problem.expect("a reason");
-        assert!(problem.contains("refused") && problem.contains(&host), "{problem}");
+        assert!(
+            problem.contains("refused") && problem.contains(&host),
+            "{problem}"
+        );
     }
 }

@@ -19,8 +19,12 @@ pub const BUNDLE_NAME: &str = "layerlab";
 
 /// Everything `serve` needs, built from the configuration.
 pub async fn build(config: &ServeConfig) -> anyhow::Result<axum::Router> {
-    let course = course::Course::load(&config.content_dir)
-        .with_context(|| format!("cannot load the course from {}", config.content_dir.display()))?;
+    let course = course::Course::load(&config.content_dir).with_context(|| {
+        format!(
+            "cannot load the course from {}",
+            config.content_dir.display()
+        )
+    })?;
     let (pool, sessions) = store::open(&config.database_url).await?;
     let leptos_options = LeptosOptions::builder()
         .output_name(BUNDLE_NAME)
@@ -33,12 +37,20 @@ pub async fn build(config: &ServeConfig) -> anyhow::Result<axum::Router> {
         engine: Arc::new(engine::Engine::new(Some(&config.docker_host))),
         pool,
     };
-    Ok(http::router(state, sessions, &config.style_dir, config.secure_cookies))
+    Ok(http::router(
+        state,
+        sessions,
+        &config.style_dir,
+        config.secure_cookies,
+    ))
 }
 
 /// Warn the operator when pages will not become interactive.
 pub fn check_bundle(config: &ServeConfig) -> Option<String> {
-    let js = config.site_root.join("pkg").join(format!("{BUNDLE_NAME}.js"));
+    let js = config
+        .site_root
+        .join("pkg")
+        .join(format!("{BUNDLE_NAME}.js"));
     (!js.exists()).then(|| {
         format!(
             "the browser bundle is missing ({}): pages will work without JavaScript only. Build it with `./x wasm`.",
@@ -58,7 +70,9 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", config.addr))?;
     let addr = listener.local_addr()?;
     println!("layerlab is serving on http://{addr}");
-    axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).await?;
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
     Ok(())
 }
 

@@ -6,7 +6,9 @@ use tracing_subscriber::EnvFilter;
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")))
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
+        )
         .with_writer(std::io::stderr)
         .init();
     match cli.command {
@@ -14,7 +16,11 @@ async fn main() -> anyhow::Result<()> {
         Some(Command::Serve(config)) => layerlab_server::serve(config).await,
         Some(Command::CheckCourse { content_dir }) => {
             let course = layerlab_server::course::Course::load(&content_dir)?;
-            println!("course OK: {} lessons in {} modules", course.lessons.len(), course.modules.len());
+            println!(
+                "course OK: {} lessons in {} modules",
+                course.lessons.len(),
+                course.modules.len()
+            );
             Ok(())
         }
     }

@@ -35,7 +35,9 @@ async fn grades(session: &Session) -> Result<Grades, BackendError> {
 
 fn internal(doing: &str, e: impl std::fmt::Display) -> BackendError {
     tracing::error!("{doing}: {e}");
-    BackendError::Internal(format!("Something went wrong on our side while {doing}; please try again."))
+    BackendError::Internal(format!(
+        "Something went wrong on our side while {doing}; please try again."
+    ))
 }
 
 #[async_trait::async_trait]
@@ -58,14 +60,18 @@ impl Backend for AppState {
         quiz: &str,
         answers: QuizAnswers,
     ) -> Result<QuizGrade, BackendError> {
-        let spec = self
-            .course
-            .quiz(lesson, quiz)
-            .ok_or_else(|| BackendError::NotFound(format!("Lesson “{lesson}” has no quiz called “{quiz}”.")))?;
-        let grade = spec.grade(&answers).map_err(|e| BackendError::Invalid(format!("This answer cannot be graded: {e}.")))?;
+        let spec = self.course.quiz(lesson, quiz).ok_or_else(|| {
+            BackendError::NotFound(format!("Lesson “{lesson}” has no quiz called “{quiz}”."))
+        })?;
+        let grade = spec
+            .grade(&answers)
+            .map_err(|e| BackendError::Invalid(format!("This answer cannot be graded: {e}.")))?;
         let mut all = grades(session).await?;
         all.insert(format!("{lesson}/{quiz}"), grade.clone());
-        session.insert(GRADES_KEY, all).await.map_err(|e| internal("saving your answers", e))?;
+        session
+            .insert(GRADES_KEY, all)
+            .await
+            .map_err(|e| internal("saving your answers", e))?;
         Ok(grade)
     }
 

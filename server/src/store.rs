@@ -24,6 +24,9 @@ pub async fn open(database_url: &str) -> anyhow::Result<(SqlitePool, SqliteStore
         .await
         .with_context(|| format!("cannot open the database at `{database_url}`"))?;
     let sessions = SqliteStore::new(pool.clone());
-    sessions.migrate().await.context("cannot create the session table")?;
+    sessions
+        .migrate()
+        .await
+        .context("cannot create the session table")?;
     Ok((pool, sessions))
 }

@@ -35,17 +35,26 @@ impl Chromedriver {
             });
         let deadline = Instant::now() + WAIT;
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "chromedriver did not open port {port}");
+            assert!(
+                Instant::now() < deadline,
+                "chromedriver did not open port {port}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
-        Chromedriver { child, url: format!("http://127.0.0.1:{port}") }
+        Chromedriver {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        }
     }
 
     async fn browser(&self, javascript: bool) -> Client {
         let profile = tempfile::tempdir().expect("profile dir").keep();
         let mut prefs = serde_json::Map::new();
         if !javascript {
-            prefs.insert("profile.managed_default_content_settings.javascript".into(), json!(2));
+            prefs.insert(
+                "profile.managed_default_content_settings.javascript".into(),
+                json!(2),
+            );
         }
         let caps = json!({
             "browserName": "chrome",
@@ -59,7 +68,9 @@ impl Chromedriver {
                 "prefs": prefs,
             }
         });
-        let serde_json::Value::Object(caps) = caps else { unreachable!("a JSON object") };
+        let serde_json::Value::Object(caps) = caps else {
+            unreachable!("a JSON object")
+        };
         ClientBuilder::new(HttpConnector::new())
             .capabilities(caps)
             .connect(&self.url)
@@ -76,19 +87,32 @@ impl Drop for Chromedriver {
 }
 
 fn chromium_binary() -> String {
-    ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists())
-        .expect("no Chromium binary found; `./x test` installs Debian's chromium")
-        .to_string()
+    [
+        "/usr/bin/chromium",
+        "/usr/bin/chromium-browser",
+        "/usr/bin/google-chrome",
+    ]
+    .into_iter()
+    .find(|p| std::path::Path::new(p).exists())
+    .expect("no Chromium binary found; `./x test` installs Debian's chromium")
+    .to_string()
 }
 
 /// Wait for an element; on timeout, fail with the URL and the page's text to show why.
 async fn css(c: &Client, selector: &str) -> fantoccini::elements::Element {
-    match c.wait().at_most(WAIT).for_element(Locator::Css(selector)).await {
+    match c
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(selector))
+        .await
+    {
         Ok(e) => e,
         Err(e) => {
-            let url = c.current_url().await.map(|u| u.to_string()).unwrap_or_default();
+            let url = c
+                .current_url()
+                .await
+                .map(|u| u.to_string())
+                .unwrap_or_default();
             let text = match c.find(Locator::Css("body")).await {
                 Ok(body) => body.text().await.unwrap_or_default(),
                 Err(_) => String::new(),
@@ -99,18 +123,47 @@ async fn css(c: &Client, selector: &str) -> fantoccini::elements::Element {
 }
 
 async fn answer_semver_quiz(c: &Client) {
-    css(c, "input[name='q.refactor']").await.send_keys("1.14.1").await.expect("type");
-    css(c, "input[name='q.new-endpoint']").await.send_keys("1.15.0").await.expect("type");
-    css(c, "input[name='q.renamed-endpoint'][value='minor']").await.click().await.expect("click");
-    css(c, "input[name='q.latest'][value='nothing']").await.click().await.expect("click");
-    css(c, "#quiz-next-version button[type='submit']").await.click().await.expect("submit");
+    css(c, "input[name='q.refactor']")
+        .await
+        .send_keys("1.14.1")
+        .await
+        .expect("type");
+    css(c, "input[name='q.new-endpoint']")
+        .await
+        .send_keys("1.15.0")
+        .await
+        .expect("type");
+    css(c, "input[name='q.renamed-endpoint'][value='minor']")
+        .await
+        .click()
+        .await
+        .expect("click");
+    css(c, "input[name='q.latest'][value='nothing']")
+        .await
+        .click()
+        .await
+        .expect("click");
+    css(c, "#quiz-next-version button[type='submit']")
+        .await
+        .click()
+        .await
+        .expect("submit");
 }
 
 async fn assert_semver_grades(c: &Client) {
     let score = css(c, "#quiz-next-version .quiz-score").await;
     assert_eq!(score.text().await.expect("text"), "3 of 4 right");
-    for (q, verdict) in [("refactor", "right"), ("new-endpoint", "right"), ("renamed-endpoint", "wrong"), ("latest", "right")] {
-        css(c, &format!("fieldset[data-question='{q}'] [data-verdict='{verdict}']")).await;
+    for (q, verdict) in [
+        ("refactor", "right"),
+        ("new-endpoint", "right"),
+        ("renamed-endpoint", "wrong"),
+        ("latest", "right"),
+    ] {
+        css(
+            c,
+            &format!("fieldset[data-question='{q}'] [data-verdict='{verdict}']"),
+        )
+        .await;
     }
     let explanation = css(c, "fieldset[data-question='renamed-endpoint'] .explanation").await;
     assert!(explanation.text().await.expect("text").contains("2.0.0"));
@@ -129,23 +182,42 @@ async fn hydrated_quiz_is_graded_in_place_and_plain_form_post_works_without_java
     let c = driver.browser(true).await;
     c.goto(&server.url("/")).await.expect("open /");
     css(&c, "body[data-hydrated='true']").await;
-    css(&c, "a[data-lesson='tags-and-semver']").await.click().await.expect("follow the lesson link");
+    css(&c, "a[data-lesson='tags-and-semver']")
+        .await
+        .click()
+        .await
+        .expect("follow the lesson link");
     css(&c, "article.lesson[data-lesson='tags-and-semver']").await;
     css(&c, "body[data-hydrated='true']").await;
-    assert!(c.current_url().await.expect("url").path().ends_with("/learn/tags-and-semver"));
-    c.execute("window.__layerlab_same_page = true;", vec![]).await.expect("mark the page");
+    assert!(c
+        .current_url()
+        .await
+        .expect("url")
+        .path()
+        .ends_with("/learn/tags-and-semver"));
+    c.execute("window.__layerlab_same_page = true;", vec![])
+        .await
+        .expect("mark the page");
     answer_semver_quiz(&c).await;
     assert_semver_grades(&c).await;
-    let same = c.execute("return window.__layerlab_same_page === true;", vec![]).await.expect("read mark");
+    let same = c
+        .execute("return window.__layerlab_same_page === true;", vec![])
+        .await
+        .expect("read mark");
     assert_eq!(same, json!(true), "grading must not reload the page");
     c.close().await.expect("close");
 
     // Without JavaScript: the same quiz as a plain form post and redirect.
     let c = driver.browser(false).await;
-    c.goto(&server.url("/learn/tags-and-semver")).await.expect("open lesson");
+    c.goto(&server.url("/learn/tags-and-semver"))
+        .await
+        .expect("open lesson");
     css(&c, "article.lesson").await;
     let hydrated = c.find(Locator::Css("body[data-hydrated]")).await;
-    assert!(hydrated.is_err(), "JavaScript is off, so nothing may hydrate");
+    assert!(
+        hydrated.is_err(),
+        "JavaScript is off, so nothing may hydrate"
+    );
     answer_semver_quiz(&c).await;
     assert_semver_grades(&c).await;
     let url = c.current_url().await.expect("url");

@@ -17,8 +17,13 @@ async fn healthz_answers() {
 }
 
 fn docker_cli(args: &[&str]) -> Option<String> {
-    let out = std::process::Command::new("docker").args(args).output().ok()?;
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    let out = std::process::Command::new("docker")
+        .args(args)
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
 #[tokio::test]
@@ -49,11 +54,18 @@ async fn with_no_engine_lessons_still_serve_and_the_page_says_why_builds_are_off
     let s = c.get("/api/v1/status").await.json();
     assert_eq!(s["engine"]["reachable"], false);
     assert_eq!(s["builds_available"], false);
-    assert!(s["engine"]["problem"].as_str().expect("problem").contains("/nonexistent/docker.sock"));
+    assert!(s["engine"]["problem"]
+        .as_str()
+        .expect("problem")
+        .contains("/nonexistent/docker.sock"));
 
     let home = c.get("/").await;
     assert_eq!(home.status, 200);
-    assert!(home.body.contains("Builds are unavailable"), "{}", home.body);
+    assert!(
+        home.body.contains("Builds are unavailable"),
+        "{}",
+        home.body
+    );
     assert!(home.body.contains("/nonexistent/docker.sock"));
     assert!(home.body.contains("Tags and semantic versioning"));
     let lesson = c.get(SEMVER_LESSON).await;
@@ -63,23 +75,41 @@ async fn with_no_engine_lessons_still_serve_and_the_page_says_why_builds_are_off
 
 #[tokio::test]
 async fn course_map_lists_every_lesson_in_course_order_with_links() {
-    let course = layerlab_server::course::Course::load(&support::repo_root().join("content")).expect("course");
+    let course = layerlab_server::course::Course::load(&support::repo_root().join("content"))
+        .expect("course");
     let mut c = TestClient::new(LOCAL_ENGINE).await;
     let home = c.get("/").await;
     assert_eq!(home.status, 200);
-    assert!(home.body.contains("<title>Course map · layerlab</title>"), "{}", home.body);
-    assert!(!home.body.contains("Loading the course"), "the page must arrive finished, without JavaScript");
+    assert!(
+        home.body.contains("<title>Course map · layerlab</title>"),
+        "{}",
+        home.body
+    );
+    assert!(
+        !home.body.contains("Loading the course"),
+        "the page must arrive finished, without JavaScript"
+    );
     let mut last = 0;
     for lesson in &course.lessons {
         let link = format!("href=\"/learn/{}\"", lesson.slug);
-        let at = home.body.find(&link).unwrap_or_else(|| panic!("no link to {}", lesson.slug));
+        let at = home
+            .body
+            .find(&link)
+            .unwrap_or_else(|| panic!("no link to {}", lesson.slug));
         assert!(at > last, "{} is out of order", lesson.slug);
         last = at;
     }
     for module in &course.modules {
-        assert!(home.body.contains(&module.title), "module {} missing", module.title);
+        assert!(
+            home.body.contains(&module.title),
+            "module {} missing",
+            module.title
+        );
     }
-    assert!(home.body.contains("/pkg/layerlab.js"), "the page loads the hydration bundle");
+    assert!(
+        home.body.contains("/pkg/layerlab.js"),
+        "the page loads the hydration bundle"
+    );
 }
 
 #[tokio::test]
@@ -88,16 +118,28 @@ async fn a_lesson_renders_with_its_quiz_but_not_its_answer_key() {
     let res = c.get(SEMVER_LESSON).await;
     assert_eq!(res.status, 200);
     let html = &res.body;
-    assert!(!html.contains("Loading the lesson"), "the page must arrive finished, for browsers without JavaScript");
+    assert!(
+        !html.contains("Loading the lesson"),
+        "the page must arrive finished, for browsers without JavaScript"
+    );
     assert!(html.contains("<h1>Tags and semantic versioning</h1>"));
-    assert!(html.contains("<h2 id=\"major-minor-patch\">"), "headings get anchors");
+    assert!(
+        html.contains("<h2 id=\"major-minor-patch\">"),
+        "headings get anchors"
+    );
     assert!(html.contains("<table>"));
     assert!(html.contains("action=\"/learn/tags-and-semver/quiz/next-version\""));
     assert!(html.contains("method=\"post\""));
     assert!(html.contains("name=\"q.refactor\""));
-    assert!(!html.contains("only PATCH moves"), "explanations appear only after grading");
+    assert!(
+        !html.contains("only PATCH moves"),
+        "explanations appear only after grading"
+    );
     assert!(!html.contains("data-verdict"), "nothing graded yet");
-    assert!(html.contains("rel=\"prev\""), "links back to the previous lesson");
+    assert!(
+        html.contains("rel=\"prev\""),
+        "links back to the previous lesson"
+    );
 }
 
 #[tokio::test]
@@ -105,7 +147,12 @@ async fn unknown_pages_and_lessons_are_404_with_a_way_back() {
     let mut c = TestClient::new(LOCAL_ENGINE).await;
     let res = c.get("/learn/no-such-lesson").await;
     assert_eq!(res.status, 404);
-    assert!(res.body.contains("There is no lesson called “no-such-lesson”"), "{}", res.body);
+    assert!(
+        res.body
+            .contains("There is no lesson called “no-such-lesson”"),
+        "{}",
+        res.body
+    );
     assert!(res.body.contains("href=\"/\""));
     let res = c.get("/nowhere/at/all").await;
     assert_eq!(res.status, 404);
@@ -122,23 +169,40 @@ async fn quiz_form_post_without_javascript_grades_and_shows_the_result_on_the_le
         )
         .await;
     assert_eq!(res.status, 303, "{}", res.body);
-    assert_eq!(res.header("location"), Some("/learn/tags-and-semver#quiz-next-version"));
-    assert!(c.has_session(), "the grade is kept in the learner's session");
+    assert_eq!(
+        res.header("location"),
+        Some("/learn/tags-and-semver#quiz-next-version")
+    );
+    assert!(
+        c.has_session(),
+        "the grade is kept in the learner's session"
+    );
 
     let page = c.get(SEMVER_LESSON).await.body;
     assert!(page.contains("3 of 4 right"), "{page}");
     let verdict = |q: &str| {
-        let at = page.find(&format!("data-question=\"{q}\"")).unwrap_or_else(|| panic!("question {q}"));
+        let at = page
+            .find(&format!("data-question=\"{q}\""))
+            .unwrap_or_else(|| panic!("question {q}"));
         let rest = &page[at..];
         let end = rest.find("</fieldset>").expect("fieldset end");
         rest[..end].to_string()
     };
     assert!(verdict("refactor").contains("data-verdict=\"right\""));
     assert!(verdict("new-endpoint").contains("data-verdict=\"wrong\""));
-    assert!(verdict("new-endpoint").contains("value=\"1.14.1\""), "the typed answer is shown again");
-    assert!(verdict("new-endpoint").contains("MINOR"), "the explanation is shown");
+    assert!(
+        verdict("new-endpoint").contains("value=\"1.14.1\""),
+        "the typed answer is shown again"
+    );
+    assert!(
+        verdict("new-endpoint").contains("MINOR"),
+        "the explanation is shown"
+    );
     assert!(verdict("renamed-endpoint").contains("data-verdict=\"right\""));
-    assert!(verdict("renamed-endpoint").contains("value=\"major\" checked"), "the choice stays checked");
+    assert!(
+        verdict("renamed-endpoint").contains("value=\"major\" checked"),
+        "the choice stays checked"
+    );
 }
 
 #[tokio::test]
@@ -157,7 +221,10 @@ async fn quiz_server_function_grades_as_json() {
     assert_eq!(g["total"], 3);
     assert_eq!(g["questions"][1]["id"], "count");
     assert_eq!(g["questions"][1]["correct"], false);
-    assert!(g["questions"][1]["explanation_html"].as_str().expect("html").contains("<strong>3</strong>"));
+    assert!(g["questions"][1]["explanation_html"]
+        .as_str()
+        .expect("html")
+        .contains("<strong>3</strong>"));
 
     // The same session sees the grade on the lesson page.
     let page = c.get("/learn/what-is-an-image").await.body;
@@ -167,19 +234,36 @@ async fn quiz_server_function_grades_as_json() {
 #[tokio::test]
 async fn bad_quiz_submissions_get_specific_messages() {
     let mut c = TestClient::new(LOCAL_ENGINE).await;
-    let res = c.post_form("/learn/tags-and-semver/quiz/nope", "q.refactor=1").await;
+    let res = c
+        .post_form("/learn/tags-and-semver/quiz/nope", "q.refactor=1")
+        .await;
     assert_eq!(res.status, 404);
-    assert!(res.json()["error"]["message"].as_str().expect("message").contains("no quiz called “nope”"));
+    assert!(res.json()["error"]["message"]
+        .as_str()
+        .expect("message")
+        .contains("no quiz called “nope”"));
 
-    let res = c.post_form("/learn/tags-and-semver/quiz/next-version", "q.renamed-endpoint=mega").await;
+    let res = c
+        .post_form(
+            "/learn/tags-and-semver/quiz/next-version",
+            "q.renamed-endpoint=mega",
+        )
+        .await;
     assert_eq!(res.status, 400);
     assert_eq!(res.json()["error"]["code"], "bad_request");
-    assert!(res.json()["error"]["message"].as_str().expect("message").contains("no option `mega`"));
+    assert!(res.json()["error"]["message"]
+        .as_str()
+        .expect("message")
+        .contains("no option `mega`"));
 
     let res = c
         .post_json("/fn/submit_quiz", &json!({"lesson": "tags-and-semver", "quiz": "next-version", "answers": [["ghost", ["x"]]]}))
         .await;
-    assert!(res.status.is_server_error() || res.status.is_client_error(), "{}", res.status);
+    assert!(
+        res.status.is_server_error() || res.status.is_client_error(),
+        "{}",
+        res.status
+    );
     assert!(res.body.contains("no question `ghost`"), "{}", res.body);
 }
 
@@ -188,5 +272,7 @@ async fn styles_are_served() {
     let mut c = TestClient::new(LOCAL_ENGINE).await;
     let res = c.get("/style/layerlab.css").await;
     assert_eq!(res.status, 200);
-    assert!(res.header("content-type").is_some_and(|t| t.starts_with("text/css")));
+    assert!(res
+        .header("content-type")
+        .is_some_and(|t| t.starts_with("text/css")));
 }

@@ -39,7 +39,9 @@ fn LessonArticle(lesson: LessonView) -> impl IntoView {
         .blocks
         .into_iter()
         .map(|block| match block {
-            LessonBlock::Prose(html) => view! { <div class="prose" inner_html=html></div> }.into_any(),
+            LessonBlock::Prose(html) => {
+                view! { <div class="prose" inner_html=html></div> }.into_any()
+            }
             LessonBlock::Quiz(quiz) => view! { <QuizForm lesson=slug.clone() quiz/> }.into_any(),
         })
         .collect_view();
@@ -58,7 +60,11 @@ fn LessonArticle(lesson: LessonView) -> impl IntoView {
 }
 
 #[component]
-fn NeighbourLink(link: Option<LessonLink>, rel: &'static str, label: &'static str) -> impl IntoView {
+fn NeighbourLink(
+    link: Option<LessonLink>,
+    rel: &'static str,
+    label: &'static str,
+) -> impl IntoView {
     link.map(|l| {
         view! {
             <a class=format!("lesson-nav-{rel}") rel=rel href=format!("/learn/{}", l.slug)>

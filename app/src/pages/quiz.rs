@@ -1,6 +1,9 @@
 use crate::{
     api::submit_quiz,
-    dto::{answer_field, quiz_form_action, QuestionKind, QuestionView, QuizAnswers, QuizGrade, QuizView},
+    dto::{
+        answer_field, quiz_form_action, QuestionKind, QuestionView, QuizAnswers, QuizGrade,
+        QuizView,
+    },
     pages::error_text,
 };
 use leptos::{ev::SubmitEvent, prelude::*};
@@ -11,10 +14,12 @@ use leptos::{ev::SubmitEvent, prelude::*};
 pub fn QuizForm(lesson: String, quiz: QuizView) -> impl IntoView {
     let grade = RwSignal::new(quiz.last_grade.clone());
     let error = RwSignal::new(None::<String>);
-    let submit = Action::new(move |(lesson, quiz, answers): &(String, String, QuizAnswers)| {
-        let (lesson, quiz, answers) = (lesson.clone(), quiz.clone(), answers.clone());
-        async move { submit_quiz(lesson, quiz, answers).await }
-    });
+    let submit = Action::new(
+        move |(lesson, quiz, answers): &(String, String, QuizAnswers)| {
+            let (lesson, quiz, answers) = (lesson.clone(), quiz.clone(), answers.clone());
+            async move { submit_quiz(lesson, quiz, answers).await }
+        },
+    );
     Effect::new(move |_| match submit.value().get() {
         Some(Ok(g)) => {
             error.set(None);
@@ -75,7 +80,11 @@ pub fn QuizForm(lesson: String, quiz: QuizView) -> impl IntoView {
 }
 
 #[component]
-fn Question(number: usize, question: QuestionView, grade: RwSignal<Option<QuizGrade>>) -> impl IntoView {
+fn Question(
+    number: usize,
+    question: QuestionView,
+    grade: RwSignal<Option<QuizGrade>>,
+) -> impl IntoView {
     let qid = question.id.clone();
     let field = answer_field(&question.id);
     // What the learner answered last time, so a reload or a no-JS round trip keeps it.
@@ -84,8 +93,12 @@ fn Question(number: usize, question: QuestionView, grade: RwSignal<Option<QuizGr
         .and_then(|g| g.question(&qid).map(|q| q.given.clone()))
         .unwrap_or_default();
     let input = match question.kind {
-        QuestionKind::Single { options } => choice_list("radio", &field, options, &given).into_any(),
-        QuestionKind::Multiple { options } => choice_list("checkbox", &field, options, &given).into_any(),
+        QuestionKind::Single { options } => {
+            choice_list("radio", &field, options, &given).into_any()
+        }
+        QuestionKind::Multiple { options } => {
+            choice_list("checkbox", &field, options, &given).into_any()
+        }
         QuestionKind::Typed { placeholder } => view! {
             <input
                 type="text"
@@ -102,15 +115,22 @@ fn Question(number: usize, question: QuestionView, grade: RwSignal<Option<QuizGr
     let verdict = {
         let qid = qid.clone();
         move || {
-            grade.get().and_then(|g| g.question(&qid).cloned()).map(|q| {
-                let (class, word) = if q.correct { ("verdict right", "Right.") } else { ("verdict wrong", "Not quite.") };
-                view! {
-                    <div class=class data-verdict=if q.correct { "right" } else { "wrong" }>
-                        <strong>{word}</strong>
-                        <div class="explanation" inner_html=q.explanation_html></div>
-                    </div>
-                }
-            })
+            grade
+                .get()
+                .and_then(|g| g.question(&qid).cloned())
+                .map(|q| {
+                    let (class, word) = if q.correct {
+                        ("verdict right", "Right.")
+                    } else {
+                        ("verdict wrong", "Not quite.")
+                    };
+                    view! {
+                        <div class=class data-verdict=if q.correct { "right" } else { "wrong" }>
+                            <strong>{word}</strong>
+                            <div class="explanation" inner_html=q.explanation_html></div>
+                        </div>
+                    }
+                })
         }
     };
     view! {
@@ -147,7 +167,10 @@ fn choice_list(
 
 /// Collect the form's answers per question, in the order the questions appear.
 #[cfg(feature = "hydrate")]
-fn read_answers(form: &web_sys::HtmlFormElement, question_ids: &[String]) -> Result<QuizAnswers, String> {
+fn read_answers(
+    form: &web_sys::HtmlFormElement,
+    question_ids: &[String],
+) -> Result<QuizAnswers, String> {
     let data = web_sys::FormData::new_with_form(form)
         .map_err(|_| "This browser could not read the quiz form.".to_string())?;
     Ok(question_ids
@@ -164,6 +187,9 @@ fn read_answers(form: &web_sys::HtmlFormElement, question_ids: &[String]) -> Res
 }
 
 #[cfg(not(feature = "hydrate"))]
-fn read_answers(_form: &web_sys::HtmlFormElement, _question_ids: &[String]) -> Result<QuizAnswers, String> {
+fn read_answers(
+    _form: &web_sys::HtmlFormElement,
+    _question_ids: &[String],
+) -> Result<QuizAnswers, String> {
     Err("Quizzes are graded in the browser only after it has loaded the app.".into())
 }

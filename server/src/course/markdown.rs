@@ -25,7 +25,11 @@ pub fn options() -> Options {
 
 /// Render a block of markdown (a lesson section) to sanitized HTML.
 pub fn render_block(src: &str) -> String {
-    let events = with_heading_ids(Parser::new_ext(src, options()).map(lowercase_code_language).collect());
+    let events = with_heading_ids(
+        Parser::new_ext(src, options())
+            .map(lowercase_code_language)
+            .collect(),
+    );
     let mut html = String::with_capacity(src.len() * 3 / 2);
     pulldown_cmark::html::push_html(&mut html, events.into_iter());
     sanitizer().clean(&html).to_string()
@@ -35,7 +39,10 @@ pub fn render_block(src: &str) -> String {
 pub fn render_inline(src: &str) -> String {
     let html = render_block(src);
     let trimmed = html.trim();
-    match trimmed.strip_prefix("<p>").and_then(|s| s.strip_suffix("</p>")) {
+    match trimmed
+        .strip_prefix("<p>")
+        .and_then(|s| s.strip_suffix("</p>"))
+    {
         Some(inner) if !inner.contains("<p>") => inner.to_string(),
         _ => trimmed.to_string(),
     }
@@ -45,8 +52,15 @@ fn lowercase_code_language(event: Event<'_>) -> Event<'_> {
     use pulldown_cmark::CodeBlockKind;
     match event {
         Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(lang))) => {
-            let mut lang = lang.split_whitespace().next().unwrap_or("").to_ascii_lowercase();
-            if !CODE_CLASSES.iter().any(|c| c.strip_prefix("language-") == Some(lang.as_str())) {
+            let mut lang = lang
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+                .to_ascii_lowercase();
+            if !CODE_CLASSES
+                .iter()
+                .any(|c| c.strip_prefix("language-") == Some(lang.as_str()))
+            {
                 lang.clear();
             }
             Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(CowStr::from(lang))))
@@ -60,7 +74,10 @@ fn with_heading_ids(mut events: Vec<Event<'_>>) -> Vec<Event<'_>> {
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut i = 0;
     while i < events.len() {
-        if let Event::Start(Tag::Heading { level, id: None, .. }) = &events[i] {
+        if let Event::Start(Tag::Heading {
+            level, id: None, ..
+        }) = &events[i]
+        {
             if *level != HeadingLevel::H1 {
                 let mut text = String::new();
                 for e in &events[i + 1..] {
@@ -108,7 +125,10 @@ fn sanitizer() -> &'static ammonia::Builder<'static> {
     static CLEANER: OnceLock<ammonia::Builder<'static>> = OnceLock::new();
     CLEANER.get_or_init(|| {
         let mut b = ammonia::Builder::default();
-        b.allowed_classes(HashMap::from([("code", CODE_CLASSES.iter().copied().collect::<HashSet<_>>())]));
+        b.allowed_classes(HashMap::from([(
+            "code",
+            CODE_CLASSES.iter().copied().collect::<HashSet<_>>(),
+        )]));
         for h in ["h2", "h3", "h4", "h5", "h6"] {
             b.add_tag_attributes(h, ["id"]);
         }
@@ -142,20 +162,32 @@ mod tests {
         assert!(!html.contains("<script"), "{html}");
         assert!(!html.contains("onerror"), "{html}");
         assert!(!html.contains("javascript:"), "{html}");
-        assert!(html.contains("&lt;b&gt;not markup&lt;/b&gt;"), "code text stays escaped: {html}");
-        assert!(!html.contains("language-evil"), "unknown languages lose the class: {html}");
+        assert!(
+            html.contains("&lt;b&gt;not markup&lt;/b&gt;"),
+            "code text stays escaped: {html}"
+        );
+        assert!(
+            !html.contains("language-evil"),
+            "unknown languages lose the class: {html}"
+        );
         insta::assert_snapshot!(html);
     }
 
     #[test]
     fn inline_rendering_drops_the_paragraph() {
-        assert_eq!(render_inline("Tag `1.14.0` then *refactor*"), "Tag <code>1.14.0</code> then <em>refactor</em>");
+        assert_eq!(
+            render_inline("Tag `1.14.0` then *refactor*"),
+            "Tag <code>1.14.0</code> then <em>refactor</em>"
+        );
         assert_eq!(render_inline("one\n\ntwo"), "<p>one</p>\n<p>two</p>");
     }
 
     #[test]
     fn slugs() {
-        assert_eq!(slugify("Why `latest` surprises you"), "why-latest-surprises-you");
+        assert_eq!(
+            slugify("Why `latest` surprises you"),
+            "why-latest-surprises-you"
+        );
         assert_eq!(slugify("  ?? "), "section");
         assert_eq!(slugify("Größe & Layers"), "größe-layers");
     }

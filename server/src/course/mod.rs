@@ -15,7 +15,10 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum CourseError {
     #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: {message}")]
     Invalid { path: PathBuf, message: String },
 }
@@ -82,9 +85,15 @@ pub enum Block {
 impl Course {
     pub fn load(dir: &Path) -> Result<Self, CourseError> {
         let course_path = dir.join("course.toml");
-        let file: CourseFile = toml::from_str(&read(&course_path)?)
-            .map_err(|e| CourseError::Invalid { path: course_path.clone(), message: e.to_string() })?;
-        let invalid = |message: String| CourseError::Invalid { path: course_path.clone(), message };
+        let file: CourseFile =
+            toml::from_str(&read(&course_path)?).map_err(|e| CourseError::Invalid {
+                path: course_path.clone(),
+                message: e.to_string(),
+            })?;
+        let invalid = |message: String| CourseError::Invalid {
+            path: course_path.clone(),
+            message,
+        };
 
         let mut modules = Vec::new();
         let mut lessons = Vec::new();
@@ -109,17 +118,30 @@ impl Course {
                 }
                 lessons.push(load_lesson(dir, &slug, index)?);
             }
-            modules.push(Module { id: m.id, title: m.title });
+            modules.push(Module {
+                id: m.id,
+                title: m.title,
+            });
         }
         if lessons.is_empty() {
-            return Err(invalid("the course has no lessons: add a [[module]] with lessons".into()));
+            return Err(invalid(
+                "the course has no lessons: add a [[module]] with lessons".into(),
+            ));
         }
         check_every_file_is_listed(dir, &slugs)?;
-        Ok(Course { title: file.title, base_images: file.base_images, modules, lessons })
+        Ok(Course {
+            title: file.title,
+            base_images: file.base_images,
+            modules,
+            lessons,
+        })
     }
 
     pub fn lesson(&self, slug: &str) -> Option<(usize, &Lesson)> {
-        self.lessons.iter().enumerate().find(|(_, l)| l.slug == slug)
+        self.lessons
+            .iter()
+            .enumerate()
+            .find(|(_, l)| l.slug == slug)
     }
 
     pub fn quiz(&self, lesson: &str, quiz: &str) -> Option<&Quiz> {
@@ -137,14 +159,26 @@ impl Course {
             .map(|(i, m)| ModuleEntry {
                 id: m.id.clone(),
                 title: m.title.clone(),
-                lessons: self.lessons.iter().filter(|l| l.module == i).map(Lesson::link).collect(),
+                lessons: self
+                    .lessons
+                    .iter()
+                    .filter(|l| l.module == i)
+                    .map(Lesson::link)
+                    .collect(),
             })
             .collect();
-        CourseMap { title: self.title.clone(), modules }
+        CourseMap {
+            title: self.title.clone(),
+            modules,
+        }
     }
 
     /// The lesson as the learner sees it; `last_grade` finds the learner's last grade per quiz.
-    pub fn lesson_view(&self, slug: &str, last_grade: impl Fn(&str) -> Option<QuizGrade>) -> Option<LessonView> {
+    pub fn lesson_view(
+        &self,
+        slug: &str,
+        last_grade: impl Fn(&str) -> Option<QuizGrade>,
+    ) -> Option<LessonView> {
         let (index, lesson) = self.lesson(slug)?;
         let blocks = lesson
             .blocks
@@ -159,7 +193,10 @@ impl Course {
             title: lesson.title.clone(),
             module_title: self.modules[lesson.module].title.clone(),
             blocks,
-            previous: index.checked_sub(1).and_then(|i| self.lessons.get(i)).map(Lesson::link),
+            previous: index
+                .checked_sub(1)
+                .and_then(|i| self.lessons.get(i))
+                .map(Lesson::link),
             next: self.lessons.get(index + 1).map(Lesson::link),
         })
     }
@@ -167,16 +204,25 @@ impl Course {
 
 impl Lesson {
     fn link(&self) -> LessonLink {
-        LessonLink { slug: self.slug.clone(), title: self.title.clone(), summary: self.summary.clone() }
+        LessonLink {
+            slug: self.slug.clone(),
+            title: self.title.clone(),
+            summary: self.summary.clone(),
+        }
     }
 }
 
 fn is_slug(s: &str) -> bool {
-    !s.is_empty() && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
 fn read(path: &Path) -> Result<String, CourseError> {
-    std::fs::read_to_string(path).map_err(|source| CourseError::Read { path: path.to_path_buf(), source })
+    std::fs::read_to_string(path).map_err(|source| CourseError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 fn lesson_path(dir: &Path, slug: &str) -> PathBuf {
@@ -186,16 +232,31 @@ fn lesson_path(dir: &Path, slug: &str) -> PathBuf {
 fn load_lesson(dir: &Path, slug: &str, module: usize) -> Result<Lesson, CourseError> {
     let path = lesson_path(dir, slug);
     let src = read(&path)?;
-    let invalid = |message: String| CourseError::Invalid { path: path.clone(), message };
-    let (header, body) = split_front_matter(&src)
-        .ok_or_else(|| invalid("start the file with a `+++` header holding title and summary, closed by `+++`".into()))?;
-    let front: FrontMatter = toml::from_str(header).map_err(|e| invalid(format!("in the +++ header: {e}")))?;
+    let invalid = |message: String| CourseError::Invalid {
+        path: path.clone(),
+        message,
+    };
+    let (header, body) = split_front_matter(&src).ok_or_else(|| {
+        invalid(
+            "start the file with a `+++` header holding title and summary, closed by `+++`".into(),
+        )
+    })?;
+    let front: FrontMatter =
+        toml::from_str(header).map_err(|e| invalid(format!("in the +++ header: {e}")))?;
     let blocks = split_blocks(body).map_err(invalid)?;
-    Ok(Lesson { slug: slug.to_string(), title: front.title, summary: front.summary, module, blocks })
+    Ok(Lesson {
+        slug: slug.to_string(),
+        title: front.title,
+        summary: front.summary,
+        module,
+        blocks,
+    })
 }
 
 fn split_front_matter(src: &str) -> Option<(&str, &str)> {
-    let rest = src.strip_prefix("+++\n").or_else(|| src.strip_prefix("+++\r\n"))?;
+    let rest = src
+        .strip_prefix("+++\n")
+        .or_else(|| src.strip_prefix("+++\r\n"))?;
     let end = rest.find("\n+++")?;
     let header = &rest[..end];
     let body = rest[end + 4..].trim_start_matches(['\r', '\n']);
@@ -210,7 +271,9 @@ fn split_blocks(body: &str) -> Result<Vec<Block>, String> {
     let mut quiz_ids = HashSet::new();
     let mut parser = Parser::new_ext(body, markdown::options()).into_offset_iter();
     while let Some((event, range)) = parser.next() {
-        let Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(lang))) = &event else { continue };
+        let Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(lang))) = &event else {
+            continue;
+        };
         if lang.as_ref() != "quiz" {
             continue;
         }
@@ -242,10 +305,18 @@ fn push_prose(blocks: &mut Vec<Block>, src: &str) {
 
 fn check_every_file_is_listed(dir: &Path, slugs: &HashSet<String>) -> Result<(), CourseError> {
     let lessons_dir = dir.join("lessons");
-    let entries = std::fs::read_dir(&lessons_dir).map_err(|source| CourseError::Read { path: lessons_dir.clone(), source })?;
+    let entries = std::fs::read_dir(&lessons_dir).map_err(|source| CourseError::Read {
+        path: lessons_dir.clone(),
+        source,
+    })?;
     let mut unlisted: Vec<String> = entries
         .filter_map(|e| e.ok())
-        .filter_map(|e| e.file_name().to_str().and_then(|n| n.strip_suffix(".md")).map(str::to_string))
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()
+                .and_then(|n| n.strip_suffix(".md"))
+                .map(str::to_string)
+        })
         .filter(|slug| !slugs.contains(slug))
         .collect();
     unlisted.sort();
@@ -269,20 +340,38 @@ mod tests {
     #[test]
     fn the_real_course_loads_in_declared_order() {
         let course = Course::load(&real_content()).unwrap_or_else(|e| panic!("{e}"));
-        let declared: toml::Value = toml::from_str(&std::fs::read_to_string(real_content().join("course.toml")).expect("read"))
-            .expect("toml");
+        let declared: toml::Value = toml::from_str(
+            &std::fs::read_to_string(real_content().join("course.toml")).expect("read"),
+        )
+        .expect("toml");
         let expected: Vec<String> = declared["module"]
             .as_array()
             .expect("modules")
             .iter()
-            .flat_map(|m| m["lessons"].as_array().expect("lessons").iter().map(|l| l.as_str().expect("slug").to_string()))
+            .flat_map(|m| {
+                m["lessons"]
+                    .as_array()
+                    .expect("lessons")
+                    .iter()
+                    .map(|l| l.as_str().expect("slug").to_string())
+            })
             .collect();
         let loaded: Vec<String> = course.lessons.iter().map(|l| l.slug.clone()).collect();
         assert_eq!(loaded, expected);
         let map = course.map();
-        let from_map: Vec<String> = map.modules.iter().flat_map(|m| m.lessons.iter().map(|l| l.slug.clone())).collect();
+        let from_map: Vec<String> = map
+            .modules
+            .iter()
+            .flat_map(|m| m.lessons.iter().map(|l| l.slug.clone()))
+            .collect();
         assert_eq!(from_map, expected, "the course map keeps the order");
-        assert!(course.lessons.iter().any(|l| l.blocks.iter().any(|b| matches!(b, Block::Quiz(_)))), "at least one quiz");
+        assert!(
+            course
+                .lessons
+                .iter()
+                .any(|l| l.blocks.iter().any(|b| matches!(b, Block::Quiz(_)))),
+            "at least one quiz"
+        );
     }
 
     #[test]
@@ -291,9 +380,16 @@ mod tests {
         let first = &course.lessons[0].slug;
         let view = course.lesson_view(first, |_| None).expect("first lesson");
         assert!(view.previous.is_none());
-        assert_eq!(view.next.map(|l| l.slug), course.lessons.get(1).map(|l| l.slug.clone()));
+        assert_eq!(
+            view.next.map(|l| l.slug),
+            course.lessons.get(1).map(|l| l.slug.clone())
+        );
         let last = &course.lessons[course.lessons.len() - 1].slug;
-        assert!(course.lesson_view(last, |_| None).expect("last").next.is_none());
+        assert!(course
+            .lesson_view(last, |_| None)
+            .expect("last")
+            .next
+            .is_none());
     }
 
     fn write_course(files: &[(&str, &str)]) -> tempfile::TempDir {
@@ -310,7 +406,11 @@ mod tests {
 
     #[test]
     fn order_comes_from_course_toml_not_file_names() {
-        let dir = write_course(&[("course.toml", COURSE), ("lessons/a-lesson.md", LESSON), ("lessons/b-lesson.md", LESSON)]);
+        let dir = write_course(&[
+            ("course.toml", COURSE),
+            ("lessons/a-lesson.md", LESSON),
+            ("lessons/b-lesson.md", LESSON),
+        ]);
         let course = Course::load(dir.path()).expect("loads");
         let slugs: Vec<&str> = course.lessons.iter().map(|l| l.slug.as_str()).collect();
         assert_eq!(slugs, ["b-lesson", "a-lesson"]);
@@ -329,7 +429,9 @@ mod tests {
     #[test]
     fn authoring_errors_name_the_file_and_the_fix() {
         let dir = write_course(&[("course.toml", COURSE), ("lessons/b-lesson.md", LESSON)]);
-        let err = Course::load(dir.path()).expect_err("missing file").to_string();
+        let err = Course::load(dir.path())
+            .expect_err("missing file")
+            .to_string();
         assert!(err.contains("a-lesson.md"), "{err}");
 
         let dir = write_course(&[
@@ -338,7 +440,9 @@ mod tests {
             ("lessons/b-lesson.md", LESSON),
             ("lessons/stray.md", LESSON),
         ]);
-        let err = Course::load(dir.path()).expect_err("unlisted file").to_string();
+        let err = Course::load(dir.path())
+            .expect_err("unlisted file")
+            .to_string();
         assert!(err.contains("`stray` is not listed"), "{err}");
 
         let dir = write_course(&[
@@ -350,8 +454,15 @@ mod tests {
         assert!(err.contains("a-lesson.md") && err.contains("+++"), "{err}");
 
         let broken_quiz = LESSON.replace("accept = [\"x\"]", "accept = []");
-        let dir = write_course(&[("course.toml", COURSE), ("lessons/a-lesson.md", LESSON), ("lessons/b-lesson.md", &broken_quiz)]);
+        let dir = write_course(&[
+            ("course.toml", COURSE),
+            ("lessons/a-lesson.md", LESSON),
+            ("lessons/b-lesson.md", &broken_quiz),
+        ]);
         let err = Course::load(dir.path()).expect_err("bad quiz").to_string();
-        assert!(err.contains("b-lesson.md") && err.contains("accepts no answer"), "{err}");
+        assert!(
+            err.contains("b-lesson.md") && err.contains("accepts no answer"),
+            "{err}"
+        );
     }
 }

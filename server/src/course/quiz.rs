@@ -2,7 +2,9 @@
 //! authoring mistakes, shown without their answer key, and graded on the server.
 
 use super::markdown::{render_block, render_inline};
-use app::dto::{ChoiceOption, QuestionGrade, QuestionKind, QuestionView, QuizAnswers, QuizGrade, QuizView};
+use app::dto::{
+    ChoiceOption, QuestionGrade, QuestionKind, QuestionView, QuizAnswers, QuizGrade, QuizView,
+};
 use serde::Deserialize;
 use std::collections::HashSet;
 
@@ -24,9 +26,21 @@ pub struct Quiz {
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 pub enum Question {
     /// Exactly one option is right.
-    Single { id: String, prompt: String, options: Vec<AnswerOption>, answer: String, explanation: String },
+    Single {
+        id: String,
+        prompt: String,
+        options: Vec<AnswerOption>,
+        answer: String,
+        explanation: String,
+    },
     /// Every option in `answers` must be picked, and no other.
-    Multiple { id: String, prompt: String, options: Vec<AnswerOption>, answers: Vec<String>, explanation: String },
+    Multiple {
+        id: String,
+        prompt: String,
+        options: Vec<AnswerOption>,
+        answers: Vec<String>,
+        explanation: String,
+    },
     /// A short typed answer, right when it matches one of `accept` (ignoring case and spacing).
     Typed {
         id: String,
@@ -65,7 +79,9 @@ impl Question {
 
     fn explanation(&self) -> &str {
         match self {
-            Self::Single { explanation, .. } | Self::Multiple { explanation, .. } | Self::Typed { explanation, .. } => explanation,
+            Self::Single { explanation, .. }
+            | Self::Multiple { explanation, .. }
+            | Self::Typed { explanation, .. } => explanation,
         }
     }
 
@@ -85,7 +101,9 @@ impl Question {
                 given == wanted
             }
             Self::Typed { accept, .. } => match given {
-                [one] => accept.iter().any(|a| normalize_typed(a) == normalize_typed(one)),
+                [one] => accept
+                    .iter()
+                    .any(|a| normalize_typed(a) == normalize_typed(one)),
                 _ => false,
             },
         }
@@ -94,7 +112,10 @@ impl Question {
 
 /// Case, surrounding space and repeated inner space do not make a typed answer wrong.
 fn normalize_typed(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
+    s.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
 }
 
 impl Quiz {
@@ -112,7 +133,11 @@ impl Quiz {
         let mut ids = HashSet::new();
         for q in &self.questions {
             if !ids.insert(q.id()) {
-                return Err(format!("quiz `{}` has two questions with id `{}`", self.id, q.id()));
+                return Err(format!(
+                    "quiz `{}` has two questions with id `{}`",
+                    self.id,
+                    q.id()
+                ));
             }
             let options: HashSet<&str> = q.options().iter().map(|o| o.id.as_str()).collect();
             if options.len() != q.options().len() {
@@ -128,14 +153,22 @@ impl Quiz {
                     vec![]
                 }
             };
-            if matches!(q, Question::Single { .. } | Question::Multiple { .. }) && q.options().len() < 2 {
+            if matches!(q, Question::Single { .. } | Question::Multiple { .. })
+                && q.options().len() < 2
+            {
                 return Err(format!("question `{}` needs at least two options", q.id()));
             }
             if matches!(q, Question::Multiple { answers, .. } if answers.is_empty()) {
-                return Err(format!("question `{}` has no right option in `answers`", q.id()));
+                return Err(format!(
+                    "question `{}` has no right option in `answers`",
+                    q.id()
+                ));
             }
             if let Some(missing) = key.iter().find(|k| !options.contains(k.as_str())) {
-                return Err(format!("question `{}` names answer `{missing}`, which is not one of its options", q.id()));
+                return Err(format!(
+                    "question `{}` names answer `{missing}`, which is not one of its options",
+                    q.id()
+                ));
             }
         }
         Ok(())
@@ -150,23 +183,39 @@ impl Quiz {
                 let options = || {
                     q.options()
                         .iter()
-                        .map(|o| ChoiceOption { id: o.id.clone(), label_html: render_inline(&o.text) })
+                        .map(|o| ChoiceOption {
+                            id: o.id.clone(),
+                            label_html: render_inline(&o.text),
+                        })
                         .collect()
                 };
                 let kind = match q {
                     Question::Single { .. } => QuestionKind::Single { options: options() },
                     Question::Multiple { .. } => QuestionKind::Multiple { options: options() },
-                    Question::Typed { placeholder, .. } => QuestionKind::Typed { placeholder: placeholder.clone() },
+                    Question::Typed { placeholder, .. } => QuestionKind::Typed {
+                        placeholder: placeholder.clone(),
+                    },
                 };
-                QuestionView { id: q.id().to_string(), prompt_html: render_inline(Self::prompt(q)), kind }
+                QuestionView {
+                    id: q.id().to_string(),
+                    prompt_html: render_inline(Self::prompt(q)),
+                    kind,
+                }
             })
             .collect();
-        QuizView { id: self.id.clone(), title: self.title.clone(), questions, last_grade }
+        QuizView {
+            id: self.id.clone(),
+            title: self.title.clone(),
+            questions,
+            last_grade,
+        }
     }
 
     fn prompt(q: &Question) -> &str {
         match q {
-            Question::Single { prompt, .. } | Question::Multiple { prompt, .. } | Question::Typed { prompt, .. } => prompt,
+            Question::Single { prompt, .. }
+            | Question::Multiple { prompt, .. }
+            | Question::Typed { prompt, .. } => prompt,
         }
     }
 
@@ -175,17 +224,28 @@ impl Quiz {
     pub fn grade(&self, answers: &QuizAnswers) -> Result<QuizGrade, SubmissionError> {
         for (qid, given) in answers {
             let Some(q) = self.questions.iter().find(|q| q.id() == qid) else {
-                return Err(SubmissionError::UnknownQuestion { quiz: self.id.clone(), question: qid.clone() });
+                return Err(SubmissionError::UnknownQuestion {
+                    quiz: self.id.clone(),
+                    question: qid.clone(),
+                });
             };
             match q {
                 Question::Typed { .. } => {
                     if given.iter().any(|g| g.chars().count() > MAX_TYPED_ANSWER) {
-                        return Err(SubmissionError::TooLong { question: qid.clone() });
+                        return Err(SubmissionError::TooLong {
+                            question: qid.clone(),
+                        });
                     }
                 }
                 _ => {
-                    if let Some(bad) = given.iter().find(|g| !q.options().iter().any(|o| &o.id == *g)) {
-                        return Err(SubmissionError::UnknownOption { question: qid.clone(), option: bad.clone() });
+                    if let Some(bad) = given
+                        .iter()
+                        .find(|g| !q.options().iter().any(|o| &o.id == *g))
+                    {
+                        return Err(SubmissionError::UnknownOption {
+                            question: qid.clone(),
+                            option: bad.clone(),
+                        });
                     }
                 }
             }
@@ -250,30 +310,48 @@ explanation = "RUN, COPY and ADD."
 "#;
 
     fn answers(pairs: &[(&str, &[&str])]) -> QuizAnswers {
-        pairs.iter().map(|(q, a)| (q.to_string(), a.iter().map(|s| s.to_string()).collect())).collect()
+        pairs
+            .iter()
+            .map(|(q, a)| (q.to_string(), a.iter().map(|s| s.to_string()).collect()))
+            .collect()
     }
 
     #[test]
     fn grades_each_kind_right_and_wrong() {
         let quiz = Quiz::parse(SEMVER).expect("valid quiz");
         let all_right = quiz
-            .grade(&answers(&[("refactor", &[" V1.14.1 "]), ("rename", &["major"]), ("layers", &["copy", "run"])]))
+            .grade(&answers(&[
+                ("refactor", &[" V1.14.1 "]),
+                ("rename", &["major"]),
+                ("layers", &["copy", "run"]),
+            ]))
             .expect("graded");
         assert_eq!((all_right.correct, all_right.total), (3, 3));
 
         let all_wrong = quiz
-            .grade(&answers(&[("refactor", &["1.15.0"]), ("rename", &["minor"]), ("layers", &["run"])]))
+            .grade(&answers(&[
+                ("refactor", &["1.15.0"]),
+                ("rename", &["minor"]),
+                ("layers", &["run"]),
+            ]))
             .expect("graded");
         assert_eq!(all_wrong.correct, 0);
         assert!(all_wrong.questions.iter().all(|q| !q.correct));
-        assert_eq!(all_wrong.question("refactor").map(|q| q.given.clone()), Some(vec!["1.15.0".to_string()]));
-        assert!(all_wrong.question("rename").is_some_and(|q| q.explanation_html.contains("MAJOR")));
+        assert_eq!(
+            all_wrong.question("refactor").map(|q| q.given.clone()),
+            Some(vec!["1.15.0".to_string()])
+        );
+        assert!(all_wrong
+            .question("rename")
+            .is_some_and(|q| q.explanation_html.contains("MAJOR")));
     }
 
     #[test]
     fn unanswered_questions_are_wrong_and_extra_picks_fail_multiple() {
         let quiz = Quiz::parse(SEMVER).expect("valid quiz");
-        let g = quiz.grade(&answers(&[("layers", &["run", "copy", "env"])])).expect("graded");
+        let g = quiz
+            .grade(&answers(&[("layers", &["run", "copy", "env"])]))
+            .expect("graded");
         assert_eq!(g.correct, 0);
         assert_eq!(g.total, 3);
         assert!(g.question("refactor").is_some_and(|q| q.given.is_empty()));
@@ -284,16 +362,24 @@ explanation = "RUN, COPY and ADD."
         let quiz = Quiz::parse(SEMVER).expect("valid quiz");
         assert_eq!(
             quiz.grade(&answers(&[("nope", &["x"])])),
-            Err(SubmissionError::UnknownQuestion { quiz: "next-version".into(), question: "nope".into() })
+            Err(SubmissionError::UnknownQuestion {
+                quiz: "next-version".into(),
+                question: "nope".into()
+            })
         );
         assert_eq!(
             quiz.grade(&answers(&[("rename", &["huge"])])),
-            Err(SubmissionError::UnknownOption { question: "rename".into(), option: "huge".into() })
+            Err(SubmissionError::UnknownOption {
+                question: "rename".into(),
+                option: "huge".into()
+            })
         );
         let long = "1".repeat(MAX_TYPED_ANSWER + 1);
         assert_eq!(
             quiz.grade(&answers(&[("refactor", &[long.as_str()])])),
-            Err(SubmissionError::TooLong { question: "refactor".into() })
+            Err(SubmissionError::TooLong {
+                question: "refactor".into()
+            })
         );
     }
 
@@ -304,7 +390,10 @@ explanation = "RUN, COPY and ADD."
         assert!(!json.contains("v1.14.1"), "typed answers leaked: {json}");
         assert!(!json.contains("\"answer"), "choice answers leaked: {json}");
         assert!(!json.contains("\"accept"), "typed answers leaked: {json}");
-        assert!(!json.contains("Breaking callers"), "explanations are sent only after grading: {json}");
+        assert!(
+            !json.contains("Breaking callers"),
+            "explanations are sent only after grading: {json}"
+        );
         assert!(json.contains("<code>1.14.0</code>"));
     }
 
@@ -315,9 +404,16 @@ explanation = "RUN, COPY and ADD."
         assert!(err.contains("`rename`") && err.contains("`mayor`"), "{err}");
 
         let dup = SEMVER.replace("id = \"rename\"", "id = \"refactor\"");
-        assert!(Quiz::parse(&dup).expect_err("must fail").contains("two questions with id `refactor`"));
+        assert!(Quiz::parse(&dup)
+            .expect_err("must fail")
+            .contains("two questions with id `refactor`"));
 
-        let unknown_field = SEMVER.replace("explanation = \"RUN, COPY and ADD.\"", "explanation = \"x\"\nhint = \"y\"");
-        assert!(Quiz::parse(&unknown_field).expect_err("must fail").contains("hint"));
+        let unknown_field = SEMVER.replace(
+            "explanation = \"RUN, COPY and ADD.\"",
+            "explanation = \"x\"\nhint = \"y\"",
+        );
+        assert!(Quiz::parse(&unknown_field)
+            .expect_err("must fail")
+            .contains("hint"));
     }
 }

@@ -45,6 +45,10 @@ impl IntoResponse for AppError {
         if status.is_server_error() {
             tracing::error!(%code, "{self}");
         }
-        (status, Json(json!({ "error": { "code": code, "message": self.to_string() } }))).into_response()
+        (
+            status,
+            Json(json!({ "error": { "code": code, "message": self.to_string() } })),
+        )
+            .into_response()
     }
 }

@@ -21,7 +21,9 @@ async fn submit_quiz_form(
     Path((lesson, quiz)): Path<(String, String)>,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Result<Redirect, AppError> {
-    state.submit_quiz(&session, &lesson, &quiz, group_answers(fields)).await?;
+    state
+        .submit_quiz(&session, &lesson, &quiz, group_answers(fields))
+        .await?;
     Ok(Redirect::to(&format!("/learn/{lesson}#quiz-{quiz}")))
 }
 
@@ -29,7 +31,9 @@ async fn submit_quiz_form(
 fn group_answers(fields: Vec<(String, String)>) -> QuizAnswers {
     let mut answers: QuizAnswers = Vec::new();
     for (name, value) in fields {
-        let Some(question) = name.strip_prefix(ANSWER_FIELD_PREFIX) else { continue };
+        let Some(question) = name.strip_prefix(ANSWER_FIELD_PREFIX) else {
+            continue;
+        };
         match answers.iter_mut().find(|(q, _)| q == question) {
             Some((_, values)) => values.push(value),
             None => answers.push((question.to_string(), vec![value])),
@@ -53,7 +57,10 @@ mod tests {
         assert_eq!(
             group_answers(fields),
             vec![
-                ("layers".to_string(), vec!["run".to_string(), "copy".to_string()]),
+                (
+                    "layers".to_string(),
+                    vec!["run".to_string(), "copy".to_string()]
+                ),
                 ("version".to_string(), vec!["1.2.3".to_string()]),
             ]
         );

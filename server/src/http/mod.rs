@@ -22,7 +22,12 @@ use tower_sessions_sqlx_store::SqliteStore;
 /// Name of the learner's session cookie.
 pub const SESSION_COOKIE: &str = "layerlab_session";
 
-pub fn router(state: AppState, sessions: SqliteStore, style_dir: &Path, secure_cookies: bool) -> Router {
+pub fn router(
+    state: AppState,
+    sessions: SqliteStore,
+    style_dir: &Path,
+    secure_cookies: bool,
+) -> Router {
     let options = state.leptos_options.clone();
     let pkg_dir = Path::new(&*options.site_root).join(&*options.site_pkg_dir);
     let backend = BackendHandle(Arc::new(state.clone()));
@@ -37,13 +42,21 @@ pub fn router(state: AppState, sessions: SqliteStore, style_dir: &Path, secure_c
     Router::new()
         .merge(status::router())
         .merge(learn::router())
-        .leptos_routes_with_context(&state, generate_route_list(app::App), provide_backend.clone(), {
-            let options = options.clone();
-            move || app::shell(options.clone())
-        })
+        .leptos_routes_with_context(
+            &state,
+            generate_route_list(app::App),
+            provide_backend.clone(),
+            {
+                let options = options.clone();
+                move || app::shell(options.clone())
+            },
+        )
         .nest_service("/pkg", ServeDir::new(pkg_dir).precompressed_gzip())
         .nest_service("/style", ServeDir::new(style_dir))
-        .fallback(leptos_axum::render_app_async_with_context(provide_backend, move || app::shell(options.clone())))
+        .fallback(leptos_axum::render_app_async_with_context(
+            provide_backend,
+            move || app::shell(options.clone()),
+        ))
         .layer(session_layer)
         .with_state(state)
 }

@@ -8,7 +8,9 @@ use axum::{Json, Router};
 use serde::Serialize;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/healthz", get(healthz)).route("/api/v1/status", get(status))
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/api/v1/status", get(status))
 }
 
 /// Up and serving; says nothing about the engine, so it stays cheap for probes.
@@ -32,7 +34,10 @@ struct ServerInfo {
 async fn status(State(state): State<AppState>) -> Json<Status> {
     let engine = state.engine.status(&state.course.base_images).await;
     Json(Status {
-        server: ServerInfo { name: "layerlab", version: env!("CARGO_PKG_VERSION") },
+        server: ServerInfo {
+            name: "layerlab",
+            version: env!("CARGO_PKG_VERSION"),
+        },
         builds_available: engine.builds_available(),
         engine,
     })

@@ -18,7 +18,9 @@ pub fn repo_root() -> PathBuf {
 
 /// Where `./x wasm` puts the browser bundle (overridable for odd layouts).
 pub fn site_root() -> PathBuf {
-    std::env::var_os("LAYERLAB_SITE_ROOT").map(PathBuf::from).unwrap_or_else(|| repo_root().join("target/site"))
+    std::env::var_os("LAYERLAB_SITE_ROOT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target/site"))
 }
 
 /// A configuration with the repository's course, a database file in `db_dir`, and the given engine.
@@ -34,7 +36,9 @@ pub fn config(db_dir: &tempfile::TempDir, docker_host: &str) -> ServeConfig {
         format!("--style-dir={}", root.join("style").display()),
         format!("--docker-host={docker_host}"),
     ];
-    Cli::try_parse_from(args).expect("test configuration parses").serve
+    Cli::try_parse_from(args)
+        .expect("test configuration parses")
+        .serve
 }
 
 pub const LOCAL_ENGINE: &str = "unix:///var/run/docker.sock";
@@ -64,12 +68,19 @@ impl TestResponse {
 impl TestClient {
     pub async fn new(docker_host: &str) -> Self {
         let db = tempfile::tempdir().expect("tempdir");
-        let router = layerlab_server::build(&config(&db, docker_host)).await.expect("app builds");
-        TestClient { router, cookie: None, _db: db }
+        let router = layerlab_server::build(&config(&db, docker_host))
+            .await
+            .expect("app builds");
+        TestClient {
+            router,
+            cookie: None,
+            _db: db,
+        }
     }
 
     pub async fn get(&mut self, path: &str) -> TestResponse {
-        self.send(Request::get(path).header(header::ACCEPT, "text/html")).await
+        self.send(Request::get(path).header(header::ACCEPT, "text/html"))
+            .await
     }
 
     pub async fn post_form(&mut self, path: &str, body: &str) -> TestResponse {
@@ -90,19 +101,35 @@ impl TestClient {
         self.send_body(req, String::new()).await
     }
 
-    async fn send_body(&mut self, mut req: axum::http::request::Builder, body: String) -> TestResponse {
+    async fn send_body(
+        &mut self,
+        mut req: axum::http::request::Builder,
+        body: String,
+    ) -> TestResponse {
         if let Some(c) = &self.cookie {
             req = req.header(header::COOKIE, c);
         }
-        let res: Response<Body> =
-            self.router.clone().oneshot(req.body(Body::from(body)).expect("request")).await.expect("infallible");
-        if let Some(set) = res.headers().get(header::SET_COOKIE).and_then(|v| v.to_str().ok()) {
+        let res: Response<Body> = self
+            .router
+            .clone()
+            .oneshot(req.body(Body::from(body)).expect("request"))
+            .await
+            .expect("infallible");
+        if let Some(set) = res
+            .headers()
+            .get(header::SET_COOKIE)
+            .and_then(|v| v.to_str().ok())
+        {
             self.cookie = set.split(';').next().map(str::to_string);
         }
         let status = res.status();
         let headers = res.headers().clone();
         let bytes = res.into_body().collect().await.expect("body").to_bytes();
-        TestResponse { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
+        TestResponse {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        }
     }
 
     pub fn has_session(&self) -> bool {
@@ -150,7 +177,11 @@ impl ServerProcess {
         };
         // Keep draining stdout so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        ServerProcess { child, base_url, _db: db }
+        ServerProcess {
+            child,
+            base_url,
+            _db: db,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
