@@ -24,11 +24,38 @@ pub struct Cli {
 pub enum Command {
     /// Serve the workshop (the default).
     Serve(ServeConfig),
+    /// Base images for a classroom without a registry.
+    Images {
+        #[command(subcommand)]
+        action: ImagesCommand,
+    },
     /// Check the course in the content directory and report the first problem.
     CheckCourse {
         #[arg(long, env = "LAYERLAB_CONTENT_DIR", default_value = "content")]
         content_dir: PathBuf,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImagesCommand {
+    /// Create the base images the course needs from the host (busybox from busybox-static).
+    Seed(SeedArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SeedArgs {
+    /// Images to create; by default every `base_images` entry of the course.
+    pub images: Vec<String>,
+    /// Re-create images that are already present.
+    #[arg(long)]
+    pub force: bool,
+    /// The static busybox binary to build busybox images from.
+    #[arg(long, default_value = crate::engine::seed::HOST_BUSYBOX)]
+    pub busybox: PathBuf,
+    #[arg(long, env = "LAYERLAB_CONTENT_DIR", default_value = "content")]
+    pub content_dir: PathBuf,
+    #[arg(long, env = "DOCKER_HOST", default_value = crate::engine::DEFAULT_DOCKER_HOST)]
+    pub docker_host: String,
 }
 
 #[derive(Debug, Clone, Args)]

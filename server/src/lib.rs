@@ -59,6 +59,29 @@ pub fn check_bundle(config: &ServeConfig) -> Option<String> {
     })
 }
 
+/// `layerlab images seed`: create each missing base image, saying what happened to each.
+pub async fn seed_images(args: config::SeedArgs) -> anyhow::Result<()> {
+    let images = if args.images.is_empty() {
+        course::Course::load(&args.content_dir)
+            .with_context(|| format!("cannot load the course from {}", args.content_dir.display()))?
+            .base_images
+    } else {
+        args.images
+    };
+    let engine = engine::Engine::new(Some(&args.docker_host));
+    for image in &images {
+        let outcome = engine
+            .seed_base_image(image, args.force, &args.busybox)
+            .await
+            .with_context(|| format!("cannot seed {image}"))?;
+        match outcome {
+            engine::SeedOutcome::AlreadyPresent => println!("{image}: already present"),
+            engine::SeedOutcome::Created => println!("{image}: created"),
+        }
+    }
+    Ok(())
+}
+
 /// Bind, print the address, serve until Ctrl-C or SIGTERM.
 pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let router = build(&config).await?;

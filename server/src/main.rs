@@ -1,5 +1,5 @@
 use clap::Parser;
-use layerlab_server::config::{Cli, Command};
+use layerlab_server::config::{Cli, Command, ImagesCommand};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -14,6 +14,9 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         None => layerlab_server::serve(cli.serve).await,
         Some(Command::Serve(config)) => layerlab_server::serve(config).await,
+        Some(Command::Images {
+            action: ImagesCommand::Seed(args),
+        }) => layerlab_server::seed_images(args).await,
         Some(Command::CheckCourse { content_dir }) => {
             let course = layerlab_server::course::Course::load(&content_dir)?;
             println!(

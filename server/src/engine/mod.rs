@@ -1,6 +1,8 @@
 //! The Docker engine, through bollard: connecting, and telling in plain words whether it can
 //! build right now. Builds, runs and clean-up will live here too.
 
+pub mod seed;
+
 use app::dto::{BaseImageStatus, EngineStatus};
 use bollard::Docker;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -98,6 +100,37 @@ impl Engine {
     }
 }
 
+/// What `seed_base_image` did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum SeedOutcome {
+    AlreadyPresent,
+    Created,
+}
+
+impl Engine {
+    /// Make `reference` on the engine from the host (see [`seed`]), unless it is already there
+    /// and `force` is off.
+    pub async fn seed_base_image(
+        &self,
+        reference: &str,
+        force: bool,
+        busybox: &std::path::Path,
+    ) -> anyhow::Result<SeedOutcome> {
+        let recipe = seed::Recipe::for_reference(reference)?;
+        let docker = self
+            .client()
+            .await
+            .map_err(|e| anyhow::anyhow!("the Docker engine is unavailable: {e}"))?;
+        if !force && docker.inspect_image(reference).await.is_ok() {
+            return Ok(SeedOutcome::AlreadyPresent);
+        }
+        match recipe {
+            seed::Recipe::Busybox => seed::seed_busybox(&docker, reference, busybox).await?,
+        }
+        Ok(SeedOutcome::Created)
+    }
+}
+
 /// Say what a connection failure means for someone who has to fix it.
 fn describe(host: &str, err: &bollard::errors::Error) -> String {
     use bollard::errors::Error as E;
@@ -136,6 +169,60 @@ fn socket_path(host: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn docker(args: &[&str]) -> std::process::Output {
+        std::process::Command::new("docker")
+            .args(args)
+            .output()
+            .expect("the docker CLI runs")
+    }
+
+    /// Real engine: seed a uniquely named busybox, run a container from it, remove it.
+    #[tokio::test]
+    async fn seeded_busybox_runs_a_shell_as_root_with_a_sticky_tmp() {
+        let engine = Engine::new(None);
+        let reference = format!("busybox:layerlab-test-{}", std::process::id());
+        let outcome = engine
+            .seed_base_image(&reference, false, std::path::Path::new(seed::HOST_BUSYBOX))
+            .await
+            .unwrap_or_else(|e| panic!("seeding needs the engine and busybox-static: {e:#}"));
+        assert_eq!(outcome, SeedOutcome::Created);
+        let again = engine
+            .seed_base_image(&reference, false, std::path::Path::new(seed::HOST_BUSYBOX))
+            .await;
+        assert_eq!(
+            again.ok(),
+            Some(SeedOutcome::AlreadyPresent),
+            "seeding twice keeps the image"
+        );
+
+        let run = docker(&[
+            "run", "--rm", "--network", "none", &reference, "sh", "-c",
+            "echo hello from busybox; id -u; stat -c %a /tmp; grep -c . /etc/passwd; wget --help >/dev/null 2>&1 && echo wget",
+        ]);
+        let label = docker(&[
+            "image",
+            "inspect",
+            "--format",
+            &format!("{{{{ index .Config.Labels \"{}\" }}}}", seed::SEEDED_LABEL),
+            &reference,
+        ]);
+        let _ = docker(&["image", "rm", "-f", &reference]);
+        let out = String::from_utf8_lossy(&run.stdout);
+        assert!(
+            run.status.success(),
+            "run failed: {}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        assert_eq!(
+            out.lines().collect::<Vec<_>>(),
+            ["hello from busybox", "0", "1777", "2", "wget"]
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&label.stdout).trim(),
+            "busybox-static"
+        );
+    }
 
     #[tokio::test]
     async fn a_missing_socket_is_reported_not_fatal() {

@@ -1,0 +1,213 @@
+//! Base images without a registry: make them from what the host has. `busybox:*` comes from
+//! Debian's busybox-static (one static binary plus its applet links, a passwd and group file,
+//! and a world-writable /tmp), imported through the engine's image-create endpoint.
+
+use bollard::query_parameters::CreateImageOptions;
+use bollard::Docker;
+use futures::StreamExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Where Debian's busybox-static installs its binary.
+pub const HOST_BUSYBOX: &str = "/bin/busybox";
+
+/// Label on every image we seed, saying what it was made from.
+pub const SEEDED_LABEL: &str = "org.layerlab.seeded-from";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SeedError {
+    #[error("no recipe for `{0}`: layerlab can make busybox images from the host; pull or build `{0}` yourself")]
+    NoRecipe(String),
+    #[error(
+        "{path} is not a static busybox ({why}); install Debian's busybox-static (`apt-get install busybox-static`)"
+    )]
+    NoBusybox { path: PathBuf, why: String },
+    #[error("the engine refused the import of `{reference}`: {message}")]
+    Import { reference: String, message: String },
+}
+
+/// Which way a base image is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recipe {
+    Busybox,
+}
+
+impl Recipe {
+    pub fn for_reference(reference: &str) -> Result<Self, SeedError> {
+        let repo = reference.split([':', '@']).next().unwrap_or(reference);
+        match repo
+            .trim_start_matches("docker.io/")
+            .trim_start_matches("library/")
+        {
+            "busybox" => Ok(Recipe::Busybox),
+            _ => Err(SeedError::NoRecipe(reference.to_string())),
+        }
+    }
+}
+
+/// `busybox:latest` → (`busybox`, `latest`); no tag means `latest`.
+fn split_reference(reference: &str) -> (&str, &str) {
+    match reference.rsplit_once(':') {
+        Some((repo, tag)) if !tag.contains('/') => (repo, tag),
+        _ => (reference, "latest"),
+    }
+}
+
+/// Create `reference` on the engine from the host's static busybox.
+pub async fn seed_busybox(
+    docker: &Docker,
+    reference: &str,
+    busybox: &Path,
+) -> Result<(), SeedError> {
+    let rootfs = busybox_rootfs(busybox)?;
+    let (repo, tag) = split_reference(reference);
+    let options = CreateImageOptions {
+        from_src: Some("-".into()),
+        repo: Some(repo.into()),
+        tag: Some(tag.into()),
+        message: Some("seeded by layerlab from the host's busybox-static".into()),
+        changes: vec![
+            format!("LABEL {SEEDED_LABEL}=busybox-static"),
+            "CMD [\"sh\"]".into(),
+        ],
+        ..Default::default()
+    };
+    let mut progress =
+        docker.create_image(Some(options), Some(bollard::body_full(rootfs.into())), None);
+    while let Some(step) = progress.next().await {
+        step.map_err(|e| SeedError::Import {
+            reference: reference.to_string(),
+            message: e.to_string(),
+        })?;
+    }
+    Ok(())
+}
+
+/// A tar of the root filesystem: /bin/busybox, a link per applet, /etc/passwd and /etc/group,
+/// /tmp with the sticky bit, /root private.
+pub fn busybox_rootfs(busybox: &Path) -> Result<Vec<u8>, SeedError> {
+    let no_busybox = |why: String| SeedError::NoBusybox {
+        path: busybox.to_path_buf(),
+        why,
+    };
+    let binary = std::fs::read(busybox).map_err(|e| no_busybox(e.to_string()))?;
+    let listing = Command::new(busybox)
+        .arg("--list-full")
+        .output()
+        .map_err(|e| no_busybox(e.to_string()))?;
+    if !listing.status.success() {
+        return Err(no_busybox("`busybox --list-full` failed".into()));
+    }
+    let applets: Vec<String> = String::from_utf8_lossy(&listing.stdout)
+        .lines()
+        .map(|l| l.trim().trim_start_matches('/').to_string())
+        .filter(|l| !l.is_empty() && l != "bin/busybox" && !l.contains(".."))
+        .collect();
+    if !applets.iter().any(|a| a == "bin/sh") {
+        return Err(no_busybox("it has no `sh` applet".into()));
+    }
+
+    let mut tar = tar::Builder::new(Vec::new());
+    let io = |e: std::io::Error| no_busybox(format!("building the root filesystem: {e}"));
+    for (dir, mode) in [
+        ("bin", 0o755),
+        ("sbin", 0o755),
+        ("usr", 0o755),
+        ("usr/bin", 0o755),
+        ("usr/sbin", 0o755),
+        ("etc", 0o755),
+        ("home", 0o755),
+        ("root", 0o700),
+        ("tmp", 0o1777),
+        ("var", 0o755),
+        ("proc", 0o555),
+        ("sys", 0o555),
+        ("dev", 0o755),
+    ] {
+        tar.append_data(
+            &mut header(tar::EntryType::Directory, mode, 0),
+            format!("{dir}/"),
+            std::io::empty(),
+        )
+        .map_err(io)?;
+    }
+    tar.append_data(
+        &mut header(tar::EntryType::Regular, 0o755, binary.len() as u64),
+        "bin/busybox",
+        binary.as_slice(),
+    )
+    .map_err(io)?;
+    for applet in &applets {
+        tar.append_link(
+            &mut header(tar::EntryType::Symlink, 0o777, 0),
+            applet,
+            "/bin/busybox",
+        )
+        .map_err(io)?;
+    }
+    for (path, text) in [
+        (
+            "etc/passwd",
+            "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
+        ),
+        ("etc/group", "root:x:0:\nnogroup:x:65534:\n"),
+    ] {
+        tar.append_data(
+            &mut header(tar::EntryType::Regular, 0o644, text.len() as u64),
+            path,
+            text.as_bytes(),
+        )
+        .map_err(io)?;
+    }
+    tar.into_inner().map_err(io)
+}
+
+fn header(kind: tar::EntryType, mode: u32, size: u64) -> tar::Header {
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(kind);
+    h.set_mode(mode);
+    h.set_size(size);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mtime(0);
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recipes_by_repository() {
+        assert_eq!(
+            Recipe::for_reference("busybox:latest").ok(),
+            Some(Recipe::Busybox)
+        );
+        assert_eq!(
+            Recipe::for_reference("docker.io/library/busybox:1.36").ok(),
+            Some(Recipe::Busybox)
+        );
+        let err = Recipe::for_reference("python:3.12-slim")
+            .expect_err("no recipe")
+            .to_string();
+        assert!(err.contains("`python:3.12-slim`"), "{err}");
+    }
+
+    #[test]
+    fn references_split_into_repo_and_tag() {
+        assert_eq!(split_reference("busybox:latest"), ("busybox", "latest"));
+        assert_eq!(split_reference("busybox"), ("busybox", "latest"));
+        assert_eq!(
+            split_reference("localhost:5000/busybox"),
+            ("localhost:5000/busybox", "latest")
+        );
+    }
+
+    #[test]
+    fn a_missing_busybox_says_which_package_to_install() {
+        let err = busybox_rootfs(Path::new("/nonexistent/busybox"))
+            .expect_err("missing")
+            .to_string();
+        assert!(err.contains("busybox-static"), "{err}");
+    }
+}
