@@ -20,11 +20,15 @@ mod ctx {
             .map_err(|e| ServerFnError::new(format!("no learner session: {e}")))
     }
 
+    /// The learner's message, with the HTTP status that fits it.
     pub fn to_server_error(err: BackendError) -> ServerFnError {
-        if matches!(err, BackendError::NotFound(_)) {
-            if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
-                res.set_status(http::StatusCode::NOT_FOUND);
-            }
+        let status = match err {
+            BackendError::NotFound(_) => http::StatusCode::NOT_FOUND,
+            BackendError::Invalid(_) => http::StatusCode::BAD_REQUEST,
+            BackendError::Internal(_) => http::StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
+            res.set_status(status);
         }
         ServerFnError::new(err.to_string())
     }

@@ -169,6 +169,14 @@ async fn assert_semver_grades(c: &Client) {
     assert!(explanation.text().await.expect("text").contains("2.0.0"));
 }
 
+/// Keep what the learner saw, for people reviewing a change: `target/screenshots/`.
+async fn save_screenshot(c: &Client, name: &str) {
+    let png = c.screenshot().await.expect("screenshot");
+    let dir = support::repo_root().join("target/screenshots");
+    std::fs::create_dir_all(&dir).expect("screenshot dir");
+    std::fs::write(dir.join(name), png).expect("write screenshot");
+}
+
 #[tokio::test]
 async fn hydrated_quiz_is_graded_in_place_and_plain_form_post_works_without_javascript() {
     assert!(
@@ -205,6 +213,7 @@ async fn hydrated_quiz_is_graded_in_place_and_plain_form_post_works_without_java
         .await
         .expect("read mark");
     assert_eq!(same, json!(true), "grading must not reload the page");
+    save_screenshot(&c, "quiz-graded.png").await;
     c.close().await.expect("close");
 
     // Without JavaScript: the same quiz as a plain form post and redirect.
