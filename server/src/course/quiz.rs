@@ -77,6 +77,14 @@ impl Question {
         }
     }
 
+    fn prompt(&self) -> &str {
+        match self {
+            Self::Single { prompt, .. }
+            | Self::Multiple { prompt, .. }
+            | Self::Typed { prompt, .. } => prompt,
+        }
+    }
+
     fn explanation(&self) -> &str {
         match self {
             Self::Single { explanation, .. }
@@ -198,7 +206,7 @@ impl Quiz {
                 };
                 QuestionView {
                     id: q.id().to_string(),
-                    prompt_html: render_inline(Self::prompt(q)),
+                    prompt_html: render_inline(q.prompt()),
                     kind,
                 }
             })
@@ -208,14 +216,6 @@ impl Quiz {
             title: self.title.clone(),
             questions,
             last_grade,
-        }
-    }
-
-    fn prompt(q: &Question) -> &str {
-        match q {
-            Question::Single { prompt, .. }
-            | Question::Multiple { prompt, .. }
-            | Question::Typed { prompt, .. } => prompt,
         }
     }
 

@@ -44,12 +44,12 @@ impl Engine {
     pub async fn client(&self) -> Result<Docker, String> {
         let docker = self.client.clone()?;
         if !self.negotiated.load(Ordering::Acquire) {
-            let negotiated =
+            // bollard shares the negotiated version with every clone of the client.
+            let _negotiated =
                 tokio::time::timeout(PROBE_TIMEOUT, docker.clone().negotiate_version())
                     .await
                     .map_err(|_| format!("no answer within {} s", PROBE_TIMEOUT.as_secs()))?
                     .map_err(|e| describe(&self.host, &e))?;
-            drop(negotiated); // the negotiated version is shared with every clone
             self.negotiated.store(true, Ordering::Release);
         }
         Ok(docker)
