@@ -1,7 +1,7 @@
 //! Server functions: each takes its inputs, finds the backend in context, calls it once.
 //! Fixed endpoints so tests and scripts can rely on the URLs.
 
-use crate::dto::{CourseMap, EngineStatus, LessonView, QuizAnswers, QuizGrade};
+use crate::dto::{CourseMap, EngineStatus, ExerciseView, LessonView, QuizAnswers, QuizGrade};
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
@@ -66,4 +66,12 @@ pub async fn submit_quiz(
 #[server(prefix = "/fn", endpoint = "engine_status")]
 pub async fn check_engine() -> Result<EngineStatus, ServerFnError> {
     Ok(ctx::backend()?.0.engine_status().await)
+}
+
+#[server(prefix = "/fn", endpoint = "exercise", input = leptos::server_fn::codec::Json)]
+pub async fn exercise(id: String) -> Result<ExerciseView, ServerFnError> {
+    ctx::backend()?
+        .0
+        .exercise(&id)
+        .map_err(ctx::to_server_error)
 }

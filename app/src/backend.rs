@@ -1,7 +1,7 @@
 //! The port the UI's server functions call: the server crate implements it and provides it
 //! through Leptos context, so `app` never depends on bollard, sqlx or the course loader.
 
-use crate::dto::{CourseMap, EngineStatus, LessonView, QuizAnswers, QuizGrade};
+use crate::dto::{CourseMap, EngineStatus, ExerciseView, LessonView, QuizAnswers, QuizGrade};
 use std::sync::Arc;
 use tower_sessions::Session;
 
@@ -40,6 +40,8 @@ pub trait Backend: Send + Sync + 'static {
         answers: QuizAnswers,
     ) -> Result<QuizGrade, BackendError>;
     async fn engine_status(&self) -> EngineStatus;
+    /// An exercise's statement, starter files and checks; `playground` gives the free one.
+    fn exercise(&self, id: &str) -> Result<ExerciseView, BackendError>;
 }
 
 /// How the backend travels through Leptos context.

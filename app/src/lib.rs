@@ -4,6 +4,7 @@
 pub mod api;
 #[cfg(feature = "ssr")]
 pub mod backend;
+pub mod dockerfile;
 pub mod dto;
 mod pages;
 

@@ -85,6 +85,70 @@ pub struct ServeConfig {
     /// Mark the session cookie `Secure` (set this when serving over HTTPS).
     #[arg(long, env = "LAYERLAB_SECURE_COOKIES")]
     pub secure_cookies: bool,
+    /// Directory with one folder per exercise.
+    #[arg(long, env = "LAYERLAB_EXERCISES_DIR", default_value = "exercises")]
+    pub exercises_dir: PathBuf,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// What each learner's build and run may use. Sizes are in MiB, times in seconds.
+#[derive(Debug, Clone, Args)]
+pub struct LimitArgs {
+    /// Builds running on the engine at once; the rest wait in line.
+    #[arg(long, env = "LAYERLAB_BUILD_CONCURRENCY", default_value_t = 2)]
+    pub build_concurrency: usize,
+    /// Memory (and memory+swap) for each RUN step of a build, in MiB.
+    #[arg(long, env = "LAYERLAB_BUILD_MEMORY_MB", default_value_t = 512)]
+    pub build_memory_mb: i64,
+    /// CPUs for each RUN step of a build.
+    #[arg(long, env = "LAYERLAB_BUILD_CPUS", default_value_t = 1.0)]
+    pub build_cpus: f64,
+    /// Processes at once during a build (needs the engine on this host).
+    #[arg(long, env = "LAYERLAB_BUILD_PIDS", default_value_t = 256)]
+    pub build_pids: i64,
+    /// Wall-clock limit for one build, in seconds.
+    #[arg(long, env = "LAYERLAB_BUILD_TIMEOUT", default_value_t = 300)]
+    pub build_timeout: u64,
+    /// Memory for the container a build runs, in MiB.
+    #[arg(long, env = "LAYERLAB_RUN_MEMORY_MB", default_value_t = 128)]
+    pub run_memory_mb: i64,
+    /// CPUs for the container a build runs.
+    #[arg(long, env = "LAYERLAB_RUN_CPUS", default_value_t = 0.5)]
+    pub run_cpus: f64,
+    /// Processes at once in the container a build runs.
+    #[arg(long, env = "LAYERLAB_RUN_PIDS", default_value_t = 64)]
+    pub run_pids: i64,
+    /// Wall-clock limit for a run, in seconds (an exercise may set its own).
+    #[arg(long, env = "LAYERLAB_RUN_TIMEOUT", default_value_t = 10)]
+    pub run_timeout: u64,
+}
+
+impl LimitArgs {
+    pub fn settings(&self) -> crate::builds::BuildSettings {
+        use crate::engine::{build::BuildLimits, run::RunLimits};
+        use std::time::Duration;
+        const MIB: i64 = 1024 * 1024;
+        let defaults = crate::builds::BuildSettings::default();
+        crate::builds::BuildSettings {
+            concurrency: self.build_concurrency.max(1),
+            build: BuildLimits {
+                memory_bytes: self.build_memory_mb * MIB,
+                cpus: self.build_cpus,
+                pids: self.build_pids,
+                timeout: Duration::from_secs(self.build_timeout),
+                ..defaults.build
+            },
+            run: RunLimits {
+                memory_bytes: self.run_memory_mb * MIB,
+                cpus: self.run_cpus,
+                pids: self.run_pids,
+                timeout: Duration::from_secs(self.run_timeout),
+                ..defaults.run
+            },
+            ..defaults
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,9 +1,11 @@
 //! layerlab's server: loads the course, talks to the Docker engine, keeps sessions, and serves
 //! the pages and the API. `main.rs` only parses the command line and calls in here.
 
+pub mod builds;
 pub mod config;
 pub mod course;
 pub mod engine;
+pub mod exercise;
 pub mod http;
 pub mod state;
 pub mod store;
@@ -25,16 +27,28 @@ pub async fn build(config: &ServeConfig) -> anyhow::Result<axum::Router> {
             config.content_dir.display()
         )
     })?;
+    let exercises =
+        exercise::Exercises::load(&config.exercises_dir, &course).with_context(|| {
+            format!(
+                "cannot load the exercises from {}",
+                config.exercises_dir.display()
+            )
+        })?;
+    course.check_exercise_links(&exercises)?;
     let (pool, sessions) = store::open(&config.database_url).await?;
     let leptos_options = LeptosOptions::builder()
         .output_name(BUNDLE_NAME)
         .site_root(config.site_root.to_string_lossy().as_ref())
         .site_pkg_dir("pkg")
         .build();
+    let engine = Arc::new(engine::Engine::new(Some(&config.docker_host)));
+    let exercises = Arc::new(exercises);
     let state = AppState {
         leptos_options,
         course: Arc::new(course),
-        engine: Arc::new(engine::Engine::new(Some(&config.docker_host))),
+        builds: builds::Builds::new(engine.clone(), exercises.clone(), config.limits.settings()),
+        engine,
+        exercises,
         pool,
     };
     Ok(http::router(

@@ -1,9 +1,11 @@
 //! The one state every handler and server function shares, and how it answers the UI.
 
+use crate::builds::Builds;
 use crate::course::Course;
 use crate::engine::Engine;
+use crate::exercise::{playground_view, Exercises, PLAYGROUND};
 use app::backend::{Backend, BackendError};
-use app::dto::{CourseMap, EngineStatus, LessonView, QuizAnswers, QuizGrade};
+use app::dto::{CourseMap, EngineStatus, ExerciseView, LessonView, QuizAnswers, QuizGrade};
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use sqlx::SqlitePool;
@@ -16,7 +18,30 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub course: Arc<Course>,
     pub engine: Arc<Engine>,
+    pub exercises: Arc<Exercises>,
+    pub builds: Arc<Builds>,
     pub pool: SqlitePool,
+}
+
+/// Session key holding the learner's id, which labels their builds.
+const LEARNER_KEY: &str = "learner_id";
+
+/// The learner behind this session, made up on first use. Until accounts exist (issue 5) the
+/// session is the learner.
+pub async fn learner_id(session: &Session) -> Result<String, BackendError> {
+    if let Some(id) = session
+        .get::<String>(LEARNER_KEY)
+        .await
+        .map_err(|e| internal("reading your session", e))?
+    {
+        return Ok(id);
+    }
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    session
+        .insert(LEARNER_KEY, id.clone())
+        .await
+        .map_err(|e| internal("starting your session", e))?;
+    Ok(id)
 }
 
 /// Session key under which a learner's last grade per quiz is kept.
@@ -40,10 +65,23 @@ fn internal(doing: &str, e: impl std::fmt::Display) -> BackendError {
     ))
 }
 
+impl AppState {
+    /// The course's base images and every exercise's, without repeats.
+    pub fn base_images(&self) -> Vec<String> {
+        let mut all = self.course.base_images.clone();
+        for image in self.exercises.base_images() {
+            if !all.contains(image) {
+                all.push(image.clone());
+            }
+        }
+        all
+    }
+}
+
 #[async_trait::async_trait]
 impl Backend for AppState {
     fn course_map(&self) -> CourseMap {
-        self.course.map()
+        self.course.map(&self.exercises)
     }
 
     async fn lesson(&self, session: &Session, slug: &str) -> Result<LessonView, BackendError> {
@@ -76,6 +114,16 @@ impl Backend for AppState {
     }
 
     async fn engine_status(&self) -> EngineStatus {
-        self.engine.status(&self.course.base_images).await
+        self.engine.status(&self.base_images()).await
+    }
+
+    fn exercise(&self, id: &str) -> Result<ExerciseView, BackendError> {
+        if id == PLAYGROUND {
+            return Ok(playground_view());
+        }
+        self.exercises
+            .get(id)
+            .map(|e| e.view(&self.course))
+            .ok_or_else(|| BackendError::NotFound(format!("There is no exercise called “{id}”.")))
     }
 }

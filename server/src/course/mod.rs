@@ -5,6 +5,7 @@
 pub mod markdown;
 pub mod quiz;
 
+use crate::exercise::Exercises;
 use app::dto::{CourseMap, LessonBlock, LessonLink, LessonView, ModuleEntry, QuizGrade};
 use pulldown_cmark::{CodeBlockKind, Event, Parser, Tag};
 use quiz::Quiz;
@@ -41,6 +42,9 @@ struct ModuleFile {
     id: String,
     title: String,
     lessons: Vec<String>,
+    /// Exercise ids (folders in `exercises/`) practised in this module, in order.
+    #[serde(default)]
+    exercises: Vec<String>,
 }
 
 /// The `+++` header of a lesson.
@@ -64,6 +68,7 @@ pub struct Course {
 pub struct Module {
     pub id: String,
     pub title: String,
+    pub exercises: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -121,6 +126,7 @@ impl Course {
             modules.push(Module {
                 id: m.id,
                 title: m.title,
+                exercises: m.exercises,
             });
         }
         if lessons.is_empty() {
@@ -151,7 +157,36 @@ impl Course {
         })
     }
 
-    pub fn map(&self) -> CourseMap {
+    /// Every exercise a module lists exists, and every exercise is listed exactly once.
+    pub fn check_exercise_links(&self, exercises: &Exercises) -> Result<(), CourseError> {
+        let invalid = |message: String| CourseError::Invalid {
+            path: PathBuf::from("course.toml"),
+            message,
+        };
+        let mut listed = HashSet::new();
+        for module in &self.modules {
+            for id in &module.exercises {
+                if exercises.get(id).is_none() {
+                    return Err(invalid(format!(
+                        "module `{}` lists exercise `{id}`, but there is no exercises/{id}/exercise.toml",
+                        module.id
+                    )));
+                }
+                if !listed.insert(id.as_str()) {
+                    return Err(invalid(format!("exercise `{id}` is listed twice")));
+                }
+            }
+        }
+        if let Some(unlisted) = exercises.iter().find(|e| !listed.contains(e.id.as_str())) {
+            return Err(invalid(format!(
+                "exercise `{}` is in no module; add it to a module's `exercises` list",
+                unlisted.id
+            )));
+        }
+        Ok(())
+    }
+
+    pub fn map(&self, exercises: &Exercises) -> CourseMap {
         let modules = self
             .modules
             .iter()
@@ -164,6 +199,11 @@ impl Course {
                     .iter()
                     .filter(|l| l.module == i)
                     .map(Lesson::link)
+                    .collect(),
+                exercises: m
+                    .exercises
+                    .iter()
+                    .filter_map(|id| exercises.get(id).map(|e| e.link()))
                     .collect(),
             })
             .collect();
@@ -358,7 +398,7 @@ mod tests {
             .collect();
         let loaded: Vec<String> = course.lessons.iter().map(|l| l.slug.clone()).collect();
         assert_eq!(loaded, expected);
-        let map = course.map();
+        let map = course.map(&Exercises::default());
         let from_map: Vec<String> = map
             .modules
             .iter()

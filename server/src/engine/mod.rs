@@ -1,6 +1,13 @@
-//! The Docker engine, through bollard: connecting, and telling in plain words whether it can
-//! build right now. Builds, runs and clean-up will live here too.
+//! The Docker engine, through bollard: connecting and telling in plain words whether it can
+//! build right now ([`Engine::status`]), packing a learner's files ([`context`]), building
+//! them ([`build`]), reading what was built ([`image`]), running it ([`run`]), and making base
+//! images where no registry is reachable ([`seed`]).
 
+pub mod build;
+mod cgroup;
+pub mod context;
+pub mod image;
+pub mod run;
 pub mod seed;
 
 use app::dto::{BaseImageStatus, EngineStatus};
@@ -70,6 +77,7 @@ impl Engine {
                     present: false,
                 })
                 .collect(),
+            images: Vec::new(),
         };
         let docker = match self.client().await {
             Ok(d) => d,
@@ -96,6 +104,7 @@ impl Engine {
         for image in &mut status.base_images {
             image.present = docker.inspect_image(&image.name).await.is_ok();
         }
+        status.images = build::local_base_images(&docker).await;
         status
     }
 }
@@ -162,6 +171,27 @@ fn describe(host: &str, err: &bollard::errors::Error) -> String {
     format!("cannot reach {host}: {err}")
 }
 
+/// Remove terminal colour and cursor codes (`ESC [ … letter`): the engine wraps stderr in them.
+pub fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            if chars.peek() == Some(&'[') {
+                chars.next();
+                for c in chars.by_ref() {
+                    if c.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            }
+            continue;
+        }
+        out.push(c);
+    }
+    out
+}
+
 fn socket_path(host: &str) -> &str {
     host.strip_prefix("unix://").unwrap_or(host)
 }
@@ -222,6 +252,12 @@ mod tests {
             String::from_utf8_lossy(&label.stdout).trim(),
             "busybox-static"
         );
+    }
+
+    #[test]
+    fn colour_codes_are_stripped() {
+        assert_eq!(strip_ansi("\u{1b}[91mboom\u{1b}[0m done"), "boom done");
+        assert_eq!(strip_ansi("plain"), "plain");
     }
 
     #[tokio::test]

@@ -14,6 +14,13 @@ pub enum AppError {
     /// The request is malformed or breaks a rule; the message says which.
     #[error("{0}")]
     BadRequest(String),
+    /// The request is bigger than we accept.
+    #[error("{0}")]
+    TooLarge(String),
+    /// A specific status and error code, for API errors scripts tell apart
+    /// (`bad_path`, `build_in_progress`, `engine_unavailable`, …).
+    #[error("{2}")]
+    Coded(StatusCode, &'static str, String),
     /// Our fault; details are logged, not sent.
     #[error("{0}")]
     Internal(String),
@@ -24,6 +31,8 @@ impl AppError {
         match self {
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            Self::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            Self::Coded(status, code, _) => (*status, code),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }

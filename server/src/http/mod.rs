@@ -1,6 +1,7 @@
 //! Every HTTP route: the public JSON API, form posts that work without JavaScript, static
 //! files, and the Leptos pages and server functions. Each module brings its own router.
 
+mod builds;
 mod error;
 mod learn;
 mod status;
@@ -42,6 +43,7 @@ pub fn router(
     Router::new()
         .merge(status::router())
         .merge(learn::router())
+        .merge(builds::router())
         .leptos_routes_with_context(
             &state,
             generate_route_list(app::App),

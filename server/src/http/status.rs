@@ -23,6 +23,15 @@ struct Status {
     server: ServerInfo,
     engine: EngineStatus,
     builds_available: bool,
+    queue: Queue,
+}
+
+#[derive(Serialize)]
+struct Queue {
+    /// Builds waiting for a free builder.
+    waiting: usize,
+    /// Builds that may run at once.
+    concurrency: usize,
 }
 
 #[derive(Serialize)]
@@ -32,7 +41,7 @@ struct ServerInfo {
 }
 
 async fn status(State(state): State<AppState>) -> Json<Status> {
-    let engine = state.engine.status(&state.course.base_images).await;
+    let engine = state.engine.status(&state.base_images()).await;
     Json(Status {
         server: ServerInfo {
             name: "layerlab",
@@ -40,5 +49,9 @@ async fn status(State(state): State<AppState>) -> Json<Status> {
         },
         builds_available: engine.builds_available(),
         engine,
+        queue: Queue {
+            waiting: state.builds.queued(),
+            concurrency: state.builds.settings().concurrency,
+        },
     })
 }

@@ -25,9 +25,14 @@ pub fn site_root() -> PathBuf {
 
 /// A configuration with the repository's course, a database file in `db_dir`, and the given engine.
 pub fn config(db_dir: &tempfile::TempDir, docker_host: &str) -> ServeConfig {
+    config_with(db_dir, docker_host, &[])
+}
+
+/// [`config`] plus extra command-line flags (e.g. tighter limits).
+pub fn config_with(db_dir: &tempfile::TempDir, docker_host: &str, extra: &[&str]) -> ServeConfig {
     let root = repo_root();
     let db = db_dir.path().join("layerlab.db");
-    let args = [
+    let mut args = vec![
         "layerlab".to_string(),
         "--addr=127.0.0.1:0".into(),
         format!("--database-url=sqlite://{}", db.display()),
@@ -35,7 +40,9 @@ pub fn config(db_dir: &tempfile::TempDir, docker_host: &str) -> ServeConfig {
         format!("--site-root={}", site_root().display()),
         format!("--style-dir={}", root.join("style").display()),
         format!("--docker-host={docker_host}"),
+        format!("--exercises-dir={}", root.join("exercises").display()),
     ];
+    args.extend(extra.iter().map(|a| a.to_string()));
     Cli::try_parse_from(args)
         .expect("test configuration parses")
         .serve
@@ -67,8 +74,12 @@ impl TestResponse {
 
 impl TestClient {
     pub async fn new(docker_host: &str) -> Self {
+        Self::with_args(docker_host, &[]).await
+    }
+
+    pub async fn with_args(docker_host: &str, extra: &[&str]) -> Self {
         let db = tempfile::tempdir().expect("tempdir");
-        let router = layerlab_server::build(&config(&db, docker_host))
+        let router = layerlab_server::build(&config_with(&db, docker_host, extra))
             .await
             .expect("app builds");
         TestClient {
@@ -132,6 +143,78 @@ impl TestClient {
         }
     }
 
+    /// Open an SSE stream and hand over its events one at a time as they arrive.
+    pub async fn events(&mut self, path: &str) -> EventStream {
+        let mut req = Request::get(path).header(header::ACCEPT, "text/event-stream");
+        if let Some(c) = &self.cookie {
+            req = req.header(header::COOKIE, c);
+        }
+        let res = self
+            .router
+            .clone()
+            .oneshot(req.body(Body::empty()).expect("request"))
+            .await
+            .expect("infallible");
+        assert_eq!(res.status(), StatusCode::OK, "events of {path}");
+        assert_eq!(
+            res.headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok()),
+            Some("text/event-stream")
+        );
+        EventStream {
+            body: res.into_body(),
+            buffer: String::new(),
+        }
+    }
+
+    /// Submit files as a build; returns the build id (panics unless 202).
+    pub async fn start_build(&mut self, exercise: Option<&str>, files: &[(&str, &str)]) -> String {
+        let files: serde_json::Map<String, serde_json::Value> = files
+            .iter()
+            .map(|(p, c)| (p.to_string(), serde_json::Value::String(c.to_string())))
+            .collect();
+        let res = self
+            .post_json(
+                "/api/v1/builds",
+                &serde_json::json!({"exercise": exercise, "files": files}),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::ACCEPTED, "{}", res.body);
+        let json = res.json();
+        let id = json["id"].as_str().expect("an id").to_string();
+        assert_eq!(json["events"], format!("/api/v1/builds/{id}/events"));
+        id
+    }
+
+    /// Follow a build's events to `done`; returns the result and the log lines seen.
+    pub async fn finish_build(&mut self, id: &str) -> (serde_json::Value, Vec<String>) {
+        let mut events = self.events(&format!("/api/v1/builds/{id}/events")).await;
+        let mut log = Vec::new();
+        while let Some((name, data)) = events.next().await {
+            match name.as_str() {
+                "log" => log.push(data["text"].as_str().unwrap_or_default().to_string()),
+                "done" => {
+                    let fetched = self.get(&format!("/api/v1/builds/{id}")).await.json();
+                    assert_eq!(fetched, data, "GET gives what `done` carried");
+                    return (data, log);
+                }
+                _ => {}
+            }
+        }
+        panic!("the event stream of {id} ended without `done`; log: {log:#?}");
+    }
+
+    /// Submit and wait: the result and the log.
+    pub async fn build(
+        &mut self,
+        exercise: Option<&str>,
+        files: &[(&str, &str)],
+    ) -> (serde_json::Value, Vec<String>) {
+        let id = self.start_build(exercise, files).await;
+        self.finish_build(&id).await
+    }
+
     pub fn has_session(&self) -> bool {
         self.cookie.is_some()
     }
@@ -154,6 +237,10 @@ impl ServerProcess {
             .arg(format!("--addr={}", config.addr))
             .arg(format!("--database-url={}", config.database_url))
             .arg(format!("--content-dir={}", config.content_dir.display()))
+            .arg(format!(
+                "--exercises-dir={}",
+                config.exercises_dir.display()
+            ))
             .arg(format!("--site-root={}", config.site_root.display()))
             .arg(format!("--style-dir={}", config.style_dir.display()))
             .arg(format!("--docker-host={}", config.docker_host))
@@ -194,4 +281,59 @@ impl Drop for ServerProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Server-Sent Events read off a response body: `(event name, JSON data)`.
+pub struct EventStream {
+    body: Body,
+    buffer: String,
+}
+
+impl EventStream {
+    /// The next event, waiting for it; `None` when the stream ends. Fails the test after 5
+    /// minutes of silence (keep-alive comments do not count as silence).
+    pub async fn next(&mut self) -> Option<(String, serde_json::Value)> {
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let mut name = String::from("message");
+                let mut data = String::new();
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("event:") {
+                        name = v.trim().to_string();
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        data.push_str(v.strip_prefix(' ').unwrap_or(v));
+                    }
+                }
+                if data.is_empty() {
+                    continue;
+                }
+                let json = serde_json::from_str(&data)
+                    .unwrap_or_else(|e| panic!("event {name} is not JSON ({e}): {data}"));
+                return Some((name, json));
+            }
+            let frame =
+                tokio::time::timeout(std::time::Duration::from_secs(300), self.body.frame())
+                    .await
+                    .expect("an event within 5 minutes")?;
+            let frame = frame.expect("body frame");
+            if let Ok(data) = frame.into_data() {
+                self.buffer.push_str(&String::from_utf8_lossy(&data));
+            }
+        }
+    }
+}
+
+/// The docker CLI, for checking what layerlab reports against what Docker itself says.
+pub fn docker(args: &[&str]) -> String {
+    let out = std::process::Command::new("docker")
+        .args(args)
+        .output()
+        .expect("the docker CLI runs");
+    assert!(
+        out.status.success(),
+        "docker {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }

@@ -2,6 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
+mod build;
+pub use build::*;
+
 /// The course map: modules in order, each with its lessons in order.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CourseMap {
@@ -14,6 +17,7 @@ pub struct ModuleEntry {
     pub id: String,
     pub title: String,
     pub lessons: Vec<LessonLink>,
+    pub exercises: Vec<ExerciseLink>,
 }
 
 /// Enough about a lesson to link to it.
@@ -131,6 +135,9 @@ pub struct EngineStatus {
     pub problem: Option<String>,
     /// The base images the course needs, and whether the engine has each.
     pub base_images: Vec<BaseImageStatus>,
+    /// Every tagged image on the engine a learner could build `FROM` (build results left out).
+    #[serde(default)]
+    pub images: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -1,0 +1,305 @@
+//! Builds and exercises as the public API and the workbench see them. The JSON shapes here
+//! are the ones README.md documents for `POST /api/v1/builds` and friends.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// `POST /api/v1/builds`: the files of a build context, path → UTF-8 text.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BuildRequest {
+    /// The exercise this attempt is for; `null` for the free playground.
+    #[serde(default)]
+    pub exercise: Option<String>,
+    pub files: BTreeMap<String, String>,
+}
+
+/// The answer to an accepted build: where to follow it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BuildAccepted {
+    pub id: String,
+    pub events: String,
+}
+
+pub fn build_url(id: &str) -> String {
+    format!("/api/v1/builds/{id}")
+}
+
+pub fn build_events_url(id: &str) -> String {
+    format!("/api/v1/builds/{id}/events")
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BuildStatus {
+    Queued,
+    Building,
+    Running,
+    Succeeded,
+    Failed,
+}
+
+impl BuildStatus {
+    pub fn is_finished(self) -> bool {
+        matches!(self, BuildStatus::Succeeded | BuildStatus::Failed)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            BuildStatus::Queued => "waiting for a free builder",
+            BuildStatus::Building => "building",
+            BuildStatus::Running => "running the container",
+            BuildStatus::Succeeded => "succeeded",
+            BuildStatus::Failed => "failed",
+        }
+    }
+}
+
+/// `Step 3/7`, as the builder counts its instructions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepProgress {
+    pub current: u32,
+    pub total: u32,
+}
+
+/// Everything known about one build; fields not reached yet are absent.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BuildView {
+    pub id: String,
+    pub exercise: Option<String>,
+    pub status: BuildStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<StepProgress>,
+    /// Builds ahead of this one while it is queued.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_position: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<ImageFacts>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<RunFacts>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checks: Option<Vec<CheckOutcome>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<BuildFailure>,
+    /// The build log was longer than the server keeps; the end was dropped.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub log_truncated: bool,
+}
+
+impl BuildView {
+    /// A build just submitted: nothing known yet but its id and exercise.
+    pub fn queued(id: &str, exercise: &str) -> Self {
+        BuildView {
+            id: id.to_string(),
+            exercise: Some(exercise.to_string()),
+            status: BuildStatus::Queued,
+            step: None,
+            queue_position: None,
+            image: None,
+            run: None,
+            checks: None,
+            error: None,
+            log_truncated: false,
+        }
+    }
+}
+
+/// The built image, as the engine reports it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ImageFacts {
+    /// The engine's image id (`sha256:…`).
+    pub id: String,
+    pub size_bytes: u64,
+    /// Number of filesystem layers (`RootFS.Layers`).
+    pub layers: usize,
+    /// Oldest first: the base image's entries, then one per instruction.
+    pub history: Vec<HistoryEntry>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    pub created_by: String,
+    pub size_bytes: u64,
+    /// True when the instruction changed only metadata and added no filesystem layer.
+    pub empty_layer: bool,
+}
+
+impl HistoryEntry {
+    /// The instruction as a learner wrote it: `#(nop)` and the shell prefix removed.
+    pub fn instruction(&self) -> String {
+        let text = self.created_by.trim();
+        if let Some(rest) = text.strip_prefix("/bin/sh -c #(nop) ") {
+            return rest.trim().to_string();
+        }
+        if let Some(rest) = text.strip_prefix("/bin/sh -c ") {
+            return format!("RUN {}", rest.trim());
+        }
+        text.to_string()
+    }
+}
+
+/// What the container did when it ran.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunFacts {
+    /// `None` when the container was stopped by us (a timeout, or after a web probe).
+    pub exit_code: Option<i64>,
+    pub output: String,
+    #[serde(default)]
+    pub output_truncated: bool,
+    pub oom_killed: bool,
+    pub timed_out: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe: Option<ProbeFacts>,
+}
+
+/// An HTTP request made to the running container's port.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProbeFacts {
+    pub port: u16,
+    pub path: String,
+    pub status: Option<u16>,
+    pub body: String,
+    /// Why no answer came, when none did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// One exercise check judged on the build's facts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CheckOutcome {
+    pub id: String,
+    pub passed: bool,
+    pub message: String,
+}
+
+/// Why a build failed, in the learner's language.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BuildFailure {
+    /// Stable, for scripts: `dockerfile_syntax`, `run_failed`, `missing_base_image`,
+    /// `copy_source_missing`, `build_timeout`, `engine_unavailable`, `build_failed`, …
+    pub code: String,
+    pub message: String,
+    /// The Dockerfile line to highlight, when one is to blame.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+}
+
+/// One SSE `log` event.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LogLine {
+    pub phase: LogPhase,
+    pub text: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogPhase {
+    Build,
+    Run,
+    /// Lines from layerlab itself (queueing, limits, clean-up).
+    Server,
+}
+
+/// One SSE `status` event.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StatusUpdate {
+    pub status: BuildStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<StepProgress>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_position: Option<usize>,
+}
+
+/// An exercise as the workbench shows it: statement, starter files, what will be checked.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExerciseView {
+    pub id: String,
+    pub title: String,
+    /// Sanitized HTML of the exercise's README.md.
+    pub statement_html: String,
+    pub lesson: Option<super::LessonLink>,
+    pub files: Vec<WorkbenchFile>,
+    pub checks: Vec<CheckDescription>,
+    /// What happens after a successful build, in a sentence.
+    pub run_summary: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WorkbenchFile {
+    pub path: String,
+    pub content: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CheckDescription {
+    pub id: String,
+    pub description: String,
+}
+
+/// Enough about an exercise to link to it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExerciseLink {
+    pub id: String,
+    pub title: String,
+}
+
+/// `1536` → `1.5 KiB`.
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64;
+    let mut unit = "B";
+    for u in UNITS {
+        if value < 1024.0 {
+            break;
+        }
+        value /= 1024.0;
+        unit = u;
+    }
+    if value < 10.0 {
+        format!("{value:.2} {unit}")
+    } else {
+        format!("{value:.1} {unit}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_like_a_person_wrote_them() {
+        assert_eq!(human_size(0), "0 B");
+        assert_eq!(human_size(1023), "1023 B");
+        assert_eq!(human_size(1536), "1.50 KiB");
+        assert_eq!(human_size(2_076_672), "1.98 MiB");
+        assert_eq!(human_size(110 * 1024 * 1024), "110.0 MiB");
+    }
+
+    #[test]
+    fn history_shows_instructions_as_written() {
+        let entry = |created_by: &str| HistoryEntry {
+            created_by: created_by.into(),
+            size_bytes: 0,
+            empty_layer: true,
+        };
+        assert_eq!(
+            entry("/bin/sh -c #(nop)  CMD [\"sh\"]").instruction(),
+            "CMD [\"sh\"]"
+        );
+        assert_eq!(entry("/bin/sh -c echo hi").instruction(), "RUN echo hi");
+        assert_eq!(entry("Imported from -").instruction(), "Imported from -");
+    }
+
+    #[test]
+    fn absent_fields_stay_out_of_the_json() {
+        let view = BuildView::queued("b1", "playground");
+        let json = serde_json::to_value(&view).expect("serializes");
+        assert_eq!(
+            json,
+            serde_json::json!({"id": "b1", "exercise": "playground", "status": "queued"})
+        );
+    }
+}

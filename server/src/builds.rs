@@ -1,0 +1,511 @@
+//! Builds from submission to verdict: admit (limits, one active build per learner, a global
+//! concurrency cap), build, inspect, run, grade, clean up — publishing every log line and
+//! status change to whoever follows the build's events.
+
+use crate::engine::build::{self as engine_build, BuildJob, BuildLimits, BuildProgress};
+use crate::engine::context::{BuildContext, ContextError, ContextLimits};
+use crate::engine::image::{image_facts, ImageConfigFacts};
+use crate::engine::run::{self as engine_run, RunJob, RunLimits};
+use crate::engine::Engine;
+use crate::exercise::check::Facts;
+use crate::exercise::{Exercise, Exercises, RunStep, PLAYGROUND};
+use app::dto::{
+    build_events_url, BuildAccepted, BuildFailure, BuildRequest, BuildStatus, BuildView, LogLine,
+    LogPhase, StatusUpdate,
+};
+use bollard::query_parameters::{ListImagesOptionsBuilder, RemoveImageOptionsBuilder};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tokio::sync::{broadcast, Semaphore};
+
+/// Limits for every stage of a build.
+#[derive(Clone, Debug)]
+pub struct BuildSettings {
+    pub context: ContextLimits,
+    pub build: BuildLimits,
+    pub run: RunLimits,
+    /// Builds that may run on the engine at once; the rest wait in line.
+    pub concurrency: usize,
+    /// Finished builds kept in memory for their result pages.
+    pub keep_finished: usize,
+}
+
+impl Default for BuildSettings {
+    fn default() -> Self {
+        BuildSettings {
+            context: ContextLimits::default(),
+            build: BuildLimits::default(),
+            run: RunLimits::default(),
+            concurrency: 2,
+            keep_finished: 500,
+        }
+    }
+}
+
+/// Why a build was not accepted. Each maps to one HTTP status and error code.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    #[error("There is no exercise called “{0}”.")]
+    UnknownExercise(String),
+    #[error(transparent)]
+    Context(#[from] ContextError),
+    #[error("You already have a build in progress ({0}); wait for it to finish, then try again.")]
+    AlreadyBuilding(String),
+    #[error("Builds are unavailable right now: {0}")]
+    EngineUnavailable(String),
+}
+
+/// What subscribers of a build hear.
+#[derive(Clone, Debug)]
+pub enum BuildEvent {
+    Log(LogLine),
+    Status(StatusUpdate),
+    Done(Box<BuildView>),
+}
+
+/// One build and its audience.
+pub struct BuildRecord {
+    owner: String,
+    state: Mutex<RecordState>,
+    events: broadcast::Sender<BuildEvent>,
+}
+
+struct RecordState {
+    view: BuildView,
+    log: Vec<LogLine>,
+    intermediate_ids: Vec<String>,
+}
+
+impl BuildRecord {
+    pub fn view(&self) -> BuildView {
+        lock(&self.state).view.clone()
+    }
+
+    /// Everything so far, plus a receiver for what comes next: nothing is missed or repeated
+    /// because both are taken under the same lock the publisher holds.
+    pub fn subscribe(&self) -> (BuildView, Vec<LogLine>, broadcast::Receiver<BuildEvent>) {
+        let state = lock(&self.state);
+        (
+            state.view.clone(),
+            state.log.clone(),
+            self.events.subscribe(),
+        )
+    }
+
+    fn update(&self, change: impl FnOnce(&mut BuildView)) {
+        let mut state = lock(&self.state);
+        change(&mut state.view);
+        let update = StatusUpdate {
+            status: state.view.status,
+            step: state.view.step,
+            queue_position: state.view.queue_position,
+        };
+        let _ = self.events.send(BuildEvent::Status(update));
+    }
+
+    fn log(&self, phase: LogPhase, text: String) {
+        let mut state = lock(&self.state);
+        let line = LogLine { phase, text };
+        state.log.push(line.clone());
+        let _ = self.events.send(BuildEvent::Log(line));
+    }
+
+    fn finish(&self, change: impl FnOnce(&mut BuildView)) {
+        let mut state = lock(&self.state);
+        change(&mut state.view);
+        state.view.queue_position = None;
+        let _ = self
+            .events
+            .send(BuildEvent::Done(Box::new(state.view.clone())));
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Every build this server knows about.
+pub struct Builds {
+    engine: Arc<Engine>,
+    exercises: Arc<Exercises>,
+    settings: BuildSettings,
+    records: Mutex<HashMap<String, Arc<BuildRecord>>>,
+    /// Ids in the order they were submitted, for queue positions and eviction.
+    order: Mutex<Vec<String>>,
+    permits: Arc<Semaphore>,
+}
+
+impl Builds {
+    pub fn new(
+        engine: Arc<Engine>,
+        exercises: Arc<Exercises>,
+        settings: BuildSettings,
+    ) -> Arc<Self> {
+        let permits = Arc::new(Semaphore::new(settings.concurrency.max(1)));
+        Arc::new(Builds {
+            engine,
+            exercises,
+            settings,
+            records: Mutex::new(HashMap::new()),
+            order: Mutex::new(Vec::new()),
+            permits,
+        })
+    }
+
+    pub fn settings(&self) -> &BuildSettings {
+        &self.settings
+    }
+
+    /// The build `id` if `owner` may see it. Someone else's build is "not found" too.
+    pub fn get(&self, id: &str, owner: &str) -> Option<Arc<BuildRecord>> {
+        lock(&self.records)
+            .get(id)
+            .filter(|r| r.owner == owner)
+            .cloned()
+    }
+
+    /// Builds waiting for a free builder.
+    pub fn queued(&self) -> usize {
+        lock(&self.records)
+            .values()
+            .filter(|r| lock(&r.state).view.status == BuildStatus::Queued)
+            .count()
+    }
+
+    /// Check the request, record it, and start it in the background.
+    pub async fn submit(
+        self: &Arc<Self>,
+        owner: &str,
+        request: BuildRequest,
+    ) -> Result<BuildAccepted, SubmitError> {
+        let exercise = match request.exercise.as_deref() {
+            None | Some(PLAYGROUND) => None,
+            Some(id) => Some(
+                self.exercises
+                    .get(id)
+                    .cloned()
+                    .ok_or_else(|| SubmitError::UnknownExercise(id.to_string()))?,
+            ),
+        };
+        let context = BuildContext::new(request.files, &self.settings.context)?;
+        self.engine
+            .client()
+            .await
+            .map_err(SubmitError::EngineUnavailable)?;
+
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let record = {
+            let mut records = lock(&self.records);
+            if let Some(active) = records
+                .values()
+                .find(|r| r.owner == owner && !lock(&r.state).view.status.is_finished())
+            {
+                return Err(SubmitError::AlreadyBuilding(
+                    lock(&active.state).view.id.clone(),
+                ));
+            }
+            let (events, _) = broadcast::channel(4096);
+            let record = Arc::new(BuildRecord {
+                owner: owner.to_string(),
+                state: Mutex::new(RecordState {
+                    view: BuildView::queued(
+                        &id,
+                        exercise.as_ref().map_or(PLAYGROUND, |e| e.id.as_str()),
+                    ),
+                    log: Vec::new(),
+                    intermediate_ids: Vec::new(),
+                }),
+                events,
+            });
+            records.insert(id.clone(), record.clone());
+            record
+        };
+        self.remember(&id);
+        let builds = self.clone();
+        tokio::spawn(async move {
+            builds.pipeline(record, exercise, context).await;
+        });
+        Ok(BuildAccepted {
+            events: build_events_url(&id),
+            id,
+        })
+    }
+
+    fn remember(&self, id: &str) {
+        let mut order = lock(&self.order);
+        order.push(id.to_string());
+        if order.len() <= self.settings.keep_finished {
+            return;
+        }
+        let mut records = lock(&self.records);
+        let excess = order.len() - self.settings.keep_finished;
+        let mut dropped = 0;
+        order.retain(|old| {
+            if dropped == excess {
+                return true;
+            }
+            let finished = records
+                .get(old)
+                .is_none_or(|r| lock(&r.state).view.status.is_finished());
+            if finished {
+                records.remove(old);
+                dropped += 1;
+                false
+            } else {
+                true
+            }
+        });
+    }
+
+    fn queue_position(&self, id: &str) -> usize {
+        let order = lock(&self.order);
+        let records = lock(&self.records);
+        order
+            .iter()
+            .take_while(|other| other.as_str() != id)
+            .filter(|other| {
+                records
+                    .get(other.as_str())
+                    .is_some_and(|r| lock(&r.state).view.status == BuildStatus::Queued)
+            })
+            .count()
+    }
+
+    async fn pipeline(
+        self: Arc<Self>,
+        record: Arc<BuildRecord>,
+        exercise: Option<Exercise>,
+        context: BuildContext,
+    ) {
+        let id = record.view().id;
+        if self.permits.available_permits() == 0 {
+            let position = self.queue_position(&id);
+            record.update(|v| v.queue_position = Some(position));
+            record.log(
+                LogPhase::Server,
+                format!("Waiting for a free builder ({position} ahead of you)…"),
+            );
+        }
+        let Ok(_permit) = self.permits.clone().acquire_owned().await else {
+            return;
+        };
+        record.update(|v| {
+            v.status = BuildStatus::Building;
+            v.queue_position = None;
+        });
+        let docker = match self.engine.client().await {
+            Ok(d) => d,
+            Err(problem) => {
+                let failure = BuildFailure {
+                    code: "engine_unavailable".into(),
+                    message: format!("Builds are unavailable right now: {problem}"),
+                    line: None,
+                };
+                return self.fail(&record, exercise.as_ref(), failure);
+            }
+        };
+        let exercise_id = exercise
+            .as_ref()
+            .map(|e| e.id.clone())
+            .unwrap_or_else(|| PLAYGROUND.into());
+        let attempt = format!("{}/{exercise_id}", record.owner);
+        let image_labels =
+            HashMap::from([(engine_build::ATTEMPT_LABEL.to_string(), attempt.clone())]);
+        let container_labels = HashMap::from([
+            (engine_build::ATTEMPT_LABEL.to_string(), attempt),
+            (engine_build::BUILD_LABEL.to_string(), id.clone()),
+            (engine_build::OWNER_LABEL.to_string(), record.owner.clone()),
+            (
+                engine_build::EXERCISE_LABEL.to_string(),
+                exercise_id.clone(),
+            ),
+        ]);
+        let tag = format!("layerlab/{exercise_id}:{id}");
+        let job = BuildJob {
+            build_id: &id,
+            context: &context,
+            tag: tag.clone(),
+            labels: image_labels,
+            network: exercise.as_ref().is_some_and(|e| e.build_network),
+            limits: &self.settings.build,
+        };
+        let mut on_progress = |progress: BuildProgress| match progress {
+            BuildProgress::Line(text) => record.log(LogPhase::Build, text),
+            BuildProgress::Step(step) => record.update(|v| v.step = Some(step)),
+            BuildProgress::LogTruncated => {
+                record.log(
+                    LogPhase::Server,
+                    format!(
+                        "[the log passed {} KiB; later lines are not shown]",
+                        self.settings.build.max_log_bytes / 1024
+                    ),
+                );
+                record.update(|v| v.log_truncated = true);
+            }
+        };
+        let built =
+            match engine_build::build(&docker, self.engine.host(), job, &mut on_progress).await {
+                Ok(built) => built,
+                Err(failure) => return self.fail(&record, exercise.as_ref(), failure),
+            };
+        lock(&record.state).intermediate_ids = built.intermediate_ids.clone();
+
+        let (image, config) = match image_facts(&docker, &built.image_id).await {
+            Ok(facts) => facts,
+            Err(e) => {
+                let failure = engine_build::engine_unavailable(self.engine.host(), &e);
+                return self.fail(&record, exercise.as_ref(), failure);
+            }
+        };
+        record.update(|v| v.image = Some(image.clone()));
+
+        let run = match run_plan(exercise.as_ref(), &config) {
+            Some(RunStep {
+                command,
+                timeout,
+                probe,
+            }) => {
+                record.update(|v| v.status = BuildStatus::Running);
+                let limits = RunLimits {
+                    timeout: timeout.unwrap_or(self.settings.run.timeout),
+                    ..self.settings.run.clone()
+                };
+                let job = RunJob {
+                    image: &built.image_id,
+                    command,
+                    labels: container_labels,
+                    probe,
+                    limits: &limits,
+                };
+                let mut on_line = |line: String| record.log(LogPhase::Run, line);
+                match engine_run::run(&docker, self.engine.host(), job, &mut on_line).await {
+                    Ok(run) => Some(run),
+                    Err(failure) => return self.fail(&record, exercise.as_ref(), failure),
+                }
+            }
+            None => None,
+        };
+        let checks = exercise.as_ref().map(|e| {
+            let facts = Facts {
+                image: Some(&image),
+                config: Some(&config),
+                run: run.as_ref(),
+            };
+            e.checks
+                .iter()
+                .map(|(id, check)| check.judge(id, facts))
+                .collect()
+        });
+        record.finish(|v| {
+            v.status = BuildStatus::Succeeded;
+            v.run = run;
+            v.checks = checks;
+        });
+        self.remove_superseded(&docker, &record, &exercise_id, &built.image_id, &tag)
+            .await;
+    }
+
+    fn fail(&self, record: &BuildRecord, exercise: Option<&Exercise>, failure: BuildFailure) {
+        let checks = exercise.map(|e| {
+            e.checks
+                .iter()
+                .map(|(id, check)| check.judge(id, Facts::default()))
+                .collect()
+        });
+        record.log(LogPhase::Server, failure.message.clone());
+        record.finish(|v| {
+            v.status = BuildStatus::Failed;
+            v.error = Some(failure);
+            v.checks = checks;
+        });
+    }
+
+    /// Keep one image per learner and exercise: remove the older ones (and, for multi-stage
+    /// builds, the unlabelled stage images their builds left). A rebuild that hit the cache
+    /// made the same image again: only its older tags go.
+    async fn remove_superseded(
+        &self,
+        docker: &bollard::Docker,
+        record: &BuildRecord,
+        exercise_id: &str,
+        keep: &str,
+        keep_tag: &str,
+    ) {
+        let filters = HashMap::from([(
+            "label".to_string(),
+            vec![format!(
+                "{}={}/{exercise_id}",
+                engine_build::ATTEMPT_LABEL,
+                record.owner
+            )],
+        )]);
+        let options = ListImagesOptionsBuilder::new().filters(&filters).build();
+        let Ok(images) = docker.list_images(Some(options)).await else {
+            return;
+        };
+        let current: Vec<String> = lock(&record.state).intermediate_ids.clone();
+        for image in images {
+            let old_tags: Vec<&String> =
+                image.repo_tags.iter().filter(|t| *t != keep_tag).collect();
+            let older_builds: Vec<String> = old_tags
+                .iter()
+                .filter_map(|t| t.rsplit_once(':').map(|(_, b)| b.to_string()))
+                .collect();
+            if image.id == keep {
+                for tag in old_tags {
+                    let _ = docker
+                        .remove_image(
+                            tag,
+                            None::<bollard::query_parameters::RemoveImageOptions>,
+                            None,
+                        )
+                        .await;
+                }
+            } else {
+                let remove = RemoveImageOptionsBuilder::new().force(true).build();
+                if let Err(e) = docker.remove_image(&image.id, Some(remove), None).await {
+                    tracing::debug!(image = %image.id, "could not remove a superseded image: {e}");
+                }
+            }
+            for build in older_builds {
+                let leftovers = lock(&self.records)
+                    .get(&build)
+                    .map(|r| lock(&r.state).intermediate_ids.clone())
+                    .unwrap_or_default();
+                for stage in leftovers.iter().filter(|s| !current.contains(s)) {
+                    // Only dangling stage results: never a tagged (base) image. Images that
+                    // are still parents of newer builds refuse removal, which is what we want.
+                    let dangling = docker
+                        .inspect_image(stage)
+                        .await
+                        .is_ok_and(|i| i.repo_tags.unwrap_or_default().is_empty());
+                    if !dangling {
+                        continue;
+                    }
+                    let _ = docker
+                        .remove_image(
+                            stage,
+                            None::<bollard::query_parameters::RemoveImageOptions>,
+                            None,
+                        )
+                        .await;
+                }
+            }
+        }
+    }
+}
+
+/// What to run after a build: the exercise's run step, or for the playground the image's own
+/// command when it has one.
+fn run_plan(exercise: Option<&Exercise>, config: &ImageConfigFacts) -> Option<RunStep> {
+    match exercise {
+        Some(e) => e.run.clone(),
+        None => (config.cmd.is_some() || config.entrypoint.is_some()).then_some(RunStep {
+            command: None,
+            timeout: None,
+            probe: None,
+        }),
+    }
+}

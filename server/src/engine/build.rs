@@ -1,0 +1,578 @@
+//! Building a learner's context with the classic builder: limits, labels, the live log, and
+//! every way a build can fail turned into words a learner can act on.
+
+use super::cgroup::BuildCgroup;
+use super::context::BuildContext;
+use super::{describe, strip_ansi};
+use app::dockerfile;
+use app::dto::{BuildFailure, StepProgress};
+use bollard::query_parameters::{BuildImageOptionsBuilder, ListImagesOptionsBuilder};
+use bollard::Docker;
+use futures::StreamExt;
+use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
+
+/// Label on every image a learner builds: `<learner>/<exercise>`. The classic builder adds
+/// build labels as extra `LABEL` steps, so images carry this one label only — constant for a
+/// learner and exercise, so a rebuild still hits the cache. The build id is in the image's tag.
+pub const ATTEMPT_LABEL: &str = "org.layerlab.attempt";
+/// Label on run containers: the build's id.
+pub const BUILD_LABEL: &str = "org.layerlab.build";
+/// Label on run containers: the learner who owns it.
+pub const OWNER_LABEL: &str = "org.layerlab.owner";
+/// Label on run containers: the exercise (`playground` for free builds).
+pub const EXERCISE_LABEL: &str = "org.layerlab.exercise";
+
+/// The history text of the step the builder adds for our labels; hidden from learners.
+pub const INTERNAL_LABEL_STEP: &str = "LABEL org.layerlab.";
+
+/// What one build may use.
+#[derive(Clone, Debug)]
+pub struct BuildLimits {
+    /// Memory and memory+swap for each `RUN` container (equal: no swap).
+    pub memory_bytes: i64,
+    /// CPUs for each `RUN` container, e.g. `1.0`.
+    pub cpus: f64,
+    /// Processes at once across the build, through a parent cgroup.
+    pub pids: i64,
+    /// Wall-clock time for the whole build.
+    pub timeout: Duration,
+    /// Log bytes kept and streamed; later lines are dropped (the build goes on).
+    pub max_log_bytes: usize,
+}
+
+impl Default for BuildLimits {
+    fn default() -> Self {
+        BuildLimits {
+            memory_bytes: 512 * 1024 * 1024,
+            cpus: 1.0,
+            pids: 256,
+            timeout: Duration::from_secs(300),
+            max_log_bytes: 256 * 1024,
+        }
+    }
+}
+
+/// One build to run.
+pub struct BuildJob<'a> {
+    pub build_id: &'a str,
+    pub context: &'a BuildContext,
+    /// `repository:tag` for the result.
+    pub tag: String,
+    /// Labels for the image; each becomes a hidden `LABEL` step at the end.
+    pub labels: HashMap<String, String>,
+    /// Whether `RUN` steps get a network (off unless the exercise needs one).
+    pub network: bool,
+    pub limits: &'a BuildLimits,
+}
+
+/// What the build reports as it goes.
+#[derive(Clone, Debug, PartialEq)]
+pub enum BuildProgress {
+    Line(String),
+    Step(StepProgress),
+    /// The log reached its cap; nothing more will be sent.
+    LogTruncated,
+}
+
+/// A finished build.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Built {
+    pub image_id: String,
+    /// Every image id the builder printed (` ---> 1a2b…`), including earlier stages.
+    pub intermediate_ids: Vec<String>,
+}
+
+/// Build `job` and report progress through `on`. The engine removes its `RUN` containers
+/// whatever happens (`forcerm`); dropping the future cancels the build.
+pub async fn build(
+    docker: &Docker,
+    host: &str,
+    job: BuildJob<'_>,
+    on: &mut (dyn FnMut(BuildProgress) + Send),
+) -> Result<Built, BuildFailure> {
+    let dockerfile_text = job.context.dockerfile();
+    check_base_images(docker, host, dockerfile_text).await?;
+    let instructions = dockerfile::instructions(dockerfile_text);
+    let tar = job.context.to_tar().map_err(|e| BuildFailure {
+        code: "build_failed".into(),
+        message: format!("The files could not be packed for the engine: {e}"),
+        line: None,
+    })?;
+
+    let cgroup =
+        match BuildCgroup::create(&format!("layerlab-build-{}", job.build_id), job.limits.pids) {
+            Ok(group) if host.starts_with("unix://") => Some(group),
+            Ok(group) => {
+                group.remove().await;
+                None
+            }
+            Err(why) => {
+                tracing::warn!("builds run without a pids limit: {why}");
+                None
+            }
+        };
+    let client = match &cgroup {
+        Some(group) => with_cgroup_parent(docker.clone(), group.parent()),
+        None => docker.clone(),
+    };
+    let cpu_period = 100_000;
+    let options = BuildImageOptionsBuilder::new()
+        .dockerfile("Dockerfile")
+        .t(&job.tag)
+        .rm(true)
+        .forcerm(true)
+        .memory(clamp_i32(job.limits.memory_bytes))
+        .memswap(clamp_i32(job.limits.memory_bytes))
+        .cpuperiod(cpu_period)
+        .cpuquota(clamp_i32((job.limits.cpus * f64::from(cpu_period)) as i64))
+        .labels(&job.labels)
+        .networkmode(if job.network { "default" } else { "none" })
+        .build();
+
+    let mut log = LogState::new(job.limits.max_log_bytes, job.labels.len());
+    let outcome = tokio::time::timeout(job.limits.timeout, async {
+        let mut stream = client.build_image(options, None, Some(bollard::body_full(tar.into())));
+        let mut image_id = None;
+        while let Some(item) = stream.next().await {
+            match item {
+                Ok(info) => {
+                    if let Some(text) = info.stream {
+                        log.push_text(&text, on);
+                    }
+                    if let Some(id) = info.aux.and_then(|aux| aux.id) {
+                        image_id = Some(id);
+                    }
+                }
+                Err(e) => {
+                    log.flush(on);
+                    return Err(translate_error(&e, host, &log, &instructions, job.context));
+                }
+            }
+        }
+        log.flush(on);
+        image_id.ok_or_else(|| BuildFailure {
+            code: "build_failed".into(),
+            message: "The engine finished without naming an image; see the log above.".into(),
+            line: None,
+        })
+    })
+    .await;
+    if let Some(group) = cgroup {
+        group.remove().await;
+    }
+    match outcome {
+        Ok(Ok(image_id)) => Ok(Built {
+            image_id,
+            intermediate_ids: log.image_ids,
+        }),
+        Ok(Err(failure)) => Err(failure),
+        Err(_elapsed) => Err(BuildFailure {
+            code: "build_timeout".into(),
+            message: format!(
+                "The build took longer than {} seconds and was stopped{}. Look for a step that waits or loops forever.",
+                job.limits.timeout.as_secs(),
+                log.step
+                    .map(|s| format!(" during step {}/{}", s.current, s.total))
+                    .unwrap_or_default()
+            ),
+            line: log
+                .step
+                .and_then(|s| step_line(&instructions, s.current)),
+        }),
+    }
+}
+
+/// The engine accepts `cgroupparent` on `/build`, but bollard's options have no field for it:
+/// add it to the query of build requests made with this client.
+fn with_cgroup_parent(docker: Docker, parent: String) -> Docker {
+    docker.with_request_modifier(move |mut request| {
+        let uri = request.uri().clone();
+        if uri.path().ends_with("/build") {
+            let encoded: String = url_encode(&parent);
+            let text = match uri.query() {
+                Some(_) => format!("{uri}&cgroupparent={encoded}"),
+                None => format!("{uri}?cgroupparent={encoded}"),
+            };
+            if let Ok(new_uri) = text.parse() {
+                *request.uri_mut() = new_uri;
+            }
+        }
+        request
+    })
+}
+
+fn url_encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn clamp_i32(value: i64) -> i32 {
+    i32::try_from(value).unwrap_or(i32::MAX)
+}
+
+/// Fail early, and clearly, when a `FROM` names an image this engine does not have: with no
+/// registry the engine's own error is a DNS failure that helps nobody.
+async fn check_base_images(docker: &Docker, host: &str, text: &str) -> Result<(), BuildFailure> {
+    for base in dockerfile::base_images(text) {
+        match docker.inspect_image(&base.reference).await {
+            Ok(_) => {}
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => {
+                return Err(missing_base(docker, &base.reference, Some(base.line)).await);
+            }
+            Err(e) => return Err(engine_unavailable(host, &e)),
+        }
+    }
+    Ok(())
+}
+
+async fn missing_base(docker: &Docker, reference: &str, line: Option<u32>) -> BuildFailure {
+    let available = local_base_images(docker).await;
+    let choices = if available.is_empty() {
+        "This engine has no base images yet.".to_string()
+    } else {
+        format!("Images on this engine: {}.", available.join(", "))
+    };
+    BuildFailure {
+        code: "missing_base_image".into(),
+        message: format!(
+            "The base image “{reference}” is not on this engine, and this machine cannot download images. {choices} Use one of those in FROM, or ask the operator to add it with `layerlab images seed {reference}`."
+        ),
+        line,
+    }
+}
+
+/// Tagged images that are not build results: what a learner can put in `FROM`.
+pub async fn local_base_images(docker: &Docker) -> Vec<String> {
+    let options = ListImagesOptionsBuilder::new().all(false).build();
+    let Ok(images) = docker.list_images(Some(options)).await else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = images
+        .into_iter()
+        .filter(|image| !image.labels.contains_key(ATTEMPT_LABEL))
+        .flat_map(|image| image.repo_tags)
+        .filter(|tag| tag != "<none>:<none>")
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+pub(crate) fn engine_unavailable(host: &str, e: &bollard::errors::Error) -> BuildFailure {
+    BuildFailure {
+        code: "engine_unavailable".into(),
+        message: format!(
+            "The Docker engine stopped answering, so the build could not finish: {}. Try again in a minute; if it keeps happening, tell your instructor.",
+            describe(host, e)
+        ),
+        line: None,
+    }
+}
+
+/// The Dockerfile line where step `n` (1-based, as the builder counts) starts.
+fn step_line(instructions: &[dockerfile::Instruction], n: u32) -> Option<u32> {
+    let index = usize::try_from(n).ok()?.checked_sub(1)?;
+    instructions.get(index).map(|i| i.line)
+}
+
+fn translate_error(
+    e: &bollard::errors::Error,
+    host: &str,
+    log: &LogState,
+    instructions: &[dockerfile::Instruction],
+    context: &BuildContext,
+) -> BuildFailure {
+    use bollard::errors::Error as E;
+    let message = match e {
+        E::DockerStreamError { error } => strip_ansi(error),
+        E::DockerResponseServerError { message, .. } => strip_ansi(message),
+        other => return engine_unavailable(host, other),
+    };
+    let step_line = log.step.and_then(|s| step_line(instructions, s.current));
+    if let Some(rest) = message.strip_prefix("dockerfile parse error line ") {
+        let (number, what) = rest.split_once(':').unwrap_or((rest, ""));
+        let line = number.trim().parse().ok();
+        return BuildFailure {
+            code: "dockerfile_syntax".into(),
+            message: format!(
+                "Line {}: {}. Every instruction starts with a keyword such as FROM, RUN, COPY or CMD.",
+                number.trim(),
+                what.trim()
+            ),
+            line,
+        };
+    }
+    if let Some(code) = message
+        .split("returned a non-zero code:")
+        .nth(1)
+        .map(|c| c.trim().to_string())
+    {
+        let step = log
+            .step
+            .map(|s| format!("Step {}/{}", s.current, s.total))
+            .unwrap_or_else(|| "A RUN step".into());
+        let at_line = step_line
+            .map(|l| format!(" (line {l})"))
+            .unwrap_or_default();
+        let tail = log.step_tail.iter().cloned().collect::<Vec<_>>().join("\n");
+        let output = if tail.is_empty() {
+            " It printed nothing.".to_string()
+        } else {
+            format!(" Its last output:\n{tail}")
+        };
+        return BuildFailure {
+            code: "run_failed".into(),
+            message: format!(
+                "{step}{at_line} failed: the command exited with code {code}.{output}"
+            ),
+            line: step_line,
+        };
+    }
+    if message.starts_with("COPY failed") || message.starts_with("ADD failed") {
+        let missing = message
+            .split("stat ")
+            .nth(1)
+            .and_then(|s| s.split(':').next())
+            .map(|s| s.trim().to_string());
+        let keyword = if message.starts_with("ADD") {
+            "ADD"
+        } else {
+            "COPY"
+        };
+        let files: Vec<&str> = context.files().keys().map(String::as_str).collect();
+        let what = missing
+            .map(|m| format!("“{m}”"))
+            .unwrap_or_else(|| "a source".into());
+        return BuildFailure {
+            code: "copy_source_missing".into(),
+            message: format!(
+                "{keyword} cannot find {what} among your files. Your files are: {}. Check the spelling, and that .dockerignore does not exclude it.",
+                files.join(", ")
+            ),
+            line: step_line,
+        };
+    }
+    if message.contains("no such host")
+        || message.contains("pull access denied")
+        || message.contains("manifest unknown")
+        || message.contains("repository does not exist")
+    {
+        let reference = log
+            .step_instruction
+            .as_deref()
+            .and_then(|s| s.split_whitespace().find(|w| !w.starts_with("--")))
+            .unwrap_or("the base image")
+            .to_string();
+        return BuildFailure {
+            code: "missing_base_image".into(),
+            message: format!(
+                "The base image “{reference}” is not on this engine, and this machine cannot download images. Ask the operator to add it with `layerlab images seed`."
+            ),
+            line: step_line,
+        };
+    }
+    BuildFailure {
+        code: "build_failed".into(),
+        message: format!("The engine stopped the build: {message}"),
+        line: step_line,
+    }
+}
+
+/// The build log as it streams: complete lines, the current step, the last lines of output.
+struct LogState {
+    partial: String,
+    bytes: usize,
+    max_bytes: usize,
+    truncated: bool,
+    step: Option<StepProgress>,
+    /// Steps the builder adds at the end for our labels: not shown.
+    hidden_steps: u32,
+    hiding: bool,
+    /// The current step's instruction text after `FROM`/`RUN` etc.
+    step_instruction: Option<String>,
+    /// The current step's last lines of command output.
+    step_tail: VecDeque<String>,
+    image_ids: Vec<String>,
+}
+
+const TAIL_LINES: usize = 12;
+
+impl LogState {
+    fn new(max_bytes: usize, hidden_steps: usize) -> Self {
+        LogState {
+            hidden_steps: u32::try_from(hidden_steps).unwrap_or(0),
+            hiding: false,
+            partial: String::new(),
+            bytes: 0,
+            max_bytes,
+            truncated: false,
+            step: None,
+            step_instruction: None,
+            step_tail: VecDeque::new(),
+            image_ids: Vec::new(),
+        }
+    }
+
+    fn push_text(&mut self, text: &str, on: &mut (dyn FnMut(BuildProgress) + Send)) {
+        self.partial.push_str(text);
+        while let Some(end) = self.partial.find('\n') {
+            let line: String = self.partial.drain(..=end).collect();
+            self.line(line.trim_end_matches(['\n', '\r']), on);
+        }
+    }
+
+    fn flush(&mut self, on: &mut (dyn FnMut(BuildProgress) + Send)) {
+        if !self.partial.is_empty() {
+            let line = std::mem::take(&mut self.partial);
+            self.line(&line, on);
+        }
+    }
+
+    fn line(&mut self, line: &str, on: &mut (dyn FnMut(BuildProgress) + Send)) {
+        let plain = strip_ansi(line);
+        if let Some(mut step) = parse_step(&plain) {
+            step.total = step.total.saturating_sub(self.hidden_steps);
+            self.hiding = step.current > step.total;
+        }
+        if self.hiding {
+            return;
+        }
+        if let Some(mut step) = parse_step(&plain) {
+            step.total = step.total.saturating_sub(self.hidden_steps);
+            self.step = Some(step);
+            self.step_instruction = plain.split_once(" : ").map(|(_, rest)| {
+                rest.split_once(' ')
+                    .map(|(_, a)| a)
+                    .unwrap_or("")
+                    .to_string()
+            });
+            self.step_tail.clear();
+            on(BuildProgress::Step(step));
+            let shown = format!(
+                "Step {}/{} :{}",
+                step.current,
+                step.total,
+                plain.split_once(" :").map(|(_, r)| r).unwrap_or("")
+            );
+            self.emit(&shown, on);
+            return;
+        } else if let Some(id) = plain.strip_prefix(" ---> ") {
+            let id = id.trim();
+            if id.len() == 12 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
+                self.image_ids.push(id.to_string());
+            }
+        } else if !plain.starts_with("Removing intermediate container") && !plain.trim().is_empty()
+        {
+            if self.step_tail.len() == TAIL_LINES {
+                self.step_tail.pop_front();
+            }
+            self.step_tail.push_back(plain.clone());
+        }
+        self.emit(line, on);
+    }
+
+    fn emit(&mut self, line: &str, on: &mut (dyn FnMut(BuildProgress) + Send)) {
+        if self.truncated {
+            return;
+        }
+        self.bytes += line.len() + 1;
+        if self.bytes > self.max_bytes {
+            self.truncated = true;
+            on(BuildProgress::LogTruncated);
+            return;
+        }
+        on(BuildProgress::Line(line.to_string()));
+    }
+}
+
+/// `Step 3/7 : RUN …` → 3 of 7.
+fn parse_step(line: &str) -> Option<StepProgress> {
+    let rest = line.strip_prefix("Step ")?;
+    let (numbers, _) = rest.split_once(" : ")?;
+    let (current, total) = numbers.split_once('/')?;
+    Some(StepProgress {
+        current: current.trim().parse().ok()?,
+        total: total.trim().parse().ok()?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_lines_are_split_steps_found_and_the_cap_respected() {
+        let mut log = LogState::new(70, 0);
+        let mut seen = Vec::new();
+        let mut on = |p: BuildProgress| seen.push(p);
+        log.push_text(
+            "Step 1/2 : FROM busybox\n ---> 0123456789ab\nStep 2/2 : RUN ec",
+            &mut on,
+        );
+        log.push_text(
+            "ho hi\n\u{1b}[91mwarn\u{1b}[0m\nmore text that goes past the cap\n",
+            &mut on,
+        );
+        log.flush(&mut on);
+        assert_eq!(
+            seen,
+            [
+                BuildProgress::Step(StepProgress {
+                    current: 1,
+                    total: 2
+                }),
+                BuildProgress::Line("Step 1/2 : FROM busybox".into()),
+                BuildProgress::Line(" ---> 0123456789ab".into()),
+                BuildProgress::Step(StepProgress {
+                    current: 2,
+                    total: 2
+                }),
+                BuildProgress::Line("Step 2/2 : RUN echo hi".into()),
+                BuildProgress::LogTruncated,
+            ]
+        );
+        assert_eq!(log.image_ids, ["0123456789ab"]);
+        assert_eq!(log.step_tail, ["warn", "more text that goes past the cap"]);
+        assert_eq!(log.step_instruction.as_deref(), Some("echo hi"));
+    }
+
+    #[test]
+    fn the_label_step_the_builder_adds_is_hidden() {
+        let mut log = LogState::new(10_000, 1);
+        let mut seen = Vec::new();
+        let mut on = |p: BuildProgress| seen.push(p);
+        log.push_text("Step 1/2 : FROM busybox\n ---> 0123456789ab\nStep 2/2 : LABEL org.layerlab.attempt=a/b\n ---> Running in 1\n", &mut on);
+        assert_eq!(
+            seen,
+            [
+                BuildProgress::Step(StepProgress {
+                    current: 1,
+                    total: 1
+                }),
+                BuildProgress::Line("Step 1/1 : FROM busybox".into()),
+                BuildProgress::Line(" ---> 0123456789ab".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn step_headers_parse_and_query_values_are_encoded() {
+        assert_eq!(url_encode("/layerlab-build-1"), "%2Flayerlab-build-1");
+        assert_eq!(
+            parse_step("Step 12/30 : COPY . ."),
+            Some(StepProgress {
+                current: 12,
+                total: 30
+            })
+        );
+        assert_eq!(parse_step("Stepping"), None);
+    }
+}

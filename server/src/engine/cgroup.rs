@@ -1,0 +1,78 @@
+//! A process-count limit for builds. The engine's build API has no pids limit, but it does
+//! accept a parent cgroup (`cgroupparent`); the classic builder starts every `RUN` container
+//! under it. We make one parent per build with `pids.max` set, so a fork bomb in a `RUN` step
+//! stops at the limit. This needs the engine on this host (a unix socket) and a writable
+//! `/sys/fs/cgroup`; elsewhere the build runs without it and the log says so.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+
+/// A parent cgroup that exists for one build.
+#[derive(Debug)]
+pub struct BuildCgroup {
+    name: String,
+}
+
+impl BuildCgroup {
+    /// Create `/<name>` with `pids.max = max_pids` on cgroup v1 (the `pids` hierarchy) or v2.
+    pub fn create(name: &str, max_pids: i64) -> Result<Self, String> {
+        let root = Path::new(CGROUP_ROOT);
+        let pids_dir = if root.join("cgroup.controllers").exists() {
+            root.join(name)
+        } else if root.join("pids").is_dir() {
+            root.join("pids").join(name)
+        } else {
+            return Err("this host has no pids cgroup controller".into());
+        };
+        std::fs::create_dir_all(&pids_dir)
+            .map_err(|e| format!("cannot create {}: {e}", pids_dir.display()))?;
+        let group = BuildCgroup {
+            name: name.to_string(),
+        };
+        std::fs::write(pids_dir.join("pids.max"), max_pids.to_string())
+            .map_err(|e| format!("cannot set {}/pids.max: {e}", pids_dir.display()))?;
+        Ok(group)
+    }
+
+    /// The value for the engine's `cgroupparent` build parameter.
+    pub fn parent(&self) -> String {
+        format!("/{}", self.name)
+    }
+
+    /// Remove the directories the engine made under every controller. The engine removes a
+    /// container's own cgroup a moment after the container, so retry briefly.
+    pub async fn remove(self) {
+        for attempt in 0..20 {
+            let left: Vec<PathBuf> = self.dirs().into_iter().filter(|d| d.exists()).collect();
+            let mut failed = false;
+            for dir in &left {
+                if std::fs::remove_dir(dir).is_err() {
+                    failed = true;
+                }
+            }
+            if !failed {
+                return;
+            }
+            if attempt == 19 {
+                tracing::warn!(cgroup = %self.name, "build cgroup still busy; leaving it");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn dirs(&self) -> Vec<PathBuf> {
+        let root = Path::new(CGROUP_ROOT);
+        let mut dirs = vec![root.join(&self.name)];
+        if let Ok(entries) = std::fs::read_dir(root) {
+            for entry in entries.flatten() {
+                let candidate = entry.path().join(&self.name);
+                if candidate.is_dir() {
+                    dirs.push(candidate);
+                }
+            }
+        }
+        dirs
+    }
+}

@@ -1,0 +1,387 @@
+//! Exercise checks, judged on what the engine reports about the built image and its run —
+//! never on the Dockerfile's text.
+
+use crate::engine::image::ImageConfigFacts;
+use anyhow::{bail, Context};
+use app::dto::{human_size, CheckOutcome, ImageFacts, RunFacts};
+use serde::Deserialize;
+
+/// One thing an exercise asks of the learner's image. In `exercise.toml`:
+/// `[[checks]]` with an `id`, a `type` and the type's fields.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Check {
+    /// The image builds.
+    BuildSucceeds,
+    /// At most `max` filesystem layers (`RootFS.Layers`), base image included.
+    MaxLayers { max: usize },
+    /// At most `max_bytes` in total.
+    MaxSize { max_bytes: u64 },
+    /// The image's `USER` is exactly `name`.
+    User { name: String },
+    /// The image's `USER` is set and is neither `root` nor `0`.
+    NonRootUser,
+    /// The image's working directory.
+    Workdir { path: String },
+    /// An environment variable is set (to `value`, when given).
+    EnvHas { name: String, value: Option<String> },
+    /// The container's output contains `contains`.
+    RunOutput { contains: String },
+    /// The container exits with `code`.
+    ExitCode { code: i64 },
+    /// The container answers the probe with `status`, its body containing `body_contains`.
+    HttpResponds {
+        #[serde(default = "ok_status")]
+        status: u16,
+        body_contains: Option<String>,
+    },
+}
+
+fn ok_status() -> u16 {
+    200
+}
+
+/// Take a `[[checks]]` table apart: its `id`, then the rest as a [`Check`].
+pub fn parse(mut table: toml::Table) -> anyhow::Result<(String, Check)> {
+    let id = match table.remove("id") {
+        Some(toml::Value::String(id)) if !id.is_empty() => id,
+        Some(_) => bail!("`id` must be a non-empty string"),
+        None => bail!("add an `id` (a short name that stays the same when the wording changes)"),
+    };
+    let check =
+        Check::deserialize(toml::Value::Table(table)).with_context(|| format!("check `{id}`"))?;
+    Ok((id, check))
+}
+
+/// What a check can look at.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Facts<'a> {
+    pub image: Option<&'a ImageFacts>,
+    pub config: Option<&'a ImageConfigFacts>,
+    pub run: Option<&'a RunFacts>,
+}
+
+impl Check {
+    pub fn needs_run(&self) -> bool {
+        matches!(
+            self,
+            Check::RunOutput { .. } | Check::ExitCode { .. } | Check::HttpResponds { .. }
+        )
+    }
+
+    pub fn needs_probe(&self) -> bool {
+        matches!(self, Check::HttpResponds { .. })
+    }
+
+    /// The goal, as the learner reads it before building.
+    pub fn describe(&self) -> String {
+        match self {
+            Check::BuildSucceeds => "The image builds without errors.".into(),
+            Check::MaxLayers { max } => format!("The image has at most {max} layers."),
+            Check::MaxSize { max_bytes } => {
+                format!("The image is at most {}.", human_size(*max_bytes))
+            }
+            Check::User { name } => format!("The container runs as user “{name}”."),
+            Check::NonRootUser => "The container does not run as root.".into(),
+            Check::Workdir { path } => format!("The working directory is {path}."),
+            Check::EnvHas { name, value: None } => format!("The environment sets {name}."),
+            Check::EnvHas {
+                name,
+                value: Some(v),
+            } => format!("The environment sets {name}={v}."),
+            Check::RunOutput { contains } => format!("The container prints “{contains}”."),
+            Check::ExitCode { code } => format!("The container exits with code {code}."),
+            Check::HttpResponds {
+                status,
+                body_contains,
+            } => match body_contains {
+                Some(text) => {
+                    format!("The web server answers {status} with a page containing “{text}”.")
+                }
+                None => format!("The web server answers with status {status}."),
+            },
+        }
+    }
+
+    /// Judge the check. A check whose facts were never reached (the build failed, nothing ran)
+    /// fails and says why.
+    pub fn judge(&self, id: &str, facts: Facts<'_>) -> CheckOutcome {
+        let (passed, message) = self.verdict(facts);
+        CheckOutcome {
+            id: id.to_string(),
+            passed,
+            message,
+        }
+    }
+
+    fn verdict(&self, facts: Facts<'_>) -> (bool, String) {
+        let Some(image) = facts.image else {
+            return (false, "Not checked: the image did not build.".into());
+        };
+        let config = facts.config.cloned().unwrap_or_default();
+        let needs_run_message = || (false, "Not checked: the container did not run.".to_string());
+        match self {
+            Check::BuildSucceeds => (true, "The image built.".into()),
+            Check::MaxLayers { max } => (
+                image.layers <= *max,
+                format!("The image has {} layers; the goal is at most {max}.", image.layers),
+            ),
+            Check::MaxSize { max_bytes } => (
+                image.size_bytes <= *max_bytes,
+                format!(
+                    "The image is {}; the goal is at most {}.",
+                    human_size(image.size_bytes),
+                    human_size(*max_bytes)
+                ),
+            ),
+            Check::User { name } => {
+                let user = config.user_or_root();
+                (
+                    user == name,
+                    format!("The container runs as “{user}”; the goal is “{name}”."),
+                )
+            }
+            Check::NonRootUser => {
+                let user = config.user_or_root();
+                let name = user.split(':').next().unwrap_or(user);
+                let root = name == "root" || name == "0";
+                let message = if root {
+                    format!("The container runs as “{user}”, which is root. Add a USER.")
+                } else {
+                    format!("The container runs as “{user}”, not root.")
+                };
+                (!root, message)
+            }
+            Check::Workdir { path } => {
+                let actual = if config.workdir.is_empty() {
+                    "/ (not set)".to_string()
+                } else {
+                    config.workdir.clone()
+                };
+                (
+                    config.workdir.trim_end_matches('/') == path.trim_end_matches('/'),
+                    format!("The working directory is {actual}; the goal is {path}."),
+                )
+            }
+            Check::EnvHas { name, value } => {
+                let found = config.env_value(name);
+                match (found, value) {
+                    (None, _) => (false, format!("{name} is not set in the image.")),
+                    (Some(v), Some(want)) if v != want => {
+                        (false, format!("{name} is “{v}”; the goal is “{want}”."))
+                    }
+                    (Some(v), _) => (true, format!("{name} is set to “{v}”.")),
+                }
+            }
+            Check::RunOutput { contains } => match facts.run {
+                None => needs_run_message(),
+                Some(run) => {
+                    if run.output.contains(contains.as_str()) {
+                        (true, format!("The output contains “{contains}”."))
+                    } else if run.output.trim().is_empty() {
+                        (false, format!("The container printed nothing; the goal is “{contains}”."))
+                    } else {
+                        (false, format!("The output does not contain “{contains}”."))
+                    }
+                }
+            },
+            Check::ExitCode { code } => match facts.run {
+                None => needs_run_message(),
+                Some(run) => match run.exit_code {
+                    Some(actual) => (
+                        actual == *code,
+                        format!("The container exited with code {actual}; the goal is {code}."),
+                    ),
+                    None => (
+                        false,
+                        "The container did not exit on its own before the time limit.".into(),
+                    ),
+                },
+            },
+            Check::HttpResponds {
+                status,
+                body_contains,
+            } => match facts.run.and_then(|r| r.probe.as_ref()) {
+                None => needs_run_message(),
+                Some(probe) => match probe.status {
+                    None => (
+                        false,
+                        format!(
+                            "No answer on port {}: {}.",
+                            probe.port,
+                            probe.error.as_deref().unwrap_or("nothing listened")
+                        ),
+                    ),
+                    Some(actual) if actual != *status => (
+                        false,
+                        format!("The server answered {actual}; the goal is {status}."),
+                    ),
+                    Some(actual) => match body_contains {
+                        Some(text) if !probe.body.contains(text.as_str()) => (
+                            false,
+                            format!("The server answered {actual}, but the page does not contain “{text}”."),
+                        ),
+                        _ => (true, format!("The server answered {actual} on port {}.", probe.port)),
+                    },
+                },
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use app::dto::ProbeFacts;
+
+    fn table(text: &str) -> toml::Table {
+        toml::from_str(text).expect("toml")
+    }
+
+    #[test]
+    fn checks_parse_with_ids_and_refuse_unknown_fields() {
+        let (id, check) = parse(table(
+            "id = \"small\"\ntype = \"max-size\"\nmax_bytes = 5000000",
+        ))
+        .expect("parses");
+        assert_eq!(id, "small");
+        assert_eq!(
+            check,
+            Check::MaxSize {
+                max_bytes: 5_000_000
+            }
+        );
+        let err = parse(table(
+            "id = \"x\"\ntype = \"max-layers\"\nmax = 3\nmaxx = 4",
+        ))
+        .expect_err("unknown field");
+        assert!(format!("{err:#}").contains("maxx"), "{err:#}");
+        let err = parse(table("type = \"build-succeeds\"")).expect_err("no id");
+        assert!(err.to_string().contains("add an `id`"), "{err}");
+        let err = parse(table("id = \"x\"\ntype = \"made-up\"")).expect_err("unknown type");
+        assert!(format!("{err:#}").contains("made-up"), "{err:#}");
+    }
+
+    fn image(layers: usize, size_bytes: u64) -> ImageFacts {
+        ImageFacts {
+            id: "sha256:x".into(),
+            size_bytes,
+            layers,
+            history: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn verdicts_use_the_facts_and_say_the_numbers() {
+        let img = image(4, 3 * 1024 * 1024);
+        let config = ImageConfigFacts {
+            user: "app".into(),
+            workdir: "/srv".into(),
+            env: vec!["MODE=prod".into(), "PATH=/bin".into()],
+            ..Default::default()
+        };
+        let facts = Facts {
+            image: Some(&img),
+            config: Some(&config),
+            run: None,
+        };
+        let outcome = Check::MaxLayers { max: 3 }.judge("few", facts);
+        assert!(!outcome.passed);
+        assert_eq!(
+            outcome.message,
+            "The image has 4 layers; the goal is at most 3."
+        );
+        assert!(
+            Check::MaxSize {
+                max_bytes: 4 * 1024 * 1024
+            }
+            .judge("s", facts)
+            .passed
+        );
+        assert!(Check::User { name: "app".into() }.judge("u", facts).passed);
+        assert!(Check::NonRootUser.judge("u", facts).passed);
+        assert!(
+            Check::Workdir {
+                path: "/srv/".into()
+            }
+            .judge("w", facts)
+            .passed
+        );
+        let env = Check::EnvHas {
+            name: "MODE".into(),
+            value: Some("dev".into()),
+        }
+        .judge("e", facts);
+        assert_eq!(
+            (env.passed, env.message.as_str()),
+            (false, "MODE is “prod”; the goal is “dev”.")
+        );
+        let not_run = Check::RunOutput {
+            contains: "hi".into(),
+        }
+        .judge("r", facts);
+        assert_eq!(not_run.message, "Not checked: the container did not run.");
+
+        let root = ImageConfigFacts::default();
+        let as_root = Check::NonRootUser.judge(
+            "u",
+            Facts {
+                config: Some(&root),
+                ..facts
+            },
+        );
+        assert!(!as_root.passed);
+        assert!(as_root.message.contains("root"), "{}", as_root.message);
+        let failed = Check::BuildSucceeds.judge("b", Facts::default());
+        assert!(!failed.passed);
+    }
+
+    #[test]
+    fn run_and_probe_verdicts() {
+        let img = image(1, 1);
+        let run = RunFacts {
+            exit_code: None,
+            output: "listening\n".into(),
+            output_truncated: false,
+            oom_killed: false,
+            timed_out: false,
+            probe: Some(ProbeFacts {
+                port: 8080,
+                path: "/".into(),
+                status: Some(200),
+                body: "<h1>Hello</h1>".into(),
+                error: None,
+            }),
+        };
+        let facts = Facts {
+            image: Some(&img),
+            config: None,
+            run: Some(&run),
+        };
+        let web = Check::HttpResponds {
+            status: 200,
+            body_contains: Some("Hello".into()),
+        };
+        assert!(web.judge("w", facts).passed);
+        let wrong = Check::HttpResponds {
+            status: 200,
+            body_contains: Some("Bye".into()),
+        }
+        .judge("w", facts);
+        assert!(!wrong.passed);
+        assert!(
+            wrong.message.contains("does not contain “Bye”"),
+            "{}",
+            wrong.message
+        );
+        let exit = Check::ExitCode { code: 0 }.judge("x", facts);
+        assert!(!exit.passed);
+        assert!(
+            Check::RunOutput {
+                contains: "listen".into()
+            }
+            .judge("o", facts)
+            .passed
+        );
+    }
+}

@@ -1,0 +1,319 @@
+//! Exercises as data: `exercises/<id>/exercise.toml` (title, lesson, run step, checks),
+//! `README.md` (the statement), `starter/` (what the learner starts from) and `solution/`.
+//! Loading refuses every mistake it can find and says how to fix it.
+
+pub mod check;
+
+use crate::course::{markdown, Course};
+use crate::engine::run::ProbeSpec;
+use anyhow::{bail, Context};
+use app::dto::{CheckDescription, ExerciseLink, ExerciseView, WorkbenchFile};
+use check::Check;
+use serde::Deserialize;
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+use std::time::Duration;
+
+/// The id builds use when they belong to no exercise.
+pub const PLAYGROUND: &str = "playground";
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExerciseFile {
+    title: String,
+    /// The lesson this exercise practises; shown as a link.
+    lesson: Option<String>,
+    /// Base images the starter and solution build from; `images seed` makes them.
+    #[serde(default)]
+    base_images: Vec<String>,
+    /// Whether `RUN` steps may use the network (off by default).
+    #[serde(default)]
+    build_network: bool,
+    run: Option<RunFile>,
+    #[serde(default)]
+    checks: Vec<toml::Table>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RunFile {
+    /// Replaces the image's CMD.
+    command: Option<Vec<String>>,
+    timeout_secs: Option<u64>,
+    probe: Option<ProbeFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProbeFile {
+    port: u16,
+    #[serde(default = "root_path")]
+    path: String,
+}
+
+fn root_path() -> String {
+    "/".into()
+}
+
+/// What happens after a successful build.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunStep {
+    pub command: Option<Vec<String>>,
+    pub timeout: Option<Duration>,
+    pub probe: Option<ProbeSpec>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Exercise {
+    pub id: String,
+    pub title: String,
+    pub lesson: Option<String>,
+    pub base_images: Vec<String>,
+    pub build_network: bool,
+    pub run: Option<RunStep>,
+    pub checks: Vec<(String, Check)>,
+    pub statement_html: String,
+    pub starter: BTreeMap<String, String>,
+    pub solution: BTreeMap<String, String>,
+}
+
+/// Every exercise, in folder-name order.
+#[derive(Debug, Default)]
+pub struct Exercises {
+    list: Vec<Exercise>,
+}
+
+impl Exercises {
+    /// Load `dir/<id>/` for every folder in `dir`, checking lesson links against `course`.
+    pub fn load(dir: &Path, course: &Course) -> anyhow::Result<Self> {
+        let mut ids: Vec<String> = std::fs::read_dir(dir)
+            .with_context(|| format!("cannot read the exercises folder {}", dir.display()))?
+            .filter_map(Result::ok)
+            .filter(|e| e.path().is_dir())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        ids.sort();
+        let mut list = Vec::with_capacity(ids.len());
+        for id in ids {
+            let exercise = load_one(&dir.join(&id), &id, course)
+                .with_context(|| format!("exercise `{id}` ({})", dir.join(&id).display()))?;
+            list.push(exercise);
+        }
+        Ok(Exercises { list })
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Exercise> {
+        self.list.iter().find(|e| e.id == id)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Exercise> {
+        self.list.iter()
+    }
+
+    /// Base images any exercise needs that `base` does not already list.
+    pub fn base_images(&self) -> impl Iterator<Item = &String> {
+        self.list.iter().flat_map(|e| e.base_images.iter())
+    }
+}
+
+fn load_one(dir: &Path, id: &str, course: &Course) -> anyhow::Result<Exercise> {
+    if !id
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        || id == PLAYGROUND
+    {
+        bail!(
+            "the folder name must be lowercase letters, digits and dashes (and not `{PLAYGROUND}`)"
+        );
+    }
+    let toml_path = dir.join("exercise.toml");
+    let text = std::fs::read_to_string(&toml_path)
+        .with_context(|| format!("cannot read {}", toml_path.display()))?;
+    let file: ExerciseFile =
+        toml::from_str(&text).with_context(|| format!("{} is not valid", toml_path.display()))?;
+    if let Some(lesson) = &file.lesson {
+        if course.lesson(lesson).is_none() {
+            bail!("`lesson = \"{lesson}\"` names no lesson in course.toml");
+        }
+    }
+    let mut checks = Vec::with_capacity(file.checks.len());
+    let mut seen = HashSet::new();
+    for (index, table) in file.checks.into_iter().enumerate() {
+        let (id, check) = check::parse(table)
+            .with_context(|| format!("check number {} in exercise.toml", index + 1))?;
+        if !seen.insert(id.clone()) {
+            bail!("two checks have the id `{id}`; ids must differ");
+        }
+        checks.push((id, check));
+    }
+    if checks.is_empty() {
+        bail!("exercise.toml has no [[checks]]; add at least one");
+    }
+    let run = file.run.map(|r| RunStep {
+        command: r.command,
+        timeout: r.timeout_secs.map(Duration::from_secs),
+        probe: r.probe.map(|p| ProbeSpec {
+            port: p.port,
+            path: p.path,
+        }),
+    });
+    for (id, check) in &checks {
+        if check.needs_run() && run.is_none() {
+            bail!("check `{id}` looks at the running container, but exercise.toml has no [run]");
+        }
+        if check.needs_probe() && run.as_ref().and_then(|r| r.probe.as_ref()).is_none() {
+            bail!("check `{id}` needs an HTTP answer; add [run.probe] with the port");
+        }
+    }
+    let readme = dir.join("README.md");
+    let statement = std::fs::read_to_string(&readme).with_context(|| {
+        format!(
+            "cannot read {}; every exercise needs a statement",
+            readme.display()
+        )
+    })?;
+    let starter = read_tree(&dir.join("starter"))?;
+    let solution = read_tree(&dir.join("solution"))?;
+    for (name, files) in [("starter", &starter), ("solution", &solution)] {
+        if !files.contains_key("Dockerfile") {
+            bail!("{name}/Dockerfile is missing");
+        }
+    }
+    Ok(Exercise {
+        id: id.to_string(),
+        title: file.title,
+        lesson: file.lesson,
+        base_images: file.base_images,
+        build_network: file.build_network,
+        run,
+        checks,
+        statement_html: markdown::render_block(&statement),
+        starter,
+        solution,
+    })
+}
+
+/// Every file under `dir`, path relative to it with `/` separators.
+fn read_tree(dir: &Path) -> anyhow::Result<BTreeMap<String, String>> {
+    let mut files = BTreeMap::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(current) = pending.pop() {
+        let entries = std::fs::read_dir(&current)
+            .with_context(|| format!("cannot read {}", current.display()))?;
+        for entry in entries {
+            let path = entry?.path();
+            if path.is_dir() {
+                pending.push(path);
+                continue;
+            }
+            let relative = path
+                .strip_prefix(dir)
+                .context("a file outside its folder")?
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join("/");
+            let content = std::fs::read_to_string(&path)
+                .with_context(|| format!("{} is not UTF-8 text", path.display()))?;
+            files.insert(relative, content);
+        }
+    }
+    Ok(files)
+}
+
+impl Exercise {
+    pub fn link(&self) -> ExerciseLink {
+        ExerciseLink {
+            id: self.id.clone(),
+            title: self.title.clone(),
+        }
+    }
+
+    pub fn view(&self, course: &Course) -> ExerciseView {
+        ExerciseView {
+            id: self.id.clone(),
+            title: self.title.clone(),
+            statement_html: self.statement_html.clone(),
+            lesson: self
+                .lesson
+                .as_deref()
+                .and_then(|slug| course.lesson(slug))
+                .map(|(_, l)| app::dto::LessonLink {
+                    slug: l.slug.clone(),
+                    title: l.title.clone(),
+                    summary: l.summary.clone(),
+                }),
+            files: files_view(&self.starter),
+            checks: self
+                .checks
+                .iter()
+                .map(|(id, check)| CheckDescription {
+                    id: id.clone(),
+                    description: check.describe(),
+                })
+                .collect(),
+            run_summary: self.run.as_ref().map(RunStep::summary),
+        }
+    }
+}
+
+impl RunStep {
+    fn summary(&self) -> String {
+        let start = match &self.command {
+            Some(command) => format!("runs `{}`", command.join(" ")),
+            None => "runs the image's CMD".into(),
+        };
+        match &self.probe {
+            Some(p) => format!(
+                "After a successful build, layerlab {start} and requests http://container:{}{}.",
+                p.port, p.path
+            ),
+            None => {
+                format!("After a successful build, layerlab {start} and shows what it printed.")
+            }
+        }
+    }
+}
+
+/// Dockerfile first, then the rest by path: the order file tabs appear in.
+pub fn files_view(files: &BTreeMap<String, String>) -> Vec<WorkbenchFile> {
+    let mut out: Vec<WorkbenchFile> = files
+        .iter()
+        .map(|(path, content)| WorkbenchFile {
+            path: path.clone(),
+            content: content.clone(),
+        })
+        .collect();
+    out.sort_by_key(|f| (f.path != "Dockerfile", f.path.clone()));
+    out
+}
+
+/// What the playground starts with.
+pub fn playground_view() -> ExerciseView {
+    let starter = BTreeMap::from([
+        (
+            "Dockerfile".to_string(),
+            "FROM busybox:latest\nWORKDIR /app\nCOPY hello.sh .\nCMD [\"sh\", \"hello.sh\"]\n"
+                .to_string(),
+        ),
+        (
+            "hello.sh".to_string(),
+            "echo \"Hello from $(hostname), running as $(id -un)\"\n".to_string(),
+        ),
+    ]);
+    ExerciseView {
+        id: PLAYGROUND.into(),
+        title: "Playground".into(),
+        statement_html: markdown::render_block(
+            "Build anything you like. After a successful build the image's `CMD` runs once, \
+             with no network, and you see what it printed.",
+        ),
+        lesson: None,
+        files: files_view(&starter),
+        checks: Vec::new(),
+        run_summary: Some(
+            "After a successful build, layerlab runs the image's CMD and shows what it printed."
+                .into(),
+        ),
+    }
+}

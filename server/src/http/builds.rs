@@ -1,0 +1,147 @@
+//! The build API: `POST /api/v1/builds`, `GET /api/v1/builds/{id}` and the live
+//! `GET /api/v1/builds/{id}/events` (Server-Sent Events). The UI uses these same endpoints.
+
+use super::AppError;
+use crate::builds::{BuildEvent, SubmitError};
+use crate::state::{learner_id, AppState};
+use app::dto::{BuildAccepted, BuildRequest, BuildView, StatusUpdate};
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use futures::stream::{self, Stream, StreamExt};
+use std::convert::Infallible;
+use tokio::sync::broadcast;
+use tower_sessions::Session;
+
+/// Largest request body accepted; the context limits inside it are checked separately.
+pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/builds", post(submit))
+        .route("/api/v1/builds/{id}", get(show))
+        .route("/api/v1/builds/{id}/events", get(events))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+}
+
+async fn submit(
+    State(state): State<AppState>,
+    session: Session,
+    body: Result<Json<BuildRequest>, JsonRejection>,
+) -> Result<(StatusCode, Json<BuildAccepted>), AppError> {
+    let Json(request) = body.map_err(|rejection| match rejection {
+        JsonRejection::BytesRejection(_) => AppError::TooLarge(format!(
+            "The request is larger than {} MiB.",
+            MAX_BODY_BYTES / 1024 / 1024
+        )),
+        other => AppError::BadRequest(format!(
+            "The request must be JSON like {{\"exercise\": null, \"files\": {{\"Dockerfile\": \"FROM busybox\"}}}}: {}",
+            other.body_text()
+        )),
+    })?;
+    let learner = learner_id(&session).await?;
+    let accepted = state
+        .builds
+        .submit(&learner, request)
+        .await
+        .map_err(|e| match e {
+            SubmitError::UnknownExercise(_) => AppError::NotFound(e.to_string()),
+            SubmitError::Context(c) if c.is_too_large() => {
+                AppError::Coded(StatusCode::PAYLOAD_TOO_LARGE, c.code(), c.to_string())
+            }
+            SubmitError::Context(c) => {
+                AppError::Coded(StatusCode::BAD_REQUEST, c.code(), c.to_string())
+            }
+            SubmitError::AlreadyBuilding(_) => {
+                AppError::Coded(StatusCode::CONFLICT, "build_in_progress", e.to_string())
+            }
+            SubmitError::EngineUnavailable(_) => AppError::Coded(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "engine_unavailable",
+                e.to_string(),
+            ),
+        })?;
+    Ok((StatusCode::ACCEPTED, Json(accepted)))
+}
+
+async fn show(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+) -> Result<Json<BuildView>, AppError> {
+    let learner = learner_id(&session).await?;
+    let record = state
+        .builds
+        .get(&id, &learner)
+        .ok_or_else(|| not_found(&id))?;
+    Ok(Json(record.view()))
+}
+
+fn not_found(id: &str) -> AppError {
+    AppError::NotFound(format!("There is no build “{id}” of yours."))
+}
+
+/// The build so far (a `status` event, then every `log` line), then live events until `done`,
+/// which carries the whole result. The stream then ends; clients should not reconnect.
+async fn events(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, AppError> {
+    let learner = learner_id(&session).await?;
+    let record = state
+        .builds
+        .get(&id, &learner)
+        .ok_or_else(|| not_found(&id))?;
+    let (view, log, receiver) = record.subscribe();
+    let mut backlog = vec![status_event(&StatusUpdate {
+        status: view.status,
+        step: view.step,
+        queue_position: view.queue_position,
+    })];
+    backlog.extend(log.iter().map(|line| json_event("log", line)));
+    let finished = view.status.is_finished();
+    if finished {
+        backlog.push(json_event("done", &view));
+    }
+    let live = stream::unfold((receiver, finished), |(mut receiver, ended)| async move {
+        if ended {
+            return None;
+        }
+        loop {
+            match receiver.recv().await {
+                Ok(event) => {
+                    let done = matches!(event, BuildEvent::Done(_));
+                    return Some((to_event(&event), (receiver, done)));
+                }
+                // A subscriber this far behind misses lines; `done` still carries the result.
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    });
+    let stream = stream::iter(backlog).chain(live).map(Ok);
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+fn to_event(event: &BuildEvent) -> Event {
+    match event {
+        BuildEvent::Log(line) => json_event("log", line),
+        BuildEvent::Status(update) => status_event(update),
+        BuildEvent::Done(view) => json_event("done", view.as_ref()),
+    }
+}
+
+fn status_event(update: &StatusUpdate) -> Event {
+    json_event("status", update)
+}
+
+fn json_event(name: &str, data: &impl serde::Serialize) -> Event {
+    Event::default()
+        .event(name)
+        .json_data(data)
+        .unwrap_or_else(|_| Event::default().event(name).data("{}"))
+}

@@ -1,0 +1,543 @@
+//! The build API against the real Docker engine: results compared with what the docker CLI
+//! reports, every failure's message, run limits, the HTTP probe, live events, clean-up, and
+//! every exercise's solution (passes) and starter (fails). Needs the engine and
+//! `busybox:latest` (`./x test` seeds it); a missing engine fails these tests.
+
+mod support;
+
+use axum::http::StatusCode;
+use serde_json::Value;
+use support::{docker, TestClient, LOCAL_ENGINE};
+
+/// A word no other test run uses, to find leftovers of this one.
+fn marker(tag: &str) -> String {
+    format!("layerlab-test-{tag}-{}-{}", std::process::id(), uuid_like())
+}
+
+fn uuid_like() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
+}
+
+/// Containers (running or not) whose command mentions `word`.
+fn containers_mentioning(word: &str) -> Vec<String> {
+    docker(&["ps", "-a", "--no-trunc", "--format", "{{.ID}} {{.Command}}"])
+        .lines()
+        .filter(|l| l.contains(word))
+        .map(str::to_string)
+        .collect()
+}
+
+fn remove_image(image: &Value) {
+    if let Some(id) = image["id"].as_str() {
+        let _ = std::process::Command::new("docker")
+            .args(["image", "rm", "-f", id])
+            .output();
+    }
+}
+
+#[tokio::test]
+async fn a_build_reports_size_layers_and_history_exactly_as_docker_does() {
+    let mut client = TestClient::new(LOCAL_ENGINE).await;
+    let word = marker("facts");
+    let dockerfile = format!(
+        "FROM busybox:latest\nWORKDIR /app\nENV GREETING=hello\nCOPY hello.sh .\nRUN echo {word} > /app/data.txt\nCMD [\"sh\", \"hello.sh\"]\n"
+    );
+    let (result, log) = client
+        .build(
+            None,
+            &[
+                ("Dockerfile", &dockerfile),
+                ("hello.sh", "echo \"$GREETING from $(cat data.txt)\"\n"),
+            ],
+        )
+        .await;
+    assert_eq!(result["status"], "succeeded", "{result:#}\n{log:#?}");
+    assert!(
+        log.iter().any(|l| l.starts_with("Step 5/6 : RUN echo")),
+        "{log:#?}"
+    );
+    assert!(!log.iter().any(|l| l.contains("org.layerlab")), "{log:#?}");
+
+    let image = &result["image"];
+    let id = image["id"].as_str().expect("image id");
+    let inspect: Value =
+        serde_json::from_str(&docker(&["image", "inspect", "--format", "{{json .}}", id]))
+            .expect("inspect JSON");
+    assert_eq!(image["size_bytes"], inspect["Size"]);
+    let layers = inspect["RootFS"]["Layers"]
+        .as_array()
+        .expect("layers")
+        .len();
+    assert_eq!(image["layers"], layers);
+    let build_id = result["id"].as_str().expect("build id");
+    assert_eq!(
+        inspect["RepoTags"],
+        serde_json::json!([format!("layerlab/playground:{build_id}")]),
+        "the tag names the build"
+    );
+    let attempt = inspect["Config"]["Labels"]["org.layerlab.attempt"]
+        .as_str()
+        .unwrap_or("");
+    assert!(
+        attempt.ends_with("/playground"),
+        "the label names learner and exercise: {attempt}"
+    );
+
+    // History: oldest first, the same entries as `docker history`, one per instruction.
+    let cli_history: Vec<String> = docker(&[
+        "history",
+        "--no-trunc",
+        "--format",
+        "entry:{{.CreatedBy}}",
+        id,
+    ])
+    .lines()
+    .rev()
+    .map(|l| l.trim_start_matches("entry:"))
+    .filter(|l| !l.contains("LABEL org.layerlab.attempt="))
+    .map(str::to_string)
+    .collect();
+    assert_eq!(
+        log.iter().filter(|l| l.starts_with("Step ")).count(),
+        6,
+        "the builder's extra LABEL step is not shown: {log:#?}"
+    );
+    let history = image["history"].as_array().expect("history");
+    let created_by: Vec<&str> = history
+        .iter()
+        .map(|h| h["created_by"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(created_by, cli_history);
+    // Base image entry + WORKDIR, ENV, COPY, RUN, CMD.
+    assert_eq!(history.len(), 6, "{history:#?}");
+    let empty: Vec<bool> = history.iter().map(|h| h["empty_layer"] == true).collect();
+    assert_eq!(
+        empty,
+        [false, false, true, false, false, true],
+        "{history:#?}"
+    );
+    let non_empty = empty.iter().filter(|e| !**e).count();
+    assert_eq!(
+        non_empty, layers,
+        "every layer is one non-empty history entry"
+    );
+
+    // The container ran the image's CMD, with the ENV from the image.
+    let run = &result["run"];
+    assert_eq!(run["exit_code"], 0, "{run:#}");
+    assert_eq!(run["output"], format!("hello from {word}\n"));
+    assert_eq!(run["timed_out"], false);
+    assert_eq!(run["oom_killed"], false);
+    assert!(
+        containers_mentioning(&word).is_empty(),
+        "build containers are removed"
+    );
+    assert_eq!(
+        docker(&[
+            "ps",
+            "-a",
+            "-q",
+            "--filter",
+            &format!(
+                "label=org.layerlab.build={}",
+                result["id"].as_str().unwrap_or("")
+            )
+        ]),
+        "",
+        "the run container is removed"
+    );
+    remove_image(image);
+}
+
+#[tokio::test]
+async fn a_multi_stage_build_reports_only_the_final_stage() {
+    let mut client = TestClient::new(LOCAL_ENGINE).await;
+    let word = marker("stages");
+    let dockerfile = format!(
+        "FROM busybox:latest AS build\nRUN dd if=/dev/zero of=/big bs=1M count=4 && echo {word} > /small\n\nFROM busybox:latest\nCOPY --from=build /small /small\n"
+    );
+    let (result, log) = client.build(None, &[("Dockerfile", &dockerfile)]).await;
+    assert_eq!(result["status"], "succeeded", "{result:#}\n{log:#?}");
+    let image = &result["image"];
+    let id = image["id"].as_str().expect("id");
+    let base_layers: usize = docker(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{len .RootFS.Layers}}",
+        "busybox:latest",
+    ])
+    .parse()
+    .expect("number");
+    let base_size: u64 = docker(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{.Size}}",
+        "busybox:latest",
+    ])
+    .parse()
+    .expect("number");
+    assert_eq!(
+        image["layers"],
+        base_layers + 1,
+        "only the COPY adds a layer"
+    );
+    assert_eq!(
+        image["layers"].as_u64(),
+        docker(&["image", "inspect", "--format", "{{len .RootFS.Layers}}", id])
+            .parse()
+            .ok()
+    );
+    let size = image["size_bytes"].as_u64().expect("size");
+    assert_eq!(
+        Some(size),
+        docker(&["image", "inspect", "--format", "{{.Size}}", id])
+            .parse()
+            .ok()
+    );
+    assert!(
+        size < base_size + 1024 * 1024,
+        "the 4 MiB file stayed in the build stage: {size}"
+    );
+    let history = image["history"].as_array().expect("history");
+    assert!(
+        history
+            .iter()
+            .all(|h| !h["created_by"].as_str().unwrap_or("").contains("dd if=")),
+        "the build stage's RUN is not in the final history: {history:#?}"
+    );
+    assert!(history
+        .last()
+        .and_then(|h| h["created_by"].as_str())
+        .unwrap_or("")
+        .contains("COPY"));
+    assert!(result.get("run").is_none() || result["run"]["exit_code"].is_number());
+    remove_image(image);
+}
+
+#[tokio::test]
+async fn each_build_failure_has_its_own_message_and_leaves_no_container() {
+    let mut client = TestClient::new(LOCAL_ENGINE).await;
+    let word = marker("fail");
+
+    let (syntax, _) = client
+        .build(
+            None,
+            &[("Dockerfile", "FROM busybox:latest\nRUNN echo hi\n")],
+        )
+        .await;
+    assert_eq!(syntax["status"], "failed");
+    assert_eq!(syntax["error"]["code"], "dockerfile_syntax", "{syntax:#}");
+    assert_eq!(syntax["error"]["line"], 2);
+    assert!(
+        syntax["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("RUNN"),
+        "{syntax:#}"
+    );
+    assert!(syntax.get("image").is_none());
+
+    let failing =
+        format!("FROM busybox:latest\nWORKDIR /w\n\nRUN echo {word} about to fail && exit 3\n");
+    let (run_failed, log) = client.build(None, &[("Dockerfile", &failing)]).await;
+    let error = &run_failed["error"];
+    assert_eq!(error["code"], "run_failed", "{run_failed:#}");
+    assert_eq!(error["line"], 4);
+    let message = error["message"].as_str().unwrap_or("");
+    assert!(message.contains("Step 3/3"), "{message}");
+    assert!(message.contains("exited with code 3"), "{message}");
+    assert!(
+        message.contains(&format!("{word} about to fail")),
+        "last output: {message}"
+    );
+    assert!(log.iter().any(|l| l.contains("about to fail")), "{log:#?}");
+
+    let (missing, _) = client
+        .build(
+            None,
+            &[("Dockerfile", "# base\nFROM alpine:3.19\nRUN true\n")],
+        )
+        .await;
+    let error = &missing["error"];
+    assert_eq!(error["code"], "missing_base_image", "{missing:#}");
+    assert_eq!(error["line"], 2);
+    let message = error["message"].as_str().unwrap_or("");
+    assert!(message.contains("alpine:3.19"), "{message}");
+    assert!(
+        message.contains("busybox:latest"),
+        "names what is available: {message}"
+    );
+    assert!(message.contains("layerlab images seed"), "{message}");
+
+    let (copy, _) = client
+        .build(
+            None,
+            &[
+                (
+                    "Dockerfile",
+                    "FROM busybox:latest\nCOPY notes.txt /notes.txt\n",
+                ),
+                ("note.txt", "typo"),
+            ],
+        )
+        .await;
+    let error = &copy["error"];
+    assert_eq!(error["code"], "copy_source_missing", "{copy:#}");
+    assert_eq!(error["line"], 2);
+    let message = error["message"].as_str().unwrap_or("");
+    assert!(
+        message.contains("notes.txt") && message.contains("note.txt"),
+        "{message}"
+    );
+
+    assert!(
+        containers_mentioning(&word).is_empty(),
+        "failed RUN containers are removed"
+    );
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_with_a_specific_4xx() {
+    let mut client = TestClient::new(LOCAL_ENGINE).await;
+    let cases: Vec<(Value, StatusCode, &str, &str)> = vec![
+        (
+            serde_json::json!({"exercise": null, "files": {"Dockerfile": "FROM busybox", "../etc/x": "x"}}),
+            StatusCode::BAD_REQUEST,
+            "bad_path",
+            "“..”",
+        ),
+        (
+            serde_json::json!({"exercise": null, "files": {"Dockerfile": "FROM busybox", "/abs": "x"}}),
+            StatusCode::BAD_REQUEST,
+            "bad_path",
+            "absolute",
+        ),
+        (
+            serde_json::json!({"exercise": null, "files": {"app.sh": "echo"}}),
+            StatusCode::BAD_REQUEST,
+            "no_dockerfile",
+            "Dockerfile",
+        ),
+        (
+            serde_json::json!({"exercise": null, "files": {"Dockerfile": "x".repeat(300 * 1024)}}),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "file_too_large",
+            "at most",
+        ),
+        (
+            serde_json::json!({"exercise": "no-such-exercise", "files": {"Dockerfile": "FROM busybox"}}),
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no-such-exercise",
+        ),
+        (
+            serde_json::json!({"files": "not a map"}),
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "JSON",
+        ),
+    ];
+    for (body, status, code, words) in cases {
+        let res = client.post_json("/api/v1/builds", &body).await;
+        assert_eq!(res.status, status, "{}", res.body);
+        let json = res.json();
+        assert_eq!(json["error"]["code"], code, "{json:#}");
+        assert!(
+            json["error"]["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains(words),
+            "{json:#}"
+        );
+    }
+    let many: serde_json::Map<String, Value> = (0..100)
+        .map(|i| (format!("f{i}.txt"), Value::String("x".into())))
+        .chain([(
+            "Dockerfile".to_string(),
+            Value::String("FROM busybox".into()),
+        )])
+        .collect();
+    let res = client
+        .post_json(
+            "/api/v1/builds",
+            &serde_json::json!({"exercise": null, "files": many}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST);
+    assert_eq!(res.json()["error"]["code"], "too_many_files");
+
+    // Someone else's build is not found, even with its id.
+    let id = client
+        .start_build(None, &[("Dockerfile", "FROM busybox:latest\n")])
+        .await;
+    let mut stranger = TestClient::new(LOCAL_ENGINE).await;
+    let res = stranger.get(&format!("/api/v1/builds/{id}")).await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND);
+    let (done, _) = client.finish_build(&id).await;
+    remove_image(&done["image"]);
+}
+
+#[tokio::test]
+async fn with_the_engine_down_a_build_is_refused_with_503() {
+    let mut client = TestClient::new("unix:///nonexistent/layerlab-test.sock").await;
+    let res = client
+        .post_json(
+            "/api/v1/builds",
+            &serde_json::json!({"exercise": null, "files": {"Dockerfile": "FROM busybox"}}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SERVICE_UNAVAILABLE, "{}", res.body);
+    let json = res.json();
+    assert_eq!(json["error"]["code"], "engine_unavailable");
+    assert!(json["error"]["message"]
+        .as_str()
+        .unwrap_or("")
+        .contains("/nonexistent/layerlab-test.sock"));
+}
+
+#[tokio::test]
+async fn runs_report_out_of_memory_and_time_limits() {
+    let mut client =
+        TestClient::with_args(LOCAL_ENGINE, &["--run-memory-mb=16", "--run-timeout=3"]).await;
+    let hog = "FROM busybox:latest\nCMD [\"sh\", \"-c\", \"echo filling; a=xxxxxxxxxxxxxxxx; while true; do a=$a$a; done\"]\n";
+    let (oom, log) = client.build(None, &[("Dockerfile", hog)]).await;
+    let run = &oom["run"];
+    assert_eq!(oom["status"], "succeeded", "{oom:#}");
+    assert_eq!(run["oom_killed"], true, "{run:#}");
+    assert_eq!(run["exit_code"], 137);
+    assert_eq!(run["timed_out"], false);
+    assert!(
+        log.iter().any(|l| l == "filling"),
+        "run output streams as log lines: {log:#?}"
+    );
+    remove_image(&oom["image"]);
+
+    let word = marker("sleep");
+    let sleeper = format!("FROM busybox:latest\nCMD [\"sh\", \"-c\", \"echo {word}; sleep 60\"]\n");
+    let (slow, _) = client.build(None, &[("Dockerfile", &sleeper)]).await;
+    let run = &slow["run"];
+    assert_eq!(run["timed_out"], true, "{run:#}");
+    assert!(
+        run["exit_code"].is_null(),
+        "stopped by layerlab, so no exit code: {run:#}"
+    );
+    assert_eq!(run["output"], format!("{word}\n"));
+    assert!(
+        containers_mentioning(&word).is_empty(),
+        "the killed container is removed"
+    );
+    remove_image(&slow["image"]);
+}
+
+#[tokio::test]
+async fn the_first_log_line_arrives_while_the_build_is_still_running() {
+    let mut client = TestClient::new(LOCAL_ENGINE).await;
+    let word = marker("live");
+    let dockerfile = format!("FROM busybox:latest\nRUN echo {word} && sleep 4 && echo after\n");
+    let id = client
+        .start_build(None, &[("Dockerfile", &dockerfile)])
+        .await;
+    let mut events = client.events(&format!("/api/v1/builds/{id}/events")).await;
+    let mut names = Vec::new();
+    let mut status_when_marker_seen = None;
+    while let Some((name, data)) = events.next().await {
+        if name == "log" && data["text"] == word.as_str() && status_when_marker_seen.is_none() {
+            let now = client.get(&format!("/api/v1/builds/{id}")).await.json();
+            status_when_marker_seen = Some(now["status"].clone());
+        }
+        let done = name == "done";
+        names.push(name);
+        if done {
+            break;
+        }
+    }
+    let first_log = names.iter().position(|n| n == "log").expect("a log event");
+    let done = names
+        .iter()
+        .position(|n| n == "done")
+        .expect("a done event");
+    assert!(first_log < done);
+    assert_eq!(
+        names[0], "status",
+        "the stream starts with the current status"
+    );
+    assert_eq!(
+        status_when_marker_seen,
+        Some(Value::from("building")),
+        "the RUN step's output arrived while it was still sleeping"
+    );
+    assert!(events.next().await.is_none(), "the stream ends after done");
+    let result = client.get(&format!("/api/v1/builds/{id}")).await.json();
+    remove_image(&result["image"]);
+}
+
+#[tokio::test]
+async fn every_solution_passes_its_checks_and_every_starter_fails() {
+    let root = support::repo_root().join("exercises");
+    let mut ids: Vec<String> = std::fs::read_dir(&root)
+        .expect("exercises folder")
+        .filter_map(Result::ok)
+        .filter(|e| e.path().join("exercise.toml").exists())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    ids.sort();
+    assert!(ids.len() >= 2, "exercises found: {ids:?}");
+    let mut client = TestClient::new(LOCAL_ENGINE).await;
+    for id in &ids {
+        for (kind, should_pass) in [("solution", true), ("starter", false)] {
+            let files = read_tree(&root.join(id).join(kind));
+            let borrowed: Vec<(&str, &str)> = files
+                .iter()
+                .map(|(p, c)| (p.as_str(), c.as_str()))
+                .collect();
+            let (result, log) = client.build(Some(id), &borrowed).await;
+            let checks = result["checks"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{id} {kind}: no checks: {result:#}"));
+            assert!(!checks.is_empty());
+            let all_pass = checks.iter().all(|c| c["passed"] == true);
+            assert_eq!(
+                all_pass, should_pass,
+                "{id} {kind}: {checks:#?}\n{result:#}\n{log:#?}"
+            );
+            for check in checks {
+                assert!(!check["message"].as_str().unwrap_or("").is_empty());
+            }
+            if id == "serve-a-page" && should_pass {
+                let probe = &result["run"]["probe"];
+                assert_eq!(probe["status"], 200, "{probe:#}");
+                assert!(probe["body"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("Welcome to layerlab"));
+            }
+            remove_image(&result["image"]);
+        }
+    }
+}
+
+fn read_tree(dir: &std::path::Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        for entry in std::fs::read_dir(&d).expect("read dir").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                let rel = path
+                    .strip_prefix(dir)
+                    .expect("inside")
+                    .to_string_lossy()
+                    .into_owned();
+                out.push((rel, std::fs::read_to_string(&path).expect("text")));
+            }
+        }
+    }
+    out
+}
