@@ -1,6 +1,8 @@
+#![recursion_limit = "256"]
 //! layerlab's user interface: pages and components rendered on the server and hydrated in
 //! the browser, the server functions they call, and the data they exchange.
 
+pub mod ansi;
 pub mod api;
 #[cfg(feature = "ssr")]
 pub mod backend;
@@ -50,6 +52,7 @@ pub fn App() -> impl IntoView {
                 </A>
                 <nav>
                     <A href="/">"Course"</A>
+                    <A href="/playground">"Playground"</A>
                 </nav>
             </header>
             <pages::EngineBanner/>
@@ -58,6 +61,8 @@ pub fn App() -> impl IntoView {
                     // Async: the server sends finished HTML, so pages work with JavaScript off.
                     <Route path=path!("/") view=pages::CourseMapPage ssr=SsrMode::Async/>
                     <Route path=path!("/learn/:lesson") view=pages::LessonPage ssr=SsrMode::Async/>
+                    <Route path=path!("/exercises/:id") view=pages::ExercisePage ssr=SsrMode::Async/>
+                    <Route path=path!("/playground") view=pages::PlaygroundPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
             <footer class="site-footer">

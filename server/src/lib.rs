@@ -1,3 +1,4 @@
+#![recursion_limit = "256"]
 //! layerlab's server: loads the course, talks to the Docker engine, keeps sessions, and serves
 //! the pages and the API. `main.rs` only parses the command line and calls in here.
 

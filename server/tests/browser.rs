@@ -234,3 +234,185 @@ async fn hydrated_quiz_is_graded_in_place_and_plain_form_post_works_without_java
     assert_eq!(url.fragment(), Some("quiz-next-version"));
     c.close().await.expect("close");
 }
+
+/// Select everything in a text field and type `text` over it, like a person would.
+async fn type_over(c: &Client, selector: &str, text: &str) {
+    let field = css(c, selector).await;
+    field.click().await.expect("focus the editor");
+    // Ctrl+A, release the modifier, then type.
+    field
+        .send_keys("\u{E009}a\u{E000}")
+        .await
+        .expect("select all");
+    field.send_keys(text).await.expect("type");
+}
+
+async fn text_of(c: &Client, selector: &str) -> String {
+    css(c, selector).await.text().await.expect("text")
+}
+
+#[tokio::test]
+async fn workbench_streams_the_log_live_then_shows_layers_size_and_errors_on_their_line() {
+    assert!(
+        support::site_root().join("pkg/layerlab_bg.wasm").exists(),
+        "the browser bundle is missing: run `./x wasm` (the README's test command does)"
+    );
+    let server = ServerProcess::start(LOCAL_ENGINE);
+    let driver = Chromedriver::start();
+    let c = driver.browser(true).await;
+    c.goto(&server.url("/playground"))
+        .await
+        .expect("open the playground");
+    css(&c, "body[data-hydrated='true']").await;
+    css(&c, ".file-tab[data-path='Dockerfile']").await;
+
+    let marker = format!("browser-marker-{}", std::process::id());
+    let dockerfile = format!(
+        "FROM busybox:latest\nWORKDIR /srv\nRUN echo {marker} && sleep 4 && echo finished > done.txt\nCMD [\"cat\", \"done.txt\"]\n"
+    );
+    type_over(&c, "textarea.editor-input", &dockerfile).await;
+    // The highlighter follows the typing: keywords are marked.
+    let keywords = c
+        .find_all(Locator::Css(".highlight .tok-kw"))
+        .await
+        .expect("keywords");
+    assert_eq!(
+        keywords.len(),
+        4,
+        "FROM, WORKDIR, RUN and CMD are highlighted"
+    );
+    css(&c, "#build")
+        .await
+        .click()
+        .await
+        .expect("press Build & run");
+
+    // The marker line arrives while the RUN step still sleeps: no result yet.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let log = match c.find(Locator::Css(".build-log")).await {
+            Ok(e) => e.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if log.lines().any(|l| l.trim() == marker) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the marker never appeared in the log:\n{log}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        c.find(Locator::Css(".results")).await.is_err(),
+        "log lines arrive before the build has finished"
+    );
+    let progress = text_of(&c, ".progress-label").await;
+    assert!(
+        progress.starts_with("Step 3/4"),
+        "progress shows the step: {progress}"
+    );
+
+    let results = css(&c, ".results[data-status='succeeded']").await;
+    let build_id = results
+        .attr("data-build")
+        .await
+        .expect("attr")
+        .expect("build id");
+    let tag = format!("layerlab/playground:{build_id}");
+    let facts = support::docker(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{len .RootFS.Layers}} {{.Size}}",
+        &tag,
+    ]);
+    let (layers, size) = facts.split_once(' ').expect("two numbers");
+    assert_eq!(text_of(&c, ".layer-count").await, layers);
+    let size_el = css(&c, ".image-size").await;
+    assert_eq!(
+        size_el.attr("data-bytes").await.expect("attr").as_deref(),
+        Some(size)
+    );
+    assert!(size_el
+        .text()
+        .await
+        .expect("text")
+        .contains(&format!("({size} bytes)")));
+    let rows = c
+        .find_all(Locator::Css("table.history tbody tr"))
+        .await
+        .expect("rows");
+    let cli_entries = support::docker(&[
+        "history",
+        "--format",
+        "entry:{{.CreatedBy}}",
+        "--no-trunc",
+        &tag,
+    ])
+    .lines()
+    .filter(|l| !l.contains("LABEL org.layerlab."))
+    .count();
+    assert_eq!(rows.len(), 4, "base image, WORKDIR, RUN, CMD");
+    assert_eq!(
+        rows.len(),
+        cli_entries,
+        "the same entries as `docker history`"
+    );
+    let empty = c
+        .find_all(Locator::Css("table.history tr.empty-layer"))
+        .await
+        .expect("rows");
+    assert_eq!(
+        rows.len() - empty.len(),
+        layers.parse::<usize>().expect("number")
+    );
+    assert_eq!(text_of(&c, ".run-output").await, "finished");
+    save_screenshot(&c, "workbench-built.png").await;
+
+    // A syntax error: the message, and its line marked in the editor.
+    type_over(
+        &c,
+        "textarea.editor-input",
+        "FROM busybox:latest\nRUNN echo oops\n",
+    )
+    .await;
+    css(&c, "#build")
+        .await
+        .click()
+        .await
+        .expect("press Build & run");
+    css(
+        &c,
+        ".results[data-status='failed'] .build-error[data-code='dockerfile_syntax']",
+    )
+    .await;
+    assert_eq!(text_of(&c, ".gutter .line-number.error-line").await, "2");
+    assert!(text_of(&c, ".build-error").await.contains("line 2"));
+    save_screenshot(&c, "workbench-error.png").await;
+    c.close().await.expect("close");
+    let _ = std::process::Command::new("docker")
+        .args(["image", "rm", "-f", &tag])
+        .output();
+}
+
+#[tokio::test]
+async fn an_exercise_page_shows_its_statement_files_and_checks() {
+    let server = ServerProcess::start(LOCAL_ENGINE);
+    let driver = Chromedriver::start();
+    let c = driver.browser(false).await;
+    c.goto(&server.url("/")).await.expect("open /");
+    css(&c, "a[data-exercise='serve-a-page']")
+        .await
+        .click()
+        .await
+        .expect("follow the exercise link");
+    css(&c, ".workbench[data-exercise='serve-a-page']").await;
+    assert!(text_of(&c, ".statement h1")
+        .await
+        .contains("Serve a web page"));
+    css(&c, ".file-tab[data-path='site/index.html']").await;
+    css(&c, ".check[data-check='serves-the-page']").await;
+    css(&c, ".check[data-check='not-root']").await;
+    c.close().await.expect("close");
+}

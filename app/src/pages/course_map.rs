@@ -45,10 +45,28 @@ fn CourseMapView(map: CourseMap) -> impl IntoView {
                     }
                 })
                 .collect_view();
+            let exercises = (!module.exercises.is_empty()).then(|| {
+                let items = module
+                    .exercises
+                    .into_iter()
+                    .map(|e| {
+                        view! {
+                            <li class="exercise-card">
+                                <a href=format!("/exercises/{}", e.id) data-exercise=e.id.clone()>
+                                    <span class="exercise-badge">"Build"</span>
+                                    <span class="lesson-title">{e.title}</span>
+                                </a>
+                            </li>
+                        }
+                    })
+                    .collect_view();
+                view! { <ul class="exercises">{items}</ul> }
+            });
             view! {
                 <section class="module" data-module=module.id>
                     <h2><span class="module-number">{format!("Module {}", m + 1)}</span>{module.title}</h2>
                     <ol class="lessons">{lessons}</ol>
+                    {exercises}
                 </section>
             }
         })

@@ -4,10 +4,12 @@ mod course_map;
 mod engine_banner;
 mod lesson;
 mod quiz;
+mod workbench;
 
 pub use course_map::CourseMapPage;
 pub use engine_banner::EngineBanner;
 pub use lesson::LessonPage;
+pub use workbench::{ExercisePage, PlaygroundPage};
 
 use leptos::prelude::*;
 use leptos_meta::Title;

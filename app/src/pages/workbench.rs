@@ -1,0 +1,709 @@
+//! `/exercises/<id>` and `/playground`: the statement, file tabs, a highlighting editor, and
+//! Build & run — with the live log, the image's layers and history, the run, and the checks.
+//! The browser talks to the same public API scripts use: `POST /api/v1/builds`, then the
+//! build's Server-Sent Events.
+
+use crate::ansi;
+use crate::api::exercise;
+use crate::dockerfile::highlight;
+use crate::dto::{
+    human_size, BuildFailure, BuildStatus, BuildView, CheckOutcome, ExerciseView, ImageFacts,
+    LogLine, LogPhase, RunFacts, StatusUpdate, WorkbenchFile,
+};
+use crate::pages::error_text;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+
+/// The id the API uses for free builds.
+const PLAYGROUND: &str = "playground";
+
+#[component]
+pub fn ExercisePage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").unwrap_or_default();
+    view! { <WorkbenchLoader id=Signal::derive(id)/> }
+}
+
+#[component]
+pub fn PlaygroundPage() -> impl IntoView {
+    view! { <WorkbenchLoader id=Signal::derive(|| PLAYGROUND.to_string())/> }
+}
+
+#[component]
+fn WorkbenchLoader(id: Signal<String>) -> impl IntoView {
+    let page = Resource::new(move || id.get(), exercise);
+    view! {
+        <Suspense fallback=|| view! { <p class="loading">"Loading the workbench…"</p> }>
+            {move || Suspend::new(async move {
+                match page.await {
+                    Ok(view) => view! { <Workbench exercise=view/> }.into_any(),
+                    Err(e) => view! {
+                        <Title text="Exercise not found"/>
+                        <section class="panel not-found">
+                            <h1>"Exercise not found"</h1>
+                            <p class="error-box">{error_text(&e)}</p>
+                            <p><a href="/">"Back to the course map"</a></p>
+                        </section>
+                    }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// Everything the workbench shows about the current build.
+#[derive(Clone, Copy)]
+struct BuildState {
+    status: RwSignal<Option<StatusUpdate>>,
+    log: RwSignal<Vec<LogLine>>,
+    result: RwSignal<Option<BuildView>>,
+    /// The request was refused (4xx/5xx) or the connection broke.
+    problem: RwSignal<Option<String>>,
+    busy: RwSignal<bool>,
+}
+
+#[component]
+fn Workbench(exercise: ExerciseView) -> impl IntoView {
+    let files = RwSignal::new(exercise.files.clone());
+    let active = RwSignal::new(0usize);
+    let state = BuildState {
+        status: RwSignal::new(None),
+        log: RwSignal::new(Vec::new()),
+        result: RwSignal::new(None),
+        problem: RwSignal::new(None),
+        busy: RwSignal::new(false),
+    };
+    let exercise_id = exercise.id.clone();
+    let error_line = Memo::new(move |_| {
+        state
+            .result
+            .get()
+            .and_then(|r| r.error)
+            .and_then(|e| e.line)
+    });
+    let start = move |_| {
+        if state.busy.get_untracked() {
+            return;
+        }
+        state.busy.set(true);
+        state.problem.set(None);
+        state.result.set(None);
+        state.log.set(Vec::new());
+        state.status.set(None);
+        let request = crate::dto::BuildRequest {
+            exercise: Some(exercise_id.clone()),
+            files: files
+                .get_untracked()
+                .into_iter()
+                .map(|f| (f.path, f.content))
+                .collect(),
+        };
+        #[cfg(feature = "hydrate")]
+        leptos::task::spawn_local(client::run_build(request, state));
+        #[cfg(not(feature = "hydrate"))]
+        let _ = request;
+    };
+    let checks_before = exercise.checks.clone();
+    let statement = view! {
+            <section class="statement panel">
+                <p class="breadcrumb">
+                    <a href="/">"Course"</a>
+                    {exercise.lesson.clone().map(|l| view! {
+                        " / " <a href=format!("/learn/{}", l.slug)>{l.title}</a>
+                    })}
+                </p>
+                <h1>{exercise.title.clone()}</h1>
+                <div class="prose" inner_html=exercise.statement_html.clone()></div>
+                {exercise.run_summary.clone().map(|s| view! { <p class="run-summary">{s}</p> })}
+                <Checks planned=checks_before result=state.result/>
+            </section>
+    }
+    .into_any();
+    let editor = view! {
+                <FileTabs files active/>
+                <Editor files active error_line/>
+    }
+    .into_any();
+    let outcome = view! {
+                {move || state.problem.get().map(|p| view! { <p class="error-box" role="alert">{p}</p> })}
+                <BuildLog log=state.log/>
+                <Results result=state.result/>
+    }
+    .into_any();
+    view! {
+        <Title text=exercise.title.clone()/>
+        <div class="workbench" data-exercise=exercise.id.clone()>
+            {statement}
+            <section class="bench panel">
+                {editor}
+                <div class="bench-actions">
+                    <button
+                        id="build"
+                        class="button primary"
+                        on:click=start
+                        disabled=move || state.busy.get()
+                    >
+                        {move || if state.busy.get() { "Building…" } else { "Build & run" }}
+                    </button>
+                    <Progress state/>
+                    <noscript>
+                        <span class="hint">
+                            "Building from this page needs JavaScript. Scripts can use POST /api/v1/builds."
+                        </span>
+                    </noscript>
+                </div>
+                {outcome}
+            </section>
+        </div>
+    }
+}
+
+#[component]
+fn FileTabs(files: RwSignal<Vec<WorkbenchFile>>, active: RwSignal<usize>) -> impl IntoView {
+    let name = RwSignal::new(String::new());
+    let message = RwSignal::new(None::<String>);
+    let valid = move |path: &str| -> Result<(), String> {
+        let path = path.trim();
+        if path.is_empty() {
+            return Err("Type a file name first.".into());
+        }
+        if path.starts_with('/')
+            || path
+                .split('/')
+                .any(|p| p == ".." || p == "." || p.is_empty())
+        {
+            return Err("Use a relative path like app/main.sh (no leading /, no ..).".into());
+        }
+        if files.with(|f| f.iter().any(|f| f.path == path)) {
+            return Err(format!("There is already a file called {path}."));
+        }
+        Ok(())
+    };
+    let add = move |_| {
+        let path = name.get_untracked().trim().to_string();
+        match valid(&path) {
+            Err(e) => message.set(Some(e)),
+            Ok(()) => {
+                files.update(|f| {
+                    f.push(WorkbenchFile {
+                        path,
+                        content: String::new(),
+                    })
+                });
+                active.set(files.with_untracked(|f| f.len() - 1));
+                name.set(String::new());
+                message.set(None);
+            }
+        }
+    };
+    let rename = move |_| {
+        let path = name.get_untracked().trim().to_string();
+        match valid(&path) {
+            Err(e) => message.set(Some(e)),
+            Ok(()) => {
+                let index = active.get_untracked();
+                files.update(|f| {
+                    if let Some(file) = f.get_mut(index) {
+                        file.path = path;
+                    }
+                });
+                name.set(String::new());
+                message.set(None);
+            }
+        }
+    };
+    let delete = move |_| {
+        let index = active.get_untracked();
+        files.update(|f| {
+            if index < f.len() && f.len() > 1 {
+                f.remove(index);
+            }
+        });
+        active.set(index.saturating_sub(1));
+        message.set(None);
+    };
+    view! {
+        <div class="file-tabs" role="tablist">
+            {move || {
+                files
+                    .get()
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, f)| {
+                        view! {
+                            <button
+                                role="tab"
+                                class="file-tab"
+                                class:active=move || active.get() == i
+                                aria-selected=move || (active.get() == i).to_string()
+                                data-path=f.path.clone()
+                                on:click=move |_| active.set(i)
+                            >
+                                {f.path.clone()}
+                            </button>
+                        }
+                    })
+                    .collect_view()
+            }}
+        </div>
+        <div class="file-actions">
+            <input
+                class="file-name"
+                placeholder="new-file.sh or app/main.sh"
+                aria-label="File name"
+                prop:value=move || name.get()
+                on:input=move |ev| name.set(event_target_value(&ev))
+            />
+            <button class="button small" on:click=add>"Add file"</button>
+            <button class="button small" on:click=rename>"Rename current"</button>
+            <button
+                class="button small danger"
+                on:click=delete
+                disabled=move || files.with(|f| f.len() <= 1)
+            >
+                "Delete current"
+            </button>
+            {move || message.get().map(|m| view! { <span class="hint error-text">{m}</span> })}
+        </div>
+    }
+}
+
+/// A textarea over a highlighted copy of its text, with line numbers beside it.
+#[component]
+fn Editor(
+    files: RwSignal<Vec<WorkbenchFile>>,
+    active: RwSignal<usize>,
+    error_line: Memo<Option<u32>>,
+) -> impl IntoView {
+    let current = move || files.with(|f| f.get(active.get()).cloned());
+    let content = move || current().map(|f| f.content).unwrap_or_default();
+    let is_dockerfile = move || {
+        current()
+            .map(|f| {
+                f.path
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or("")
+                    .contains("Dockerfile")
+            })
+            .unwrap_or(false)
+    };
+    let line_count = move || content().split('\n').count();
+    view! {
+        <div class="editor">
+            <div class="gutter" aria-hidden="true">
+                {move || {
+                    let bad = if is_dockerfile() { error_line.get() } else { None };
+                    (1..=line_count())
+                        .map(|n| {
+                            let mark = bad == Some(n as u32);
+                            view! { <span class="line-number" class:error-line=mark>{n}</span> }
+                        })
+                        .collect_view()
+                }}
+            </div>
+            <div class="code">
+                <pre class="highlight" aria-hidden="true">
+                    {move || {
+                        let text = content();
+                        let bad = if is_dockerfile() { error_line.get() } else { None };
+                        let lines: Vec<Vec<(&'static str, String)>> = if is_dockerfile() {
+                            highlight(&text)
+                                .into_iter()
+                                .map(|l| l.into_iter().map(|(k, s)| (k.class(), s)).collect())
+                                .collect()
+                        } else {
+                            text.split('\n').map(|l| vec![("tok", l.to_string())]).collect()
+                        };
+                        lines
+                            .into_iter()
+                            .enumerate()
+                            .map(|(i, tokens)| {
+                                let mark = bad == Some(i as u32 + 1);
+                                view! {
+                                    <span class="code-line" class:error-line=mark>
+                                        {tokens
+                                            .into_iter()
+                                            .map(|(class, s)| view! { <span class=class>{s}</span> })
+                                            .collect_view()}
+                                        "\n"
+                                    </span>
+                                }
+                            })
+                            .collect_view()
+                    }}
+                </pre>
+                <textarea
+                    class="editor-input"
+                    spellcheck="false"
+                    autocapitalize="off"
+                    autocomplete="off"
+                    aria-label=move || current().map(|f| format!("Contents of {}", f.path)).unwrap_or_default()
+                    prop:value=content
+                    on:input=move |ev| {
+                        let value = event_target_value(&ev);
+                        let index = active.get_untracked();
+                        files.update(|f| {
+                            if let Some(file) = f.get_mut(index) {
+                                file.content = value;
+                            }
+                        });
+                    }
+                    on:keydown=move |ev| {
+                        // Tab inserts two spaces instead of leaving the editor.
+                        if ev.key() == "Tab" && !ev.shift_key() {
+                            ev.prevent_default();
+                            insert_at_cursor(&ev, "  ");
+                        }
+                    }
+                ></textarea>
+            </div>
+        </div>
+    }
+}
+
+fn insert_at_cursor(ev: &leptos::ev::KeyboardEvent, text: &str) {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        if let Some(area) = ev
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::HtmlTextAreaElement>().ok())
+        {
+            let _ = area.set_range_text_with_start_and_end_and_mode(
+                text,
+                area.selection_start().ok().flatten().unwrap_or(0),
+                area.selection_end().ok().flatten().unwrap_or(0),
+                "end",
+            );
+            if let Ok(event) = web_sys::Event::new("input") {
+                let _ = area.dispatch_event(&event);
+            }
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (ev, text);
+}
+
+#[component]
+fn Progress(state: BuildState) -> impl IntoView {
+    move || {
+        state.status.get().map(|s| {
+            let (value, max) = s
+                .step
+                .map(|step| (step.current, step.total))
+                .unwrap_or((0, 1));
+            let label = match (s.status, s.step, s.queue_position) {
+                (BuildStatus::Queued, _, Some(n)) => format!("Waiting for a builder: {n} ahead"),
+                (BuildStatus::Building, Some(step), _) => {
+                    format!("Step {}/{}", step.current, step.total)
+                }
+                (other, _, _) => capitalize(other.label()),
+            };
+            view! {
+                <span class="progress" data-status=format!("{:?}", s.status).to_lowercase()>
+                    <progress max=max value=value></progress>
+                    <span class="progress-label">{label}</span>
+                </span>
+            }
+        })
+    }
+}
+
+fn capitalize(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+#[component]
+fn BuildLog(log: RwSignal<Vec<LogLine>>) -> impl IntoView {
+    view! {
+        <Show when=move || !log.with(Vec::is_empty)>
+            <h2 class="section-title">"Build log"</h2>
+            <pre class="build-log" aria-live="polite">
+                <For
+                    each=move || log.get().into_iter().enumerate()
+                    key=|(i, _)| *i
+                    children=|(_, line)| {
+                        let phase = match line.phase {
+                            LogPhase::Build => "log-build",
+                            LogPhase::Run => "log-run",
+                            LogPhase::Server => "log-server",
+                        };
+                        view! {
+                            <span class=format!("log-line {phase}")>
+                                {ansi::spans(&line.text)
+                                    .into_iter()
+                                    .map(|s| view! { <span class=s.classes>{s.text}</span> })
+                                    .collect_view()}
+                                "\n"
+                            </span>
+                        }
+                    }
+                />
+            </pre>
+        </Show>
+    }
+}
+
+#[component]
+fn Results(result: RwSignal<Option<BuildView>>) -> impl IntoView {
+    move || {
+        result.get().map(|r| {
+            view! {
+                <div class="results" data-build=r.id.clone() data-status=format!("{:?}", r.status).to_lowercase()>
+                    {r.error.map(|e| view! { <FailureBox failure=e/> })}
+                    {r.image.map(|i| view! { <ImagePanel image=i/> })}
+                    {r.run.map(|run| view! { <RunPanel run/> })}
+                </div>
+            }
+        })
+    }
+}
+
+#[component]
+fn FailureBox(failure: BuildFailure) -> impl IntoView {
+    view! {
+        <div class="error-box build-error" role="alert" data-code=failure.code.clone()>
+            <strong>
+                {match failure.line {
+                    Some(line) => format!("The build failed at line {line}"),
+                    None => "The build failed".to_string(),
+                }}
+            </strong>
+            <p class="error-message">{failure.message}</p>
+        </div>
+    }
+}
+
+#[component]
+fn ImagePanel(image: ImageFacts) -> impl IntoView {
+    let short_id = image
+        .id
+        .trim_start_matches("sha256:")
+        .chars()
+        .take(12)
+        .collect::<String>();
+    let rows = image
+        .history
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            let instruction = h.instruction();
+            let instruction = if instruction.is_empty() {
+                "(base image)".to_string()
+            } else {
+                instruction
+            };
+            view! {
+                <tr class:empty-layer=h.empty_layer>
+                    <td class="num">{i + 1}</td>
+                    <td><code>{instruction}</code></td>
+                    <td class="num">{human_size(h.size_bytes)}</td>
+                    <td class="layer-flag">{if h.empty_layer { "—" } else { "layer" }}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <section class="image-facts">
+            <h2 class="section-title">"The image"</h2>
+            <dl class="facts">
+                <dt>"Size"</dt>
+                <dd class="image-size" data-bytes=image.size_bytes>
+                    {human_size(image.size_bytes)}
+                    <span class="muted">{format!(" ({} bytes)", image.size_bytes)}</span>
+                </dd>
+                <dt>"Layers"</dt>
+                <dd class="layer-count">{image.layers}</dd>
+                <dt>"Image id"</dt>
+                <dd><code>{short_id}</code></dd>
+            </dl>
+            <table class="history">
+                <caption>"History, oldest first: only some instructions add a filesystem layer"</caption>
+                <thead>
+                    <tr><th>"#"</th><th>"Instruction"</th><th>"Size"</th><th>"Layer?"</th></tr>
+                </thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </section>
+    }
+}
+
+#[component]
+fn RunPanel(run: RunFacts) -> impl IntoView {
+    let verdict = if run.oom_killed {
+        "Killed: it used more memory than allowed".to_string()
+    } else if run.timed_out {
+        "Stopped: it ran past the time limit".to_string()
+    } else {
+        match run.exit_code {
+            Some(code) => format!("Exited with code {code}"),
+            None => "Stopped after the web check".to_string(),
+        }
+    };
+    view! {
+        <section class="run-facts">
+            <h2 class="section-title">"The container"</h2>
+            <p class="run-verdict" class:bad=run.oom_killed || run.timed_out || run.exit_code.is_some_and(|c| c != 0)>
+                {verdict}
+            </p>
+            {run.probe.map(|p| view! {
+                <div class="probe">
+                    <p>
+                        <code>{format!("GET {} on port {}", p.path, p.port)}</code>
+                        " → "
+                        <strong class="probe-status">
+                            {p.status.map(|s| s.to_string()).unwrap_or_else(|| "no answer".into())}
+                        </strong>
+                    </p>
+                    {p.error.map(|e| view! { <p class="hint">{e}</p> })}
+                    {(!p.body.is_empty()).then(|| view! { <pre class="probe-body">{p.body.chars().take(2000).collect::<String>()}</pre> })}
+                </div>
+            })}
+            <pre class="run-output">
+                {if run.output.is_empty() { "(no output)".to_string() } else { run.output.clone() }}
+            </pre>
+            {run.output_truncated.then(|| view! { <p class="hint">"The output was longer than layerlab keeps; the end is cut."</p> })}
+        </section>
+    }
+}
+
+#[component]
+fn Checks(
+    planned: Vec<crate::dto::CheckDescription>,
+    result: RwSignal<Option<BuildView>>,
+) -> impl IntoView {
+    if planned.is_empty() {
+        return None;
+    }
+    Some(view! {
+        <section class="checks">
+            <h2 class="section-title">"Checks"</h2>
+            <ul class="check-list">
+                {planned
+                    .into_iter()
+                    .map(|c| {
+                        let id = c.id.clone();
+                        let outcome = move || -> Option<CheckOutcome> {
+                            result.get()?.checks?.into_iter().find(|o| o.id == id)
+                        };
+                        let outcome_class = outcome.clone();
+                        view! {
+                            <li
+                                class="check"
+                                data-check=c.id.clone()
+                                data-passed=move || outcome_class().map(|o| o.passed.to_string()).unwrap_or_default()
+                            >
+                                <span class="check-mark" aria-hidden="true">
+                                    {let outcome = outcome.clone(); move || match outcome() {
+                                        Some(o) if o.passed => "✓",
+                                        Some(_) => "✗",
+                                        None => "○",
+                                    }}
+                                </span>
+                                <span class="check-text">
+                                    {c.description}
+                                    {move || outcome().map(|o| view! { <span class="check-message">{o.message}</span> })}
+                                </span>
+                            </li>
+                        }
+                    })
+                    .collect_view()}
+            </ul>
+        </section>
+    })
+}
+
+#[cfg(feature = "hydrate")]
+mod client {
+    //! The browser side of a build: submit, then follow the events.
+
+    use super::BuildState;
+    use crate::dto::{BuildAccepted, BuildRequest, BuildView, LogLine, StatusUpdate};
+    use futures::StreamExt;
+    use gloo_net::eventsource::futures::EventSource;
+    use leptos::prelude::*;
+
+    pub async fn run_build(request: BuildRequest, state: BuildState) {
+        if let Err(problem) = follow(request, state).await {
+            state.problem.set(Some(problem));
+        }
+        state.busy.set(false);
+    }
+
+    async fn follow(request: BuildRequest, state: BuildState) -> Result<(), String> {
+        let response = gloo_net::http::Request::post("/api/v1/builds")
+            .json(&request)
+            .map_err(|e| e.to_string())?
+            .send()
+            .await
+            .map_err(|e| format!("The server could not be reached: {e}"))?;
+        if response.status() != 202 {
+            let body: serde_json::Value = response.json().await.unwrap_or_default();
+            return Err(body["error"]["message"]
+                .as_str()
+                .unwrap_or("The build was refused.")
+                .to_string());
+        }
+        let accepted: BuildAccepted = response.json().await.map_err(|e| e.to_string())?;
+        let mut source = EventSource::new(&accepted.events).map_err(|e| format!("{e:?}"))?;
+        let streams = ["status", "log", "done"]
+            .into_iter()
+            .map(|name| source.subscribe(name).map_err(|e| format!("{e:?}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut events = futures::stream::select_all(streams);
+        let mut finished = false;
+        while let Some(item) = events.next().await {
+            let Ok((name, message)) = item else { break };
+            let data = message.data().as_string().unwrap_or_default();
+            match name.as_str() {
+                "status" => {
+                    if let Ok(update) = serde_json::from_str::<StatusUpdate>(&data) {
+                        state.status.set(Some(update));
+                    }
+                }
+                "log" => {
+                    if let Ok(line) = serde_json::from_str::<LogLine>(&data) {
+                        state.log.update(|l| l.push(line));
+                    }
+                }
+                "done" => {
+                    if let Ok(view) = serde_json::from_str::<BuildView>(&data) {
+                        finish(state, view);
+                        finished = true;
+                    }
+                    break;
+                }
+                _ => {}
+            }
+        }
+        source.close();
+        if !finished {
+            // The stream broke; the result may still be there.
+            let view: BuildView =
+                gloo_net::http::Request::get(&crate::dto::build_url(&accepted.id))
+                    .send()
+                    .await
+                    .map_err(|e| format!("Lost the connection to the build: {e}"))?
+                    .json()
+                    .await
+                    .map_err(|e| format!("Lost the connection to the build: {e}"))?;
+            finish(state, view);
+        }
+        Ok(())
+    }
+
+    fn finish(state: BuildState, view: BuildView) {
+        state.status.set(Some(StatusUpdate {
+            status: view.status,
+            step: view.step,
+            queue_position: None,
+        }));
+        state.result.set(Some(view));
+    }
+}
