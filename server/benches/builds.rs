@@ -278,7 +278,11 @@ async fn main() {
             // A cold CLI build gets a fresh folder; a cached one reuses the warm-up's folder
             // untouched (file times are part of the classic builder's COPY cache key).
             let cold_dir = tempfile::tempdir().expect("context dir");
-            let dir = if fresh { cold_dir.path() } else { context_dir.path() };
+            let dir = if fresh {
+                cold_dir.path()
+            } else {
+                context_dir.path()
+            };
             let (b, all) = cli_build(dir, &nonce("cli"), &label);
             cli_b.push(b);
             cli_all.push(all);

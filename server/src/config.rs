@@ -44,7 +44,7 @@ pub enum ImagesCommand {
 
 #[derive(Debug, Args)]
 pub struct SeedArgs {
-    /// Images to create; by default every `base_images` entry of the course.
+    /// Images to create; by default every `base_images` entry of the course and its exercises.
     pub images: Vec<String>,
     /// Re-create images that are already present.
     #[arg(long)]
@@ -54,6 +54,8 @@ pub struct SeedArgs {
     pub busybox: PathBuf,
     #[arg(long, env = "LAYERLAB_CONTENT_DIR", default_value = "content")]
     pub content_dir: PathBuf,
+    #[arg(long, env = "LAYERLAB_EXERCISES_DIR", default_value = "exercises")]
+    pub exercises_dir: PathBuf,
     #[arg(long, env = "DOCKER_HOST", default_value = crate::engine::DEFAULT_DOCKER_HOST)]
     pub docker_host: String,
 }

@@ -77,9 +77,17 @@ pub fn check_bundle(config: &ServeConfig) -> Option<String> {
 /// `layerlab images seed`: create each missing base image, saying what happened to each.
 pub async fn seed_images(args: config::SeedArgs) -> anyhow::Result<()> {
     let images = if args.images.is_empty() {
-        course::Course::load(&args.content_dir)
-            .with_context(|| format!("cannot load the course from {}", args.content_dir.display()))?
-            .base_images
+        let course = course::Course::load(&args.content_dir).with_context(|| {
+            format!("cannot load the course from {}", args.content_dir.display())
+        })?;
+        let exercises =
+            exercise::Exercises::load(&args.exercises_dir, &course).with_context(|| {
+                format!(
+                    "cannot load the exercises from {}",
+                    args.exercises_dir.display()
+                )
+            })?;
+        exercises.base_images(&course)
     } else {
         args.images
     };

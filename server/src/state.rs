@@ -68,13 +68,7 @@ fn internal(doing: &str, e: impl std::fmt::Display) -> BackendError {
 impl AppState {
     /// The course's base images and every exercise's, without repeats.
     pub fn base_images(&self) -> Vec<String> {
-        let mut all = self.course.base_images.clone();
-        for image in self.exercises.base_images() {
-            if !all.contains(image) {
-                all.push(image.clone());
-            }
-        }
-        all
+        self.exercises.base_images(&self.course)
     }
 }
 

@@ -541,3 +541,30 @@ fn read_tree(dir: &std::path::Path) -> Vec<(String, String)> {
     }
     out
 }
+
+#[tokio::test]
+async fn a_build_step_cannot_start_more_processes_than_the_limit() {
+    let mut client = TestClient::with_args(LOCAL_ENGINE, &["--build-pids=40"]).await;
+    // 100 background sleeps: the limit stops the shell from forking past 40 processes.
+    let bomb = "FROM busybox:latest\nRUN i=0; while [ $i -lt 100 ]; do sleep 2 & i=$((i+1)); done; echo started $i; wait\n";
+    let (result, log) = client.build(None, &[("Dockerfile", bomb)]).await;
+    assert_eq!(result["status"], "failed", "{result:#}\n{log:#?}");
+    assert_eq!(result["error"]["code"], "run_failed", "{result:#}");
+    let message = result["error"]["message"].as_str().unwrap_or("");
+    assert!(
+        message.contains("fork"),
+        "the shell says it cannot fork: {message}"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir("/sys/fs/cgroup/pids")
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with("layerlab-build-"))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        leftovers.is_empty(),
+        "build cgroups are removed: {leftovers:?}"
+    );
+}

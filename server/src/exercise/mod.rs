@@ -110,9 +110,16 @@ impl Exercises {
         self.list.iter()
     }
 
-    /// Base images any exercise needs that `base` does not already list.
-    pub fn base_images(&self) -> impl Iterator<Item = &String> {
-        self.list.iter().flat_map(|e| e.base_images.iter())
+    /// The course's base images, then every exercise's, without repeats: what
+    /// `images seed` makes and the status endpoint reports.
+    pub fn base_images(&self, course: &Course) -> Vec<String> {
+        let mut all = course.base_images.clone();
+        for image in self.list.iter().flat_map(|e| e.base_images.iter()) {
+            if !all.contains(image) {
+                all.push(image.clone());
+            }
+        }
+        all
     }
 }
 
