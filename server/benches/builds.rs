@@ -205,6 +205,15 @@ fn cli_build(dir: &std::path::Path, nonce: &str, label: &str) -> (Duration, Dura
     (built, started.elapsed())
 }
 
+/// One kind of run (cold or cached): build-only and build+run times for both paths.
+struct Timings {
+    kind: &'static str,
+    api_build: Vec<Duration>,
+    cli_build: Vec<Duration>,
+    api_all: Vec<Duration>,
+    cli_all: Vec<Duration>,
+}
+
 fn median(mut values: Vec<Duration>) -> Duration {
     values.sort();
     values[values.len() / 2]
@@ -253,13 +262,7 @@ async fn main() {
     let label = format!("cli-{}", api.learner.clone().unwrap_or_default());
     cli_build(context_dir.path(), &format!("warm-{bench_id}"), &label);
 
-    let mut rows: Vec<(
-        &str,
-        Vec<Duration>,
-        Vec<Duration>,
-        Vec<Duration>,
-        Vec<Duration>,
-    )> = Vec::new();
+    let mut rows: Vec<Timings> = Vec::new();
     for (kind, fresh) in [("cold", true), ("cached", false)] {
         let (mut api_build, mut api_all, mut cli_b, mut cli_all) = (vec![], vec![], vec![], vec![]);
         for run in 0..RUNS {
@@ -287,7 +290,13 @@ async fn main() {
             cli_b.push(b);
             cli_all.push(all);
         }
-        rows.push((kind, api_build, cli_b, api_all, cli_all));
+        rows.push(Timings {
+            kind,
+            api_build,
+            cli_build: cli_b,
+            api_all,
+            cli_all,
+        });
     }
 
     println!(
@@ -297,7 +306,14 @@ async fn main() {
         "{:<28} {:>12} {:>12} {:>8} {:>8}",
         "", "layerlab", "docker CLI", "ratio", "goal"
     );
-    for (kind, api_b, cli_b, api_all, cli_all) in rows {
+    for Timings {
+        kind,
+        api_build: api_b,
+        cli_build: cli_b,
+        api_all,
+        cli_all,
+    } in rows
+    {
         let goal = if kind == "cold" { 1.05 } else { 1.25 };
         for (what, a, c, goal) in [
             (
