@@ -49,6 +49,9 @@ pub struct SeedArgs {
     /// Re-create images that are already present.
     #[arg(long)]
     pub force: bool,
+    /// Copy the host's CA bundle into Debian images (for networks that intercept TLS).
+    #[arg(long)]
+    pub trust_host_ca: bool,
     /// The static busybox binary to build busybox images from.
     #[arg(long, default_value = crate::engine::seed::HOST_BUSYBOX)]
     pub busybox: PathBuf,

@@ -94,7 +94,7 @@ pub async fn seed_images(args: config::SeedArgs) -> anyhow::Result<()> {
     let engine = engine::Engine::new(Some(&args.docker_host));
     for image in &images {
         let outcome = engine
-            .seed_base_image(image, args.force, &args.busybox)
+            .seed_base_image(image, args.force, &args.busybox, args.trust_host_ca)
             .await
             .with_context(|| format!("cannot seed {image}"))?;
         match outcome {

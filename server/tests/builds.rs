@@ -555,16 +555,19 @@ async fn a_build_step_cannot_start_more_processes_than_the_limit() {
         message.contains("fork"),
         "the shell says it cannot fork: {message}"
     );
-    let leftovers: Vec<_> = std::fs::read_dir("/sys/fs/cgroup/pids")
+    // Other tests build at the same time: look for this build's cgroup only.
+    let own = format!("layerlab-build-{}", result["id"].as_str().unwrap_or(""));
+    let leftovers: Vec<String> = std::fs::read_dir("/sys/fs/cgroup")
         .map(|d| {
             d.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n.starts_with("layerlab-build-"))
+                .map(|e| e.path().join(&own))
+                .filter(|p| p.exists())
+                .map(|p| p.display().to_string())
                 .collect()
         })
         .unwrap_or_default();
     assert!(
         leftovers.is_empty(),
-        "build cgroups are removed: {leftovers:?}"
+        "this build's cgroups are removed: {leftovers:?}"
     );
 }

@@ -124,6 +124,7 @@ impl Engine {
         reference: &str,
         force: bool,
         busybox: &std::path::Path,
+        trust_host_ca: bool,
     ) -> anyhow::Result<SeedOutcome> {
         let recipe = seed::Recipe::for_reference(reference)?;
         let docker = self
@@ -135,6 +136,9 @@ impl Engine {
         }
         match recipe {
             seed::Recipe::Busybox => seed::seed_busybox(&docker, reference, busybox).await?,
+            seed::Recipe::Debian(suite) => {
+                seed::seed_debian(&docker, reference, suite, trust_host_ca).await?
+            }
         }
         Ok(SeedOutcome::Created)
     }
@@ -213,12 +217,22 @@ mod tests {
         let engine = Engine::new(None);
         let reference = format!("busybox:layerlab-test-{}", std::process::id());
         let outcome = engine
-            .seed_base_image(&reference, false, std::path::Path::new(seed::HOST_BUSYBOX))
+            .seed_base_image(
+                &reference,
+                false,
+                std::path::Path::new(seed::HOST_BUSYBOX),
+                false,
+            )
             .await
             .unwrap_or_else(|e| panic!("seeding needs the engine and busybox-static: {e:#}"));
         assert_eq!(outcome, SeedOutcome::Created);
         let again = engine
-            .seed_base_image(&reference, false, std::path::Path::new(seed::HOST_BUSYBOX))
+            .seed_base_image(
+                &reference,
+                false,
+                std::path::Path::new(seed::HOST_BUSYBOX),
+                false,
+            )
             .await;
         assert_eq!(
             again.ok(),
@@ -252,6 +266,45 @@ mod tests {
             String::from_utf8_lossy(&label.stdout).trim(),
             "busybox-static"
         );
+    }
+
+    /// Real engine and the host's Debian mirror: debootstrap a minimal bookworm, check it has
+    /// apt and useradd (what busybox lacks), and remove it. Takes about a minute.
+    #[tokio::test]
+    async fn a_debian_base_is_made_with_debootstrap() {
+        let engine = Engine::new(None);
+        let reference = format!("debian:bookworm-layerlab-test-{}", std::process::id());
+        engine
+            .seed_base_image(
+                &reference,
+                false,
+                std::path::Path::new(seed::HOST_BUSYBOX),
+                true,
+            )
+            .await
+            .unwrap_or_else(|e| panic!("seeding Debian needs debootstrap and the mirror: {e:#}"));
+        let run = docker(&[
+            "run", "--rm", "--network", "none", &reference, "sh", "-c",
+            "cat /etc/debian_version; useradd -m app && id -u app; apt-get --version >/dev/null && echo apt; test -s /etc/ssl/certs/ca-certificates.crt && echo ca",
+        ]);
+        let label = docker(&[
+            "image",
+            "inspect",
+            "--format",
+            &format!("{{{{ index .Config.Labels \"{}\" }}}}", seed::SEEDED_LABEL),
+            &reference,
+        ]);
+        let _ = docker(&["image", "rm", "-f", &reference]);
+        let out = String::from_utf8_lossy(&run.stdout);
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let lines: Vec<&str> = out.lines().collect();
+        assert!(lines.first().is_some_and(|v| v.starts_with("12.")), "{out}");
+        assert_eq!(lines[1..], ["1000", "apt", "ca"]);
+        assert_eq!(String::from_utf8_lossy(&label.stdout).trim(), "debootstrap");
     }
 
     #[test]
