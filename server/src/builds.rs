@@ -4,10 +4,10 @@
 
 use crate::engine::build::{self as engine_build, BuildJob, BuildLimits, BuildProgress};
 use crate::engine::context::{BuildContext, ContextError, ContextLimits};
-use crate::engine::image::{image_facts, ImageConfigFacts};
+use crate::engine::image::{image_facts, paths_exist as image_paths_exist, ImageConfigFacts};
 use crate::engine::run::{self as engine_run, RunJob, RunLimits};
 use crate::engine::Engine;
-use crate::exercise::check::Facts;
+use crate::exercise::check::{Facts, RebuildFacts};
 use crate::exercise::{Exercise, Exercises, RunStep, PLAYGROUND};
 use app::dto::{
     build_events_url, BuildAccepted, BuildFailure, BuildRequest, BuildStatus, BuildView, LogLine,
@@ -375,7 +375,8 @@ impl Builds {
                 let job = RunJob {
                     image: &built.image_id,
                     command,
-                    labels: container_labels,
+                    entrypoint: None,
+                    labels: container_labels.clone(),
                     probe,
                     limits: &limits,
                 };
@@ -387,11 +388,22 @@ impl Builds {
             }
             None => None,
         };
+        let extra = match &exercise {
+            Some(e) => {
+                self.check_facts(&docker, &record, e, &context, &built, &container_labels)
+                    .await
+            }
+            None => ExtraFacts::default(),
+        };
         let checks = exercise.as_ref().map(|e| {
             let facts = Facts {
                 image: Some(&image),
                 config: Some(&config),
                 run: run.as_ref(),
+                paths: Some(&extra.paths),
+                commands: &extra.commands,
+                stages: Some(built.stages()),
+                rebuild: extra.rebuild.as_ref(),
             };
             e.checks
                 .iter()
@@ -405,6 +417,109 @@ impl Builds {
         });
         self.remove_superseded(&docker, &record, &exercise_id, &built.image_id, &tag)
             .await;
+    }
+
+    /// What some checks need beyond the build and the run: paths looked up in the image,
+    /// extra commands run in it, and a second build after a change (for cache checks).
+    async fn check_facts(
+        &self,
+        docker: &bollard::Docker,
+        record: &BuildRecord,
+        exercise: &Exercise,
+        context: &BuildContext,
+        built: &engine_build::Built,
+        labels: &HashMap<String, String>,
+    ) -> ExtraFacts {
+        let mut extra = ExtraFacts::default();
+        let checks = || exercise.checks.iter().map(|(_, c)| c);
+        let paths: Vec<String> = checks()
+            .filter_map(|c| c.path().map(str::to_string))
+            .collect();
+        if !paths.is_empty() {
+            match image_paths_exist(docker, &built.image_id, &paths).await {
+                Ok(found) => extra.paths = found,
+                Err(e) => tracing::warn!("looking up paths in the image: {e}"),
+            }
+        }
+        for command in checks().filter_map(|c| c.command()) {
+            record.log(
+                LogPhase::Server,
+                format!("Check: running `{}` in the image…", command.join(" ")),
+            );
+            let job = RunJob {
+                image: &built.image_id,
+                entrypoint: command.first().map(|c| vec![c.clone()]),
+                command: command.get(1..).map(<[String]>::to_vec),
+                labels: labels.clone(),
+                probe: None,
+                limits: &self.settings.run,
+            };
+            let mut quiet = |_line: String| {};
+            if let Ok(run) = engine_run::run(docker, self.engine.host(), job, &mut quiet).await {
+                extra.commands.push((command.to_vec(), run));
+            }
+        }
+        if let Some(change) = checks().find_map(|c| c.rebuild_change()) {
+            extra.rebuild = Some(
+                self.rebuild_after_change(docker, record, exercise, context, change)
+                    .await,
+            );
+        }
+        extra
+    }
+
+    async fn rebuild_after_change(
+        &self,
+        docker: &bollard::Docker,
+        record: &BuildRecord,
+        exercise: &Exercise,
+        context: &BuildContext,
+        change: &str,
+    ) -> RebuildFacts {
+        let mut facts = RebuildFacts {
+            changed: change.to_string(),
+            rebuilt: Vec::new(),
+            error: None,
+        };
+        let Some(changed) =
+            context.with_appended(change, "\n# changed by layerlab's cache check\n")
+        else {
+            facts.error = Some(format!("there is no file called {change}"));
+            return facts;
+        };
+        record.log(
+            LogPhase::Server,
+            format!(
+                "Check: changing {change} and building again to see which steps the cache saves…"
+            ),
+        );
+        let id = format!("{}-rebuild", record.view().id);
+        let attempt = format!("{}/{}", record.owner, exercise.id);
+        let tag = format!("layerlab/{}:{id}", exercise.id);
+        let job = BuildJob {
+            build_id: &id,
+            context: &changed,
+            tag: tag.clone(),
+            labels: HashMap::from([(engine_build::ATTEMPT_LABEL.to_string(), attempt)]),
+            network: exercise.build_network,
+            limits: &self.settings.build,
+        };
+        let mut on_progress = |progress: BuildProgress| {
+            if let BuildProgress::Line(text) = progress {
+                if text.starts_with("Step ") || text.contains("Using cache") {
+                    record.log(LogPhase::Server, format!("  {text}"));
+                }
+            }
+        };
+        match engine_build::build(docker, self.engine.host(), job, &mut on_progress).await {
+            Ok(rebuilt) => {
+                facts.rebuilt = rebuilt.rebuilt_steps();
+                let remove = RemoveImageOptionsBuilder::new().force(true).build();
+                let _ = docker.remove_image(&tag, Some(remove), None).await;
+            }
+            Err(failure) => facts.error = Some(failure.message),
+        }
+        facts
     }
 
     fn fail(&self, record: &BuildRecord, exercise: Option<&Exercise>, failure: BuildFailure) {
@@ -495,6 +610,14 @@ impl Builds {
             }
         }
     }
+}
+
+/// Facts only some checks need.
+#[derive(Default)]
+struct ExtraFacts {
+    paths: std::collections::BTreeMap<String, bool>,
+    commands: Vec<(Vec<String>, app::dto::RunFacts)>,
+    rebuild: Option<RebuildFacts>,
 }
 
 /// What to run after a build: the exercise's run step, or for the playground the image's own

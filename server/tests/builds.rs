@@ -508,7 +508,7 @@ async fn every_solution_passes_its_checks_and_every_starter_fails() {
             for check in checks {
                 assert!(!check["message"].as_str().unwrap_or("").is_empty());
             }
-            if id == "serve-a-page" && should_pass {
+            if id == "first-image" && should_pass {
                 let probe = &result["run"]["probe"];
                 assert_eq!(probe["status"], 200, "{probe:#}");
                 assert!(probe["body"]

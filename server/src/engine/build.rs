@@ -81,6 +81,35 @@ pub struct Built {
     pub image_id: String,
     /// Every image id the builder printed (` ---> 1a2b…`), including earlier stages.
     pub intermediate_ids: Vec<String>,
+    /// Every step the learner wrote, in order, and whether it came from the cache.
+    pub steps: Vec<StepRecord>,
+}
+
+/// One `Step n/m : …` of a build.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StepRecord {
+    /// The header as shown, e.g. `Step 3/5 : COPY app.sh .`.
+    pub header: String,
+    /// `FROM`, `RUN`, … in upper case.
+    pub keyword: String,
+    pub cached: bool,
+}
+
+impl Built {
+    /// `FROM` steps: the number of stages.
+    pub fn stages(&self) -> usize {
+        self.steps.iter().filter(|s| s.keyword == "FROM").count()
+    }
+
+    /// Steps that do filesystem work (`RUN`, `COPY`, `ADD`) and missed the cache. Metadata
+    /// steps after a miss (`CMD`, `ENV`, …) miss too but cost nothing, so they do not count.
+    pub fn rebuilt_steps(&self) -> Vec<String> {
+        self.steps
+            .iter()
+            .filter(|s| !s.cached && matches!(s.keyword.as_str(), "RUN" | "COPY" | "ADD"))
+            .map(|s| s.header.clone())
+            .collect()
+    }
 }
 
 /// Build `job` and report progress through `on`. The engine removes its `RUN` containers
@@ -165,6 +194,7 @@ pub async fn build(
         Ok(Ok(image_id)) => Ok(Built {
             image_id,
             intermediate_ids: log.image_ids,
+            steps: log.steps,
         }),
         Ok(Err(failure)) => Err(failure),
         Err(_elapsed) => Err(BuildFailure {
@@ -401,6 +431,7 @@ struct LogState {
     /// The current step's last lines of command output.
     step_tail: VecDeque<String>,
     image_ids: Vec<String>,
+    steps: Vec<StepRecord>,
 }
 
 const TAIL_LINES: usize = 12;
@@ -418,6 +449,7 @@ impl LogState {
             step_instruction: None,
             step_tail: VecDeque::new(),
             image_ids: Vec::new(),
+            steps: Vec::new(),
         }
     }
 
@@ -462,8 +494,22 @@ impl LogState {
                 step.total,
                 plain.split_once(" :").map(|(_, r)| r).unwrap_or("")
             );
+            let keyword = plain
+                .split_once(" : ")
+                .and_then(|(_, rest)| rest.split_whitespace().next())
+                .unwrap_or("")
+                .to_ascii_uppercase();
+            self.steps.push(StepRecord {
+                header: shown.clone(),
+                keyword,
+                cached: false,
+            });
             self.emit(&shown, on);
             return;
+        } else if plain.trim() == "---> Using cache" {
+            if let Some(step) = self.steps.last_mut() {
+                step.cached = true;
+            }
         } else if let Some(id) = plain.strip_prefix(" ---> ") {
             let id = id.trim();
             if id.len() == 12 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -540,6 +586,12 @@ mod tests {
             ]
         );
         assert_eq!(log.image_ids, ["0123456789ab"]);
+        let keywords: Vec<(&str, bool)> = log
+            .steps
+            .iter()
+            .map(|s| (s.keyword.as_str(), s.cached))
+            .collect();
+        assert_eq!(keywords, [("FROM", false), ("RUN", false)]);
         assert_eq!(log.step_tail, ["warn", "more text that goes past the cap"]);
         assert_eq!(log.step_instruction.as_deref(), Some("echo hi"));
     }
@@ -549,7 +601,7 @@ mod tests {
         let mut log = LogState::new(10_000, 1);
         let mut seen = Vec::new();
         let mut on = |p: BuildProgress| seen.push(p);
-        log.push_text("Step 1/2 : FROM busybox\n ---> 0123456789ab\nStep 2/2 : LABEL org.layerlab.attempt=a/b\n ---> Running in 1\n", &mut on);
+        log.push_text("Step 1/2 : FROM busybox\n ---> 0123456789ab\nStep 2/2 : LABEL org.layerlab.attempt=a/b\n ---> Using cache\n", &mut on);
         assert_eq!(
             seen,
             [

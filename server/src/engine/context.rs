@@ -115,6 +115,13 @@ impl BuildContext {
         Ok(BuildContext { files })
     }
 
+    /// The same files with `text` appended to `path`, or `None` when there is no such file.
+    pub fn with_appended(&self, path: &str, text: &str) -> Option<BuildContext> {
+        let mut files = self.files.clone();
+        files.get_mut(path)?.push_str(text);
+        Some(BuildContext { files })
+    }
+
     pub fn dockerfile(&self) -> &str {
         self.files
             .get("Dockerfile")
@@ -128,9 +135,19 @@ impl BuildContext {
 
     /// A tar of the files, with fixed owners and times so equal inputs give equal bytes (and
     /// the engine's build cache can hit). Scripts (`.sh` or a `#!` first line) are executable.
+    /// Like the docker CLI, we apply `.dockerignore` here: the engine itself does not.
     pub fn to_tar(&self) -> std::io::Result<Vec<u8>> {
+        let ignore = self
+            .files
+            .get(".dockerignore")
+            .map(|text| DockerIgnore::parse(text))
+            .unwrap_or_default();
         let mut builder = tar::Builder::new(Vec::new());
         for (path, content) in &self.files {
+            let always_sent = path == "Dockerfile" || path == ".dockerignore";
+            if !always_sent && ignore.excludes(path) {
+                continue;
+            }
             let mut header = tar::Header::new_gnu();
             header.set_size(content.len() as u64);
             let executable = path.ends_with(".sh") || content.starts_with("#!");
@@ -143,6 +160,89 @@ impl BuildContext {
         }
         builder.into_inner()
     }
+}
+
+/// `.dockerignore` rules: one pattern per line, `#` comments, `!` to bring a path back; `*`
+/// and `?` within a name, `**` across folders. A pattern that matches a folder excludes what
+/// is inside it. The last matching rule wins, as in the docker CLI.
+#[derive(Debug, Default)]
+struct DockerIgnore {
+    rules: Vec<(bool, Vec<String>)>,
+}
+
+impl DockerIgnore {
+    fn parse(text: &str) -> Self {
+        let rules = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(|line| {
+                let (keep, pattern) = match line.strip_prefix('!') {
+                    Some(rest) => (true, rest.trim()),
+                    None => (false, line),
+                };
+                let segments = pattern
+                    .trim_start_matches("./")
+                    .trim_matches('/')
+                    .split('/')
+                    .filter(|s| !s.is_empty() && *s != ".")
+                    .map(str::to_string)
+                    .collect();
+                (keep, segments)
+            })
+            .collect();
+        DockerIgnore { rules }
+    }
+
+    fn excludes(&self, path: &str) -> bool {
+        let parts: Vec<&str> = path.split('/').collect();
+        let mut excluded = false;
+        for (keep, pattern) in &self.rules {
+            // The path itself, or any folder above it.
+            let hit = (1..=parts.len()).any(|n| segments_match(pattern, &parts[..n]));
+            if hit {
+                excluded = !keep;
+            }
+        }
+        excluded
+    }
+}
+
+fn segments_match(pattern: &[String], parts: &[&str]) -> bool {
+    match pattern.split_first() {
+        None => parts.is_empty(),
+        Some((first, rest)) if first == "**" => {
+            (0..=parts.len()).any(|skip| segments_match(rest, &parts[skip..]))
+        }
+        Some((first, rest)) => match parts.split_first() {
+            Some((part, remaining)) => name_matches(first, part) && segments_match(rest, remaining),
+            None => false,
+        },
+    }
+}
+
+/// `*` (any run of characters) and `?` (one character) within one name.
+fn name_matches(pattern: &str, name: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let n: Vec<char> = name.chars().collect();
+    let (mut pi, mut ni, mut star, mut mark) = (0, 0, None, 0);
+    while ni < n.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == n[ni]) {
+            pi += 1;
+            ni += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ni;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ni = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
 }
 
 fn check_path(path: &str) -> Result<(), ContextError> {
@@ -245,6 +345,50 @@ mod tests {
             check(&[("app.sh", "echo")]),
             Err(ContextError::NoDockerfile)
         );
+    }
+
+    #[test]
+    fn dockerignore_rules_match_like_the_docker_cli() {
+        let ignore = DockerIgnore::parse(
+            "# junk\n.git\n*.log\nbuild/\n**/*.tmp\ndocs/*\n!docs/keep.md\n./.env\n",
+        );
+        for (path, excluded) in [
+            (".git/HEAD", true),
+            (".git", true),
+            ("debug.log", true),
+            ("app/debug.log", false),
+            ("build/out/app.o", true),
+            ("a/b/c.tmp", true),
+            ("c.tmp", true),
+            ("docs/guide.md", true),
+            ("docs/keep.md", false),
+            (".env", true),
+            ("app.sh", false),
+            ("builder.sh", false),
+        ] {
+            assert_eq!(ignore.excludes(path), excluded, "{path}");
+        }
+        let context = check(&[
+            ("Dockerfile", "FROM busybox"),
+            (".dockerignore", "Dockerfile\n.dockerignore\nsecret.txt\n"),
+            ("secret.txt", "x"),
+            ("app.sh", "echo"),
+        ])
+        .expect("valid");
+        let bytes = context.to_tar().expect("tar");
+        let mut names: Vec<String> = tar::Archive::new(bytes.as_slice())
+            .entries()
+            .expect("entries")
+            .map(|e| {
+                e.expect("entry")
+                    .path()
+                    .expect("path")
+                    .display()
+                    .to_string()
+            })
+            .collect();
+        names.sort();
+        assert_eq!(names, [".dockerignore", "Dockerfile", "app.sh"]);
     }
 
     #[test]

@@ -115,3 +115,62 @@ async fn layer_count(docker: &Docker, id: &str) -> Option<usize> {
     let inspect = docker.inspect_image(id).await.ok()?;
     Some(inspect.root_fs?.layers?.len())
 }
+
+/// Whether each of `paths` exists in `image`'s filesystem. Works for any image, even one
+/// with no shell (`FROM scratch`): a container is created, never started, and the engine's
+/// archive endpoint is asked for each path.
+pub async fn paths_exist(
+    docker: &Docker,
+    image: &str,
+    paths: &[String],
+) -> Result<std::collections::BTreeMap<String, bool>, bollard::errors::Error> {
+    use bollard::query_parameters::{
+        DownloadFromContainerOptionsBuilder, RemoveContainerOptionsBuilder,
+    };
+    use futures::StreamExt;
+    let body = bollard::models::ContainerCreateBody {
+        image: Some(image.to_string()),
+        // Never started; a command is only needed because scratch images have none.
+        cmd: Some(vec!["/layerlab-never-started".into()]),
+        network_disabled: Some(true),
+        ..Default::default()
+    };
+    let id = docker
+        .create_container(
+            None::<bollard::query_parameters::CreateContainerOptions>,
+            body,
+        )
+        .await?
+        .id;
+    let mut found = std::collections::BTreeMap::new();
+    for path in paths {
+        let options = DownloadFromContainerOptionsBuilder::new()
+            .path(path)
+            .build();
+        let mut stream = docker.download_from_container(&id, Some(options));
+        let exists = match stream.next().await {
+            Some(Ok(_)) | None => true,
+            Some(Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404,
+                ..
+            })) => false,
+            Some(Err(e)) => {
+                let _ = docker
+                    .remove_container(
+                        &id,
+                        Some(RemoveContainerOptionsBuilder::new().force(true).build()),
+                    )
+                    .await;
+                return Err(e);
+            }
+        };
+        found.insert(path.clone(), exists);
+    }
+    docker
+        .remove_container(
+            &id,
+            Some(RemoveContainerOptionsBuilder::new().force(true).build()),
+        )
+        .await?;
+    Ok(found)
+}

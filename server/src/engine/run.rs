@@ -55,6 +55,9 @@ pub struct RunJob<'a> {
     pub image: &'a str,
     /// Replaces the image's `CMD` when set.
     pub command: Option<Vec<String>>,
+    /// Replaces the image's `ENTRYPOINT` when set (checks run their command this way, so an
+    /// entrypoint cannot swallow it as arguments).
+    pub entrypoint: Option<Vec<String>>,
     pub labels: HashMap<String, String>,
     pub probe: Option<ProbeSpec>,
     pub limits: &'a RunLimits,
@@ -76,6 +79,7 @@ pub async fn run(
     let config = ContainerCreateBody {
         image: Some(job.image.to_string()),
         cmd: job.command.clone(),
+        entrypoint: job.entrypoint.clone(),
         labels: Some(job.labels.clone()),
         network_disabled: Some(job.probe.is_none()),
         host_config: Some(HostConfig {

@@ -35,6 +35,41 @@ pub enum Check {
         status: u16,
         body_contains: Option<String>,
     },
+    /// `path` exists in the final image's filesystem.
+    FilePresent { path: String },
+    /// `path` does not exist in the final image's filesystem.
+    FileAbsent { path: String },
+    /// Running `command` in the image (as its user) prints something containing `contains`.
+    CommandOutput {
+        command: Vec<String>,
+        contains: String,
+    },
+    /// The image has label `name` (equal to `equals`, when given).
+    Label {
+        name: String,
+        equals: Option<String>,
+    },
+    /// `value` appears nowhere in the image's configuration or history (ENV, labels, CMD,
+    /// ENTRYPOINT, the commands that built it).
+    NoSecret { value: String },
+    /// The Dockerfile has at least `min` stages (`FROM`s the builder ran).
+    Stages { min: usize },
+    /// After appending a line to `change` and building again, at most `rebuilt_at_most`
+    /// `RUN`/`COPY`/`ADD` steps miss the cache.
+    CacheHitOnRebuild {
+        change: String,
+        rebuilt_at_most: usize,
+    },
+}
+
+/// What the second build of a cache check found.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RebuildFacts {
+    pub changed: String,
+    /// `RUN`/`COPY`/`ADD` steps that missed the cache, as `Step n/m : …` headers.
+    pub rebuilt: Vec<String>,
+    /// Set when the second build failed.
+    pub error: Option<String>,
 }
 
 fn ok_status() -> u16 {
@@ -59,6 +94,13 @@ pub struct Facts<'a> {
     pub image: Option<&'a ImageFacts>,
     pub config: Option<&'a ImageConfigFacts>,
     pub run: Option<&'a RunFacts>,
+    /// Paths looked up in the image: path → exists.
+    pub paths: Option<&'a std::collections::BTreeMap<String, bool>>,
+    /// Extra commands run in the image, with what they did.
+    pub commands: &'a [(Vec<String>, RunFacts)],
+    /// `FROM` steps the builder ran.
+    pub stages: Option<usize>,
+    pub rebuild: Option<&'a RebuildFacts>,
 }
 
 impl Check {
@@ -71,6 +113,30 @@ impl Check {
 
     pub fn needs_probe(&self) -> bool {
         matches!(self, Check::HttpResponds { .. })
+    }
+
+    /// A path this check needs looked up in the image.
+    pub fn path(&self) -> Option<&str> {
+        match self {
+            Check::FilePresent { path } | Check::FileAbsent { path } => Some(path),
+            _ => None,
+        }
+    }
+
+    /// A command this check needs run in the image.
+    pub fn command(&self) -> Option<&[String]> {
+        match self {
+            Check::CommandOutput { command, .. } => Some(command),
+            _ => None,
+        }
+    }
+
+    /// The file a cache check changes before rebuilding.
+    pub fn rebuild_change(&self) -> Option<&str> {
+        match self {
+            Check::CacheHitOnRebuild { change, .. } => Some(change),
+            _ => None,
+        }
     }
 
     /// The goal, as the learner reads it before building.
@@ -100,6 +166,30 @@ impl Check {
                 }
                 None => format!("The web server answers with status {status}."),
             },
+            Check::FilePresent { path } => format!("The image contains {path}."),
+            Check::FileAbsent { path } => format!("The image does not contain {path}."),
+            Check::CommandOutput { command, contains } => {
+                format!(
+                    "Running `{}` in the image prints “{contains}”.",
+                    command.join(" ")
+                )
+            }
+            Check::Label {
+                name,
+                equals: Some(v),
+            } => format!("The image is labelled {name}={v}."),
+            Check::Label { name, equals: None } => format!("The image has the label {name}."),
+            Check::NoSecret { .. } => {
+                "The secret token appears nowhere in the image's configuration or history.".into()
+            }
+            Check::Stages { min } => format!("The Dockerfile has at least {min} stages."),
+            Check::CacheHitOnRebuild {
+                change,
+                rebuilt_at_most,
+            } => format!(
+                "After a change to {change}, a rebuild redoes at most {rebuilt_at_most} RUN/COPY/ADD step{}.",
+                if *rebuilt_at_most == 1 { "" } else { "s" }
+            ),
         }
     }
 
@@ -225,6 +315,100 @@ impl Check {
                     },
                 },
             },
+            Check::FilePresent { path } | Check::FileAbsent { path } => {
+                let want = matches!(self, Check::FilePresent { .. });
+                match facts.paths.and_then(|p| p.get(path)) {
+                    None => (false, format!("Not checked: {path} could not be looked up.")),
+                    Some(true) if want => (true, format!("{path} is in the image.")),
+                    Some(false) if !want => (true, format!("{path} is not in the image.")),
+                    Some(true) => (false, format!("{path} is in the image, but should not be.")),
+                    Some(false) => (false, format!("{path} is missing from the image.")),
+                }
+            }
+            Check::CommandOutput { command, contains } => {
+                let shown = command.join(" ");
+                match facts.commands.iter().find(|(c, _)| c == command) {
+                    None => (false, format!("Not checked: `{shown}` did not run.")),
+                    Some((_, run)) if run.output.contains(contains.as_str()) => {
+                        (true, format!("`{shown}` printed “{}”.", run.output.trim()))
+                    }
+                    Some((_, run)) => (
+                        false,
+                        format!(
+                            "`{shown}` printed “{}”; the goal is “{contains}”.",
+                            run.output.trim()
+                        ),
+                    ),
+                }
+            }
+            Check::Label { name, equals } => match (config.labels.get(name), equals) {
+                (None, _) => (false, format!("The image has no label {name}.")),
+                (Some(v), Some(want)) if v != want => {
+                    (false, format!("{name} is “{v}”; the goal is “{want}”."))
+                }
+                (Some(v), _) => (true, format!("{name} is “{v}”.")),
+            },
+            Check::NoSecret { value } => {
+                let mut found = Vec::new();
+                if config.env.iter().any(|e| e.contains(value.as_str())) {
+                    found.push("an ENV variable");
+                }
+                if config.labels.values().any(|v| v.contains(value.as_str())) {
+                    found.push("a LABEL");
+                }
+                let in_command = |c: &Option<Vec<String>>| {
+                    c.as_ref().is_some_and(|c| c.iter().any(|a| a.contains(value.as_str())))
+                };
+                if in_command(&config.cmd) || in_command(&config.entrypoint) {
+                    found.push("CMD or ENTRYPOINT");
+                }
+                if image.history.iter().any(|h| h.created_by.contains(value.as_str())) {
+                    found.push("the build history (a RUN or ARG)");
+                }
+                if found.is_empty() {
+                    (true, "The token is not stored in the image's configuration.".into())
+                } else {
+                    (
+                        false,
+                        format!(
+                            "The token can be read from {} with `docker inspect` or `docker history`.",
+                            found.join(", ")
+                        ),
+                    )
+                }
+            }
+            Check::Stages { min } => match facts.stages {
+                None => (false, "Not checked: the stages are unknown.".into()),
+                Some(n) => (
+                    n >= *min,
+                    format!("The build ran {n} stage{}; the goal is at least {min}.", if n == 1 { "" } else { "s" }),
+                ),
+            },
+            Check::CacheHitOnRebuild {
+                change,
+                rebuilt_at_most,
+            } => match facts.rebuild {
+                None => (false, format!("Not checked: the rebuild after changing {change} did not run.")),
+                Some(RebuildFacts { error: Some(e), .. }) => {
+                    (false, format!("The rebuild after changing {change} failed: {e}"))
+                }
+                Some(r) if r.rebuilt.len() <= *rebuilt_at_most => (
+                    true,
+                    format!(
+                        "After changing {change}, only {} step{} ran again.",
+                        r.rebuilt.len(),
+                        if r.rebuilt.len() == 1 { "" } else { "s" }
+                    ),
+                ),
+                Some(r) => (
+                    false,
+                    format!(
+                        "After changing {change}, {} steps ran again, starting with “{}”; the goal is at most {rebuilt_at_most}. Copy {change} after the slow steps.",
+                        r.rebuilt.len(),
+                        r.rebuilt.first().map(String::as_str).unwrap_or("")
+                    ),
+                ),
+            },
         }
     }
 }
@@ -283,7 +467,7 @@ mod tests {
         let facts = Facts {
             image: Some(&img),
             config: Some(&config),
-            run: None,
+            ..Facts::default()
         };
         let outcome = Check::MaxLayers { max: 3 }.judge("few", facts);
         assert!(!outcome.passed);
@@ -355,8 +539,8 @@ mod tests {
         };
         let facts = Facts {
             image: Some(&img),
-            config: None,
             run: Some(&run),
+            ..Facts::default()
         };
         let web = Check::HttpResponds {
             status: 200,
@@ -382,6 +566,98 @@ mod tests {
             }
             .judge("o", facts)
             .passed
+        );
+    }
+
+    #[test]
+    fn filesystem_secret_stage_and_cache_verdicts() {
+        let mut img = image(2, 10);
+        img.history.push(app::dto::HistoryEntry {
+            created_by: "/bin/sh -c echo tok_123 > /key".into(),
+            size_bytes: 8,
+            empty_layer: false,
+        });
+        let config = ImageConfigFacts {
+            labels: [(
+                "org.opencontainers.image.version".to_string(),
+                "1.5.0".to_string(),
+            )]
+            .into(),
+            ..Default::default()
+        };
+        let paths = [
+            ("/app/.env".to_string(), true),
+            ("/app/app.sh".to_string(), true),
+        ]
+        .into();
+        let rebuild = RebuildFacts {
+            changed: "app.sh".into(),
+            rebuilt: vec!["Step 3/5 : COPY . .".into(), "Step 4/5 : RUN make".into()],
+            error: None,
+        };
+        let facts = Facts {
+            image: Some(&img),
+            config: Some(&config),
+            paths: Some(&paths),
+            stages: Some(1),
+            rebuild: Some(&rebuild),
+            ..Facts::default()
+        };
+        let absent = Check::FileAbsent {
+            path: "/app/.env".into(),
+        }
+        .judge("f", facts);
+        assert_eq!(
+            (absent.passed, absent.message.as_str()),
+            (false, "/app/.env is in the image, but should not be.")
+        );
+        assert!(
+            Check::FilePresent {
+                path: "/app/app.sh".into()
+            }
+            .judge("f", facts)
+            .passed
+        );
+        let secret = Check::NoSecret {
+            value: "tok_123".into(),
+        }
+        .judge("s", facts);
+        assert!(!secret.passed);
+        assert!(
+            secret.message.contains("build history"),
+            "{}",
+            secret.message
+        );
+        assert!(
+            Check::Label {
+                name: "org.opencontainers.image.version".into(),
+                equals: Some("1.5.0".into())
+            }
+            .judge("l", facts)
+            .passed
+        );
+        assert!(!Check::Stages { min: 2 }.judge("m", facts).passed);
+        let cache = Check::CacheHitOnRebuild {
+            change: "app.sh".into(),
+            rebuilt_at_most: 1,
+        }
+        .judge("c", facts);
+        assert!(!cache.passed);
+        assert!(
+            cache
+                .message
+                .contains("starting with “Step 3/5 : COPY . .”"),
+            "{}",
+            cache.message
+        );
+        let unlooked = Check::FilePresent {
+            path: "/other".into(),
+        }
+        .judge("f", facts);
+        assert!(
+            unlooked.message.starts_with("Not checked"),
+            "{}",
+            unlooked.message
         );
     }
 }

@@ -168,6 +168,9 @@ fn load_one(dir: &Path, id: &str, course: &Course) -> anyhow::Result<Exercise> {
         if check.needs_run() && run.is_none() {
             bail!("check `{id}` looks at the running container, but exercise.toml has no [run]");
         }
+        if check.command().is_some_and(<[String]>::is_empty) {
+            bail!("check `{id}` has an empty `command`; give the program and its arguments");
+        }
         if check.needs_probe() && run.as_ref().and_then(|r| r.probe.as_ref()).is_none() {
             bail!("check `{id}` needs an HTTP answer; add [run.probe] with the port");
         }

@@ -1,0 +1,2 @@
+#!/bin/sh
+echo "app using $(ls /opt/deps | wc -l) packages"

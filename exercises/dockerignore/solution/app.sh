@@ -1,0 +1,2 @@
+#!/bin/sh
+echo "app running with ${API_TOKEN:-no token}"

@@ -1,0 +1,2 @@
+#!/bin/sh
+echo "running as uid $(id -u) in $(pwd)"
