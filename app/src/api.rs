@@ -36,7 +36,12 @@ mod ctx {
 
 #[server(prefix = "/fn", endpoint = "course_map")]
 pub async fn load_course_map() -> Result<CourseMap, ServerFnError> {
-    Ok(ctx::backend()?.0.course_map())
+    let session = ctx::session().await?;
+    ctx::backend()?
+        .0
+        .course_map(&session)
+        .await
+        .map_err(ctx::to_server_error)
 }
 
 #[server(prefix = "/fn", endpoint = "lesson", input = leptos::server_fn::codec::Json)]

@@ -28,7 +28,8 @@ impl std::error::Error for BackendError {}
 
 #[async_trait::async_trait]
 pub trait Backend: Send + Sync + 'static {
-    fn course_map(&self) -> CourseMap;
+    /// The course map, with what this learner has completed.
+    async fn course_map(&self, session: &Session) -> Result<CourseMap, BackendError>;
     /// The lesson with the learner's last grade for each of its quizzes.
     async fn lesson(&self, session: &Session, slug: &str) -> Result<LessonView, BackendError>;
     /// Grade a submission and remember it for this learner.

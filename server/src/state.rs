@@ -5,11 +5,13 @@ use crate::course::Course;
 use crate::engine::Engine;
 use crate::exercise::{playground_view, Exercises, PLAYGROUND};
 use app::backend::{Backend, BackendError};
-use app::dto::{CourseMap, EngineStatus, ExerciseView, LessonView, QuizAnswers, QuizGrade};
+use app::dto::{
+    BuildView, CourseMap, EngineStatus, ExerciseView, LessonView, QuizAnswers, QuizGrade,
+};
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use sqlx::SqlitePool;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use tower_sessions::Session;
 
@@ -21,6 +23,46 @@ pub struct AppState {
     pub exercises: Arc<Exercises>,
     pub builds: Arc<Builds>,
     pub pool: SqlitePool,
+}
+
+/// Session key holding the ids of exercises the learner has passed.
+const PASSED_KEY: &str = "exercises_passed";
+
+/// Remember a finished build that passed every check of its exercise. Called where the
+/// learner reads a result (the `done` event, `GET /api/v1/builds/<id>`), and saved at once
+/// because an event stream's response has left before the build ends.
+pub async fn record_result(session: &Session, view: &BuildView) -> Result<(), BackendError> {
+    let passed = view.status == app::dto::BuildStatus::Succeeded
+        && view
+            .checks
+            .as_ref()
+            .is_some_and(|c| !c.is_empty() && c.iter().all(|c| c.passed));
+    let Some(exercise) = view.exercise.as_deref().filter(|e| *e != PLAYGROUND) else {
+        return Ok(());
+    };
+    if !passed {
+        return Ok(());
+    }
+    let mut done = passed_exercises(session).await?;
+    if done.insert(exercise.to_string()) {
+        session
+            .insert(PASSED_KEY, done)
+            .await
+            .map_err(|e| internal("saving your progress", e))?;
+        session
+            .save()
+            .await
+            .map_err(|e| internal("saving your progress", e))?;
+    }
+    Ok(())
+}
+
+async fn passed_exercises(session: &Session) -> Result<BTreeSet<String>, BackendError> {
+    session
+        .get::<BTreeSet<String>>(PASSED_KEY)
+        .await
+        .map(Option::unwrap_or_default)
+        .map_err(|e| internal("reading your session", e))
 }
 
 /// Session key holding the learner's id, which labels their builds.
@@ -74,8 +116,25 @@ impl AppState {
 
 #[async_trait::async_trait]
 impl Backend for AppState {
-    fn course_map(&self) -> CourseMap {
-        self.course.map(&self.exercises)
+    async fn course_map(&self, session: &Session) -> Result<CourseMap, BackendError> {
+        let grades = grades(session).await?;
+        let passed = passed_exercises(session).await?;
+        let mut map = self.course.map(&self.exercises);
+        for module in &mut map.modules {
+            for lesson in &mut module.lessons {
+                let quizzes = self.course.quiz_ids(&lesson.slug);
+                lesson.done = !quizzes.is_empty()
+                    && quizzes.iter().all(|q| {
+                        grades
+                            .get(&format!("{}/{q}", lesson.slug))
+                            .is_some_and(|g| g.correct == g.total)
+                    });
+            }
+            for exercise in &mut module.exercises {
+                exercise.done = passed.contains(&exercise.id);
+            }
+        }
+        Ok(map)
     }
 
     async fn lesson(&self, session: &Session, slug: &str) -> Result<LessonView, BackendError> {

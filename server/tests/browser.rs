@@ -410,8 +410,80 @@ async fn an_exercise_page_shows_its_statement_files_and_checks() {
     css(&c, ".workbench[data-exercise='first-image']").await;
     assert!(text_of(&c, ".statement h1")
         .await
-        .contains("Serve a web page"));
+        .contains("serve a web page"));
     css(&c, ".file-tab[data-path='site/index.html']").await;
     css(&c, ".check[data-check='serves-the-page']").await;
+    c.close().await.expect("close");
+}
+
+#[tokio::test]
+async fn a_passed_quiz_and_a_passed_exercise_show_as_done_on_the_course_map() {
+    let server = ServerProcess::start(LOCAL_ENGINE);
+    let driver = Chromedriver::start();
+    let c = driver.browser(true).await;
+    c.goto(&server.url("/")).await.expect("open /");
+    css(&c, "body[data-hydrated='true']").await;
+    css(&c, "a[data-lesson='tags-and-semver'][data-done='false']").await;
+    css(&c, "a[data-exercise='goodbye-neighbor'][data-done='false']").await;
+
+    // Every answer right.
+    c.goto(&server.url("/learn/tags-and-semver"))
+        .await
+        .expect("open the lesson");
+    css(&c, "body[data-hydrated='true']").await;
+    css(&c, "input[name='q.refactor']")
+        .await
+        .send_keys("1.14.1")
+        .await
+        .expect("type");
+    css(&c, "input[name='q.new-endpoint']")
+        .await
+        .send_keys("1.15.0")
+        .await
+        .expect("type");
+    for choice in [
+        "input[name='q.renamed-endpoint'][value='major']",
+        "input[name='q.latest'][value='nothing']",
+    ] {
+        css(&c, choice).await.click().await.expect("choose");
+    }
+    css(&c, "#quiz-next-version button[type='submit']")
+        .await
+        .click()
+        .await
+        .expect("submit");
+    assert_eq!(
+        text_of(&c, "#quiz-next-version .quiz-score").await,
+        "4 of 4 right — well done!"
+    );
+
+    // The exercise, solved in the workbench.
+    c.goto(&server.url("/exercises/goodbye-neighbor"))
+        .await
+        .expect("open the exercise");
+    css(&c, "body[data-hydrated='true']").await;
+    let solution = std::fs::read_to_string(
+        support::repo_root().join("exercises/goodbye-neighbor/solution/Dockerfile"),
+    )
+    .expect("solution");
+    type_over(&c, "textarea.editor-input", &solution).await;
+    css(&c, "#build")
+        .await
+        .click()
+        .await
+        .expect("press Build & run");
+    css(&c, ".results[data-status='succeeded']").await;
+    css(&c, ".check[data-check='says-goodbye'][data-passed='true']").await;
+    css(
+        &c,
+        ".check[data-check='program-unchanged'][data-passed='true']",
+    )
+    .await;
+
+    c.goto(&server.url("/")).await.expect("back to the map");
+    css(&c, "a[data-lesson='tags-and-semver'][data-done='true']").await;
+    css(&c, "a[data-exercise='goodbye-neighbor'][data-done='true']").await;
+    css(&c, "a[data-exercise='first-image'][data-done='false']").await;
+    save_screenshot(&c, "course-map-progress.png").await;
     c.close().await.expect("close");
 }

@@ -241,6 +241,9 @@ pub struct CheckDescription {
 pub struct ExerciseLink {
     pub id: String,
     pub title: String,
+    /// The learner has a build that passed every check (on the course map).
+    #[serde(default)]
+    pub done: bool,
 }
 
 /// `1536` → `1.5 KiB`.

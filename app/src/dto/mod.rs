@@ -26,6 +26,9 @@ pub struct LessonLink {
     pub slug: String,
     pub title: String,
     pub summary: String,
+    /// Every quiz of the lesson answered fully right (on the course map; false elsewhere).
+    #[serde(default)]
+    pub done: bool,
 }
 
 /// One lesson as the learner reads it.

@@ -33,13 +33,18 @@ fn CourseMapView(map: CourseMap) -> impl IntoView {
                 .map(|lesson| {
                     number += 1;
                     view! {
-                        <li class="lesson-card">
-                            <a href=format!("/learn/{}", lesson.slug) data-lesson=lesson.slug.clone()>
+                        <li class="lesson-card" class:done=lesson.done>
+                            <a
+                                href=format!("/learn/{}", lesson.slug)
+                                data-lesson=lesson.slug.clone()
+                                data-done=lesson.done.to_string()
+                            >
                                 <span class="lesson-number">{number}</span>
                                 <span class="lesson-text">
                                     <span class="lesson-title">{lesson.title}</span>
                                     <span class="lesson-summary">{lesson.summary}</span>
                                 </span>
+                                {lesson.done.then(|| view! { <span class="done-mark" title="Every quiz answered right">"✓ done"</span> })}
                             </a>
                         </li>
                     }
@@ -51,10 +56,15 @@ fn CourseMapView(map: CourseMap) -> impl IntoView {
                     .into_iter()
                     .map(|e| {
                         view! {
-                            <li class="exercise-card">
-                                <a href=format!("/exercises/{}", e.id) data-exercise=e.id.clone()>
+                            <li class="exercise-card" class:done=e.done>
+                                <a
+                                    href=format!("/exercises/{}", e.id)
+                                    data-exercise=e.id.clone()
+                                    data-done=e.done.to_string()
+                                >
                                     <span class="exercise-badge">"Build"</span>
                                     <span class="lesson-title">{e.title}</span>
+                                    {e.done.then(|| view! { <span class="done-mark" title="Every check passed">"✓ done"</span> })}
                                 </a>
                             </li>
                         }

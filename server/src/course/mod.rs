@@ -186,6 +186,21 @@ impl Course {
         Ok(())
     }
 
+    /// The ids of the quizzes in `lesson`, in order.
+    pub fn quiz_ids(&self, lesson: &str) -> Vec<String> {
+        self.lesson(lesson)
+            .map(|(_, l)| {
+                l.blocks
+                    .iter()
+                    .filter_map(|b| match b {
+                        Block::Quiz(q) => Some(q.id.clone()),
+                        Block::Prose(_) => None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     pub fn map(&self, exercises: &Exercises) -> CourseMap {
         let modules = self
             .modules
@@ -248,6 +263,7 @@ impl Lesson {
             slug: self.slug.clone(),
             title: self.title.clone(),
             summary: self.summary.clone(),
+            done: false,
         }
     }
 }

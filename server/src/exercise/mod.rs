@@ -236,6 +236,7 @@ impl Exercise {
         ExerciseLink {
             id: self.id.clone(),
             title: self.title.clone(),
+            done: false,
         }
     }
 
@@ -252,6 +253,7 @@ impl Exercise {
                     slug: l.slug.clone(),
                     title: l.title.clone(),
                     summary: l.summary.clone(),
+                    done: false,
                 }),
             files: files_view(&self.starter),
             checks: self

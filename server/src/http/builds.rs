@@ -3,7 +3,7 @@
 
 use super::AppError;
 use crate::builds::{BuildEvent, SubmitError};
-use crate::state::{learner_id, AppState};
+use crate::state::{learner_id, record_result, AppState};
 use app::dto::{BuildAccepted, BuildRequest, BuildView, StatusUpdate};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
@@ -105,21 +105,30 @@ async fn events(
     backlog.extend(log.iter().map(|line| json_event("log", line)));
     let finished = view.status.is_finished();
     if finished {
+        record_result(&session, &view).await?;
         backlog.push(json_event("done", &view));
     }
-    let live = stream::unfold((receiver, finished), |(mut receiver, ended)| async move {
-        if ended {
-            return None;
-        }
-        loop {
-            match receiver.recv().await {
-                Ok(event) => {
-                    let done = matches!(event, BuildEvent::Done(_));
-                    return Some((to_event(&event), (receiver, done)));
+    let live = stream::unfold((receiver, finished), move |(mut receiver, ended)| {
+        let session = session.clone();
+        async move {
+            if ended {
+                return None;
+            }
+            loop {
+                match receiver.recv().await {
+                    Ok(event) => {
+                        let done = matches!(event, BuildEvent::Done(_));
+                        if let BuildEvent::Done(view) = &event {
+                            if let Err(e) = record_result(&session, view).await {
+                                tracing::warn!("could not record a result: {e}");
+                            }
+                        }
+                        return Some((to_event(&event), (receiver, done)));
+                    }
+                    // A subscriber this far behind misses lines; `done` still carries the result.
+                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(broadcast::error::RecvError::Closed) => return None,
                 }
-                // A subscriber this far behind misses lines; `done` still carries the result.
-                Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                Err(broadcast::error::RecvError::Closed) => return None,
             }
         }
     });
