@@ -29,10 +29,12 @@ pub enum Command {
         #[command(subcommand)]
         action: ImagesCommand,
     },
-    /// Check the course in the content directory and report the first problem.
+    /// Check the course and its exercises and report the first problem.
     CheckCourse {
         #[arg(long, env = "LAYERLAB_CONTENT_DIR", default_value = "content")]
         content_dir: PathBuf,
+        #[arg(long, env = "LAYERLAB_EXERCISES_DIR", default_value = "exercises")]
+        exercises_dir: PathBuf,
     },
 }
 

@@ -60,6 +60,29 @@ pub async fn build(config: &ServeConfig) -> anyhow::Result<axum::Router> {
     ))
 }
 
+/// Load the course and its exercises with every cross-check `serve` does; say what is there.
+pub fn check_course(
+    content_dir: &std::path::Path,
+    exercises_dir: &std::path::Path,
+) -> anyhow::Result<String> {
+    let course = course::Course::load(content_dir)
+        .with_context(|| format!("cannot load the course from {}", content_dir.display()))?;
+    let exercises = exercise::Exercises::load(exercises_dir, &course)
+        .with_context(|| format!("cannot load the exercises from {}", exercises_dir.display()))?;
+    course.check_exercise_links(&exercises)?;
+    let quizzes: usize = course
+        .lessons
+        .iter()
+        .map(|l| course.quiz_ids(&l.slug).len())
+        .sum();
+    Ok(format!(
+        "{} lessons with {quizzes} quizzes in {} modules, {} exercises",
+        course.lessons.len(),
+        course.modules.len(),
+        exercises.iter().count()
+    ))
+}
+
 /// Warn the operator when pages will not become interactive.
 pub fn check_bundle(config: &ServeConfig) -> Option<String> {
     let js = config

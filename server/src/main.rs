@@ -17,13 +17,12 @@ async fn main() -> anyhow::Result<()> {
         Some(Command::Images {
             action: ImagesCommand::Seed(args),
         }) => layerlab_server::seed_images(args).await,
-        Some(Command::CheckCourse { content_dir }) => {
-            let course = layerlab_server::course::Course::load(&content_dir)?;
-            println!(
-                "course OK: {} lessons in {} modules",
-                course.lessons.len(),
-                course.modules.len()
-            );
+        Some(Command::CheckCourse {
+            content_dir,
+            exercises_dir,
+        }) => {
+            let summary = layerlab_server::check_course(&content_dir, &exercises_dir)?;
+            println!("course OK: {summary}");
             Ok(())
         }
     }

@@ -1,0 +1,86 @@
+//! The course as data, checked like `layerlab check-course` does: the real course and its
+//! exercises load, and authoring mistakes are reported with the file and the fix.
+
+mod support;
+
+use std::path::Path;
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read dir").flatten() {
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).expect("copy");
+        }
+    }
+}
+
+/// A writable copy of the repository's course and exercises.
+fn scratch_course() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let content = dir.path().join("content");
+    let exercises = dir.path().join("exercises");
+    copy_tree(&support::repo_root().join("content"), &content);
+    copy_tree(&support::repo_root().join("exercises"), &exercises);
+    (dir, content, exercises)
+}
+
+#[test]
+fn the_real_course_and_every_exercise_load() {
+    let root = support::repo_root();
+    let summary = layerlab_server::check_course(&root.join("content"), &root.join("exercises"))
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let folders = std::fs::read_dir(root.join("exercises"))
+        .expect("exercises")
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .count();
+    assert!(
+        summary.ends_with(&format!("{folders} exercises")),
+        "{summary}"
+    );
+}
+
+#[test]
+fn a_module_naming_a_missing_exercise_is_refused() {
+    let (_dir, content, exercises) = scratch_course();
+    let course = content.join("course.toml");
+    let text = std::fs::read_to_string(&course).expect("course.toml");
+    std::fs::write(&course, text.replace("\"tag-semver\"", "\"tag-semverr\"")).expect("write");
+    let err = layerlab_server::check_course(&content, &exercises).expect_err("broken link");
+    let message = format!("{err:#}");
+    assert!(
+        message.contains("exercises/tag-semverr/exercise.toml"),
+        "{message}"
+    );
+}
+
+#[test]
+fn an_unknown_check_type_names_the_exercise_and_the_type() {
+    let (_dir, content, exercises) = scratch_course();
+    let toml = exercises.join("first-image/exercise.toml");
+    let text = std::fs::read_to_string(&toml).expect("exercise.toml");
+    std::fs::write(
+        &toml,
+        text.replace("type = \"http-responds\"", "type = \"http-respond\""),
+    )
+    .expect("write");
+    let err = layerlab_server::check_course(&content, &exercises).expect_err("bad check");
+    let message = format!("{err:#}");
+    assert!(message.contains("first-image"), "{message}");
+    assert!(message.contains("http-respond"), "{message}");
+}
+
+#[test]
+fn a_missing_solution_file_is_reported() {
+    let (_dir, content, exercises) = scratch_course();
+    std::fs::remove_file(exercises.join("non-root/solution/Dockerfile")).expect("remove");
+    let err = layerlab_server::check_course(&content, &exercises).expect_err("no solution");
+    let message = format!("{err:#}");
+    assert!(
+        message.contains("non-root") && message.contains("solution/Dockerfile"),
+        "{message}"
+    );
+}
