@@ -135,6 +135,8 @@ pub struct Builds {
     /// Ids in the order they were submitted, for queue positions and eviction.
     order: Mutex<Vec<String>>,
     permits: Arc<Semaphore>,
+    /// `<learner>/<exercise>` → attempts that did not pass, for unlocking hints.
+    misses: Mutex<HashMap<String, usize>>,
 }
 
 impl Builds {
@@ -151,6 +153,7 @@ impl Builds {
             records: Mutex::new(HashMap::new()),
             order: Mutex::new(Vec::new()),
             permits,
+            misses: Mutex::new(HashMap::new()),
         })
     }
 
@@ -395,7 +398,7 @@ impl Builds {
             }
             None => ExtraFacts::default(),
         };
-        let checks = exercise.as_ref().map(|e| {
+        let checks: Option<Vec<app::dto::CheckOutcome>> = exercise.as_ref().map(|e| {
             let facts = Facts {
                 image: Some(&image),
                 config: Some(&config),
@@ -405,15 +408,15 @@ impl Builds {
                 stages: Some(built.stages()),
                 rebuild: extra.rebuild.as_ref(),
             };
-            e.checks
-                .iter()
-                .map(|(id, check)| check.judge(id, facts))
-                .collect()
+            e.judge(facts)
         });
+        let passed = checks.as_ref().is_some_and(|c| c.iter().all(|c| c.passed));
+        let hints = self.unlocked_hints(&record.owner, exercise.as_ref(), passed);
         record.finish(|v| {
             v.status = BuildStatus::Succeeded;
             v.run = run;
             v.checks = checks;
+            v.hints = hints;
         });
         self.remove_superseded(&docker, &record, &exercise_id, &built.image_id, &tag)
             .await;
@@ -431,7 +434,7 @@ impl Builds {
         labels: &HashMap<String, String>,
     ) -> ExtraFacts {
         let mut extra = ExtraFacts::default();
-        let checks = || exercise.checks.iter().map(|(_, c)| c);
+        let checks = || exercise.checks.iter().map(|c| &c.check);
         let paths: Vec<String> = checks()
             .filter_map(|c| c.path().map(str::to_string))
             .collect();
@@ -523,18 +526,35 @@ impl Builds {
     }
 
     fn fail(&self, record: &BuildRecord, exercise: Option<&Exercise>, failure: BuildFailure) {
-        let checks = exercise.map(|e| {
-            e.checks
-                .iter()
-                .map(|(id, check)| check.judge(id, Facts::default()))
-                .collect()
-        });
+        let checks = exercise.map(|e| e.judge(Facts::default()));
+        let hints = self.unlocked_hints(&record.owner, exercise, false);
         record.log(LogPhase::Server, failure.message.clone());
         record.finish(|v| {
             v.status = BuildStatus::Failed;
             v.error = Some(failure);
             v.checks = checks;
+            v.hints = hints;
         });
+    }
+
+    /// One more hint after each attempt that does not pass; all of them stay open after that.
+    fn unlocked_hints(
+        &self,
+        owner: &str,
+        exercise: Option<&Exercise>,
+        passed: bool,
+    ) -> Vec<String> {
+        let Some(exercise) = exercise else {
+            return Vec::new();
+        };
+        let mut misses = lock(&self.misses);
+        let count = misses
+            .entry(format!("{owner}/{}", exercise.id))
+            .or_default();
+        if !passed {
+            *count += 1;
+        }
+        exercise.hints.iter().take(*count).cloned().collect()
     }
 
     /// Keep one image per learner and exercise: remove the older ones (and, for multi-stage

@@ -457,7 +457,7 @@ async fn a_passed_quiz_and_a_passed_exercise_show_as_done_on_the_course_map() {
         "4 of 4 right — well done!"
     );
 
-    // The exercise, solved in the workbench.
+    // The exercise: first the starter as it is (a miss unlocks a hint), then solved.
     c.goto(&server.url("/exercises/goodbye-neighbor"))
         .await
         .expect("open the exercise");
@@ -466,6 +466,21 @@ async fn a_passed_quiz_and_a_passed_exercise_show_as_done_on_the_course_map() {
         support::repo_root().join("exercises/goodbye-neighbor/solution/Dockerfile"),
     )
     .expect("solution");
+    css(&c, "#build")
+        .await
+        .click()
+        .await
+        .expect("build the starter");
+    css(&c, ".check[data-check='says-goodbye'][data-passed='false'] a.learn-more[href^='/learn/cmd-entrypoint-and-debugging#']").await;
+    assert_eq!(
+        c.find_all(Locator::Css(".hints .hint-item"))
+            .await
+            .expect("hints")
+            .len(),
+        1,
+        "one hint after one miss"
+    );
+    save_screenshot(&c, "exercise-hint.png").await;
     type_over(&c, "textarea.editor-input", &solution).await;
     css(&c, "#build")
         .await

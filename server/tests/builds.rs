@@ -507,7 +507,21 @@ async fn every_solution_passes_its_checks_and_every_starter_fails() {
             );
             for check in checks {
                 assert!(!check["message"].as_str().unwrap_or("").is_empty());
+                if check["passed"] == false {
+                    let link = check["learn_more"].as_str().unwrap_or("");
+                    assert!(
+                        link.starts_with("/learn/"),
+                        "{id}: a failed check links to its lesson: {check:#}"
+                    );
+                }
             }
+            // Solutions are built first: the starter is this learner's first miss.
+            let hints = result["hints"].as_array().map(Vec::len).unwrap_or(0);
+            assert_eq!(
+                hints,
+                usize::from(!should_pass),
+                "{id} {kind}: one hint after one miss"
+            );
             if id == "first-image" && should_pass {
                 let probe = &result["run"]["probe"];
                 assert_eq!(probe["status"], 200, "{probe:#}");

@@ -84,3 +84,25 @@ fn a_missing_solution_file_is_reported() {
         "{message}"
     );
 }
+
+#[test]
+fn a_check_explained_in_a_missing_heading_is_refused() {
+    let (_dir, content, exercises) = scratch_course();
+    let toml = exercises.join("tag-semver/exercise.toml");
+    let text = std::fs::read_to_string(&toml).expect("exercise.toml");
+    std::fs::write(
+        &toml,
+        text.replace(
+            "tags-and-semver#major-minor-patch",
+            "tags-and-semver#no-such-heading",
+        ),
+    )
+    .expect("write");
+    let err = layerlab_server::check_course(&content, &exercises).expect_err("bad anchor");
+    let message = format!("{err:#}");
+    assert!(
+        message.contains("tags-and-semver#no-such-heading")
+            && message.contains("names no lesson heading"),
+        "{message}"
+    );
+}

@@ -84,6 +84,10 @@ pub struct BuildView {
     /// The build log was longer than the server keeps; the end was dropped.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub log_truncated: bool,
+    /// The exercise's hints unlocked so far: one more after each attempt that did not pass
+    /// (sanitized inline HTML).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hints: Vec<String>,
 }
 
 impl BuildView {
@@ -100,6 +104,7 @@ impl BuildView {
             checks: None,
             error: None,
             log_truncated: false,
+            hints: Vec::new(),
         }
     }
 }
@@ -170,6 +175,9 @@ pub struct CheckOutcome {
     pub id: String,
     pub passed: bool,
     pub message: String,
+    /// For a failed check: the lesson paragraph that explains it (`/learn/<slug>#<heading>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub learn_more: Option<String>,
 }
 
 /// Why a build failed, in the learner's language.

@@ -608,13 +608,31 @@ fn Checks(
                                 </span>
                                 <span class="check-text">
                                     {c.description}
-                                    {move || outcome().map(|o| view! { <span class="check-message">{o.message}</span> })}
+                                    {move || outcome().map(|o| view! {
+                                        <span class="check-message">
+                                            {o.message}
+                                            {o.learn_more.map(|href| view! {
+                                                " " <a class="learn-more" href=href>"Why? Read the lesson"</a>
+                                            })}
+                                        </span>
+                                    })}
                                 </span>
                             </li>
                         }
                     })
                     .collect_view()}
             </ul>
+            {move || {
+                let hints = result.get().map(|r| r.hints).unwrap_or_default();
+                (!hints.is_empty()).then(|| view! {
+                    <div class="hints">
+                        <h3>"Hints"</h3>
+                        <ol class="hint-list">
+                            {hints.into_iter().map(|h| view! { <li class="hint-item" inner_html=h></li> }).collect_view()}
+                        </ol>
+                    </div>
+                })
+            }}
         </section>
     })
 }

@@ -186,6 +186,18 @@ impl Course {
         Ok(())
     }
 
+    /// Whether `lesson` exists and, when `anchor` is not empty, has a heading with that id.
+    pub fn has_anchor(&self, lesson: &str, anchor: &str) -> bool {
+        let Some((_, l)) = self.lesson(lesson) else {
+            return false;
+        };
+        anchor.is_empty()
+            || l.blocks.iter().any(|b| match b {
+                Block::Prose(html) => html.contains(&format!("id=\"{anchor}\"")),
+                Block::Quiz(_) => false,
+            })
+    }
+
     /// The ids of the quizzes in `lesson`, in order.
     pub fn quiz_ids(&self, lesson: &str) -> Vec<String> {
         self.lesson(lesson)

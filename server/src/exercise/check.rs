@@ -76,16 +76,37 @@ fn ok_status() -> u16 {
     200
 }
 
-/// Take a `[[checks]]` table apart: its `id`, then the rest as a [`Check`].
-pub fn parse(mut table: toml::Table) -> anyhow::Result<(String, Check)> {
+/// A check as an exercise lists it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExerciseCheck {
+    /// Stable: progress and results are keyed by it.
+    pub id: String,
+    pub check: Check,
+    /// `lesson-slug#heading-id` (or just `lesson-slug`): where a failure is explained.
+    pub explained_in: Option<String>,
+}
+
+/// Take a `[[checks]]` table apart: its `id` and `explained_in`, then the rest as a [`Check`].
+pub fn parse(mut table: toml::Table) -> anyhow::Result<ExerciseCheck> {
     let id = match table.remove("id") {
         Some(toml::Value::String(id)) if !id.is_empty() => id,
         Some(_) => bail!("`id` must be a non-empty string"),
         None => bail!("add an `id` (a short name that stays the same when the wording changes)"),
     };
+    let explained_in = match table.remove("explained_in") {
+        Some(toml::Value::String(link)) => Some(link),
+        Some(_) => {
+            bail!("check `{id}`: `explained_in` must be a string like \"lesson-slug#heading\"")
+        }
+        None => None,
+    };
     let check =
         Check::deserialize(toml::Value::Table(table)).with_context(|| format!("check `{id}`"))?;
-    Ok((id, check))
+    Ok(ExerciseCheck {
+        id,
+        check,
+        explained_in,
+    })
 }
 
 /// What a check can look at.
@@ -201,6 +222,7 @@ impl Check {
             id: id.to_string(),
             passed,
             message,
+            learn_more: None,
         }
     }
 
@@ -424,17 +446,18 @@ mod tests {
 
     #[test]
     fn checks_parse_with_ids_and_refuse_unknown_fields() {
-        let (id, check) = parse(table(
-            "id = \"small\"\ntype = \"max-size\"\nmax_bytes = 5000000",
+        let parsed = parse(table(
+            "id = \"small\"\ntype = \"max-size\"\nmax_bytes = 5000000\nexplained_in = \"layers#size\"",
         ))
         .expect("parses");
-        assert_eq!(id, "small");
+        assert_eq!(parsed.id, "small");
         assert_eq!(
-            check,
+            parsed.check,
             Check::MaxSize {
                 max_bytes: 5_000_000
             }
         );
+        assert_eq!(parsed.explained_in.as_deref(), Some("layers#size"));
         let err = parse(table(
             "id = \"x\"\ntype = \"max-layers\"\nmax = 3\nmaxx = 4",
         ))

@@ -7,8 +7,9 @@ pub mod check;
 use crate::course::{markdown, Course};
 use crate::engine::run::ProbeSpec;
 use anyhow::{bail, Context};
+use app::dto::CheckOutcome;
 use app::dto::{CheckDescription, ExerciseLink, ExerciseView, WorkbenchFile};
-use check::Check;
+use check::{ExerciseCheck, Facts};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
@@ -32,6 +33,9 @@ struct ExerciseFile {
     run: Option<RunFile>,
     #[serde(default)]
     checks: Vec<toml::Table>,
+    /// Shown one at a time, one more after each attempt that does not pass (markdown).
+    #[serde(default)]
+    hints: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -71,7 +75,9 @@ pub struct Exercise {
     pub base_images: Vec<String>,
     pub build_network: bool,
     pub run: Option<RunStep>,
-    pub checks: Vec<(String, Check)>,
+    pub checks: Vec<ExerciseCheck>,
+    /// Sanitized inline HTML, in the order they unlock.
+    pub hints: Vec<String>,
     pub statement_html: String,
     pub starter: BTreeMap<String, String>,
     pub solution: BTreeMap<String, String>,
@@ -146,12 +152,21 @@ fn load_one(dir: &Path, id: &str, course: &Course) -> anyhow::Result<Exercise> {
     let mut checks = Vec::with_capacity(file.checks.len());
     let mut seen = HashSet::new();
     for (index, table) in file.checks.into_iter().enumerate() {
-        let (id, check) = check::parse(table)
+        let parsed = check::parse(table)
             .with_context(|| format!("check number {} in exercise.toml", index + 1))?;
-        if !seen.insert(id.clone()) {
-            bail!("two checks have the id `{id}`; ids must differ");
+        if !seen.insert(parsed.id.clone()) {
+            bail!("two checks have the id `{}`; ids must differ", parsed.id);
         }
-        checks.push((id, check));
+        if let Some(link) = &parsed.explained_in {
+            let (slug, anchor) = link.split_once('#').unwrap_or((link, ""));
+            if !course.has_anchor(slug, anchor) {
+                bail!(
+                    "check `{}`: `explained_in = \"{link}\"` names no lesson heading (use a lesson slug, then # and a heading id from the rendered page)",
+                    parsed.id
+                );
+            }
+        }
+        checks.push(parsed);
     }
     if checks.is_empty() {
         bail!("exercise.toml has no [[checks]]; add at least one");
@@ -164,7 +179,7 @@ fn load_one(dir: &Path, id: &str, course: &Course) -> anyhow::Result<Exercise> {
             path: p.path,
         }),
     });
-    for (id, check) in &checks {
+    for ExerciseCheck { id, check, .. } in &checks {
         if check.needs_run() && run.is_none() {
             bail!("check `{id}` looks at the running container, but exercise.toml has no [run]");
         }
@@ -197,10 +212,24 @@ fn load_one(dir: &Path, id: &str, course: &Course) -> anyhow::Result<Exercise> {
         build_network: file.build_network,
         run,
         checks,
-        statement_html: markdown::render_block(&statement),
+        hints: file
+            .hints
+            .iter()
+            .map(|h| markdown::render_inline(h))
+            .collect(),
+        statement_html: markdown::render_block(without_title(&statement)),
         starter,
         solution,
     })
+}
+
+/// The statement without its leading `# Title` line: the page shows the title already.
+fn without_title(statement: &str) -> &str {
+    let trimmed = statement.trim_start();
+    match trimmed.strip_prefix("# ") {
+        Some(rest) => rest.split_once('\n').map_or("", |(_, body)| body),
+        None => trimmed,
+    }
 }
 
 /// Every file under `dir`, path relative to it with `/` separators.
@@ -259,13 +288,34 @@ impl Exercise {
             checks: self
                 .checks
                 .iter()
-                .map(|(id, check)| CheckDescription {
-                    id: id.clone(),
-                    description: check.describe(),
+                .map(|c| CheckDescription {
+                    id: c.id.clone(),
+                    description: c.check.describe(),
                 })
                 .collect(),
             run_summary: self.run.as_ref().map(RunStep::summary),
         }
+    }
+}
+
+impl Exercise {
+    /// Judge every check; a failed one links to where its lesson explains it (the check's
+    /// `explained_in`, else the exercise's lesson).
+    pub fn judge(&self, facts: Facts<'_>) -> Vec<CheckOutcome> {
+        self.checks
+            .iter()
+            .map(|c| {
+                let mut outcome = c.check.judge(&c.id, facts);
+                if !outcome.passed {
+                    outcome.learn_more = c
+                        .explained_in
+                        .clone()
+                        .or_else(|| self.lesson.clone())
+                        .map(|link| format!("/learn/{link}"));
+                }
+                outcome
+            })
+            .collect()
     }
 }
 
@@ -327,5 +377,17 @@ pub fn playground_view() -> ExerciseView {
             "After a successful build, layerlab runs the image's CMD and shows what it printed."
                 .into(),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_title;
+
+    #[test]
+    fn the_readme_title_is_not_repeated() {
+        assert_eq!(without_title("# Title\n\nBody text\n"), "\nBody text\n");
+        assert_eq!(without_title("Body only\n"), "Body only\n");
+        assert_eq!(without_title("## Section\nText"), "## Section\nText");
     }
 }
