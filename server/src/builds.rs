@@ -92,15 +92,16 @@ impl BuildRecord {
         )
     }
 
+    /// Change the view; subscribers hear a `status` event only when status, step or queue
+    /// position changed.
     fn update(&self, change: impl FnOnce(&mut BuildView)) {
         let mut state = lock(&self.state);
+        let before = status_of(&state.view);
         change(&mut state.view);
-        let update = StatusUpdate {
-            status: state.view.status,
-            step: state.view.step,
-            queue_position: state.view.queue_position,
-        };
-        let _ = self.events.send(BuildEvent::Status(update));
+        let after = status_of(&state.view);
+        if after != before {
+            let _ = self.events.send(BuildEvent::Status(after));
+        }
     }
 
     fn log(&self, phase: LogPhase, text: String) {
@@ -117,6 +118,15 @@ impl BuildRecord {
         let _ = self
             .events
             .send(BuildEvent::Done(Box::new(state.view.clone())));
+    }
+}
+
+/// The part of a view a `status` event carries.
+pub fn status_of(view: &BuildView) -> StatusUpdate {
+    StatusUpdate {
+        status: view.status,
+        step: view.step,
+        queue_position: view.queue_position,
     }
 }
 

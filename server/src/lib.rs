@@ -43,11 +43,17 @@ pub async fn build(config: &ServeConfig) -> anyhow::Result<axum::Router> {
         .site_pkg_dir("pkg")
         .build();
     let engine = Arc::new(engine::Engine::new(Some(&config.docker_host)));
+    let settings = config.limits.settings();
+    // Twice the build time limit: no running build can own a cgroup that old.
+    let swept = engine::BuildCgroup::sweep_stale(settings.build.timeout * 2);
+    if swept > 0 {
+        tracing::info!("removed {swept} build cgroups left by an earlier server");
+    }
     let exercises = Arc::new(exercises);
     let state = AppState {
         leptos_options,
         course: Arc::new(course),
-        builds: builds::Builds::new(engine.clone(), exercises.clone(), config.limits.settings()),
+        builds: builds::Builds::new(engine.clone(), exercises.clone(), settings),
         engine,
         exercises,
         pool,

@@ -122,27 +122,22 @@ async fn css(c: &Client, selector: &str) -> fantoccini::elements::Element {
     }
 }
 
-async fn answer_semver_quiz(c: &Client) {
-    css(c, "input[name='q.refactor']")
-        .await
-        .send_keys("1.14.1")
-        .await
-        .expect("type");
-    css(c, "input[name='q.new-endpoint']")
-        .await
-        .send_keys("1.15.0")
-        .await
-        .expect("type");
-    css(c, "input[name='q.renamed-endpoint'][value='minor']")
-        .await
-        .click()
-        .await
-        .expect("click");
-    css(c, "input[name='q.latest'][value='nothing']")
-        .await
-        .click()
-        .await
-        .expect("click");
+/// Answer the SemVer quiz, choosing `renamed` (`minor` is wrong, `major` right) for the
+/// renamed endpoint, and submit.
+async fn answer_semver_quiz(c: &Client, renamed: &str) {
+    for (field, version) in [("q.refactor", "1.14.1"), ("q.new-endpoint", "1.15.0")] {
+        css(c, &format!("input[name='{field}']"))
+            .await
+            .send_keys(version)
+            .await
+            .expect("type");
+    }
+    for choice in [
+        format!("input[name='q.renamed-endpoint'][value='{renamed}']"),
+        "input[name='q.latest'][value='nothing']".to_string(),
+    ] {
+        css(c, &choice).await.click().await.expect("choose");
+    }
     css(c, "#quiz-next-version button[type='submit']")
         .await
         .click()
@@ -206,7 +201,7 @@ async fn hydrated_quiz_is_graded_in_place_and_plain_form_post_works_without_java
     c.execute("window.__layerlab_same_page = true;", vec![])
         .await
         .expect("mark the page");
-    answer_semver_quiz(&c).await;
+    answer_semver_quiz(&c, "minor").await;
     assert_semver_grades(&c).await;
     let same = c
         .execute("return window.__layerlab_same_page === true;", vec![])
@@ -227,7 +222,7 @@ async fn hydrated_quiz_is_graded_in_place_and_plain_form_post_works_without_java
         hydrated.is_err(),
         "JavaScript is off, so nothing may hydrate"
     );
-    answer_semver_quiz(&c).await;
+    answer_semver_quiz(&c, "minor").await;
     assert_semver_grades(&c).await;
     let url = c.current_url().await.expect("url");
     assert_eq!(url.path(), "/learn/tags-and-semver");
@@ -431,27 +426,7 @@ async fn a_passed_quiz_and_a_passed_exercise_show_as_done_on_the_course_map() {
         .await
         .expect("open the lesson");
     css(&c, "body[data-hydrated='true']").await;
-    css(&c, "input[name='q.refactor']")
-        .await
-        .send_keys("1.14.1")
-        .await
-        .expect("type");
-    css(&c, "input[name='q.new-endpoint']")
-        .await
-        .send_keys("1.15.0")
-        .await
-        .expect("type");
-    for choice in [
-        "input[name='q.renamed-endpoint'][value='major']",
-        "input[name='q.latest'][value='nothing']",
-    ] {
-        css(&c, choice).await.click().await.expect("choose");
-    }
-    css(&c, "#quiz-next-version button[type='submit']")
-        .await
-        .click()
-        .await
-        .expect("submit");
+    answer_semver_quiz(&c, "major").await;
     assert_eq!(
         text_of(&c, "#quiz-next-version .quiz-score").await,
         "4 of 4 right — well done!"
@@ -500,5 +475,44 @@ async fn a_passed_quiz_and_a_passed_exercise_show_as_done_on_the_course_map() {
     css(&c, "a[data-exercise='goodbye-neighbor'][data-done='true']").await;
     css(&c, "a[data-exercise='first-image'][data-done='false']").await;
     save_screenshot(&c, "course-map-progress.png").await;
+    c.close().await.expect("close");
+}
+
+#[tokio::test]
+async fn a_server_killed_during_a_build_leaves_a_clear_message_not_a_frozen_page() {
+    let server = ServerProcess::start(LOCAL_ENGINE);
+    let driver = Chromedriver::start();
+    let c = driver.browser(true).await;
+    c.goto(&server.url("/playground"))
+        .await
+        .expect("open the playground");
+    css(&c, "body[data-hydrated='true']").await;
+    let marker = format!("killed-marker-{}", std::process::id());
+    type_over(
+        &c,
+        "textarea.editor-input",
+        &format!("FROM busybox:latest\nRUN echo {marker} && sleep 20\n"),
+    )
+    .await;
+    css(&c, "#build")
+        .await
+        .click()
+        .await
+        .expect("press Build & run");
+    css(&c, ".progress[data-status='building']").await;
+    drop(server);
+    let problem = text_of(&c, ".bench > .error-box[role='alert']").await;
+    assert!(
+        problem.contains("Lost the connection to the server"),
+        "the learner is told what happened: {problem}"
+    );
+    let button = css(&c, "#build").await;
+    assert_eq!(button.text().await.expect("text"), "Build & run");
+    assert_eq!(
+        button.attr("disabled").await.expect("attr"),
+        None,
+        "the button works again"
+    );
+    save_screenshot(&c, "workbench-server-gone.png").await;
     c.close().await.expect("close");
 }

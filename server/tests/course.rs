@@ -27,6 +27,17 @@ fn scratch_course() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBu
     (dir, content, exercises)
 }
 
+/// Replace `from` by `to` in `path`; the text must be there, or the test would test nothing.
+fn edit(path: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).expect("read");
+    assert!(
+        text.contains(from),
+        "{} no longer contains {from:?}",
+        path.display()
+    );
+    std::fs::write(path, text.replace(from, to)).expect("write");
+}
+
 #[test]
 fn the_real_course_and_every_exercise_load() {
     let root = support::repo_root();
@@ -46,9 +57,11 @@ fn the_real_course_and_every_exercise_load() {
 #[test]
 fn a_module_naming_a_missing_exercise_is_refused() {
     let (_dir, content, exercises) = scratch_course();
-    let course = content.join("course.toml");
-    let text = std::fs::read_to_string(&course).expect("course.toml");
-    std::fs::write(&course, text.replace("\"tag-semver\"", "\"tag-semverr\"")).expect("write");
+    edit(
+        &content.join("course.toml"),
+        "\"tag-semver\"",
+        "\"tag-semverr\"",
+    );
     let err = layerlab_server::check_course(&content, &exercises).expect_err("broken link");
     let message = format!("{err:#}");
     assert!(
@@ -60,13 +73,11 @@ fn a_module_naming_a_missing_exercise_is_refused() {
 #[test]
 fn an_unknown_check_type_names_the_exercise_and_the_type() {
     let (_dir, content, exercises) = scratch_course();
-    let toml = exercises.join("first-image/exercise.toml");
-    let text = std::fs::read_to_string(&toml).expect("exercise.toml");
-    std::fs::write(
-        &toml,
-        text.replace("type = \"http-responds\"", "type = \"http-respond\""),
-    )
-    .expect("write");
+    edit(
+        &exercises.join("first-image/exercise.toml"),
+        "type = \"http-responds\"",
+        "type = \"http-respond\"",
+    );
     let err = layerlab_server::check_course(&content, &exercises).expect_err("bad check");
     let message = format!("{err:#}");
     assert!(message.contains("first-image"), "{message}");
@@ -88,16 +99,11 @@ fn a_missing_solution_file_is_reported() {
 #[test]
 fn a_check_explained_in_a_missing_heading_is_refused() {
     let (_dir, content, exercises) = scratch_course();
-    let toml = exercises.join("tag-semver/exercise.toml");
-    let text = std::fs::read_to_string(&toml).expect("exercise.toml");
-    std::fs::write(
-        &toml,
-        text.replace(
-            "tags-and-semver#major-minor-patch",
-            "tags-and-semver#no-such-heading",
-        ),
-    )
-    .expect("write");
+    edit(
+        &exercises.join("tag-semver/exercise.toml"),
+        "tags-and-semver#major-minor-patch",
+        "tags-and-semver#no-such-heading",
+    );
     let err = layerlab_server::check_course(&content, &exercises).expect_err("bad anchor");
     let message = format!("{err:#}");
     assert!(

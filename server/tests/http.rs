@@ -46,6 +46,18 @@ async fn status_reports_the_real_engine_as_the_docker_cli_sees_it() {
         let cli_has = docker_cli(&["image", "inspect", name]).is_some();
         assert_eq!(image["present"], cli_has, "{name}: API and CLI disagree");
     }
+    let usable: Vec<&str> = s["engine"]["images"]
+        .as_array()
+        .expect("images")
+        .iter()
+        .filter_map(|i| i.as_str())
+        .collect();
+    assert!(usable.contains(&"busybox:latest"), "{usable:?}");
+    assert!(
+        usable.iter().all(|i| !i.starts_with("layerlab/")),
+        "learners' build results are not offered as bases: {usable:?}"
+    );
+    assert_eq!(s["queue"]["concurrency"], 2);
 }
 
 #[tokio::test]

@@ -138,7 +138,8 @@ pub struct EngineStatus {
     pub problem: Option<String>,
     /// The base images the course needs, and whether the engine has each.
     pub base_images: Vec<BaseImageStatus>,
-    /// Every tagged image on the engine a learner could build `FROM` (build results left out).
+    /// Every tagged image on the engine a learner could build `FROM` (build results left
+    /// out); filled by `GET /api/v1/status` only.
     #[serde(default)]
     pub images: Vec<String>,
 }

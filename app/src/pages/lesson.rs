@@ -1,7 +1,7 @@
 use crate::{
     api::lesson,
     dto::{LessonBlock, LessonLink, LessonView},
-    pages::{error_text, quiz::QuizForm},
+    pages::{quiz::QuizForm, MissingPanel},
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -18,14 +18,7 @@ pub fn LessonPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match page.await {
                     Ok(view) => view! { <LessonArticle lesson=view/> }.into_any(),
-                    Err(e) => view! {
-                        <Title text="Lesson not found"/>
-                        <section class="panel not-found">
-                            <h1>"Lesson not found"</h1>
-                            <p class="error-box">{error_text(&e)}</p>
-                            <p><a href="/">"Back to the course map"</a></p>
-                        </section>
-                    }.into_any(),
+                    Err(e) => view! { <MissingPanel title="Lesson not found" error=e/> }.into_any(),
                 }
             })}
         </Suspense>

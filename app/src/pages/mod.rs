@@ -29,6 +29,19 @@ pub fn NotFound() -> impl IntoView {
     }
 }
 
+/// What a page shows when the thing it loads does not exist (or could not be loaded).
+#[component]
+pub(crate) fn MissingPanel(title: &'static str, error: ServerFnError) -> impl IntoView {
+    view! {
+        <Title text=title/>
+        <section class="panel not-found">
+            <h1>{title}</h1>
+            <p class="error-box">{error_text(&error)}</p>
+            <p><a href="/">"Back to the course map"</a></p>
+        </section>
+    }
+}
+
 /// A server function error as a short, readable message.
 pub(crate) fn error_text(err: &ServerFnError) -> String {
     match err {

@@ -10,7 +10,7 @@ use crate::dto::{
     human_size, BuildFailure, BuildStatus, BuildView, CheckOutcome, ExerciseView, ImageFacts,
     LogLine, LogPhase, RunFacts, StatusUpdate, WorkbenchFile,
 };
-use crate::pages::error_text;
+use crate::pages::MissingPanel;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -38,14 +38,7 @@ fn WorkbenchLoader(id: Signal<String>) -> impl IntoView {
             {move || Suspend::new(async move {
                 match page.await {
                     Ok(view) => view! { <Workbench exercise=view/> }.into_any(),
-                    Err(e) => view! {
-                        <Title text="Exercise not found"/>
-                        <section class="panel not-found">
-                            <h1>"Exercise not found"</h1>
-                            <p class="error-box">{error_text(&e)}</p>
-                            <p><a href="/">"Back to the course map"</a></p>
-                        </section>
-                    }.into_any(),
+                    Err(e) => view! { <MissingPanel title="Exercise not found" error=e/> }.into_any(),
                 }
             })}
         </Suspense>
@@ -644,11 +637,12 @@ mod client {
     use super::BuildState;
     use crate::dto::{BuildAccepted, BuildRequest, BuildView, LogLine, StatusUpdate};
     use futures::StreamExt;
-    use gloo_net::eventsource::futures::EventSource;
     use leptos::prelude::*;
 
     pub async fn run_build(request: BuildRequest, state: BuildState) {
         if let Err(problem) = follow(request, state).await {
+            // The step shown last is no longer true; the message says what happened.
+            state.status.set(None);
             state.problem.set(Some(problem));
         }
         state.busy.set(false);
@@ -669,17 +663,66 @@ mod client {
                 .to_string());
         }
         let accepted: BuildAccepted = response.json().await.map_err(|e| e.to_string())?;
-        let mut source = EventSource::new(&accepted.events).map_err(|e| format!("{e:?}"))?;
-        let streams = ["status", "log", "done"]
-            .into_iter()
-            .map(|name| source.subscribe(name).map_err(|e| format!("{e:?}")))
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut events = futures::stream::select_all(streams);
-        let mut finished = false;
-        while let Some(item) = events.next().await {
-            let Ok((name, message)) = item else { break };
-            let data = message.data().as_string().unwrap_or_default();
-            match name.as_str() {
+        // A dropped stream (a network blip) is reopened: the server replays the whole log,
+        // so the lines shown so far are cleared first.
+        for _attempt in 0..3 {
+            if let Some(view) = listen(&accepted.events, state).await {
+                finish(state, view);
+                return Ok(());
+            }
+            let response = gloo_net::http::Request::get(&crate::dto::build_url(&accepted.id))
+                .send()
+                .await
+                .map_err(|_| {
+                    "Lost the connection to the server. Check that it is running, then build again."
+                        .to_string()
+                })?;
+            if response.status() == 404 {
+                return Err("The server restarted and this build's result is gone. Press Build & run again.".into());
+            }
+            if let Ok(view) = response.json::<BuildView>().await {
+                if view.status.is_finished() {
+                    finish(state, view);
+                    return Ok(());
+                }
+            }
+            state.log.set(Vec::new());
+        }
+        Err("The connection to the build keeps breaking. Reload the page to see whether it finished.".into())
+    }
+
+    /// Follow the build's events; the result when `done` arrives, `None` if the stream broke.
+    /// Any `error` ends the attempt: the browser's own reconnecting would otherwise retry a
+    /// vanished server forever while the page waits.
+    async fn listen(url: &str, state: BuildState) -> Option<BuildView> {
+        use wasm_bindgen::{closure::Closure, JsCast};
+        let source = web_sys::EventSource::new(url).ok()?;
+        let (sender, mut events) = futures::channel::mpsc::unbounded::<(&'static str, String)>();
+        let mut listeners = Vec::new();
+        for name in ["status", "log", "done"] {
+            let sender = sender.clone();
+            let listener = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(
+                move |event: web_sys::MessageEvent| {
+                    let data = event.data().as_string().unwrap_or_default();
+                    let _ = sender.unbounded_send((name, data));
+                },
+            );
+            source
+                .add_event_listener_with_callback(name, listener.as_ref().unchecked_ref())
+                .ok()?;
+            listeners.push(listener);
+        }
+        let on_error = {
+            let sender = sender.clone();
+            Closure::<dyn FnMut(web_sys::Event)>::new(move |_: web_sys::Event| {
+                let _ = sender.unbounded_send(("error", String::new()));
+            })
+        };
+        source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+        drop(sender);
+        let mut result = None;
+        while let Some((name, data)) = events.next().await {
+            match name {
                 "status" => {
                     if let Ok(update) = serde_json::from_str::<StatusUpdate>(&data) {
                         state.status.set(Some(update));
@@ -691,29 +734,16 @@ mod client {
                     }
                 }
                 "done" => {
-                    if let Ok(view) = serde_json::from_str::<BuildView>(&data) {
-                        finish(state, view);
-                        finished = true;
-                    }
+                    result = serde_json::from_str::<BuildView>(&data).ok();
                     break;
                 }
-                _ => {}
+                _ => break,
             }
         }
         source.close();
-        if !finished {
-            // The stream broke; the result may still be there.
-            let view: BuildView =
-                gloo_net::http::Request::get(&crate::dto::build_url(&accepted.id))
-                    .send()
-                    .await
-                    .map_err(|e| format!("Lost the connection to the build: {e}"))?
-                    .json()
-                    .await
-                    .map_err(|e| format!("Lost the connection to the build: {e}"))?;
-            finish(state, view);
-        }
-        Ok(())
+        // The listeners live until the source is closed.
+        drop((listeners, on_error));
+        result
     }
 
     fn finish(state: BuildState, view: BuildView) {

@@ -470,15 +470,15 @@ impl LogState {
 
     fn line(&mut self, line: &str, on: &mut (dyn FnMut(BuildProgress) + Send)) {
         let plain = strip_ansi(line);
-        if let Some(mut step) = parse_step(&plain) {
+        let step = parse_step(&plain).map(|mut step| {
             step.total = step.total.saturating_sub(self.hidden_steps);
             self.hiding = step.current > step.total;
-        }
+            step
+        });
         if self.hiding {
             return;
         }
-        if let Some(mut step) = parse_step(&plain) {
-            step.total = step.total.saturating_sub(self.hidden_steps);
+        if let Some(step) = step {
             self.step = Some(step);
             self.step_instruction = plain.split_once(" : ").map(|(_, rest)| {
                 rest.split_once(' ')

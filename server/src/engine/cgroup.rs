@@ -62,6 +62,13 @@ impl BuildCgroup {
         }
     }
 
+    /// Remove build cgroups left by a server that died mid-build: empty ones older than
+    /// `max_age` (younger ones may belong to another server's running build). Returns how
+    /// many went.
+    pub fn sweep_stale(max_age: Duration) -> usize {
+        sweep_stale_in(Path::new(CGROUP_ROOT), max_age)
+    }
+
     fn dirs(&self) -> Vec<PathBuf> {
         let root = Path::new(CGROUP_ROOT);
         let mut dirs = vec![root.join(&self.name)];
@@ -74,5 +81,62 @@ impl BuildCgroup {
             }
         }
         dirs
+    }
+}
+
+fn sweep_stale_in(root: &Path, max_age: Duration) -> usize {
+    let mut candidates = Vec::new();
+    let mut visit = |dir: &Path| {
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            for entry in entries.flatten() {
+                let name = entry.file_name();
+                let old_enough = entry
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .is_some_and(|age| age >= max_age);
+                if name.to_string_lossy().starts_with("layerlab-build-") && old_enough {
+                    candidates.push(entry.path());
+                }
+            }
+        }
+    };
+    visit(root);
+    if let Ok(controllers) = std::fs::read_dir(root) {
+        for controller in controllers.flatten() {
+            visit(&controller.path());
+        }
+    }
+    // A cgroup still in use refuses removal, which is what we want.
+    candidates
+        .into_iter()
+        .filter(|dir| std::fs::remove_dir(dir).is_ok())
+        .count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_old_build_cgroups_are_swept() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let old = root.path().join("pids/layerlab-build-old");
+        let young = root.path().join("pids/layerlab-build-young");
+        let other = root.path().join("pids/system.slice");
+        for dir in [&old, &young, &other] {
+            std::fs::create_dir_all(dir).expect("mkdir");
+        }
+        let an_hour_ago = std::time::SystemTime::now() - Duration::from_secs(3600);
+        for dir in [&old, &other] {
+            std::fs::File::open(dir)
+                .and_then(|f| f.set_modified(an_hour_ago))
+                .expect("set the time");
+        }
+        assert_eq!(sweep_stale_in(root.path(), Duration::from_secs(600)), 1);
+        assert!(!old.exists());
+        assert!(young.exists(), "a young one may belong to a running build");
+        assert!(other.exists(), "only ours");
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod build;
 mod cgroup;
+pub use cgroup::BuildCgroup;
 pub mod context;
 pub mod image;
 pub mod run;
@@ -104,7 +105,6 @@ impl Engine {
         for image in &mut status.base_images {
             image.present = docker.inspect_image(&image.name).await.is_ok();
         }
-        status.images = build::local_base_images(&docker).await;
         status
     }
 }
@@ -211,6 +211,38 @@ mod tests {
             .expect("the docker CLI runs")
     }
 
+    /// Run `script` with `sh -c` in a seeded image (no network), read its seed label, remove
+    /// the image; the script's output and the label.
+    fn run_and_remove(reference: &str, script: &str) -> (String, String) {
+        let run = docker(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            reference,
+            "sh",
+            "-c",
+            script,
+        ]);
+        let label = docker(&[
+            "image",
+            "inspect",
+            "--format",
+            &format!("{{{{ index .Config.Labels \"{}\" }}}}", seed::SEEDED_LABEL),
+            reference,
+        ]);
+        let _ = docker(&["image", "rm", "-f", reference]);
+        assert!(
+            run.status.success(),
+            "{reference}: {}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        (
+            String::from_utf8_lossy(&run.stdout).into_owned(),
+            String::from_utf8_lossy(&label.stdout).trim().to_string(),
+        )
+    }
+
     /// Real engine: seed a uniquely named busybox, run a container from it, remove it.
     #[tokio::test]
     async fn seeded_busybox_runs_a_shell_as_root_with_a_sticky_tmp() {
@@ -240,32 +272,15 @@ mod tests {
             "seeding twice keeps the image"
         );
 
-        let run = docker(&[
-            "run", "--rm", "--network", "none", &reference, "sh", "-c",
-            "echo hello from busybox; id -u; stat -c %a /tmp; grep -c . /etc/passwd; wget --help >/dev/null 2>&1 && echo wget",
-        ]);
-        let label = docker(&[
-            "image",
-            "inspect",
-            "--format",
-            &format!("{{{{ index .Config.Labels \"{}\" }}}}", seed::SEEDED_LABEL),
+        let (out, label) = run_and_remove(
             &reference,
-        ]);
-        let _ = docker(&["image", "rm", "-f", &reference]);
-        let out = String::from_utf8_lossy(&run.stdout);
-        assert!(
-            run.status.success(),
-            "run failed: {}",
-            String::from_utf8_lossy(&run.stderr)
+            "echo hello from busybox; id -u; stat -c %a /tmp; grep -c . /etc/passwd; wget --help >/dev/null 2>&1 && echo wget",
         );
         assert_eq!(
             out.lines().collect::<Vec<_>>(),
             ["hello from busybox", "0", "1777", "2", "wget"]
         );
-        assert_eq!(
-            String::from_utf8_lossy(&label.stdout).trim(),
-            "busybox-static"
-        );
+        assert_eq!(label, "busybox-static");
     }
 
     /// Real engine and the host's Debian mirror: debootstrap a minimal bookworm, check it has
@@ -283,28 +298,14 @@ mod tests {
             )
             .await
             .unwrap_or_else(|e| panic!("seeding Debian needs debootstrap and the mirror: {e:#}"));
-        let run = docker(&[
-            "run", "--rm", "--network", "none", &reference, "sh", "-c",
-            "cat /etc/debian_version; useradd -m app && id -u app; apt-get --version >/dev/null && echo apt; test -s /etc/ssl/certs/ca-certificates.crt && echo ca",
-        ]);
-        let label = docker(&[
-            "image",
-            "inspect",
-            "--format",
-            &format!("{{{{ index .Config.Labels \"{}\" }}}}", seed::SEEDED_LABEL),
+        let (out, label) = run_and_remove(
             &reference,
-        ]);
-        let _ = docker(&["image", "rm", "-f", &reference]);
-        let out = String::from_utf8_lossy(&run.stdout);
-        assert!(
-            run.status.success(),
-            "{}",
-            String::from_utf8_lossy(&run.stderr)
+            "cat /etc/debian_version; useradd -m app && id -u app; apt-get --version >/dev/null && echo apt; test -s /etc/ssl/certs/ca-certificates.crt && echo ca",
         );
         let lines: Vec<&str> = out.lines().collect();
         assert!(lines.first().is_some_and(|v| v.starts_with("12.")), "{out}");
         assert_eq!(lines[1..], ["1000", "apt", "ca"]);
-        assert_eq!(String::from_utf8_lossy(&label.stdout).trim(), "debootstrap");
+        assert_eq!(label, "debootstrap");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! `GET /api/v1/builds/{id}/events` (Server-Sent Events). The UI uses these same endpoints.
 
 use super::AppError;
-use crate::builds::{BuildEvent, SubmitError};
+use crate::builds::{status_of, BuildEvent, SubmitError};
 use crate::state::{learner_id, record_result, AppState};
 use app::dto::{BuildAccepted, BuildRequest, BuildView, StatusUpdate};
 use axum::extract::rejection::JsonRejection;
@@ -97,11 +97,7 @@ async fn events(
         .get(&id, &learner)
         .ok_or_else(|| not_found(&id))?;
     let (view, log, receiver) = record.subscribe();
-    let mut backlog = vec![status_event(&StatusUpdate {
-        status: view.status,
-        step: view.step,
-        queue_position: view.queue_position,
-    })];
+    let mut backlog = vec![status_event(&status_of(&view))];
     backlog.extend(log.iter().map(|line| json_event("log", line)));
     let finished = view.status.is_finished();
     if finished {

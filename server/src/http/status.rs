@@ -41,7 +41,13 @@ struct ServerInfo {
 }
 
 async fn status(State(state): State<AppState>) -> Json<Status> {
-    let engine = state.engine.status(&state.base_images()).await;
+    let mut engine = state.engine.status(&state.base_images()).await;
+    // Only the API lists every image; the banner on each page needs just the base images.
+    if engine.reachable {
+        if let Ok(docker) = state.engine.client().await {
+            engine.images = crate::engine::build::local_base_images(&docker).await;
+        }
+    }
     Json(Status {
         server: ServerInfo {
             name: "layerlab",
