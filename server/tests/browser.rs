@@ -174,17 +174,8 @@ async fn save_screenshot(c: &Client, name: &str) {
 
 #[tokio::test]
 async fn hydrated_quiz_is_graded_in_place_and_plain_form_post_works_without_javascript() {
-    assert!(
-        support::site_root().join("pkg/layerlab_bg.wasm").exists(),
-        "the browser bundle is missing: run `./x wasm` (the README's test command does)"
-    );
-    let server = ServerProcess::start(LOCAL_ENGINE);
-    let driver = Chromedriver::start();
-
     // With JavaScript: follow the course map to the lesson, wait for hydration, answer.
-    let c = driver.browser(true).await;
-    c.goto(&server.url("/")).await.expect("open /");
-    css(&c, "body[data-hydrated='true']").await;
+    let (server, driver, c) = hydrated("/").await;
     css(&c, "a[data-lesson='tags-and-semver']")
         .await
         .click()
@@ -230,6 +221,21 @@ async fn hydrated_quiz_is_graded_in_place_and_plain_form_post_works_without_java
     c.close().await.expect("close");
 }
 
+/// A server, chromedriver and a browser with JavaScript on, showing `path` once hydrated.
+/// Fails first, and clearly, when the browser bundle was never built.
+async fn hydrated(path: &str) -> (ServerProcess, Chromedriver, Client) {
+    assert!(
+        support::site_root().join("pkg/layerlab_bg.wasm").exists(),
+        "the browser bundle is missing: run `./x wasm` (the README's test command does)"
+    );
+    let server = ServerProcess::start(LOCAL_ENGINE);
+    let driver = Chromedriver::start();
+    let c = driver.browser(true).await;
+    c.goto(&server.url(path)).await.expect("open the page");
+    css(&c, "body[data-hydrated='true']").await;
+    (server, driver, c)
+}
+
 /// Select everything in a text field and type `text` over it, like a person would.
 async fn type_over(c: &Client, selector: &str, text: &str) {
     let field = css(c, selector).await;
@@ -248,17 +254,7 @@ async fn text_of(c: &Client, selector: &str) -> String {
 
 #[tokio::test]
 async fn workbench_streams_the_log_live_then_shows_layers_size_and_errors_on_their_line() {
-    assert!(
-        support::site_root().join("pkg/layerlab_bg.wasm").exists(),
-        "the browser bundle is missing: run `./x wasm` (the README's test command does)"
-    );
-    let server = ServerProcess::start(LOCAL_ENGINE);
-    let driver = Chromedriver::start();
-    let c = driver.browser(true).await;
-    c.goto(&server.url("/playground"))
-        .await
-        .expect("open the playground");
-    css(&c, "body[data-hydrated='true']").await;
+    let (_server, _driver, c) = hydrated("/playground").await;
     css(&c, ".file-tab[data-path='Dockerfile']").await;
 
     let marker = format!("browser-marker-{}", std::process::id());
@@ -413,11 +409,7 @@ async fn an_exercise_page_shows_its_statement_files_and_checks() {
 
 #[tokio::test]
 async fn a_passed_quiz_and_a_passed_exercise_show_as_done_on_the_course_map() {
-    let server = ServerProcess::start(LOCAL_ENGINE);
-    let driver = Chromedriver::start();
-    let c = driver.browser(true).await;
-    c.goto(&server.url("/")).await.expect("open /");
-    css(&c, "body[data-hydrated='true']").await;
+    let (server, _driver, c) = hydrated("/").await;
     css(&c, "a[data-lesson='tags-and-semver'][data-done='false']").await;
     css(&c, "a[data-exercise='goodbye-neighbor'][data-done='false']").await;
 
@@ -480,13 +472,7 @@ async fn a_passed_quiz_and_a_passed_exercise_show_as_done_on_the_course_map() {
 
 #[tokio::test]
 async fn a_server_killed_during_a_build_leaves_a_clear_message_not_a_frozen_page() {
-    let server = ServerProcess::start(LOCAL_ENGINE);
-    let driver = Chromedriver::start();
-    let c = driver.browser(true).await;
-    c.goto(&server.url("/playground"))
-        .await
-        .expect("open the playground");
-    css(&c, "body[data-hydrated='true']").await;
+    let (server, _driver, c) = hydrated("/playground").await;
     let marker = format!("killed-marker-{}", std::process::id());
     type_over(
         &c,
