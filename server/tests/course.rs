@@ -85,13 +85,28 @@ fn an_unknown_check_type_names_the_exercise_and_the_type() {
 }
 
 #[test]
-fn a_missing_solution_file_is_reported() {
+fn a_solution_that_changes_nothing_is_reported() {
     let (_dir, content, exercises) = scratch_course();
+    // A copy of a starter file says nothing about the solution.
+    std::fs::copy(
+        exercises.join("non-root/starter/app.sh"),
+        exercises.join("non-root/solution/app.sh"),
+    )
+    .expect("copy");
+    let err = layerlab_server::check_course(&content, &exercises).expect_err("copied file");
+    let message = format!("{err:#}");
+    assert!(
+        message.contains("non-root") && message.contains("solution/app.sh is the same"),
+        "{message}"
+    );
+
+    // An empty solution/ is no solution.
+    std::fs::remove_file(exercises.join("non-root/solution/app.sh")).expect("remove");
     std::fs::remove_file(exercises.join("non-root/solution/Dockerfile")).expect("remove");
     let err = layerlab_server::check_course(&content, &exercises).expect_err("no solution");
     let message = format!("{err:#}");
     assert!(
-        message.contains("non-root") && message.contains("solution/Dockerfile"),
+        message.contains("non-root") && message.contains("solution/ is empty"),
         "{message}"
     );
 }

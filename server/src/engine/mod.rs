@@ -139,6 +139,16 @@ impl Engine {
             seed::Recipe::Debian(suite) => {
                 seed::seed_debian(&docker, reference, suite, trust_host_ca).await?
             }
+            seed::Recipe::Derived(recipe) => {
+                if docker.inspect_image(recipe.base).await.is_err() {
+                    let suite = match seed::Recipe::for_reference(recipe.base)? {
+                        seed::Recipe::Debian(suite) => suite,
+                        other => anyhow::bail!("{} is not a Debian base: {other:?}", recipe.base),
+                    };
+                    seed::seed_debian(&docker, recipe.base, suite, trust_host_ca).await?;
+                }
+                seed::seed_derived(&docker, reference, recipe).await?
+            }
         }
         Ok(SeedOutcome::Created)
     }

@@ -5,8 +5,11 @@
 //! - `debian:bookworm` (also `debian:12`, `debian:stable`, `debian:latest`) from `debootstrap
 //!   --variant=minbase` against the host's Debian mirror, with apt lists and docs dropped:
 //!   about a minute and 100 MB, for exercises that need apt, users, or a real libc.
+//! - `gcc:12` and `python:3.11-slim` on top of that Debian: a build that runs `apt-get install`
+//!   against the same mirror (containers reach it over HTTP). Same names as on Docker Hub, so
+//!   Dockerfiles stay ordinary; see [`DERIVED`] for how they differ from Hub's images.
 
-use bollard::query_parameters::CreateImageOptions;
+use bollard::query_parameters::{BuildImageOptionsBuilder, CreateImageOptions};
 use bollard::Docker;
 use futures::StreamExt;
 use std::path::{Path, PathBuf};
@@ -20,7 +23,7 @@ pub const SEEDED_LABEL: &str = "org.layerlab.seeded-from";
 
 #[derive(Debug, thiserror::Error)]
 pub enum SeedError {
-    #[error("no recipe for `{0}`: layerlab can make busybox:* and debian:bookworm from the host; pull or build `{0}` yourself")]
+    #[error("no recipe for `{0}`: layerlab can make busybox:*, debian:bookworm, gcc:12 and python:3.11-slim from the host; pull or build `{0}` yourself")]
     NoRecipe(String),
     #[error(
         "{path} is not a static busybox ({why}); install Debian's busybox-static (`apt-get install busybox-static`)"
@@ -36,6 +39,12 @@ pub enum SeedError {
         mirror: String,
         message: String,
     },
+    #[error("building `{reference}` on top of {base} failed: {message}")]
+    Derive {
+        reference: String,
+        base: &'static str,
+        message: String,
+    },
     #[error("cannot prepare the root filesystem: {0}")]
     Rootfs(#[from] std::io::Error),
 }
@@ -46,7 +55,58 @@ pub enum Recipe {
     Busybox,
     /// A Debian suite, e.g. `bookworm`.
     Debian(&'static str),
+    /// Packages installed on top of a Debian base.
+    Derived(&'static Derived),
 }
+
+/// An image made by installing Debian packages on a seeded Debian base.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Derived {
+    /// Repository name, as on Docker Hub.
+    pub repository: &'static str,
+    /// Tags this recipe answers to (a prefix match on the tag).
+    pub tags: &'static [&'static str],
+    /// The seeded image it starts from.
+    pub base: &'static str,
+    pub packages: &'static [&'static str],
+    /// Shell commands run after the install.
+    pub finish: &'static str,
+    pub cmd: &'static str,
+}
+
+/// The derived recipes. Differences from Docker Hub's images of the same name:
+/// - `gcc:12` is Debian's gcc 12 in /usr/bin (Hub builds it into /usr/local); `gcc -static`
+///   works on both.
+/// - `python:3.11-slim` is Debian's Python 3.11 with pip, venv, setuptools and wheel, plus
+///   Flask and gunicorn from Debian, because builds here cannot reach PyPI. Debian's "externally
+///   managed" marker is removed and `python` links to `python3`, so `pip install` behaves as on
+///   Hub. On a machine that can pull, use Hub's image and `pip install flask gunicorn`.
+pub const DERIVED: &[Derived] = &[
+    Derived {
+        repository: "gcc",
+        tags: &["12"],
+        base: "debian:bookworm",
+        packages: &["gcc", "libc6-dev", "make"],
+        finish: "gcc --version | head -n 1",
+        cmd: "bash",
+    },
+    Derived {
+        repository: "python",
+        tags: &["3.11"],
+        base: "debian:bookworm",
+        packages: &[
+            "python3",
+            "python3-pip",
+            "python3-venv",
+            "python3-setuptools",
+            "python3-wheel",
+            "python3-flask",
+            "gunicorn",
+        ],
+        finish: "rm -f /usr/lib/python3*/EXTERNALLY-MANAGED && ln -s /usr/bin/python3 /usr/local/bin/python && python --version",
+        cmd: "python3",
+    },
+];
 
 impl Recipe {
     pub fn for_reference(reference: &str) -> Result<Self, SeedError> {
@@ -61,7 +121,22 @@ impl Recipe {
                 tag if tag.starts_with("bookworm") => Ok(Recipe::Debian("bookworm")),
                 _ => Err(SeedError::NoRecipe(reference.to_string())),
             },
-            _ => Err(SeedError::NoRecipe(reference.to_string())),
+            repo => {
+                let tag = split_reference(reference).1;
+                DERIVED
+                    .iter()
+                    .find(|d| {
+                        d.repository == repo
+                            && d.tags.iter().any(|t| {
+                                tag == *t
+                                    || tag
+                                        .strip_prefix(t)
+                                        .is_some_and(|rest| rest.starts_with('-'))
+                            })
+                    })
+                    .map(Recipe::Derived)
+                    .ok_or_else(|| SeedError::NoRecipe(reference.to_string()))
+            }
         }
     }
 }
@@ -174,6 +249,72 @@ pub async fn seed_debian(
     .await;
     let _ = std::fs::remove_dir_all(&work);
     result
+}
+
+/// Build `reference` from `recipe.base` (which must exist) by installing its packages from the
+/// base's Debian mirror. Step headers go to stderr, so a long install shows progress.
+pub async fn seed_derived(
+    docker: &Docker,
+    reference: &str,
+    recipe: &Derived,
+) -> Result<(), SeedError> {
+    let failed = |message: String| SeedError::Derive {
+        reference: reference.to_string(),
+        base: recipe.base,
+        message,
+    };
+    let dockerfile = format!(
+        "FROM {base}\n\
+         RUN apt-get update \\\n \
+         && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends {packages} \\\n \
+         && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /usr/share/doc/* /usr/share/man/* \\\n \
+         && {finish}\n\
+         LABEL {SEEDED_LABEL}=debootstrap+apt\n\
+         CMD [\"{cmd}\"]\n",
+        base = recipe.base,
+        packages = recipe.packages.join(" "),
+        finish = recipe.finish,
+        cmd = recipe.cmd,
+    );
+    let mut tar = tar::Builder::new(Vec::new());
+    tar.append_data(
+        &mut header(tar::EntryType::Regular, 0o644, dockerfile.len() as u64),
+        "Dockerfile",
+        dockerfile.as_bytes(),
+    )?;
+    let context = tar.into_inner()?;
+    let options = BuildImageOptionsBuilder::new()
+        .dockerfile("Dockerfile")
+        .t(reference)
+        .rm(true)
+        .forcerm(true)
+        .build();
+    let mut stream = docker.build_image(options, None, Some(bollard::body_full(context.into())));
+    let mut tail: std::collections::VecDeque<String> = Default::default();
+    let mut built = false;
+    while let Some(item) = stream.next().await {
+        let info = item.map_err(|e| {
+            let last: Vec<String> = tail.iter().cloned().collect();
+            failed(format!("{e}; last output: {}", last.join(" / ")))
+        })?;
+        if let Some(text) = info.stream {
+            for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+                if line.starts_with("Step ") {
+                    eprintln!("  {reference}: {line}");
+                }
+                if tail.len() == 5 {
+                    tail.pop_front();
+                }
+                tail.push_back(line.to_string());
+            }
+        }
+        built |= info.aux.and_then(|a| a.id).is_some();
+    }
+    if built {
+        Ok(())
+    } else {
+        Err(failed("the engine named no image".into()))
+    }
 }
 
 async fn import(
@@ -319,6 +460,20 @@ mod tests {
             Some(Recipe::Debian("bookworm"))
         );
         assert!(Recipe::for_reference("debian:buster").is_err());
+        for (reference, repository) in [
+            ("gcc:12", "gcc"),
+            ("gcc:12-bookworm", "gcc"),
+            ("python:3.11-slim", "python"),
+            ("docker.io/library/python:3.11", "python"),
+        ] {
+            match Recipe::for_reference(reference) {
+                Ok(Recipe::Derived(d)) => assert_eq!(d.repository, repository, "{reference}"),
+                other => panic!("{reference}: {other:?}"),
+            }
+        }
+        for no in ["gcc:13", "python:3.12-slim", "python:3.110", "gcc"] {
+            assert!(Recipe::for_reference(no).is_err(), "{no}");
+        }
     }
 
     #[test]

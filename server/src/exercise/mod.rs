@@ -1,5 +1,6 @@
 //! Exercises as data: `exercises/<id>/exercise.toml` (title, lesson, run step, checks),
-//! `README.md` (the statement), `starter/` (what the learner starts from) and `solution/`.
+//! `README.md` (the statement), `starter/` (what the learner starts from) and `solution/` (only
+//! the files the solution changes or adds; the rest comes from `starter/`).
 //! Loading refuses every mistake it can find and says how to fix it.
 
 pub mod check;
@@ -198,12 +199,23 @@ fn load_one(dir: &Path, id: &str, course: &Course) -> anyhow::Result<Exercise> {
         )
     })?;
     let starter = read_tree(&dir.join("starter"))?;
-    let solution = read_tree(&dir.join("solution"))?;
-    for (name, files) in [("starter", &starter), ("solution", &solution)] {
-        if !files.contains_key("Dockerfile") {
-            bail!("{name}/Dockerfile is missing");
-        }
+    let changes = read_tree(&dir.join("solution"))?;
+    if !starter.contains_key("Dockerfile") {
+        bail!("starter/Dockerfile is missing");
     }
+    if changes.is_empty() {
+        bail!("solution/ is empty; put the files the solution changes or adds there");
+    }
+    if let Some(same) = changes.iter().find(|(p, t)| starter.get(*p) == Some(t)) {
+        bail!(
+            "solution/{} is the same as starter/{}; solution/ holds only what the solution changes",
+            same.0,
+            same.0
+        );
+    }
+    // The solution is the starter with solution/'s files laid over it.
+    let mut solution = starter.clone();
+    solution.extend(changes);
     Ok(Exercise {
         id: id.to_string(),
         title: file.title,

@@ -1,2 +1,0 @@
-#!/bin/sh
-echo "app using $(ls /opt/deps | wc -l) packages"

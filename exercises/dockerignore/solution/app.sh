@@ -1,2 +1,0 @@
-#!/bin/sh
-echo "app running with ${API_TOKEN:-no token}"

@@ -1,3 +1,0 @@
-#!/bin/sh
-# Greets whoever is named in the first argument.
-echo "${GREETING:-hello} ${1:-world}"

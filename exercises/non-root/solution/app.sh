@@ -1,2 +1,0 @@
-#!/bin/sh
-echo "running as uid $(id -u) in $(pwd)"
