@@ -1,7 +1,10 @@
 //! Server functions: each takes its inputs, finds the backend in context, calls it once.
 //! Fixed endpoints so tests and scripts can rely on the URLs.
 
-use crate::dto::{CourseMap, EngineStatus, ExerciseView, LessonView, QuizAnswers, QuizGrade};
+use crate::dto::{
+    AttemptRecord, CourseMap, Dashboard, EngineStatus, ExerciseView, InstructorHome, LearnerRecord,
+    LessonView, LoginPage, Profile, QuizAnswers, QuizGrade, ResumeOffer,
+};
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
@@ -26,6 +29,7 @@ mod ctx {
             BackendError::NotFound(_) => http::StatusCode::NOT_FOUND,
             BackendError::Invalid(_) => http::StatusCode::BAD_REQUEST,
             BackendError::Internal(_) => http::StatusCode::INTERNAL_SERVER_ERROR,
+            BackendError::Unauthorized(_) => http::StatusCode::UNAUTHORIZED,
         };
         if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
             res.set_status(status);
@@ -75,8 +79,61 @@ pub async fn check_engine() -> Result<EngineStatus, ServerFnError> {
 
 #[server(prefix = "/fn", endpoint = "exercise", input = leptos::server_fn::codec::Json)]
 pub async fn exercise(id: String) -> Result<ExerciseView, ServerFnError> {
+    let session = ctx::session().await?;
     ctx::backend()?
         .0
-        .exercise(&id)
+        .exercise(&session, &id)
+        .await
         .map_err(ctx::to_server_error)
+}
+
+/// Calls one backend method with the session, mapping its error to an HTTP status.
+#[cfg(feature = "ssr")]
+macro_rules! with_session {
+    ($method:ident $(, $arg:expr)*) => {{
+        let session = ctx::session().await?;
+        ctx::backend()?
+            .0
+            .$method(&session $(, $arg)*)
+            .await
+            .map_err(ctx::to_server_error)
+    }};
+}
+
+#[server(prefix = "/fn", endpoint = "profile")]
+pub async fn load_profile() -> Result<Profile, ServerFnError> {
+    with_session!(profile)
+}
+
+#[server(prefix = "/fn", endpoint = "resume_offer", input = leptos::server_fn::codec::Json)]
+pub async fn load_resume_offer(code: String) -> Result<ResumeOffer, ServerFnError> {
+    with_session!(resume_offer, &code)
+}
+
+#[server(prefix = "/fn", endpoint = "login_page")]
+pub async fn load_login_page() -> Result<LoginPage, ServerFnError> {
+    with_session!(login_page)
+}
+
+#[server(prefix = "/fn", endpoint = "instructor_home")]
+pub async fn load_instructor_home() -> Result<InstructorHome, ServerFnError> {
+    with_session!(instructor_home)
+}
+
+#[server(prefix = "/fn", endpoint = "dashboard", input = leptos::server_fn::codec::Json)]
+pub async fn load_dashboard(cohort: String) -> Result<Dashboard, ServerFnError> {
+    with_session!(dashboard, &cohort)
+}
+
+#[server(prefix = "/fn", endpoint = "learner_record", input = leptos::server_fn::codec::Json)]
+pub async fn load_learner_record(
+    cohort: String,
+    learner: String,
+) -> Result<LearnerRecord, ServerFnError> {
+    with_session!(learner_record, &cohort, &learner)
+}
+
+#[server(prefix = "/fn", endpoint = "attempt_record", input = leptos::server_fn::codec::Json)]
+pub async fn load_attempt_record(attempt: String) -> Result<AttemptRecord, ServerFnError> {
+    with_session!(attempt_record, &attempt)
 }

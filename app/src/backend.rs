@@ -1,7 +1,10 @@
 //! The port the UI's server functions call: the server crate implements it and provides it
 //! through Leptos context, so `app` never depends on bollard, sqlx or the course loader.
 
-use crate::dto::{CourseMap, EngineStatus, ExerciseView, LessonView, QuizAnswers, QuizGrade};
+use crate::dto::{
+    AttemptRecord, CourseMap, Dashboard, EngineStatus, ExerciseView, InstructorHome, LearnerRecord,
+    LessonView, LoginPage, Profile, QuizAnswers, QuizGrade, ResumeOffer,
+};
 use std::sync::Arc;
 use tower_sessions::Session;
 
@@ -14,12 +17,16 @@ pub enum BackendError {
     Invalid(String),
     /// Something on our side failed; the message is safe to show.
     Internal(String),
+    /// Only a logged-in instructor may see this.
+    Unauthorized(String),
 }
 
 impl std::fmt::Display for BackendError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::NotFound(m) | Self::Invalid(m) | Self::Internal(m) => f.write_str(m),
+            Self::NotFound(m) | Self::Invalid(m) | Self::Internal(m) | Self::Unauthorized(m) => {
+                f.write_str(m)
+            }
         }
     }
 }
@@ -41,8 +48,38 @@ pub trait Backend: Send + Sync + 'static {
         answers: QuizAnswers,
     ) -> Result<QuizGrade, BackendError>;
     async fn engine_status(&self) -> EngineStatus;
-    /// An exercise's statement, starter files and checks; `playground` gives the free one.
-    fn exercise(&self, id: &str) -> Result<ExerciseView, BackendError>;
+    /// An exercise's statement, starter files and checks (with this learner's progress on
+    /// it); `playground` gives the free one.
+    async fn exercise(&self, session: &Session, id: &str) -> Result<ExerciseView, BackendError>;
+
+    /// The learner's name, cohort, resume code and totals.
+    async fn profile(&self, session: &Session) -> Result<Profile, BackendError>;
+    /// Whose work a resume code continues.
+    async fn resume_offer(
+        &self,
+        session: &Session,
+        code: &str,
+    ) -> Result<ResumeOffer, BackendError>;
+
+    /// What the login form needs.
+    async fn login_page(&self, session: &Session) -> Result<LoginPage, BackendError>;
+    /// The logged-in instructor's cohorts.
+    async fn instructor_home(&self, session: &Session) -> Result<InstructorHome, BackendError>;
+    /// The progress matrix of one of the instructor's cohorts.
+    async fn dashboard(&self, session: &Session, cohort: &str) -> Result<Dashboard, BackendError>;
+    /// Every attempt and quiz answer of a learner in one of the instructor's cohorts.
+    async fn learner_record(
+        &self,
+        session: &Session,
+        cohort: &str,
+        learner: &str,
+    ) -> Result<LearnerRecord, BackendError>;
+    /// One attempt of a learner in one of the instructor's cohorts, in full.
+    async fn attempt_record(
+        &self,
+        session: &Session,
+        attempt: &str,
+    ) -> Result<AttemptRecord, BackendError>;
 }
 
 /// How the backend travels through Leptos context.

@@ -53,6 +53,7 @@ pub fn App() -> impl IntoView {
                 <nav>
                     <A href="/">"Course"</A>
                     <A href="/playground">"Playground"</A>
+                    <A href="/me">"Your progress"</A>
                 </nav>
             </header>
             <pages::EngineBanner/>
@@ -63,6 +64,13 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/learn/:lesson") view=pages::LessonPage ssr=SsrMode::Async/>
                     <Route path=path!("/exercises/:id") view=pages::ExercisePage ssr=SsrMode::Async/>
                     <Route path=path!("/playground") view=pages::PlaygroundPage ssr=SsrMode::Async/>
+                    <Route path=path!("/me") view=pages::ProfilePage ssr=SsrMode::Async/>
+                    <Route path=path!("/resume/:code") view=pages::ResumePage ssr=SsrMode::Async/>
+                    <Route path=path!("/instructor/login") view=pages::LoginPageView ssr=SsrMode::Async/>
+                    <Route path=path!("/instructor") view=pages::InstructorHomePage ssr=SsrMode::Async/>
+                    <Route path=path!("/instructor/cohorts/:id") view=pages::DashboardPage ssr=SsrMode::Async/>
+                    <Route path=path!("/instructor/cohorts/:id/learners/:learner") view=pages::LearnerPage ssr=SsrMode::Async/>
+                    <Route path=path!("/instructor/attempts/:id") view=pages::AttemptPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
             <footer class="site-footer">

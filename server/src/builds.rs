@@ -9,6 +9,8 @@ use crate::engine::run::{self as engine_run, RunJob, RunLimits};
 use crate::engine::Engine;
 use crate::exercise::check::{Facts, RebuildFacts};
 use crate::exercise::{Exercise, Exercises, RunStep, PLAYGROUND};
+use crate::state::ProgressSender;
+use crate::store::{Attempt, Store};
 use app::dto::{
     build_events_url, BuildAccepted, BuildFailure, BuildRequest, BuildStatus, BuildView, LogLine,
     LogPhase, StatusUpdate,
@@ -72,6 +74,7 @@ pub struct BuildRecord {
 
 struct RecordState {
     view: BuildView,
+    created_at: i64,
     log: Vec<LogLine>,
     intermediate_ids: Vec<String>,
 }
@@ -111,13 +114,16 @@ impl BuildRecord {
         let _ = self.events.send(BuildEvent::Log(line));
     }
 
-    fn finish(&self, change: impl FnOnce(&mut BuildView)) {
+    fn finish(&self, view: BuildView) {
         let mut state = lock(&self.state);
-        change(&mut state.view);
-        state.view.queue_position = None;
+        state.view = view;
         let _ = self
             .events
             .send(BuildEvent::Done(Box::new(state.view.clone())));
+    }
+
+    pub fn owner(&self) -> &str {
+        &self.owner
     }
 }
 
@@ -145,8 +151,10 @@ pub struct Builds {
     /// Ids in the order they were submitted, for queue positions and eviction.
     order: Mutex<Vec<String>>,
     permits: Arc<Semaphore>,
-    /// `<learner>/<exercise>` → attempts that did not pass, for unlocking hints.
-    misses: Mutex<HashMap<String, usize>>,
+    /// Where finished builds are kept as attempts.
+    store: Store,
+    /// Told about every finished attempt (the instructor dashboard listens).
+    progress: ProgressSender,
 }
 
 impl Builds {
@@ -154,6 +162,8 @@ impl Builds {
         engine: Arc<Engine>,
         exercises: Arc<Exercises>,
         settings: BuildSettings,
+        store: Store,
+        progress: ProgressSender,
     ) -> Arc<Self> {
         let permits = Arc::new(Semaphore::new(settings.concurrency.max(1)));
         Arc::new(Builds {
@@ -163,7 +173,8 @@ impl Builds {
             records: Mutex::new(HashMap::new()),
             order: Mutex::new(Vec::new()),
             permits,
-            misses: Mutex::new(HashMap::new()),
+            store,
+            progress,
         })
     }
 
@@ -227,6 +238,7 @@ impl Builds {
                         &id,
                         exercise.as_ref().map_or(PLAYGROUND, |e| e.id.as_str()),
                     ),
+                    created_at: crate::store::now_ms(),
                     log: Vec::new(),
                     intermediate_ids: Vec::new(),
                 }),
@@ -316,7 +328,9 @@ impl Builds {
                     message: format!("Builds are unavailable right now: {problem}"),
                     line: None,
                 };
-                return self.fail(&record, exercise.as_ref(), failure);
+                return self
+                    .fail(&record, exercise.as_ref(), &context, failure)
+                    .await;
             }
         };
         let exercise_id = exercise
@@ -361,7 +375,11 @@ impl Builds {
         let built =
             match engine_build::build(&docker, self.engine.host(), job, &mut on_progress).await {
                 Ok(built) => built,
-                Err(failure) => return self.fail(&record, exercise.as_ref(), failure),
+                Err(failure) => {
+                    return self
+                        .fail(&record, exercise.as_ref(), &context, failure)
+                        .await
+                }
             };
         lock(&record.state).intermediate_ids = built.intermediate_ids.clone();
 
@@ -369,7 +387,9 @@ impl Builds {
             Ok(facts) => facts,
             Err(e) => {
                 let failure = engine_build::engine_unavailable(self.engine.host(), &e);
-                return self.fail(&record, exercise.as_ref(), failure);
+                return self
+                    .fail(&record, exercise.as_ref(), &context, failure)
+                    .await;
             }
         };
         record.update(|v| v.image = Some(image.clone()));
@@ -396,7 +416,11 @@ impl Builds {
                 let mut on_line = |line: String| record.log(LogPhase::Run, line);
                 match engine_run::run(&docker, self.engine.host(), job, &mut on_line).await {
                     Ok(run) => Some(run),
-                    Err(failure) => return self.fail(&record, exercise.as_ref(), failure),
+                    Err(failure) => {
+                        return self
+                            .fail(&record, exercise.as_ref(), &context, failure)
+                            .await
+                    }
                 }
             }
             None => None,
@@ -420,14 +444,12 @@ impl Builds {
             };
             e.judge(facts)
         });
-        let passed = checks.as_ref().is_some_and(|c| c.iter().all(|c| c.passed));
-        let hints = self.unlocked_hints(&record.owner, exercise.as_ref(), passed);
-        record.finish(|v| {
+        self.complete(&record, exercise.as_ref(), &context, |v| {
             v.status = BuildStatus::Succeeded;
             v.run = run;
             v.checks = checks;
-            v.hints = hints;
-        });
+        })
+        .await;
         self.remove_superseded(&docker, &record, &exercise_id, &built.image_id, &tag)
             .await;
     }
@@ -535,36 +557,71 @@ impl Builds {
         facts
     }
 
-    fn fail(&self, record: &BuildRecord, exercise: Option<&Exercise>, failure: BuildFailure) {
+    async fn fail(
+        &self,
+        record: &BuildRecord,
+        exercise: Option<&Exercise>,
+        context: &BuildContext,
+        failure: BuildFailure,
+    ) {
         let checks = exercise.map(|e| e.judge(Facts::default()));
-        let hints = self.unlocked_hints(&record.owner, exercise, false);
         record.log(LogPhase::Server, failure.message.clone());
-        record.finish(|v| {
+        self.complete(record, exercise, context, |v| {
             v.status = BuildStatus::Failed;
             v.error = Some(failure);
             v.checks = checks;
-            v.hints = hints;
-        });
+        })
+        .await;
     }
 
-    /// One more hint after each attempt that does not pass; all of them stay open after that.
-    fn unlocked_hints(
+    /// The end of every build: unlock hints, store the attempt, then tell the learner (`done`)
+    /// and anyone watching the learner's cohort. Storing comes first, so a page loaded right
+    /// after `done` already counts this attempt.
+    async fn complete(
         &self,
-        owner: &str,
+        record: &BuildRecord,
         exercise: Option<&Exercise>,
-        passed: bool,
-    ) -> Vec<String> {
-        let Some(exercise) = exercise else {
-            return Vec::new();
+        context: &BuildContext,
+        change: impl FnOnce(&mut BuildView),
+    ) {
+        let (mut view, log, created_at) = {
+            let state = lock(&record.state);
+            (state.view.clone(), state.log.clone(), state.created_at)
         };
-        let mut misses = lock(&self.misses);
-        let count = misses
-            .entry(format!("{owner}/{}", exercise.id))
-            .or_default();
-        if !passed {
-            *count += 1;
+        change(&mut view);
+        view.queue_position = None;
+        let mut attempt = Attempt {
+            id: view.id.clone(),
+            learner_id: record.owner.clone(),
+            exercise: exercise.map_or(PLAYGROUND, |e| e.id.as_str()).to_string(),
+            view,
+            files: context.files().clone(),
+            log,
+            created_at,
+            finished_at: crate::store::now_ms(),
+        };
+        if let Some(exercise) = exercise {
+            // One more hint after each attempt that does not pass; all stay open after that.
+            let failed_before = match self.store.exercise_tallies(&record.owner).await {
+                Ok(tallies) => tallies.get(&exercise.id).map_or(0, |t| t.failed),
+                Err(e) => {
+                    tracing::error!("reading attempts for hints: {e}");
+                    0
+                }
+            };
+            let failed = failed_before as usize + usize::from(!attempt.passed());
+            attempt.view.hints = exercise.hints.iter().take(failed).cloned().collect();
         }
-        exercise.hints.iter().take(*count).cloned().collect()
+        if let Err(e) = self.store.save_attempt(&attempt).await {
+            tracing::error!("could not store attempt {}: {e}", attempt.id);
+            record.log(
+                LogPhase::Server,
+                "This attempt could not be saved to your history; the result below is still right."
+                    .into(),
+            );
+        }
+        record.finish(attempt.view);
+        self.progress.publish(&record.owner);
     }
 
     /// Keep one image per learner and exercise: remove the older ones (and, for multi-stage

@@ -29,6 +29,11 @@ pub enum Command {
         #[command(subcommand)]
         action: ImagesCommand,
     },
+    /// Instructor accounts (they log in at /instructor).
+    Instructor {
+        #[command(subcommand)]
+        action: InstructorCommand,
+    },
     /// Check the course and its exercises and report the first problem.
     CheckCourse {
         #[arg(long, env = "LAYERLAB_CONTENT_DIR", default_value = "content")]
@@ -42,6 +47,28 @@ pub enum Command {
 pub enum ImagesCommand {
     /// Create the base images the course needs from the host (busybox from busybox-static).
     Seed(SeedArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InstructorCommand {
+    /// Add an instructor; the password is asked for twice on a terminal, or read as the first
+    /// line of standard input (`echo "$PW" | layerlab instructor add alice`).
+    Add(InstructorArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InstructorArgs {
+    /// The login name.
+    pub name: String,
+    /// Give an existing instructor a new password instead of refusing.
+    #[arg(long)]
+    pub reset: bool,
+    #[arg(
+        long,
+        env = "LAYERLAB_DATABASE_URL",
+        default_value = "sqlite://layerlab.db"
+    )]
+    pub database_url: String,
 }
 
 #[derive(Debug, Args)]

@@ -2,7 +2,9 @@
 //! layerlab's server: loads the course, talks to the Docker engine, keeps sessions, and serves
 //! the pages and the API. `main.rs` only parses the command line and calls in here.
 
+pub mod auth;
 pub mod builds;
+pub mod cohort;
 pub mod config;
 pub mod course;
 pub mod engine;
@@ -36,7 +38,8 @@ pub async fn build(config: &ServeConfig) -> anyhow::Result<axum::Router> {
             )
         })?;
     course.check_exercise_links(&exercises)?;
-    let (pool, sessions) = store::open(&config.database_url).await?;
+    let (store, sessions) = store::open(&config.database_url).await?;
+    let progress = state::ProgressSender::default();
     let leptos_options = LeptosOptions::builder()
         .output_name(BUNDLE_NAME)
         .site_root(config.site_root.to_string_lossy().as_ref())
@@ -53,10 +56,17 @@ pub async fn build(config: &ServeConfig) -> anyhow::Result<axum::Router> {
     let state = AppState {
         leptos_options,
         course: Arc::new(course),
-        builds: builds::Builds::new(engine.clone(), exercises.clone(), settings),
+        builds: builds::Builds::new(
+            engine.clone(),
+            exercises.clone(),
+            settings,
+            store.clone(),
+            progress.clone(),
+        ),
         engine,
         exercises,
-        pool,
+        store,
+        progress,
     };
     Ok(http::router(
         state,
@@ -131,6 +141,42 @@ pub async fn seed_images(args: config::SeedArgs) -> anyhow::Result<()> {
             engine::SeedOutcome::Created => println!("{image}: created"),
         }
     }
+    Ok(())
+}
+
+/// `layerlab instructor add`: store an argon2 hash of the password, never the password.
+pub async fn add_instructor(args: config::InstructorArgs) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    let name = args.name.trim();
+    if name.is_empty() || name.len() > 64 || name.chars().any(char::is_control) {
+        anyhow::bail!("an instructor name is 1 to 64 printable characters");
+    }
+    let password = if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password(format!("Password for {name}: "))?;
+        let again = rpassword::prompt_password("Again: ")?;
+        if first != again {
+            anyhow::bail!("the two passwords differ; nothing was changed");
+        }
+        first
+    } else {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        line.trim_end_matches(['\r', '\n']).to_string()
+    };
+    if password.chars().count() < 8 {
+        anyhow::bail!("the password needs at least 8 characters; nothing was changed");
+    }
+    let hash = auth::hash_password(&password)?;
+    let (store, _) = store::open(&args.database_url).await?;
+    store.put_instructor(name, &hash, args.reset).await?;
+    println!(
+        "instructor `{name}` {}; they log in at /instructor/login",
+        if args.reset {
+            "has a new password"
+        } else {
+            "added"
+        }
+    );
     Ok(())
 }
 

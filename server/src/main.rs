@@ -1,5 +1,5 @@
 use clap::Parser;
-use layerlab_server::config::{Cli, Command, ImagesCommand};
+use layerlab_server::config::{Cli, Command, ImagesCommand, InstructorCommand};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -17,6 +17,9 @@ async fn main() -> anyhow::Result<()> {
         Some(Command::Images {
             action: ImagesCommand::Seed(args),
         }) => layerlab_server::seed_images(args).await,
+        Some(Command::Instructor {
+            action: InstructorCommand::Add(args),
+        }) => layerlab_server::add_instructor(args).await,
         Some(Command::CheckCourse {
             content_dir,
             exercises_dir,

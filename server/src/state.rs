@@ -4,15 +4,18 @@ use crate::builds::Builds;
 use crate::course::Course;
 use crate::engine::Engine;
 use crate::exercise::{playground_view, Exercises, PLAYGROUND};
+use crate::store::{Cohort, ExerciseTally, Instructor, Learner, Store};
 use app::backend::{Backend, BackendError};
 use app::dto::{
-    BuildView, CourseMap, EngineStatus, ExerciseView, LessonView, QuizAnswers, QuizGrade,
+    AttemptRecord, Dashboard, ExerciseAttempts, ExerciseProgress, InstructorHome, LastAttempt,
+    LearnerRecord, LoginPage, Notice, Profile, ProgressStatus, QuizRecord, ResumeOffer,
 };
+use app::dto::{CourseMap, EngineStatus, ExerciseView, LessonView, QuizAnswers, QuizGrade};
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
-use sqlx::SqlitePool;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
+use tokio::sync::broadcast;
 use tower_sessions::Session;
 
 #[derive(Clone, FromRef)]
@@ -22,82 +25,61 @@ pub struct AppState {
     pub engine: Arc<Engine>,
     pub exercises: Arc<Exercises>,
     pub builds: Arc<Builds>,
-    pub pool: SqlitePool,
+    pub store: Store,
+    pub progress: ProgressSender,
 }
 
-/// Session key holding the ids of exercises the learner has passed.
-const PASSED_KEY: &str = "exercises_passed";
+/// "Learner X did something": a finished attempt, a quiz answer, a new name or cohort. The
+/// instructor dashboard listens and refreshes the rows of its cohort.
+#[derive(Clone)]
+pub struct ProgressSender(broadcast::Sender<String>);
 
-/// Remember a finished build that passed every check of its exercise. Called where the
-/// learner reads a result (the `done` event, `GET /api/v1/builds/<id>`), and saved at once
-/// because an event stream's response has left before the build ends.
-pub async fn record_result(session: &Session, view: &BuildView) -> Result<(), BackendError> {
-    let passed = view.status == app::dto::BuildStatus::Succeeded
-        && view
-            .checks
-            .as_ref()
-            .is_some_and(|c| !c.is_empty() && c.iter().all(|c| c.passed));
-    let Some(exercise) = view.exercise.as_deref().filter(|e| *e != PLAYGROUND) else {
-        return Ok(());
-    };
-    if !passed {
-        return Ok(());
+impl Default for ProgressSender {
+    fn default() -> Self {
+        ProgressSender(broadcast::channel(1024).0)
     }
-    let mut done = passed_exercises(session).await?;
-    if done.insert(exercise.to_string()) {
-        session
-            .insert(PASSED_KEY, done)
-            .await
-            .map_err(|e| internal("saving your progress", e))?;
-        session
-            .save()
-            .await
-            .map_err(|e| internal("saving your progress", e))?;
+}
+
+impl ProgressSender {
+    pub fn publish(&self, learner: &str) {
+        let _ = self.0.send(learner.to_string());
     }
-    Ok(())
+
+    pub fn subscribe(&self) -> broadcast::Receiver<String> {
+        self.0.subscribe()
+    }
 }
 
-async fn passed_exercises(session: &Session) -> Result<BTreeSet<String>, BackendError> {
-    session
-        .get::<BTreeSet<String>>(PASSED_KEY)
-        .await
-        .map(Option::unwrap_or_default)
-        .map_err(|e| internal("reading your session", e))
-}
+/// Session key holding the learner's id, which labels their builds and keys their progress.
+pub const LEARNER_KEY: &str = "learner_id";
 
-/// Session key holding the learner's id, which labels their builds.
-const LEARNER_KEY: &str = "learner_id";
-
-/// The learner behind this session, made up on first use. Until accounts exist (issue 5) the
-/// session is the learner.
-pub async fn learner_id(session: &Session) -> Result<String, BackendError> {
-    if let Some(id) = session
+/// The learner behind this session: made (row and session entry) on first use, and marked as
+/// seen now.
+pub async fn learner(store: &Store, session: &Session) -> Result<Learner, BackendError> {
+    let id = match session
         .get::<String>(LEARNER_KEY)
         .await
         .map_err(|e| internal("reading your session", e))?
     {
-        return Ok(id);
-    }
-    let id = uuid::Uuid::new_v4().simple().to_string();
-    session
-        .insert(LEARNER_KEY, id.clone())
+        Some(id) => id,
+        None => {
+            let id = uuid::Uuid::new_v4().simple().to_string();
+            session
+                .insert(LEARNER_KEY, id.clone())
+                .await
+                .map_err(|e| internal("starting your session", e))?;
+            id
+        }
+    };
+    store
+        .touch_learner(&id)
         .await
-        .map_err(|e| internal("starting your session", e))?;
-    Ok(id)
+        .map_err(|e| internal("loading your progress", e))
 }
 
-/// Session key under which a learner's last grade per quiz is kept.
-const GRADES_KEY: &str = "quiz_grades";
-
-/// `"<lesson>/<quiz>"` → the learner's last grade.
-type Grades = HashMap<String, QuizGrade>;
-
-async fn grades(session: &Session) -> Result<Grades, BackendError> {
-    session
-        .get::<Grades>(GRADES_KEY)
-        .await
-        .map(Option::unwrap_or_default)
-        .map_err(|e| internal("reading your session", e))
+/// Just the learner's id (see [`learner`]).
+pub async fn learner_id(store: &Store, session: &Session) -> Result<String, BackendError> {
+    Ok(learner(store, session).await?.id)
 }
 
 fn internal(doing: &str, e: impl std::fmt::Display) -> BackendError {
@@ -112,13 +94,41 @@ impl AppState {
     pub fn base_images(&self) -> Vec<String> {
         self.exercises.base_images(&self.course)
     }
+
+    /// `"<lesson>/<quiz>"` → the learner's latest grade.
+    async fn grades(&self, learner: &str) -> Result<HashMap<String, QuizGrade>, BackendError> {
+        self.store
+            .latest_grades(learner)
+            .await
+            .map_err(|e| internal("loading your answers", e))
+    }
+}
+
+/// What the course map and the exercise page show about one exercise.
+pub fn progress_of(tally: &ExerciseTally) -> ExerciseProgress {
+    ExerciseProgress {
+        status: if tally.passed {
+            ProgressStatus::Passed
+        } else if tally.attempts > 0 {
+            ProgressStatus::Tried
+        } else {
+            ProgressStatus::NotStarted
+        },
+        attempts: tally.attempts,
+        best_size_bytes: tally.best_size_bytes,
+    }
 }
 
 #[async_trait::async_trait]
 impl Backend for AppState {
     async fn course_map(&self, session: &Session) -> Result<CourseMap, BackendError> {
-        let grades = grades(session).await?;
-        let passed = passed_exercises(session).await?;
+        let learner = learner_id(&self.store, session).await?;
+        let grades = self.grades(&learner).await?;
+        let tallies = self
+            .store
+            .exercise_tallies(&learner)
+            .await
+            .map_err(|e| internal("loading your progress", e))?;
         let mut map = self.course.map(&self.exercises);
         for module in &mut map.modules {
             for lesson in &mut module.lessons {
@@ -131,14 +141,17 @@ impl Backend for AppState {
                     });
             }
             for exercise in &mut module.exercises {
-                exercise.done = passed.contains(&exercise.id);
+                let tally = tallies.get(&exercise.id).cloned().unwrap_or_default();
+                exercise.done = tally.passed;
+                exercise.progress = progress_of(&tally);
             }
         }
         Ok(map)
     }
 
     async fn lesson(&self, session: &Session, slug: &str) -> Result<LessonView, BackendError> {
-        let grades = grades(session).await?;
+        let learner = learner_id(&self.store, session).await?;
+        let grades = self.grades(&learner).await?;
         self.course
             .lesson_view(slug, |quiz| grades.get(&format!("{slug}/{quiz}")).cloned())
             .ok_or_else(|| BackendError::NotFound(format!("There is no lesson called “{slug}”.")))
@@ -157,12 +170,12 @@ impl Backend for AppState {
         let grade = spec
             .grade(&answers)
             .map_err(|e| BackendError::Invalid(format!("This answer cannot be graded: {e}.")))?;
-        let mut all = grades(session).await?;
-        all.insert(format!("{lesson}/{quiz}"), grade.clone());
-        session
-            .insert(GRADES_KEY, all)
+        let learner = learner_id(&self.store, session).await?;
+        self.store
+            .record_quiz(&learner, lesson, quiz, &answers, &grade)
             .await
             .map_err(|e| internal("saving your answers", e))?;
+        self.progress.publish(&learner);
         Ok(grade)
     }
 
@@ -170,13 +183,306 @@ impl Backend for AppState {
         self.engine.status(&self.base_images()).await
     }
 
-    fn exercise(&self, id: &str) -> Result<ExerciseView, BackendError> {
+    async fn exercise(&self, session: &Session, id: &str) -> Result<ExerciseView, BackendError> {
         if id == PLAYGROUND {
             return Ok(playground_view());
         }
-        self.exercises
-            .get(id)
-            .map(|e| e.view(&self.course))
-            .ok_or_else(|| BackendError::NotFound(format!("There is no exercise called “{id}”.")))
+        let exercise = self.exercises.get(id).ok_or_else(|| {
+            BackendError::NotFound(format!("There is no exercise called “{id}”."))
+        })?;
+        let mut view = exercise.view(&self.course);
+        let learner = learner_id(&self.store, session).await?;
+        let failed = |e| internal("loading your attempts", e);
+        let tallies = self
+            .store
+            .exercise_tallies(&learner)
+            .await
+            .map_err(failed)?;
+        view.progress = progress_of(&tallies.get(id).cloned().unwrap_or_default());
+        if let Some(last) = self
+            .store
+            .latest_attempt(&learner, id)
+            .await
+            .map_err(failed)?
+        {
+            view.files = crate::exercise::files_view(&last.files);
+            view.last = Some(LastAttempt {
+                at: crate::cohort::format_time(last.created_at),
+                view: last.view,
+                log: last.log,
+            });
+        }
+        Ok(view)
+    }
+
+    async fn profile(&self, session: &Session) -> Result<Profile, BackendError> {
+        let learner = learner(&self.store, session).await?;
+        let failed = |e| internal("loading your progress", e);
+        let cohort = match &learner.cohort_id {
+            Some(id) => self.store.cohort(id).await.map_err(failed)?.map(|c| c.name),
+            None => None,
+        };
+        let tallies = self
+            .store
+            .exercise_tallies(&learner.id)
+            .await
+            .map_err(failed)?;
+        let grades = self.grades(&learner.id).await?;
+        let quizzes_total: usize = self
+            .course
+            .lessons
+            .iter()
+            .map(|l| self.course.quiz_ids(&l.slug).len())
+            .sum();
+        Ok(Profile {
+            display_name: learner.display_name.clone(),
+            resume_code: learner.resume_code.clone(),
+            cohort,
+            exercises_passed: tallies.values().filter(|t| t.passed).count() as u32,
+            exercises_total: self.exercises.iter().count() as u32,
+            quizzes_done: grades.values().filter(|g| g.correct == g.total).count() as u32,
+            quizzes_total: quizzes_total as u32,
+            csrf: csrf(session).await?,
+            notice: take_notice(session).await,
+        })
+    }
+
+    async fn resume_offer(
+        &self,
+        session: &Session,
+        code: &str,
+    ) -> Result<ResumeOffer, BackendError> {
+        let failed = |e| internal("looking up the code", e);
+        let found = self
+            .store
+            .learner_by_resume_code(code)
+            .await
+            .map_err(failed)?;
+        let passed = match &found {
+            Some(l) => self
+                .store
+                .exercise_tallies(&l.id)
+                .await
+                .map_err(failed)?
+                .values()
+                .filter(|t| t.passed)
+                .count() as u32,
+            None => 0,
+        };
+        Ok(ResumeOffer {
+            code: crate::store::normalize_code(code),
+            learner_name: found.as_ref().map(crate::cohort::display_name),
+            exercises_passed: passed,
+            csrf: csrf(session).await?,
+        })
+    }
+
+    async fn login_page(&self, session: &Session) -> Result<LoginPage, BackendError> {
+        Ok(LoginPage {
+            csrf: csrf(session).await?,
+            notice: take_notice(session).await,
+        })
+    }
+
+    async fn instructor_home(&self, session: &Session) -> Result<InstructorHome, BackendError> {
+        let instructor = self.instructor(session).await?;
+        let cohorts = self
+            .store
+            .cohorts_of(&instructor.id)
+            .await
+            .map_err(|e| internal("loading your cohorts", e))?;
+        Ok(InstructorHome {
+            name: instructor.name,
+            cohorts: cohorts
+                .iter()
+                .map(|(c, n)| crate::cohort::summary(c, *n))
+                .collect(),
+            csrf: csrf(session).await?,
+            notice: take_notice(session).await,
+        })
+    }
+
+    async fn dashboard(&self, session: &Session, cohort: &str) -> Result<Dashboard, BackendError> {
+        let cohort = self.own_cohort(session, cohort).await?;
+        let mut dashboard =
+            crate::cohort::dashboard(&self.store, &self.course, &self.exercises, &cohort)
+                .await
+                .map_err(|e| internal("loading the cohort's progress", e))?;
+        dashboard.notice = take_notice(session).await;
+        Ok(dashboard)
+    }
+
+    async fn learner_record(
+        &self,
+        session: &Session,
+        cohort: &str,
+        learner: &str,
+    ) -> Result<LearnerRecord, BackendError> {
+        let cohort = self.own_cohort(session, cohort).await?;
+        let failed = |e| internal("loading the learner's work", e);
+        let learners = self
+            .store
+            .cohort_learners(&cohort.id)
+            .await
+            .map_err(failed)?;
+        let person = learners
+            .iter()
+            .find(|l| l.id == learner)
+            .ok_or_else(|| BackendError::NotFound("This learner is not in this cohort.".into()))?;
+        let ids = [person.id.clone()];
+        let rows = self.store.attempt_rows(&ids).await.map_err(failed)?;
+        let exercises = crate::cohort::columns(&self.course, &self.exercises)
+            .into_iter()
+            .filter_map(|(_, item)| match item {
+                crate::cohort::Item::Exercise(id) => Some(id),
+                crate::cohort::Item::Quiz { .. } => None,
+            })
+            .map(|id| ExerciseAttempts {
+                title: self
+                    .exercises
+                    .get(&id)
+                    .map(|e| e.title.clone())
+                    .unwrap_or_default(),
+                attempts: rows
+                    .iter()
+                    .rev()
+                    .filter(|r| r.exercise == id)
+                    .map(crate::cohort::attempt_summary)
+                    .collect(),
+                id,
+            })
+            .collect();
+        let quizzes = self
+            .store
+            .quiz_answers(&ids)
+            .await
+            .map_err(failed)?
+            .into_iter()
+            .rev()
+            .map(|a| QuizRecord {
+                title: self
+                    .course
+                    .lesson(&a.lesson)
+                    .map_or_else(|| a.lesson.clone(), |(_, l)| l.title.clone()),
+                correct: a.grade.correct,
+                total: a.grade.total,
+                answers: a
+                    .grade
+                    .questions
+                    .iter()
+                    .map(|q| (q.id.clone(), q.correct, q.given.clone()))
+                    .collect(),
+                at: crate::cohort::format_time(a.created_at),
+                lesson: a.lesson,
+                quiz: a.quiz,
+            })
+            .collect();
+        Ok(LearnerRecord {
+            cohort: crate::cohort::summary(&cohort, learners.len() as u32),
+            learner_id: person.id.clone(),
+            name: crate::cohort::display_name(person),
+            exercises,
+            quizzes,
+        })
+    }
+
+    async fn attempt_record(
+        &self,
+        session: &Session,
+        attempt: &str,
+    ) -> Result<AttemptRecord, BackendError> {
+        let instructor = self.instructor(session).await?;
+        let failed = |e| internal("loading the attempt", e);
+        let missing = || BackendError::NotFound("There is no such attempt in your cohorts.".into());
+        let found = self
+            .store
+            .attempt_any(attempt)
+            .await
+            .map_err(failed)?
+            .ok_or_else(missing)?;
+        let learner = self
+            .store
+            .learner(&found.learner_id)
+            .await
+            .map_err(failed)?
+            .ok_or_else(missing)?;
+        let cohort_id = learner.cohort_id.clone().ok_or_else(missing)?;
+        self.store
+            .cohort_of(&cohort_id, &instructor.id)
+            .await
+            .map_err(failed)?
+            .ok_or_else(missing)?;
+        let rows = self
+            .store
+            .attempt_rows(std::slice::from_ref(&learner.id))
+            .await
+            .map_err(failed)?;
+        let summary = rows
+            .iter()
+            .find(|r| r.id == found.id)
+            .map(crate::cohort::attempt_summary)
+            .ok_or_else(missing)?;
+        Ok(AttemptRecord {
+            cohort_id,
+            learner_id: learner.id.clone(),
+            learner_name: crate::cohort::display_name(&learner),
+            exercise_title: self
+                .exercises
+                .get(&found.exercise)
+                .map_or_else(|| found.exercise.clone(), |e| e.title.clone()),
+            summary,
+            files: found.files.into_iter().collect(),
+            log: found.log,
+            view: found.view,
+        })
+    }
+}
+
+/// Session key: a message for the next page (the outcome of a form post).
+pub const NOTICE_KEY: &str = "notice";
+
+/// Leave a message for the next page this session loads.
+pub async fn set_notice(session: &Session, ok: bool, text: impl Into<String>) {
+    let notice = Notice {
+        ok,
+        text: text.into(),
+    };
+    if let Err(e) = session.insert(NOTICE_KEY, notice).await {
+        tracing::warn!("could not keep a notice: {e}");
+    }
+}
+
+async fn take_notice(session: &Session) -> Option<Notice> {
+    session.remove::<Notice>(NOTICE_KEY).await.ok().flatten()
+}
+
+async fn csrf(session: &Session) -> Result<String, BackendError> {
+    crate::auth::csrf_token(session)
+        .await
+        .map_err(|e| internal("starting your session", e))
+}
+
+impl AppState {
+    /// The instructor logged in with this session, or Unauthorized.
+    pub async fn instructor(&self, session: &Session) -> Result<Instructor, BackendError> {
+        let refused = || BackendError::Unauthorized("Log in as an instructor first.".into());
+        let id = crate::auth::instructor_id(session)
+            .await
+            .ok_or_else(refused)?;
+        self.store
+            .instructor(&id)
+            .await
+            .map_err(|e| internal("checking your login", e))?
+            .ok_or_else(refused)
+    }
+
+    /// The cohort if the logged-in instructor runs it; anyone else's is "not found".
+    pub async fn own_cohort(&self, session: &Session, id: &str) -> Result<Cohort, BackendError> {
+        let instructor = self.instructor(session).await?;
+        self.store
+            .cohort_of(id, &instructor.id)
+            .await
+            .map_err(|e| internal("loading the cohort", e))?
+            .ok_or_else(|| BackendError::NotFound("You have no cohort with this id.".into()))
     }
 }

@@ -1,14 +1,19 @@
-//! The database: one SQLite file by default (WAL, busy timeout), holding learner sessions.
+//! The database: one SQLite file by default (WAL, busy timeout), holding sessions, learners,
+//! cohorts, instructors, every quiz answer and every attempt. The schema is in
+//! `server/migrations/` and is applied at start-up. Queries use `$1`-style parameters, numbered
+//! in order of first use, which SQLite and Postgres both read.
 
 use anyhow::Context;
+use app::dto::{BuildView, LogLine, QuizAnswers, QuizGrade};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
-use sqlx::SqlitePool;
+use sqlx::{Row, SqlitePool};
+use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
 use std::time::Duration;
 use tower_sessions_sqlx_store::SqliteStore;
 
-/// Open (creating if needed) the database and the session table.
-pub async fn open(database_url: &str) -> anyhow::Result<(SqlitePool, SqliteStore)> {
+/// Open (creating if needed) the database, apply the migrations and create the session table.
+pub async fn open(database_url: &str) -> anyhow::Result<(Store, SqliteStore)> {
     if !database_url.starts_with("sqlite:") {
         anyhow::bail!("unsupported database URL `{database_url}`: use sqlite://FILE (Postgres support is planned)");
     }
@@ -23,10 +28,657 @@ pub async fn open(database_url: &str) -> anyhow::Result<(SqlitePool, SqliteStore
         .connect_with(options)
         .await
         .with_context(|| format!("cannot open the database at `{database_url}`"))?;
+    sqlx::migrate!("./migrations")
+        .run(&pool)
+        .await
+        .with_context(|| format!("cannot bring the database at `{database_url}` up to date"))?;
     let sessions = SqliteStore::new(pool.clone());
     sessions
         .migrate()
         .await
         .context("cannot create the session table")?;
-    Ok((pool, sessions))
+    Ok((Store { pool }, sessions))
+}
+
+/// Milliseconds since 1970.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+fn new_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// Letters and digits that cannot be mistaken for each other (no 0/O, 1/I/L, U).
+const CODE_ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTVWXYZ23456789";
+
+/// A random code in groups of four, e.g. `K7QX-M2PD-9TRA` (`groups` × 4 characters).
+pub fn random_code(groups: usize) -> String {
+    let mut out = String::new();
+    let bytes: Vec<u8> = (0..groups.div_ceil(4))
+        .flat_map(|_| uuid::Uuid::new_v4().into_bytes())
+        .collect();
+    for (i, b) in bytes.iter().take(groups * 4).enumerate() {
+        if i > 0 && i % 4 == 0 {
+            out.push('-');
+        }
+        out.push(CODE_ALPHABET[usize::from(*b) % CODE_ALPHABET.len()] as char);
+    }
+    out
+}
+
+/// Codes are typed by people: ignore case, spaces and dashes.
+pub fn normalize_code(code: &str) -> String {
+    let plain: String = code
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    plain
+        .as_bytes()
+        .chunks(4)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Learner {
+    pub id: String,
+    pub display_name: Option<String>,
+    pub resume_code: String,
+    pub cohort_id: Option<String>,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cohort {
+    pub id: String,
+    pub name: String,
+    pub join_code: String,
+    pub instructor_id: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Instructor {
+    pub id: String,
+    pub name: String,
+    pub password_hash: String,
+}
+
+/// One finished build, as stored.
+#[derive(Clone, Debug)]
+pub struct Attempt {
+    pub id: String,
+    pub learner_id: String,
+    pub exercise: String,
+    pub view: BuildView,
+    pub files: BTreeMap<String, String>,
+    pub log: Vec<LogLine>,
+    pub created_at: i64,
+    pub finished_at: i64,
+}
+
+impl Attempt {
+    pub fn passed(&self) -> bool {
+        self.view.status == app::dto::BuildStatus::Succeeded
+            && self
+                .view
+                .checks
+                .as_ref()
+                .is_some_and(|c| !c.is_empty() && c.iter().all(|c| c.passed))
+    }
+}
+
+/// The short form of an attempt, without files and log.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AttemptRow {
+    pub id: String,
+    pub learner_id: String,
+    pub exercise: String,
+    pub status: String,
+    pub passed: bool,
+    pub checks_passed: u32,
+    pub checks_total: u32,
+    pub size_bytes: Option<u64>,
+    pub layers: Option<u32>,
+    pub created_at: i64,
+}
+
+/// One quiz submission, as stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QuizAnswerRow {
+    pub learner_id: String,
+    pub lesson: String,
+    pub quiz: String,
+    pub grade: QuizGrade,
+    pub created_at: i64,
+}
+
+/// How far one learner got with one exercise.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ExerciseTally {
+    pub attempts: u32,
+    pub failed: u32,
+    pub passed: bool,
+    pub best_size_bytes: Option<u64>,
+    pub last_at: i64,
+}
+
+/// The database and every query layerlab makes.
+#[derive(Clone)]
+pub struct Store {
+    pub pool: SqlitePool,
+}
+
+fn learner_from(row: &sqlx::sqlite::SqliteRow) -> Learner {
+    Learner {
+        id: row.get("id"),
+        display_name: row.get("display_name"),
+        resume_code: row.get("resume_code"),
+        cohort_id: row.get("cohort_id"),
+        created_at: row.get("created_at"),
+        last_seen_at: row.get("last_seen_at"),
+    }
+}
+
+fn cohort_from(row: &sqlx::sqlite::SqliteRow) -> Cohort {
+    Cohort {
+        id: row.get("id"),
+        name: row.get("name"),
+        join_code: row.get("join_code"),
+        instructor_id: row.get("instructor_id"),
+    }
+}
+
+fn attempt_row_from(row: &sqlx::sqlite::SqliteRow) -> AttemptRow {
+    AttemptRow {
+        id: row.get("id"),
+        learner_id: row.get("learner_id"),
+        exercise: row.get("exercise"),
+        status: row.get("status"),
+        passed: row.get::<i64, _>("passed") != 0,
+        checks_passed: row.get::<i64, _>("checks_passed") as u32,
+        checks_total: row.get::<i64, _>("checks_total") as u32,
+        size_bytes: row.get::<Option<i64>, _>("size_bytes").map(|s| s as u64),
+        layers: row.get::<Option<i64>, _>("layers").map(|l| l as u32),
+        created_at: row.get("created_at"),
+    }
+}
+
+const ATTEMPT_COLUMNS: &str = "id, learner_id, exercise, status, passed, checks_passed, checks_total, size_bytes, layers, created_at";
+
+impl Store {
+    // ----- learners -------------------------------------------------------------------------
+
+    /// The learner with this id, created when missing (a first visit, or a session that
+    /// outlived its row); `last_seen_at` moves to now either way.
+    pub async fn touch_learner(&self, id: &str) -> sqlx::Result<Learner> {
+        let now = now_ms();
+        let updated = sqlx::query("UPDATE learners SET last_seen_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        if updated.rows_affected() == 0 {
+            sqlx::query(
+                "INSERT INTO learners (id, display_name, resume_code, cohort_id, created_at, last_seen_at) \
+                 VALUES ($1, NULL, $2, NULL, $3, $3) ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(id)
+            .bind(random_code(3))
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        }
+        self.learner(id)
+            .await?
+            .ok_or_else(|| sqlx::Error::RowNotFound)
+    }
+
+    pub async fn learner(&self, id: &str) -> sqlx::Result<Option<Learner>> {
+        Ok(sqlx::query("SELECT * FROM learners WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(learner_from))
+    }
+
+    pub async fn learner_by_resume_code(&self, code: &str) -> sqlx::Result<Option<Learner>> {
+        Ok(sqlx::query("SELECT * FROM learners WHERE resume_code = $1")
+            .bind(normalize_code(code))
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(learner_from))
+    }
+
+    pub async fn set_display_name(&self, id: &str, name: Option<&str>) -> sqlx::Result<()> {
+        sqlx::query("UPDATE learners SET display_name = $1 WHERE id = $2")
+            .bind(name)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Put the learner in the cohort with this join code; `None` when no cohort has it.
+    pub async fn join_cohort(&self, learner: &str, code: &str) -> sqlx::Result<Option<Cohort>> {
+        let Some(cohort) = self.cohort_by_join_code(code).await? else {
+            return Ok(None);
+        };
+        sqlx::query("UPDATE learners SET cohort_id = $1 WHERE id = $2")
+            .bind(&cohort.id)
+            .bind(learner)
+            .execute(&self.pool)
+            .await?;
+        Ok(Some(cohort))
+    }
+
+    pub async fn leave_cohort(&self, learner: &str) -> sqlx::Result<()> {
+        sqlx::query("UPDATE learners SET cohort_id = NULL WHERE id = $1")
+            .bind(learner)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    // ----- quizzes --------------------------------------------------------------------------
+
+    pub async fn record_quiz(
+        &self,
+        learner: &str,
+        lesson: &str,
+        quiz: &str,
+        answers: &QuizAnswers,
+        grade: &QuizGrade,
+    ) -> sqlx::Result<()> {
+        sqlx::query(
+            "INSERT INTO quiz_answers (id, learner_id, lesson, quiz, answers, grade, correct, total, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(new_id())
+        .bind(learner)
+        .bind(lesson)
+        .bind(quiz)
+        .bind(serde_json::to_string(answers).unwrap_or_default())
+        .bind(serde_json::to_string(grade).unwrap_or_default())
+        .bind(grade.correct as i64)
+        .bind(grade.total as i64)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Every quiz submission of these learners, oldest first.
+    pub async fn quiz_answers(&self, learners: &[String]) -> sqlx::Result<Vec<QuizAnswerRow>> {
+        let mut out = Vec::new();
+        for learner in learners {
+            let rows = sqlx::query(
+                "SELECT learner_id, lesson, quiz, grade, created_at FROM quiz_answers \
+                 WHERE learner_id = $1 ORDER BY created_at, id",
+            )
+            .bind(learner)
+            .fetch_all(&self.pool)
+            .await?;
+            out.extend(rows.iter().filter_map(|row| {
+                let grade: String = row.get("grade");
+                Some(QuizAnswerRow {
+                    learner_id: row.get("learner_id"),
+                    lesson: row.get("lesson"),
+                    quiz: row.get("quiz"),
+                    grade: serde_json::from_str(&grade).ok()?,
+                    created_at: row.get("created_at"),
+                })
+            }));
+        }
+        Ok(out)
+    }
+
+    /// `"<lesson>/<quiz>"` → the learner's latest grade.
+    pub async fn latest_grades(&self, learner: &str) -> sqlx::Result<HashMap<String, QuizGrade>> {
+        Ok(self
+            .quiz_answers(&[learner.to_string()])
+            .await?
+            .into_iter()
+            .map(|a| (format!("{}/{}", a.lesson, a.quiz), a.grade))
+            .collect())
+    }
+
+    // ----- attempts -------------------------------------------------------------------------
+
+    pub async fn save_attempt(&self, attempt: &Attempt) -> sqlx::Result<()> {
+        let checks = attempt.view.checks.as_deref().unwrap_or_default();
+        sqlx::query(
+            "INSERT INTO attempts (id, learner_id, exercise, status, passed, checks_passed, checks_total, \
+             size_bytes, layers, files, log, result, created_at, finished_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        )
+        .bind(&attempt.id)
+        .bind(&attempt.learner_id)
+        .bind(&attempt.exercise)
+        .bind(attempt.view.status.as_str())
+        .bind(i64::from(attempt.passed()))
+        .bind(checks.iter().filter(|c| c.passed).count() as i64)
+        .bind(checks.len() as i64)
+        .bind(attempt.view.image.as_ref().map(|i| i.size_bytes as i64))
+        .bind(attempt.view.image.as_ref().map(|i| i.layers as i64))
+        .bind(serde_json::to_string(&attempt.files).unwrap_or_default())
+        .bind(serde_json::to_string(&attempt.log).unwrap_or_default())
+        .bind(serde_json::to_string(&attempt.view).unwrap_or_default())
+        .bind(attempt.created_at)
+        .bind(attempt.finished_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The whole attempt, if it is `learner`'s.
+    pub async fn attempt(&self, id: &str, learner: &str) -> sqlx::Result<Option<Attempt>> {
+        self.attempt_where(id, Some(learner)).await
+    }
+
+    /// The whole attempt, whoever made it: callers check who may see it.
+    pub async fn attempt_any(&self, id: &str) -> sqlx::Result<Option<Attempt>> {
+        self.attempt_where(id, None).await
+    }
+
+    async fn attempt_where(
+        &self,
+        id: &str,
+        learner: Option<&str>,
+    ) -> sqlx::Result<Option<Attempt>> {
+        let row = sqlx::query("SELECT * FROM attempts WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let owner: String = row.get("learner_id");
+        if learner.is_some_and(|l| l != owner) {
+            return Ok(None);
+        }
+        let parse = |column: &str| -> sqlx::Result<String> { row.try_get(column) };
+        let decode = |e: serde_json::Error| sqlx::Error::Decode(Box::new(e));
+        Ok(Some(Attempt {
+            id: row.get("id"),
+            learner_id: owner,
+            exercise: row.get("exercise"),
+            view: serde_json::from_str(&parse("result")?).map_err(decode)?,
+            files: serde_json::from_str(&parse("files")?).map_err(decode)?,
+            log: serde_json::from_str(&parse("log")?).map_err(decode)?,
+            created_at: row.get("created_at"),
+            finished_at: row.get("finished_at"),
+        }))
+    }
+
+    /// The learner's most recent attempt at `exercise`.
+    pub async fn latest_attempt(
+        &self,
+        learner: &str,
+        exercise: &str,
+    ) -> sqlx::Result<Option<Attempt>> {
+        let id: Option<String> = sqlx::query_scalar(
+            "SELECT id FROM attempts WHERE learner_id = $1 AND exercise = $2 \
+             ORDER BY created_at DESC, finished_at DESC LIMIT 1",
+        )
+        .bind(learner)
+        .bind(exercise)
+        .fetch_optional(&self.pool)
+        .await?;
+        match id {
+            Some(id) => self.attempt(&id, learner).await,
+            None => Ok(None),
+        }
+    }
+
+    /// Short rows of every attempt by these learners, oldest first.
+    pub async fn attempt_rows(&self, learners: &[String]) -> sqlx::Result<Vec<AttemptRow>> {
+        let mut out = Vec::new();
+        for learner in learners {
+            let rows = sqlx::query(&format!(
+                "SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE learner_id = $1 ORDER BY created_at, id"
+            ))
+            .bind(learner)
+            .fetch_all(&self.pool)
+            .await?;
+            out.extend(rows.iter().map(attempt_row_from));
+        }
+        Ok(out)
+    }
+
+    /// Exercise id → how this learner did (the playground is left out).
+    pub async fn exercise_tallies(
+        &self,
+        learner: &str,
+    ) -> sqlx::Result<HashMap<String, ExerciseTally>> {
+        Ok(tally(&self.attempt_rows(&[learner.to_string()]).await?)
+            .remove(learner)
+            .unwrap_or_default())
+    }
+
+    // ----- instructors and cohorts ----------------------------------------------------------
+
+    /// Add an instructor, or with `replace` set a new password for an existing one.
+    pub async fn put_instructor(
+        &self,
+        name: &str,
+        password_hash: &str,
+        replace: bool,
+    ) -> anyhow::Result<()> {
+        if let Some(existing) = self.instructor_by_name(name).await? {
+            if !replace {
+                anyhow::bail!("there is already an instructor called `{name}`; add --reset to give them a new password");
+            }
+            sqlx::query("UPDATE instructors SET password_hash = $1 WHERE id = $2")
+                .bind(password_hash)
+                .bind(&existing.id)
+                .execute(&self.pool)
+                .await?;
+            return Ok(());
+        }
+        sqlx::query(
+            "INSERT INTO instructors (id, name, password_hash, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(new_id())
+        .bind(name)
+        .bind(password_hash)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn instructor_by_name(&self, name: &str) -> sqlx::Result<Option<Instructor>> {
+        self.instructor_where("name", name).await
+    }
+
+    pub async fn instructor(&self, id: &str) -> sqlx::Result<Option<Instructor>> {
+        self.instructor_where("id", id).await
+    }
+
+    async fn instructor_where(
+        &self,
+        column: &str,
+        value: &str,
+    ) -> sqlx::Result<Option<Instructor>> {
+        let sql = format!("SELECT id, name, password_hash FROM instructors WHERE {column} = $1");
+        Ok(sqlx::query(&sql)
+            .bind(value)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|row| Instructor {
+                id: row.get("id"),
+                name: row.get("name"),
+                password_hash: row.get("password_hash"),
+            }))
+    }
+
+    pub async fn create_cohort(&self, instructor: &str, name: &str) -> sqlx::Result<Cohort> {
+        let cohort = Cohort {
+            id: new_id(),
+            name: name.to_string(),
+            join_code: random_code(2),
+            instructor_id: instructor.to_string(),
+        };
+        sqlx::query(
+            "INSERT INTO cohorts (id, name, join_code, instructor_id, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&cohort.id)
+        .bind(&cohort.name)
+        .bind(&cohort.join_code)
+        .bind(&cohort.instructor_id)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(cohort)
+    }
+
+    /// The instructor's cohorts with their learner counts, newest first.
+    pub async fn cohorts_of(&self, instructor: &str) -> sqlx::Result<Vec<(Cohort, u32)>> {
+        let rows = sqlx::query(
+            "SELECT c.id, c.name, c.join_code, c.instructor_id, \
+             (SELECT COUNT(*) FROM learners l WHERE l.cohort_id = c.id) AS learners \
+             FROM cohorts c WHERE c.instructor_id = $1 ORDER BY c.created_at DESC, c.id",
+        )
+        .bind(instructor)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|row| (cohort_from(row), row.get::<i64, _>("learners") as u32))
+            .collect())
+    }
+
+    /// The cohort, only if `instructor` runs it.
+    pub async fn cohort_of(&self, id: &str, instructor: &str) -> sqlx::Result<Option<Cohort>> {
+        Ok(
+            sqlx::query("SELECT * FROM cohorts WHERE id = $1 AND instructor_id = $2")
+                .bind(id)
+                .bind(instructor)
+                .fetch_optional(&self.pool)
+                .await?
+                .as_ref()
+                .map(cohort_from),
+        )
+    }
+
+    pub async fn cohort(&self, id: &str) -> sqlx::Result<Option<Cohort>> {
+        Ok(sqlx::query("SELECT * FROM cohorts WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(cohort_from))
+    }
+
+    pub async fn cohort_by_join_code(&self, code: &str) -> sqlx::Result<Option<Cohort>> {
+        Ok(sqlx::query("SELECT * FROM cohorts WHERE join_code = $1")
+            .bind(normalize_code(code))
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(cohort_from))
+    }
+
+    /// The cohort's learners, by name then by when they came.
+    pub async fn cohort_learners(&self, cohort: &str) -> sqlx::Result<Vec<Learner>> {
+        Ok(sqlx::query(
+            "SELECT * FROM learners WHERE cohort_id = $1 ORDER BY display_name IS NULL, display_name, created_at, id",
+        )
+        .bind(cohort)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(learner_from)
+        .collect())
+    }
+}
+
+/// learner → exercise → tally, from attempt rows (playground builds are left out).
+pub fn tally(rows: &[AttemptRow]) -> HashMap<String, HashMap<String, ExerciseTally>> {
+    let mut out: HashMap<String, HashMap<String, ExerciseTally>> = HashMap::new();
+    for row in rows
+        .iter()
+        .filter(|r| r.exercise != crate::exercise::PLAYGROUND)
+    {
+        let t = out
+            .entry(row.learner_id.clone())
+            .or_default()
+            .entry(row.exercise.clone())
+            .or_default();
+        t.attempts += 1;
+        t.last_at = t.last_at.max(row.created_at);
+        if row.passed {
+            t.passed = true;
+        } else {
+            t.failed += 1;
+        }
+        if row.status == "succeeded" {
+            if let Some(size) = row.size_bytes {
+                t.best_size_bytes = Some(t.best_size_bytes.map_or(size, |b| b.min(size)));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_grouped_unambiguous_and_typed_loosely() {
+        let code = random_code(3);
+        assert_eq!(code.len(), 14, "{code}");
+        assert!(code
+            .chars()
+            .all(|c| c == '-' || CODE_ALPHABET.contains(&(c as u8))));
+        assert_ne!(random_code(3), code, "codes are random");
+        assert_eq!(normalize_code(" k7qx m2pd-9tra "), "K7QX-M2PD-9TRA");
+        assert_eq!(normalize_code(&code.to_lowercase()), code);
+    }
+
+    fn row(exercise: &str, passed: bool, size: Option<u64>, at: i64) -> AttemptRow {
+        AttemptRow {
+            id: format!("{exercise}{at}"),
+            learner_id: "a".into(),
+            exercise: exercise.into(),
+            status: if size.is_some() {
+                "succeeded"
+            } else {
+                "failed"
+            }
+            .into(),
+            passed,
+            checks_passed: 0,
+            checks_total: 1,
+            size_bytes: size,
+            layers: None,
+            created_at: at,
+        }
+    }
+
+    #[test]
+    fn tallies_count_attempts_and_keep_the_best_size() {
+        let rows = [
+            row("non-root", false, None, 1),
+            row("non-root", false, Some(5000), 2),
+            row("non-root", true, Some(3000), 3),
+            row("non-root", false, Some(4000), 4),
+            row("playground", true, Some(10), 5),
+        ];
+        let all = tally(&rows);
+        let t = &all["a"]["non-root"];
+        assert_eq!(
+            (t.attempts, t.failed, t.passed, t.best_size_bytes, t.last_at),
+            (4, 3, true, Some(3000), 4)
+        );
+        assert!(!all["a"].contains_key("playground"));
+    }
 }

@@ -502,3 +502,145 @@ async fn a_server_killed_during_a_build_leaves_a_clear_message_not_a_frozen_page
     save_screenshot(&c, "workbench-server-gone.png").await;
     c.close().await.expect("close");
 }
+
+/// Type into a plain form field.
+async fn fill(c: &Client, selector: &str, text: &str) {
+    let field = css(c, selector).await;
+    field.clear().await.expect("clear the field");
+    field.send_keys(text).await.expect("type into the field");
+}
+
+/// Two browsers: an instructor logs in, creates a cohort and keeps its dashboard open; a
+/// learner joins with the code and passes an exercise. The instructor's page shows the new
+/// row and then the green cell without being reloaded; the cell leads to the attempt.
+#[tokio::test]
+async fn an_open_dashboard_turns_green_when_a_learner_passes() {
+    let server = ServerProcess::start(LOCAL_ENGINE);
+    let database = format!(
+        "sqlite://{}",
+        server.db.path().join("layerlab.db").display()
+    );
+    let mut add = Command::new(env!("CARGO_BIN_EXE_layerlab"))
+        .args(["instructor", "add", "grace", "--database-url", &database])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("instructor add");
+    {
+        use std::io::Write;
+        let mut stdin = add.stdin.take().expect("stdin");
+        stdin.write_all(b"cobol-and-compilers\n").expect("password");
+    }
+    assert!(add.wait().expect("wait").success());
+    let driver = Chromedriver::start();
+
+    // The instructor: a protected page sends them to the login form, and back after it.
+    let teacher = driver.browser(true).await;
+    teacher
+        .goto(&server.url("/instructor"))
+        .await
+        .expect("open /instructor");
+    fill(&teacher, "#login-name", "grace").await;
+    fill(&teacher, "#login-password", "cobol-and-compilers").await;
+    css(&teacher, "#login").await.click().await.expect("log in");
+    fill(&teacher, "#cohort-name", "Thursday workshop").await;
+    css(&teacher, "#create-cohort")
+        .await
+        .click()
+        .await
+        .expect("create the cohort");
+    css(&teacher, "body[data-hydrated='true']").await;
+    css(&teacher, ".live[data-live='true']").await;
+    let heading = text_of(&teacher, ".dashboard .cohort-facts").await;
+    let code = heading
+        .strip_prefix("Join code ")
+        .and_then(|rest| rest.split(' ').next())
+        .unwrap_or_else(|| panic!("no join code in “{heading}”"))
+        .to_string();
+    // Proof that the page is never reloaded: a mark on the window survives only without one.
+    teacher
+        .execute("window.layerlabMark = 'still here'; return null;", vec![])
+        .await
+        .expect("set a mark");
+
+    // The learner: a name, the code, then the exercise solved in the workbench.
+    let learner = driver.browser(true).await;
+    learner.goto(&server.url("/me")).await.expect("open /me");
+    fill(&learner, "#display-name", "Lin").await;
+    css(&learner, "form[action='/me/name'] button")
+        .await
+        .click()
+        .await
+        .expect("save the name");
+    css(&learner, ".notice.ok").await;
+    fill(&learner, "#join-code", &code).await;
+    css(&learner, "form[action='/me/join'] button")
+        .await
+        .click()
+        .await
+        .expect("join");
+    assert!(text_of(&learner, ".cohort-name")
+        .await
+        .contains("Thursday workshop"));
+    save_screenshot(&learner, "profile.png").await;
+
+    // The joined learner appears on the open dashboard, nothing passed yet.
+    let row = css(&teacher, ".matrix tbody tr[data-learner]").await;
+    let learner_id = row
+        .attr("data-learner")
+        .await
+        .expect("attr")
+        .expect("a learner id");
+    assert!(text_of(&teacher, ".matrix tbody th").await.contains("Lin"));
+    let cell = format!("td[data-learner='{learner_id}'][data-item='exercise:goodbye-neighbor']");
+    css(&teacher, &format!("{cell}[data-status='not_started']")).await;
+
+    learner
+        .goto(&server.url("/exercises/goodbye-neighbor"))
+        .await
+        .expect("open the exercise");
+    css(&learner, "body[data-hydrated='true']").await;
+    let solution = std::fs::read_to_string(
+        support::repo_root().join("exercises/goodbye-neighbor/solution/Dockerfile"),
+    )
+    .expect("solution");
+    type_over(&learner, "textarea.editor-input", &solution).await;
+    css(&learner, "#build")
+        .await
+        .click()
+        .await
+        .expect("Build & run");
+    css(&learner, ".results[data-status='succeeded']").await;
+
+    // The instructor's page turned green by itself.
+    css(&teacher, &format!("{cell}[data-status='passed']")).await;
+    let mark = teacher
+        .execute("return window.layerlabMark || null;", vec![])
+        .await
+        .expect("read the mark");
+    assert_eq!(mark, json!("still here"), "the dashboard was not reloaded");
+    save_screenshot(&teacher, "dashboard-live.png").await;
+
+    // Drill down: the cell leads to the learner's attempts, the attempt to its files and checks.
+    css(&teacher, &format!("{cell} a"))
+        .await
+        .click()
+        .await
+        .expect("open the learner");
+    css(&teacher, "#exercise-goodbye-neighbor tr.passed a")
+        .await
+        .click()
+        .await
+        .expect("open the attempt");
+    css(
+        &teacher,
+        ".attempt .check.passed[data-check='says-goodbye']",
+    )
+    .await;
+    assert!(text_of(&teacher, ".attempt-file pre")
+        .await
+        .contains("goodbye"));
+    save_screenshot(&teacher, "attempt.png").await;
+    learner.close().await.expect("close");
+    teacher.close().await.expect("close");
+}

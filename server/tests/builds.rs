@@ -7,7 +7,7 @@ mod support;
 
 use axum::http::StatusCode;
 use serde_json::Value;
-use support::{docker, TestClient, LOCAL_ENGINE};
+use support::{docker, remove_image, TestClient, LOCAL_ENGINE};
 
 /// A word no other test run uses, to find leftovers of this one.
 fn marker(tag: &str) -> String {
@@ -28,14 +28,6 @@ fn containers_mentioning(word: &str) -> Vec<String> {
         .filter(|l| l.contains(word))
         .map(str::to_string)
         .collect()
-}
-
-fn remove_image(image: &Value) {
-    if let Some(id) = image["id"].as_str() {
-        let _ = std::process::Command::new("docker")
-            .args(["image", "rm", "-f", id])
-            .output();
-    }
 }
 
 #[tokio::test]

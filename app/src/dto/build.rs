@@ -40,6 +40,17 @@ pub enum BuildStatus {
 }
 
 impl BuildStatus {
+    /// The wire name: `queued`, `building`, `running`, `succeeded`, `failed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BuildStatus::Queued => "queued",
+            BuildStatus::Building => "building",
+            BuildStatus::Running => "running",
+            BuildStatus::Succeeded => "succeeded",
+            BuildStatus::Failed => "failed",
+        }
+    }
+
     pub fn is_finished(self) -> bool {
         matches!(self, BuildStatus::Succeeded | BuildStatus::Failed)
     }
@@ -230,6 +241,24 @@ pub struct ExerciseView {
     pub checks: Vec<CheckDescription>,
     /// What happens after a successful build, in a sentence.
     pub run_summary: Option<String>,
+    /// The files the exercise starts from (`files` may be the learner's last attempt instead).
+    #[serde(default)]
+    pub starter: Vec<WorkbenchFile>,
+    /// The learner's record on this exercise.
+    #[serde(default)]
+    pub progress: ExerciseProgress,
+    /// The learner's latest attempt, shown again when they come back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last: Option<LastAttempt>,
+}
+
+/// The latest attempt: its result and log, as the learner saw them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LastAttempt {
+    /// When it was built, e.g. `2026-11-23 19:56 UTC`.
+    pub at: String,
+    pub view: BuildView,
+    pub log: Vec<LogLine>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -252,6 +281,48 @@ pub struct ExerciseLink {
     /// The learner has a build that passed every check (on the course map).
     #[serde(default)]
     pub done: bool,
+    /// Attempts so far and the smallest image (on the course map).
+    #[serde(default)]
+    pub progress: ExerciseProgress,
+}
+
+/// Where a learner stands with one exercise or quiz.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProgressStatus {
+    #[default]
+    NotStarted,
+    Tried,
+    Passed,
+}
+
+impl ProgressStatus {
+    /// The wire name, also used as a CSS class and in CSV exports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProgressStatus::NotStarted => "not_started",
+            ProgressStatus::Tried => "tried",
+            ProgressStatus::Passed => "passed",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            ProgressStatus::NotStarted => "not started",
+            ProgressStatus::Tried => "tried",
+            ProgressStatus::Passed => "passed",
+        }
+    }
+}
+
+/// A learner's record on one exercise.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExerciseProgress {
+    pub status: ProgressStatus,
+    pub attempts: u32,
+    /// The smallest image among the learner's successful builds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub best_size_bytes: Option<u64>,
 }
 
 /// `1536` → `1.5 KiB`.

@@ -3,7 +3,9 @@
 use serde::{Deserialize, Serialize};
 
 mod build;
+mod people;
 pub use build::*;
+pub use people::*;
 
 /// The course map: modules in order, each with its lessons in order.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

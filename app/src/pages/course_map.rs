@@ -61,9 +61,11 @@ fn CourseMapView(map: CourseMap) -> impl IntoView {
                                     href=format!("/exercises/{}", e.id)
                                     data-exercise=e.id.clone()
                                     data-done=e.done.to_string()
+                                    data-status=e.progress.status.as_str()
                                 >
                                     <span class="exercise-badge">"Build"</span>
                                     <span class="lesson-title">{e.title}</span>
+                                    <ExerciseRecord progress=e.progress.clone()/>
                                     {e.done.then(|| view! { <span class="done-mark" title="Every check passed">"✓ done"</span> })}
                                 </a>
                             </li>
@@ -88,4 +90,25 @@ fn CourseMapView(map: CourseMap) -> impl IntoView {
         </section>
         <div class="course-map">{modules}</div>
     }
+}
+
+/// "tried · 3 attempts · best 2.1 MiB" under an exercise on the map.
+#[component]
+fn ExerciseRecord(progress: crate::dto::ExerciseProgress) -> impl IntoView {
+    (progress.attempts > 0).then(|| {
+        let attempts = format!(
+            "{} attempt{}",
+            progress.attempts,
+            if progress.attempts == 1 { "" } else { "s" }
+        );
+        let best = progress
+            .best_size_bytes
+            .map(|b| format!(" · best {}", crate::dto::human_size(b)));
+        view! {
+            <span class="exercise-record">
+                <span class=format!("status-pill {}", progress.status.as_str())>{progress.status.label()}</span>
+                " " {attempts} {best}
+            </span>
+        }
+    })
 }

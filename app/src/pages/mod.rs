@@ -2,13 +2,17 @@
 
 mod course_map;
 mod engine_banner;
+mod instructor;
 mod lesson;
+mod people;
 mod quiz;
 mod workbench;
 
 pub use course_map::CourseMapPage;
 pub use engine_banner::EngineBanner;
+pub use instructor::{AttemptPage, DashboardPage, InstructorHomePage, LearnerPage, LoginPageView};
 pub use lesson::LessonPage;
+pub use people::{ProfilePage, ResumePage};
 pub use workbench::{ExercisePage, PlaygroundPage};
 
 use leptos::prelude::*;
@@ -39,6 +43,30 @@ pub(crate) fn MissingPanel(title: &'static str, error: ServerFnError) -> impl In
             <p class="error-box">{error_text(&error)}</p>
             <p><a href="/">"Back to the course map"</a></p>
         </section>
+    }
+}
+
+/// A page's data, loaded on the server before the HTML goes out: `render` shows it, or the
+/// page shows `title` and what went wrong.
+pub(crate) fn loaded<T, V>(
+    title: &'static str,
+    resource: Resource<Result<T, ServerFnError>>,
+    render: impl Fn(T) -> V + Copy + Send + Sync + 'static,
+) -> impl IntoView
+where
+    T: Clone + Send + Sync + serde::Serialize + serde::de::DeserializeOwned + 'static,
+    V: IntoView + 'static,
+{
+    view! {
+        <Title text=title/>
+        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match resource.await {
+                    Ok(data) => render(data).into_any(),
+                    Err(error) => view! { <MissingPanel title error/> }.into_any(),
+                }
+            })}
+        </Suspense>
     }
 }
 

@@ -60,13 +60,42 @@ struct BuildState {
 fn Workbench(exercise: ExerciseView) -> impl IntoView {
     let files = RwSignal::new(exercise.files.clone());
     let active = RwSignal::new(0usize);
+    // Coming back: the last attempt's files (already in `files`), log and result.
     let state = BuildState {
         status: RwSignal::new(None),
-        log: RwSignal::new(Vec::new()),
-        result: RwSignal::new(None),
+        log: RwSignal::new(
+            exercise
+                .last
+                .as_ref()
+                .map(|l| l.log.clone())
+                .unwrap_or_default(),
+        ),
+        result: RwSignal::new(exercise.last.as_ref().map(|l| l.view.clone())),
         problem: RwSignal::new(None),
         busy: RwSignal::new(false),
     };
+    let starter = exercise.starter.clone();
+    let start_over = move |_| {
+        files.set(starter.clone());
+        active.set(0);
+        state.result.set(None);
+        state.log.set(Vec::new());
+        state.problem.set(None);
+    };
+    let record = (exercise.id != PLAYGROUND).then(|| {
+        let p = exercise.progress.clone();
+        let at = exercise.last.as_ref().map(|l| l.at.clone());
+        view! {
+            <p class="record" data-status=p.status.as_str() data-attempts=p.attempts.to_string()>
+                <span class=format!("status-pill {}", p.status.as_str())>{p.status.label()}</span>
+                {(p.attempts > 0).then(|| format!(
+                    " · {} attempt{}", p.attempts, if p.attempts == 1 { "" } else { "s" }
+                ))}
+                {p.best_size_bytes.map(|b| format!(" · best image {}", human_size(b)))}
+                {at.map(|at| view! { <span class="restored">{format!(" · showing your attempt from {at}")}</span> })}
+            </p>
+        }
+    });
     let exercise_id = exercise.id.clone();
     let error_line = Memo::new(move |_| {
         state
@@ -107,6 +136,7 @@ fn Workbench(exercise: ExerciseView) -> impl IntoView {
                     })}
                 </p>
                 <h1>{exercise.title.clone()}</h1>
+                {record}
                 <div class="prose" inner_html=exercise.statement_html.clone()></div>
                 {exercise.run_summary.clone().map(|s| view! { <p class="run-summary">{s}</p> })}
                 <Checks planned=checks_before result=state.result/>
@@ -138,6 +168,15 @@ fn Workbench(exercise: ExerciseView) -> impl IntoView {
                         disabled=move || state.busy.get()
                     >
                         {move || if state.busy.get() { "Building…" } else { "Build & run" }}
+                    </button>
+                    <button
+                        id="start-over"
+                        class="button"
+                        title="Put the starter files back (your attempts stay in your history)"
+                        on:click=start_over
+                        disabled=move || state.busy.get()
+                    >
+                        "Start over"
                     </button>
                     <Progress state/>
                     <noscript>
@@ -413,7 +452,7 @@ fn capitalize(text: &str) -> String {
 }
 
 #[component]
-fn BuildLog(log: RwSignal<Vec<LogLine>>) -> impl IntoView {
+pub(crate) fn BuildLog(log: RwSignal<Vec<LogLine>>) -> impl IntoView {
     view! {
         <Show when=move || !log.with(Vec::is_empty)>
             <h2 class="section-title">"Build log"</h2>
@@ -444,7 +483,7 @@ fn BuildLog(log: RwSignal<Vec<LogLine>>) -> impl IntoView {
 }
 
 #[component]
-fn Results(result: RwSignal<Option<BuildView>>) -> impl IntoView {
+pub(crate) fn Results(result: RwSignal<Option<BuildView>>) -> impl IntoView {
     move || {
         result.get().map(|r| {
             view! {

@@ -278,6 +278,7 @@ impl Exercise {
             id: self.id.clone(),
             title: self.title.clone(),
             done: false,
+            progress: Default::default(),
         }
     }
 
@@ -306,6 +307,9 @@ impl Exercise {
                 })
                 .collect(),
             run_summary: self.run.as_ref().map(RunStep::summary),
+            starter: files_view(&self.starter),
+            progress: Default::default(),
+            last: None,
         }
     }
 }
@@ -389,6 +393,9 @@ pub fn playground_view() -> ExerciseView {
             "After a successful build, layerlab runs the image's CMD and shows what it printed."
                 .into(),
         ),
+        starter: files_view(&starter),
+        progress: Default::default(),
+        last: None,
     }
 }
 

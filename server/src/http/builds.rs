@@ -3,7 +3,7 @@
 
 use super::AppError;
 use crate::builds::{status_of, BuildEvent, SubmitError};
-use crate::state::{learner_id, record_result, AppState};
+use crate::state::{learner_id, AppState};
 use app::dto::{BuildAccepted, BuildRequest, BuildView, StatusUpdate};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
@@ -42,7 +42,7 @@ async fn submit(
             other.body_text()
         )),
     })?;
-    let learner = learner_id(&session).await?;
+    let learner = learner_id(&state.store, &session).await?;
     let accepted = state
         .builds
         .submit(&learner, request)
@@ -72,12 +72,15 @@ async fn show(
     session: Session,
     Path(id): Path<String>,
 ) -> Result<Json<BuildView>, AppError> {
-    let learner = learner_id(&session).await?;
-    let record = state
-        .builds
-        .get(&id, &learner)
-        .ok_or_else(|| not_found(&id))?;
-    Ok(Json(record.view()))
+    let learner = learner_id(&state.store, &session).await?;
+    if let Some(record) = state.builds.get(&id, &learner) {
+        return Ok(Json(record.view()));
+    }
+    let stored = state.store.attempt(&id, &learner).await.map_err(|e| {
+        tracing::error!("reading attempt {id}: {e}");
+        AppError::Internal("Your build history could not be read; please try again.".into())
+    })?;
+    Ok(Json(stored.ok_or_else(|| not_found(&id))?.view))
 }
 
 fn not_found(id: &str) -> AppError {
@@ -91,22 +94,34 @@ async fn events(
     session: Session,
     Path(id): Path<String>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, AppError> {
-    let learner = learner_id(&session).await?;
-    let record = state
-        .builds
-        .get(&id, &learner)
-        .ok_or_else(|| not_found(&id))?;
+    let learner = learner_id(&state.store, &session).await?;
+    let Some(record) = state.builds.get(&id, &learner) else {
+        // A build from before a restart: replay it from the store, then end.
+        let attempt = state
+            .store
+            .attempt(&id, &learner)
+            .await
+            .map_err(|e| {
+                tracing::error!("reading attempt {id}: {e}");
+                AppError::Internal("Your build history could not be read; please try again.".into())
+            })?
+            .ok_or_else(|| not_found(&id))?;
+        let mut events = vec![status_event(&status_of(&attempt.view))];
+        events.extend(attempt.log.iter().map(|line| json_event("log", line)));
+        events.push(json_event("done", &attempt.view));
+        let stream = stream::iter(events).map(Ok);
+        return Ok(Sse::new(stream.boxed()).keep_alive(KeepAlive::default()));
+    };
     let (view, log, receiver) = record.subscribe();
     let mut backlog = vec![status_event(&status_of(&view))];
     backlog.extend(log.iter().map(|line| json_event("log", line)));
     let finished = view.status.is_finished();
     if finished {
-        record_result(&session, &view).await?;
         backlog.push(json_event("done", &view));
     }
-    let live = stream::unfold((receiver, finished), move |(mut receiver, ended)| {
-        let session = session.clone();
-        async move {
+    let live = stream::unfold(
+        (receiver, finished),
+        move |(mut receiver, ended)| async move {
             if ended {
                 return None;
             }
@@ -114,11 +129,6 @@ async fn events(
                 match receiver.recv().await {
                     Ok(event) => {
                         let done = matches!(event, BuildEvent::Done(_));
-                        if let BuildEvent::Done(view) = &event {
-                            if let Err(e) = record_result(&session, view).await {
-                                tracing::warn!("could not record a result: {e}");
-                            }
-                        }
                         return Some((to_event(&event), (receiver, done)));
                     }
                     // A subscriber this far behind misses lines; `done` still carries the result.
@@ -126,10 +136,10 @@ async fn events(
                     Err(broadcast::error::RecvError::Closed) => return None,
                 }
             }
-        }
-    });
+        },
+    );
     let stream = stream::iter(backlog).chain(live).map(Ok);
-    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+    Ok(Sse::new(stream.boxed()).keep_alive(KeepAlive::default()))
 }
 
 fn to_event(event: &BuildEvent) -> Event {

@@ -44,6 +44,9 @@ impl From<BackendError> for AppError {
             BackendError::NotFound(m) => Self::NotFound(m),
             BackendError::Invalid(m) => Self::BadRequest(m),
             BackendError::Internal(m) => Self::Internal(m),
+            BackendError::Unauthorized(m) => {
+                Self::Coded(StatusCode::UNAUTHORIZED, "login_required", m)
+            }
         }
     }
 }

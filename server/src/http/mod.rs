@@ -4,6 +4,7 @@
 mod builds;
 mod error;
 mod learn;
+mod people;
 mod status;
 
 pub use error::AppError;
@@ -44,6 +45,7 @@ pub fn router(
         .merge(status::router())
         .merge(learn::router())
         .merge(builds::router())
+        .merge(people::router())
         .leptos_routes_with_context(
             &state,
             generate_route_list(app::App),
@@ -59,6 +61,8 @@ pub fn router(
             provide_backend,
             move || app::shell(options.clone()),
         ))
+        .layer(axum::middleware::from_fn(crate::auth::instructor_gate))
         .layer(session_layer)
+        .layer(axum::middleware::from_fn(crate::auth::same_origin))
         .with_state(state)
 }

@@ -54,7 +54,7 @@ pub const LOCAL_ENGINE: &str = "unix:///var/run/docker.sock";
 pub struct TestClient {
     router: Router,
     cookie: Option<String>,
-    _db: tempfile::TempDir,
+    db: std::sync::Arc<tempfile::TempDir>,
 }
 
 pub struct TestResponse {
@@ -85,8 +85,45 @@ impl TestClient {
         TestClient {
             router,
             cookie: None,
-            _db: db,
+            db: std::sync::Arc::new(db),
         }
+    }
+
+    /// Another browser on the same server and database: no cookie yet.
+    pub fn another(&self) -> TestClient {
+        TestClient {
+            router: self.router.clone(),
+            cookie: None,
+            db: self.db.clone(),
+        }
+    }
+
+    /// The server's database, for operator commands run beside it.
+    pub fn database_url(&self) -> String {
+        format!("sqlite://{}", self.db.path().join("layerlab.db").display())
+    }
+
+    /// The CSRF token in the first form of `page` (which this session loads).
+    pub async fn csrf(&mut self, page: &str) -> String {
+        let res = self.get(page).await;
+        assert_eq!(res.status, StatusCode::OK, "{page}: {}", res.body);
+        form_value(&res.body, "csrf").unwrap_or_else(|| panic!("no csrf field on {page}"))
+    }
+
+    /// POST a form with extra headers (e.g. an `Origin`).
+    pub async fn post_form_with(
+        &mut self,
+        path: &str,
+        body: &str,
+        headers: &[(&str, &str)],
+    ) -> TestResponse {
+        let mut req = Request::post(path)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ACCEPT, "text/html");
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        self.send_body(req, body.to_string()).await
     }
 
     pub async fn get(&mut self, path: &str) -> TestResponse {
@@ -220,17 +257,47 @@ impl TestClient {
     }
 }
 
+/// The `value` of the input named `name` in an HTML page.
+pub fn form_value(html: &str, name: &str) -> Option<String> {
+    let at = html.find(&format!("name=\"{name}\""))?;
+    let tag_start = html[..at].rfind('<')?;
+    let tag_end = at + html[at..].find('>')?;
+    let tag = &html[tag_start..tag_end];
+    let value = tag.split("value=\"").nth(1)?;
+    Some(value[..value.find('"')?].to_string())
+}
+
+/// URL-encode a form field value.
+pub fn form_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            b' ' => "+".into(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// A real `layerlab` process on a free port; killed when dropped.
 pub struct ServerProcess {
     child: std::process::Child,
     pub base_url: String,
-    _db: tempfile::TempDir,
+    pub db: std::sync::Arc<tempfile::TempDir>,
 }
 
 impl ServerProcess {
     pub fn start(docker_host: &str) -> Self {
+        Self::start_on(
+            docker_host,
+            std::sync::Arc::new(tempfile::tempdir().expect("tempdir")),
+        )
+    }
+
+    /// Start on an existing database folder (e.g. the one a killed server used).
+    pub fn start_on(docker_host: &str, db: std::sync::Arc<tempfile::TempDir>) -> Self {
         use std::io::BufRead;
-        let db = tempfile::tempdir().expect("tempdir");
         let config = config(&db, docker_host);
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_layerlab"))
             .arg("serve")
@@ -267,12 +334,21 @@ impl ServerProcess {
         ServerProcess {
             child,
             base_url,
-            _db: db,
+            db,
         }
     }
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url)
+    }
+}
+
+impl ServerProcess {
+    /// Kill the process without warning (SIGKILL), as a crash would.
+    pub fn kill(mut self) -> std::sync::Arc<tempfile::TempDir> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.db.clone()
     }
 }
 
@@ -336,4 +412,74 @@ pub fn docker(args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// One request to a real server over TCP: status, the session cookie it set (if any), body.
+pub async fn http(
+    method: &str,
+    url: &str,
+    cookie: Option<&str>,
+    json: Option<&serde_json::Value>,
+) -> (StatusCode, Option<String>, String) {
+    let body = json.map(|v| ("application/json", v.to_string()));
+    http_with(method, url, cookie, body).await
+}
+
+/// A form post to a real server.
+pub async fn http_form(
+    url: &str,
+    cookie: &str,
+    form: &str,
+) -> (StatusCode, Option<String>, String) {
+    let body = Some(("application/x-www-form-urlencoded", form.to_string()));
+    http_with("POST", url, Some(cookie), body).await
+}
+
+async fn http_with(
+    method: &str,
+    url: &str,
+    cookie: Option<&str>,
+    body: Option<(&str, String)>,
+) -> (StatusCode, Option<String>, String) {
+    use hyper_util::client::legacy::Client;
+    let client: Client<_, http_body_util::Full<bytes::Bytes>> =
+        Client::builder(hyper_util::rt::TokioExecutor::new()).build_http();
+    let mut req = Request::builder().method(method).uri(url);
+    if body.as_ref().is_none_or(|(t, _)| *t != "application/json") {
+        req = req.header(header::ACCEPT, "text/html");
+    }
+    if let Some(c) = cookie {
+        req = req.header(header::COOKIE, c);
+    }
+    let body = match body {
+        Some((content_type, text)) => {
+            req = req.header(header::CONTENT_TYPE, content_type);
+            if content_type == "application/json" {
+                req = req.header(header::ACCEPT, "application/json");
+            }
+            bytes::Bytes::from(text)
+        }
+        None => bytes::Bytes::new(),
+    };
+    let res = client
+        .request(req.body(http_body_util::Full::new(body)).expect("request"))
+        .await
+        .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+    let status = res.status();
+    let set = res
+        .headers()
+        .get(header::SET_COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let bytes = res.into_body().collect().await.expect("body").to_bytes();
+    (status, set, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// Remove the image a build result names (`result["image"]`), if any.
+pub fn remove_image(image: &serde_json::Value) {
+    if let Some(id) = image["id"].as_str() {
+        let _ = std::process::Command::new("docker")
+            .args(["image", "rm", "-f", id])
+            .output();
+    }
 }

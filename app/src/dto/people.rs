@@ -1,0 +1,159 @@
+//! Learners, cohorts and instructors: what the profile page, the login page and the
+//! instructor's dashboard show.
+
+use super::{BuildView, LogLine, ProgressStatus};
+use serde::{Deserialize, Serialize};
+
+/// `/me`: who the learner is to layerlab and how to continue elsewhere.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Profile {
+    pub display_name: Option<String>,
+    /// Typed on another browser (or used in the resume link) to continue there.
+    pub resume_code: String,
+    /// The cohort's name, when the learner joined one.
+    pub cohort: Option<String>,
+    pub exercises_passed: u32,
+    pub exercises_total: u32,
+    pub quizzes_done: u32,
+    pub quizzes_total: u32,
+    /// For the forms on the page.
+    pub csrf: String,
+    /// The outcome of the last form sent (e.g. "You joined …" or what was wrong).
+    pub notice: Option<Notice>,
+}
+
+/// A one-time message after a form post.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Notice {
+    pub ok: bool,
+    pub text: String,
+}
+
+/// `/resume/<code>`: whose work the code continues, before the learner confirms.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ResumeOffer {
+    pub code: String,
+    /// `None` when no learner has this code.
+    pub learner_name: Option<String>,
+    pub exercises_passed: u32,
+    pub csrf: String,
+}
+
+/// `/instructor/login`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LoginPage {
+    pub csrf: String,
+    pub notice: Option<Notice>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CohortSummary {
+    pub id: String,
+    pub name: String,
+    pub join_code: String,
+    pub learners: u32,
+}
+
+/// `/instructor`: the instructor's cohorts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InstructorHome {
+    pub name: String,
+    pub cohorts: Vec<CohortSummary>,
+    pub csrf: String,
+    pub notice: Option<Notice>,
+}
+
+/// A column of the dashboard: one exercise or one quiz, in course order.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DashboardColumn {
+    /// `exercise:<id>` or `quiz:<lesson>/<quiz>`.
+    pub key: String,
+    pub title: String,
+    /// Short heading for the narrow column.
+    pub short: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DashboardCell {
+    pub status: ProgressStatus,
+    /// Builds, or quiz submissions.
+    pub attempts: u32,
+    /// The best image size (exercises) or the latest score (quizzes), for the tooltip.
+    pub detail: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DashboardRow {
+    pub learner_id: String,
+    pub name: String,
+    pub last_seen: String,
+    pub cells: Vec<DashboardCell>,
+}
+
+/// `/instructor/cohorts/<id>`: learners × exercises and quizzes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Dashboard {
+    pub cohort: CohortSummary,
+    pub columns: Vec<DashboardColumn>,
+    pub rows: Vec<DashboardRow>,
+    /// E.g. "Cohort created", right after the form that made it.
+    #[serde(default)]
+    pub notice: Option<Notice>,
+}
+
+/// One attempt in a list.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AttemptSummary {
+    pub id: String,
+    pub exercise: String,
+    pub status: String,
+    pub passed: bool,
+    pub checks_passed: u32,
+    pub checks_total: u32,
+    pub size_bytes: Option<u64>,
+    pub layers: Option<u32>,
+    pub at: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExerciseAttempts {
+    pub id: String,
+    pub title: String,
+    pub attempts: Vec<AttemptSummary>,
+}
+
+/// One quiz submission, with what the learner answered.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct QuizRecord {
+    pub lesson: String,
+    pub quiz: String,
+    pub title: String,
+    pub correct: usize,
+    pub total: usize,
+    /// (question id, right?, what was given).
+    pub answers: Vec<(String, bool, Vec<String>)>,
+    pub at: String,
+}
+
+/// `/instructor/cohorts/<id>/learners/<learner>`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LearnerRecord {
+    pub cohort: CohortSummary,
+    pub learner_id: String,
+    pub name: String,
+    pub exercises: Vec<ExerciseAttempts>,
+    pub quizzes: Vec<QuizRecord>,
+}
+
+/// `/instructor/attempts/<id>`: everything the learner saw.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AttemptRecord {
+    pub cohort_id: String,
+    pub learner_id: String,
+    pub learner_name: String,
+    pub exercise_title: String,
+    pub summary: AttemptSummary,
+    pub files: Vec<(String, String)>,
+    pub log: Vec<LogLine>,
+    pub view: BuildView,
+}

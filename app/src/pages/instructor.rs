@@ -1,0 +1,450 @@
+//! The instructor's side: log in, cohorts, the live progress matrix, and the drill-down into a
+//! learner's attempts and quiz answers. The server refuses all of it without a login; these
+//! pages only show what it sends.
+
+use crate::api::{
+    load_attempt_record, load_dashboard, load_instructor_home, load_learner_record, load_login_page,
+};
+use crate::dto::{
+    human_size, AttemptRecord, AttemptSummary, Dashboard, InstructorHome, LearnerRecord, LoginPage,
+};
+use crate::pages::people::NoticeBox;
+use crate::pages::workbench::{BuildLog, Results};
+use crate::pages::{loaded, MissingPanel};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::{use_params_map, use_query_map};
+
+#[component]
+pub fn LoginPageView() -> impl IntoView {
+    let page = Resource::new(|| (), |_| load_login_page());
+    let query = use_query_map();
+    let next = move || {
+        query
+            .read()
+            .get("next")
+            .unwrap_or_else(|| "/instructor".into())
+    };
+    loaded(
+        "Instructor login",
+        page,
+        move |LoginPage { csrf, notice }| {
+            view! {
+                            <section class="panel login">
+                                <h1>"Instructor login"</h1>
+                                <NoticeBox notice/>
+                                <form method="post" action="/instructor/login" class="stacked-form">
+                                    <input type="hidden" name="csrf" value=csrf/>
+                                    <input type="hidden" name="next" value=next()/>
+                                    <label for="login-name">"Name"</label>
+                                    <input id="login-name" name="name" required autocomplete="username"/>
+                                    <label for="login-password">"Password"</label>
+                                    <input id="login-password" name="password" type="password" required autocomplete="current-password"/>
+                                    <button id="login" class="button primary" type="submit">"Log in"</button>
+                                </form>
+                                <p class="hint">"Accounts are made by the operator: " <code>"layerlab instructor add <name>"</code></p>
+                            </section>
+            }
+        },
+    )
+}
+
+#[component]
+pub fn InstructorHomePage() -> impl IntoView {
+    let home = Resource::new(|| (), |_| load_instructor_home());
+    loaded("Your cohorts", home, |home| view! { <HomeView home/> })
+}
+
+#[component]
+fn LogoutForm(csrf: String) -> impl IntoView {
+    view! {
+        <form method="post" action="/instructor/logout" class="logout">
+            <input type="hidden" name="csrf" value=csrf/>
+            <button class="button" type="submit">"Log out"</button>
+        </form>
+    }
+}
+
+#[component]
+fn HomeView(home: InstructorHome) -> impl IntoView {
+    let cohorts = home
+        .cohorts
+        .into_iter()
+        .map(|c| {
+            view! {
+                <li class="cohort-card">
+                    <a href=format!("/instructor/cohorts/{}", c.id) data-cohort=c.id.clone()>
+                        <span class="lesson-title">{c.name}</span>
+                        <span class="lesson-summary">
+                            {format!("join code {} · {} learner{}", c.join_code, c.learners, if c.learners == 1 { "" } else { "s" })}
+                        </span>
+                    </a>
+                </li>
+            }
+        })
+        .collect_view();
+    view! {
+        <section class="panel">
+            <div class="panel-head">
+                <h1>{format!("Cohorts of {}", home.name)}</h1>
+                <LogoutForm csrf=home.csrf.clone()/>
+            </div>
+            <NoticeBox notice=home.notice/>
+            <ul class="cohorts">{cohorts}</ul>
+            <h2>"New cohort"</h2>
+            <form method="post" action="/instructor/cohorts" class="inline-form">
+                <input type="hidden" name="csrf" value=home.csrf/>
+                <label for="cohort-name">"Name"</label>
+                <input id="cohort-name" name="name" required maxlength="60" placeholder="e.g. Tuesday evening class"/>
+                <button id="create-cohort" class="button primary" type="submit">"Create"</button>
+            </form>
+            <p class="hint">"Each cohort gets a join code. Learners enter it on their “Your progress” page."</p>
+        </section>
+    }
+}
+
+#[component]
+pub fn DashboardPage() -> impl IntoView {
+    let params = use_params_map();
+    let cohort = move || params.read().get("id").unwrap_or_default();
+    // Bumped by the live stream; the matrix reloads each time.
+    let version = RwSignal::new(0u64);
+    let live = RwSignal::new(false);
+    let dashboard = Resource::new(
+        move || (cohort(), version.get()),
+        |(id, _)| load_dashboard(id),
+    );
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| live_client::follow(cohort(), version, live));
+    view! {
+        <Title text="Cohort dashboard"/>
+        // Transition keeps the old matrix on screen while a refresh loads.
+        <Transition fallback=|| view! { <p class="loading">"Loading the cohort…"</p> }>
+            {move || Suspend::new(async move {
+                match dashboard.await {
+                    Ok(d) => view! { <DashboardView d live/> }.into_any(),
+                    Err(e) => view! { <MissingPanel title="Cohort dashboard" error=e/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn DashboardView(d: Dashboard, live: RwSignal<bool>) -> impl IntoView {
+    let cohort_id = d.cohort.id.clone();
+    let heads = d
+        .columns
+        .iter()
+        .map(|c| view! { <th scope="col" title=c.title.clone()><span class="col-head">{c.short.clone()}</span></th> })
+        .collect_view();
+    let rows = d
+        .rows
+        .iter()
+        .map(|row| {
+            let href = format!("/instructor/cohorts/{}/learners/{}", cohort_id, row.learner_id);
+            let cells = d
+                .columns
+                .iter()
+                .zip(&row.cells)
+                .map(|(column, cell)| {
+                    let mark = match cell.status {
+                        crate::dto::ProgressStatus::Passed => "✓",
+                        crate::dto::ProgressStatus::Tried => "✗",
+                        crate::dto::ProgressStatus::NotStarted => "",
+                    };
+                    let title = format!(
+                        "{} — {}{}{}",
+                        column.title,
+                        cell.status.label(),
+                        if cell.attempts > 0 { format!(", {} attempt(s)", cell.attempts) } else { String::new() },
+                        cell.detail.as_ref().map(|d| format!(", {d}")).unwrap_or_default()
+                    );
+                    view! {
+                        <td
+                            class=format!("cell {}", cell.status.as_str())
+                            data-learner=row.learner_id.clone()
+                            data-item=column.key.clone()
+                            data-status=cell.status.as_str()
+                            title=title
+                        >
+                            <a href=format!("{href}#{}", column.key.replace([':', '/'], "-"))>
+                                {mark}
+                                {(cell.attempts > 0).then(|| view! { <small>{cell.attempts}</small> })}
+                            </a>
+                        </td>
+                    }
+                })
+                .collect_view();
+            view! {
+                <tr data-learner=row.learner_id.clone()>
+                    <th scope="row"><a href=href.clone()>{row.name.clone()}</a><small class="seen">{row.last_seen.clone()}</small></th>
+                    {cells}
+                </tr>
+            }
+        })
+        .collect_view();
+    let empty = d.rows.is_empty().then(|| {
+        view! {
+            <p class="hint">{format!(
+                "No learners yet. They join on their “Your progress” page with the code {}.",
+                d.cohort.join_code
+            )}</p>
+        }
+    });
+    view! {
+        <section class="panel dashboard" data-cohort=d.cohort.id.clone()>
+            <p class="breadcrumb"><a href="/instructor">"Cohorts"</a></p>
+            <div class="panel-head">
+                <h1>{d.cohort.name.clone()}</h1>
+                <span class="live" data-live=move || live.get().to_string()>
+                    {move || if live.get() { "● live" } else { "○ connecting…" }}
+                </span>
+            </div>
+            <NoticeBox notice=d.notice.clone()/>
+            <p class="cohort-facts">
+                {format!("Join code {} · {} learner{} · ", d.cohort.join_code, d.cohort.learners, if d.cohort.learners == 1 { "" } else { "s" })}
+                <a href=format!("/instructor/cohorts/{}/export.csv", d.cohort.id) download="">"Export CSV"</a>
+            </p>
+            {empty}
+            <div class="matrix-wrap">
+                <table class="matrix">
+                    <thead><tr><th scope="col">"Learner"</th>{heads}</tr></thead>
+                    <tbody>{rows}</tbody>
+                </table>
+            </div>
+            <p class="legend">
+                <span class="cell passed">"✓"</span>" passed · "
+                <span class="cell tried">"✗"</span>" tried · small number: attempts"
+            </p>
+        </section>
+    }
+}
+
+#[cfg(feature = "hydrate")]
+mod live_client {
+    use futures::StreamExt;
+    use leptos::prelude::*;
+    use wasm_bindgen::{closure::Closure, JsCast};
+
+    /// Follow the cohort's event stream until the page goes away: `ready` marks the page
+    /// live, `progress` reloads the matrix, `error` marks it offline while the browser
+    /// reconnects by itself (and reloads once it is back, for what it missed).
+    pub fn follow(cohort: String, version: RwSignal<u64>, live: RwSignal<bool>) {
+        let url = format!("/api/v1/instructor/cohorts/{cohort}/events");
+        let Ok(source) = web_sys::EventSource::new(&url) else {
+            return;
+        };
+        let (sender, mut events) = futures::channel::mpsc::unbounded::<&'static str>();
+        let mut listeners = Vec::new();
+        for name in ["ready", "progress"] {
+            let sender = sender.clone();
+            let listener = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(
+                move |_: web_sys::MessageEvent| {
+                    let _ = sender.unbounded_send(name);
+                },
+            );
+            let _ =
+                source.add_event_listener_with_callback(name, listener.as_ref().unchecked_ref());
+            listeners.push(listener);
+        }
+        let on_error = {
+            let sender = sender.clone();
+            Closure::<dyn FnMut(web_sys::Event)>::new(move |_: web_sys::Event| {
+                let _ = sender.unbounded_send("error");
+            })
+        };
+        source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+        let stop = sender.clone();
+        on_cleanup(move || {
+            let _ = stop.unbounded_send("stop");
+        });
+        drop(sender);
+        leptos::task::spawn_local(async move {
+            let mut was_live = false;
+            while let Some(name) = events.next().await {
+                match name {
+                    "ready" => {
+                        if was_live {
+                            version.update(|v| *v += 1);
+                        }
+                        was_live = true;
+                        live.set(true);
+                    }
+                    "progress" => version.update(|v| *v += 1),
+                    "error" => live.set(false),
+                    _ => break,
+                }
+            }
+            source.close();
+            drop((listeners, on_error));
+        });
+    }
+}
+
+#[component]
+pub fn LearnerPage() -> impl IntoView {
+    let params = use_params_map();
+    let key = move || {
+        let p = params.read();
+        (
+            p.get("id").unwrap_or_default(),
+            p.get("learner").unwrap_or_default(),
+        )
+    };
+    let record = Resource::new(key, |(cohort, learner)| {
+        load_learner_record(cohort, learner)
+    });
+    view! {
+        <Title text="Learner"/>
+        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match record.await {
+                    Ok(r) => view! { <LearnerView r/> }.into_any(),
+                    Err(e) => view! { <MissingPanel title="Learner" error=e/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+fn attempt_row(a: AttemptSummary) -> impl IntoView {
+    view! {
+        <tr class=if a.passed { "passed" } else { "tried" } data-attempt=a.id.clone()>
+            <td><a href=format!("/instructor/attempts/{}", a.id)>{a.at.clone()}</a></td>
+            <td>{if a.passed { "✓ passed".to_string() } else { a.status.clone() }}</td>
+            <td>{format!("{}/{}", a.checks_passed, a.checks_total)}</td>
+            <td>{a.size_bytes.map(human_size).unwrap_or_else(|| "—".into())}</td>
+            <td>{a.layers.map(|l| l.to_string()).unwrap_or_else(|| "—".into())}</td>
+        </tr>
+    }
+}
+
+#[component]
+fn LearnerView(r: LearnerRecord) -> impl IntoView {
+    let exercises = r
+        .exercises
+        .into_iter()
+        .map(|e| {
+            let anchor = format!("exercise-{}", e.id);
+            let body = if e.attempts.is_empty() {
+                view! { <p class="hint">"Not started."</p> }.into_any()
+            } else {
+                let rows = e.attempts.into_iter().map(attempt_row).collect_view();
+                view! {
+                    <table class="attempts">
+                        <thead><tr><th>"When"</th><th>"Result"</th><th>"Checks"</th><th>"Image"</th><th>"Layers"</th></tr></thead>
+                        <tbody>{rows}</tbody>
+                    </table>
+                }
+                .into_any()
+            };
+            view! { <section id=anchor class="learner-exercise"><h3>{e.title}</h3>{body}</section> }
+        })
+        .collect_view();
+    let quizzes = if r.quizzes.is_empty() {
+        view! { <p class="hint">"No quiz answered yet."</p> }.into_any()
+    } else {
+        r.quizzes
+            .into_iter()
+            .map(|q| {
+                let answers = q
+                    .answers
+                    .into_iter()
+                    .map(|(id, right, given)| {
+                        view! {
+                            <li class=if right { "right" } else { "wrong" }>
+                                <code>{id}</code>": " {if given.is_empty() { "(no answer)".to_string() } else { given.join(", ") }}
+                                {if right { " ✓" } else { " ✗" }}
+                            </li>
+                        }
+                    })
+                    .collect_view();
+                view! {
+                    <section id=format!("quiz-{}-{}", q.lesson, q.quiz) class="learner-quiz">
+                        <h3>{format!("{} — {}/{} · {}", q.title, q.correct, q.total, q.at)}</h3>
+                        <ul>{answers}</ul>
+                    </section>
+                }
+            })
+            .collect_view()
+            .into_any()
+    };
+    view! {
+        <section class="panel learner">
+            <p class="breadcrumb">
+                <a href="/instructor">"Cohorts"</a>" / "
+                <a href=format!("/instructor/cohorts/{}", r.cohort.id)>{r.cohort.name.clone()}</a>
+            </p>
+            <h1>{r.name}</h1>
+            <h2>"Exercises"</h2>
+            {exercises}
+            <h2>"Quiz answers (newest first)"</h2>
+            {quizzes}
+        </section>
+    }
+}
+
+#[component]
+pub fn AttemptPage() -> impl IntoView {
+    let params = use_params_map();
+    let record = Resource::new(
+        move || params.read().get("id").unwrap_or_default(),
+        load_attempt_record,
+    );
+    loaded("Attempt", record, |r| view! { <AttemptView r/> })
+}
+
+#[component]
+fn AttemptView(r: AttemptRecord) -> impl IntoView {
+    let files = r
+        .files
+        .into_iter()
+        .map(|(path, text)| {
+            view! {
+                <figure class="attempt-file">
+                    <figcaption><code>{path}</code></figcaption>
+                    <pre class="code">{text}</pre>
+                </figure>
+            }
+        })
+        .collect_view();
+    let checks = r.view.checks.clone().unwrap_or_default();
+    let checks = (!checks.is_empty()).then(|| {
+        let items = checks
+            .into_iter()
+            .map(|c| {
+                let id = c.id.clone();
+                view! {
+                    <li class=if c.passed { "check passed" } else { "check failed" } data-check=id>
+                        {if c.passed { "✓ " } else { "✗ " }}<code>{c.id}</code>": " {c.message}
+                    </li>
+                }
+            })
+            .collect_view();
+        view! { <h2>"Checks"</h2><ul class="check-list">{items}</ul> }
+    });
+    let log = RwSignal::new(r.log);
+    let result = RwSignal::new(Some(r.view));
+    view! {
+        <section class="panel attempt" data-attempt=r.summary.id.clone()>
+            <p class="breadcrumb">
+                <a href="/instructor">"Cohorts"</a>" / "
+                <a href=format!("/instructor/cohorts/{}/learners/{}", r.cohort_id, r.learner_id)>{r.learner_name.clone()}</a>
+            </p>
+            <h1>{format!("{} — {}", r.exercise_title, r.summary.at)}</h1>
+            <p>{format!(
+                "{} · {}/{} checks",
+                if r.summary.passed { "passed" } else { r.summary.status.as_str() },
+                r.summary.checks_passed,
+                r.summary.checks_total
+            )}</p>
+            {checks}
+            <h2>"Files"</h2>
+            {files}
+            <h2>"What the learner saw"</h2>
+            <BuildLog log/>
+            <Results result/>
+        </section>
+    }
+}

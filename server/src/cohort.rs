@@ -1,0 +1,287 @@
+//! A cohort's progress, assembled from the store: the dashboard matrix (learners × the
+//! course's exercises and quizzes, in course order), its CSV export, and the summaries the
+//! drill-down pages list.
+
+use crate::course::Course;
+use crate::exercise::Exercises;
+use crate::store::{tally, AttemptRow, Learner, QuizAnswerRow, Store};
+use app::dto::{
+    human_size, AttemptSummary, CohortSummary, Dashboard, DashboardCell, DashboardColumn,
+    DashboardRow, ProgressStatus,
+};
+use std::collections::HashMap;
+
+/// One thing a learner can do: build an exercise, or answer a quiz.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Item {
+    Exercise(String),
+    Quiz { lesson: String, quiz: String },
+}
+
+/// Every exercise and quiz, module by module: the lessons' quizzes, then the exercises.
+pub fn columns(course: &Course, exercises: &Exercises) -> Vec<(DashboardColumn, Item)> {
+    let mut out = Vec::new();
+    for (m, module) in course.modules.iter().enumerate() {
+        for lesson in course.lessons.iter().filter(|l| l.module == m) {
+            for quiz in course.quiz_ids(&lesson.slug) {
+                out.push((
+                    DashboardColumn {
+                        key: format!("quiz:{}/{quiz}", lesson.slug),
+                        title: format!("Quiz · {}", lesson.title),
+                        short: format!("quiz · {}", short_title(&lesson.title)),
+                    },
+                    Item::Quiz {
+                        lesson: lesson.slug.clone(),
+                        quiz,
+                    },
+                ));
+            }
+        }
+        for id in &module.exercises {
+            if let Some(exercise) = exercises.get(id) {
+                out.push((
+                    DashboardColumn {
+                        key: format!("exercise:{id}"),
+                        title: format!("Exercise · {}", exercise.title),
+                        short: id.clone(),
+                    },
+                    Item::Exercise(id.clone()),
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// At most 24 characters, cut at a word, for a narrow column heading.
+fn short_title(title: &str) -> String {
+    let mut out = String::new();
+    for word in title.split_whitespace() {
+        if out.chars().count() + word.chars().count() + 1 > 24 {
+            out.push('…');
+            break;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
+}
+
+/// The name an instructor sees: the display name, or "Learner" and the id's start.
+pub fn display_name(learner: &Learner) -> String {
+    match learner.display_name.as_deref() {
+        Some(name) if !name.trim().is_empty() => name.to_string(),
+        _ => format!("Learner {}", &learner.id[..learner.id.len().min(6)]),
+    }
+}
+
+pub fn summary(cohort: &crate::store::Cohort, learners: u32) -> CohortSummary {
+    CohortSummary {
+        id: cohort.id.clone(),
+        name: cohort.name.clone(),
+        join_code: cohort.join_code.clone(),
+        learners,
+    }
+}
+
+/// `2026-11-23 19:56 UTC` from milliseconds since 1970.
+pub fn format_time(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60
+    )
+}
+
+pub fn attempt_summary(row: &AttemptRow) -> AttemptSummary {
+    AttemptSummary {
+        id: row.id.clone(),
+        exercise: row.exercise.clone(),
+        status: row.status.clone(),
+        passed: row.passed,
+        checks_passed: row.checks_passed,
+        checks_total: row.checks_total,
+        size_bytes: row.size_bytes,
+        layers: row.layers,
+        at: format_time(row.created_at),
+    }
+}
+
+/// The latest grade, the submission count and the time of the last one, per learner and quiz.
+type QuizTally = HashMap<(String, String), (u32, usize, usize, i64)>;
+
+fn quiz_tally(rows: &[QuizAnswerRow]) -> QuizTally {
+    let mut out: QuizTally = HashMap::new();
+    for row in rows {
+        let entry = out
+            .entry((
+                row.learner_id.clone(),
+                format!("{}/{}", row.lesson, row.quiz),
+            ))
+            .or_default();
+        entry.0 += 1;
+        entry.1 = row.grade.correct;
+        entry.2 = row.grade.total;
+        entry.3 = entry.3.max(row.created_at);
+    }
+    out
+}
+
+/// The matrix for a cohort.
+pub async fn dashboard(
+    store: &Store,
+    course: &Course,
+    exercises: &Exercises,
+    cohort: &crate::store::Cohort,
+) -> sqlx::Result<Dashboard> {
+    let learners = store.cohort_learners(&cohort.id).await?;
+    let ids: Vec<String> = learners.iter().map(|l| l.id.clone()).collect();
+    let attempts = tally(&store.attempt_rows(&ids).await?);
+    let quizzes = quiz_tally(&store.quiz_answers(&ids).await?);
+    let columns = columns(course, exercises);
+    let rows = learners
+        .iter()
+        .map(|learner| {
+            let mut last = learner.last_seen_at;
+            let cells = columns
+                .iter()
+                .map(|(_, item)| match item {
+                    Item::Exercise(id) => {
+                        let t = attempts
+                            .get(&learner.id)
+                            .and_then(|m| m.get(id))
+                            .cloned()
+                            .unwrap_or_default();
+                        last = last.max(t.last_at);
+                        DashboardCell {
+                            status: crate::state::progress_of(&t).status,
+                            attempts: t.attempts,
+                            detail: t
+                                .best_size_bytes
+                                .map(|b| format!("best image {}", human_size(b))),
+                        }
+                    }
+                    Item::Quiz { lesson, quiz } => {
+                        match quizzes.get(&(learner.id.clone(), format!("{lesson}/{quiz}"))) {
+                            None => DashboardCell {
+                                status: ProgressStatus::NotStarted,
+                                attempts: 0,
+                                detail: None,
+                            },
+                            Some(&(count, correct, total, at)) => {
+                                last = last.max(at);
+                                DashboardCell {
+                                    status: if correct == total {
+                                        ProgressStatus::Passed
+                                    } else {
+                                        ProgressStatus::Tried
+                                    },
+                                    attempts: count,
+                                    detail: Some(format!("latest {correct}/{total}")),
+                                }
+                            }
+                        }
+                    }
+                })
+                .collect();
+            DashboardRow {
+                learner_id: learner.id.clone(),
+                name: display_name(learner),
+                last_seen: format_time(last),
+                cells,
+            }
+        })
+        .collect();
+    Ok(Dashboard {
+        cohort: summary(cohort, learners.len() as u32),
+        columns: columns.into_iter().map(|(c, _)| c).collect(),
+        rows,
+        notice: None,
+    })
+}
+
+/// One CSV row per learner and item: `learner_id, learner, kind, item, title, status,
+/// attempts, detail, last_seen`. Text that a spreadsheet would run as a formula is prefixed
+/// with `'`.
+pub fn csv(dashboard: &Dashboard) -> String {
+    let mut out =
+        String::from("learner_id,learner,kind,item,title,status,attempts,detail,last_seen\r\n");
+    for row in &dashboard.rows {
+        for (column, cell) in dashboard.columns.iter().zip(&row.cells) {
+            let (kind, item) = column.key.split_once(':').unwrap_or(("", &column.key));
+            let fields = [
+                row.learner_id.as_str(),
+                row.name.as_str(),
+                kind,
+                item,
+                column.title.as_str(),
+                cell.status.as_str(),
+                &cell.attempts.to_string(),
+                cell.detail.as_deref().unwrap_or(""),
+                row.last_seen.as_str(),
+            ];
+            let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+            out.push_str(&line.join(","));
+            out.push_str("\r\n");
+        }
+    }
+    out
+}
+
+fn csv_field(text: &str) -> String {
+    let guarded = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text.to_string()
+    };
+    if guarded.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", guarded.replace('"', "\"\""))
+    } else {
+        guarded
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_shown_in_utc() {
+        assert_eq!(format_time(0), "1970-01-01 00:00 UTC");
+        assert_eq!(format_time(1_795_463_796_000), "2026-11-23 19:56 UTC");
+        assert_eq!(format_time(951_782_400_000), "2000-02-29 00:00 UTC");
+    }
+
+    #[test]
+    fn column_headings_are_cut_at_a_word() {
+        assert_eq!(short_title("FROM scratch"), "FROM scratch");
+        assert_eq!(
+            short_title("Packaging a Python web app for production"),
+            "Packaging a Python web…"
+        );
+    }
+
+    #[test]
+    fn csv_fields_are_quoted_and_formulas_defused() {
+        assert_eq!(csv_field("plain"), "plain");
+        assert_eq!(csv_field("Smith, Ann"), "\"Smith, Ann\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(csv_field("-1"), "'-1");
+    }
+}

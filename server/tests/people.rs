@@ -1,0 +1,489 @@
+//! Learners, cohorts and instructors over HTTP, with the real database file and (for the
+//! attempts) the real engine: isolation between learners, the instructor gate, CSRF, the CSV
+//! export, the `instructor add` command, and progress surviving a killed server.
+
+mod support;
+
+use axum::http::StatusCode;
+use serde_json::json;
+use support::{form_encode, form_value, http, http_form, ServerProcess, TestClient, LOCAL_ENGINE};
+
+/// Add an instructor with the operator command, as an operator would (password on stdin).
+fn add_instructor(database_url: &str, name: &str, password: &str) {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_layerlab"))
+        .args(["instructor", "add", name, "--database-url", database_url])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run layerlab instructor add");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(format!("{password}\n").as_bytes())
+        .expect("write the password");
+    let out = child.wait_with_output().expect("wait");
+    assert!(
+        out.status.success(),
+        "instructor add failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("added"));
+}
+
+/// Log `c` in as `name`; panics unless it lands on `next`.
+async fn log_in(c: &mut TestClient, name: &str, password: &str) {
+    let csrf = c.csrf("/instructor/login").await;
+    let res = c
+        .post_form(
+            "/instructor/login",
+            &format!(
+                "csrf={csrf}&name={}&password={}&next=%2Finstructor",
+                form_encode(name),
+                form_encode(password)
+            ),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    assert_eq!(res.header("location"), Some("/instructor"));
+}
+
+/// Create a cohort as the logged-in instructor; its id and join code.
+async fn create_cohort(c: &mut TestClient, name: &str) -> (String, String) {
+    let csrf = c.csrf("/instructor").await;
+    let res = c
+        .post_form(
+            "/instructor/cohorts",
+            &format!("csrf={csrf}&name={}", form_encode(name)),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let id = res
+        .header("location")
+        .and_then(|l| l.strip_prefix("/instructor/cohorts/"))
+        .expect("redirect to the cohort")
+        .to_string();
+    let page = c.get(&format!("/instructor/cohorts/{id}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let code = page
+        .body
+        .split("Join code ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .expect("the join code on the dashboard")
+        .to_string();
+    (id, code)
+}
+
+#[tokio::test]
+async fn a_learner_cannot_read_another_learners_attempts() {
+    let mut a = TestClient::new(LOCAL_ENGINE).await;
+    let mut b = a.another();
+    let dockerfile = "FROM busybox:latest\nCMD [\"echo\", \"mine\"]\n";
+    let id = a.start_build(None, &[("Dockerfile", dockerfile)]).await;
+    // While it runs (in memory) and after it is stored, B gets "not found" both ways.
+    let res = b.get(&format!("/api/v1/builds/{id}")).await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND, "{}", res.body);
+    let (result, _) = a.finish_build(&id).await;
+    assert_eq!(result["status"], "succeeded");
+    for path in [
+        format!("/api/v1/builds/{id}"),
+        format!("/api/v1/builds/{id}/events"),
+        format!("/instructor/attempts/{id}"),
+    ] {
+        let res = b.get(&path).await;
+        assert_ne!(res.status, StatusCode::OK, "{path}: {}", res.body);
+        assert!(!res.body.contains("mine"), "{path} leaks: {}", res.body);
+    }
+    // The server function that backs the attempt page says "log in", not the attempt.
+    let res = b
+        .post_json("/fn/attempt_record", &json!({"attempt": id}))
+        .await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{}", res.body);
+    assert!(!res.body.contains("mine"));
+    let own = a.get(&format!("/api/v1/builds/{id}")).await;
+    assert_eq!(own.status, StatusCode::OK);
+    support::remove_image(&result["image"]);
+}
+
+#[tokio::test]
+async fn instructor_pages_refuse_anonymous_and_learner_sessions() {
+    let mut anonymous = TestClient::new(LOCAL_ENGINE).await;
+    let mut learner = anonymous.another();
+    assert_eq!(learner.get("/me").await.status, StatusCode::OK);
+    assert!(learner.has_session());
+    for c in [&mut anonymous, &mut learner] {
+        let page = c.get("/instructor/cohorts/abc").await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER);
+        assert_eq!(
+            page.header("location"),
+            Some("/instructor/login?next=/instructor/cohorts/abc")
+        );
+        assert_eq!(c.get("/instructor").await.status, StatusCode::SEE_OTHER);
+        for path in [
+            "/instructor/cohorts/abc/export.csv",
+            "/api/v1/instructor/cohorts/abc/events",
+        ] {
+            let res = c.get(path).await;
+            assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{path}");
+            assert_eq!(res.json()["error"]["code"], "login_required");
+        }
+        for (function, body) in [
+            ("/fn/instructor_home", json!({})),
+            ("/fn/dashboard", json!({"cohort": "abc"})),
+            (
+                "/fn/learner_record",
+                json!({"cohort": "abc", "learner": "x"}),
+            ),
+        ] {
+            let res = c.post_json(function, &body).await;
+            assert_eq!(
+                res.status,
+                StatusCode::UNAUTHORIZED,
+                "{function}: {}",
+                res.body
+            );
+        }
+        // The login page itself is open.
+        assert_eq!(c.get("/instructor/login").await.status, StatusCode::OK);
+    }
+
+    // A wrong password gets a message, not a login.
+    let url = anonymous.database_url();
+    add_instructor(&url, "ada", "analytical-engine");
+    let csrf = anonymous.csrf("/instructor/login").await;
+    let res = anonymous
+        .post_form(
+            "/instructor/login",
+            &format!("csrf={csrf}&name=ada&password=difference-engine"),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    assert_eq!(res.header("location"), Some("/instructor/login"));
+    assert!(anonymous
+        .get("/instructor/login")
+        .await
+        .body
+        .contains("do not match an instructor"));
+    assert_eq!(
+        anonymous.get("/instructor").await.status,
+        StatusCode::SEE_OTHER
+    );
+
+    // One instructor cannot open another's cohort.
+    let mut ada = anonymous.another();
+    log_in(&mut ada, "ada", "analytical-engine").await;
+    let (cohort, _) = create_cohort(&mut ada, "Ada's class").await;
+    add_instructor(&url, "grace", "compiler-first");
+    let mut grace = anonymous.another();
+    log_in(&mut grace, "grace", "compiler-first").await;
+    let res = grace
+        .post_json("/fn/dashboard", &json!({ "cohort": cohort }))
+        .await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND, "{}", res.body);
+    let csv = grace
+        .get(&format!("/instructor/cohorts/{cohort}/export.csv"))
+        .await;
+    assert_eq!(csv.status, StatusCode::NOT_FOUND);
+    assert!(!grace.get("/instructor").await.body.contains("Ada's class"));
+
+    // Logging out ends it.
+    let csrf = ada.csrf("/instructor").await;
+    let res = ada
+        .post_form("/instructor/logout", &format!("csrf={csrf}"))
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    assert_eq!(ada.get("/instructor").await.status, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn state_changing_forms_need_the_sessions_token_and_our_origin() {
+    let mut c = TestClient::new(LOCAL_ENGINE).await;
+    add_instructor(&c.database_url(), "ada", "analytical-engine");
+    log_in(&mut c, "ada", "analytical-engine").await;
+    let csrf = c.csrf("/instructor").await;
+    for body in ["name=Forged", "csrf=wrong&name=Forged"] {
+        let res = c.post_form("/instructor/cohorts", body).await;
+        assert_eq!(res.status, StatusCode::FORBIDDEN, "{body}");
+        assert_eq!(res.json()["error"]["code"], "csrf");
+    }
+    let res = c
+        .post_form_with(
+            "/instructor/cohorts",
+            &format!("csrf={csrf}&name=Forged"),
+            &[
+                ("origin", "https://evil.example"),
+                ("host", "127.0.0.1:3000"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    assert_eq!(res.json()["error"]["code"], "cross_site_request");
+    let res = c
+        .post_form_with(
+            "/fn/submit_quiz",
+            "lesson=x",
+            &[("sec-fetch-site", "cross-site")],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    assert!(!c.get("/instructor").await.body.contains("Forged"));
+
+    // A learner's forms too: the token of one session is worth nothing in another.
+    let mut learner = c.another();
+    let res = learner
+        .post_form("/me/name", &format!("csrf={csrf}&name=Mallory"))
+        .await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    // The same-origin post with the right token works.
+    let own = learner.csrf("/me").await;
+    let res = learner
+        .post_form_with(
+            "/me/name",
+            &format!("csrf={own}&name=Ada+L"),
+            &[
+                ("origin", "http://127.0.0.1:3000"),
+                ("host", "127.0.0.1:3000"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let me = learner.get("/me").await.body;
+    assert_eq!(form_value(&me, "name").as_deref(), Some("Ada L"));
+}
+
+#[tokio::test]
+async fn the_csv_export_has_a_row_per_learner_and_item() {
+    let mut teacher = TestClient::new(LOCAL_ENGINE).await;
+    add_instructor(&teacher.database_url(), "ada", "analytical-engine");
+    log_in(&mut teacher, "ada", "analytical-engine").await;
+    let (cohort, code) = create_cohort(&mut teacher, "Evening, group 2").await;
+
+    // Learner one: a name with a comma, joins with the code typed loosely, answers a quiz
+    // fully right, and passes an exercise on the real engine.
+    let mut one = teacher.another();
+    let csrf = one.csrf("/me").await;
+    one.post_form("/me/name", &format!("csrf={csrf}&name=Smith%2C+Ann"))
+        .await;
+    let loose = code.to_lowercase().replace('-', " ");
+    let res = one
+        .post_form(
+            "/me/join",
+            &format!("csrf={csrf}&code={}", form_encode(&loose)),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    assert!(one.get("/me").await.body.contains("You joined"));
+    let grade = one
+        .post_json(
+            "/fn/submit_quiz",
+            &json!({"lesson": "multi-stage-builds", "quiz": "multi-stage",
+                    "answers": [["which-image", ["last"]], ["ships", ["tool", "debian"]],
+                                ["static", ["libc"]], ["target", ["--target build"]]]}),
+        )
+        .await
+        .json();
+    assert_eq!(
+        (grade["correct"].as_u64(), grade["total"].as_u64()),
+        (Some(4), Some(4))
+    );
+    let solution = std::fs::read_to_string(
+        support::repo_root().join("exercises/hello-container/solution/Dockerfile"),
+    )
+    .expect("solution");
+    let greet = std::fs::read_to_string(
+        support::repo_root().join("exercises/hello-container/starter/greet.sh"),
+    )
+    .expect("starter");
+    let (result, _) = one
+        .build(
+            Some("hello-container"),
+            &[("Dockerfile", &solution), ("greet.sh", &greet)],
+        )
+        .await;
+    assert_eq!(result["status"], "succeeded", "{result}");
+    // Learner two joins and does nothing else; a third never joins.
+    let mut two = teacher.another();
+    let csrf = two.csrf("/me").await;
+    two.post_form("/me/join", &format!("csrf={csrf}&code={code}"))
+        .await;
+    let mut outsider = teacher.another();
+    outsider.get("/me").await;
+
+    let res = teacher
+        .get(&format!("/instructor/cohorts/{cohort}/export.csv"))
+        .await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert_eq!(res.header("content-type"), Some("text/csv; charset=utf-8"));
+    assert!(res
+        .header("content-disposition")
+        .is_some_and(|d| d.contains("evening--group-2-progress.csv")));
+    let lines: Vec<&str> = res.body.lines().collect();
+    assert_eq!(
+        lines[0],
+        "learner_id,learner,kind,item,title,status,attempts,detail,last_seen"
+    );
+    let dashboard = teacher
+        .post_json("/fn/dashboard", &json!({ "cohort": cohort }))
+        .await
+        .json();
+    let columns = dashboard["columns"].as_array().expect("columns").len();
+    assert!(columns > 20, "every quiz and exercise: {columns}");
+    assert_eq!(lines.len(), 1 + 2 * columns, "two learners × every item");
+    let row = |item: &str| -> Vec<String> {
+        lines
+            .iter()
+            .find(|l| l.contains("\"Smith, Ann\"") && l.contains(&format!(",{item},")))
+            .unwrap_or_else(|| panic!("no row for {item}:\n{}", res.body))
+            .split(',')
+            .map(str::to_string)
+            .collect()
+    };
+    let passed = row("hello-container");
+    assert_eq!(
+        passed[1..3],
+        ["\"Smith", " Ann\""],
+        "the name is one quoted field"
+    );
+    assert!(passed.contains(&"exercise".to_string()) && passed.contains(&"passed".to_string()));
+    assert!(passed.contains(&"1".to_string()), "one attempt: {passed:?}");
+    assert!(row("multi-stage-builds/multi-stage").contains(&"passed".to_string()));
+    assert!(row("non-root").contains(&"not_started".to_string()));
+    assert_eq!(
+        lines.iter().filter(|l| l.contains(",passed,")).count(),
+        2,
+        "only learner one's two items passed"
+    );
+    support::remove_image(&result["image"]);
+}
+
+/// A real server process, killed with SIGKILL and started again on the same database file:
+/// the session cookie still works, and the quiz answer and the build are still there.
+#[tokio::test]
+async fn progress_and_sessions_survive_a_killed_server() {
+    let server = ServerProcess::start(LOCAL_ENGINE);
+    let (status, cookie, body) = http("GET", &server.url("/me"), None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let set_cookie = cookie.expect("a session cookie");
+    assert!(
+        set_cookie.contains("Max-Age=5184000"),
+        "sessions last 60 days of absence: {set_cookie}"
+    );
+    let cookie = set_cookie.split(';').next().expect("cookie").to_string();
+    let resume_code = body
+        .split("id=\"resume-code\">")
+        .nth(1)
+        .and_then(|r| r.split('<').next())
+        .expect("a resume code")
+        .to_string();
+
+    let (status, _, _) = http(
+        "POST",
+        &server.url("/fn/submit_quiz"),
+        Some(&cookie),
+        Some(
+            &json!({"lesson": "multi-stage-builds", "quiz": "multi-stage",
+                     "answers": [["which-image", ["last"]], ["ships", ["tool", "debian"]],
+                                 ["static", ["libc"]], ["target", ["--target build"]]]}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, accepted) = http(
+        "POST",
+        &server.url("/api/v1/builds"),
+        Some(&cookie),
+        Some(&json!({"exercise": "hello-container", "files": {
+            "Dockerfile": "FROM busybox:latest\nCMD [\"echo\", \"hello\"]\n"}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
+    let id = serde_json::from_str::<serde_json::Value>(&accepted).expect("json")["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let before = loop {
+        let (_, _, body) = http(
+            "GET",
+            &server.url(&format!("/api/v1/builds/{id}")),
+            Some(&cookie),
+            None,
+        )
+        .await;
+        let view: serde_json::Value = serde_json::from_str(&body).expect("json");
+        if view["status"] == "succeeded" || view["status"] == "failed" {
+            break view;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+
+    let db = server.kill();
+    let server = ServerProcess::start_on(LOCAL_ENGINE, db);
+    let (status, _, after) = http(
+        "GET",
+        &server.url(&format!("/api/v1/builds/{id}")),
+        Some(&cookie),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{after}");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&after).expect("json"),
+        before
+    );
+    let (_, _, map) = http("GET", &server.url("/"), Some(&cookie), None).await;
+    assert!(
+        map.contains("data-lesson=\"multi-stage-builds\" data-done=\"true\""),
+        "the quiz is still done"
+    );
+    assert!(
+        map.contains("data-exercise=\"hello-container\" data-done=\"false\" data-status=\"tried\""),
+        "the attempt still counts"
+    );
+    let (_, _, me) = http("GET", &server.url("/me"), Some(&cookie), None).await;
+    assert!(me.contains(&resume_code), "the same learner");
+    let (_, _, page) = http(
+        "GET",
+        &server.url("/exercises/hello-container"),
+        Some(&cookie),
+        None,
+    )
+    .await;
+    assert!(page.contains("1 attempt"), "the exercise page counts it");
+    assert!(
+        page.contains("CMD [&quot;echo&quot;, &quot;hello&quot;]")
+            || page.contains("CMD [\"echo\", \"hello\"]"),
+        "the last attempt's Dockerfile is back in the editor"
+    );
+
+    // Another browser continues the same work with the resume code.
+    let (_, fresh, offer) = http(
+        "GET",
+        &server.url(&format!("/resume/{resume_code}")),
+        None,
+        None,
+    )
+    .await;
+    let fresh = fresh
+        .expect("cookie")
+        .split(';')
+        .next()
+        .expect("cookie")
+        .to_string();
+    let csrf = form_value(&offer, "csrf").expect("csrf on the resume page");
+    let (status, moved, _) = http_form(
+        &server.url("/resume"),
+        &fresh,
+        &format!("csrf={csrf}&code={resume_code}"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let moved = moved
+        .map(|c| c.split(';').next().expect("cookie").to_string())
+        .unwrap_or(fresh);
+    let (_, _, map) = http("GET", &server.url("/"), Some(&moved), None).await;
+    assert!(map.contains("data-lesson=\"multi-stage-builds\" data-done=\"true\""));
+    support::remove_image(&before["image"]);
+}
