@@ -178,6 +178,15 @@ impl Builds {
         })
     }
 
+    /// Ids of the builds not finished yet (the janitor leaves their containers alone).
+    pub fn active_ids(&self) -> Vec<String> {
+        lock(&self.records)
+            .iter()
+            .filter(|(_, r)| !lock(&r.state).view.status.is_finished())
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+
     pub fn settings(&self) -> &BuildSettings {
         &self.settings
     }
@@ -248,6 +257,27 @@ impl Builds {
             record
         };
         self.remember(&id);
+        // Stored now, so a server killed during the build leaves an attempt to mark interrupted.
+        let (view, created_at) = {
+            let state = lock(&record.state);
+            (state.view.clone(), state.created_at)
+        };
+        let initial = Attempt {
+            id: id.clone(),
+            learner_id: owner.to_string(),
+            exercise: exercise
+                .as_ref()
+                .map_or(PLAYGROUND, |e| e.id.as_str())
+                .to_string(),
+            view,
+            files: context.files().clone(),
+            log: Vec::new(),
+            created_at,
+            finished_at: created_at,
+        };
+        if let Err(e) = self.store.save_attempt(&initial).await {
+            tracing::error!("could not store the new attempt {id}: {e}");
+        }
         let builds = self.clone();
         tokio::spawn(async move {
             builds.pipeline(record, exercise, context).await;
@@ -344,6 +374,10 @@ impl Builds {
             (engine_build::ATTEMPT_LABEL.to_string(), attempt),
             (engine_build::BUILD_LABEL.to_string(), id.clone()),
             (engine_build::OWNER_LABEL.to_string(), record.owner.clone()),
+            (
+                engine_build::INSTANCE_LABEL.to_string(),
+                self.store.instance.clone(),
+            ),
             (
                 engine_build::EXERCISE_LABEL.to_string(),
                 exercise_id.clone(),

@@ -10,6 +10,7 @@ pub mod course;
 pub mod engine;
 pub mod exercise;
 pub mod http;
+pub mod janitor;
 pub mod state;
 pub mod store;
 
@@ -68,6 +69,13 @@ pub async fn build(config: &ServeConfig) -> anyhow::Result<axum::Router> {
         store,
         progress,
     };
+    janitor::start(
+        state.store.clone(),
+        state.engine.clone(),
+        state.builds.clone(),
+    )
+    .await
+    .context("cannot look for builds the last stop interrupted")?;
     Ok(http::router(
         state,
         sessions,

@@ -37,7 +37,23 @@ pub async fn open(database_url: &str) -> anyhow::Result<(Store, SqliteStore)> {
         .migrate()
         .await
         .context("cannot create the session table")?;
-    Ok((Store { pool }, sessions))
+    let instance = instance_id(&pool)
+        .await
+        .context("cannot read this installation's id")?;
+    Ok((Store { pool, instance }, sessions))
+}
+
+/// The installation's id (see the `meta` table), made on first start.
+async fn instance_id(pool: &SqlitePool) -> sqlx::Result<String> {
+    sqlx::query(
+        "INSERT INTO meta (key, value) VALUES ('instance', $1) ON CONFLICT (key) DO NOTHING",
+    )
+    .bind(new_id())
+    .execute(pool)
+    .await?;
+    sqlx::query_scalar("SELECT value FROM meta WHERE key = 'instance'")
+        .fetch_one(pool)
+        .await
 }
 
 /// Milliseconds since 1970.
@@ -173,6 +189,8 @@ pub struct ExerciseTally {
 #[derive(Clone)]
 pub struct Store {
     pub pool: SqlitePool,
+    /// This installation's id: labels the containers its builds make.
+    pub instance: String,
 }
 
 fn learner_from(row: &sqlx::sqlite::SqliteRow) -> Learner {
@@ -353,12 +371,18 @@ impl Store {
 
     // ----- attempts -------------------------------------------------------------------------
 
+    /// Store an attempt: first when it is submitted (status `queued`, so a server killed
+    /// during the build leaves a trace), then again when it ends.
     pub async fn save_attempt(&self, attempt: &Attempt) -> sqlx::Result<()> {
         let checks = attempt.view.checks.as_deref().unwrap_or_default();
         sqlx::query(
             "INSERT INTO attempts (id, learner_id, exercise, status, passed, checks_passed, checks_total, \
              size_bytes, layers, files, log, result, created_at, finished_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+             ON CONFLICT (id) DO UPDATE SET status = excluded.status, passed = excluded.passed, \
+             checks_passed = excluded.checks_passed, checks_total = excluded.checks_total, \
+             size_bytes = excluded.size_bytes, layers = excluded.layers, log = excluded.log, \
+             result = excluded.result, finished_at = excluded.finished_at",
         )
         .bind(&attempt.id)
         .bind(&attempt.learner_id)
@@ -377,6 +401,32 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    /// Attempts a stopped server left unfinished become `interrupted`, with a message that
+    /// says what happened; their ids (their images and containers may need removing).
+    pub async fn mark_interrupted(&self) -> sqlx::Result<Vec<String>> {
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM attempts WHERE status IN ('queued', 'building', 'running')",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        for id in &ids {
+            let Some(mut attempt) = self.attempt_any(id).await? else {
+                continue;
+            };
+            attempt.view.status = app::dto::BuildStatus::Interrupted;
+            attempt.view.queue_position = None;
+            attempt.view.error = Some(app::dto::BuildFailure {
+                code: "interrupted".into(),
+                message: "The server stopped before this build finished, so it has no result. Your files are kept: build again."
+                    .into(),
+                line: None,
+            });
+            attempt.finished_at = now_ms();
+            self.save_attempt(&attempt).await?;
+        }
+        Ok(ids)
     }
 
     /// The whole attempt, if it is `learner`'s.
@@ -417,7 +467,7 @@ impl Store {
         }))
     }
 
-    /// The learner's most recent attempt at `exercise`.
+    /// The learner's most recent finished attempt at `exercise`.
     pub async fn latest_attempt(
         &self,
         learner: &str,
@@ -425,6 +475,7 @@ impl Store {
     ) -> sqlx::Result<Option<Attempt>> {
         let id: Option<String> = sqlx::query_scalar(
             "SELECT id FROM attempts WHERE learner_id = $1 AND exercise = $2 \
+             AND status IN ('succeeded', 'failed', 'interrupted') \
              ORDER BY created_at DESC, finished_at DESC LIMIT 1",
         )
         .bind(learner)
@@ -616,7 +667,8 @@ pub fn tally(rows: &[AttemptRow]) -> HashMap<String, HashMap<String, ExerciseTal
         t.last_at = t.last_at.max(row.created_at);
         if row.passed {
             t.passed = true;
-        } else {
+        } else if row.status == "failed" || row.status == "succeeded" {
+            // Interrupted and unfinished attempts are no miss: they unlock no hint.
             t.failed += 1;
         }
         if row.status == "succeeded" {

@@ -288,3 +288,38 @@ async fn styles_are_served() {
         .header("content-type")
         .is_some_and(|t| t.starts_with("text/css")));
 }
+
+#[tokio::test]
+async fn every_response_carries_security_headers_and_pages_a_csp_with_their_nonce() {
+    let mut c = TestClient::new(LOCAL_ENGINE).await;
+    let page = c.get("/").await;
+    assert_eq!(page.status, 200);
+    let csp = page
+        .header("content-security-policy")
+        .expect("a CSP")
+        .to_string();
+    let nonce = page
+        .body
+        .split("<script nonce=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("inline scripts carry a nonce");
+    assert!(csp.contains(&format!("'nonce-{nonce}'")), "{csp}");
+    assert!(
+        csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
+    for res in [
+        page,
+        c.get("/api/v1/status").await,
+        c.get("/style/layerlab.css").await,
+    ] {
+        assert_eq!(res.header("x-content-type-options"), Some("nosniff"));
+        assert_eq!(res.header("x-frame-options"), Some("DENY"));
+        assert!(res.header("content-security-policy").is_some());
+    }
+    // A body beyond the form limit is refused before any handler reads it.
+    let big = format!("csrf=x&name={}", "a".repeat(300 * 1024));
+    let res = c.post_form("/me/name", &big).await;
+    assert_eq!(res.status, 413);
+}

@@ -487,3 +487,158 @@ async fn progress_and_sessions_survive_a_killed_server() {
     assert!(map.contains("data-lesson=\"multi-stage-builds\" data-done=\"true\""));
     support::remove_image(&before["image"]);
 }
+
+/// Forty learners arriving and answering at the same moment: every request succeeds (no
+/// "database is locked") and every answer is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn forty_learners_at_once_all_get_their_answers_stored() {
+    let first = TestClient::new(LOCAL_ENGINE).await;
+    let tasks: Vec<_> = (0..40)
+        .map(|i| {
+            let mut c = first.another();
+            tokio::spawn(async move {
+                let me = c.get("/me").await;
+                assert_eq!(me.status, StatusCode::OK, "learner {i}: {}", me.body);
+                let res = c
+                    .post_json(
+                        "/fn/submit_quiz",
+                        &json!({"lesson": "multi-stage-builds", "quiz": "multi-stage",
+                                "answers": [["which-image", ["last"]], ["ships", ["tool"]],
+                                            ["static", ["libc"]], ["target", ["--target build"]]]}),
+                    )
+                    .await;
+                assert_eq!(res.status, StatusCode::OK, "learner {i}: {}", res.body);
+                let map = c.get("/").await;
+                assert_eq!(map.status, StatusCode::OK);
+                c
+            })
+        })
+        .collect();
+    let mut clients = Vec::new();
+    for task in tasks {
+        clients.push(task.await.expect("a learner's requests"));
+    }
+    let mut c = clients.pop().expect("a client");
+    let page = c.get("/learn/multi-stage-builds").await.body;
+    assert!(page.contains("3 of 4 right"), "the answer is kept");
+    let (store, _) = layerlab_server::store::open(&c.database_url())
+        .await
+        .expect("open the database");
+    let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM quiz_answers")
+        .fetch_one(&store.pool)
+        .await
+        .expect("count");
+    assert_eq!(stored, 40);
+    let learners: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM learners")
+        .fetch_one(&store.pool)
+        .await
+        .expect("count");
+    assert_eq!(learners, 40);
+}
+
+/// SIGKILL while a learner's container runs: after a restart on the same database the
+/// earlier attempt is intact, the cut-off one says "interrupted", and the janitor has
+/// removed the container the dead server left running.
+#[tokio::test]
+async fn a_build_cut_off_by_a_killed_server_is_marked_interrupted_and_cleaned_up() {
+    let server = ServerProcess::start(LOCAL_ENGINE);
+    let (_, cookie, _) = http("GET", &server.url("/me"), None, None).await;
+    let cookie = cookie
+        .expect("cookie")
+        .split(';')
+        .next()
+        .expect("cookie")
+        .to_string();
+    let submit = |dockerfile: &'static str| {
+        let url = server.url("/api/v1/builds");
+        let cookie = cookie.clone();
+        async move {
+            let (status, _, body) = http(
+                "POST",
+                &url,
+                Some(&cookie),
+                Some(&json!({"exercise": null, "files": {"Dockerfile": dockerfile}})),
+            )
+            .await;
+            assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+            serde_json::from_str::<serde_json::Value>(&body).expect("json")["id"]
+                .as_str()
+                .expect("id")
+                .to_string()
+        }
+    };
+    let status_of = |id: String| {
+        let url = server.url(&format!("/api/v1/builds/{id}"));
+        let cookie = cookie.clone();
+        async move {
+            let (_, _, body) = http("GET", &url, Some(&cookie), None).await;
+            serde_json::from_str::<serde_json::Value>(&body).expect("json")
+        }
+    };
+    let wait_for = |id: String, wanted: &'static [&'static str]| {
+        let status_of = &status_of;
+        async move {
+            for _ in 0..300 {
+                let view = status_of(id.clone()).await;
+                if wanted.contains(&view["status"].as_str().unwrap_or_default()) {
+                    return view;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            panic!("build {id} never reached {wanted:?}");
+        }
+    };
+    let earlier = submit("FROM busybox:latest\nCMD [\"echo\", \"before the crash\"]\n").await;
+    let earlier_view = wait_for(earlier.clone(), &["succeeded"]).await;
+    let cut = submit("FROM busybox:latest\nCMD [\"sleep\", \"60\"]\n").await;
+    wait_for(cut.clone(), &["running"]).await;
+    let label = format!("label=org.layerlab.build={cut}");
+    assert!(
+        !support::docker(&["ps", "-aq", "--filter", &label]).is_empty(),
+        "the run container exists while the build runs"
+    );
+
+    let db = server.kill();
+    let server = ServerProcess::start_on(LOCAL_ENGINE, db);
+    let (_, _, body) = http(
+        "GET",
+        &server.url(&format!("/api/v1/builds/{cut}")),
+        Some(&cookie),
+        None,
+    )
+    .await;
+    let view: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(view["status"], "interrupted", "{view}");
+    assert_eq!(view["error"]["code"], "interrupted");
+    assert!(view["error"]["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("build again")));
+    let (_, _, body) = http(
+        "GET",
+        &server.url(&format!("/api/v1/builds/{earlier}")),
+        Some(&cookie),
+        None,
+    )
+    .await;
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&body).expect("json"),
+        earlier_view
+    );
+    let mut left = String::from("?");
+    for _ in 0..100 {
+        left = support::docker(&["ps", "-aq", "--filter", &label]);
+        if left.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(
+        left.is_empty(),
+        "the janitor removes the orphaned container: {left}"
+    );
+    assert!(
+        support::docker(&["images", "-q", &format!("layerlab/playground:{cut}")]).is_empty(),
+        "no image of the interrupted build is left"
+    );
+    support::remove_image(&earlier_view["image"]);
+}

@@ -37,10 +37,12 @@ pub enum BuildStatus {
     Running,
     Succeeded,
     Failed,
+    /// The server stopped before the build finished (found at the next start).
+    Interrupted,
 }
 
 impl BuildStatus {
-    /// The wire name: `queued`, `building`, `running`, `succeeded`, `failed`.
+    /// The wire name: `queued`, `building`, `running`, `succeeded`, `failed`, `interrupted`.
     pub fn as_str(self) -> &'static str {
         match self {
             BuildStatus::Queued => "queued",
@@ -48,11 +50,15 @@ impl BuildStatus {
             BuildStatus::Running => "running",
             BuildStatus::Succeeded => "succeeded",
             BuildStatus::Failed => "failed",
+            BuildStatus::Interrupted => "interrupted",
         }
     }
 
     pub fn is_finished(self) -> bool {
-        matches!(self, BuildStatus::Succeeded | BuildStatus::Failed)
+        matches!(
+            self,
+            BuildStatus::Succeeded | BuildStatus::Failed | BuildStatus::Interrupted
+        )
     }
 
     pub fn label(self) -> &'static str {
@@ -62,6 +68,7 @@ impl BuildStatus {
             BuildStatus::Running => "running the container",
             BuildStatus::Succeeded => "succeeded",
             BuildStatus::Failed => "failed",
+            BuildStatus::Interrupted => "interrupted by a server restart",
         }
     }
 }

@@ -20,6 +20,9 @@ pub const ATTEMPT_LABEL: &str = "org.layerlab.attempt";
 pub const BUILD_LABEL: &str = "org.layerlab.build";
 /// Label on run containers: the learner who owns it.
 pub const OWNER_LABEL: &str = "org.layerlab.owner";
+/// Label on run containers: the installation (database) whose server made them; its janitor
+/// removes only these.
+pub const INSTANCE_LABEL: &str = "org.layerlab.instance";
 /// Label on run containers: the exercise (`playground` for free builds).
 pub const EXERCISE_LABEL: &str = "org.layerlab.exercise";
 

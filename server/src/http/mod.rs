@@ -21,6 +21,9 @@ use tower_sessions::cookie::{time::Duration, SameSite};
 use tower_sessions::{Expiry, SessionManagerLayer};
 use tower_sessions_sqlx_store::SqliteStore;
 
+/// Largest request body outside the build API.
+pub const MAX_FORM_BYTES: usize = 256 * 1024;
+
 /// Name of the learner's session cookie.
 pub const SESSION_COOKIE: &str = "layerlab_session";
 
@@ -64,5 +67,8 @@ pub fn router(
         .layer(axum::middleware::from_fn(crate::auth::instructor_gate))
         .layer(session_layer)
         .layer(axum::middleware::from_fn(crate::auth::same_origin))
+        .layer(axum::middleware::from_fn(crate::auth::security_headers))
+        // Forms and JSON bodies are small; the build API raises its own limit.
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_FORM_BYTES))
         .with_state(state)
 }
