@@ -234,6 +234,8 @@ async fn main() {
             format!("--content-dir={}", root.join("content").display()),
             format!("--exercises-dir={}", root.join("exercises").display()),
             format!("--style-dir={}", root.join("style").display()),
+            // One simulated learner builds back to back here; the rate limit is for people.
+            "--build-rate-per-minute=0".to_string(),
         ])
         .expect("config")
         .serve

@@ -30,6 +30,8 @@ pub struct BuildSettings {
     pub concurrency: usize,
     /// Finished builds kept in memory for their result pages.
     pub keep_finished: usize,
+    /// Builds one learner may start in any minute; 0 means no limit.
+    pub rate_per_minute: usize,
 }
 
 impl Default for BuildSettings {
@@ -40,6 +42,7 @@ impl Default for BuildSettings {
             run: RunLimits::default(),
             concurrency: 2,
             keep_finished: 500,
+            rate_per_minute: 12,
         }
     }
 }
@@ -55,6 +58,8 @@ pub enum SubmitError {
     AlreadyBuilding(String),
     #[error("Builds are unavailable right now: {0}")]
     EngineUnavailable(String),
+    #[error("You started {limit} builds in the last minute, the most one person may. Try again in {retry_after} s.")]
+    RateLimited { limit: usize, retry_after: u64 },
 }
 
 /// What subscribers of a build hear.
@@ -155,6 +160,8 @@ pub struct Builds {
     store: Store,
     /// Told about every finished attempt (the instructor dashboard listens).
     progress: ProgressSender,
+    /// learner → when their recent builds were accepted (for the rate limit).
+    recent: Mutex<HashMap<String, std::collections::VecDeque<std::time::Instant>>>,
 }
 
 impl Builds {
@@ -175,7 +182,44 @@ impl Builds {
             permits,
             store,
             progress,
+            recent: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Refuse a learner who started `rate_per_minute` builds in the last minute, saying when
+    /// the oldest of them leaves the window. Accepted builds are counted in `submit`.
+    fn check_rate(&self, owner: &str) -> Result<(), SubmitError> {
+        let limit = self.settings.rate_per_minute;
+        if limit == 0 {
+            return Ok(());
+        }
+        let window = std::time::Duration::from_secs(60);
+        let now = std::time::Instant::now();
+        let mut recent = lock(&self.recent);
+        recent.retain(|_, times| {
+            times.retain(|t| now.duration_since(*t) < window);
+            !times.is_empty()
+        });
+        match recent.get(owner) {
+            Some(times) if times.len() >= limit => {
+                let oldest = times.front().copied().unwrap_or(now);
+                let wait = window.saturating_sub(now.duration_since(oldest));
+                Err(SubmitError::RateLimited {
+                    limit,
+                    retry_after: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn count_for_rate(&self, owner: &str) {
+        if self.settings.rate_per_minute > 0 {
+            lock(&self.recent)
+                .entry(owner.to_string())
+                .or_default()
+                .push_back(std::time::Instant::now());
+        }
     }
 
     /// Ids of the builds not finished yet (the janitor leaves their containers alone).
@@ -223,6 +267,7 @@ impl Builds {
             ),
         };
         let context = BuildContext::new(request.files, &self.settings.context)?;
+        self.check_rate(owner)?;
         self.engine
             .client()
             .await
@@ -257,6 +302,7 @@ impl Builds {
             record
         };
         self.remember(&id);
+        self.count_for_rate(owner);
         // Stored now, so a server killed during the build leaves an attempt to mark interrupted.
         let (view, created_at) = {
             let state = lock(&record.state);

@@ -132,6 +132,9 @@ pub struct LimitArgs {
     /// Builds running on the engine at once; the rest wait in line.
     #[arg(long, env = "LAYERLAB_BUILD_CONCURRENCY", default_value_t = 2)]
     pub build_concurrency: usize,
+    /// Builds one learner may start per minute (0: no limit); more get "try again in N s".
+    #[arg(long, env = "LAYERLAB_BUILD_RATE", default_value_t = 12)]
+    pub build_rate_per_minute: usize,
     /// Memory (and memory+swap) for each RUN step of a build, in MiB.
     #[arg(long, env = "LAYERLAB_BUILD_MEMORY_MB", default_value_t = 512)]
     pub build_memory_mb: i64,
@@ -166,6 +169,7 @@ impl LimitArgs {
         let defaults = crate::builds::BuildSettings::default();
         crate::builds::BuildSettings {
             concurrency: self.build_concurrency.max(1),
+            rate_per_minute: self.build_rate_per_minute,
             build: BuildLimits {
                 memory_bytes: self.build_memory_mb * MIB,
                 cpus: self.build_cpus,

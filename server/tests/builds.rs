@@ -660,3 +660,40 @@ async fn a_learner_keeps_one_image_per_exercise_and_one_build_at_a_time() {
     );
     remove_image(&again["image"]);
 }
+
+#[tokio::test]
+async fn a_learner_who_builds_too_often_is_told_when_to_try_again() {
+    let mut client = TestClient::with_args(LOCAL_ENGINE, &["--build-rate-per-minute=2"]).await;
+    let mut other = client.another();
+    let files = [("Dockerfile", "FROM busybox:latest\nCMD [\"true\"]\n")];
+    for _ in 0..2 {
+        let (result, _) = client.build(None, &files).await;
+        assert_eq!(result["status"], "succeeded");
+        remove_image(&result["image"]);
+    }
+    let res = client
+        .post_json(
+            "/api/v1/builds",
+            &serde_json::json!({"exercise": null, "files": {"Dockerfile": files[0].1}}),
+        )
+        .await;
+    assert_eq!(res.status, 429, "{}", res.body);
+    assert_eq!(res.json()["error"]["code"], "rate_limited");
+    let retry: u64 = res
+        .header("retry-after")
+        .and_then(|v| v.parse().ok())
+        .expect("a Retry-After in seconds");
+    assert!((1..=60).contains(&retry), "{retry}");
+    let message = res.json()["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        message.contains(&format!("Try again in {retry} s")),
+        "{message}"
+    );
+    // The limit is per learner: someone else builds at once.
+    let (result, _) = other.build(None, &files).await;
+    assert_eq!(result["status"], "succeeded");
+    remove_image(&result["image"]);
+}

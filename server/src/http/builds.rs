@@ -58,6 +58,9 @@ async fn submit(
             SubmitError::AlreadyBuilding(_) => {
                 AppError::Coded(StatusCode::CONFLICT, "build_in_progress", e.to_string())
             }
+            SubmitError::RateLimited { retry_after, .. } => {
+                AppError::RateLimited(retry_after, e.to_string())
+            }
             SubmitError::EngineUnavailable(_) => AppError::Coded(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "engine_unavailable",

@@ -24,6 +24,9 @@ pub enum AppError {
     /// Our fault; details are logged, not sent.
     #[error("{0}")]
     Internal(String),
+    /// Too many requests: 429 with `Retry-After` (seconds).
+    #[error("{1}")]
+    RateLimited(u64, String),
 }
 
 impl AppError {
@@ -34,6 +37,7 @@ impl AppError {
             Self::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             Self::Coded(status, code, _) => (*status, code),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            Self::RateLimited(..) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
         }
     }
 }
@@ -57,10 +61,17 @@ impl IntoResponse for AppError {
         if status.is_server_error() {
             tracing::error!(%code, "{self}");
         }
-        (
+        let mut response = (
             status,
             Json(json!({ "error": { "code": code, "message": self.to_string() } })),
         )
-            .into_response()
+            .into_response();
+        if let Self::RateLimited(seconds, _) = self {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(seconds),
+            );
+        }
+        response
     }
 }

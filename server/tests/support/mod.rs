@@ -42,6 +42,13 @@ pub fn config_with(db_dir: &tempfile::TempDir, docker_host: &str, extra: &[&str]
         format!("--docker-host={docker_host}"),
         format!("--exercises-dir={}", root.join("exercises").display()),
     ];
+    // Tests build back to back as one learner; the rate-limit test sets its own limit.
+    if !extra
+        .iter()
+        .any(|a| a.starts_with("--build-rate-per-minute"))
+    {
+        args.push("--build-rate-per-minute=0".into());
+    }
     args.extend(extra.iter().map(|a| a.to_string()));
     Cli::try_parse_from(args)
         .expect("test configuration parses")
@@ -311,6 +318,7 @@ impl ServerProcess {
             .arg(format!("--site-root={}", config.site_root.display()))
             .arg(format!("--style-dir={}", config.style_dir.display()))
             .arg(format!("--docker-host={}", config.docker_host))
+            .arg("--build-rate-per-minute=0")
             .stdout(std::process::Stdio::piped())
             .spawn()
             .expect("start the layerlab binary");
