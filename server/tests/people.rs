@@ -6,7 +6,9 @@ mod support;
 
 use axum::http::StatusCode;
 use serde_json::json;
-use support::{form_encode, form_value, http, http_form, ServerProcess, TestClient, LOCAL_ENGINE};
+use support::{
+    cookie_pair, form_encode, form_value, http, http_form, ServerProcess, TestClient, LOCAL_ENGINE,
+};
 
 /// Add an instructor with the operator command, as an operator would (password on stdin).
 fn add_instructor(database_url: &str, name: &str, password: &str) {
@@ -466,12 +468,7 @@ async fn progress_and_sessions_survive_a_killed_server() {
         None,
     )
     .await;
-    let fresh = fresh
-        .expect("cookie")
-        .split(';')
-        .next()
-        .expect("cookie")
-        .to_string();
+    let fresh = cookie_pair(fresh);
     let csrf = form_value(&offer, "csrf").expect("csrf on the resume page");
     let (status, moved, _) = http_form(
         &server.url("/resume"),
@@ -543,12 +540,7 @@ async fn forty_learners_at_once_all_get_their_answers_stored() {
 async fn a_build_cut_off_by_a_killed_server_is_marked_interrupted_and_cleaned_up() {
     let server = ServerProcess::start(LOCAL_ENGINE);
     let (_, cookie, _) = http("GET", &server.url("/me"), None, None).await;
-    let cookie = cookie
-        .expect("cookie")
-        .split(';')
-        .next()
-        .expect("cookie")
-        .to_string();
+    let cookie = cookie_pair(cookie);
     let submit = |dockerfile: &'static str| {
         let url = server.url("/api/v1/builds");
         let cookie = cookie.clone();

@@ -178,7 +178,14 @@ pub async fn build(
                 }
                 Err(e) => {
                     log.flush(on);
-                    return Err(translate_error(&e, host, &log, &instructions, job.context));
+                    return Err(translate_error(
+                        &e,
+                        host,
+                        &log,
+                        &instructions,
+                        job.context,
+                        job.limits,
+                    ));
                 }
             }
         }
@@ -322,6 +329,7 @@ fn translate_error(
     log: &LogState,
     instructions: &[dockerfile::Instruction],
     context: &BuildContext,
+    limits: &BuildLimits,
 ) -> BuildFailure {
     use bollard::errors::Error as E;
     let message = match e {
@@ -356,6 +364,17 @@ fn translate_error(
             .map(|l| format!(" (line {l})"))
             .unwrap_or_default();
         let tail = log.step_tail.iter().cloned().collect::<Vec<_>>().join("\n");
+        if code == "137" {
+            // SIGKILL: in a build, the memory limit's OOM killer.
+            return BuildFailure {
+                code: "build_out_of_memory".into(),
+                message: format!(
+                    "{step}{at_line} was killed (exit code 137): it needed more than the {} MiB a build step may use. Make the step use less memory, or split the work.",
+                    limits.memory_bytes / 1024 / 1024
+                ),
+                line: step_line,
+            };
+        }
         let output = if tail.is_empty() {
             " It printed nothing.".to_string()
         } else {

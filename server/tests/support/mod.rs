@@ -304,6 +304,15 @@ impl ServerProcess {
 
     /// Start on an existing database folder (e.g. the one a killed server used).
     pub fn start_on(docker_host: &str, db: std::sync::Arc<tempfile::TempDir>) -> Self {
+        Self::start_with(docker_host, db, &[])
+    }
+
+    /// Start with extra command-line flags (e.g. tighter limits).
+    pub fn start_with(
+        docker_host: &str,
+        db: std::sync::Arc<tempfile::TempDir>,
+        extra: &[&str],
+    ) -> Self {
         use std::io::BufRead;
         let config = config(&db, docker_host);
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_layerlab"))
@@ -319,6 +328,7 @@ impl ServerProcess {
             .arg(format!("--style-dir={}", config.style_dir.display()))
             .arg(format!("--docker-host={}", config.docker_host))
             .arg("--build-rate-per-minute=0")
+            .args(extra)
             .stdout(std::process::Stdio::piped())
             .spawn()
             .expect("start the layerlab binary");
@@ -348,6 +358,18 @@ impl ServerProcess {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url)
+    }
+
+    /// The server's resident memory in KiB, from /proc.
+    pub fn rss_kib(&self) -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("VmRSS:"))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            })
+            .unwrap_or(0)
     }
 }
 
@@ -431,6 +453,43 @@ pub async fn http(
 ) -> (StatusCode, Option<String>, String) {
     let body = json.map(|v| ("application/json", v.to_string()));
     http_with(method, url, cookie, body).await
+}
+
+/// `name=value` of a `Set-Cookie` header (panics when there is none).
+pub fn cookie_pair(set_cookie: Option<String>) -> String {
+    set_cookie
+        .expect("the server set a session cookie")
+        .split(';')
+        .next()
+        .expect("a cookie")
+        .to_string()
+}
+
+/// A request with a raw body (any bytes) to a real server.
+pub async fn http_raw(
+    url: &str,
+    cookie: &str,
+    content_type: &str,
+    body: Vec<u8>,
+) -> Result<(StatusCode, String), String> {
+    use hyper_util::client::legacy::Client;
+    let client: Client<_, http_body_util::Full<bytes::Bytes>> =
+        Client::builder(hyper_util::rt::TokioExecutor::new()).build_http();
+    let req = Request::post(url)
+        .header(header::COOKIE, cookie)
+        .header(header::CONTENT_TYPE, content_type)
+        .header(header::ACCEPT, "application/json")
+        .body(http_body_util::Full::new(bytes::Bytes::from(body)))
+        .expect("request");
+    let res = client.request(req).await.map_err(|e| e.to_string())?;
+    let status = res.status();
+    let bytes = res
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?
+        .to_bytes();
+    Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
 }
 
 /// A form post to a real server.
