@@ -473,6 +473,23 @@ impl Builds {
             }
         };
         record.update(|v| v.image = Some(image.clone()));
+        let max_image = self.settings.build.max_image_bytes;
+        if image.size_bytes > max_image {
+            let remove = RemoveImageOptionsBuilder::new().force(true).build();
+            let _ = docker.remove_image(&tag, Some(remove), None).await;
+            let failure = BuildFailure {
+                code: "image_too_large".into(),
+                message: format!(
+                    "The image is {}, more than the {} this workshop keeps, so it was removed. Leave out build tools and files the program does not need (a multi-stage build helps).",
+                    app::dto::human_size(image.size_bytes),
+                    app::dto::human_size(max_image)
+                ),
+                line: None,
+            };
+            return self
+                .fail(&record, exercise.as_ref(), &context, failure)
+                .await;
+        }
 
         let run = match run_plan(exercise.as_ref(), &config) {
             Some(RunStep {

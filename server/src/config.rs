@@ -144,6 +144,9 @@ pub struct LimitArgs {
     /// Processes at once during a build (needs the engine on this host).
     #[arg(long, env = "LAYERLAB_BUILD_PIDS", default_value_t = 256)]
     pub build_pids: i64,
+    /// Largest image a build may produce, in MiB; bigger ones are removed and the build fails.
+    #[arg(long, env = "LAYERLAB_MAX_IMAGE_MB", default_value_t = 1024)]
+    pub max_image_mb: u64,
     /// Wall-clock limit for one build, in seconds.
     #[arg(long, env = "LAYERLAB_BUILD_TIMEOUT", default_value_t = 300)]
     pub build_timeout: u64,
@@ -175,6 +178,7 @@ impl LimitArgs {
                 cpus: self.build_cpus,
                 pids: self.build_pids,
                 timeout: Duration::from_secs(self.build_timeout),
+                max_image_bytes: self.max_image_mb * 1024 * 1024,
                 ..defaults.build
             },
             run: RunLimits {

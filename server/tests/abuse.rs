@@ -96,6 +96,7 @@ async fn attacks_get_their_own_message_and_leave_nothing_behind() {
             "--build-pids=64",
             "--run-memory-mb=32",
             "--run-timeout=3",
+            "--max-image-mb=50",
         ],
     );
     // /healthz every 200 ms for the whole test: count failures and the slowest answer.
@@ -169,6 +170,26 @@ async fn attacks_get_their_own_message_and_leave_nothing_behind() {
     assert!(
         rss_after < rss_before + 64 * 1024,
         "server memory grew from {rss_before} KiB to {rss_after} KiB"
+    );
+
+    // An image beyond the size bound is removed, and the learner is told why.
+    let fat = learner
+        .build("FROM busybox:latest\nRUN head -c 80000000 /dev/urandom > /blob\n")
+        .await;
+    assert_eq!(code(&fat), "image_too_large", "{fat}");
+    assert!(
+        fat["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("50.0 MiB")),
+        "{fat}"
+    );
+    let fat_image = fat["image"]["id"].as_str().expect("the image was measured");
+    assert!(
+        std::process::Command::new("docker")
+            .args(["image", "inspect", fat_image])
+            .output()
+            .is_ok_and(|o| !o.status.success()),
+        "the oversized image is gone"
     );
 
     // Input the API refuses before building.

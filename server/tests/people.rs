@@ -634,3 +634,49 @@ async fn a_build_cut_off_by_a_killed_server_is_marked_interrupted_and_cleaned_up
     );
     support::remove_image(&earlier_view["image"]);
 }
+
+/// Whatever a learner types (their name, their files) reaches the instructor's pages as text,
+/// never as markup.
+#[tokio::test]
+async fn learner_text_is_escaped_on_the_instructor_pages() {
+    let mut teacher = TestClient::new(LOCAL_ENGINE).await;
+    add_instructor(&teacher.database_url(), "ada", "analytical-engine");
+    log_in(&mut teacher, "ada", "analytical-engine").await;
+    let (cohort, code) = create_cohort(&mut teacher, "<b>bold</b> class").await;
+    let mut learner = teacher.another();
+    let csrf = learner.csrf("/me").await;
+    let evil_name = "<script>alert('name')</script>";
+    learner
+        .post_form(
+            "/me/name",
+            &format!("csrf={csrf}&name={}", form_encode(evil_name)),
+        )
+        .await;
+    learner
+        .post_form("/me/join", &format!("csrf={csrf}&code={code}"))
+        .await;
+    let evil_file = "</pre><script>alert('file')</script>";
+    let (result, _) = learner
+        .build(
+            None,
+            &[
+                ("Dockerfile", "FROM busybox:latest\nCMD [\"true\"]\n"),
+                ("notes.txt", evil_file),
+            ],
+        )
+        .await;
+    let id = result["id"].as_str().expect("id").to_string();
+
+    let dashboard = teacher
+        .get(&format!("/instructor/cohorts/{cohort}"))
+        .await
+        .body;
+    assert!(!dashboard.contains("<script>alert"), "{dashboard}");
+    assert!(dashboard.contains("&lt;script&gt;alert"));
+    assert!(!dashboard.contains("<b>bold</b>") && dashboard.contains("&lt;b&gt;bold"));
+    let attempt = teacher.get(&format!("/instructor/attempts/{id}")).await;
+    assert_eq!(attempt.status, StatusCode::OK, "{}", attempt.body);
+    assert!(!attempt.body.contains("<script>alert('file')"));
+    assert!(attempt.body.contains("&lt;/pre&gt;&lt;script&gt;alert"));
+    support::remove_image(&result["image"]);
+}

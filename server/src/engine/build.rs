@@ -42,6 +42,8 @@ pub struct BuildLimits {
     pub timeout: Duration,
     /// Log bytes kept and streamed; later lines are dropped (the build goes on).
     pub max_log_bytes: usize,
+    /// Largest image kept; a bigger one is removed and the build fails (`image_too_large`).
+    pub max_image_bytes: u64,
 }
 
 impl Default for BuildLimits {
@@ -52,6 +54,7 @@ impl Default for BuildLimits {
             pids: 256,
             timeout: Duration::from_secs(300),
             max_log_bytes: 256 * 1024,
+            max_image_bytes: 1024 * 1024 * 1024,
         }
     }
 }
