@@ -269,7 +269,7 @@ impl Builds {
         let context = BuildContext::new(request.files, &self.settings.context)?;
         self.check_rate(owner)?;
         self.engine
-            .client()
+            .check()
             .await
             .map_err(SubmitError::EngineUnavailable)?;
 

@@ -63,6 +63,17 @@ impl Engine {
         Ok(docker)
     }
 
+    /// A client, after checking that the engine answers right now (a ping): used before
+    /// accepting a build, so an engine that went away is reported at once.
+    pub async fn check(&self) -> Result<Docker, String> {
+        let docker = self.client().await?;
+        match tokio::time::timeout(PROBE_TIMEOUT, docker.ping()).await {
+            Ok(Ok(_)) => Ok(docker),
+            Ok(Err(e)) => Err(describe(&self.host, &e)),
+            Err(_) => Err(format!("no answer within {} s", PROBE_TIMEOUT.as_secs())),
+        }
+    }
+
     /// Whether the engine answers, its version, and which of `base_images` it has.
     pub async fn status(&self, base_images: &[String]) -> EngineStatus {
         let mut status = EngineStatus {
