@@ -41,22 +41,7 @@ impl Learner {
             .as_str()
             .expect("id")
             .to_string();
-        let deadline = Instant::now() + Duration::from_secs(240);
-        loop {
-            let (_, _, body) = http(
-                "GET",
-                &format!("{}/api/v1/builds/{id}", self.base),
-                Some(&self.cookie),
-                None,
-            )
-            .await;
-            let view: Value = serde_json::from_str(&body).expect("json");
-            if ["succeeded", "failed"].contains(&view["status"].as_str().unwrap_or("")) {
-                return view;
-            }
-            assert!(Instant::now() < deadline, "build {id} never ended: {view}");
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
+        support::poll_build(&self.base, &self.cookie, &id, &["succeeded", "failed"]).await
     }
 
     /// POST raw bytes to the build API: status and error code.

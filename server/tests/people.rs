@@ -406,20 +406,8 @@ async fn progress_and_sessions_survive_a_killed_server() {
         .as_str()
         .expect("id")
         .to_string();
-    let before = loop {
-        let (_, _, body) = http(
-            "GET",
-            &server.url(&format!("/api/v1/builds/{id}")),
-            Some(&cookie),
-            None,
-        )
-        .await;
-        let view: serde_json::Value = serde_json::from_str(&body).expect("json");
-        if view["status"] == "succeeded" || view["status"] == "failed" {
-            break view;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    };
+    let before =
+        support::poll_build(&server.base_url, &cookie, &id, &["succeeded", "failed"]).await;
 
     let db = server.kill();
     let server = ServerProcess::start_on(LOCAL_ENGINE, db);
@@ -559,36 +547,26 @@ async fn a_build_cut_off_by_a_killed_server_is_marked_interrupted_and_cleaned_up
                 .to_string()
         }
     };
-    let status_of = |id: String| {
-        let url = server.url(&format!("/api/v1/builds/{id}"));
-        let cookie = cookie.clone();
-        async move {
-            let (_, _, body) = http("GET", &url, Some(&cookie), None).await;
-            serde_json::from_str::<serde_json::Value>(&body).expect("json")
-        }
-    };
+    let base = server.base_url.clone();
     let wait_for = |id: String, wanted: &'static [&'static str]| {
-        let status_of = &status_of;
-        async move {
-            for _ in 0..300 {
-                let view = status_of(id.clone()).await;
-                if wanted.contains(&view["status"].as_str().unwrap_or_default()) {
-                    return view;
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            }
-            panic!("build {id} never reached {wanted:?}");
-        }
+        let (base, cookie) = (base.clone(), cookie.clone());
+        async move { support::poll_build(&base, &cookie, &id, wanted).await }
     };
     let earlier = submit("FROM busybox:latest\nCMD [\"echo\", \"before the crash\"]\n").await;
     let earlier_view = wait_for(earlier.clone(), &["succeeded"]).await;
     let cut = submit("FROM busybox:latest\nCMD [\"sleep\", \"60\"]\n").await;
     wait_for(cut.clone(), &["running"]).await;
+    // "running" is announced just before the container is created: wait for it to exist.
     let label = format!("label=org.layerlab.build={cut}");
-    assert!(
-        !support::docker(&["ps", "-aq", "--filter", &label]).is_empty(),
-        "the run container exists while the build runs"
-    );
+    let mut running = false;
+    for _ in 0..50 {
+        running = !support::docker(&["ps", "-q", "--filter", &label]).is_empty();
+        if running {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(running, "the run container runs while the build runs");
 
     let db = server.kill();
     let server = ServerProcess::start_on(LOCAL_ENGINE, db);

@@ -3,6 +3,8 @@
 //! process for browser tests.
 #![allow(dead_code)]
 
+pub mod classroom;
+
 use axum::body::Body;
 use axum::http::{header, Request, Response, StatusCode};
 use axum::Router;
@@ -490,6 +492,29 @@ pub async fn http_raw(
         .map_err(|e| e.to_string())?
         .to_bytes();
     Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
+}
+
+/// Ask a real server for build `id` until its status is one of `wanted` (4 minutes at most).
+pub async fn poll_build(
+    base_url: &str,
+    cookie: &str,
+    id: &str,
+    wanted: &[&str],
+) -> serde_json::Value {
+    let url = format!("{base_url}/api/v1/builds/{id}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(240);
+    loop {
+        let (_, _, body) = http("GET", &url, Some(cookie), None).await;
+        let view: serde_json::Value = serde_json::from_str(&body).expect("json");
+        if wanted.contains(&view["status"].as_str().unwrap_or_default()) {
+            return view;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "build {id} never reached {wanted:?}: {view}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
 
 /// A form post to a real server.
