@@ -318,6 +318,7 @@ impl Builds {
             view,
             files: context.files().clone(),
             log: Vec::new(),
+            stage_images: Vec::new(),
             created_at,
             finished_at: created_at,
         };
@@ -681,9 +682,14 @@ impl Builds {
         context: &BuildContext,
         change: impl FnOnce(&mut BuildView),
     ) {
-        let (mut view, log, created_at) = {
+        let (mut view, log, created_at, stage_images) = {
             let state = lock(&record.state);
-            (state.view.clone(), state.log.clone(), state.created_at)
+            (
+                state.view.clone(),
+                state.log.clone(),
+                state.created_at,
+                state.intermediate_ids.clone(),
+            )
         };
         change(&mut view);
         view.queue_position = None;
@@ -694,6 +700,7 @@ impl Builds {
             view,
             files: context.files().clone(),
             log,
+            stage_images,
             created_at,
             finished_at: crate::store::now_ms(),
         };
@@ -744,14 +751,9 @@ impl Builds {
         let Ok(images) = docker.list_images(Some(options)).await else {
             return;
         };
-        let current: Vec<String> = lock(&record.state).intermediate_ids.clone();
         for image in images {
             let old_tags: Vec<&String> =
                 image.repo_tags.iter().filter(|t| *t != keep_tag).collect();
-            let older_builds: Vec<String> = old_tags
-                .iter()
-                .filter_map(|t| t.rsplit_once(':').map(|(_, b)| b.to_string()))
-                .collect();
             if image.id == keep {
                 for tag in old_tags {
                     let _ = docker
@@ -768,30 +770,27 @@ impl Builds {
                     tracing::debug!(image = %image.id, "could not remove a superseded image: {e}");
                 }
             }
-            for build in older_builds {
-                let leftovers = lock(&self.records)
-                    .get(&build)
-                    .map(|r| lock(&r.state).intermediate_ids.clone())
-                    .unwrap_or_default();
-                for stage in leftovers.iter().filter(|s| !current.contains(s)) {
-                    // Only dangling stage results: never a tagged (base) image. Images that
-                    // are still parents of newer builds refuse removal, which is what we want.
-                    let dangling = docker
-                        .inspect_image(stage)
-                        .await
-                        .is_ok_and(|i| i.repo_tags.unwrap_or_default().is_empty());
-                    if !dangling {
-                        continue;
-                    }
-                    let _ = docker
-                        .remove_image(
-                            stage,
-                            None::<bollard::query_parameters::RemoveImageOptions>,
-                            None,
-                        )
-                        .await;
+        }
+        // Stage images of this learner's earlier attempts, from the store: this also finds
+        // those of builds made before a restart.
+        let current: Vec<String> = lock(&record.state).intermediate_ids.clone();
+        let build_id = lock(&record.state).view.id.clone();
+        match self
+            .store
+            .stage_images_besides(&record.owner, exercise_id, &build_id)
+            .await
+        {
+            Ok(earlier) => {
+                for (attempt, stages) in earlier {
+                    let stale: Vec<String> = stages
+                        .into_iter()
+                        .filter(|s| !current.contains(s))
+                        .collect();
+                    crate::janitor::remove_dangling(docker, &stale).await;
+                    let _ = self.store.clear_stage_images(&attempt).await;
                 }
             }
+            Err(e) => tracing::warn!("could not list earlier stage images: {e}"),
         }
     }
 }

@@ -1,6 +1,8 @@
 //! Cleaning up after builds the normal path could not finish: at start-up, attempts a stopped
 //! server left unfinished are marked interrupted and their containers and images removed; then,
-//! every few minutes, any container of ours that no running build owns is removed.
+//! every few minutes, any container of ours that no running build owns is removed, and so are
+//! the stage images of superseded attempts (multi-stage builds leave their earlier stages as
+//! untagged images).
 
 use crate::builds::Builds;
 use crate::engine::build::{BUILD_LABEL, INSTANCE_LABEL};
@@ -68,6 +70,44 @@ pub async fn sweep_containers(
     removed
 }
 
+/// Remove those of `images` that are dangling (no tag). An image that is still the parent of
+/// another refuses removal, which is what we want. Returns how many went.
+pub async fn remove_dangling(docker: &bollard::Docker, images: &[String]) -> usize {
+    let mut removed = 0;
+    for image in images {
+        let dangling = docker
+            .inspect_image(image)
+            .await
+            .is_ok_and(|i| i.repo_tags.unwrap_or_default().is_empty());
+        if dangling
+            && docker
+                .remove_image(
+                    image,
+                    None::<bollard::query_parameters::RemoveImageOptions>,
+                    None,
+                )
+                .await
+                .is_ok()
+        {
+            removed += 1;
+        }
+    }
+    removed
+}
+
+/// Remove the stage images of attempts a newer attempt superseded, and forget them.
+pub async fn sweep_stage_images(docker: &bollard::Docker, store: &Store) -> usize {
+    let Ok(superseded) = store.superseded_stage_images().await else {
+        return 0;
+    };
+    let mut removed = 0;
+    for (attempt, images) in superseded {
+        removed += remove_dangling(docker, &images).await;
+        let _ = store.clear_stage_images(&attempt).await;
+    }
+    removed
+}
+
 /// Remove the images tagged for these builds (`layerlab/<exercise>:<build>`).
 pub async fn remove_build_images(docker: &bollard::Docker, builds: &[String]) -> usize {
     if builds.is_empty() {
@@ -113,7 +153,8 @@ pub async fn start(store: Store, engine: Arc<Engine>, builds: Arc<Builds>) -> an
                 let active = builds.active_ids();
                 let swept = Swept {
                     containers: sweep_containers(&docker, &store.instance, &active).await,
-                    images: remove_build_images(&docker, &pending).await,
+                    images: remove_build_images(&docker, &pending).await
+                        + sweep_stage_images(&docker, &store).await,
                 };
                 pending.clear();
                 if swept != Swept::default() {

@@ -135,6 +135,8 @@ pub struct Attempt {
     pub view: BuildView,
     pub files: BTreeMap<String, String>,
     pub log: Vec<LogLine>,
+    /// Images the build made besides the final one (multi-stage stages), for the janitor.
+    pub stage_images: Vec<String>,
     pub created_at: i64,
     pub finished_at: i64,
 }
@@ -226,6 +228,15 @@ fn attempt_row_from(row: &sqlx::sqlite::SqliteRow) -> AttemptRow {
         layers: row.get::<Option<i64>, _>("layers").map(|l| l as u32),
         created_at: row.get("created_at"),
     }
+}
+
+/// (attempt id, its stage images) from a row with `id` and `stage_images`.
+fn stage_images_from(row: &sqlx::sqlite::SqliteRow) -> (String, Vec<String>) {
+    let images: String = row.get("stage_images");
+    (
+        row.get("id"),
+        serde_json::from_str(&images).unwrap_or_default(),
+    )
 }
 
 const ATTEMPT_COLUMNS: &str = "id, learner_id, exercise, status, passed, checks_passed, checks_total, size_bytes, layers, created_at";
@@ -377,12 +388,13 @@ impl Store {
         let checks = attempt.view.checks.as_deref().unwrap_or_default();
         sqlx::query(
             "INSERT INTO attempts (id, learner_id, exercise, status, passed, checks_passed, checks_total, \
-             size_bytes, layers, files, log, result, created_at, finished_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+             size_bytes, layers, files, log, result, created_at, finished_at, stage_images) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
              ON CONFLICT (id) DO UPDATE SET status = excluded.status, passed = excluded.passed, \
              checks_passed = excluded.checks_passed, checks_total = excluded.checks_total, \
              size_bytes = excluded.size_bytes, layers = excluded.layers, log = excluded.log, \
-             result = excluded.result, finished_at = excluded.finished_at",
+             result = excluded.result, finished_at = excluded.finished_at, \
+             stage_images = excluded.stage_images",
         )
         .bind(&attempt.id)
         .bind(&attempt.learner_id)
@@ -398,8 +410,52 @@ impl Store {
         .bind(serde_json::to_string(&attempt.view).unwrap_or_default())
         .bind(attempt.created_at)
         .bind(attempt.finished_at)
+        .bind(serde_json::to_string(&attempt.stage_images).unwrap_or_else(|_| "[]".into()))
         .execute(&self.pool)
         .await?;
+        Ok(())
+    }
+
+    /// Stage images of this learner's attempts at `exercise` other than `keep` (the build
+    /// whose image stays), with the attempts they came from.
+    pub async fn stage_images_besides(
+        &self,
+        learner: &str,
+        exercise: &str,
+        keep: &str,
+    ) -> sqlx::Result<Vec<(String, Vec<String>)>> {
+        let rows = sqlx::query(
+            "SELECT id, stage_images FROM attempts WHERE learner_id = $1 AND exercise = $2 \
+             AND id <> $3 AND stage_images <> '[]'",
+        )
+        .bind(learner)
+        .bind(exercise)
+        .bind(keep)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(stage_images_from).collect())
+    }
+
+    /// Stage images of every finished attempt that is not the latest of its learner and
+    /// exercise (the janitor's list), with the attempts they came from.
+    pub async fn superseded_stage_images(&self) -> sqlx::Result<Vec<(String, Vec<String>)>> {
+        let rows = sqlx::query(
+            "SELECT a.id, a.stage_images FROM attempts a WHERE a.stage_images <> '[]' \
+             AND a.status IN ('succeeded', 'failed', 'interrupted') \
+             AND EXISTS (SELECT 1 FROM attempts b WHERE b.learner_id = a.learner_id \
+                 AND b.exercise = a.exercise AND b.created_at > a.created_at)",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(stage_images_from).collect())
+    }
+
+    /// Forget an attempt's stage images once they are removed.
+    pub async fn clear_stage_images(&self, attempt: &str) -> sqlx::Result<()> {
+        sqlx::query("UPDATE attempts SET stage_images = '[]' WHERE id = $1")
+            .bind(attempt)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -462,6 +518,7 @@ impl Store {
             view: serde_json::from_str(&parse("result")?).map_err(decode)?,
             files: serde_json::from_str(&parse("files")?).map_err(decode)?,
             log: serde_json::from_str(&parse("log")?).map_err(decode)?,
+            stage_images: serde_json::from_str(&parse("stage_images")?).map_err(decode)?,
             created_at: row.get("created_at"),
             finished_at: row.get("finished_at"),
         }))

@@ -530,22 +530,8 @@ async fn a_build_cut_off_by_a_killed_server_is_marked_interrupted_and_cleaned_up
     let (_, cookie, _) = http("GET", &server.url("/me"), None, None).await;
     let cookie = cookie_pair(cookie);
     let submit = |dockerfile: &'static str| {
-        let url = server.url("/api/v1/builds");
-        let cookie = cookie.clone();
-        async move {
-            let (status, _, body) = http(
-                "POST",
-                &url,
-                Some(&cookie),
-                Some(&json!({"exercise": null, "files": {"Dockerfile": dockerfile}})),
-            )
-            .await;
-            assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-            serde_json::from_str::<serde_json::Value>(&body).expect("json")["id"]
-                .as_str()
-                .expect("id")
-                .to_string()
-        }
+        let (base, cookie) = (server.base_url.clone(), cookie.clone());
+        async move { support::submit_on(&base, &cookie, dockerfile).await }
     };
     let base = server.base_url.clone();
     let wait_for = |id: String, wanted: &'static [&'static str]| {
@@ -657,4 +643,78 @@ async fn learner_text_is_escaped_on_the_instructor_pages() {
     assert!(!attempt.body.contains("<script>alert('file')"));
     assert!(attempt.body.contains("&lt;/pre&gt;&lt;script&gt;alert"));
     support::remove_image(&result["image"]);
+}
+
+/// Multi-stage builds leave their earlier stages as untagged images. They are stored with the
+/// attempt, so even after a restart the next build of the same exercise removes the old ones.
+#[tokio::test]
+async fn stage_images_of_a_superseded_attempt_are_removed_even_after_a_restart() {
+    let server = ServerProcess::start(LOCAL_ENGINE);
+    let (_, cookie, _) = http("GET", &server.url("/me"), None, None).await;
+    let cookie = cookie_pair(cookie);
+    let nonce = format!(
+        "{}-{}",
+        std::process::id(),
+        layerlab_server::store::now_ms()
+    );
+    let dockerfile = |word: String| {
+        format!(
+            "FROM busybox:latest AS tools\nRUN echo {word} > /made\nFROM busybox:latest\nCOPY --from=tools /made /made\nCMD [\"cat\", \"/made\"]\n"
+        )
+    };
+    let first = support::build_on(
+        &server.base_url,
+        &cookie,
+        &dockerfile(format!("first-{nonce}")),
+    )
+    .await;
+    assert_eq!(first["status"], "succeeded", "{first}");
+    let (store, _) = layerlab_server::store::open(&format!(
+        "sqlite://{}",
+        server.db.path().join("layerlab.db").display()
+    ))
+    .await
+    .expect("the database");
+    let stored = store
+        .attempt_any(first["id"].as_str().expect("id"))
+        .await
+        .expect("read")
+        .expect("the attempt");
+    let dangling: Vec<String> = stored
+        .stage_images
+        .iter()
+        .filter(|id| {
+            support::docker(&["image", "inspect", "--format", "{{len .RepoTags}}", id]) == "0"
+                && support::docker(&["images", "-q", "--filter", "dangling=true", "--no-trunc"])
+                    .lines()
+                    .any(|d| {
+                        d.trim_start_matches("sha256:")
+                            .starts_with(id.trim_start_matches("sha256:"))
+                    })
+        })
+        .cloned()
+        .collect();
+    assert!(
+        !dangling.is_empty(),
+        "the tools stage is left as a dangling image: {stored:?}"
+    );
+    drop(store);
+
+    let db = server.kill();
+    let server = ServerProcess::start_on(LOCAL_ENGINE, db);
+    let second = support::build_on(
+        &server.base_url,
+        &cookie,
+        &dockerfile(format!("second-{nonce}")),
+    )
+    .await;
+    assert_eq!(second["status"], "succeeded", "{second}");
+    for image in &dangling {
+        let gone = std::process::Command::new("docker")
+            .args(["image", "inspect", image])
+            .output()
+            .is_ok_and(|o| !o.status.success());
+        assert!(gone, "the superseded stage image {image} was removed");
+    }
+    support::remove_image(&second["image"]);
 }

@@ -494,6 +494,28 @@ pub async fn http_raw(
     Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
 }
 
+/// Submit a playground Dockerfile to a real server; the build's id.
+pub async fn submit_on(base_url: &str, cookie: &str, dockerfile: &str) -> String {
+    let (status, _, body) = http(
+        "POST",
+        &format!("{base_url}/api/v1/builds"),
+        Some(cookie),
+        Some(&serde_json::json!({"exercise": null, "files": {"Dockerfile": dockerfile}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    serde_json::from_str::<serde_json::Value>(&body).expect("json")["id"]
+        .as_str()
+        .expect("id")
+        .to_string()
+}
+
+/// Submit a playground Dockerfile to a real server and wait for its end; the final view.
+pub async fn build_on(base_url: &str, cookie: &str, dockerfile: &str) -> serde_json::Value {
+    let id = submit_on(base_url, cookie, dockerfile).await;
+    poll_build(base_url, cookie, &id, &["succeeded", "failed"]).await
+}
+
 /// Ask a real server for build `id` until its status is one of `wanted` (4 minutes at most).
 pub async fn poll_build(
     base_url: &str,
