@@ -129,8 +129,8 @@ pub struct ServeConfig {
 /// What each learner's build and run may use. Sizes are in MiB, times in seconds.
 #[derive(Debug, Clone, Args)]
 pub struct LimitArgs {
-    /// Builds running on the engine at once; the rest wait in line.
-    #[arg(long, env = "LAYERLAB_BUILD_CONCURRENCY", default_value_t = 2)]
+    /// Builds running on the engine at once (default: one per CPU core); the rest wait in line.
+    #[arg(long, env = "LAYERLAB_BUILD_CONCURRENCY", default_value_t = default_concurrency())]
     pub build_concurrency: usize,
     /// Builds one learner may start per minute (0: no limit); more get "try again in N s".
     #[arg(long, env = "LAYERLAB_BUILD_RATE", default_value_t = 12)]
@@ -162,6 +162,11 @@ pub struct LimitArgs {
     /// Wall-clock limit for a run, in seconds (an exercise may set its own).
     #[arg(long, env = "LAYERLAB_RUN_TIMEOUT", default_value_t = 10)]
     pub run_timeout: u64,
+}
+
+/// One build per core: a cold build keeps about one core busy.
+fn default_concurrency() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 
 impl LimitArgs {
