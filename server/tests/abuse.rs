@@ -110,7 +110,9 @@ async fn attacks_get_their_own_message_and_leave_nothing_behind() {
 
     // A memory bomb in RUN is killed at the build's memory limit.
     let memory = learner
-        .build("FROM busybox:latest\nWORKDIR /w\nRUN dd if=/dev/zero of=/dev/null bs=200M count=1\n")
+        .build(
+            "FROM busybox:latest\nWORKDIR /w\nRUN dd if=/dev/zero of=/dev/null bs=200M count=1\n",
+        )
         .await;
     assert_eq!(code(&memory), "build_out_of_memory", "{memory}");
     assert_eq!(memory["error"]["line"], 3);
