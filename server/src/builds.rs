@@ -126,10 +126,6 @@ impl BuildRecord {
             .events
             .send(BuildEvent::Done(Box::new(state.view.clone())));
     }
-
-    pub fn owner(&self) -> &str {
-        &self.owner
-    }
 }
 
 /// The part of a view a `status` event carries.

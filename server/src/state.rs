@@ -56,30 +56,38 @@ pub const LEARNER_KEY: &str = "learner_id";
 /// The learner behind this session: made (row and session entry) on first use, and marked as
 /// seen now.
 pub async fn learner(store: &Store, session: &Session) -> Result<Learner, BackendError> {
-    let id = match session
-        .get::<String>(LEARNER_KEY)
-        .await
-        .map_err(|e| internal("reading your session", e))?
-    {
-        Some(id) => id,
-        None => {
-            let id = uuid::Uuid::new_v4().simple().to_string();
-            session
-                .insert(LEARNER_KEY, id.clone())
-                .await
-                .map_err(|e| internal("starting your session", e))?;
-            id
-        }
-    };
+    let id = session_learner(session).await?;
     store
         .touch_learner(&id)
         .await
         .map_err(|e| internal("loading your progress", e))
 }
 
-/// Just the learner's id (see [`learner`]).
+/// The learner id kept in the session, made up (and kept) on first use.
+async fn session_learner(session: &Session) -> Result<String, BackendError> {
+    if let Some(id) = session
+        .get::<String>(LEARNER_KEY)
+        .await
+        .map_err(|e| internal("reading your session", e))?
+    {
+        return Ok(id);
+    }
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    session
+        .insert(LEARNER_KEY, id.clone())
+        .await
+        .map_err(|e| internal("starting your session", e))?;
+    Ok(id)
+}
+
+/// Just the learner's id (see [`learner`]); reads no row.
 pub async fn learner_id(store: &Store, session: &Session) -> Result<String, BackendError> {
-    Ok(learner(store, session).await?.id)
+    let id = session_learner(session).await?;
+    store
+        .ensure_learner(&id)
+        .await
+        .map_err(|e| internal("loading your progress", e))?;
+    Ok(id)
 }
 
 fn internal(doing: &str, e: impl std::fmt::Display) -> BackendError {

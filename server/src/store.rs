@@ -40,7 +40,12 @@ pub async fn open(database_url: &str) -> anyhow::Result<(Store, SqliteStore)> {
     let instance = instance_id(&pool)
         .await
         .context("cannot read this installation's id")?;
-    Ok((Store { pool, instance }, sessions))
+    let store = Store {
+        pool,
+        instance,
+        touched: Default::default(),
+    };
+    Ok((store, sessions))
 }
 
 /// The installation's id (see the `meta` table), made on first start.
@@ -193,7 +198,12 @@ pub struct Store {
     pub pool: SqlitePool,
     /// This installation's id: labels the containers its builds make.
     pub instance: String,
+    /// learner → when this process last wrote their `last_seen_at`.
+    touched: std::sync::Arc<std::sync::Mutex<HashMap<String, i64>>>,
 }
+
+/// `last_seen_at` is precise to five minutes.
+const TOUCH_EVERY_MS: i64 = 5 * 60 * 1000;
 
 fn learner_from(row: &sqlx::sqlite::SqliteRow) -> Learner {
     Learner {
@@ -230,6 +240,14 @@ fn attempt_row_from(row: &sqlx::sqlite::SqliteRow) -> AttemptRow {
     }
 }
 
+/// `$1, $2, …, $n`.
+fn placeholders(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// (attempt id, its stage images) from a row with `id` and `stage_images`.
 fn stage_images_from(row: &sqlx::sqlite::SqliteRow) -> (String, Vec<String>) {
     let images: String = row.get("stage_images");
@@ -244,10 +262,20 @@ const ATTEMPT_COLUMNS: &str = "id, learner_id, exercise, status, passed, checks_
 impl Store {
     // ----- learners -------------------------------------------------------------------------
 
-    /// The learner with this id, created when missing (a first visit, or a session that
-    /// outlived its row); `last_seen_at` moves to now either way.
-    pub async fn touch_learner(&self, id: &str) -> sqlx::Result<Learner> {
+    /// Make sure the learner's row exists (a first visit, or a session that outlived its row)
+    /// and move `last_seen_at` to now. Writes at most once per [`TOUCH_EVERY_MS`] per learner,
+    /// so following a build or polling a page does not write on every request.
+    pub async fn ensure_learner(&self, id: &str) -> sqlx::Result<()> {
         let now = now_ms();
+        let recent = self
+            .touched
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .is_some_and(|at| now - at < TOUCH_EVERY_MS);
+        if recent {
+            return Ok(());
+        }
         let updated = sqlx::query("UPDATE learners SET last_seen_at = $1 WHERE id = $2")
             .bind(now)
             .bind(id)
@@ -264,6 +292,16 @@ impl Store {
             .execute(&self.pool)
             .await?;
         }
+        self.touched
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.to_string(), now);
+        Ok(())
+    }
+
+    /// The learner with this id, made if missing (see [`Store::ensure_learner`]).
+    pub async fn touch_learner(&self, id: &str) -> sqlx::Result<Learner> {
+        self.ensure_learner(id).await?;
         self.learner(id)
             .await?
             .ok_or_else(|| sqlx::Error::RowNotFound)
@@ -309,14 +347,6 @@ impl Store {
         Ok(Some(cohort))
     }
 
-    pub async fn leave_cohort(&self, learner: &str) -> sqlx::Result<()> {
-        sqlx::query("UPDATE learners SET cohort_id = NULL WHERE id = $1")
-            .bind(learner)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
     // ----- quizzes --------------------------------------------------------------------------
 
     pub async fn record_quiz(
@@ -345,18 +375,24 @@ impl Store {
         Ok(())
     }
 
-    /// Every quiz submission of these learners, oldest first.
+    /// Every quiz submission of these learners, oldest first (one query).
     pub async fn quiz_answers(&self, learners: &[String]) -> sqlx::Result<Vec<QuizAnswerRow>> {
-        let mut out = Vec::new();
+        if learners.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT learner_id, lesson, quiz, grade, created_at FROM quiz_answers \
+             WHERE learner_id IN ({}) ORDER BY created_at, id",
+            placeholders(learners.len())
+        );
+        let mut query = sqlx::query(&sql);
         for learner in learners {
-            let rows = sqlx::query(
-                "SELECT learner_id, lesson, quiz, grade, created_at FROM quiz_answers \
-                 WHERE learner_id = $1 ORDER BY created_at, id",
-            )
-            .bind(learner)
-            .fetch_all(&self.pool)
-            .await?;
-            out.extend(rows.iter().filter_map(|row| {
+            query = query.bind(learner);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        Ok(rows
+            .iter()
+            .filter_map(|row| {
                 let grade: String = row.get("grade");
                 Some(QuizAnswerRow {
                     learner_id: row.get("learner_id"),
@@ -365,9 +401,8 @@ impl Store {
                     grade: serde_json::from_str(&grade).ok()?,
                     created_at: row.get("created_at"),
                 })
-            }));
-        }
-        Ok(out)
+            })
+            .collect())
     }
 
     /// `"<lesson>/<quiz>"` → the learner's latest grade.
@@ -545,19 +580,25 @@ impl Store {
         }
     }
 
-    /// Short rows of every attempt by these learners, oldest first.
+    /// Short rows of every attempt by these learners, oldest first (one query).
     pub async fn attempt_rows(&self, learners: &[String]) -> sqlx::Result<Vec<AttemptRow>> {
-        let mut out = Vec::new();
-        for learner in learners {
-            let rows = sqlx::query(&format!(
-                "SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE learner_id = $1 ORDER BY created_at, id"
-            ))
-            .bind(learner)
-            .fetch_all(&self.pool)
-            .await?;
-            out.extend(rows.iter().map(attempt_row_from));
+        if learners.is_empty() {
+            return Ok(Vec::new());
         }
-        Ok(out)
+        let sql = format!(
+            "SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE learner_id IN ({}) ORDER BY created_at, id",
+            placeholders(learners.len())
+        );
+        let mut query = sqlx::query(&sql);
+        for learner in learners {
+            query = query.bind(learner);
+        }
+        Ok(query
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(attempt_row_from)
+            .collect())
     }
 
     /// Exercise id → how this learner did (the playground is left out).

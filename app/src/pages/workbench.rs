@@ -487,7 +487,7 @@ pub(crate) fn Results(result: RwSignal<Option<BuildView>>) -> impl IntoView {
     move || {
         result.get().map(|r| {
             view! {
-                <div class="results" data-build=r.id.clone() data-status=format!("{:?}", r.status).to_lowercase()>
+                <div class="results" data-build=r.id.clone() data-status=r.status.as_str()>
                     {r.error.map(|e| view! { <FailureBox failure=e/> })}
                     {r.image.map(|i| view! { <ImagePanel image=i/> })}
                     {r.run.map(|run| view! { <RunPanel run/> })}
