@@ -8,6 +8,7 @@ pub mod api;
 pub mod backend;
 pub mod dockerfile;
 pub mod dto;
+pub mod lint;
 mod pages;
 
 use leptos::prelude::*;

@@ -18,7 +18,7 @@ use app::dto::{
 use bollard::query_parameters::{ListImagesOptionsBuilder, RemoveImageOptionsBuilder};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use tokio::sync::{broadcast, Semaphore};
+use tokio::sync::{broadcast, watch, Semaphore};
 
 /// Limits for every stage of a build.
 #[derive(Clone, Debug)]
@@ -54,8 +54,6 @@ pub enum SubmitError {
     UnknownExercise(String),
     #[error(transparent)]
     Context(#[from] ContextError),
-    #[error("You already have a build in progress ({0}); wait for it to finish, then try again.")]
-    AlreadyBuilding(String),
     #[error("Builds are unavailable right now: {0}")]
     EngineUnavailable(String),
     #[error("You started {limit} builds in the last minute, the most one person may. Try again in {retry_after} s.")]
@@ -75,6 +73,10 @@ pub struct BuildRecord {
     owner: String,
     state: Mutex<RecordState>,
     events: broadcast::Sender<BuildEvent>,
+    /// Set when the learner submits again: the build stops and cleans up.
+    cancel: watch::Sender<bool>,
+    /// Set once the build and its clean-up are over (the next build of its learner waits).
+    done: watch::Sender<bool>,
 }
 
 struct RecordState {
@@ -270,15 +272,17 @@ impl Builds {
             .map_err(SubmitError::EngineUnavailable)?;
 
         let id = uuid::Uuid::new_v4().simple().to_string();
-        let record = {
+        let (record, previous) = {
             let mut records = lock(&self.records);
-            if let Some(active) = records
+            // One build per learner: a newer submit stops the one still going, and starts
+            // once that one has cleaned up.
+            let previous = records
                 .values()
-                .find(|r| r.owner == owner && !lock(&r.state).view.status.is_finished())
-            {
-                return Err(SubmitError::AlreadyBuilding(
-                    lock(&active.state).view.id.clone(),
-                ));
+                .filter(|r| r.owner == owner && !*r.done.borrow())
+                .max_by_key(|r| lock(&r.state).created_at)
+                .cloned();
+            if let Some(previous) = &previous {
+                previous.cancel.send_replace(true);
             }
             let (events, _) = broadcast::channel(4096);
             let record = Arc::new(BuildRecord {
@@ -293,9 +297,11 @@ impl Builds {
                     intermediate_ids: Vec::new(),
                 }),
                 events,
+                cancel: watch::channel(false).0,
+                done: watch::channel(false).0,
             });
             records.insert(id.clone(), record.clone());
-            record
+            (record, previous)
         };
         self.remember(&id);
         self.count_for_rate(owner);
@@ -323,7 +329,17 @@ impl Builds {
         }
         let builds = self.clone();
         tokio::spawn(async move {
-            builds.pipeline(record, exercise, context).await;
+            let previous_done = previous.map(|p| {
+                let id = lock(&p.state).view.id.clone();
+                record.log(
+                    LogPhase::Server,
+                    format!("Stopping your previous build ({id}) first…"),
+                );
+                p.done.subscribe()
+            });
+            builds
+                .supervise(record, exercise, context, previous_done)
+                .await;
         });
         Ok(BuildAccepted {
             events: build_events_url(&id),
@@ -371,13 +387,85 @@ impl Builds {
             .count()
     }
 
+    /// Run the pipeline until it ends or the learner submits again; then, once the build this
+    /// one replaced is gone too, say this one is done.
+    async fn supervise(
+        self: Arc<Self>,
+        record: Arc<BuildRecord>,
+        exercise: Option<Exercise>,
+        context: BuildContext,
+        previous_done: Option<watch::Receiver<bool>>,
+    ) {
+        let mut cancel = record.cancel.subscribe();
+        let work = self.clone().pipeline(
+            record.clone(),
+            exercise.clone(),
+            context.clone(),
+            previous_done.clone(),
+        );
+        let stop = async move {
+            let _ = cancel.wait_for(|c| *c).await;
+        };
+        tokio::select! {
+            () = work => {}
+            () = stop => {
+                self.cancelled(&record, exercise.as_ref(), &context).await;
+            }
+        }
+        if let Some(mut previous) = previous_done {
+            let _ = previous.wait_for(|d| *d).await;
+        }
+        record.done.send_replace(true);
+    }
+
+    /// Stop what the cancelled build left on the engine — its run and check containers, its
+    /// build cgroup, its image if it got that far — and store it as `cancelled`. The images
+    /// of steps it finished are kept with the attempt as stage images: the next build may
+    /// reuse them from the cache, and the janitor removes those it does not.
+    async fn cancelled(
+        &self,
+        record: &BuildRecord,
+        exercise: Option<&Exercise>,
+        context: &BuildContext,
+    ) {
+        if record.view().status.is_finished() {
+            return;
+        }
+        let id = record.view().id;
+        if let Ok(docker) = self.engine.client().await {
+            crate::janitor::remove_build_containers(&docker, &id).await;
+            crate::janitor::remove_build_images(&docker, &[id.clone(), format!("{id}-rebuild")])
+                .await;
+        }
+        for build in [id.clone(), format!("{id}-rebuild")] {
+            crate::engine::BuildCgroup::of_build(&build).remove().await;
+        }
+        let failure = BuildFailure {
+            code: "cancelled".into(),
+            message: "You submitted a newer version, so this build was stopped.".into(),
+            line: None,
+        };
+        record.log(LogPhase::Server, failure.message.clone());
+        self.complete(record, exercise, context, |v| {
+            v.status = BuildStatus::Cancelled;
+            v.error = Some(failure);
+            v.checks = None;
+            v.run = None;
+        })
+        .await;
+    }
+
     async fn pipeline(
         self: Arc<Self>,
         record: Arc<BuildRecord>,
         exercise: Option<Exercise>,
         context: BuildContext,
+        previous_done: Option<watch::Receiver<bool>>,
     ) {
         let id = record.view().id;
+        if let Some(mut previous) = previous_done {
+            let _ = previous.wait_for(|d| *d).await;
+        }
         if self.permits.available_permits() == 0 {
             let position = self.queue_position(&id);
             record.update(|v| v.queue_position = Some(position));
@@ -438,6 +526,7 @@ impl Builds {
         let mut on_progress = |progress: BuildProgress| match progress {
             BuildProgress::Line(text) => record.log(LogPhase::Build, text),
             BuildProgress::Step(step) => record.update(|v| v.step = Some(step)),
+            BuildProgress::Image(image) => lock(&record.state).intermediate_ids.push(image),
             BuildProgress::LogTruncated => {
                 record.log(
                     LogPhase::Server,
@@ -709,7 +798,7 @@ impl Builds {
                     0
                 }
             };
-            let failed = failed_before as usize + usize::from(!attempt.passed());
+            let failed = failed_before as usize + usize::from(attempt.missed());
             attempt.view.hints = exercise.hints.iter().take(failed).cloned().collect();
         }
         if let Err(e) = self.store.save_attempt(&attempt).await {

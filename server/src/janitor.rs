@@ -33,13 +33,25 @@ pub async fn sweep_containers(
     instance: &str,
     active: &[String],
 ) -> usize {
-    let filters = HashMap::from([(
-        "label".to_string(),
-        vec![
-            BUILD_LABEL.to_string(),
-            format!("{INSTANCE_LABEL}={instance}"),
-        ],
-    )]);
+    let labels = vec![
+        BUILD_LABEL.to_string(),
+        format!("{INSTANCE_LABEL}={instance}"),
+    ];
+    remove_containers(docker, labels, active).await
+}
+
+/// Remove the run and check containers of one build, running or not.
+pub async fn remove_build_containers(docker: &bollard::Docker, build: &str) -> usize {
+    remove_containers(docker, vec![format!("{BUILD_LABEL}={build}")], &[]).await
+}
+
+/// Remove the containers carrying all of `labels`, except those of the builds in `spare`.
+async fn remove_containers(
+    docker: &bollard::Docker,
+    labels: Vec<String>,
+    spare: &[String],
+) -> usize {
+    let filters = HashMap::from([("label".to_string(), labels)]);
     let options = ListContainersOptionsBuilder::new()
         .all(true)
         .filters(&filters)
@@ -55,7 +67,7 @@ pub async fn sweep_containers(
             .and_then(|l| l.get(BUILD_LABEL))
             .cloned()
             .unwrap_or_default();
-        if active.contains(&build) {
+        if spare.contains(&build) {
             continue;
         }
         let Some(id) = container.id else { continue };
@@ -157,6 +169,7 @@ pub async fn start(store: Store, engine: Arc<Engine>, builds: Arc<Builds>) -> an
                         + sweep_stage_images(&docker, &store).await,
                 };
                 pending.clear();
+                crate::engine::BuildCgroup::sweep_stale(builds.settings().build.timeout * 2);
                 if swept != Swept::default() {
                     tracing::info!(?swept, "janitor removed leftovers");
                 }

@@ -155,6 +155,16 @@ impl Attempt {
                 .as_ref()
                 .is_some_and(|c| !c.is_empty() && c.iter().all(|c| c.passed))
     }
+
+    /// A finished try that did not pass. Interrupted and cancelled builds are no miss: they
+    /// unlock no hint.
+    pub fn missed(&self) -> bool {
+        use app::dto::BuildStatus;
+        matches!(
+            self.view.status,
+            BuildStatus::Succeeded | BuildStatus::Failed
+        ) && !self.passed()
+    }
 }
 
 /// The short form of an attempt, without files and log.
@@ -754,7 +764,7 @@ pub fn tally(rows: &[AttemptRow]) -> HashMap<String, HashMap<String, ExerciseTal
     let mut out: HashMap<String, HashMap<String, ExerciseTally>> = HashMap::new();
     for row in rows
         .iter()
-        .filter(|r| r.exercise != crate::exercise::PLAYGROUND)
+        .filter(|r| r.exercise != crate::exercise::PLAYGROUND && r.status != "cancelled")
     {
         let t = out
             .entry(row.learner_id.clone())

@@ -570,20 +570,75 @@ async fn a_build_step_cannot_start_more_processes_than_the_limit() {
         "the shell says it cannot fork: {message}"
     );
     // Other tests build at the same time: look for this build's cgroup only.
-    let own = format!("layerlab-build-{}", result["id"].as_str().unwrap_or(""));
-    let leftovers: Vec<String> = std::fs::read_dir("/sys/fs/cgroup")
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.path().join(&own))
-                .filter(|p| p.exists())
-                .map(|p| p.display().to_string())
-                .collect()
-        })
-        .unwrap_or_default();
+    let leftovers = build_cgroups(result["id"].as_str().unwrap_or(""));
     assert!(
         leftovers.is_empty(),
         "this build's cgroups are removed: {leftovers:?}"
     );
+}
+
+/// The cgroup directories of one build that still exist (under any controller).
+fn build_cgroups(build: &str) -> Vec<String> {
+    let own = format!("layerlab-build-{build}");
+    let mut dirs = vec![std::path::PathBuf::from("/sys/fs/cgroup").join(&own)];
+    if let Ok(controllers) = std::fs::read_dir("/sys/fs/cgroup") {
+        dirs.extend(controllers.flatten().map(|e| e.path().join(&own)));
+    }
+    dirs.into_iter()
+        .filter(|p| p.exists())
+        .map(|p| p.display().to_string())
+        .collect()
+}
+
+/// Poll a build until its view satisfies `ready` (60 s at most).
+async fn wait_until(
+    client: &mut TestClient,
+    id: &str,
+    ready: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let mut view = serde_json::Value::Null;
+    for _ in 0..600 {
+        view = client.get(&format!("/api/v1/builds/{id}")).await.json();
+        if ready(&view) {
+            return view;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("build {id} never got there: {view:#}");
+}
+
+#[tokio::test]
+async fn submitting_again_while_the_container_runs_stops_and_removes_it() {
+    let mut client = TestClient::new(LOCAL_ENGINE).await;
+    let word = marker("cancel-run");
+    let long = format!("FROM busybox:latest\nRUN echo {word} > /w\nCMD [\"sleep\", \"300\"]\n");
+    let first = client.start_build(None, &[("Dockerfile", &long)]).await;
+    wait_until(&mut client, &first, |v| v["status"] == "running").await;
+    let label = format!("label=org.layerlab.build={first}");
+    assert!(
+        !docker(&["ps", "-aq", "--filter", &label]).is_empty(),
+        "the run container exists while it runs"
+    );
+    let quick = format!("FROM busybox:latest\nRUN echo {word} > /w\nCMD [\"true\"]\n");
+    let second = client.start_build(None, &[("Dockerfile", &quick)]).await;
+    let (stopped, _) = client.finish_build(&first).await;
+    assert_eq!(stopped["status"], "cancelled", "{stopped:#}");
+    assert!(
+        stopped["run"].is_null(),
+        "no half run is reported: {stopped:#}"
+    );
+    assert_eq!(
+        docker(&["ps", "-aq", "--filter", &label]),
+        "",
+        "the cancelled build's run container is removed"
+    );
+    let (result, _) = client.finish_build(&second).await;
+    assert_eq!(result["status"], "succeeded", "{result:#}");
+    assert_eq!(result["run"]["exit_code"], 0, "{result:#}");
+    // The cancelled attempt is kept, but it is no attempt that unlocks a hint or counts.
+    let again = client.get(&format!("/api/v1/builds/{first}")).await.json();
+    assert_eq!(again["status"], "cancelled");
+    remove_image(&result["image"]);
 }
 
 #[tokio::test]
@@ -594,24 +649,38 @@ async fn a_learner_keeps_one_image_per_exercise_and_one_build_at_a_time() {
     let (one, _) = client.build(None, &[("Dockerfile", &first)]).await;
     let one_id = one["image"]["id"].as_str().expect("image id").to_string();
 
-    // While a slow build runs, a second one is refused, and says which build is running.
+    // Submitting again while a build runs stops it: the first ends `cancelled` (it would
+    // sleep for 5 minutes otherwise), its step's container and cgroup are gone, the second runs.
+    let stuck = format!("FROM busybox:latest\nRUN echo {word}-stuck && sleep 300\n");
+    let stuck_id = client.start_build(None, &[("Dockerfile", &stuck)]).await;
+    wait_until(&mut client, &stuck_id, |v| v["step"]["current"] == 2).await;
     let slow = format!("FROM busybox:latest\nRUN echo {word}-two > /v && sleep 3\n");
     let two = client.start_build(None, &[("Dockerfile", &slow)]).await;
-    let refused = client
-        .post_json(
-            "/api/v1/builds",
-            &serde_json::json!({"exercise": null, "files": {"Dockerfile": first}}),
-        )
-        .await;
-    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
-    let json = refused.json();
-    assert_eq!(json["error"]["code"], "build_in_progress");
+    let (cancelled, log) = client.finish_build(&stuck_id).await;
+    assert_eq!(cancelled["status"], "cancelled", "{cancelled:#}");
+    assert_eq!(cancelled["error"]["code"], "cancelled", "{cancelled:#}");
     assert!(
-        json["error"]["message"]
-            .as_str()
-            .unwrap_or("")
-            .contains(&two),
-        "{json:#}"
+        log.iter().any(|l| l.contains("submitted a newer version")),
+        "{log:#?}"
+    );
+    assert_eq!(
+        build_cgroups(&stuck_id),
+        Vec::<String>::new(),
+        "the cancelled build's cgroup is removed, so nothing runs in it"
+    );
+    // The engine kills the step's container when the build is cancelled and removes it a
+    // moment later.
+    let mut left = String::new();
+    for _ in 0..300 {
+        left = docker(&["ps", "-a", "--no-trunc"]);
+        if !left.contains(&format!("{word}-stuck")) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        !left.contains(&format!("{word}-stuck")),
+        "no container of the cancelled step is left: {left}"
     );
 
     let (done, _) = client.finish_build(&two).await;

@@ -127,3 +127,34 @@ fn a_check_explained_in_a_missing_heading_is_refused() {
         "{message}"
     );
 }
+
+#[test]
+fn every_lint_rule_links_to_a_heading_of_a_rendered_lesson() {
+    use app::dto::LessonBlock;
+    let root = support::repo_root();
+    let course = layerlab_server::course::Course::load(&root.join("content"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    for rule in app::lint::RULES {
+        let (slug, anchor) = rule
+            .lesson
+            .strip_prefix("/learn/")
+            .and_then(|link| link.split_once('#'))
+            .unwrap_or_else(|| panic!("{}: `{}` is not /learn/<slug>#<id>", rule.id, rule.lesson));
+        let view = course
+            .lesson_view(slug, |_| None)
+            .unwrap_or_else(|| panic!("{}: there is no lesson `{slug}`", rule.id));
+        let html: String = view
+            .blocks
+            .iter()
+            .filter_map(|block| match block {
+                LessonBlock::Prose(html) => Some(html.as_str()),
+                LessonBlock::Quiz(_) => None,
+            })
+            .collect();
+        assert!(
+            html.contains(&format!("id=\"{anchor}\"")),
+            "{}: lesson `{slug}` has no heading with id `{anchor}`",
+            rule.id
+        );
+    }
+}

@@ -39,10 +39,13 @@ pub enum BuildStatus {
     Failed,
     /// The server stopped before the build finished (found at the next start).
     Interrupted,
+    /// The learner submitted again before it finished: it was stopped and cleaned up.
+    Cancelled,
 }
 
 impl BuildStatus {
-    /// The wire name: `queued`, `building`, `running`, `succeeded`, `failed`, `interrupted`.
+    /// The wire name: `queued`, `building`, `running`, `succeeded`, `failed`, `interrupted`,
+    /// `cancelled`.
     pub fn as_str(self) -> &'static str {
         match self {
             BuildStatus::Queued => "queued",
@@ -51,13 +54,17 @@ impl BuildStatus {
             BuildStatus::Succeeded => "succeeded",
             BuildStatus::Failed => "failed",
             BuildStatus::Interrupted => "interrupted",
+            BuildStatus::Cancelled => "cancelled",
         }
     }
 
     pub fn is_finished(self) -> bool {
         matches!(
             self,
-            BuildStatus::Succeeded | BuildStatus::Failed | BuildStatus::Interrupted
+            BuildStatus::Succeeded
+                | BuildStatus::Failed
+                | BuildStatus::Interrupted
+                | BuildStatus::Cancelled
         )
     }
 
@@ -69,6 +76,7 @@ impl BuildStatus {
             BuildStatus::Succeeded => "succeeded",
             BuildStatus::Failed => "failed",
             BuildStatus::Interrupted => "interrupted by a server restart",
+            BuildStatus::Cancelled => "stopped: you submitted a newer version",
         }
     }
 }

@@ -79,6 +79,8 @@ pub enum BuildProgress {
     Step(StepProgress),
     /// The log reached its cap; nothing more will be sent.
     LogTruncated,
+    /// The builder committed a step as this image (an earlier stage's or a cache entry).
+    Image(String),
 }
 
 /// A finished build.
@@ -136,7 +138,7 @@ pub async fn build(
     })?;
 
     let cgroup =
-        match BuildCgroup::create(&format!("layerlab-build-{}", job.build_id), job.limits.pids) {
+        match BuildCgroup::create(BuildCgroup::of_build(job.build_id).name(), job.limits.pids) {
             Ok(group) if host.starts_with("unix://") => Some(group),
             Ok(group) => {
                 group.remove().await;
@@ -539,6 +541,7 @@ impl LogState {
             let id = id.trim();
             if id.len() == 12 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
                 self.image_ids.push(id.to_string());
+                on(BuildProgress::Image(id.to_string()));
             }
         } else if !plain.starts_with("Removing intermediate container") && !plain.trim().is_empty()
         {

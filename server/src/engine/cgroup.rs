@@ -16,6 +16,17 @@ pub struct BuildCgroup {
 }
 
 impl BuildCgroup {
+    /// The cgroup a build with this id runs in.
+    pub fn of_build(build_id: &str) -> Self {
+        BuildCgroup {
+            name: format!("layerlab-build-{build_id}"),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// Create `/<name>` with `pids.max = max_pids` on cgroup v1 (the `pids` hierarchy) or v2.
     pub fn create(name: &str, max_pids: i64) -> Result<Self, String> {
         let root = Path::new(CGROUP_ROOT);

@@ -55,9 +55,6 @@ async fn submit(
             SubmitError::Context(c) => {
                 AppError::Coded(StatusCode::BAD_REQUEST, c.code(), c.to_string())
             }
-            SubmitError::AlreadyBuilding(_) => {
-                AppError::Coded(StatusCode::CONFLICT, "build_in_progress", e.to_string())
-            }
             SubmitError::RateLimited { retry_after, .. } => {
                 AppError::RateLimited(retry_after, e.to_string())
             }

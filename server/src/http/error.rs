@@ -18,7 +18,7 @@ pub enum AppError {
     #[error("{0}")]
     TooLarge(String),
     /// A specific status and error code, for API errors scripts tell apart
-    /// (`bad_path`, `build_in_progress`, `engine_unavailable`, …).
+    /// (`bad_path`, `rate_limited`, `engine_unavailable`, …).
     #[error("{2}")]
     Coded(StatusCode, &'static str, String),
     /// Our fault; details are logged, not sent.
