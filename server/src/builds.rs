@@ -32,6 +32,10 @@ pub struct BuildSettings {
     pub keep_finished: usize,
     /// Builds one learner may start in any minute; 0 means no limit.
     pub rate_per_minute: usize,
+    /// Disk the images learners keep may take together; the janitor removes the oldest.
+    pub max_kept_bytes: u64,
+    /// Time between the janitor's sweeps.
+    pub janitor_every: std::time::Duration,
 }
 
 impl Default for BuildSettings {
@@ -43,6 +47,8 @@ impl Default for BuildSettings {
             concurrency: 2,
             keep_finished: 500,
             rate_per_minute: 12,
+            max_kept_bytes: 10 * 1024 * 1024 * 1024,
+            janitor_every: crate::janitor::SWEEP_EVERY,
         }
     }
 }
@@ -499,8 +505,7 @@ impl Builds {
             .map(|e| e.id.clone())
             .unwrap_or_else(|| PLAYGROUND.into());
         let attempt = format!("{}/{exercise_id}", record.owner);
-        let image_labels =
-            HashMap::from([(engine_build::ATTEMPT_LABEL.to_string(), attempt.clone())]);
+        let image_labels = self.image_labels(&attempt);
         let container_labels = HashMap::from([
             (engine_build::ATTEMPT_LABEL.to_string(), attempt),
             (engine_build::BUILD_LABEL.to_string(), id.clone()),
@@ -637,6 +642,19 @@ impl Builds {
             .await;
     }
 
+    /// Labels on every image a learner builds: whose attempt (constant per learner and
+    /// exercise, so a rebuild still hits the cache) and which installation made it (its
+    /// janitor removes only its own).
+    fn image_labels(&self, attempt: &str) -> HashMap<String, String> {
+        HashMap::from([
+            (engine_build::ATTEMPT_LABEL.to_string(), attempt.to_string()),
+            (
+                engine_build::INSTANCE_LABEL.to_string(),
+                self.store.instance.clone(),
+            ),
+        ])
+    }
+
     /// What some checks need beyond the build and the run: paths looked up in the image,
     /// extra commands run in it, and a second build after a change (for cache checks).
     async fn check_facts(
@@ -718,7 +736,7 @@ impl Builds {
             build_id: &id,
             context: &changed,
             tag: tag.clone(),
-            labels: HashMap::from([(engine_build::ATTEMPT_LABEL.to_string(), attempt)]),
+            labels: self.image_labels(&attempt),
             network: exercise.build_network,
             limits: &self.settings.build,
         };

@@ -147,6 +147,13 @@ pub struct LimitArgs {
     /// Largest image a build may produce, in MiB; bigger ones are removed and the build fails.
     #[arg(long, env = "LAYERLAB_MAX_IMAGE_MB", default_value_t = 1024)]
     pub max_image_mb: u64,
+    /// Disk the images learners keep may take together, in MiB; the janitor removes the
+    /// oldest kept images beyond it (their attempts stay, without an image to explore).
+    #[arg(long, env = "LAYERLAB_MAX_KEPT_IMAGES_MB", default_value_t = 10240)]
+    pub max_kept_images_mb: u64,
+    /// Seconds between the janitor's sweeps.
+    #[arg(long, env = "LAYERLAB_JANITOR_EVERY", default_value_t = 300)]
+    pub janitor_every: u64,
     /// Wall-clock limit for one build, in seconds.
     #[arg(long, env = "LAYERLAB_BUILD_TIMEOUT", default_value_t = 300)]
     pub build_timeout: u64,
@@ -178,6 +185,8 @@ impl LimitArgs {
         crate::builds::BuildSettings {
             concurrency: self.build_concurrency.max(1),
             rate_per_minute: self.build_rate_per_minute,
+            max_kept_bytes: self.max_kept_images_mb * 1024 * 1024,
+            janitor_every: Duration::from_secs(self.janitor_every.max(1)),
             build: BuildLimits {
                 memory_bytes: self.build_memory_mb * MIB,
                 cpus: self.build_cpus,

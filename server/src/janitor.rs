@@ -5,7 +5,7 @@
 //! untagged images).
 
 use crate::builds::Builds;
-use crate::engine::build::{BUILD_LABEL, INSTANCE_LABEL};
+use crate::engine::build::{ATTEMPT_LABEL, BUILD_LABEL, INSTANCE_LABEL};
 use crate::engine::Engine;
 use crate::store::Store;
 use bollard::query_parameters::{
@@ -120,6 +120,109 @@ pub async fn sweep_stage_images(docker: &bollard::Docker, store: &Store) -> usiz
     removed
 }
 
+/// Remove learners' images that no attempt needs, then keep the rest within `budget` bytes.
+/// Of this installation's tagged images (`layerlab/<exercise>:<build>`), each learner and
+/// exercise keeps only the newest stored attempt's; tags of unknown or older builds (a crash
+/// between tagging and clean-up, a cache check's rebuild) go. If the images kept still take
+/// more than `budget` bytes of their own (bytes no other image shares), the oldest go first.
+/// Builds in `active` are never touched. Returns how many images or tags were removed.
+pub async fn sweep_images(
+    docker: &bollard::Docker,
+    host: &str,
+    store: &Store,
+    active: &[String],
+    budget: u64,
+) -> usize {
+    let images = match crate::engine::usage::image_usage(host).await {
+        Ok(images) => images,
+        Err(e) => {
+            tracing::warn!("janitor: {e}");
+            return 0;
+        }
+    };
+    let ours: Vec<_> = images
+        .into_iter()
+        .filter(|i| i.label(INSTANCE_LABEL) == Some(store.instance.as_str()))
+        .collect();
+    let build_of = |tag: &str| -> Option<String> {
+        let (repo, build) = tag.rsplit_once(':')?;
+        repo.starts_with("layerlab/").then(|| build.to_string())
+    };
+    let builds: Vec<String> = ours
+        .iter()
+        .flat_map(|i| i.tags().iter().filter_map(|t| build_of(t)))
+        .collect();
+    let Ok(times) = store.attempt_times(&builds).await else {
+        return 0;
+    };
+    // learner/exercise → the newest stored build with an image.
+    let mut newest: HashMap<&str, (i64, &str)> = HashMap::new();
+    for image in &ours {
+        let group = image.label(ATTEMPT_LABEL).unwrap_or("");
+        for tag in image.tags() {
+            let Some(build) = build_of(tag) else { continue };
+            if let Some((id, &at)) = times.get_key_value(&build) {
+                let entry = newest.entry(group).or_insert((at, id.as_str()));
+                if at > entry.0 {
+                    *entry = (at, id.as_str());
+                }
+            }
+        }
+    }
+    let mut removed = 0;
+    let mut kept = Vec::new();
+    for image in &ours {
+        let group = image.label(ATTEMPT_LABEL).unwrap_or("");
+        let mut needed_at = None;
+        for tag in image.tags() {
+            let Some(build) = build_of(tag) else { continue };
+            let newest_here = newest.get(group).is_some_and(|(_, id)| *id == build);
+            if active.contains(&build) || newest_here {
+                needed_at = needed_at.max(Some(times.get(&build).copied().unwrap_or(i64::MAX)));
+                continue;
+            }
+            // Untag; the image goes with its last tag.
+            if docker
+                .remove_image(
+                    tag,
+                    None::<bollard::query_parameters::RemoveImageOptions>,
+                    None,
+                )
+                .await
+                .is_ok()
+            {
+                removed += 1;
+            }
+        }
+        if let Some(at) = needed_at {
+            kept.push((at, image));
+        }
+    }
+    let mut total: u64 = kept.iter().map(|(_, i)| i.unique_bytes()).sum();
+    if total > budget {
+        kept.sort_by_key(|(at, _)| *at);
+        for (at, image) in kept {
+            if total <= budget {
+                break;
+            }
+            if at == i64::MAX {
+                continue; // a running build's
+            }
+            let force = RemoveImageOptionsBuilder::new().force(true).build();
+            if docker
+                .remove_image(&image.id, Some(force), None)
+                .await
+                .is_ok()
+            {
+                tracing::info!(image = %image.id, "janitor: over the kept-images budget, removed the oldest");
+                total = total.saturating_sub(image.unique_bytes());
+                removed += 1;
+            }
+        }
+    }
+    removed
+}
+
 /// Remove the images tagged for these builds (`layerlab/<exercise>:<build>`).
 pub async fn remove_build_images(docker: &bollard::Docker, builds: &[String]) -> usize {
     if builds.is_empty() {
@@ -147,7 +250,7 @@ pub async fn remove_build_images(docker: &bollard::Docker, builds: &[String]) ->
 
 /// At start-up: mark what a stopped server left unfinished as interrupted, and once the
 /// engine answers remove those builds' images and every container of ours (none can be
-/// running yet). Then sweep every [`SWEEP_EVERY`]. Runs in the background: an engine that
+/// running yet). Then sweep every `--janitor-every` seconds ([`SWEEP_EVERY`] by default). Runs in the background: an engine that
 /// is down does not stop the server from starting.
 pub async fn start(store: Store, engine: Arc<Engine>, builds: Arc<Builds>) -> anyhow::Result<()> {
     let interrupted = store.mark_interrupted().await?;
@@ -166,7 +269,15 @@ pub async fn start(store: Store, engine: Arc<Engine>, builds: Arc<Builds>) -> an
                 let swept = Swept {
                     containers: sweep_containers(&docker, &store.instance, &active).await,
                     images: remove_build_images(&docker, &pending).await
-                        + sweep_stage_images(&docker, &store).await,
+                        + sweep_stage_images(&docker, &store).await
+                        + sweep_images(
+                            &docker,
+                            engine.host(),
+                            &store,
+                            &active,
+                            builds.settings().max_kept_bytes,
+                        )
+                        .await,
                 };
                 pending.clear();
                 crate::engine::BuildCgroup::sweep_stale(builds.settings().build.timeout * 2);
@@ -174,7 +285,7 @@ pub async fn start(store: Store, engine: Arc<Engine>, builds: Arc<Builds>) -> an
                     tracing::info!(?swept, "janitor removed leftovers");
                 }
             }
-            tokio::time::sleep(SWEEP_EVERY).await;
+            tokio::time::sleep(builds.settings().janitor_every).await;
         }
     });
     Ok(())

@@ -611,6 +611,23 @@ impl Store {
             .collect())
     }
 
+    /// Attempt id → when it was submitted (ms), for those of `ids` that exist.
+    pub async fn attempt_times(&self, ids: &[String]) -> sqlx::Result<HashMap<String, i64>> {
+        let mut out = HashMap::new();
+        for chunk in ids.chunks(500) {
+            let sql = format!(
+                "SELECT id, created_at FROM attempts WHERE id IN ({})",
+                placeholders(chunk.len())
+            );
+            let mut query = sqlx::query_as::<_, (String, i64)>(&sql);
+            for id in chunk {
+                query = query.bind(id);
+            }
+            out.extend(query.fetch_all(&self.pool).await?);
+        }
+        Ok(out)
+    }
+
     /// Exercise id → how this learner did (the playground is left out).
     pub async fn exercise_tallies(
         &self,

@@ -59,7 +59,7 @@ fn code(view: &Value) -> &str {
 
 #[tokio::test]
 async fn attacks_get_their_own_message_and_leave_nothing_behind() {
-    let db = Arc::new(tempfile::tempdir().expect("tempdir"));
+    let db = Arc::new(support::TestDb::new());
     let server = ServerProcess::start_with(
         LOCAL_ENGINE,
         db.clone(),

@@ -89,13 +89,15 @@ async fn a_build_reports_size_layers_and_history_exactly_as_docker_does() {
     .lines()
     .rev()
     .map(|l| l.trim_start_matches("entry:"))
-    .filter(|l| !l.contains("LABEL org.layerlab.attempt="))
+    .filter(|l| {
+        !l.contains("LABEL org.layerlab.attempt=") && !l.contains("LABEL org.layerlab.instance=")
+    })
     .map(str::to_string)
     .collect();
     assert_eq!(
         log.iter().filter(|l| l.starts_with("Step ")).count(),
         6,
-        "the builder's extra LABEL step is not shown: {log:#?}"
+        "the builder's extra LABEL steps are not shown: {log:#?}"
     );
     let history = image["history"].as_array().expect("history");
     let created_by: Vec<&str> = history
@@ -765,4 +767,106 @@ async fn a_learner_who_builds_too_often_is_told_when_to_try_again() {
     let (result, _) = other.build(None, &files).await;
     assert_eq!(result["status"], "succeeded");
     remove_image(&result["image"]);
+}
+
+/// Whether `reference` (an image id or tag) exists on the engine.
+fn image_exists(reference: &str) -> bool {
+    std::process::Command::new("docker")
+        .args(["image", "inspect", reference])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[tokio::test]
+async fn the_janitor_keeps_the_newest_images_within_the_budget_and_drops_orphan_tags() {
+    // Each learner image below holds 3 MiB of its own; the budget holds one of them.
+    let mut first = TestClient::with_args(
+        LOCAL_ENGINE,
+        &["--janitor-every=1", "--max-kept-images-mb=5"],
+    )
+    .await;
+    let mut second = first.another();
+    let word = marker("budget");
+    let dockerfile = |who: &str| {
+        format!("FROM busybox:latest\nRUN head -c 3145728 /dev/urandom > /blob-{word}-{who}\nCMD [\"true\"]\n")
+    };
+    let (a, _) = first.build(None, &[("Dockerfile", &dockerfile("a"))]).await;
+    assert_eq!(a["status"], "succeeded", "{a:#}");
+    let a_image = a["image"]["id"].as_str().expect("image").to_string();
+    let labels: serde_json::Value = serde_json::from_str(&docker(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{json .Config.Labels}}",
+        &a_image,
+    ]))
+    .expect("labels");
+    let instance = labels["org.layerlab.instance"]
+        .as_str()
+        .expect("learners' images carry the installation's label")
+        .to_string();
+    assert!(
+        labels["org.layerlab.attempt"].as_str().is_some(),
+        "{labels}"
+    );
+
+    // A tag no stored attempt explains (as a crash between tagging and clean-up leaves), and
+    // an image of another installation sharing the engine.
+    let orphan = format!("layerlab/playground:orphan-{word}");
+    docker(&["tag", &a_image, &orphan]);
+    let foreign_dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        foreign_dir.path().join("Dockerfile"),
+        format!("FROM busybox:latest\nRUN echo {word} > /foreign\n"),
+    )
+    .expect("write");
+    let foreign = format!("layerlab/playground:foreign-{word}");
+    docker(&[
+        "build",
+        "-q",
+        "--label",
+        &format!("org.layerlab.instance=other-{instance}"),
+        "--label",
+        "org.layerlab.attempt=someone/playground",
+        "-t",
+        &foreign,
+        &foreign_dir.path().display().to_string(),
+    ]);
+
+    // A second learner's image takes the total past the budget: the oldest (the first
+    // learner's) goes, the newest stays.
+    let (b, _) = second
+        .build(None, &[("Dockerfile", &dockerfile("b"))])
+        .await;
+    assert_eq!(b["status"], "succeeded", "{b:#}");
+    let b_image = b["image"]["id"].as_str().expect("image").to_string();
+    let mut state = (true, true);
+    for _ in 0..300 {
+        state = (image_exists(&orphan), image_exists(&a_image));
+        if state == (false, false) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        state,
+        (false, false),
+        "(orphan tag, oldest image over the budget) are removed"
+    );
+    assert!(image_exists(&b_image), "the newest image is kept");
+    assert!(
+        image_exists(&foreign),
+        "another installation's image is left alone"
+    );
+    // The first learner's attempt is still there, without its image.
+    let again = first
+        .get(&format!(
+            "/api/v1/builds/{}",
+            a["id"].as_str().unwrap_or("")
+        ))
+        .await
+        .json();
+    assert_eq!(again["status"], "succeeded", "{again:#}");
+    docker(&["rmi", "-f", &foreign]);
+    remove_image(&b["image"]);
 }

@@ -13,15 +13,16 @@ use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
 /// Label on every image a learner builds: `<learner>/<exercise>`. The classic builder adds
-/// build labels as extra `LABEL` steps, so images carry this one label only — constant for a
-/// learner and exercise, so a rebuild still hits the cache. The build id is in the image's tag.
+/// each build label as an extra `LABEL` step, so image labels must be constant for a learner
+/// and exercise (this one and [`INSTANCE_LABEL`]), or a rebuild would miss the cache. The
+/// build id is in the image's tag.
 pub const ATTEMPT_LABEL: &str = "org.layerlab.attempt";
 /// Label on run containers: the build's id.
 pub const BUILD_LABEL: &str = "org.layerlab.build";
 /// Label on run containers: the learner who owns it.
 pub const OWNER_LABEL: &str = "org.layerlab.owner";
-/// Label on run containers: the installation (database) whose server made them; its janitor
-/// removes only these.
+/// Label on run containers and learners' images: the installation (database) whose server
+/// made them; its janitor removes only these.
 pub const INSTANCE_LABEL: &str = "org.layerlab.instance";
 /// Label on run containers: the exercise (`playground` for free builds).
 pub const EXERCISE_LABEL: &str = "org.layerlab.exercise";
@@ -604,6 +605,7 @@ mod tests {
                     total: 2
                 }),
                 BuildProgress::Line("Step 1/2 : FROM busybox".into()),
+                BuildProgress::Image("0123456789ab".into()),
                 BuildProgress::Line(" ---> 0123456789ab".into()),
                 BuildProgress::Step(StepProgress {
                     current: 2,
@@ -638,6 +640,7 @@ mod tests {
                     total: 1
                 }),
                 BuildProgress::Line("Step 1/1 : FROM busybox".into()),
+                BuildProgress::Image("0123456789ab".into()),
                 BuildProgress::Line(" ---> 0123456789ab".into()),
             ]
         );

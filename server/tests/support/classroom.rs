@@ -52,7 +52,7 @@ async fn timed_get(url: &str, cookie: &str, samples: &Mutex<Vec<u64>>) -> Status
 
 /// Run a classroom of `learners` against a fresh server with `extra` flags.
 pub async fn run(learners: usize, extra: &[&str]) -> Report {
-    let db = Arc::new(tempfile::tempdir().expect("tempdir"));
+    let db = Arc::new(super::TestDb::new());
     let server = Arc::new(ServerProcess::start_with(LOCAL_ENGINE, db.clone(), extra));
     let root = super::repo_root().join("exercises/hello-container");
     let dockerfile = std::fs::read_to_string(root.join("solution/Dockerfile")).expect("solution");

@@ -18,6 +18,91 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// A test server's database directory. When the last handle goes, so does everything the
+/// server left on the engine under its installation label (kept learner images, containers
+/// of a killed server), so a developer's engine does not fill up with test leftovers.
+pub struct TestDb(tempfile::TempDir);
+
+impl TestDb {
+    pub fn new() -> Self {
+        TestDb(tempfile::tempdir().expect("tempdir"))
+    }
+
+    /// The installation id the server stored, if it started.
+    fn instance(&self) -> Option<String> {
+        let db = self.0.path().join("layerlab.db");
+        if !db.exists() {
+            return None;
+        }
+        let url = format!("sqlite://{}", db.display());
+        // A thread of its own: this may run inside a test's runtime, which cannot block.
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async {
+                let pool = sqlx::SqlitePool::connect(&url).await.ok()?;
+                sqlx::query_scalar::<_, String>("SELECT value FROM meta WHERE key = 'instance'")
+                    .fetch_one(&pool)
+                    .await
+                    .ok()
+            })
+        })
+        .join()
+        .ok()
+        .flatten()
+    }
+}
+
+impl Default for TestDb {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::ops::Deref for TestDb {
+    type Target = tempfile::TempDir;
+    fn deref(&self) -> &tempfile::TempDir {
+        &self.0
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some(instance) = self.instance() else {
+            return;
+        };
+        let filter = format!("label=org.layerlab.instance={instance}");
+        let listed = |args: &[&str]| -> Vec<String> {
+            std::process::Command::new("docker")
+                .args(args)
+                .output()
+                .map(|o| {
+                    let mut ids: Vec<String> = String::from_utf8_lossy(&o.stdout)
+                        .split_whitespace()
+                        .map(str::to_string)
+                        .collect();
+                    ids.dedup();
+                    ids
+                })
+                .unwrap_or_default()
+        };
+        for (list, remove) in [
+            (vec!["ps", "-aq", "--filter", &filter], vec!["rm", "-f"]),
+            (vec!["images", "-q", "--filter", &filter], vec!["rmi", "-f"]),
+        ] {
+            let ids = listed(&list);
+            if !ids.is_empty() {
+                let _ = std::process::Command::new("docker")
+                    .args(remove)
+                    .args(&ids)
+                    .output();
+            }
+        }
+    }
+}
+
 /// Where `./x wasm` puts the browser bundle (overridable for odd layouts).
 pub fn site_root() -> PathBuf {
     std::env::var_os("LAYERLAB_SITE_ROOT")
@@ -63,7 +148,7 @@ pub const LOCAL_ENGINE: &str = "unix:///var/run/docker.sock";
 pub struct TestClient {
     router: Router,
     cookie: Option<String>,
-    db: std::sync::Arc<tempfile::TempDir>,
+    db: std::sync::Arc<TestDb>,
 }
 
 pub struct TestResponse {
@@ -87,7 +172,7 @@ impl TestClient {
     }
 
     pub async fn with_args(docker_host: &str, extra: &[&str]) -> Self {
-        let db = tempfile::tempdir().expect("tempdir");
+        let db = TestDb::new();
         let router = layerlab_server::build(&config_with(&db, docker_host, extra))
             .await
             .expect("app builds");
@@ -293,28 +378,21 @@ pub fn form_encode(text: &str) -> String {
 pub struct ServerProcess {
     child: std::process::Child,
     pub base_url: String,
-    pub db: std::sync::Arc<tempfile::TempDir>,
+    pub db: std::sync::Arc<TestDb>,
 }
 
 impl ServerProcess {
     pub fn start(docker_host: &str) -> Self {
-        Self::start_on(
-            docker_host,
-            std::sync::Arc::new(tempfile::tempdir().expect("tempdir")),
-        )
+        Self::start_on(docker_host, std::sync::Arc::new(TestDb::new()))
     }
 
     /// Start on an existing database folder (e.g. the one a killed server used).
-    pub fn start_on(docker_host: &str, db: std::sync::Arc<tempfile::TempDir>) -> Self {
+    pub fn start_on(docker_host: &str, db: std::sync::Arc<TestDb>) -> Self {
         Self::start_with(docker_host, db, &[])
     }
 
     /// Start with extra command-line flags (e.g. tighter limits).
-    pub fn start_with(
-        docker_host: &str,
-        db: std::sync::Arc<tempfile::TempDir>,
-        extra: &[&str],
-    ) -> Self {
+    pub fn start_with(docker_host: &str, db: std::sync::Arc<TestDb>, extra: &[&str]) -> Self {
         use std::io::BufRead;
         let config = config(&db, docker_host);
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_layerlab"))
@@ -377,7 +455,7 @@ impl ServerProcess {
 
 impl ServerProcess {
     /// Kill the process without warning (SIGKILL), as a crash would.
-    pub fn kill(mut self) -> std::sync::Arc<tempfile::TempDir> {
+    pub fn kill(mut self) -> std::sync::Arc<TestDb> {
         let _ = self.child.kill();
         let _ = self.child.wait();
         self.db.clone()
