@@ -12,8 +12,8 @@ use crate::exercise::{Exercise, Exercises, RunStep, PLAYGROUND};
 use crate::state::ProgressSender;
 use crate::store::{Attempt, Store};
 use app::dto::{
-    build_events_url, BuildAccepted, BuildFailure, BuildRequest, BuildStatus, BuildView, LogLine,
-    LogPhase, StatusUpdate,
+    build_events_url, BuildAccepted, BuildFailure, BuildRequest, BuildStatus, BuildView,
+    LayerReport, LogLine, LogPhase, StatusUpdate,
 };
 use bollard::query_parameters::{ListImagesOptionsBuilder, RemoveImageOptionsBuilder};
 use std::collections::HashMap;
@@ -64,6 +64,21 @@ pub enum SubmitError {
     EngineUnavailable(String),
     #[error("You started {limit} builds in the last minute, the most one person may. Try again in {retry_after} s.")]
     RateLimited { limit: usize, retry_after: u64 },
+}
+
+/// Why an attempt's layers cannot be shown. Each maps to one HTTP status and error code.
+#[derive(Debug, thiserror::Error)]
+pub enum ExploreError {
+    #[error("This build is still going; its layers can be explored once it has finished.")]
+    NotFinished,
+    #[error("This attempt did not produce an image, so there are no layers to explore.")]
+    NoImage,
+    #[error("This attempt's image is no longer kept (a newer attempt replaced it, or the workshop freed space). Build it again to explore its layers.")]
+    Removed,
+    #[error("The layers could not be read: {0}")]
+    Unreadable(String),
+    #[error("Builds are unavailable right now: {0}")]
+    EngineUnavailable(String),
 }
 
 /// What subscribers of a build hear.
@@ -166,7 +181,14 @@ pub struct Builds {
     progress: ProgressSender,
     /// learner → when their recent builds were accepted (for the rate limit).
     recent: Mutex<HashMap<String, std::collections::VecDeque<std::time::Instant>>>,
+    /// Layer reports made lately, newest last (an image never changes, so they stay right).
+    layer_reports: Mutex<std::collections::VecDeque<(String, Arc<LayerReport>)>>,
+    /// Exploring reads a whole image: a few at a time.
+    explore_permits: Semaphore,
 }
+
+/// Layer reports kept in memory.
+const KEPT_LAYER_REPORTS: usize = 32;
 
 impl Builds {
     pub fn new(
@@ -187,6 +209,8 @@ impl Builds {
             store,
             progress,
             recent: Mutex::new(HashMap::new()),
+            layer_reports: Mutex::new(std::collections::VecDeque::new()),
+            explore_permits: Semaphore::new(2),
         })
     }
 
@@ -224,6 +248,45 @@ impl Builds {
                 .or_default()
                 .push_back(std::time::Instant::now());
         }
+    }
+
+    /// The layers of the image a finished build made: each layer's instruction, size and
+    /// files, and the bytes later layers waste.
+    pub async fn layers(&self, view: &BuildView) -> Result<Arc<LayerReport>, ExploreError> {
+        if !view.status.is_finished() {
+            return Err(ExploreError::NotFinished);
+        }
+        let image = view.image.as_ref().ok_or(ExploreError::NoImage)?;
+        if let Some((_, report)) = lock(&self.layer_reports)
+            .iter()
+            .find(|(id, _)| *id == image.id)
+        {
+            return Ok(report.clone());
+        }
+        let docker = self
+            .engine
+            .client()
+            .await
+            .map_err(ExploreError::EngineUnavailable)?;
+        let _permit = self
+            .explore_permits
+            .acquire()
+            .await
+            .map_err(|e| ExploreError::Unreadable(e.to_string()))?;
+        let limits = crate::engine::layers::LayerLimits::default();
+        let report = crate::engine::layers::explore(&docker, &image.id, &limits)
+            .await
+            .map_err(|e| match e {
+                crate::engine::layers::LayersError::NotFound(_) => ExploreError::Removed,
+                other => ExploreError::Unreadable(other.to_string()),
+            })?;
+        let report = Arc::new(report);
+        let mut kept = lock(&self.layer_reports);
+        kept.push_back((image.id.clone(), report.clone()));
+        if kept.len() > KEPT_LAYER_REPORTS {
+            kept.pop_front();
+        }
+        Ok(report)
     }
 
     /// Ids of the builds not finished yet (the janitor leaves their containers alone).
@@ -291,13 +354,13 @@ impl Builds {
                 previous.cancel.send_replace(true);
             }
             let (events, _) = broadcast::channel(4096);
+            let mut view =
+                BuildView::queued(&id, exercise.as_ref().map_or(PLAYGROUND, |e| e.id.as_str()));
+            view.lint = app::lint::lint(context.dockerfile());
             let record = Arc::new(BuildRecord {
                 owner: owner.to_string(),
                 state: Mutex::new(RecordState {
-                    view: BuildView::queued(
-                        &id,
-                        exercise.as_ref().map_or(PLAYGROUND, |e| e.id.as_str()),
-                    ),
+                    view,
                     created_at: crate::store::now_ms(),
                     log: Vec::new(),
                     intermediate_ids: Vec::new(),
@@ -444,7 +507,9 @@ impl Builds {
                 .await;
         }
         for build in [id.clone(), format!("{id}-rebuild")] {
-            crate::engine::BuildCgroup::of_build(&build).remove().await;
+            crate::engine::BuildCgroup::of_build(&build)
+                .remove_within(std::time::Duration::from_secs(20))
+                .await;
         }
         let failure = BuildFailure {
             code: "cancelled".into(),

@@ -399,27 +399,9 @@ impl Backend for AppState {
         session: &Session,
         attempt: &str,
     ) -> Result<AttemptRecord, BackendError> {
-        let instructor = self.instructor(session).await?;
+        let (found, learner, cohort_id) = self.cohort_attempt(session, attempt).await?;
         let failed = |e| internal("loading the attempt", e);
         let missing = || BackendError::NotFound("There is no such attempt in your cohorts.".into());
-        let found = self
-            .store
-            .attempt_any(attempt)
-            .await
-            .map_err(failed)?
-            .ok_or_else(missing)?;
-        let learner = self
-            .store
-            .learner(&found.learner_id)
-            .await
-            .map_err(failed)?
-            .ok_or_else(missing)?;
-        let cohort_id = learner.cohort_id.clone().ok_or_else(missing)?;
-        self.store
-            .cohort_of(&cohort_id, &instructor.id)
-            .await
-            .map_err(failed)?
-            .ok_or_else(missing)?;
         let rows = self
             .store
             .attempt_rows(std::slice::from_ref(&learner.id))
@@ -443,6 +425,39 @@ impl Backend for AppState {
             log: found.log,
             view: found.view,
         })
+    }
+}
+
+impl AppState {
+    /// An attempt by a learner in one of this instructor's cohorts, with the learner and the
+    /// cohort id; anything else is "not found".
+    pub async fn cohort_attempt(
+        &self,
+        session: &Session,
+        attempt: &str,
+    ) -> Result<(crate::store::Attempt, crate::store::Learner, String), BackendError> {
+        let instructor = self.instructor(session).await?;
+        let failed = |e| internal("loading the attempt", e);
+        let missing = || BackendError::NotFound("There is no such attempt in your cohorts.".into());
+        let found = self
+            .store
+            .attempt_any(attempt)
+            .await
+            .map_err(failed)?
+            .ok_or_else(missing)?;
+        let learner = self
+            .store
+            .learner(&found.learner_id)
+            .await
+            .map_err(failed)?
+            .ok_or_else(missing)?;
+        let cohort_id = learner.cohort_id.clone().ok_or_else(missing)?;
+        self.store
+            .cohort_of(&cohort_id, &instructor.id)
+            .await
+            .map_err(failed)?
+            .ok_or_else(missing)?;
+        Ok((found, learner, cohort_id))
     }
 }
 

@@ -361,6 +361,40 @@ async fn workbench_streams_the_log_live_then_shows_layers_size_and_errors_on_the
     assert_eq!(text_of(&c, ".run-output").await, "finished");
     save_screenshot(&c, "workbench-built.png").await;
 
+    // The layer explorer: open it, expand the RUN step's layer, then its /srv directory.
+    css(&c, ".explore-layers")
+        .await
+        .click()
+        .await
+        .expect("open the layer explorer");
+    let run_layer = css(&c, ".layer-list .layer:last-child > details > summary").await;
+    assert!(
+        run_layer.text().await.expect("text").contains(&marker),
+        "the top layer is the RUN step's"
+    );
+    let done = ".layer-list .layer:last-child li.file[data-path='/srv/done.txt']";
+    assert!(
+        !css(&c, done)
+            .await
+            .is_displayed()
+            .await
+            .expect("displayed?"),
+        "files stay folded until asked for"
+    );
+    run_layer.click().await.expect("expand the layer");
+    css(
+        &c,
+        ".layer-list .layer:last-child li.dir[data-path='/srv'] > details > summary",
+    )
+    .await
+    .click()
+    .await
+    .expect("expand /srv");
+    let file = css(&c, done).await;
+    assert!(file.is_displayed().await.expect("displayed?"));
+    assert!(file.text().await.expect("text").contains("added"));
+    save_screenshot(&c, "layer-explorer.png").await;
+
     // A syntax error: the message, and its line marked in the editor.
     type_over(
         &c,
@@ -643,4 +677,74 @@ async fn an_open_dashboard_turns_green_when_a_learner_passes() {
     save_screenshot(&teacher, "attempt.png").await;
     learner.close().await.expect("close");
     teacher.close().await.expect("close");
+}
+
+/// Wait until `selector` matches nothing (the page took something away).
+async fn gone(c: &Client, selector: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while c.find(Locator::Css(selector)).await.is_ok() {
+        assert!(Instant::now() < deadline, "{selector} is still there");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_editor_lints_as_the_learner_types_and_links_each_finding_to_its_lesson() {
+    let (server, _driver, c) = hydrated("/playground").await;
+    type_over(
+        &c,
+        "textarea.editor-input",
+        "FROM busybox\nWORKDIR srv\nRUN cd /tmp && touch x\n",
+    )
+    .await;
+    // Each finding is listed with its line and rule, and its line is underlined.
+    let relative = css(
+        &c,
+        ".lint-list li[data-rule='workdir-relative'][data-line='2']",
+    )
+    .await;
+    assert!(
+        relative.text().await.expect("text").contains("line 2"),
+        "the finding names its line"
+    );
+    css(&c, ".lint-list li[data-rule='from-latest'][data-line='1']").await;
+    css(&c, ".lint-list li[data-rule='cd-in-run'][data-line='3']").await;
+    let underlined = c
+        .find_all(Locator::Css(".highlight .code-line.lint-warning"))
+        .await
+        .expect("underlined lines");
+    assert_eq!(underlined.len(), 3, "lines 1, 2 and 3 are underlined");
+    save_screenshot(&c, "editor-lint.png").await;
+
+    // "why?" opens the lesson at the paragraph that explains it.
+    let link = css(
+        &c,
+        ".lint-list li[data-rule='workdir-relative'] a.lint-lesson",
+    )
+    .await
+    .attr("href")
+    .await
+    .expect("href")
+    .expect("a link");
+    let anchor = link.split_once('#').expect("an anchor").1.to_string();
+
+    // Fixing the file clears the findings as the learner types.
+    type_over(
+        &c,
+        "textarea.editor-input",
+        "FROM busybox:1.36\nWORKDIR /srv\nRUN touch x\nUSER 1000\n",
+    )
+    .await;
+    gone(&c, ".lint-list li[data-rule='workdir-relative']").await;
+    css(&c, ".lint-summary.lint-clean").await;
+    assert!(
+        c.find(Locator::Css(".highlight .code-line.lint-warning"))
+            .await
+            .is_err(),
+        "no underline left"
+    );
+
+    c.goto(&server.url(&link)).await.expect("open the lesson");
+    css(&c, &format!("[id='{anchor}']")).await;
+    c.close().await.expect("close");
 }

@@ -870,3 +870,53 @@ async fn the_janitor_keeps_the_newest_images_within_the_budget_and_drops_orphan_
     docker(&["rmi", "-f", &foreign]);
     remove_image(&b["image"]);
 }
+
+#[tokio::test]
+async fn the_result_carries_lint_findings_linked_to_lessons() {
+    let mut client = TestClient::new(LOCAL_ENGINE).await;
+    let dockerfile = "FROM busybox\nMAINTAINER someone@example.com\nWORKDIR app\nCMD echo hi\n";
+    let id = client
+        .start_build(None, &[("Dockerfile", dockerfile)])
+        .await;
+    // Known from the moment the build is accepted…
+    let early = client.get(&format!("/api/v1/builds/{id}")).await.json();
+    let (result, _) = client.finish_build(&id).await;
+    // …and kept in the result.
+    assert_eq!(early["lint"], result["lint"]);
+    let found: Vec<(String, u64)> = result["lint"]
+        .as_array()
+        .expect("a lint list")
+        .iter()
+        .map(|f| {
+            assert!(
+                f["lesson"].as_str().unwrap_or("").starts_with("/learn/"),
+                "{f}"
+            );
+            assert!(!f["message"].as_str().unwrap_or("").is_empty(), "{f}");
+            (
+                f["rule"].as_str().unwrap_or("").to_string(),
+                f["line"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    for expected in [
+        ("from-latest", 1),
+        ("maintainer", 2),
+        ("workdir-relative", 3),
+        ("shell-form-cmd", 4),
+    ] {
+        assert!(
+            found.contains(&(expected.0.to_string(), expected.1)),
+            "{expected:?} in {found:?}"
+        );
+    }
+    // The lesson a finding links to is a real page with that paragraph.
+    let link = result["lint"][0]["lesson"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    let (page, anchor) = link.split_once('#').expect("an anchor");
+    let html = client.get(page).await.body;
+    assert!(html.contains(&format!("id=\"{anchor}\"")), "{link}");
+    remove_image(&result["image"]);
+}

@@ -718,3 +718,90 @@ async fn stage_images_of_a_superseded_attempt_are_removed_even_after_a_restart()
     }
     support::remove_image(&second["image"]);
 }
+
+/// The layer explorer's JSON: the learner's own build, the same for their instructor, nothing
+/// for anyone else, and a clear answer once the image is gone.
+#[tokio::test]
+async fn layers_are_served_to_the_learner_and_their_instructor_only() {
+    let mut teacher = TestClient::new(LOCAL_ENGINE).await;
+    add_instructor(&teacher.database_url(), "grace", "compiler-1952");
+    log_in(&mut teacher, "grace", "compiler-1952").await;
+    let (_cohort, code) = create_cohort(&mut teacher, "layers").await;
+    let mut learner = teacher.another();
+    let csrf = learner.csrf("/me").await;
+    learner
+        .post_form("/me/join", &format!("csrf={csrf}&code={code}"))
+        .await;
+    let dockerfile = "FROM busybox:latest\nRUN head -c 1048576 /dev/zero > /big && echo kept > /keep\nRUN rm /big\nCMD [\"cat\", \"/keep\"]\n";
+    let (result, _) = learner.build(None, &[("Dockerfile", dockerfile)]).await;
+    assert_eq!(result["status"], "succeeded", "{result:#}");
+    let id = result["id"].as_str().expect("id").to_string();
+
+    let own = learner.get(&format!("/api/v1/builds/{id}/layers")).await;
+    assert_eq!(own.status, StatusCode::OK, "{}", own.body);
+    let report = own.json();
+    let layers = report["layers"].as_array().expect("layers");
+    assert_eq!(
+        layers.len() as u64,
+        result["image"]["layers"].as_u64().expect("layer count"),
+        "one entry per layer of the image"
+    );
+    let files_of = |needle: &str| -> Vec<(String, String)> {
+        layers
+            .iter()
+            .find(|l| l["instruction"].as_str().unwrap_or("").contains(needle))
+            .unwrap_or_else(|| panic!("a layer made by `{needle}`: {report:#}"))["files"]
+            .as_array()
+            .expect("files")
+            .iter()
+            .map(|f| {
+                (
+                    f["path"].as_str().unwrap_or("").to_string(),
+                    f["kind"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect()
+    };
+    assert!(files_of("head -c").contains(&("/big".into(), "added".into())));
+    assert!(files_of("head -c").contains(&("/keep".into(), "added".into())));
+    assert!(files_of("rm /big").contains(&("/big".into(), "deleted".into())));
+    assert_eq!(report["wasted_bytes"], 1_048_576, "{report:#}");
+    assert_eq!(report["wasted"][0]["path"], "/big");
+    let efficiency = report["efficiency"].as_f64().expect("efficiency");
+    assert!(efficiency > 0.0 && efficiency < 1.0, "{efficiency}");
+
+    // The instructor sees the same through their own route; another learner sees nothing.
+    let theirs = teacher
+        .get(&format!("/api/v1/instructor/attempts/{id}/layers"))
+        .await;
+    assert_eq!(theirs.status, StatusCode::OK, "{}", theirs.body);
+    assert_eq!(theirs.json(), report);
+    let mut stranger = teacher.another();
+    for path in [
+        format!("/api/v1/builds/{id}/layers"),
+        format!("/api/v1/instructor/attempts/{id}/layers"),
+    ] {
+        let res = stranger.get(&path).await;
+        assert_ne!(res.status, StatusCode::OK, "{path}: {}", res.body);
+        assert!(!res.body.contains("/keep"), "{path} leaks: {}", res.body);
+    }
+
+    // Once the image is gone (replaced or over the budget), the answer says so. (Reports are
+    // cached by image id, so a new build of another file is used for this.)
+    let (other, _) = learner
+        .build(
+            None,
+            &[("Dockerfile", "FROM busybox:latest\nRUN echo gone > /g\n")],
+        )
+        .await;
+    support::remove_image(&other["image"]);
+    let res = learner
+        .get(&format!(
+            "/api/v1/builds/{}/layers",
+            other["id"].as_str().unwrap_or("")
+        ))
+        .await;
+    assert_eq!(res.status, StatusCode::GONE, "{}", res.body);
+    assert_eq!(res.json()["error"]["code"], "image_removed");
+    support::remove_image(&result["image"]);
+}

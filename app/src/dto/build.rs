@@ -114,6 +114,9 @@ pub struct BuildView {
     /// (sanitized inline HTML).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hints: Vec<String>,
+    /// What the linter noticed in the Dockerfile as submitted (known from the start).
+    #[serde(default)]
+    pub lint: Vec<crate::lint::LintFinding>,
 }
 
 impl BuildView {
@@ -131,6 +134,7 @@ impl BuildView {
             error: None,
             log_truncated: false,
             hints: Vec::new(),
+            lint: Vec::new(),
         }
     }
 }
@@ -396,7 +400,8 @@ mod tests {
         let json = serde_json::to_value(&view).expect("serializes");
         assert_eq!(
             json,
-            serde_json::json!({"id": "b1", "exercise": "playground", "status": "queued"})
+            serde_json::json!({"id": "b1", "exercise": "playground", "status": "queued", "lint": []}),
+            "absent fields are left out; `lint` is always there, empty or not"
         );
     }
 }

@@ -3,8 +3,10 @@
 use serde::{Deserialize, Serialize};
 
 mod build;
+mod layers;
 mod people;
 pub use build::*;
+pub use layers::*;
 pub use people::*;
 
 /// The course map: modules in order, each with its lessons in order.

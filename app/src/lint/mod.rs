@@ -18,6 +18,17 @@ pub enum Severity {
     Info,
 }
 
+impl Severity {
+    /// The wire name, also the CSS class: `error`, `warning`, `info`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Info => "info",
+        }
+    }
+}
+
 /// One thing the linter noticed, on one line.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LintFinding {

@@ -444,7 +444,7 @@ fn AttemptView(r: AttemptRecord) -> impl IntoView {
             {files}
             <h2>"What the learner saw"</h2>
             <BuildLog log/>
-            <Results result/>
+            <Results result layers_base="/api/v1/instructor/attempts"/>
         </section>
     }
 }

@@ -3,6 +3,7 @@
 mod course_map;
 mod engine_banner;
 mod instructor;
+mod layers;
 mod lesson;
 mod people;
 mod quiz;

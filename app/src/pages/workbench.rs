@@ -322,6 +322,24 @@ fn Editor(
             .unwrap_or(false)
     };
     let line_count = move || content().split('\n').count();
+    // Findings as the learner types (the same linter the server runs at submit).
+    let findings = Memo::new(move |_| {
+        if is_dockerfile() {
+            crate::lint::lint(&content())
+        } else {
+            Vec::new()
+        }
+    });
+    let lint_class = move |line: u32| {
+        findings.with(|f| {
+            f.iter()
+                .filter(|f| f.line == line)
+                .map(|f| f.severity)
+                .min_by_key(|s| *s as u8)
+                .map(|s| format!("lint-{}", s.as_str()))
+                .unwrap_or_default()
+        })
+    };
     view! {
         <div class="editor">
             <div class="gutter" aria-hidden="true">
@@ -330,7 +348,9 @@ fn Editor(
                     (1..=line_count())
                         .map(|n| {
                             let mark = bad == Some(n as u32);
-                            view! { <span class="line-number" class:error-line=mark>{n}</span> }
+                            view! {
+                                <span class=format!("line-number {}", lint_class(n as u32)) class:error-line=mark>{n}</span>
+                            }
                         })
                         .collect_view()
                 }}
@@ -354,7 +374,7 @@ fn Editor(
                             .map(|(i, tokens)| {
                                 let mark = bad == Some(i as u32 + 1);
                                 view! {
-                                    <span class="code-line" class:error-line=mark>
+                                    <span class=format!("code-line {}", lint_class(i as u32 + 1)) class:error-line=mark>
                                         {tokens
                                             .into_iter()
                                             .map(|(class, s)| view! { <span class=class>{s}</span> })
@@ -392,6 +412,65 @@ fn Editor(
                 ></textarea>
             </div>
         </div>
+        <LintList findings=Signal::derive(move || findings.get()) live=true/>
+    }
+}
+
+/// Text with `backticked` parts shown as code.
+fn with_code_spans(text: &str) -> impl IntoView {
+    text.split('`')
+        .enumerate()
+        .map(|(i, part)| {
+            if i % 2 == 1 {
+                view! { <code>{part.to_string()}</code> }.into_any()
+            } else {
+                part.to_string().into_any()
+            }
+        })
+        .collect_view()
+}
+
+/// Lint findings, each with its line, rule and a link to the lesson paragraph that explains
+/// it. `live`: the editor's list (says when all is clean); otherwise a build result's.
+#[component]
+pub(crate) fn LintList(
+    findings: Signal<Vec<crate::lint::LintFinding>>,
+    live: bool,
+) -> impl IntoView {
+    move || {
+        let findings = findings.get();
+        if findings.is_empty() {
+            return live
+                .then(|| view! { <p class="lint-summary lint-clean" data-lint="0">"✓ No lint findings"</p> })
+                .into_any();
+        }
+        let title = format!(
+            "{} lint finding{}{}",
+            findings.len(),
+            if findings.len() == 1 { "" } else { "s" },
+            if live {
+                ""
+            } else {
+                " in the Dockerfile as built"
+            }
+        );
+        view! {
+            <p class="lint-summary" data-lint=findings.len()>{title}</p>
+            <ul class="lint-list">
+                {findings
+                    .into_iter()
+                    .map(|f| view! {
+                        <li class=f.severity.as_str() data-rule=f.rule.clone() data-line=f.line.to_string()>
+                            <span class="lint-where">{format!("line {}", f.line)}</span>
+                            <span class="lint-message">{with_code_spans(&f.message)}</span>
+                            <span class="lint-rule">{f.rule.clone()}</span>
+                            <a class="lint-lesson" href=f.lesson>"why?"</a>
+                        </li>
+                    })
+                    .collect_view()}
+            </ul>
+        }
+        .into_any()
     }
 }
 
@@ -483,13 +562,26 @@ pub(crate) fn BuildLog(log: RwSignal<Vec<LogLine>>) -> impl IntoView {
 }
 
 #[component]
-pub(crate) fn Results(result: RwSignal<Option<BuildView>>) -> impl IntoView {
+pub(crate) fn Results(
+    result: RwSignal<Option<BuildView>>,
+    /// Where `<id>/layers` is served for whoever looks: the learner's build API by default.
+    #[prop(default = "/api/v1/builds")]
+    layers_base: &'static str,
+) -> impl IntoView {
     move || {
         result.get().map(|r| {
+            let explorer = r.image.is_some().then(|| {
+                view! { <super::layers::LayerExplorer url=format!("{layers_base}/{}/layers", r.id)/> }
+            });
             view! {
                 <div class="results" data-build=r.id.clone() data-status=r.status.as_str()>
                     {r.error.map(|e| view! { <FailureBox failure=e/> })}
+                    {(!r.lint.is_empty()).then(|| {
+                        let lint = r.lint.clone();
+                        view! { <LintList findings=Signal::derive(move || lint.clone()) live=false/> }
+                    })}
                     {r.image.map(|i| view! { <ImagePanel image=i/> })}
+                    {explorer}
                     {r.run.map(|run| view! { <RunPanel run/> })}
                 </div>
             }

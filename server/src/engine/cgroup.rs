@@ -55,7 +55,14 @@ impl BuildCgroup {
     /// Remove the directories the engine made under every controller. The engine removes a
     /// container's own cgroup a moment after the container, so retry briefly.
     pub async fn remove(self) {
-        for attempt in 0..20 {
+        self.remove_within(Duration::from_secs(1)).await;
+    }
+
+    /// [`remove`](Self::remove), waiting up to `wait` for the engine to empty it (a cancelled
+    /// build's step container is killed a moment after the request is dropped).
+    pub async fn remove_within(self, wait: Duration) {
+        let tries = (wait.as_millis() / 50).max(1);
+        for attempt in 0..tries {
             let left: Vec<PathBuf> = self.dirs().into_iter().filter(|d| d.exists()).collect();
             let mut failed = false;
             for dir in &left {
@@ -66,7 +73,7 @@ impl BuildCgroup {
             if !failed {
                 return;
             }
-            if attempt == 19 {
+            if attempt + 1 == tries {
                 tracing::warn!(cgroup = %self.name, "build cgroup still busy; leaving it");
             }
             tokio::time::sleep(Duration::from_millis(50)).await;

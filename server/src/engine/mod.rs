@@ -9,6 +9,7 @@ pub mod usage;
 pub use cgroup::BuildCgroup;
 pub mod context;
 pub mod image;
+pub mod layers;
 pub mod run;
 pub mod seed;
 

@@ -24,6 +24,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/builds", post(submit))
         .route("/api/v1/builds/{id}", get(show))
         .route("/api/v1/builds/{id}/events", get(events))
+        .route("/api/v1/builds/{id}/layers", get(layers))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
 }
 
@@ -81,6 +82,51 @@ async fn show(
         AppError::Internal("Your build history could not be read; please try again.".into())
     })?;
     Ok(Json(stored.ok_or_else(|| not_found(&id))?.view))
+}
+
+/// The layer explorer's data for one of the learner's finished builds.
+async fn layers(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+) -> Result<Json<std::sync::Arc<app::dto::LayerReport>>, AppError> {
+    let learner = learner_id(&state.store, &session).await?;
+    let view = match state.builds.get(&id, &learner) {
+        Some(record) => record.view(),
+        None => {
+            state
+                .store
+                .attempt(&id, &learner)
+                .await
+                .map_err(|e| {
+                    tracing::error!("reading attempt {id}: {e}");
+                    AppError::Internal(
+                        "Your build history could not be read; please try again.".into(),
+                    )
+                })?
+                .ok_or_else(|| not_found(&id))?
+                .view
+        }
+    };
+    Ok(Json(explore(&state, &view).await?))
+}
+
+/// The layers of a build's image, or why not, as an HTTP answer (learners and instructors).
+pub async fn explore(
+    state: &AppState,
+    view: &BuildView,
+) -> Result<std::sync::Arc<app::dto::LayerReport>, AppError> {
+    use crate::builds::ExploreError as E;
+    state.builds.layers(view).await.map_err(|e| {
+        let (status, code) = match &e {
+            E::NotFinished => (StatusCode::CONFLICT, "not_finished"),
+            E::NoImage => (StatusCode::NOT_FOUND, "no_image"),
+            E::Removed => (StatusCode::GONE, "image_removed"),
+            E::Unreadable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "layers_unreadable"),
+            E::EngineUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "engine_unavailable"),
+        };
+        AppError::Coded(status, code, e.to_string())
+    })
 }
 
 fn not_found(id: &str) -> AppError {

@@ -31,6 +31,22 @@ pub fn router() -> Router<AppState> {
         .route("/instructor/cohorts", post(create_cohort))
         .route("/instructor/cohorts/{id}/export.csv", get(export_csv))
         .route("/api/v1/instructor/cohorts/{id}/events", get(cohort_events))
+        .route(
+            "/api/v1/instructor/attempts/{id}/layers",
+            get(attempt_layers),
+        )
+}
+
+/// The layer explorer for an attempt by a learner in one of the instructor's cohorts.
+async fn attempt_layers(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+) -> Result<axum::Json<std::sync::Arc<app::dto::LayerReport>>, AppError> {
+    let (attempt, _, _) = state.cohort_attempt(&session, &id).await?;
+    Ok(axum::Json(
+        super::builds::explore(&state, &attempt.view).await?,
+    ))
 }
 
 async fn check_csrf(session: &Session, token: &str) -> Result<(), AppError> {

@@ -1,0 +1,1442 @@
+//! The layer explorer's engine part: what each layer of an image adds, changes and deletes,
+//! read from the image as `docker save` exports it, and how many bytes later layers hide.
+//!
+//! The export is read as a stream, once, and never held in memory or on disk: the engine's
+//! chunks go through a small channel to a blocking task that walks the outer tar and, inside
+//! it, each layer's tar, keeping only every layer's list of entries. The image's files are
+//! not kept. The manifest comes last in the legacy format, so the layers are matched to it
+//! (and to the config's history) once the whole export has gone by.
+//!
+//! Both export formats are understood: the legacy one Docker 20.10 writes
+//! (`manifest.json` → `<id>/layer.tar`, config `<hex>.json`, identical layers as symlinks)
+//! and the OCI layout newer engines write (`index.json`, `blobs/sha256/…`, usually with a
+//! `manifest.json` too). Layer blobs may be gzip-compressed there (engines that keep images
+//! in containerd export the registry's compressed blobs); zstd is reported as unsupported.
+
+use app::dto::{
+    clean_instruction, layer_efficiency, short_digest, FileChange, HistoryStep, LayerEntry,
+    LayerFile, LayerReport, WastedFile,
+};
+use bollard::Docker;
+use bytes::Bytes;
+use futures::StreamExt;
+use serde::Deserialize;
+use std::collections::{BTreeMap, HashMap};
+use std::io::{self, Read};
+
+/// How much of an image the explorer reads and reports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LayerLimits {
+    /// At most this many changes listed per layer (the biggest are kept).
+    pub max_files_per_layer: usize,
+    /// Give up when the export is bigger than this.
+    pub max_export_bytes: u64,
+    /// At most this many entries in [`LayerReport::wasted`] (the biggest are kept).
+    pub max_wasted_files: usize,
+    /// Give up when the layers hold more tar entries than this in all: every entry's path is
+    /// kept while reading, so this bounds memory for images made of countless tiny files.
+    pub max_entries: usize,
+}
+
+impl Default for LayerLimits {
+    fn default() -> Self {
+        LayerLimits {
+            max_files_per_layer: 2000,
+            max_export_bytes: 2 << 30,
+            max_wasted_files: 200,
+            max_entries: 1_000_000,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LayersError {
+    #[error("there is no image {0}")]
+    NotFound(String),
+    #[error("the image is bigger than the {limit}-byte limit for exploring layers")]
+    TooLarge { limit: u64 },
+    #[error("the image has more than {limit} files in its layers, too many to explore")]
+    TooManyFiles { limit: usize },
+    #[error("the Docker engine failed: {0}")]
+    Engine(#[from] bollard::errors::Error),
+    #[error("the exported image cannot be read: {0}")]
+    Format(String),
+    #[error("reading the exported image failed: {0}")]
+    Io(#[from] io::Error),
+    #[error("the export reader stopped: {0}")]
+    Task(String),
+}
+
+/// How many export chunks may wait for the reader; chunks are a few KiB to a few hundred.
+const CHANNEL_CHUNKS: usize = 16;
+
+/// JSON files (manifest, index, config) bigger than this are skipped.
+const MAX_JSON_BYTES: u64 = 16 << 20;
+
+/// Export `image` from the engine and read its layers.
+pub async fn explore(
+    docker: &Docker,
+    image: &str,
+    limits: &LayerLimits,
+) -> Result<LayerReport, LayersError> {
+    let inspect = docker.inspect_image(image).await.map_err(|e| match e {
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        } => LayersError::NotFound(image.to_string()),
+        e => LayersError::Engine(e),
+    })?;
+    let id = inspect
+        .id
+        .ok_or_else(|| LayersError::Format(format!("the engine gave no ID for {image}")))?;
+    // The uncompressed size of the layers: the export is a little bigger (tar headers), so
+    // this only saves downloading what is certainly too big; the stream is counted too.
+    if inspect
+        .size
+        .and_then(|s| u64::try_from(s).ok())
+        .is_some_and(|size| size > limits.max_export_bytes)
+    {
+        return Err(LayersError::TooLarge {
+            limit: limits.max_export_bytes,
+        });
+    }
+
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(CHANNEL_CHUNKS);
+    let reader_limits = limits.clone();
+    let reader = tokio::task::spawn_blocking(move || {
+        read_export(
+            ChannelReader {
+                rx,
+                current: Bytes::new(),
+            },
+            &reader_limits,
+        )
+    });
+    // Exported by ID, so a tag moved meanwhile cannot mix two images.
+    let mut stream = docker.export_image(&id);
+    let mut received: u64 = 0;
+    let mut feed_error = None;
+    while let Some(chunk) = stream.next().await {
+        match chunk {
+            Ok(bytes) => {
+                received = received.saturating_add(bytes.len() as u64);
+                if received > limits.max_export_bytes {
+                    feed_error = Some(LayersError::TooLarge {
+                        limit: limits.max_export_bytes,
+                    });
+                    break;
+                }
+                if tx.send(bytes).await.is_err() {
+                    // The reader is done (the archive ended, or it failed and says why).
+                    break;
+                }
+            }
+            Err(e) => {
+                feed_error = Some(LayersError::Engine(e));
+                break;
+            }
+        }
+    }
+    // The reader sees the end of the stream and finishes.
+    drop(tx);
+    drop(stream);
+    let read = reader.await.map_err(|e| LayersError::Task(e.to_string()))?;
+    if let Some(e) = feed_error {
+        return Err(e);
+    }
+    let mut report = read?;
+    report.image_id = id;
+    Ok(report)
+}
+
+/// The export stream as a blocking reader, for the tar crate.
+struct ChannelReader {
+    rx: tokio::sync::mpsc::Receiver<Bytes>,
+    current: Bytes,
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        while self.current.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(bytes) => self.current = bytes,
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len());
+        buf[..n].copy_from_slice(&self.current[..n]);
+        self.current = self.current.slice(n..);
+        Ok(n)
+    }
+}
+
+/// Read a `docker save` archive (either format) from `export`, front to back, once.
+/// [`LayerReport::image_id`] is the config's digest. `max_export_bytes` is not checked here
+/// ([`explore`] counts the stream).
+pub fn read_export<R: Read>(export: R, limits: &LayerLimits) -> Result<LayerReport, LayersError> {
+    let scan = scan_export(export, limits)?;
+    let (config_path, layer_paths) = scan.resolve_manifest()?;
+    let config_bytes = scan
+        .json
+        .get(&config_path)
+        .ok_or_else(|| LayersError::Format(format!("the image config {config_path} is missing")))?;
+    let config: ImageConfig = serde_json::from_slice(config_bytes)
+        .map_err(|e| LayersError::Format(format!("the image config is not valid: {e}")))?;
+    let diff_ids = config.rootfs.map(|r| r.diff_ids).unwrap_or_default();
+
+    let mut inputs = Vec::with_capacity(layer_paths.len());
+    for (index, path) in layer_paths.iter().enumerate() {
+        let entries = scan.layer(path)?;
+        let digest = diff_ids
+            .get(index)
+            .cloned()
+            .unwrap_or_else(|| digest_from_path(path));
+        inputs.push(LayerInput { digest, entries });
+    }
+    let mut report = analyze(&inputs, &config.history, limits);
+    report.image_id = image_id_from_config_path(&config_path);
+    Ok(report)
+}
+
+/// What the outer archive held: every layer's entries, the small JSON files, and links.
+#[derive(Default)]
+struct Scan {
+    /// Archive path → the layer's entries, or why it could not be read (which only matters
+    /// if the manifest names it).
+    layers: HashMap<String, Result<Vec<RawEntry>, String>>,
+    json: HashMap<String, Vec<u8>>,
+    /// Archive path → the archive path it links to.
+    links: HashMap<String, String>,
+}
+
+fn scan_export<R: Read>(export: R, limits: &LayerLimits) -> Result<Scan, LayersError> {
+    let mut scan = Scan::default();
+    let mut entries_seen = 0usize;
+    let mut archive = tar::Archive::new(export);
+    for entry in archive.entries()? {
+        let mut entry = entry?;
+        let path = normalize(&entry.path()?.to_string_lossy());
+        let kind = entry.header().entry_type();
+        if kind.is_symlink() || kind.is_hard_link() {
+            if let Some(target) = entry.link_name()? {
+                let target = target.to_string_lossy();
+                let resolved = if kind.is_symlink() && !target.starts_with('/') {
+                    normalize(&format!("{}/{target}", parent(&path)))
+                } else {
+                    normalize(&target)
+                };
+                scan.links.insert(path, resolved);
+            }
+            continue;
+        }
+        if !(kind.is_file() || kind == tar::EntryType::Continuous) {
+            continue;
+        }
+        let size = entry.size();
+        let mut head = Vec::with_capacity(512);
+        (&mut entry).take(512).read_to_end(&mut head)?;
+        let looks_like_layer = path.ends_with("layer.tar") || path.starts_with("blobs/");
+        let sniffed = sniff(&head);
+        if sniffed == Sniffed::Json || (path.ends_with(".json") && !looks_like_layer) {
+            if size <= MAX_JSON_BYTES {
+                let mut bytes = head;
+                entry.read_to_end(&mut bytes)?;
+                scan.json.insert(path, bytes);
+            }
+            continue;
+        }
+        if !looks_like_layer {
+            continue;
+        }
+        let body = io::Cursor::new(head).chain(entry);
+        let parsed = match sniffed {
+            Sniffed::Zstd => Err("it is zstd-compressed, which is not supported".to_string()),
+            Sniffed::Gzip => read_layer(flate2::read::GzDecoder::new(body), &mut entries_seen),
+            Sniffed::Json | Sniffed::Tar => read_layer(body, &mut entries_seen),
+        };
+        if entries_seen > limits.max_entries {
+            return Err(LayersError::TooManyFiles {
+                limit: limits.max_entries,
+            });
+        }
+        scan.layers.insert(path, parsed);
+    }
+    Ok(scan)
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Sniffed {
+    Gzip,
+    Zstd,
+    Json,
+    /// Anything else: a tar, an empty one (all zeros), or garbage the tar reader rejects.
+    Tar,
+}
+
+fn sniff(head: &[u8]) -> Sniffed {
+    if head.starts_with(&[0x1f, 0x8b]) {
+        return Sniffed::Gzip;
+    }
+    if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        return Sniffed::Zstd;
+    }
+    if head.get(257..262) == Some(b"ustar".as_slice()) {
+        return Sniffed::Tar;
+    }
+    match head.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') | Some(b'[') => Sniffed::Json,
+        _ => Sniffed::Tar,
+    }
+}
+
+impl Scan {
+    /// The config's archive path and the layers' archive paths, bottom first.
+    fn resolve_manifest(&self) -> Result<(String, Vec<String>), LayersError> {
+        if let Some(bytes) = self.json.get("manifest.json") {
+            let manifest: Vec<LegacyManifest> = serde_json::from_slice(bytes)
+                .map_err(|e| LayersError::Format(format!("manifest.json is not valid: {e}")))?;
+            let first = manifest
+                .into_iter()
+                .next()
+                .ok_or_else(|| LayersError::Format("manifest.json lists no image".into()))?;
+            let layers = first.layers.iter().map(|l| normalize(l)).collect();
+            return Ok((normalize(&first.config), layers));
+        }
+        if let Some(bytes) = self.json.get("index.json") {
+            let manifest = self.find_oci_manifest(bytes, 0)?;
+            let layers = manifest
+                .layers
+                .iter()
+                .map(|l| blob_path(&l.digest))
+                .collect();
+            return Ok((blob_path(&manifest.config.digest), layers));
+        }
+        Err(LayersError::Format(
+            "neither manifest.json nor index.json is in the export".into(),
+        ))
+    }
+
+    /// The first image manifest an OCI index leads to whose config is in the export.
+    fn find_oci_manifest(&self, index: &[u8], depth: usize) -> Result<OciManifest, LayersError> {
+        let index: OciIndex = serde_json::from_slice(index)
+            .map_err(|e| LayersError::Format(format!("an OCI index is not valid: {e}")))?;
+        for descriptor in &index.manifests {
+            let Some(bytes) = self.json.get(&blob_path(&descriptor.digest)) else {
+                continue;
+            };
+            let is_index = descriptor.media_type.contains("index")
+                || descriptor.media_type.contains("manifest.list");
+            if is_index {
+                if depth < 4 {
+                    if let Ok(found) = self.find_oci_manifest(bytes, depth + 1) {
+                        return Ok(found);
+                    }
+                }
+                continue;
+            }
+            let Ok(manifest) = serde_json::from_slice::<OciManifest>(bytes) else {
+                continue;
+            };
+            if self.json.contains_key(&blob_path(&manifest.config.digest)) {
+                return Ok(manifest);
+            }
+        }
+        Err(LayersError::Format(
+            "index.json leads to no image manifest in the export".into(),
+        ))
+    }
+
+    /// A layer's entries, following the links the legacy format makes for identical layers.
+    fn layer(&self, path: &str) -> Result<&[RawEntry], LayersError> {
+        let mut current = path.to_string();
+        for _ in 0..16 {
+            if let Some(found) = self.layers.get(&current) {
+                return found
+                    .as_deref()
+                    .map_err(|why| LayersError::Format(format!("layer {path}: {why}")));
+            }
+            match self.links.get(&current) {
+                Some(target) => current = target.clone(),
+                None => break,
+            }
+        }
+        Err(LayersError::Format(format!(
+            "the layer {path} is missing from the export"
+        )))
+    }
+}
+
+#[derive(Deserialize)]
+struct LegacyManifest {
+    #[serde(rename = "Config")]
+    config: String,
+    #[serde(rename = "Layers", default)]
+    layers: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct OciIndex {
+    #[serde(default)]
+    manifests: Vec<OciDescriptor>,
+}
+
+#[derive(Deserialize)]
+struct OciManifest {
+    config: OciDescriptor,
+    #[serde(default)]
+    layers: Vec<OciDescriptor>,
+}
+
+#[derive(Deserialize)]
+struct OciDescriptor {
+    #[serde(rename = "mediaType", default)]
+    media_type: String,
+    digest: String,
+}
+
+#[derive(Deserialize)]
+struct ImageConfig {
+    #[serde(default)]
+    rootfs: Option<RootFs>,
+    #[serde(default)]
+    history: Vec<ConfigHistory>,
+}
+
+#[derive(Deserialize)]
+struct RootFs {
+    #[serde(default)]
+    diff_ids: Vec<String>,
+}
+
+/// One entry of the config's `history`, oldest first; `empty_layer` marks the steps that
+/// made no layer (the engine's history API does not say so before API 1.44-ish engines).
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct ConfigHistory {
+    #[serde(default)]
+    pub created_by: Option<String>,
+    #[serde(default)]
+    pub comment: Option<String>,
+    #[serde(default)]
+    pub empty_layer: bool,
+}
+
+/// `sha256:abc` → `blobs/sha256/abc`.
+fn blob_path(digest: &str) -> String {
+    match digest.split_once(':') {
+        Some((algorithm, hex)) => format!("blobs/{algorithm}/{hex}"),
+        None => format!("blobs/{digest}"),
+    }
+}
+
+/// A digest for a layer the config does not name: from `blobs/sha256/<hex>` or
+/// `<hex>/layer.tar`.
+fn digest_from_path(path: &str) -> String {
+    if let Some(rest) = path.strip_prefix("blobs/") {
+        if let Some((algorithm, hex)) = rest.split_once('/') {
+            return format!("{algorithm}:{hex}");
+        }
+    }
+    let hex = path.strip_suffix("/layer.tar").unwrap_or(path);
+    format!("sha256:{hex}")
+}
+
+/// `<hex>.json` (legacy) or `blobs/sha256/<hex>` (OCI) → `sha256:<hex>`.
+fn image_id_from_config_path(path: &str) -> String {
+    if path.starts_with("blobs/") {
+        return digest_from_path(path);
+    }
+    format!("sha256:{}", path.strip_suffix(".json").unwrap_or(path))
+}
+
+/// One entry of a layer's tar.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct RawEntry {
+    /// Relative, normalised: `etc/passwd`.
+    path: String,
+    what: RawKind,
+    size: u64,
+    link: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RawKind {
+    File,
+    Dir,
+    Symlink,
+    HardLink,
+    /// Devices, FIFOs.
+    Other,
+    /// `.wh.<name>`: `path` (the name) is deleted.
+    Whiteout,
+    /// `.wh..wh..opq`: everything lower layers have below `path` is deleted.
+    Opaque,
+}
+
+fn read_layer<R: Read>(layer: R, entries_seen: &mut usize) -> Result<Vec<RawEntry>, String> {
+    let mut archive = tar::Archive::new(layer);
+    let mut entries = Vec::new();
+    let describe = |e: io::Error| format!("it is not a readable tar: {e}");
+    for entry in archive.entries().map_err(describe)? {
+        let entry = entry.map_err(describe)?;
+        *entries_seen += 1;
+        let path = normalize(&entry.path().map_err(describe)?.to_string_lossy());
+        if path.is_empty() {
+            continue;
+        }
+        let (dir, name) = match path.rsplit_once('/') {
+            Some((dir, name)) => (dir, name),
+            None => ("", path.as_str()),
+        };
+        if name == ".wh..wh..opq" {
+            entries.push(RawEntry {
+                path: dir.to_string(),
+                what: RawKind::Opaque,
+                size: 0,
+                link: None,
+            });
+            continue;
+        }
+        if name.starts_with(".wh..wh.") {
+            // aufs bookkeeping (`.wh..wh.plnk`, `.wh..wh.aufs`), not the image's files.
+            continue;
+        }
+        if let Some(deleted) = name.strip_prefix(".wh.") {
+            let path = if dir.is_empty() {
+                deleted.to_string()
+            } else {
+                format!("{dir}/{deleted}")
+            };
+            entries.push(RawEntry {
+                path,
+                what: RawKind::Whiteout,
+                size: 0,
+                link: None,
+            });
+            continue;
+        }
+        let header = entry.header();
+        let kind = header.entry_type();
+        let what = if kind.is_dir() {
+            RawKind::Dir
+        } else if kind.is_symlink() {
+            RawKind::Symlink
+        } else if kind.is_hard_link() {
+            RawKind::HardLink
+        } else if kind.is_file() || kind == tar::EntryType::Continuous {
+            RawKind::File
+        } else {
+            RawKind::Other
+        };
+        let link = match what {
+            RawKind::Symlink => entry
+                .link_name()
+                .map_err(describe)?
+                .map(|l| l.to_string_lossy().into_owned()),
+            // Hard links name a path in the same archive.
+            RawKind::HardLink => entry
+                .link_name()
+                .map_err(describe)?
+                .map(|l| format!("/{}", normalize(&l.to_string_lossy()))),
+            _ => None,
+        };
+        let size = if what == RawKind::File {
+            entry.size()
+        } else {
+            0
+        };
+        entries.push(RawEntry {
+            path,
+            what,
+            size,
+            link,
+        });
+    }
+    Ok(entries)
+}
+
+/// `./a//b/../c/` → `a/c`: relative, no empty or `.` parts, `..` applied.
+fn normalize(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            part => parts.push(part),
+        }
+    }
+    parts.join("/")
+}
+
+fn parent(path: &str) -> &str {
+    path.rsplit_once('/').map_or("", |(dir, _)| dir)
+}
+
+struct LayerInput<'a> {
+    digest: String,
+    entries: &'a [RawEntry],
+}
+
+/// What a path is after the layers applied so far.
+#[derive(Clone, Copy, Debug)]
+struct Present {
+    size: u64,
+    is_dir: bool,
+    regular: bool,
+    layer: usize,
+}
+
+/// Take `path`'s descendants (and `path` itself when `itself`) out of `state` into `into`.
+fn take_below(
+    state: &mut BTreeMap<String, Present>,
+    path: &str,
+    itself: bool,
+    into: &mut BTreeMap<String, Present>,
+) {
+    if itself {
+        if let Some(found) = state.remove(path) {
+            into.insert(path.to_string(), found);
+        }
+    }
+    let prefix = if path.is_empty() {
+        String::new()
+    } else {
+        format!("{path}/")
+    };
+    let below: Vec<String> = state
+        .range(prefix.clone()..)
+        .take_while(|(p, _)| p.starts_with(&prefix))
+        .map(|(p, _)| p.clone())
+        .collect();
+    for p in below {
+        if let Some(found) = state.remove(&p) {
+            into.insert(p, found);
+        }
+    }
+}
+
+/// Apply the layers in order and report each one's changes and the waste.
+fn analyze(
+    inputs: &[LayerInput<'_>],
+    history: &[ConfigHistory],
+    limits: &LayerLimits,
+) -> LayerReport {
+    // Pair history steps with layers: the steps not marked empty made the layers, in order.
+    let mut steps = Vec::with_capacity(history.len());
+    let mut layer_steps: Vec<Option<&ConfigHistory>> = vec![None; inputs.len()];
+    let mut next_layer = 0usize;
+    for step in history {
+        let instruction = instruction_of(step);
+        let layer = if !step.empty_layer && next_layer < inputs.len() {
+            layer_steps[next_layer] = Some(step);
+            next_layer += 1;
+            Some(next_layer - 1)
+        } else {
+            None
+        };
+        steps.push(HistoryStep { instruction, layer });
+    }
+
+    let mut state: BTreeMap<String, Present> = BTreeMap::new();
+    let mut wasted: Vec<WastedFile> = Vec::new();
+    let mut layers = Vec::with_capacity(inputs.len());
+    for (index, input) in inputs.iter().enumerate() {
+        // Later entries for the same path win, as when the tar is extracted.
+        let mut added: BTreeMap<&str, &RawEntry> = BTreeMap::new();
+        let mut removed: BTreeMap<String, Present> = BTreeMap::new();
+        let mut orphan_whiteouts: Vec<&str> = Vec::new();
+        // Whiteouts and opaque directories act on the lower layers only.
+        for entry in input.entries {
+            match entry.what {
+                RawKind::Whiteout => {
+                    let before = removed.len();
+                    take_below(&mut state, &entry.path, true, &mut removed);
+                    if removed.len() == before && !removed.contains_key(&entry.path) {
+                        orphan_whiteouts.push(&entry.path);
+                    }
+                }
+                RawKind::Opaque => take_below(&mut state, &entry.path, false, &mut removed),
+                _ => {
+                    added.insert(&entry.path, entry);
+                }
+            }
+        }
+        // A directory replaced by anything else loses what was below it.
+        for (path, entry) in &added {
+            if entry.what != RawKind::Dir && state.get(*path).is_some_and(|p| p.is_dir) {
+                take_below(&mut state, path, false, &mut removed);
+            }
+        }
+
+        let mut files = Vec::with_capacity(added.len() + removed.len());
+        let mut size_bytes = 0u64;
+        let mut removed_bytes = 0u64;
+        for (path, entry) in &added {
+            let lower = removed.remove(*path).or_else(|| state.get(*path).copied());
+            if let Some(lower) = lower {
+                if lower.regular && lower.size > 0 {
+                    removed_bytes = removed_bytes.saturating_add(lower.size);
+                    wasted.push(WastedFile {
+                        path: format!("/{path}"),
+                        size_bytes: lower.size,
+                        added_in: lower.layer,
+                        removed_in: index,
+                    });
+                }
+            }
+            size_bytes = size_bytes.saturating_add(entry.size);
+            files.push(LayerFile {
+                path: format!("/{path}"),
+                kind: if lower.is_some() {
+                    FileChange::Changed
+                } else {
+                    FileChange::Added
+                },
+                size_bytes: entry.size,
+                is_dir: entry.what == RawKind::Dir,
+                link: entry.link.clone(),
+            });
+            state.insert(
+                (*path).to_string(),
+                Present {
+                    size: entry.size,
+                    is_dir: entry.what == RawKind::Dir,
+                    regular: entry.what == RawKind::File,
+                    layer: index,
+                },
+            );
+        }
+        for (path, lower) in removed {
+            let size = if lower.regular { lower.size } else { 0 };
+            if size > 0 {
+                removed_bytes = removed_bytes.saturating_add(size);
+                wasted.push(WastedFile {
+                    path: format!("/{path}"),
+                    size_bytes: size,
+                    added_in: lower.layer,
+                    removed_in: index,
+                });
+            }
+            files.push(LayerFile {
+                path: format!("/{path}"),
+                kind: FileChange::Deleted,
+                size_bytes: size,
+                is_dir: lower.is_dir,
+                link: None,
+            });
+        }
+        for path in orphan_whiteouts {
+            if !added.contains_key(path) {
+                files.push(LayerFile {
+                    path: format!("/{path}"),
+                    kind: FileChange::Deleted,
+                    size_bytes: 0,
+                    is_dir: false,
+                    link: None,
+                });
+            }
+        }
+
+        let files_total = files.len();
+        let files_truncated = files_total > limits.max_files_per_layer;
+        if files_truncated {
+            files.sort_by(|a, b| {
+                b.size_bytes
+                    .cmp(&a.size_bytes)
+                    .then_with(|| a.path.cmp(&b.path))
+            });
+            files.truncate(limits.max_files_per_layer);
+        }
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+
+        let step = layer_steps[index];
+        let created_by = step.and_then(|s| s.created_by.clone()).unwrap_or_default();
+        layers.push(LayerEntry {
+            index,
+            digest: input.digest.clone(),
+            id: short_digest(&input.digest),
+            instruction: step.map(instruction_of).unwrap_or_default(),
+            created_by,
+            comment: step
+                .and_then(|s| s.comment.clone())
+                .filter(|c| !c.is_empty()),
+            size_bytes,
+            removed_bytes,
+            files,
+            files_total,
+            files_truncated,
+        });
+    }
+
+    let total_bytes = layers
+        .iter()
+        .fold(0u64, |sum, l| sum.saturating_add(l.size_bytes));
+    let wasted_bytes = wasted
+        .iter()
+        .fold(0u64, |sum, w| sum.saturating_add(w.size_bytes));
+    wasted.sort_by(|a, b| {
+        b.size_bytes
+            .cmp(&a.size_bytes)
+            .then_with(|| a.path.cmp(&b.path))
+            .then_with(|| a.added_in.cmp(&b.added_in))
+    });
+    let wasted_total = wasted.len();
+    let wasted_truncated = wasted_total > limits.max_wasted_files;
+    wasted.truncate(limits.max_wasted_files);
+    LayerReport {
+        image_id: String::new(),
+        layers,
+        steps,
+        total_bytes,
+        wasted_bytes,
+        efficiency: layer_efficiency(total_bytes, wasted_bytes),
+        wasted,
+        wasted_total,
+        wasted_truncated,
+    }
+}
+
+/// The readable instruction of a history step; its comment when it recorded no command
+/// (imported and seeded base layers).
+fn instruction_of(step: &ConfigHistory) -> String {
+    let cleaned = clean_instruction(step.created_by.as_deref().unwrap_or_default());
+    if cleaned.is_empty() {
+        step.comment.clone().unwrap_or_default()
+    } else {
+        cleaned
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    /// One entry of a synthetic layer.
+    enum Item<'a> {
+        Dir(&'a str),
+        File(&'a str, usize),
+        Link(&'a str, &'a str),
+        Hard(&'a str, &'a str),
+    }
+
+    fn header(kind: tar::EntryType, size: u64) -> tar::Header {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(kind);
+        h.set_size(size);
+        h.set_mode(if kind == tar::EntryType::Directory {
+            0o755
+        } else {
+            0o644
+        });
+        h.set_mtime(0);
+        h
+    }
+
+    /// A layer tar as the engine writes it: `./`-less relative paths, dirs with a slash.
+    fn layer(items: &[Item<'_>]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for item in items {
+            match item {
+                Item::Dir(path) => {
+                    let mut h = header(tar::EntryType::Directory, 0);
+                    b.append_data(&mut h, format!("{path}/"), io::empty())
+                        .expect("dir");
+                }
+                Item::File(path, size) => {
+                    let mut h = header(tar::EntryType::Regular, *size as u64);
+                    b.append_data(&mut h, path, vec![b'x'; *size].as_slice())
+                        .expect("file");
+                }
+                Item::Link(path, target) => {
+                    let mut h = header(tar::EntryType::Symlink, 0);
+                    b.append_link(&mut h, path, target).expect("symlink");
+                }
+                Item::Hard(path, target) => {
+                    let mut h = header(tar::EntryType::Link, 0);
+                    b.append_link(&mut h, path, target).expect("hard link");
+                }
+            }
+        }
+        b.into_inner().expect("layer tar")
+    }
+
+    /// What Docker writes for a layer with no changes: two zero blocks.
+    fn empty_layer() -> Vec<u8> {
+        vec![0u8; 1024]
+    }
+
+    fn hex(n: usize) -> String {
+        format!("{n:064x}")
+    }
+
+    fn add_file(b: &mut tar::Builder<Vec<u8>>, path: &str, bytes: &[u8]) {
+        let mut h = header(tar::EntryType::Regular, bytes.len() as u64);
+        b.append_data(&mut h, path, bytes).expect("append");
+    }
+
+    fn config(history: &[(&str, bool)], layers: usize) -> Vec<u8> {
+        let history: Vec<serde_json::Value> = history
+            .iter()
+            .map(|(created_by, empty)| {
+                if *empty {
+                    serde_json::json!({"created_by": created_by, "empty_layer": true})
+                } else {
+                    serde_json::json!({"created_by": created_by})
+                }
+            })
+            .collect();
+        let diff_ids: Vec<String> = (0..layers)
+            .map(|i| format!("sha256:{}", hex(100 + i)))
+            .collect();
+        serde_json::to_vec(&serde_json::json!({
+            "architecture": "amd64",
+            "os": "linux",
+            "history": history,
+            "rootfs": {"type": "layers", "diff_ids": diff_ids},
+        }))
+        .expect("config JSON")
+    }
+
+    /// The legacy format, in Docker 20.10's order: layer directories, config, manifest.
+    /// `same_as[i] = Some(j)` makes layer i a symlink to layer j's tar, as Docker does for
+    /// identical layers.
+    fn legacy(layers: &[Vec<u8>], history: &[(&str, bool)], same_as: &[Option<usize>]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut paths = Vec::new();
+        for (i, bytes) in layers.iter().enumerate() {
+            let dir = hex(i + 1);
+            let mut h = header(tar::EntryType::Directory, 0);
+            b.append_data(&mut h, format!("{dir}/"), io::empty())
+                .expect("dir");
+            add_file(&mut b, &format!("{dir}/VERSION"), b"1.0");
+            add_file(&mut b, &format!("{dir}/json"), b"{\"id\":\"x\"}");
+            match same_as.get(i).copied().flatten() {
+                Some(j) => {
+                    let mut h = header(tar::EntryType::Symlink, 0);
+                    b.append_link(
+                        &mut h,
+                        format!("{dir}/layer.tar"),
+                        format!("../{}/layer.tar", hex(j + 1)),
+                    )
+                    .expect("link");
+                }
+                None => add_file(&mut b, &format!("{dir}/layer.tar"), bytes),
+            }
+            paths.push(format!("{dir}/layer.tar"));
+        }
+        let config_name = format!("{}.json", hex(999));
+        add_file(&mut b, &config_name, &config(history, layers.len()));
+        let manifest = serde_json::json!([{
+            "Config": config_name,
+            "RepoTags": ["layerlab-test/x:latest"],
+            "Layers": paths,
+        }]);
+        add_file(
+            &mut b,
+            "manifest.json",
+            &serde_json::to_vec(&manifest).expect("manifest"),
+        );
+        add_file(&mut b, "repositories", b"{}");
+        b.into_inner().expect("export")
+    }
+
+    fn gzip(bytes: &[u8]) -> Vec<u8> {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(bytes).expect("gzip");
+        encoder.finish().expect("gzip")
+    }
+
+    /// The OCI layout newer engines write. Blobs are named by made-up digests (nothing here
+    /// checks them); `layer_blobs[i]` is the blob index of layer i so blobs can be shared.
+    fn oci(
+        blobs: &[Vec<u8>],
+        layer_blobs: &[usize],
+        history: &[(&str, bool)],
+        with_manifest_json: bool,
+    ) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        add_file(&mut b, "oci-layout", b"{\"imageLayoutVersion\":\"1.0.0\"}");
+        let mut h = header(tar::EntryType::Directory, 0);
+        b.append_data(&mut h, "blobs/", io::empty()).expect("dir");
+        let mut h = header(tar::EntryType::Directory, 0);
+        b.append_data(&mut h, "blobs/sha256/", io::empty())
+            .expect("dir");
+        for (i, blob) in blobs.iter().enumerate() {
+            add_file(&mut b, &format!("blobs/sha256/{}", hex(i + 1)), blob);
+        }
+        let config_digest = format!("sha256:{}", hex(500));
+        add_file(
+            &mut b,
+            &format!("blobs/sha256/{}", hex(500)),
+            &config(history, layer_blobs.len()),
+        );
+        let layers: Vec<serde_json::Value> = layer_blobs
+            .iter()
+            .map(|i| {
+                serde_json::json!({
+                    "mediaType": "application/vnd.oci.image.layer.v1.tar",
+                    "digest": format!("sha256:{}", hex(i + 1)),
+                    "size": blobs[*i].len(),
+                })
+            })
+            .collect();
+        let manifest = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": 1},
+            "layers": layers,
+        });
+        add_file(
+            &mut b,
+            &format!("blobs/sha256/{}", hex(600)),
+            &serde_json::to_vec(&manifest).expect("manifest"),
+        );
+        // A multi-platform index in front, as containerd-backed engines write.
+        let inner_index = serde_json::json!({
+            "schemaVersion": 2,
+            "manifests": [
+                {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": format!("sha256:{}", hex(777)), "size": 1},
+                {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": format!("sha256:{}", hex(600)), "size": 1},
+            ],
+        });
+        add_file(
+            &mut b,
+            &format!("blobs/sha256/{}", hex(700)),
+            &serde_json::to_vec(&inner_index).expect("index"),
+        );
+        let index = serde_json::json!({
+            "schemaVersion": 2,
+            "manifests": [{"mediaType": "application/vnd.oci.image.index.v1+json", "digest": format!("sha256:{}", hex(700)), "size": 1}],
+        });
+        add_file(
+            &mut b,
+            "index.json",
+            &serde_json::to_vec(&index).expect("index"),
+        );
+        if with_manifest_json {
+            let paths: Vec<String> = layer_blobs
+                .iter()
+                .map(|i| format!("blobs/sha256/{}", hex(i + 1)))
+                .collect();
+            let legacy = serde_json::json!([{
+                "Config": format!("blobs/sha256/{}", hex(500)),
+                "RepoTags": [],
+                "Layers": paths,
+            }]);
+            add_file(
+                &mut b,
+                "manifest.json",
+                &serde_json::to_vec(&legacy).expect("manifest"),
+            );
+        }
+        b.into_inner().expect("export")
+    }
+
+    fn read(export: &[u8]) -> LayerReport {
+        read_export(export, &LayerLimits::default()).expect("the export reads")
+    }
+
+    fn kinds(entry: &LayerEntry) -> Vec<(&str, FileChange, u64)> {
+        entry
+            .files
+            .iter()
+            .map(|f| (f.path.as_str(), f.kind, f.size_bytes))
+            .collect()
+    }
+
+    const HISTORY: &[(&str, bool)] = &[
+        ("/bin/sh -c #(nop) ADD file:abc in / ", false),
+        ("/bin/sh -c #(nop)  ENV A=b", true),
+        (
+            "/bin/sh -c rm -rf /big /opt/* && echo more > /etc/a.conf",
+            false,
+        ),
+    ];
+
+    fn base_layer() -> Vec<u8> {
+        layer(&[
+            Item::Dir("etc"),
+            Item::File("etc/a.conf", 100),
+            Item::Dir("opt"),
+            Item::File("opt/x", 50),
+            Item::Dir("opt/sub"),
+            Item::File("opt/sub/y", 30),
+            Item::File("big", 1000),
+            Item::File("keep", 10),
+            Item::Link("link", "/keep"),
+            Item::Hard("keep2", "keep"),
+            Item::Dir("dirfile"),
+            Item::File("dirfile/inner", 7),
+        ])
+    }
+
+    fn second_layer() -> Vec<u8> {
+        layer(&[
+            Item::File(".wh.big", 0),
+            Item::Dir("etc"),
+            Item::File("etc/a.conf", 120),
+            Item::Dir("opt"),
+            Item::File("opt/.wh..wh..opq", 0),
+            Item::File("opt/new", 5),
+            Item::File("dirfile", 3),
+            Item::File(".wh..wh.plnk", 0),
+            Item::File(".wh.never-existed", 0),
+        ])
+    }
+
+    fn assert_whiteouts_opaque_and_overwrites(report: &LayerReport) {
+        assert_eq!(report.layers.len(), 2);
+        let base = &report.layers[0];
+        assert_eq!(base.instruction, "ADD file:abc in /");
+        assert_eq!(base.size_bytes, 1197);
+        assert_eq!(base.removed_bytes, 0);
+        assert!(base.files.iter().all(|f| f.kind == FileChange::Added));
+        let link = base.files.iter().find(|f| f.path == "/link").expect("link");
+        assert_eq!(link.link.as_deref(), Some("/keep"));
+        let hard = base
+            .files
+            .iter()
+            .find(|f| f.path == "/keep2")
+            .expect("hard");
+        assert_eq!(hard.link.as_deref(), Some("/keep"));
+        assert_eq!(hard.size_bytes, 0);
+
+        let top = &report.layers[1];
+        assert_eq!(
+            top.instruction,
+            "RUN rm -rf /big /opt/* && echo more > /etc/a.conf"
+        );
+        assert_eq!(
+            kinds(top),
+            [
+                ("/big", FileChange::Deleted, 1000),
+                ("/dirfile", FileChange::Changed, 3),
+                ("/dirfile/inner", FileChange::Deleted, 7),
+                ("/etc", FileChange::Changed, 0),
+                ("/etc/a.conf", FileChange::Changed, 120),
+                ("/never-existed", FileChange::Deleted, 0),
+                ("/opt", FileChange::Changed, 0),
+                ("/opt/new", FileChange::Added, 5),
+                ("/opt/sub", FileChange::Deleted, 0),
+                ("/opt/sub/y", FileChange::Deleted, 30),
+                ("/opt/x", FileChange::Deleted, 50),
+            ]
+        );
+        let dirfile = top
+            .files
+            .iter()
+            .find(|f| f.path == "/dirfile")
+            .expect("dirfile");
+        assert!(!dirfile.is_dir, "a directory replaced by a file");
+        assert!(top.files.iter().any(|f| f.path == "/opt/sub" && f.is_dir));
+        assert_eq!(top.size_bytes, 128);
+        assert_eq!(top.removed_bytes, 1187);
+        assert_eq!(top.files_total, 11);
+        assert!(!top.files_truncated);
+
+        assert_eq!(report.total_bytes, 1325);
+        assert_eq!(report.wasted_bytes, 1000 + 100 + 50 + 30 + 7);
+        assert!((report.efficiency - (1.0 - 1187.0 / 1325.0)).abs() < 1e-12);
+        let wasted: Vec<(&str, u64, usize, usize)> = report
+            .wasted
+            .iter()
+            .map(|w| (w.path.as_str(), w.size_bytes, w.added_in, w.removed_in))
+            .collect();
+        assert_eq!(
+            wasted,
+            [
+                ("/big", 1000, 0, 1),
+                ("/etc/a.conf", 100, 0, 1),
+                ("/opt/x", 50, 0, 1),
+                ("/opt/sub/y", 30, 0, 1),
+                ("/dirfile/inner", 7, 0, 1),
+            ]
+        );
+        assert_eq!(report.wasted_total, 5);
+        assert!(!report.wasted_truncated);
+        assert_eq!(
+            report.steps,
+            [
+                HistoryStep {
+                    instruction: "ADD file:abc in /".into(),
+                    layer: Some(0)
+                },
+                HistoryStep {
+                    instruction: "ENV A=b".into(),
+                    layer: None
+                },
+                HistoryStep {
+                    instruction: "RUN rm -rf /big /opt/* && echo more > /etc/a.conf".into(),
+                    layer: Some(1)
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn legacy_export_with_whiteouts_an_opaque_dir_and_overwrites() {
+        let export = legacy(&[base_layer(), second_layer()], HISTORY, &[]);
+        let report = read(&export);
+        assert_whiteouts_opaque_and_overwrites(&report);
+        assert_eq!(report.image_id, format!("sha256:{}", hex(999)));
+        assert_eq!(report.layers[0].digest, format!("sha256:{}", hex(100)));
+        assert_eq!(report.layers[1].id, hex(101)[..12]);
+    }
+
+    #[test]
+    fn oci_export_with_gzip_layers_reads_the_same() {
+        let export = oci(
+            &[gzip(&base_layer()), second_layer()],
+            &[0, 1],
+            HISTORY,
+            true,
+        );
+        let report = read(&export);
+        assert_whiteouts_opaque_and_overwrites(&report);
+        assert_eq!(report.image_id, format!("sha256:{}", hex(500)));
+    }
+
+    #[test]
+    fn oci_export_without_manifest_json_goes_through_index_json() {
+        let export = oci(
+            &[base_layer(), gzip(&second_layer())],
+            &[0, 1],
+            HISTORY,
+            false,
+        );
+        let report = read(&export);
+        assert_whiteouts_opaque_and_overwrites(&report);
+    }
+
+    #[test]
+    fn identical_layers_shared_by_a_symlink_or_one_blob_are_read_twice() {
+        let history = &[
+            ("/bin/sh -c #(nop) COPY file:a in / ", false),
+            ("/bin/sh -c #(nop) WORKDIR /", false),
+            ("/bin/sh -c #(nop) WORKDIR /", false),
+        ];
+        let first = layer(&[Item::File("a", 4)]);
+        let legacy_export = legacy(
+            &[first.clone(), empty_layer(), empty_layer()],
+            history,
+            &[None, None, Some(1)],
+        );
+        let oci_export = oci(&[first, empty_layer()], &[0, 1, 1], history, true);
+        for export in [legacy_export, oci_export] {
+            let report = read(&export);
+            assert_eq!(report.layers.len(), 3);
+            assert_eq!(kinds(&report.layers[0]), [("/a", FileChange::Added, 4)]);
+            assert!(report.layers[1].files.is_empty());
+            assert!(report.layers[2].files.is_empty());
+            assert_eq!(report.layers[2].instruction, "WORKDIR /");
+            assert_eq!(report.total_bytes, 4);
+            assert_eq!(report.efficiency, 1.0);
+        }
+    }
+
+    #[test]
+    fn a_scratch_image_with_one_empty_file_has_no_bytes_and_full_efficiency() {
+        let history = &[("/bin/sh -c #(nop) COPY file:e in / ", false)];
+        let report = read(&legacy(&[layer(&[Item::File("empty", 0)])], history, &[]));
+        assert_eq!(report.layers.len(), 1);
+        assert_eq!(kinds(&report.layers[0]), [("/empty", FileChange::Added, 0)]);
+        assert_eq!(report.total_bytes, 0);
+        assert_eq!(report.wasted_bytes, 0);
+        assert_eq!(report.efficiency, 1.0);
+        assert!(report.wasted.is_empty());
+    }
+
+    #[test]
+    fn an_image_without_layers_is_reported_empty() {
+        let report = read(&legacy(&[], &[], &[]));
+        assert!(report.layers.is_empty());
+        assert_eq!(report.efficiency, 1.0);
+    }
+
+    #[test]
+    fn long_file_lists_keep_the_biggest_and_say_how_many_there_were() {
+        let names: Vec<String> = (0..10).map(|i| format!("f{i}")).collect();
+        let items: Vec<Item<'_>> = names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| Item::File(name, (i + 1) * 10))
+            .collect();
+        let export = legacy(&[layer(&items)], &[("/bin/sh -c touch f", false)], &[]);
+        let limits = LayerLimits {
+            max_files_per_layer: 3,
+            max_wasted_files: 1,
+            ..LayerLimits::default()
+        };
+        let report = read_export(export.as_slice(), &limits).expect("reads");
+        let entry = &report.layers[0];
+        assert_eq!(
+            kinds(entry),
+            [
+                ("/f7", FileChange::Added, 80),
+                ("/f8", FileChange::Added, 90),
+                ("/f9", FileChange::Added, 100),
+            ],
+            "the three biggest, by path"
+        );
+        assert_eq!(entry.files_total, 10);
+        assert!(entry.files_truncated);
+        assert_eq!(entry.size_bytes, 550, "the size counts every file");
+        assert_eq!(entry.instruction, "RUN touch f");
+
+        let cap = LayerLimits {
+            max_entries: 5,
+            ..LayerLimits::default()
+        };
+        assert!(matches!(
+            read_export(export.as_slice(), &cap),
+            Err(LayersError::TooManyFiles { limit: 5 })
+        ));
+    }
+
+    #[test]
+    fn the_wasted_list_is_capped_biggest_first() {
+        let first = layer(&[Item::File("a", 5), Item::File("b", 50), Item::File("c", 20)]);
+        let second = layer(&[
+            Item::File(".wh.a", 0),
+            Item::File(".wh.b", 0),
+            Item::File(".wh.c", 0),
+        ]);
+        let export = legacy(
+            &[first, second],
+            &[("/bin/sh -c x", false), ("/bin/sh -c rm a b c", false)],
+            &[],
+        );
+        let limits = LayerLimits {
+            max_wasted_files: 2,
+            ..LayerLimits::default()
+        };
+        let report = read_export(export.as_slice(), &limits).expect("reads");
+        let paths: Vec<&str> = report.wasted.iter().map(|w| w.path.as_str()).collect();
+        assert_eq!(paths, ["/b", "/c"]);
+        assert_eq!(report.wasted_total, 3);
+        assert!(report.wasted_truncated);
+        assert_eq!(report.wasted_bytes, 75, "counted in full");
+        assert_eq!(report.efficiency, 0.0);
+    }
+
+    #[test]
+    fn a_whiteout_of_a_directory_deletes_everything_below_and_a_re_added_file_is_changed() {
+        let first = layer(&[
+            Item::Dir("d"),
+            Item::File("d/one", 1),
+            Item::Dir("d/e"),
+            Item::File("d/e/two", 2),
+            Item::File("dx", 9),
+        ]);
+        let second = layer(&[Item::File(".wh.d", 0)]);
+        let third = layer(&[Item::Dir("d"), Item::File("d/one", 11)]);
+        let export = legacy(
+            &[first, second, third],
+            &[
+                ("/bin/sh -c a", false),
+                ("/bin/sh -c rm -r /d", false),
+                ("/bin/sh -c mkdir /d && echo >/d/one", false),
+            ],
+            &[],
+        );
+        let report = read(&export);
+        assert_eq!(
+            kinds(&report.layers[1]),
+            [
+                ("/d", FileChange::Deleted, 0),
+                ("/d/e", FileChange::Deleted, 0),
+                ("/d/e/two", FileChange::Deleted, 2),
+                ("/d/one", FileChange::Deleted, 1),
+            ],
+            "/dx shares the prefix but is not below /d"
+        );
+        assert_eq!(
+            kinds(&report.layers[2]),
+            [
+                ("/d", FileChange::Added, 0),
+                ("/d/one", FileChange::Added, 11)
+            ],
+            "deleted below, so added again"
+        );
+        assert_eq!(report.wasted_bytes, 3);
+        assert_eq!(report.total_bytes, 1 + 2 + 9 + 11);
+    }
+
+    #[test]
+    fn unreadable_exports_fail_with_a_reason() {
+        let zstd = vec![0x28, 0xb5, 0x2f, 0xfd, 0, 0, 0, 0];
+        let export = oci(&[zstd], &[0], &[("/bin/sh -c x", false)], true);
+        let err = read_export(export.as_slice(), &LayerLimits::default()).expect_err("zstd");
+        assert!(err.to_string().contains("zstd"), "{err}");
+
+        let garbage = vec![7u8; 2000];
+        let export = oci(&[garbage], &[0], &[("/bin/sh -c x", false)], true);
+        let err = read_export(export.as_slice(), &LayerLimits::default()).expect_err("garbage");
+        assert!(matches!(err, LayersError::Format(_)), "{err}");
+
+        let mut b = tar::Builder::new(Vec::new());
+        add_file(&mut b, "hello.txt", b"hi");
+        let export = b.into_inner().expect("tar");
+        let err = read_export(export.as_slice(), &LayerLimits::default()).expect_err("no manifest");
+        assert!(err.to_string().contains("manifest.json"), "{err}");
+
+        let err =
+            read_export(&b"not a tar at all"[..], &LayerLimits::default()).expect_err("not a tar");
+        assert!(
+            matches!(err, LayersError::Format(_) | LayersError::Io(_)),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_missing_layer_is_named() {
+        let mut export = legacy(&[layer(&[Item::File("a", 1)])], &[("x", false)], &[]);
+        // Rename the layer so the manifest's path leads nowhere.
+        let name = format!("{}/layer.tar", hex(1));
+        let at = export
+            .windows(name.len())
+            .position(|w| w == name.as_bytes())
+            .expect("layer name");
+        export[at + name.len() - 3..at + name.len()].copy_from_slice(b"tax");
+        // The header checksum covers the name: fix it.
+        let block = at - at % 512;
+        let mut h = tar::Header::new_old();
+        h.as_mut_bytes()
+            .copy_from_slice(&export[block..block + 512]);
+        h.set_cksum();
+        export[block..block + 512].copy_from_slice(h.as_bytes());
+        let err = read_export(export.as_slice(), &LayerLimits::default()).expect_err("missing");
+        assert!(err.to_string().contains("missing"), "{err}");
+    }
+
+    #[test]
+    fn paths_normalise() {
+        assert_eq!(normalize("./a//b/../c/"), "a/c");
+        assert_eq!(normalize("/"), "");
+        assert_eq!(normalize("../x"), "x");
+        assert_eq!(blob_path("sha256:ab"), "blobs/sha256/ab");
+        assert_eq!(digest_from_path("blobs/sha256/ab"), "sha256:ab");
+        assert_eq!(digest_from_path("ab/layer.tar"), "sha256:ab");
+        assert_eq!(image_id_from_config_path("ab.json"), "sha256:ab");
+    }
+
+    #[test]
+    fn the_channel_reader_reads_across_chunks() {
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        tx.try_send(Bytes::from_static(b"hel")).expect("send");
+        tx.try_send(Bytes::new()).expect("send");
+        tx.try_send(Bytes::from_static(b"lo")).expect("send");
+        drop(tx);
+        let mut reader = ChannelReader {
+            rx,
+            current: Bytes::new(),
+        };
+        let mut out = String::new();
+        reader.read_to_string(&mut out).expect("read");
+        assert_eq!(out, "hello");
+    }
+}
