@@ -2,8 +2,8 @@
 //! Fixed endpoints so tests and scripts can rely on the URLs.
 
 use crate::dto::{
-    AttemptRecord, CourseMap, Dashboard, EngineStatus, ExerciseView, InstructorHome, LearnerRecord,
-    LessonView, LoginPage, Profile, QuizAnswers, QuizGrade, ResumeOffer,
+    AttemptPair, AttemptRecord, CourseMap, Dashboard, EngineStatus, ExerciseView, InstructorHome,
+    LearnerRecord, LessonView, LoginPage, Profile, QuizAnswers, QuizGrade, ResumeOffer,
 };
 use leptos::prelude::*;
 
@@ -131,6 +131,11 @@ pub async fn load_learner_record(
     learner: String,
 ) -> Result<LearnerRecord, ServerFnError> {
     with_session!(learner_record, &cohort, &learner)
+}
+
+#[server(prefix = "/fn", endpoint = "attempt_pair", input = leptos::server_fn::codec::Json)]
+pub async fn load_attempt_pair(left: String, right: String) -> Result<AttemptPair, ServerFnError> {
+    with_session!(attempt_pair, &left, &right)
 }
 
 #[server(prefix = "/fn", endpoint = "attempt_record", input = leptos::server_fn::codec::Json)]

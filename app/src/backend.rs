@@ -2,8 +2,8 @@
 //! through Leptos context, so `app` never depends on bollard, sqlx or the course loader.
 
 use crate::dto::{
-    AttemptRecord, CourseMap, Dashboard, EngineStatus, ExerciseView, InstructorHome, LearnerRecord,
-    LessonView, LoginPage, Profile, QuizAnswers, QuizGrade, ResumeOffer,
+    AttemptPair, AttemptRecord, CourseMap, Dashboard, EngineStatus, ExerciseView, InstructorHome,
+    LearnerRecord, LessonView, LoginPage, Profile, QuizAnswers, QuizGrade, ResumeOffer,
 };
 use std::sync::Arc;
 use tower_sessions::Session;
@@ -80,6 +80,14 @@ pub trait Backend: Send + Sync + 'static {
         session: &Session,
         attempt: &str,
     ) -> Result<AttemptRecord, BackendError>;
+    /// Two attempts at the same exercise side by side: the learner's own, or (for their
+    /// instructor) a learner's in one of their cohorts.
+    async fn attempt_pair(
+        &self,
+        session: &Session,
+        left: &str,
+        right: &str,
+    ) -> Result<AttemptPair, BackendError>;
 }
 
 /// How the backend travels through Leptos context.

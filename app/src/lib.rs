@@ -92,6 +92,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/instructor/cohorts/:id") view=pages::DashboardPage ssr=SsrMode::Async/>
                     <Route path=path!("/instructor/cohorts/:id/learners/:learner") view=pages::LearnerPage ssr=SsrMode::Async/>
                     <Route path=path!("/instructor/attempts/:id") view=pages::AttemptPage ssr=SsrMode::Async/>
+                    <Route path=path!("/compare/:left/:right") view=pages::ComparePage ssr=SsrMode::Async/>
                 </Routes>
             </main>
             <footer class="site-footer">

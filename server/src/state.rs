@@ -7,8 +7,9 @@ use crate::exercise::{playground_view, Exercises, PLAYGROUND};
 use crate::store::{Cohort, ExerciseTally, Instructor, Learner, Store};
 use app::backend::{Backend, BackendError};
 use app::dto::{
-    AttemptRecord, Dashboard, ExerciseAttempts, ExerciseProgress, InstructorHome, LastAttempt,
-    LearnerRecord, LoginPage, Notice, Profile, ProgressStatus, QuizRecord, ResumeOffer,
+    AttemptPair, AttemptRecord, AttemptSide, Dashboard, ExerciseAttempts, ExerciseProgress,
+    InstructorHome, LastAttempt, LearnerRecord, LoginPage, Notice, Profile, ProgressStatus,
+    QuizRecord, ResumeOffer,
 };
 use app::dto::{CourseMap, EngineStatus, ExerciseView, LessonView, QuizAnswers, QuizGrade};
 use axum::extract::FromRef;
@@ -201,12 +202,20 @@ impl Backend for AppState {
         let mut view = exercise.view(&self.course);
         let learner = learner_id(&self.store, session).await?;
         let failed = |e| internal("loading your attempts", e);
-        let tallies = self
+        let rows = self
             .store
-            .exercise_tallies(&learner)
+            .attempt_rows(std::slice::from_ref(&learner))
             .await
             .map_err(failed)?;
+        let tallies = crate::store::tally(&rows)
+            .remove(&learner)
+            .unwrap_or_default();
         view.progress = progress_of(&tallies.get(id).cloned().unwrap_or_default());
+        view.attempts = rows
+            .iter()
+            .filter(|r| r.exercise == id && r.status != "cancelled")
+            .map(crate::cohort::attempt_summary)
+            .collect();
         if let Some(last) = self
             .store
             .latest_attempt(&learner, id)
@@ -391,6 +400,73 @@ impl Backend for AppState {
             name: crate::cohort::display_name(person),
             exercises,
             quizzes,
+        })
+    }
+
+    async fn attempt_pair(
+        &self,
+        session: &Session,
+        left: &str,
+        right: &str,
+    ) -> Result<AttemptPair, BackendError> {
+        let failed = |e| internal("loading the attempts", e);
+        let learner = learner_id(&self.store, session).await?;
+        let own = (
+            self.store.attempt(left, &learner).await.map_err(failed)?,
+            self.store.attempt(right, &learner).await.map_err(failed)?,
+        );
+        let (a, b, back) = match own {
+            (Some(a), Some(b)) => {
+                let back = format!("/exercises/{}", a.exercise);
+                (a, b, back)
+            }
+            // Not the learner's own: an instructor may compare a learner of their cohorts.
+            _ => {
+                let (a, owner, cohort) = self.cohort_attempt(session, left).await?;
+                let (b, _, _) = self.cohort_attempt(session, right).await?;
+                if a.learner_id != b.learner_id {
+                    return Err(BackendError::Invalid(
+                        "Only attempts by the same learner can be compared.".into(),
+                    ));
+                }
+                let back = format!(
+                    "/instructor/cohorts/{cohort}/learners/{}#exercise-{}",
+                    owner.id, a.exercise
+                );
+                (a, b, back)
+            }
+        };
+        if a.exercise != b.exercise {
+            return Err(BackendError::Invalid(
+                "Only attempts at the same exercise can be compared.".into(),
+            ));
+        }
+        let rows = self
+            .store
+            .attempt_rows(std::slice::from_ref(&a.learner_id))
+            .await
+            .map_err(failed)?;
+        let side = |attempt: &crate::store::Attempt| {
+            rows.iter()
+                .find(|r| r.id == attempt.id)
+                .map(|r| AttemptSide {
+                    summary: crate::cohort::attempt_summary(r),
+                    image: attempt.view.image.clone(),
+                })
+                .ok_or_else(|| BackendError::NotFound("That attempt is gone.".into()))
+        };
+        let dockerfile = |attempt: &crate::store::Attempt| {
+            attempt.files.get("Dockerfile").cloned().unwrap_or_default()
+        };
+        Ok(AttemptPair {
+            exercise_title: self
+                .exercises
+                .get(&a.exercise)
+                .map_or_else(|| a.exercise.clone(), |e| e.title.clone()),
+            back,
+            diff: app::dto::line_diff(&dockerfile(&a), &dockerfile(&b)),
+            left: side(&a)?,
+            right: side(&b)?,
         })
     }
 

@@ -501,6 +501,30 @@ async fn a_passed_quiz_and_a_passed_exercise_show_as_done_on_the_course_map() {
     css(&c, "a[data-exercise='goodbye-neighbor'][data-done='true']").await;
     css(&c, "a[data-exercise='first-image'][data-done='false']").await;
     save_screenshot(&c, "course-map-progress.png").await;
+
+    // Back on the exercise: both attempts on the size and layers chart, the passing one green.
+    c.goto(&server.url("/exercises/goodbye-neighbor"))
+        .await
+        .expect("open the exercise again");
+    css(&c, ".attempt-chart[data-points='2']").await;
+    let dots = c
+        .find_all(Locator::Css(".attempt-chart circle.size-dot"))
+        .await
+        .expect("dots");
+    assert_eq!(dots.len(), 2);
+    let passed = c
+        .find_all(Locator::Css(".attempt-chart circle.size-dot.passed"))
+        .await
+        .expect("passed dots");
+    assert_eq!(passed.len(), 1, "only the second attempt passed");
+    save_screenshot(&c, "attempt-chart.png").await;
+    css(&c, ".attempt-chart a.compare-link")
+        .await
+        .click()
+        .await
+        .expect("compare the two attempts");
+    css(&c, ".diff .diff-line.added").await;
+    save_screenshot(&c, "compare.png").await;
     c.close().await.expect("close");
 }
 

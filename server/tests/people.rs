@@ -805,3 +805,92 @@ async fn layers_are_served_to_the_learner_and_their_instructor_only() {
     assert_eq!(res.json()["error"]["code"], "image_removed");
     support::remove_image(&result["image"]);
 }
+
+/// Attempt history: the exercise page charts each attempt's size and layers and links a
+/// comparison of two attempts (Dockerfile diff, layer tables); the learner's instructor can
+/// open the same comparison, nobody else can.
+#[tokio::test]
+async fn attempts_are_charted_and_two_can_be_compared() {
+    let mut teacher = TestClient::new(LOCAL_ENGINE).await;
+    add_instructor(&teacher.database_url(), "edsger", "goto-considered");
+    log_in(&mut teacher, "edsger", "goto-considered").await;
+    let (cohort, code) = create_cohort(&mut teacher, "history").await;
+    let mut learner = teacher.another();
+    let csrf = learner.csrf("/me").await;
+    learner
+        .post_form("/me/join", &format!("csrf={csrf}&code={code}"))
+        .await;
+    let root = support::repo_root().join("exercises/goodbye-neighbor");
+    let read = |p: &str| std::fs::read_to_string(root.join(p)).expect("exercise file");
+    let (greet, starter, solution) = (
+        read("starter/greet.sh"),
+        read("starter/Dockerfile"),
+        read("solution/Dockerfile"),
+    );
+    let mut ids = Vec::new();
+    for dockerfile in [&starter, &solution] {
+        let (result, _) = learner
+            .build(
+                Some("goodbye-neighbor"),
+                &[("Dockerfile", dockerfile.as_str()), ("greet.sh", &greet)],
+            )
+            .await;
+        assert_eq!(result["status"], "succeeded", "{result:#}");
+        ids.push(result["id"].as_str().expect("id").to_string());
+    }
+
+    let page = learner.get("/exercises/goodbye-neighbor").await.body;
+    assert!(
+        page.contains("data-points=\"2\""),
+        "two attempts on the chart"
+    );
+    assert_eq!(
+        page.matches("class=\"size-dot passed\"").count(),
+        1,
+        "{page}"
+    );
+    let compare = format!("/compare/{}/{}", ids[0], ids[1]);
+    assert!(
+        page.contains(&format!("href=\"{compare}\"")),
+        "a link to compare them"
+    );
+
+    let diff = learner.get(&compare).await;
+    assert_eq!(diff.status, StatusCode::OK, "{}", diff.body);
+    let added = diff
+        .body
+        .split("<tr class=\"diff-line added\">")
+        .nth(1)
+        .unwrap_or_default()
+        .replace("<!>", ""); // hydration markers for the empty left number
+    assert!(
+        added.starts_with("<td class=\"num\"></td><td class=\"num\">4</td>"),
+        "the first added line is line 4 of the newer file: {added}"
+    );
+    assert!(diff.body.contains("ENV GREETING=goodbye"));
+    assert_eq!(
+        diff.body.matches("diff-line added").count(),
+        2,
+        "ENV and CMD are new"
+    );
+    assert_eq!(diff.body.matches("diff-line removed").count(), 0);
+    assert_eq!(diff.body.matches("class=\"compare-side panel\"").count(), 2);
+    assert!(
+        diff.body.contains("href=\"/exercises/goodbye-neighbor\""),
+        "back to the exercise"
+    );
+
+    let theirs = teacher.get(&compare).await;
+    assert_eq!(theirs.status, StatusCode::OK, "{}", theirs.body);
+    assert!(theirs.body.contains("ENV GREETING=goodbye"));
+    assert!(theirs
+        .body
+        .contains(&format!("/instructor/cohorts/{cohort}/learners/")));
+    let record = teacher.get(&format!("/instructor/cohorts/{cohort}")).await;
+    assert_eq!(record.status, StatusCode::OK);
+
+    let mut stranger = teacher.another();
+    let res = stranger.get(&compare).await;
+    assert_ne!(res.status, StatusCode::OK, "{}", res.body);
+    assert!(!res.body.contains("ENV GREETING"), "{}", res.body);
+}

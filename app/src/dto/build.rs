@@ -269,6 +269,9 @@ pub struct ExerciseView {
     /// The learner's latest attempt, shown again when they come back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last: Option<LastAttempt>,
+    /// Every attempt at it so far, oldest first (for the size and layers chart).
+    #[serde(default)]
+    pub attempts: Vec<super::AttemptSummary>,
 }
 
 /// The latest attempt: its result and log, as the learner saw them.

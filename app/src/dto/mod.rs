@@ -3,9 +3,11 @@
 use serde::{Deserialize, Serialize};
 
 mod build;
+mod history;
 mod layers;
 mod people;
 pub use build::*;
+pub use history::*;
 pub use layers::*;
 pub use people::*;
 

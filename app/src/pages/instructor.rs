@@ -330,8 +330,14 @@ fn LearnerView(r: LearnerRecord) -> impl IntoView {
             let body = if e.attempts.is_empty() {
                 view! { <p class="hint">"Not started."</p> }.into_any()
             } else {
+                let chart = e.attempts.clone();
+                let link: fn(&str) -> String = |id| format!("/instructor/attempts/{id}");
                 let rows = e.attempts.into_iter().map(attempt_row).collect_view();
                 view! {
+                    <super::history::AttemptChartView
+                        attempts=chart
+                        link
+                    />
                     <table class="attempts">
                         <thead><tr><th>"When"</th><th>"Result"</th><th>"Checks"</th><th>"Image"</th><th>"Layers"</th></tr></thead>
                         <tbody>{rows}</tbody>

@@ -2,6 +2,7 @@
 
 mod course_map;
 mod engine_banner;
+mod history;
 mod instructor;
 mod layers;
 mod lesson;
@@ -11,6 +12,7 @@ mod workbench;
 
 pub use course_map::CourseMapPage;
 pub use engine_banner::EngineBanner;
+pub use history::ComparePage;
 pub use instructor::{AttemptPage, DashboardPage, InstructorHomePage, LearnerPage, LoginPageView};
 pub use lesson::LessonPage;
 pub use people::{ProfilePage, ResumePage};

@@ -140,6 +140,10 @@ fn Workbench(exercise: ExerciseView) -> impl IntoView {
                 <div class="prose" inner_html=exercise.statement_html.clone()></div>
                 {exercise.run_summary.clone().map(|s| view! { <p class="run-summary">{s}</p> })}
                 <Checks planned=checks_before result=state.result/>
+                {(!exercise.attempts.is_empty()).then(|| view! {
+                    <h2 class="section-title">"Your attempts"</h2>
+                    <super::history::AttemptChartView attempts=exercise.attempts.clone()/>
+                })}
             </section>
     }
     .into_any();
@@ -462,7 +466,7 @@ pub(crate) fn LintList(
                     .map(|f| view! {
                         <li class=f.severity.as_str() data-rule=f.rule.clone() data-line=f.line.to_string()>
                             <span class="lint-where">{format!("line {}", f.line)}</span>
-                            <span class="lint-message">{with_code_spans(&f.message)}</span>
+                            <span class="lint-message">{with_code_spans(&capitalize(&f.message))}</span>
                             <span class="lint-rule">{f.rule.clone()}</span>
                             <a class="lint-lesson" href=f.lesson>"why?"</a>
                         </li>

@@ -310,6 +310,7 @@ impl Exercise {
             starter: files_view(&self.starter),
             progress: Default::default(),
             last: None,
+            attempts: Vec::new(),
         }
     }
 }
@@ -396,6 +397,7 @@ pub fn playground_view() -> ExerciseView {
         starter: files_view(&starter),
         progress: Default::default(),
         last: None,
+        attempts: Vec::new(),
     }
 }
 
