@@ -495,6 +495,8 @@ async fn a_passed_quiz_and_a_passed_exercise_show_as_done_on_the_course_map() {
         ".check[data-check='program-unchanged'][data-passed='true']",
     )
     .await;
+    // The chart takes in each finished attempt without a reload.
+    css(&c, ".attempt-chart[data-points='2'] circle.size-dot.passed").await;
 
     c.goto(&server.url("/")).await.expect("back to the map");
     css(&c, "a[data-lesson='tags-and-semver'][data-done='true']").await;

@@ -9,6 +9,28 @@ const PAD_LEFT: f64 = 64.0;
 const PAD_RIGHT: f64 = 40.0;
 const PAD_Y: f64 = 16.0;
 
+/// The short form of a result the page just received (the server stores the same).
+pub fn summary_of(view: &super::BuildView, at: &str) -> AttemptSummary {
+    let checks = view.checks.as_deref().unwrap_or_default();
+    let passed_checks = checks.iter().filter(|c| c.passed).count();
+    AttemptSummary {
+        id: view.id.clone(),
+        exercise: view.exercise.clone().unwrap_or_default(),
+        status: view.status.as_str().to_string(),
+        passed: view.status == super::BuildStatus::Succeeded
+            && !checks.is_empty()
+            && passed_checks == checks.len(),
+        checks_passed: u32::try_from(passed_checks).unwrap_or(u32::MAX),
+        checks_total: u32::try_from(checks.len()).unwrap_or(u32::MAX),
+        size_bytes: view.image.as_ref().map(|i| i.size_bytes),
+        layers: view
+            .image
+            .as_ref()
+            .map(|i| u32::try_from(i.layers).unwrap_or(u32::MAX)),
+        at: at.to_string(),
+    }
+}
+
 /// One attempt that made an image.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ChartPoint {
@@ -195,6 +217,31 @@ mod tests {
         assert_eq!(chart.size_change, 0);
         assert!(attempt_chart(&[attempt("x", None, None, false)], 600.0, 200.0).is_none());
         assert!(attempt_chart(&[], 600.0, 200.0).is_none());
+    }
+
+    #[test]
+    fn a_fresh_result_summarises_like_a_stored_one() {
+        let mut view = crate::dto::BuildView::queued("b9", "multi-stage");
+        view.status = crate::dto::BuildStatus::Succeeded;
+        view.checks = Some(vec![
+            crate::dto::CheckOutcome {
+                id: "a".into(),
+                passed: true,
+                message: String::new(),
+                learn_more: None,
+            },
+            crate::dto::CheckOutcome {
+                id: "b".into(),
+                passed: false,
+                message: String::new(),
+                learn_more: None,
+            },
+        ]);
+        let s = summary_of(&view, "just now");
+        assert_eq!((s.passed, s.checks_passed, s.checks_total), (false, 1, 2));
+        assert_eq!((s.size_bytes, s.layers), (None, None));
+        view.checks.as_mut().expect("checks")[1].passed = true;
+        assert!(summary_of(&view, "just now").passed);
     }
 
     #[test]

@@ -54,6 +54,8 @@ struct BuildState {
     /// The request was refused (4xx/5xx) or the connection broke.
     problem: RwSignal<Option<String>>,
     busy: RwSignal<bool>,
+    /// The learner's attempts at this exercise, for the chart; a finished build joins them.
+    attempts: RwSignal<Vec<crate::dto::AttemptSummary>>,
 }
 
 #[component]
@@ -73,6 +75,7 @@ fn Workbench(exercise: ExerciseView) -> impl IntoView {
         result: RwSignal::new(exercise.last.as_ref().map(|l| l.view.clone())),
         problem: RwSignal::new(None),
         busy: RwSignal::new(false),
+        attempts: RwSignal::new(exercise.attempts.clone()),
     };
     let starter = exercise.starter.clone();
     let start_over = move |_| {
@@ -140,9 +143,9 @@ fn Workbench(exercise: ExerciseView) -> impl IntoView {
                 <div class="prose" inner_html=exercise.statement_html.clone()></div>
                 {exercise.run_summary.clone().map(|s| view! { <p class="run-summary">{s}</p> })}
                 <Checks planned=checks_before result=state.result/>
-                {(!exercise.attempts.is_empty()).then(|| view! {
+                {move || state.attempts.with(|a| !a.is_empty()).then(|| view! {
                     <h2 class="section-title">"Your attempts"</h2>
-                    <super::history::AttemptChartView attempts=exercise.attempts.clone()/>
+                    <super::history::AttemptChartView attempts=state.attempts.get()/>
                 })}
             </section>
     }
@@ -887,6 +890,15 @@ mod client {
             step: view.step,
             queue_position: None,
         }));
+        let counts = view
+            .exercise
+            .as_deref()
+            .is_some_and(|e| e != super::PLAYGROUND)
+            && view.status != crate::dto::BuildStatus::Cancelled;
+        if counts {
+            let summary = crate::dto::summary_of(&view, "just now");
+            state.attempts.update(|a| a.push(summary));
+        }
         state.result.set(Some(view));
     }
 }
