@@ -7,7 +7,7 @@
 //! - API time is `POST /api/v1/builds` until the `status` event that follows the image's
 //!   inspection (size, layers, history are ready); CLI time is `docker build` until it exits.
 //!   Both build with the classic builder, the same memory/CPU limits, no network and the one
-//!   label layerlab puts on learner images (which the builder runs as a step).
+//!   two labels layerlab puts on learner images (which the builder runs as steps).
 //! - "build + run" adds running the image: the API's `done` vs `docker build` + `docker run --rm`.
 
 use http_body_util::{BodyExt, Full};
@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 const RUNS: usize = 5;
 const LABEL: &str = "org.layerlab.attempt";
+const INSTANCE_LABEL: &str = "org.layerlab.instance";
 
 fn dockerfile(nonce: &str) -> String {
     format!(
@@ -172,6 +173,7 @@ fn cli_build(dir: &std::path::Path, nonce: &str, label: &str) -> (Duration, Dura
     }
     let tag = "layerlab-bench-cli:latest";
     let label_arg = format!("{LABEL}={label}");
+    let instance_arg = format!("{INSTANCE_LABEL}=cli-bench");
     let started = Instant::now();
     docker(&[
         "build",
@@ -185,6 +187,8 @@ fn cli_build(dir: &std::path::Path, nonce: &str, label: &str) -> (Duration, Dura
         "--network=none",
         "--label",
         &label_arg,
+        "--label",
+        &instance_arg,
         "-t",
         tag,
         &dir.display().to_string(),
@@ -259,7 +263,7 @@ async fn main() {
 
     // Warm up both paths once (first-use costs: the session, the engine connection).
     api.build(&format!("warm-{bench_id}")).await;
-    // The same label step as layerlab's, with another value: layerlab removes a learner's
+    // The same label steps as layerlab's, with other values: layerlab removes a learner's
     // superseded images by their label, and must not remove the CLI's cache.
     let label = format!("cli-{}", api.learner.clone().unwrap_or_default());
     cli_build(context_dir.path(), &format!("warm-{bench_id}"), &label);
