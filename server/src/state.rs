@@ -189,7 +189,7 @@ impl Backend for AppState {
     }
 
     async fn engine_status(&self) -> EngineStatus {
-        self.engine.status(&self.base_images()).await
+        self.engine.recent_status(&self.base_images()).await
     }
 
     async fn exercise(&self, session: &Session, id: &str) -> Result<ExerciseView, BackendError> {

@@ -5,7 +5,7 @@
 
 use anyhow::Context;
 use app::dto::{BuildView, LogLine, QuizAnswers, QuizGrade};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
@@ -21,6 +21,10 @@ pub async fn open(database_url: &str) -> anyhow::Result<(Store, SqliteStore)> {
         .with_context(|| format!("bad database URL `{database_url}`"))?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
+        // With WAL, NORMAL syncs at checkpoints instead of on every commit: a killed server
+        // loses nothing; only a power cut may lose the last commits. FULL cost an fsync per
+        // new session or answer.
+        .synchronous(SqliteSynchronous::Normal)
         .busy_timeout(Duration::from_secs(5))
         .foreign_keys(true);
     let pool = SqlitePoolOptions::new()

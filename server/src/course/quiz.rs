@@ -20,6 +20,10 @@ pub struct Quiz {
     pub title: String,
     #[serde(rename = "question")]
     pub questions: Vec<Question>,
+    /// The questions as a learner sees them, rendered from Markdown once (rendering and
+    /// sanitizing on each page view was a quarter of a lesson page's cost).
+    #[serde(skip)]
+    rendered: std::sync::OnceLock<Vec<QuestionView>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -184,8 +188,16 @@ impl Quiz {
 
     /// The quiz as the browser may see it: no answer key, prompts rendered.
     pub fn view(&self, last_grade: Option<QuizGrade>) -> QuizView {
-        let questions = self
-            .questions
+        QuizView {
+            id: self.id.clone(),
+            title: self.title.clone(),
+            questions: self.rendered.get_or_init(|| self.render()).clone(),
+            last_grade,
+        }
+    }
+
+    fn render(&self) -> Vec<QuestionView> {
+        self.questions
             .iter()
             .map(|q| {
                 let options = || {
@@ -210,13 +222,7 @@ impl Quiz {
                     kind,
                 }
             })
-            .collect();
-        QuizView {
-            id: self.id.clone(),
-            title: self.title.clone(),
-            questions,
-            last_grade,
-        }
+            .collect()
     }
 
     /// Grade a submission. Unanswered questions count as wrong; answers that cannot belong to

@@ -15,8 +15,8 @@ pub mod seed;
 
 use app::dto::{BaseImageStatus, EngineStatus};
 use bollard::Docker;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 /// The engine address used when neither `--docker-host` nor `DOCKER_HOST` says otherwise.
 pub const DEFAULT_DOCKER_HOST: &str = "unix:///var/run/docker.sock";
@@ -24,11 +24,22 @@ pub const DEFAULT_DOCKER_HOST: &str = "unix:///var/run/docker.sock";
 /// How long a status probe waits for the engine before calling it unreachable.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// How long a page may show an engine status before the engine is asked again. Every page
+/// carries the engine banner; asking on each render cost five engine requests per page.
+const STATUS_MAX_AGE: Duration = Duration::from_secs(2);
+
 pub struct Engine {
     host: String,
     client: Result<Docker, String>,
     /// bollard defaults to a newer API than Debian's engine speaks; negotiate once it answers.
     negotiated: AtomicBool,
+    /// The last status [`Engine::recent_status`] asked for, and when; the lock is held while
+    /// asking, so a burst of pages asks the engine once.
+    recent: tokio::sync::Mutex<Option<(Instant, EngineStatus)>>,
+    recent_max_age: Duration,
+    /// Status probes sent to the engine (each one a version request plus an inspection per
+    /// base image).
+    probes: AtomicU64,
 }
 
 impl Engine {
@@ -43,6 +54,9 @@ impl Engine {
             host,
             client,
             negotiated: AtomicBool::new(false),
+            recent: tokio::sync::Mutex::new(None),
+            recent_max_age: STATUS_MAX_AGE,
+            probes: AtomicU64::new(0),
         }
     }
 
@@ -76,8 +90,23 @@ impl Engine {
         }
     }
 
+    /// [`Engine::status`] as of at most two seconds ago (for the banner on every page);
+    /// `/api/v1/status` asks the engine afresh.
+    pub async fn recent_status(&self, base_images: &[String]) -> EngineStatus {
+        let mut recent = self.recent.lock().await;
+        if let Some((at, status)) = recent.as_ref() {
+            if at.elapsed() < self.recent_max_age {
+                return status.clone();
+            }
+        }
+        let status = self.status(base_images).await;
+        *recent = Some((Instant::now(), status.clone()));
+        status
+    }
+
     /// Whether the engine answers, its version, and which of `base_images` it has.
     pub async fn status(&self, base_images: &[String]) -> EngineStatus {
+        self.probes.fetch_add(1, Ordering::Relaxed);
         let mut status = EngineStatus {
             docker_host: self.host.clone(),
             reachable: false,
@@ -355,6 +384,36 @@ mod tests {
                 name: "busybox:latest".into(),
                 present: false
             }]
+        );
+    }
+
+    #[tokio::test]
+    async fn pages_share_a_recent_status_and_ask_again_when_it_is_old() {
+        let mut engine = Engine::new(None);
+        engine.recent_max_age = Duration::from_millis(300);
+        let engine = std::sync::Arc::new(engine);
+        let base = vec!["busybox:latest".to_string()];
+        let burst: Vec<_> = (0..20)
+            .map(|_| {
+                let (engine, base) = (engine.clone(), base.clone());
+                tokio::spawn(async move { engine.recent_status(&base).await })
+            })
+            .collect();
+        for page in burst {
+            let status = page.await.expect("a page");
+            assert!(status.reachable, "{status:?}");
+        }
+        assert_eq!(
+            engine.probes.load(Ordering::Relaxed),
+            1,
+            "20 pages, one probe"
+        );
+        tokio::time::sleep(Duration::from_millis(350)).await;
+        assert!(engine.recent_status(&base).await.reachable);
+        assert_eq!(
+            engine.probes.load(Ordering::Relaxed),
+            2,
+            "an old status is renewed"
         );
     }
 
