@@ -48,6 +48,7 @@ pub async fn open(database_url: &str) -> anyhow::Result<(Store, SqliteStore)> {
         pool,
         instance,
         touched: Default::default(),
+        grades: Default::default(),
     };
     Ok((store, sessions))
 }
@@ -214,6 +215,19 @@ pub struct Store {
     pub instance: String,
     /// learner → when this process last wrote their `last_seen_at`.
     touched: std::sync::Arc<std::sync::Mutex<HashMap<String, i64>>>,
+    /// Each learner's latest grades, as every lesson page shows them; kept up to date by
+    /// [`Store::record_quiz`], the only writer of quiz answers.
+    grades: std::sync::Arc<std::sync::Mutex<GradeCache>>,
+}
+
+/// Learners whose latest grades are kept in memory at most (then the cache starts afresh).
+const GRADE_CACHE_LEARNERS: usize = 20_000;
+
+#[derive(Default)]
+struct GradeCache {
+    by_learner: HashMap<String, HashMap<String, QuizGrade>>,
+    /// Bumped by every recorded answer: a read that began before it must not fill the cache.
+    generation: u64,
 }
 
 /// `last_seen_at` is precise to five minutes.
@@ -386,7 +400,16 @@ impl Store {
         .bind(now_ms())
         .execute(&self.pool)
         .await?;
+        let mut cache = self.grade_cache();
+        cache.generation += 1;
+        if let Some(grades) = cache.by_learner.get_mut(learner) {
+            grades.insert(format!("{lesson}/{quiz}"), grade.clone());
+        }
         Ok(())
+    }
+
+    fn grade_cache(&self) -> std::sync::MutexGuard<'_, GradeCache> {
+        self.grades.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Every quiz submission of these learners, oldest first (one query).
@@ -421,12 +444,27 @@ impl Store {
 
     /// `"<lesson>/<quiz>"` → the learner's latest grade.
     pub async fn latest_grades(&self, learner: &str) -> sqlx::Result<HashMap<String, QuizGrade>> {
-        Ok(self
+        let generation = {
+            let cache = self.grade_cache();
+            if let Some(grades) = cache.by_learner.get(learner) {
+                return Ok(grades.clone());
+            }
+            cache.generation
+        };
+        let grades: HashMap<String, QuizGrade> = self
             .quiz_answers(&[learner.to_string()])
             .await?
             .into_iter()
             .map(|a| (format!("{}/{}", a.lesson, a.quiz), a.grade))
-            .collect())
+            .collect();
+        let mut cache = self.grade_cache();
+        if cache.generation == generation {
+            if cache.by_learner.len() >= GRADE_CACHE_LEARNERS {
+                cache.by_learner.clear();
+            }
+            cache.by_learner.insert(learner.to_string(), grades.clone());
+        }
+        Ok(grades)
     }
 
     // ----- attempts -------------------------------------------------------------------------
@@ -861,5 +899,50 @@ mod tests {
             (4, 3, true, Some(3000), 4)
         );
         assert!(!all["a"].contains_key("playground"));
+    }
+
+    fn grade(correct: usize) -> QuizGrade {
+        QuizGrade {
+            quiz: "q".into(),
+            correct,
+            total: 3,
+            questions: Vec::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn latest_grades_follow_every_answer_and_survive_a_reopen() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("grades.db").display());
+        let (store, _) = open(&url).await.expect("open");
+        store.ensure_learner("a").await.expect("learner");
+        assert!(store.latest_grades("a").await.expect("grades").is_empty());
+        let answers = QuizAnswers::default();
+        store
+            .record_quiz("a", "lesson", "q", &answers, &grade(1))
+            .await
+            .expect("record");
+        // Read once (now kept in memory), then answer again: the page must show the new grade.
+        assert_eq!(
+            store.latest_grades("a").await.expect("grades")["lesson/q"],
+            grade(1)
+        );
+        store
+            .record_quiz("a", "lesson", "q", &answers, &grade(3))
+            .await
+            .expect("record");
+        store
+            .record_quiz("a", "other", "q", &answers, &grade(2))
+            .await
+            .expect("record");
+        let grades = store.latest_grades("a").await.expect("grades");
+        assert_eq!(
+            (grades["lesson/q"].correct, grades["other/q"].correct),
+            (3, 2)
+        );
+        // What the database says agrees with what was kept.
+        drop(store);
+        let (reopened, _) = open(&url).await.expect("reopen");
+        assert_eq!(reopened.latest_grades("a").await.expect("grades"), grades);
     }
 }

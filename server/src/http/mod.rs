@@ -5,6 +5,7 @@ mod builds;
 mod error;
 mod learn;
 mod people;
+pub mod session_cache;
 mod status;
 
 pub use error::AppError;
@@ -18,7 +19,7 @@ use std::path::Path;
 use std::sync::Arc;
 use tower_http::services::ServeDir;
 use tower_sessions::cookie::{time::Duration, SameSite};
-use tower_sessions::{Expiry, SessionManagerLayer};
+use tower_sessions::{CachingSessionStore, Expiry, SessionManagerLayer};
 use tower_sessions_sqlx_store::SqliteStore;
 
 /// Largest request body outside the build API.
@@ -37,6 +38,10 @@ pub fn router(
     let pkg_dir = Path::new(&*options.site_root).join(&*options.site_pkg_dir);
     let backend = BackendHandle(Arc::new(state.clone()));
     let provide_backend = move || provide_context(backend.clone());
+    let sessions = CachingSessionStore::new(
+        session_cache::SessionCache::new(session_cache::DEFAULT_CAPACITY),
+        sessions,
+    );
     let session_layer = SessionManagerLayer::new(sessions)
         .with_name(SESSION_COOKIE)
         .with_same_site(SameSite::Lax)
