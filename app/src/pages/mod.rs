@@ -12,10 +12,14 @@ mod workbench;
 
 pub use course_map::CourseMapPage;
 pub use engine_banner::EngineBanner;
+pub(crate) use history::AttemptChartView;
 pub use history::ComparePage;
+pub(crate) use instructor::DashboardBody;
 pub use instructor::{AttemptPage, DashboardPage, InstructorHomePage, LearnerPage, LoginPageView};
+pub(crate) use layers::LayerReportView;
 pub use lesson::LessonPage;
 pub use people::{ProfilePage, ResumePage};
+pub(crate) use workbench::{CheckList, FailureBox, ImagePanel, LintList, RunPanel};
 pub use workbench::{ExercisePage, PlaygroundPage};
 
 use leptos::prelude::*;

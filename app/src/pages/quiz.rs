@@ -6,11 +6,11 @@ use crate::{
     },
     pages::error_text,
 };
-use leptos::{ev::SubmitEvent, prelude::*};
+use leptos::{either::EitherOf3, ev::SubmitEvent, prelude::*};
 
 /// A quiz as a plain HTML form. Without JavaScript it posts to the server, which grades it and
-/// sends the learner back to this lesson; once hydrated, it is graded in place.
-#[component]
+/// sends the learner back to this lesson; once hydrated (an island), it is graded in place.
+#[island]
 pub fn QuizForm(lesson: String, quiz: QuizView) -> impl IntoView {
     let grade = RwSignal::new(quiz.last_grade.clone());
     let error = RwSignal::new(None::<String>);
@@ -94,12 +94,12 @@ fn Question(
         .unwrap_or_default();
     let input = match question.kind {
         QuestionKind::Single { options } => {
-            choice_list("radio", &field, options, &given).into_any()
+            EitherOf3::A(choice_list("radio", &field, options, &given))
         }
         QuestionKind::Multiple { options } => {
-            choice_list("checkbox", &field, options, &given).into_any()
+            EitherOf3::B(choice_list("checkbox", &field, options, &given))
         }
-        QuestionKind::Typed { placeholder } => view! {
+        QuestionKind::Typed { placeholder } => EitherOf3::C(view! {
             <input
                 type="text"
                 class="typed-answer"
@@ -109,8 +109,7 @@ fn Question(
                 spellcheck="false"
                 value=given.first().cloned().unwrap_or_default()
             />
-        }
-        .into_any(),
+        }),
     };
     let verdict = {
         let qid = qid.clone();
