@@ -50,11 +50,7 @@ async fn fetch(url: &str) -> Result<String, String> {
         .await
         .map_err(|e| format!("The server could not be reached: {e}"))?;
     if response.status() != 200 {
-        let body: serde_json::Value = response.json().await.unwrap_or_default();
-        return Err(body["error"]["message"]
-            .as_str()
-            .unwrap_or("The layers could not be read.")
-            .to_string());
+        return Err(super::refusal(response, "The layers could not be read.").await);
     }
     response.text().await.map_err(|e| e.to_string())
 }

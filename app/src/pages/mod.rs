@@ -84,3 +84,13 @@ pub(crate) fn error_text(err: &ServerFnError) -> String {
         other => other.to_string(),
     }
 }
+
+/// The message of a refused API request (`{"error": {"message": …}}`), or `fallback`.
+#[cfg(feature = "hydrate")]
+pub(crate) async fn refusal(response: gloo_net::http::Response, fallback: &str) -> String {
+    let body: serde_json::Value = response.json().await.unwrap_or_default();
+    body["error"]["message"]
+        .as_str()
+        .unwrap_or(fallback)
+        .to_string()
+}

@@ -801,11 +801,7 @@ mod client {
             .await
             .map_err(|e| format!("The server could not be reached: {e}"))?;
         if response.status() != 202 {
-            let body: serde_json::Value = response.json().await.unwrap_or_default();
-            return Err(body["error"]["message"]
-                .as_str()
-                .unwrap_or("The build was refused.")
-                .to_string());
+            return Err(crate::pages::refusal(response, "The build was refused.").await);
         }
         let accepted: BuildAccepted = response.json().await.map_err(|e| e.to_string())?;
         // A dropped stream (a network blip) is reopened: the server replays the whole log,
