@@ -2,8 +2,9 @@
 //! Fixed endpoints so tests and scripts can rely on the URLs.
 
 use crate::dto::{
-    AttemptPair, AttemptRecord, CourseMap, Dashboard, EngineStatus, ExerciseView, InstructorHome,
-    LearnerRecord, LessonView, LoginPage, Profile, QuizAnswers, QuizGrade, ResumeOffer,
+    AttemptPair, AttemptRecord, BuildOutcome, CourseMap, Dashboard, EngineStatus, ExerciseView,
+    InstructorHome, LearnerRecord, LessonView, LoginPage, Profile, QuizAnswers, QuizGrade,
+    ResumeOffer,
 };
 use leptos::prelude::*;
 
@@ -141,4 +142,25 @@ pub async fn load_attempt_pair(left: String, right: String) -> Result<AttemptPai
 #[server(prefix = "/fn", endpoint = "attempt_record", input = leptos::server_fn::codec::Json)]
 pub async fn load_attempt_record(attempt: String) -> Result<AttemptRecord, ServerFnError> {
     with_session!(attempt_record, &attempt)
+}
+
+/// The dashboard under its heading as HTML, for the live page to swap in.
+#[server(prefix = "/fn", endpoint = "dashboard_html", input = leptos::server_fn::codec::Json)]
+pub async fn dashboard_html(cohort: String) -> Result<String, ServerFnError> {
+    let dashboard: Dashboard = with_session!(dashboard, &cohort)?;
+    Ok(crate::markup::dashboard(&dashboard))
+}
+
+/// One of the learner's builds as the workbench shows it once over: result panels, checks
+/// and attempt chart as HTML (while it runs, only its status).
+#[server(prefix = "/fn", endpoint = "build_outcome", input = leptos::server_fn::codec::Json)]
+pub async fn load_build_outcome(build: String) -> Result<BuildOutcome, ServerFnError> {
+    let view = with_session!(build, &build)?;
+    let exercise = match view.exercise.as_deref() {
+        Some(id) if id != crate::dto::PLAYGROUND && view.status.is_finished() => {
+            Some(with_session!(exercise, id)?)
+        }
+        _ => None,
+    };
+    Ok(crate::markup::build_outcome(&view, exercise.as_ref()))
 }

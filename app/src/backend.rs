@@ -2,8 +2,9 @@
 //! through Leptos context, so `app` never depends on bollard, sqlx or the course loader.
 
 use crate::dto::{
-    AttemptPair, AttemptRecord, CourseMap, Dashboard, EngineStatus, ExerciseView, InstructorHome,
-    LearnerRecord, LessonView, LoginPage, Profile, QuizAnswers, QuizGrade, ResumeOffer,
+    AttemptPair, AttemptRecord, BuildView, CourseMap, Dashboard, EngineStatus, ExerciseView,
+    InstructorHome, LearnerRecord, LessonView, LoginPage, Profile, QuizAnswers, QuizGrade,
+    ResumeOffer,
 };
 use std::sync::Arc;
 use tower_sessions::Session;
@@ -51,6 +52,8 @@ pub trait Backend: Send + Sync + 'static {
     /// An exercise's statement, starter files and checks (with this learner's progress on
     /// it); `playground` gives the free one.
     async fn exercise(&self, session: &Session, id: &str) -> Result<ExerciseView, BackendError>;
+    /// One of the learner's builds, running or stored.
+    async fn build(&self, session: &Session, id: &str) -> Result<BuildView, BackendError>;
 
     /// The learner's name, cohort, resume code and totals.
     async fn profile(&self, session: &Session) -> Result<Profile, BackendError>;

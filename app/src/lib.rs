@@ -1,6 +1,7 @@
 #![recursion_limit = "256"]
-//! layerlab's user interface: pages and components rendered on the server and hydrated in
-//! the browser, the server functions they call, and the data they exchange.
+//! layerlab's user interface: pages rendered on the server, the interactive islands in them
+//! (quiz, workbench, layer explorer, live dashboard) hydrated in the browser, the server
+//! functions they call, and the data they exchange.
 
 pub mod ansi;
 pub mod api;
@@ -9,6 +10,7 @@ pub mod backend;
 pub mod dockerfile;
 pub mod dto;
 pub mod lint;
+pub mod markup;
 mod pages;
 
 use leptos::prelude::*;
@@ -46,7 +48,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
-                <HydrationScripts options/>
+                <HydrationScripts options islands=true/>
                 <MetaTags/>
             </head>
             <body>
@@ -59,7 +61,6 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    mark_hydrated();
     view! {
         <Stylesheet id="layerlab-css" href="/style/layerlab.css"/>
         <Title formatter=|page: String| {
@@ -102,20 +103,20 @@ pub fn App() -> impl IntoView {
     }
 }
 
-/// Once the browser has hydrated the page, say so on `<body>`: tests wait for it, and the
-/// CSS can reveal controls that need JavaScript.
-fn mark_hydrated() {
-    #[cfg(feature = "hydrate")]
-    Effect::new(|_| {
-        if let Some(body) = document().body() {
-            let _ = body.set_attribute("data-hydrated", "true");
-        }
-    });
-}
-
+/// The browser's entry point: hydrate every island (the rest of the page is plain server
+/// HTML), then say so on `<body>` once the work they queued has run: tests wait for it, and
+/// the CSS can reveal controls that need JavaScript.
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(App);
+    leptos::mount::hydrate_islands();
+    set_timeout(
+        || {
+            if let Some(body) = document().body() {
+                let _ = body.set_attribute("data-hydrated", "true");
+            }
+        },
+        std::time::Duration::ZERO,
+    );
 }

@@ -11,7 +11,9 @@ use app::dto::{
     InstructorHome, LastAttempt, LearnerRecord, LoginPage, Notice, Profile, ProgressStatus,
     QuizRecord, ResumeOffer,
 };
-use app::dto::{CourseMap, EngineStatus, ExerciseView, LessonView, QuizAnswers, QuizGrade};
+use app::dto::{
+    BuildView, CourseMap, EngineStatus, ExerciseView, LessonView, QuizAnswers, QuizGrade,
+};
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use std::collections::HashMap;
@@ -99,6 +101,24 @@ fn internal(doing: &str, e: impl std::fmt::Display) -> BackendError {
 }
 
 impl AppState {
+    /// One of the learner's builds: running (kept in memory) or stored.
+    pub async fn learner_build(&self, id: &str, learner: &str) -> Result<BuildView, BackendError> {
+        if let Some(record) = self.builds.get(id, learner) {
+            return Ok(record.view());
+        }
+        self.store
+            .attempt(id, learner)
+            .await
+            .map_err(|e| {
+                tracing::error!("reading attempt {id}: {e}");
+                BackendError::Internal(
+                    "Your build history could not be read; please try again.".into(),
+                )
+            })?
+            .map(|attempt| attempt.view)
+            .ok_or_else(|| BackendError::NotFound(format!("There is no build “{id}” of yours.")))
+    }
+
     /// The course's base images and every exercise's, without repeats.
     pub fn base_images(&self) -> Vec<String> {
         self.exercises.base_images(&self.course)
@@ -230,6 +250,11 @@ impl Backend for AppState {
             });
         }
         Ok(view)
+    }
+
+    async fn build(&self, session: &Session, id: &str) -> Result<BuildView, BackendError> {
+        let learner = learner_id(&self.store, session).await?;
+        self.learner_build(id, &learner).await
     }
 
     async fn profile(&self, session: &Session) -> Result<Profile, BackendError> {

@@ -700,6 +700,14 @@ async fn an_open_dashboard_turns_green_when_a_learner_passes() {
     assert!(text_of(&teacher, ".attempt-file pre")
         .await
         .contains("goodbye"));
+    // The layer explorer is an island of its own on this page.
+    css(&teacher, "body[data-hydrated='true']").await;
+    css(&teacher, ".attempt .explore-layers")
+        .await
+        .click()
+        .await
+        .expect("open the layer explorer");
+    css(&teacher, ".attempt .layer-list .layer").await;
     save_screenshot(&teacher, "attempt.png").await;
     learner.close().await.expect("close");
     teacher.close().await.expect("close");

@@ -719,14 +719,15 @@ async fn stage_images_of_a_superseded_attempt_are_removed_even_after_a_restart()
     support::remove_image(&second["image"]);
 }
 
-/// The layer explorer's JSON: the learner's own build, the same for their instructor, nothing
-/// for anyone else, and a clear answer once the image is gone.
+/// The layer explorer's JSON (and the HTML the page shows): the learner's own build, the
+/// same for their instructor, nothing for anyone else, and a clear answer once the image is
+/// gone. The HTML the islands swap in (a build's outcome, the dashboard) is just as private.
 #[tokio::test]
 async fn layers_are_served_to_the_learner_and_their_instructor_only() {
     let mut teacher = TestClient::new(LOCAL_ENGINE).await;
     add_instructor(&teacher.database_url(), "grace", "compiler-1952");
     log_in(&mut teacher, "grace", "compiler-1952").await;
-    let (_cohort, code) = create_cohort(&mut teacher, "layers").await;
+    let (cohort, code) = create_cohort(&mut teacher, "layers").await;
     let mut learner = teacher.another();
     let csrf = learner.csrf("/me").await;
     learner
@@ -776,14 +777,73 @@ async fn layers_are_served_to_the_learner_and_their_instructor_only() {
         .await;
     assert_eq!(theirs.status, StatusCode::OK, "{}", theirs.body);
     assert_eq!(theirs.json(), report);
+    // The same report as the explorer's HTML, through both routes.
+    for (client, path) in [
+        (
+            &mut learner,
+            format!("/api/v1/builds/{id}/layers?format=html"),
+        ),
+        (
+            &mut teacher,
+            format!("/api/v1/instructor/attempts/{id}/layers?format=html"),
+        ),
+    ] {
+        let html = client.get(&path).await;
+        assert_eq!(html.status, StatusCode::OK, "{path}: {}", html.body);
+        assert!(html
+            .header("content-type")
+            .is_some_and(|t| t.starts_with("text/html")));
+        assert!(
+            html.body.contains(r#"<ol class="layer-list">"#),
+            "{}",
+            html.body
+        );
+        assert!(html.body.contains(r#"data-path="/big""#), "{}", html.body);
+    }
+    // The workbench's outcome and the dashboard, as HTML for the islands.
+    let outcome = learner
+        .post_json("/fn/build_outcome", &serde_json::json!({ "build": id }))
+        .await;
+    assert_eq!(outcome.status, StatusCode::OK, "{}", outcome.body);
+    let outcome = outcome.json();
+    assert_eq!(outcome["status"], "succeeded");
+    assert_eq!(outcome["results"]["build"], id.as_str());
+    assert_eq!(
+        outcome["results"]["layers_url"],
+        format!("/api/v1/builds/{id}/layers")
+    );
+    let head = outcome["results"]["head_html"].as_str().expect("html");
+    assert!(head.contains(r#"<table class="history">"#), "{head}");
+    let dashboard = teacher
+        .post_json(
+            "/fn/dashboard_html",
+            &serde_json::json!({ "cohort": cohort }),
+        )
+        .await;
+    assert_eq!(dashboard.status, StatusCode::OK, "{}", dashboard.body);
+    assert!(dashboard.body.contains("matrix"), "{}", dashboard.body);
+
     let mut stranger = teacher.another();
     for path in [
         format!("/api/v1/builds/{id}/layers"),
         format!("/api/v1/instructor/attempts/{id}/layers"),
+        format!("/api/v1/builds/{id}/layers?format=html"),
+        format!("/api/v1/instructor/attempts/{id}/layers?format=html"),
     ] {
         let res = stranger.get(&path).await;
         assert_ne!(res.status, StatusCode::OK, "{path}: {}", res.body);
         assert!(!res.body.contains("/keep"), "{path} leaks: {}", res.body);
+    }
+    for (path, body) in [
+        ("/fn/build_outcome", serde_json::json!({ "build": id })),
+        (
+            "/fn/dashboard_html",
+            serde_json::json!({ "cohort": cohort }),
+        ),
+    ] {
+        let res = stranger.post_json(path, &body).await;
+        assert_ne!(res.status, StatusCode::OK, "{path}: {}", res.body);
+        assert!(!res.body.contains("history"), "{path} leaks: {}", res.body);
     }
 
     // Once the image is gone (replaced or over the budget), the answer says so. (Reports are

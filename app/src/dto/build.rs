@@ -21,6 +21,9 @@ pub struct BuildAccepted {
     pub events: String,
 }
 
+/// The exercise id of free builds: the playground.
+pub const PLAYGROUND: &str = "playground";
+
 pub fn build_url(id: &str) -> String {
     format!("/api/v1/builds/{id}")
 }
@@ -407,4 +410,37 @@ mod tests {
             "absent fields are left out; `lint` is always there, empty or not"
         );
     }
+}
+
+/// A finished (or still running) build as the workbench shows it, rendered by the server so
+/// the browser bundle carries no code for result panels, check lists or charts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BuildOutcome {
+    pub status: BuildStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<StepProgress>,
+    /// The Dockerfile line the failure is blamed on, marked in the editor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_line: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub results: Option<ResultsHtml>,
+    /// The exercise's check list with this build's verdicts and unlocked hints (empty when
+    /// the exercise has no checks).
+    pub checks_html: String,
+    /// The attempt chart, this build included (empty: no chart).
+    pub chart_html: String,
+}
+
+/// A build's result panels as HTML, split around the layer explorer (which is interactive).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ResultsHtml {
+    pub build: String,
+    pub status: BuildStatus,
+    /// The failure, lint findings and image facts.
+    pub head_html: String,
+    /// Where the layer explorer reads the image's layers, when there is an image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layers_url: Option<String>,
+    /// What the container did.
+    pub run_html: String,
 }

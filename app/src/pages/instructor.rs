@@ -106,32 +106,50 @@ fn HomeView(home: InstructorHome) -> impl IntoView {
 #[component]
 pub fn DashboardPage() -> impl IntoView {
     let params = use_params_map();
-    let cohort = move || params.read().get("id").unwrap_or_default();
-    // Bumped by the live stream; the matrix reloads each time.
-    let version = RwSignal::new(0u64);
-    let live = RwSignal::new(false);
     let dashboard = Resource::new(
-        move || (cohort(), version.get()),
-        |(id, _)| load_dashboard(id),
+        move || params.read().get("id").unwrap_or_default(),
+        load_dashboard,
     );
+    loaded("Cohort dashboard", dashboard, |d| {
+        view! {
+            <LiveDashboard
+                cohort=d.cohort.id.clone()
+                name=d.cohort.name.clone()
+                body=crate::markup::dashboard(&d)
+            />
+        }
+    })
+}
+
+/// The cohort's dashboard, kept live: `body` (the matrix and the rest under the heading, as
+/// server-rendered HTML) is fetched again whenever the cohort's event stream says a learner
+/// did something.
+#[island]
+fn LiveDashboard(cohort: String, name: String, body: String) -> impl IntoView {
+    let body = RwSignal::new(body);
+    let live = RwSignal::new(false);
     #[cfg(feature = "hydrate")]
-    Effect::new(move |_| live_client::follow(cohort(), version, live));
+    {
+        let cohort = cohort.clone();
+        Effect::new(move |_| live_client::follow(cohort.clone(), body, live));
+    }
     view! {
-        <Title text="Cohort dashboard"/>
-        // Transition keeps the old matrix on screen while a refresh loads.
-        <Transition fallback=|| view! { <p class="loading">"Loading the cohort…"</p> }>
-            {move || Suspend::new(async move {
-                match dashboard.await {
-                    Ok(d) => view! { <DashboardView d live/> }.into_any(),
-                    Err(e) => view! { <MissingPanel title="Cohort dashboard" error=e/> }.into_any(),
-                }
-            })}
-        </Transition>
+        <section class="panel dashboard" data-cohort=cohort>
+            <p class="breadcrumb"><a href="/instructor">"Cohorts"</a></p>
+            <div class="panel-head">
+                <h1>{name}</h1>
+                <span class="live" data-live=move || live.get().to_string()>
+                    {move || if live.get() { "● live" } else { "○ connecting…" }}
+                </span>
+            </div>
+            <div class="html-slot" inner_html=move || body.get()></div>
+        </section>
     }
 }
 
+/// Everything on the dashboard under its heading: notice, join code, the matrix, the legend.
 #[component]
-fn DashboardView(d: Dashboard, live: RwSignal<bool>) -> impl IntoView {
+pub(crate) fn DashboardBody(d: Dashboard) -> impl IntoView {
     let cohort_id = d.cohort.id.clone();
     let heads = d
         .columns
@@ -193,31 +211,22 @@ fn DashboardView(d: Dashboard, live: RwSignal<bool>) -> impl IntoView {
         }
     });
     view! {
-        <section class="panel dashboard" data-cohort=d.cohort.id.clone()>
-            <p class="breadcrumb"><a href="/instructor">"Cohorts"</a></p>
-            <div class="panel-head">
-                <h1>{d.cohort.name.clone()}</h1>
-                <span class="live" data-live=move || live.get().to_string()>
-                    {move || if live.get() { "● live" } else { "○ connecting…" }}
-                </span>
-            </div>
-            <NoticeBox notice=d.notice.clone()/>
-            <p class="cohort-facts">
-                {format!("Join code {} · {} learner{} · ", d.cohort.join_code, d.cohort.learners, if d.cohort.learners == 1 { "" } else { "s" })}
-                <a href=format!("/instructor/cohorts/{}/export.csv", d.cohort.id) download="">"Export CSV"</a>
-            </p>
-            {empty}
-            <div class="matrix-wrap">
-                <table class="matrix">
-                    <thead><tr><th scope="col">"Learner"</th>{heads}</tr></thead>
-                    <tbody>{rows}</tbody>
-                </table>
-            </div>
-            <p class="legend">
-                <span class="cell passed">"✓"</span>" passed · "
-                <span class="cell tried">"✗"</span>" tried · small number: attempts"
-            </p>
-        </section>
+        <NoticeBox notice=d.notice.clone()/>
+        <p class="cohort-facts">
+            {format!("Join code {} · {} learner{} · ", d.cohort.join_code, d.cohort.learners, if d.cohort.learners == 1 { "" } else { "s" })}
+            <a href=format!("/instructor/cohorts/{}/export.csv", d.cohort.id) download="">"Export CSV"</a>
+        </p>
+        {empty}
+        <div class="matrix-wrap">
+            <table class="matrix">
+                <thead><tr><th scope="col">"Learner"</th>{heads}</tr></thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </div>
+        <p class="legend">
+            <span class="cell passed">"✓"</span>" passed · "
+            <span class="cell tried">"✗"</span>" tried · small number: attempts"
+        </p>
     }
 }
 
@@ -230,7 +239,7 @@ mod live_client {
     /// Follow the cohort's event stream until the page goes away: `ready` marks the page
     /// live, `progress` reloads the matrix, `error` marks it offline while the browser
     /// reconnects by itself (and reloads once it is back, for what it missed).
-    pub fn follow(cohort: String, version: RwSignal<u64>, live: RwSignal<bool>) {
+    pub fn follow(cohort: String, body: RwSignal<String>, live: RwSignal<bool>) {
         let url = format!("/api/v1/instructor/cohorts/{cohort}/events");
         let Ok(source) = web_sys::EventSource::new(&url) else {
             return;
@@ -263,17 +272,23 @@ mod live_client {
         leptos::task::spawn_local(async move {
             let mut was_live = false;
             while let Some(name) = events.next().await {
-                match name {
+                let reload = match name {
                     "ready" => {
-                        if was_live {
-                            version.update(|v| *v += 1);
-                        }
-                        was_live = true;
                         live.set(true);
+                        std::mem::replace(&mut was_live, true)
                     }
-                    "progress" => version.update(|v| *v += 1),
-                    "error" => live.set(false),
+                    "progress" => true,
+                    "error" => {
+                        live.set(false);
+                        false
+                    }
                     _ => break,
+                };
+                // One reload at a time; events arriving meanwhile wait in the channel.
+                if reload {
+                    if let Ok(html) = crate::api::dashboard_html(cohort.clone()).await {
+                        body.set(html);
+                    }
                 }
             }
             source.close();
@@ -431,7 +446,7 @@ fn AttemptView(r: AttemptRecord) -> impl IntoView {
         view! { <h2>"Checks"</h2><ul class="check-list">{items}</ul> }
     });
     let log = RwSignal::new(r.log);
-    let result = RwSignal::new(Some(r.view));
+    let results = crate::markup::results(&r.view, "/api/v1/instructor/attempts");
     view! {
         <section class="panel attempt" data-attempt=r.summary.id.clone()>
             <p class="breadcrumb">
@@ -450,7 +465,7 @@ fn AttemptView(r: AttemptRecord) -> impl IntoView {
             {files}
             <h2>"What the learner saw"</h2>
             <BuildLog log/>
-            <Results result layers_base="/api/v1/instructor/attempts"/>
+            <Results results/>
         </section>
     }
 }

@@ -1,14 +1,16 @@
 //! The layer explorer under a build's result: on request, each layer of the image with the
 //! instruction that made it, its size and its files as a tree (added / changed / deleted),
-//! plus the bytes later layers waste. The data comes from `…/layers` as JSON.
+//! plus the bytes later layers waste. The server renders the report (`…/layers?format=html`).
 
 use crate::dto::{file_tree, human_size, LayerEntry, LayerReport, TreeNode};
+use leptos::either::Either;
 use leptos::prelude::*;
 
-/// A button that loads the report from `url`, then the report.
-#[component]
+/// A button that loads the report from `url` (as server-rendered HTML), then the report: the
+/// trees open and close as `<details>`, without code.
+#[island]
 pub(crate) fn LayerExplorer(url: String) -> impl IntoView {
-    let report: RwSignal<Option<Result<LayerReport, String>>> = RwSignal::new(None);
+    let report: RwSignal<Option<Result<String, String>>> = RwSignal::new(None);
     let loading = RwSignal::new(false);
     let load = move |_| {
         if loading.get_untracked() {
@@ -17,7 +19,7 @@ pub(crate) fn LayerExplorer(url: String) -> impl IntoView {
         loading.set(true);
         #[cfg(feature = "hydrate")]
         {
-            let url = url.clone();
+            let url = format!("{url}?format=html");
             leptos::task::spawn_local(async move {
                 report.set(Some(fetch(&url).await));
                 loading.set(false);
@@ -34,31 +36,28 @@ pub(crate) fn LayerExplorer(url: String) -> impl IntoView {
                 </button>
             })}
             {move || report.get().map(|r| match r {
-                Ok(report) => view! { <Report report/> }.into_any(),
-                Err(problem) => view! { <p class="error-box layers-problem" role="alert">{problem}</p> }.into_any(),
+                Ok(html) => Either::Left(view! { <div class="html-slot" inner_html=html></div> }),
+                Err(problem) => Either::Right(view! { <p class="error-box layers-problem" role="alert">{problem}</p> }),
             })}
         </section>
     }
 }
 
 #[cfg(feature = "hydrate")]
-async fn fetch(url: &str) -> Result<LayerReport, String> {
+async fn fetch(url: &str) -> Result<String, String> {
     let response = gloo_net::http::Request::get(url)
         .send()
         .await
         .map_err(|e| format!("The server could not be reached: {e}"))?;
     if response.status() != 200 {
-        let body: serde_json::Value = response.json().await.unwrap_or_default();
-        return Err(body["error"]["message"]
-            .as_str()
-            .unwrap_or("The layers could not be read.")
-            .to_string());
+        return Err(super::refusal(response, "The layers could not be read.").await);
     }
-    response.json().await.map_err(|e| e.to_string())
+    response.text().await.map_err(|e| e.to_string())
 }
 
+/// The report: totals, where the waste is, and each layer's files as a tree.
 #[component]
-fn Report(report: LayerReport) -> impl IntoView {
+pub(crate) fn LayerReportView(report: LayerReport) -> impl IntoView {
     let efficiency = format!("{:.1} %", report.efficiency * 100.0);
     let wasted = report.wasted.clone();
     view! {

@@ -12,10 +12,14 @@ mod workbench;
 
 pub use course_map::CourseMapPage;
 pub use engine_banner::EngineBanner;
+pub(crate) use history::AttemptChartView;
 pub use history::ComparePage;
+pub(crate) use instructor::DashboardBody;
 pub use instructor::{AttemptPage, DashboardPage, InstructorHomePage, LearnerPage, LoginPageView};
+pub(crate) use layers::LayerReportView;
 pub use lesson::LessonPage;
 pub use people::{ProfilePage, ResumePage};
+pub(crate) use workbench::{CheckList, FailureBox, ImagePanel, LintList, RunPanel};
 pub use workbench::{ExercisePage, PlaygroundPage};
 
 use leptos::prelude::*;
@@ -79,4 +83,14 @@ pub(crate) fn error_text(err: &ServerFnError) -> String {
         ServerFnError::ServerError(msg) => msg.clone(),
         other => other.to_string(),
     }
+}
+
+/// The message of a refused API request (`{"error": {"message": …}}`), or `fallback`.
+#[cfg(feature = "hydrate")]
+pub(crate) async fn refusal(response: gloo_net::http::Response, fallback: &str) -> String {
+    let body: serde_json::Value = response.json().await.unwrap_or_default();
+    body["error"]["message"]
+        .as_str()
+        .unwrap_or(fallback)
+        .to_string()
 }

@@ -6,13 +6,67 @@ use crate::{
     },
     pages::error_text,
 };
-use leptos::{ev::SubmitEvent, prelude::*};
+use leptos::{either::EitherOf3, ev::SubmitEvent, prelude::*};
 
 /// A quiz as a plain HTML form. Without JavaScript it posts to the server, which grades it and
-/// sends the learner back to this lesson; once hydrated, it is graded in place.
+/// sends the learner back to this lesson; once hydrated, the [`Quiz`] island grades it in
+/// place. The questions' prompts and inputs are rendered here, on the server, so the island
+/// carries them as HTML.
 #[component]
 pub fn QuizForm(lesson: String, quiz: QuizView) -> impl IntoView {
-    let grade = RwSignal::new(quiz.last_grade.clone());
+    // What the learner answered last time, so a reload or a no-JS round trip keeps it.
+    let given = |id: &str| {
+        quiz.last_grade
+            .as_ref()
+            .and_then(|g| g.question(id).map(|q| q.given.clone()))
+            .unwrap_or_default()
+    };
+    let questions = quiz
+        .questions
+        .iter()
+        .enumerate()
+        .map(|(i, q)| QuestionHtml {
+            id: q.id.clone(),
+            legend_html: crate::markup::render(|| {
+                view! {
+                    <span class="question-number">{i + 1}</span>
+                    <span class="question-prompt" inner_html=q.prompt_html.clone()></span>
+                }
+            }),
+            input_html: crate::markup::render(|| answer_input(q, &given(&q.id))),
+        })
+        .collect();
+    view! {
+        <Quiz
+            lesson
+            quiz=quiz.id.clone()
+            title=quiz.title.clone()
+            questions
+            grade=quiz.last_grade.clone()
+        />
+    }
+}
+
+/// One question as the server renders it for the [`Quiz`] island.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct QuestionHtml {
+    pub id: String,
+    /// The number and the prompt.
+    pub legend_html: String,
+    /// The options or the text field, filled in with the last answer.
+    pub input_html: String,
+}
+
+/// The quiz form, graded in place: each question's verdict appears under it.
+#[island]
+fn Quiz(
+    lesson: String,
+    quiz: String,
+    title: String,
+    questions: Vec<QuestionHtml>,
+    grade: Option<QuizGrade>,
+) -> impl IntoView {
+    let grade = RwSignal::new(grade);
     let error = RwSignal::new(None::<String>);
     let submit = Action::new(
         move |(lesson, quiz, answers): &(String, String, QuizAnswers)| {
@@ -29,39 +83,60 @@ pub fn QuizForm(lesson: String, quiz: QuizView) -> impl IntoView {
         None => {}
     });
 
-    let question_ids: Vec<String> = quiz.questions.iter().map(|q| q.id.clone()).collect();
+    let question_ids: Vec<String> = questions.iter().map(|q| q.id.clone()).collect();
     let on_submit = {
-        let (lesson, quiz_id) = (lesson.clone(), quiz.id.clone());
+        let (lesson, quiz) = (lesson.clone(), quiz.clone());
         move |ev: SubmitEvent| {
             ev.prevent_default();
             let form = event_target::<web_sys::HtmlFormElement>(&ev);
             match read_answers(&form, &question_ids) {
                 Ok(answers) => {
-                    submit.dispatch((lesson.clone(), quiz_id.clone(), answers));
+                    submit.dispatch((lesson.clone(), quiz.clone(), answers));
                 }
                 Err(msg) => error.set(Some(msg)),
             }
         }
     };
 
-    let quiz_id = quiz.id.clone();
-    let questions = quiz
-        .questions
+    let questions = questions
         .into_iter()
-        .enumerate()
-        .map(|(i, q)| view! { <Question number=i + 1 question=q grade/> })
+        .map(|q| {
+            let id = q.id.clone();
+            let verdict = move || {
+                grade.get().and_then(|g| g.question(&id).cloned()).map(|q| {
+                    let (class, word) = if q.correct {
+                        ("verdict right", "Right.")
+                    } else {
+                        ("verdict wrong", "Not quite.")
+                    };
+                    view! {
+                        <div class=class data-verdict=if q.correct { "right" } else { "wrong" }>
+                            <strong>{word}</strong>
+                            <div class="explanation" inner_html=q.explanation_html></div>
+                        </div>
+                    }
+                })
+            };
+            view! {
+                <fieldset class="question" data-question=q.id>
+                    <legend inner_html=q.legend_html></legend>
+                    <div class="html-slot" inner_html=q.input_html></div>
+                    {verdict}
+                </fieldset>
+            }
+        })
         .collect_view();
     let pending = submit.pending();
     view! {
         <form
             class="quiz"
-            id=format!("quiz-{quiz_id}")
-            data-quiz=quiz_id.clone()
+            id=format!("quiz-{quiz}")
+            data-quiz=quiz.clone()
             method="post"
-            action=quiz_form_action(&lesson, &quiz_id)
+            action=quiz_form_action(&lesson, &quiz)
             on:submit=on_submit
         >
-            <h2 class="quiz-title">{quiz.title}</h2>
+            <h2 class="quiz-title">{title}</h2>
             {questions}
             <div class="quiz-footer">
                 <button type="submit" class="button primary" disabled=move || pending.get()>
@@ -79,69 +154,27 @@ pub fn QuizForm(lesson: String, quiz: QuizView) -> impl IntoView {
     }
 }
 
-#[component]
-fn Question(
-    number: usize,
-    question: QuestionView,
-    grade: RwSignal<Option<QuizGrade>>,
-) -> impl IntoView {
-    let qid = question.id.clone();
+/// The options (radio buttons or checkboxes) or the text field of one question.
+fn answer_input(question: &QuestionView, given: &[String]) -> impl IntoView {
     let field = answer_field(&question.id);
-    // What the learner answered last time, so a reload or a no-JS round trip keeps it.
-    let given = grade
-        .get_untracked()
-        .and_then(|g| g.question(&qid).map(|q| q.given.clone()))
-        .unwrap_or_default();
-    let input = match question.kind {
+    match question.kind.clone() {
         QuestionKind::Single { options } => {
-            choice_list("radio", &field, options, &given).into_any()
+            EitherOf3::A(choice_list("radio", &field, options, given))
         }
         QuestionKind::Multiple { options } => {
-            choice_list("checkbox", &field, options, &given).into_any()
+            EitherOf3::B(choice_list("checkbox", &field, options, given))
         }
-        QuestionKind::Typed { placeholder } => view! {
+        QuestionKind::Typed { placeholder } => EitherOf3::C(view! {
             <input
                 type="text"
                 class="typed-answer"
-                name=field.clone()
+                name=field
                 placeholder=placeholder
                 autocomplete="off"
                 spellcheck="false"
                 value=given.first().cloned().unwrap_or_default()
             />
-        }
-        .into_any(),
-    };
-    let verdict = {
-        let qid = qid.clone();
-        move || {
-            grade
-                .get()
-                .and_then(|g| g.question(&qid).cloned())
-                .map(|q| {
-                    let (class, word) = if q.correct {
-                        ("verdict right", "Right.")
-                    } else {
-                        ("verdict wrong", "Not quite.")
-                    };
-                    view! {
-                        <div class=class data-verdict=if q.correct { "right" } else { "wrong" }>
-                            <strong>{word}</strong>
-                            <div class="explanation" inner_html=q.explanation_html></div>
-                        </div>
-                    }
-                })
-        }
-    };
-    view! {
-        <fieldset class="question" data-question=qid>
-            <legend>
-                <span class="question-number">{number}</span>
-                <span class="question-prompt" inner_html=question.prompt_html></span>
-            </legend>
-            {input}
-            {verdict}
-        </fieldset>
+        }),
     }
 }
 

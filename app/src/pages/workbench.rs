@@ -8,15 +8,14 @@ use crate::api::exercise;
 use crate::dockerfile::highlight;
 use crate::dto::{
     human_size, BuildFailure, BuildStatus, BuildView, CheckOutcome, ExerciseView, ImageFacts,
-    LogLine, LogPhase, RunFacts, StatusUpdate, WorkbenchFile,
+    LogLine, LogPhase, ResultsHtml, RunFacts, StatusUpdate, WorkbenchFile, PLAYGROUND,
 };
+use crate::pages::layers::LayerExplorer;
 use crate::pages::MissingPanel;
+use leptos::either::Either;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
-
-/// The id the API uses for free builds.
-const PLAYGROUND: &str = "playground";
 
 #[component]
 pub fn ExercisePage() -> impl IntoView {
@@ -37,7 +36,7 @@ fn WorkbenchLoader(id: Signal<String>) -> impl IntoView {
         <Suspense fallback=|| view! { <p class="loading">"Loading the workbench…"</p> }>
             {move || Suspend::new(async move {
                 match page.await {
-                    Ok(view) => view! { <Workbench exercise=view/> }.into_any(),
+                    Ok(view) => view! { <WorkbenchPage exercise=view/> }.into_any(),
                     Err(e) => view! { <MissingPanel title="Exercise not found" error=e/> }.into_any(),
                 }
             })}
@@ -45,46 +44,10 @@ fn WorkbenchLoader(id: Signal<String>) -> impl IntoView {
     }
 }
 
-/// Everything the workbench shows about the current build.
-#[derive(Clone, Copy)]
-struct BuildState {
-    status: RwSignal<Option<StatusUpdate>>,
-    log: RwSignal<Vec<LogLine>>,
-    result: RwSignal<Option<BuildView>>,
-    /// The request was refused (4xx/5xx) or the connection broke.
-    problem: RwSignal<Option<String>>,
-    busy: RwSignal<bool>,
-    /// The learner's attempts at this exercise, for the chart; a finished build joins them.
-    attempts: RwSignal<Vec<crate::dto::AttemptSummary>>,
-}
-
+/// The exercise page as the server renders it: the statement's static part, and the
+/// workbench island around it with what the learner saw last time.
 #[component]
-fn Workbench(exercise: ExerciseView) -> impl IntoView {
-    let files = RwSignal::new(exercise.files.clone());
-    let active = RwSignal::new(0usize);
-    // Coming back: the last attempt's files (already in `files`), log and result.
-    let state = BuildState {
-        status: RwSignal::new(None),
-        log: RwSignal::new(
-            exercise
-                .last
-                .as_ref()
-                .map(|l| l.log.clone())
-                .unwrap_or_default(),
-        ),
-        result: RwSignal::new(exercise.last.as_ref().map(|l| l.view.clone())),
-        problem: RwSignal::new(None),
-        busy: RwSignal::new(false),
-        attempts: RwSignal::new(exercise.attempts.clone()),
-    };
-    let starter = exercise.starter.clone();
-    let start_over = move |_| {
-        files.set(starter.clone());
-        active.set(0);
-        state.result.set(None);
-        state.log.set(Vec::new());
-        state.problem.set(None);
-    };
+fn WorkbenchPage(exercise: ExerciseView) -> impl IntoView {
     let record = (exercise.id != PLAYGROUND).then(|| {
         let p = exercise.progress.clone();
         let at = exercise.last.as_ref().map(|l| l.at.clone());
@@ -99,22 +62,113 @@ fn Workbench(exercise: ExerciseView) -> impl IntoView {
             </p>
         }
     });
-    let exercise_id = exercise.id.clone();
-    let error_line = Memo::new(move |_| {
-        state
-            .result
-            .get()
-            .and_then(|r| r.error)
-            .and_then(|e| e.line)
-    });
+    // Coming back: the last attempt's files (already in `files`), log and result.
+    let last = exercise.last.as_ref();
+    let outcome = last.map(|l| crate::markup::build_outcome(&l.view, Some(&exercise)));
+    let idle_checks = crate::markup::checks(&exercise.checks, None);
+    let (checks, chart) = match &outcome {
+        Some(o) => (o.checks_html.clone(), o.chart_html.clone()),
+        None => (
+            idle_checks.clone(),
+            crate::markup::chart(&exercise.attempts),
+        ),
+    };
+    let log = last.map(|l| l.log.clone()).unwrap_or_default();
+    let error_line = outcome.as_ref().and_then(|o| o.error_line);
+    let results = outcome.and_then(|o| o.results);
+    view! {
+        <Title text=exercise.title.clone()/>
+        <Workbench
+            exercise=exercise.id.clone()
+            files=exercise.files.clone()
+            starter=exercise.starter.clone()
+            log
+            results
+            checks
+            idle_checks
+            chart
+            error_line
+        >
+            <p class="breadcrumb">
+                <a href="/">"Course"</a>
+                {exercise.lesson.clone().map(|l| view! {
+                    " / " <a href=format!("/learn/{}", l.slug)>{l.title}</a>
+                })}
+            </p>
+            <h1>{exercise.title.clone()}</h1>
+            {record}
+            <div class="prose" inner_html=exercise.statement_html.clone()></div>
+            {exercise.run_summary.clone().map(|s| view! { <p class="run-summary">{s}</p> })}
+        </Workbench>
+    }
+}
+
+/// Everything the workbench shows about the current build.
+#[derive(Clone, Copy)]
+struct BuildState {
+    status: RwSignal<Option<StatusUpdate>>,
+    log: RwSignal<Vec<LogLine>>,
+    results: RwSignal<Option<ResultsHtml>>,
+    /// The check list (as HTML) with the last result's verdicts.
+    checks: RwSignal<String>,
+    /// The attempt chart (as HTML); a finished build joins it.
+    chart: RwSignal<String>,
+    error_line: RwSignal<Option<u32>>,
+    /// The request was refused (4xx/5xx) or the connection broke.
+    problem: RwSignal<Option<String>>,
+    busy: RwSignal<bool>,
+}
+
+/// The interactive workbench: file tabs, the editor with lint as you type, Build & run, the
+/// live log and progress; result panels, checks and chart arrive as server-rendered HTML.
+/// `children`: the statement above the checks, rendered by the server only.
+#[island]
+fn Workbench(
+    children: Children,
+    exercise: String,
+    files: Vec<WorkbenchFile>,
+    starter: Vec<WorkbenchFile>,
+    log: Vec<LogLine>,
+    results: Option<ResultsHtml>,
+    checks: String,
+    /// The check list before any build, shown again while a new one runs.
+    idle_checks: String,
+    chart: String,
+    error_line: Option<u32>,
+) -> impl IntoView {
+    let files = RwSignal::new(files);
+    let active = RwSignal::new(0usize);
+    let has_checks = !idle_checks.is_empty();
+    let idle_checks = StoredValue::new(idle_checks);
+    let state = BuildState {
+        status: RwSignal::new(None),
+        log: RwSignal::new(log),
+        results: RwSignal::new(results),
+        checks: RwSignal::new(checks),
+        chart: RwSignal::new(chart),
+        error_line: RwSignal::new(error_line),
+        problem: RwSignal::new(None),
+        busy: RwSignal::new(false),
+    };
+    let clear = move || {
+        state.results.set(None);
+        state.log.set(Vec::new());
+        state.problem.set(None);
+        state.error_line.set(None);
+        state.checks.set(idle_checks.get_value());
+    };
+    let start_over = move |_| {
+        files.set(starter.clone());
+        active.set(0);
+        clear();
+    };
+    let exercise_id = exercise.clone();
     let start = move |_| {
         if state.busy.get_untracked() {
             return;
         }
         state.busy.set(true);
-        state.problem.set(None);
-        state.result.set(None);
-        state.log.set(Vec::new());
+        clear();
         state.status.set(None);
         let request = crate::dto::BuildRequest {
             exercise: Some(exercise_id.clone()),
@@ -129,44 +183,16 @@ fn Workbench(exercise: ExerciseView) -> impl IntoView {
         #[cfg(not(feature = "hydrate"))]
         let _ = request;
     };
-    let checks_before = exercise.checks.clone();
-    let statement = view! {
-            <section class="statement panel">
-                <p class="breadcrumb">
-                    <a href="/">"Course"</a>
-                    {exercise.lesson.clone().map(|l| view! {
-                        " / " <a href=format!("/learn/{}", l.slug)>{l.title}</a>
-                    })}
-                </p>
-                <h1>{exercise.title.clone()}</h1>
-                {record}
-                <div class="prose" inner_html=exercise.statement_html.clone()></div>
-                {exercise.run_summary.clone().map(|s| view! { <p class="run-summary">{s}</p> })}
-                <Checks planned=checks_before result=state.result/>
-                {move || state.attempts.with(|a| !a.is_empty()).then(|| view! {
-                    <h2 class="section-title">"Your attempts"</h2>
-                    <super::history::AttemptChartView attempts=state.attempts.get()/>
-                })}
-            </section>
-    }
-    .into_any();
-    let editor = view! {
-                <FileTabs files active/>
-                <Editor files active error_line/>
-    }
-    .into_any();
-    let outcome = view! {
-                {move || state.problem.get().map(|p| view! { <p class="error-box" role="alert">{p}</p> })}
-                <BuildLog log=state.log/>
-                <Results result=state.result/>
-    }
-    .into_any();
     view! {
-        <Title text=exercise.title.clone()/>
-        <div class="workbench" data-exercise=exercise.id.clone()>
-            {statement}
+        <div class="workbench" data-exercise=exercise>
+            <section class="statement panel">
+                {children()}
+                {has_checks.then(|| view! { <section class="checks" inner_html=move || state.checks.get()></section> })}
+                <div class="html-slot" inner_html=move || state.chart.get()></div>
+            </section>
             <section class="bench panel">
-                {editor}
+                <FileTabs files active/>
+                <Editor files active error_line=state.error_line/>
                 <div class="bench-actions">
                     <button
                         id="build"
@@ -192,7 +218,9 @@ fn Workbench(exercise: ExerciseView) -> impl IntoView {
                         </span>
                     </noscript>
                 </div>
-                {outcome}
+                {move || state.problem.get().map(|p| view! { <p class="error-box" role="alert">{p}</p> })}
+                <BuildLog log=state.log/>
+                {move || state.results.get().map(|results| view! { <Results results/> })}
             </section>
         </div>
     }
@@ -313,7 +341,7 @@ fn FileTabs(files: RwSignal<Vec<WorkbenchFile>>, active: RwSignal<usize>) -> imp
 fn Editor(
     files: RwSignal<Vec<WorkbenchFile>>,
     active: RwSignal<usize>,
-    error_line: Memo<Option<u32>>,
+    error_line: RwSignal<Option<u32>>,
 ) -> impl IntoView {
     let current = move || files.with(|f| f.get(active.get()).cloned());
     let content = move || current().map(|f| f.content).unwrap_or_default();
@@ -429,9 +457,9 @@ fn with_code_spans(text: &str) -> impl IntoView {
         .enumerate()
         .map(|(i, part)| {
             if i % 2 == 1 {
-                view! { <code>{part.to_string()}</code> }.into_any()
+                Either::Left(view! { <code>{part.to_string()}</code> })
             } else {
-                part.to_string().into_any()
+                Either::Right(part.to_string())
             }
         })
         .collect_view()
@@ -447,9 +475,9 @@ pub(crate) fn LintList(
     move || {
         let findings = findings.get();
         if findings.is_empty() {
-            return live
-                .then(|| view! { <p class="lint-summary lint-clean" data-lint="0">"✓ No lint findings"</p> })
-                .into_any();
+            return Either::Left(live.then(|| {
+                view! { <p class="lint-summary lint-clean" data-lint="0">"✓ No lint findings"</p> }
+            }));
         }
         let title = format!(
             "{} lint finding{}{}",
@@ -461,7 +489,7 @@ pub(crate) fn LintList(
                 " in the Dockerfile as built"
             }
         );
-        view! {
+        Either::Right(view! {
             <p class="lint-summary" data-lint=findings.len()>{title}</p>
             <ul class="lint-list">
                 {findings
@@ -476,8 +504,7 @@ pub(crate) fn LintList(
                     })
                     .collect_view()}
             </ul>
-        }
-        .into_any()
+        })
     }
 }
 
@@ -568,36 +595,20 @@ pub(crate) fn BuildLog(log: RwSignal<Vec<LogLine>>) -> impl IntoView {
     }
 }
 
+/// A build's result panels (server-rendered HTML) around the layer explorer.
 #[component]
-pub(crate) fn Results(
-    result: RwSignal<Option<BuildView>>,
-    /// Where `<id>/layers` is served for whoever looks: the learner's build API by default.
-    #[prop(default = "/api/v1/builds")]
-    layers_base: &'static str,
-) -> impl IntoView {
-    move || {
-        result.get().map(|r| {
-            let explorer = r.image.is_some().then(|| {
-                view! { <super::layers::LayerExplorer url=format!("{layers_base}/{}/layers", r.id)/> }
-            });
-            view! {
-                <div class="results" data-build=r.id.clone() data-status=r.status.as_str()>
-                    {r.error.map(|e| view! { <FailureBox failure=e/> })}
-                    {(!r.lint.is_empty()).then(|| {
-                        let lint = r.lint.clone();
-                        view! { <LintList findings=Signal::derive(move || lint.clone()) live=false/> }
-                    })}
-                    {r.image.map(|i| view! { <ImagePanel image=i/> })}
-                    {explorer}
-                    {r.run.map(|run| view! { <RunPanel run/> })}
-                </div>
-            }
-        })
+pub(crate) fn Results(results: ResultsHtml) -> impl IntoView {
+    view! {
+        <div class="results" data-build=results.build data-status=results.status.as_str()>
+            <div class="html-slot" inner_html=results.head_html></div>
+            {results.layers_url.map(|url| view! { <LayerExplorer url/> })}
+            <div class="html-slot" inner_html=results.run_html></div>
+        </div>
     }
 }
 
 #[component]
-fn FailureBox(failure: BuildFailure) -> impl IntoView {
+pub(crate) fn FailureBox(failure: BuildFailure) -> impl IntoView {
     view! {
         <div class="error-box build-error" role="alert" data-code=failure.code.clone()>
             <strong>
@@ -612,7 +623,7 @@ fn FailureBox(failure: BuildFailure) -> impl IntoView {
 }
 
 #[component]
-fn ImagePanel(image: ImageFacts) -> impl IntoView {
+pub(crate) fn ImagePanel(image: ImageFacts) -> impl IntoView {
     let short_id = image
         .id
         .trim_start_matches("sha256:")
@@ -666,7 +677,7 @@ fn ImagePanel(image: ImageFacts) -> impl IntoView {
 }
 
 #[component]
-fn RunPanel(run: RunFacts) -> impl IntoView {
+pub(crate) fn RunPanel(run: RunFacts) -> impl IntoView {
     let verdict = if run.oom_killed {
         "Killed: it used more memory than allowed".to_string()
     } else if run.timed_out {
@@ -704,76 +715,72 @@ fn RunPanel(run: RunFacts) -> impl IntoView {
     }
 }
 
+/// The exercise's checks, each with its verdict in `result` (○ before any), then the hints
+/// unlocked so far.
 #[component]
-fn Checks(
+pub(crate) fn CheckList(
     planned: Vec<crate::dto::CheckDescription>,
-    result: RwSignal<Option<BuildView>>,
+    result: Option<BuildView>,
 ) -> impl IntoView {
-    if planned.is_empty() {
-        return None;
+    let (outcomes, hints) = result
+        .map(|r| (r.checks.unwrap_or_default(), r.hints))
+        .unwrap_or_default();
+    let items = planned
+        .into_iter()
+        .map(|c| {
+            let outcome: Option<CheckOutcome> = outcomes.iter().find(|o| o.id == c.id).cloned();
+            let passed = outcome
+                .as_ref()
+                .map(|o| o.passed.to_string())
+                .unwrap_or_default();
+            let mark = match &outcome {
+                Some(o) if o.passed => "✓",
+                Some(_) => "✗",
+                None => "○",
+            };
+            view! {
+                <li
+                    class="check"
+                    data-check=c.id.clone()
+                    data-passed=passed
+                >
+                    <span class="check-mark" aria-hidden="true">{mark}</span>
+                    <span class="check-text">
+                        {c.description}
+                        {outcome.map(|o| view! {
+                            <span class="check-message">
+                                {o.message}
+                                {o.learn_more.map(|href| view! {
+                                    " " <a class="learn-more" href=href>"Why? Read the lesson"</a>
+                                })}
+                            </span>
+                        })}
+                    </span>
+                </li>
+            }
+        })
+        .collect_view();
+    view! {
+        <h2 class="section-title">"Checks"</h2>
+        <ul class="check-list">{items}</ul>
+        {(!hints.is_empty()).then(|| view! {
+            <div class="hints">
+                <h3>"Hints"</h3>
+                <ol class="hint-list">
+                    {hints.into_iter().map(|h| view! { <li class="hint-item" inner_html=h></li> }).collect_view()}
+                </ol>
+            </div>
+        })}
     }
-    Some(view! {
-        <section class="checks">
-            <h2 class="section-title">"Checks"</h2>
-            <ul class="check-list">
-                {planned
-                    .into_iter()
-                    .map(|c| {
-                        let id = c.id.clone();
-                        let outcome = move || -> Option<CheckOutcome> {
-                            result.get()?.checks?.into_iter().find(|o| o.id == id)
-                        };
-                        let outcome_class = outcome.clone();
-                        view! {
-                            <li
-                                class="check"
-                                data-check=c.id.clone()
-                                data-passed=move || outcome_class().map(|o| o.passed.to_string()).unwrap_or_default()
-                            >
-                                <span class="check-mark" aria-hidden="true">
-                                    {let outcome = outcome.clone(); move || match outcome() {
-                                        Some(o) if o.passed => "✓",
-                                        Some(_) => "✗",
-                                        None => "○",
-                                    }}
-                                </span>
-                                <span class="check-text">
-                                    {c.description}
-                                    {move || outcome().map(|o| view! {
-                                        <span class="check-message">
-                                            {o.message}
-                                            {o.learn_more.map(|href| view! {
-                                                " " <a class="learn-more" href=href>"Why? Read the lesson"</a>
-                                            })}
-                                        </span>
-                                    })}
-                                </span>
-                            </li>
-                        }
-                    })
-                    .collect_view()}
-            </ul>
-            {move || {
-                let hints = result.get().map(|r| r.hints).unwrap_or_default();
-                (!hints.is_empty()).then(|| view! {
-                    <div class="hints">
-                        <h3>"Hints"</h3>
-                        <ol class="hint-list">
-                            {hints.into_iter().map(|h| view! { <li class="hint-item" inner_html=h></li> }).collect_view()}
-                        </ol>
-                    </div>
-                })
-            }}
-        </section>
-    })
 }
 
 #[cfg(feature = "hydrate")]
 mod client {
-    //! The browser side of a build: submit, then follow the events.
+    //! The browser side of a build: submit, follow the events, then ask the server for the
+    //! result as HTML.
 
     use super::BuildState;
-    use crate::dto::{BuildAccepted, BuildRequest, BuildView, LogLine, StatusUpdate};
+    use crate::dto::{BuildAccepted, BuildOutcome, BuildRequest, LogLine, StatusUpdate};
     use futures::StreamExt;
     use leptos::prelude::*;
 
@@ -794,47 +801,36 @@ mod client {
             .await
             .map_err(|e| format!("The server could not be reached: {e}"))?;
         if response.status() != 202 {
-            let body: serde_json::Value = response.json().await.unwrap_or_default();
-            return Err(body["error"]["message"]
-                .as_str()
-                .unwrap_or("The build was refused.")
-                .to_string());
+            return Err(crate::pages::refusal(response, "The build was refused.").await);
         }
         let accepted: BuildAccepted = response.json().await.map_err(|e| e.to_string())?;
         // A dropped stream (a network blip) is reopened: the server replays the whole log,
         // so the lines shown so far are cleared first.
         for _attempt in 0..3 {
-            if let Some(view) = listen(&accepted.events, state).await {
-                finish(state, view);
-                return Ok(());
-            }
-            let response = gloo_net::http::Request::get(&crate::dto::build_url(&accepted.id))
-                .send()
-                .await
-                .map_err(|_| {
-                    "Lost the connection to the server. Check that it is running, then build again."
-                        .to_string()
-                })?;
-            if response.status() == 404 {
-                return Err("The server restarted and this build's result is gone. Press Build & run again.".into());
-            }
-            if let Ok(view) = response.json::<BuildView>().await {
-                if view.status.is_finished() {
-                    finish(state, view);
+            listen(&accepted.events, state).await;
+            match crate::api::load_build_outcome(accepted.id.clone()).await {
+                Ok(outcome) if outcome.status.is_finished() => {
+                    finish(state, outcome);
                     return Ok(());
                 }
+                Ok(_) => state.log.set(Vec::new()),
+                Err(ServerFnError::Request(_)) => {
+                    return Err("Lost the connection to the server. Check that it is running, then build again.".into())
+                }
+                Err(e) => return Err(crate::pages::error_text(&e)),
             }
-            state.log.set(Vec::new());
         }
         Err("The connection to the build keeps breaking. Reload the page to see whether it finished.".into())
     }
 
-    /// Follow the build's events; the result when `done` arrives, `None` if the stream broke.
-    /// Any `error` ends the attempt: the browser's own reconnecting would otherwise retry a
-    /// vanished server forever while the page waits.
-    async fn listen(url: &str, state: BuildState) -> Option<BuildView> {
+    /// Follow the build's events until `done` arrives or the stream breaks. Any `error` ends
+    /// the attempt: the browser's own reconnecting would otherwise retry a vanished server
+    /// forever while the page waits.
+    async fn listen(url: &str, state: BuildState) {
         use wasm_bindgen::{closure::Closure, JsCast};
-        let source = web_sys::EventSource::new(url).ok()?;
+        let Ok(source) = web_sys::EventSource::new(url) else {
+            return;
+        };
         let (sender, mut events) = futures::channel::mpsc::unbounded::<(&'static str, String)>();
         let mut listeners = Vec::new();
         for name in ["status", "log", "done"] {
@@ -845,9 +841,8 @@ mod client {
                     let _ = sender.unbounded_send((name, data));
                 },
             );
-            source
-                .add_event_listener_with_callback(name, listener.as_ref().unchecked_ref())
-                .ok()?;
+            let _ =
+                source.add_event_listener_with_callback(name, listener.as_ref().unchecked_ref());
             listeners.push(listener);
         }
         let on_error = {
@@ -858,7 +853,6 @@ mod client {
         };
         source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
         drop(sender);
-        let mut result = None;
         while let Some((name, data)) = events.next().await {
             match name {
                 "status" => {
@@ -871,34 +865,23 @@ mod client {
                         state.log.update(|l| l.push(line));
                     }
                 }
-                "done" => {
-                    result = serde_json::from_str::<BuildView>(&data).ok();
-                    break;
-                }
                 _ => break,
             }
         }
         source.close();
         // The listeners live until the source is closed.
         drop((listeners, on_error));
-        result
     }
 
-    fn finish(state: BuildState, view: BuildView) {
+    fn finish(state: BuildState, outcome: BuildOutcome) {
         state.status.set(Some(StatusUpdate {
-            status: view.status,
-            step: view.step,
+            status: outcome.status,
+            step: outcome.step,
             queue_position: None,
         }));
-        let counts = view
-            .exercise
-            .as_deref()
-            .is_some_and(|e| e != super::PLAYGROUND)
-            && view.status != crate::dto::BuildStatus::Cancelled;
-        if counts {
-            let summary = crate::dto::summary_of(&view, "just now");
-            state.attempts.update(|a| a.push(summary));
-        }
-        state.result.set(Some(view));
+        state.error_line.set(outcome.error_line);
+        state.checks.set(outcome.checks_html);
+        state.chart.set(outcome.chart_html);
+        state.results.set(outcome.results);
     }
 }

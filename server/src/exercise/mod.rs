@@ -17,7 +17,7 @@ use std::path::Path;
 use std::time::Duration;
 
 /// The id builds use when they belong to no exercise.
-pub const PLAYGROUND: &str = "playground";
+pub use app::dto::PLAYGROUND;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -6,9 +6,10 @@ use crate::builds::{status_of, BuildEvent, SubmitError};
 use crate::state::{learner_id, AppState};
 use app::dto::{BuildAccepted, BuildRequest, BuildView, StatusUpdate};
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures::stream::{self, Stream, StreamExt};
@@ -74,14 +75,25 @@ async fn show(
     Path(id): Path<String>,
 ) -> Result<Json<BuildView>, AppError> {
     let learner = learner_id(&state.store, &session).await?;
-    if let Some(record) = state.builds.get(&id, &learner) {
-        return Ok(Json(record.view()));
+    Ok(Json(state.learner_build(&id, &learner).await?))
+}
+
+/// How the layer explorer's report is sent: JSON, or `?format=html` for the page.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct LayersQuery {
+    #[serde(default)]
+    format: Option<String>,
+}
+
+impl LayersQuery {
+    /// The report as JSON, or as the page's HTML fragment when asked for.
+    pub fn answer(&self, report: &app::dto::LayerReport) -> Response {
+        if self.format.as_deref() == Some("html") {
+            Html(app::markup::layers(report)).into_response()
+        } else {
+            Json(report).into_response()
+        }
     }
-    let stored = state.store.attempt(&id, &learner).await.map_err(|e| {
-        tracing::error!("reading attempt {id}: {e}");
-        AppError::Internal("Your build history could not be read; please try again.".into())
-    })?;
-    Ok(Json(stored.ok_or_else(|| not_found(&id))?.view))
 }
 
 /// The layer explorer's data for one of the learner's finished builds.
@@ -89,26 +101,11 @@ async fn layers(
     State(state): State<AppState>,
     session: Session,
     Path(id): Path<String>,
-) -> Result<Json<std::sync::Arc<app::dto::LayerReport>>, AppError> {
+    Query(query): Query<LayersQuery>,
+) -> Result<Response, AppError> {
     let learner = learner_id(&state.store, &session).await?;
-    let view = match state.builds.get(&id, &learner) {
-        Some(record) => record.view(),
-        None => {
-            state
-                .store
-                .attempt(&id, &learner)
-                .await
-                .map_err(|e| {
-                    tracing::error!("reading attempt {id}: {e}");
-                    AppError::Internal(
-                        "Your build history could not be read; please try again.".into(),
-                    )
-                })?
-                .ok_or_else(|| not_found(&id))?
-                .view
-        }
-    };
-    Ok(Json(explore(&state, &view).await?))
+    let view = state.learner_build(&id, &learner).await?;
+    Ok(query.answer(&*explore(&state, &view).await?))
 }
 
 /// The layers of a build's image, or why not, as an HTTP answer (learners and instructors).

@@ -42,11 +42,10 @@ async fn attempt_layers(
     State(state): State<AppState>,
     session: Session,
     Path(id): Path<String>,
-) -> Result<axum::Json<std::sync::Arc<app::dto::LayerReport>>, AppError> {
+    axum::extract::Query(query): axum::extract::Query<super::builds::LayersQuery>,
+) -> Result<axum::response::Response, AppError> {
     let (attempt, _, _) = state.cohort_attempt(&session, &id).await?;
-    Ok(axum::Json(
-        super::builds::explore(&state, &attempt.view).await?,
-    ))
+    Ok(query.answer(&*super::builds::explore(&state, &attempt.view).await?))
 }
 
 async fn check_csrf(session: &Session, token: &str) -> Result<(), AppError> {
