@@ -419,7 +419,7 @@ impl Store {
         }
         let sql = format!(
             "SELECT learner_id, lesson, quiz, grade, created_at FROM quiz_answers \
-             WHERE learner_id IN ({}) ORDER BY created_at, id",
+             WHERE learner_id IN ({}) ORDER BY created_at, rowid",
             placeholders(learners.len())
         );
         let mut query = sqlx::query(&sql);
@@ -638,7 +638,7 @@ impl Store {
             return Ok(Vec::new());
         }
         let sql = format!(
-            "SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE learner_id IN ({}) ORDER BY created_at, id",
+            "SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE learner_id IN ({}) ORDER BY created_at, rowid",
             placeholders(learners.len())
         );
         let mut query = sqlx::query(&sql);

@@ -323,3 +323,32 @@ async fn every_response_carries_security_headers_and_pages_a_csp_with_their_nonc
     let res = c.post_form("/me/name", &big).await;
     assert_eq!(res.status, 413);
 }
+
+/// Building a router works out Leptos's route list, which used to park every resource first
+/// polled meanwhile anywhere in the process, for good (leptos-rs/leptos#4773): pages served
+/// by one router while another was built never finished. Routers now share one list.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_finish_while_other_routers_are_built() {
+    let mut c = TestClient::new(LOCAL_ENGINE).await;
+    let builder = std::thread::spawn(|| {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        runtime.block_on(async {
+            for _ in 0..10 {
+                TestClient::new(LOCAL_ENGINE).await;
+            }
+        });
+    });
+    let mut served = 0;
+    while served < 20 || !builder.is_finished() {
+        let page = tokio::time::timeout(std::time::Duration::from_secs(20), c.get(SEMVER_LESSON))
+            .await
+            .expect("a page must finish while another router is being built");
+        assert_eq!(page.status, 200);
+        assert!(page.body.contains("</html>"), "a whole page");
+        served += 1;
+    }
+    builder.join().expect("the routers were built");
+}

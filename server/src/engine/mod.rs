@@ -28,15 +28,36 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 /// carries the engine banner; asking on each render cost five engine requests per page.
 const STATUS_MAX_AGE: Duration = Duration::from_secs(2);
 
+/// A status probe is a version request and an inspection per base image, each bounded by
+/// `PROBE_TIMEOUT`; a refresh claimed longer ago than this is taken over.
+const REFRESH_CLAIM_LIMIT: Duration = Duration::from_secs(30);
+
+/// Held by the page refreshing the engine status; released when dropped.
+struct RefreshClaim<'a>(&'a std::sync::Mutex<Option<Instant>>);
+
+impl Drop for RefreshClaim<'_> {
+    fn drop(&mut self) {
+        *lock(self.0) = None;
+    }
+}
+
+/// A poisoned lock still holds a consistent value here (a whole status or instant).
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 pub struct Engine {
     host: String,
     client: Result<Docker, String>,
     /// bollard defaults to a newer API than Debian's engine speaks; negotiate once it answers.
     negotiated: AtomicBool,
-    /// The last status [`Engine::recent_status`] asked for, and when; the lock is held while
-    /// asking, so a burst of pages asks the engine once.
-    recent: tokio::sync::Mutex<Option<(Instant, EngineStatus)>>,
+    /// The last status [`Engine::recent_status`] asked for, and when. No lock is held while
+    /// asking: a page's render may be set aside unpolled, and a lock it held would stall
+    /// every other page.
+    recent: std::sync::Mutex<Option<(Instant, EngineStatus)>>,
     recent_max_age: Duration,
+    /// When the one refresh under way began; meanwhile other pages show the previous status.
+    refreshing: std::sync::Mutex<Option<Instant>>,
     /// Status probes sent to the engine (each one a version request plus an inspection per
     /// base image).
     probes: AtomicU64,
@@ -54,8 +75,9 @@ impl Engine {
             host,
             client,
             negotiated: AtomicBool::new(false),
-            recent: tokio::sync::Mutex::new(None),
+            recent: std::sync::Mutex::new(None),
             recent_max_age: STATUS_MAX_AGE,
+            refreshing: std::sync::Mutex::new(None),
             probes: AtomicU64::new(0),
         }
     }
@@ -92,16 +114,32 @@ impl Engine {
 
     /// [`Engine::status`] as of at most two seconds ago (for the banner on every page);
     /// `/api/v1/status` asks the engine afresh.
+    /// When the status is old, one page asks again and the others keep the old one meanwhile
+    /// (only the very first pages, with nothing known yet, all ask).
     pub async fn recent_status(&self, base_images: &[String]) -> EngineStatus {
-        let mut recent = self.recent.lock().await;
-        if let Some((at, status)) = recent.as_ref() {
-            if at.elapsed() < self.recent_max_age {
-                return status.clone();
-            }
-        }
+        let known = lock(&self.recent).clone();
+        let _refresh = match known {
+            Some((at, status)) if at.elapsed() < self.recent_max_age => return status,
+            Some((_, old)) => match self.claim_refresh() {
+                Some(claim) => Some(claim),
+                None => return old,
+            },
+            None => None,
+        };
         let status = self.status(base_images).await;
-        *recent = Some((Instant::now(), status.clone()));
+        *lock(&self.recent) = Some((Instant::now(), status.clone()));
         status
+    }
+
+    /// The right to refresh the status, unless another page holds it. A claim ends when it is
+    /// dropped, or, should its holder never be polled again, after `REFRESH_CLAIM_LIMIT`.
+    fn claim_refresh(&self) -> Option<RefreshClaim<'_>> {
+        let mut refreshing = lock(&self.refreshing);
+        if refreshing.is_some_and(|since| since.elapsed() < REFRESH_CLAIM_LIMIT) {
+            return None;
+        }
+        *refreshing = Some(Instant::now());
+        Some(RefreshClaim(&self.refreshing))
     }
 
     /// Whether the engine answers, its version, and which of `base_images` it has.
@@ -393,27 +431,50 @@ mod tests {
         engine.recent_max_age = Duration::from_millis(300);
         let engine = std::sync::Arc::new(engine);
         let base = vec!["busybox:latest".to_string()];
-        let burst: Vec<_> = (0..20)
-            .map(|_| {
-                let (engine, base) = (engine.clone(), base.clone());
-                tokio::spawn(async move { engine.recent_status(&base).await })
-            })
-            .collect();
-        for page in burst {
-            let status = page.await.expect("a page");
-            assert!(status.reachable, "{status:?}");
+        let burst = |engine: &std::sync::Arc<Engine>| {
+            (0..20)
+                .map(|_| {
+                    let (engine, base) = (engine.clone(), base.clone());
+                    tokio::spawn(async move { engine.recent_status(&base).await })
+                })
+                .collect::<Vec<_>>()
+        };
+        assert!(engine.recent_status(&base).await.reachable);
+        for page in burst(&engine) {
+            assert!(page.await.expect("a page").reachable);
         }
         assert_eq!(
             engine.probes.load(Ordering::Relaxed),
             1,
-            "20 pages, one probe"
+            "21 pages, one probe"
         );
         tokio::time::sleep(Duration::from_millis(350)).await;
-        assert!(engine.recent_status(&base).await.reachable);
+        for page in burst(&engine) {
+            assert!(page.await.expect("a page").reachable);
+        }
         assert_eq!(
             engine.probes.load(Ordering::Relaxed),
             2,
-            "an old status is renewed"
+            "an old status is renewed once for a burst of 20 pages"
+        );
+        // A refresh whose page is never polled again does not hold the others back.
+        tokio::time::sleep(Duration::from_millis(350)).await;
+        let mut stalled = Box::pin(engine.recent_status(&base));
+        assert!(
+            futures::poll!(stalled.as_mut()).is_pending(),
+            "asks the engine"
+        );
+        let answer = tokio::time::timeout(Duration::from_secs(5), engine.recent_status(&base));
+        assert!(
+            answer
+                .await
+                .expect("an answer while another page stalls")
+                .reachable
+        );
+        drop(stalled);
+        assert!(
+            lock(&engine.refreshing).is_none(),
+            "the claim ends with its page"
         );
     }
 

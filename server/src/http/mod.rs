@@ -54,15 +54,10 @@ pub fn router(
         .merge(learn::router())
         .merge(builds::router())
         .merge(people::router())
-        .leptos_routes_with_context(
-            &state,
-            generate_route_list(app::App),
-            provide_backend.clone(),
-            {
-                let options = options.clone();
-                move || app::shell(options.clone())
-            },
-        )
+        .leptos_routes_with_context(&state, route_list(), provide_backend.clone(), {
+            let options = options.clone();
+            move || app::shell(options.clone())
+        })
         .nest_service("/pkg", ServeDir::new(pkg_dir).precompressed_gzip())
         .nest_service("/style", ServeDir::new(style_dir))
         .fallback(leptos_axum::render_app_async_with_context(
@@ -76,4 +71,15 @@ pub fn router(
         // Forms and JSON bodies are small; the build API raises its own limit.
         .layer(axum::extract::DefaultBodyLimit::max(MAX_FORM_BYTES))
         .with_state(state)
+}
+
+/// The app's routes, worked out once per process. Leptos works them out by running the app
+/// with a process-wide flag set that parks every resource first polled meanwhile, for good
+/// (leptos-rs/leptos#4773): a second router built while another serves pages (the tests
+/// build one per test, in parallel) would hang those pages forever. Every later router
+/// waits here for the first list instead.
+fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> =
+        std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(app::App)).clone()
 }
