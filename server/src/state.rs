@@ -106,16 +106,19 @@ impl AppState {
         if let Some(record) = self.builds.get(id, learner) {
             return Ok(record.view());
         }
+        Ok(self.stored_attempt(id, learner).await?.view)
+    }
+
+    /// One of the learner's stored attempts (a build that ended, maybe before a restart).
+    pub async fn stored_attempt(
+        &self,
+        id: &str,
+        learner: &str,
+    ) -> Result<crate::store::Attempt, BackendError> {
         self.store
             .attempt(id, learner)
             .await
-            .map_err(|e| {
-                tracing::error!("reading attempt {id}: {e}");
-                BackendError::Internal(
-                    "Your build history could not be read; please try again.".into(),
-                )
-            })?
-            .map(|attempt| attempt.view)
+            .map_err(|e| internal("reading your build history", e))?
             .ok_or_else(|| BackendError::NotFound(format!("There is no build “{id}” of yours.")))
     }
 

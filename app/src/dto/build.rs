@@ -372,6 +372,39 @@ pub fn human_size(bytes: u64) -> String {
     }
 }
 
+/// A finished (or still running) build as the workbench shows it, rendered by the server so
+/// the browser bundle carries no code for result panels, check lists or charts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BuildOutcome {
+    pub status: BuildStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<StepProgress>,
+    /// The Dockerfile line the failure is blamed on, marked in the editor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_line: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub results: Option<ResultsHtml>,
+    /// The exercise's check list with this build's verdicts and unlocked hints (empty when
+    /// the exercise has no checks).
+    pub checks_html: String,
+    /// The attempt chart, this build included (empty: no chart).
+    pub chart_html: String,
+}
+
+/// A build's result panels as HTML, split around the layer explorer (which is interactive).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ResultsHtml {
+    pub build: String,
+    pub status: BuildStatus,
+    /// The failure, lint findings and image facts.
+    pub head_html: String,
+    /// Where the layer explorer reads the image's layers, when there is an image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layers_url: Option<String>,
+    /// What the container did.
+    pub run_html: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -410,37 +443,4 @@ mod tests {
             "absent fields are left out; `lint` is always there, empty or not"
         );
     }
-}
-
-/// A finished (or still running) build as the workbench shows it, rendered by the server so
-/// the browser bundle carries no code for result panels, check lists or charts.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct BuildOutcome {
-    pub status: BuildStatus,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub step: Option<StepProgress>,
-    /// The Dockerfile line the failure is blamed on, marked in the editor.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error_line: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub results: Option<ResultsHtml>,
-    /// The exercise's check list with this build's verdicts and unlocked hints (empty when
-    /// the exercise has no checks).
-    pub checks_html: String,
-    /// The attempt chart, this build included (empty: no chart).
-    pub chart_html: String,
-}
-
-/// A build's result panels as HTML, split around the layer explorer (which is interactive).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ResultsHtml {
-    pub build: String,
-    pub status: BuildStatus,
-    /// The failure, lint findings and image facts.
-    pub head_html: String,
-    /// Where the layer explorer reads the image's layers, when there is an image.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub layers_url: Option<String>,
-    /// What the container did.
-    pub run_html: String,
 }

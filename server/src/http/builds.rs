@@ -126,10 +126,6 @@ pub async fn explore(
     })
 }
 
-fn not_found(id: &str) -> AppError {
-    AppError::NotFound(format!("There is no build “{id}” of yours."))
-}
-
 /// The build so far (a `status` event, then every `log` line), then live events until `done`,
 /// which carries the whole result. The stream then ends; clients should not reconnect.
 async fn events(
@@ -140,15 +136,7 @@ async fn events(
     let learner = learner_id(&state.store, &session).await?;
     let Some(record) = state.builds.get(&id, &learner) else {
         // A build from before a restart: replay it from the store, then end.
-        let attempt = state
-            .store
-            .attempt(&id, &learner)
-            .await
-            .map_err(|e| {
-                tracing::error!("reading attempt {id}: {e}");
-                AppError::Internal("Your build history could not be read; please try again.".into())
-            })?
-            .ok_or_else(|| not_found(&id))?;
+        let attempt = state.stored_attempt(&id, &learner).await?;
         let mut events = vec![status_event(&status_of(&attempt.view))];
         events.extend(attempt.log.iter().map(|line| json_event("log", line)));
         events.push(json_event("done", &attempt.view));
