@@ -8,6 +8,8 @@ pub mod api;
 #[cfg(feature = "ssr")]
 pub mod backend;
 pub mod dockerfile;
+#[cfg(feature = "ssr")]
+pub mod document;
 pub mod dto;
 pub mod lint;
 pub mod markup;
@@ -16,7 +18,7 @@ mod pages;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
-    components::{Route, Router, Routes, A},
+    components::{Route, Router, Routes},
     path, SsrMode,
 };
 
@@ -67,23 +69,13 @@ pub fn App() -> impl IntoView {
             if page.is_empty() { "layerlab".to_string() } else { format!("{page} · layerlab") }
         }/>
         <Router>
-            <header class="site-header">
-                <A href="/" attr:class="brand">
-                    <span class="brand-mark" aria-hidden="true">"▤"</span>
-                    "layerlab"
-                </A>
-                <nav>
-                    <A href="/">"Course"</A>
-                    <A href="/playground">"Playground"</A>
-                    <A href="/me">"Your progress"</A>
-                </nav>
-            </header>
+            <SiteHeaderAtLocation/>
             <pages::EngineBanner/>
             <main id="main">
                 <Routes fallback=pages::NotFound>
                     // Async: the server sends finished HTML, so pages work with JavaScript off.
                     <Route path=path!("/") view=pages::CourseMapPage ssr=SsrMode::Async/>
-                    <Route path=path!("/learn/:lesson") view=pages::LessonPage ssr=SsrMode::Async/>
+                    // `/learn/:lesson` is rendered in one pass by the server (document.rs).
                     <Route path=path!("/exercises/:id") view=pages::ExercisePage ssr=SsrMode::Async/>
                     <Route path=path!("/playground") view=pages::PlaygroundPage ssr=SsrMode::Async/>
                     <Route path=path!("/me") view=pages::ProfilePage ssr=SsrMode::Async/>
@@ -96,10 +88,47 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/compare/:left/:right") view=pages::ComparePage ssr=SsrMode::Async/>
                 </Routes>
             </main>
-            <footer class="site-footer">
-                "layerlab — learn Docker by building real images."
-            </footer>
+            <SiteFooter/>
         </Router>
+    }
+}
+
+/// The header at the router's current location.
+#[component]
+fn SiteHeaderAtLocation() -> impl IntoView {
+    let path = leptos_router::hooks::use_location()
+        .pathname
+        .get_untracked();
+    view! { <SiteHeader path/> }
+}
+
+/// The top bar of every page; the section `path` belongs to is marked current.
+#[component]
+pub(crate) fn SiteHeader(path: String) -> impl IntoView {
+    let link = |href: &'static str, label: &'static str, current: bool| {
+        view! { <a href=href aria-current=current.then_some("page")>{label}</a> }
+    };
+    view! {
+        <header class="site-header">
+            <a href="/" class="brand">
+                <span class="brand-mark" aria-hidden="true">"▤"</span>
+                "layerlab"
+            </a>
+            <nav>
+                {link("/", "Course", path == "/" || path.starts_with("/learn/"))}
+                {link("/playground", "Playground", path == "/playground")}
+                {link("/me", "Your progress", path == "/me")}
+            </nav>
+        </header>
+    }
+}
+
+#[component]
+pub(crate) fn SiteFooter() -> impl IntoView {
+    view! {
+        <footer class="site-footer">
+            "layerlab — learn Docker by building real images."
+        </footer>
     }
 }
 

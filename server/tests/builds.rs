@@ -688,16 +688,10 @@ async fn a_learner_keeps_one_image_per_exercise_and_one_build_at_a_time() {
     let (done, _) = client.finish_build(&two).await;
     let two_id = done["image"]["id"].as_str().expect("image id").to_string();
     // The clean-up runs right after `done`; give it a moment, then the first image is gone.
-    let mut gone = false;
-    for _ in 0..50 {
-        let listed = docker(&["images", "-q", "--no-trunc"]);
-        if !listed.contains(&one_id) {
-            gone = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert!(gone, "the superseded image {one_id} was removed");
+    assert!(
+        support::image_gone_within(&one_id, 30).await,
+        "the superseded image {one_id} was removed"
+    );
     assert!(
         docker(&["images", "-q", "--no-trunc"]).contains(&two_id),
         "the newest is kept"

@@ -152,6 +152,42 @@ async fn a_lesson_renders_with_its_quiz_but_not_its_answer_key() {
         html.contains("rel=\"prev\""),
         "links back to the previous lesson"
     );
+    assert!(html.contains("<title>Tags and semantic versioning · layerlab</title>"));
+    assert!(
+        html.contains("<a href=\"/\" aria-current=\"page\">Course</a>"),
+        "the header marks the course as where the learner is"
+    );
+    // The page's inline scripts carry the nonce its CSP allows, or the islands never hydrate.
+    let csp = res.header("content-security-policy").expect("a CSP");
+    let nonce = csp
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .expect("a nonce in the CSP");
+    let scripts = html.matches("<script").count();
+    assert!(scripts >= 2, "the hydration and data scripts");
+    assert_eq!(
+        html.matches(&format!("<script type=\"module\" nonce=\"{nonce}\">"))
+            .count()
+            + html.matches(&format!("<script nonce=\"{nonce}\">")).count(),
+        scripts,
+        "every inline script has this response's nonce"
+    );
+    // The quiz island's props name its questions; their HTML is in the page once, not again
+    // in the props.
+    let props = html
+        .split("data-props=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the quiz island's props");
+    assert!(
+        props.contains("&quot;id&quot;:&quot;refactor&quot;"),
+        "{props}"
+    );
+    assert!(
+        !props.contains("legend_html") && !props.contains("typed-answer"),
+        "{props}"
+    );
 }
 
 #[tokio::test]
@@ -343,7 +379,8 @@ async fn pages_finish_while_other_routers_are_built() {
     });
     let mut served = 0;
     while served < 20 || !builder.is_finished() {
-        let page = tokio::time::timeout(std::time::Duration::from_secs(20), c.get(SEMVER_LESSON))
+        // The course map loads its data through a Leptos resource, as most pages do.
+        let page = tokio::time::timeout(std::time::Duration::from_secs(20), c.get("/"))
             .await
             .expect("a page must finish while another router is being built");
         assert_eq!(page.status, 200);

@@ -1,4 +1,5 @@
 use crate::api::check_engine;
+use crate::dto::EngineStatus;
 use leptos::prelude::*;
 
 /// Tells the learner, on every page, when builds cannot run and why; silent when all is well.
@@ -8,40 +9,53 @@ pub fn EngineBanner() -> impl IntoView {
     view! {
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {
-                let view = match status.await {
-                    Ok(s) if s.builds_available() => None,
-                    Ok(s) if !s.reachable => Some(format!(
-                        "Builds are unavailable: the Docker engine at {} does not answer ({}). \
-                         Lessons and quizzes still work.",
-                        s.docker_host,
-                        s.problem.unwrap_or_else(|| "no reason given".into()),
-                    )),
-                    Ok(s) => {
-                        let missing: Vec<String> = s
-                            .base_images
-                            .into_iter()
-                            .filter(|b| !b.present)
-                            .map(|b| b.name)
-                            .collect();
-                        Some(format!(
-                            "Builds are limited: the engine lacks the base image{} {}. \
-                             An operator can create {} with `layerlab images seed`.",
-                            if missing.len() == 1 { "" } else { "s" },
-                            missing.join(", "),
-                            if missing.len() == 1 { "it" } else { "them" },
-                        ))
-                    }
+                let text = match status.await {
+                    Ok(s) => banner_text(s),
                     Err(e) => Some(format!("Cannot tell whether builds work: {e}")),
                 };
-                view.map(|text| {
-                    view! {
-                        <div class="engine-banner" role="status" id="engine-banner">
-                            <strong>"Heads up. "</strong>
-                            {text}
-                        </div>
-                    }
-                })
+                view! { <EngineBannerBox text/> }
             })}
         </Suspense>
     }
+}
+
+/// The banner for a status the page already has: nothing when builds work.
+#[component]
+pub fn EngineBannerBox(text: Option<String>) -> impl IntoView {
+    text.map(|text| {
+        view! {
+            <div class="engine-banner" role="status" id="engine-banner">
+                <strong>"Heads up. "</strong>
+                {text}
+            </div>
+        }
+    })
+}
+
+/// What the banner says about `status`, or `None` when builds can run.
+pub fn banner_text(status: EngineStatus) -> Option<String> {
+    if status.builds_available() {
+        return None;
+    }
+    if !status.reachable {
+        return Some(format!(
+            "Builds are unavailable: the Docker engine at {} does not answer ({}). \
+             Lessons and quizzes still work.",
+            status.docker_host,
+            status.problem.unwrap_or_else(|| "no reason given".into()),
+        ));
+    }
+    let missing: Vec<String> = status
+        .base_images
+        .into_iter()
+        .filter(|b| !b.present)
+        .map(|b| b.name)
+        .collect();
+    Some(format!(
+        "Builds are limited: the engine lacks the base image{} {}. \
+         An operator can create {} with `layerlab images seed`.",
+        if missing.len() == 1 { "" } else { "s" },
+        missing.join(", "),
+        if missing.len() == 1 { "it" } else { "them" },
+    ))
 }

@@ -10,7 +10,7 @@ use crate::dto::{
 };
 use crate::pages::people::NoticeBox;
 use crate::pages::workbench::{BuildLog, Results};
-use crate::pages::{loaded, MissingPanel};
+use crate::pages::{error_text, loaded, MissingPanel};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -316,7 +316,7 @@ pub fn LearnerPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match record.await {
                     Ok(r) => view! { <LearnerView r/> }.into_any(),
-                    Err(e) => view! { <MissingPanel title="Learner" error=e/> }.into_any(),
+                    Err(e) => view! { <MissingPanel title="Learner" message=error_text(&e)/> }.into_any(),
                 }
             })}
         </Suspense>

@@ -1,32 +1,13 @@
 use crate::{
-    api::lesson,
     dto::{LessonBlock, LessonLink, LessonView},
-    pages::{quiz::QuizForm, MissingPanel},
+    pages::quiz::QuizForm,
 };
 use leptos::prelude::*;
-use leptos_meta::Title;
-use leptos_router::hooks::use_params_map;
 
-/// `/learn/<lesson>`: one lesson, its quizzes, and the way to the next one.
+/// `/learn/<lesson>`: one lesson, its quizzes, and the way to the next one. The server loads
+/// the lesson first and renders the page in one pass (`document::lesson`).
 #[component]
-pub fn LessonPage() -> impl IntoView {
-    let params = use_params_map();
-    let slug = move || params.read().get("lesson").unwrap_or_default();
-    let page = Resource::new(slug, lesson);
-    view! {
-        <Suspense fallback=|| view! { <p class="loading">"Loading the lesson…"</p> }>
-            {move || Suspend::new(async move {
-                match page.await {
-                    Ok(view) => view! { <LessonArticle lesson=view/> }.into_any(),
-                    Err(e) => view! { <MissingPanel title="Lesson not found" error=e/> }.into_any(),
-                }
-            })}
-        </Suspense>
-    }
-}
-
-#[component]
-fn LessonArticle(lesson: LessonView) -> impl IntoView {
+pub(crate) fn LessonArticle(lesson: LessonView) -> impl IntoView {
     let slug = lesson.slug.clone();
     let blocks = lesson
         .blocks
@@ -39,7 +20,6 @@ fn LessonArticle(lesson: LessonView) -> impl IntoView {
         })
         .collect_view();
     view! {
-        <Title text=lesson.title.clone()/>
         <article class="lesson" data-lesson=lesson.slug.clone()>
             <p class="breadcrumb"><a href="/">"Course"</a>" / "{lesson.module_title}</p>
             <h1>{lesson.title}</h1>

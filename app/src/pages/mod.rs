@@ -5,6 +5,7 @@ mod engine_banner;
 mod history;
 mod instructor;
 mod layers;
+#[cfg(feature = "ssr")]
 mod lesson;
 mod people;
 mod quiz;
@@ -12,12 +13,15 @@ mod workbench;
 
 pub use course_map::CourseMapPage;
 pub use engine_banner::EngineBanner;
+#[cfg(feature = "ssr")]
+pub use engine_banner::{banner_text, EngineBannerBox};
 pub(crate) use history::AttemptChartView;
 pub use history::ComparePage;
 pub(crate) use instructor::DashboardBody;
 pub use instructor::{AttemptPage, DashboardPage, InstructorHomePage, LearnerPage, LoginPageView};
 pub(crate) use layers::LayerReportView;
-pub use lesson::LessonPage;
+#[cfg(feature = "ssr")]
+pub(crate) use lesson::LessonArticle;
 pub use people::{ProfilePage, ResumePage};
 pub(crate) use workbench::{CheckList, FailureBox, ImagePanel, LintList, RunPanel};
 pub use workbench::{ExercisePage, PlaygroundPage};
@@ -42,12 +46,20 @@ pub fn NotFound() -> impl IntoView {
 
 /// What a page shows when the thing it loads does not exist (or could not be loaded).
 #[component]
-pub(crate) fn MissingPanel(title: &'static str, error: ServerFnError) -> impl IntoView {
+pub(crate) fn MissingPanel(title: &'static str, message: String) -> impl IntoView {
     view! {
         <Title text=title/>
+        <MissingSection title message/>
+    }
+}
+
+/// The body of [`MissingPanel`], for pages that set their title themselves.
+#[component]
+pub(crate) fn MissingSection(title: &'static str, message: String) -> impl IntoView {
+    view! {
         <section class="panel not-found">
             <h1>{title}</h1>
-            <p class="error-box">{error_text(&error)}</p>
+            <p class="error-box">{message}</p>
             <p><a href="/">"Back to the course map"</a></p>
         </section>
     }
@@ -70,7 +82,7 @@ where
             {move || Suspend::new(async move {
                 match resource.await {
                     Ok(data) => render(data).into_any(),
-                    Err(error) => view! { <MissingPanel title error/> }.into_any(),
+                    Err(error) => view! { <MissingPanel title message=error_text(&error)/> }.into_any(),
                 }
             })}
         </Suspense>

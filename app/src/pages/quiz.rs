@@ -1,17 +1,19 @@
+#[cfg(feature = "ssr")]
+use crate::dto::{QuestionKind, QuestionView, QuizView};
 use crate::{
     api::submit_quiz,
-    dto::{
-        answer_field, quiz_form_action, QuestionKind, QuestionView, QuizAnswers, QuizGrade,
-        QuizView,
-    },
+    dto::{answer_field, quiz_form_action, QuizAnswers, QuizGrade},
     pages::error_text,
 };
-use leptos::{either::EitherOf3, ev::SubmitEvent, prelude::*};
+#[cfg(feature = "ssr")]
+use leptos::either::EitherOf3;
+use leptos::{ev::SubmitEvent, prelude::*};
 
 /// A quiz as a plain HTML form. Without JavaScript it posts to the server, which grades it and
 /// sends the learner back to this lesson; once hydrated, the [`Quiz`] island grades it in
 /// place. The questions' prompts and inputs are rendered here, on the server, so the island
 /// carries them as HTML.
+#[cfg(feature = "ssr")]
 #[component]
 pub fn QuizForm(lesson: String, quiz: QuizView) -> impl IntoView {
     // What the learner answered last time, so a reload or a no-JS round trip keeps it.
@@ -27,13 +29,13 @@ pub fn QuizForm(lesson: String, quiz: QuizView) -> impl IntoView {
         .enumerate()
         .map(|(i, q)| QuestionHtml {
             id: q.id.clone(),
-            legend_html: crate::markup::render(|| {
-                view! {
-                    <span class="question-number">{i + 1}</span>
-                    <span class="question-prompt" inner_html=q.prompt_html.clone()></span>
-                }
-            }),
-            input_html: crate::markup::render(|| answer_input(q, &given(&q.id))),
+            // Plain markup, nothing reactive: rendered in this component's owner.
+            legend_html: view! {
+                <span class="question-number">{i + 1}</span>
+                <span class="question-prompt" inner_html=q.prompt_html.clone()></span>
+            }
+            .to_html(),
+            input_html: answer_input(q, &given(&q.id)).into_view().to_html(),
         })
         .collect();
     view! {
@@ -47,13 +49,18 @@ pub fn QuizForm(lesson: String, quiz: QuizView) -> impl IntoView {
     }
 }
 
-/// One question as the server renders it for the [`Quiz`] island.
+/// One question as the server renders it for the [`Quiz`] island. Only the id travels to the
+/// browser in the island's props: the HTML is in the page already, and hydrating an element
+/// leaves the `inner_html` the server sent alone. The island never renders a question afresh
+/// (its questions are not reactive), so the browser has no use for a second copy.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct QuestionHtml {
     pub id: String,
     /// The number and the prompt.
+    #[serde(skip_serializing, default)]
     pub legend_html: String,
     /// The options or the text field, filled in with the last answer.
+    #[serde(skip_serializing, default)]
     pub input_html: String,
 }
 
@@ -154,6 +161,7 @@ fn Quiz(
     }
 }
 
+#[cfg(feature = "ssr")]
 /// The options (radio buttons or checkboxes) or the text field of one question.
 fn answer_input(question: &QuestionView, given: &[String]) -> impl IntoView {
     let field = answer_field(&question.id);
@@ -178,6 +186,7 @@ fn answer_input(question: &QuestionView, given: &[String]) -> impl IntoView {
     }
 }
 
+#[cfg(feature = "ssr")]
 fn choice_list(
     kind: &'static str,
     field: &str,

@@ -11,7 +11,7 @@ use crate::dto::{
     LogLine, LogPhase, ResultsHtml, RunFacts, StatusUpdate, WorkbenchFile, PLAYGROUND,
 };
 use crate::pages::layers::LayerExplorer;
-use crate::pages::MissingPanel;
+use crate::pages::{error_text, MissingPanel};
 use leptos::either::Either;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -37,7 +37,7 @@ fn WorkbenchLoader(id: Signal<String>) -> impl IntoView {
             {move || Suspend::new(async move {
                 match page.await {
                     Ok(view) => view! { <WorkbenchPage exercise=view/> }.into_any(),
-                    Err(e) => view! { <MissingPanel title="Exercise not found" error=e/> }.into_any(),
+                    Err(e) => view! { <MissingPanel title="Exercise not found" message=error_text(&e)/> }.into_any(),
                 }
             })}
         </Suspense>

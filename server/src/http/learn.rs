@@ -1,18 +1,55 @@
-//! Learner actions that must work without JavaScript: a quiz form posts here, is graded,
-//! and the learner is sent back to the lesson, which shows the result.
+//! The lesson page, and learner actions that must work without JavaScript: a quiz form posts
+//! here, is graded, and the learner is sent back to the lesson, which shows the result.
 
 use super::AppError;
 use crate::state::AppState;
-use app::backend::Backend;
+use app::backend::{Backend, BackendError};
+use app::document::{self, Loaded};
 use app::dto::{QuizAnswers, ANSWER_FIELD_PREFIX};
 use axum::extract::{Path, State};
-use axum::response::Redirect;
-use axum::routing::post;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
 use axum::{Form, Router};
 use tower_sessions::Session;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/learn/{lesson}/quiz/{quiz}", post(submit_quiz_form))
+    Router::new()
+        .route("/learn/{lesson}", get(lesson_page))
+        .route("/learn/{lesson}/quiz/{quiz}", post(submit_quiz_form))
+}
+
+/// `/learn/<lesson>`: the lesson with this learner's last answers, rendered in one pass.
+async fn lesson_page(
+    State(state): State<AppState>,
+    session: Session,
+    Path(slug): Path<String>,
+) -> Response {
+    let (status, lesson) = tokio::join!(state.engine_status(), state.lesson(&session, &slug));
+    let (code, lesson) = match lesson {
+        Ok(lesson) => (StatusCode::OK, Loaded::Found(lesson)),
+        Err(e) => {
+            let code = match e {
+                BackendError::NotFound(_) => StatusCode::NOT_FOUND,
+                _ => StatusCode::INTERNAL_SERVER_ERROR,
+            };
+            (code, Loaded::Missing("Lesson not found", e.to_string()))
+        }
+    };
+    let page = document::lesson(
+        &state.leptos_options,
+        format!("/learn/{slug}"),
+        Ok(status),
+        lesson,
+    )
+    .await;
+    let mut response = (code, Html(page.html)).into_response();
+    if let Ok(csp) = HeaderValue::from_str(&app::content_security_policy(&page.nonce)) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, csp);
+    }
+    response
 }
 
 async fn submit_quiz_form(

@@ -529,6 +529,27 @@ pub fn docker(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+/// Whether the engine no longer has `image` within `seconds`. Clean-up after a build runs
+/// right after the learner is told the result, so a test gives it a moment.
+pub async fn image_gone_within(image: &str, seconds: u64) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    loop {
+        let present = std::process::Command::new("docker")
+            .args(["image", "inspect", "--format", "{{.Id}}", image])
+            .output()
+            .expect("the docker CLI runs")
+            .status
+            .success();
+        if !present {
+            return true;
+        }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 /// One request to a real server over TCP: status, the session cookie it set (if any), body.
 pub async fn http(
     method: &str,

@@ -1,0 +1,98 @@
+//! Pages the server renders in one pass: it loads their data first, then renders the whole
+//! document once, with no router, resources or `<Suspense>` (which render a page's body
+//! twice on the server: once to find its resources, once to write it). Learners read lessons
+//! far more than anything else, so the lesson page goes this way; the islands in it hydrate
+//! exactly as on the other pages.
+
+use crate::dto::{EngineStatus, LessonView};
+use crate::pages::{banner_text, LessonArticle, MissingSection};
+use crate::{SiteFooter, SiteHeader};
+use futures::StreamExt;
+use hydration_context::{SharedContext, SsrSharedContext};
+use leptos::prelude::*;
+use std::sync::Arc;
+
+/// A rendered page and the nonce its inline scripts carry (for the CSP header).
+#[derive(Debug)]
+pub struct Document {
+    pub html: String,
+    pub nonce: String,
+}
+
+/// What a page about one thing shows: the thing, or why it is missing (`title`, message).
+pub enum Loaded<T> {
+    Found(T),
+    Missing(&'static str, String),
+}
+
+/// The lesson page: `path` is the request's path (for the header), `status` the engine's.
+pub async fn lesson(
+    options: &LeptosOptions,
+    path: String,
+    status: Result<EngineStatus, String>,
+    lesson: Loaded<LessonView>,
+) -> Document {
+    let title = match &lesson {
+        Loaded::Found(l) => l.title.clone(),
+        Loaded::Missing(title, _) => title.to_string(),
+    };
+    page(options, title, path, status, move || match lesson {
+        Loaded::Found(lesson) => view! { <LessonArticle lesson/> }.into_any(),
+        Loaded::Missing(title, message) => view! { <MissingSection title message/> }.into_any(),
+    })
+    .await
+}
+
+/// The whole document around `main`, as the app's shell and header draw it for every page.
+async fn page(
+    options: &LeptosOptions,
+    title: String,
+    path: String,
+    status: Result<EngineStatus, String>,
+    main: impl FnOnce() -> AnyView,
+) -> Document {
+    let context = Arc::new(SsrSharedContext::new());
+    let owner = Owner::new_root(Some(context.clone() as Arc<dyn SharedContext + Send + Sync>));
+    let (mut html, nonce) = owner.with(|| {
+        leptos::nonce::provide_nonce();
+        let nonce = leptos::nonce::use_nonce()
+            .map(|n| n.to_string())
+            .unwrap_or_default();
+        let banner = match status {
+            Ok(status) => banner_text(status),
+            Err(e) => Some(format!("Cannot tell whether builds work: {e}")),
+        };
+        let title = if title.is_empty() {
+            "layerlab".to_string()
+        } else {
+            format!("{title} · layerlab")
+        };
+        let options = options.clone();
+        let head = view! {
+            <meta charset="utf-8"/>
+            <meta name="viewport" content="width=device-width, initial-scale=1"/>
+            <HydrationScripts options islands=true/>
+            <link id="layerlab-css" rel="stylesheet" href="/style/layerlab.css"/>
+            <title>{title}</title>
+        }
+        .to_html();
+        let body = view! {
+            <SiteHeader path/>
+            <crate::pages::EngineBannerBox text=banner/>
+            <main id="main">{main()}</main>
+            <SiteFooter/>
+        }
+        .to_html();
+        let html = format!("<!DOCTYPE html><html lang=\"en\"><head>{head}</head><body>{body}");
+        (html, nonce)
+    });
+    // The data the islands' hydration reads (Leptos's own scripts, empty on these pages).
+    if let Some(chunks) = context.pending_data() {
+        for chunk in chunks.collect::<Vec<_>>().await {
+            html.push_str(&format!("<script nonce=\"{nonce}\">{chunk}</script>"));
+        }
+    }
+    html.push_str("</body></html>");
+    drop(owner);
+    Document { html, nonce }
+}
