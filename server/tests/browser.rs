@@ -611,6 +611,7 @@ async fn an_open_dashboard_turns_green_when_a_learner_passes() {
         .expect("create the cohort");
     css(&teacher, "body[data-hydrated='true']").await;
     css(&teacher, ".live[data-live='true']").await;
+    let dashboard_url = teacher.current_url().await.expect("the dashboard's url");
     let heading = text_of(&teacher, ".dashboard .cohort-facts").await;
     let code = heading
         .strip_prefix("Join code ")
@@ -709,6 +710,53 @@ async fn an_open_dashboard_turns_green_when_a_learner_passes() {
         .expect("open the layer explorer");
     css(&teacher, ".attempt .layer-list .layer").await;
     save_screenshot(&teacher, "attempt.png").await;
+
+    // Logged out elsewhere (here: a request from the same browser), the open dashboard cannot
+    // reload its matrix at the learner's next answer: it keeps the matrix and says why.
+    teacher
+        .goto(dashboard_url.as_str())
+        .await
+        .expect("back to the dashboard");
+    css(&teacher, ".live[data-live='true']").await;
+    let logged_out = teacher
+        .execute_async(
+            r#"const done = arguments[arguments.length - 1];
+            fetch('/instructor').then(r => r.text()).then(html => {
+                const page = new DOMParser().parseFromString(html, 'text/html');
+                const fields = [...page.querySelectorAll("form[action='/instructor/logout'] input[name]")];
+                return fetch('/instructor/logout', {method: 'POST',
+                    body: new URLSearchParams(fields.map(i => [i.name, i.value]))});
+            }).then(r => done(r.url), e => done(String(e)));"#,
+            vec![],
+        )
+        .await
+        .expect("log out");
+    assert!(
+        logged_out
+            .as_str()
+            .is_some_and(|u| u.ends_with("/instructor/login")),
+        "logged out: {logged_out}"
+    );
+    let answered = learner
+        .execute_async(
+            r#"const done = arguments[arguments.length - 1];
+            fetch('/fn/submit_quiz', {method: 'POST', headers: {'Content-Type': 'application/json'},
+                body: JSON.stringify({lesson: 'tags-and-semver', quiz: 'next-version',
+                                      answers: [['refactor', ['1.14.1']]]})})
+            .then(r => done(r.status), e => done(String(e)));"#,
+            vec![],
+        )
+        .await
+        .expect("answer a quiz");
+    assert_eq!(answered, json!(200));
+    let stale = text_of(&teacher, ".dashboard-stale").await;
+    assert!(
+        stale.contains("could not be brought up to date")
+            && stale.contains("Log in as an instructor"),
+        "{stale}"
+    );
+    css(&teacher, &format!("{cell}[data-status='passed']")).await;
+    save_screenshot(&teacher, "dashboard-stale.png").await;
     learner.close().await.expect("close");
     teacher.close().await.expect("close");
 }

@@ -128,10 +128,12 @@ pub fn DashboardPage() -> impl IntoView {
 fn LiveDashboard(cohort: String, name: String, body: String) -> impl IntoView {
     let body = RwSignal::new(body);
     let live = RwSignal::new(false);
+    // Why the matrix below is older than the last change, when a reload failed.
+    let stale = RwSignal::new(None::<String>);
     #[cfg(feature = "hydrate")]
     {
         let cohort = cohort.clone();
-        Effect::new(move |_| live_client::follow(cohort.clone(), body, live));
+        Effect::new(move |_| live_client::follow(cohort.clone(), body, live, stale));
     }
     view! {
         <section class="panel dashboard" data-cohort=cohort>
@@ -142,6 +144,9 @@ fn LiveDashboard(cohort: String, name: String, body: String) -> impl IntoView {
                     {move || if live.get() { "● live" } else { "○ connecting…" }}
                 </span>
             </div>
+            {move || stale.get().map(|problem| view! {
+                <p class="error-box dashboard-stale" role="alert">{problem}</p>
+            })}
             <div class="html-slot" inner_html=move || body.get()></div>
         </section>
     }
@@ -238,8 +243,14 @@ mod live_client {
 
     /// Follow the cohort's event stream until the page goes away: `ready` marks the page
     /// live, `progress` reloads the matrix, `error` marks it offline while the browser
-    /// reconnects by itself (and reloads once it is back, for what it missed).
-    pub fn follow(cohort: String, body: RwSignal<String>, live: RwSignal<bool>) {
+    /// reconnects by itself (and reloads once it is back, for what it missed). A reload that
+    /// fails says so in `stale` (the matrix keeps its last state) until one succeeds.
+    pub fn follow(
+        cohort: String,
+        body: RwSignal<String>,
+        live: RwSignal<bool>,
+        stale: RwSignal<Option<String>>,
+    ) {
         let url = format!("/api/v1/instructor/cohorts/{cohort}/events");
         let Ok(source) = web_sys::EventSource::new(&url) else {
             return;
@@ -286,8 +297,16 @@ mod live_client {
                 };
                 // One reload at a time; events arriving meanwhile wait in the channel.
                 if reload {
-                    if let Ok(html) = crate::api::dashboard_html(cohort.clone()).await {
-                        body.set(html);
+                    match crate::api::dashboard_html(cohort.clone()).await {
+                        Ok(html) => {
+                            body.set(html);
+                            stale.set(None);
+                        }
+                        Err(e) => stale.set(Some(format!(
+                            "The matrix could not be brought up to date: {} It shows the cohort \
+                             as it was before; reload the page to try again.",
+                            crate::pages::error_text(&e)
+                        ))),
                     }
                 }
             }
