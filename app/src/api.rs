@@ -3,8 +3,7 @@
 
 use crate::dto::{
     AttemptPair, AttemptRecord, BuildOutcome, CourseMap, Dashboard, EngineStatus, ExerciseView,
-    InstructorHome, LearnerRecord, LessonView, LoginPage, Profile, QuizAnswers, QuizGrade,
-    ResumeOffer,
+    InstructorHome, LearnerRecord, LoginPage, Profile, QuizAnswers, QuizGrade, ResumeOffer,
 };
 use leptos::prelude::*;
 
@@ -45,16 +44,6 @@ pub async fn load_course_map() -> Result<CourseMap, ServerFnError> {
     ctx::backend()?
         .0
         .course_map(&session)
-        .await
-        .map_err(ctx::to_server_error)
-}
-
-#[server(prefix = "/fn", endpoint = "lesson", input = leptos::server_fn::codec::Json)]
-pub async fn lesson(slug: String) -> Result<LessonView, ServerFnError> {
-    let session = ctx::session().await?;
-    ctx::backend()?
-        .0
-        .lesson(&session, &slug)
         .await
         .map_err(ctx::to_server_error)
 }

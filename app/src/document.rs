@@ -25,11 +25,12 @@ pub enum Loaded<T> {
     Missing(&'static str, String),
 }
 
-/// The lesson page: `path` is the request's path (for the header), `status` the engine's.
+/// The lesson page: `path` is the request's path (for the header), `status` the engine's
+/// (for the banner).
 pub async fn lesson(
     options: &LeptosOptions,
     path: String,
-    status: Result<EngineStatus, String>,
+    status: EngineStatus,
     lesson: Loaded<LessonView>,
 ) -> Document {
     let title = match &lesson {
@@ -48,7 +49,7 @@ async fn page(
     options: &LeptosOptions,
     title: String,
     path: String,
-    status: Result<EngineStatus, String>,
+    status: EngineStatus,
     main: impl FnOnce() -> AnyView,
 ) -> Document {
     let context = Arc::new(SsrSharedContext::new());
@@ -58,10 +59,7 @@ async fn page(
         let nonce = leptos::nonce::use_nonce()
             .map(|n| n.to_string())
             .unwrap_or_default();
-        let banner = match status {
-            Ok(status) => banner_text(status),
-            Err(e) => Some(format!("Cannot tell whether builds work: {e}")),
-        };
+        let banner = banner_text(status);
         let title = if title.is_empty() {
             "layerlab".to_string()
         } else {

@@ -28,18 +28,19 @@ async fn lesson_page(
     let (status, lesson) = tokio::join!(state.engine_status(), state.lesson(&session, &slug));
     let (code, lesson) = match lesson {
         Ok(lesson) => (StatusCode::OK, Loaded::Found(lesson)),
-        Err(e) => {
-            let code = match e {
-                BackendError::NotFound(_) => StatusCode::NOT_FOUND,
-                _ => StatusCode::INTERNAL_SERVER_ERROR,
-            };
-            (code, Loaded::Missing("Lesson not found", e.to_string()))
-        }
+        Err(e @ BackendError::NotFound(_)) => (
+            StatusCode::NOT_FOUND,
+            Loaded::Missing("Lesson not found", e.to_string()),
+        ),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Loaded::Missing("The lesson could not be loaded", e.to_string()),
+        ),
     };
     let page = document::lesson(
         &state.leptos_options,
         format!("/learn/{slug}"),
-        Ok(status),
+        status,
         lesson,
     )
     .await;
