@@ -3,8 +3,7 @@
 
 use crate::dto::{
     AttemptPair, AttemptRecord, BuildView, CourseMap, Dashboard, EngineStatus, ExerciseView,
-    InstructorHome, LearnerRecord, LessonView, LoginPage, Profile, QuizAnswers, QuizGrade,
-    ResumeOffer,
+    InstructorHome, LearnerRecord, LoginPage, Profile, QuizAnswers, QuizGrade, ResumeOffer,
 };
 use std::sync::Arc;
 use tower_sessions::Session;
@@ -38,8 +37,6 @@ impl std::error::Error for BackendError {}
 pub trait Backend: Send + Sync + 'static {
     /// The course map, with what this learner has completed.
     async fn course_map(&self, session: &Session) -> Result<CourseMap, BackendError>;
-    /// The lesson with the learner's last grade for each of its quizzes.
-    async fn lesson(&self, session: &Session, slug: &str) -> Result<LessonView, BackendError>;
     /// Grade a submission and remember it for this learner.
     async fn submit_quiz(
         &self,

@@ -4,8 +4,10 @@
 //! far more than anything else, so the lesson page goes this way; the islands in it hydrate
 //! exactly as on the other pages.
 
-use crate::dto::{EngineStatus, LessonView};
-use crate::pages::{banner_text, LessonArticle, MissingSection};
+use crate::dto::LessonView;
+/// What the engine banner says about a status: the `banner` of [`lesson`].
+pub use crate::pages::banner_text;
+use crate::pages::{LessonArticle, MissingSection};
 use crate::{SiteFooter, SiteHeader};
 use futures::StreamExt;
 use hydration_context::{SharedContext, SsrSharedContext};
@@ -25,19 +27,19 @@ pub enum Loaded<T> {
     Missing(&'static str, String),
 }
 
-/// The lesson page: `path` is the request's path (for the header), `status` the engine's
-/// (for the banner).
+/// The lesson page: `path` is the request's path (for the header), `banner` what the engine
+/// banner says ([`banner_text`]).
 pub async fn lesson(
     options: &LeptosOptions,
     path: String,
-    status: EngineStatus,
+    banner: Option<String>,
     lesson: Loaded<LessonView>,
 ) -> Document {
     let title = match &lesson {
         Loaded::Found(l) => l.title.clone(),
         Loaded::Missing(title, _) => title.to_string(),
     };
-    page(options, title, path, status, move || match lesson {
+    page(options, title, path, banner, move || match lesson {
         Loaded::Found(lesson) => view! { <LessonArticle lesson/> }.into_any(),
         Loaded::Missing(title, message) => view! { <MissingSection title message/> }.into_any(),
     })
@@ -49,7 +51,7 @@ async fn page(
     options: &LeptosOptions,
     title: String,
     path: String,
-    status: EngineStatus,
+    banner: Option<String>,
     main: impl FnOnce() -> AnyView,
 ) -> Document {
     let context = Arc::new(SsrSharedContext::new());
@@ -59,7 +61,6 @@ async fn page(
         let nonce = leptos::nonce::use_nonce()
             .map(|n| n.to_string())
             .unwrap_or_default();
-        let banner = banner_text(status);
         let title = if title.is_empty() {
             "layerlab".to_string()
         } else {

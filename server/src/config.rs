@@ -122,6 +122,10 @@ pub struct ServeConfig {
     /// Directory with one folder per exercise.
     #[arg(long, env = "LAYERLAB_EXERCISES_DIR", default_value = "exercises")]
     pub exercises_dir: PathBuf,
+    /// Lesson pages kept as rendered, shared by learners who would see the same page, in MiB
+    /// of HTML (0: render every page afresh).
+    #[arg(long, env = "LAYERLAB_PAGE_MEMO_MB", default_value_t = 16)]
+    pub page_memo_mb: usize,
     #[command(flatten)]
     pub limits: LimitArgs,
 }

@@ -68,6 +68,9 @@ pub async fn build(config: &ServeConfig) -> anyhow::Result<axum::Router> {
         exercises,
         store,
         progress,
+        lesson_pages: Arc::new(http::lesson_pages::LessonPages::new(
+            config.page_memo_mb << 20,
+        )),
     };
     janitor::start(
         state.store.clone(),

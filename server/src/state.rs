@@ -30,6 +30,8 @@ pub struct AppState {
     pub builds: Arc<Builds>,
     pub store: Store,
     pub progress: ProgressSender,
+    /// Lesson pages as rendered, shared by learners who see the same (`http::lesson_pages`).
+    pub lesson_pages: Arc<crate::http::lesson_pages::LessonPages>,
 }
 
 /// "Learner X did something": a finished attempt, a quiz answer, a new name or cohort. The
@@ -128,11 +130,50 @@ impl AppState {
     }
 
     /// `"<lesson>/<quiz>"` → the learner's latest grade.
-    async fn grades(&self, learner: &str) -> Result<HashMap<String, QuizGrade>, BackendError> {
+    async fn grades(&self, learner: &str) -> Result<Arc<HashMap<String, QuizGrade>>, BackendError> {
         self.store
             .latest_grades(learner)
             .await
             .map_err(|e| internal("loading your answers", e))
+    }
+
+    /// The learner's last grade on each quiz of the lesson `slug`, in the lesson's order:
+    /// with the lesson and the engine banner, all a lesson page shows.
+    pub async fn lesson_grades(
+        &self,
+        session: &Session,
+        slug: &str,
+    ) -> Result<Vec<(String, Option<QuizGrade>)>, BackendError> {
+        if self.course.lesson(slug).is_none() {
+            return Err(BackendError::NotFound(format!(
+                "There is no lesson called “{slug}”."
+            )));
+        }
+        let learner = learner_id(&self.store, session).await?;
+        let grades = self.grades(&learner).await?;
+        Ok(self
+            .course
+            .quiz_ids(slug)
+            .into_iter()
+            .map(|quiz| {
+                let grade = grades.get(&format!("{slug}/{quiz}")).cloned();
+                (quiz, grade)
+            })
+            .collect())
+    }
+
+    /// The lesson `slug` as a learner with these `grades` sees it.
+    pub fn lesson_view(
+        &self,
+        slug: &str,
+        grades: &[(String, Option<QuizGrade>)],
+    ) -> Option<LessonView> {
+        self.course.lesson_view(slug, |quiz| {
+            grades
+                .iter()
+                .find(|(id, _)| id == quiz)
+                .and_then(|(_, g)| g.clone())
+        })
     }
 }
 
@@ -179,14 +220,6 @@ impl Backend for AppState {
             }
         }
         Ok(map)
-    }
-
-    async fn lesson(&self, session: &Session, slug: &str) -> Result<LessonView, BackendError> {
-        let learner = learner_id(&self.store, session).await?;
-        let grades = self.grades(&learner).await?;
-        self.course
-            .lesson_view(slug, |quiz| grades.get(&format!("{slug}/{quiz}")).cloned())
-            .ok_or_else(|| BackendError::NotFound(format!("There is no lesson called “{slug}”.")))
     }
 
     async fn submit_quiz(

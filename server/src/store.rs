@@ -9,6 +9,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqlitePool};
 use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 use tower_sessions_sqlx_store::SqliteStore;
 
@@ -225,7 +226,8 @@ const GRADE_CACHE_LEARNERS: usize = 20_000;
 
 #[derive(Default)]
 struct GradeCache {
-    by_learner: HashMap<String, HashMap<String, QuizGrade>>,
+    /// Shared with readers: a page reads a learner's grades without copying them.
+    by_learner: HashMap<String, Arc<HashMap<String, QuizGrade>>>,
     /// Bumped by every recorded answer: a read that began before it must not fill the cache.
     generation: u64,
 }
@@ -403,7 +405,7 @@ impl Store {
         let mut cache = self.grade_cache();
         cache.generation += 1;
         if let Some(grades) = cache.by_learner.get_mut(learner) {
-            grades.insert(format!("{lesson}/{quiz}"), grade.clone());
+            Arc::make_mut(grades).insert(format!("{lesson}/{quiz}"), grade.clone());
         }
         Ok(())
     }
@@ -443,7 +445,10 @@ impl Store {
     }
 
     /// `"<lesson>/<quiz>"` → the learner's latest grade.
-    pub async fn latest_grades(&self, learner: &str) -> sqlx::Result<HashMap<String, QuizGrade>> {
+    pub async fn latest_grades(
+        &self,
+        learner: &str,
+    ) -> sqlx::Result<Arc<HashMap<String, QuizGrade>>> {
         let generation = {
             let cache = self.grade_cache();
             if let Some(grades) = cache.by_learner.get(learner) {
@@ -451,12 +456,13 @@ impl Store {
             }
             cache.generation
         };
-        let grades: HashMap<String, QuizGrade> = self
-            .quiz_answers(&[learner.to_string()])
-            .await?
-            .into_iter()
-            .map(|a| (format!("{}/{}", a.lesson, a.quiz), a.grade))
-            .collect();
+        let grades: Arc<HashMap<String, QuizGrade>> = Arc::new(
+            self.quiz_answers(&[learner.to_string()])
+                .await?
+                .into_iter()
+                .map(|a| (format!("{}/{}", a.lesson, a.quiz), a.grade))
+                .collect(),
+        );
         let mut cache = self.grade_cache();
         if cache.generation == generation {
             if cache.by_learner.len() >= GRADE_CACHE_LEARNERS {

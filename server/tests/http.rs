@@ -190,6 +190,105 @@ async fn a_lesson_renders_with_its_quiz_but_not_its_answer_key() {
     );
 }
 
+/// The response's CSP nonce, and its page with that nonce replaced by `NONCE`.
+fn page_without_nonce(res: &support::TestResponse) -> (String, String) {
+    let csp = res.header("content-security-policy").expect("a CSP");
+    let nonce = csp
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .expect("a nonce in the CSP")
+        .to_string();
+    assert!(nonce.len() >= 16, "a nonce of 128 random bits: {nonce}");
+    let page = res.body.replace(&nonce, "NONCE");
+    assert!(
+        page.contains("nonce=\"NONCE\""),
+        "the scripts carry the CSP's nonce"
+    );
+    (nonce, page)
+}
+
+/// How many rendered lesson pages the server keeps (`/api/v1/status`).
+async fn kept_pages(c: &mut TestClient) -> u64 {
+    let status = c.get("/api/v1/status").await.json();
+    status["lesson_pages"]["kept"]
+        .as_u64()
+        .expect("lesson_pages.kept")
+}
+
+#[tokio::test]
+async fn learners_who_would_see_the_same_lesson_page_share_one_rendering_and_no_one_else() {
+    let mut a = TestClient::new(LOCAL_ENGINE).await;
+    let mut b = a.another();
+    let first = a.get(SEMVER_LESSON).await;
+    let again = a.get(SEMVER_LESSON).await;
+    let theirs = b.get(SEMVER_LESSON).await;
+    let (n1, p1) = page_without_nonce(&first);
+    let (n2, p2) = page_without_nonce(&again);
+    let (n3, p3) = page_without_nonce(&theirs);
+    assert!(
+        n1 != n2 && n2 != n3 && n1 != n3,
+        "every response has its own nonce"
+    );
+    assert_eq!(p1, p2);
+    assert_eq!(p1, p3, "two learners with no answers see the same page");
+    assert_eq!(kept_pages(&mut a).await, 1, "rendered once, kept once");
+
+    // A answers: A's page shows the grade, B's still does not.
+    let answers =
+        "q.refactor=1.14.1&q.new-endpoint=1.15.0&q.renamed-endpoint=major&q.latest=nothing";
+    let res = a
+        .post_form("/learn/tags-and-semver/quiz/next-version", answers)
+        .await;
+    assert_eq!(res.status, 303, "{}", res.body);
+    let (_, mine) = page_without_nonce(&a.get(SEMVER_LESSON).await);
+    assert!(mine.contains("4 of 4 right"), "{mine}");
+    assert!(
+        mine.contains("value=\"1.15.0\""),
+        "A's typed answer is on A's page"
+    );
+    let (_, still) = page_without_nonce(&b.get(SEMVER_LESSON).await);
+    assert_eq!(still, p1, "B's page does not change when A answers");
+    assert!(!still.contains("value=\"1.15.0\"") && !still.contains("data-verdict"));
+    assert_eq!(kept_pages(&mut a).await, 2);
+
+    // B gives the same answers: B now sees what A sees, and nothing new is rendered.
+    let res = b
+        .post_form("/learn/tags-and-semver/quiz/next-version", answers)
+        .await;
+    assert_eq!(res.status, 303, "{}", res.body);
+    let (_, same) = page_without_nonce(&b.get(SEMVER_LESSON).await);
+    assert_eq!(same, mine);
+    assert_eq!(kept_pages(&mut a).await, 2);
+
+    // A changes one answer: A's page follows at once, B's stays.
+    let other = answers.replace("1.15.0", "2.0.0");
+    let res = a
+        .post_form("/learn/tags-and-semver/quiz/next-version", &other)
+        .await;
+    assert_eq!(res.status, 303, "{}", res.body);
+    let (_, changed) = page_without_nonce(&a.get(SEMVER_LESSON).await);
+    assert!(changed.contains("3 of 4 right") && changed.contains("value=\"2.0.0\""));
+    let (_, bs) = page_without_nonce(&b.get(SEMVER_LESSON).await);
+    assert_eq!(bs, mine);
+    assert_eq!(kept_pages(&mut a).await, 3);
+}
+
+#[tokio::test]
+async fn with_no_page_memo_every_lesson_page_is_rendered_afresh_and_the_same() {
+    let mut c = TestClient::with_args(LOCAL_ENGINE, &["--page-memo-mb", "0"]).await;
+    let (_, first) = page_without_nonce(&c.get(SEMVER_LESSON).await);
+    let (_, second) = page_without_nonce(&c.get(SEMVER_LESSON).await);
+    assert_eq!(first, second);
+    let mut d = TestClient::new(LOCAL_ENGINE).await;
+    d.get(SEMVER_LESSON).await;
+    let (_, kept) = page_without_nonce(&d.get(SEMVER_LESSON).await);
+    assert_eq!(first, kept, "the memo changes nothing a learner sees");
+    assert_eq!(kept_pages(&mut c).await, 0);
+    let status = c.get("/api/v1/status").await.json();
+    assert_eq!(status["lesson_pages"]["budget_bytes"], 0);
+}
+
 #[tokio::test]
 async fn unknown_pages_and_lessons_are_404_with_a_way_back() {
     let mut c = TestClient::new(LOCAL_ENGINE).await;

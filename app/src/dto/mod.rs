@@ -107,7 +107,7 @@ pub fn quiz_form_action(lesson: &str, quiz: &str) -> String {
 pub type QuizAnswers = Vec<(String, Vec<String>)>;
 
 /// The server's verdict on one quiz submission.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct QuizGrade {
     pub quiz: String,
     pub correct: usize,
@@ -115,7 +115,7 @@ pub struct QuizGrade {
     pub questions: Vec<QuestionGrade>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct QuestionGrade {
     pub id: String,
     pub correct: bool,

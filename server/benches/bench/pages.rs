@@ -107,10 +107,10 @@ fn wrk(url: &str, cookie: Option<&str>) -> f64 {
         .unwrap_or_else(|| panic!("no Requests/sec in wrk's output:\n{text}"))
 }
 
-pub async fn run() -> Vec<Figure> {
-    let server = ServerProcess::start_with(LOCAL_ENGINE, Arc::new(TestDb::new()), &[]);
+/// A server, and the cookie of a returning learner on it: a session, one quiz answered.
+async fn returning_learner(args: &[&str]) -> (ServerProcess, String, bytes::Bytes) {
+    let server = ServerProcess::start_with(LOCAL_ENGINE, Arc::new(TestDb::new()), args);
     let mut learner = Learner::new(&server.base_url);
-    // A returning learner: a session, a quiz answered, then the lesson as they see it.
     learner.page("/").await;
     let (status, body) = learner
         .post_json(
@@ -127,25 +127,43 @@ pub async fn run() -> Vec<Figure> {
         "the lesson page is {} bytes: not the page",
         page.len()
     );
+    (server, cookie, page)
+}
+
+pub async fn run() -> Vec<Figure> {
+    // As shipped, and with the lesson-page memo off (every page rendered for its request).
+    let (server, cookie, page) = returning_learner(&[]).await;
+    let (fresh_server, fresh_cookie, _) = returning_learner(&["--page-memo-mb", "0"]).await;
     let nginx = Nginx::serve(&page);
-    let ours_url = server.url(LESSON);
-    let (mut ours, mut theirs, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
-    let (url, cookie_for_wrk) = (ours_url.clone(), cookie.clone());
+    let ours = (server.url(LESSON), cookie);
+    let fresh = (fresh_server.url(LESSON), fresh_cookie);
     let rounds = tokio::task::spawn_blocking(move || {
-        // Warm both (caches, connections), then alternate.
+        // Warm all three (caches, connections), then alternate.
         wrk(&nginx.url, None);
-        wrk(&url, Some(&cookie_for_wrk));
+        wrk(&ours.0, Some(&ours.1));
+        wrk(&fresh.0, Some(&fresh.1));
         (0..ROUNDS)
-            .map(|_| (wrk(&nginx.url, None), wrk(&url, Some(&cookie_for_wrk))))
+            .map(|_| {
+                (
+                    wrk(&nginx.url, None),
+                    wrk(&ours.0, Some(&ours.1)),
+                    wrk(&fresh.0, Some(&fresh.1)),
+                )
+            })
             .collect::<Vec<_>>()
     })
     .await
     .expect("wrk rounds");
-    for (n, l) in rounds {
+    let (mut theirs, mut kept, mut rendered) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut ratios, mut fresh_ratios) = (Vec::new(), Vec::new());
+    for (n, k, r) in rounds {
         theirs.push(n);
-        ours.push(l);
-        ratios.push(l / n);
+        kept.push(k);
+        rendered.push(r);
+        ratios.push(k / n);
+        fresh_ratios.push(r / n);
     }
+    drop((server, fresh_server));
     let kib = page.len() as f64 / 1024.0;
     vec![
         Figure::new(
@@ -153,10 +171,17 @@ pub async fn run() -> Vec<Figure> {
             format!("lesson page ({kib:.0} KiB), layerlab"),
             " req/s",
         )
-        .samples(ours),
+        .samples(kept),
         Figure::new("pages", "the same bytes, nginx", " req/s").samples(theirs),
         Figure::new("pages", "ratio layerlab ÷ nginx", "×")
             .goal(Goal::AtLeast(0.5))
             .samples(ratios),
+        Figure::new(
+            "pages",
+            "lesson page rendered for every request (--page-memo-mb 0)",
+            " req/s",
+        )
+        .samples(rendered),
+        Figure::new("pages", "ratio of that ÷ nginx", "×").samples(fresh_ratios),
     ]
 }

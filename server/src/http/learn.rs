@@ -1,16 +1,19 @@
 //! The lesson page, and learner actions that must work without JavaScript: a quiz form posts
 //! here, is graded, and the learner is sent back to the lesson, which shows the result.
 
+use super::lesson_pages::{Page, PageKey};
 use super::AppError;
 use crate::state::AppState;
 use app::backend::{Backend, BackendError};
-use app::document::{self, Loaded};
+use app::document::{self, banner_text, Loaded};
 use app::dto::{QuizAnswers, ANSWER_FIELD_PREFIX};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
+use leptos::nonce::Nonce;
+use std::sync::Arc;
 use tower_sessions::Session;
 
 pub fn router() -> Router<AppState> {
@@ -19,38 +22,73 @@ pub fn router() -> Router<AppState> {
         .route("/learn/{lesson}/quiz/{quiz}", post(submit_quiz_form))
 }
 
-/// `/learn/<lesson>`: the lesson with this learner's last answers, rendered in one pass.
+/// `/learn/<lesson>`: the lesson with this learner's last answers. Rendered in one pass, and
+/// only when no learner has been sent the same page yet (see [`super::lesson_pages`]); every
+/// response has its own CSP nonce either way.
 async fn lesson_page(
     State(state): State<AppState>,
     session: Session,
     Path(slug): Path<String>,
 ) -> Response {
-    let (status, lesson) = tokio::join!(state.engine_status(), state.lesson(&session, &slug));
-    let (code, lesson) = match lesson {
-        Ok(lesson) => (StatusCode::OK, Loaded::Found(lesson)),
-        Err(e @ BackendError::NotFound(_)) => (
-            StatusCode::NOT_FOUND,
-            Loaded::Missing("Lesson not found", e.to_string()),
-        ),
-        Err(e) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            Loaded::Missing("The lesson could not be loaded", e.to_string()),
-        ),
+    let (status, grades) =
+        tokio::join!(state.engine_status(), state.lesson_grades(&session, &slug));
+    let banner = banner_text(status);
+    let path = format!("/learn/{slug}");
+    let page = match grades {
+        Ok(grades) => {
+            let key = PageKey {
+                slug,
+                banner: banner.clone(),
+                grades,
+            };
+            lesson_page_for(&state, key, path.clone()).await
+        }
+        Err(e) => Err(e),
     };
-    let page = document::lesson(
-        &state.leptos_options,
-        format!("/learn/{slug}"),
-        status,
-        lesson,
-    )
-    .await;
-    let mut response = (code, Html(page.html)).into_response();
-    if let Ok(csp) = HeaderValue::from_str(&app::content_security_policy(&page.nonce)) {
+    let nonce = Nonce::new().to_string();
+    let (code, html) = match page {
+        Ok(page) => (StatusCode::OK, page.with_nonce(&nonce)),
+        Err(e) => {
+            let (code, title) = match e {
+                BackendError::NotFound(_) => (StatusCode::NOT_FOUND, "Lesson not found"),
+                _ => (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "The lesson could not be loaded",
+                ),
+            };
+            let missing = Loaded::Missing(title, e.to_string());
+            let document = document::lesson(&state.leptos_options, path, banner, missing).await;
+            let page = Page::cut(&document.html, &document.nonce);
+            (code, page.with_nonce(&nonce))
+        }
+    };
+    let mut response = (code, Html(html)).into_response();
+    if let Ok(csp) = HeaderValue::from_str(&app::content_security_policy(&nonce)) {
         response
             .headers_mut()
             .insert(header::CONTENT_SECURITY_POLICY, csp);
     }
     response
+}
+
+/// The page `key` describes: kept, or rendered now (and kept).
+async fn lesson_page_for(
+    state: &AppState,
+    key: PageKey,
+    path: String,
+) -> Result<Arc<Page>, BackendError> {
+    if let Some(page) = state.lesson_pages.get(&key) {
+        return Ok(page);
+    }
+    let lesson = state.lesson_view(&key.slug, &key.grades).ok_or_else(|| {
+        BackendError::NotFound(format!("There is no lesson called “{}”.", key.slug))
+    })?;
+    let banner = key.banner.clone();
+    let document =
+        document::lesson(&state.leptos_options, path, banner, Loaded::Found(lesson)).await;
+    let page = Arc::new(Page::cut(&document.html, &document.nonce));
+    state.lesson_pages.keep(key, page.clone());
+    Ok(page)
 }
 
 async fn submit_quiz_form(

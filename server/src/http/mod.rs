@@ -4,6 +4,7 @@
 mod builds;
 mod error;
 mod learn;
+pub mod lesson_pages;
 mod people;
 pub mod session_cache;
 mod status;

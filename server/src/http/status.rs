@@ -24,6 +24,15 @@ struct Status {
     engine: EngineStatus,
     builds_available: bool,
     queue: Queue,
+    lesson_pages: LessonPagesInfo,
+}
+
+/// The memo of rendered lesson pages (`--page-memo-mb`): how full it is.
+#[derive(Serialize)]
+struct LessonPagesInfo {
+    kept: usize,
+    bytes: usize,
+    budget_bytes: usize,
 }
 
 #[derive(Serialize)]
@@ -58,6 +67,14 @@ async fn status(State(state): State<AppState>) -> Json<Status> {
         queue: Queue {
             waiting: state.builds.queued(),
             concurrency: state.builds.settings().concurrency,
+        },
+        lesson_pages: {
+            let (kept, bytes) = state.lesson_pages.usage();
+            LessonPagesInfo {
+                kept,
+                bytes,
+                budget_bytes: state.lesson_pages.budget(),
+            }
         },
     })
 }
