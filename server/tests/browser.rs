@@ -757,8 +757,70 @@ async fn an_open_dashboard_turns_green_when_a_learner_passes() {
     );
     css(&teacher, &format!("{cell}[data-status='passed']")).await;
     save_screenshot(&teacher, "dashboard-stale.png").await;
+
+    // The server restarts: the dashboard's stream reconnects and is refused (still logged
+    // out). The browser gives up on a refused stream; the page says so and keeps trying, so
+    // once the instructor has logged in again it is live again without a reload.
+    teacher
+        .execute("window.layerlabMark = 'not reloaded'; return null;", vec![])
+        .await
+        .expect("set a mark");
+    let server = server.restart(LOCAL_ENGINE);
+    let stopped = wait_for_text(&teacher, ".dashboard-stale", "Live updates stopped").await;
+    assert!(stopped.contains("Trying again in"), "{stopped}");
+    assert_eq!(text_of(&teacher, ".live").await, "○ offline");
+    save_screenshot(&teacher, "dashboard-offline.png").await;
+    let logged_in = teacher
+        .execute_async(
+            r#"const done = arguments[arguments.length - 1];
+            fetch('/instructor/login').then(r => r.text()).then(html => {
+                const page = new DOMParser().parseFromString(html, 'text/html');
+                const form = page.querySelector('form');
+                const fields = new URLSearchParams([...form.querySelectorAll('input[name]')]
+                    .map(i => [i.name, i.value]));
+                fields.set('name', 'grace');
+                fields.set('password', 'cobol-and-compilers');
+                return fetch(form.getAttribute('action'), {method: 'POST', body: fields});
+            }).then(r => done(r.url), e => done(String(e)));"#,
+            vec![],
+        )
+        .await
+        .expect("log in again");
+    assert!(
+        logged_in.as_str().is_some_and(|u| !u.contains("/login")),
+        "logged in: {logged_in}"
+    );
+    css(&teacher, ".live[data-live='true']").await;
+    gone(&teacher, ".dashboard-stale").await;
+    assert_eq!(text_of(&teacher, ".live").await, "● live");
+    let mark = teacher
+        .execute("return window.layerlabMark || null;", vec![])
+        .await
+        .expect("read the mark");
+    assert_eq!(
+        mark,
+        json!("not reloaded"),
+        "the dashboard was not reloaded"
+    );
+    drop(server);
     learner.close().await.expect("close");
     teacher.close().await.expect("close");
+}
+
+/// Wait until the text of `selector` contains `wanted`; returns that text.
+async fn wait_for_text(c: &Client, selector: &str, wanted: &str) -> String {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let text = text_of(c, selector).await;
+        if text.contains(wanted) {
+            return text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{selector} says “{text}”, not “{wanted}”"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// Wait until `selector` matches nothing (the page took something away).

@@ -128,12 +128,20 @@ pub fn DashboardPage() -> impl IntoView {
 fn LiveDashboard(cohort: String, name: String, body: String) -> impl IntoView {
     let body = RwSignal::new(body);
     let live = RwSignal::new(false);
+    // The server refused the event stream (the browser does not retry that by itself).
+    let refused = RwSignal::new(false);
     // Why the matrix below is older than the last change, when a reload failed.
     let stale = RwSignal::new(None::<String>);
     #[cfg(feature = "hydrate")]
     {
         let cohort = cohort.clone();
-        Effect::new(move |_| live_client::follow(cohort.clone(), body, live, stale));
+        let signals = live_client::Signals {
+            body,
+            live,
+            refused,
+            stale,
+        };
+        Effect::new(move |_| live_client::follow(cohort.clone(), signals));
     }
     view! {
         <section class="panel dashboard" data-cohort=cohort>
@@ -141,7 +149,11 @@ fn LiveDashboard(cohort: String, name: String, body: String) -> impl IntoView {
             <div class="panel-head">
                 <h1>{name}</h1>
                 <span class="live" data-live=move || live.get().to_string()>
-                    {move || if live.get() { "● live" } else { "○ connecting…" }}
+                    {move || match (live.get(), refused.get()) {
+                        (true, _) => "● live",
+                        (false, true) => "○ offline",
+                        (false, false) => "○ connecting…",
+                    }}
                 </span>
             </div>
             {move || stale.get().map(|problem| view! {
@@ -237,60 +249,81 @@ pub(crate) fn DashboardBody(d: Dashboard) -> impl IntoView {
 
 #[cfg(feature = "hydrate")]
 mod live_client {
+    use futures::channel::mpsc::UnboundedSender;
     use futures::StreamExt;
     use leptos::prelude::*;
+    use std::time::Duration;
     use wasm_bindgen::{closure::Closure, JsCast};
+
+    /// What the dashboard shows about its stream.
+    #[derive(Clone, Copy)]
+    pub struct Signals {
+        pub body: RwSignal<String>,
+        pub live: RwSignal<bool>,
+        pub refused: RwSignal<bool>,
+        pub stale: RwSignal<Option<String>>,
+    }
+
+    /// Longest wait between two tries after the server refused the stream.
+    const MAX_RETRY_SECS: u64 = 60;
 
     /// Follow the cohort's event stream until the page goes away: `ready` marks the page
     /// live, `progress` reloads the matrix, `error` marks it offline while the browser
-    /// reconnects by itself (and reloads once it is back, for what it missed). A reload that
-    /// fails says so in `stale` (the matrix keeps its last state) until one succeeds.
-    pub fn follow(
-        cohort: String,
-        body: RwSignal<String>,
-        live: RwSignal<bool>,
-        stale: RwSignal<Option<String>>,
-    ) {
+    /// reconnects by itself (and reloads once it is back, for what it missed). A stream the
+    /// server refused (say, after a logout) the browser gives up on for good: then the page
+    /// says so and tries again itself, waiting twice as long each time. A reload that fails
+    /// says so in `stale` (the matrix keeps its last state) until one succeeds.
+    pub fn follow(cohort: String, s: Signals) {
         let url = format!("/api/v1/instructor/cohorts/{cohort}/events");
-        let Ok(source) = web_sys::EventSource::new(&url) else {
+        let (sender, mut events) = futures::channel::mpsc::unbounded::<&'static str>();
+        let Some(mut stream) = Stream::open(&url, &sender) else {
             return;
         };
-        let (sender, mut events) = futures::channel::mpsc::unbounded::<&'static str>();
-        let mut listeners = Vec::new();
-        for name in ["ready", "progress"] {
-            let sender = sender.clone();
-            let listener = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(
-                move |_: web_sys::MessageEvent| {
-                    let _ = sender.unbounded_send(name);
-                },
-            );
-            let _ =
-                source.add_event_listener_with_callback(name, listener.as_ref().unchecked_ref());
-            listeners.push(listener);
-        }
-        let on_error = {
-            let sender = sender.clone();
-            Closure::<dyn FnMut(web_sys::Event)>::new(move |_: web_sys::Event| {
-                let _ = sender.unbounded_send("error");
-            })
-        };
-        source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
         let stop = sender.clone();
         on_cleanup(move || {
             let _ = stop.unbounded_send("stop");
         });
-        drop(sender);
         leptos::task::spawn_local(async move {
             let mut was_live = false;
+            let mut retry_secs = 2;
+            let mut retry_pending = false;
             while let Some(name) = events.next().await {
                 let reload = match name {
                     "ready" => {
-                        live.set(true);
+                        s.live.set(true);
+                        s.refused.set(false);
+                        retry_secs = 2;
                         std::mem::replace(&mut was_live, true)
                     }
                     "progress" => true,
                     "error" => {
-                        live.set(false);
+                        s.live.set(false);
+                        if stream.refused() && !retry_pending {
+                            retry_pending = true;
+                            s.refused.set(true);
+                            s.stale.set(Some(format!(
+                                "Live updates stopped: the server refused this cohort's event \
+                                 stream (are you still logged in as its instructor?). Trying \
+                                 again in {retry_secs} s; reloading the page also reconnects."
+                            )));
+                            let retry = sender.clone();
+                            set_timeout(
+                                move || {
+                                    let _ = retry.unbounded_send("retry");
+                                },
+                                Duration::from_secs(retry_secs),
+                            );
+                            retry_secs = (retry_secs * 2).min(MAX_RETRY_SECS);
+                        }
+                        false
+                    }
+                    "retry" => {
+                        retry_pending = false;
+                        stream.close();
+                        match Stream::open(&url, &sender) {
+                            Some(next) => stream = next,
+                            None => break,
+                        }
                         false
                     }
                     _ => break,
@@ -299,10 +332,10 @@ mod live_client {
                 if reload {
                     match crate::api::dashboard_html(cohort.clone()).await {
                         Ok(html) => {
-                            body.set(html);
-                            stale.set(None);
+                            s.body.set(html);
+                            s.stale.set(None);
                         }
-                        Err(e) => stale.set(Some(format!(
+                        Err(e) => s.stale.set(Some(format!(
                             "The matrix could not be brought up to date: {} It shows the cohort \
                              as it was before; reload the page to try again.",
                             crate::pages::error_text(&e)
@@ -310,9 +343,55 @@ mod live_client {
                     }
                 }
             }
-            source.close();
-            drop((listeners, on_error));
+            stream.close();
         });
+    }
+
+    /// One `EventSource` and the listeners that forward its events into the channel.
+    struct Stream {
+        source: web_sys::EventSource,
+        _listeners: Vec<Closure<dyn FnMut(web_sys::MessageEvent)>>,
+        _on_error: Closure<dyn FnMut(web_sys::Event)>,
+    }
+
+    impl Stream {
+        fn open(url: &str, sender: &UnboundedSender<&'static str>) -> Option<Stream> {
+            let source = web_sys::EventSource::new(url).ok()?;
+            let mut listeners = Vec::new();
+            for name in ["ready", "progress"] {
+                let sender = sender.clone();
+                let listener = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(
+                    move |_: web_sys::MessageEvent| {
+                        let _ = sender.unbounded_send(name);
+                    },
+                );
+                let _ = source
+                    .add_event_listener_with_callback(name, listener.as_ref().unchecked_ref());
+                listeners.push(listener);
+            }
+            let on_error = {
+                let sender = sender.clone();
+                Closure::<dyn FnMut(web_sys::Event)>::new(move |_: web_sys::Event| {
+                    let _ = sender.unbounded_send("error");
+                })
+            };
+            source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+            Some(Stream {
+                source,
+                _listeners: listeners,
+                _on_error: on_error,
+            })
+        }
+
+        /// The browser closed the stream for good: the server answered, but not with events.
+        fn refused(&self) -> bool {
+            self.source.ready_state() == web_sys::EventSource::CLOSED
+        }
+
+        fn close(&self) {
+            self.source.set_onerror(None);
+            self.source.close();
+        }
     }
 }
 

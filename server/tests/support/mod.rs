@@ -397,7 +397,10 @@ impl ServerProcess {
         let config = config(&db, docker_host);
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_layerlab"))
             .arg("serve")
-            .arg(format!("--addr={}", config.addr))
+            .args(
+                (!extra.iter().any(|a| a.starts_with("--addr")))
+                    .then(|| format!("--addr={}", config.addr)),
+            )
             .arg(format!("--database-url={}", config.database_url))
             .arg(format!("--content-dir={}", config.content_dir.display()))
             .arg(format!(
@@ -459,6 +462,18 @@ impl ServerProcess {
 }
 
 impl ServerProcess {
+    /// Kill the server (SIGKILL) and start it again on the same address and database, so
+    /// pages open in a browser reconnect to it.
+    pub fn restart(self, docker_host: &str) -> Self {
+        let addr = self
+            .base_url
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_string();
+        let db = self.kill();
+        Self::start_with(docker_host, db, &[&format!("--addr={addr}")])
+    }
+
     /// Kill the process without warning (SIGKILL), as a crash would.
     pub fn kill(mut self) -> std::sync::Arc<TestDb> {
         let _ = self.child.kill();
