@@ -14,13 +14,6 @@ use hydration_context::{SharedContext, SsrSharedContext};
 use leptos::prelude::*;
 use std::sync::Arc;
 
-/// A rendered page and the nonce its inline scripts carry (for the CSP header).
-#[derive(Debug)]
-pub struct Document {
-    pub html: String,
-    pub nonce: String,
-}
-
 /// What a page about one thing shows: the thing, or why it is missing (`title`, message).
 pub enum Loaded<T> {
     Found(T),
@@ -28,18 +21,20 @@ pub enum Loaded<T> {
 }
 
 /// The lesson page: `path` is the request's path (for the header), `banner` what the engine
-/// banner says ([`banner_text`]).
+/// banner says ([`banner_text`]), `nonce` the one the response's CSP allows (its inline
+/// scripts carry it).
 pub async fn lesson(
     options: &LeptosOptions,
     path: String,
     banner: Option<String>,
+    nonce: &str,
     lesson: Loaded<LessonView>,
-) -> Document {
+) -> String {
     let title = match &lesson {
         Loaded::Found(l) => l.title.clone(),
         Loaded::Missing(title, _) => title.to_string(),
     };
-    page(options, title, path, banner, move || match lesson {
+    page(options, title, path, banner, nonce, move || match lesson {
         Loaded::Found(lesson) => view! { <LessonArticle lesson/> }.into_any(),
         Loaded::Missing(title, message) => view! { <MissingSection title message/> }.into_any(),
     })
@@ -52,15 +47,13 @@ async fn page(
     title: String,
     path: String,
     banner: Option<String>,
+    nonce: &str,
     main: impl FnOnce() -> AnyView,
-) -> Document {
+) -> String {
     let context = Arc::new(SsrSharedContext::new());
     let owner = Owner::new_root(Some(context.clone() as Arc<dyn SharedContext + Send + Sync>));
-    let (mut html, nonce) = owner.with(|| {
-        leptos::nonce::provide_nonce();
-        let nonce = leptos::nonce::use_nonce()
-            .map(|n| n.to_string())
-            .unwrap_or_default();
+    let mut html = owner.with(|| {
+        provide_context(leptos::nonce::Nonce::from_value(nonce));
         let title = if title.is_empty() {
             "layerlab".to_string()
         } else {
@@ -82,8 +75,7 @@ async fn page(
             <SiteFooter/>
         }
         .to_html();
-        let html = format!("<!DOCTYPE html><html lang=\"en\"><head>{head}</head><body>{body}");
-        (html, nonce)
+        format!("<!DOCTYPE html><html lang=\"en\"><head>{head}</head><body>{body}")
     });
     // The data the islands' hydration reads (Leptos's own scripts, empty on these pages).
     if let Some(chunks) = context.pending_data() {
@@ -93,5 +85,5 @@ async fn page(
     }
     html.push_str("</body></html>");
     drop(owner);
-    Document { html, nonce }
+    html
 }

@@ -95,6 +95,10 @@ pub async fn learner_id(store: &Store, session: &Session) -> Result<String, Back
     Ok(id)
 }
 
+fn no_such_lesson(slug: &str) -> BackendError {
+    BackendError::NotFound(format!("There is no lesson called “{slug}”."))
+}
+
 fn internal(doing: &str, e: impl std::fmt::Display) -> BackendError {
     tracing::error!("{doing}: {e}");
     BackendError::Internal(format!(
@@ -145,9 +149,7 @@ impl AppState {
         slug: &str,
     ) -> Result<Vec<(String, Option<QuizGrade>)>, BackendError> {
         if self.course.lesson(slug).is_none() {
-            return Err(BackendError::NotFound(format!(
-                "There is no lesson called “{slug}”."
-            )));
+            return Err(no_such_lesson(slug));
         }
         let learner = learner_id(&self.store, session).await?;
         let grades = self.grades(&learner).await?;
@@ -167,13 +169,15 @@ impl AppState {
         &self,
         slug: &str,
         grades: &[(String, Option<QuizGrade>)],
-    ) -> Option<LessonView> {
-        self.course.lesson_view(slug, |quiz| {
-            grades
-                .iter()
-                .find(|(id, _)| id == quiz)
-                .and_then(|(_, g)| g.clone())
-        })
+    ) -> Result<LessonView, BackendError> {
+        self.course
+            .lesson_view(slug, |quiz| {
+                grades
+                    .iter()
+                    .find(|(id, _)| id == quiz)
+                    .and_then(|(_, g)| g.clone())
+            })
+            .ok_or_else(|| no_such_lesson(slug))
     }
 }
 

@@ -290,10 +290,14 @@ mod live_client {
             while let Some(name) = events.next().await {
                 let reload = match name {
                     "ready" => {
+                        // Back after a break or a refusal: reload for what was missed (which
+                        // also clears the alert a refusal left).
+                        let missed =
+                            std::mem::replace(&mut was_live, true) || s.refused.get_untracked();
                         s.live.set(true);
                         s.refused.set(false);
                         retry_secs = 2;
-                        std::mem::replace(&mut was_live, true)
+                        missed
                     }
                     "progress" => true,
                     "error" => {

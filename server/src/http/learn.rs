@@ -1,7 +1,7 @@
 //! The lesson page, and learner actions that must work without JavaScript: a quiz form posts
 //! here, is graded, and the learner is sent back to the lesson, which shows the result.
 
-use super::lesson_pages::{Page, PageKey};
+use super::lesson_pages::PageKey;
 use super::AppError;
 use crate::state::AppState;
 use app::backend::{Backend, BackendError};
@@ -13,7 +13,6 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use leptos::nonce::Nonce;
-use std::sync::Arc;
 use tower_sessions::Session;
 
 pub fn router() -> Router<AppState> {
@@ -34,20 +33,23 @@ async fn lesson_page(
         tokio::join!(state.engine_status(), state.lesson_grades(&session, &slug));
     let banner = banner_text(status);
     let path = format!("/learn/{slug}");
-    let page = match grades {
+    let nonce = Nonce::new().to_string();
+    let rendered = match grades {
         Ok(grades) => {
             let key = PageKey {
                 slug,
                 banner: banner.clone(),
                 grades,
             };
-            lesson_page_for(&state, key, path.clone()).await
+            match state.lesson_pages.get(&key) {
+                Some(page) => Ok(page.with_nonce(&nonce)),
+                None => render_and_keep(&state, key, path.clone(), &nonce).await,
+            }
         }
         Err(e) => Err(e),
     };
-    let nonce = Nonce::new().to_string();
-    let (code, html) = match page {
-        Ok(page) => (StatusCode::OK, page.with_nonce(&nonce)),
+    let (code, html) = match rendered {
+        Ok(html) => (StatusCode::OK, html),
         Err(e) => {
             let (code, title) = match e {
                 BackendError::NotFound(_) => (StatusCode::NOT_FOUND, "Lesson not found"),
@@ -57,9 +59,11 @@ async fn lesson_page(
                 ),
             };
             let missing = Loaded::Missing(title, e.to_string());
-            let document = document::lesson(&state.leptos_options, path, banner, missing).await;
-            let page = Page::cut(&document.html, &document.nonce);
-            (code, page.with_nonce(&nonce))
+            let options = &state.leptos_options;
+            (
+                code,
+                document::lesson(options, path, banner, &nonce, missing).await,
+            )
         }
     };
     let mut response = (code, Html(html)).into_response();
@@ -71,24 +75,19 @@ async fn lesson_page(
     response
 }
 
-/// The page `key` describes: kept, or rendered now (and kept).
-async fn lesson_page_for(
+/// Render the page `key` describes with `nonce`, and keep it for the next learner who sees
+/// the same.
+async fn render_and_keep(
     state: &AppState,
     key: PageKey,
     path: String,
-) -> Result<Arc<Page>, BackendError> {
-    if let Some(page) = state.lesson_pages.get(&key) {
-        return Ok(page);
-    }
-    let lesson = state.lesson_view(&key.slug, &key.grades).ok_or_else(|| {
-        BackendError::NotFound(format!("There is no lesson called “{}”.", key.slug))
-    })?;
+    nonce: &str,
+) -> Result<String, BackendError> {
+    let lesson = Loaded::Found(state.lesson_view(&key.slug, &key.grades)?);
     let banner = key.banner.clone();
-    let document =
-        document::lesson(&state.leptos_options, path, banner, Loaded::Found(lesson)).await;
-    let page = Arc::new(Page::cut(&document.html, &document.nonce));
-    state.lesson_pages.keep(key, page.clone());
-    Ok(page)
+    let html = document::lesson(&state.leptos_options, path, banner, nonce, lesson).await;
+    state.lesson_pages.keep(key, &html, nonce);
+    Ok(html)
 }
 
 async fn submit_quiz_form(

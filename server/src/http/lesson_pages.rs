@@ -7,8 +7,9 @@
 //! one. Every response still gets its own CSP nonce: a page is kept cut at the nonce it was
 //! rendered with, and joined again around a fresh one.
 //!
-//! Memory is bounded by `budget` bytes of kept HTML (`--page-memo-mb`); past it, everything
-//! kept is dropped and the memo fills again. A budget of 0 renders every page afresh.
+//! Memory is bounded by `budget` bytes of kept HTML (`--page-memo-mb`; a key holds no more
+//! than its page shows); past it, everything kept is dropped and the memo fills again. A
+//! budget of 0 renders every page afresh.
 
 use app::dto::QuizGrade;
 use std::collections::HashMap;
@@ -30,9 +31,17 @@ pub struct Page {
     parts: Vec<String>,
 }
 
+/// How full the memo is (`/api/v1/status`).
+#[derive(Debug, PartialEq, serde::Serialize)]
+pub struct Usage {
+    pub kept: usize,
+    pub bytes: usize,
+    pub budget_bytes: usize,
+}
+
 impl Page {
     /// Cut `html` at each place `nonce` appears (the inline scripts' `nonce` attributes).
-    pub fn cut(html: &str, nonce: &str) -> Page {
+    fn cut(html: &str, nonce: &str) -> Page {
         assert!(!nonce.is_empty(), "a page is cut at a non-empty nonce");
         Page {
             parts: html.split(nonce).map(str::to_string).collect(),
@@ -81,12 +90,13 @@ impl LessonPages {
         self.lock().pages.get(key).cloned()
     }
 
-    /// Keep `page` for `key`, within the budget.
-    pub fn keep(&self, key: PageKey, page: Arc<Page>) {
-        let size = page.bytes() + key_bytes(&key);
+    /// Keep `html`, rendered with `nonce`, as the page for `key` if it fits the budget.
+    pub fn keep(&self, key: PageKey, html: &str, nonce: &str) {
+        let size = html.len();
         if size > self.budget {
             return;
         }
+        let page = Arc::new(Page::cut(html, nonce));
         let mut kept = self.lock();
         if kept.bytes + size > self.budget {
             tracing::debug!(
@@ -97,48 +107,24 @@ impl LessonPages {
             );
             *kept = Kept::default();
         }
-        if let Some(old) = kept.pages.insert(key.clone(), page) {
-            kept.bytes -= old.bytes() + key_bytes(&key);
+        if let Some(old) = kept.pages.insert(key, page) {
+            kept.bytes -= old.bytes();
         }
         kept.bytes += size;
     }
 
-    /// The most bytes kept at once.
-    pub fn budget(&self) -> usize {
-        self.budget
-    }
-
-    /// How many pages are kept, and their bytes (`/api/v1/status` shows them).
-    pub fn usage(&self) -> (usize, usize) {
+    pub fn usage(&self) -> Usage {
         let kept = self.lock();
-        (kept.pages.len(), kept.bytes)
+        Usage {
+            kept: kept.pages.len(),
+            bytes: kept.bytes,
+            budget_bytes: self.budget,
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Kept> {
         self.kept.lock().unwrap_or_else(|e| e.into_inner())
     }
-}
-
-/// Roughly what a key holds (its strings), counted against the budget with its page.
-fn key_bytes(key: &PageKey) -> usize {
-    let grade = |g: &QuizGrade| {
-        g.quiz.len()
-            + g.questions
-                .iter()
-                .map(|q| {
-                    q.id.len()
-                        + q.explanation_html.len()
-                        + q.given.iter().map(String::len).sum::<usize>()
-                })
-                .sum::<usize>()
-    };
-    key.slug.len()
-        + key.banner.as_ref().map_or(0, String::len)
-        + key
-            .grades
-            .iter()
-            .map(|(id, g)| id.len() + g.as_ref().map_or(0, grade))
-            .sum::<usize>()
 }
 
 #[cfg(test)]
@@ -170,25 +156,30 @@ mod tests {
     #[test]
     fn kept_pages_stay_within_the_budget() {
         let pages = LessonPages::new(100);
-        let page = |n: usize| Arc::new(Page::cut(&"x".repeat(n), "nonce"));
-        pages.keep(key("a", None), page(40));
-        pages.keep(key("b", None), page(40));
-        assert_eq!(pages.usage(), (2, 2 * (40 + 2)));
+        let usage = |kept, bytes| Usage {
+            kept,
+            bytes,
+            budget_bytes: 100,
+        };
+        let html = |n: usize| "x".repeat(n);
+        pages.keep(key("a", None), &html(40), "nonce");
+        pages.keep(key("b", None), &html(40), "nonce");
+        assert_eq!(pages.usage(), usage(2, 80));
         assert!(pages.get(&key("a", None)).is_some());
         // The banner is part of the key: the same lesson with a banner is another page.
         assert!(pages.get(&key("a", Some("engine down"))).is_none());
         // A third would pass the budget: what was kept goes, the new one stays.
-        pages.keep(key("c", None), page(40));
-        assert_eq!(pages.usage(), (1, 42));
+        pages.keep(key("c", None), &html(40), "nonce");
+        assert_eq!(pages.usage(), usage(1, 40));
         assert!(pages.get(&key("a", None)).is_none());
         // Keeping a key again replaces its page and counts it once.
-        pages.keep(key("c", None), page(20));
-        assert_eq!(pages.usage(), (1, 22));
+        pages.keep(key("c", None), &html(20), "nonce");
+        assert_eq!(pages.usage(), usage(1, 20));
         // A page bigger than the whole budget is not kept; a budget of 0 keeps nothing.
-        pages.keep(key("d", None), page(500));
+        pages.keep(key("d", None), &html(500), "nonce");
         assert!(pages.get(&key("d", None)).is_none());
         let none = LessonPages::new(0);
-        none.keep(key("a", None), page(1));
-        assert_eq!(none.usage(), (0, 0));
+        none.keep(key("a", None), &html(1), "nonce");
+        assert_eq!(none.usage().kept, 0);
     }
 }

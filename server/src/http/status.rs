@@ -24,15 +24,8 @@ struct Status {
     engine: EngineStatus,
     builds_available: bool,
     queue: Queue,
-    lesson_pages: LessonPagesInfo,
-}
-
-/// The memo of rendered lesson pages (`--page-memo-mb`): how full it is.
-#[derive(Serialize)]
-struct LessonPagesInfo {
-    kept: usize,
-    bytes: usize,
-    budget_bytes: usize,
+    /// The memo of rendered lesson pages (`--page-memo-mb`): how full it is.
+    lesson_pages: crate::http::lesson_pages::Usage,
 }
 
 #[derive(Serialize)]
@@ -68,13 +61,6 @@ async fn status(State(state): State<AppState>) -> Json<Status> {
             waiting: state.builds.queued(),
             concurrency: state.builds.settings().concurrency,
         },
-        lesson_pages: {
-            let (kept, bytes) = state.lesson_pages.usage();
-            LessonPagesInfo {
-                kept,
-                bytes,
-                budget_bytes: state.lesson_pages.budget(),
-            }
-        },
+        lesson_pages: state.lesson_pages.usage(),
     })
 }
