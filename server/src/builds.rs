@@ -597,6 +597,7 @@ impl Builds {
             BuildProgress::Line(text) => record.log(LogPhase::Build, text),
             BuildProgress::Step(step) => record.update(|v| v.step = Some(step)),
             BuildProgress::Image(image) => lock(&record.state).intermediate_ids.push(image),
+            BuildProgress::Restarted(why) => record.log(LogPhase::Server, why),
             BuildProgress::LogTruncated => {
                 record.log(
                     LogPhase::Server,

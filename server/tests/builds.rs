@@ -914,3 +914,59 @@ async fn the_result_carries_lint_findings_linked_to_lessons() {
     assert!(html.contains(&format!("id=\"{anchor}\"")), "{link}");
     remove_image(&result["image"]);
 }
+
+#[tokio::test]
+async fn a_build_whose_cached_step_vanishes_under_it_builds_again_and_succeeds() {
+    // The classic builder keeps no hold on the cache entries a build reuses: when another
+    // learner's image goes (here: superseded by their next attempt), its untagged parents go
+    // with it, even while a build is about to start its next step on one of them. A
+    // multi-stage build holds that window open for seconds: stage `base` ends on a step
+    // taken from the first learner's cache, a second stage waits, and only then does the
+    // last stage start `FROM base`.
+    let mut first = TestClient::new(LOCAL_ENGINE).await;
+    let mut second = first.another();
+    let word = marker("cache-race");
+    let shared = format!("FROM busybox:latest\nRUN echo {word} > /shared\n");
+    let (one, _) = first.build(None, &[("Dockerfile", &shared)]).await;
+    assert_eq!(one["status"], "succeeded", "{one:#}");
+    let one_image = one["image"]["id"].as_str().expect("image").to_string();
+
+    let racing = format!(
+        "FROM busybox:latest AS base\nRUN echo {word} > /shared\n\n\
+         FROM busybox:latest AS wait\nRUN echo {word}-wait && sleep 10\n\n\
+         FROM base\nCOPY --from=wait /bin/true /\nCMD [\"cat\", \"/shared\"]\n"
+    );
+    let id = second.start_build(None, &[("Dockerfile", &racing)]).await;
+    let waiting = wait_until(&mut second, &id, |v| v["step"]["current"] == 4).await;
+    assert_eq!(waiting["status"], "building", "{waiting:#}");
+    // The first learner builds something else; their first image is superseded and removed,
+    // and with it the cached step the second learner's stage `base` ended on.
+    let other = format!("FROM busybox:latest\nRUN echo {word}-two > /two\n");
+    let (two, _) = first.build(None, &[("Dockerfile", &other)]).await;
+    assert_eq!(two["status"], "succeeded", "{two:#}");
+    assert!(
+        support::image_gone_within(&one_image, 30).await,
+        "the superseded image {one_image} was removed"
+    );
+    let mid = second.get(&format!("/api/v1/builds/{id}")).await.json();
+    assert_eq!(
+        mid["step"]["current"], 4,
+        "the clean-up happened while the second build waited: {mid:#}"
+    );
+
+    let (result, log) = second.finish_build(&id).await;
+    assert_eq!(result["status"], "succeeded", "{result:#}\n{log:#?}");
+    assert!(
+        log.iter()
+            .any(|l| l.contains("was removed while the build ran") && l.contains("building again")),
+        "the learner is told why the build started again: {log:#?}"
+    );
+    let restarts = log.iter().filter(|l| l.starts_with("Step 1/")).count();
+    assert!(restarts >= 2, "the build ran again: {log:#?}");
+    // What the build made is right: the last stage has the shared file.
+    let image = result["image"]["id"].as_str().expect("image").to_string();
+    let printed = docker(&["run", "--rm", &image]);
+    assert_eq!(printed.trim(), word);
+    remove_image(&result["image"]);
+    remove_image(&two["image"]);
+}

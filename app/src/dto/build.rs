@@ -217,7 +217,8 @@ pub struct CheckOutcome {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct BuildFailure {
     /// Stable, for scripts: `dockerfile_syntax`, `run_failed`, `missing_base_image`,
-    /// `copy_source_missing`, `build_timeout`, `engine_unavailable`, `build_failed`, …
+    /// `copy_source_missing`, `build_timeout`, `engine_unavailable`, `engine_cache_race`,
+    /// `build_failed`, …
     pub code: String,
     pub message: String,
     /// The Dockerfile line to highlight, when one is to blame.

@@ -82,7 +82,21 @@ pub enum BuildProgress {
     LogTruncated,
     /// The builder committed a step as this image (an earlier stage's or a cache entry).
     Image(String),
+    /// The build starts again from its first step, for the reason given: the engine lost a
+    /// cached step the build was using ([`CACHE_RACE`]). Step numbers start again too.
+    Restarted(String),
 }
+
+/// The code of a build that failed because an image it had taken from the engine's cache
+/// vanished under it. The classic builder holds no reference to the cache entries it reuses:
+/// removing any image (a superseded attempt, the janitor, another installation, an operator)
+/// also removes its untagged parents that have no other children, and a build that has just
+/// picked one of them as the parent of its next step (or as an earlier stage) then fails with
+/// "unable to find image". Such a build is run again ([`CACHE_RACE_RETRIES`] times at most):
+/// the second run builds the lost step afresh.
+pub const CACHE_RACE: &str = "engine_cache_race";
+/// How many times a build that lost a cached step is started again before it is reported.
+pub const CACHE_RACE_RETRIES: u32 = 2;
 
 /// A finished build.
 #[derive(Clone, Debug, PartialEq)]
@@ -168,39 +182,29 @@ pub async fn build(
         .networkmode(if job.network { "default" } else { "none" })
         .build();
 
+    let tar = bytes::Bytes::from(tar);
     let mut log = LogState::new(job.limits.max_log_bytes, job.labels.len());
     let outcome = tokio::time::timeout(job.limits.timeout, async {
-        let mut stream = client.build_image(options, None, Some(bollard::body_full(tar.into())));
-        let mut image_id = None;
-        while let Some(item) = stream.next().await {
-            match item {
-                Ok(info) => {
-                    if let Some(text) = info.stream {
-                        log.push_text(&text, on);
-                    }
-                    if let Some(id) = info.aux.and_then(|aux| aux.id) {
-                        image_id = Some(id);
-                    }
-                }
-                Err(e) => {
-                    log.flush(on);
-                    return Err(translate_error(
-                        &e,
-                        host,
-                        &log,
-                        &instructions,
-                        job.context,
-                        job.limits,
+        let mut retries = 0;
+        loop {
+            let stream = client.build_image(
+                options.clone(),
+                None,
+                Some(bollard::body_full(tar.clone())),
+            );
+            match follow(stream, host, &mut log, &instructions, &job, on).await {
+                Err(failure) if failure.code == CACHE_RACE && retries < CACHE_RACE_RETRIES => {
+                    retries += 1;
+                    tracing::info!(build = job.build_id, "{}", failure.message);
+                    on(BuildProgress::Restarted(
+                        "A step this build took from the engine's cache was removed while the build ran (another build's clean-up); building again…"
+                            .into(),
                     ));
+                    log.restart();
                 }
+                outcome => return outcome,
             }
         }
-        log.flush(on);
-        image_id.ok_or_else(|| BuildFailure {
-            code: "build_failed".into(),
-            message: "The engine finished without naming an image; see the log above.".into(),
-            line: None,
-        })
     })
     .await;
     if let Some(group) = cgroup {
@@ -227,6 +231,48 @@ pub async fn build(
                 .and_then(|s| step_line(&instructions, s.current)),
         }),
     }
+}
+
+/// Read one build's stream to its end: the image id, or why it failed.
+async fn follow(
+    mut stream: impl futures::Stream<Item = Result<bollard::models::BuildInfo, bollard::errors::Error>>
+        + Unpin,
+    host: &str,
+    log: &mut LogState,
+    instructions: &[dockerfile::Instruction],
+    job: &BuildJob<'_>,
+    on: &mut (dyn FnMut(BuildProgress) + Send),
+) -> Result<String, BuildFailure> {
+    let mut image_id = None;
+    while let Some(item) = stream.next().await {
+        match item {
+            Ok(info) => {
+                if let Some(text) = info.stream {
+                    log.push_text(&text, on);
+                }
+                if let Some(id) = info.aux.and_then(|aux| aux.id) {
+                    image_id = Some(id);
+                }
+            }
+            Err(e) => {
+                log.flush(on);
+                return Err(translate_error(
+                    &e,
+                    host,
+                    log,
+                    instructions,
+                    job.context,
+                    job.limits,
+                ));
+            }
+        }
+    }
+    log.flush(on);
+    image_id.ok_or_else(|| BuildFailure {
+        code: "build_failed".into(),
+        message: "The engine finished without naming an image; see the log above.".into(),
+        line: None,
+    })
 }
 
 /// The engine accepts `cgroupparent` on `/build`, but bollard's options have no field for it:
@@ -344,6 +390,15 @@ fn translate_error(
         other => return engine_unavailable(host, other),
     };
     let step_line = log.step.and_then(|s| step_line(instructions, s.current));
+    if lost_cached_image(&message) {
+        return BuildFailure {
+            code: CACHE_RACE.into(),
+            message: format!(
+                "The engine removed an image this build was reusing from its cache while the build ran (another build's clean-up), and building again did not help. Submit again in a moment. The engine said: {message}"
+            ),
+            line: None,
+        };
+    }
     if let Some(rest) = message.strip_prefix("dockerfile parse error line ") {
         let (number, what) = rest.split_once(':').unwrap_or((rest, ""));
         let line = number.trim().parse().ok();
@@ -444,6 +499,14 @@ fn translate_error(
     }
 }
 
+/// Whether the engine's error says an image it was building on is gone: named by its id
+/// (`sha256:…`), as a cache entry is, never by a reference a learner wrote.
+fn lost_cached_image(message: &str) -> bool {
+    let lower = message.to_ascii_lowercase();
+    (lower.contains("unable to find image") || lower.contains("no such image"))
+        && lower.contains("sha256:")
+}
+
 /// The build log as it streams: complete lines, the current step, the last lines of output.
 struct LogState {
     partial: String,
@@ -479,6 +542,18 @@ impl LogState {
             image_ids: Vec::new(),
             steps: Vec::new(),
         }
+    }
+
+    /// Forget the steps of a run that is being started again; what was sent stays sent (and
+    /// counts towards the log's cap).
+    fn restart(&mut self) {
+        self.partial.clear();
+        self.hiding = false;
+        self.step = None;
+        self.step_instruction = None;
+        self.step_tail.clear();
+        self.image_ids.clear();
+        self.steps.clear();
     }
 
     fn push_text(&mut self, text: &str, on: &mut (dyn FnMut(BuildProgress) + Send)) {
@@ -657,5 +732,34 @@ mod tests {
             })
         );
         assert_eq!(parse_step("Stepping"), None);
+    }
+
+    #[test]
+    fn only_a_vanished_image_id_counts_as_a_cache_race() {
+        assert!(lost_cached_image(
+            "unable to find image sha256:7a7c0d3e9b1f2a4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4"
+        ));
+        assert!(lost_cached_image("No such image: sha256:7a7c0d3e9b1f"));
+        // A reference the learner wrote is a missing base image, not a race.
+        assert!(!lost_cached_image("No such image: nosuch:latest"));
+        assert!(!lost_cached_image(
+            "pull access denied for nosuch, repository does not exist"
+        ));
+    }
+
+    #[test]
+    fn a_restarted_build_forgets_the_steps_of_its_first_run() {
+        let mut log = LogState::new(1 << 20, 1);
+        let mut seen = Vec::new();
+        let mut on = |p: BuildProgress| seen.push(p);
+        log.push_text(
+            "Step 1/3 : FROM busybox\n ---> 0123456789ab\nStep 2/3 : RUN true\n",
+            &mut on,
+        );
+        log.restart();
+        log.push_text("Step 1/3 : FROM busybox\n ---> 0123456789ab\n", &mut on);
+        assert_eq!(log.steps.len(), 1);
+        assert_eq!(log.image_ids, vec!["0123456789ab".to_string()]);
+        assert_eq!(log.step.map(|s| s.current), Some(1));
     }
 }
