@@ -40,6 +40,7 @@ pub async fn build(config: &ServeConfig) -> anyhow::Result<axum::Router> {
         })?;
     course.check_exercise_links(&exercises)?;
     let (store, sessions) = store::open(&config.database_url).await?;
+    sessions.delete_expired_in_background();
     let progress = state::ProgressSender::default();
     let leptos_options = LeptosOptions::builder()
         .output_name(BUNDLE_NAME)

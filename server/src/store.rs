@@ -1,43 +1,136 @@
-//! The database: one SQLite file by default (WAL, busy timeout), holding sessions, learners,
-//! cohorts, instructors, every quiz answer and every attempt. The schema is in
-//! `server/migrations/` and is applied at start-up. Queries use `$1`-style parameters, numbered
-//! in order of first use, which SQLite and Postgres both read.
+//! The database: one SQLite file by default (WAL, busy timeout), or a PostgreSQL database
+//! given by URL, holding sessions, learners, cohorts, instructors, every quiz answer and
+//! every attempt. The schema is in `server/migrations/` (portable SQL, one set for both) and is
+//! applied at start-up. Queries go through sqlx's `Any` driver and use `$1`-style parameters,
+//! numbered in order of first use, which SQLite and Postgres both read.
 
 use anyhow::Context;
 use app::dto::{BuildView, LogLine, QuizAnswers, QuizGrade};
+use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
+use sqlx::{AnyPool, Executor, Row};
 use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tower_sessions_sqlx_store::SqliteStore;
 
-/// Open (creating if needed) the database, apply the migrations and create the session table.
-pub async fn open(database_url: &str) -> anyhow::Result<(Store, SqliteStore)> {
-    if !database_url.starts_with("sqlite:") {
-        anyhow::bail!("unsupported database URL `{database_url}`: use sqlite://FILE (Postgres support is planned)");
+pub use crate::http::sessions::Sessions;
+
+/// Which database a URL names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn of(database_url: &str) -> anyhow::Result<Backend> {
+        if database_url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://")
+        {
+            Ok(Backend::Postgres)
+        } else {
+            anyhow::bail!(
+                "unsupported database URL `{}`: use sqlite://FILE or postgres://USER:PASSWORD@HOST/DATABASE",
+                redact(database_url)
+            )
+        }
     }
-    let options = SqliteConnectOptions::from_str(database_url)
-        .with_context(|| format!("bad database URL `{database_url}`"))?
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        // With WAL, NORMAL syncs at checkpoints instead of on every commit: a killed server
-        // loses nothing; only a power cut may lose the last commits. FULL cost an fsync per
-        // new session or answer.
-        .synchronous(SqliteSynchronous::Normal)
-        .busy_timeout(Duration::from_secs(5))
-        .foreign_keys(true);
-    let pool = SqlitePoolOptions::new()
-        .max_connections(8)
-        .connect_with(options)
-        .await
-        .with_context(|| format!("cannot open the database at `{database_url}`"))?;
+}
+
+/// The URL without its password, for messages and logs.
+pub fn redact(database_url: &str) -> String {
+    let Some((scheme, rest)) = database_url.split_once("://") else {
+        return database_url.to_string();
+    };
+    let authority = rest.split('/').next().unwrap_or("");
+    let Some((credentials, host)) = authority.rsplit_once('@') else {
+        return database_url.to_string();
+    };
+    let Some((user, _password)) = credentials.split_once(':') else {
+        return database_url.to_string();
+    };
+    format!("{scheme}://{user}:***@{host}{}", &rest[authority.len()..])
+}
+
+/// Connections each pool keeps at most.
+const MAX_CONNECTIONS: u32 = 8;
+
+/// Open (creating a SQLite file if needed) the database, apply the migrations and create the
+/// session table.
+pub async fn open(database_url: &str) -> anyhow::Result<(Store, Sessions)> {
+    let backend = Backend::of(database_url)?;
+    let shown = redact(database_url);
+    sqlx::any::install_default_drivers();
+    let (pool, sessions) = match backend {
+        Backend::Sqlite => {
+            let options = SqliteConnectOptions::from_str(database_url)
+                .with_context(|| format!("bad database URL `{shown}`"))?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                // With WAL, NORMAL syncs at checkpoints instead of on every commit: a killed
+                // server loses nothing; only a power cut may lose the last commits. FULL cost
+                // an fsync per new session or answer.
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(5))
+                .foreign_keys(true);
+            // The session store wants a SQLite pool of its own; opening it first also creates
+            // the file and switches it to WAL, which lasts.
+            let sessions_pool = SqlitePoolOptions::new()
+                .max_connections(MAX_CONNECTIONS / 2)
+                .connect_with(options)
+                .await
+                .with_context(|| format!("cannot open the database at `{shown}`"))?;
+            let pool = AnyPoolOptions::new()
+                .max_connections(MAX_CONNECTIONS)
+                .after_connect(|conn, _| {
+                    Box::pin(async move {
+                        conn.execute(
+                            "PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL; \
+                             PRAGMA foreign_keys = ON;",
+                        )
+                        .await
+                        .map(|_| ())
+                    })
+                })
+                .connect(database_url)
+                .await
+                .with_context(|| format!("cannot open the database at `{shown}`"))?;
+            (pool, Sessions::sqlite(sessions_pool))
+        }
+        Backend::Postgres => {
+            // One connection first: a pool that cannot connect only says it timed out, this
+            // says why (refused, no such database, wrong password).
+            use sqlx::Connection;
+            let cannot = || format!("cannot connect to the database at `{shown}`");
+            sqlx::PgConnection::connect(database_url)
+                .await
+                .with_context(cannot)?
+                .close()
+                .await
+                .with_context(cannot)?;
+            let sessions_pool = sqlx::postgres::PgPoolOptions::new()
+                .max_connections(MAX_CONNECTIONS / 2)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect(database_url)
+                .await
+                .with_context(cannot)?;
+            let pool = AnyPoolOptions::new()
+                .max_connections(MAX_CONNECTIONS)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect(database_url)
+                .await
+                .with_context(cannot)?;
+            (pool, Sessions::postgres(sessions_pool))
+        }
+    };
     sqlx::migrate!("./migrations")
         .run(&pool)
         .await
-        .with_context(|| format!("cannot bring the database at `{database_url}` up to date"))?;
-    let sessions = SqliteStore::new(pool.clone());
+        .with_context(|| format!("cannot bring the database at `{shown}` up to date"))?;
     sessions
         .migrate()
         .await
@@ -47,15 +140,17 @@ pub async fn open(database_url: &str) -> anyhow::Result<(Store, SqliteStore)> {
         .context("cannot read this installation's id")?;
     let store = Store {
         pool,
+        backend,
         instance,
         touched: Default::default(),
         grades: Default::default(),
+        last_stamp: Default::default(),
     };
     Ok((store, sessions))
 }
 
 /// The installation's id (see the `meta` table), made on first start.
-async fn instance_id(pool: &SqlitePool) -> sqlx::Result<String> {
+async fn instance_id(pool: &AnyPool) -> sqlx::Result<String> {
     sqlx::query(
         "INSERT INTO meta (key, value) VALUES ('instance', $1) ON CONFLICT (key) DO NOTHING",
     )
@@ -211,7 +306,8 @@ pub struct ExerciseTally {
 /// The database and every query layerlab makes.
 #[derive(Clone)]
 pub struct Store {
-    pub pool: SqlitePool,
+    pub pool: AnyPool,
+    pub backend: Backend,
     /// This installation's id: labels the containers its builds make.
     pub instance: String,
     /// learner → when this process last wrote their `last_seen_at`.
@@ -219,6 +315,8 @@ pub struct Store {
     /// Each learner's latest grades, as every lesson page shows them; kept up to date by
     /// [`Store::record_quiz`], the only writer of quiz answers.
     grades: std::sync::Arc<std::sync::Mutex<GradeCache>>,
+    /// The last time [`Store::stamp`] gave out.
+    last_stamp: Arc<AtomicI64>,
 }
 
 /// Learners whose latest grades are kept in memory at most (then the cache starts afresh).
@@ -235,7 +333,7 @@ struct GradeCache {
 /// `last_seen_at` is precise to five minutes.
 const TOUCH_EVERY_MS: i64 = 5 * 60 * 1000;
 
-fn learner_from(row: &sqlx::sqlite::SqliteRow) -> Learner {
+fn learner_from(row: &AnyRow) -> Learner {
     Learner {
         id: row.get("id"),
         display_name: row.get("display_name"),
@@ -246,7 +344,7 @@ fn learner_from(row: &sqlx::sqlite::SqliteRow) -> Learner {
     }
 }
 
-fn cohort_from(row: &sqlx::sqlite::SqliteRow) -> Cohort {
+fn cohort_from(row: &AnyRow) -> Cohort {
     Cohort {
         id: row.get("id"),
         name: row.get("name"),
@@ -255,7 +353,7 @@ fn cohort_from(row: &sqlx::sqlite::SqliteRow) -> Cohort {
     }
 }
 
-fn attempt_row_from(row: &sqlx::sqlite::SqliteRow) -> AttemptRow {
+fn attempt_row_from(row: &AnyRow) -> AttemptRow {
     AttemptRow {
         id: row.get("id"),
         learner_id: row.get("learner_id"),
@@ -279,7 +377,7 @@ fn placeholders(n: usize) -> String {
 }
 
 /// (attempt id, its stage images) from a row with `id` and `stage_images`.
-fn stage_images_from(row: &sqlx::sqlite::SqliteRow) -> (String, Vec<String>) {
+fn stage_images_from(row: &AnyRow) -> (String, Vec<String>) {
     let images: String = row.get("stage_images");
     (
         row.get("id"),
@@ -290,6 +388,19 @@ fn stage_images_from(row: &sqlx::sqlite::SqliteRow) -> (String, Vec<String>) {
 const ATTEMPT_COLUMNS: &str = "id, learner_id, exercise, status, passed, checks_passed, checks_total, size_bytes, layers, created_at";
 
 impl Store {
+    /// Now in milliseconds, but later than every stamp this store gave before: two answers
+    /// sent within one millisecond keep their order (a learner's latest grade is the last row).
+    fn stamp(&self) -> i64 {
+        let now = now_ms();
+        let previous = self
+            .last_stamp
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |last| {
+                Some(now.max(last + 1))
+            })
+            .unwrap_or(now);
+        now.max(previous + 1)
+    }
+
     // ----- learners -------------------------------------------------------------------------
 
     /// Make sure the learner's row exists (a first visit, or a session that outlived its row)
@@ -399,7 +510,7 @@ impl Store {
         .bind(serde_json::to_string(grade).unwrap_or_default())
         .bind(grade.correct as i64)
         .bind(grade.total as i64)
-        .bind(now_ms())
+        .bind(self.stamp())
         .execute(&self.pool)
         .await?;
         let mut cache = self.grade_cache();
@@ -421,7 +532,7 @@ impl Store {
         }
         let sql = format!(
             "SELECT learner_id, lesson, quiz, grade, created_at FROM quiz_answers \
-             WHERE learner_id IN ({}) ORDER BY created_at, rowid",
+             WHERE learner_id IN ({}) ORDER BY created_at, id",
             placeholders(learners.len())
         );
         let mut query = sqlx::query(&sql);
@@ -644,7 +755,8 @@ impl Store {
             return Ok(Vec::new());
         }
         let sql = format!(
-            "SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE learner_id IN ({}) ORDER BY created_at, rowid",
+            "SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE learner_id IN ({}) \
+             ORDER BY created_at, finished_at, id",
             placeholders(learners.len())
         );
         let mut query = sqlx::query(&sql);

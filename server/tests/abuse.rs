@@ -218,12 +218,9 @@ async fn attacks_get_their_own_message_and_leave_nothing_behind() {
     );
 
     // Nothing of this server's is left on the engine but images its attempts reference.
-    let (store, _) = layerlab_server::store::open(&format!(
-        "sqlite://{}",
-        db.path().join("layerlab.db").display()
-    ))
-    .await
-    .expect("the database");
+    let (store, _) = layerlab_server::store::open(&db.url())
+        .await
+        .expect("the database");
     let label = format!("label=org.layerlab.instance={}", store.instance);
     assert_eq!(support::docker(&["ps", "-aq", "--filter", &label]), "");
     let attempts: Vec<String> = sqlx::query_scalar("SELECT id FROM attempts")

@@ -576,10 +576,7 @@ async fn fill(c: &Client, selector: &str, text: &str) {
 #[tokio::test]
 async fn an_open_dashboard_turns_green_when_a_learner_passes() {
     let server = ServerProcess::start(LOCAL_ENGINE);
-    let database = format!(
-        "sqlite://{}",
-        server.db.path().join("layerlab.db").display()
-    );
+    let database = server.db.url();
     let mut add = Command::new(env!("CARGO_BIN_EXE_layerlab"))
         .args(["instructor", "add", "grace", "--database-url", &database])
         .stdin(Stdio::piped())

@@ -617,10 +617,16 @@ async fn submitting_again_while_the_container_runs_stops_and_removes_it() {
     let first = client.start_build(None, &[("Dockerfile", &long)]).await;
     wait_until(&mut client, &first, |v| v["status"] == "running").await;
     let label = format!("label=org.layerlab.build={first}");
-    assert!(
-        !docker(&["ps", "-aq", "--filter", &label]).is_empty(),
-        "the run container exists while it runs"
-    );
+    // `running` is reported as the run step starts; the container follows a moment later.
+    let mut listed = String::new();
+    for _ in 0..300 {
+        listed = docker(&["ps", "-aq", "--filter", &label]);
+        if !listed.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(!listed.is_empty(), "the run container exists while it runs");
     let quick = format!("FROM busybox:latest\nRUN echo {word} > /w\nCMD [\"true\"]\n");
     let second = client.start_build(None, &[("Dockerfile", &quick)]).await;
     let (stopped, _) = client.finish_build(&first).await;

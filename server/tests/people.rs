@@ -669,12 +669,9 @@ async fn stage_images_of_a_superseded_attempt_are_removed_even_after_a_restart()
     )
     .await;
     assert_eq!(first["status"], "succeeded", "{first}");
-    let (store, _) = layerlab_server::store::open(&format!(
-        "sqlite://{}",
-        server.db.path().join("layerlab.db").display()
-    ))
-    .await
-    .expect("the database");
+    let (store, _) = layerlab_server::store::open(&server.db.url())
+        .await
+        .expect("the database");
     let stored = store
         .attempt_any(first["id"].as_str().expect("id"))
         .await

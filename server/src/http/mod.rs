@@ -7,6 +7,7 @@ mod learn;
 pub mod lesson_pages;
 mod people;
 pub mod session_cache;
+pub mod sessions;
 mod status;
 
 pub use error::AppError;
@@ -21,7 +22,6 @@ use std::sync::Arc;
 use tower_http::services::ServeDir;
 use tower_sessions::cookie::{time::Duration, SameSite};
 use tower_sessions::{CachingSessionStore, Expiry, SessionManagerLayer};
-use tower_sessions_sqlx_store::SqliteStore;
 
 /// Largest request body outside the build API.
 pub const MAX_FORM_BYTES: usize = 256 * 1024;
@@ -31,7 +31,7 @@ pub const SESSION_COOKIE: &str = "layerlab_session";
 
 pub fn router(
     state: AppState,
-    sessions: SqliteStore,
+    sessions: sessions::Sessions,
     style_dir: &Path,
     secure_cookies: bool,
 ) -> Router {

@@ -138,12 +138,9 @@ pub async fn run(learners: usize, extra: &[&str]) -> Report {
     done.store(true, Ordering::Relaxed);
     let _ = sampler.await;
 
-    let (store, _) = layerlab_server::store::open(&format!(
-        "sqlite://{}",
-        db.path().join("layerlab.db").display()
-    ))
-    .await
-    .expect("the database");
+    let (store, _) = layerlab_server::store::open(&db.url())
+        .await
+        .expect("the database");
     let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM attempts")
         .fetch_one(&store.pool)
         .await
