@@ -511,6 +511,18 @@ impl Builds {
                 .remove_within(std::time::Duration::from_secs(20))
                 .await;
         }
+        // A build cancelled just as the engine started a step's container can have that
+        // container's cgroup made (with its parent, ours, again) after the removal above:
+        // look again a little later, when the engine has killed and removed it.
+        let again = id.clone();
+        tokio::spawn(async move {
+            for wait in [1, 4, 15] {
+                tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
+                crate::engine::BuildCgroup::of_build(&again)
+                    .remove_within(std::time::Duration::from_secs(1))
+                    .await;
+            }
+        });
         let failure = BuildFailure {
             code: "cancelled".into(),
             message: "You submitted a newer version, so this build was stopped.".into(),
@@ -653,6 +665,7 @@ impl Builds {
                 command,
                 timeout,
                 probe,
+                stop,
             }) => {
                 record.update(|v| v.status = BuildStatus::Running);
                 let limits = RunLimits {
@@ -665,6 +678,7 @@ impl Builds {
                     entrypoint: None,
                     labels: container_labels.clone(),
                     probe,
+                    stop,
                     limits: &limits,
                 };
                 let mut on_line = |line: String| record.log(LogPhase::Run, line);
@@ -754,6 +768,7 @@ impl Builds {
                 command: command.get(1..).map(<[String]>::to_vec),
                 labels: labels.clone(),
                 probe: None,
+                stop: None,
                 limits: &self.settings.run,
             };
             let mut quiet = |_line: String| {};
@@ -981,6 +996,7 @@ fn run_plan(exercise: Option<&Exercise>, config: &ImageConfigFacts) -> Option<Ru
             command: None,
             timeout: None,
             probe: None,
+            stop: None,
         }),
     }
 }

@@ -532,6 +532,38 @@ async fn every_solution_passes_its_checks_and_every_starter_fails() {
                     .unwrap_or("")
                     .contains("Welcome to layerlab"));
             }
+            if id == "graceful-stop" {
+                // Stopped as `docker stop -t 3` would, after 2 s of work.
+                let run = &result["run"];
+                let stop = &run["stop"];
+                assert_eq!(stop["signal"], "SIGTERM", "{run:#}");
+                assert_eq!(stop["grace_ms"], 3000, "{run:#}");
+                let after = stop["after_ms"].as_u64().expect("after_ms");
+                assert!((2000..3000).contains(&after), "{run:#}");
+                if should_pass {
+                    let exited = stop["exited_in_ms"].as_u64().expect("it exited");
+                    assert!(exited < 2000, "{run:#}");
+                    assert_eq!(run["exit_code"], 0, "{run:#}");
+                    assert!(run["output"]
+                        .as_str()
+                        .unwrap_or("")
+                        .contains("worker: stopping"));
+                } else {
+                    assert!(stop["exited_in_ms"].is_null(), "killed: {run:#}");
+                    assert!(run["exit_code"].is_null(), "{run:#}");
+                    let verdict = checks
+                        .iter()
+                        .find(|c| c["id"] == "stops-promptly")
+                        .expect("the stop check");
+                    assert!(
+                        verdict["message"]
+                            .as_str()
+                            .unwrap_or("")
+                            .contains("ignored SIGTERM"),
+                        "{verdict:#}"
+                    );
+                }
+            }
             remove_image(&result["image"]);
         }
     }
@@ -671,8 +703,16 @@ async fn a_learner_keeps_one_image_per_exercise_and_one_build_at_a_time() {
         log.iter().any(|l| l.contains("submitted a newer version")),
         "{log:#?}"
     );
+    let mut left_over = build_cgroups(&stuck_id);
+    for _ in 0..300 {
+        if left_over.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        left_over = build_cgroups(&stuck_id);
+    }
     assert_eq!(
-        build_cgroups(&stuck_id),
+        left_over,
         Vec::<String>::new(),
         "the cancelled build's cgroup is removed, so nothing runs in it"
     );

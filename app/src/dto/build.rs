@@ -188,6 +188,24 @@ pub struct RunFacts {
     pub timed_out: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probe: Option<ProbeFacts>,
+    /// How the container took being stopped, when the exercise stops it (`[run]
+    /// stop_after_secs`) and it was still running then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop: Option<StopFacts>,
+}
+
+/// A running container asked to stop, as `docker stop` does: its stop signal, then SIGKILL if
+/// it is still there after the grace period.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StopFacts {
+    /// The signal sent first (the image's `STOPSIGNAL`, else `SIGTERM`).
+    pub signal: String,
+    /// How long it ran before being asked to stop.
+    pub after_ms: u64,
+    /// How long it took to exit after the signal; `None` when it did not, and was killed.
+    pub exited_in_ms: Option<u64>,
+    /// How long it was given before SIGKILL.
+    pub grace_ms: u64,
 }
 
 /// An HTTP request made to the running container's port.
@@ -349,6 +367,11 @@ pub struct ExerciseProgress {
     /// The smallest image among the learner's successful builds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub best_size_bytes: Option<u64>,
+}
+
+/// `1234` ms → `1.2 s`.
+pub fn seconds(ms: u64) -> String {
+    format!("{:.1} s", ms as f64 / 1000.0)
 }
 
 /// `1536` → `1.5 KiB`.

@@ -7,8 +7,8 @@ use crate::ansi;
 use crate::api::exercise;
 use crate::dockerfile::highlight;
 use crate::dto::{
-    human_size, BuildFailure, BuildStatus, BuildView, CheckOutcome, ExerciseView, ImageFacts,
-    LogLine, LogPhase, ResultsHtml, RunFacts, StatusUpdate, WorkbenchFile, PLAYGROUND,
+    human_size, seconds, BuildFailure, BuildStatus, BuildView, CheckOutcome, ExerciseView,
+    ImageFacts, LogLine, LogPhase, ResultsHtml, RunFacts, StatusUpdate, WorkbenchFile, PLAYGROUND,
 };
 use crate::pages::layers::LayerExplorer;
 use crate::pages::{error_text, MissingPanel};
@@ -678,20 +678,33 @@ pub(crate) fn ImagePanel(image: ImageFacts) -> impl IntoView {
 
 #[component]
 pub(crate) fn RunPanel(run: RunFacts) -> impl IntoView {
+    let killed_on_stop = run.stop.as_ref().is_some_and(|s| s.exited_in_ms.is_none());
     let verdict = if run.oom_killed {
         "Killed: it used more memory than allowed".to_string()
     } else if run.timed_out {
         "Stopped: it ran past the time limit".to_string()
     } else {
-        match run.exit_code {
-            Some(code) => format!("Exited with code {code}"),
-            None => "Stopped after the web check".to_string(),
+        match (&run.stop, run.exit_code) {
+            (Some(stop), _) if stop.exited_in_ms.is_none() => format!(
+                "Asked to stop with {} after {}, it ignored the signal and was killed with SIGKILL {} later",
+                stop.signal,
+                seconds(stop.after_ms),
+                seconds(stop.grace_ms)
+            ),
+            (Some(stop), Some(code)) => format!(
+                "Asked to stop with {} after {}, it exited {} later with code {code}",
+                stop.signal,
+                seconds(stop.after_ms),
+                seconds(stop.exited_in_ms.unwrap_or_default())
+            ),
+            (None, Some(code)) => format!("Exited with code {code}"),
+            _ => "Stopped after the web check".to_string(),
         }
     };
     view! {
         <section class="run-facts">
             <h2 class="section-title">"The container"</h2>
-            <p class="run-verdict" class:bad=run.oom_killed || run.timed_out || run.exit_code.is_some_and(|c| c != 0)>
+            <p class="run-verdict" class:bad=run.oom_killed || run.timed_out || killed_on_stop || run.exit_code.is_some_and(|c| c != 0)>
                 {verdict}
             </p>
             {run.probe.map(|p| view! {

@@ -5,7 +5,7 @@
 
 use super::build::BUILD_LABEL;
 use super::strip_ansi;
-use app::dto::{BuildFailure, ProbeFacts, RunFacts};
+use app::dto::{BuildFailure, ProbeFacts, RunFacts, StopFacts};
 use bollard::models::{ContainerCreateBody, HostConfig, HostConfigLogConfig, NetworkCreateRequest};
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, KillContainerOptionsBuilder, LogsOptionsBuilder,
@@ -51,6 +51,15 @@ pub struct ProbeSpec {
     pub path: String,
 }
 
+/// Stop a container that is still running after a while, as `docker stop` would.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StopSpec {
+    /// How long it runs before it is asked to stop.
+    pub after: Duration,
+    /// How long it has to exit after its stop signal before SIGKILL.
+    pub grace: Duration,
+}
+
 pub struct RunJob<'a> {
     pub image: &'a str,
     /// Replaces the image's `CMD` when set.
@@ -60,6 +69,8 @@ pub struct RunJob<'a> {
     pub entrypoint: Option<Vec<String>>,
     pub labels: HashMap<String, String>,
     pub probe: Option<ProbeSpec>,
+    /// Ask it to stop after a while and see how it takes it (no probe then).
+    pub stop: Option<StopSpec>,
     pub limits: &'a RunLimits,
 }
 
@@ -154,11 +165,15 @@ async fn run_created(
 
     let mut timed_out = false;
     let mut probe_facts = None;
+    let mut stop_facts = None;
     match &job.probe {
         None => {
+            let started = Instant::now();
             let mut wait =
                 docker.wait_container(id, None::<bollard::query_parameters::WaitContainerOptions>);
-            let sleep = tokio::time::sleep_until(deadline);
+            let stop_at = job.stop.map(|s| started + s.after);
+            let mut stop_sent: Option<(Instant, StopSpec)> = None;
+            let sleep = tokio::time::sleep_until(stop_at.unwrap_or(deadline));
             tokio::pin!(sleep);
             let mut lines_open = true;
             loop {
@@ -167,10 +182,28 @@ async fn run_created(
                         Some(line) => on(line),
                         None => lines_open = false,
                     },
-                    _ = wait.next() => break,
-                    _ = &mut sleep => {
-                        timed_out = true;
+                    _ = wait.next() => {
+                        if let Some((sent, spec)) = stop_sent {
+                            stop_facts = Some(stop_outcome(docker, id, started, sent, spec, true).await);
+                        }
                         break;
+                    }
+                    _ = &mut sleep => match (job.stop, stop_sent) {
+                        (Some(spec), None) => {
+                            let sent = Instant::now();
+                            send_stop_signal(docker, id).await;
+                            stop_sent = Some((sent, spec));
+                            sleep.as_mut().reset(sent + spec.grace);
+                        }
+                        (_, Some((sent, spec))) => {
+                            // It ignored the signal for the whole grace period.
+                            stop_facts = Some(stop_outcome(docker, id, started, sent, spec, false).await);
+                            break;
+                        }
+                        _ => {
+                            timed_out = true;
+                            break;
+                        }
                     }
                 }
             }
@@ -194,16 +227,13 @@ async fn run_created(
         }
     }
 
-    let state = docker
-        .inspect_container(
-            id,
-            None::<bollard::query_parameters::InspectContainerOptions>,
-        )
-        .await
-        .ok()
-        .and_then(|c| c.state);
+    let state = inspect(docker, id).await.and_then(|c| c.state);
     let still_running = state.as_ref().and_then(|s| s.running).unwrap_or(false);
-    let stopped_by_us = still_running;
+    // A container that left when asked to stop reports its own exit code.
+    let stopped_by_us = still_running
+        || stop_facts
+            .as_ref()
+            .is_some_and(|s: &StopFacts| s.exited_in_ms.is_none());
     if still_running {
         let kill = KillContainerOptionsBuilder::new().signal("KILL").build();
         let _ = docker.kill_container(id, Some(kill)).await;
@@ -218,14 +248,7 @@ async fn run_created(
         _ => (String::new(), false),
     };
     let state = if stopped_by_us {
-        docker
-            .inspect_container(
-                id,
-                None::<bollard::query_parameters::InspectContainerOptions>,
-            )
-            .await
-            .ok()
-            .and_then(|c| c.state)
+        inspect(docker, id).await.and_then(|c| c.state)
     } else {
         state
     };
@@ -241,7 +264,53 @@ async fn run_created(
         oom_killed,
         timed_out,
         probe: probe_facts,
+        stop: stop_facts,
     })
+}
+
+async fn inspect(docker: &Docker, id: &str) -> Option<bollard::models::ContainerInspectResponse> {
+    docker
+        .inspect_container(
+            id,
+            None::<bollard::query_parameters::InspectContainerOptions>,
+        )
+        .await
+        .ok()
+}
+
+/// The signal `docker stop` would send first: the container's `STOPSIGNAL`, else SIGTERM.
+async fn stop_signal(docker: &Docker, id: &str) -> String {
+    inspect(docker, id)
+        .await
+        .and_then(|c| c.config)
+        .and_then(|c| c.stop_signal)
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "SIGTERM".into())
+}
+
+async fn send_stop_signal(docker: &Docker, id: &str) {
+    let signal = stop_signal(docker, id).await;
+    let kill = KillContainerOptionsBuilder::new().signal(&signal).build();
+    if let Err(e) = docker.kill_container(id, Some(kill)).await {
+        tracing::debug!(container = %id, "could not send {signal}: {e}");
+    }
+}
+
+/// What stopping looked like: `exited` when the container ended within the grace period.
+async fn stop_outcome(
+    docker: &Docker,
+    id: &str,
+    started: Instant,
+    sent: Instant,
+    spec: StopSpec,
+    exited: bool,
+) -> StopFacts {
+    StopFacts {
+        signal: stop_signal(docker, id).await,
+        after_ms: sent.duration_since(started).as_millis() as u64,
+        exited_in_ms: exited.then(|| sent.elapsed().as_millis() as u64),
+        grace_ms: spec.grace.as_millis() as u64,
+    }
 }
 
 /// Follow the container's stdout and stderr: send each line on, and return all of it (up to
@@ -299,13 +368,7 @@ fn floor_char_boundary(text: &str, mut index: usize) -> usize {
 }
 
 async fn container_ip(docker: &Docker, id: &str) -> Option<String> {
-    let inspect = docker
-        .inspect_container(
-            id,
-            None::<bollard::query_parameters::InspectContainerOptions>,
-        )
-        .await
-        .ok()?;
+    let inspect = inspect(docker, id).await?;
     inspect
         .network_settings?
         .networks?

@@ -3,7 +3,7 @@
 
 use crate::engine::image::ImageConfigFacts;
 use anyhow::{bail, Context};
-use app::dto::{human_size, CheckOutcome, ImageFacts, RunFacts};
+use app::dto::{human_size, seconds, CheckOutcome, ImageFacts, RunFacts};
 use serde::Deserialize;
 
 /// One thing an exercise asks of the learner's image. In `exercise.toml`:
@@ -29,6 +29,9 @@ pub enum Check {
     RunOutput { contains: String },
     /// The container exits with `code`.
     ExitCode { code: i64 },
+    /// Asked to stop as `docker stop` does (`[run] stop_after_secs`), the container exits
+    /// within `within_secs` of its stop signal, not killed after the grace period.
+    StopsOnSignal { within_secs: u64 },
     /// The container answers the probe with `status`, its body containing `body_contains`.
     HttpResponds {
         #[serde(default = "ok_status")]
@@ -128,8 +131,15 @@ impl Check {
     pub fn needs_run(&self) -> bool {
         matches!(
             self,
-            Check::RunOutput { .. } | Check::ExitCode { .. } | Check::HttpResponds { .. }
+            Check::RunOutput { .. }
+                | Check::ExitCode { .. }
+                | Check::HttpResponds { .. }
+                | Check::StopsOnSignal { .. }
         )
+    }
+
+    pub fn needs_stop(&self) -> bool {
+        matches!(self, Check::StopsOnSignal { .. })
     }
 
     pub fn needs_probe(&self) -> bool {
@@ -178,6 +188,9 @@ impl Check {
             } => format!("The environment sets {name}={v}."),
             Check::RunOutput { contains } => format!("The container prints “{contains}”."),
             Check::ExitCode { code } => format!("The container exits with code {code}."),
+            Check::StopsOnSignal { within_secs } => format!(
+                "Asked to stop (as `docker stop` does), the container exits within {within_secs} s."
+            ),
             Check::HttpResponds {
                 status,
                 body_contains,
@@ -304,10 +317,55 @@ impl Check {
                         actual == *code,
                         format!("The container exited with code {actual}; the goal is {code}."),
                     ),
-                    None => (
+                    None => match &run.stop {
+                        Some(stop) => (
+                            false,
+                            format!(
+                                "The container was killed: it did not exit within {} after {}.",
+                                seconds(stop.grace_ms),
+                                stop.signal
+                            ),
+                        ),
+                        None => (
+                            false,
+                            "The container did not exit on its own before the time limit.".into(),
+                        ),
+                    },
+                },
+            },
+            Check::StopsOnSignal { within_secs } => match facts.run {
+                None => needs_run_message(),
+                Some(run) => match (&run.stop, run.exit_code) {
+                    (None, Some(code)) => (
                         false,
-                        "The container did not exit on its own before the time limit.".into(),
+                        format!(
+                            "The container exited by itself (code {code}) before it was asked to stop; a service keeps running until it is stopped."
+                        ),
                     ),
+                    (None, None) => (false, "The container was not asked to stop.".into()),
+                    (Some(stop), _) => match stop.exited_in_ms {
+                        Some(ms) if ms <= within_secs * 1000 => (
+                            true,
+                            format!("It exited {} after {}.", seconds(ms), stop.signal),
+                        ),
+                        Some(ms) => (
+                            false,
+                            format!(
+                                "It took {} to exit after {}; the goal is at most {within_secs} s.",
+                                seconds(ms),
+                                stop.signal
+                            ),
+                        ),
+                        None => (
+                            false,
+                            format!(
+                                "It ignored {}: {} later it was still running and was killed with SIGKILL. As PID 1 a process gets no default handling of {}; it must handle the signal itself.",
+                                stop.signal,
+                                seconds(stop.grace_ms),
+                                stop.signal
+                            ),
+                        ),
+                    },
                 },
             },
             Check::HttpResponds {
@@ -438,7 +496,7 @@ impl Check {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use app::dto::ProbeFacts;
+    use app::dto::{ProbeFacts, StopFacts};
 
     fn table(text: &str) -> toml::Table {
         toml::from_str(text).expect("toml")
@@ -559,6 +617,7 @@ mod tests {
                 body: "<h1>Hello</h1>".into(),
                 error: None,
             }),
+            stop: None,
         };
         let facts = Facts {
             image: Some(&img),
@@ -589,6 +648,68 @@ mod tests {
             }
             .judge("o", facts)
             .passed
+        );
+    }
+
+    #[test]
+    fn stop_verdicts_tell_exited_slow_killed_and_never_asked_apart() {
+        let img = image(1, 1);
+        let stopped = |exited_in_ms: Option<u64>, exit_code: Option<i64>| RunFacts {
+            exit_code,
+            output: String::new(),
+            output_truncated: false,
+            oom_killed: false,
+            timed_out: false,
+            probe: None,
+            stop: Some(StopFacts {
+                signal: "SIGTERM".into(),
+                after_ms: 2000,
+                exited_in_ms,
+                grace_ms: 3000,
+            }),
+        };
+        let check = Check::StopsOnSignal { within_secs: 2 };
+        let judge = |run: &RunFacts| {
+            check.judge(
+                "s",
+                Facts {
+                    image: Some(&img),
+                    run: Some(run),
+                    ..Facts::default()
+                },
+            )
+        };
+        let quick = judge(&stopped(Some(140), Some(0)));
+        assert!(quick.passed, "{}", quick.message);
+        assert_eq!(quick.message, "It exited 0.1 s after SIGTERM.");
+        let slow = judge(&stopped(Some(2600), Some(0)));
+        assert!(!slow.passed);
+        assert!(slow.message.contains("took 2.6 s"), "{}", slow.message);
+        let killed = stopped(None, None);
+        let ignored = judge(&killed);
+        assert!(!ignored.passed);
+        assert!(
+            ignored.message.contains("ignored SIGTERM: 3.0 s later"),
+            "{}",
+            ignored.message
+        );
+        let exit = Check::ExitCode { code: 0 }.judge(
+            "x",
+            Facts {
+                image: Some(&img),
+                run: Some(&killed),
+                ..Facts::default()
+            },
+        );
+        assert!(exit.message.contains("was killed"), "{}", exit.message);
+        let mut left = stopped(None, Some(0));
+        left.stop = None;
+        let early = judge(&left);
+        assert!(!early.passed);
+        assert!(
+            early.message.contains("exited by itself"),
+            "{}",
+            early.message
         );
     }
 

@@ -6,7 +6,7 @@
 pub mod check;
 
 use crate::course::{markdown, Course};
-use crate::engine::run::ProbeSpec;
+use crate::engine::run::{ProbeSpec, StopSpec};
 use anyhow::{bail, Context};
 use app::dto::CheckOutcome;
 use app::dto::{CheckDescription, ExerciseLink, ExerciseView, WorkbenchFile};
@@ -46,7 +46,14 @@ struct RunFile {
     command: Option<Vec<String>>,
     timeout_secs: Option<u64>,
     probe: Option<ProbeFile>,
+    /// Ask the container to stop after this long, as `docker stop` does.
+    stop_after_secs: Option<u64>,
+    /// How long it then has before SIGKILL (default [`DEFAULT_STOP_GRACE_SECS`]).
+    stop_grace_secs: Option<u64>,
 }
+
+/// `docker stop` waits 10 s; a workshop need not.
+pub const DEFAULT_STOP_GRACE_SECS: u64 = 3;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -66,6 +73,7 @@ pub struct RunStep {
     pub command: Option<Vec<String>>,
     pub timeout: Option<Duration>,
     pub probe: Option<ProbeSpec>,
+    pub stop: Option<StopSpec>,
 }
 
 #[derive(Clone, Debug)]
@@ -172,14 +180,36 @@ fn load_one(dir: &Path, id: &str, course: &Course) -> anyhow::Result<Exercise> {
     if checks.is_empty() {
         bail!("exercise.toml has no [[checks]]; add at least one");
     }
-    let run = file.run.map(|r| RunStep {
-        command: r.command,
-        timeout: r.timeout_secs.map(Duration::from_secs),
-        probe: r.probe.map(|p| ProbeSpec {
-            port: p.port,
-            path: p.path,
-        }),
-    });
+    let run = match file.run {
+        Some(r) => {
+            if r.stop_after_secs.is_some() && r.probe.is_some() {
+                bail!("[run] either probes a web server or stops the container (stop_after_secs), not both");
+            }
+            if r.stop_grace_secs.is_some() && r.stop_after_secs.is_none() {
+                bail!("[run] stop_grace_secs needs stop_after_secs");
+            }
+            if let (Some(after), Some(timeout)) = (r.stop_after_secs, r.timeout_secs) {
+                if after >= timeout {
+                    bail!("[run] stop_after_secs ({after}) must be less than timeout_secs ({timeout})");
+                }
+            }
+            Some(RunStep {
+                command: r.command,
+                timeout: r.timeout_secs.map(Duration::from_secs),
+                probe: r.probe.map(|p| ProbeSpec {
+                    port: p.port,
+                    path: p.path,
+                }),
+                stop: r.stop_after_secs.map(|after| StopSpec {
+                    after: Duration::from_secs(after),
+                    grace: Duration::from_secs(
+                        r.stop_grace_secs.unwrap_or(DEFAULT_STOP_GRACE_SECS),
+                    ),
+                }),
+            })
+        }
+        None => None,
+    };
     for ExerciseCheck { id, check, .. } in &checks {
         if check.needs_run() && run.is_none() {
             bail!("check `{id}` looks at the running container, but exercise.toml has no [run]");
@@ -189,6 +219,9 @@ fn load_one(dir: &Path, id: &str, course: &Course) -> anyhow::Result<Exercise> {
         }
         if check.needs_probe() && run.as_ref().and_then(|r| r.probe.as_ref()).is_none() {
             bail!("check `{id}` needs an HTTP answer; add [run.probe] with the port");
+        }
+        if check.needs_stop() && run.as_ref().and_then(|r| r.stop).is_none() {
+            bail!("check `{id}` looks at how the container stops; add stop_after_secs to [run]");
         }
     }
     let readme = dir.join("README.md");
@@ -342,6 +375,13 @@ impl RunStep {
             Some(command) => format!("runs `{}`", command.join(" ")),
             None => "runs the image's CMD".into(),
         };
+        if let Some(stop) = &self.stop {
+            return format!(
+                "After a successful build, layerlab {start}, and after {} s stops the container as `docker stop` does: its stop signal, then SIGKILL {} s later if it is still running.",
+                stop.after.as_secs(),
+                stop.grace.as_secs()
+            );
+        }
         match &self.probe {
             Some(p) => format!(
                 "After a successful build, layerlab {start} and requests http://container:{}{}.",
