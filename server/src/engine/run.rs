@@ -172,7 +172,7 @@ async fn run_created(
             let mut wait =
                 docker.wait_container(id, None::<bollard::query_parameters::WaitContainerOptions>);
             let stop_at = job.stop.map(|s| started + s.after);
-            let mut stop_sent: Option<(Instant, StopSpec)> = None;
+            let mut stop_sent: Option<(Instant, StopSpec, String)> = None;
             let sleep = tokio::time::sleep_until(stop_at.unwrap_or(deadline));
             tokio::pin!(sleep);
             let mut lines_open = true;
@@ -183,21 +183,21 @@ async fn run_created(
                         None => lines_open = false,
                     },
                     _ = wait.next() => {
-                        if let Some((sent, spec)) = stop_sent {
-                            stop_facts = Some(stop_outcome(docker, id, started, sent, spec, true).await);
+                        if let Some((sent, spec, signal)) = stop_sent.take() {
+                            stop_facts = Some(stop_outcome(started, sent, spec, signal, true));
                         }
                         break;
                     }
-                    _ = &mut sleep => match (job.stop, stop_sent) {
+                    _ = &mut sleep => match (job.stop, stop_sent.take()) {
                         (Some(spec), None) => {
                             let sent = Instant::now();
-                            send_stop_signal(docker, id).await;
-                            stop_sent = Some((sent, spec));
+                            let signal = send_stop_signal(docker, id).await;
+                            stop_sent = Some((sent, spec, signal));
                             sleep.as_mut().reset(sent + spec.grace);
                         }
-                        (_, Some((sent, spec))) => {
+                        (_, Some((sent, spec, signal))) => {
                             // It ignored the signal for the whole grace period.
-                            stop_facts = Some(stop_outcome(docker, id, started, sent, spec, false).await);
+                            stop_facts = Some(stop_outcome(started, sent, spec, signal, false));
                             break;
                         }
                         _ => {
@@ -278,35 +278,32 @@ async fn inspect(docker: &Docker, id: &str) -> Option<bollard::models::Container
         .ok()
 }
 
-/// The signal `docker stop` would send first: the container's `STOPSIGNAL`, else SIGTERM.
-async fn stop_signal(docker: &Docker, id: &str) -> String {
-    inspect(docker, id)
+/// Send the signal `docker stop` would send first (the container's `STOPSIGNAL`, else
+/// SIGTERM); returns its name.
+async fn send_stop_signal(docker: &Docker, id: &str) -> String {
+    let signal = inspect(docker, id)
         .await
         .and_then(|c| c.config)
         .and_then(|c| c.stop_signal)
         .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "SIGTERM".into())
-}
-
-async fn send_stop_signal(docker: &Docker, id: &str) {
-    let signal = stop_signal(docker, id).await;
+        .unwrap_or_else(|| "SIGTERM".into());
     let kill = KillContainerOptionsBuilder::new().signal(&signal).build();
     if let Err(e) = docker.kill_container(id, Some(kill)).await {
         tracing::debug!(container = %id, "could not send {signal}: {e}");
     }
+    signal
 }
 
 /// What stopping looked like: `exited` when the container ended within the grace period.
-async fn stop_outcome(
-    docker: &Docker,
-    id: &str,
+fn stop_outcome(
     started: Instant,
     sent: Instant,
     spec: StopSpec,
+    signal: String,
     exited: bool,
 ) -> StopFacts {
     StopFacts {
-        signal: stop_signal(docker, id).await,
+        signal,
         after_ms: sent.duration_since(started).as_millis() as u64,
         exited_in_ms: exited.then(|| sent.elapsed().as_millis() as u64),
         grace_ms: spec.grace.as_millis() as u64,
