@@ -36,6 +36,8 @@ pub struct BuildSettings {
     pub max_kept_bytes: u64,
     /// Time between the janitor's sweeps.
     pub janitor_every: std::time::Duration,
+    /// Free disk the engine must keep: below it, new builds are refused (0 = not checked).
+    pub min_free_disk_bytes: u64,
 }
 
 impl Default for BuildSettings {
@@ -49,6 +51,7 @@ impl Default for BuildSettings {
             rate_per_minute: 12,
             max_kept_bytes: 10 * 1024 * 1024 * 1024,
             janitor_every: crate::janitor::SWEEP_EVERY,
+            min_free_disk_bytes: 2048 * 1024 * 1024,
         }
     }
 }
@@ -104,7 +107,11 @@ struct RecordState {
     view: BuildView,
     created_at: i64,
     log: Vec<LogLine>,
+    /// Image ids the build's log named, as they came: only candidates (a step's output is
+    /// in the same stream); the engine's facts decide which are this build's.
     intermediate_ids: Vec<String>,
+    /// This attempt's stage images, checked against the engine.
+    stage_images: Vec<String>,
 }
 
 impl BuildRecord {
@@ -364,6 +371,7 @@ impl Builds {
                     created_at: crate::store::now_ms(),
                     log: Vec::new(),
                     intermediate_ids: Vec::new(),
+                    stage_images: Vec::new(),
                 }),
                 events,
                 cancel: watch::channel(false).0,
@@ -488,9 +496,8 @@ impl Builds {
     }
 
     /// Stop what the cancelled build left on the engine — its run and check containers, its
-    /// build cgroup, its image if it got that far — and store it as `cancelled`. The images
-    /// of steps it finished are kept with the attempt as stage images: the next build may
-    /// reuse them from the cache, and the janitor removes those it does not.
+    /// build cgroup, its image if it got that far, the images of the steps it committed —
+    /// and store it as `cancelled`.
     async fn cancelled(
         &self,
         record: &BuildRecord,
@@ -506,6 +513,7 @@ impl Builds {
             crate::janitor::remove_build_images(&docker, &[id.clone(), format!("{id}-rebuild")])
                 .await;
         }
+        self.remove_leftovers(record).await;
         for build in [id.clone(), format!("{id}-rebuild")] {
             crate::engine::BuildCgroup::of_build(&build)
                 .remove_within(std::time::Duration::from_secs(20))
@@ -577,6 +585,11 @@ impl Builds {
                     .await;
             }
         };
+        if let Some(failure) = self.disk_too_full(&docker).await {
+            return self
+                .fail(&record, exercise.as_ref(), &context, failure)
+                .await;
+        }
         let exercise_id = exercise
             .as_ref()
             .map(|e| e.id.clone())
@@ -605,10 +618,27 @@ impl Builds {
             network: exercise.as_ref().is_some_and(|e| e.build_network),
             limits: &self.settings.build,
         };
+        // The images the log names are stored as they come, so that a server killed mid-build
+        // leaves the next start a list to check and clean up (janitor).
+        let (printed_tx, printed_rx) = watch::channel(Vec::<String>::new());
+        let persist = tokio::spawn(persist_printed_images(
+            self.store.clone(),
+            id.clone(),
+            printed_rx,
+        ));
         let mut on_progress = |progress: BuildProgress| match progress {
             BuildProgress::Line(text) => record.log(LogPhase::Build, text),
             BuildProgress::Step(step) => record.update(|v| v.step = Some(step)),
-            BuildProgress::Image(image) => lock(&record.state).intermediate_ids.push(image),
+            BuildProgress::Image(image) => {
+                let mut state = lock(&record.state);
+                if state.intermediate_ids.len() < MAX_PRINTED_IMAGES
+                    && !state.intermediate_ids.contains(&image)
+                {
+                    state.intermediate_ids.push(image);
+                    let ids = state.intermediate_ids.clone();
+                    printed_tx.send_replace(ids);
+                }
+            }
             BuildProgress::Restarted(why) => record.log(LogPhase::Server, why),
             BuildProgress::LogTruncated => {
                 record.log(
@@ -621,16 +651,19 @@ impl Builds {
                 record.update(|v| v.log_truncated = true);
             }
         };
-        let built =
-            match engine_build::build(&docker, self.engine.host(), job, &mut on_progress).await {
-                Ok(built) => built,
-                Err(failure) => {
-                    return self
-                        .fail(&record, exercise.as_ref(), &context, failure)
-                        .await
-                }
-            };
-        lock(&record.state).intermediate_ids = built.intermediate_ids.clone();
+        let outcome = engine_build::build(&docker, self.engine.host(), job, &mut on_progress).await;
+        drop(printed_tx);
+        let _ = persist.await;
+        let built = match outcome {
+            Ok(built) => built,
+            Err(failure) => {
+                return self
+                    .fail(&record, exercise.as_ref(), &context, failure)
+                    .await
+            }
+        };
+        let stage_images = self.own_stage_images(&docker, &record, &exercise_id, &built).await;
+        lock(&record.state).stage_images = stage_images;
 
         let (image, config) = match image_facts(&docker, &built.image_id).await {
             Ok(facts) => facts,
@@ -722,6 +755,95 @@ impl Builds {
             .await;
     }
 
+    /// Why no build may start now for lack of disk, if so: the engine's data root has less
+    /// free space than the floor (`--min-free-disk-mb`).
+    pub async fn disk_too_full(&self, docker: &bollard::Docker) -> Option<BuildFailure> {
+        let floor = self.settings.min_free_disk_bytes;
+        if floor == 0 {
+            return None;
+        }
+        let root = crate::engine::disk::engine_root(docker, self.engine.host()).await?;
+        let free = crate::engine::disk::free_bytes(&root)?;
+        (free < floor).then(|| {
+            tracing::warn!(free, floor, root = %root.display(), "the engine's disk is below the floor: builds are refused");
+            BuildFailure {
+                code: "engine_disk_full".into(),
+                message: format!(
+                    "The build machine is almost out of disk space ({} free, it keeps at least {}), so no build can start right now. Your files are kept: try again in a few minutes, and tell your instructor if it keeps happening.",
+                    app::dto::human_size(free),
+                    app::dto::human_size(floor)
+                ),
+                line: None,
+            }
+        })
+    }
+
+    /// This build's stage images, as the engine knows them: the last image of each earlier
+    /// stage, if the engine made it for this build (untagged, created since it started) or
+    /// it is a stage image of one of this learner's earlier attempts at the exercise that
+    /// this build took from the cache.
+    async fn own_stage_images(
+        &self,
+        docker: &bollard::Docker,
+        record: &BuildRecord,
+        exercise_id: &str,
+        built: &engine_build::Built,
+    ) -> Vec<String> {
+        let candidates = built.stage_images();
+        if candidates.is_empty() {
+            return Vec::new();
+        }
+        let mut own = crate::engine::image::made_since(docker, &candidates, built.started).await;
+        let build_id = record.view().id;
+        let earlier: Vec<String> = self
+            .store
+            .stage_images_besides(&record.owner, exercise_id, &build_id)
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .flat_map(|(_, images)| images)
+            .collect();
+        for candidate in &candidates {
+            let already = own
+                .iter()
+                .any(|o| crate::engine::image::same_image(o, candidate));
+            if let Some(kept) = earlier
+                .iter()
+                .find(|e| crate::engine::image::same_image(e, candidate))
+            {
+                if !already {
+                    own.push(kept.clone());
+                }
+            }
+        }
+        own
+    }
+
+    /// Remove the images a build that did not succeed committed (its finished steps and
+    /// stages): those its log named that the engine made after the build was submitted and
+    /// that carry no tag. An image another one still needs (a child, a container) refuses
+    /// removal, which is what we want.
+    async fn remove_leftovers(&self, record: &BuildRecord) {
+        let (printed, created_at) = {
+            let state = lock(&record.state);
+            (state.intermediate_ids.clone(), state.created_at)
+        };
+        if printed.is_empty() {
+            return;
+        }
+        let Ok(docker) = self.engine.client().await else {
+            return;
+        };
+        let since = std::time::UNIX_EPOCH
+            + std::time::Duration::from_millis(u64::try_from(created_at).unwrap_or(0));
+        let leftovers = crate::engine::image::made_since(&docker, &printed, since).await;
+        let removed = crate::janitor::remove_dangling(&docker, &leftovers).await;
+        if removed > 0 {
+            tracing::info!(build = %record.view().id, removed, "removed the images of a build that did not succeed");
+        }
+        let _ = self.store.clear_stage_images(&record.view().id).await;
+    }
+
     /// Labels on every image a learner builds: whose attempt (constant per learner and
     /// exercise, so a rebuild still hits the cache) and which installation made it (its
     /// janitor removes only its own).
@@ -778,7 +900,7 @@ impl Builds {
         }
         if let Some(change) = checks().find_map(|c| c.rebuild_change()) {
             extra.rebuild = Some(
-                self.rebuild_after_change(docker, record, exercise, context, change)
+                self.rebuild_after_change(docker, record, exercise, context, built, change)
                     .await,
             );
         }
@@ -791,6 +913,7 @@ impl Builds {
         record: &BuildRecord,
         exercise: &Exercise,
         context: &BuildContext,
+        first: &engine_build::Built,
         change: &str,
     ) -> RebuildFacts {
         let mut facts = RebuildFacts {
@@ -830,9 +953,17 @@ impl Builds {
         };
         match engine_build::build(docker, self.engine.host(), job, &mut on_progress).await {
             Ok(rebuilt) => {
-                facts.rebuilt = rebuilt.rebuilt_steps();
+                facts.rebuilt = rebuilt_steps(docker, first, &rebuilt).await;
                 let remove = RemoveImageOptionsBuilder::new().force(true).build();
                 let _ = docker.remove_image(&tag, Some(remove), None).await;
+                // The rebuild's own new stage images are not kept.
+                let stages = crate::engine::image::made_since(
+                    docker,
+                    &rebuilt.stage_images(),
+                    rebuilt.started,
+                )
+                .await;
+                crate::janitor::remove_dangling(docker, &stages).await;
             }
             Err(failure) => facts.error = Some(failure.message),
         }
@@ -848,6 +979,7 @@ impl Builds {
     ) {
         let checks = exercise.map(|e| e.judge(Facts::default()));
         record.log(LogPhase::Server, failure.message.clone());
+        self.remove_leftovers(record).await;
         self.complete(record, exercise, context, |v| {
             v.status = BuildStatus::Failed;
             v.error = Some(failure);
@@ -872,7 +1004,7 @@ impl Builds {
                 state.view.clone(),
                 state.log.clone(),
                 state.created_at,
-                state.intermediate_ids.clone(),
+                state.stage_images.clone(),
             )
         };
         change(&mut view);
@@ -977,6 +1109,53 @@ impl Builds {
             Err(e) => tracing::warn!("could not list earlier stage images: {e}"),
         }
     }
+}
+
+/// At most this many image ids a build's log may name are remembered (a step could print
+/// many; the builder names one per step).
+const MAX_PRINTED_IMAGES: usize = 512;
+
+/// Store the image ids a running build's log has named, each time the list grows.
+async fn persist_printed_images(
+    store: crate::store::Store,
+    attempt: String,
+    mut printed: watch::Receiver<Vec<String>>,
+) {
+    while printed.changed().await.is_ok() {
+        let ids = printed.borrow_and_update().clone();
+        if let Err(e) = store.set_stage_images(&attempt, &ids).await {
+            tracing::warn!("could not note the images of build {attempt}: {e}");
+        }
+    }
+}
+
+/// The RUN/COPY/ADD steps of `rebuilt` that the engine really built again: their image is
+/// none of `first`'s and was made after the rebuild started. Both are the engine's facts
+/// (ids and creation times), so no printed line can make a step look cached.
+async fn rebuilt_steps(
+    docker: &bollard::Docker,
+    first: &engine_build::Built,
+    rebuilt: &engine_build::Built,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for step in &rebuilt.steps {
+        if step.header.is_empty() || !matches!(step.keyword.as_str(), "RUN" | "COPY" | "ADD") {
+            continue;
+        }
+        let known = first
+            .steps
+            .iter()
+            .any(|s| crate::engine::image::same_image(&s.image, &step.image));
+        let made_now = match crate::engine::image::created(docker, &step.image).await {
+            Some(created) => created >= rebuilt.started,
+            // An image the engine no longer has cannot be judged cached.
+            None => true,
+        };
+        if !known || made_now {
+            out.push(step.header.clone());
+        }
+    }
+    out
 }
 
 /// Facts only some checks need.

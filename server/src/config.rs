@@ -158,6 +158,10 @@ pub struct LimitArgs {
     /// Seconds between the janitor's sweeps.
     #[arg(long, env = "LAYERLAB_JANITOR_EVERY", default_value_t = 300)]
     pub janitor_every: u64,
+    /// Free disk the engine must keep, in MiB: below it new builds are refused with a clear
+    /// message (0: not checked; needs the engine on this host).
+    #[arg(long, env = "LAYERLAB_MIN_FREE_DISK_MB", default_value_t = 2048)]
+    pub min_free_disk_mb: u64,
     /// Wall-clock limit for one build, in seconds.
     #[arg(long, env = "LAYERLAB_BUILD_TIMEOUT", default_value_t = 300)]
     pub build_timeout: u64,
@@ -191,6 +195,7 @@ impl LimitArgs {
             rate_per_minute: self.build_rate_per_minute,
             max_kept_bytes: self.max_kept_images_mb * 1024 * 1024,
             janitor_every: Duration::from_secs(self.janitor_every.max(1)),
+            min_free_disk_bytes: self.min_free_disk_mb * 1024 * 1024,
             build: BuildLimits {
                 memory_bytes: self.build_memory_mb * MIB,
                 cpus: self.build_cpus,

@@ -248,6 +248,27 @@ pub async fn remove_build_images(docker: &bollard::Docker, builds: &[String]) ->
     removed
 }
 
+/// The images interrupted builds committed before the server stopped: their logs' image ids
+/// were stored as they came; those the engine made after the build was submitted and that
+/// carry no tag are the build's own.
+async fn remove_interrupted_steps(docker: &bollard::Docker, store: &Store, builds: &[String]) -> usize {
+    let mut removed = 0;
+    for build in builds {
+        let Ok(Some(attempt)) = store.attempt_any(build).await else {
+            continue;
+        };
+        if attempt.stage_images.is_empty() {
+            continue;
+        }
+        let since = std::time::UNIX_EPOCH
+            + Duration::from_millis(u64::try_from(attempt.created_at).unwrap_or(0));
+        let own = crate::engine::image::made_since(docker, &attempt.stage_images, since).await;
+        removed += remove_dangling(docker, &own).await;
+        let _ = store.clear_stage_images(build).await;
+    }
+    removed
+}
+
 /// At start-up: mark what a stopped server left unfinished as interrupted, and once the
 /// engine answers remove those builds' images and every container of ours (none can be
 /// running yet). Then sweep every `--janitor-every` seconds ([`SWEEP_EVERY`] by default). Runs in the background: an engine that
@@ -269,6 +290,7 @@ pub async fn start(store: Store, engine: Arc<Engine>, builds: Arc<Builds>) -> an
                 let swept = Swept {
                     containers: sweep_containers(&docker, &store.instance, &active).await,
                     images: remove_build_images(&docker, &pending).await
+                        + remove_interrupted_steps(&docker, &store, &pending).await
                         + sweep_stage_images(&docker, &store).await
                         + sweep_images(
                             &docker,

@@ -655,6 +655,16 @@ impl Store {
     }
 
     /// Forget an attempt's stage images once they are removed.
+    /// Note the images a running build has made so far (see `janitor::start`).
+    pub async fn set_stage_images(&self, attempt: &str, images: &[String]) -> sqlx::Result<()> {
+        sqlx::query("UPDATE attempts SET stage_images = $1 WHERE id = $2")
+            .bind(serde_json::to_string(images).unwrap_or_else(|_| "[]".into()))
+            .bind(attempt)
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+    }
+
     pub async fn clear_stage_images(&self, attempt: &str) -> sqlx::Result<()> {
         sqlx::query("UPDATE attempts SET stage_images = '[]' WHERE id = $1")
             .bind(attempt)

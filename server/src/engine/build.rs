@@ -98,40 +98,60 @@ pub const CACHE_RACE: &str = "engine_cache_race";
 /// How many times a build that lost a cached step is started again before it is reported.
 pub const CACHE_RACE_RETRIES: u32 = 2;
 
+/// The code of a build whose output imitated the builder's own lines (`Step 3/5 : …`,
+/// ` ---> 1a2b…`, ` ---> Using cache`). The classic builder sends its lines and a `RUN` step's
+/// output in one stream; a forged line is found when the builder's real one follows it, and
+/// the build is stopped, so nothing a step prints is taken for the engine's word.
+pub const IMITATED_OUTPUT: &str = "imitated_builder_output";
+
 /// A finished build.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Built {
+    /// The image the engine tagged (its full id, as the engine reports for the tag).
     pub image_id: String,
-    /// Every image id the builder printed (` ---> 1a2b…`), including earlier stages.
-    pub intermediate_ids: Vec<String>,
-    /// Every step the learner wrote, in order, and whether it came from the cache.
-    pub steps: Vec<StepRecord>,
+    /// Every step in order, with the image the builder committed for it.
+    pub steps: Vec<StepImage>,
+    /// When the build was sent to the engine: images created since are this build's.
+    pub started: std::time::SystemTime,
 }
 
-/// One `Step n/m : …` of a build.
+/// One step of a build and the image the builder committed for it (the short id the builder
+/// names; the engine resolves it). The log is read against the Dockerfile and the builder's
+/// framing, so a step's output cannot add, hide or rename steps (see [`IMITATED_OUTPUT`]).
 #[derive(Clone, Debug, PartialEq)]
-pub struct StepRecord {
+pub struct StepImage {
     /// The header as shown, e.g. `Step 3/5 : COPY app.sh .`.
     pub header: String,
     /// `FROM`, `RUN`, … in upper case.
     pub keyword: String,
-    pub cached: bool,
+    /// Which stage the step is in (0 = the first `FROM`).
+    pub stage: usize,
+    /// The image committed for the step (for `FROM`, the stage's base).
+    pub image: String,
 }
 
 impl Built {
-    /// `FROM` steps: the number of stages.
+    /// How many stages (`FROM`s) the build had.
     pub fn stages(&self) -> usize {
         self.steps.iter().filter(|s| s.keyword == "FROM").count()
     }
 
-    /// Steps that do filesystem work (`RUN`, `COPY`, `ADD`) and missed the cache. Metadata
-    /// steps after a miss (`CMD`, `ENV`, …) miss too but cost nothing, so they do not count.
-    pub fn rebuilt_steps(&self) -> Vec<String> {
-        self.steps
-            .iter()
-            .filter(|s| !s.cached && matches!(s.keyword.as_str(), "RUN" | "COPY" | "ADD"))
-            .map(|s| s.header.clone())
-            .collect()
+    /// The last image of every stage but the final one: what a multi-stage build leaves
+    /// behind as untagged images.
+    pub fn stage_images(&self) -> Vec<String> {
+        let last_stage = self.steps.last().map_or(0, |s| s.stage);
+        let mut out: Vec<String> = Vec::new();
+        for stage in 0..last_stage {
+            if let Some(step) = self
+                .steps
+                .iter()
+                .rev()
+                .find(|s| s.stage == stage && s.keyword != "FROM" && !s.image.is_empty())
+            {
+                out.push(step.image.clone());
+            }
+        }
+        out
     }
 }
 
@@ -183,7 +203,8 @@ pub async fn build(
         .build();
 
     let tar = bytes::Bytes::from(tar);
-    let mut log = LogState::new(job.limits.max_log_bytes, job.labels.len());
+    let mut log = LogState::new(job.limits.max_log_bytes, job.labels.len(), &instructions);
+    let started = std::time::SystemTime::now();
     let outcome = tokio::time::timeout(job.limits.timeout, async {
         let mut retries = 0;
         loop {
@@ -192,7 +213,17 @@ pub async fn build(
                 None,
                 Some(bollard::body_full(tar.clone())),
             );
-            match follow(stream, host, &mut log, &instructions, &job, on).await {
+            let watch = async {
+                match &cgroup {
+                    Some(group) => watch_step_disk(docker, group, job.limits.max_image_bytes).await,
+                    None => std::future::pending().await,
+                }
+            };
+            let outcome = tokio::select! {
+                outcome = follow(stream, docker, host, &mut log, &instructions, &job, on) => outcome,
+                size = watch => Err(step_too_large(size, &log, &instructions, job.limits)),
+            };
+            match outcome {
                 Err(failure) if failure.code == CACHE_RACE && retries < CACHE_RACE_RETRIES => {
                     retries += 1;
                     tracing::info!(build = job.build_id, "{}", failure.message);
@@ -213,8 +244,8 @@ pub async fn build(
     match outcome {
         Ok(Ok(image_id)) => Ok(Built {
             image_id,
-            intermediate_ids: log.image_ids,
             steps: log.steps,
+            started,
         }),
         Ok(Err(failure)) => Err(failure),
         Err(_elapsed) => Err(BuildFailure {
@@ -237,6 +268,7 @@ pub async fn build(
 async fn follow(
     mut stream: impl futures::Stream<Item = Result<bollard::models::BuildInfo, bollard::errors::Error>>
         + Unpin,
+    docker: &Docker,
     host: &str,
     log: &mut LogState,
     instructions: &[dockerfile::Instruction],
@@ -253,6 +285,9 @@ async fn follow(
                 if let Some(id) = info.aux.and_then(|aux| aux.id) {
                     image_id = Some(id);
                 }
+                if let Some(why) = log.forged.take() {
+                    return Err(imitated_output(&why, log, instructions));
+                }
             }
             Err(e) => {
                 log.flush(on);
@@ -268,11 +303,90 @@ async fn follow(
         }
     }
     log.flush(on);
-    image_id.ok_or_else(|| BuildFailure {
-        code: "build_failed".into(),
-        message: "The engine finished without naming an image; see the log above.".into(),
-        line: None,
-    })
+    if let Some(why) = log.forged.take() {
+        return Err(imitated_output(&why, log, instructions));
+    }
+    if image_id.is_none() {
+        return Err(BuildFailure {
+            code: "build_failed".into(),
+            message: "The engine finished without naming an image; see the log above.".into(),
+            line: None,
+        });
+    }
+    // The image is the one the engine tagged, whatever the stream said.
+    match docker.inspect_image(&job.tag).await {
+        Ok(image) => image.id.ok_or_else(|| BuildFailure {
+            code: "build_failed".into(),
+            message: "The engine tagged an image without an id; build again.".into(),
+            line: None,
+        }),
+        Err(e) => Err(engine_unavailable(host, &e)),
+    }
+}
+
+fn imitated_output(
+    why: &str,
+    log: &LogState,
+    instructions: &[dockerfile::Instruction],
+) -> BuildFailure {
+    let step = log.step.map(|s| s.current);
+    BuildFailure {
+        code: IMITATED_OUTPUT.into(),
+        message: format!(
+            "{}printed a line that imitates the builder's own output ({why}). The build log mixes a step's output with the builder's lines, so layerlab stops a build whose output could be taken for the engine's. Print something else (for example with a prefix), and build again.",
+            step.map(|n| format!("Step {n} ")).unwrap_or_else(|| "A step ".into())
+        ),
+        line: step.and_then(|n| step_line(instructions, n)),
+    }
+}
+
+/// How often a running step's disk use is looked at, at least (a look that takes long makes
+/// the next one wait twice as long, up to [`DISK_LOOK_MAX`]).
+const DISK_LOOK_EVERY: Duration = Duration::from_millis(250);
+const DISK_LOOK_MAX: Duration = Duration::from_secs(5);
+
+/// Wait until a step container of this build holds more than `max_bytes` (its image plus
+/// what it wrote): the engine has no disk limit for build steps, so a step that writes
+/// without end is found while it runs and the build is stopped (dropping it makes the engine
+/// kill the step). The containers are the ones the engine made in the build's cgroup, so
+/// this is the engine's own account. Returns the size seen.
+async fn watch_step_disk(docker: &Docker, group: &BuildCgroup, max_bytes: u64) -> u64 {
+    let mut every = DISK_LOOK_EVERY;
+    loop {
+        tokio::time::sleep(every).await;
+        let looked = std::time::Instant::now();
+        for id in group.container_ids() {
+            let options = bollard::query_parameters::InspectContainerOptionsBuilder::new()
+                .size(true)
+                .build();
+            if let Ok(container) = docker.inspect_container(&id, Some(options)).await {
+                let size = u64::try_from(container.size_root_fs.unwrap_or(0)).unwrap_or(0);
+                if size > max_bytes {
+                    return size;
+                }
+            }
+        }
+        every = (looked.elapsed() * 2).clamp(DISK_LOOK_EVERY, DISK_LOOK_MAX);
+    }
+}
+
+fn step_too_large(
+    size: u64,
+    log: &LogState,
+    instructions: &[dockerfile::Instruction],
+    limits: &BuildLimits,
+) -> BuildFailure {
+    let step = log.step.map(|s| s.current);
+    BuildFailure {
+        code: "step_too_large".into(),
+        message: format!(
+            "{}wrote so much that the image would be {} while it ran, more than the {} an image may be here, so the build was stopped. Write less in that step: leave out files the image does not need, or clean up within the same RUN.",
+            step.map(|n| format!("Step {n} ")).unwrap_or_else(|| "A step ".into()),
+            app::dto::human_size(size),
+            app::dto::human_size(limits.max_image_bytes)
+        ),
+        line: step.and_then(|n| step_line(instructions, n)),
+    }
 }
 
 /// The engine accepts `cgroupparent` on `/build`, but bollard's options have no field for it:
@@ -507,13 +621,26 @@ fn lost_cached_image(message: &str) -> bool {
         && lower.contains("sha256:")
 }
 
-/// The build log as it streams: complete lines, the current step, the last lines of output.
+/// The build log as it streams: complete lines, the current step, the last lines of output,
+/// and the image the builder committed for each step.
+///
+/// The classic builder's own lines and a `RUN` step's output come in one stream, so a step
+/// can print `Step 4/5 : …` or ` ---> 1a2b3c4d5e6f` itself. The builder's framing is strict
+/// (one header per step, numbered in order, the total fixed by the first header, which comes
+/// before anything runs; one image line ending each step; ` ---> Using cache` right after a
+/// header), and its real line always comes after a forged one, so a forgery always breaks
+/// the framing: the build is then stopped ([`IMITATED_OUTPUT`]), never believed.
 struct LogState {
     partial: String,
     bytes: usize,
     max_bytes: usize,
     truncated: bool,
+    /// The current step, as shown (our label steps left out of the total).
     step: Option<StepProgress>,
+    /// The current step as the builder numbers it (label steps included).
+    raw_step: Option<StepProgress>,
+    /// Keywords of the Dockerfile's instructions, in order: a header must name the next one.
+    keywords: Vec<String>,
     /// Steps the builder adds at the end for our labels: not shown.
     hidden_steps: u32,
     hiding: bool,
@@ -521,14 +648,19 @@ struct LogState {
     step_instruction: Option<String>,
     /// The current step's last lines of command output.
     step_tail: VecDeque<String>,
-    image_ids: Vec<String>,
-    steps: Vec<StepRecord>,
+    /// Lines seen since the current step's header, and whether its image line came.
+    lines_in_step: usize,
+    image_in_step: bool,
+    stage: usize,
+    steps: Vec<StepImage>,
+    /// Set when a line broke the builder's framing: what it was.
+    forged: Option<String>,
 }
 
 const TAIL_LINES: usize = 12;
 
 impl LogState {
-    fn new(max_bytes: usize, hidden_steps: usize) -> Self {
+    fn new(max_bytes: usize, hidden_steps: usize, instructions: &[dockerfile::Instruction]) -> Self {
         LogState {
             hidden_steps: u32::try_from(hidden_steps).unwrap_or(0),
             hiding: false,
@@ -537,10 +669,15 @@ impl LogState {
             max_bytes,
             truncated: false,
             step: None,
+            raw_step: None,
+            keywords: instructions.iter().map(|i| i.keyword.clone()).collect(),
             step_instruction: None,
             step_tail: VecDeque::new(),
-            image_ids: Vec::new(),
+            lines_in_step: 0,
+            image_in_step: false,
+            stage: 0,
             steps: Vec::new(),
+            forged: None,
         }
     }
 
@@ -550,10 +687,14 @@ impl LogState {
         self.partial.clear();
         self.hiding = false;
         self.step = None;
+        self.raw_step = None;
         self.step_instruction = None;
         self.step_tail.clear();
-        self.image_ids.clear();
+        self.lines_in_step = 0;
+        self.image_in_step = false;
+        self.stage = 0;
         self.steps.clear();
+        self.forged = None;
     }
 
     fn push_text(&mut self, text: &str, on: &mut (dyn FnMut(BuildProgress) + Send)) {
@@ -571,17 +712,73 @@ impl LogState {
         }
     }
 
+    fn seen_from(&self) -> bool {
+        self.steps.iter().any(|s| s.keyword == "FROM")
+    }
+
+    /// Note the first line that breaks the builder's framing.
+    fn forgery(&mut self, what: String) {
+        if self.forged.is_none() {
+            self.forged = Some(what);
+        }
+    }
+
+    /// Whether `step` (a `Step n/m : KEYWORD` header) is the one the builder sends next.
+    fn is_next_header(&self, step: StepProgress, keyword: &str) -> bool {
+        let in_order = match self.raw_step {
+            None => step.current == 1,
+            // Every step ends on its image line, except an `ARG` before the first `FROM`.
+            Some(last) => {
+                step.current == last.current + 1
+                    && step.total == last.total
+                    && (self.image_in_step || !self.seen_from())
+            }
+        };
+        // When our count of instructions agrees with the builder's, the keyword must too.
+        let expected_total = self.keywords.len() as u32 + self.hidden_steps;
+        let keyword_ok = step.total != expected_total
+            || match (step.current as usize)
+                .checked_sub(1)
+                .and_then(|i| self.keywords.get(i))
+            {
+                Some(expected) => expected.eq_ignore_ascii_case(keyword),
+                None => keyword.eq_ignore_ascii_case("LABEL"),
+            };
+        in_order && keyword_ok && step.current >= 1 && step.current <= step.total
+    }
+
     fn line(&mut self, line: &str, on: &mut (dyn FnMut(BuildProgress) + Send)) {
         let plain = strip_ansi(line);
-        let step = parse_step(&plain).map(|mut step| {
-            step.total = step.total.saturating_sub(self.hidden_steps);
+        if let Some(raw) = parse_step(&plain) {
+            let keyword = plain
+                .split_once(" : ")
+                .and_then(|(_, rest)| rest.split_whitespace().next())
+                .unwrap_or("")
+                .to_ascii_uppercase();
+            if !self.is_next_header(raw, &keyword) {
+                self.forgery(format!("“{}”", truncate_chars(&plain, 80)));
+                return;
+            }
+            if keyword == "FROM" && self.seen_from() {
+                self.stage += 1;
+            }
+            self.raw_step = Some(raw);
+            self.lines_in_step = 0;
+            self.image_in_step = false;
+            let step = StepProgress {
+                current: raw.current,
+                total: raw.total.saturating_sub(self.hidden_steps),
+            };
             self.hiding = step.current > step.total;
-            step
-        });
-        if self.hiding {
-            return;
-        }
-        if let Some(step) = step {
+            self.steps.push(StepImage {
+                header: String::new(),
+                keyword,
+                stage: self.stage,
+                image: String::new(),
+            });
+            if self.hiding {
+                return;
+            }
             self.step = Some(step);
             self.step_instruction = plain.split_once(" : ").map(|(_, rest)| {
                 rest.split_once(' ')
@@ -597,27 +794,40 @@ impl LogState {
                 step.total,
                 plain.split_once(" :").map(|(_, r)| r).unwrap_or("")
             );
-            let keyword = plain
-                .split_once(" : ")
-                .and_then(|(_, rest)| rest.split_whitespace().next())
-                .unwrap_or("")
-                .to_ascii_uppercase();
-            self.steps.push(StepRecord {
-                header: shown.clone(),
-                keyword,
-                cached: false,
-            });
+            if let Some(record) = self.steps.last_mut() {
+                record.header = shown.clone();
+            }
             self.emit(&shown, on);
             return;
-        } else if plain.trim() == "---> Using cache" {
-            if let Some(step) = self.steps.last_mut() {
-                step.cached = true;
+        }
+        self.lines_in_step += 1;
+        if plain.trim() == "---> Using cache" {
+            if self.lines_in_step != 1 {
+                self.forgery("“ ---> Using cache” in the middle of a step".into());
             }
+        } else if plain == " ---> "
+            && self.steps.last().is_some_and(|s| s.keyword == "FROM")
+            && !self.image_in_step
+        {
+            // `FROM scratch`: the builder names no image.
+            self.image_in_step = true;
         } else if let Some(id) = plain.strip_prefix(" ---> ") {
             let id = id.trim();
             if id.len() == 12 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
-                self.image_ids.push(id.to_string());
-                on(BuildProgress::Image(id.to_string()));
+                let from_step = self.steps.last().is_some_and(|s| s.keyword == "FROM");
+                match self.steps.last_mut() {
+                    None => self.forgery(format!("“ ---> {id}” before the first step")),
+                    // A FROM whose image has ONBUILD triggers names the base, then the
+                    // result; any other step names one image.
+                    Some(_) if self.image_in_step && !from_step => {
+                        self.forgery(format!("a second “ ---> {id}” in one step"))
+                    }
+                    Some(record) => {
+                        record.image = id.to_string();
+                        self.image_in_step = true;
+                        on(BuildProgress::Image(id.to_string()));
+                    }
+                }
             }
         } else if !plain.starts_with("Removing intermediate container") && !plain.trim().is_empty()
         {
@@ -625,6 +835,9 @@ impl LogState {
                 self.step_tail.pop_front();
             }
             self.step_tail.push_back(plain.clone());
+        }
+        if self.hiding {
+            return;
         }
         self.emit(line, on);
     }
@@ -643,6 +856,13 @@ impl LogState {
     }
 }
 
+fn truncate_chars(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_string(),
+    }
+}
+
 /// `Step 3/7 : RUN …` → 3 of 7.
 fn parse_step(line: &str) -> Option<StepProgress> {
     let rest = line.strip_prefix("Step ")?;
@@ -658,9 +878,13 @@ fn parse_step(line: &str) -> Option<StepProgress> {
 mod tests {
     use super::*;
 
+    fn log_for(dockerfile: &str, max_bytes: usize, hidden: usize) -> LogState {
+        LogState::new(max_bytes, hidden, &dockerfile::instructions(dockerfile))
+    }
+
     #[test]
     fn log_lines_are_split_steps_found_and_the_cap_respected() {
-        let mut log = LogState::new(70, 0);
+        let mut log = log_for("FROM busybox\nRUN echo hi\n", 70, 0);
         let mut seen = Vec::new();
         let mut on = |p: BuildProgress| seen.push(p);
         log.push_text(
@@ -690,34 +914,109 @@ mod tests {
                 BuildProgress::LogTruncated,
             ]
         );
-        assert_eq!(log.image_ids, ["0123456789ab"]);
-        let keywords: Vec<(&str, bool)> = log
+        let keywords: Vec<(&str, &str)> = log
             .steps
             .iter()
-            .map(|s| (s.keyword.as_str(), s.cached))
+            .map(|s| (s.keyword.as_str(), s.image.as_str()))
             .collect();
-        assert_eq!(keywords, [("FROM", false), ("RUN", false)]);
+        assert_eq!(keywords, [("FROM", "0123456789ab"), ("RUN", "")]);
         assert_eq!(log.step_tail, ["warn", "more text that goes past the cap"]);
         assert_eq!(log.step_instruction.as_deref(), Some("echo hi"));
+        assert_eq!(log.forged, None);
     }
 
+    /// What the classic builder here really printed for a multi-stage build with a global
+    /// ARG, `FROM scratch`, a cached step and two label steps.
+    const REAL_LOG: &str = "Step 1/8 : ARG B=busybox:latest\nStep 2/8 : FROM scratch AS files\n ---> \nStep 3/8 : COPY a.txt /a\n ---> 6aaa18c97312\nStep 4/8 : FROM $B\n ---> f294194e07a7\nStep 5/8 : RUN echo hi\n ---> Using cache\n ---> 2313c0c82198\nStep 6/8 : COPY --from=files /a /a\n ---> 5338ed1c588f\nStep 7/8 : LABEL org.layerlab.attempt=x\n ---> Running in 27b70239d7c1\nRemoving intermediate container 27b70239d7c1\n ---> 4bcc22c79f2c\nStep 8/8 : LABEL org.layerlab.instance=y\n ---> Running in 0b37cd053250\nRemoving intermediate container 0b37cd053250\n ---> a9a0caef7b15\nSuccessfully built a9a0caef7b15\n";
+    const REAL_DOCKERFILE: &str = "ARG B=busybox:latest\nFROM scratch AS files\nCOPY a.txt /a\nFROM $B\nRUN echo hi\nCOPY --from=files /a /a\n";
+
     #[test]
-    fn the_label_step_the_builder_adds_is_hidden() {
-        let mut log = LogState::new(10_000, 1);
+    fn a_real_build_log_gives_each_step_its_image_and_each_stage_its_last() {
+        let mut log = log_for(REAL_DOCKERFILE, 1 << 20, 2);
         let mut seen = Vec::new();
         let mut on = |p: BuildProgress| seen.push(p);
-        log.push_text("Step 1/2 : FROM busybox\n ---> 0123456789ab\nStep 2/2 : LABEL org.layerlab.attempt=a/b\n ---> Using cache\n", &mut on);
+        log.push_text(REAL_LOG, &mut on);
+        log.flush(&mut on);
+        assert_eq!(log.forged, None);
+        let steps: Vec<(usize, &str, &str)> = log
+            .steps
+            .iter()
+            .map(|s| (s.stage, s.keyword.as_str(), s.image.as_str()))
+            .collect();
         assert_eq!(
-            seen,
+            steps,
             [
-                BuildProgress::Step(StepProgress {
-                    current: 1,
-                    total: 1
-                }),
-                BuildProgress::Line("Step 1/1 : FROM busybox".into()),
-                BuildProgress::Image("0123456789ab".into()),
-                BuildProgress::Line(" ---> 0123456789ab".into()),
+                (0, "ARG", ""),
+                (0, "FROM", ""),
+                (0, "COPY", "6aaa18c97312"),
+                (1, "FROM", "f294194e07a7"),
+                (1, "RUN", "2313c0c82198"),
+                (1, "COPY", "5338ed1c588f"),
+                (1, "LABEL", "4bcc22c79f2c"),
+                (1, "LABEL", "a9a0caef7b15"),
             ]
+        );
+        let built = Built {
+            image_id: "sha256:a9a0".into(),
+            steps: log.steps.clone(),
+            started: std::time::SystemTime::now(),
+        };
+        assert_eq!(built.stage_images(), ["6aaa18c97312"]);
+        // The label steps are not shown, and the total leaves them out.
+        assert!(seen.contains(&BuildProgress::Step(StepProgress {
+            current: 6,
+            total: 6
+        })));
+        assert!(!seen
+            .iter()
+            .any(|p| matches!(p, BuildProgress::Line(l) if l.contains("LABEL"))));
+    }
+
+    /// A `RUN` step's output that imitates the builder: every spelling is found when the
+    /// builder's own line follows, and the build is stopped rather than believed.
+    #[test]
+    fn output_that_imitates_the_builder_is_caught() {
+        let dockerfile = "FROM busybox\nRUN ./noisy\nCOPY app.sh .\nCMD [\"sh\"]\n";
+        let head = "Step 1/4 : FROM busybox\n ---> 0123456789ab\nStep 2/4 : RUN ./noisy\n ---> Running in 5c5c5c5c5c5c\n";
+        let tail = "Removing intermediate container 5c5c5c5c5c5c\n ---> 1111111111aa\nStep 3/4 : COPY app.sh .\n ---> 2222222222bb\nStep 4/4 : CMD [\"sh\"]\n ---> Running in 6d6d6d6d6d6d\nRemoving intermediate container 6d6d6d6d6d6d\n ---> 3333333333cc\n";
+        let attacks = [
+            // A fake image line, so the clean-up would remove someone else's image.
+            " ---> f294194e07a7\n",
+            // A fake cache hit, so the grader would count the step as cached.
+            " ---> Using cache\n",
+            // A fake next step (and its image), to move the counter or hide a step.
+            "Step 3/4 : COPY app.sh .\n ---> 4444444444dd\n",
+            "Step 3/4 : COPY app.sh .\n",
+            // The same on stderr, wrapped in colour codes.
+            "\u{1b}[91mStep 3/4 : COPY app.sh .\n\u{1b}[0m",
+            // Steps out of order, another total, another keyword, number zero.
+            "Step 4/4 : CMD [\"sh\"]\n",
+            "Step 3/9 : COPY app.sh .\n",
+            "Step 3/4 : RUN rm -rf /\n",
+            "Step 0/4 : FROM x\n",
+            // A fake builder sequence that ends the step early.
+            "Removing intermediate container 5c5c5c5c5c5c\n ---> 9999999999ee\n",
+        ];
+        for attack in attacks {
+            let mut log = log_for(dockerfile, 1 << 20, 0);
+            let mut on = |_p: BuildProgress| {};
+            log.push_text(head, &mut on);
+            log.push_text(attack, &mut on);
+            log.push_text(tail, &mut on);
+            log.flush(&mut on);
+            assert!(log.forged.is_some(), "not caught: {attack:?}");
+        }
+        // The honest log is not refused, and the step's own harmless output is kept.
+        let mut log = log_for(dockerfile, 1 << 20, 0);
+        let mut on = |_p: BuildProgress| {};
+        log.push_text(head, &mut on);
+        log.push_text("Step by step: 3 things to do\n ---> not an id\n", &mut on);
+        log.push_text(tail, &mut on);
+        assert_eq!(log.forged, None);
+        let images: Vec<&str> = log.steps.iter().map(|s| s.image.as_str()).collect();
+        assert_eq!(
+            images,
+            ["0123456789ab", "1111111111aa", "2222222222bb", "3333333333cc"]
         );
     }
 
@@ -749,7 +1048,7 @@ mod tests {
 
     #[test]
     fn a_restarted_build_forgets_the_steps_of_its_first_run() {
-        let mut log = LogState::new(1 << 20, 1);
+        let mut log = log_for("FROM busybox\nRUN true\n", 1 << 20, 1);
         let mut seen = Vec::new();
         let mut on = |p: BuildProgress| seen.push(p);
         log.push_text(
@@ -759,7 +1058,8 @@ mod tests {
         log.restart();
         log.push_text("Step 1/3 : FROM busybox\n ---> 0123456789ab\n", &mut on);
         assert_eq!(log.steps.len(), 1);
-        assert_eq!(log.image_ids, vec!["0123456789ab".to_string()]);
+        assert_eq!(log.steps[0].image, "0123456789ab");
+        assert_eq!(log.forged, None);
         assert_eq!(log.step.map(|s| s.current), Some(1));
     }
 }

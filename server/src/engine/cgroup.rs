@@ -87,6 +87,31 @@ impl BuildCgroup {
         sweep_stale_in(Path::new(CGROUP_ROOT), max_age)
     }
 
+    /// The containers the engine runs in this build now (a `RUN` step's, while it runs): the
+    /// engine makes one cgroup per container under ours, named by the container's id. Only
+    /// this build's containers can be here, so this is the engine's own word on which
+    /// containers are ours, whatever the build prints.
+    pub fn container_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .dirs()
+            .iter()
+            .filter_map(|dir| std::fs::read_dir(dir).ok())
+            .flat_map(|entries| entries.flatten())
+            .filter_map(|entry| {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let id = name
+                    .strip_prefix("docker-")
+                    .and_then(|n| n.strip_suffix(".scope"))
+                    .unwrap_or(&name)
+                    .to_string();
+                (id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit())).then_some(id)
+            })
+            .collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+
     fn dirs(&self) -> Vec<PathBuf> {
         let root = Path::new(CGROUP_ROOT);
         let mut dirs = vec![root.join(&self.name)];

@@ -174,3 +174,85 @@ pub async fn paths_exist(
         .await?;
     Ok(found)
 }
+
+/// When the engine made `image`, if it still has it.
+pub async fn created(docker: &Docker, image: &str) -> Option<std::time::SystemTime> {
+    let inspect = docker.inspect_image(image).await.ok()?;
+    parse_rfc3339(inspect.created.as_deref()?)
+}
+
+/// Of `candidates` (ids a build's log named), the images this build made: untagged, and
+/// created by the engine at `since` or later. A step's output could name any image; the
+/// engine's own facts decide which are ours to remove. Full ids, newest first.
+pub async fn made_since(
+    docker: &Docker,
+    candidates: &[String],
+    since: std::time::SystemTime,
+) -> Vec<String> {
+    let mut found: Vec<(std::time::SystemTime, String)> = Vec::new();
+    for candidate in candidates {
+        let Ok(image) = docker.inspect_image(candidate).await else {
+            continue;
+        };
+        let untagged = image.repo_tags.as_ref().is_none_or(|t| t.is_empty());
+        let created = image.created.as_deref().and_then(parse_rfc3339);
+        if let (true, Some(created), Some(id)) = (untagged, created, image.id) {
+            if created >= since && !found.iter().any(|(_, f)| *f == id) {
+                found.push((created, id));
+            }
+        }
+    }
+    found.sort_by(|a, b| b.0.cmp(&a.0));
+    found.into_iter().map(|(_, id)| id).collect()
+}
+
+/// Whether two image ids name the same image: full (`sha256:…`) or short (12 hex) alike.
+pub fn same_image(a: &str, b: &str) -> bool {
+    let a = a.strip_prefix("sha256:").unwrap_or(a);
+    let b = b.strip_prefix("sha256:").unwrap_or(b);
+    let n = a.len().min(b.len());
+    n >= 12 && a[..n].eq_ignore_ascii_case(&b[..n])
+}
+
+/// `2026-12-02T16:40:01.123456789Z` (what the engine writes, always UTC) as a time.
+fn parse_rfc3339(text: &str) -> Option<std::time::SystemTime> {
+    let (date, rest) = text.split_once('T')?;
+    let mut d = date.split('-').map(|p| p.parse::<i64>().ok());
+    let (year, month, day) = (d.next()??, d.next()??, d.next()??);
+    let rest = rest.strip_suffix('Z')?;
+    let (clock, fraction) = rest.split_once('.').unwrap_or((rest, "0"));
+    let mut c = clock.split(':').map(|p| p.parse::<i64>().ok());
+    let (hour, minute, second) = (c.next()??, c.next()??, c.next()??);
+    let digits: String = fraction.chars().take(9).collect();
+    let nanos: u32 = format!("{digits:0<9}").parse().ok()?;
+    // Days since 1970-01-01 (Howard Hinnant's days_from_civil).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = u64::try_from(days * 86_400 + hour * 3600 + minute * 60 + second).ok()?;
+    Some(std::time::UNIX_EPOCH + std::time::Duration::new(secs, nanos))
+}
+
+#[cfg(test)]
+mod time_tests {
+    use super::*;
+
+    #[test]
+    fn engine_times_parse_to_the_nanosecond() {
+        let t = parse_rfc3339("2026-12-02T16:40:01.123456789Z").expect("parses");
+        let since = t.duration_since(std::time::UNIX_EPOCH).expect("after 1970");
+        assert_eq!(since.as_secs(), 1_796_229_601);
+        assert_eq!(since.subsec_nanos(), 123_456_789);
+        let short = parse_rfc3339("2000-02-29T00:00:00.5Z").expect("parses");
+        let since = short.duration_since(std::time::UNIX_EPOCH).expect("after 1970");
+        assert_eq!((since.as_secs(), since.subsec_nanos()), (951_782_400, 500_000_000));
+        assert_eq!(parse_rfc3339("yesterday"), None);
+        assert!(same_image("sha256:0123456789abcdef", "0123456789ab"));
+        assert!(!same_image("0123456789ab", "0123456789ac"));
+        assert!(!same_image("0123", "0123"), "too short to mean one image");
+    }
+}

@@ -8,6 +8,7 @@ mod cgroup;
 pub mod usage;
 pub use cgroup::BuildCgroup;
 pub mod context;
+pub mod disk;
 pub mod image;
 pub mod layers;
 pub mod run;
