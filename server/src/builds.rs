@@ -513,12 +513,14 @@ impl Builds {
             crate::janitor::remove_build_images(&docker, &[id.clone(), format!("{id}-rebuild")])
                 .await;
         }
-        self.remove_leftovers(record).await;
         for build in [id.clone(), format!("{id}-rebuild")] {
             crate::engine::BuildCgroup::of_build(&build)
                 .remove_within(std::time::Duration::from_secs(20))
                 .await;
         }
+        // Its step containers are gone now (the cgroup is empty): the images they were made
+        // from can go.
+        self.remove_leftovers(record).await;
         // A build cancelled just as the engine started a step's container can have that
         // container's cgroup made (with its parent, ours, again) after the removal above:
         // look again a little later, when the engine has killed and removed it.
@@ -836,8 +838,18 @@ impl Builds {
         };
         let since = std::time::UNIX_EPOCH
             + std::time::Duration::from_millis(u64::try_from(created_at).unwrap_or(0));
-        let leftovers = crate::engine::image::made_since(&docker, &printed, since).await;
-        let removed = crate::janitor::remove_dangling(&docker, &leftovers).await;
+        let mut leftovers = crate::engine::image::made_since(&docker, &printed, since).await;
+        let mut removed = 0;
+        // The engine may still be removing the step container of a stopped step, which keeps
+        // its image in use for a moment.
+        for _ in 0..10 {
+            removed += crate::janitor::remove_dangling(&docker, &leftovers).await;
+            leftovers = crate::engine::image::made_since(&docker, &leftovers, since).await;
+            if leftovers.is_empty() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
         if removed > 0 {
             tracing::info!(build = %record.view().id, removed, "removed the images of a build that did not succeed");
         }

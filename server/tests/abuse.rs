@@ -147,9 +147,11 @@ async fn attacks_get_their_own_message_and_leave_nothing_behind() {
         "server memory grew from {rss_before} KiB to {rss_after} KiB"
     );
 
-    // An image beyond the size bound is removed, and the learner is told why.
+    // An image beyond the size bound is removed, and the learner is told why. Each step
+    // stays under the bound (a step past it is stopped while it runs: tests/engine_facts.rs);
+    // the final stage copies both halves together.
     let fat = learner
-        .build("FROM busybox:latest\nRUN head -c 80000000 /dev/urandom > /blob\n")
+        .build("FROM busybox:latest AS a\nRUN head -c 30000000 /dev/urandom > /blob\nFROM busybox:latest AS b\nRUN head -c 30000000 /dev/urandom > /blob\nFROM busybox:latest\nCOPY --from=a /blob /a\nCOPY --from=b /blob /b\n")
         .await;
     assert_eq!(code(&fat), "image_too_large", "{fat}");
     assert!(

@@ -239,6 +239,11 @@ pub async fn build(
     })
     .await;
     if let Some(group) = cgroup {
+        // A stopped build's step container is killed and removed by the engine a moment
+        // later; wait for that, so what it was made from can be cleaned up.
+        if !matches!(outcome, Ok(Ok(_))) {
+            group.wait_for_containers(docker, Duration::from_secs(15)).await;
+        }
         group.remove().await;
     }
     match outcome {
@@ -820,7 +825,10 @@ impl LogState {
                     // A FROM whose image has ONBUILD triggers names the base, then the
                     // result; any other step names one image.
                     Some(_) if self.image_in_step && !from_step => {
-                        self.forgery(format!("a second “ ---> {id}” in one step"))
+                        self.forgery(format!("a second “ ---> {id}” in one step"));
+                        // One of the two is the builder's: a candidate for the clean-up,
+                        // which checks every candidate against the engine.
+                        on(BuildProgress::Image(id.to_string()));
                     }
                     Some(record) => {
                         record.image = id.to_string();

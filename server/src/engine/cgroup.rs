@@ -112,6 +112,28 @@ impl BuildCgroup {
         ids
     }
 
+    /// Wait (up to `wait`) until the engine has removed every container it ran in this build.
+    pub async fn wait_for_containers(&self, docker: &bollard::Docker, wait: Duration) {
+        let until = std::time::Instant::now() + wait;
+        loop {
+            let mut left = false;
+            for id in self.container_ids() {
+                let gone = matches!(
+                    docker.inspect_container(&id, None).await,
+                    Err(bollard::errors::Error::DockerResponseServerError {
+                        status_code: 404,
+                        ..
+                    })
+                );
+                left |= !gone;
+            }
+            if !left || std::time::Instant::now() >= until {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     fn dirs(&self) -> Vec<PathBuf> {
         let root = Path::new(CGROUP_ROOT);
         let mut dirs = vec![root.join(&self.name)];

@@ -28,6 +28,7 @@ pub fn free_bytes(path: &Path) -> Option<u64> {
     }
     // SAFETY: statvfs returned 0, so it filled the struct.
     let stats = unsafe { stats.assume_init() };
+    #[allow(clippy::useless_conversion)] // the field types differ between platforms
     Some(u64::from(stats.f_bavail).saturating_mul(u64::from(stats.f_frsize)))
 }
 

@@ -202,7 +202,7 @@ pub async fn made_since(
             }
         }
     }
-    found.sort_by(|a, b| b.0.cmp(&a.0));
+    found.sort_by_key(|f| std::cmp::Reverse(f.0));
     found.into_iter().map(|(_, id)| id).collect()
 }
 
