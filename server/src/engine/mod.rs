@@ -10,6 +10,7 @@ pub use cgroup::BuildCgroup;
 pub mod context;
 pub mod image;
 pub mod layers;
+mod netns;
 pub mod run;
 pub mod seed;
 
