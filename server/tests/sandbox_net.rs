@@ -440,3 +440,313 @@ async fn a_learners_run_reaches_neither_the_host_nor_another_learners_container(
         support::remove_image(&view["image"]);
     }
 }
+
+/// An exercise's starter with its solution laid over it (or the starter alone).
+fn exercise_files(id: &str, solution: bool) -> Vec<(String, String)> {
+    let root = support::repo_root().join("exercises").join(id);
+    let mut files: std::collections::BTreeMap<String, String> =
+        read_tree(&root.join("starter")).into_iter().collect();
+    if solution {
+        files.extend(read_tree(&root.join("solution")));
+    }
+    files.into_iter().collect()
+}
+
+fn read_tree(dir: &std::path::Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        for entry in std::fs::read_dir(&d).expect("read dir").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                let rel = path
+                    .strip_prefix(dir)
+                    .expect("inside")
+                    .to_string_lossy()
+                    .into_owned();
+                out.push((rel, std::fs::read_to_string(&path).expect("text")));
+            }
+        }
+    }
+    out
+}
+
+async fn build_exercise(learner: &Learner, id: &str, solution: bool) -> Value {
+    let files = exercise_files(id, solution);
+    let borrowed: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, c)| (p.as_str(), c.as_str()))
+        .collect();
+    learner.build(Some(id), &borrowed).await
+}
+
+fn all_checks_pass(view: &Value) -> bool {
+    view["checks"]
+        .as_array()
+        .is_some_and(|c| !c.is_empty() && c.iter().all(|c| c["passed"] == true))
+}
+
+/// Both web exercises grade through this server's probe: the solution passes (the probe got
+/// the page), the starter fails. Returns the builds' ids.
+async fn web_exercises_grade(learner: &Learner, what: &str) -> Vec<String> {
+    let mut ids = Vec::new();
+    for (id, page) in [
+        ("first-image", "Welcome to layerlab"),
+        ("production-python", "served by gunicorn"),
+    ] {
+        let solution = build_exercise(learner, id, true).await;
+        let probe = &solution["run"]["probe"];
+        assert_eq!(probe["status"], 200, "{what}, {id}: {:#}", solution["run"]);
+        assert!(
+            probe["body"].as_str().unwrap_or_default().contains(page),
+            "{what}, {id}: {probe:#}"
+        );
+        assert!(all_checks_pass(&solution), "{what}, {id}: {solution:#}");
+        let starter = build_exercise(learner, id, false).await;
+        assert!(
+            !all_checks_pass(&starter),
+            "{what}, {id} starter: {starter:#}"
+        );
+        for view in [&solution, &starter] {
+            ids.push(view["id"].as_str().expect("id").to_string());
+            support::remove_image(&view["image"]);
+        }
+    }
+    ids
+}
+
+async fn assert_no_containers_of(builds: &[String]) {
+    let builds: Vec<&str> = builds.iter().map(String::as_str).collect();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !containers_of(&builds).is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        containers_of(&builds),
+        Vec::<String>::new(),
+        "no run, check or probe-helper container left"
+    );
+}
+
+#[tokio::test]
+async fn the_probe_reaches_the_web_exercises_from_inside_and_through_a_helper() {
+    // As root on the engine's host: from inside the namespace.
+    let server = ServerProcess::start(LOCAL_ENGINE);
+    let learner = Learner::new(&server).await;
+    let ids = web_exercises_grade(&learner, "namespace").await;
+    assert_no_containers_of(&ids).await;
+    drop(server);
+
+    // Through a helper container, as for an engine on another host.
+    let server = ServerProcess::start_with(
+        LOCAL_ENGINE,
+        Arc::new(TestDb::new()),
+        &["--probe-via=helper"],
+    );
+    let learner = Learner::new(&server).await;
+    let files = exercise_files("first-image", true);
+    let borrowed: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, c)| (p.as_str(), c.as_str()))
+        .collect();
+    let view = learner.build(Some("first-image"), &borrowed).await;
+    assert_eq!(view["run"]["probe"]["status"], 200, "{:#}", view["run"]);
+    assert!(all_checks_pass(&view), "{view:#}");
+    assert_no_containers_of(&[view["id"].as_str().expect("id").to_string()]).await;
+    support::remove_image(&view["image"]);
+}
+
+/// A `layerlab serve` run as `nobody` (with the docker group, so it can use the engine but
+/// not open the engine's namespaces nor enter them).
+struct UnprivilegedServer {
+    child: std::process::Child,
+    base_url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl UnprivilegedServer {
+    fn start(extra: &[&str]) -> Self {
+        use std::io::BufRead;
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777))
+            .expect("chmod");
+        let docker_gid = std::process::Command::new("getent")
+            .args(["group", "docker"])
+            .output()
+            .ok()
+            .and_then(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .split(':')
+                    .nth(2)
+                    .map(str::to_string)
+            })
+            .expect("a docker group owns the engine's socket");
+        let root = support::repo_root();
+        let mut child = std::process::Command::new("setpriv")
+            .args([
+                "--reuid=65534",
+                "--regid=65534",
+                &format!("--groups={docker_gid}"),
+                "--inh-caps=-all",
+                "--bounding-set=-all",
+                "--",
+                env!("CARGO_BIN_EXE_layerlab"),
+                "serve",
+                "--addr=127.0.0.1:0",
+                &format!("--database-url=sqlite://{}/db", dir.path().display()),
+                &format!("--content-dir={}", root.join("content").display()),
+                &format!("--exercises-dir={}", root.join("exercises").display()),
+                &format!("--site-root={}", support::site_root().display()),
+                &format!("--style-dir={}", root.join("style").display()),
+                &format!("--docker-host={LOCAL_ENGINE}"),
+                "--build-rate-per-minute=0",
+            ])
+            .args(extra)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("setpriv runs");
+        let mut lines = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let base_url = loop {
+            match lines.next() {
+                Some(Ok(line)) => {
+                    if let Some(url) = line.strip_prefix("layerlab is serving on ") {
+                        break url.trim().to_string();
+                    }
+                }
+                _ => panic!("the unprivileged server exited: {:?}", child.wait()),
+            }
+        };
+        std::thread::spawn(move || for _ in lines {});
+        UnprivilegedServer {
+            child,
+            base_url,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for UnprivilegedServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn a_server_that_cannot_enter_the_namespace_says_so_or_uses_the_helper() {
+    let files = exercise_files("first-image", true);
+    let borrowed: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, c)| (p.as_str(), c.as_str()))
+        .collect();
+    let mut builds = Vec::new();
+    for (via, helper_works) in [("namespace", false), ("auto", true)] {
+        let server = UnprivilegedServer::start(&[&format!("--probe-via={via}")]);
+        let (_, cookie, _) = http("GET", &format!("{}/me", server.base_url), None, None).await;
+        let learner = Learner {
+            base: server.base_url.clone(),
+            cookie: cookie_pair(cookie),
+        };
+        let view = learner.build(Some("first-image"), &borrowed).await;
+        builds.push(view["id"].as_str().expect("id").to_string());
+        support::remove_image(&view["image"]);
+        if helper_works {
+            assert_eq!(view["run"]["probe"]["status"], 200, "{via}: {view:#}");
+            assert!(all_checks_pass(&view), "{via}: {view:#}");
+        } else {
+            assert_eq!(view["status"], "failed", "{via}: {view:#}");
+            assert_eq!(
+                view["error"]["code"], "probe_unavailable",
+                "{via}: {view:#}"
+            );
+            let message = view["error"]["message"].as_str().unwrap_or_default();
+            for part in [
+                "cannot reach the container's port",
+                "network namespace",
+                "Permission denied",
+                "not your Dockerfile",
+                "operator",
+            ] {
+                assert!(message.contains(part), "{via}: {part:?} in {message}");
+            }
+        }
+    }
+    assert_no_containers_of(&builds).await;
+}
+
+#[test]
+fn an_exercise_with_a_build_network_is_served_only_when_the_operator_allows_it() {
+    // The course's exercises, one of them asking for a network during its build.
+    let root = support::repo_root();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let copy = std::process::Command::new("cp")
+        .args(["-a", &root.join("exercises").display().to_string()])
+        .arg(dir.path())
+        .status()
+        .expect("cp");
+    assert!(copy.success());
+    let exercises = dir.path().join("exercises");
+    let toml = exercises.join("hello-container/exercise.toml");
+    let text = std::fs::read_to_string(&toml).expect("exercise.toml");
+    std::fs::write(&toml, format!("build_network = true\n{text}")).expect("write");
+
+    let serve = |extra: &[&str]| {
+        let db = dir.path().join(format!("db{}", extra.len()));
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_layerlab"))
+            .args([
+                "serve",
+                "--addr=127.0.0.1:0",
+                &format!("--database-url=sqlite://{}", db.display()),
+                &format!("--content-dir={}", root.join("content").display()),
+                &format!("--exercises-dir={}", exercises.display()),
+                &format!("--site-root={}", support::site_root().display()),
+                &format!("--style-dir={}", root.join("style").display()),
+                "--docker-host=unix:///nonexistent.sock",
+            ])
+            .args(extra)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start layerlab");
+        use std::io::BufRead;
+        let stdout = child.stdout.take().expect("stdout");
+        let serving = std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .any(|l| l.starts_with("layerlab is serving on "));
+        let _ = child.kill();
+        let out = child.wait_with_output().expect("wait");
+        (serving, String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (serving, stderr) = serve(&[]);
+    assert!(!serving, "refused without the flag");
+    for part in [
+        "`hello-container`",
+        "build_network = true",
+        "reaches this host's own services",
+        "--allow-build-network",
+    ] {
+        assert!(stderr.contains(part), "{part:?} in {stderr}");
+    }
+    let (serving, stderr) = serve(&["--allow-build-network"]);
+    assert!(serving, "served with the flag: {stderr}");
+
+    // check-course names it too, without refusing.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_layerlab"))
+        .args([
+            "check-course",
+            &format!("--content-dir={}", root.join("content").display()),
+            &format!("--exercises-dir={}", exercises.display()),
+        ])
+        .output()
+        .expect("check-course");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{said}");
+    assert!(
+        said.contains("--allow-build-network") && said.contains("hello-container"),
+        "{said}"
+    );
+}
