@@ -664,7 +664,9 @@ impl Builds {
                     .await
             }
         };
-        let stage_images = self.own_stage_images(&docker, &record, &exercise_id, &built).await;
+        let stage_images = self
+            .own_stage_images(&docker, &record, &exercise_id, &built)
+            .await;
         lock(&record.state).stage_images = stage_images;
 
         let (image, config) = match image_facts(&docker, &built.image_id).await {

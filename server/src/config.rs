@@ -126,6 +126,10 @@ pub struct ServeConfig {
     /// of HTML (0: render every page afresh).
     #[arg(long, env = "LAYERLAB_PAGE_MEMO_MB", default_value_t = 16)]
     pub page_memo_mb: usize,
+    /// Serve exercises with `build_network = true`, whose RUN steps get the engine's default
+    /// bridge: from there they reach the host and everything it can reach.
+    #[arg(long, env = "LAYERLAB_ALLOW_BUILD_NETWORK")]
+    pub allow_build_network: bool,
     #[command(flatten)]
     pub limits: LimitArgs,
 }
@@ -177,6 +181,11 @@ pub struct LimitArgs {
     /// Wall-clock limit for a run, in seconds (an exercise may set its own).
     #[arg(long, env = "LAYERLAB_RUN_TIMEOUT", default_value_t = 10)]
     pub run_timeout: u64,
+    /// How the HTTP probe reaches a web exercise's container, which has no network: `auto`
+    /// (from inside its network namespace when root on the engine's host, else a helper
+    /// container), `namespace` or `helper`.
+    #[arg(long, env = "LAYERLAB_PROBE_VIA", value_enum, default_value_t)]
+    pub probe_via: crate::engine::run::ProbeVia,
 }
 
 /// One build per core: a cold build keeps about one core busy.
@@ -209,6 +218,7 @@ impl LimitArgs {
                 cpus: self.run_cpus,
                 pids: self.run_pids,
                 timeout: Duration::from_secs(self.run_timeout),
+                probe_via: self.probe_via,
                 ..defaults.run
             },
             ..defaults

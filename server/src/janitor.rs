@@ -251,7 +251,11 @@ pub async fn remove_build_images(docker: &bollard::Docker, builds: &[String]) ->
 /// The images interrupted builds committed before the server stopped: their logs' image ids
 /// were stored as they came; those the engine made after the build was submitted and that
 /// carry no tag are the build's own.
-async fn remove_interrupted_steps(docker: &bollard::Docker, store: &Store, builds: &[String]) -> usize {
+async fn remove_interrupted_steps(
+    docker: &bollard::Docker,
+    store: &Store,
+    builds: &[String],
+) -> usize {
     let mut removed = 0;
     for build in builds {
         let Ok(Some(attempt)) = store.attempt_any(build).await else {
@@ -269,6 +273,25 @@ async fn remove_interrupted_steps(docker: &bollard::Docker, store: &Store, build
     removed
 }
 
+/// Remove the shared probe network older versions made (its gateway was the host), unless a
+/// container is still on it (an older server's run); the engine refuses that, so it stays.
+pub async fn remove_old_probe_network(docker: &bollard::Docker) -> bool {
+    use crate::engine::run::OLD_PROBE_NETWORK;
+    match docker.remove_network(OLD_PROBE_NETWORK).await {
+        Ok(()) => {
+            tracing::info!("removed the network {OLD_PROBE_NETWORK} older versions used");
+            true
+        }
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => false,
+        Err(e) => {
+            tracing::warn!("left the network {OLD_PROBE_NETWORK} of an older version: {e}");
+            false
+        }
+    }
+}
+
 /// At start-up: mark what a stopped server left unfinished as interrupted, and once the
 /// engine answers remove those builds' images and every container of ours (none can be
 /// running yet). Then sweep every `--janitor-every` seconds ([`SWEEP_EVERY`] by default). Runs in the background: an engine that
@@ -284,8 +307,13 @@ pub async fn start(store: Store, engine: Arc<Engine>, builds: Arc<Builds>) -> an
     let store = store.clone();
     tokio::spawn(async move {
         let mut pending = interrupted;
+        let mut old_network_checked = false;
         loop {
             if let Ok(docker) = engine.client().await {
+                if !old_network_checked {
+                    remove_old_probe_network(&docker).await;
+                    old_network_checked = true;
+                }
                 let active = builds.active_ids();
                 let swept = Swept {
                     containers: sweep_containers(&docker, &store.instance, &active).await,

@@ -39,6 +39,7 @@ pub async fn build(config: &ServeConfig) -> anyhow::Result<axum::Router> {
             )
         })?;
     course.check_exercise_links(&exercises)?;
+    exercises.check_build_network(config.allow_build_network)?;
     let (store, sessions) = store::open(&config.database_url).await?;
     sessions.delete_expired_in_background();
     let progress = state::ProgressSender::default();
@@ -103,8 +104,18 @@ pub fn check_course(
         .iter()
         .map(|l| course.quiz_ids(&l.slug).len())
         .sum();
+    let needing = exercises.needing_build_network();
+    let network_note = if needing.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " ({} with `build_network = true`, served only with --allow-build-network: {})",
+            needing.len(),
+            needing.join(", ")
+        )
+    };
     Ok(format!(
-        "{} lessons with {quizzes} quizzes in {} modules, {} exercises",
+        "{} lessons with {quizzes} quizzes in {} modules, {} exercises{network_note}",
         course.lessons.len(),
         course.modules.len(),
         exercises.iter().count()

@@ -43,7 +43,12 @@ fn images_with_marker(marker: &str) -> Vec<String> {
     if ids.is_empty() {
         return Vec::new();
     }
-    let mut args = vec!["image", "inspect", "--format", "{{.Id}} {{json .ContainerConfig.Cmd}}"];
+    let mut args = vec![
+        "image",
+        "inspect",
+        "--format",
+        "{{.Id}} {{json .ContainerConfig.Cmd}}",
+    ];
     args.extend(ids);
     let out = std::process::Command::new("docker")
         .args(&args)
@@ -107,7 +112,10 @@ async fn output_that_imitates_the_builder_is_refused_and_believed_nowhere() {
     // victim's image still runs.
     assert!(image_exists(&stage), "the victim's stage image was removed");
     assert!(image_exists("busybox:latest"), "busybox was removed");
-    assert_eq!(support::docker(&["image", "inspect", "--format", "{{.Id}}", "busybox:latest"]), busybox);
+    assert_eq!(
+        support::docker(&["image", "inspect", "--format", "{{.Id}}", "busybox:latest"]),
+        busybox
+    );
 
     // A learner printing ordinary text that merely resembles the builder is fine.
     let (view, _) = attacker
@@ -146,7 +154,10 @@ async fn a_step_cannot_claim_it_came_from_the_cache() {
     let forged = files(
         "FROM busybox:latest\nWORKDIR /app\nCOPY . .\nRUN sh install-deps.sh deps.txt; echo ' ---> Using cache'\nCMD [\"sh\", \"app.sh\"]\n",
     );
-    let refs: Vec<(&str, &str)> = forged.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let refs: Vec<(&str, &str)> = forged
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
     let (view, _) = learner.build(Some("cache-friendly"), &refs).await;
     let passed = view["checks"]
         .as_array()
@@ -159,7 +170,10 @@ async fn a_step_cannot_claim_it_came_from_the_cache() {
     let honest = files(
         "FROM busybox:latest\nWORKDIR /app\nCOPY . .\nRUN sh install-deps.sh deps.txt\nCMD [\"sh\", \"app.sh\"]\n",
     );
-    let refs: Vec<(&str, &str)> = honest.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let refs: Vec<(&str, &str)> = honest
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
     let (view, _) = learner.build(Some("cache-friendly"), &refs).await;
     assert_eq!(view["status"], "succeeded", "{view}");
     let cache = view["checks"]
@@ -203,7 +217,10 @@ async fn a_step_that_writes_past_the_image_limit_is_stopped_while_it_runs() {
         let left = images_with_marker(&marker);
         assert!(left.is_empty(), "{writer}: images left behind: {left:?}");
     }
-    let label = format!("label=org.layerlab.instance={}", learner_instance(&learner).await);
+    let label = format!(
+        "label=org.layerlab.instance={}",
+        learner_instance(&learner).await
+    );
     assert_eq!(support::docker(&["ps", "-aq", "--filter", &label]), "");
 }
 
@@ -230,7 +247,10 @@ async fn failed_and_cancelled_builds_leave_none_of_their_steps() {
         if id == &busybox_id().trim_start_matches("sha256:")[..12] {
             continue;
         }
-        assert!(!image_exists(id), "the failed build's step {id} is still there");
+        assert!(
+            !image_exists(id),
+            "the failed build's step {id} is still there"
+        );
     }
     assert!(images_with_marker(&marker).is_empty());
     assert!(image_exists("busybox:latest"));
@@ -241,7 +261,9 @@ async fn failed_and_cancelled_builds_leave_none_of_their_steps() {
         "FROM busybox:latest\nRUN echo {marker} && head -c 20000000 /dev/zero > /a\nRUN sleep 120\n"
     );
     let first = learner.start_build(None, &[("Dockerfile", &slow)]).await;
-    let mut events = learner.events(&format!("/api/v1/builds/{first}/events")).await;
+    let mut events = learner
+        .events(&format!("/api/v1/builds/{first}/events"))
+        .await;
     let mut seen = Vec::new();
     while let Some((name, data)) = events.next().await {
         if name == "log" {
@@ -251,9 +273,15 @@ async fn failed_and_cancelled_builds_leave_none_of_their_steps() {
             }
         }
     }
-    assert!(!images_with_marker(&marker).is_empty(), "the step was committed");
+    assert!(
+        !images_with_marker(&marker).is_empty(),
+        "the step was committed"
+    );
     let (view, _) = learner
-        .build(None, &[("Dockerfile", "FROM busybox:latest\nCMD [\"true\"]\n")])
+        .build(
+            None,
+            &[("Dockerfile", "FROM busybox:latest\nCMD [\"true\"]\n")],
+        )
         .await;
     assert_eq!(view["status"], "succeeded", "{view}");
     let cancelled = learner.get(&format!("/api/v1/builds/{first}")).await.json();
@@ -266,7 +294,10 @@ async fn failed_and_cancelled_builds_leave_none_of_their_steps() {
         tokio::time::sleep(Duration::from_millis(500)).await;
         left = images_with_marker(&marker);
     }
-    assert!(left.is_empty(), "the cancelled build's steps are still there: {left:?}");
+    assert!(
+        left.is_empty(),
+        "the cancelled build's steps are still there: {left:?}"
+    );
     support::remove_image(&view["image"]);
 }
 
@@ -292,7 +323,10 @@ async fn a_build_cut_off_by_a_killed_server_leaves_none_of_its_steps() {
     assert!(committed, "the big step was never committed");
     tokio::time::sleep(Duration::from_secs(1)).await;
     let db = server.kill();
-    assert!(!images_with_marker(&marker).is_empty(), "the step outlived the server");
+    assert!(
+        !images_with_marker(&marker).is_empty(),
+        "the step outlived the server"
+    );
     let server = support::ServerProcess::start_on(LOCAL_ENGINE, db);
     let mut left = images_with_marker(&marker);
     for _ in 0..60 {
@@ -302,7 +336,10 @@ async fn a_build_cut_off_by_a_killed_server_leaves_none_of_its_steps() {
         tokio::time::sleep(Duration::from_millis(500)).await;
         left = images_with_marker(&marker);
     }
-    assert!(left.is_empty(), "the interrupted build's steps are still there: {left:?}");
+    assert!(
+        left.is_empty(),
+        "the interrupted build's steps are still there: {left:?}"
+    );
     let (status, _, body) = support::http(
         "GET",
         &server.url(&format!("/api/v1/builds/{id}")),
@@ -318,10 +355,12 @@ async fn a_build_cut_off_by_a_killed_server_leaves_none_of_its_steps() {
 #[tokio::test]
 async fn builds_are_refused_below_the_disk_floor() {
     // A floor no disk here reaches: 100 TiB.
-    let mut learner =
-        TestClient::with_args(LOCAL_ENGINE, &["--min-free-disk-mb=104857600"]).await;
+    let mut learner = TestClient::with_args(LOCAL_ENGINE, &["--min-free-disk-mb=104857600"]).await;
     let (view, _) = learner
-        .build(None, &[("Dockerfile", "FROM busybox:latest\nRUN echo never\n")])
+        .build(
+            None,
+            &[("Dockerfile", "FROM busybox:latest\nRUN echo never\n")],
+        )
         .await;
     assert_eq!(code(&view), "engine_disk_full", "{view}");
     let message = view["error"]["message"].as_str().unwrap_or("");

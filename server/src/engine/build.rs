@@ -242,7 +242,9 @@ pub async fn build(
         // A stopped build's step container is killed and removed by the engine a moment
         // later; wait for that, so what it was made from can be cleaned up.
         if !matches!(outcome, Ok(Ok(_))) {
-            group.wait_for_containers(docker, Duration::from_secs(15)).await;
+            group
+                .wait_for_containers(docker, Duration::from_secs(15))
+                .await;
         }
         group.remove().await;
     }
@@ -665,7 +667,11 @@ struct LogState {
 const TAIL_LINES: usize = 12;
 
 impl LogState {
-    fn new(max_bytes: usize, hidden_steps: usize, instructions: &[dockerfile::Instruction]) -> Self {
+    fn new(
+        max_bytes: usize,
+        hidden_steps: usize,
+        instructions: &[dockerfile::Instruction],
+    ) -> Self {
         LogState {
             hidden_steps: u32::try_from(hidden_steps).unwrap_or(0),
             hiding: false,
@@ -1024,7 +1030,12 @@ mod tests {
         let images: Vec<&str> = log.steps.iter().map(|s| s.image.as_str()).collect();
         assert_eq!(
             images,
-            ["0123456789ab", "1111111111aa", "2222222222bb", "3333333333cc"]
+            [
+                "0123456789ab",
+                "1111111111aa",
+                "2222222222bb",
+                "3333333333cc"
+            ]
         );
     }
 

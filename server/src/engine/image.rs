@@ -248,8 +248,13 @@ mod time_tests {
         assert_eq!(since.as_secs(), 1_796_229_601);
         assert_eq!(since.subsec_nanos(), 123_456_789);
         let short = parse_rfc3339("2000-02-29T00:00:00.5Z").expect("parses");
-        let since = short.duration_since(std::time::UNIX_EPOCH).expect("after 1970");
-        assert_eq!((since.as_secs(), since.subsec_nanos()), (951_782_400, 500_000_000));
+        let since = short
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970");
+        assert_eq!(
+            (since.as_secs(), since.subsec_nanos()),
+            (951_782_400, 500_000_000)
+        );
         assert_eq!(parse_rfc3339("yesterday"), None);
         assert!(same_image("sha256:0123456789abcdef", "0123456789ab"));
         assert!(!same_image("0123456789ab", "0123456789ac"));

@@ -11,6 +11,7 @@ pub mod context;
 pub mod disk;
 pub mod image;
 pub mod layers;
+mod netns;
 pub mod run;
 pub mod seed;
 

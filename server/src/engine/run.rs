@@ -1,12 +1,15 @@
 //! Running a built image once, locked down: no capabilities, no privilege gain, read-only root
 //! with a small `/tmp`, memory without swap, CPU and process caps, a wall-clock limit, an
-//! output cap, and no network unless an HTTP probe needs to reach a port. The container is
-//! always removed.
+//! output cap, and no network: every run has its own network namespace with loopback only, so
+//! it reaches neither the host nor another learner's container. A web exercise's HTTP probe
+//! connects from inside that namespace ([`super::netns`]) or, where it cannot enter it, from a
+//! helper container sharing it. The container is always removed.
 
 use super::build::BUILD_LABEL;
+use super::netns::{NetNs, NetnsError};
 use super::strip_ansi;
 use app::dto::{BuildFailure, ProbeFacts, RunFacts, StopFacts};
-use bollard::models::{ContainerCreateBody, HostConfig, HostConfigLogConfig, NetworkCreateRequest};
+use bollard::models::{ContainerCreateBody, HostConfig, HostConfigLogConfig};
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, KillContainerOptionsBuilder, LogsOptionsBuilder,
     RemoveContainerOptionsBuilder,
@@ -19,9 +22,26 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-/// The engine network web exercises run on: `internal`, so the container can answer our
-/// probe but reach nothing else.
-pub const PROBE_NETWORK: &str = "layerlab-probe";
+/// The shared `internal` network older versions ran web exercises on. Its gateway was the
+/// host, so it is no longer used; the janitor removes it at start-up when nothing is on it.
+pub const OLD_PROBE_NETWORK: &str = "layerlab-probe";
+
+/// The image of the helper container that probes a web exercise from inside its network
+/// namespace when the server cannot enter it itself (`busybox` `nc`; a course base image).
+pub const PROBE_HELPER_IMAGE: &str = "busybox:latest";
+
+/// How the probe reaches a web exercise's port (`--probe-via`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProbeVia {
+    /// Enter the container's network namespace when the engine is on this host and the
+    /// server may (root); otherwise use a helper container.
+    #[default]
+    Auto,
+    /// Only by entering the namespace; a build says why when that is not possible.
+    Namespace,
+    /// Always through a helper container sharing the run's namespace (any engine, no root).
+    Helper,
+}
 
 #[derive(Clone, Debug)]
 pub struct RunLimits {
@@ -30,6 +50,7 @@ pub struct RunLimits {
     pub pids: i64,
     pub timeout: Duration,
     pub max_output_bytes: usize,
+    pub probe_via: ProbeVia,
 }
 
 impl Default for RunLimits {
@@ -40,6 +61,7 @@ impl Default for RunLimits {
             pids: 64,
             timeout: Duration::from_secs(10),
             max_output_bytes: 64 * 1024,
+            probe_via: ProbeVia::Auto,
         }
     }
 }
@@ -82,11 +104,6 @@ pub async fn run(
     job: RunJob<'_>,
     on: &mut (dyn FnMut(String) + Send),
 ) -> Result<RunFacts, BuildFailure> {
-    if job.probe.is_some() {
-        ensure_probe_network(docker)
-            .await
-            .map_err(|e| super::build::engine_unavailable(host, &e))?;
-    }
     let config = ContainerCreateBody {
         image: Some(job.image.to_string()),
         cmd: job.command.clone(),
@@ -100,11 +117,9 @@ pub async fn run(
             pids_limit: Some(job.limits.pids),
             cap_drop: Some(vec!["ALL".into()]),
             security_opt: Some(vec!["no-new-privileges".into()]),
-            network_mode: Some(if job.probe.is_some() {
-                PROBE_NETWORK.into()
-            } else {
-                "none".into()
-            }),
+            // Its own namespace with loopback only, web exercises included (a server on
+            // 0.0.0.0 listens on that loopback, where the probe connects).
+            network_mode: Some("none".into()),
             readonly_rootfs: Some(true),
             tmpfs: Some(HashMap::from([(
                 "/tmp".to_string(),
@@ -166,6 +181,7 @@ async fn run_created(
     let mut timed_out = false;
     let mut probe_facts = None;
     let mut stop_facts = None;
+    let mut unavailable = None;
     match &job.probe {
         None => {
             let started = Instant::now();
@@ -209,21 +225,39 @@ async fn run_created(
             }
         }
         Some(spec) => {
-            let ip = container_ip(docker, id).await;
-            let probe = probe_until(ip, spec, deadline);
+            let mut wait =
+                docker.wait_container(id, None::<bollard::query_parameters::WaitContainerOptions>);
+            let probe = async {
+                let route =
+                    Route::choose(docker, host, id, &job.labels, job.limits.probe_via).await?;
+                probe_until(route, spec, deadline).await
+            };
             tokio::pin!(probe);
             let mut lines_open = true;
-            let facts = loop {
+            let outcome = loop {
                 tokio::select! {
                     line = lines.recv(), if lines_open => match line {
                         Some(line) => on(line),
                         None => lines_open = false,
                     },
-                    facts = &mut probe => break facts,
+                    outcome = &mut probe => break outcome,
+                    // Nothing can answer once it has ended.
+                    _ = wait.next() => break Ok(ended_before_answering(spec)),
                 }
             };
-            timed_out = facts.status.is_none() && Instant::now() >= deadline;
-            probe_facts = Some(facts);
+            match outcome {
+                Ok(facts) => {
+                    timed_out = facts.status.is_none() && Instant::now() >= deadline;
+                    probe_facts = Some(facts);
+                }
+                // Out of reach because it ended meanwhile, or really out of reach.
+                Err(why) => match inspect(docker, id).await.and_then(|c| c.state) {
+                    Some(state) if state.running != Some(true) => {
+                        probe_facts = Some(ended_before_answering(spec));
+                    }
+                    _ => unavailable = Some(why),
+                },
+            }
         }
     }
 
@@ -253,6 +287,9 @@ async fn run_created(
         state
     };
     let oom_killed = state.as_ref().and_then(|s| s.oom_killed).unwrap_or(false);
+    if let Some(why) = unavailable {
+        return Err(probe_unavailable(&why));
+    }
     Ok(RunFacts {
         exit_code: if stopped_by_us {
             None
@@ -356,6 +393,19 @@ async fn pump_output(
     (output, truncated)
 }
 
+fn ended_before_answering(spec: &ProbeSpec) -> ProbeFacts {
+    ProbeFacts {
+        port: spec.port,
+        path: spec.path.clone(),
+        status: None,
+        body: String::new(),
+        error: Some(format!(
+            "the container stopped before anything answered on port {} (its main process must keep running, in the foreground)",
+            spec.port
+        )),
+    }
+}
+
 fn floor_char_boundary(text: &str, mut index: usize) -> usize {
     index = index.min(text.len());
     while !text.is_char_boundary(index) {
@@ -364,19 +414,98 @@ fn floor_char_boundary(text: &str, mut index: usize) -> usize {
     index
 }
 
-async fn container_ip(docker: &Docker, id: &str) -> Option<String> {
-    let inspect = inspect(docker, id).await?;
-    inspect
-        .network_settings?
-        .networks?
-        .get(PROBE_NETWORK)?
-        .ip_address
-        .clone()
-        .filter(|ip| !ip.is_empty())
+/// One try at the probe's request that got no answer.
+enum Miss {
+    /// Nothing answered (yet): try again until the time limit.
+    NoAnswer(String),
+    /// This way of reaching the port does not work here at all.
+    Unreachable(String),
 }
 
-/// Ask `GET path` until the container answers or time runs out.
-async fn probe_until(ip: Option<String>, spec: &ProbeSpec, deadline: Instant) -> ProbeFacts {
+/// How the probe gets to the container's port: from inside its network namespace when it
+/// has it open, else through a helper container that shares the namespace.
+struct Route<'a> {
+    namespace: Option<NetNs>,
+    /// Whether a namespace that will not let us in may give way to the helper.
+    fall_back: bool,
+    helper: Helper<'a>,
+}
+
+impl<'a> Route<'a> {
+    /// The route `via` asks for; `Err` says why none can be had.
+    async fn choose(
+        docker: &'a Docker,
+        host: &str,
+        target: &'a str,
+        labels: &'a HashMap<String, String>,
+        via: ProbeVia,
+    ) -> Result<Route<'a>, String> {
+        let helper = Helper {
+            docker,
+            target,
+            labels,
+        };
+        let namespace = match via {
+            ProbeVia::Helper => None,
+            ProbeVia::Namespace => Some(open_namespace(docker, host, target).await?),
+            ProbeVia::Auto => match open_namespace(docker, host, target).await {
+                Ok(ns) => Some(ns),
+                Err(why) => {
+                    tracing::debug!("probing through a helper container: {why}");
+                    None
+                }
+            },
+        };
+        Ok(Route {
+            namespace,
+            fall_back: via == ProbeVia::Auto,
+            helper,
+        })
+    }
+
+    async fn get(&mut self, spec: &ProbeSpec) -> Result<(u16, String), Miss> {
+        if let Some(ns) = &self.namespace {
+            match ns.connect(spec.port).await {
+                Ok(stream) => return http_get(stream, spec).await.map_err(Miss::NoAnswer),
+                Err(e @ NetnsError::Connect { .. }) => return Err(Miss::NoAnswer(e.to_string())),
+                // Opened, but this server may not enter it (not root).
+                Err(e) if self.fall_back => {
+                    tracing::warn!("probing through a helper container: {e}");
+                    self.namespace = None;
+                }
+                Err(e) => return Err(Miss::Unreachable(e.to_string())),
+            }
+        }
+        self.helper.get(spec).await
+    }
+}
+
+/// The container's network namespace, by the path the engine gives (`SandboxKey`), which
+/// only a server on the engine's host can open.
+async fn open_namespace(docker: &Docker, host: &str, id: &str) -> Result<NetNs, String> {
+    if !host.starts_with("unix://") {
+        return Err(format!(
+            "the engine ({host}) is not on this host, so its containers' network namespaces are out of reach"
+        ));
+    }
+    let key = inspect(docker, id)
+        .await
+        .and_then(|c| c.network_settings)
+        .and_then(|n| n.sandbox_key)
+        .filter(|k| !k.is_empty())
+        .ok_or_else(|| {
+            "the engine did not say where the container's network namespace is".to_string()
+        })?;
+    NetNs::open(std::path::Path::new(&key)).map_err(|e| e.to_string())
+}
+
+/// Ask `GET path` until the container answers or time runs out. `Err` says why the port
+/// cannot be reached at all (the server's setup, not the learner's image).
+async fn probe_until(
+    mut route: Route<'_>,
+    spec: &ProbeSpec,
+    deadline: Instant,
+) -> Result<ProbeFacts, String> {
     let mut facts = ProbeFacts {
         port: spec.port,
         path: spec.path.clone(),
@@ -384,19 +513,16 @@ async fn probe_until(ip: Option<String>, spec: &ProbeSpec, deadline: Instant) ->
         body: String::new(),
         error: None,
     };
-    let Some(ip) = ip else {
-        facts.error = Some("the container got no address on the probe network".into());
-        return facts;
-    };
     loop {
-        match tokio::time::timeout_at(deadline, http_get(&ip, spec)).await {
+        match tokio::time::timeout_at(deadline, route.get(spec)).await {
             Ok(Ok((status, body))) => {
                 facts.status = Some(status);
                 facts.body = body;
                 facts.error = None;
-                return facts;
+                return Ok(facts);
             }
-            Ok(Err(e)) => facts.error = Some(e),
+            Ok(Err(Miss::NoAnswer(e))) => facts.error = Some(e),
+            Ok(Err(Miss::Unreachable(why))) => return Err(why),
             Err(_) => {}
         }
         if Instant::now() + Duration::from_millis(150) >= deadline {
@@ -409,24 +535,163 @@ async fn probe_until(ip: Option<String>, spec: &ProbeSpec, deadline: Instant) ->
                 "nothing answered on port {} before the time limit{waited}",
                 spec.port
             ));
-            return facts;
+            return Ok(facts);
         }
         tokio::time::sleep(Duration::from_millis(150)).await;
     }
 }
 
+/// A container that joins the run's network namespace (`network_mode: container:<id>`) and
+/// sends the request with busybox `nc`; what it prints is the raw answer. It runs our image,
+/// never the learner's, so the learner's image cannot forge the answer.
+struct Helper<'a> {
+    docker: &'a Docker,
+    target: &'a str,
+    labels: &'a HashMap<String, String>,
+}
+
+/// How long one helper's `nc` may wait for the answer.
+const HELPER_TIMEOUT_SECS: u64 = 5;
+
+impl Helper<'_> {
+    async fn get(&self, spec: &ProbeSpec) -> Result<(u16, String), Miss> {
+        let config = ContainerCreateBody {
+            image: Some(PROBE_HELPER_IMAGE.into()),
+            cmd: Some(vec![
+                "sh".into(),
+                "-c".into(),
+                format!(
+                    "printf '%s' \"$PROBE_REQUEST\" | timeout {HELPER_TIMEOUT_SECS} nc 127.0.0.1 \"$PROBE_PORT\""
+                ),
+            ]),
+            env: Some(vec![
+                format!("PROBE_REQUEST={}", request_text(spec)),
+                format!("PROBE_PORT={}", spec.port),
+            ]),
+            labels: Some(self.labels.clone()),
+            host_config: Some(HostConfig {
+                network_mode: Some(format!("container:{}", self.target)),
+                memory: Some(32 * 1024 * 1024),
+                memory_swap: Some(32 * 1024 * 1024),
+                pids_limit: Some(16),
+                cap_drop: Some(vec!["ALL".into()]),
+                security_opt: Some(vec!["no-new-privileges".into()]),
+                readonly_rootfs: Some(true),
+                log_config: Some(HostConfigLogConfig {
+                    typ: Some("json-file".into()),
+                    config: Some(HashMap::from([(
+                        "max-size".to_string(),
+                        "1m".to_string(),
+                    )])),
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let created = self
+            .docker
+            .create_container(
+                None::<bollard::query_parameters::CreateContainerOptions>,
+                config,
+            )
+            .await
+            .map_err(helper_unavailable)?;
+        let outcome = self.exchange(&created.id).await;
+        let remove = RemoveContainerOptionsBuilder::new()
+            .force(true)
+            .v(true)
+            .build();
+        if let Err(e) = self
+            .docker
+            .remove_container(&created.id, Some(remove))
+            .await
+        {
+            tracing::warn!(container = %created.id, "could not remove a probe helper: {e}");
+        }
+        match outcome {
+            Ok((0, answer, _)) => parse_answer(&answer).map_err(Miss::NoAnswer),
+            Ok((_, _, complaint)) => Err(Miss::NoAnswer(format!(
+                "cannot connect to port {}: {}",
+                spec.port,
+                complaint
+                    .lines()
+                    .map(str::trim)
+                    .rfind(|l| !l.is_empty())
+                    .unwrap_or("the connection failed")
+            ))),
+            Err(e) => Err(helper_unavailable(e)),
+        }
+    }
+
+    /// Start the helper, wait for it and read what it printed: (exit code, stdout, stderr).
+    async fn exchange(&self, id: &str) -> Result<(i64, Vec<u8>, String), bollard::errors::Error> {
+        self.docker
+            .start_container(id, None::<bollard::query_parameters::StartContainerOptions>)
+            .await?;
+        let mut wait = self
+            .docker
+            .wait_container(id, None::<bollard::query_parameters::WaitContainerOptions>);
+        let code =
+            match tokio::time::timeout(Duration::from_secs(HELPER_TIMEOUT_SECS + 2), wait.next())
+                .await
+            {
+                Ok(Some(Ok(exit))) => exit.status_code,
+                // bollard reports a non-zero exit as an error carrying the code.
+                Ok(Some(Err(bollard::errors::Error::DockerContainerWaitError {
+                    code, ..
+                }))) => code,
+                Ok(Some(Err(e))) => return Err(e),
+                Ok(None) | Err(_) => -1,
+            };
+        let options = LogsOptionsBuilder::new().stdout(true).stderr(true).build();
+        let mut logs = self.docker.logs(id, Some(options));
+        let (mut out, mut err) = (Vec::new(), String::new());
+        while let Some(chunk) = logs.next().await {
+            match chunk? {
+                bollard::container::LogOutput::StdOut { message } => {
+                    if out.len() < MAX_PROBE_BODY + 8192 {
+                        out.extend_from_slice(&message);
+                    }
+                }
+                other => err.push_str(&other.to_string()),
+            }
+        }
+        Ok((code, out, err))
+    }
+}
+
+/// Why the helper cannot probe at all, in words the operator can act on.
+fn helper_unavailable(e: bollard::errors::Error) -> Miss {
+    match e {
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 404,
+            message,
+        } if message.contains("image") => Miss::Unreachable(format!(
+            "the probe's helper image {PROBE_HELPER_IMAGE} is not on the engine (`layerlab images seed {PROBE_HELPER_IMAGE}` makes it)"
+        )),
+        other => Miss::Unreachable(format!(
+            "the probe's helper container could not start: {}",
+            strip_ansi(&other.to_string())
+        )),
+    }
+}
+
 const MAX_PROBE_BODY: usize = 64 * 1024;
 
-async fn http_get(ip: &str, spec: &ProbeSpec) -> Result<(u16, String), String> {
-    let mut stream = tokio::net::TcpStream::connect((ip, spec.port))
-        .await
-        .map_err(|e| format!("cannot connect to port {}: {e}", spec.port))?;
-    let request = format!(
-        "GET {} HTTP/1.0\r\nHost: {ip}:{}\r\nUser-Agent: layerlab-probe\r\nConnection: close\r\n\r\n",
+/// The probe's request: one `GET`, closing after the answer.
+fn request_text(spec: &ProbeSpec) -> String {
+    format!(
+        "GET {} HTTP/1.0\r\nHost: localhost:{}\r\nUser-Agent: layerlab-probe\r\nConnection: close\r\n\r\n",
         spec.path, spec.port
-    );
+    )
+}
+
+async fn http_get(
+    mut stream: tokio::net::TcpStream,
+    spec: &ProbeSpec,
+) -> Result<(u16, String), String> {
     stream
-        .write_all(request.as_bytes())
+        .write_all(request_text(spec).as_bytes())
         .await
         .map_err(|e| format!("cannot send the request: {e}"))?;
     let mut response = Vec::new();
@@ -435,7 +700,12 @@ async fn http_get(ip: &str, spec: &ProbeSpec) -> Result<(u16, String), String> {
         .read_to_end(&mut response)
         .await
         .map_err(|e| format!("the answer broke off: {e}"))?;
-    let text = String::from_utf8_lossy(&response);
+    parse_answer(&response)
+}
+
+/// The status and (capped) body of a raw HTTP answer.
+fn parse_answer(response: &[u8]) -> Result<(u16, String), String> {
+    let text = String::from_utf8_lossy(response);
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let status = head
         .lines()
@@ -443,42 +713,28 @@ async fn http_get(ip: &str, spec: &ProbeSpec) -> Result<(u16, String), String> {
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| {
-            format!(
-                "the answer is not HTTP: {}",
-                strip_ansi(&head.chars().take(80).collect::<String>())
-            )
+            if head.trim().is_empty() {
+                "the connection closed without an answer".to_string()
+            } else {
+                format!(
+                    "the answer is not HTTP: {}",
+                    strip_ansi(&head.chars().take(80).collect::<String>())
+                )
+            }
         })?;
     let cut = floor_char_boundary(body, MAX_PROBE_BODY);
     Ok((status, body[..cut].to_string()))
 }
 
-async fn ensure_probe_network(docker: &Docker) -> Result<(), bollard::errors::Error> {
-    if docker
-        .inspect_network(
-            PROBE_NETWORK,
-            None::<bollard::query_parameters::InspectNetworkOptions>,
-        )
-        .await
-        .is_ok()
-    {
-        return Ok(());
-    }
-    let request = NetworkCreateRequest {
-        name: PROBE_NETWORK.into(),
-        internal: Some(true),
-        labels: Some(HashMap::from([(
-            "org.layerlab.purpose".to_string(),
-            "probe web exercises".to_string(),
-        )])),
-        ..Default::default()
-    };
-    match docker.create_network(request).await {
-        Ok(_) => Ok(()),
-        // Another build created it at the same moment.
-        Err(bollard::errors::Error::DockerResponseServerError {
-            status_code: 409, ..
-        }) => Ok(()),
-        Err(e) => Err(e),
+/// The probe could not reach the port at all: the workshop's setup, not the learner's image.
+fn probe_unavailable(why: &str) -> BuildFailure {
+    tracing::warn!("web exercise probe unavailable: {why}");
+    BuildFailure {
+        code: "probe_unavailable".into(),
+        message: format!(
+            "The image built and its container started, but layerlab cannot reach the container's port to test it: {why}. This is the workshop's setup, not your Dockerfile: please tell the workshop's operator (the README's “Web exercises” note says what to set up)."
+        ),
+        line: None,
     }
 }
 

@@ -121,6 +121,32 @@ impl Exercises {
         self.list.iter().find(|e| e.id == id)
     }
 
+    /// Exercises whose `RUN` steps get a network (`build_network = true`).
+    pub fn needing_build_network(&self) -> Vec<&str> {
+        self.list
+            .iter()
+            .filter(|e| e.build_network)
+            .map(|e| e.id.as_str())
+            .collect()
+    }
+
+    /// Refuse to serve exercises with `build_network = true` unless the operator allowed it:
+    /// their builds run on the engine's default bridge, which reaches the host's own services
+    /// and everything the host can reach.
+    pub fn check_build_network(&self, allowed: bool) -> anyhow::Result<()> {
+        let needing = self.needing_build_network();
+        if allowed || needing.is_empty() {
+            return Ok(());
+        }
+        anyhow::bail!(
+            "exercise{} {} set{} `build_network = true`: {} RUN steps would run on the engine's default bridge, where a learner's command reaches this host's own services (anything listening on 0.0.0.0, such as this server, sshd or a database), the local network and the cloud metadata address. Start layerlab with --allow-build-network (LAYERLAB_ALLOW_BUILD_NETWORK=true) if you accept that, or remove the option from the exercise",
+            if needing.len() == 1 { "" } else { "s" },
+            needing.iter().map(|id| format!("`{id}`")).collect::<Vec<_>>().join(", "),
+            if needing.len() == 1 { "s" } else { "" },
+            if needing.len() == 1 { "its" } else { "their" },
+        )
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = &Exercise> {
         self.list.iter()
     }
