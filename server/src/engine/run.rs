@@ -286,7 +286,23 @@ async fn run_created(
     } else {
         state
     };
-    let oom_killed = state.as_ref().and_then(|s| s.oom_killed).unwrap_or(false);
+    let mut oom_killed = state.as_ref().and_then(|s| s.oom_killed).unwrap_or(false);
+    // The engine can report a container's exit before the kernel's OOM event reaches it
+    // (seen here: exit code 137 with OOMKilled false, true a moment later); look again.
+    let killed = state.as_ref().and_then(|s| s.exit_code) == Some(137);
+    if killed && !oom_killed && !stopped_by_us {
+        for _ in 0..10 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            oom_killed = inspect(docker, id)
+                .await
+                .and_then(|c| c.state)
+                .and_then(|s| s.oom_killed)
+                .unwrap_or(false);
+            if oom_killed {
+                break;
+            }
+        }
+    }
     if let Some(why) = unavailable {
         return Err(probe_unavailable(&why));
     }
