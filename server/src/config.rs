@@ -128,6 +128,44 @@ pub struct ServeConfig {
     pub page_memo_mb: usize,
     #[command(flatten)]
     pub limits: LimitArgs,
+    #[command(flatten)]
+    pub edge: EdgeArgs,
+}
+
+/// Who may ask how much, at the HTTP edge: limits per client address and per person, and the
+/// build queue's bounds.
+#[derive(Debug, Clone, Args)]
+pub struct EdgeArgs {
+    /// Reverse proxies in front of layerlab that append the client's address to
+    /// X-Forwarded-For (0: ignore the header and use the connection's address).
+    #[arg(long, env = "LAYERLAB_TRUSTED_PROXIES", default_value_t = 0)]
+    pub trusted_proxies: usize,
+    /// New learners (browsers without a session) one address may start per hour (0: no limit).
+    #[arg(long, env = "LAYERLAB_NEW_LEARNERS_PER_ADDRESS", default_value_t = 100)]
+    pub new_learners_per_address: u32,
+    /// Builds one address may start per minute, all its learners together (0: no limit).
+    #[arg(long, env = "LAYERLAB_BUILDS_PER_ADDRESS", default_value_t = 120)]
+    pub builds_per_address: u32,
+    /// Builds that may wait for a builder; more get "queue full, try again".
+    #[arg(long, env = "LAYERLAB_MAX_QUEUED_BUILDS", default_value_t = 100)]
+    pub max_queued_builds: usize,
+    /// Memory the files of waiting builds may take together, in MiB.
+    #[arg(long, env = "LAYERLAB_QUEUED_CONTEXT_MB", default_value_t = 64)]
+    pub queued_context_mb: usize,
+    /// Build and dashboard event streams one person may keep open at once.
+    #[arg(long, env = "LAYERLAB_EVENT_STREAMS_PER_PERSON", default_value_t = 8)]
+    pub event_streams_per_person: usize,
+}
+
+impl EdgeArgs {
+    pub fn settings(&self) -> crate::http::admission::EdgeSettings {
+        crate::http::admission::EdgeSettings {
+            trusted_proxies: self.trusted_proxies,
+            new_learners_per_hour: self.new_learners_per_address,
+            builds_per_minute: self.builds_per_address,
+            streams_per_person: self.event_streams_per_person.max(1),
+        }
+    }
 }
 
 /// What each learner's build and run may use. Sizes are in MiB, times in seconds.
