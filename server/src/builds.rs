@@ -167,8 +167,7 @@ impl SharedLog {
             if learners || !room {
                 return Kept::No;
             }
-        } else if learners
-            && (self.lines + 1 > MAX_LOG_LINES || self.bytes + size > MAX_LOG_BYTES)
+        } else if learners && (self.lines + 1 > MAX_LOG_LINES || self.bytes + size > MAX_LOG_BYTES)
         {
             self.capped = true;
             let notice = LogLine {
@@ -1236,10 +1235,7 @@ mod tests {
         let first = log.chunks();
         let second = log.chunks();
         assert_eq!(first.len(), second.len());
-        assert!(first
-            .iter()
-            .zip(&second)
-            .all(|(a, b)| Arc::ptr_eq(a, b)));
+        assert!(first.iter().zip(&second).all(|(a, b)| Arc::ptr_eq(a, b)));
         let lines: usize = first.iter().map(|c| c.len()).sum();
         assert_eq!(lines, log.lines);
     }

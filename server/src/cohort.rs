@@ -312,10 +312,7 @@ mod tests {
         assert_eq!(csv_field(""), "\"\"");
         assert_eq!(csv_field("Smith, Ann"), "\"Smith, Ann\"");
         assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(
-            csv_field("=HYPERLINK(\"x\")"),
-            "\"'=HYPERLINK(\"\"x\"\")\""
-        );
+        assert_eq!(csv_field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
         assert_eq!(csv_field("-1"), "\"'-1\"");
         assert_eq!(csv_field("a;=1+1"), "\"a;'=1+1\"");
         assert_eq!(csv_field("line\n@SUM(A1)"), "\"line\n'@SUM(A1)\"");

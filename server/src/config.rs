@@ -10,7 +10,8 @@ use std::path::PathBuf;
     name = "layerlab",
     version,
     about = "A Docker workshop in the browser: lessons, quizzes, and real builds on a real engine.",
-    args_conflicts_with_subcommands = true
+    args_conflicts_with_subcommands = true,
+    args_override_self = true
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -22,7 +23,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve the workshop (the default).
+    /// Serve the workshop (the default). A flag given twice takes its last value (so a
+    /// wrapper's defaults can be overridden).
+    #[command(args_override_self = true)]
     Serve(ServeConfig),
     /// Base images for a classroom without a registry.
     Images {
@@ -259,6 +262,24 @@ mod tests {
         assert!(cli.command.is_none());
         assert_eq!(cli.serve.content_dir, PathBuf::from("content"));
         assert!(cli.serve.database_url.starts_with("sqlite://"));
+    }
+
+    #[test]
+    fn a_flag_given_twice_takes_the_last_value() {
+        let cli = Cli::try_parse_from([
+            "layerlab",
+            "serve",
+            "--build-rate-per-minute=0",
+            "--build-rate-per-minute=12",
+        ])
+        .expect("parses");
+        match cli.command {
+            Some(Command::Serve(c)) => assert_eq!(c.limits.build_rate_per_minute, 12),
+            other => panic!("expected serve, got {other:?}"),
+        }
+        let cli = Cli::try_parse_from(["layerlab", "--trusted-proxies=2", "--trusted-proxies=1"])
+            .expect("parses");
+        assert_eq!(cli.serve.edge.trusted_proxies, 1);
     }
 
     #[test]

@@ -98,7 +98,9 @@ fn tell_isolation(engine: Arc<engine::Engine>) {
     tokio::spawn(async move {
         match engine.isolation().await {
             Ok(isolation) => match &isolation.warning {
-                Some(warning) => tracing::warn!("engine isolation: {}. {warning}", isolation.summary),
+                Some(warning) => {
+                    tracing::warn!("engine isolation: {}. {warning}", isolation.summary)
+                }
                 None => tracing::info!("engine isolation: {}", isolation.summary),
             },
             Err(problem) => tracing::info!("engine isolation: unknown ({problem})"),

@@ -532,16 +532,33 @@ mod tests {
         assert!(remapped.apparmor);
         assert_eq!(remapped.seccomp.as_deref(), Some("builtin"));
         assert_eq!(remapped.warning, None);
-        assert!(remapped.summary.contains("cgroup v2"), "{}", remapped.summary);
-        let rootless = Isolation::from_info(&info(&["name=rootless", "name=seccomp,profile=unconfined"], "2"));
+        assert!(
+            remapped.summary.contains("cgroup v2"),
+            "{}",
+            remapped.summary
+        );
+        let rootless = Isolation::from_info(&info(
+            &["name=rootless", "name=seccomp,profile=unconfined"],
+            "2",
+        ));
         assert!(rootless.rootless && !rootless.builds_run_as_host_root);
-        assert!(rootless.warning.as_deref().is_some_and(|w| w.contains("seccomp")));
+        assert!(rootless
+            .warning
+            .as_deref()
+            .is_some_and(|w| w.contains("seccomp")));
     }
 
     #[tokio::test]
     async fn this_engines_isolation_matches_docker_info() {
-        let isolation = Engine::new(None).isolation().await.expect("the engine answers");
-        let cli = docker(&["info", "--format", "{{json .SecurityOptions}} {{.CgroupVersion}}"]);
+        let isolation = Engine::new(None)
+            .isolation()
+            .await
+            .expect("the engine answers");
+        let cli = docker(&[
+            "info",
+            "--format",
+            "{{json .SecurityOptions}} {{.CgroupVersion}}",
+        ]);
         let cli = String::from_utf8_lossy(&cli.stdout);
         let (options, cgroup) = cli.trim().rsplit_once(' ').expect("two fields");
         let options: Vec<String> = serde_json::from_str(options).expect("json");
@@ -549,7 +566,9 @@ mod tests {
         assert_eq!(isolation.cgroup_version.as_deref(), Some(cgroup));
         assert_eq!(
             isolation.builds_run_as_host_root,
-            !options.iter().any(|o| o == "name=userns" || o == "name=rootless")
+            !options
+                .iter()
+                .any(|o| o == "name=userns" || o == "name=rootless")
         );
     }
 

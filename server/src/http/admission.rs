@@ -212,8 +212,8 @@ impl Buckets {
         let (tokens, at) = buckets
             .entry(key.to_string())
             .or_insert((self.capacity, now));
-        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * self.per_second)
-            .min(self.capacity);
+        *tokens =
+            (*tokens + now.duration_since(*at).as_secs_f64() * self.per_second).min(self.capacity);
         *at = now;
         if *tokens >= 1.0 {
             *tokens -= 1.0;
@@ -430,6 +430,9 @@ mod tests {
             "refilled"
         );
         let open = Buckets::new(0, Duration::from_secs(60));
-        assert!((0..1000).all(|_| open.take("a", start).is_ok()), "0: no limit");
+        assert!(
+            (0..1000).all(|_| open.take("a", start).is_ok()),
+            "0: no limit"
+        );
     }
 }

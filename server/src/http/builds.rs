@@ -66,29 +66,29 @@ async fn submit(
         state.edge.refund_build(&client);
     }
     let accepted = submitted.map_err(|e| match e {
-            SubmitError::UnknownExercise(_) => AppError::NotFound(e.to_string()),
-            SubmitError::Context(c) if c.is_too_large() => {
-                AppError::Coded(StatusCode::PAYLOAD_TOO_LARGE, c.code(), c.to_string())
-            }
-            SubmitError::Context(c) => {
-                AppError::Coded(StatusCode::BAD_REQUEST, c.code(), c.to_string())
-            }
-            SubmitError::RateLimited { retry_after, .. } => {
-                AppError::RateLimited(retry_after, e.to_string())
-            }
-            SubmitError::EngineUnavailable(_) => AppError::Coded(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "engine_unavailable",
-                e.to_string(),
-            ),
-            SubmitError::QueueFull { retry_after, .. }
-            | SubmitError::QueueMemoryFull { retry_after, .. } => AppError::Wait(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "queue_full",
-                retry_after,
-                e.to_string(),
-            ),
-        })?;
+        SubmitError::UnknownExercise(_) => AppError::NotFound(e.to_string()),
+        SubmitError::Context(c) if c.is_too_large() => {
+            AppError::Coded(StatusCode::PAYLOAD_TOO_LARGE, c.code(), c.to_string())
+        }
+        SubmitError::Context(c) => {
+            AppError::Coded(StatusCode::BAD_REQUEST, c.code(), c.to_string())
+        }
+        SubmitError::RateLimited { retry_after, .. } => {
+            AppError::RateLimited(retry_after, e.to_string())
+        }
+        SubmitError::EngineUnavailable(_) => AppError::Coded(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "engine_unavailable",
+            e.to_string(),
+        ),
+        SubmitError::QueueFull { retry_after, .. }
+        | SubmitError::QueueMemoryFull { retry_after, .. } => AppError::Wait(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "queue_full",
+            retry_after,
+            e.to_string(),
+        ),
+    })?;
     Ok((StatusCode::ACCEPTED, Json(accepted)))
 }
 

@@ -3,11 +3,11 @@
 use crate::state::AppState;
 use app::dto::EngineStatus;
 use axum::extract::State;
-use axum::routing::get;
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use axum::{Json, Router};
-use tower_sessions::Session;
 use serde::Serialize;
+use tower_sessions::Session;
 
 pub fn router() -> Router<AppState> {
     Router::new()
