@@ -21,6 +21,8 @@ pub struct Cli {
     pub serve: ServeConfig,
 }
 
+// Parsed once per process: the size of the serve variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the workshop (the default). A flag given twice takes its last value (so a
