@@ -150,7 +150,12 @@ impl LoginThrottle {
         let mut failures = lock(&self.failures);
         let now = Instant::now();
         if failures.len() >= MAX_REMEMBERED {
+            // Forget what is old, then failures that bring no wait yet; waits in force go last,
+            // so flooding the table with new names does not lift them.
             failures.retain(|_, (_, last)| now.duration_since(*last) < FORGET_FAILURES_AFTER);
+            if failures.len() >= MAX_REMEMBERED {
+                failures.retain(|_, (count, _)| *count >= FREE_FAILURES);
+            }
             if failures.len() >= MAX_REMEMBERED {
                 failures.clear();
             }
