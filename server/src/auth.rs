@@ -5,14 +5,21 @@
 use argon2::password_hash::{rand_core::OsRng, PasswordHash, SaltString};
 use argon2::{Argon2, PasswordHasher, PasswordVerifier};
 use axum::body::Body;
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::{header, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower_sessions::Session;
 
 /// Session key: the id of the instructor logged in with this session.
 pub const INSTRUCTOR_KEY: &str = "instructor_id";
+/// Session key: the instructor's credential version at login; a password reset bumps the
+/// stored one, which ends this session.
+pub const CREDENTIAL_KEY: &str = "instructor_credential";
 /// Session key: this session's CSRF token.
 const CSRF_KEY: &str = "csrf_token";
 /// The form field every state-changing form carries.
@@ -71,6 +78,117 @@ pub async fn csrf_ok(session: &Session, given: &str) -> bool {
 /// The instructor logged in with this session, if any.
 pub async fn instructor_id(session: &Session) -> Option<String> {
     session.get::<String>(INSTRUCTOR_KEY).await.ok().flatten()
+}
+
+/// The credential version this session logged in with (0 for sessions from before versions).
+pub async fn credential_version(session: &Session) -> i64 {
+    session
+        .get::<i64>(CREDENTIAL_KEY)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or(0)
+}
+
+/// Failed logins before the next attempt has to wait.
+const FREE_FAILURES: u32 = 3;
+/// The longest wait between attempts.
+const MAX_LOGIN_WAIT: Duration = Duration::from_secs(15 * 60);
+/// Failures are forgotten this long after the last one.
+const FORGET_FAILURES_AFTER: Duration = Duration::from_secs(3600);
+/// Password checks at once: argon2 takes about 19 MiB and a core's time for each.
+pub const CONCURRENT_PASSWORD_CHECKS: usize = 2;
+/// Names and addresses whose failures are remembered, at most.
+const MAX_REMEMBERED: usize = 10_000;
+
+/// Backoff on failed instructor logins, per name and per client address, and a bound on the
+/// password checks running at once. After [`FREE_FAILURES`] failures each attempt waits twice
+/// as long as the last (up to [`MAX_LOGIN_WAIT`]), whatever password it carries; a successful
+/// login clears its name and address.
+pub struct LoginThrottle {
+    failures: Mutex<HashMap<String, (u32, Instant)>>,
+    checks: Arc<Semaphore>,
+}
+
+impl Default for LoginThrottle {
+    fn default() -> Self {
+        LoginThrottle {
+            failures: Mutex::new(HashMap::new()),
+            checks: Arc::new(Semaphore::new(CONCURRENT_PASSWORD_CHECKS)),
+        }
+    }
+}
+
+/// How long after `count` failures the next attempt waits.
+fn login_wait(count: u32) -> Duration {
+    if count < FREE_FAILURES {
+        return Duration::ZERO;
+    }
+    let doublings = (count - FREE_FAILURES + 1).min(20);
+    Duration::from_secs(1u64 << doublings).min(MAX_LOGIN_WAIT)
+}
+
+impl LoginThrottle {
+    fn keys(name: &str, address: &str) -> [String; 2] {
+        [format!("name:{name}"), format!("address:{address}")]
+    }
+
+    /// How long until `name` from `address` may try again, if it must wait.
+    pub fn wait(&self, name: &str, address: &str) -> Option<Duration> {
+        let failures = lock(&self.failures);
+        let now = Instant::now();
+        Self::keys(name, address)
+            .iter()
+            .filter_map(|key| failures.get(key))
+            .map(|(count, last)| (*last + login_wait(*count)).saturating_duration_since(now))
+            .filter(|wait| !wait.is_zero())
+            .max()
+    }
+
+    /// Count a failed attempt; the wait it brings for the next one, if any.
+    pub fn failed(&self, name: &str, address: &str) -> Option<Duration> {
+        let mut failures = lock(&self.failures);
+        let now = Instant::now();
+        if failures.len() >= MAX_REMEMBERED {
+            // Forget what is old, then failures that bring no wait yet; waits in force go last,
+            // so flooding the table with new names does not lift them.
+            failures.retain(|_, (_, last)| now.duration_since(*last) < FORGET_FAILURES_AFTER);
+            if failures.len() >= MAX_REMEMBERED {
+                failures.retain(|_, (count, _)| *count >= FREE_FAILURES);
+            }
+            if failures.len() >= MAX_REMEMBERED {
+                failures.clear();
+            }
+        }
+        let mut longest = Duration::ZERO;
+        for key in Self::keys(name, address) {
+            let (count, last) = failures.entry(key).or_insert((0, now));
+            if now.duration_since(*last) >= FORGET_FAILURES_AFTER {
+                *count = 0;
+            }
+            *count += 1;
+            *last = now;
+            longest = longest.max(login_wait(*count));
+        }
+        (!longest.is_zero()).then_some(longest)
+    }
+
+    /// A successful login: its name and address start afresh.
+    pub fn succeeded(&self, name: &str, address: &str) {
+        let mut failures = lock(&self.failures);
+        for key in Self::keys(name, address) {
+            failures.remove(&key);
+        }
+    }
+
+    /// A place for one password check, or `None` when as many as allowed are running.
+    pub fn try_check(&self) -> Option<OwnedSemaphorePermit> {
+        self.checks.clone().try_acquire_owned().ok()
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn refuse(status: StatusCode, code: &str, message: &str) -> Response {
@@ -142,14 +260,21 @@ pub async fn security_headers(request: Request<Body>, next: Next) -> Response {
     response
 }
 
-/// Paths under `/instructor` other than the login page need an instructor in the session:
-/// pages redirect to the login page, everything else (CSV, API) answers 401.
-pub async fn instructor_gate(session: Session, request: Request<Body>, next: Next) -> Response {
+/// Paths under `/instructor` other than the login page need an instructor in the session,
+/// logged in since their last password change (checked in the database, as a reset is made
+/// by another process): pages redirect to the login page, everything else (CSV, API)
+/// answers 401.
+pub async fn instructor_gate(
+    State(state): State<crate::state::AppState>,
+    session: Session,
+    request: Request<Body>,
+    next: Next,
+) -> Response {
     let path = request.uri().path();
     let gated = path == "/instructor"
         || (path.starts_with("/instructor/") && path != "/instructor/login")
         || path.starts_with("/api/v1/instructor/");
-    if !gated || instructor_id(&session).await.is_some() {
+    if !gated || state.instructor(&session).await.is_ok() {
         return next.run(request).await;
     }
     let is_page =
@@ -230,6 +355,39 @@ mod tests {
             Method::POST,
             &[host, ("sec-fetch-site", "cross-site")]
         )));
+    }
+
+    #[test]
+    fn failed_logins_wait_longer_each_time_and_a_success_starts_afresh() {
+        assert_eq!(login_wait(1), Duration::ZERO);
+        assert_eq!(login_wait(2), Duration::ZERO);
+        assert_eq!(login_wait(3), Duration::from_secs(2));
+        assert_eq!(login_wait(4), Duration::from_secs(4));
+        assert_eq!(login_wait(40), MAX_LOGIN_WAIT);
+        let throttle = LoginThrottle::default();
+        assert_eq!(throttle.failed("ada", "192.0.2.1"), None);
+        assert_eq!(throttle.failed("ada", "192.0.2.1"), None);
+        assert_eq!(
+            throttle.failed("ada", "192.0.2.1"),
+            Some(Duration::from_secs(2))
+        );
+        // The name waits from any address, the address for any name.
+        assert!(throttle.wait("ada", "198.51.100.9").is_some());
+        assert!(throttle.wait("grace", "192.0.2.1").is_some());
+        assert!(throttle.wait("grace", "198.51.100.9").is_none());
+        throttle.succeeded("ada", "192.0.2.1");
+        assert!(throttle.wait("ada", "192.0.2.1").is_none());
+    }
+
+    #[test]
+    fn password_checks_at_once_are_bounded() {
+        let throttle = LoginThrottle::default();
+        let held: Vec<_> = (0..CONCURRENT_PASSWORD_CHECKS)
+            .map(|_| throttle.try_check().expect("a place"))
+            .collect();
+        assert!(throttle.try_check().is_none());
+        drop(held);
+        assert!(throttle.try_check().is_some());
     }
 
     #[test]

@@ -38,6 +38,10 @@ pub struct BuildSettings {
     pub janitor_every: std::time::Duration,
     /// Free disk the engine must keep: below it, new builds are refused (0 = not checked).
     pub min_free_disk_bytes: u64,
+    /// Builds that may wait for a builder at once; more are refused with `queue_full`.
+    pub max_queued: usize,
+    /// Bytes the files of waiting builds may take together (each holds its context in memory).
+    pub max_queued_context_bytes: usize,
 }
 
 impl Default for BuildSettings {
@@ -52,6 +56,8 @@ impl Default for BuildSettings {
             max_kept_bytes: 10 * 1024 * 1024 * 1024,
             janitor_every: crate::janitor::SWEEP_EVERY,
             min_free_disk_bytes: 2048 * 1024 * 1024,
+            max_queued: 100,
+            max_queued_context_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -67,7 +73,19 @@ pub enum SubmitError {
     EngineUnavailable(String),
     #[error("You started {limit} builds in the last minute, the most one person may. Try again in {retry_after} s.")]
     RateLimited { limit: usize, retry_after: u64 },
+    #[error("The build queue is full: {waiting} builds are waiting for a builder, the most this workshop lets wait. Your files were not kept; try again in {retry_after} s.")]
+    QueueFull { waiting: usize, retry_after: u64 },
+    #[error("The builds waiting for a builder already hold {} of files, the most this workshop keeps waiting; yours ({}) did not fit. Try again in {retry_after} s.", app::dto::human_size(*budget as u64), app::dto::human_size(*size as u64))]
+    QueueMemoryFull {
+        budget: usize,
+        size: usize,
+        retry_after: u64,
+    },
 }
+
+/// What a refused build is told to wait before trying again when the queue is full: about
+/// the time a few builds take to leave it.
+pub const QUEUE_FULL_RETRY_AFTER: u64 = 30;
 
 /// Why an attempt's layers cannot be shown. Each maps to one HTTP status and error code.
 #[derive(Debug, thiserror::Error)]
@@ -95,6 +113,8 @@ pub enum BuildEvent {
 /// One build and its audience.
 pub struct BuildRecord {
     owner: String,
+    /// Bytes of the files it holds while it waits (counted against the queue's budget).
+    context_bytes: usize,
     state: Mutex<RecordState>,
     events: broadcast::Sender<BuildEvent>,
     /// Set when the learner submits again: the build stops and cleans up.
@@ -106,7 +126,7 @@ pub struct BuildRecord {
 struct RecordState {
     view: BuildView,
     created_at: i64,
-    log: Vec<LogLine>,
+    log: SharedLog,
     /// Image ids the build's log named, as they came: only candidates (a step's output is
     /// in the same stream); the engine's facts decide which are this build's.
     intermediate_ids: Vec<String>,
@@ -114,18 +134,118 @@ struct RecordState {
     stage_images: Vec<String>,
 }
 
+/// Lines the build record keeps from the build and the run together; past it one line says
+/// so. The engine's byte cap alone let a step of empty lines make hundreds of thousands.
+pub const MAX_LOG_LINES: usize = 5_000;
+/// Bytes (text plus one per line) the record keeps from the build and the run together.
+pub const MAX_LOG_BYTES: usize = 512 * 1024;
+/// Lines of layerlab's own (a few per build) kept past the cap, so the end is still told.
+const SERVER_LINES_PAST_CAP: usize = 200;
+/// Lines per shared chunk of the log.
+const LOG_CHUNK: usize = 256;
+
+/// A build's log, bounded in lines and bytes, kept as chunks that event streams share: a
+/// subscriber takes the chunks (reference counts), not a copy of every line.
+#[derive(Default)]
+struct SharedLog {
+    sealed: Vec<Arc<[LogLine]>>,
+    open: Vec<LogLine>,
+    lines: usize,
+    bytes: usize,
+    /// Set once the cap was reached (and said).
+    capped: bool,
+}
+
+/// What [`SharedLog::push`] did with a line.
+#[derive(Debug, PartialEq)]
+enum Kept {
+    Yes,
+    /// Not kept, and the line saying the log was cut was kept in its place.
+    CapReached(LogLine),
+    No,
+}
+
+impl SharedLog {
+    fn push(&mut self, line: LogLine) -> Kept {
+        let size = line.text.len() + 1;
+        let learners = line.phase != LogPhase::Server;
+        if self.capped {
+            let room = self.lines < MAX_LOG_LINES + SERVER_LINES_PAST_CAP;
+            if learners || !room {
+                return Kept::No;
+            }
+        } else if learners && (self.lines + 1 > MAX_LOG_LINES || self.bytes + size > MAX_LOG_BYTES)
+        {
+            self.capped = true;
+            let notice = LogLine {
+                phase: LogPhase::Server,
+                text: format!(
+                    "[the log passed {MAX_LOG_LINES} lines or {} KiB; later lines of the build and the run are not shown]",
+                    MAX_LOG_BYTES / 1024
+                ),
+            };
+            self.keep(notice.clone());
+            return Kept::CapReached(notice);
+        }
+        self.keep(line);
+        Kept::Yes
+    }
+
+    fn keep(&mut self, line: LogLine) {
+        self.lines += 1;
+        self.bytes += line.text.len() + 1;
+        self.open.push(line);
+        if self.open.len() >= LOG_CHUNK {
+            self.seal();
+        }
+    }
+
+    fn seal(&mut self) {
+        if !self.open.is_empty() {
+            let chunk: Arc<[LogLine]> = std::mem::take(&mut self.open).into();
+            self.sealed.push(chunk);
+        }
+    }
+
+    /// Every line so far, shared: the open tail is sealed into a chunk of its own.
+    fn chunks(&mut self) -> Vec<Arc<[LogLine]>> {
+        self.seal();
+        self.sealed.clone()
+    }
+
+    fn to_vec(&self) -> Vec<LogLine> {
+        let mut all = Vec::with_capacity(self.lines);
+        for chunk in &self.sealed {
+            all.extend_from_slice(chunk);
+        }
+        all.extend_from_slice(&self.open);
+        all
+    }
+}
+
 impl BuildRecord {
     pub fn view(&self) -> BuildView {
         lock(&self.state).view.clone()
     }
 
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
     /// Everything so far, plus a receiver for what comes next: nothing is missed or repeated
-    /// because both are taken under the same lock the publisher holds.
-    pub fn subscribe(&self) -> (BuildView, Vec<LogLine>, broadcast::Receiver<BuildEvent>) {
-        let state = lock(&self.state);
+    /// because both are taken under the same lock the publisher holds. The log comes as
+    /// shared chunks: many subscribers of a long log hold one copy of it.
+    pub fn subscribe(
+        &self,
+    ) -> (
+        BuildView,
+        Vec<Arc<[LogLine]>>,
+        broadcast::Receiver<BuildEvent>,
+    ) {
+        let mut state = lock(&self.state);
         (
             state.view.clone(),
-            state.log.clone(),
+            state.log.chunks(),
             self.events.subscribe(),
         )
     }
@@ -142,11 +262,21 @@ impl BuildRecord {
         }
     }
 
+    /// Keep a line and tell subscribers, within the log's caps (past them one line says so,
+    /// and the view is marked `log_truncated`).
     fn log(&self, phase: LogPhase, text: String) {
         let mut state = lock(&self.state);
         let line = LogLine { phase, text };
-        state.log.push(line.clone());
-        let _ = self.events.send(BuildEvent::Log(line));
+        match state.log.push(line.clone()) {
+            Kept::Yes => {
+                let _ = self.events.send(BuildEvent::Log(line));
+            }
+            Kept::CapReached(notice) => {
+                state.view.log_truncated = true;
+                let _ = self.events.send(BuildEvent::Log(notice));
+            }
+            Kept::No => {}
+        }
     }
 
     fn finish(&self, view: BuildView) {
@@ -222,7 +352,8 @@ impl Builds {
     }
 
     /// Refuse a learner who started `rate_per_minute` builds in the last minute, saying when
-    /// the oldest of them leaves the window. Accepted builds are counted in `submit`.
+    /// the oldest of them leaves the window; otherwise count this one now (so parallel
+    /// submits cannot all pass), to be given back with [`Builds::uncount_rate`] if refused later.
     fn check_rate(&self, owner: &str) -> Result<(), SubmitError> {
         let limit = self.settings.rate_per_minute;
         if limit == 0 {
@@ -244,17 +375,54 @@ impl Builds {
                     retry_after: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
                 })
             }
-            _ => Ok(()),
+            _ => {
+                recent.entry(owner.to_string()).or_default().push_back(now);
+                Ok(())
+            }
         }
     }
 
-    fn count_for_rate(&self, owner: &str) {
-        if self.settings.rate_per_minute > 0 {
-            lock(&self.recent)
-                .entry(owner.to_string())
-                .or_default()
-                .push_back(std::time::Instant::now());
+    /// Give back the build [`Builds::check_rate`] counted, when it was refused after all.
+    fn uncount_rate(&self, owner: &str) {
+        if let Some(times) = lock(&self.recent).get_mut(owner) {
+            times.pop_back();
         }
+    }
+
+    /// Room in the queue for a build of `size` bytes, counting the builds waiting now but
+    /// not `owner`'s own (a new submit cancels it). Called under the records lock, so two
+    /// submits cannot both take the last place.
+    fn check_queue(
+        &self,
+        records: &HashMap<String, Arc<BuildRecord>>,
+        owner: &str,
+        size: usize,
+    ) -> Result<(), SubmitError> {
+        let (mut waiting, mut bytes) = (0, 0);
+        for record in records.values() {
+            if record.owner == owner || *record.done.borrow() {
+                continue;
+            }
+            if lock(&record.state).view.status == BuildStatus::Queued {
+                waiting += 1;
+                bytes += record.context_bytes;
+            }
+        }
+        let retry_after = QUEUE_FULL_RETRY_AFTER;
+        if waiting >= self.settings.max_queued {
+            return Err(SubmitError::QueueFull {
+                waiting,
+                retry_after,
+            });
+        }
+        if bytes + size > self.settings.max_queued_context_bytes {
+            return Err(SubmitError::QueueMemoryFull {
+                budget: self.settings.max_queued_context_bytes,
+                size,
+                retry_after,
+            });
+        }
+        Ok(())
     }
 
     /// The layers of the image a finished build made: each layer's instruction, size and
@@ -341,15 +509,25 @@ impl Builds {
             ),
         };
         let context = BuildContext::new(request.files, &self.settings.context)?;
+        let context_bytes: usize = context
+            .files()
+            .iter()
+            .map(|(path, text)| path.len() + text.len())
+            .sum();
         self.check_rate(owner)?;
-        self.engine
-            .check()
-            .await
-            .map_err(SubmitError::EngineUnavailable)?;
+        if let Err(problem) = self.engine.check().await {
+            self.uncount_rate(owner);
+            return Err(SubmitError::EngineUnavailable(problem));
+        }
 
         let id = uuid::Uuid::new_v4().simple().to_string();
         let (record, previous) = {
             let mut records = lock(&self.records);
+            if let Err(full) = self.check_queue(&records, owner, context_bytes) {
+                drop(records);
+                self.uncount_rate(owner);
+                return Err(full);
+            }
             // One build per learner: a newer submit stops the one still going, and starts
             // once that one has cleaned up.
             let previous = records
@@ -366,10 +544,11 @@ impl Builds {
             view.lint = app::lint::lint(context.dockerfile());
             let record = Arc::new(BuildRecord {
                 owner: owner.to_string(),
+                context_bytes,
                 state: Mutex::new(RecordState {
                     view,
                     created_at: crate::store::now_ms(),
-                    log: Vec::new(),
+                    log: SharedLog::default(),
                     intermediate_ids: Vec::new(),
                     stage_images: Vec::new(),
                 }),
@@ -381,7 +560,6 @@ impl Builds {
             (record, previous)
         };
         self.remember(&id);
-        self.count_for_rate(owner);
         // Stored now, so a server killed during the build leaves an attempt to mark interrupted.
         let (view, created_at) = {
             let state = lock(&record.state);
@@ -1016,7 +1194,7 @@ impl Builds {
             let state = lock(&record.state);
             (
                 state.view.clone(),
-                state.log.clone(),
+                state.log.to_vec(),
                 state.created_at,
                 state.stage_images.clone(),
             )
@@ -1191,5 +1369,67 @@ fn run_plan(exercise: Option<&Exercise>, config: &ImageConfigFacts) -> Option<Ru
             probe: None,
             stop: None,
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(phase: LogPhase, text: &str) -> LogLine {
+        LogLine {
+            phase,
+            text: text.into(),
+        }
+    }
+
+    #[test]
+    fn the_log_is_capped_in_lines_says_so_once_and_still_tells_the_end() {
+        let mut log = SharedLog::default();
+        let mut capped = 0;
+        for _ in 0..500_000 {
+            match log.push(line(LogPhase::Build, "")) {
+                Kept::CapReached(notice) => {
+                    capped += 1;
+                    assert!(notice.text.contains("5000 lines"), "{}", notice.text);
+                }
+                Kept::Yes | Kept::No => {}
+            }
+        }
+        assert_eq!(capped, 1, "said once");
+        assert_eq!(log.lines, MAX_LOG_LINES + 1, "the lines and the notice");
+        assert_eq!(
+            log.push(line(LogPhase::Run, "more")),
+            Kept::No,
+            "the run is cut too"
+        );
+        assert_eq!(
+            log.push(line(LogPhase::Server, "the step failed")),
+            Kept::Yes
+        );
+        let all = log.to_vec();
+        assert_eq!(all.len(), MAX_LOG_LINES + 2);
+        assert_eq!(all.last().map(|l| l.text.as_str()), Some("the step failed"));
+        for _ in 0..10_000 {
+            log.push(line(LogPhase::Server, "x"));
+        }
+        assert!(log.lines <= MAX_LOG_LINES + SERVER_LINES_PAST_CAP);
+    }
+
+    #[test]
+    fn the_log_is_capped_in_bytes_and_subscribers_share_its_chunks() {
+        let mut log = SharedLog::default();
+        let long = "x".repeat(1023);
+        for _ in 0..1000 {
+            log.push(line(LogPhase::Build, &long));
+        }
+        assert!(log.bytes <= MAX_LOG_BYTES + 200, "{}", log.bytes);
+        assert!(log.capped);
+        let first = log.chunks();
+        let second = log.chunks();
+        assert_eq!(first.len(), second.len());
+        assert!(first.iter().zip(&second).all(|(a, b)| Arc::ptr_eq(a, b)));
+        let lines: usize = first.iter().map(|c| c.len()).sum();
+        assert_eq!(lines, log.lines);
     }
 }

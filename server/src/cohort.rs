@@ -216,11 +216,21 @@ pub async fn dashboard(
 }
 
 /// One CSV row per learner and item: `learner_id, learner, kind, item, title, status,
-/// attempts, detail, last_seen`. Text that a spreadsheet would run as a formula is prefixed
-/// with `'`.
+/// attempts, detail, last_seen`. Every field is quoted, and text that a spreadsheet would run
+/// as a formula is prefixed with `'` (see [`csv_field`]).
 pub fn csv(dashboard: &Dashboard) -> String {
-    let mut out =
-        String::from("learner_id,learner,kind,item,title,status,attempts,detail,last_seen\r\n");
+    let header = [
+        "learner_id",
+        "learner",
+        "kind",
+        "item",
+        "title",
+        "status",
+        "attempts",
+        "detail",
+        "last_seen",
+    ];
+    let mut out = csv_line(&header);
     for row in &dashboard.rows {
         for (column, cell) in dashboard.columns.iter().zip(&row.cells) {
             let (kind, item) = column.key.split_once(':').unwrap_or(("", &column.key));
@@ -235,25 +245,45 @@ pub fn csv(dashboard: &Dashboard) -> String {
                 cell.detail.as_deref().unwrap_or(""),
                 row.last_seen.as_str(),
             ];
-            let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
-            out.push_str(&line.join(","));
-            out.push_str("\r\n");
+            out.push_str(&csv_line(&fields));
         }
     }
     out
 }
 
+fn csv_line(fields: &[&str]) -> String {
+    let mut line = fields
+        .iter()
+        .map(|f| csv_field(f))
+        .collect::<Vec<_>>()
+        .join(",");
+    line.push_str("\r\n");
+    line
+}
+
+/// Characters a spreadsheet takes as the start of a formula.
+const FORMULA_START: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// One field, always in quotes (inner quotes doubled). A `'` goes before a formula start at
+/// the beginning of the text and after every `;`, `,`, tab or line break inside it: a
+/// spreadsheet in a `;` locale, or a reader that ignores quotes, splits cells there, and the
+/// piece after the split must not become a formula either.
 fn csv_field(text: &str) -> String {
-    let guarded = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{text}")
-    } else {
-        text.to_string()
-    };
-    if guarded.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", guarded.replace('"', "\"\""))
-    } else {
-        guarded
+    let mut out = String::with_capacity(text.len() + 4);
+    out.push('"');
+    let mut at_cell_start = true;
+    for c in text.chars() {
+        if at_cell_start && FORMULA_START.contains(&c) {
+            out.push('\'');
+        }
+        if c == '"' {
+            out.push('"');
+        }
+        out.push(c);
+        at_cell_start = matches!(c, ';' | ',' | '\t' | '\n' | '\r');
     }
+    out.push('"');
+    out
 }
 
 #[cfg(test)]
@@ -278,10 +308,80 @@ mod tests {
 
     #[test]
     fn csv_fields_are_quoted_and_formulas_defused() {
-        assert_eq!(csv_field("plain"), "plain");
+        assert_eq!(csv_field("plain"), "\"plain\"");
+        assert_eq!(csv_field(""), "\"\"");
         assert_eq!(csv_field("Smith, Ann"), "\"Smith, Ann\"");
         assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(csv_field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
-        assert_eq!(csv_field("-1"), "'-1");
+        assert_eq!(csv_field("-1"), "\"'-1\"");
+        assert_eq!(csv_field("a;=1+1"), "\"a;'=1+1\"");
+        assert_eq!(csv_field("line\n@SUM(A1)"), "\"line\n'@SUM(A1)\"");
+        assert_eq!(csv_field("\tcmd"), "\"'\tcmd\"");
+        assert_eq!(csv_field("3"), "\"3\"");
+    }
+
+    /// Cells as a spreadsheet splitting on `separator` reads them: a cell that starts with a
+    /// quote is quoted up to a lone quote (`""` is one quote), what follows it is kept as it
+    /// is; with `quotes` off, quotes are ordinary characters (the crudest reader).
+    fn read_cells(text: &str, separator: char, quotes: bool) -> Vec<String> {
+        let mut cells = Vec::new();
+        let mut cell = String::new();
+        let (mut quoted, mut at_start) = (false, true);
+        let mut chars = text.chars().peekable();
+        while let Some(c) = chars.next() {
+            if quotes && c == '"' && (at_start || quoted) {
+                if at_start {
+                    quoted = true;
+                } else if chars.peek() == Some(&'"') {
+                    chars.next();
+                    cell.push('"');
+                } else {
+                    quoted = false;
+                }
+                at_start = false;
+                continue;
+            }
+            if !quoted && (c == separator || c == '\n') {
+                cells.push(std::mem::take(&mut cell).trim_end_matches('\r').to_string());
+                at_start = true;
+                continue;
+            }
+            at_start = false;
+            cell.push(c);
+        }
+        cells.push(cell);
+        cells
+    }
+
+    #[test]
+    fn no_reader_of_the_export_sees_a_formula_in_a_learners_name() {
+        let names = [
+            "=1+1",
+            "+cmd|' /C calc'!A0",
+            "-2+3",
+            "@SUM(A1:A9)",
+            "\t=1",
+            "Ann;=HYPERLINK(\"http://evil.example\")",
+            "Ann,=1",
+            "Ann\";=1",
+            "two\nlines\n=1",
+            "quote \" inside",
+        ];
+        let fields: Vec<String> = names.iter().map(|n| csv_field(n)).collect();
+        let line = format!("{}\r\n", fields.join(","));
+        for (separator, quotes) in [(',', true), (';', true), (';', false), (',', false)] {
+            for cell in read_cells(&line, separator, quotes) {
+                assert!(
+                    !cell.starts_with(FORMULA_START),
+                    "a reader splitting on {separator:?} (quotes {quotes}) sees a formula: {cell:?} in {line:?}"
+                );
+            }
+        }
+        // The RFC 4180 reading (`,`, quotes) gives each name back whole, after its `'`s.
+        let back = read_cells(&line, ',', true);
+        assert_eq!(back.len(), names.len() + 1, "{back:?}");
+        for (cell, name) in back.iter().zip(names) {
+            assert_eq!(cell.replace('\'', ""), name.replace('\'', ""));
+        }
     }
 }

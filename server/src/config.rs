@@ -10,7 +10,8 @@ use std::path::PathBuf;
     name = "layerlab",
     version,
     about = "A Docker workshop in the browser: lessons, quizzes, and real builds on a real engine.",
-    args_conflicts_with_subcommands = true
+    args_conflicts_with_subcommands = true,
+    args_override_self = true
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -20,9 +21,13 @@ pub struct Cli {
     pub serve: ServeConfig,
 }
 
+// Parsed once per process: the size of the serve variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve the workshop (the default).
+    /// Serve the workshop (the default). A flag given twice takes its last value (so a
+    /// wrapper's defaults can be overridden).
+    #[command(args_override_self = true)]
     Serve(ServeConfig),
     /// Base images for a classroom without a registry.
     Images {
@@ -132,6 +137,44 @@ pub struct ServeConfig {
     pub allow_build_network: bool,
     #[command(flatten)]
     pub limits: LimitArgs,
+    #[command(flatten)]
+    pub edge: EdgeArgs,
+}
+
+/// Who may ask how much, at the HTTP edge: limits per client address and per person, and the
+/// build queue's bounds.
+#[derive(Debug, Clone, Args)]
+pub struct EdgeArgs {
+    /// Reverse proxies in front of layerlab that append the client's address to
+    /// X-Forwarded-For (0: ignore the header and use the connection's address).
+    #[arg(long, env = "LAYERLAB_TRUSTED_PROXIES", default_value_t = 0)]
+    pub trusted_proxies: usize,
+    /// New learners (browsers without a session) one address may start per hour (0: no limit).
+    #[arg(long, env = "LAYERLAB_NEW_LEARNERS_PER_ADDRESS", default_value_t = 100)]
+    pub new_learners_per_address: u32,
+    /// Builds one address may start per minute, all its learners together (0: no limit).
+    #[arg(long, env = "LAYERLAB_BUILDS_PER_ADDRESS", default_value_t = 120)]
+    pub builds_per_address: u32,
+    /// Builds that may wait for a builder; more get "queue full, try again".
+    #[arg(long, env = "LAYERLAB_MAX_QUEUED_BUILDS", default_value_t = 100)]
+    pub max_queued_builds: usize,
+    /// Memory the files of waiting builds may take together, in MiB.
+    #[arg(long, env = "LAYERLAB_QUEUED_CONTEXT_MB", default_value_t = 64)]
+    pub queued_context_mb: usize,
+    /// Build and dashboard event streams one person may keep open at once.
+    #[arg(long, env = "LAYERLAB_EVENT_STREAMS_PER_PERSON", default_value_t = 8)]
+    pub event_streams_per_person: usize,
+}
+
+impl EdgeArgs {
+    pub fn settings(&self) -> crate::http::admission::EdgeSettings {
+        crate::http::admission::EdgeSettings {
+            trusted_proxies: self.trusted_proxies,
+            new_learners_per_hour: self.new_learners_per_address,
+            builds_per_minute: self.builds_per_address,
+            streams_per_person: self.event_streams_per_person.max(1),
+        }
+    }
 }
 
 /// What each learner's build and run may use. Sizes are in MiB, times in seconds.
@@ -236,6 +279,24 @@ mod tests {
         assert!(cli.command.is_none());
         assert_eq!(cli.serve.content_dir, PathBuf::from("content"));
         assert!(cli.serve.database_url.starts_with("sqlite://"));
+    }
+
+    #[test]
+    fn a_flag_given_twice_takes_the_last_value() {
+        let cli = Cli::try_parse_from([
+            "layerlab",
+            "serve",
+            "--build-rate-per-minute=0",
+            "--build-rate-per-minute=12",
+        ])
+        .expect("parses");
+        match cli.command {
+            Some(Command::Serve(c)) => assert_eq!(c.limits.build_rate_per_minute, 12),
+            other => panic!("expected serve, got {other:?}"),
+        }
+        let cli = Cli::try_parse_from(["layerlab", "--trusted-proxies=2", "--trusted-proxies=1"])
+            .expect("parses");
+        assert_eq!(cli.serve.edge.trusted_proxies, 1);
     }
 
     #[test]

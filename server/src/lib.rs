@@ -49,7 +49,9 @@ pub async fn build(config: &ServeConfig) -> anyhow::Result<axum::Router> {
         .site_pkg_dir("pkg")
         .build();
     let engine = Arc::new(engine::Engine::new(Some(&config.docker_host)));
-    let settings = config.limits.settings();
+    let mut settings = config.limits.settings();
+    settings.max_queued = config.edge.max_queued_builds;
+    settings.max_queued_context_bytes = config.edge.queued_context_mb << 20;
     // Twice the build time limit: no running build can own a cgroup that old.
     let swept = engine::BuildCgroup::sweep_stale(settings.build.timeout * 2);
     if swept > 0 {
@@ -73,7 +75,9 @@ pub async fn build(config: &ServeConfig) -> anyhow::Result<axum::Router> {
         lesson_pages: Arc::new(http::lesson_pages::LessonPages::new(
             config.page_memo_mb << 20,
         )),
+        edge: Arc::new(http::admission::Edge::new(config.edge.settings())),
     };
+    tell_isolation(state.engine.clone());
     janitor::start(
         state.store.clone(),
         state.engine.clone(),
@@ -87,6 +91,22 @@ pub async fn build(config: &ServeConfig) -> anyhow::Result<axum::Router> {
         &config.style_dir,
         config.secure_cookies,
     ))
+}
+
+/// Say in the log, once the engine answers, how it isolates builds from the host, and warn
+/// when they run as the host's real root.
+fn tell_isolation(engine: Arc<engine::Engine>) {
+    tokio::spawn(async move {
+        match engine.isolation().await {
+            Ok(isolation) => match &isolation.warning {
+                Some(warning) => {
+                    tracing::warn!("engine isolation: {}. {warning}", isolation.summary)
+                }
+                None => tracing::info!("engine isolation: {}", isolation.summary),
+            },
+            Err(problem) => tracing::info!("engine isolation: unknown ({problem})"),
+        }
+    });
 }
 
 /// Load the course and its exercises with every cross-check `serve` does; say what is there.
@@ -214,9 +234,13 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", config.addr))?;
     let addr = listener.local_addr()?;
     println!("layerlab is serving on http://{addr}");
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    // The peer's address is what per-address limits count by (see `--trusted-proxies`).
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
     Ok(())
 }
 

@@ -32,6 +32,8 @@ pub struct AppState {
     pub progress: ProgressSender,
     /// Lesson pages as rendered, shared by learners who see the same (`http::lesson_pages`).
     pub lesson_pages: Arc<crate::http::lesson_pages::LessonPages>,
+    /// Limits per client address and per person at the HTTP edge (`http::admission`).
+    pub edge: Arc<crate::http::admission::Edge>,
 }
 
 /// "Learner X did something": a finished attempt, a quiz answer, a new name or cohort. The
@@ -627,17 +629,27 @@ async fn csrf(session: &Session) -> Result<String, BackendError> {
 }
 
 impl AppState {
-    /// The instructor logged in with this session, or Unauthorized.
+    /// The instructor logged in with this session, or Unauthorized. A session from before the
+    /// instructor's last password reset is logged out here.
     pub async fn instructor(&self, session: &Session) -> Result<Instructor, BackendError> {
         let refused = || BackendError::Unauthorized("Log in as an instructor first.".into());
         let id = crate::auth::instructor_id(session)
             .await
             .ok_or_else(refused)?;
-        self.store
+        let instructor = self
+            .store
             .instructor(&id)
             .await
             .map_err(|e| internal("checking your login", e))?
-            .ok_or_else(refused)
+            .ok_or_else(refused)?;
+        if instructor.credential_version != crate::auth::credential_version(session).await {
+            let _ = session.remove::<String>(crate::auth::INSTRUCTOR_KEY).await;
+            return Err(BackendError::Unauthorized(
+                "Your password was changed since you logged in; log in again with the new one."
+                    .into(),
+            ));
+        }
+        Ok(instructor)
     }
 
     /// The cohort if the logged-in instructor runs it; anyone else's is "not found".

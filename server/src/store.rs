@@ -230,6 +230,8 @@ pub struct Instructor {
     pub id: String,
     pub name: String,
     pub password_hash: String,
+    /// Bumped by every password reset; a session logged in under another value is over.
+    pub credential_version: i64,
 }
 
 /// One finished build, as stored.
@@ -821,7 +823,9 @@ impl Store {
             if !replace {
                 anyhow::bail!("there is already an instructor called `{name}`; add --reset to give them a new password");
             }
-            sqlx::query("UPDATE instructors SET password_hash = $1 WHERE id = $2")
+            sqlx::query(
+                "UPDATE instructors SET password_hash = $1, credential_version = credential_version + 1 WHERE id = $2",
+            )
                 .bind(password_hash)
                 .bind(&existing.id)
                 .execute(&self.pool)
@@ -853,7 +857,9 @@ impl Store {
         column: &str,
         value: &str,
     ) -> sqlx::Result<Option<Instructor>> {
-        let sql = format!("SELECT id, name, password_hash FROM instructors WHERE {column} = $1");
+        let sql = format!(
+            "SELECT id, name, password_hash, credential_version FROM instructors WHERE {column} = $1"
+        );
         Ok(sqlx::query(&sql)
             .bind(value)
             .fetch_optional(&self.pool)
@@ -862,6 +868,7 @@ impl Store {
                 id: row.get("id"),
                 name: row.get("name"),
                 password_hash: row.get("password_hash"),
+                credential_version: row.get("credential_version"),
             }))
     }
 

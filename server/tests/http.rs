@@ -31,6 +31,9 @@ async fn status_reports_the_real_engine_as_the_docker_cli_sees_it() {
     let cli_version = docker_cli(&["version", "--format", "{{.Server.Version}}"])
         .expect("the Docker engine must be running for the tests (see README)");
     let mut c = TestClient::new(LOCAL_ENGINE).await;
+    // The whole picture is an instructor's (tests/edge.rs has what anyone else sees).
+    c.log_in_as_new_instructor("operator", "status-of-the-engine")
+        .await;
     let res = c.get("/api/v1/status").await;
     assert_eq!(res.status, 200);
     let s = res.json();
@@ -66,6 +69,15 @@ async fn with_no_engine_lessons_still_serve_and_the_page_says_why_builds_are_off
     let s = c.get("/api/v1/status").await.json();
     assert_eq!(s["engine"]["reachable"], false);
     assert_eq!(s["builds_available"], false);
+    assert!(
+        s["engine"]["problem"].is_null(),
+        "why is for instructors: {s}"
+    );
+    let mut operator = c.another();
+    operator
+        .log_in_as_new_instructor("operator", "status-of-the-engine")
+        .await;
+    let s = operator.get("/api/v1/status").await.json();
     assert!(s["engine"]["problem"]
         .as_str()
         .expect("problem")

@@ -191,6 +191,107 @@ impl Engine {
     }
 }
 
+/// What the engine does to keep a build's or run's processes from the host, read from its
+/// `/info`: user namespaces (`userns-remap`), rootless mode, the seccomp profile, AppArmor or
+/// SELinux, and the cgroup version. Without user namespaces or rootless mode, root in a
+/// build step is root on the host, held back only by capabilities, seccomp and cgroups.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Isolation {
+    /// Container root is mapped to an unprivileged host user (`userns-remap`).
+    pub user_namespaces: bool,
+    /// The engine itself runs as an unprivileged user.
+    pub rootless: bool,
+    /// The seccomp profile containers get (`default`, `builtin`, a file), if seccomp is on.
+    pub seccomp: Option<String>,
+    pub apparmor: bool,
+    pub selinux: bool,
+    /// `1` or `2`.
+    pub cgroup_version: Option<String>,
+    pub cgroup_driver: Option<String>,
+    /// The engine's own words (`SecurityOptions`), e.g. `name=seccomp,profile=default`.
+    pub security_options: Vec<String>,
+    /// No user namespace and not rootless: a build's root is the host's root.
+    pub builds_run_as_host_root: bool,
+    /// One line for people: what the engine offers.
+    pub summary: String,
+    /// What an operator should know, when something is missing.
+    pub warning: Option<String>,
+}
+
+impl Isolation {
+    pub fn from_info(info: &bollard::models::SystemInfo) -> Self {
+        let options = info.security_options.clone().unwrap_or_default();
+        // Each entry is `name=X[,key=value…]`.
+        let entry = |wanted: &str| {
+            options.iter().find_map(|o| {
+                let mut fields = o.split(',');
+                (fields.next()? == format!("name={wanted}")).then(|| fields.collect::<Vec<_>>())
+            })
+        };
+        let user_namespaces = entry("userns").is_some();
+        let rootless = entry("rootless").is_some();
+        let seccomp = entry("seccomp").map(|fields| {
+            fields
+                .iter()
+                .find_map(|f| f.strip_prefix("profile="))
+                .unwrap_or("default")
+                .to_string()
+        });
+        let apparmor = entry("apparmor").is_some();
+        let selinux = entry("selinux").is_some();
+        let text = |v: Option<String>| v.filter(|v| !v.is_empty());
+        let cgroup_version = text(info.cgroup_version.map(|v| v.to_string()));
+        let cgroup_driver = text(info.cgroup_driver.map(|v| v.to_string()));
+        let builds_run_as_host_root = !user_namespaces && !rootless;
+        let yes_no = |b: bool| if b { "yes" } else { "no" };
+        let summary = format!(
+            "user namespaces (userns-remap): {}; rootless: {}; seccomp: {}; AppArmor: {}; SELinux: {}; cgroup v{} ({})",
+            yes_no(user_namespaces),
+            yes_no(rootless),
+            seccomp.as_deref().map_or("off".to_string(), |p| format!("on, profile {p}")),
+            yes_no(apparmor),
+            yes_no(selinux),
+            cgroup_version.as_deref().unwrap_or("?"),
+            cgroup_driver.as_deref().unwrap_or("driver unknown"),
+        );
+        let mut missing = Vec::new();
+        if builds_run_as_host_root {
+            missing.push(
+                "builds and runs execute as the host's real root (no user-namespace remapping, not rootless): a learner who escaped a container would be root on this host. Run a dedicated engine with \"userns-remap\": \"default\" (see the README's operator notes)",
+            );
+        }
+        if seccomp.as_deref().is_none_or(|p| p == "unconfined") {
+            missing.push("containers run without a seccomp profile");
+        }
+        let warning = (!missing.is_empty()).then(|| missing.join("; "));
+        Isolation {
+            user_namespaces,
+            rootless,
+            seccomp,
+            apparmor,
+            selinux,
+            cgroup_version,
+            cgroup_driver,
+            security_options: options,
+            builds_run_as_host_root,
+            summary,
+            warning,
+        }
+    }
+}
+
+impl Engine {
+    /// How the engine isolates containers (its `/info`), or why it cannot tell.
+    pub async fn isolation(&self) -> Result<Isolation, String> {
+        let docker = self.client().await?;
+        match tokio::time::timeout(PROBE_TIMEOUT, docker.info()).await {
+            Ok(Ok(info)) => Ok(Isolation::from_info(&info)),
+            Ok(Err(e)) => Err(describe(&self.host, &e)),
+            Err(_) => Err(format!("no answer within {} s", PROBE_TIMEOUT.as_secs())),
+        }
+    }
+}
+
 /// What `seed_base_image` did.
 #[derive(Debug, PartialEq, Eq)]
 pub enum SeedOutcome {
@@ -398,6 +499,79 @@ mod tests {
         assert!(lines.first().is_some_and(|v| v.starts_with("12.")), "{out}");
         assert_eq!(lines[1..], ["1000", "apt", "ca"]);
         assert_eq!(label, "debootstrap");
+    }
+
+    fn info(options: &[&str], cgroup: &str) -> bollard::models::SystemInfo {
+        serde_json::from_value(serde_json::json!({
+            "SecurityOptions": options,
+            "CgroupVersion": cgroup,
+            "CgroupDriver": "cgroupfs",
+        }))
+        .expect("an info")
+    }
+
+    #[test]
+    fn isolation_is_read_from_the_engines_security_options() {
+        let plain = Isolation::from_info(&info(&["name=seccomp,profile=default"], "1"));
+        assert!(!plain.user_namespaces && !plain.rootless);
+        assert!(plain.builds_run_as_host_root);
+        assert_eq!(plain.seccomp.as_deref(), Some("default"));
+        assert_eq!(plain.cgroup_version.as_deref(), Some("1"));
+        assert!(plain
+            .warning
+            .as_deref()
+            .is_some_and(|w| w.contains("real root") && w.contains("userns-remap")));
+        let remapped = Isolation::from_info(&info(
+            &[
+                "name=apparmor",
+                "name=seccomp,profile=builtin",
+                "name=userns",
+                "name=cgroupns",
+            ],
+            "2",
+        ));
+        assert!(remapped.user_namespaces && !remapped.builds_run_as_host_root);
+        assert!(remapped.apparmor);
+        assert_eq!(remapped.seccomp.as_deref(), Some("builtin"));
+        assert_eq!(remapped.warning, None);
+        assert!(
+            remapped.summary.contains("cgroup v2"),
+            "{}",
+            remapped.summary
+        );
+        let rootless = Isolation::from_info(&info(
+            &["name=rootless", "name=seccomp,profile=unconfined"],
+            "2",
+        ));
+        assert!(rootless.rootless && !rootless.builds_run_as_host_root);
+        assert!(rootless
+            .warning
+            .as_deref()
+            .is_some_and(|w| w.contains("seccomp")));
+    }
+
+    #[tokio::test]
+    async fn this_engines_isolation_matches_docker_info() {
+        let isolation = Engine::new(None)
+            .isolation()
+            .await
+            .expect("the engine answers");
+        let cli = docker(&[
+            "info",
+            "--format",
+            "{{json .SecurityOptions}} {{.CgroupVersion}}",
+        ]);
+        let cli = String::from_utf8_lossy(&cli.stdout);
+        let (options, cgroup) = cli.trim().rsplit_once(' ').expect("two fields");
+        let options: Vec<String> = serde_json::from_str(options).expect("json");
+        assert_eq!(isolation.security_options, options);
+        assert_eq!(isolation.cgroup_version.as_deref(), Some(cgroup));
+        assert_eq!(
+            isolation.builds_run_as_host_root,
+            !options
+                .iter()
+                .any(|o| o == "name=userns" || o == "name=rootless")
+        );
     }
 
     #[test]

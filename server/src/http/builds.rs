@@ -1,6 +1,7 @@
 //! The build API: `POST /api/v1/builds`, `GET /api/v1/builds/{id}` and the live
 //! `GET /api/v1/builds/{id}/events` (Server-Sent Events). The UI uses these same endpoints.
 
+use super::admission::{ClientAddress, StreamGuard};
 use super::AppError;
 use crate::builds::{status_of, BuildEvent, SubmitError};
 use crate::state::{learner_id, AppState};
@@ -32,6 +33,7 @@ pub fn router() -> Router<AppState> {
 async fn submit(
     State(state): State<AppState>,
     session: Session,
+    client: Option<axum::Extension<ClientAddress>>,
     body: Result<Json<BuildRequest>, JsonRejection>,
 ) -> Result<(StatusCode, Json<BuildAccepted>), AppError> {
     let Json(request) = body.map_err(|rejection| match rejection {
@@ -45,27 +47,48 @@ async fn submit(
         )),
     })?;
     let learner = learner_id(&state.store, &session).await?;
-    let accepted = state
-        .builds
-        .submit(&learner, request)
-        .await
-        .map_err(|e| match e {
-            SubmitError::UnknownExercise(_) => AppError::NotFound(e.to_string()),
-            SubmitError::Context(c) if c.is_too_large() => {
-                AppError::Coded(StatusCode::PAYLOAD_TOO_LARGE, c.code(), c.to_string())
-            }
-            SubmitError::Context(c) => {
-                AppError::Coded(StatusCode::BAD_REQUEST, c.code(), c.to_string())
-            }
-            SubmitError::RateLimited { retry_after, .. } => {
-                AppError::RateLimited(retry_after, e.to_string())
-            }
-            SubmitError::EngineUnavailable(_) => AppError::Coded(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "engine_unavailable",
-                e.to_string(),
+    // Learners cost nothing to make, so their address is held to a limit of its own.
+    let client = client.map_or(ClientAddress::Unknown, |c| c.0);
+    if let Err(wait) = state.edge.take_build(&client) {
+        return Err(AppError::Wait(
+            StatusCode::TOO_MANY_REQUESTS,
+            "address_rate_limited",
+            wait,
+            format!(
+                "Builds from your network address reached {} in the last minute, the most one address may start (everyone behind it counts together). Try again in {}.",
+                state.edge.settings.builds_per_minute,
+                super::admission::in_words(wait)
             ),
-        })?;
+        ));
+    }
+    let submitted = state.builds.submit(&learner, request).await;
+    if submitted.is_err() {
+        state.edge.refund_build(&client);
+    }
+    let accepted = submitted.map_err(|e| match e {
+        SubmitError::UnknownExercise(_) => AppError::NotFound(e.to_string()),
+        SubmitError::Context(c) if c.is_too_large() => {
+            AppError::Coded(StatusCode::PAYLOAD_TOO_LARGE, c.code(), c.to_string())
+        }
+        SubmitError::Context(c) => {
+            AppError::Coded(StatusCode::BAD_REQUEST, c.code(), c.to_string())
+        }
+        SubmitError::RateLimited { retry_after, .. } => {
+            AppError::RateLimited(retry_after, e.to_string())
+        }
+        SubmitError::EngineUnavailable(_) => AppError::Coded(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "engine_unavailable",
+            e.to_string(),
+        ),
+        SubmitError::QueueFull { retry_after, .. }
+        | SubmitError::QueueMemoryFull { retry_after, .. } => AppError::Wait(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "queue_full",
+            retry_after,
+            e.to_string(),
+        ),
+    })?;
     Ok((StatusCode::ACCEPTED, Json(accepted)))
 }
 
@@ -127,32 +150,42 @@ pub async fn explore(
 }
 
 /// The build so far (a `status` event, then every `log` line), then live events until `done`,
-/// which carries the whole result. The stream then ends; clients should not reconnect.
+/// which carries the whole result. The stream then ends; clients should not reconnect. The
+/// backlog is sent from the record's shared chunks, line by line as the client reads, and a
+/// learner may hold only so many streams open at once.
 async fn events(
     State(state): State<AppState>,
     session: Session,
     Path(id): Path<String>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, AppError> {
     let learner = learner_id(&state.store, &session).await?;
+    let guard = open_stream(&state, &learner)?;
     let Some(record) = state.builds.get(&id, &learner) else {
         // A build from before a restart: replay it from the store, then end.
         let attempt = state.stored_attempt(&id, &learner).await?;
-        let mut events = vec![status_event(&status_of(&attempt.view))];
-        events.extend(attempt.log.iter().map(|line| json_event("log", line)));
-        events.push(json_event("done", &attempt.view));
-        let stream = stream::iter(events).map(Ok);
+        let first = status_event(&status_of(&attempt.view));
+        let last = json_event("done", &attempt.view);
+        let lines = attempt.log.into_iter().map(|line| json_event("log", &line));
+        let events = std::iter::once(first)
+            .chain(lines)
+            .chain(std::iter::once(last));
+        let stream = stream::iter(events).map(move |event| {
+            let _open = &guard;
+            Ok(event)
+        });
         return Ok(Sse::new(stream.boxed()).keep_alive(KeepAlive::default()));
     };
-    let (view, log, receiver) = record.subscribe();
-    let mut backlog = vec![status_event(&status_of(&view))];
-    backlog.extend(log.iter().map(|line| json_event("log", line)));
+    let (view, chunks, receiver) = record.subscribe();
     let finished = view.status.is_finished();
-    if finished {
-        backlog.push(json_event("done", &view));
-    }
+    let head = std::iter::once(status_event(&status_of(&view)));
+    let lines = chunks
+        .into_iter()
+        .flat_map(|chunk| (0..chunk.len()).map(move |i| json_event("log", &chunk[i])));
+    let tail = finished.then(|| json_event("done", &view));
+    let backlog = head.chain(lines).chain(tail);
     let live = stream::unfold(
-        (receiver, finished),
-        move |(mut receiver, ended)| async move {
+        (receiver, finished, guard),
+        move |(mut receiver, ended, guard)| async move {
             if ended {
                 return None;
             }
@@ -160,7 +193,7 @@ async fn events(
                 match receiver.recv().await {
                     Ok(event) => {
                         let done = matches!(event, BuildEvent::Done(_));
-                        return Some((to_event(&event), (receiver, done)));
+                        return Some((to_event(&event), (receiver, done, guard)));
                     }
                     // A subscriber this far behind misses lines; `done` still carries the result.
                     Err(broadcast::error::RecvError::Lagged(_)) => continue,
@@ -171,6 +204,21 @@ async fn events(
     );
     let stream = stream::iter(backlog).chain(live).map(Ok);
     Ok(Sse::new(stream.boxed()).keep_alive(KeepAlive::default()))
+}
+
+/// A place for one more event stream of `person`, or 429 `too_many_streams`.
+pub fn open_stream(state: &AppState, person: &str) -> Result<StreamGuard, AppError> {
+    state.edge.open_stream(person).ok_or_else(|| {
+        AppError::Wait(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_streams",
+            5,
+            format!(
+                "You already have {} live event streams open (one per open build or dashboard page), the most one person may. Close a tab you no longer need, or wait for its build to finish, then try again.",
+                state.edge.settings.streams_per_person
+            ),
+        )
+    })
 }
 
 fn to_event(event: &BuildEvent) -> Event {

@@ -27,6 +27,9 @@ pub enum AppError {
     /// Too many requests: 429 with `Retry-After` (seconds).
     #[error("{1}")]
     RateLimited(u64, String),
+    /// A status and code with `Retry-After` (seconds): a full queue, a limit per address.
+    #[error("{3}")]
+    Wait(StatusCode, &'static str, u64, String),
 }
 
 impl AppError {
@@ -38,6 +41,7 @@ impl AppError {
             Self::Coded(status, code, _) => (*status, code),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             Self::RateLimited(..) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            Self::Wait(status, code, ..) => (*status, code),
         }
     }
 }
@@ -66,7 +70,7 @@ impl IntoResponse for AppError {
             Json(json!({ "error": { "code": code, "message": self.to_string() } })),
         )
             .into_response();
-        if let Self::RateLimited(seconds, _) = self {
+        if let Self::RateLimited(seconds, _) | Self::Wait(_, _, seconds, _) = self {
             response.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,
                 axum::http::HeaderValue::from(seconds),

@@ -1,6 +1,7 @@
 //! Every HTTP route: the public JSON API, form posts that work without JavaScript, static
 //! files, and the Leptos pages and server functions. Each module brings its own router.
 
+pub mod admission;
 mod builds;
 mod error;
 mod learn;
@@ -65,7 +66,14 @@ pub fn router(
             provide_backend,
             move || app::shell(options.clone()),
         ))
-        .layer(axum::middleware::from_fn(crate::auth::instructor_gate))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::instructor_gate,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            admission::edge,
+        ))
         .layer(session_layer)
         .layer(axum::middleware::from_fn(crate::auth::same_origin))
         .layer(axum::middleware::from_fn(crate::auth::security_headers))

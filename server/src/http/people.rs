@@ -2,6 +2,7 @@
 //! answers with a redirect, so they work without JavaScript), the cohort CSV export and the
 //! dashboard's live event stream.
 
+use super::admission::{in_words, refusal, ClientAddress};
 use super::AppError;
 use crate::auth::{self, csrf_ok, INSTRUCTOR_KEY};
 use crate::state::{learner, set_notice, AppState, LEARNER_KEY};
@@ -210,15 +211,46 @@ struct LoginForm {
     next: Option<String>,
 }
 
+/// An instructor's login. Failures make the next attempt from the same name or address wait
+/// (whatever password it carries: a guess during the wait costs no password check); password
+/// checks at once are bounded, as each takes argon2's memory and a core.
 async fn login(
     State(state): State<AppState>,
     session: Session,
+    client: Option<axum::Extension<ClientAddress>>,
+    headers: axum::http::HeaderMap,
     Form(form): Form<LoginForm>,
-) -> Result<Redirect, AppError> {
+) -> Result<Response, AppError> {
     check_csrf(&session, &form.csrf).await?;
+    let name = form.name.trim().to_string();
+    let address = client.map_or(ClientAddress::Unknown, |c| c.0).key();
+    let throttle = &state.edge.login;
+    if let Some(wait) = throttle.wait(&name, &address) {
+        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        let message = format!(
+            "Too many failed logins for this name or from your address. Wait {} before trying again; each failure makes the wait longer, and logging in resets it.",
+            in_words(seconds)
+        );
+        return Ok(refusal(
+            &headers,
+            StatusCode::TOO_MANY_REQUESTS,
+            "login_throttled",
+            &message,
+            Some(seconds),
+        ));
+    }
+    let Some(_checking) = throttle.try_check() else {
+        return Ok(refusal(
+            &headers,
+            StatusCode::TOO_MANY_REQUESTS,
+            "login_busy",
+            "Too many logins are being checked right now. Try again in a second.",
+            Some(1),
+        ));
+    };
     let found = state
         .store
-        .instructor_by_name(form.name.trim())
+        .instructor_by_name(&name)
         .await
         .map_err(|e| internal("checking your login", e))?;
     let password = form.password;
@@ -230,18 +262,22 @@ async fn login(
         .await
         .unwrap_or(false);
     let Some(instructor) = found.filter(|_| verified) else {
-        set_notice(
-            &session,
-            false,
-            "That name and password do not match an instructor.",
-        )
-        .await;
+        let wait = throttle.failed(&name, &address);
+        let text = match wait {
+            Some(wait) => format!(
+                "That name and password do not match an instructor. Wait {} before the next try.",
+                in_words(wait.as_secs())
+            ),
+            None => "That name and password do not match an instructor.".to_string(),
+        };
+        set_notice(&session, false, text).await;
         let back = match form.next.as_deref() {
             Some(next) => format!("/instructor/login?next={}", auth::url_encode(next)),
             None => "/instructor/login".into(),
         };
-        return Ok(Redirect::to(&back));
+        return Ok(Redirect::to(&back).into_response());
     };
+    throttle.succeeded(&name, &address);
     session
         .cycle_id()
         .await
@@ -250,7 +286,11 @@ async fn login(
         .insert(INSTRUCTOR_KEY, instructor.id)
         .await
         .map_err(|e| internal("logging you in", e))?;
-    Ok(Redirect::to(&auth::safe_next(form.next.as_deref())))
+    session
+        .insert(auth::CREDENTIAL_KEY, instructor.credential_version)
+        .await
+        .map_err(|e| internal("logging you in", e))?;
+    Ok(Redirect::to(&auth::safe_next(form.next.as_deref())).into_response())
 }
 
 #[derive(Deserialize)]
@@ -357,20 +397,45 @@ async fn cohort_events(
     Path(id): Path<String>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, AppError> {
     let cohort = state.own_cohort(&session, &id).await?;
+    let instructor = state.instructor(&session).await?;
+    let guard = super::builds::open_stream(&state, &format!("instructor:{}", instructor.id))?;
     let receiver = state.progress.subscribe();
     let store = state.store.clone();
     let ready = json_event("ready", &cohort.id);
     let first = stream::once(async move { Ok::<_, Infallible>(ready) });
-    let live = stream::unfold(receiver, move |mut receiver| {
+    // Whether the instructor's password is still the one this stream was opened under: a
+    // reset (by another process) ends the stream at the next event or within a minute.
+    let still_valid = {
+        let store = state.store.clone();
+        let (id, version) = (instructor.id.clone(), instructor.credential_version);
+        move || {
+            let (store, id) = (store.clone(), id.clone());
+            async move {
+                store
+                    .instructor(&id)
+                    .await
+                    .ok()
+                    .flatten()
+                    .is_some_and(|i| i.credential_version == version)
+            }
+        }
+    };
+    let live = stream::unfold((receiver, guard), move |(mut receiver, guard)| {
         let store = store.clone();
         let cohort = cohort.id.clone();
+        let still_valid = still_valid.clone();
         async move {
             loop {
-                let learner = match receiver.recv().await {
-                    Ok(learner) => learner,
+                let next = tokio::time::timeout(CREDENTIAL_RECHECK, receiver.recv()).await;
+                if !still_valid().await {
+                    return None;
+                }
+                let learner = match next {
+                    Ok(Ok(learner)) => learner,
                     // Missed some: tell the page to reload everything.
-                    Err(broadcast::error::RecvError::Lagged(_)) => String::new(),
-                    Err(broadcast::error::RecvError::Closed) => return None,
+                    Ok(Err(broadcast::error::RecvError::Lagged(_))) => String::new(),
+                    Ok(Err(broadcast::error::RecvError::Closed)) => return None,
+                    Err(_) => continue,
                 };
                 let member = learner.is_empty()
                     || store
@@ -381,7 +446,7 @@ async fn cohort_events(
                         .is_some_and(|l| l.cohort_id.as_deref() == Some(cohort.as_str()));
                 if member {
                     let event = json_event("progress", &learner);
-                    return Some((Ok(event), receiver));
+                    return Some((Ok(event), (receiver, guard)));
                 }
             }
         }
@@ -389,6 +454,9 @@ async fn cohort_events(
     use futures::StreamExt;
     Ok(Sse::new(first.chain(live)).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
+
+/// How often an idle dashboard stream checks that its instructor's password is unchanged.
+const CREDENTIAL_RECHECK: Duration = Duration::from_secs(30);
 
 /// Event data is JSON (here a JSON string), like the build API's.
 fn json_event(name: &str, data: &str) -> Event {

@@ -3,9 +3,11 @@
 use crate::state::AppState;
 use app::dto::EngineStatus;
 use axum::extract::State;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
+use tower_sessions::Session;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -18,14 +20,37 @@ async fn healthz() -> &'static str {
     "ok\n"
 }
 
+/// What anyone may read: whether builds work, and which of the course's base images the
+/// engine has. Not the engine's address, version or other images (they tell an attacker
+/// where the engine is and what it holds).
+#[derive(Serialize)]
+struct PublicStatus {
+    server: ServerInfo,
+    engine: PublicEngine,
+    builds_available: bool,
+    queue: Queue,
+    /// The memo of rendered lesson pages (`--page-memo-mb`): how full it is.
+    lesson_pages: crate::http::lesson_pages::Usage,
+}
+
+#[derive(Serialize)]
+struct PublicEngine {
+    reachable: bool,
+    base_images: Vec<app::dto::BaseImageStatus>,
+}
+
+/// What an instructor reads: the whole engine status, every image a `FROM` can use, and how
+/// the engine isolates builds from the host.
 #[derive(Serialize)]
 struct Status {
     server: ServerInfo,
     engine: EngineStatus,
     builds_available: bool,
     queue: Queue,
-    /// The memo of rendered lesson pages (`--page-memo-mb`): how full it is.
     lesson_pages: crate::http::lesson_pages::Usage,
+    /// The engine's isolation (user namespaces, rootless, seccomp, cgroups); null when the
+    /// engine does not say.
+    isolation: Option<crate::engine::Isolation>,
 }
 
 #[derive(Serialize)]
@@ -34,6 +59,8 @@ struct Queue {
     waiting: usize,
     /// Builds that may run at once.
     concurrency: usize,
+    /// Builds that may wait at once.
+    max_waiting: usize,
 }
 
 #[derive(Serialize)]
@@ -42,25 +69,47 @@ struct ServerInfo {
     version: &'static str,
 }
 
-async fn status(State(state): State<AppState>) -> Json<Status> {
+async fn status(State(state): State<AppState>, session: Session) -> Response {
     let mut engine = state.engine.status(&state.base_images()).await;
+    let server = ServerInfo {
+        name: "layerlab",
+        version: env!("CARGO_PKG_VERSION"),
+    };
+    let settings = state.builds.settings();
+    let queue = Queue {
+        waiting: state.builds.queued(),
+        concurrency: settings.concurrency,
+        max_waiting: settings.max_queued,
+    };
+    let builds_available = engine.builds_available();
+    if state.instructor(&session).await.is_err() {
+        return Json(PublicStatus {
+            server,
+            engine: PublicEngine {
+                reachable: engine.reachable,
+                base_images: engine.base_images,
+            },
+            builds_available,
+            queue,
+            lesson_pages: state.lesson_pages.usage(),
+        })
+        .into_response();
+    }
     // Only the API lists every image; the banner on each page needs just the base images.
+    let mut isolation = None;
     if engine.reachable {
         if let Ok(docker) = state.engine.client().await {
             engine.images = crate::engine::build::local_base_images(&docker).await;
         }
+        isolation = state.engine.isolation().await.ok();
     }
     Json(Status {
-        server: ServerInfo {
-            name: "layerlab",
-            version: env!("CARGO_PKG_VERSION"),
-        },
-        builds_available: engine.builds_available(),
+        server,
+        builds_available,
         engine,
-        queue: Queue {
-            waiting: state.builds.queued(),
-            concurrency: state.builds.settings().concurrency,
-        },
+        queue,
         lesson_pages: state.lesson_pages.usage(),
+        isolation,
     })
+    .into_response()
 }

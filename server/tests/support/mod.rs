@@ -452,6 +452,52 @@ impl TestClient {
     }
 }
 
+/// `layerlab instructor add NAME` (with `--reset` to give a new password) on `database_url`,
+/// the password on standard input, as an operator runs it; panics unless it succeeds.
+pub fn add_instructor_with(database_url: &str, name: &str, password: &str, reset: bool) {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_layerlab"))
+        .args(["instructor", "add", name, "--database-url", database_url])
+        .args(reset.then_some("--reset"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run layerlab instructor add");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(format!("{password}\n").as_bytes())
+        .expect("write the password");
+    let out = child.wait_with_output().expect("wait");
+    assert!(
+        out.status.success(),
+        "instructor add failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+impl TestClient {
+    /// Add an instructor to this server's database and log this client in as them.
+    pub async fn log_in_as_new_instructor(&mut self, name: &str, password: &str) {
+        add_instructor_with(&self.database_url(), name, password, false);
+        let csrf = self.csrf("/instructor/login").await;
+        let res = self
+            .post_form(
+                "/instructor/login",
+                &format!(
+                    "csrf={csrf}&name={}&password={}",
+                    form_encode(name),
+                    form_encode(password)
+                ),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+        assert_eq!(res.header("location"), Some("/instructor"));
+    }
+}
+
 /// The `value` of the input named `name` in an HTML page.
 pub fn form_value(html: &str, name: &str) -> Option<String> {
     let at = html.find(&format!("name=\"{name}\""))?;
@@ -494,6 +540,16 @@ impl ServerProcess {
 
     /// Start with extra command-line flags (e.g. tighter limits).
     pub fn start_with(docker_host: &str, db: std::sync::Arc<TestDb>, extra: &[&str]) -> Self {
+        Self::start_logging(docker_host, db, extra, std::process::Stdio::inherit())
+    }
+
+    /// [`ServerProcess::start_with`], its log (standard error) going to `stderr`.
+    pub fn start_logging(
+        docker_host: &str,
+        db: std::sync::Arc<TestDb>,
+        extra: &[&str],
+        stderr: std::process::Stdio,
+    ) -> Self {
         use std::io::BufRead;
         let config = config(&db, docker_host);
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_layerlab"))
@@ -514,6 +570,7 @@ impl ServerProcess {
             .arg("--build-rate-per-minute=0")
             .args(extra)
             .stdout(std::process::Stdio::piped())
+            .stderr(stderr)
             .spawn()
             .expect("start the layerlab binary");
         let stdout = child.stdout.take().expect("stdout");
