@@ -38,12 +38,13 @@ pub fn banner_text(status: EngineStatus) -> Option<String> {
         return None;
     }
     if !status.reachable {
-        return Some(format!(
-            "Builds are unavailable: the Docker engine at {} does not answer ({}). \
-             Lessons and quizzes still work.",
-            status.docker_host,
-            status.problem.unwrap_or_else(|| "no reason given".into()),
-        ));
+        // Why, and where the engine is, is for instructors (`/api/v1/status`), not every
+        // visitor.
+        return Some(
+            "Builds are unavailable: the Docker engine does not answer. \
+             Lessons and quizzes still work; your instructor can see why."
+                .to_string(),
+        );
     }
     let missing: Vec<String> = status
         .base_images

@@ -358,14 +358,14 @@ fn describe(host: &str, err: &bollard::errors::Error) -> String {
             use std::io::ErrorKind as K;
             return match io.kind() {
                 K::NotFound => format!("there is no socket at {}; is the Docker engine installed and running?", socket_path(host)),
-                K::ConnectionRefused => format!("{host} refused the connection; is dockerd running?"),
-                K::PermissionDenied => format!("permission denied on {host}; run layerlab as root or as a member of the docker group"),
-                _ => format!("cannot reach {host}: {io}"),
+                K::ConnectionRefused => "the engine refused the connection; is dockerd running?".to_string(),
+                K::PermissionDenied => "permission denied on the engine's socket; run layerlab as root or as a member of the docker group".to_string(),
+                _ => format!("cannot reach the engine: {io}"),
             };
         }
         source = e.source();
     }
-    format!("cannot reach {host}: {err}")
+    format!("cannot reach the engine: {err}")
 }
 
 /// Remove terminal colour and cursor codes (`ESC [ … letter`): the engine wraps stderr in them.
