@@ -36,6 +36,8 @@ pub struct BuildSettings {
     pub max_kept_bytes: u64,
     /// Time between the janitor's sweeps.
     pub janitor_every: std::time::Duration,
+    /// The course's base images: what a build may start `FROM` (see `policy`).
+    pub base_images: Vec<String>,
 }
 
 impl Default for BuildSettings {
@@ -49,6 +51,7 @@ impl Default for BuildSettings {
             rate_per_minute: 12,
             max_kept_bytes: 10 * 1024 * 1024 * 1024,
             janitor_every: crate::janitor::SWEEP_EVERY,
+            base_images: Vec::new(),
         }
     }
 }
@@ -604,6 +607,7 @@ impl Builds {
             labels: image_labels,
             network: exercise.as_ref().is_some_and(|e| e.build_network),
             limits: &self.settings.build,
+            base_images: &self.settings.base_images,
         };
         let mut on_progress = |progress: BuildProgress| match progress {
             BuildProgress::Line(text) => record.log(LogPhase::Build, text),
@@ -820,6 +824,7 @@ impl Builds {
             labels: self.image_labels(&attempt),
             network: exercise.build_network,
             limits: &self.settings.build,
+            base_images: &self.settings.base_images,
         };
         let mut on_progress = |progress: BuildProgress| {
             if let BuildProgress::Line(text) = progress {

@@ -11,6 +11,7 @@ pub mod engine;
 pub mod exercise;
 pub mod http;
 pub mod janitor;
+pub mod policy;
 pub mod state;
 pub mod store;
 
@@ -48,7 +49,8 @@ pub async fn build(config: &ServeConfig) -> anyhow::Result<axum::Router> {
         .site_pkg_dir("pkg")
         .build();
     let engine = Arc::new(engine::Engine::new(Some(&config.docker_host)));
-    let settings = config.limits.settings();
+    let mut settings = config.limits.settings();
+    settings.base_images = exercises.base_images(&course);
     // Twice the build time limit: no running build can own a cgroup that old.
     let swept = engine::BuildCgroup::sweep_stale(settings.build.timeout * 2);
     if swept > 0 {
