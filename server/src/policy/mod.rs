@@ -206,7 +206,11 @@ impl Origin {
 
     /// How a message names the instruction: "Line 3: ADD" or "Line 1: the ONBUILD trigger …".
     fn lead(&self, keyword: &str) -> String {
-        let keyword = keyword.to_ascii_uppercase();
+        // `copy --from` → `COPY --from`: the instruction in capitals, its flag as written.
+        let keyword = match keyword.split_once(' ') {
+            Some((k, flag)) => format!("{} {flag}", k.to_ascii_uppercase()),
+            None => keyword.to_ascii_uppercase(),
+        };
         match self {
             Origin::Line(l) => format!("Line {l}: {keyword}"),
             Origin::OnBuild(l) => format!("Line {l}: ONBUILD {keyword}"),
@@ -467,13 +471,14 @@ impl<I: Images> Judge<'_, I> {
             "add" | "copy" => {
                 for (flag, value) in flag_values(&node.flags) {
                     if flag == "from" {
+                        let keyword = format!("{} --from", node.keyword);
                         self.name_in_flag(
                             Site::CopyFrom,
                             &value,
                             escape,
                             &scope,
                             &origin,
-                            &node.keyword,
+                            &keyword,
                         )
                         .await?;
                     }
@@ -516,7 +521,7 @@ impl<I: Images> Judge<'_, I> {
                                     escape,
                                     &scope,
                                     &origin,
-                                    "run",
+                                    "run --mount=from",
                                 )
                                 .await?;
                             }
