@@ -476,18 +476,22 @@ async fn the_legitimate_forms_still_build() {
         ),
         (header("app/again", b'2', 0, "hello.txt"), Vec::new()),
     ]);
-    let dockerfile = "ARG BASE=busybox:latest\n\
+    // A nonce in the RUN that prints, so a cached run of this test still shows its output.
+    let nonce = uuid::Uuid::new_v4().simple();
+    let dockerfile = format!(
+        "ARG BASE=busybox:latest\n\
         FROM $BASE AS tools\n\
         RUN echo staged > /staged\n\
         FROM busybox AS second\n\
         COPY --from=tools /staged /by-name\n\
         COPY --from=0 /staged /by-number\n\
         ADD app.tar /srv/\n\
-        RUN cat /by-name /by-number /srv/app/again\n\
+        RUN echo {nonce} && cat /by-name /by-number /srv/app/again\n\
         FROM scratch\n\
-        COPY --from=second /srv/app/hello.txt /hello.txt\n";
+        COPY --from=second /srv/app/hello.txt /hello.txt\n"
+    );
     let (view, log) = learner
-        .build(None, &[("Dockerfile", dockerfile), ("app.tar", &honest)])
+        .build(None, &[("Dockerfile", &dockerfile), ("app.tar", &honest)])
         .await;
     assert_eq!(view["status"], "succeeded", "{view:#}\n{log:#?}");
     assert_eq!(
