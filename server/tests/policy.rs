@@ -452,7 +452,10 @@ async fn archives_are_judged_before_the_engine_unpacks_them() {
             &[
                 (
                     "Dockerfile",
-                    "FROM busybox:latest\nCOPY zeros.tar /z.tar\nRUN wc -c < /z.tar\n",
+                    &format!(
+                        "FROM busybox:latest\nCOPY zeros.tar /z.tar\nRUN echo {} && wc -c < /z.tar\n",
+                        uuid::Uuid::new_v4().simple()
+                    ),
                 ),
                 ("zeros.tar", &sparse),
             ],
