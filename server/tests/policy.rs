@@ -566,3 +566,62 @@ async fn the_policys_cost_per_build() {
         assert!(times[25] < Duration::from_secs(1));
     }
 }
+
+/// What comes back is checked too: an image whose layers do not start with those of the
+/// image its last stage was approved to start from is removed and the build refused.
+#[tokio::test]
+async fn a_result_that_does_not_start_from_its_approved_base_is_removed() {
+    let docker = bollard::Docker::connect_with_local_defaults()
+        .expect("docker")
+        .negotiate_version()
+        .await
+        .expect("version");
+    let mut learner = TestClient::new(LOCAL_ENGINE).await;
+    let dockerfile = format!(
+        "FROM busybox:latest\nRUN echo {} > /n\n",
+        uuid::Uuid::new_v4().simple()
+    );
+    let (view, _) = learner.build(None, &[("Dockerfile", &dockerfile)]).await;
+    assert_eq!(view["status"], "succeeded", "{view:#}");
+    let image_id = view["image"]["id"].as_str().expect("image").to_string();
+    let tag = format!("layerlab/playground:{}", view["id"].as_str().expect("id"));
+    let busybox = docker
+        .inspect_image("busybox:latest")
+        .await
+        .expect("busybox");
+    let base = |layers: Vec<String>| policy::Approved {
+        final_base: Some((
+            "busybox:latest".to_string(),
+            policy::ImageInfo {
+                layers,
+                ..Default::default()
+            },
+        )),
+        images: Vec::new(),
+    };
+    let real = busybox.root_fs.and_then(|r| r.layers).expect("layers");
+    policy::verify_built(&docker, LOCAL_ENGINE, &base(real), &image_id, &tag)
+        .await
+        .expect("built on busybox");
+    assert!(docker.inspect_image(&tag).await.is_ok());
+    let failure = policy::verify_built(
+        &docker,
+        LOCAL_ENGINE,
+        &base(vec!["sha256:0000".into()]),
+        &image_id,
+        &tag,
+    )
+    .await
+    .expect_err("not built on that");
+    assert_eq!(failure.code, policy::IMAGE_NOT_ALLOWED);
+    assert!(
+        failure.message.contains("busybox:latest"),
+        "{}",
+        failure.message
+    );
+    assert!(failure.message.contains("removed"), "{}", failure.message);
+    assert!(
+        docker.inspect_image(&tag).await.is_err(),
+        "the image is gone"
+    );
+}
