@@ -42,6 +42,8 @@ pub struct BuildSettings {
     pub max_queued: usize,
     /// Bytes the files of waiting builds may take together (each holds its context in memory).
     pub max_queued_context_bytes: usize,
+    /// The course's base images: what a build may start `FROM` (see `policy`).
+    pub base_images: Vec<String>,
 }
 
 impl Default for BuildSettings {
@@ -58,6 +60,7 @@ impl Default for BuildSettings {
             min_free_disk_bytes: 2048 * 1024 * 1024,
             max_queued: 100,
             max_queued_context_bytes: 64 * 1024 * 1024,
+            base_images: Vec::new(),
         }
     }
 }
@@ -797,6 +800,7 @@ impl Builds {
             labels: image_labels,
             network: exercise.as_ref().is_some_and(|e| e.build_network),
             limits: &self.settings.build,
+            base_images: &self.settings.base_images,
         };
         // The images the log names are stored as they come, so that a server killed mid-build
         // leaves the next start a list to check and clean up (janitor).
@@ -1135,6 +1139,7 @@ impl Builds {
             labels: self.image_labels(&attempt),
             network: exercise.build_network,
             limits: &self.settings.build,
+            base_images: &self.settings.base_images,
         };
         let mut on_progress = |progress: BuildProgress| {
             if let BuildProgress::Line(text) = progress {

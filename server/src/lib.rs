@@ -11,6 +11,7 @@ pub mod engine;
 pub mod exercise;
 pub mod http;
 pub mod janitor;
+pub mod policy;
 pub mod state;
 pub mod store;
 
@@ -52,6 +53,7 @@ pub async fn build(config: &ServeConfig) -> anyhow::Result<axum::Router> {
     let mut settings = config.limits.settings();
     settings.max_queued = config.edge.max_queued_builds;
     settings.max_queued_context_bytes = config.edge.queued_context_mb << 20;
+    settings.base_images = exercises.base_images(&course);
     // Twice the build time limit: no running build can own a cgroup that old.
     let swept = engine::BuildCgroup::sweep_stale(settings.build.timeout * 2);
     if swept > 0 {

@@ -91,7 +91,11 @@ async fn with_no_engine_lessons_still_serve_and_the_page_says_why_builds_are_off
         home.body
     );
     // Where the engine is, is for instructors only (above), not for every visitor.
-    assert!(!home.body.contains("/nonexistent/docker.sock"), "{}", home.body);
+    assert!(
+        !home.body.contains("/nonexistent/docker.sock"),
+        "{}",
+        home.body
+    );
     assert!(home.body.contains("your instructor can see why"));
     assert!(home.body.contains("Tags and semantic versioning"));
     let lesson = c.get(SEMVER_LESSON).await;

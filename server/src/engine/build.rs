@@ -71,6 +71,8 @@ pub struct BuildJob<'a> {
     /// Whether `RUN` steps get a network (off unless the exercise needs one).
     pub network: bool,
     pub limits: &'a BuildLimits,
+    /// The course's base images: what the build policy lets a `FROM` name.
+    pub base_images: &'a [String],
 }
 
 /// What the build reports as it goes.
@@ -164,7 +166,7 @@ pub async fn build(
     on: &mut (dyn FnMut(BuildProgress) + Send),
 ) -> Result<Built, BuildFailure> {
     let dockerfile_text = job.context.dockerfile();
-    check_base_images(docker, host, dockerfile_text).await?;
+    let approved = crate::policy::check(docker, host, &job).await?;
     let instructions = dockerfile::instructions(dockerfile_text);
     let tar = job.context.to_tar().map_err(|e| BuildFailure {
         code: "build_failed".into(),
@@ -249,11 +251,14 @@ pub async fn build(
         group.remove().await;
     }
     match outcome {
-        Ok(Ok(image_id)) => Ok(Built {
-            image_id,
-            steps: log.steps,
-            started,
-        }),
+        Ok(Ok(image_id)) => {
+            crate::policy::verify_built(docker, host, &approved, &image_id, &job.tag).await?;
+            Ok(Built {
+                image_id,
+                steps: log.steps,
+                started,
+            })
+        }
         Ok(Err(failure)) => Err(failure),
         Err(_elapsed) => Err(BuildFailure {
             code: "build_timeout".into(),
@@ -427,39 +432,6 @@ fn url_encode(value: &str) -> String {
 
 fn clamp_i32(value: i64) -> i32 {
     i32::try_from(value).unwrap_or(i32::MAX)
-}
-
-/// Fail early, and clearly, when a `FROM` names an image this engine does not have: with no
-/// registry the engine's own error is a DNS failure that helps nobody.
-async fn check_base_images(docker: &Docker, host: &str, text: &str) -> Result<(), BuildFailure> {
-    for base in dockerfile::base_images(text) {
-        match docker.inspect_image(&base.reference).await {
-            Ok(_) => {}
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 404, ..
-            }) => {
-                return Err(missing_base(docker, &base.reference, Some(base.line)).await);
-            }
-            Err(e) => return Err(engine_unavailable(host, &e)),
-        }
-    }
-    Ok(())
-}
-
-async fn missing_base(docker: &Docker, reference: &str, line: Option<u32>) -> BuildFailure {
-    let available = local_base_images(docker).await;
-    let choices = if available.is_empty() {
-        "This engine has no base images yet.".to_string()
-    } else {
-        format!("Images on this engine: {}.", available.join(", "))
-    };
-    BuildFailure {
-        code: "missing_base_image".into(),
-        message: format!(
-            "The base image “{reference}” is not on this engine, and this machine cannot download images. {choices} Use one of those in FROM, or ask the operator to add it with `layerlab images seed {reference}`."
-        ),
-        line,
-    }
 }
 
 /// Tagged images that are not build results: what a learner can put in `FROM`.

@@ -1,0 +1,418 @@
+//! The policy's judgement on a table of images, each attack in several spellings. The same
+//! attacks run against the real engine in `tests/policy.rs`.
+
+use super::*;
+
+const LEARNER: &str = "aaaa1111";
+const OTHER: &str = "bbbb2222";
+const INSTANCE: &str = "inst";
+const VICTIM_ID: &str = "sha256:b904353a1ca3ab73f652f4872a0290adb957b9838a26015b6e34014ad9e0f2ef";
+
+/// A few images: the base, one of ours, one of another learner's, one with triggers.
+struct Table(Vec<(&'static str, ImageInfo)>);
+
+impl Images for Table {
+    async fn inspect(&self, reference: &str) -> Result<Option<ImageInfo>, BuildFailure> {
+        Ok(self
+            .0
+            .iter()
+            .find(|(name, _)| *name == reference)
+            .map(|(_, info)| info.clone()))
+    }
+}
+
+fn image(tag: &str, id: &str, owner: Option<&str>) -> ImageInfo {
+    let mut labels = HashMap::new();
+    if let Some(owner) = owner {
+        let exercise = tag
+            .strip_prefix("layerlab/")
+            .and_then(|t| t.split(':').next())
+            .unwrap_or("x");
+        labels.insert(ATTEMPT_LABEL.to_string(), format!("{owner}/{exercise}"));
+        labels.insert(INSTANCE_LABEL.to_string(), INSTANCE.to_string());
+    }
+    ImageInfo {
+        id: id.into(),
+        tags: vec![tag.into()],
+        env: vec!["PATH=/bin".into()],
+        on_build: Vec::new(),
+        labels,
+        layers: vec![format!("layer-of-{tag}")],
+    }
+}
+
+fn table() -> Table {
+    let mut trigger = image("busybox:triggers", "sha256:5555", None);
+    trigger.on_build = vec![format!("COPY --from={} /secret /s", &VICTIM_ID[7..19])];
+    let mut url_trigger = image("layerlab/second:ours2", "sha256:6666", Some(LEARNER));
+    url_trigger.on_build = vec!["add http://169.254.169.254/latest/meta-data/ /m".into()];
+    let mut env_url = image("layerlab/third:ours3", "sha256:7777", Some(LEARNER));
+    env_url
+        .env
+        .push("U=http://127.0.0.1:2375/containers/json".into());
+    Table(vec![
+        (
+            "busybox:latest",
+            image("busybox:latest", "sha256:1111", None),
+        ),
+        ("gcc:12", image("gcc:12", "sha256:2222", None)),
+        ("busybox:triggers", trigger),
+        (
+            "layerlab/first:ours",
+            image("layerlab/first:ours", "sha256:3333", Some(LEARNER)),
+        ),
+        ("layerlab/second:ours2", url_trigger),
+        ("layerlab/third:ours3", env_url),
+        (
+            "layerlab/first:victim",
+            image("layerlab/first:victim", VICTIM_ID, Some(OTHER)),
+        ),
+    ])
+}
+
+const BASES: &[&str] = &[
+    "busybox:latest",
+    "gcc:12",
+    "busybox:triggers",
+    "python:3.11-slim",
+];
+
+async fn judge_with(text: &str, files: &[(&str, &[u8])]) -> Result<Approved, BuildFailure> {
+    let bases: Vec<String> = BASES.iter().map(|s| s.to_string()).collect();
+    let rules = Rules {
+        base_images: &bases,
+        learner: Some(LEARNER),
+        instance: Some(INSTANCE),
+        max_unpacked_bytes: 1 << 30,
+        network: false,
+    };
+    let mut map = BTreeMap::new();
+    map.insert("Dockerfile".to_string(), text.to_string());
+    for (path, bytes) in files {
+        map.insert(
+            path.to_string(),
+            String::from_utf8(bytes.to_vec()).expect("UTF-8 like every context file"),
+        );
+    }
+    judge(&table(), &rules, text, &map).await
+}
+
+fn run<T>(f: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime")
+        .block_on(f)
+}
+
+/// The refusal's code, line and message, or a panic saying the attack got through.
+fn refused(text: &str) -> (String, Option<u32>, String) {
+    match run(judge_with(text, &[])) {
+        Ok(approved) => panic!("allowed: {text:?} → {approved:?}"),
+        Err(f) => (f.code, f.line, f.message),
+    }
+}
+
+fn allowed(text: &str) -> Approved {
+    match run(judge_with(text, &[])) {
+        Ok(a) => a,
+        Err(f) => panic!("refused {text:?}: {f:?}"),
+    }
+}
+
+#[test]
+fn urls_are_refused_in_every_spelling() {
+    let cases = [
+        "FROM busybox\nADD http://127.0.0.1:8080/x /x\n",
+        "FROM busybox\nadd HTTP://127.0.0.1/x /x\n",
+        "FROM busybox\nAdd https://10.0.0.1/x /x\n",
+        "FROM busybox\nADD [\"http://127.0.0.1/\", \"/x\"]\n",
+        "FROM busybox\nADD [\"\\u0068ttp://127.0.0.1/\", \"/x\"] trailing\n",
+        "FROM busybox\nENV U=http://169.254.169.254/latest\nADD $U /x\n",
+        "FROM busybox\nENV U http://169.254.169.254/latest\nADD ${U} /x\n",
+        "FROM busybox\nARG U=http://127.0.0.1/\nADD ${U} /x\n",
+        "ARG U=http://127.0.0.1/\nFROM busybox\nARG U\nADD $U /x\n",
+        "FROM busybox\nENV S=:\nADD http${S}//127.0.0.1/ /x\n",
+        "FROM busybox\nADD ${NOPE:-http://127.0.0.1/} /x\n",
+        "FROM busybox\nENV A=1\nADD ${A:+http://127.0.0.1/} /x\n",
+        "FROM busybox\nADD \"http://127.0.0.1/\" /x\n",
+        "FROM busybox\nADD h\\ttp://127.0.0.1/ /x\n",
+        "FROM busybox\nADD ht\\\n  tp://127.0.0.1/ /x\n",
+        "# escape=`\nFROM busybox\nADD http://127.0.0.1/ `\n  /x\n",
+        "FROM busybox\nADD git@github.com:a/b.git /src\n",
+        "FROM busybox\nADD git://10.0.0.1/repo.git /src\n",
+        "FROM busybox\nADD ftp://10.0.0.1/f /f\n",
+        "FROM busybox\nCOPY http://127.0.0.1/ /x\n",
+        "FROM busybox\nADD --chown=1:1 http://127.0.0.1/ /x\n",
+        "FROM busybox\nONBUILD ADD http://127.0.0.1/ /x\n",
+        "FROM layerlab/second:ours2\n",
+        "FROM layerlab/third:ours3\nADD $U /x\n",
+        // A heredoc is not one to this engine: its body is instructions.
+        "FROM busybox\nRUN <<EOF\nADD http://127.0.0.1/ /x\nEOF\n",
+    ];
+    for text in cases {
+        let (code, line, message) = refused(text);
+        assert_eq!(code, REMOTE_SOURCE_REFUSED, "{text:?}: {message}");
+        assert!(line.is_some(), "{text:?}");
+        assert!(message.contains("COPY"), "says what to do: {message}");
+        assert!(message.contains("download"), "says why: {message}");
+    }
+    let (_, line, message) = refused("FROM busybox\n\nADD http://127.0.0.1:8080/x /x\n");
+    assert_eq!(line, Some(3));
+    assert!(message.starts_with("Line 3: ADD"), "{message}");
+    assert!(message.contains("http://127.0.0.1:8080/x"), "{message}");
+    let (_, line, message) = refused("FROM layerlab/second:ours2\n");
+    assert_eq!(line, Some(1));
+    assert!(message.contains("build trigger"), "{message}");
+}
+
+#[test]
+fn ids_digests_and_other_learners_images_are_refused() {
+    let p8 = &VICTIM_ID[7..15];
+    let p12 = &VICTIM_ID[7..19];
+    let p64 = &VICTIM_ID[7..];
+    let cases = [
+        format!("FROM busybox\nCOPY --from={p8} /secret /s\n"),
+        format!("FROM busybox\nCOPY --from={p12} /secret /s\n"),
+        format!("FROM busybox\nCOPY --from={p64} /secret /s\n"),
+        format!("FROM busybox\nCOPY --from={VICTIM_ID} /secret /s\n"),
+        format!("FROM busybox\nCOPY --from=SHA256:{p8} /secret /s\n"),
+        format!("FROM busybox\ncopy --FROM={p8} /secret /s\n"),
+        format!(
+            "FROM busybox\nCOPY --From={} /secret /s\n",
+            p8.to_uppercase()
+        ),
+        format!("FROM busybox\nCOPY --from=\"{p8}\" /secret /s\n"),
+        format!("FROM busybox\nCOPY --fr\\\nom={p8} /secret /s\n"),
+        format!("FROM busybox\nCOPY --chown=0à--from={p8} /secret /s\n"),
+        format!("FROM busybox\nADD --from={p8} /secret /s\n"),
+        format!("FROM {p8}\n"),
+        format!("FROM sha256:{p12}\n"),
+        format!("FROM {p64}\n"),
+        format!("from {p8} AS x\n"),
+        format!("ARG B={p8}\nFROM $B\n"),
+        format!("ARG B={p8}\nFROM ${{B}}\n"),
+        format!("ARG A=sha256\nARG B=${{A}}:{p8}\nFROM ${{B}}\n"),
+        format!("ARG B\nFROM ${{B:-{p8}}}\n"),
+        format!("FROM busybox\nARG V={p8}\nCOPY --from=$V /secret /s\n"),
+        format!("FROM busybox\nENV V={p8}\nCOPY --from=${{V}} /secret /s\n"),
+        format!("FROM busybox\nRUN --mount=from={p8},target=/m cat /m/secret\n"),
+        format!("FROM busybox\nRUN --mount=type=bind,FROM={p8},target=/m cat /m/secret\n"),
+        format!("FROM busybox\nONBUILD COPY --from={p8} /secret /s\n"),
+        format!("FROM busybox AS {p8}\nCOPY --from={p8} /secret /s\n"),
+        format!("FROM layerlab/first@{VICTIM_ID}\n"),
+        format!("FROM busybox@{VICTIM_ID}\n"),
+        "FROM layerlab/first:victim\n".to_string(),
+        "FROM docker.io/layerlab/first:victim\n".to_string(),
+        "FROM busybox\nCOPY --from=layerlab/first:victim /secret /s\n".to_string(),
+        "FROM busybox\nCOPY --from=layerlab/first:nosuch /secret /s\n".to_string(),
+        "FROM busybox\nCOPY --from=127.0.0.1:5000/evil /a /a\n".to_string(),
+        "FROM busybox:triggers\n".to_string(),
+        "FROM busybox\nCOPY --from=3 /a /a\n".to_string(),
+        "FROM busybox\nCOPY --from=0 /a /a\n".to_string(),
+    ];
+    for text in &cases {
+        let (code, line, message) = refused(text);
+        assert_eq!(code, IMAGE_NOT_ALLOWED, "{text:?}: {message}");
+        assert!(line.is_some(), "{text:?}");
+        assert!(!message.contains("TOPSECRET"), "{message}");
+    }
+    let (_, line, message) = refused(&format!("FROM busybox\n\nCOPY --from={p8} /secret /s\n"));
+    assert_eq!(line, Some(3));
+    assert!(message.contains("image id"), "{message}");
+    assert!(
+        message.contains("busybox:latest"),
+        "names what may be used: {message}"
+    );
+    let (_, _, message) = refused("FROM layerlab/first:victim\n");
+    assert!(message.contains("not one of your images"), "{message}");
+    // Another learner's image and a tag that exists nowhere get the same answer.
+    let (_, _, nosuch) = refused("FROM layerlab/first:nosuch\n");
+    assert_eq!(
+        message.replace("victim", "X"),
+        nosuch.replace("first:nosuch", "first:X")
+    );
+    let (_, _, message) =
+        refused("FROM busybox AS build\nFROM busybox\nARG S=build\nCOPY --from=$S /a /a\n");
+    assert!(
+        message.contains("without filling in variables"),
+        "{message}"
+    );
+}
+
+#[test]
+fn names_the_course_does_not_offer_are_missing_base_images() {
+    for text in [
+        "FROM alpine:3.19\n",
+        "FROM 127.0.0.1:5000/evil:1\n",
+        "FROM SCRATCH\n",
+        "FROM Busybox\n",
+        "ARG B=alpine\nFROM $B\n",
+    ] {
+        let (code, line, message) = refused(text);
+        assert_eq!(code, "missing_base_image", "{text:?}: {message}");
+        assert_eq!(line, Some(text.matches('\n').count() as u32), "{text:?}");
+        assert!(message.contains("busybox:latest"), "{message}");
+        assert!(message.contains("layerlab images seed"), "{message}");
+    }
+    // Offered by the course but not on this engine.
+    let (code, _, message) = refused("FROM python:3.11-slim\n");
+    assert_eq!(code, "missing_base_image");
+    assert!(message.contains("not on this engine"), "{message}");
+    assert!(
+        message.contains("busybox:latest"),
+        "names what is there: {message}"
+    );
+}
+
+#[test]
+fn legitimate_builds_are_allowed_and_the_final_base_is_known() {
+    let a = allowed("FROM busybox:latest\nRUN echo hi\n");
+    assert_eq!(
+        a.final_base.as_ref().map(|(r, _)| r.as_str()),
+        Some("busybox:latest")
+    );
+    for text in [
+        "FROM busybox\n",
+        "FROM docker.io/library/busybox:latest\n",
+        "FROM index.docker.io/library/busybox\n",
+        "ARG BASE=busybox:latest\nFROM $BASE\n",
+        "ARG V=latest\nFROM busybox:${V}\n",
+        "ARG B\nFROM ${B:-busybox}\n",
+        "FROM gcc:12 AS Build\nRUN echo\nFROM busybox\nCOPY --from=build /a /a\nCOPY --from=BUILD /a /b\nCOPY --from=0 /a /c\n",
+        "FROM busybox AS tools\nFROM tools\nRUN true\n",
+        "FROM busybox AS tools\nFROM scratch\nCOPY --from=tools /bin/busybox /busybox\n",
+        "FROM layerlab/first:ours\nRUN true\n",
+        "FROM busybox\nCOPY --from=layerlab/first:ours /a /a\n",
+        "FROM busybox\nADD app.tar /app/\nADD local.txt /x\n",
+        "FROM busybox\nCOPY [\"a b\", \"/x/\"]\nADD a:b /c\n",
+        "FROM busybox\nONBUILD COPY app /app\n",
+        "FROM busybox\nRUN --mount=type=cache,target=/root/.cache true\n",
+    ] {
+        allowed(text);
+    }
+    let a = allowed("FROM busybox AS tools\nFROM scratch\nCOPY --from=tools /a /a\n");
+    assert_eq!(a.final_base, None);
+    let a = allowed("FROM layerlab/first:ours AS a\nFROM a\n");
+    assert_eq!(
+        a.final_base.as_ref().map(|(_, i)| i.id.as_str()),
+        Some("sha256:3333")
+    );
+    // A stage's own ONBUILD lines run when a later stage starts FROM it, and are judged there.
+    let (code, line, _) = refused(
+        "FROM busybox AS a\nONBUILD COPY --from=tools /a /a\nFROM busybox AS tools\nFROM a\n",
+    );
+    assert_eq!((code.as_str(), line), (IMAGE_NOT_ALLOWED, Some(2)));
+}
+
+#[test]
+fn archives_add_would_unpack_are_checked() {
+    use archive::tests::{header, tar};
+    let honest = tar(&[(header("hello.txt", b'0', 6, ""), b"hello\n".to_vec())]);
+    let big = (2u64 << 30).to_string();
+    let mut body = Vec::new();
+    for (k, v) in [
+        ("GNU.sparse.major", "1"),
+        ("GNU.sparse.realsize", big.as_str()),
+    ] {
+        let content = format!(" {k}={v}\n");
+        let mut len = content.len() + 1;
+        while len.to_string().len() + content.len() != len {
+            len = len.to_string().len() + content.len();
+        }
+        body.extend_from_slice(format!("{len}{content}").as_bytes());
+    }
+    let sparse = tar(&[
+        (header("PaxHeaders/big", b'x', body.len() as u64, ""), body),
+        (header("big", b'0', 512, ""), vec![0u8; 512]),
+    ]);
+    let escaping = tar(&[(header("../../etc/cron.d/x", b'0', 0, ""), vec![])]);
+    let ok = run(judge_with(
+        "FROM busybox\nADD app.tar /app/\n",
+        &[("app.tar", &honest)],
+    ));
+    assert!(ok.is_ok(), "{ok:?}");
+    for (text, file, why) in [
+        (
+            "FROM busybox\nADD big.tar /x/\n",
+            &sparse,
+            "declare 2.00 GiB",
+        ),
+        (
+            "FROM busybox\nADD ./sub/../big.tar /x/\n",
+            &sparse,
+            "declare",
+        ),
+        ("FROM busybox\nADD b*.tar /x/\n", &sparse, "declare"),
+        (
+            "FROM busybox\nADD [\"/big.tar\", \"/x/\"]\n",
+            &sparse,
+            "declare",
+        ),
+        (
+            "FROM busybox\nENV F=big.tar\nADD $F /x/\n",
+            &sparse,
+            "declare",
+        ),
+        ("FROM busybox\nADD big.tar /x/\n", &escaping, "climb out"),
+    ] {
+        let got = run(judge_with(text, &[("big.tar", file)]));
+        let failure = got.expect_err(text);
+        assert_eq!(failure.code, ARCHIVE_REFUSED, "{text:?}: {failure:?}");
+        assert_eq!(failure.line, Some(text.matches('\n').count() as u32));
+        assert!(failure.message.contains(why), "{}", failure.message);
+        assert!(failure.message.contains("big.tar"), "{}", failure.message);
+    }
+    // COPY never unpacks, and an archive in a folder ADDed whole is copied as it is.
+    for text in [
+        "FROM busybox\nCOPY big.tar /x/\n",
+        "FROM busybox\nADD . /x/\n",
+    ] {
+        let got = run(judge_with(text, &[("big.tar", &sparse)]));
+        assert!(got.is_ok(), "{text:?}: {got:?}");
+    }
+    // Two ADDs of one archive unpack it twice: the sizes add up.
+    let half = (600u64 << 20).to_string();
+    let mut body = Vec::new();
+    let content = format!(" GNU.sparse.realsize={half}\n");
+    let mut len = content.len() + 1;
+    while len.to_string().len() + content.len() != len {
+        len = len.to_string().len() + content.len();
+    }
+    body.extend_from_slice(format!("{len}{content}").as_bytes());
+    let medium = tar(&[
+        (header("PaxHeaders/m", b'x', body.len() as u64, ""), body),
+        (header("m", b'0', 0, ""), vec![]),
+    ]);
+    assert!(run(judge_with(
+        "FROM busybox\nADD m.tar /a/\n",
+        &[("m.tar", &medium)]
+    ))
+    .is_ok());
+    let twice = run(judge_with(
+        "FROM busybox\nADD m.tar /a/\nADD m.tar /b/\n",
+        &[("m.tar", &medium)],
+    ));
+    assert_eq!(
+        twice.map_err(|f| (f.code, f.line)),
+        Err((ARCHIVE_REFUSED.to_string(), Some(3)))
+    );
+}
+
+#[test]
+fn reference_forms_normalize_like_the_engine() {
+    assert_eq!(
+        normalize("busybox").as_deref(),
+        Some("docker.io/library/busybox:latest")
+    );
+    assert_eq!(
+        normalize("localhost:5000/app").as_deref(),
+        Some("localhost:5000/app:latest")
+    );
+    assert_eq!(normalize("Busybox"), None);
+    assert_eq!(normalize("a/b:"), None);
+    assert!(looks_like_id("b904353a"));
+    assert!(looks_like_id("sha256:zz"));
+    assert!(!looks_like_id("busybox"));
+    assert!(is_stage_index("+0") && is_stage_index("-1") && !is_stage_index("1a"));
+    assert!(is_remote("GIT@host:repo") && is_remote("s3://b/k") && !is_remote("a:b/c"));
+}
