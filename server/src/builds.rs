@@ -441,11 +441,12 @@ impl Builds {
         {
             return Ok(report.clone());
         }
-        let docker = self
-            .engine
-            .client()
-            .await
-            .map_err(ExploreError::EngineUnavailable)?;
+        let docker = self.engine.client().await.map_err(|problem| {
+            ExploreError::EngineUnavailable(crate::engine::without_address(
+                self.engine.host(),
+                &problem,
+            ))
+        })?;
         let _permit = self
             .explore_permits
             .acquire()
@@ -520,7 +521,9 @@ impl Builds {
         self.check_rate(owner)?;
         if let Err(problem) = self.engine.check().await {
             self.uncount_rate(owner);
-            return Err(SubmitError::EngineUnavailable(problem));
+            return Err(SubmitError::EngineUnavailable(
+                crate::engine::without_address(self.engine.host(), &problem),
+            ));
         }
 
         let id = uuid::Uuid::new_v4().simple().to_string();
@@ -760,7 +763,10 @@ impl Builds {
             Err(problem) => {
                 let failure = BuildFailure {
                     code: "engine_unavailable".into(),
-                    message: format!("Builds are unavailable right now: {problem}"),
+                    message: format!(
+                        "Builds are unavailable right now: {}",
+                        crate::engine::without_address(self.engine.host(), &problem)
+                    ),
                     line: None,
                 };
                 return self

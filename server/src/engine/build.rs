@@ -456,7 +456,7 @@ pub(crate) fn engine_unavailable(host: &str, e: &bollard::errors::Error) -> Buil
         code: "engine_unavailable".into(),
         message: format!(
             "The Docker engine stopped answering, so the build could not finish: {}. Try again in a minute; if it keeps happening, tell your instructor.",
-            describe(host, e)
+            super::without_address(host, &describe(host, e))
         ),
         line: None,
     }

@@ -358,14 +358,21 @@ fn describe(host: &str, err: &bollard::errors::Error) -> String {
             use std::io::ErrorKind as K;
             return match io.kind() {
                 K::NotFound => format!("there is no socket at {}; is the Docker engine installed and running?", socket_path(host)),
-                K::ConnectionRefused => "the engine refused the connection; is dockerd running?".to_string(),
-                K::PermissionDenied => "permission denied on the engine's socket; run layerlab as root or as a member of the docker group".to_string(),
-                _ => format!("cannot reach the engine: {io}"),
+                K::ConnectionRefused => format!("{host} refused the connection; is dockerd running?"),
+                K::PermissionDenied => format!("permission denied on {host}; run layerlab as root or as a member of the docker group"),
+                _ => format!("cannot reach {host}: {io}"),
             };
         }
         source = e.source();
     }
-    format!("cannot reach the engine: {err}")
+    format!("cannot reach {host}: {err}")
+}
+
+/// `text` (a [`describe`] of a connection failure) without where the engine is: what a
+/// learner reads. Its address is for the operator and instructors (`/api/v1/status`).
+pub fn without_address(host: &str, text: &str) -> String {
+    text.replace(host, "the engine")
+        .replace(socket_path(host), "the engine's address")
 }
 
 /// Remove terminal colour and cursor codes (`ESC [ … letter`): the engine wraps stderr in them.
@@ -652,6 +659,22 @@ mod tests {
             lock(&engine.refreshing).is_none(),
             "the claim ends with its page"
         );
+    }
+
+    #[test]
+    fn learners_read_failures_without_the_engines_address() {
+        let unix = "unix:///run/secret/docker.sock";
+        assert_eq!(
+            without_address(
+                unix,
+                "there is no socket at /run/secret/docker.sock; is it running?"
+            ),
+            "there is no socket at the engine's address; is it running?"
+        );
+        let tcp = "tcp://10.1.2.3:2375";
+        let text = without_address(tcp, &format!("{tcp} refused the connection"));
+        assert_eq!(text, "the engine refused the connection");
+        assert!(!text.contains("10.1.2.3"));
     }
 
     #[tokio::test]
