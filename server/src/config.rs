@@ -153,7 +153,7 @@ pub struct EdgeArgs {
     #[arg(long, env = "LAYERLAB_NEW_LEARNERS_PER_ADDRESS", default_value_t = 100)]
     pub new_learners_per_address: u32,
     /// Builds one address may start per minute, all its learners together (0: no limit).
-    #[arg(long, env = "LAYERLAB_BUILDS_PER_ADDRESS", default_value_t = 120)]
+    #[arg(long, env = "LAYERLAB_BUILDS_PER_ADDRESS", default_value_t = 240)]
     pub builds_per_address: u32,
     /// Builds that may wait for a builder; more get "queue full, try again".
     #[arg(long, env = "LAYERLAB_MAX_QUEUED_BUILDS", default_value_t = 100)]

@@ -34,7 +34,7 @@ impl Default for EdgeSettings {
         EdgeSettings {
             trusted_proxies: 0,
             new_learners_per_hour: 100,
-            builds_per_minute: 120,
+            builds_per_minute: 240,
             streams_per_person: 8,
         }
     }
