@@ -179,6 +179,12 @@ async fn another_learners_image_stays_theirs_and_ones_own_is_usable() {
     let id = built["image"]["id"].as_str().expect("image id").to_string();
     assert!(id.starts_with("sha256:"), "{id}");
     let hex = &id[7..];
+    // An id prefix of digits only is a stage number to the engine (`--from=0`): for the
+    // message about ids, take the shortest prefix of 8 or more with a letter in it.
+    let lettered = (8..=hex.len())
+        .map(|n| &hex[..n])
+        .find(|p| p.bytes().any(|b| b.is_ascii_alphabetic()))
+        .unwrap_or(hex);
     let tag = format!("layerlab/hello-container:{build_id}");
     assert!(support::docker(&["image", "inspect", &tag]).contains(&id));
 
@@ -266,7 +272,7 @@ async fn another_learners_image_stays_theirs_and_ones_own_is_usable() {
             None,
             &[(
                 "Dockerfile",
-                &format!("FROM busybox\nCOPY --from={} /s /s\n", &hex[..8]),
+                &format!("FROM busybox\nCOPY --from={lettered} /s /s\n"),
             )],
         )
         .await;
