@@ -231,6 +231,17 @@ async fn a_script_making_hundreds_of_learners_from_one_address_is_refused_past_t
     assert_eq!(page.status, StatusCode::TOO_MANY_REQUESTS);
     assert!(page.body.contains("Please wait") && page.body.contains("new learners"));
     assert!(page.cookie().is_none() && page.retry_after().is_some());
+    // It looks like the site (our stylesheet, allowed by its policy) and runs no script.
+    assert!(page.body.contains("href=\"/style/layerlab.css\""));
+    let policy = page
+        .headers
+        .get("content-security-policy")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    assert!(
+        policy.contains("style-src 'self'") && !policy.contains("script-src"),
+        "{policy}"
+    );
     // The learner who was already here goes on; passive requests still answer.
     let home = send("GET", &server.url("/"), &[("cookie", &existing)], None).await;
     assert_eq!(home.status, StatusCode::OK);

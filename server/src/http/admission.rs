@@ -314,10 +314,19 @@ pub fn refusal(
         .is_some_and(|a| a.contains("text/html"));
     let mut response = if wants_html {
         let page = format!(
-            "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Please wait</title></head>\n<body><h1>Please wait</h1><p>{}</p><p><a href=\"/\">Back to the course</a></p></body></html>\n",
+            "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>Please wait — layerlab</title><link rel=\"stylesheet\" href=\"/style/layerlab.css\"></head>\n<body><header class=\"site-header\"><span class=\"brand\"><span class=\"brand-mark\" aria-hidden=\"true\">▤</span>layerlab</span></header><main id=\"main\"><h1>Please wait</h1><p class=\"engine-banner\" role=\"alert\">{}</p></main></body></html>\n",
             escape_html(message)
         );
-        (status, axum::response::Html(page)).into_response()
+        // Our stylesheet only: no script runs on this page.
+        let policy = HeaderValue::from_static(
+            "default-src 'none'; style-src 'self'; frame-ancestors 'none'; base-uri 'none'",
+        );
+        (
+            status,
+            [(header::CONTENT_SECURITY_POLICY, policy)],
+            axum::response::Html(page),
+        )
+            .into_response()
     } else {
         let body = serde_json::json!({ "error": { "code": code, "message": message } });
         (status, axum::Json(body)).into_response()
