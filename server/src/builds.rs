@@ -868,14 +868,26 @@ impl Builds {
         };
         record.update(|v| v.image = Some(image.clone()));
         let max_image = self.settings.build.max_image_bytes;
-        if image.size_bytes > max_image {
+        // The stages this build made stay on the disk too (as the next build's cache): what
+        // they add above their bases counts with the image.
+        let own_stages = lock(&record.state).stage_images.clone();
+        let stage_bytes = stage_bytes_added(&docker, &built, &own_stages).await;
+        if image.size_bytes + stage_bytes > max_image {
             let remove = RemoveImageOptionsBuilder::new().force(true).build();
             let _ = docker.remove_image(&tag, Some(remove), None).await;
+            let what = if stage_bytes > 0 {
+                format!(
+                    "The image is {} and the earlier stages it was built from add {} more",
+                    app::dto::human_size(image.size_bytes),
+                    app::dto::human_size(stage_bytes)
+                )
+            } else {
+                format!("The image is {}", app::dto::human_size(image.size_bytes))
+            };
             let failure = BuildFailure {
                 code: "image_too_large".into(),
                 message: format!(
-                    "The image is {}, more than the {} this workshop keeps, so it was removed. Leave out build tools and files the program does not need (a multi-stage build helps).",
-                    app::dto::human_size(image.size_bytes),
+                    "{what}, more than the {} this workshop keeps, so it was removed. Leave out build tools and files the program does not need (a multi-stage build helps).",
                     app::dto::human_size(max_image)
                 ),
                 line: None,
@@ -1017,7 +1029,8 @@ impl Builds {
     /// removal, which is what we want.
     async fn remove_leftovers(&self, record: &BuildRecord) {
         let (printed, created_at) = {
-            let state = lock(&record.state);
+            let mut state = lock(&record.state);
+            state.stage_images.clear();
             (state.intermediate_ids.clone(), state.created_at)
         };
         if printed.is_empty() {
@@ -1359,6 +1372,49 @@ async fn rebuilt_steps(
         }
     }
     out
+}
+
+/// Bytes the build's own stage images (`own`) add above the images their stages start
+/// from: what a multi-stage build keeps on the disk besides its image.
+async fn stage_bytes_added(
+    docker: &bollard::Docker,
+    built: &engine_build::Built,
+    own: &[String],
+) -> u64 {
+    let size = |id: String| async move {
+        if id.is_empty() {
+            return 0;
+        }
+        docker
+            .inspect_image(&id)
+            .await
+            .ok()
+            .and_then(|i| i.size)
+            .and_then(|s| u64::try_from(s).ok())
+            .unwrap_or(0)
+    };
+    let last_stage = built.steps.last().map_or(0, |s| s.stage);
+    let mut total = 0;
+    for stage in 0..last_stage {
+        let steps = || built.steps.iter().filter(|s| s.stage == stage);
+        let base = steps()
+            .find(|s| s.keyword == "FROM")
+            .map(|s| s.image.clone());
+        let last = steps()
+            .rfind(|s| s.keyword != "FROM" && !s.image.is_empty())
+            .map(|s| s.image.clone());
+        let (Some(base), Some(last)) = (base, last) else {
+            continue;
+        };
+        if !own
+            .iter()
+            .any(|o| crate::engine::image::same_image(o, &last))
+        {
+            continue;
+        }
+        total += size(last).await.saturating_sub(size(base).await);
+    }
+    total
 }
 
 /// Facts only some checks need.

@@ -254,6 +254,7 @@ impl LimitArgs {
                 pids: self.build_pids,
                 timeout: Duration::from_secs(self.build_timeout),
                 max_image_bytes: self.max_image_mb * 1024 * 1024,
+                min_free_disk_bytes: self.min_free_disk_mb * 1024 * 1024,
                 ..defaults.build
             },
             run: RunLimits {

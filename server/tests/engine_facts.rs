@@ -370,3 +370,97 @@ async fn builds_are_refused_below_the_disk_floor() {
     );
     assert!(view["image"].is_null(), "nothing was built: {view}");
 }
+
+fn volume_count() -> usize {
+    support::docker(&["volume", "ls", "-q"]).lines().count()
+}
+
+/// A `VOLUME` would give every later step, and every check's container, an anonymous volume
+/// on the engine's disk that no container size counts: a step could write past every limit
+/// into it. Refused in every spelling, before the engine sees the build.
+#[tokio::test]
+async fn a_volume_cannot_carry_writes_past_the_limits() {
+    let mut learner = TestClient::with_args(LOCAL_ENGINE, &["--max-image-mb=40"]).await;
+    let volumes_before = volume_count();
+    let attacks = [
+        "FROM busybox:latest\nVOLUME /data\nRUN dd if=/dev/zero of=/data/big bs=1M count=100\n",
+        "FROM busybox:latest\nvolume [\"/data\"]\nRUN dd if=/dev/zero of=/data/big bs=1M count=100\n",
+        "FROM busybox:latest\nRUN mkdir /data\nVolume /data /more\nCMD [\"true\"]\n",
+        "FROM busybox:latest\nONBUILD VOLUME /data\n",
+        "FROM busybox:latest AS a\nVOLUME /v\nFROM busybox:latest\nCOPY --from=a /etc/passwd /p\n",
+    ];
+    for dockerfile in attacks {
+        let (view, log) = learner.build(None, &[("Dockerfile", dockerfile)]).await;
+        assert_eq!(code(&view), "volume_refused", "{dockerfile}: {view}");
+        let message = view["error"]["message"].as_str().unwrap_or("");
+        assert!(
+            message.contains("VOLUME is not allowed here") && message.contains("docker run -v"),
+            "{message}"
+        );
+        assert!(view["error"]["line"].as_u64().is_some(), "{view}");
+        assert!(
+            !log.iter().any(|l| l.starts_with("Step ")),
+            "the engine never saw it: {log:#?}"
+        );
+    }
+    assert!(volume_count() <= volumes_before, "a volume was left behind");
+}
+
+/// Every step of a multi-stage build can stay under the image limit while the stages
+/// together, kept as the next build's cache, take far more: they count with the image.
+#[tokio::test]
+async fn the_stages_a_build_keeps_count_with_its_image() {
+    let mut learner = TestClient::with_args(LOCAL_ENGINE, &["--max-image-mb=40"]).await;
+    let marker = format!("stages-{}", std::process::id());
+    let dockerfile = format!(
+        "FROM busybox:latest AS a\nRUN echo {marker}-a && head -c 20000000 /dev/urandom > /blob\nFROM busybox:latest AS b\nRUN echo {marker}-b && head -c 20000000 /dev/urandom > /blob\nFROM busybox:latest\nCOPY --from=a /etc/passwd /a\nCOPY --from=b /etc/passwd /b\nCMD [\"true\"]\n"
+    );
+    let (view, _) = learner.build(None, &[("Dockerfile", &dockerfile)]).await;
+    assert_eq!(code(&view), "image_too_large", "{view}");
+    let message = view["error"]["message"].as_str().unwrap_or("");
+    assert!(
+        message.contains("earlier stages it was built from add") && message.contains("40.0 MiB"),
+        "{message}"
+    );
+    let left = images_with_marker(&marker);
+    assert!(left.is_empty(), "the stages are still there: {left:?}");
+    // One stage of that size is fine: kept, with the image.
+    let small = format!(
+        "FROM busybox:latest AS a\nRUN echo {marker}-small && head -c 20000000 /dev/urandom > /blob\nFROM busybox:latest\nCOPY --from=a /etc/passwd /a\nCMD [\"true\"]\n"
+    );
+    let (view, _) = learner.build(None, &[("Dockerfile", &small)]).await;
+    assert_eq!(view["status"], "succeeded", "{view}");
+    support::remove_image(&view["image"]);
+}
+
+/// What a step writes where no container size counts still lands on the engine's disk: the
+/// watch also stops a build when the disk falls below the floor while a step runs.
+#[tokio::test]
+async fn a_build_is_stopped_when_the_disk_falls_below_the_floor_while_it_runs() {
+    let root = support::docker(&["info", "--format", "{{.DockerRootDir}}"]);
+    let df = std::process::Command::new("df")
+        .args(["--output=avail", "-B1M", &root])
+        .output()
+        .expect("df");
+    let free_mb: u64 = String::from_utf8_lossy(&df.stdout)
+        .lines()
+        .nth(1)
+        .and_then(|l| l.trim().parse().ok())
+        .expect("free MiB");
+    // A floor 250 MiB under what is free now: a step writing 700 MB crosses it.
+    let floor = format!("--min-free-disk-mb={}", free_mb.saturating_sub(250));
+    let mut learner = TestClient::with_args(LOCAL_ENGINE, &[&floor, "--max-image-mb=4096"]).await;
+    let marker = format!("floor-{}", std::process::id());
+    let dockerfile = format!(
+        "FROM busybox:latest\nRUN echo {marker}\nRUN dd if=/dev/zero of=/big bs=1M count=700 && sleep 30\n"
+    );
+    let (view, _) = learner.build(None, &[("Dockerfile", &dockerfile)]).await;
+    assert_eq!(code(&view), "engine_disk_full", "{view}");
+    let message = view["error"]["message"].as_str().unwrap_or("");
+    assert!(
+        message.contains("while step 3 ran"),
+        "stopped while it ran: {message}"
+    );
+    assert_eq!(view["error"]["line"], 3);
+    assert!(images_with_marker(&marker).is_empty());
+}

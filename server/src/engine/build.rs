@@ -45,6 +45,9 @@ pub struct BuildLimits {
     pub max_log_bytes: usize,
     /// Largest image kept; a bigger one is removed and the build fails (`image_too_large`).
     pub max_image_bytes: u64,
+    /// Free disk the engine must keep while a step runs (0 = not watched); below it the
+    /// build is stopped (`engine_disk_full`).
+    pub min_free_disk_bytes: u64,
 }
 
 impl Default for BuildLimits {
@@ -56,6 +59,7 @@ impl Default for BuildLimits {
             timeout: Duration::from_secs(300),
             max_log_bytes: 256 * 1024,
             max_image_bytes: 1024 * 1024 * 1024,
+            min_free_disk_bytes: 0,
         }
     }
 }
@@ -204,6 +208,13 @@ pub async fn build(
         .networkmode(if job.network { "default" } else { "none" })
         .build();
 
+    // Where the engine writes, to watch its free space while steps run (anything a step
+    // writes that no container size counts still lands there).
+    let disk_root = if job.limits.min_free_disk_bytes > 0 && cgroup.is_some() {
+        super::disk::engine_root(docker, host).await
+    } else {
+        None
+    };
     let tar = bytes::Bytes::from(tar);
     let mut log = LogState::new(job.limits.max_log_bytes, job.labels.len(), &instructions);
     let started = std::time::SystemTime::now();
@@ -217,13 +228,16 @@ pub async fn build(
             );
             let watch = async {
                 match &cgroup {
-                    Some(group) => watch_step_disk(docker, group, job.limits.max_image_bytes).await,
+                    Some(group) => watch_step_disk(docker, group, job.limits, disk_root.as_deref()).await,
                     None => std::future::pending().await,
                 }
             };
             let outcome = tokio::select! {
                 outcome = follow(stream, docker, host, &mut log, &instructions, &job, on) => outcome,
-                size = watch => Err(step_too_large(size, &log, &instructions, job.limits)),
+                over = watch => Err(match over {
+                    DiskWatch::StepTooLarge(size) => step_too_large(size, &log, &instructions, job.limits),
+                    DiskWatch::DiskLow(free) => disk_low_during(free, &log, &instructions, job.limits),
+                }),
             };
             match outcome {
                 Err(failure) if failure.code == CACHE_RACE && retries < CACHE_RACE_RETRIES => {
@@ -357,28 +371,66 @@ fn imitated_output(
 const DISK_LOOK_EVERY: Duration = Duration::from_millis(250);
 const DISK_LOOK_MAX: Duration = Duration::from_secs(5);
 
-/// Wait until a step container of this build holds more than `max_bytes` (its image plus
-/// what it wrote): the engine has no disk limit for build steps, so a step that writes
-/// without end is found while it runs and the build is stopped (dropping it makes the engine
-/// kill the step). The containers are the ones the engine made in the build's cgroup, so
-/// this is the engine's own account. Returns the size seen.
-async fn watch_step_disk(docker: &Docker, group: &BuildCgroup, max_bytes: u64) -> u64 {
+/// Why the disk watch stopped a build.
+enum DiskWatch {
+    /// A step container held this many bytes (its image and what it wrote).
+    StepTooLarge(u64),
+    /// The engine's disk had only this many bytes free.
+    DiskLow(u64),
+}
+
+/// Wait until a step container of this build holds more than the image limit (its image
+/// plus what it wrote), or the engine's disk falls below its floor: the engine has no disk
+/// limit for build steps, so a step that writes without end is found while it runs and the
+/// build is stopped (dropping it makes the engine kill the step). The containers are the
+/// ones the engine made in the build's cgroup, so this is the engine's own account; the free
+/// space catches what no container's size counts.
+async fn watch_step_disk(
+    docker: &Docker,
+    group: &BuildCgroup,
+    limits: &BuildLimits,
+    disk_root: Option<&std::path::Path>,
+) -> DiskWatch {
     let mut every = DISK_LOOK_EVERY;
     loop {
         tokio::time::sleep(every).await;
         let looked = std::time::Instant::now();
+        if let Some(free) = disk_root.and_then(super::disk::free_bytes) {
+            if free < limits.min_free_disk_bytes {
+                return DiskWatch::DiskLow(free);
+            }
+        }
         for id in group.container_ids() {
             let options = bollard::query_parameters::InspectContainerOptionsBuilder::new()
                 .size(true)
                 .build();
             if let Ok(container) = docker.inspect_container(&id, Some(options)).await {
                 let size = u64::try_from(container.size_root_fs.unwrap_or(0)).unwrap_or(0);
-                if size > max_bytes {
-                    return size;
+                if size > limits.max_image_bytes {
+                    return DiskWatch::StepTooLarge(size);
                 }
             }
         }
         every = (looked.elapsed() * 2).clamp(DISK_LOOK_EVERY, DISK_LOOK_MAX);
+    }
+}
+
+fn disk_low_during(
+    free: u64,
+    log: &LogState,
+    instructions: &[dockerfile::Instruction],
+    limits: &BuildLimits,
+) -> BuildFailure {
+    let step = log.step.map(|s| s.current);
+    BuildFailure {
+        code: "engine_disk_full".into(),
+        message: format!(
+            "The build machine ran low on disk space while {} ran ({} free, it keeps at least {}), so the build was stopped. If your step writes a lot, write less; otherwise try again in a few minutes, and tell your instructor if it keeps happening.",
+            step.map(|n| format!("step {n}")).unwrap_or_else(|| "a step".into()),
+            app::dto::human_size(free),
+            app::dto::human_size(limits.min_free_disk_bytes)
+        ),
+        line: step.and_then(|n| step_line(instructions, n)),
     }
 }
 

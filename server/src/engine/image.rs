@@ -158,7 +158,12 @@ pub async fn paths_exist(
                 let _ = docker
                     .remove_container(
                         &id,
-                        Some(RemoveContainerOptionsBuilder::new().force(true).build()),
+                        Some(
+                            RemoveContainerOptionsBuilder::new()
+                                .force(true)
+                                .v(true)
+                                .build(),
+                        ),
                     )
                     .await;
                 return Err(e);
@@ -169,7 +174,12 @@ pub async fn paths_exist(
     docker
         .remove_container(
             &id,
-            Some(RemoveContainerOptionsBuilder::new().force(true).build()),
+            Some(
+                RemoveContainerOptionsBuilder::new()
+                    .force(true)
+                    .v(true)
+                    .build(),
+            ),
         )
         .await?;
     Ok(found)

@@ -31,6 +31,9 @@ pub const REMOTE_SOURCE_REFUSED: &str = "remote_source_refused";
 pub const IMAGE_NOT_ALLOWED: &str = "image_not_allowed";
 /// An archive `ADD` would unpack that is too big once unpacked, or has unsafe entries.
 pub const ARCHIVE_REFUSED: &str = "archive_refused";
+/// A `VOLUME`: every later step (and every check's container) would get an anonymous volume
+/// on the engine's disk, which no limit of a build or image counts.
+pub const VOLUME_REFUSED: &str = "volume_refused";
 
 /// An image as the engine describes it: what the policy needs to judge a build on it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -547,6 +550,16 @@ impl<I: Images> Judge<'_, I> {
                     self.adds.truncate(adds);
                 }
                 self.current.triggers.push(node.trigger.clone());
+            }
+            "volume" => {
+                return Err(BuildFailure {
+                    code: VOLUME_REFUSED.into(),
+                    message: format!(
+                        "{}: a volume is kept by the engine outside the image, on its own disk, where no limit of this workshop counts what a step writes into it, so VOLUME is not allowed here. Leave it out: the files stay in the image (on your own machine, mount a volume when you run it: docker run -v).",
+                        origin.lead("volume")
+                    ),
+                    line: Some(line),
+                });
             }
             "from" => {
                 // Only reached for a FROM inside a trigger; judged as a name.
