@@ -119,18 +119,31 @@ impl Default for LoginThrottle {
     }
 }
 
-/// How long after `count` failures the next attempt waits.
-fn login_wait(count: u32) -> Duration {
+/// The longest wait a name's failures from everywhere, or an address's failures for every
+/// name, bring: short, so that nobody else (a learner behind the school's address, a
+/// stranger typing the instructor's name) can keep the real instructor out for long, while
+/// guessing from many addresses or across many names stays slow.
+const MAX_SHARED_LOGIN_WAIT: Duration = Duration::from_secs(60);
+
+/// How long after `count` failures the next attempt waits, at most `cap`.
+fn login_wait(count: u32, cap: Duration) -> Duration {
     if count < FREE_FAILURES {
         return Duration::ZERO;
     }
     let doublings = (count - FREE_FAILURES + 1).min(20);
-    Duration::from_secs(1u64 << doublings).min(MAX_LOGIN_WAIT)
+    Duration::from_secs(1u64 << doublings).min(cap)
 }
 
 impl LoginThrottle {
-    fn keys(name: &str, address: &str) -> [String; 2] {
-        [format!("name:{name}"), format!("address:{address}")]
+    /// The counts an attempt adds to, each with its longest wait: this name from this address
+    /// (up to [`MAX_LOGIN_WAIT`]), the name from anywhere and the address for any name (up to
+    /// [`MAX_SHARED_LOGIN_WAIT`]).
+    fn keys(name: &str, address: &str) -> [(String, Duration); 3] {
+        [
+            (format!("pair:{name}\u{0}{address}"), MAX_LOGIN_WAIT),
+            (format!("name:{name}"), MAX_SHARED_LOGIN_WAIT),
+            (format!("address:{address}"), MAX_SHARED_LOGIN_WAIT),
+        ]
     }
 
     /// How long until `name` from `address` may try again, if it must wait.
@@ -139,8 +152,10 @@ impl LoginThrottle {
         let now = Instant::now();
         Self::keys(name, address)
             .iter()
-            .filter_map(|key| failures.get(key))
-            .map(|(count, last)| (*last + login_wait(*count)).saturating_duration_since(now))
+            .filter_map(|(key, cap)| failures.get(key).map(|f| (f, *cap)))
+            .map(|((count, last), cap)| {
+                (*last + login_wait(*count, cap)).saturating_duration_since(now)
+            })
             .filter(|wait| !wait.is_zero())
             .max()
     }
@@ -161,14 +176,14 @@ impl LoginThrottle {
             }
         }
         let mut longest = Duration::ZERO;
-        for key in Self::keys(name, address) {
+        for (key, cap) in Self::keys(name, address) {
             let (count, last) = failures.entry(key).or_insert((0, now));
             if now.duration_since(*last) >= FORGET_FAILURES_AFTER {
                 *count = 0;
             }
             *count += 1;
             *last = now;
-            longest = longest.max(login_wait(*count));
+            longest = longest.max(login_wait(*count, cap));
         }
         (!longest.is_zero()).then_some(longest)
     }
@@ -176,7 +191,7 @@ impl LoginThrottle {
     /// A successful login: its name and address start afresh.
     pub fn succeeded(&self, name: &str, address: &str) {
         let mut failures = lock(&self.failures);
-        for key in Self::keys(name, address) {
+        for (key, _) in Self::keys(name, address) {
             failures.remove(&key);
         }
     }
@@ -359,11 +374,12 @@ mod tests {
 
     #[test]
     fn failed_logins_wait_longer_each_time_and_a_success_starts_afresh() {
-        assert_eq!(login_wait(1), Duration::ZERO);
-        assert_eq!(login_wait(2), Duration::ZERO);
-        assert_eq!(login_wait(3), Duration::from_secs(2));
-        assert_eq!(login_wait(4), Duration::from_secs(4));
-        assert_eq!(login_wait(40), MAX_LOGIN_WAIT);
+        assert_eq!(login_wait(1, MAX_LOGIN_WAIT), Duration::ZERO);
+        assert_eq!(login_wait(2, MAX_LOGIN_WAIT), Duration::ZERO);
+        assert_eq!(login_wait(3, MAX_LOGIN_WAIT), Duration::from_secs(2));
+        assert_eq!(login_wait(4, MAX_LOGIN_WAIT), Duration::from_secs(4));
+        assert_eq!(login_wait(40, MAX_LOGIN_WAIT), MAX_LOGIN_WAIT);
+        assert_eq!(login_wait(40, MAX_SHARED_LOGIN_WAIT), MAX_SHARED_LOGIN_WAIT);
         let throttle = LoginThrottle::default();
         assert_eq!(throttle.failed("ada", "192.0.2.1"), None);
         assert_eq!(throttle.failed("ada", "192.0.2.1"), None);
@@ -377,6 +393,26 @@ mod tests {
         assert!(throttle.wait("grace", "198.51.100.9").is_none());
         throttle.succeeded("ada", "192.0.2.1");
         assert!(throttle.wait("ada", "192.0.2.1").is_none());
+    }
+
+    /// Someone else failing on the instructor's name (a learner behind the school's address,
+    /// a stranger) keeps the real instructor out for a minute at most; the guesser's own pair
+    /// of name and address waits up to the full quarter of an hour.
+    #[test]
+    fn others_cannot_keep_an_instructor_out_for_long() {
+        let throttle = LoginThrottle::default();
+        for _ in 0..40 {
+            throttle.failed("ada", "203.0.113.5");
+        }
+        let guesser = throttle
+            .wait("ada", "203.0.113.5")
+            .expect("the guesser waits");
+        assert!(guesser > MAX_SHARED_LOGIN_WAIT, "{guesser:?}");
+        let teacher = throttle.wait("ada", "198.51.100.7").expect("a short wait");
+        assert!(teacher <= MAX_SHARED_LOGIN_WAIT, "{teacher:?}");
+        // Behind the same address, for another name, also a minute at most.
+        let colleague = throttle.wait("grace", "203.0.113.5").expect("a short wait");
+        assert!(colleague <= MAX_SHARED_LOGIN_WAIT, "{colleague:?}");
     }
 
     #[test]

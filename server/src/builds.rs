@@ -358,10 +358,8 @@ impl Builds {
     /// the oldest of them leaves the window; otherwise count this one now (so parallel
     /// submits cannot all pass), to be given back with [`Builds::uncount_rate`] if refused later.
     fn check_rate(&self, owner: &str) -> Result<(), SubmitError> {
+        // Counted even with no limit: the address limit looks at each learner's count.
         let limit = self.settings.rate_per_minute;
-        if limit == 0 {
-            return Ok(());
-        }
         let window = std::time::Duration::from_secs(60);
         let now = std::time::Instant::now();
         let mut recent = lock(&self.recent);
@@ -370,7 +368,7 @@ impl Builds {
             !times.is_empty()
         });
         match recent.get(owner) {
-            Some(times) if times.len() >= limit => {
+            Some(times) if limit > 0 && times.len() >= limit => {
                 let oldest = times.front().copied().unwrap_or(now);
                 let wait = window.saturating_sub(now.duration_since(oldest));
                 Err(SubmitError::RateLimited {
@@ -383,6 +381,18 @@ impl Builds {
                 Ok(())
             }
         }
+    }
+
+    /// Builds `owner` started in the last minute.
+    pub fn recent_builds(&self, owner: &str) -> usize {
+        let window = std::time::Duration::from_secs(60);
+        let now = std::time::Instant::now();
+        lock(&self.recent).get(owner).map_or(0, |times| {
+            times
+                .iter()
+                .filter(|t| now.duration_since(**t) < window)
+                .count()
+        })
     }
 
     /// Give back the build [`Builds::check_rate`] counted, when it was refused after all.

@@ -30,6 +30,10 @@ pub fn router() -> Router<AppState> {
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
 }
 
+/// Builds a minute each learner may start whatever their address's allowance
+/// (`--builds-per-address`) says; past them their builds count against it.
+pub const BUILDS_A_MINUTE_PAST_THE_ADDRESS_LIMIT: usize = 3;
+
 async fn submit(
     State(state): State<AppState>,
     session: Session,
@@ -47,9 +51,14 @@ async fn submit(
         )),
     })?;
     let learner = learner_id(&state.store, &session).await?;
-    // Learners cost nothing to make, so their address is held to a limit of its own.
+    // Learners cost nothing to make, so their address is held to a limit of its own; but
+    // each learner's first few builds a minute pass it, so that one learner (or a few)
+    // behind a shared address cannot use it up for the others.
     let client = client.map_or(ClientAddress::Unknown, |c| c.0);
-    if let Err(wait) = state.edge.take_build(&client) {
+    let charged = state.builds.recent_builds(&learner) >= BUILDS_A_MINUTE_PAST_THE_ADDRESS_LIMIT;
+    if !charged {
+        // Not counted against the address.
+    } else if let Err(wait) = state.edge.take_build(&client) {
         return Err(AppError::Wait(
             StatusCode::TOO_MANY_REQUESTS,
             "address_rate_limited",
@@ -62,7 +71,7 @@ async fn submit(
         ));
     }
     let submitted = state.builds.submit(&learner, request).await;
-    if submitted.is_err() {
+    if submitted.is_err() && charged {
         state.edge.refund_build(&client);
     }
     let accepted = submitted.map_err(|e| match e {
