@@ -78,6 +78,8 @@ pub enum SubmitError {
     RateLimited { limit: usize, retry_after: u64 },
     #[error("The build queue is full: {waiting} builds are waiting for a builder, the most this workshop lets wait. Your files were not kept; try again in {retry_after} s.")]
     QueueFull { waiting: usize, retry_after: u64 },
+    #[error("{waiting} builds from your network address are already waiting for a builder, the most one address may keep waiting (half the queue, so that others still get in). Your files were not kept; try again in {retry_after} s.")]
+    AddressQueueFull { waiting: usize, retry_after: u64 },
     #[error("The builds waiting for a builder already hold {} of files, the most this workshop keeps waiting; yours ({}) did not fit. Try again in {retry_after} s.", app::dto::human_size(*budget as u64), app::dto::human_size(*size as u64))]
     QueueMemoryFull {
         budget: usize,
@@ -116,6 +118,9 @@ pub enum BuildEvent {
 /// One build and its audience.
 pub struct BuildRecord {
     owner: String,
+    /// Who sent it, as the admission layer counts addresses: at most half the queue may wait
+    /// for one address.
+    client: String,
     /// Bytes of the files it holds while it waits (counted against the queue's budget).
     context_bytes: usize,
     state: Mutex<RecordState>,
@@ -409,9 +414,10 @@ impl Builds {
         &self,
         records: &HashMap<String, Arc<BuildRecord>>,
         owner: &str,
+        client: &str,
         size: usize,
     ) -> Result<(), SubmitError> {
-        let (mut waiting, mut bytes) = (0, 0);
+        let (mut waiting, mut bytes, mut from_client) = (0, 0, 0);
         for record in records.values() {
             if record.owner == owner || *record.done.borrow() {
                 continue;
@@ -419,12 +425,20 @@ impl Builds {
             if lock(&record.state).view.status == BuildStatus::Queued {
                 waiting += 1;
                 bytes += record.context_bytes;
+                from_client += usize::from(record.client == client);
             }
         }
         let retry_after = QUEUE_FULL_RETRY_AFTER;
         if waiting >= self.settings.max_queued {
             return Err(SubmitError::QueueFull {
                 waiting,
+                retry_after,
+            });
+        }
+        // One address (a script's many learners) may not hold the whole queue.
+        if from_client >= (self.settings.max_queued / 2).max(1) {
+            return Err(SubmitError::AddressQueueFull {
+                waiting: from_client,
                 retry_after,
             });
         }
@@ -511,6 +525,7 @@ impl Builds {
     pub async fn submit(
         self: &Arc<Self>,
         owner: &str,
+        client: &str,
         request: BuildRequest,
     ) -> Result<BuildAccepted, SubmitError> {
         let exercise = match request.exercise.as_deref() {
@@ -539,7 +554,7 @@ impl Builds {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let (record, previous) = {
             let mut records = lock(&self.records);
-            if let Err(full) = self.check_queue(&records, owner, context_bytes) {
+            if let Err(full) = self.check_queue(&records, owner, client, context_bytes) {
                 drop(records);
                 self.uncount_rate(owner);
                 return Err(full);
@@ -560,6 +575,7 @@ impl Builds {
             view.lint = app::lint::lint(context.dockerfile());
             let record = Arc::new(BuildRecord {
                 owner: owner.to_string(),
+                client: client.to_string(),
                 context_bytes,
                 state: Mutex::new(RecordState {
                     view,

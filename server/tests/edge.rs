@@ -134,6 +134,19 @@ async fn submit(server: &ServerProcess, cookie: &str, files: Value) -> Reply {
     .await
 }
 
+async fn submit_from(server: &ServerProcess, cookie: &str, files: Value, address: &str) -> Reply {
+    send(
+        "POST",
+        &server.url("/api/v1/builds"),
+        &[JSON, ("cookie", cookie), ("x-forwarded-for", address)],
+        Some((
+            "application/json",
+            json!({"exercise": null, "files": files}).to_string(),
+        )),
+    )
+    .await
+}
+
 async fn count(db: &TestDb, sql: &str) -> i64 {
     let (store, _) = layerlab_server::store::open(&db.url())
         .await
@@ -327,23 +340,27 @@ async fn a_flood_of_builds_meets_a_full_queue_with_retry_after() {
             "--build-concurrency=1",
             "--max-queued-builds=4",
             "--queued-context-mb=1",
+            // Each learner below comes from an address of their own (a proxy says which),
+            // so that the whole queue fills; one address may hold half of it (the end).
+            "--trusted-proxies=1",
         ],
     ));
-    let holder = new_learner(&server, &[]).await;
+    let address = |i: usize| format!("198.51.100.{i}");
+    let holder = new_learner(&server, &[("x-forwarded-for", "198.51.100.200")]).await;
     let hold = |tag: &str| json!({"Dockerfile": format!("FROM busybox:latest\nRUN echo edge-queue-{tag}-{} && sleep 6\n", nonce())});
-    let held = submit(&server, &holder, hold("1")).await;
+    let held = submit_from(&server, &holder, hold("1"), "198.51.100.200").await;
     assert_eq!(held.status, StatusCode::ACCEPTED);
     let held_id = held.json()["id"].as_str().expect("id").to_string();
     support::poll_build(&server.base_url, &holder, &held_id, &["building"]).await;
 
     let small = json!({"Dockerfile": "FROM busybox:latest\nLABEL edge=flood\n"});
     let mut learners = Vec::new();
-    for _ in 0..10 {
-        learners.push(new_learner(&server, &[]).await);
+    for i in 0..10 {
+        learners.push(new_learner(&server, &[("x-forwarded-for", &address(i))]).await);
     }
     let (mut accepted, mut full) = (Vec::new(), Vec::new());
-    for cookie in &learners {
-        let reply = submit(&server, cookie, small.clone()).await;
+    for (i, cookie) in learners.iter().enumerate() {
+        let reply = submit_from(&server, cookie, small.clone(), &address(i)).await;
         match reply.status {
             StatusCode::ACCEPTED => accepted.push((cookie.clone(), reply.json()["id"].clone())),
             StatusCode::SERVICE_UNAVAILABLE => full.push(reply),
@@ -363,7 +380,7 @@ async fn a_flood_of_builds_meets_a_full_queue_with_retry_after() {
     }
     // A learner already in line replaces their own build: no new place is needed.
     let (waiting, _) = &accepted[0];
-    let again = submit(&server, waiting, small.clone()).await;
+    let again = submit_from(&server, waiting, small.clone(), &address(0)).await;
     assert_eq!(again.status, StatusCode::ACCEPTED, "{}", again.body);
     // Refused builds were never stored: the holder's, four places and the resubmit.
     assert_eq!(count(&db, "SELECT COUNT(*) FROM attempts").await, 6);
@@ -373,7 +390,7 @@ async fn a_flood_of_builds_meets_a_full_queue_with_retry_after() {
     }
 
     // The byte budget: 300 KB of files per waiting build, 1 MiB for all of them.
-    let held = submit(&server, &holder, hold("2")).await;
+    let held = submit_from(&server, &holder, hold("2"), "198.51.100.200").await;
     let held_id = held.json()["id"].as_str().expect("id").to_string();
     support::poll_build(&server.base_url, &holder, &held_id, &["building"]).await;
     let big = json!({
@@ -382,8 +399,8 @@ async fn a_flood_of_builds_meets_a_full_queue_with_retry_after() {
     });
     let mut fitted = Vec::new();
     let mut refused = None;
-    for cookie in &learners[4..8] {
-        let reply = submit(&server, cookie, big.clone()).await;
+    for (i, cookie) in learners.iter().enumerate().take(8).skip(4) {
+        let reply = submit_from(&server, cookie, big.clone(), &address(i)).await;
         match reply.status {
             StatusCode::ACCEPTED => fitted.push((cookie, reply.json()["id"].clone())),
             StatusCode::SERVICE_UNAVAILABLE => refused = Some(reply),
@@ -403,6 +420,38 @@ async fn a_flood_of_builds_meets_a_full_queue_with_retry_after() {
         let id = id.as_str().expect("id");
         support::poll_build(&server.base_url, cookie, id, &["succeeded", "failed"]).await;
     }
+    // One address may keep at most half the queue waiting (2 of 4 here): a script's many
+    // learners cannot take every place from everyone else.
+    let held = submit_from(&server, &holder, hold("3"), "198.51.100.200").await;
+    let held_id = held.json()["id"].as_str().expect("id").to_string();
+    support::poll_build(&server.base_url, &holder, &held_id, &["building"]).await;
+    let mut one_school = Vec::new();
+    for _ in 0..4 {
+        one_school.push(new_learner(&server, &[("x-forwarded-for", "203.0.113.9")]).await);
+    }
+    let mut statuses = Vec::new();
+    let mut last = None;
+    for cookie in &one_school {
+        let reply = submit_from(&server, cookie, small.clone(), "203.0.113.9").await;
+        statuses.push(reply.status.as_u16());
+        last = Some(reply);
+    }
+    assert_eq!(
+        statuses,
+        [202, 202, 503, 503],
+        "half the queue for one address"
+    );
+    let last = last.expect("a reply");
+    assert_eq!(last.code(), "queue_full");
+    assert_eq!(last.retry_after(), Some(30));
+    assert!(
+        last.message().contains("from your network address"),
+        "{}",
+        last.message()
+    );
+    // Another address still gets a place.
+    let other = submit_from(&server, &learners[9], small.clone(), &address(9)).await;
+    assert_eq!(other.status, StatusCode::ACCEPTED, "{}", other.body);
 }
 
 /// Hole 5, addresses: with no trusted proxy, `X-Forwarded-For` is the client's own text and

@@ -447,12 +447,13 @@ async fn a_build_is_stopped_when_the_disk_falls_below_the_floor_while_it_runs() 
         .nth(1)
         .and_then(|l| l.trim().parse().ok())
         .expect("free MiB");
-    // A floor 250 MiB under what is free now: a step writing 700 MB crosses it.
+    // A floor 250 MiB under what is free now: a step writing 1.5 GB crosses it (and is
+    // stopped long before it is done).
     let floor = format!("--min-free-disk-mb={}", free_mb.saturating_sub(250));
     let mut learner = TestClient::with_args(LOCAL_ENGINE, &[&floor, "--max-image-mb=4096"]).await;
     let marker = format!("floor-{}", std::process::id());
     let dockerfile = format!(
-        "FROM busybox:latest\nRUN echo {marker}\nRUN dd if=/dev/zero of=/big bs=1M count=700 && sleep 30\n"
+        "FROM busybox:latest\nRUN echo {marker}\nRUN dd if=/dev/zero of=/big bs=1M count=1500 && sleep 30\n"
     );
     let (view, _) = learner.build(None, &[("Dockerfile", &dockerfile)]).await;
     assert_eq!(code(&view), "engine_disk_full", "{view}");

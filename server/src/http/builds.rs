@@ -70,7 +70,7 @@ async fn submit(
             ),
         ));
     }
-    let submitted = state.builds.submit(&learner, request).await;
+    let submitted = state.builds.submit(&learner, &client.key(), request).await;
     if submitted.is_err() && charged {
         state.edge.refund_build(&client);
     }
@@ -91,6 +91,7 @@ async fn submit(
             e.to_string(),
         ),
         SubmitError::QueueFull { retry_after, .. }
+        | SubmitError::AddressQueueFull { retry_after, .. }
         | SubmitError::QueueMemoryFull { retry_after, .. } => AppError::Wait(
             StatusCode::SERVICE_UNAVAILABLE,
             "queue_full",
