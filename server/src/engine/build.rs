@@ -350,20 +350,33 @@ async fn follow(
     }
 }
 
+/// A failure of the step the build is on: `message` is given how to name it ("Step 3" or
+/// "A step"), and the failure points at its line.
+fn at_current_step(
+    code: &str,
+    log: &LogState,
+    instructions: &[dockerfile::Instruction],
+    message: impl FnOnce(&str) -> String,
+) -> BuildFailure {
+    let step = log.step.map(|s| s.current);
+    let name = step.map_or_else(|| "A step".to_string(), |n| format!("Step {n}"));
+    BuildFailure {
+        code: code.into(),
+        message: message(&name),
+        line: step.and_then(|n| step_line(instructions, n)),
+    }
+}
+
 fn imitated_output(
     why: &str,
     log: &LogState,
     instructions: &[dockerfile::Instruction],
 ) -> BuildFailure {
-    let step = log.step.map(|s| s.current);
-    BuildFailure {
-        code: IMITATED_OUTPUT.into(),
-        message: format!(
-            "{}printed a line that imitates the builder's own output ({why}). The build log mixes a step's output with the builder's lines, so layerlab stops a build whose output could be taken for the engine's. Print something else (for example with a prefix), and build again.",
-            step.map(|n| format!("Step {n} ")).unwrap_or_else(|| "A step ".into())
-        ),
-        line: step.and_then(|n| step_line(instructions, n)),
-    }
+    at_current_step(IMITATED_OUTPUT, log, instructions, |step| {
+        format!(
+            "{step} printed a line that imitates the builder's own output ({why}). The build log mixes a step's output with the builder's lines, so layerlab stops a build whose output could be taken for the engine's. Print something else (for example with a prefix), and build again."
+        )
+    })
 }
 
 /// How often a running step's disk use is looked at, at least (a look that takes long makes
@@ -421,17 +434,14 @@ fn disk_low_during(
     instructions: &[dockerfile::Instruction],
     limits: &BuildLimits,
 ) -> BuildFailure {
-    let step = log.step.map(|s| s.current);
-    BuildFailure {
-        code: "engine_disk_full".into(),
-        message: format!(
+    at_current_step("engine_disk_full", log, instructions, |step| {
+        format!(
             "The build machine ran low on disk space while {} ran ({} free, it keeps at least {}), so the build was stopped. If your step writes a lot, write less; otherwise try again in a few minutes, and tell your instructor if it keeps happening.",
-            step.map(|n| format!("step {n}")).unwrap_or_else(|| "a step".into()),
+            step.to_lowercase(),
             app::dto::human_size(free),
             app::dto::human_size(limits.min_free_disk_bytes)
-        ),
-        line: step.and_then(|n| step_line(instructions, n)),
-    }
+        )
+    })
 }
 
 fn step_too_large(
@@ -440,17 +450,13 @@ fn step_too_large(
     instructions: &[dockerfile::Instruction],
     limits: &BuildLimits,
 ) -> BuildFailure {
-    let step = log.step.map(|s| s.current);
-    BuildFailure {
-        code: "step_too_large".into(),
-        message: format!(
-            "{}wrote so much that the image would be {} while it ran, more than the {} an image may be here, so the build was stopped. Write less in that step: leave out files the image does not need, or clean up within the same RUN.",
-            step.map(|n| format!("Step {n} ")).unwrap_or_else(|| "A step ".into()),
+    at_current_step("step_too_large", log, instructions, |step| {
+        format!(
+            "{step} wrote so much that the image would be {} while it ran, more than the {} an image may be here, so the build was stopped. Write less in that step: leave out files the image does not need, or clean up within the same RUN.",
             app::dto::human_size(size),
             app::dto::human_size(limits.max_image_bytes)
-        ),
-        line: step.and_then(|n| step_line(instructions, n)),
-    }
+        )
+    })
 }
 
 /// The engine accepts `cgroupparent` on `/build`, but bollard's options have no field for it:
