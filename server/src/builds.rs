@@ -867,7 +867,7 @@ impl Builds {
                 record.update(|v| v.log_truncated = true);
             }
         };
-        let outcome = engine_build::build(&docker, self.engine.host(), job, &mut on_progress).await;
+        let outcome = build_within_policy(&docker, self.engine.host(), job, &mut on_progress).await;
         drop(printed_tx);
         let _ = persist.await;
         let built = match outcome {
@@ -1193,7 +1193,7 @@ impl Builds {
                 }
             }
         };
-        match engine_build::build(docker, self.engine.host(), job, &mut on_progress).await {
+        match build_within_policy(docker, self.engine.host(), job, &mut on_progress).await {
             Ok(rebuilt) => {
                 facts.rebuilt = rebuilt_steps(docker, first, &rebuilt).await;
                 let remove = RemoveImageOptionsBuilder::new().force(true).build();
@@ -1351,6 +1351,21 @@ impl Builds {
             Err(e) => tracing::warn!("could not list earlier stage images: {e}"),
         }
     }
+}
+
+/// Build `job` as the build policy allows: judged before the engine sees anything, and the
+/// image that comes back checked again (see `policy`).
+async fn build_within_policy(
+    docker: &bollard::Docker,
+    host: &str,
+    job: BuildJob<'_>,
+    on: &mut (dyn FnMut(BuildProgress) + Send),
+) -> Result<engine_build::Built, BuildFailure> {
+    let approved = crate::policy::check(docker, host, &job).await?;
+    let tag = job.tag.clone();
+    let built = engine_build::build(docker, host, job, on).await?;
+    crate::policy::verify_built(docker, host, &approved, &built.image_id, &tag).await?;
+    Ok(built)
 }
 
 /// At most this many image ids a build's log may name are remembered (a step could print
