@@ -423,9 +423,13 @@ impl Builds {
                 continue;
             }
             if lock(&record.state).view.status == BuildStatus::Queued {
-                waiting += 1;
+                // A build its learner replaced still holds its files until it has cleaned
+                // up, but no longer a place in the line.
                 bytes += record.context_bytes;
-                from_client += usize::from(record.client == client);
+                if !*record.cancel.borrow() {
+                    waiting += 1;
+                    from_client += usize::from(record.client == client);
+                }
             }
         }
         let retry_after = QUEUE_FULL_RETRY_AFTER;
