@@ -492,13 +492,7 @@ async fn every_solution_passes_its_checks_and_every_starter_fails() {
     for id in &ids {
         for (kind, should_pass) in [("solution", true), ("starter", false)] {
             // solution/ holds only what changes; the rest comes from starter/.
-            let mut files: std::collections::BTreeMap<String, String> =
-                read_tree(&root.join(id).join("starter"))
-                    .into_iter()
-                    .collect();
-            if kind == "solution" {
-                files.extend(read_tree(&root.join(id).join("solution")));
-            }
+            let files = support::exercise_files(id, kind == "solution");
             let borrowed: Vec<(&str, &str)> = files
                 .iter()
                 .map(|(p, c)| (p.as_str(), c.as_str()))
@@ -573,27 +567,6 @@ async fn every_solution_passes_its_checks_and_every_starter_fails() {
             remove_image(&result["image"]);
         }
     }
-}
-
-fn read_tree(dir: &std::path::Path) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(d) = pending.pop() {
-        for entry in std::fs::read_dir(&d).expect("read dir").flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                pending.push(path);
-            } else {
-                let rel = path
-                    .strip_prefix(dir)
-                    .expect("inside")
-                    .to_string_lossy()
-                    .into_owned();
-                out.push((rel, std::fs::read_to_string(&path).expect("text")));
-            }
-        }
-    }
-    out
 }
 
 #[tokio::test]

@@ -31,6 +31,19 @@ fn named_images(log: &[String]) -> Vec<String> {
         .collect()
 }
 
+/// [`images_with_marker`] once they are gone, or after `seconds` (clean-up runs in the
+/// background).
+async fn images_with_marker_after(marker: &str, seconds: u64) -> Vec<String> {
+    let until = std::time::Instant::now() + Duration::from_secs(seconds);
+    loop {
+        let left = images_with_marker(marker);
+        if left.is_empty() || std::time::Instant::now() >= until {
+            return left;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
 fn busybox_id() -> String {
     support::docker(&["image", "inspect", "--format", "{{.Id}}", "busybox:latest"])
 }
@@ -136,16 +149,12 @@ async fn output_that_imitates_the_builder_is_refused_and_believed_nowhere() {
 #[tokio::test]
 async fn a_step_cannot_claim_it_came_from_the_cache() {
     let mut learner = TestClient::new(LOCAL_ENGINE).await;
-    let files = |dockerfile: &'static str| {
-        let dir = support::repo_root().join("exercises/cache-friendly/starter");
-        let mut files: Vec<(String, String)> = Vec::new();
-        for entry in std::fs::read_dir(&dir).expect("starter files") {
-            let entry = entry.expect("entry");
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if name != "Dockerfile" {
-                files.push((name, std::fs::read_to_string(entry.path()).expect("read")));
-            }
-        }
+    // The starter's files with a Dockerfile of the attacker's.
+    let files = |dockerfile: &str| {
+        let mut files: Vec<(String, String)> = support::exercise_files("cache-friendly", false)
+            .into_iter()
+            .filter(|(name, _)| name != "Dockerfile")
+            .collect();
         files.push(("Dockerfile".into(), dockerfile.into()));
         files
     };
@@ -286,14 +295,7 @@ async fn failed_and_cancelled_builds_leave_none_of_their_steps() {
     assert_eq!(view["status"], "succeeded", "{view}");
     let cancelled = learner.get(&format!("/api/v1/builds/{first}")).await.json();
     assert_eq!(cancelled["status"], "cancelled", "{cancelled}");
-    let mut left = images_with_marker(&marker);
-    for _ in 0..20 {
-        if left.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        left = images_with_marker(&marker);
-    }
+    let left = images_with_marker_after(&marker, 10).await;
     assert!(
         left.is_empty(),
         "the cancelled build's steps are still there: {left:?}"
@@ -328,14 +330,7 @@ async fn a_build_cut_off_by_a_killed_server_leaves_none_of_its_steps() {
         "the step outlived the server"
     );
     let server = support::ServerProcess::start_on(LOCAL_ENGINE, db);
-    let mut left = images_with_marker(&marker);
-    for _ in 0..60 {
-        if left.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        left = images_with_marker(&marker);
-    }
+    let left = images_with_marker_after(&marker, 30).await;
     assert!(
         left.is_empty(),
         "the interrupted build's steps are still there: {left:?}"

@@ -12,27 +12,8 @@ use support::{
 
 /// Add an instructor with the operator command, as an operator would (password on stdin).
 fn add_instructor(database_url: &str, name: &str, password: &str) {
-    use std::io::Write;
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_layerlab"))
-        .args(["instructor", "add", name, "--database-url", database_url])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("run layerlab instructor add");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(format!("{password}\n").as_bytes())
-        .expect("write the password");
-    let out = child.wait_with_output().expect("wait");
-    assert!(
-        out.status.success(),
-        "instructor add failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("added"));
+    let said = support::add_instructor_with(database_url, name, password, false);
+    assert!(said.contains("added"), "{said}");
 }
 
 /// Log `c` in as `name`; panics unless it lands on `next`.

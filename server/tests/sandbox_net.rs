@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use support::{cookie_pair, http, poll_build, ServerProcess, TestDb, LOCAL_ENGINE};
+use support::{cookie_pair, exercise_files, http, poll_build, ServerProcess, TestDb, LOCAL_ENGINE};
 
 struct Learner {
     base: String,
@@ -439,38 +439,6 @@ async fn a_learners_run_reaches_neither_the_host_nor_another_learners_container(
     for view in [&web, &playground, &victim_view] {
         support::remove_image(&view["image"]);
     }
-}
-
-/// An exercise's starter with its solution laid over it (or the starter alone).
-fn exercise_files(id: &str, solution: bool) -> Vec<(String, String)> {
-    let root = support::repo_root().join("exercises").join(id);
-    let mut files: std::collections::BTreeMap<String, String> =
-        read_tree(&root.join("starter")).into_iter().collect();
-    if solution {
-        files.extend(read_tree(&root.join("solution")));
-    }
-    files.into_iter().collect()
-}
-
-fn read_tree(dir: &std::path::Path) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(d) = pending.pop() {
-        for entry in std::fs::read_dir(&d).expect("read dir").flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                pending.push(path);
-            } else {
-                let rel = path
-                    .strip_prefix(dir)
-                    .expect("inside")
-                    .to_string_lossy()
-                    .into_owned();
-                out.push((rel, std::fs::read_to_string(&path).expect("text")));
-            }
-        }
-    }
-    out
 }
 
 async fn build_exercise(learner: &Learner, id: &str, solution: bool) -> Value {

@@ -454,7 +454,7 @@ impl TestClient {
 
 /// `layerlab instructor add NAME` (with `--reset` to give a new password) on `database_url`,
 /// the password on standard input, as an operator runs it; panics unless it succeeds.
-pub fn add_instructor_with(database_url: &str, name: &str, password: &str, reset: bool) {
+pub fn add_instructor_with(database_url: &str, name: &str, password: &str, reset: bool) -> String {
     use std::io::Write;
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_layerlab"))
         .args(["instructor", "add", name, "--database-url", database_url])
@@ -476,6 +476,41 @@ pub fn add_instructor_with(database_url: &str, name: &str, password: &str, reset
         "instructor add failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// An exercise's files as a learner would submit them: the starter, or the starter with
+/// the solution's files over it (`solution/` holds only what changes).
+pub fn exercise_files(id: &str, solution: bool) -> Vec<(String, String)> {
+    let root = repo_root().join("exercises").join(id);
+    let mut files: std::collections::BTreeMap<String, String> =
+        read_tree(&root.join("starter")).into_iter().collect();
+    if solution {
+        files.extend(read_tree(&root.join("solution")));
+    }
+    files.into_iter().collect()
+}
+
+/// Every file under `dir`, as (path relative to `dir`, text).
+pub fn read_tree(dir: &std::path::Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        for entry in std::fs::read_dir(&d).expect("read dir").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                let rel = path
+                    .strip_prefix(dir)
+                    .expect("inside")
+                    .to_string_lossy()
+                    .into_owned();
+                out.push((rel, std::fs::read_to_string(&path).expect("text")));
+            }
+        }
+    }
+    out
 }
 
 impl TestClient {
