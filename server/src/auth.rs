@@ -48,10 +48,15 @@ pub fn decoy_hash() -> &'static str {
     DECOY.get_or_init(|| hash_password("not a password anyone has").unwrap_or_default())
 }
 
-/// This session's CSRF token, made on first use.
+/// This session's CSRF token, made on first use. A visitor without a session gets a
+/// [`form_token`] instead, so that showing a form (a crawler's page view included) starts no
+/// session.
 pub async fn csrf_token(session: &Session) -> Result<String, tower_sessions::session::Error> {
     if let Some(token) = session.get::<String>(CSRF_KEY).await? {
         return Ok(token);
+    }
+    if session.id().is_none() {
+        return Ok(form_token(unix_now()));
     }
     let token = format!(
         "{}{}",
@@ -62,17 +67,76 @@ pub async fn csrf_token(session: &Session) -> Result<String, tower_sessions::ses
     Ok(token)
 }
 
-/// Does `given` match this session's token? Compared in constant time.
+/// Does `given` match this session's token? Compared in constant time. Without a session
+/// (the form was the visitor's first), a valid unexpired [`form_token`] passes and becomes
+/// the token of the session the form starts, so the other forms of the same page still
+/// work; once a session exists only its own token does, since anyone can fetch a form token.
 pub async fn csrf_ok(session: &Session, given: &str) -> bool {
-    let Ok(Some(token)) = session.get::<String>(CSRF_KEY).await else {
+    match session.get::<String>(CSRF_KEY).await {
+        Ok(Some(token)) => same_bytes(token.as_bytes(), given.as_bytes()),
+        Ok(None) if session.id().is_none() && form_token_ok(given, unix_now()) => {
+            session.insert(CSRF_KEY, given.to_string()).await.is_ok()
+        }
+        _ => false,
+    }
+}
+
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// How long a form shown to a visitor without a session can still be sent.
+const FORM_TOKEN_SECONDS: u64 = 24 * 3600;
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// This process's key for form tokens (a restart makes open forms of session-less visitors
+/// ask for a reload, nothing worse).
+fn form_key() -> &'static [u8; 32] {
+    static KEY: std::sync::OnceLock<[u8; 32]> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| {
+        use argon2::password_hash::rand_core::RngCore;
+        let mut key = [0u8; 32];
+        OsRng.fill_bytes(&mut key);
+        key
+    })
+}
+
+fn form_mac(expires: u64, nonce: &str) -> String {
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(form_key())
+        .expect("HMAC takes a key of any length");
+    mac.update(format!("layerlab form|{expires}|{nonce}").as_bytes());
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A CSRF token that needs no session: `expires.nonce.mac`, signed with [`form_key`].
+fn form_token(now: u64) -> String {
+    let expires = now + FORM_TOKEN_SECONDS;
+    let nonce = uuid::Uuid::new_v4().simple().to_string();
+    let mac = form_mac(expires, &nonce);
+    format!("{expires}.{nonce}.{mac}")
+}
+
+fn form_token_ok(given: &str, now: u64) -> bool {
+    let mut parts = given.splitn(3, '.');
+    let (Some(expires), Some(nonce), Some(mac)) = (parts.next(), parts.next(), parts.next()) else {
         return false;
     };
-    token.len() == given.len()
-        && token
-            .bytes()
-            .zip(given.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
+    let Ok(expires) = expires.parse::<u64>() else {
+        return false;
+    };
+    expires >= now
+        && expires <= now + FORM_TOKEN_SECONDS
+        && same_bytes(form_mac(expires, nonce).as_bytes(), mac.as_bytes())
 }
 
 /// The instructor logged in with this session, if any.
@@ -424,6 +488,38 @@ mod tests {
         assert!(throttle.try_check().is_none());
         drop(held);
         assert!(throttle.try_check().is_some());
+    }
+
+    #[test]
+    fn form_tokens_pass_only_as_signed_and_until_they_expire() {
+        let now = 1_800_000_000;
+        let token = form_token(now);
+        assert!(form_token_ok(&token, now));
+        assert!(form_token_ok(&token, now + FORM_TOKEN_SECONDS));
+        assert!(
+            !form_token_ok(&token, now + FORM_TOKEN_SECONDS + 1),
+            "expired"
+        );
+        let (expires, rest) = token.split_once('.').expect("expires.nonce.mac");
+        let (nonce, mac) = rest.split_once('.').expect("nonce.mac");
+        // A later expiry, another nonce or another mac: each breaks the signature.
+        let later = expires.parse::<u64>().expect("a number") + 3600;
+        assert!(!form_token_ok(&format!("{later}.{nonce}.{mac}"), now));
+        assert!(!form_token_ok(
+            &format!("{expires}.{}.{mac}", "0".repeat(32)),
+            now
+        ));
+        let mut flipped = mac.to_string();
+        flipped.replace_range(0..1, if mac.starts_with('0') { "1" } else { "0" });
+        assert!(!form_token_ok(&format!("{expires}.{nonce}.{flipped}"), now));
+        // One signed far ahead is refused even with a right mac.
+        let far = now + 10 * FORM_TOKEN_SECONDS;
+        let far_nonce = "a".repeat(32);
+        let far_token = format!("{far}.{far_nonce}.{}", form_mac(far, &far_nonce));
+        assert!(!form_token_ok(&far_token, now));
+        for junk in ["", "..", "x.y.z", "1.2", &token[..token.len() - 1]] {
+            assert!(!form_token_ok(junk, now), "{junk:?}");
+        }
     }
 
     #[test]

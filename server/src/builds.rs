@@ -20,6 +20,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::{broadcast, watch, Semaphore};
 
+mod turns;
+
 /// Limits for every stage of a build.
 #[derive(Clone, Debug)]
 pub struct BuildSettings {
@@ -319,7 +321,8 @@ pub struct Builds {
     records: Mutex<HashMap<String, Arc<BuildRecord>>>,
     /// Ids in the order they were submitted, for queue positions and eviction.
     order: Mutex<Vec<String>>,
-    permits: Arc<Semaphore>,
+    /// The builders, taken in turns by client address.
+    turns: Arc<turns::Turns>,
     /// Where finished builds are kept as attempts.
     store: Store,
     /// Told about every finished attempt (the instructor dashboard listens).
@@ -343,14 +346,14 @@ impl Builds {
         store: Store,
         progress: ProgressSender,
     ) -> Arc<Self> {
-        let permits = Arc::new(Semaphore::new(settings.concurrency.max(1)));
+        let turns = turns::Turns::new(settings.concurrency);
         Arc::new(Builds {
             engine,
             exercises,
             settings,
             records: Mutex::new(HashMap::new()),
             order: Mutex::new(Vec::new()),
-            permits,
+            turns,
             store,
             progress,
             recent: Mutex::new(HashMap::new()),
@@ -664,20 +667,6 @@ impl Builds {
         });
     }
 
-    fn queue_position(&self, id: &str) -> usize {
-        let order = lock(&self.order);
-        let records = lock(&self.records);
-        order
-            .iter()
-            .take_while(|other| other.as_str() != id)
-            .filter(|other| {
-                records
-                    .get(other.as_str())
-                    .is_some_and(|r| lock(&r.state).view.status == BuildStatus::Queued)
-            })
-            .count()
-    }
-
     /// Run the pipeline until it ends or the learner submits again; then, once the build this
     /// one replaced is gone too, say this one is done.
     async fn supervise(
@@ -773,17 +762,16 @@ impl Builds {
         if let Some(mut previous) = previous_done {
             let _ = previous.wait_for(|d| *d).await;
         }
-        if self.permits.available_permits() == 0 {
-            let position = self.queue_position(&id);
+        let entry = self.turns.enter(&record.client);
+        if !entry.at_once() {
+            let position = entry.ahead();
             record.update(|v| v.queue_position = Some(position));
             record.log(
                 LogPhase::Server,
                 format!("Waiting for a free builder ({position} ahead of you)…"),
             );
         }
-        let Ok(_permit) = self.permits.clone().acquire_owned().await else {
-            return;
-        };
+        let _builder = entry.wait().await;
         record.update(|v| {
             v.status = BuildStatus::Building;
             v.queue_position = None;

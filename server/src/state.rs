@@ -87,6 +87,39 @@ async fn session_learner(session: &Session) -> Result<String, BackendError> {
     Ok(id)
 }
 
+/// The learner of this session, if it has one (their row made again if it went missing, and
+/// marked as seen). What only reads uses this: a page view, a poll or a crawler starts no
+/// learner and no session, so it costs nothing and counts against no address's allowance.
+pub async fn known_learner_id(
+    store: &Store,
+    session: &Session,
+) -> Result<Option<String>, BackendError> {
+    let Some(id) = session
+        .get::<String>(LEARNER_KEY)
+        .await
+        .map_err(|e| internal("reading your session", e))?
+    else {
+        return Ok(None);
+    };
+    store
+        .ensure_learner(&id)
+        .await
+        .map_err(|e| internal("loading your progress", e))?;
+    Ok(Some(id))
+}
+
+/// The learner of this session, to read their build `build` with: a session that never
+/// started a learner has no builds.
+pub async fn build_owner(
+    store: &Store,
+    session: &Session,
+    build: &str,
+) -> Result<String, BackendError> {
+    known_learner_id(store, session)
+        .await?
+        .ok_or_else(|| no_such_build(build))
+}
+
 /// Just the learner's id (see [`learner`]); reads no row.
 pub async fn learner_id(store: &Store, session: &Session) -> Result<String, BackendError> {
     let id = session_learner(session).await?;
@@ -95,6 +128,10 @@ pub async fn learner_id(store: &Store, session: &Session) -> Result<String, Back
         .await
         .map_err(|e| internal("loading your progress", e))?;
     Ok(id)
+}
+
+fn no_such_build(id: &str) -> BackendError {
+    BackendError::NotFound(format!("There is no build “{id}” of yours."))
 }
 
 fn no_such_lesson(slug: &str) -> BackendError {
@@ -127,7 +164,7 @@ impl AppState {
             .attempt(id, learner)
             .await
             .map_err(|e| internal("reading your build history", e))?
-            .ok_or_else(|| BackendError::NotFound(format!("There is no build “{id}” of yours.")))
+            .ok_or_else(|| no_such_build(id))
     }
 
     /// The course's base images and every exercise's, without repeats.
@@ -153,8 +190,10 @@ impl AppState {
         if self.course.lesson(slug).is_none() {
             return Err(no_such_lesson(slug));
         }
-        let learner = learner_id(&self.store, session).await?;
-        let grades = self.grades(&learner).await?;
+        let grades = match known_learner_id(&self.store, session).await? {
+            Some(learner) => self.grades(&learner).await?,
+            None => Arc::default(),
+        };
         Ok(self
             .course
             .quiz_ids(slug)
@@ -201,13 +240,16 @@ pub fn progress_of(tally: &ExerciseTally) -> ExerciseProgress {
 #[async_trait::async_trait]
 impl Backend for AppState {
     async fn course_map(&self, session: &Session) -> Result<CourseMap, BackendError> {
-        let learner = learner_id(&self.store, session).await?;
-        let grades = self.grades(&learner).await?;
-        let tallies = self
-            .store
-            .exercise_tallies(&learner)
-            .await
-            .map_err(|e| internal("loading your progress", e))?;
+        let (grades, tallies) = match known_learner_id(&self.store, session).await? {
+            Some(learner) => (
+                self.grades(&learner).await?,
+                self.store
+                    .exercise_tallies(&learner)
+                    .await
+                    .map_err(|e| internal("loading your progress", e))?,
+            ),
+            None => Default::default(),
+        };
         let mut map = self.course.map(&self.exercises);
         for module in &mut map.modules {
             for lesson in &mut module.lessons {
@@ -262,7 +304,10 @@ impl Backend for AppState {
             BackendError::NotFound(format!("There is no exercise called “{id}”."))
         })?;
         let mut view = exercise.view(&self.course);
-        let learner = learner_id(&self.store, session).await?;
+        // Someone who never did anything sees the exercise as it starts.
+        let Some(learner) = known_learner_id(&self.store, session).await? else {
+            return Ok(view);
+        };
         let failed = |e| internal("loading your attempts", e);
         let rows = self
             .store
@@ -295,14 +340,35 @@ impl Backend for AppState {
     }
 
     async fn build(&self, session: &Session, id: &str) -> Result<BuildView, BackendError> {
-        let learner = learner_id(&self.store, session).await?;
+        let learner = build_owner(&self.store, session, id).await?;
         self.learner_build(id, &learner).await
     }
 
     async fn profile(&self, session: &Session) -> Result<Profile, BackendError> {
-        let learner = learner(&self.store, session).await?;
+        let quizzes_total: usize = self
+            .course
+            .lessons
+            .iter()
+            .map(|l| self.course.quiz_ids(&l.slug).len())
+            .sum();
+        let mut profile = Profile {
+            display_name: None,
+            resume_code: None,
+            cohort: None,
+            exercises_passed: 0,
+            exercises_total: self.exercises.iter().count() as u32,
+            quizzes_done: 0,
+            quizzes_total: quizzes_total as u32,
+            csrf: csrf(session).await?,
+            notice: take_notice(session).await,
+        };
+        // Looking at this page starts nobody: the first answer, build or form sent does.
+        let Some(id) = known_learner_id(&self.store, session).await? else {
+            return Ok(profile);
+        };
         let failed = |e| internal("loading your progress", e);
-        let cohort = match &learner.cohort_id {
+        let learner = self.store.touch_learner(&id).await.map_err(failed)?;
+        profile.cohort = match &learner.cohort_id {
             Some(id) => self.store.cohort(id).await.map_err(failed)?.map(|c| c.name),
             None => None,
         };
@@ -312,23 +378,11 @@ impl Backend for AppState {
             .await
             .map_err(failed)?;
         let grades = self.grades(&learner.id).await?;
-        let quizzes_total: usize = self
-            .course
-            .lessons
-            .iter()
-            .map(|l| self.course.quiz_ids(&l.slug).len())
-            .sum();
-        Ok(Profile {
-            display_name: learner.display_name.clone(),
-            resume_code: learner.resume_code.clone(),
-            cohort,
-            exercises_passed: tallies.values().filter(|t| t.passed).count() as u32,
-            exercises_total: self.exercises.iter().count() as u32,
-            quizzes_done: grades.values().filter(|g| g.correct == g.total).count() as u32,
-            quizzes_total: quizzes_total as u32,
-            csrf: csrf(session).await?,
-            notice: take_notice(session).await,
-        })
+        profile.exercises_passed = tallies.values().filter(|t| t.passed).count() as u32;
+        profile.quizzes_done = grades.values().filter(|g| g.correct == g.total).count() as u32;
+        profile.display_name = learner.display_name;
+        profile.resume_code = Some(learner.resume_code);
+        Ok(profile)
     }
 
     async fn resume_offer(
@@ -477,11 +531,13 @@ impl Backend for AppState {
         right: &str,
     ) -> Result<AttemptPair, BackendError> {
         let failed = |e| internal("loading the attempts", e);
-        let learner = learner_id(&self.store, session).await?;
-        let own = (
-            self.store.attempt(left, &learner).await.map_err(failed)?,
-            self.store.attempt(right, &learner).await.map_err(failed)?,
-        );
+        let own = match known_learner_id(&self.store, session).await? {
+            Some(learner) => (
+                self.store.attempt(left, &learner).await.map_err(failed)?,
+                self.store.attempt(right, &learner).await.map_err(failed)?,
+            ),
+            None => (None, None),
+        };
         let (a, b, back) = match own {
             (Some(a), Some(b)) => {
                 let back = format!("/exercises/{}", a.exercise);

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use support::{cookie_pair, http, http_raw, ServerProcess, LOCAL_ENGINE};
+use support::{http, http_raw, ServerProcess, LOCAL_ENGINE};
 
 struct Learner {
     base: String,
@@ -19,8 +19,7 @@ struct Learner {
 
 impl Learner {
     async fn new(server: &ServerProcess) -> Self {
-        let (_, cookie, _) = http("GET", &server.url("/me"), None, None).await;
-        let cookie = cookie_pair(cookie);
+        let cookie = support::start_learner(&server.base_url).await;
         Learner {
             base: server.base_url.clone(),
             cookie,

@@ -112,13 +112,35 @@ fn nonce() -> String {
     format!("{}-{nanos}", std::process::id())
 }
 
-/// A new learner: their session cookie (panics unless the server made one).
+/// A new learner (started by their first form): their session cookie.
 async fn new_learner(server: &ServerProcess, extra: &[(&str, &str)]) -> String {
-    let mut headers = vec![JSON];
-    headers.extend_from_slice(extra);
-    let reply = send("GET", &server.url("/me"), &headers, None).await;
-    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
-    reply.cookie().expect("a session cookie")
+    support::start_learner_with(&server.base_url, extra).await
+}
+
+/// The form token `/me` shows a visitor without a session.
+async fn form_token(server: &ServerProcess) -> String {
+    let page = send("GET", &server.url("/me"), &[("accept", "text/html")], None).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.cookie().is_none(), "looking at /me starts nothing");
+    support::form_value(&page.body, "csrf").expect("a csrf field")
+}
+
+/// A visitor's first form: an empty name sent to `/me/name`, without a cookie.
+async fn first_form(server: &ServerProcess, token: &str, accept: &str) -> Reply {
+    first_form_with(server, token, &[("accept", accept)]).await
+}
+
+async fn first_form_with(server: &ServerProcess, token: &str, headers: &[(&str, &str)]) -> Reply {
+    send(
+        "POST",
+        &server.url("/me/name"),
+        headers,
+        Some((
+            "application/x-www-form-urlencoded",
+            format!("csrf={}&name=", support::form_encode(token)),
+        )),
+    )
+    .await
 }
 
 async fn submit(server: &ServerProcess, cookie: &str, files: Value) -> Reply {
@@ -159,11 +181,13 @@ async fn count(db: &TestDb, sql: &str) -> i64 {
     n
 }
 
-/// The login page's CSRF token for a new session: (cookie, token).
+/// The login page's CSRF token for a visitor without a session: (no cookie, token). Showing
+/// the form starts no session; logging in does.
 async fn login_form(server: &ServerProcess, extra: &[(&str, &str)]) -> (String, String) {
     let reply = send("GET", &server.url("/instructor/login"), extra, None).await;
     assert_eq!(reply.status, StatusCode::OK);
-    let cookie = reply.cookie().expect("a session");
+    assert!(reply.cookie().is_none(), "the login page starts no session");
+    let cookie = String::new();
     let csrf = support::form_value(&reply.body, "csrf").expect("a csrf field");
     (cookie, csrf)
 }
@@ -175,7 +199,10 @@ async fn log_in(
     password: &str,
     extra: &[(&str, &str)],
 ) -> Reply {
-    let mut headers = vec![("cookie", session.0.as_str())];
+    let mut headers = Vec::new();
+    if !session.0.is_empty() {
+        headers.push(("cookie", session.0.as_str()));
+    }
     headers.extend_from_slice(extra);
     send(
         "POST",
@@ -194,27 +221,29 @@ async fn log_in(
     .await
 }
 
-/// Hole 5: a request without a cookie is a new learner. 300 of them from one address: the
-/// first 100 (the default per hour) are learners, the rest are told why not and when to come
-/// back, and no learner row or session is made for them. Someone who already has a session,
-/// and requests that make none (health, status, static files), are not affected.
+/// Hole 5: a visitor without a cookie who sends something (an answer, a build, a form) is a
+/// new learner. 300 first forms from one address: the first 100 (the default per hour) start
+/// learners, the rest are told why not and when to come back, and no learner row or session
+/// is made for them. Someone who already has a session, and everything that only reads (pages,
+/// health, status, static files), are not affected.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_script_making_hundreds_of_learners_from_one_address_is_refused_past_the_limit() {
     let db = Arc::new(TestDb::new());
     let server = Arc::new(ServerProcess::start_with(LOCAL_ENGINE, db.clone(), &[]));
     let existing = new_learner(&server, &[]).await;
+    let token = Arc::new(form_token(&server).await);
     let (mut admitted, mut refused) = (1usize, Vec::new());
     for _ in 0..15 {
         let batch: Vec<_> = (0..20)
             .map(|_| {
-                let server = server.clone();
-                tokio::spawn(async move { send("GET", &server.url("/me"), &[JSON], None).await })
+                let (server, token) = (server.clone(), token.clone());
+                tokio::spawn(async move { first_form(&server, &token, "application/json").await })
             })
             .collect();
         for task in batch {
             let reply = task.await.expect("a request");
             match reply.status {
-                StatusCode::OK => {
+                StatusCode::SEE_OTHER => {
                     assert!(reply.cookie().is_some(), "a learner gets a session");
                     admitted += 1;
                 }
@@ -239,8 +268,8 @@ async fn a_script_making_hundreds_of_learners_from_one_address_is_refused_past_t
         "{message}"
     );
     assert!(message.contains("try again in"), "{message}");
-    // A browser gets the same as a page, and nothing is made for it.
-    let page = send("GET", &server.url("/"), &[("accept", "text/html")], None).await;
+    // A browser's form gets the same as a page, and nothing is made for it.
+    let page = first_form(&server, &token, "text/html").await;
     assert_eq!(page.status, StatusCode::TOO_MANY_REQUESTS);
     assert!(page.body.contains("Please wait") && page.body.contains("new learners"));
     assert!(page.cookie().is_none() && page.retry_after().is_some());
@@ -255,17 +284,250 @@ async fn a_script_making_hundreds_of_learners_from_one_address_is_refused_past_t
         policy.contains("style-src 'self'") && !policy.contains("script-src"),
         "{policy}"
     );
-    // The learner who was already here goes on; passive requests still answer.
+    // A build or an answer from a new visitor is refused the same way.
+    let build = submit(&server, "", json!({"Dockerfile": "FROM busybox:latest\n"})).await;
+    assert_eq!(
+        build.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        build.body
+    );
+    assert_eq!(build.code(), "too_many_new_learners");
+    // The learner who was already here goes on; reading still answers everyone, and starts
+    // nothing.
     let home = send("GET", &server.url("/"), &[("cookie", &existing)], None).await;
     assert_eq!(home.status, StatusCode::OK);
-    for path in ["/healthz", "/api/v1/status", "/style/layerlab.css"] {
-        let reply = send("GET", &server.url(path), &[], None).await;
+    for path in [
+        "/",
+        "/me",
+        "/learn/anatomy-of-a-dockerfile",
+        "/healthz",
+        "/api/v1/status",
+        "/style/layerlab.css",
+    ] {
+        let reply = send("GET", &server.url(path), &[("accept", "text/html")], None).await;
         assert_eq!(reply.status, StatusCode::OK, "{path}");
         assert!(reply.cookie().is_none(), "{path} makes no session");
     }
     // Left behind: one learner row per admitted learner, none for the refused.
     let learners = count(&db, "SELECT COUNT(*) FROM learners").await;
     assert_eq!(learners as usize, admitted, "no learner row for a refusal");
+}
+
+/// Hole 5, the other way round: a crawler, a link checker, or a class looking around before it
+/// starts, makes hundreds of requests without a cookie to every page and every read there is
+/// (pages, the server functions the pages call, a build's view, the API). None of them starts
+/// a session or a learner, so none spends the address's allowance: with an allowance of 3,
+/// three learners can still start afterwards, and the fourth is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn page_views_and_reads_start_nobody_and_spend_no_allowance() {
+    let db = Arc::new(TestDb::new());
+    let server = Arc::new(ServerProcess::start_with(
+        LOCAL_ENGINE,
+        db.clone(),
+        &["--new-learners-per-address=3"],
+    ));
+    let root = support::repo_root();
+    let lessons: Vec<String> = std::fs::read_dir(root.join("content/lessons"))
+        .expect("content/lessons/")
+        .filter_map(|e| {
+            let path = e.expect("entry").path();
+            Some(path.file_name()?.to_str()?.strip_suffix(".md")?.to_string())
+        })
+        .collect();
+    let exercises: Vec<String> = std::fs::read_dir(root.join("exercises"))
+        .expect("exercises/")
+        .filter_map(|e| {
+            let e = e.expect("entry");
+            e.path()
+                .is_dir()
+                .then(|| e.file_name().to_string_lossy().into_owned())
+        })
+        .collect();
+    let mut pages = vec![
+        "/".to_string(),
+        "/me".into(),
+        "/playground".into(),
+        "/instructor/login".into(),
+        "/instructor".into(),
+        "/instructor/cohorts/nope".into(),
+        "/compare/a/b".into(),
+        "/resume/AAAA-BBBB-CCCC".into(),
+        "/no-such-page".into(),
+        "/api/v1/status".into(),
+        "/api/v1/builds/nope".into(),
+        "/api/v1/builds/nope/events".into(),
+        "/api/v1/builds/nope/layers".into(),
+    ];
+    pages.extend(lessons.iter().map(|l| format!("/learn/{l}")));
+    pages.extend(exercises.iter().map(|e| format!("/exercises/{e}")));
+    let some_exercise = exercises.first().cloned().unwrap_or_default();
+    let reads: Vec<(String, Value)> = vec![
+        ("course_map".into(), json!({})),
+        ("engine_status".into(), json!({})),
+        ("exercise".into(), json!({"id": some_exercise})),
+        ("profile".into(), json!({})),
+        ("resume_offer".into(), json!({"code": "AAAA-BBBB-CCCC"})),
+        ("login_page".into(), json!({})),
+        ("build_outcome".into(), json!({"build": "nope"})),
+        ("attempt_pair".into(), json!({"left": "a", "right": "b"})),
+    ];
+    let mut seen = 0;
+    for round in 0..6 {
+        for path in &pages {
+            let accept = if round % 2 == 0 {
+                "text/html"
+            } else {
+                "application/json"
+            };
+            let reply = send("GET", &server.url(path), &[("accept", accept)], None).await;
+            assert!(
+                reply.status != StatusCode::TOO_MANY_REQUESTS,
+                "{path} was refused: {}",
+                reply.body
+            );
+            assert!(reply.cookie().is_none(), "GET {path} started a session");
+            seen += 1;
+        }
+        for (name, args) in &reads {
+            let path = format!("/fn/{name}");
+            let body = if name == "course_map"
+                || name == "engine_status"
+                || name == "profile"
+                || name == "login_page"
+            {
+                ("application/x-www-form-urlencoded", String::new())
+            } else {
+                ("application/json", args.to_string())
+            };
+            let reply = send("POST", &server.url(&path), &[JSON], Some(body)).await;
+            assert!(
+                reply.status != StatusCode::TOO_MANY_REQUESTS,
+                "{path} was refused: {}",
+                reply.body
+            );
+            assert!(reply.cookie().is_none(), "POST {path} started a session");
+            seen += 1;
+        }
+    }
+    assert!(seen > 100, "{seen} requests");
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM learners").await, 0);
+    if !db.is_postgres() {
+        assert_eq!(count(&db, "SELECT COUNT(*) FROM tower_sessions").await, 0);
+    }
+    // The allowance is whole: three learners start, the fourth waits.
+    let token = form_token(&server).await;
+    for i in 0..3 {
+        let reply = first_form(&server, &token, "application/json").await;
+        assert_eq!(
+            reply.status,
+            StatusCode::SEE_OTHER,
+            "learner {i}: {}",
+            reply.body
+        );
+    }
+    let fourth = first_form(&server, &token, "application/json").await;
+    assert_eq!(fourth.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(fourth.code(), "too_many_new_learners");
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM learners").await, 3);
+}
+
+/// The queue is not first come, first served across addresses: one address (a script's
+/// learners, or a school behind one NAT) that puts six builds in line while the only builder
+/// is busy delays a build from another address by one build, not six. The address's own
+/// builds keep their order, and every build succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_pile_of_builds_from_one_address_does_not_hold_back_another() {
+    let db = Arc::new(TestDb::new());
+    let server = Arc::new(ServerProcess::start_with(
+        LOCAL_ENGINE,
+        db.clone(),
+        &["--build-concurrency=1", "--trusted-proxies=1"],
+    ));
+    let (holder_at, pile_at, other_at) = ("198.51.100.201", "203.0.113.50", "198.51.100.77");
+    let holder = new_learner(&server, &[("x-forwarded-for", holder_at)]).await;
+    let tag = nonce();
+    let held = submit_from(
+        &server,
+        &holder,
+        json!({"Dockerfile": format!("FROM busybox:latest\nRUN echo turns-hold-{tag} && sleep 4\n")}),
+        holder_at,
+    )
+    .await;
+    assert_eq!(held.status, StatusCode::ACCEPTED, "{}", held.body);
+    let held_id = held.json()["id"].as_str().expect("id").to_string();
+    support::poll_build(&server.base_url, &holder, &held_id, &["building"]).await;
+
+    let mut line: Vec<(String, String, String)> = Vec::new(); // (who, cookie, build id)
+    for i in 0..6 {
+        let cookie = new_learner(&server, &[("x-forwarded-for", pile_at)]).await;
+        let files = json!({"Dockerfile": format!(
+            "FROM busybox:latest\nRUN echo turns-pile-{i}-{tag} && sleep 1\n"
+        )});
+        let reply = submit_from(&server, &cookie, files, pile_at).await;
+        assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.body);
+        line.push((
+            format!("pile {i}"),
+            cookie,
+            reply.json()["id"].as_str().expect("id").into(),
+        ));
+    }
+    let other = new_learner(&server, &[("x-forwarded-for", other_at)]).await;
+    let files = json!({"Dockerfile": format!("FROM busybox:latest\nRUN echo turns-other-{tag}\n")});
+    let reply = submit_from(&server, &other, files, other_at).await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.body);
+    let other_id = reply.json()["id"].as_str().expect("id").to_string();
+    line.push(("other".into(), other.clone(), other_id.clone()));
+
+    // What the other learner is told while waiting: one build ahead, not six.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let view = loop {
+        let view =
+            support::poll_build(&server.base_url, &other, &other_id, &["queued", "building"]).await;
+        if !view["queue_position"].is_null() || Instant::now() > deadline {
+            break view;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(view["status"], "queued", "{view}");
+    assert_eq!(view["queue_position"], 1, "{view}");
+
+    // The order in which they got the builder.
+    let mut started: Vec<String> = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while started.len() < line.len() {
+        assert!(Instant::now() < deadline, "started so far: {started:?}");
+        for (who, cookie, id) in &line {
+            if started.contains(who) {
+                continue;
+            }
+            let url = server.url(&format!("/api/v1/builds/{id}"));
+            let reply = send("GET", &url, &[JSON, ("cookie", cookie)], None).await;
+            if reply.json()["status"] != "queued" {
+                started.push(who.clone());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        started,
+        ["pile 0", "other", "pile 1", "pile 2", "pile 3", "pile 4", "pile 5"],
+        "the other address went second; the pile kept its own order"
+    );
+    for (who, cookie, id) in &line {
+        let view =
+            support::poll_build(&server.base_url, cookie, id, &["succeeded", "failed"]).await;
+        assert_eq!(view["status"], "succeeded", "{who}: {view}");
+        support::remove_image(&view["image"]);
+    }
+    let view = support::poll_build(
+        &server.base_url,
+        &holder,
+        &held_id,
+        &["succeeded", "failed"],
+    )
+    .await;
+    support::remove_image(&view["image"]);
 }
 
 /// The other side of hole 5: forty learners behind one school NAT address, all new within a
@@ -465,21 +727,16 @@ async fn forwarded_for_is_ignored_without_a_trusted_proxy_and_honoured_with_one(
         Arc::new(TestDb::new()),
         &["--new-learners-per-address=3"],
     );
+    let token = form_token(&direct).await;
     let mut statuses = Vec::new();
     for i in 0..5 {
         let spoof = format!("198.51.100.{i}");
-        let reply = send(
-            "GET",
-            &direct.url("/me"),
-            &[JSON, ("x-forwarded-for", &spoof)],
-            None,
-        )
-        .await;
+        let reply = first_form_with(&direct, &token, &[JSON, ("x-forwarded-for", &spoof)]).await;
         statuses.push(reply.status.as_u16());
     }
     assert_eq!(
         statuses,
-        [200, 200, 200, 429, 429],
+        [303, 303, 303, 429, 429],
         "spoofing changed nothing"
     );
 
@@ -488,23 +745,24 @@ async fn forwarded_for_is_ignored_without_a_trusted_proxy_and_honoured_with_one(
         Arc::new(TestDb::new()),
         &["--new-learners-per-address=3", "--trusted-proxies=1"],
     );
+    let token = form_token(&proxied).await;
     let from = |xff: &'static str| {
-        let url = proxied.url("/me");
+        let (proxied, token) = (&proxied, token.clone());
         async move {
-            send("GET", &url, &[JSON, ("x-forwarded-for", xff)], None)
+            first_form_with(proxied, &token, &[JSON, ("x-forwarded-for", xff)])
                 .await
                 .status
                 .as_u16()
         }
     };
     for _ in 0..3 {
-        assert_eq!(from("203.0.113.1").await, 200);
+        assert_eq!(from("203.0.113.1").await, 303);
     }
     assert_eq!(from("203.0.113.1").await, 429, "its own allowance is spent");
-    assert_eq!(from("203.0.113.2").await, 200, "another school is apart");
+    assert_eq!(from("203.0.113.2").await, 303, "another school is apart");
     // The client writes an address of its own before the proxy's: the proxy's counts.
     assert_eq!(from("192.0.2.99, 203.0.113.1").await, 429);
-    assert_eq!(from("192.0.2.99, 203.0.113.3").await, 200);
+    assert_eq!(from("192.0.2.99, 203.0.113.3").await, 303);
 }
 
 /// Hole 6: a step printing 500,000 empty lines (and a run printing as many) is cut at the

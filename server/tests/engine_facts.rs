@@ -306,8 +306,7 @@ async fn failed_and_cancelled_builds_leave_none_of_their_steps() {
 #[tokio::test]
 async fn a_build_cut_off_by_a_killed_server_leaves_none_of_its_steps() {
     let server = support::ServerProcess::start(LOCAL_ENGINE);
-    let (_, cookie, _) = support::http("GET", &server.url("/me"), None, None).await;
-    let cookie = support::cookie_pair(cookie);
+    let cookie = support::start_learner(&server.base_url).await;
     let marker = format!("killed-{}", std::process::id());
     let dockerfile = format!(
         "FROM busybox:latest\nRUN echo {marker} && head -c 20000000 /dev/zero > /a\nRUN sleep 120\n"

@@ -7,7 +7,7 @@ mod support;
 use axum::http::StatusCode;
 use serde_json::json;
 use support::{
-    cookie_pair, form_encode, form_value, http, http_form, ServerProcess, TestClient, LOCAL_ENGINE,
+    cookie_pair, form_encode, form_value, http, ServerProcess, TestClient, LOCAL_ENGINE,
 };
 
 /// Add an instructor with the operator command, as an operator would (password on stdin).
@@ -344,14 +344,33 @@ async fn the_csv_export_has_a_row_per_learner_and_item() {
 #[tokio::test]
 async fn progress_and_sessions_survive_a_killed_server() {
     let server = ServerProcess::start(LOCAL_ENGINE);
+    // Looking starts nothing; the first form sent (a name) starts the learner.
     let (status, cookie, body) = http("GET", &server.url("/me"), None, None).await;
     assert_eq!(status, StatusCode::OK);
+    assert!(cookie.is_none(), "a page view starts no session");
+    assert!(
+        body.contains("id=\"no-resume-code\""),
+        "no code before starting"
+    );
+    let csrf = form_value(&body, "csrf").expect("a csrf field on /me");
+    let (status, cookie, _) = support::http_headers(
+        "POST",
+        &server.url("/me/name"),
+        &[],
+        Some((
+            "application/x-www-form-urlencoded",
+            format!("csrf={}&name=Ada", support::form_encode(&csrf)),
+        )),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
     let set_cookie = cookie.expect("a session cookie");
     assert!(
         set_cookie.contains("Max-Age=5184000"),
         "sessions last 60 days of absence: {set_cookie}"
     );
     let cookie = set_cookie.split(';').next().expect("cookie").to_string();
+    let (_, _, body) = http("GET", &server.url("/me"), Some(&cookie), None).await;
     let resume_code = body
         .split("id=\"resume-code\">")
         .nth(1)
@@ -434,18 +453,20 @@ async fn progress_and_sessions_survive_a_killed_server() {
         None,
     )
     .await;
-    let fresh = cookie_pair(fresh);
+    assert!(fresh.is_none(), "the offer alone starts nothing");
     let csrf = form_value(&offer, "csrf").expect("csrf on the resume page");
-    let (status, moved, _) = http_form(
+    let (status, moved, _) = support::http_headers(
+        "POST",
         &server.url("/resume"),
-        &fresh,
-        &format!("csrf={csrf}&code={resume_code}"),
+        &[],
+        Some((
+            "application/x-www-form-urlencoded",
+            format!("csrf={}&code={resume_code}", support::form_encode(&csrf)),
+        )),
     )
     .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
-    let moved = moved
-        .map(|c| c.split(';').next().expect("cookie").to_string())
-        .unwrap_or(fresh);
+    let moved = cookie_pair(moved);
     let (_, _, map) = http("GET", &server.url("/"), Some(&moved), None).await;
     assert!(map.contains("data-lesson=\"multi-stage-builds\" data-done=\"true\""));
     support::remove_image(&before["image"]);
@@ -505,8 +526,7 @@ async fn forty_learners_at_once_all_get_their_answers_stored() {
 #[tokio::test]
 async fn a_build_cut_off_by_a_killed_server_is_marked_interrupted_and_cleaned_up() {
     let server = ServerProcess::start(LOCAL_ENGINE);
-    let (_, cookie, _) = http("GET", &server.url("/me"), None, None).await;
-    let cookie = cookie_pair(cookie);
+    let cookie = support::start_learner(&server.base_url).await;
     let submit = |dockerfile: &'static str| {
         let (base, cookie) = (server.base_url.clone(), cookie.clone());
         async move { support::submit_on(&base, &cookie, dockerfile).await }
@@ -628,8 +648,7 @@ async fn learner_text_is_escaped_on_the_instructor_pages() {
 #[tokio::test]
 async fn stage_images_of_a_superseded_attempt_are_removed_even_after_a_restart() {
     let server = ServerProcess::start(LOCAL_ENGINE);
-    let (_, cookie, _) = http("GET", &server.url("/me"), None, None).await;
-    let cookie = cookie_pair(cookie);
+    let cookie = support::start_learner(&server.base_url).await;
     let nonce = format!(
         "{}-{}",
         std::process::id(),

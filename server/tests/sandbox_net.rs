@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use support::{cookie_pair, exercise_files, http, poll_build, ServerProcess, TestDb, LOCAL_ENGINE};
+use support::{exercise_files, http, poll_build, ServerProcess, TestDb, LOCAL_ENGINE};
 
 struct Learner {
     base: String,
@@ -23,10 +23,9 @@ struct Learner {
 
 impl Learner {
     async fn new(server: &ServerProcess) -> Self {
-        let (_, cookie, _) = http("GET", &server.url("/me"), None, None).await;
         Learner {
             base: server.base_url.clone(),
-            cookie: cookie_pair(cookie),
+            cookie: support::start_learner(&server.base_url).await,
         }
     }
 
@@ -613,10 +612,9 @@ async fn a_server_that_cannot_enter_the_namespace_says_so_or_uses_the_helper() {
     let mut builds = Vec::new();
     for (via, helper_works) in [("namespace", false), ("auto", true)] {
         let server = UnprivilegedServer::start(&[&format!("--probe-via={via}")]);
-        let (_, cookie, _) = http("GET", &format!("{}/me", server.base_url), None, None).await;
         let learner = Learner {
             base: server.base_url.clone(),
-            cookie: cookie_pair(cookie),
+            cookie: support::start_learner(&server.base_url).await,
         };
         let view = learner.build(Some("first-image"), &borrowed).await;
         builds.push(view["id"].as_str().expect("id").to_string());

@@ -8,8 +8,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Profile {
     pub display_name: Option<String>,
-    /// Typed on another browser (or used in the resume link) to continue there.
-    pub resume_code: String,
+    /// Typed on another browser (or used in the resume link) to continue there; none until
+    /// the visitor does something (a page view starts no learner).
+    pub resume_code: Option<String>,
     /// The cohort's name, when the learner joined one.
     pub cohort: Option<String>,
     pub exercises_passed: u32,

@@ -29,7 +29,6 @@ pub fn ProfilePage() -> impl IntoView {
 
 #[component]
 fn ProfileView(p: Profile) -> impl IntoView {
-    let resume_link = format!("/resume/{}", p.resume_code);
     view! {
         <section class="panel profile">
             <h1>"Your progress"</h1>
@@ -63,12 +62,24 @@ fn ProfileView(p: Profile) -> impl IntoView {
             </form>
 
             <h2>"Continue on another device"</h2>
-            <p>"Open this link on the other browser, or type the code there. Keep it to yourself: whoever has it can continue your work."</p>
-            <p class="resume">
-                <code id="resume-code">{p.resume_code.clone()}</code>
-                " · "
-                <a id="resume-link" href=resume_link.clone()>{resume_link.clone()}</a>
-            </p>
+            {match p.resume_code.clone() {
+                Some(code) => {
+                    let link = format!("/resume/{code}");
+                    view! {
+                        <p>"Open this link on the other browser, or type the code there. Keep it to yourself: whoever has it can continue your work."</p>
+                        <p class="resume">
+                            <code id="resume-code">{code}</code>
+                            " · "
+                            <a id="resume-link" href=link.clone()>{link.clone()}</a>
+                        </p>
+                    }
+                    .into_any()
+                }
+                None => view! {
+                    <p id="no-resume-code">"You get a code to continue elsewhere as soon as you start: answer a quiz, build an exercise, or save your name or class above."</p>
+                }
+                .into_any(),
+            }}
             <form method="post" action="/resume" class="inline-form">
                 <input type="hidden" name="csrf" value=p.csrf.clone()/>
                 <label for="resume-input">"Have a code from another browser?"</label>

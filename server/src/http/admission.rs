@@ -230,21 +230,61 @@ impl Buckets {
     }
 }
 
-/// Requests that never start a session: they pass even when the address may start no more.
-fn is_passive(request: &Request<Body>) -> bool {
+/// The server functions that only read (`/fn/<name>`, called with POST): like every GET, they
+/// never make a learner or a session. Any other POST may start one.
+const READ_ONLY_FNS: &[&str] = &[
+    "course_map",
+    "engine_status",
+    "exercise",
+    "profile",
+    "resume_offer",
+    "login_page",
+    "instructor_home",
+    "dashboard",
+    "learner_record",
+    "attempt_pair",
+    "attempt_record",
+    "dashboard_html",
+    "build_outcome",
+];
+
+/// Requests that start no session, whatever they carry: every page, file and read (GET and
+/// HEAD; what only reads never makes a learner, see `state::known_learner_id`) and the server
+/// functions that only read. They pass even when the address may start no more learners.
+fn starts_no_session(request: &Request<Body>) -> bool {
+    match *request.method() {
+        Method::GET | Method::HEAD => true,
+        Method::POST => request
+            .uri()
+            .path()
+            .strip_prefix("/fn/")
+            .is_some_and(|name| READ_ONLY_FNS.contains(&name)),
+        _ => false,
+    }
+}
+
+/// Files and probes that never look at the session.
+fn is_static(request: &Request<Body>) -> bool {
     let path = request.uri().path();
     matches!(*request.method(), Method::GET | Method::HEAD)
         && (path == "/healthz"
-            || path == "/api/v1/status"
             || path == "/favicon.ico"
             || path.starts_with("/pkg/")
             || path.starts_with("/style/"))
 }
 
+/// Did this request's handler start a session? (The session layer stores one that was
+/// changed and is not empty.)
+async fn started(session: &Session) -> bool {
+    session.is_modified() && !session.is_empty().await
+}
+
 /// Every request: note who it came from (handlers read [`ClientAddress`] from the request's
-/// extensions), and when it comes without a session, count the session it may start against
-/// its address. Past the allowance such a request is refused with 429 `too_many_new_learners`
-/// before it makes anything; one that started no session after all is not counted.
+/// extensions), and when it comes without a session and may start one (an answer, a build,
+/// a form), count that against its address. Past the allowance such a request is refused
+/// with 429 `too_many_new_learners` before it makes anything; one that started no session
+/// after all is not counted. Page views and reads start nothing, so a crawler or a class
+/// looking around costs no allowance, and they are never refused.
 pub async fn edge(
     State(state): State<AppState>,
     session: Session,
@@ -258,7 +298,7 @@ pub async fn edge(
     let client = ClientAddress::of(request.headers(), peer, state.edge.settings.trusted_proxies);
     request.extensions_mut().insert(client.clone());
     let limits = &state.edge.new_learners;
-    if limits.disabled() || is_passive(&request) {
+    if limits.disabled() || is_static(&request) {
         return next.run(request).await;
     }
     // Loading the record tells a live session from none (or a cookie for one that is gone).
@@ -267,6 +307,16 @@ pub async fn edge(
         return next.run(request).await;
     }
     let key = client.key();
+    if starts_no_session(&request) {
+        let what = format!("{} {}", request.method(), request.uri().path());
+        let response = next.run(request).await;
+        if started(&session).await {
+            // A read that made a session is a bug; it still counts.
+            tracing::warn!("{what} started a session, which only changes should do");
+            let _ = limits.take(&key, Instant::now());
+        }
+        return response;
+    }
     if let Err(wait) = limits.take(&key, Instant::now()) {
         let per_hour = state.edge.settings.new_learners_per_hour;
         let message = format!(
@@ -282,9 +332,7 @@ pub async fn edge(
         );
     }
     let response = next.run(request).await;
-    // The session layer stores a session that was changed and is not empty.
-    let started = session.is_modified() && !session.is_empty().await;
-    if !started {
+    if !started(&session).await {
         limits.refund(&key);
     }
     response

@@ -4,7 +4,7 @@
 use super::admission::{ClientAddress, StreamGuard};
 use super::AppError;
 use crate::builds::{status_of, BuildEvent, SubmitError};
-use crate::state::{learner_id, AppState};
+use crate::state::{build_owner, learner_id, AppState};
 use app::dto::{BuildAccepted, BuildRequest, BuildView, StatusUpdate};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
@@ -107,7 +107,7 @@ async fn show(
     session: Session,
     Path(id): Path<String>,
 ) -> Result<Json<BuildView>, AppError> {
-    let learner = learner_id(&state.store, &session).await?;
+    let learner = build_owner(&state.store, &session, &id).await?;
     Ok(Json(state.learner_build(&id, &learner).await?))
 }
 
@@ -136,7 +136,7 @@ async fn layers(
     Path(id): Path<String>,
     Query(query): Query<LayersQuery>,
 ) -> Result<Response, AppError> {
-    let learner = learner_id(&state.store, &session).await?;
+    let learner = build_owner(&state.store, &session, &id).await?;
     let view = state.learner_build(&id, &learner).await?;
     Ok(query.answer(&*explore(&state, &view).await?))
 }
@@ -168,7 +168,7 @@ async fn events(
     session: Session,
     Path(id): Path<String>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, AppError> {
-    let learner = learner_id(&state.store, &session).await?;
+    let learner = build_owner(&state.store, &session, &id).await?;
     let guard = open_stream(&state, &learner)?;
     let Some(record) = state.builds.get(&id, &learner) else {
         // A build from before a restart: replay it from the store, then end.

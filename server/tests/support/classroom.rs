@@ -3,7 +3,7 @@
 //! while reloading the course map. Shared by the load test (small N) and the classroom
 //! benchmark (N = 40), which prints the figures.
 
-use super::{cookie_pair, http, ServerProcess, LOCAL_ENGINE};
+use super::{http, ServerProcess, LOCAL_ENGINE};
 use axum::http::StatusCode;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -79,9 +79,7 @@ pub async fn run(learners: usize, extra: &[&str]) -> Report {
             let samples = samples.clone();
             let (dockerfile, greet) = (dockerfile.clone(), greet.clone());
             tokio::spawn(async move {
-                let (status, cookie, _) = http("GET", &server.url("/me"), None, None).await;
-                assert_eq!(status, StatusCode::OK, "learner {i}");
-                let cookie = cookie_pair(cookie);
+                let cookie = super::start_learner(&server.base_url).await;
                 let lesson = server.url("/learn/anatomy-of-a-dockerfile");
                 assert_eq!(timed_get(&lesson, &cookie, &samples).await, StatusCode::OK);
                 let (status, _, body) = http(

@@ -867,15 +867,30 @@ async fn http_with(
     cookie: Option<&str>,
     body: Option<(&str, String)>,
 ) -> (StatusCode, Option<String>, String) {
+    let mut headers = Vec::new();
+    if body.as_ref().is_none_or(|(t, _)| *t != "application/json") {
+        headers.push(("accept", "text/html"));
+    }
+    if let Some(c) = cookie {
+        headers.push(("cookie", c));
+    }
+    http_headers(method, url, &headers, body).await
+}
+
+/// A request with these headers to a real server: status, the session cookie it set (if
+/// any), body. A JSON body asks for JSON back.
+pub async fn http_headers(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Option<(&str, String)>,
+) -> (StatusCode, Option<String>, String) {
     use hyper_util::client::legacy::Client;
     let client: Client<_, http_body_util::Full<bytes::Bytes>> =
         Client::builder(hyper_util::rt::TokioExecutor::new()).build_http();
     let mut req = Request::builder().method(method).uri(url);
-    if body.as_ref().is_none_or(|(t, _)| *t != "application/json") {
-        req = req.header(header::ACCEPT, "text/html");
-    }
-    if let Some(c) = cookie {
-        req = req.header(header::COOKIE, c);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
     }
     let body = match body {
         Some((content_type, text)) => {
@@ -899,6 +914,35 @@ async fn http_with(
         .map(str::to_string);
     let bytes = res.into_body().collect().await.expect("body").to_bytes();
     (status, set, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// A new learner on a real server, started as a browser starts one: looking at `/me` starts
+/// nothing, sending its first form (an empty name) does. Their session cookie (`name=value`).
+pub async fn start_learner(base_url: &str) -> String {
+    start_learner_with(base_url, &[]).await
+}
+
+/// [`start_learner`] with extra headers on both requests (an `X-Forwarded-For`).
+pub async fn start_learner_with(base_url: &str, headers: &[(&str, &str)]) -> String {
+    let mut with_html = vec![("accept", "text/html")];
+    with_html.extend_from_slice(headers);
+    let (status, set, page) =
+        http_headers("GET", &format!("{base_url}/me"), &with_html, None).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(set.is_none(), "looking at /me started a session");
+    let csrf = form_value(&page, "csrf").expect("a csrf field on /me");
+    let (status, set, body) = http_headers(
+        "POST",
+        &format!("{base_url}/me/name"),
+        &with_html,
+        Some((
+            "application/x-www-form-urlencoded",
+            format!("csrf={}&name=", form_encode(&csrf)),
+        )),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    cookie_pair(set)
 }
 
 /// Remove the image a build result names (`result["image"]`), if any.
