@@ -81,6 +81,12 @@ pub async fn csrf_ok(session: &Session, given: &str) -> bool {
     }
 }
 
+/// Drop the session's CSRF token (at login and resume, with a new session id): the next form
+/// gets a fresh one bound to this session, never a form token someone else may have seen.
+pub async fn renew_csrf(session: &Session) -> Result<(), tower_sessions::session::Error> {
+    session.remove::<String>(CSRF_KEY).await.map(|_| ())
+}
+
 fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -95,8 +95,7 @@ async fn a_learner_cannot_read_another_learners_attempts() {
 async fn instructor_pages_refuse_anonymous_and_learner_sessions() {
     let mut anonymous = TestClient::new(LOCAL_ENGINE).await;
     let mut learner = anonymous.another();
-    assert_eq!(learner.get("/me").await.status, StatusCode::OK);
-    assert!(learner.has_session());
+    learner.start_learning().await;
     for c in [&mut anonymous, &mut learner] {
         let page = c.get("/instructor/cohorts/abc").await;
         assert_eq!(page.status, StatusCode::SEE_OTHER);
@@ -233,6 +232,32 @@ async fn state_changing_forms_need_the_sessions_token_and_our_origin() {
         )
         .await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let me = learner.get("/me").await.body;
+    assert_eq!(form_value(&me, "name").as_deref(), Some("Ada L"));
+
+    // A visitor's form token (anyone can fetch one) starts a session only: once this learner
+    // has one, a token fetched by another browser is refused, as is a tampered one.
+    let minted = c.another().csrf("/me").await;
+    assert_ne!(minted, own);
+    assert!(minted.contains('.'), "a signed form token: {minted}");
+    for token in [
+        minted.clone(),
+        format!("{minted}0"),
+        minted.replace('.', ""),
+    ] {
+        let res = learner
+            .post_form("/me/name", &format!("csrf={token}&name=Mallory"))
+            .await;
+        assert_eq!(res.status, StatusCode::FORBIDDEN, "{token}");
+    }
+    let mut stranger = c.another();
+    for token in [format!("{minted}0"), "1.2.3".to_string(), csrf.clone()] {
+        let res = stranger
+            .post_form("/me/name", &format!("csrf={token}&name=Mallory"))
+            .await;
+        assert_eq!(res.status, StatusCode::FORBIDDEN, "{token}");
+        assert!(!stranger.has_session(), "a refused form starts nothing");
+    }
     let me = learner.get("/me").await.body;
     assert_eq!(form_value(&me, "name").as_deref(), Some("Ada L"));
 }

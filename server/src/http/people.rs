@@ -189,6 +189,9 @@ async fn resume(
         .cycle_id()
         .await
         .map_err(|e| internal("switching your session", e))?;
+    auth::renew_csrf(&session)
+        .await
+        .map_err(|e| internal("switching your session", e))?;
     session
         .insert(LEARNER_KEY, found.id.clone())
         .await
@@ -280,6 +283,9 @@ async fn login(
     throttle.succeeded(&name, &address);
     session
         .cycle_id()
+        .await
+        .map_err(|e| internal("logging you in", e))?;
+    auth::renew_csrf(&session)
         .await
         .map_err(|e| internal("logging you in", e))?;
     session

@@ -447,6 +447,18 @@ impl TestClient {
         self.finish_build(&id).await
     }
 
+    /// Become a learner as a browser does: `/me` starts nothing, its first form sent (an
+    /// empty name) does.
+    pub async fn start_learning(&mut self) {
+        let csrf = self.csrf("/me").await;
+        assert!(!self.has_session(), "looking at /me started a session");
+        let res = self
+            .post_form("/me/name", &format!("csrf={}&name=", form_encode(&csrf)))
+            .await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+        assert!(self.has_session(), "the first form starts the session");
+    }
+
     pub fn has_session(&self) -> bool {
         self.cookie.is_some()
     }
