@@ -138,6 +138,16 @@ pub async fn open(database_url: &str) -> anyhow::Result<(Store, Sessions)> {
     let instance = instance_id(&pool)
         .await
         .context("cannot read this installation's id")?;
+    move_inline_files(&pool)
+        .await
+        .context("cannot move the files of earlier attempts to the file store")?;
+    let database_dir = match backend {
+        Backend::Sqlite => SqliteConnectOptions::from_str(database_url)
+            .ok()
+            .and_then(|o| o.get_filename().parent().map(std::path::Path::to_path_buf))
+            .map(|dir| if dir.as_os_str().is_empty() { ".".into() } else { dir }),
+        Backend::Postgres => None,
+    };
     let store = Store {
         pool,
         backend,
@@ -145,6 +155,9 @@ pub async fn open(database_url: &str) -> anyhow::Result<(Store, Sessions)> {
         touched: Default::default(),
         grades: Default::default(),
         last_stamp: Default::default(),
+        keep_details: DEFAULT_KEEP_ATTEMPT_DETAILS,
+        min_free_bytes: 0,
+        database_dir,
     };
     Ok((store, sessions))
 }
@@ -161,6 +174,66 @@ async fn instance_id(pool: &AnyPool) -> sqlx::Result<String> {
         .fetch_one(pool)
         .await
 }
+
+/// Attempts before migration 0005 held their files inline: store each set once in `file_sets`
+/// and point the attempt at it (a few hundred rows at a time; nothing is dropped).
+async fn move_inline_files(pool: &AnyPool) -> sqlx::Result<()> {
+    loop {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT id, files FROM attempts WHERE files_hash IS NULL AND details_kept = 1 \
+             AND files <> '' LIMIT 200",
+        )
+        .fetch_all(pool)
+        .await?;
+        if rows.is_empty() {
+            return Ok(());
+        }
+        for (id, files) in rows {
+            let files: BTreeMap<String, String> = serde_json::from_str(&files)
+                .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+            let mut tx = pool.begin().await?;
+            let hash = put_file_set(&mut *tx, &files).await?;
+            sqlx::query("UPDATE attempts SET files_hash = $1, files = '' WHERE id = $2")
+                .bind(hash)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        }
+    }
+}
+
+/// The SHA-256 (hex) of a file set as stored: its JSON, paths in order.
+pub fn file_set_hash(content: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(content.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Store a file set once (content-addressed); its hash.
+async fn put_file_set<'c, E>(executor: E, files: &BTreeMap<String, String>) -> sqlx::Result<String>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
+    let content = serde_json::to_string(files).unwrap_or_default();
+    let hash = file_set_hash(&content);
+    sqlx::query(
+        "INSERT INTO file_sets (hash, content, size_bytes, created_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (hash) DO NOTHING",
+    )
+    .bind(&hash)
+    .bind(&content)
+    .bind(content.len() as i64)
+    .bind(now_ms())
+    .execute(executor)
+    .await?;
+    Ok(hash)
+}
+
+/// Attempts per learner and exercise whose files and log are kept by default (the newest).
+pub const DEFAULT_KEEP_ATTEMPT_DETAILS: usize = 30;
 
 /// Milliseconds since 1970.
 pub fn now_ms() -> i64 {
@@ -247,6 +320,9 @@ pub struct Attempt {
     pub stage_images: Vec<String>,
     pub created_at: i64,
     pub finished_at: i64,
+    /// False once its files and log were dropped (see [`Store::keep_details`]): `files` is
+    /// then empty and `log` one line that says so.
+    pub details_kept: bool,
 }
 
 impl Attempt {
@@ -319,6 +395,13 @@ pub struct Store {
     grades: std::sync::Arc<std::sync::Mutex<GradeCache>>,
     /// The last time [`Store::stamp`] gave out.
     last_stamp: Arc<AtomicI64>,
+    /// Finished attempts per learner and exercise whose files and log are kept (the newest;
+    /// the best passing one is kept too): `--keep-attempt-details`.
+    pub keep_details: usize,
+    /// Free space the database's disk must keep for new builds to be accepted (0: no check).
+    pub min_free_bytes: u64,
+    /// The directory of the SQLite file (none for PostgreSQL: that disk is elsewhere).
+    pub database_dir: Option<std::path::PathBuf>,
 }
 
 /// Learners whose latest grades are kept in memory at most (then the cache starts afresh).
@@ -592,13 +675,21 @@ impl Store {
     /// during the build leaves a trace), then again when it ends.
     pub async fn save_attempt(&self, attempt: &Attempt) -> sqlx::Result<()> {
         let checks = attempt.view.checks.as_deref().unwrap_or_default();
+        let mut tx = self.pool.begin().await?;
+        let files_hash = if attempt.details_kept {
+            Some(put_file_set(&mut *tx, &attempt.files).await?)
+        } else {
+            None
+        };
         sqlx::query(
             "INSERT INTO attempts (id, learner_id, exercise, status, passed, checks_passed, checks_total, \
-             size_bytes, layers, files, log, result, created_at, finished_at, stage_images) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+             size_bytes, layers, files, log, result, created_at, finished_at, stage_images, \
+             files_hash, details_kept) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, '', $10, $11, $12, $13, $14, $15, $16) \
              ON CONFLICT (id) DO UPDATE SET status = excluded.status, passed = excluded.passed, \
              checks_passed = excluded.checks_passed, checks_total = excluded.checks_total, \
-             size_bytes = excluded.size_bytes, layers = excluded.layers, log = excluded.log, \
+             size_bytes = excluded.size_bytes, layers = excluded.layers, \
+             log = CASE WHEN attempts.details_kept = 1 THEN excluded.log ELSE attempts.log END, \
              result = excluded.result, finished_at = excluded.finished_at, \
              stage_images = excluded.stage_images",
         )
@@ -611,15 +702,123 @@ impl Store {
         .bind(checks.len() as i64)
         .bind(attempt.view.image.as_ref().map(|i| i.size_bytes as i64))
         .bind(attempt.view.image.as_ref().map(|i| i.layers as i64))
-        .bind(serde_json::to_string(&attempt.files).unwrap_or_default())
-        .bind(serde_json::to_string(&attempt.log).unwrap_or_default())
+        .bind(if attempt.details_kept {
+            serde_json::to_string(&attempt.log).unwrap_or_default()
+        } else {
+            "[]".to_string()
+        })
         .bind(serde_json::to_string(&attempt.view).unwrap_or_default())
         .bind(attempt.created_at)
         .bind(attempt.finished_at)
         .bind(serde_json::to_string(&attempt.stage_images).unwrap_or_else(|_| "[]".into()))
-        .execute(&self.pool)
+        .bind(files_hash)
+        .bind(i64::from(attempt.details_kept))
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
+        if attempt.view.status.is_finished() {
+            if let Err(e) = self
+                .drop_old_details(&attempt.learner_id, &attempt.exercise)
+                .await
+            {
+                // Nothing is lost: the next finished attempt tries again.
+                tracing::warn!(attempt = %attempt.id, "could not drop the details of older attempts: {e}");
+            }
+        }
         Ok(())
+    }
+
+    /// Drop the files and log of this learner's finished attempts at `exercise` beyond the
+    /// newest [`Store::keep_details`] (the best passing one is kept whatever its age), and
+    /// the file sets no attempt names any more. Their summary rows and results stay, so
+    /// tallies, the dashboard and the export do not change.
+    pub async fn drop_old_details(&self, learner: &str, exercise: &str) -> sqlx::Result<usize> {
+        let rows = sqlx::query(
+            "SELECT id, status, passed, size_bytes, details_kept, files_hash FROM attempts \
+             WHERE learner_id = $1 AND exercise = $2 \
+             AND status NOT IN ('queued', 'building', 'running') \
+             ORDER BY created_at DESC, finished_at DESC, id DESC",
+        )
+        .bind(learner)
+        .bind(exercise)
+        .fetch_all(&self.pool)
+        .await?;
+        struct Row {
+            id: String,
+            status: String,
+            passed: bool,
+            size: Option<i64>,
+            kept: bool,
+            hash: Option<String>,
+        }
+        let rows: Vec<Row> = rows
+            .iter()
+            .map(|r| Row {
+                id: r.get("id"),
+                status: r.get("status"),
+                passed: r.get::<i64, _>("passed") != 0,
+                size: r.get("size_bytes"),
+                kept: r.get::<i64, _>("details_kept") != 0,
+                hash: r.get("files_hash"),
+            })
+            .collect();
+        // The best passing attempt: the smallest image, the earliest of equals.
+        let best = rows
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.passed)
+            .min_by_key(|(i, r)| (r.size.unwrap_or(i64::MAX), std::cmp::Reverse(*i)))
+            .map(|(_, r)| r.id.clone());
+        // The latest, which the exercise page shows (a cancelled build is not shown).
+        let latest = rows
+            .iter()
+            .find(|r| r.status != "cancelled")
+            .map(|r| r.id.clone());
+        let doomed: Vec<&Row> = rows
+            .iter()
+            .skip(self.keep_details.max(1))
+            .filter(|r| r.kept && Some(&r.id) != best.as_ref() && Some(&r.id) != latest.as_ref())
+            .collect();
+        for row in &doomed {
+            sqlx::query(
+                "UPDATE attempts SET files = '', log = '[]', files_hash = NULL, details_kept = 0 \
+                 WHERE id = $1",
+            )
+            .bind(&row.id)
+            .execute(&self.pool)
+            .await?;
+        }
+        let mut hashes: Vec<&String> = doomed.iter().filter_map(|r| r.hash.as_ref()).collect();
+        hashes.sort();
+        hashes.dedup();
+        for hash in hashes {
+            sqlx::query(
+                "DELETE FROM file_sets WHERE hash = $1 \
+                 AND NOT EXISTS (SELECT 1 FROM attempts WHERE files_hash = $1)",
+            )
+            .bind(hash)
+            .execute(&self.pool)
+            .await?;
+        }
+        Ok(doomed.len())
+    }
+
+    /// What an attempt whose details were dropped shows instead of its log.
+    pub fn details_not_kept(&self) -> String {
+        format!(
+            "The files and build log of this attempt were not kept: to save disk, the workshop keeps them only for the newest {} attempts at each exercise and for the best passing one. Its result (status, checks, image size) is kept and still counts.",
+            self.keep_details.max(1)
+        )
+    }
+
+    /// Why new builds must wait for lack of room for the database, if so: the disk holding
+    /// the SQLite file has less free space than [`Store::min_free_bytes`] (free, floor).
+    pub fn disk_too_full(&self) -> Option<(u64, u64)> {
+        if self.min_free_bytes == 0 {
+            return None;
+        }
+        let free = crate::engine::disk::free_bytes(self.database_dir.as_ref()?)?;
+        (free < self.min_free_bytes).then_some((free, self.min_free_bytes))
     }
 
     /// Stage images of this learner's attempts at `exercise` other than `keep` (the build
@@ -727,16 +926,39 @@ impl Store {
         }
         let parse = |column: &str| -> sqlx::Result<String> { row.try_get(column) };
         let decode = |e: serde_json::Error| sqlx::Error::Decode(Box::new(e));
+        let details_kept = row.get::<i64, _>("details_kept") != 0;
+        let files_hash: Option<String> = row.get("files_hash");
+        let files = match files_hash {
+            Some(hash) => {
+                let content: String =
+                    sqlx::query_scalar("SELECT content FROM file_sets WHERE hash = $1")
+                        .bind(hash)
+                        .fetch_one(&self.pool)
+                        .await?;
+                serde_json::from_str(&content).map_err(decode)?
+            }
+            None if details_kept => serde_json::from_str(&parse("files")?).map_err(decode)?,
+            None => BTreeMap::new(),
+        };
+        let log = if details_kept {
+            serde_json::from_str(&parse("log")?).map_err(decode)?
+        } else {
+            vec![LogLine {
+                phase: app::dto::LogPhase::Server,
+                text: self.details_not_kept(),
+            }]
+        };
         Ok(Some(Attempt {
             id: row.get("id"),
             learner_id: owner,
             exercise: row.get("exercise"),
             view: serde_json::from_str(&parse("result")?).map_err(decode)?,
-            files: serde_json::from_str(&parse("files")?).map_err(decode)?,
-            log: serde_json::from_str(&parse("log")?).map_err(decode)?,
+            files,
+            log,
             stage_images: serde_json::from_str(&parse("stage_images")?).map_err(decode)?,
             created_at: row.get("created_at"),
             finished_at: row.get("finished_at"),
+            details_kept,
         }))
     }
 
