@@ -550,7 +550,11 @@ impl Builds {
             .map(|(path, text)| path.len() + text.len())
             .sum();
         if let Some((free, floor)) = self.store.disk_too_full() {
-            tracing::warn!(free, floor, "the database's disk is below the floor: builds are refused");
+            tracing::warn!(
+                free,
+                floor,
+                "the database's disk is below the floor: builds are refused"
+            );
             return Err(SubmitError::DatabaseDiskFull { free, floor });
         }
         self.check_rate(owner)?;

@@ -143,7 +143,11 @@ pub struct ServeConfig {
     pub keep_attempt_details: usize,
     /// Free disk the SQLite database's file system must keep, in MiB: below it new builds are
     /// refused with `database_disk_full` (0: not checked; never checked for PostgreSQL).
-    #[arg(long, env = "LAYERLAB_MIN_FREE_DATABASE_DISK_MB", default_value_t = 256)]
+    #[arg(
+        long,
+        env = "LAYERLAB_MIN_FREE_DATABASE_DISK_MB",
+        default_value_t = 256
+    )]
     pub min_free_database_disk_mb: u64,
     #[command(flatten)]
     pub limits: LimitArgs,
