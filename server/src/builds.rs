@@ -76,6 +76,8 @@ pub enum SubmitError {
     Context(#[from] ContextError),
     #[error("Builds are unavailable right now: {0}")]
     EngineUnavailable(String),
+    #[error("The workshop's database is almost out of disk space ({} free, it keeps at least {}), so no new build can be saved right now. Your earlier work is kept; your files were not sent: try again later, and tell your instructor.", app::dto::human_size(*free), app::dto::human_size(*floor))]
+    DatabaseDiskFull { free: u64, floor: u64 },
     #[error("You started {limit} builds in the last minute, the most one person may. Try again in {retry_after} s.")]
     RateLimited { limit: usize, retry_after: u64 },
     #[error("The build queue is full: {waiting} builds are waiting for a builder, the most this workshop lets wait. Your files were not kept; try again in {retry_after} s.")]
@@ -550,6 +552,14 @@ impl Builds {
             .iter()
             .map(|(path, text)| path.len() + text.len())
             .sum();
+        if let Some((free, floor)) = self.store.disk_too_full() {
+            tracing::warn!(
+                free,
+                floor,
+                "the database's disk is below the floor: builds are refused"
+            );
+            return Err(SubmitError::DatabaseDiskFull { free, floor });
+        }
         self.check_rate(owner)?;
         if let Err(problem) = self.engine.check().await {
             self.uncount_rate(owner);
@@ -617,6 +627,7 @@ impl Builds {
             stage_images: Vec::new(),
             created_at,
             finished_at: created_at,
+            details_kept: true,
         };
         if let Err(e) = self.store.save_attempt(&initial).await {
             tracing::error!("could not store the new attempt {id}: {e}");
@@ -1253,6 +1264,7 @@ impl Builds {
             stage_images,
             created_at,
             finished_at: crate::store::now_ms(),
+            details_kept: true,
         };
         if let Some(exercise) = exercise {
             // One more hint after each attempt that does not pass; all stay open after that.

@@ -135,6 +135,20 @@ pub struct ServeConfig {
     /// bridge: from there they reach the host and everything it can reach.
     #[arg(long, env = "LAYERLAB_ALLOW_BUILD_NETWORK")]
     pub allow_build_network: bool,
+    /// Finished attempts per learner and exercise whose files and build log are kept (the
+    /// newest; the best passing one is kept too). Older attempts keep their result and
+    /// summary, which is all tallies and exports count.
+    #[arg(long, env = "LAYERLAB_KEEP_ATTEMPT_DETAILS", default_value_t = crate::store::DEFAULT_KEEP_ATTEMPT_DETAILS,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub keep_attempt_details: usize,
+    /// Free disk the SQLite database's file system must keep, in MiB: below it new builds are
+    /// refused with `database_disk_full` (0: not checked; never checked for PostgreSQL).
+    #[arg(
+        long,
+        env = "LAYERLAB_MIN_FREE_DATABASE_DISK_MB",
+        default_value_t = 256
+    )]
+    pub min_free_database_disk_mb: u64,
     #[command(flatten)]
     pub limits: LimitArgs,
     #[command(flatten)]

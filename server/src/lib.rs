@@ -41,7 +41,12 @@ pub async fn build(config: &ServeConfig) -> anyhow::Result<axum::Router> {
         })?;
     course.check_exercise_links(&exercises)?;
     exercises.check_build_network(config.allow_build_network)?;
-    let (store, sessions) = store::open(&config.database_url).await?;
+    let (mut store, sessions) = store::open(&config.database_url).await?;
+    store.keep_details = config.keep_attempt_details;
+    store.min_free_bytes = config.min_free_database_disk_mb << 20;
+    if store.database_dir.is_none() && store.min_free_bytes > 0 {
+        tracing::info!("the database is not a local SQLite file: the free space on its disk is not checked (--min-free-database-disk-mb applies to SQLite only)");
+    }
     sessions.delete_expired_in_background();
     let progress = state::ProgressSender::default();
     let leptos_options = LeptosOptions::builder()

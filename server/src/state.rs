@@ -587,7 +587,17 @@ impl Backend for AppState {
                 .get(&a.exercise)
                 .map_or_else(|| a.exercise.clone(), |e| e.title.clone()),
             back,
-            diff: app::dto::line_diff(&dockerfile(&a), &dockerfile(&b)),
+            diff: if a.details_kept && b.details_kept {
+                app::dto::line_diff(&dockerfile(&a), &dockerfile(&b))
+            } else {
+                // No diff against files that are gone: say so instead.
+                vec![app::dto::DiffLine {
+                    kind: app::dto::DiffKind::Same,
+                    left: None,
+                    right: None,
+                    text: self.store.details_not_kept(),
+                }]
+            },
             left: side(&a)?,
             right: side(&b)?,
         })

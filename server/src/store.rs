@@ -138,6 +138,22 @@ pub async fn open(database_url: &str) -> anyhow::Result<(Store, Sessions)> {
     let instance = instance_id(&pool)
         .await
         .context("cannot read this installation's id")?;
+    move_inline_files(&pool)
+        .await
+        .context("cannot move the files of earlier attempts to the file store")?;
+    let database_dir = match backend {
+        Backend::Sqlite => SqliteConnectOptions::from_str(database_url)
+            .ok()
+            .and_then(|o| o.get_filename().parent().map(std::path::Path::to_path_buf))
+            .map(|dir| {
+                if dir.as_os_str().is_empty() {
+                    ".".into()
+                } else {
+                    dir
+                }
+            }),
+        Backend::Postgres => None,
+    };
     let store = Store {
         pool,
         backend,
@@ -145,6 +161,9 @@ pub async fn open(database_url: &str) -> anyhow::Result<(Store, Sessions)> {
         touched: Default::default(),
         grades: Default::default(),
         last_stamp: Default::default(),
+        keep_details: DEFAULT_KEEP_ATTEMPT_DETAILS,
+        min_free_bytes: 0,
+        database_dir,
     };
     Ok((store, sessions))
 }
@@ -161,6 +180,66 @@ async fn instance_id(pool: &AnyPool) -> sqlx::Result<String> {
         .fetch_one(pool)
         .await
 }
+
+/// Attempts before migration 0005 held their files inline: store each set once in `file_sets`
+/// and point the attempt at it (a few hundred rows at a time; nothing is dropped).
+async fn move_inline_files(pool: &AnyPool) -> sqlx::Result<()> {
+    loop {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT id, files FROM attempts WHERE files_hash IS NULL AND details_kept = 1 \
+             AND files <> '' LIMIT 200",
+        )
+        .fetch_all(pool)
+        .await?;
+        if rows.is_empty() {
+            return Ok(());
+        }
+        for (id, files) in rows {
+            let files: BTreeMap<String, String> =
+                serde_json::from_str(&files).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+            let mut tx = pool.begin().await?;
+            let hash = put_file_set(&mut *tx, &files).await?;
+            sqlx::query("UPDATE attempts SET files_hash = $1, files = '' WHERE id = $2")
+                .bind(hash)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        }
+    }
+}
+
+/// The SHA-256 (hex) of a file set as stored: its JSON, paths in order.
+pub fn file_set_hash(content: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(content.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Store a file set once (content-addressed); its hash.
+async fn put_file_set<'c, E>(executor: E, files: &BTreeMap<String, String>) -> sqlx::Result<String>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
+    let content = serde_json::to_string(files).unwrap_or_default();
+    let hash = file_set_hash(&content);
+    sqlx::query(
+        "INSERT INTO file_sets (hash, content, size_bytes, created_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (hash) DO NOTHING",
+    )
+    .bind(&hash)
+    .bind(&content)
+    .bind(content.len() as i64)
+    .bind(now_ms())
+    .execute(executor)
+    .await?;
+    Ok(hash)
+}
+
+/// Attempts per learner and exercise whose files and log are kept by default (the newest).
+pub const DEFAULT_KEEP_ATTEMPT_DETAILS: usize = 30;
 
 /// Milliseconds since 1970.
 pub fn now_ms() -> i64 {
@@ -247,6 +326,9 @@ pub struct Attempt {
     pub stage_images: Vec<String>,
     pub created_at: i64,
     pub finished_at: i64,
+    /// False once its files and log were dropped (see [`Store::keep_details`]): `files` is
+    /// then empty and `log` one line that says so.
+    pub details_kept: bool,
 }
 
 impl Attempt {
@@ -319,6 +401,13 @@ pub struct Store {
     grades: std::sync::Arc<std::sync::Mutex<GradeCache>>,
     /// The last time [`Store::stamp`] gave out.
     last_stamp: Arc<AtomicI64>,
+    /// Finished attempts per learner and exercise whose files and log are kept (the newest;
+    /// the best passing one is kept too): `--keep-attempt-details`.
+    pub keep_details: usize,
+    /// Free space the database's disk must keep for new builds to be accepted (0: no check).
+    pub min_free_bytes: u64,
+    /// The directory of the SQLite file (none for PostgreSQL: that disk is elsewhere).
+    pub database_dir: Option<std::path::PathBuf>,
 }
 
 /// Learners whose latest grades are kept in memory at most (then the cache starts afresh).
@@ -592,13 +681,21 @@ impl Store {
     /// during the build leaves a trace), then again when it ends.
     pub async fn save_attempt(&self, attempt: &Attempt) -> sqlx::Result<()> {
         let checks = attempt.view.checks.as_deref().unwrap_or_default();
+        let mut tx = self.pool.begin().await?;
+        let files_hash = if attempt.details_kept {
+            Some(put_file_set(&mut *tx, &attempt.files).await?)
+        } else {
+            None
+        };
         sqlx::query(
             "INSERT INTO attempts (id, learner_id, exercise, status, passed, checks_passed, checks_total, \
-             size_bytes, layers, files, log, result, created_at, finished_at, stage_images) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+             size_bytes, layers, files, log, result, created_at, finished_at, stage_images, \
+             files_hash, details_kept) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, '', $10, $11, $12, $13, $14, $15, $16) \
              ON CONFLICT (id) DO UPDATE SET status = excluded.status, passed = excluded.passed, \
              checks_passed = excluded.checks_passed, checks_total = excluded.checks_total, \
-             size_bytes = excluded.size_bytes, layers = excluded.layers, log = excluded.log, \
+             size_bytes = excluded.size_bytes, layers = excluded.layers, \
+             log = CASE WHEN attempts.details_kept = 1 THEN excluded.log ELSE attempts.log END, \
              result = excluded.result, finished_at = excluded.finished_at, \
              stage_images = excluded.stage_images",
         )
@@ -611,15 +708,123 @@ impl Store {
         .bind(checks.len() as i64)
         .bind(attempt.view.image.as_ref().map(|i| i.size_bytes as i64))
         .bind(attempt.view.image.as_ref().map(|i| i.layers as i64))
-        .bind(serde_json::to_string(&attempt.files).unwrap_or_default())
-        .bind(serde_json::to_string(&attempt.log).unwrap_or_default())
+        .bind(if attempt.details_kept {
+            serde_json::to_string(&attempt.log).unwrap_or_default()
+        } else {
+            "[]".to_string()
+        })
         .bind(serde_json::to_string(&attempt.view).unwrap_or_default())
         .bind(attempt.created_at)
         .bind(attempt.finished_at)
         .bind(serde_json::to_string(&attempt.stage_images).unwrap_or_else(|_| "[]".into()))
-        .execute(&self.pool)
+        .bind(files_hash)
+        .bind(i64::from(attempt.details_kept))
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
+        if attempt.view.status.is_finished() {
+            if let Err(e) = self
+                .drop_old_details(&attempt.learner_id, &attempt.exercise)
+                .await
+            {
+                // Nothing is lost: the next finished attempt tries again.
+                tracing::warn!(attempt = %attempt.id, "could not drop the details of older attempts: {e}");
+            }
+        }
         Ok(())
+    }
+
+    /// Drop the files and log of this learner's finished attempts at `exercise` beyond the
+    /// newest [`Store::keep_details`] (the best passing one is kept whatever its age), and
+    /// the file sets no attempt names any more. Their summary rows and results stay, so
+    /// tallies, the dashboard and the export do not change.
+    pub async fn drop_old_details(&self, learner: &str, exercise: &str) -> sqlx::Result<usize> {
+        let rows = sqlx::query(
+            "SELECT id, status, passed, size_bytes, details_kept, files_hash FROM attempts \
+             WHERE learner_id = $1 AND exercise = $2 \
+             AND status NOT IN ('queued', 'building', 'running') \
+             ORDER BY created_at DESC, finished_at DESC, id DESC",
+        )
+        .bind(learner)
+        .bind(exercise)
+        .fetch_all(&self.pool)
+        .await?;
+        struct Row {
+            id: String,
+            status: String,
+            passed: bool,
+            size: Option<i64>,
+            kept: bool,
+            hash: Option<String>,
+        }
+        let rows: Vec<Row> = rows
+            .iter()
+            .map(|r| Row {
+                id: r.get("id"),
+                status: r.get("status"),
+                passed: r.get::<i64, _>("passed") != 0,
+                size: r.get("size_bytes"),
+                kept: r.get::<i64, _>("details_kept") != 0,
+                hash: r.get("files_hash"),
+            })
+            .collect();
+        // The best passing attempt: the smallest image, the earliest of equals.
+        let best = rows
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.passed)
+            .min_by_key(|(i, r)| (r.size.unwrap_or(i64::MAX), std::cmp::Reverse(*i)))
+            .map(|(_, r)| r.id.clone());
+        // The latest, which the exercise page shows (a cancelled build is not shown).
+        let latest = rows
+            .iter()
+            .find(|r| r.status != "cancelled")
+            .map(|r| r.id.clone());
+        let doomed: Vec<&Row> = rows
+            .iter()
+            .skip(self.keep_details.max(1))
+            .filter(|r| r.kept && Some(&r.id) != best.as_ref() && Some(&r.id) != latest.as_ref())
+            .collect();
+        for row in &doomed {
+            sqlx::query(
+                "UPDATE attempts SET files = '', log = '[]', files_hash = NULL, details_kept = 0 \
+                 WHERE id = $1",
+            )
+            .bind(&row.id)
+            .execute(&self.pool)
+            .await?;
+        }
+        let mut hashes: Vec<&String> = doomed.iter().filter_map(|r| r.hash.as_ref()).collect();
+        hashes.sort();
+        hashes.dedup();
+        for hash in hashes {
+            sqlx::query(
+                "DELETE FROM file_sets WHERE hash = $1 \
+                 AND NOT EXISTS (SELECT 1 FROM attempts WHERE files_hash = $1)",
+            )
+            .bind(hash)
+            .execute(&self.pool)
+            .await?;
+        }
+        Ok(doomed.len())
+    }
+
+    /// What an attempt whose details were dropped shows instead of its log.
+    pub fn details_not_kept(&self) -> String {
+        format!(
+            "The files and build log of this attempt were not kept: to save disk, the workshop keeps them only for the newest {} attempts at each exercise and for the best passing one. Its result (status, checks, image size) is kept and still counts.",
+            self.keep_details.max(1)
+        )
+    }
+
+    /// Why new builds must wait for lack of room for the database, if so: the disk holding
+    /// the SQLite file has less free space than [`Store::min_free_bytes`] (free, floor).
+    pub fn disk_too_full(&self) -> Option<(u64, u64)> {
+        if self.min_free_bytes == 0 {
+            return None;
+        }
+        let free = crate::engine::disk::free_bytes(self.database_dir.as_ref()?)?;
+        (free < self.min_free_bytes).then_some((free, self.min_free_bytes))
     }
 
     /// Stage images of this learner's attempts at `exercise` other than `keep` (the build
@@ -727,16 +932,39 @@ impl Store {
         }
         let parse = |column: &str| -> sqlx::Result<String> { row.try_get(column) };
         let decode = |e: serde_json::Error| sqlx::Error::Decode(Box::new(e));
+        let details_kept = row.get::<i64, _>("details_kept") != 0;
+        let files_hash: Option<String> = row.get("files_hash");
+        let files = match files_hash {
+            Some(hash) => {
+                let content: String =
+                    sqlx::query_scalar("SELECT content FROM file_sets WHERE hash = $1")
+                        .bind(hash)
+                        .fetch_one(&self.pool)
+                        .await?;
+                serde_json::from_str(&content).map_err(decode)?
+            }
+            None if details_kept => serde_json::from_str(&parse("files")?).map_err(decode)?,
+            None => BTreeMap::new(),
+        };
+        let log = if details_kept {
+            serde_json::from_str(&parse("log")?).map_err(decode)?
+        } else {
+            vec![LogLine {
+                phase: app::dto::LogPhase::Server,
+                text: self.details_not_kept(),
+            }]
+        };
         Ok(Some(Attempt {
             id: row.get("id"),
             learner_id: owner,
             exercise: row.get("exercise"),
             view: serde_json::from_str(&parse("result")?).map_err(decode)?,
-            files: serde_json::from_str(&parse("files")?).map_err(decode)?,
-            log: serde_json::from_str(&parse("log")?).map_err(decode)?,
+            files,
+            log,
             stage_images: serde_json::from_str(&parse("stage_images")?).map_err(decode)?,
             created_at: row.get("created_at"),
             finished_at: row.get("finished_at"),
+            details_kept,
         }))
     }
 
@@ -1043,6 +1271,286 @@ mod tests {
             total: 3,
             questions: Vec::new(),
         }
+    }
+
+    /// A finished attempt at `exercise` with these files, passing or not, made at `at`.
+    fn finished(id: &str, files: &[(&str, &str)], passed: bool, size: u64, at: i64) -> Attempt {
+        let mut view = BuildView::queued(id, "non-root");
+        view.status = app::dto::BuildStatus::Succeeded;
+        view.image = Some(app::dto::ImageFacts {
+            id: format!("sha256:{id}"),
+            size_bytes: size,
+            layers: 2,
+            history: Vec::new(),
+        });
+        view.checks = Some(vec![app::dto::CheckOutcome {
+            id: "user".into(),
+            passed,
+            message: "runs as a user".into(),
+            learn_more: None,
+        }]);
+        Attempt {
+            id: id.into(),
+            learner_id: "a".into(),
+            exercise: "non-root".into(),
+            view,
+            files: files
+                .iter()
+                .map(|(p, c)| (p.to_string(), c.to_string()))
+                .collect(),
+            log: vec![LogLine {
+                phase: app::dto::LogPhase::Build,
+                text: format!("step of {id}"),
+            }],
+            stage_images: Vec::new(),
+            created_at: at,
+            finished_at: at + 1,
+            details_kept: true,
+        }
+    }
+
+    async fn count(store: &Store, sql: &str) -> i64 {
+        sqlx::query_scalar(sql)
+            .fetch_one(&store.pool)
+            .await
+            .expect(sql)
+    }
+
+    async fn temp_store(dir: &tempfile::TempDir) -> Store {
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        open(&url).await.expect("open").0
+    }
+
+    #[tokio::test]
+    async fn a_learner_rebuilding_for_hours_leaves_only_the_newest_details() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut store = temp_store(&dir).await;
+        store.keep_details = 5;
+        store.ensure_learner("a").await.expect("learner");
+        // 40 builds, each with different files; the 3rd passes with the smallest image.
+        for i in 0..40 {
+            let body = format!("FROM busybox:1.36\nRUN echo {i}\n");
+            let big = "x".repeat(10_000);
+            let attempt = finished(
+                &format!("t{i:02}"),
+                &[("Dockerfile", &body), ("junk.txt", &big)],
+                i == 3 || i == 20,
+                if i == 3 { 1_000 } else { 5_000 + i as u64 },
+                1_000 + i,
+            );
+            store.save_attempt(&attempt).await.expect("save");
+        }
+        let rows = store.attempt_rows(&["a".to_string()]).await.expect("rows");
+        assert_eq!(rows.len(), 40, "every attempt keeps its summary row");
+        let t = &store.exercise_tallies("a").await.expect("tallies")["non-root"];
+        assert_eq!(
+            (t.attempts, t.failed, t.passed, t.best_size_bytes, t.last_at),
+            (40, 38, true, Some(1_000), 1_039),
+            "tallies count every attempt, dropped details or not"
+        );
+        assert_eq!(
+            count(
+                &store,
+                "SELECT COUNT(*) FROM attempts WHERE details_kept = 1"
+            )
+            .await,
+            6,
+            "the newest 5 and the best passing one"
+        );
+        assert_eq!(
+            count(&store, "SELECT COUNT(*) FROM file_sets").await,
+            6,
+            "the file sets of dropped attempts are deleted"
+        );
+        assert_eq!(
+            count(
+                &store,
+                "SELECT COUNT(*) FROM attempts WHERE details_kept = 0 \
+                 AND (log <> '[]' OR files <> '' OR files_hash IS NOT NULL)"
+            )
+            .await,
+            0,
+            "dropped attempts hold no files or log"
+        );
+        let best = store.attempt("t03", "a").await.expect("read").expect("t03");
+        assert!(best.details_kept && best.files["Dockerfile"].contains("echo 3"));
+        assert_eq!(best.log[0].text, "step of t03");
+        let newest = store.latest_attempt("a", "non-root").await.expect("read");
+        assert!(newest.expect("latest").files["Dockerfile"].contains("echo 39"));
+        // An older one (even one that passed) says plainly that its details were not kept.
+        for old in ["t00", "t20", "t34"] {
+            let gone = store.attempt(old, "a").await.expect("read").expect("row");
+            assert!(!gone.details_kept && gone.files.is_empty(), "{old}");
+            assert_eq!(gone.log.len(), 1);
+            assert!(gone.log[0].text.contains("were not kept"), "{:?}", gone.log);
+            assert!(gone.log[0].text.contains("newest 5 attempts"));
+            assert_eq!(
+                gone.view.image.expect("result kept").size_bytes,
+                5_000 + old[1..].parse::<u64>().unwrap()
+            );
+        }
+        assert!(
+            store
+                .attempt("t35", "a")
+                .await
+                .expect("read")
+                .expect("row")
+                .details_kept
+        );
+        // Saving a dropped attempt again (e.g. marked interrupted) brings back no log.
+        let mut again = store.attempt_any("t00").await.expect("read").expect("row");
+        again.log.push(LogLine {
+            phase: app::dto::LogPhase::Server,
+            text: "more".into(),
+        });
+        store.save_attempt(&again).await.expect("save");
+        assert_eq!(
+            count(
+                &store,
+                "SELECT COUNT(*) FROM attempts WHERE details_kept = 1"
+            )
+            .await,
+            6
+        );
+        assert_eq!(
+            count(
+                &store,
+                "SELECT COUNT(*) FROM attempts WHERE id = 't00' AND log = '[]'"
+            )
+            .await,
+            1
+        );
+    }
+
+    #[tokio::test]
+    async fn identical_file_sets_are_stored_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = temp_store(&dir).await;
+        store.ensure_learner("a").await.expect("learner");
+        let files = [
+            ("Dockerfile", "FROM busybox:1.36\n"),
+            ("app.sh", "echo hi\n"),
+        ];
+        for (i, id) in ["d1", "d2", "d3"].iter().enumerate() {
+            store
+                .save_attempt(&finished(id, &files, false, 10, i as i64))
+                .await
+                .expect("save");
+        }
+        store
+            .save_attempt(&finished(
+                "d4",
+                &[("Dockerfile", "FROM alpine\n")],
+                false,
+                10,
+                9,
+            ))
+            .await
+            .expect("save");
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM file_sets").await, 2);
+        assert_eq!(
+            count(&store, "SELECT COUNT(DISTINCT files_hash) FROM attempts").await,
+            2
+        );
+        assert_eq!(
+            count(&store, "SELECT COUNT(*) FROM attempts WHERE files <> ''").await,
+            0
+        );
+        for id in ["d1", "d2", "d3"] {
+            let read = store.attempt(id, "a").await.expect("read").expect("row");
+            assert_eq!(read.files["app.sh"], "echo hi\n");
+        }
+        let hash: String = sqlx::query_scalar("SELECT files_hash FROM attempts WHERE id = 'd4'")
+            .fetch_one(&store.pool)
+            .await
+            .expect("hash");
+        assert_eq!(hash, file_set_hash(r#"{"Dockerfile":"FROM alpine\n"}"#));
+    }
+
+    #[tokio::test]
+    async fn attempts_stored_before_migration_5_keep_their_files() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("old.db").display());
+        {
+            sqlx::any::install_default_drivers();
+            let options = SqliteConnectOptions::from_str(&url)
+                .expect("url")
+                .create_if_missing(true);
+            let pool = SqlitePoolOptions::new()
+                .connect_with(options)
+                .await
+                .expect("pool");
+            let mut old = sqlx::migrate!("./migrations");
+            old.migrations = old
+                .migrations
+                .iter()
+                .filter(|m| m.version <= 4)
+                .cloned()
+                .collect::<Vec<_>>()
+                .into();
+            old.run(&pool).await.expect("migrations 1-4");
+            sqlx::query("INSERT INTO learners (id, resume_code, created_at, last_seen_at) VALUES ('a', 'R', 1, 1)")
+                .execute(&pool)
+                .await
+                .expect("learner");
+            for (id, dockerfile) in [
+                ("o1", "FROM busybox\n"),
+                ("o2", "FROM busybox\n"),
+                ("o3", "FROM alpine\n"),
+            ] {
+                let view =
+                    serde_json::to_string(&finished(id, &[], false, 7, 1).view).expect("json");
+                let files = serde_json::to_string(&BTreeMap::from([("Dockerfile", dockerfile)]))
+                    .expect("json");
+                sqlx::query(
+                    "INSERT INTO attempts (id, learner_id, exercise, status, passed, checks_passed, checks_total, \
+                     size_bytes, layers, files, log, result, created_at, finished_at) \
+                     VALUES ($1, 'a', 'non-root', 'succeeded', 0, 0, 1, 7, 2, $2, '[{\"phase\":\"build\",\"text\":\"old\"}]', $3, 1, 2)",
+                )
+                .bind(id)
+                .bind(files)
+                .bind(view)
+                .execute(&pool)
+                .await
+                .expect("attempt");
+            }
+        }
+        let (store, _) = open(&url).await.expect("migrate");
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM file_sets").await, 2);
+        assert_eq!(
+            count(&store, "SELECT COUNT(*) FROM attempts WHERE files = '' AND files_hash IS NOT NULL AND details_kept = 1").await,
+            3
+        );
+        for (id, dockerfile) in [
+            ("o1", "FROM busybox\n"),
+            ("o2", "FROM busybox\n"),
+            ("o3", "FROM alpine\n"),
+        ] {
+            let read = store.attempt(id, "a").await.expect("read").expect("row");
+            assert_eq!(read.files["Dockerfile"], dockerfile);
+            assert_eq!(read.log[0].text, "old");
+        }
+        drop(store);
+        // A second start finds nothing more to move and changes nothing.
+        let (store, _) = open(&url).await.expect("reopen");
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM file_sets").await, 2);
+    }
+
+    #[tokio::test]
+    async fn the_database_disk_floor_is_checked_only_when_set() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut store = temp_store(&dir).await;
+        assert_eq!(store.database_dir.as_deref(), Some(dir.path()));
+        assert_eq!(store.disk_too_full(), None, "no floor: no check");
+        store.min_free_bytes = 1;
+        assert_eq!(
+            store.disk_too_full(),
+            None,
+            "there is more than a byte free"
+        );
+        store.min_free_bytes = u64::MAX;
+        let (free, floor) = store.disk_too_full().expect("below an impossible floor");
+        assert!(free > 0 && floor == u64::MAX);
     }
 
     #[tokio::test]

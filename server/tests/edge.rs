@@ -809,7 +809,7 @@ async fn half_a_million_empty_lines_leave_a_bounded_log_attempt_and_backlog() {
     let row = count(
         &db,
         &format!(
-            "SELECT CAST(LENGTH(log) + LENGTH(result) + LENGTH(files) AS BIGINT) FROM attempts WHERE id = '{id}'"
+            "SELECT CAST(LENGTH(log) + LENGTH(result) + LENGTH(files) + COALESCE((SELECT LENGTH(content) FROM file_sets WHERE hash = attempts.files_hash), 0) AS BIGINT) FROM attempts WHERE id = '{id}'"
         ),
     )
     .await;

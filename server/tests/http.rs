@@ -501,3 +501,112 @@ async fn pages_finish_while_other_routers_are_built() {
     }
     builder.join().expect("the routers were built");
 }
+
+async fn count(store: &layerlab_server::store::Store, sql: &str) -> i64 {
+    sqlx::query_scalar(sql)
+        .fetch_one(&store.pool)
+        .await
+        .expect(sql)
+}
+
+#[tokio::test]
+async fn below_the_database_disk_floor_builds_are_refused_up_front_and_nothing_is_lost() {
+    // A floor far above any real disk's free space.
+    let mut c = TestClient::with_args(
+        LOCAL_ENGINE,
+        &["--min-free-database-disk-mb", "999999999999"],
+    )
+    .await;
+    c.get("/").await;
+    let url = c.database_url();
+    let res = c
+        .post_json(
+            "/api/v1/builds",
+            &json!({"exercise": null, "files": {"Dockerfile": "FROM busybox:latest\n"}}),
+        )
+        .await;
+    let (store, _) = layerlab_server::store::open(&url).await.expect("open");
+    if url.starts_with("sqlite:") {
+        assert_eq!(res.status, 503, "{}", res.body);
+        let error = &res.json()["error"];
+        assert_eq!(error["code"], "database_disk_full", "{}", res.body);
+        assert!(
+            error["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("almost out of disk space"),
+            "{}",
+            res.body
+        );
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM attempts").await, 0);
+    } else {
+        // PostgreSQL's disk is elsewhere: the floor is not checked (said at start-up).
+        assert_eq!(res.status, 202, "{}", res.body);
+    }
+    // Lessons still serve.
+    assert_eq!(c.get(SEMVER_LESSON).await.status, 200);
+}
+
+#[tokio::test]
+async fn a_learner_rebuilding_over_and_over_leaves_details_only_for_the_newest() {
+    let mut c = TestClient::with_args(LOCAL_ENGINE, &["--keep-attempt-details", "2"]).await;
+    let mut ids = Vec::new();
+    for i in 0..4 {
+        let dockerfile = format!("FROM busybox:latest\nRUN echo {i} > /n\n");
+        let id = c.start_build(None, &[("Dockerfile", &dockerfile)]).await;
+        let (done, _) = c.finish_build(&id).await;
+        assert_eq!(done["status"], "succeeded", "{done}");
+        ids.push(id);
+    }
+    // The same files again: stored once.
+    let id = c
+        .start_build(
+            None,
+            &[("Dockerfile", "FROM busybox:latest\nRUN echo 3 > /n\n")],
+        )
+        .await;
+    c.finish_build(&id).await;
+    ids.push(id);
+    let (mut store, _) = layerlab_server::store::open(&c.database_url())
+        .await
+        .expect("open");
+    store.keep_details = 2; // as the server was started
+    assert_eq!(count(&store, "SELECT COUNT(*) FROM attempts").await, 5);
+    assert_eq!(
+        count(
+            &store,
+            "SELECT COUNT(*) FROM attempts WHERE details_kept = 1"
+        )
+        .await,
+        2
+    );
+    assert_eq!(
+        count(&store, "SELECT COUNT(*) FROM file_sets").await,
+        1,
+        "the two newest have the same files"
+    );
+    // An older attempt still has its result, and its log says why the details are gone.
+    let old = c.get(&format!("/api/v1/builds/{}", ids[0])).await;
+    assert_eq!(old.status, 200, "{}", old.body);
+    assert_eq!(old.json()["status"], "succeeded");
+    // (The running server still has recent builds in memory; what a restarted one shows:)
+    let stored = store
+        .attempt_any(&ids[0])
+        .await
+        .expect("read")
+        .expect("row");
+    assert!(stored.files.is_empty() && !stored.details_kept);
+    assert_eq!(stored.log.len(), 1, "{:?}", stored.log);
+    assert!(
+        stored.log[0].text.contains("were not kept")
+            && stored.log[0].text.contains("newest 2 attempts"),
+        "{:?}",
+        stored.log
+    );
+    let newest = store
+        .attempt_any(&ids[4])
+        .await
+        .expect("read")
+        .expect("row");
+    assert!(newest.files["Dockerfile"].contains("echo 3") && newest.log.len() > 1);
+}

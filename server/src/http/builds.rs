@@ -90,6 +90,11 @@ async fn submit(
             "engine_unavailable",
             e.to_string(),
         ),
+        SubmitError::DatabaseDiskFull { .. } => AppError::Coded(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database_disk_full",
+            e.to_string(),
+        ),
         SubmitError::QueueFull { retry_after, .. }
         | SubmitError::AddressQueueFull { retry_after, .. }
         | SubmitError::QueueMemoryFull { retry_after, .. } => AppError::Wait(
