@@ -609,4 +609,13 @@ async fn a_learner_rebuilding_over_and_over_leaves_details_only_for_the_newest()
         .expect("read")
         .expect("row");
     assert!(newest.files["Dockerfile"].contains("echo 3") && newest.log.len() > 1);
+    // The comparison page says so instead of a diff against files that are gone; two kept
+    // attempts still get their diff.
+    let page = c.get(&format!("/compare/{}/{}", ids[0], ids[4])).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("were not kept"), "{}", page.body);
+    let page = c.get(&format!("/compare/{}/{}", ids[3], ids[4])).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(!page.body.contains("were not kept"), "{}", page.body);
+    assert!(page.body.contains("echo 3"), "{}", page.body);
 }
