@@ -225,9 +225,13 @@ where
 {
     let content = serde_json::to_string(files).unwrap_or_default();
     let hash = file_set_hash(&content);
+    // An update, not "do nothing": it locks an existing set until the attempt naming it is
+    // committed in the same transaction, so a trim of older attempts cannot delete it in
+    // between (the trim then fails on the reference, and is only logged); a set a trim
+    // deleted just before is written again.
     sqlx::query(
         "INSERT INTO file_sets (hash, content, size_bytes, created_at) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (hash) DO NOTHING",
+         ON CONFLICT (hash) DO UPDATE SET created_at = excluded.created_at",
     )
     .bind(&hash)
     .bind(&content)

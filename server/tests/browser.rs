@@ -4,123 +4,15 @@
 
 mod support;
 
-use fantoccini::{Client, ClientBuilder, Locator};
-use hyper_util::client::legacy::connect::HttpConnector;
+#[path = "support/browser.rs"]
+mod web;
+
+use fantoccini::{Client, Locator};
 use serde_json::json;
-use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use support::{ServerProcess, LOCAL_ENGINE};
-
-const WAIT: Duration = Duration::from_secs(20);
-
-struct Chromedriver {
-    child: Child,
-    url: String,
-}
-
-impl Chromedriver {
-    fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        let child = Command::new("chromedriver")
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot start chromedriver ({e}); `./x test` installs chromium and chromium-driver")
-            });
-        let deadline = Instant::now() + WAIT;
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "chromedriver did not open port {port}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Chromedriver {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        }
-    }
-
-    async fn browser(&self, javascript: bool) -> Client {
-        let profile = tempfile::tempdir().expect("profile dir").keep();
-        let mut prefs = serde_json::Map::new();
-        if !javascript {
-            prefs.insert(
-                "profile.managed_default_content_settings.javascript".into(),
-                json!(2),
-            );
-        }
-        let caps = json!({
-            "browserName": "chrome",
-            "goog:chromeOptions": {
-                "binary": chromium_binary(),
-                "args": [
-                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                    "--window-size=1200,900", format!("--user-data-dir={}", profile.display()),
-                ],
-                "prefs": prefs,
-            }
-        });
-        let serde_json::Value::Object(caps) = caps else {
-            unreachable!("a JSON object")
-        };
-        ClientBuilder::new(HttpConnector::new())
-            .capabilities(caps)
-            .connect(&self.url)
-            .await
-            .expect("chromedriver opens a browser session")
-    }
-}
-
-impl Drop for Chromedriver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn chromium_binary() -> String {
-    [
-        "/usr/bin/chromium",
-        "/usr/bin/chromium-browser",
-        "/usr/bin/google-chrome",
-    ]
-    .into_iter()
-    .find(|p| std::path::Path::new(p).exists())
-    .expect("no Chromium binary found; `./x test` installs Debian's chromium")
-    .to_string()
-}
-
-/// Wait for an element; on timeout, fail with the URL and the page's text to show why.
-async fn css(c: &Client, selector: &str) -> fantoccini::elements::Element {
-    match c
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Css(selector))
-        .await
-    {
-        Ok(e) => e,
-        Err(e) => {
-            let url = c
-                .current_url()
-                .await
-                .map(|u| u.to_string())
-                .unwrap_or_default();
-            let text = match c.find(Locator::Css("body")).await {
-                Ok(body) => body.text().await.unwrap_or_default(),
-                Err(_) => String::new(),
-            };
-            panic!("waiting for `{selector}` on {url}: {e}\n--- page text ---\n{text}");
-        }
-    }
-}
+use web::*;
 
 /// Answer the SemVer quiz, choosing `renamed` (`minor` is wrong, `major` right) for the
 /// renamed endpoint, and submit.
@@ -162,14 +54,6 @@ async fn assert_semver_grades(c: &Client) {
     }
     let explanation = css(c, "fieldset[data-question='renamed-endpoint'] .explanation").await;
     assert!(explanation.text().await.expect("text").contains("2.0.0"));
-}
-
-/// Keep what the learner saw, for people reviewing a change: `target/screenshots/`.
-async fn save_screenshot(c: &Client, name: &str) {
-    let png = c.screenshot().await.expect("screenshot");
-    let dir = support::repo_root().join("target/screenshots");
-    std::fs::create_dir_all(&dir).expect("screenshot dir");
-    std::fs::write(dir.join(name), png).expect("write screenshot");
 }
 
 #[tokio::test]
@@ -219,37 +103,6 @@ async fn hydrated_quiz_is_graded_in_place_and_plain_form_post_works_without_java
     assert_eq!(url.path(), "/learn/tags-and-semver");
     assert_eq!(url.fragment(), Some("quiz-next-version"));
     c.close().await.expect("close");
-}
-
-/// A server, chromedriver and a browser with JavaScript on, showing `path` once hydrated.
-/// Fails first, and clearly, when the browser bundle was never built.
-async fn hydrated(path: &str) -> (ServerProcess, Chromedriver, Client) {
-    assert!(
-        support::site_root().join("pkg/layerlab_bg.wasm").exists(),
-        "the browser bundle is missing: run `./x wasm` (the README's test command does)"
-    );
-    let server = ServerProcess::start(LOCAL_ENGINE);
-    let driver = Chromedriver::start();
-    let c = driver.browser(true).await;
-    c.goto(&server.url(path)).await.expect("open the page");
-    css(&c, "body[data-hydrated='true']").await;
-    (server, driver, c)
-}
-
-/// Select everything in a text field and type `text` over it, like a person would.
-async fn type_over(c: &Client, selector: &str, text: &str) {
-    let field = css(c, selector).await;
-    field.click().await.expect("focus the editor");
-    // Ctrl+A, release the modifier, then type.
-    field
-        .send_keys("\u{E009}a\u{E000}")
-        .await
-        .expect("select all");
-    field.send_keys(text).await.expect("type");
-}
-
-async fn text_of(c: &Client, selector: &str) -> String {
-    css(c, selector).await.text().await.expect("text")
 }
 
 #[tokio::test]
@@ -563,13 +416,6 @@ async fn a_server_killed_during_a_build_leaves_a_clear_message_not_a_frozen_page
     c.close().await.expect("close");
 }
 
-/// Type into a plain form field.
-async fn fill(c: &Client, selector: &str, text: &str) {
-    let field = css(c, selector).await;
-    field.clear().await.expect("clear the field");
-    field.send_keys(text).await.expect("type into the field");
-}
-
 /// Two browsers: an instructor logs in, creates a cohort and keeps its dashboard open; a
 /// learner joins with the code and passes an exercise. The instructor's page shows the new
 /// row and then the green cell without being reloaded; the cell leads to the attempt.
@@ -802,31 +648,6 @@ async fn an_open_dashboard_turns_green_when_a_learner_passes() {
     drop(server);
     learner.close().await.expect("close");
     teacher.close().await.expect("close");
-}
-
-/// Wait until the text of `selector` contains `wanted`; returns that text.
-async fn wait_for_text(c: &Client, selector: &str, wanted: &str) -> String {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let text = text_of(c, selector).await;
-        if text.contains(wanted) {
-            return text;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{selector} says “{text}”, not “{wanted}”"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// Wait until `selector` matches nothing (the page took something away).
-async fn gone(c: &Client, selector: &str) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while c.find(Locator::Css(selector)).await.is_ok() {
-        assert!(Instant::now() < deadline, "{selector} is still there");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 #[tokio::test]
