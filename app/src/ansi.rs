@@ -97,6 +97,11 @@ pub fn spans(line: &str) -> Vec<Span> {
     out
 }
 
+/// The line's text without escape sequences or control characters (for a saved log file).
+pub fn plain(line: &str) -> String {
+    spans(line).into_iter().map(|s| s.text).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,5 +125,6 @@ mod tests {
         );
         assert_eq!(spans("plain\r"), [span("", "plain")]);
         assert!(spans("\u{1b}[0m").is_empty());
+        assert_eq!(plain("\u{1b}[91mfailed\u{1b}[0m: ok\r"), "failed: ok");
     }
 }

@@ -153,3 +153,12 @@ pub async fn load_build_outcome(build: String) -> Result<BuildOutcome, ServerFnE
     };
     Ok(crate::markup::build_outcome(&view, exercise.as_ref()))
 }
+
+/// The linter's findings for a Dockerfile, as the learner types: the same linter the server
+/// runs on every build, kept out of the browser bundle (it would be a tenth of it).
+#[server(prefix = "/fn", endpoint = "lint", input = leptos::server_fn::codec::Json)]
+pub async fn lint_dockerfile(
+    dockerfile: String,
+) -> Result<Vec<crate::lint::LintFinding>, ServerFnError> {
+    Ok(crate::lint::lint(&dockerfile))
+}

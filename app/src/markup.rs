@@ -9,8 +9,8 @@ use crate::dto::{
     LayerReport, ResultsHtml,
 };
 use crate::pages::{
-    AttemptChartView, CheckList, DashboardBody, FailureBox, ImagePanel, LayerReportView, LintList,
-    RunPanel,
+    AttemptChartView, CheckList, DashboardBody, ExerciseRecord, FailureBox, HintList, ImagePanel,
+    LayerReportView, LintList, RunPanel, Verdict,
 };
 use leptos::prelude::*;
 
@@ -66,6 +66,30 @@ pub fn chart(attempts: &[AttemptSummary]) -> String {
     })
 }
 
+/// The learner's record on an exercise (status pill, attempts); empty for the playground.
+pub fn record(exercise: &ExerciseView) -> String {
+    if exercise.id == crate::dto::PLAYGROUND {
+        return String::new();
+    }
+    render(|| view! { <ExerciseRecord exercise=exercise.clone()/> })
+}
+
+/// The hints unlocked so far, of `total`; empty when none is.
+pub fn hints(hints: &[String], total: usize) -> String {
+    if hints.is_empty() {
+        return String::new();
+    }
+    render(|| view! { <HintList hints=hints.to_vec() total/> })
+}
+
+/// What a finished build came to, in a sentence (empty while it runs).
+pub fn verdict(view: &BuildView, exercise: Option<&ExerciseView>) -> String {
+    if !view.status.is_finished() {
+        return String::new();
+    }
+    render(|| view! { <Verdict view=view.clone() exercise=exercise.cloned()/> })
+}
+
 /// Everything the workbench shows once `view` is over. `exercise` (absent for the
 /// playground) gives the planned checks and the attempts so far; a build that counts as an
 /// attempt but is not stored yet joins the chart as "just now".
@@ -93,6 +117,20 @@ pub fn build_outcome(view: &BuildView, exercise: Option<&ExerciseView>) -> Build
             .then(|| results(view, LEARNER_LAYERS)),
         checks_html,
         chart_html,
+        verdict_html: verdict(view, exercise),
+        record_html: exercise.map(record).unwrap_or_default(),
+        hints_html: match exercise {
+            Some(e) if view.status.is_finished() => {
+                // The build's own unlocked hints, or more if the learner asked since.
+                let unlocked = if view.hints.len() > e.hints.len() {
+                    &view.hints
+                } else {
+                    &e.hints
+                };
+                hints(unlocked, e.hint_count)
+            }
+            _ => String::new(),
+        },
     }
 }
 

@@ -244,6 +244,11 @@ impl BuildRecord {
         &self.owner
     }
 
+    /// Every line kept so far.
+    pub fn log_lines(&self) -> Vec<LogLine> {
+        lock(&self.state).log.to_vec()
+    }
+
     /// Everything so far, plus a receiver for what comes next: nothing is missed or repeated
     /// because both are taken under the same lock the publisher holds. The log comes as
     /// shared chunks: many subscribers of a long log hold one copy of it.
@@ -520,6 +525,22 @@ impl Builds {
             .get(id)
             .filter(|r| r.owner == owner)
             .cloned()
+    }
+
+    /// The learner's build of `exercise` that is not over yet (a page loaded again follows
+    /// it instead of offering to start another).
+    pub fn running_for(&self, owner: &str, exercise: &str) -> Option<String> {
+        lock(&self.records)
+            .values()
+            .filter(|r| r.owner == owner)
+            .filter_map(|r| {
+                let state = lock(&r.state);
+                let view = &state.view;
+                (!view.status.is_finished() && view.exercise.as_deref() == Some(exercise))
+                    .then(|| (state.created_at, view.id.clone()))
+            })
+            .max()
+            .map(|(_, id)| id)
     }
 
     /// Builds waiting for a free builder.
@@ -896,6 +917,20 @@ impl Builds {
             }
         };
         record.update(|v| v.image = Some(image.clone()));
+        // The engine labels the image after the last step the log shows (layerlab's own
+        // labels), which gives it a new id: say which id the result is about.
+        record.log(
+            LogPhase::Server,
+            format!(
+                "Built image {} (with layerlab's labels); reading its size and layers…",
+                image
+                    .id
+                    .trim_start_matches("sha256:")
+                    .chars()
+                    .take(12)
+                    .collect::<String>()
+            ),
+        );
         let max_image = self.settings.build.max_image_bytes;
         // The stages this build made stay on the disk too (as the next build's cache): what
         // they add above their bases counts with the image.
@@ -1267,16 +1302,13 @@ impl Builds {
             details_kept: true,
         };
         if let Some(exercise) = exercise {
-            // One more hint after each attempt that does not pass; all stay open after that.
-            let failed_before = match self.store.exercise_tallies(&record.owner).await {
-                Ok(tallies) => tallies.get(&exercise.id).map_or(0, |t| t.failed),
-                Err(e) => {
-                    tracing::error!("reading attempts for hints: {e}");
-                    0
-                }
-            };
-            let failed = failed_before as usize + usize::from(attempt.missed());
-            attempt.view.hints = exercise.hints.iter().take(failed).cloned().collect();
+            let pending = u32::from(attempt.missed());
+            match crate::workbench::unlocked_hints(&self.store, exercise, &record.owner, pending)
+                .await
+            {
+                Ok(hints) => attempt.view.hints = hints,
+                Err(e) => tracing::error!("reading attempts for hints: {e}"),
+            }
         }
         if let Err(e) = self.store.save_attempt(&attempt).await {
             tracing::error!("could not store attempt {}: {e}", attempt.id);

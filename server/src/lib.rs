@@ -14,6 +14,7 @@ pub mod janitor;
 pub mod policy;
 pub mod state;
 pub mod store;
+pub mod workbench;
 
 use anyhow::Context;
 use config::ServeConfig;
@@ -83,6 +84,7 @@ pub async fn build(config: &ServeConfig) -> anyhow::Result<axum::Router> {
             config.page_memo_mb << 20,
         )),
         edge: Arc::new(http::admission::Edge::new(config.edge.settings())),
+        drafts: Arc::default(),
     };
     tell_isolation(state.engine.clone());
     janitor::start(

@@ -34,6 +34,8 @@ pub struct AppState {
     pub lesson_pages: Arc<crate::http::lesson_pages::LessonPages>,
     /// Limits per client address and per person at the HTTP edge (`http::admission`).
     pub edge: Arc<crate::http::admission::Edge>,
+    /// How often each learner's drafts may be saved.
+    pub drafts: Arc<crate::workbench::DraftGate>,
 }
 
 /// "Learner X did something": a finished attempt, a quiz answer, a new name or cohort. The
@@ -146,6 +148,73 @@ fn internal(doing: &str, e: impl std::fmt::Display) -> BackendError {
 }
 
 impl AppState {
+    /// What the learner did on the exercise (or the playground): their record, attempts and
+    /// last result; the files of a build still running (followed again), else of their draft
+    /// when it is newer than their last build, else of that build.
+    async fn add_learners_work(
+        &self,
+        view: &mut ExerciseView,
+        learner: &str,
+    ) -> Result<(), BackendError> {
+        let id = view.id.clone();
+        let failed = |e| internal("loading your attempts", e);
+        if id != PLAYGROUND {
+            let rows = self
+                .store
+                .attempt_rows(&[learner.to_string()])
+                .await
+                .map_err(failed)?;
+            let tallies = crate::store::tally(&rows)
+                .remove(learner)
+                .unwrap_or_default();
+            view.progress = progress_of(&tallies.get(&id).cloned().unwrap_or_default());
+            view.attempts = rows
+                .iter()
+                .filter(|r| r.exercise == id && r.status != "cancelled")
+                .map(crate::cohort::attempt_summary)
+                .collect();
+            if let Some(exercise) = self.exercises.get(&id) {
+                view.hints = crate::workbench::unlocked_hints(&self.store, exercise, learner, 0)
+                    .await
+                    .map_err(|e| internal("loading your hints", e))?;
+            }
+        }
+        if let Some(build) = self.builds.running_for(learner, &id) {
+            if let Some(attempt) = self.store.attempt(&build, learner).await.map_err(failed)? {
+                view.files = crate::exercise::files_view(&attempt.files);
+            }
+            view.running = Some(build);
+            return Ok(());
+        }
+        let last = if id == PLAYGROUND {
+            None
+        } else {
+            self.store
+                .latest_attempt(learner, &id)
+                .await
+                .map_err(failed)?
+        };
+        let built_at = last.as_ref().map_or(i64::MIN, |l| l.created_at);
+        if let Some(last) = last {
+            view.files = crate::exercise::files_view(&last.files);
+            view.last = Some(LastAttempt {
+                at: crate::cohort::format_time(last.created_at),
+                view: last.view,
+                log: last.log,
+            });
+        }
+        let draft = self
+            .store
+            .draft(learner, &id)
+            .await
+            .map_err(|e| internal("loading your draft", e))?;
+        if let Some((files, at)) = draft.filter(|(_, at)| *at > built_at) {
+            view.files = crate::exercise::files_view(&files);
+            view.draft_at = Some(crate::cohort::format_time(at));
+        }
+        Ok(())
+    }
+
     /// One of the learner's builds: running (kept in memory) or stored.
     pub async fn learner_build(&self, id: &str, learner: &str) -> Result<BuildView, BackendError> {
         if let Some(record) = self.builds.get(id, learner) {
@@ -297,45 +366,25 @@ impl Backend for AppState {
     }
 
     async fn exercise(&self, session: &Session, id: &str) -> Result<ExerciseView, BackendError> {
-        if id == PLAYGROUND {
-            return Ok(playground_view());
-        }
-        let exercise = self.exercises.get(id).ok_or_else(|| {
-            BackendError::NotFound(format!("There is no exercise called “{id}”."))
-        })?;
-        let mut view = exercise.view(&self.course);
+        let mut view = if id == PLAYGROUND {
+            playground_view()
+        } else {
+            let exercise = self.exercises.get(id).ok_or_else(|| {
+                BackendError::NotFound(format!("There is no exercise called “{id}”."))
+            })?;
+            let mut view = exercise.view(&self.course);
+            view.next = self
+                .course
+                .next_exercise(id)
+                .and_then(|next| self.exercises.get(next))
+                .map(crate::exercise::Exercise::link);
+            view
+        };
         // Someone who never did anything sees the exercise as it starts.
         let Some(learner) = known_learner_id(&self.store, session).await? else {
             return Ok(view);
         };
-        let failed = |e| internal("loading your attempts", e);
-        let rows = self
-            .store
-            .attempt_rows(std::slice::from_ref(&learner))
-            .await
-            .map_err(failed)?;
-        let tallies = crate::store::tally(&rows)
-            .remove(&learner)
-            .unwrap_or_default();
-        view.progress = progress_of(&tallies.get(id).cloned().unwrap_or_default());
-        view.attempts = rows
-            .iter()
-            .filter(|r| r.exercise == id && r.status != "cancelled")
-            .map(crate::cohort::attempt_summary)
-            .collect();
-        if let Some(last) = self
-            .store
-            .latest_attempt(&learner, id)
-            .await
-            .map_err(failed)?
-        {
-            view.files = crate::exercise::files_view(&last.files);
-            view.last = Some(LastAttempt {
-                at: crate::cohort::format_time(last.created_at),
-                view: last.view,
-                log: last.log,
-            });
-        }
+        self.add_learners_work(&mut view, &learner).await?;
         Ok(view)
     }
 

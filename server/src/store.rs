@@ -345,14 +345,11 @@ impl Attempt {
                 .is_some_and(|c| !c.is_empty() && c.iter().all(|c| c.passed))
     }
 
-    /// A finished try that did not pass. Interrupted and cancelled builds are no miss: they
-    /// unlock no hint.
+    /// A build that made an image and reached the checks, but did not pass them all: it
+    /// unlocks a hint. A build that failed (an empty Dockerfile, a typo, a missing image), was
+    /// interrupted or cancelled does not.
     pub fn missed(&self) -> bool {
-        use app::dto::BuildStatus;
-        matches!(
-            self.view.status,
-            BuildStatus::Succeeded | BuildStatus::Failed
-        ) && !self.passed()
+        self.view.status == app::dto::BuildStatus::Succeeded && !self.passed()
     }
 }
 
@@ -385,7 +382,9 @@ pub struct QuizAnswerRow {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ExerciseTally {
     pub attempts: u32,
-    pub failed: u32,
+    /// Builds that made an image, reached the checks and did not pass them all (each unlocks
+    /// a hint; a build that fails before the checks does not).
+    pub missed_checks: u32,
     pub passed: bool,
     pub best_size_bytes: Option<u64>,
     pub last_at: i64,
@@ -1042,6 +1041,84 @@ impl Store {
             .unwrap_or_default())
     }
 
+    // ----- drafts and hints ---------------------------------------------------------------
+
+    /// Keep what the learner typed in an exercise's workbench (replacing their last draft).
+    pub async fn save_draft(
+        &self,
+        learner: &str,
+        exercise: &str,
+        files: &BTreeMap<String, String>,
+        at: i64,
+    ) -> sqlx::Result<()> {
+        let content = serde_json::to_string(files).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        sqlx::query(
+            "INSERT INTO drafts (learner_id, exercise, files, updated_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (learner_id, exercise) DO UPDATE SET files = excluded.files, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(learner)
+        .bind(exercise)
+        .bind(content)
+        .bind(at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The learner's draft of an exercise and when it was saved (ms), if they have one.
+    pub async fn draft(
+        &self,
+        learner: &str,
+        exercise: &str,
+    ) -> sqlx::Result<Option<(BTreeMap<String, String>, i64)>> {
+        let row: Option<(String, i64)> = sqlx::query_as(
+            "SELECT files, updated_at FROM drafts WHERE learner_id = $1 AND exercise = $2",
+        )
+        .bind(learner)
+        .bind(exercise)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|(files, at)| {
+            serde_json::from_str(&files)
+                .map(|files| (files, at))
+                .map_err(|e| sqlx::Error::Decode(Box::new(e)))
+        })
+        .transpose()
+    }
+
+    /// How many hints the learner asked to see on an exercise.
+    pub async fn hints_requested(&self, learner: &str, exercise: &str) -> sqlx::Result<u32> {
+        let shown: Option<i64> = sqlx::query_scalar(
+            "SELECT shown FROM hint_requests WHERE learner_id = $1 AND exercise = $2",
+        )
+        .bind(learner)
+        .bind(exercise)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(shown.unwrap_or(0).clamp(0, i64::from(u32::MAX)) as u32)
+    }
+
+    /// Count one more hint asked for, up to `at_most` (the exercise's number of hints).
+    pub async fn request_hint(
+        &self,
+        learner: &str,
+        exercise: &str,
+        at_most: u32,
+    ) -> sqlx::Result<()> {
+        sqlx::query(
+            "INSERT INTO hint_requests (learner_id, exercise, shown) VALUES ($1, $2, 1) \
+             ON CONFLICT (learner_id, exercise) DO UPDATE SET shown = \
+             CASE WHEN hint_requests.shown < $3 THEN hint_requests.shown + 1 ELSE hint_requests.shown END",
+        )
+        .bind(learner)
+        .bind(exercise)
+        .bind(i64::from(at_most))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     // ----- instructors and cohorts ----------------------------------------------------------
 
     /// Add an instructor, or with `replace` set a new password for an existing one.
@@ -1201,9 +1278,8 @@ pub fn tally(rows: &[AttemptRow]) -> HashMap<String, HashMap<String, ExerciseTal
         t.last_at = t.last_at.max(row.created_at);
         if row.passed {
             t.passed = true;
-        } else if row.status == "failed" || row.status == "succeeded" {
-            // Interrupted and unfinished attempts are no miss: they unlock no hint.
-            t.failed += 1;
+        } else if row.status == "succeeded" {
+            t.missed_checks += 1;
         }
         if row.status == "succeeded" {
             if let Some(size) = row.size_bytes {
@@ -1262,7 +1338,13 @@ mod tests {
         let all = tally(&rows);
         let t = &all["a"]["non-root"];
         assert_eq!(
-            (t.attempts, t.failed, t.passed, t.best_size_bytes, t.last_at),
+            (
+                t.attempts,
+                t.missed_checks,
+                t.passed,
+                t.best_size_bytes,
+                t.last_at
+            ),
             (4, 3, true, Some(3000), 4)
         );
         assert!(!all["a"].contains_key("playground"));
@@ -1348,7 +1430,13 @@ mod tests {
         assert_eq!(rows.len(), 40, "every attempt keeps its summary row");
         let t = &store.exercise_tallies("a").await.expect("tallies")["non-root"];
         assert_eq!(
-            (t.attempts, t.failed, t.passed, t.best_size_bytes, t.last_at),
+            (
+                t.attempts,
+                t.missed_checks,
+                t.passed,
+                t.best_size_bytes,
+                t.last_at
+            ),
             (40, 38, true, Some(1_000), 1_039),
             "tallies count every attempt, dropped details or not"
         );

@@ -294,6 +294,21 @@ pub struct ExerciseView {
     /// Every attempt at it so far, oldest first (for the size and layers chart).
     #[serde(default)]
     pub attempts: Vec<super::AttemptSummary>,
+    /// The learner's build of it that is still queued or running: the page follows it again
+    /// (its files are in `files`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub running: Option<String>,
+    /// The exercise after this one in the course, offered once this one passes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<ExerciseLink>,
+    /// The files as the learner left them without building (newer than `last`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub draft_at: Option<String>,
+    /// The hints the learner has unlocked (sanitized inline HTML), of `hint_count`.
+    #[serde(default)]
+    pub hints: Vec<String>,
+    #[serde(default)]
+    pub hint_count: usize,
 }
 
 /// The latest attempt: its result and log, as the learner saw them.
@@ -413,6 +428,17 @@ pub struct BuildOutcome {
     pub checks_html: String,
     /// The attempt chart, this build included (empty: no chart).
     pub chart_html: String,
+    /// What the build came to, in a sentence, where the learner looks (under Build): built or
+    /// not, how many checks pass, what to do next.
+    #[serde(default)]
+    pub verdict_html: String,
+    /// The learner's record on the exercise with this build counted (status pill, attempts),
+    /// empty for the playground.
+    #[serde(default)]
+    pub record_html: String,
+    /// The hints unlocked so far, with this build counted (empty: none yet).
+    #[serde(default)]
+    pub hints_html: String,
 }
 
 /// A build's result panels as HTML, split around the layer explorer (which is interactive).

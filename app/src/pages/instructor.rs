@@ -9,7 +9,7 @@ use crate::dto::{
     human_size, AttemptRecord, AttemptSummary, Dashboard, InstructorHome, LearnerRecord, LoginPage,
 };
 use crate::pages::people::NoticeBox;
-use crate::pages::workbench::{BuildLog, Results};
+use crate::pages::workbench::{LogLines, Results};
 use crate::pages::{error_text, loaded, MissingPanel};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -547,7 +547,7 @@ fn AttemptView(r: AttemptRecord) -> impl IntoView {
             .collect_view();
         view! { <h2>"Checks"</h2><ul class="check-list">{items}</ul> }
     });
-    let log = RwSignal::new(r.log);
+    let log = r.log;
     let results = crate::markup::results(&r.view, "/api/v1/instructor/attempts");
     view! {
         <section class="panel attempt" data-attempt=r.summary.id.clone()>
@@ -566,7 +566,7 @@ fn AttemptView(r: AttemptRecord) -> impl IntoView {
             <h2>"Files"</h2>
             {files}
             <h2>"What the learner saw"</h2>
-            <BuildLog log/>
+            <LogLines lines=log/>
             <Results results/>
         </section>
     }

@@ -23,7 +23,9 @@ pub(crate) use layers::LayerReportView;
 #[cfg(feature = "ssr")]
 pub(crate) use lesson::LessonArticle;
 pub use people::{ProfilePage, ResumePage};
-pub(crate) use workbench::{CheckList, FailureBox, ImagePanel, LintList, RunPanel};
+pub(crate) use workbench::{
+    CheckList, ExerciseRecord, FailureBox, HintList, ImagePanel, LintList, RunPanel, Verdict,
+};
 pub use workbench::{ExercisePage, PlaygroundPage};
 
 use leptos::prelude::*;

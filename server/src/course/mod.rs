@@ -213,6 +213,13 @@ impl Course {
             .unwrap_or_default()
     }
 
+    /// The exercise after `id` in course order (across modules), if any.
+    pub fn next_exercise(&self, id: &str) -> Option<&str> {
+        let mut order = self.modules.iter().flat_map(|m| m.exercises.iter());
+        order.by_ref().find(|e| *e == id)?;
+        order.next().map(String::as_str)
+    }
+
     pub fn map(&self, exercises: &Exercises) -> CourseMap {
         let modules = self
             .modules

@@ -370,6 +370,11 @@ impl Exercise {
             progress: Default::default(),
             last: None,
             attempts: Vec::new(),
+            running: None,
+            next: None,
+            draft_at: None,
+            hints: Vec::new(),
+            hint_count: self.hints.len(),
         }
     }
 }
@@ -450,20 +455,24 @@ pub fn playground_view() -> ExerciseView {
         id: PLAYGROUND.into(),
         title: "Playground".into(),
         statement_html: markdown::render_block(
-            "Build anything you like. After a successful build the image's `CMD` runs once, \
-             with no network, and you see what it printed.",
+            "Build anything you like: any Dockerfile, any files next to it. Nothing is graded \
+             here; you see the build log, the image's layers and size, and what it printed.",
         ),
         lesson: None,
         files: files_view(&starter),
         checks: Vec::new(),
         run_summary: Some(
-            "After a successful build, layerlab runs the image's CMD and shows what it printed."
-                .into(),
+            "After a successful build, layerlab runs the image's CMD once, with no network.".into(),
         ),
         starter: files_view(&starter),
         progress: Default::default(),
         last: None,
         attempts: Vec::new(),
+        running: None,
+        next: None,
+        draft_at: None,
+        hints: Vec::new(),
+        hint_count: 0,
     }
 }
 

@@ -10,6 +10,7 @@ mod people;
 pub mod session_cache;
 pub mod sessions;
 mod status;
+mod workbench;
 
 pub use error::AppError;
 
@@ -55,6 +56,7 @@ pub fn router(
         .merge(status::router())
         .merge(learn::router())
         .merge(builds::router())
+        .merge(workbench::router())
         .merge(people::router())
         .leptos_routes_with_context(&state, route_list(), provide_backend.clone(), {
             let options = options.clone();

@@ -189,7 +189,11 @@ pub async fn fill(c: &Client, selector: &str, text: &str) {
 pub async fn wait_for_text(c: &Client, selector: &str, wanted: &str) -> String {
     let deadline = Instant::now() + WAIT;
     loop {
-        let text = text_of(c, selector).await;
+        // The element may be redrawn between finding and reading it: read again.
+        let text = match css(c, selector).await.text().await {
+            Ok(text) => text,
+            Err(_) => String::new(),
+        };
         if text.contains(wanted) {
             return text;
         }

@@ -1,0 +1,412 @@
+//! The workbench as a learner meets it, in headless Chromium against a real server and the
+//! real engine: readable results, a build that survives a reload, a huge log that never
+//! blocks the page, a verdict where the learner looks, keyboard-only use, phone widths,
+//! hints only for real tries, and drafts that survive leaving the page and another device.
+
+mod support;
+
+#[path = "support/browser.rs"]
+mod web;
+
+use fantoccini::{Client, Locator};
+use serde_json::json;
+use support::ServerProcess;
+use web::*;
+
+/// Run a script in the page and read back its answer.
+async fn eval(c: &Client, script: &str) -> serde_json::Value {
+    c.execute(script, vec![]).await.expect("run a script")
+}
+
+/// Contrast ratio (WCAG) of `selector`'s text against the first opaque background behind it,
+/// both taken from the page's own computed styles.
+async fn contrast(c: &Client, selector: &str) -> f64 {
+    let script = r#"
+        const el = document.querySelector(arguments[0]);
+        if (!el) return -1;
+        const rgb = s => (s.match(/[\d.]+/g) || []).map(Number);
+        const lum = ([r, g, b]) => {
+          const f = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+          return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+        };
+        let bg = null;
+        for (let e = el; e; e = e.parentElement) {
+          const c = rgb(getComputedStyle(e).backgroundColor);
+          if (c.length >= 3 && (c.length < 4 || c[3] > 0.9)) { bg = c; break; }
+        }
+        bg = bg || [255, 255, 255];
+        const fg = rgb(getComputedStyle(el).color);
+        const [a, b] = [lum(fg), lum(bg)].sort((x, y) => y - x);
+        return (a + 0.05) / (b + 0.05);"#;
+    let value = c
+        .execute(script, vec![json!(selector)])
+        .await
+        .expect("measure contrast");
+    let ratio = value.as_f64().unwrap_or(-1.0);
+    assert!(ratio > 0.0, "no element `{selector}` to measure");
+    ratio
+}
+
+async fn click(c: &Client, selector: &str) {
+    css(c, selector).await.click().await.expect("click");
+}
+
+/// Open an exercise page and wait for it to hydrate.
+async fn open(c: &Client, server: &ServerProcess, path: &str) {
+    c.goto(&server.url(path)).await.expect("open the page");
+    css(c, "body[data-hydrated='true']").await;
+}
+
+async fn editor_text(c: &Client) -> String {
+    css(c, "textarea.editor-input")
+        .await
+        .prop("value")
+        .await
+        .expect("value")
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn the_verdict_pill_hints_and_result_text_are_where_the_learner_looks_and_readable() {
+    let (server, driver, c) = hydrated("/exercises/goodbye-neighbor").await;
+    css(&c, ".record[data-status='not_started']").await;
+    // Backticks in a check's description are code, not raw text.
+    assert!(
+        !text_of(&c, "#checks").await.contains('`'),
+        "raw backticks in the check list"
+    );
+
+    // A careless build (an empty Dockerfile) fails before the checks: no hint for it.
+    type_over(&c, "textarea.editor-input", " ").await;
+    css(&c, ".lint-summary[data-lint='empty']").await;
+    click(&c, "#build").await;
+    css(&c, ".verdict-line[data-verdict='failed']").await;
+    assert!(
+        c.find(Locator::Css(".hints .hint-item")).await.is_err(),
+        "a build that never reached the checks unlocked a hint"
+    );
+    // Start over puts the starter back, and says how to undo it.
+    click(&c, "#start-over").await;
+    css(&c, ".undo-bar #undo").await;
+
+    // The starter reaches the checks and misses one: the verdict says so under Build, the
+    // pill turns "tried" without a reload, and one hint opens.
+    click(&c, "#build").await;
+    let verdict = css(&c, ".verdict-line[data-verdict='missed']").await;
+    assert_eq!(
+        verdict.attr("data-passing").await.expect("attr").as_deref(),
+        Some("1")
+    );
+    assert!(verdict
+        .text()
+        .await
+        .expect("text")
+        .contains("1 of 2 checks pass"));
+    css(&c, ".record[data-status='tried'] .status-pill.tried").await;
+    assert_eq!(
+        c.find_all(Locator::Css(".hints .hint-item"))
+            .await
+            .expect("hints")
+            .len(),
+        1
+    );
+    // The verdict is above the fold, next to the button that made it.
+    let visible = eval(
+        &c,
+        "const r = document.querySelector('.verdict-line').getBoundingClientRect(); return r.top >= 0 && r.bottom <= window.innerHeight;",
+    )
+    .await;
+    assert_eq!(visible, json!(true), "the verdict is out of sight");
+    // What the container printed is readable on its light panel (it was 1.06:1).
+    for selector in [
+        ".run-output",
+        ".run-verdict",
+        ".verdict-line",
+        ".check-message",
+        ".history td",
+    ] {
+        let ratio = contrast(&c, selector).await;
+        assert!(
+            ratio >= 4.5,
+            "`{selector}` has contrast {ratio:.2}:1, under 4.5:1"
+        );
+    }
+    save_screenshot(&c, "workbench-verdict-missed.png").await;
+
+    // Asking for a hint opens the next one.
+    click(&c, "#reveal-hint").await;
+    wait_for_text(&c, ".hints h3", "2 of 3").await;
+
+    // Solved: every check passes, the pill says passed, and the next exercise is offered.
+    let solution = std::fs::read_to_string(
+        support::repo_root().join("exercises/goodbye-neighbor/solution/Dockerfile"),
+    )
+    .expect("solution");
+    type_over(&c, "textarea.editor-input", &solution).await;
+    // The result on screen is from other files now, and says so.
+    css(&c, ".stale-note").await;
+    click(&c, "#build").await;
+    css(&c, ".verdict-line[data-verdict='passed']").await;
+    css(&c, ".record[data-status='passed']").await;
+    let next = css(&c, ".verdict-line a.next-exercise").await;
+    assert_eq!(
+        next.attr("href").await.expect("attr").as_deref(),
+        Some("/exercises/cache-friendly")
+    );
+    assert!(c.find(Locator::Css(".stale-note")).await.is_err());
+    save_screenshot(&c, "workbench-verdict-passed.png").await;
+    c.close().await.expect("close");
+
+    // The same attempt on a phone: nothing sticks out sideways.
+    let phone = driver.phone().await;
+    for path in ["/", "/learn/what-is-an-image", "/playground"] {
+        open(&phone, &server, path).await;
+        assert_no_horizontal_overflow(&phone, path).await;
+    }
+    phone.close().await.expect("close");
+}
+
+#[tokio::test]
+async fn a_reload_during_a_build_follows_the_same_build_with_its_files_and_log() {
+    let (_server, _driver, c) = hydrated("/playground").await;
+    let marker = format!("reload-marker-{}", std::process::id());
+    let dockerfile = format!(
+        "FROM busybox:latest\nRUN echo {marker}-start && sleep 6 && echo {marker}-end\nCMD [\"echo\", \"{marker}-ran\"]\n"
+    );
+    type_over(&c, "textarea.editor-input", &dockerfile).await;
+    click(&c, "#build").await;
+    wait_for_text(&c, ".build-log", &format!("{marker}-start")).await;
+    let download = css(&c, "a.log-download").await;
+    let href = download.attr("href").await.expect("attr").expect("href");
+    let build = href
+        .trim_start_matches("/api/v1/builds/")
+        .trim_end_matches("/log")
+        .to_string();
+
+    c.refresh().await.expect("reload");
+    css(&c, "body[data-hydrated='true']").await;
+    // The running build's files, not the starter; Build is busy; the log comes back.
+    assert!(
+        editor_text(&c).await.contains(&marker),
+        "the files of the running build are shown"
+    );
+    let button = css(&c, "#build").await;
+    assert_eq!(button.text().await.expect("text"), "Building…");
+    assert!(
+        !button.is_enabled().await.expect("enabled"),
+        "Build must wait for the running build"
+    );
+    wait_for_text(&c, ".build-log", &format!("{marker}-start")).await;
+    // The same build ends, with its output.
+    let results = css(&c, ".results[data-status='succeeded']").await;
+    assert_eq!(
+        results.attr("data-build").await.expect("attr").as_deref(),
+        Some(build.as_str()),
+        "the page followed a different build"
+    );
+    wait_for_text(&c, ".run-output", &format!("{marker}-ran")).await;
+    assert!(css(&c, "#build").await.is_enabled().await.expect("enabled"));
+    save_screenshot(&c, "workbench-reattached.png").await;
+    c.close().await.expect("close");
+}
+
+#[tokio::test]
+async fn a_huge_log_keeps_the_page_responsive_follows_the_bottom_and_downloads_whole() {
+    let (_server, _driver, c) = hydrated("/playground").await;
+    // Record every long task (> 50 ms) on the main thread from here on.
+    eval(
+        &c,
+        "window.__longest = 0; new PerformanceObserver(l => { for (const e of l.getEntries()) window.__longest = Math.max(window.__longest, e.duration); }).observe({entryTypes: ['longtask']}); return null;",
+    )
+    .await;
+    type_over(
+        &c,
+        "textarea.editor-input",
+        "FROM busybox:latest\nRUN seq 1 200000\nCMD [\"true\"]\n",
+    )
+    .await;
+    click(&c, "#build").await;
+    // While it streams (past the lines drawn at once), the log keeps its newest line in view.
+    css(&c, ".log-skipped").await;
+    let at_bottom = eval(
+        &c,
+        "const p = document.querySelector('.build-log'); return p.scrollHeight - p.scrollTop - p.clientHeight < 40;",
+    )
+    .await;
+    assert_eq!(at_bottom, json!(true), "the log does not follow new lines");
+    css(&c, ".verdict-line").await;
+    let longest = eval(&c, "return window.__longest;")
+        .await
+        .as_f64()
+        .unwrap_or(0.0);
+    println!("longest main-thread task while 200,000 lines streamed: {longest:.0} ms");
+    assert!(
+        longest < 1000.0,
+        "the page was blocked for {longest:.0} ms while the log streamed"
+    );
+    // Only a bounded window is drawn; the rest is a download away.
+    let drawn = eval(
+        &c,
+        "return document.querySelectorAll('.build-log .log-line').length;",
+    )
+    .await;
+    assert!(drawn.as_u64().unwrap_or(0) <= 1000, "{drawn} lines drawn");
+    css(&c, ".log-skipped").await;
+    let whole = eval(
+        &c,
+        "const a = document.querySelector('a.log-download'); return fetch(a.href).then(r => r.text()).then(t => t.split('\\n').length);",
+    )
+    .await;
+    assert!(
+        whole.as_u64().unwrap_or(0) > 4000,
+        "the download holds only {whole} lines"
+    );
+    // Scrolled up, the log stays put and offers to follow again.
+    eval(
+        &c,
+        "document.querySelector('.build-log').scrollTop = 0; return null;",
+    )
+    .await;
+    css(&c, ".log-follow").await;
+    // The log is not read aloud line by line.
+    let live = eval(
+        &c,
+        "return document.querySelector('.build-log').closest('[aria-live]') === null;",
+    )
+    .await;
+    assert_eq!(live, json!(true), "the build log is inside a live region");
+    save_screenshot(&c, "workbench-huge-log.png").await;
+    c.close().await.expect("close");
+}
+
+#[tokio::test]
+async fn an_exercise_can_be_solved_with_the_keyboard_alone() {
+    let (_server, _driver, c) = hydrated("/exercises/goodbye-neighbor").await;
+    // Tab from the top of the page until the editor has focus.
+    let mut reached = false;
+    for _ in 0..60 {
+        c.active_element()
+            .await
+            .expect("focus")
+            .send_keys("\u{E004}")
+            .await
+            .expect("tab");
+        let is_editor = eval(
+            &c,
+            "return document.activeElement && document.activeElement.classList.contains('editor-input');",
+        )
+        .await;
+        if is_editor == json!(true) {
+            reached = true;
+            break;
+        }
+    }
+    assert!(reached, "Tab never reaches the editor");
+    // The focused editor shows a focus ring.
+    let ring = eval(
+        &c,
+        "const s = getComputedStyle(document.querySelector('.code')); return s.outlineStyle !== 'none' || s.boxShadow !== 'none';",
+    )
+    .await;
+    assert_eq!(ring, json!(true), "no focus ring on the editor");
+    let solution = std::fs::read_to_string(
+        support::repo_root().join("exercises/goodbye-neighbor/solution/Dockerfile"),
+    )
+    .expect("solution");
+    let editor = c.active_element().await.expect("focus");
+    editor
+        .send_keys("\u{E009}a\u{E000}")
+        .await
+        .expect("select all");
+    editor.send_keys(&solution).await.expect("type");
+    // Tab indents inside the editor …
+    editor.send_keys("\u{E004}").await.expect("tab");
+    assert!(editor_text(&c).await.ends_with("  "), "Tab did not indent");
+    editor
+        .send_keys("\u{E003}\u{E003}")
+        .await
+        .expect("backspace");
+    // … Esc then Tab leaves it, forward.
+    editor
+        .send_keys("\u{E00C}\u{E004}")
+        .await
+        .expect("esc, tab");
+    let left = eval(
+        &c,
+        "return !document.activeElement.classList.contains('editor-input');",
+    )
+    .await;
+    assert_eq!(left, json!(true), "Esc then Tab did not leave the editor");
+    // Back in the editor, Ctrl+Enter builds.
+    editor.click().await.expect("focus the editor");
+    editor
+        .send_keys("\u{E009}\u{E007}\u{E000}")
+        .await
+        .expect("ctrl+enter");
+    css(&c, ".verdict-line[data-verdict='passed']").await;
+    c.close().await.expect("close");
+}
+
+#[tokio::test]
+async fn drafts_survive_leaving_by_a_link_and_come_back_on_another_device() {
+    let (server, driver, c) = hydrated("/exercises/first-image").await;
+    let marker = format!("# draft-{}", std::process::id());
+    let original = editor_text(&c).await;
+    type_over(
+        &c,
+        "textarea.editor-input",
+        &format!("{marker}\n{original}"),
+    )
+    .await;
+    // Leave at once by a link, before any build.
+    click(&c, ".breadcrumb a[href='/']").await;
+    css(&c, "a[data-exercise='first-image']").await;
+    open(&c, &server, "/exercises/first-image").await;
+    assert!(
+        editor_text(&c).await.starts_with(&marker),
+        "the draft was lost on leaving the page"
+    );
+    css(&c, ".draft-note").await;
+
+    // Deleting a file and starting over can both be undone.
+    click(&c, ".file-tab:not([data-path='Dockerfile'])").await;
+    let files_before = c
+        .find_all(Locator::Css(".file-tab"))
+        .await
+        .expect("tabs")
+        .len();
+    click(&c, ".file-actions .danger").await;
+    click(&c, "#undo").await;
+    assert_eq!(
+        c.find_all(Locator::Css(".file-tab"))
+            .await
+            .expect("tabs")
+            .len(),
+        files_before,
+        "undo did not bring the file back"
+    );
+    click(&c, ".file-tab[data-path='Dockerfile']").await;
+    click(&c, "#start-over").await;
+    assert!(!editor_text(&c).await.contains(&marker));
+    click(&c, "#undo").await;
+    assert!(
+        editor_text(&c).await.starts_with(&marker),
+        "undo of Start over"
+    );
+
+    // Another browser continues with the resume code and finds the draft.
+    open(&c, &server, "/me").await;
+    let code = text_of(&c, "#resume-code").await;
+    let other = driver.browser(true).await;
+    other.goto(&server.url("/me")).await.expect("open /me");
+    fill(&other, "#resume-input", &code).await;
+    click(&other, "form[action='/resume'] button").await;
+    css(&other, ".notice.ok").await;
+    open(&other, &server, "/exercises/first-image").await;
+    assert!(
+        editor_text(&other).await.starts_with(&marker),
+        "the draft did not follow the learner to another device"
+    );
+    other.close().await.expect("close");
+    c.close().await.expect("close");
+}
