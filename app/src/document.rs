@@ -64,6 +64,7 @@ async fn page(
             <meta charset="utf-8"/>
             <meta name="viewport" content="width=device-width, initial-scale=1"/>
             <HydrationScripts options islands=true/>
+            <link rel="icon" type="image/svg+xml" href="/favicon.svg"/>
             <link id="layerlab-css" rel="stylesheet" href="/style/layerlab.css"/>
             <title>{title}</title>
         }

@@ -24,11 +24,16 @@ pub fn columns(course: &Course, exercises: &Exercises) -> Vec<(DashboardColumn, 
     for (m, module) in course.modules.iter().enumerate() {
         for lesson in course.lessons.iter().filter(|l| l.module == m) {
             for quiz in course.quiz_ids(&lesson.slug) {
+                let quiz_title = course
+                    .quiz(&lesson.slug, &quiz)
+                    .map_or_else(|| quiz.clone(), |q| q.title.clone());
+                // Headings are titles for both kinds; quizzes go by their lesson, since their
+                // own titles all start alike ("Check yourself: …").
                 out.push((
                     DashboardColumn {
                         key: format!("quiz:{}/{quiz}", lesson.slug),
-                        title: format!("Quiz · {}", lesson.title),
-                        short: format!("quiz · {}", short_title(&lesson.title)),
+                        title: format!("Quiz · {} — {quiz_title}", lesson.title),
+                        short: format!("Quiz · {}", short_title(&lesson.title)),
                     },
                     Item::Quiz {
                         lesson: lesson.slug.clone(),
@@ -43,7 +48,7 @@ pub fn columns(course: &Course, exercises: &Exercises) -> Vec<(DashboardColumn, 
                     DashboardColumn {
                         key: format!("exercise:{id}"),
                         title: format!("Exercise · {}", exercise.title),
-                        short: id.clone(),
+                        short: short_title(&exercise.title),
                     },
                     Item::Exercise(id.clone()),
                 ));
@@ -88,6 +93,23 @@ pub fn summary(cohort: &crate::store::Cohort, learners: u32) -> CohortSummary {
 
 /// `2026-11-23 19:56 UTC` from milliseconds since 1970.
 pub fn format_time(ms: i64) -> String {
+    let (date, secs) = civil(ms);
+    format!("{date} {:02}:{:02} UTC", secs / 3600, secs % 3600 / 60)
+}
+
+/// `2026-11-23 19:56:07 UTC`: for telling apart attempts made a few seconds apart.
+pub fn format_time_to_second(ms: i64) -> String {
+    let (date, secs) = civil(ms);
+    format!(
+        "{date} {:02}:{:02}:{:02} UTC",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+/// The date (`2026-11-23`) and the seconds since that midnight (UTC).
+fn civil(ms: i64) -> (String, i64) {
     let secs = ms.div_euclid(1000);
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
@@ -101,11 +123,7 @@ pub fn format_time(ms: i64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
-        rem / 3600,
-        rem % 3600 / 60
-    )
+    (format!("{year:04}-{month:02}-{day:02}"), rem)
 }
 
 pub fn attempt_summary(row: &AttemptRow) -> AttemptSummary {
@@ -295,6 +313,10 @@ mod tests {
         assert_eq!(format_time(0), "1970-01-01 00:00 UTC");
         assert_eq!(format_time(1_795_463_796_000), "2026-11-23 19:56 UTC");
         assert_eq!(format_time(951_782_400_000), "2000-02-29 00:00 UTC");
+        assert_eq!(
+            format_time_to_second(1_795_463_796_000),
+            "2026-11-23 19:56:36 UTC"
+        );
     }
 
     #[test]

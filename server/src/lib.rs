@@ -143,11 +143,13 @@ pub fn check_course(
             needing.join(", ")
         )
     };
+    use app::dto::plural;
     Ok(format!(
-        "{} lessons with {quizzes} quizzes in {} modules, {} exercises{network_note}",
-        course.lessons.len(),
-        course.modules.len(),
-        exercises.iter().count()
+        "{} with {} in {}, {}{network_note}",
+        plural(course.lessons.len(), "lesson"),
+        plural(quizzes, "quiz"),
+        plural(course.modules.len(), "module"),
+        plural(exercises.iter().count(), "exercise")
     ))
 }
 

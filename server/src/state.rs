@@ -1,15 +1,16 @@
 //! The one state every handler and server function shares, and how it answers the UI.
 
 use crate::builds::Builds;
+use crate::course::quiz::{describe_answer, SubmissionError};
 use crate::course::Course;
 use crate::engine::Engine;
 use crate::exercise::{playground_view, Exercises, PLAYGROUND};
 use crate::store::{Cohort, ExerciseTally, Instructor, Learner, Store};
 use app::backend::{Backend, BackendError};
 use app::dto::{
-    AttemptPair, AttemptRecord, AttemptSide, Dashboard, ExerciseAttempts, ExerciseProgress,
-    InstructorHome, LastAttempt, LearnerRecord, LoginPage, Notice, Profile, ProgressStatus,
-    QuizRecord, ResumeOffer,
+    AttemptPair, AttemptRecord, AttemptSide, AttemptSummary, Dashboard, ExerciseAttempts,
+    ExerciseProgress, InstructorHome, LastAttempt, LearnerRecord, LoginPage, Notice, Profile,
+    ProgressStatus, QuizRecord, ResumeOffer,
 };
 use app::dto::{
     BuildView, CourseMap, EngineStatus, ExerciseView, LessonView, QuizAnswers, QuizGrade,
@@ -349,9 +350,10 @@ impl Backend for AppState {
         let spec = self.course.quiz(lesson, quiz).ok_or_else(|| {
             BackendError::NotFound(format!("Lesson “{lesson}” has no quiz called “{quiz}”."))
         })?;
-        let grade = spec
-            .grade(&answers)
-            .map_err(|e| BackendError::Invalid(format!("This answer cannot be graded: {e}.")))?;
+        let grade = spec.grade(&answers).map_err(|e| match e {
+            SubmissionError::Unanswered { .. } => BackendError::Invalid(e.to_string()),
+            _ => BackendError::Invalid(format!("This answer cannot be graded: {e}.")),
+        })?;
         let learner = learner_id(&self.store, session).await?;
         self.store
             .record_quiz(&learner, lesson, quiz, &answers, &grade)
@@ -408,6 +410,13 @@ impl Backend for AppState {
             exercises_total: self.exercises.iter().count() as u32,
             quizzes_done: 0,
             quizzes_total: quizzes_total as u32,
+            exercises: self
+                .course
+                .modules
+                .iter()
+                .flat_map(|m| &m.exercises)
+                .filter_map(|id| self.exercises.get(id).map(|e| e.link()))
+                .collect(),
             csrf: csrf(session).await?,
             notice: take_notice(session).await,
         };
@@ -428,6 +437,11 @@ impl Backend for AppState {
             .map_err(failed)?;
         let grades = self.grades(&learner.id).await?;
         profile.exercises_passed = tallies.values().filter(|t| t.passed).count() as u32;
+        for exercise in &mut profile.exercises {
+            let tally = tallies.get(&exercise.id).cloned().unwrap_or_default();
+            exercise.done = tally.passed;
+            exercise.progress = progress_of(&tally);
+        }
         profile.quizzes_done = grades.values().filter(|g| g.correct == g.total).count() as u32;
         profile.display_name = learner.display_name;
         profile.resume_code = Some(learner.resume_code);
@@ -530,10 +544,11 @@ impl Backend for AppState {
                     .get(&id)
                     .map(|e| e.title.clone())
                     .unwrap_or_default(),
+                // Oldest first, and only those the dashboard counts: attempt #n is the same
+                // on the chart, in the table and on the dashboard.
                 attempts: rows
                     .iter()
-                    .rev()
-                    .filter(|r| r.exercise == id)
+                    .filter(|r| r.exercise == id && r.status != "cancelled")
                     .map(crate::cohort::attempt_summary)
                     .collect(),
                 id,
@@ -547,17 +562,20 @@ impl Backend for AppState {
             .into_iter()
             .rev()
             .map(|a| QuizRecord {
-                title: self
-                    .course
-                    .lesson(&a.lesson)
-                    .map_or_else(|| a.lesson.clone(), |(_, l)| l.title.clone()),
+                title: match (
+                    self.course.quiz(&a.lesson, &a.quiz),
+                    self.course.lesson(&a.lesson),
+                ) {
+                    (Some(quiz), Some((_, lesson))) => format!("{} ({})", quiz.title, lesson.title),
+                    _ => a.lesson.clone(),
+                },
                 correct: a.grade.correct,
                 total: a.grade.total,
                 answers: a
                     .grade
                     .questions
                     .iter()
-                    .map(|q| (q.id.clone(), q.correct, q.given.clone()))
+                    .map(|q| describe_answer(self.course.quiz(&a.lesson, &a.quiz), q))
                     .collect(),
                 at: crate::cohort::format_time(a.created_at),
                 lesson: a.lesson,
@@ -618,11 +636,28 @@ impl Backend for AppState {
             .attempt_rows(std::slice::from_ref(&a.learner_id))
             .await
             .map_err(failed)?;
+        // Numbered as on the chart: oldest first, among the attempts the dashboard counts.
+        let counted: Vec<&crate::store::AttemptRow> = rows
+            .iter()
+            .filter(|r| r.exercise == a.exercise && r.status != "cancelled")
+            .collect();
+        let position =
+            |attempt: &crate::store::Attempt| rows.iter().position(|r| r.id == attempt.id);
+        // The older attempt always goes on the left, so a fix reads as added lines.
+        let (a, b) = if position(&a) > position(&b) {
+            (b, a)
+        } else {
+            (a, b)
+        };
         let side = |attempt: &crate::store::Attempt| {
             rows.iter()
                 .find(|r| r.id == attempt.id)
                 .map(|r| AttemptSide {
-                    summary: crate::cohort::attempt_summary(r),
+                    summary: AttemptSummary {
+                        at: crate::cohort::format_time_to_second(r.created_at),
+                        ..crate::cohort::attempt_summary(r)
+                    },
+                    number: counted.iter().position(|c| c.id == r.id).map(|i| i + 1),
                     image: attempt.view.image.clone(),
                 })
                 .ok_or_else(|| BackendError::NotFound("That attempt is gone.".into()))

@@ -585,7 +585,8 @@ async fn an_open_dashboard_turns_green_when_a_learner_passes() {
             r#"const done = arguments[arguments.length - 1];
             fetch('/fn/submit_quiz', {method: 'POST', headers: {'Content-Type': 'application/json'},
                 body: JSON.stringify({lesson: 'tags-and-semver', quiz: 'next-version',
-                                      answers: [['refactor', ['1.14.1']]]})})
+                                      answers: [['refactor', ['1.14.1']], ['new-endpoint', ['1.15.0']],
+                                                ['renamed-endpoint', ['major']], ['latest', ['nothing']]]})})
             .then(r => done(r.status), e => done(String(e)));"#,
             vec![],
         )

@@ -1116,7 +1116,7 @@ async fn a_password_reset_ends_the_instructors_open_sessions() {
         Some((
             "application/json",
             json!({"lesson": "multi-stage-builds", "quiz": "multi-stage",
-                   "answers": [["which-image", ["last"]]]})
+                   "answers": [["which-image", ["last"]], ["ships", ["tool"]], ["static", ["libc"]], ["target", ["--target build"]]]})
             .to_string(),
         )),
     )

@@ -391,6 +391,72 @@ async fn quiz_server_function_grades_as_json() {
     assert!(page.contains("2 of 3 right"));
 }
 
+/// A quiz with a blank answer is not graded, with JavaScript (the server function) or
+/// without (the form post): nothing is stored, no explanation is sent, and the learner is told
+/// which questions still need an answer.
+#[tokio::test]
+async fn a_quiz_with_blank_answers_is_refused_ungraded_and_names_the_blanks() {
+    let mut c = TestClient::new(LOCAL_ENGINE).await;
+    let res = c
+        .post_json(
+            "/fn/submit_quiz",
+            &json!({"lesson": "tags-and-semver", "quiz": "next-version",
+                    "answers": [["refactor", ["1.14.1"]], ["new-endpoint", ["  "]],
+                                ["renamed-endpoint", []]]}),
+        )
+        .await;
+    assert!(res.status.is_client_error(), "{}: {}", res.status, res.body);
+    assert!(
+        res.body
+            .contains("Answer every question first: questions 2, 3 and 4 have no answer yet."),
+        "{}",
+        res.body
+    );
+    assert!(!res.body.contains("1.15.0") && !res.body.contains("explanation"));
+
+    // Without JavaScript: the lesson comes back (422) with the answer given kept, the
+    // blanks marked, the first blank focused, and no verdict or explanation.
+    let res = c
+        .post_form(
+            "/learn/tags-and-semver/quiz/next-version",
+            "q.refactor=1.14.1&q.new-endpoint=&q.latest=nothing",
+        )
+        .await;
+    assert_eq!(res.status, 422, "{}", res.body);
+    let page = res.body;
+    assert!(
+        page.contains("Answer every question first: questions 2 and 3 have no answer yet."),
+        "{page}"
+    );
+    let question = |q: &str| {
+        let at = page
+            .find(&format!("data-question=\"{q}\""))
+            .unwrap_or_else(|| panic!("question {q}"));
+        let rest = &page[at..];
+        rest[..rest.find("</fieldset>").expect("fieldset end")].to_string()
+    };
+    assert!(question("refactor").contains("value=\"1.14.1\""));
+    assert!(!question("refactor").contains("needs-answer"));
+    assert!(question("new-endpoint").contains("This question needs an answer."));
+    assert!(
+        question("new-endpoint").contains("autofocus"),
+        "the first blank takes the focus"
+    );
+    assert!(question("renamed-endpoint").contains("This question needs an answer."));
+    assert!(question("latest").contains("value=\"nothing\" checked"));
+    assert!(!page.contains("data-verdict") && !page.contains("**1.15.0**"));
+    assert!(
+        !page.contains("Nothing changes for callers"),
+        "no explanation"
+    );
+    assert!(!page.contains("quiz-score"), "no score");
+
+    // Nothing was stored: the lesson shows no grade.
+    let lesson = c.get(SEMVER_LESSON).await.body;
+    assert!(!lesson.contains("quiz-score") && !lesson.contains("data-verdict"));
+    assert!(!lesson.contains("needs-answer"));
+}
+
 #[tokio::test]
 async fn bad_quiz_submissions_get_specific_messages() {
     let mut c = TestClient::new(LOCAL_ENGINE).await;

@@ -973,3 +973,200 @@ async fn attempts_are_charted_and_two_can_be_compared() {
     assert_ne!(res.status, StatusCode::OK, "{}", res.body);
     assert!(!res.body.contains("ENV GREETING"), "{}", res.body);
 }
+
+/// The instructor's record of a learner: attempts numbered oldest first (#1 is the first
+/// build, as many as the dashboard counts), charted left to right, the compare page always
+/// older-left newer-right (a fix reads as added lines, whichever way round the URL names
+/// them) with times to the second; quiz answers in the words the learner saw.
+#[tokio::test]
+async fn the_instructor_reads_attempts_oldest_first_and_quiz_answers_in_words() {
+    let mut teacher = TestClient::new(LOCAL_ENGINE).await;
+    add_instructor(&teacher.database_url(), "barbara", "liskov-substitution");
+    log_in(&mut teacher, "barbara", "liskov-substitution").await;
+    let (cohort, code) = create_cohort(&mut teacher, "order").await;
+    let mut learner = teacher.another();
+    let csrf = learner.csrf("/me").await;
+    learner
+        .post_form("/me/join", &format!("csrf={csrf}&code={code}"))
+        .await;
+    let grade = learner
+        .post_json(
+            "/fn/submit_quiz",
+            &json!({"lesson": "multi-stage-builds", "quiz": "multi-stage",
+                    "answers": [["which-image", ["first"]], ["ships", ["tool", "debian"]],
+                                ["static", ["libc"]], ["target", ["--target <b>x</b>"]]]}),
+        )
+        .await;
+    assert_eq!(grade.status, StatusCode::OK, "{}", grade.body);
+
+    let root = support::repo_root().join("exercises/goodbye-neighbor");
+    let read = |p: &str| std::fs::read_to_string(root.join(p)).expect("exercise file");
+    let (greet, starter, solution) = (
+        read("starter/greet.sh"),
+        read("starter/Dockerfile"),
+        read("solution/Dockerfile"),
+    );
+    let (mut ids, mut images) = (Vec::new(), Vec::new());
+    for dockerfile in [
+        starter.as_str(),
+        "FROM busybox:latest\nRUNN nope\n",
+        &solution,
+    ] {
+        let (result, _) = learner
+            .build(
+                Some("goodbye-neighbor"),
+                &[("Dockerfile", dockerfile), ("greet.sh", &greet)],
+            )
+            .await;
+        ids.push(result["id"].as_str().expect("id").to_string());
+        images.push(result["image"].clone());
+    }
+
+    let dashboard = teacher
+        .get(&format!("/instructor/cohorts/{cohort}"))
+        .await
+        .body;
+    assert!(dashboard.contains("3 attempts"), "the dashboard counts 3");
+    assert!(
+        !dashboard.contains(">goodbye-neighbor<"),
+        "columns are headed by titles, not ids"
+    );
+    let learners = dashboard
+        .split("/learners/")
+        .nth(1)
+        .and_then(|r| r.split(['"', '#', '\\']).next())
+        .expect("a learner link")
+        .to_string();
+    let page = teacher
+        .get(&format!("/instructor/cohorts/{cohort}/learners/{learners}"))
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let page = page.body.replace("<!>", "");
+
+    // The table: newest on top, numbered as on the chart; #3 is the newest, #1 the oldest.
+    let row = |n: usize| {
+        let at = page
+            .find(&format!("data-number=\"{n}\""))
+            .unwrap_or_else(|| panic!("attempt #{n}: {page}"));
+        page[..at].rfind("data-attempt=\"").map(|s| {
+            let rest = &page[s + 14..];
+            rest[..rest.find('"').unwrap_or(0)].to_string()
+        })
+    };
+    assert_eq!(
+        row(1).as_deref(),
+        Some(ids[0].as_str()),
+        "#1 is the first build"
+    );
+    assert_eq!(
+        row(3).as_deref(),
+        Some(ids[2].as_str()),
+        "#3 is the last build"
+    );
+    assert!(page.find("data-number=\"3\"") < page.find("data-number=\"1\""));
+    // The chart: two images (the failed build made none), #1 left of #3.
+    let x_of = |label: &str| {
+        let at = page
+            .find(label)
+            .unwrap_or_else(|| panic!("{label} on the chart"));
+        let tag = &page[page[..at].rfind("<text").expect("a label")..at];
+        let x = tag.split("x=\"").nth(1).and_then(|r| r.split('"').next());
+        x.and_then(|x| x.parse::<f64>().ok()).expect("x")
+    };
+    assert!(
+        x_of(">#1</text>") < x_of(">#3</text>"),
+        "oldest on the left"
+    );
+    assert!(
+        !page.contains(">#2</text>"),
+        "the failed build has no point"
+    );
+    let compare = format!("/compare/{}/{}", ids[0], ids[2]);
+    assert!(page.contains(&format!("href=\"{compare}\"")), "{page}");
+    assert!(page.contains("Compare attempt 1 with 3"));
+
+    // Named newest first, the comparison still puts the older attempt on the left.
+    for path in [compare.clone(), format!("/compare/{}/{}", ids[2], ids[0])] {
+        let diff = teacher.get(&path).await;
+        assert_eq!(diff.status, StatusCode::OK, "{}", diff.body);
+        let body = diff.body.replace("<!>", "");
+        assert_eq!(body.matches("diff-line added").count(), 2, "{path}");
+        assert_eq!(body.matches("diff-line removed").count(), 0, "{path}");
+        let before = body.find("Before: attempt #1").expect("#1 on the left");
+        let after = body.find("After: attempt #3").expect("#3 on the right");
+        assert!(before < after);
+        let time = body
+            .split("<time>")
+            .nth(1)
+            .and_then(|t| t.split('<').next())
+            .expect("a time");
+        assert_eq!(
+            time.len(),
+            "2026-11-23 19:56:36 UTC".len(),
+            "to the second: {time}"
+        );
+    }
+
+    // Quiz answers: the question and the options' text, the right answer when wrong.
+    let quiz = page
+        .split("class=\"learner-quiz\"")
+        .nth(1)
+        .expect("the quiz answers");
+    assert!(quiz.contains("Check yourself: multi-stage builds (Multi-stage builds)"));
+    assert!(quiz.contains("Which stage does <code>docker build -t app .</code> tag"));
+    assert!(quiz.contains("The first stage"), "the chosen option's text");
+    assert!(
+        quiz.contains("Right answer: <span>The last stage</span>"),
+        "{quiz}"
+    );
+    assert!(quiz.contains("<code>/usr/local/bin/tool</code>, Everything in the"));
+    assert!(
+        quiz.contains("--target &lt;b&gt;x&lt;/b&gt;"),
+        "typed text escaped"
+    );
+    assert!(
+        !quiz.contains("which-image:") && !quiz.contains(">last<"),
+        "{quiz}"
+    );
+
+    // The learner's own page lists every exercise with its progress.
+    let me = learner.get("/me").await.body.replace("<!>", "");
+    let item = me
+        .split("data-exercise=\"goodbye-neighbor\"")
+        .nth(1)
+        .and_then(|r| r.split("</li>").next())
+        .expect("the exercise on /me");
+    assert!(
+        item.contains("status-pill passed") && item.contains("3 attempts"),
+        "{item}"
+    );
+    assert!(item.contains("href=\"/exercises/goodbye-neighbor\""));
+    assert!(
+        me.contains("data-exercise=\"hello-container\""),
+        "not started ones too"
+    );
+    assert!(me.contains("id=\"resume-url\"") && me.contains("Copy link"));
+    assert!(!me.contains(" 1 exercises") && !me.contains(" 1 quizzes"));
+    for image in &images {
+        support::remove_image(image);
+    }
+}
+
+/// Every page links the icon, and browsers that ask for `/favicon.ico` by habit get it.
+#[tokio::test]
+async fn the_favicon_is_served_and_linked() {
+    let mut c = TestClient::new(LOCAL_ENGINE).await;
+    for path in ["/favicon.ico", "/favicon.svg"] {
+        let res = c.get(path).await;
+        assert_eq!(res.status, StatusCode::OK, "{path}");
+        assert_eq!(res.header("content-type"), Some("image/svg+xml"));
+        assert!(res.body.starts_with("<svg"));
+    }
+    for page in ["/", "/learn/tags-and-semver", "/me"] {
+        let body = c.get(page).await.body;
+        assert!(
+            body.contains("rel=\"icon\" type=\"image/svg+xml\" href=\"/favicon.svg\""),
+            "{page}"
+        );
+    }
+}

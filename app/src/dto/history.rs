@@ -269,6 +269,9 @@ pub struct AttemptPair {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AttemptSide {
     pub summary: AttemptSummary,
+    /// Its number on the attempt chart (oldest is 1); none for a cancelled build.
+    #[serde(default)]
+    pub number: Option<usize>,
     pub image: Option<super::ImageFacts>,
 }
 

@@ -63,6 +63,40 @@ pub struct QuizView {
     pub title: String,
     pub questions: Vec<QuestionView>,
     pub last_grade: Option<QuizGrade>,
+    /// A submission just refused because some questions had no answer (the form post without
+    /// JavaScript): shown again, ungraded, with those questions marked.
+    #[serde(default)]
+    pub ungraded: Option<UngradedAnswers>,
+}
+
+/// What the learner gave in a submission that was not graded, and which questions it left
+/// blank.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UngradedAnswers {
+    pub given: QuizAnswers,
+    pub missing: Vec<String>,
+}
+
+/// `1 exercise`, `3 exercises`, `2 quizzes`: a count with its noun in the right number.
+pub fn plural(count: usize, noun: &str) -> String {
+    let nouns = match noun {
+        "quiz" => "quizzes".to_string(),
+        _ => format!("{noun}s"),
+    };
+    format!("{count} {}", if count == 1 { noun } else { &nouns })
+}
+
+/// What a learner is told when questions (1-based `numbers`) still need an answer.
+pub fn unanswered_message(numbers: &[usize]) -> String {
+    let list = match numbers {
+        [] => return String::new(),
+        [one] => return format!("Answer every question first: question {one} has no answer yet."),
+        [init @ .., last] => {
+            let init: Vec<String> = init.iter().map(usize::to_string).collect();
+            format!("{} and {last}", init.join(", "))
+        }
+    };
+    format!("Answer every question first: questions {list} have no answer yet.")
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -17,6 +17,9 @@ pub struct Profile {
     pub exercises_total: u32,
     pub quizzes_done: u32,
     pub quizzes_total: u32,
+    /// Every exercise in course order, with this learner's progress on it.
+    #[serde(default)]
+    pub exercises: Vec<super::ExerciseLink>,
     /// For the forms on the page.
     pub csrf: String,
     /// The outcome of the last form sent (e.g. "You joined …" or what was wrong).
@@ -131,9 +134,22 @@ pub struct QuizRecord {
     pub title: String,
     pub correct: usize,
     pub total: usize,
-    /// (question id, right?, what was given).
-    pub answers: Vec<(String, bool, Vec<String>)>,
+    pub answers: Vec<AnsweredQuestion>,
     pub at: String,
+}
+
+/// One answer of a quiz submission, in the words the learner saw (not the options' ids).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AnsweredQuestion {
+    pub id: String,
+    /// Sanitized inline HTML.
+    pub prompt_html: String,
+    pub correct: bool,
+    /// The chosen options' text or the typed answer, as sanitized inline HTML; empty when
+    /// nothing was given.
+    pub given_html: Vec<String>,
+    /// The right answer (sanitized inline HTML), when the learner's was wrong.
+    pub right_html: Option<String>,
 }
 
 /// `/instructor/cohorts/<id>/learners/<learner>`.

@@ -1,7 +1,9 @@
 //! The attempt chart: image size (left axis) and layer count (right axis) for each attempt at
 //! an exercise that built an image, drawn as SVG from [`attempt_chart`].
 
-use crate::dto::{attempt_chart, human_size, AttemptPair, AttemptSide, AttemptSummary, DiffKind};
+use crate::dto::{
+    attempt_chart, human_size, plural, AttemptPair, AttemptSide, AttemptSummary, DiffKind,
+};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -55,10 +57,15 @@ pub(crate) fn AttemptChartView(
         }),
         _ => None,
     };
+    // At most about twenty numbers under the axis, so they never run into each other.
+    let label_every = chart.points.len().div_ceil(20).max(1);
+    let last_index = chart.points.len().saturating_sub(1);
     let dots = chart
         .points
         .iter()
-        .map(|p| {
+        .enumerate()
+        .map(|(i, p)| {
+            let labelled = i % label_every == 0 || i == last_index;
             let title = format!(
                 "Attempt {} ({}): {}, {} layer{}{}",
                 p.number,
@@ -75,7 +82,9 @@ pub(crate) fn AttemptChartView(
                 <rect class="layers-dot" x=p.x - 4.0 y=p.layers_y - 4.0 width="8" height="8">
                     <title>{title}</title>
                 </rect>
-                <text class="x-label" x=p.x y=HEIGHT - 1.0 text-anchor="middle">{format!("#{}", p.number)}</text>
+                {labelled.then(|| view! {
+                    <text class="x-label" x=p.x y=HEIGHT - 1.0 text-anchor="middle">{format!("#{}", p.number)}</text>
+                })}
             };
             match link {
                 Some(link) => view! {
@@ -88,10 +97,11 @@ pub(crate) fn AttemptChartView(
         .collect_view();
     view! {
         <figure class="attempt-chart" data-points=chart.points.len() data-size-change=chart.size_change>
+            <div class="chart-scroll">
             <svg
                 viewBox=format!("0 0 {WIDTH} {HEIGHT}")
                 role="img"
-                aria-label="Image size and layer count of each attempt"
+                aria-label="Image size and layer count of each attempt, oldest on the left"
             >
                 <line class="axis" x1=left y1=top x2=left y2=bottom/>
                 <line class="axis" x1=right y1=top x2=right y2=bottom/>
@@ -104,6 +114,7 @@ pub(crate) fn AttemptChartView(
                 <polyline class="layers-line" points=chart.layers_line.clone()/>
                 {dots}
             </svg>
+            </div>
             <figcaption>
                 {compare}
                 <span class="legend size">"● image size (left)"</span>
@@ -163,10 +174,12 @@ fn CompareView(p: AttemptPair) -> impl IntoView {
             <Side side=p.right label="After"/>
         </div>
         <h2 class="section-title">"Dockerfile"</h2>
-        <table class="diff">
-            <thead><tr><th>"Before"</th><th>"After"</th><th></th><th></th></tr></thead>
-            <tbody>{rows}</tbody>
-        </table>
+        <div class="table-scroll">
+            <table class="diff">
+                <thead><tr><th>"Before"</th><th>"After"</th><th></th><th></th></tr></thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </div>
     }
 }
 
@@ -188,22 +201,30 @@ fn Side(side: AttemptSide, label: &'static str) -> impl IntoView {
             })
             .collect_view();
         view! {
-            <table class="history">
-                <thead><tr><th>"Instruction"</th><th>"Layer size"</th></tr></thead>
-                <tbody>{rows}</tbody>
-            </table>
+            <div class="table-scroll">
+                <table class="history">
+                    <thead><tr><th>"Instruction"</th><th>"Layer size"</th></tr></thead>
+                    <tbody>{rows}</tbody>
+                </table>
+            </div>
         }
     });
     view! {
         <section class="compare-side panel" data-attempt=s.id.clone()>
-            <h2 class="section-title">{format!("{label}: {}", s.at)}</h2>
+            <h2 class="section-title">
+                {match side.number {
+                    Some(n) => format!("{label}: attempt #{n}"),
+                    None => format!("{label}: a cancelled build"),
+                }}
+            </h2>
+            <p class="attempt-time"><time>{s.at.clone()}</time></p>
             <p>
                 <span class=format!("status-pill {}", if s.passed { "passed" } else { "tried" })>
                     {if s.passed { "passed".to_string() } else { s.status.clone() }}
                 </span>
                 {format!(" · {}/{} checks", s.checks_passed, s.checks_total)}
                 {s.size_bytes.map(|b| format!(" · {}", human_size(b)))}
-                {s.layers.map(|l| format!(" · {l} layers"))}
+                {s.layers.map(|l| format!(" · {}", plural(l as usize, "layer")))}
             </p>
             {layers}
         </section>

@@ -192,7 +192,7 @@ pub(crate) fn DashboardBody(d: Dashboard) -> impl IntoView {
                         "{} — {}{}{}",
                         column.title,
                         cell.status.label(),
-                        if cell.attempts > 0 { format!(", {} attempt(s)", cell.attempts) } else { String::new() },
+                        if cell.attempts > 0 { format!(", {}", crate::dto::plural(cell.attempts as usize, "attempt")) } else { String::new() },
                         cell.detail.as_ref().map(|d| format!(", {d}")).unwrap_or_default()
                     );
                     view! {
@@ -425,9 +425,11 @@ pub fn LearnerPage() -> impl IntoView {
     }
 }
 
-fn attempt_row(a: AttemptSummary) -> impl IntoView {
+/// Attempt `number` (oldest is 1, as on the chart).
+fn attempt_row(number: usize, a: AttemptSummary) -> impl IntoView {
     view! {
-        <tr class=if a.passed { "passed" } else { "tried" } data-attempt=a.id.clone()>
+        <tr class=if a.passed { "passed" } else { "tried" } data-attempt=a.id.clone() data-number=number>
+            <td class="num">{format!("#{number}")}</td>
             <td><a href=format!("/instructor/attempts/{}", a.id)>{a.at.clone()}</a></td>
             <td>{if a.passed { "✓ passed".to_string() } else { a.status.clone() }}</td>
             <td>{format!("{}/{}", a.checks_passed, a.checks_total)}</td>
@@ -449,16 +451,25 @@ fn LearnerView(r: LearnerRecord) -> impl IntoView {
             } else {
                 let chart = e.attempts.clone();
                 let link: fn(&str) -> String = |id| format!("/instructor/attempts/{id}");
-                let rows = e.attempts.into_iter().map(attempt_row).collect_view();
+                // Oldest first on the chart; the table puts the newest on top.
+                let rows = e
+                    .attempts
+                    .into_iter()
+                    .enumerate()
+                    .rev()
+                    .map(|(i, a)| attempt_row(i + 1, a))
+                    .collect_view();
                 view! {
                     <super::history::AttemptChartView
                         attempts=chart
                         link
                     />
-                    <table class="attempts">
-                        <thead><tr><th>"When"</th><th>"Result"</th><th>"Checks"</th><th>"Image"</th><th>"Layers"</th></tr></thead>
-                        <tbody>{rows}</tbody>
-                    </table>
+                    <div class="table-scroll">
+                        <table class="attempts">
+                            <thead><tr><th>"#"</th><th>"When"</th><th>"Result"</th><th>"Checks"</th><th>"Image"</th><th>"Layers"</th></tr></thead>
+                            <tbody>{rows}</tbody>
+                        </table>
+                    </div>
                 }
                 .into_any()
             };
@@ -474,11 +485,22 @@ fn LearnerView(r: LearnerRecord) -> impl IntoView {
                 let answers = q
                     .answers
                     .into_iter()
-                    .map(|(id, right, given)| {
+                    .map(|a| {
+                        let given = if a.given_html.is_empty() {
+                            "(no answer)".to_string()
+                        } else {
+                            a.given_html.join(", ")
+                        };
                         view! {
-                            <li class=if right { "right" } else { "wrong" }>
-                                <code>{id}</code>": " {if given.is_empty() { "(no answer)".to_string() } else { given.join(", ") }}
-                                {if right { " ✓" } else { " ✗" }}
+                            <li class=if a.correct { "right" } else { "wrong" } data-question=a.id>
+                                <span class="answer-prompt" inner_html=a.prompt_html></span>
+                                <span class="answer-given">
+                                    {if a.correct { "✓ " } else { "✗ " }}
+                                    <span inner_html=given></span>
+                                </span>
+                                {a.right_html.map(|r| view! {
+                                    <span class="answer-right">"Right answer: "<span inner_html=r></span></span>
+                                })}
                             </li>
                         }
                     })
@@ -486,7 +508,7 @@ fn LearnerView(r: LearnerRecord) -> impl IntoView {
                 view! {
                     <section id=format!("quiz-{}-{}", q.lesson, q.quiz) class="learner-quiz">
                         <h3>{format!("{} — {}/{} · {}", q.title, q.correct, q.total, q.at)}</h3>
-                        <ul>{answers}</ul>
+                        <ul class="quiz-answers">{answers}</ul>
                     </section>
                 }
             })

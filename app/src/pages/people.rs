@@ -3,7 +3,7 @@
 //! so they work without JavaScript.
 
 use crate::api::{load_profile, load_resume_offer};
-use crate::dto::{Notice, Profile, ResumeOffer};
+use crate::dto::{plural, Notice, Profile, ResumeOffer};
 use crate::pages::loaded;
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
@@ -29,15 +29,37 @@ pub fn ProfilePage() -> impl IntoView {
 
 #[component]
 fn ProfileView(p: Profile) -> impl IntoView {
+    let exercises = p
+        .exercises
+        .iter()
+        .map(|e| {
+            let status = e.progress.status;
+            let best = e
+                .progress
+                .best_size_bytes
+                .map(|b| format!(" · best image {}", crate::dto::human_size(b)));
+            view! {
+                <li data-exercise=e.id.clone()>
+                    <a href=format!("/exercises/{}", e.id)>
+                        <span class="lesson-title">{e.title.clone()}</span>
+                        <span class=format!("status-pill {}", status.as_str())>{status.label()}</span>
+                        <span class="exercise-facts">{plural(e.progress.attempts as usize, "attempt")}{best}</span>
+                    </a>
+                </li>
+            }
+        })
+        .collect_view();
     view! {
         <section class="panel profile">
             <h1>"Your progress"</h1>
             <NoticeBox notice=p.notice.clone()/>
             <p class="totals">
-                <span data-total="exercises">{format!("{} of {} exercises passed", p.exercises_passed, p.exercises_total)}</span>
+                <span data-total="exercises">{format!("{} of {} passed", p.exercises_passed, plural(p.exercises_total as usize, "exercise"))}</span>
                 " · "
-                <span data-total="quizzes">{format!("{} of {} quizzes fully right", p.quizzes_done, p.quizzes_total)}</span>
+                <span data-total="quizzes">{format!("{} of {} fully right", p.quizzes_done, plural(p.quizzes_total as usize, "quiz"))}</span>
             </p>
+            <h2>"Your exercises"</h2>
+            <ul class="my-exercises">{exercises}</ul>
             <p>"layerlab keeps your answers and every build you make. Nothing to sign up for: this browser remembers you."</p>
 
             <h2>"Your name"</h2>
@@ -68,10 +90,11 @@ fn ProfileView(p: Profile) -> impl IntoView {
                     view! {
                         <p>"Open this link on the other browser, or type the code there. Keep it to yourself: whoever has it can continue your work."</p>
                         <p class="resume">
-                            <code id="resume-code">{code}</code>
+                            "Your code: "<code id="resume-code">{code}</code>
                             " · "
-                            <a id="resume-link" href=link.clone()>{link.clone()}</a>
+                            <a id="resume-link" href=link.clone()>"open the link"</a>
                         </p>
+                        <CopyField id="resume-url".to_string() label="Your resume link".to_string() path=link/>
                     }
                     .into_any()
                 }
@@ -114,7 +137,7 @@ fn ResumeView(o: ResumeOffer) -> impl IntoView {
         Some(name) => view! {
             <section class="panel">
                 <h1>"Continue your work"</h1>
-                <p>{format!("This code belongs to {name} ({} exercises passed). Continue as them in this browser? Whatever this browser did before stays with its own code.", o.exercises_passed)}</p>
+                <p>{format!("This code belongs to {name} ({} passed). Continue as them in this browser? Whatever this browser did before stays with its own code.", plural(o.exercises_passed as usize, "exercise"))}</p>
                 <form method="post" action="/resume">
                     <input type="hidden" name="csrf" value=o.csrf/>
                     <input type="hidden" name="code" value=o.code/>
@@ -123,5 +146,51 @@ fn ResumeView(o: ResumeOffer) -> impl IntoView {
             </section>
         }
         .into_any(),
+    }
+}
+
+/// A link to copy: a read-only field holding it (select it and copy by hand, with or without
+/// JavaScript) and, once the page runs, a button that copies it. `path` is on this site; the
+/// browser fills in the address it is reached at.
+#[island]
+fn CopyField(id: String, label: String, path: String) -> impl IntoView {
+    let value = RwSignal::new(path.clone());
+    let ready = RwSignal::new(false);
+    let said = RwSignal::new("");
+    let field = NodeRef::<leptos::html::Input>::new();
+    Effect::new(move |_| {
+        if let Ok(origin) = window().location().origin() {
+            value.set(format!("{origin}{path}"));
+        }
+        ready.set(true);
+    });
+    let copy = move |_| {
+        #[cfg(feature = "hydrate")]
+        {
+            use leptos::wasm_bindgen::JsCast;
+            let Some(input) = field.get_untracked() else {
+                return;
+            };
+            input.select();
+            let copied = document()
+                .dyn_into::<web_sys::HtmlDocument>()
+                .ok()
+                .and_then(|d| d.exec_command("copy").ok())
+                .unwrap_or(false);
+            said.set(if copied {
+                "Copied."
+            } else {
+                "Selected: press Ctrl+C (⌘C) to copy."
+            });
+        }
+    };
+    view! {
+        <div class="resume-share">
+            <label class="visually-hidden" for=id.clone()>{label}</label>
+            <input id=id node_ref=field readonly prop:value=move || value.get() value=value.get_untracked()
+                on:focus=move |_| { if let Some(f) = field.get_untracked() { f.select(); } }/>
+            <button type="button" class="button copy-button" hidden=move || !ready.get() on:click=copy>"Copy link"</button>
+            <span class="copy-state" role="status">{move || said.get()}</span>
+        </div>
     }
 }

@@ -2,7 +2,7 @@
 use crate::dto::{QuestionKind, QuestionView, QuizView};
 use crate::{
     api::submit_quiz,
-    dto::{answer_field, quiz_form_action, QuizAnswers, QuizGrade},
+    dto::{answer_field, quiz_form_action, unanswered_message, QuizAnswers, QuizGrade},
     pages::error_text,
 };
 #[cfg(feature = "ssr")]
@@ -16,13 +16,27 @@ use leptos::{ev::SubmitEvent, prelude::*};
 #[cfg(feature = "ssr")]
 #[component]
 pub fn QuizForm(lesson: String, quiz: QuizView) -> impl IntoView {
-    // What the learner answered last time, so a reload or a no-JS round trip keeps it.
-    let given = |id: &str| {
-        quiz.last_grade
+    // What the learner answered last time (or just sent, ungraded), so a reload or a no-JS
+    // round trip keeps it.
+    let (grade, missing) = match quiz.ungraded.clone() {
+        Some(u) => (None, u.missing),
+        None => (quiz.last_grade.clone(), Vec::new()),
+    };
+    let given = |id: &str| match &quiz.ungraded {
+        Some(u) => u
+            .given
+            .iter()
+            .find(|(q, _)| q == id)
+            .map(|(_, g)| g.clone())
+            .unwrap_or_default(),
+        None => quiz
+            .last_grade
             .as_ref()
             .and_then(|g| g.question(id).map(|q| q.given.clone()))
-            .unwrap_or_default()
+            .unwrap_or_default(),
     };
+    // Without JavaScript the page comes back from the post: start at the first blank.
+    let first_missing = missing.first().cloned();
     let questions = quiz
         .questions
         .iter()
@@ -35,7 +49,9 @@ pub fn QuizForm(lesson: String, quiz: QuizView) -> impl IntoView {
                 <span class="question-prompt" inner_html=q.prompt_html.clone()></span>
             }
             .to_html(),
-            input_html: answer_input(q, &given(&q.id)).into_view().to_html(),
+            input_html: answer_input(q, &given(&q.id), first_missing.as_deref() == Some(&q.id))
+                .into_view()
+                .to_html(),
         })
         .collect();
     view! {
@@ -44,7 +60,8 @@ pub fn QuizForm(lesson: String, quiz: QuizView) -> impl IntoView {
             quiz=quiz.id.clone()
             title=quiz.title.clone()
             questions
-            grade=quiz.last_grade.clone()
+            grade
+            missing
         />
     }
 }
@@ -72,9 +89,13 @@ fn Quiz(
     title: String,
     questions: Vec<QuestionHtml>,
     grade: Option<QuizGrade>,
+    /// Questions the last submission left blank (it was not graded).
+    missing: Vec<String>,
 ) -> impl IntoView {
     let grade = RwSignal::new(grade);
+    let missing = RwSignal::new(missing);
     let error = RwSignal::new(None::<String>);
+    let form_ref = NodeRef::<leptos::html::Form>::new();
     let submit = Action::new(
         move |(lesson, quiz, answers): &(String, String, QuizAnswers)| {
             let (lesson, quiz, answers) = (lesson.clone(), quiz.clone(), answers.clone());
@@ -84,13 +105,19 @@ fn Quiz(
     Effect::new(move |_| match submit.value().get() {
         Some(Ok(g)) => {
             error.set(None);
-            grade.set(Some(g));
+            // Redrawing the same score would take away the focus given to it.
+            if grade.with_untracked(|now| now.as_ref() != Some(&g)) {
+                grade.set(Some(g));
+            }
+            // Once the score is drawn, take the learner (and a screen reader) to it.
+            focus_after_render(form_ref, ".quiz-score");
         }
         Some(Err(e)) => error.set(Some(error_text(&e))),
         None => {}
     });
 
     let question_ids: Vec<String> = questions.iter().map(|q| q.id.clone()).collect();
+    let question_ids_all = question_ids.clone();
     let on_submit = {
         let (lesson, quiz) = (lesson.clone(), quiz.clone());
         move |ev: SubmitEvent| {
@@ -98,7 +125,21 @@ fn Quiz(
             let form = event_target::<web_sys::HtmlFormElement>(&ev);
             match read_answers(&form, &question_ids) {
                 Ok(answers) => {
-                    submit.dispatch((lesson.clone(), quiz.clone(), answers));
+                    let blank: Vec<String> = answers
+                        .iter()
+                        .filter(|(_, given)| given.iter().all(|g| g.trim().is_empty()))
+                        .map(|(id, _)| id.clone())
+                        .collect();
+                    let first_blank = blank.first().cloned();
+                    missing.set(blank);
+                    match first_blank {
+                        Some(id) => {
+                            focus_after_render(form_ref, &format!("[data-question='{id}'] input"))
+                        }
+                        None => {
+                            submit.dispatch((lesson.clone(), quiz.clone(), answers));
+                        }
+                    }
                 }
                 Err(msg) => error.set(Some(msg)),
             }
@@ -124,18 +165,37 @@ fn Quiz(
                     }
                 })
             };
+            let blank = {
+                let id = q.id.clone();
+                move || missing.with(|m| m.contains(&id))
+            };
+            let needs_answer = blank.clone();
             view! {
-                <fieldset class="question" data-question=q.id>
+                <fieldset class="question" class:unanswered=blank data-question=q.id>
                     <legend inner_html=q.legend_html></legend>
                     <div class="html-slot" inner_html=q.input_html></div>
+                    {move || needs_answer().then(|| view! {
+                        <p class="needs-answer">"This question needs an answer."</p>
+                    })}
                     {verdict}
                 </fieldset>
             }
         })
         .collect_view();
+    let numbers = move || {
+        missing.with(|m| {
+            question_ids_all
+                .iter()
+                .enumerate()
+                .filter(|(_, id)| m.contains(id))
+                .map(|(i, _)| i + 1)
+                .collect::<Vec<_>>()
+        })
+    };
     let pending = submit.pending();
     view! {
         <form
+            node_ref=form_ref
             class="quiz"
             id=format!("quiz-{quiz}")
             data-quiz=quiz.clone()
@@ -149,13 +209,23 @@ fn Quiz(
                 <button type="submit" class="button primary" disabled=move || pending.get()>
                     {move || if pending.get() { "Checking…" } else { "Check answers" }}
                 </button>
-                {move || grade.get().map(|g| view! {
-                    <p class="quiz-score" data-correct=g.correct data-total=g.total>
-                        {format!("{} of {} right", g.correct, g.total)}
-                        {(g.correct == g.total).then_some(" — well done!")}
-                    </p>
-                })}
-                {move || error.get().map(|e| view! { <p class="error-box quiz-error">{e}</p> })}
+                <div class="quiz-result" role="status" aria-live="polite">
+                    {move || grade.get().map(|g| view! {
+                        <p class="quiz-score" tabindex="-1" data-correct=g.correct data-total=g.total>
+                            {format!("{} of {} right", g.correct, g.total)}
+                            {(g.correct == g.total).then_some(" — well done!")}
+                        </p>
+                    })}
+                </div>
+                <div role="alert">
+                    {move || {
+                        let numbers = numbers();
+                        (!numbers.is_empty()).then(|| view! {
+                            <p class="error-box quiz-missing">{unanswered_message(&numbers)}</p>
+                        })
+                    }}
+                    {move || error.get().map(|e| view! { <p class="error-box quiz-error">{e}</p> })}
+                </div>
             </div>
         </form>
     }
@@ -163,14 +233,15 @@ fn Quiz(
 
 #[cfg(feature = "ssr")]
 /// The options (radio buttons or checkboxes) or the text field of one question.
-fn answer_input(question: &QuestionView, given: &[String]) -> impl IntoView {
+/// `autofocus`: this is the first question a refused submission left blank.
+fn answer_input(question: &QuestionView, given: &[String], autofocus: bool) -> impl IntoView {
     let field = answer_field(&question.id);
     match question.kind.clone() {
         QuestionKind::Single { options } => {
-            EitherOf3::A(choice_list("radio", &field, options, given))
+            EitherOf3::A(choice_list("radio", &field, options, given, autofocus))
         }
         QuestionKind::Multiple { options } => {
-            EitherOf3::B(choice_list("checkbox", &field, options, given))
+            EitherOf3::B(choice_list("checkbox", &field, options, given, autofocus))
         }
         QuestionKind::Typed { placeholder } => EitherOf3::C(view! {
             <input
@@ -180,6 +251,7 @@ fn answer_input(question: &QuestionView, given: &[String]) -> impl IntoView {
                 placeholder=placeholder
                 autocomplete="off"
                 spellcheck="false"
+                autofocus=autofocus
                 value=given.first().cloned().unwrap_or_default()
             />
         }),
@@ -192,14 +264,17 @@ fn choice_list(
     field: &str,
     options: Vec<crate::dto::ChoiceOption>,
     given: &[String],
+    autofocus: bool,
 ) -> impl IntoView {
     options
         .into_iter()
-        .map(|o| {
+        .enumerate()
+        .map(|(i, o)| {
             let checked = given.contains(&o.id);
             view! {
                 <label class="choice">
-                    <input type=kind name=field.to_string() value=o.id.clone() checked=checked/>
+                    <input type=kind name=field.to_string() value=o.id.clone() checked=checked
+                        autofocus=autofocus && i == 0/>
                     <span inner_html=o.label_html></span>
                 </label>
             }
@@ -234,4 +309,20 @@ fn read_answers(
     _question_ids: &[String],
 ) -> Result<QuizAnswers, String> {
     Err("Quizzes are graded in the browser only after it has loaded the app.".into())
+}
+
+/// Focus the first element under the form matching `selector` once the page has drawn what
+/// just changed (signals update the page before the next frame).
+fn focus_after_render(form: NodeRef<leptos::html::Form>, selector: &str) {
+    let selector = selector.to_string();
+    request_animation_frame(move || {
+        use leptos::wasm_bindgen::JsCast;
+        if let Some(el) = form
+            .get_untracked()
+            .and_then(|f| f.query_selector(&selector).ok().flatten())
+            .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
+        {
+            let _ = el.focus();
+        }
+    });
 }

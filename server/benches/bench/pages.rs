@@ -116,7 +116,7 @@ async fn returning_learner(args: &[&str]) -> (ServerProcess, String, bytes::Byte
         .post_json(
             "/fn/submit_quiz",
             &serde_json::json!({"lesson": "multi-stage-builds", "quiz": "multi-stage",
-                                "answers": [["which-image", ["last"]]]}),
+                                "answers": [["which-image", ["last"]], ["ships", ["tool"]], ["static", ["libc"]], ["target", ["--target build"]]]}),
         )
         .await;
     assert_eq!(status, 200, "the quiz answer was refused: {body}");

@@ -65,7 +65,7 @@ async fn round(sessions: usize) -> (u64, u64, u64) {
                         Some(&cookie),
                         Some(
                             &json!({"lesson": "multi-stage-builds", "quiz": "multi-stage",
-                                     "answers": [["which-image", ["last"]]]}),
+                                     "answers": [["which-image", ["last"]], ["ships", ["tool"]], ["static", ["libc"]], ["target", ["--target build"]]]}),
                         ),
                     )
                     .await;

@@ -3,7 +3,8 @@
 
 use super::markdown::{render_block, render_inline};
 use app::dto::{
-    ChoiceOption, QuestionGrade, QuestionKind, QuestionView, QuizAnswers, QuizGrade, QuizView,
+    AnsweredQuestion, ChoiceOption, QuestionGrade, QuestionKind, QuestionView, QuizAnswers,
+    QuizGrade, QuizView,
 };
 use serde::Deserialize;
 use std::collections::HashSet;
@@ -72,6 +73,13 @@ pub enum SubmissionError {
     UnknownOption { question: String, option: String },
     #[error("the answer to question `{question}` is longer than {MAX_TYPED_ANSWER} characters")]
     TooLong { question: String },
+    /// Some questions have no answer: nothing is graded, so no explanation gives an answer
+    /// away. `numbers` are 1-based positions, as the form shows them.
+    #[error("{}", app::dto::unanswered_message(numbers))]
+    Unanswered {
+        questions: Vec<String>,
+        numbers: Vec<usize>,
+    },
 }
 
 impl Question {
@@ -120,6 +128,61 @@ impl Question {
             },
         }
     }
+}
+
+/// A stored answer as an instructor reads it: the question's prompt and the chosen
+/// options' text, and the right answer when it was wrong. An answer to a question the
+/// course no longer has is shown as it was stored.
+pub fn describe_answer(quiz: Option<&Quiz>, graded: &QuestionGrade) -> AnsweredQuestion {
+    let escaped = |given: &[String]| given.iter().map(|g| escape_html(g)).collect();
+    let Some(q) = quiz.and_then(|quiz| quiz.questions.iter().find(|q| q.id() == graded.id)) else {
+        return AnsweredQuestion {
+            id: graded.id.clone(),
+            prompt_html: escape_html(&graded.id),
+            correct: graded.correct,
+            given_html: escaped(&graded.given),
+            right_html: None,
+        };
+    };
+    let label = |id: &str| {
+        q.options()
+            .iter()
+            .find(|o| o.id == id)
+            .map_or_else(|| escape_html(id), |o| render_inline(&o.text))
+    };
+    let (given_html, right) = match q {
+        Question::Single { answer, .. } => (
+            graded.given.iter().map(|g| label(g)).collect(),
+            label(answer),
+        ),
+        Question::Multiple { answers, .. } => (
+            graded.given.iter().map(|g| label(g)).collect(),
+            answers
+                .iter()
+                .map(|a| label(a))
+                .collect::<Vec<_>>()
+                .join(", "),
+        ),
+        Question::Typed { accept, .. } => (
+            escaped(&graded.given),
+            accept.first().map(|a| escape_html(a)).unwrap_or_default(),
+        ),
+    };
+    AnsweredQuestion {
+        id: graded.id.clone(),
+        prompt_html: render_inline(q.prompt()),
+        correct: graded.correct,
+        given_html,
+        right_html: (!graded.correct).then_some(right),
+    }
+}
+
+/// Text as HTML that shows it as typed.
+fn escape_html(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// Case, surrounding space and repeated inner space do not make a typed answer wrong.
@@ -193,6 +256,7 @@ impl Quiz {
             title: self.title.clone(),
             questions: self.rendered.get_or_init(|| self.render()).clone(),
             last_grade,
+            ungraded: None,
         }
     }
 
@@ -225,8 +289,9 @@ impl Quiz {
             .collect()
     }
 
-    /// Grade a submission. Unanswered questions count as wrong; answers that cannot belong to
-    /// this quiz are refused.
+    /// Grade a submission. Answers that cannot belong to this quiz are refused, and so is a
+    /// submission that leaves any question unanswered (grading it would show the explanations,
+    /// which give the answers away).
     pub fn grade(&self, answers: &QuizAnswers) -> Result<QuizGrade, SubmissionError> {
         for (qid, given) in answers {
             let Some(q) = self.questions.iter().find(|q| q.id() == qid) else {
@@ -256,16 +321,29 @@ impl Quiz {
                 }
             }
         }
+        let given_to = |q: &Question| -> Vec<String> {
+            answers
+                .iter()
+                .filter(|(id, _)| id == q.id())
+                .flat_map(|(_, g)| g.iter().map(|s| s.trim().to_string()))
+                .filter(|s| !s.is_empty())
+                .collect()
+        };
+        let (questions, numbers): (Vec<String>, Vec<usize>) = self
+            .questions
+            .iter()
+            .enumerate()
+            .filter(|(_, q)| given_to(q).is_empty())
+            .map(|(i, q)| (q.id().to_string(), i + 1))
+            .unzip();
+        if !questions.is_empty() {
+            return Err(SubmissionError::Unanswered { questions, numbers });
+        }
         let questions: Vec<QuestionGrade> = self
             .questions
             .iter()
             .map(|q| {
-                let given: Vec<String> = answers
-                    .iter()
-                    .filter(|(id, _)| id == q.id())
-                    .flat_map(|(_, g)| g.iter().map(|s| s.trim().to_string()))
-                    .filter(|s| !s.is_empty())
-                    .collect();
+                let given = given_to(q);
                 QuestionGrade {
                     id: q.id().to_string(),
                     correct: q.is_right(&given),
@@ -353,14 +431,47 @@ explanation = "RUN, COPY and ADD."
     }
 
     #[test]
-    fn unanswered_questions_are_wrong_and_extra_picks_fail_multiple() {
+    fn extra_picks_fail_multiple() {
         let quiz = Quiz::parse(SEMVER).expect("valid quiz");
         let g = quiz
-            .grade(&answers(&[("layers", &["run", "copy", "env"])]))
+            .grade(&answers(&[
+                ("refactor", &["1.14.1"]),
+                ("rename", &["major"]),
+                ("layers", &["run", "copy", "env"]),
+            ]))
             .expect("graded");
-        assert_eq!(g.correct, 0);
-        assert_eq!(g.total, 3);
-        assert!(g.question("refactor").is_some_and(|q| q.given.is_empty()));
+        assert_eq!((g.correct, g.total), (2, 3));
+        assert!(g.question("layers").is_some_and(|q| !q.correct));
+    }
+
+    #[test]
+    fn a_quiz_with_a_blank_answer_is_not_graded() {
+        let quiz = Quiz::parse(SEMVER).expect("valid quiz");
+        // Blank text, an empty choice list and a question left out all count as unanswered.
+        let err = quiz
+            .grade(&answers(&[("refactor", &["  "]), ("layers", &[])]))
+            .expect_err("not graded");
+        assert_eq!(
+            err,
+            SubmissionError::Unanswered {
+                questions: vec!["refactor".into(), "rename".into(), "layers".into()],
+                numbers: vec![1, 2, 3],
+            }
+        );
+        let err = quiz
+            .grade(&answers(&[("refactor", &["1.14.1"]), ("layers", &["run"])]))
+            .expect_err("not graded");
+        let message = err.to_string();
+        assert_eq!(
+            message,
+            "Answer every question first: question 2 has no answer yet."
+        );
+        assert!(!message.contains("MAJOR"), "no explanation leaks");
+        // A wrong option is still named as such, before the blanks.
+        assert!(matches!(
+            quiz.grade(&answers(&[("rename", &["huge"])])),
+            Err(SubmissionError::UnknownOption { .. })
+        ));
     }
 
     #[test]
@@ -387,6 +498,37 @@ explanation = "RUN, COPY and ADD."
                 question: "refactor".into()
             })
         );
+    }
+
+    #[test]
+    fn an_answer_is_described_in_the_words_the_learner_saw() {
+        let quiz = Quiz::parse(SEMVER).expect("valid quiz");
+        let g = quiz
+            .grade(&answers(&[
+                ("refactor", &["<b>1.14.1</b>"]),
+                ("rename", &["minor"]),
+                ("layers", &["copy", "run"]),
+            ]))
+            .expect("graded");
+        let rename = describe_answer(Some(&quiz), g.question("rename").expect("graded"));
+        assert_eq!(
+            rename.prompt_html,
+            "You rename an endpoint that clients call."
+        );
+        assert_eq!(rename.given_html, ["<code>1.15.0</code>"]);
+        assert_eq!(rename.right_html.as_deref(), Some("<code>2.0.0</code>"));
+        let layers = describe_answer(Some(&quiz), g.question("layers").expect("graded"));
+        assert_eq!(
+            (layers.given_html.join(", "), layers.right_html),
+            ("COPY, RUN".into(), None)
+        );
+        let typed = describe_answer(Some(&quiz), g.question("refactor").expect("graded"));
+        assert_eq!(
+            typed.given_html,
+            ["&lt;b&gt;1.14.1&lt;/b&gt;"],
+            "typed text is escaped"
+        );
+        assert_eq!(typed.right_html.as_deref(), Some("1.14.1"));
     }
 
     #[test]

@@ -3,10 +3,11 @@
 
 use super::lesson_pages::PageKey;
 use super::AppError;
+use crate::course::quiz::SubmissionError;
 use crate::state::AppState;
 use app::backend::{Backend, BackendError};
 use app::document::{self, banner_text, Loaded};
-use app::dto::{QuizAnswers, ANSWER_FIELD_PREFIX};
+use app::dto::{LessonBlock, QuizAnswers, UngradedAnswers, ANSWER_FIELD_PREFIX};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -66,8 +67,13 @@ async fn lesson_page(
             )
         }
     };
+    page_response(code, html, &nonce)
+}
+
+/// A rendered page with the content security policy that lets its own `nonce` run.
+fn page_response(code: StatusCode, html: String, nonce: &str) -> Response {
     let mut response = (code, Html(html)).into_response();
-    if let Ok(csp) = HeaderValue::from_str(&app::content_security_policy(&nonce)) {
+    if let Ok(csp) = HeaderValue::from_str(&app::content_security_policy(nonce)) {
         response
             .headers_mut()
             .insert(header::CONTENT_SECURITY_POLICY, csp);
@@ -95,11 +101,57 @@ async fn submit_quiz_form(
     session: Session,
     Path((lesson, quiz)): Path<(String, String)>,
     Form(fields): Form<Vec<(String, String)>>,
-) -> Result<Redirect, AppError> {
-    state
-        .submit_quiz(&session, &lesson, &quiz, group_answers(fields))
-        .await?;
-    Ok(Redirect::to(&format!("/learn/{lesson}#quiz-{quiz}")))
+) -> Result<Response, AppError> {
+    let answers = group_answers(fields);
+    // A submission with blanks is not graded: the lesson comes back with what was given and
+    // the blank questions marked, and nothing is stored.
+    if let Some(Err(SubmissionError::Unanswered { questions, .. })) =
+        state.course.quiz(&lesson, &quiz).map(|q| q.grade(&answers))
+    {
+        let ungraded = UngradedAnswers {
+            given: answers,
+            missing: questions,
+        };
+        return unanswered_page(&state, &session, &lesson, &quiz, ungraded).await;
+    }
+    state.submit_quiz(&session, &lesson, &quiz, answers).await?;
+    Ok(Redirect::to(&format!("/learn/{lesson}#quiz-{quiz}")).into_response())
+}
+
+/// The lesson with `quiz` showing an ungraded submission (`422`): rendered for this response
+/// alone, never kept for others.
+async fn unanswered_page(
+    state: &AppState,
+    session: &Session,
+    lesson: &str,
+    quiz: &str,
+    ungraded: UngradedAnswers,
+) -> Result<Response, AppError> {
+    let (status, grades) =
+        tokio::join!(state.engine_status(), state.lesson_grades(session, lesson));
+    let mut view = state.lesson_view(lesson, &grades?)?;
+    for block in &mut view.blocks {
+        if let LessonBlock::Quiz(q) = block {
+            if q.id == quiz {
+                q.ungraded = Some(ungraded.clone());
+            }
+        }
+    }
+    let nonce = Nonce::new().to_string();
+    let path = format!("/learn/{lesson}");
+    let html = document::lesson(
+        &state.leptos_options,
+        path,
+        banner_text(status),
+        &nonce,
+        Loaded::Found(view),
+    )
+    .await;
+    Ok(page_response(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        html,
+        &nonce,
+    ))
 }
 
 /// `q.<id>=value` pairs (repeated for checkboxes) → answers per question, first-seen order.

@@ -88,7 +88,7 @@ pub async fn run(learners: usize, extra: &[&str]) -> Report {
                     Some(&cookie),
                     Some(
                         &json!({"lesson": "multi-stage-builds", "quiz": "multi-stage",
-                                 "answers": [["which-image", ["last"]]]}),
+                                 "answers": [["which-image", ["last"]], ["ships", ["tool"]], ["static", ["libc"]], ["target", ["--target build"]]]}),
                     ),
                 )
                 .await;
