@@ -1258,7 +1258,7 @@ impl Builds {
         failure: BuildFailure,
     ) {
         let checks = exercise.map(|e| e.judge(Facts::default()));
-        record.log(LogPhase::Server, failure.message.clone());
+        // The failure is told once, in the result (`error`), not again as a log line.
         self.remove_leftovers(record).await;
         self.complete(record, exercise, context, |v| {
             v.status = BuildStatus::Failed;

@@ -1345,7 +1345,8 @@ mod tests {
                 t.best_size_bytes,
                 t.last_at
             ),
-            (4, 3, true, Some(3000), 4)
+            // The failed build never reached the checks: no miss, no hint.
+            (4, 2, true, Some(3000), 4)
         );
         assert!(!all["a"].contains_key("playground"));
     }

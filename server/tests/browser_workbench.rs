@@ -70,6 +70,14 @@ async fn editor_text(c: &Client) -> String {
 async fn the_verdict_pill_hints_and_result_text_are_where_the_learner_looks_and_readable() {
     let (server, driver, c) = hydrated("/exercises/goodbye-neighbor").await;
     css(&c, ".record[data-status='not_started']").await;
+    // The starter follows the linter's advice (a pinned base image, which this machine has).
+    css(&c, ".lint-summary").await;
+    assert!(
+        c.find(Locator::Css(".lint-list li[data-rule='from-latest']"))
+            .await
+            .is_err(),
+        "the starter is told to pin its base image"
+    );
     // Backticks in a check's description are code, not raw text.
     assert!(
         !text_of(&c, "#checks").await.contains('`'),
@@ -157,12 +165,25 @@ async fn the_verdict_pill_hints_and_result_text_are_where_the_learner_looks_and_
     save_screenshot(&c, "workbench-verdict-passed.png").await;
     c.close().await.expect("close");
 
-    // The same attempt on a phone: nothing sticks out sideways.
+    // On a phone: nothing sticks out sideways, and the header stays on one line.
     let phone = driver.phone().await;
-    for path in ["/", "/learn/what-is-an-image", "/playground"] {
+    for path in ["/", "/learn/what-is-an-image", "/me", "/playground"] {
         open(&phone, &server, path).await;
         assert_no_horizontal_overflow(&phone, path).await;
+        let one_line = eval(
+            &phone,
+            "const tops = [...document.querySelectorAll('.site-header a')].map(a => Math.round(a.getBoundingClientRect().top)); return Math.max(...tops) - Math.min(...tops) < 8;",
+        )
+        .await;
+        assert_eq!(one_line, json!(true), "the header wraps on {path}");
     }
+    // An exercise with its whole result (log, image, history, layers, run) on a phone.
+    open(&phone, &server, "/exercises/goodbye-neighbor").await;
+    click(&phone, "#build").await;
+    css(&phone, ".verdict-line[data-verdict='missed']").await;
+    css(&phone, ".results .history").await;
+    assert_no_horizontal_overflow(&phone, "/exercises/goodbye-neighbor with a result").await;
+    save_screenshot(&phone, "workbench-phone.png").await;
     phone.close().await.expect("close");
 }
 

@@ -7,15 +7,20 @@
 //! - `pages`: lesson page requests/s from layerlab vs nginx serving the same bytes (wrk);
 //! - `bundle`: the hydrate bundle, raw and gzip;
 //! - `sessions`: server memory with 200 learner sessions;
-//! - `classroom`: 40 learners who read, answer a quiz and build at once.
+//! - `classroom`: 40 learners who read, answer a quiz and build at once;
+//! - `browser`: what a person sees in Chromium: Build → first log line and → verdict (beside
+//!   the CLI), and the longest main-thread task while a 200,000-line log streams.
 //!
 //! `cargo bench -p layerlab-server --bench bench -- [part ...]` runs some parts only; a run of
 //! every part rewrites the generated section of BENCHMARKS.md.
 
 #[path = "../../tests/support/mod.rs"]
 mod support;
+#[path = "../../tests/support/browser.rs"]
+mod web;
 
 mod api;
+mod browser;
 mod builds;
 mod bundle;
 mod classroom;
@@ -26,7 +31,15 @@ mod table;
 
 use table::Figure;
 
-const PARTS: [&str; 6] = ["builds", "sse", "pages", "bundle", "sessions", "classroom"];
+const PARTS: [&str; 7] = [
+    "builds",
+    "sse",
+    "pages",
+    "bundle",
+    "sessions",
+    "classroom",
+    "browser",
+];
 
 fn main() {
     let chosen: Vec<String> = std::env::args()
@@ -61,6 +74,7 @@ fn main() {
             "bundle" => bundle::run(),
             "sessions" => runtime.block_on(sessions::run()),
             "classroom" => runtime.block_on(classroom::run()),
+            "browser" => runtime.block_on(browser::run()),
             _ => unreachable!("checked above"),
         };
         eprint!("{}", table::markdown(&measured));

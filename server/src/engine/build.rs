@@ -634,7 +634,7 @@ fn translate_error(
         return BuildFailure {
             code: "missing_base_image".into(),
             message: format!(
-                "The base image “{reference}” is not on this engine, and this machine cannot download images. Ask the operator to add it with `layerlab images seed`."
+                "The base image “{reference}” is not on this engine, and this machine cannot download images. Use one of the course's base images in FROM (the exercise's starter names one)."
             ),
             line: step_line,
         };

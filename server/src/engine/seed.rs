@@ -31,6 +31,12 @@ pub enum SeedError {
     NoBusybox { path: PathBuf, why: String },
     #[error("the engine refused the import of `{reference}`: {message}")]
     Import { reference: String, message: String },
+    #[error("`{reference}` names busybox {wanted}, but the host's busybox is {found}: a version tag must say what is inside; use a tag of {found} (or latest)")]
+    WrongVersion {
+        reference: String,
+        wanted: String,
+        found: String,
+    },
     #[error("debootstrap is not installed; install it with `apt-get install debootstrap`")]
     NoDebootstrap,
     #[error("debootstrap of {suite} from {mirror} failed: {message}")]
@@ -155,8 +161,43 @@ pub async fn seed_busybox(
     reference: &str,
     busybox: &Path,
 ) -> Result<(), SeedError> {
+    let tag = split_reference(reference).1;
+    if tag.starts_with(|c: char| c.is_ascii_digit()) {
+        let found = busybox_version(busybox)?;
+        if !version_matches(&found, tag) {
+            return Err(SeedError::WrongVersion {
+                reference: reference.to_string(),
+                wanted: tag.to_string(),
+                found,
+            });
+        }
+    }
     let rootfs = busybox_rootfs(busybox)?;
     import(docker, reference, rootfs, "busybox-static", "sh").await
+}
+
+/// The version the busybox binary says it is (`1.35.0`), from the first line of its help.
+fn busybox_version(busybox: &Path) -> Result<String, SeedError> {
+    let no_busybox = |why: String| SeedError::NoBusybox {
+        path: busybox.to_path_buf(),
+        why,
+    };
+    let out = Command::new(busybox)
+        .output()
+        .map_err(|e| no_busybox(e.to_string()))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.split_whitespace()
+        .find_map(|w| w.strip_prefix('v'))
+        .filter(|v| v.starts_with(|c: char| c.is_ascii_digit()))
+        .map(str::to_string)
+        .ok_or_else(|| no_busybox("it does not say its version".into()))
+}
+
+/// A version tag (`1.35`, `1.35.0`) matches a version when each of its parts does.
+fn version_matches(version: &str, tag: &str) -> bool {
+    let have: Vec<&str> = version.split('.').collect();
+    let want: Vec<&str> = tag.split('.').collect();
+    want.len() <= have.len() && want.iter().zip(&have).all(|(w, h)| w == h)
 }
 
 /// The Debian mirror the host's apt uses (`deb.debian.org` when none is found), unless
@@ -478,6 +519,12 @@ mod tests {
 
     #[test]
     fn references_split_into_repo_and_tag() {
+        assert!(version_matches("1.35.0", "1.35"));
+        assert!(version_matches("1.35.0", "1.35.0"));
+        assert!(version_matches("1.35.0", "1"));
+        assert!(!version_matches("1.35.0", "1.36"));
+        assert!(!version_matches("1.35.0", "1.35.0.1"));
+        assert!(!version_matches("1.35.0", "1.3"));
         assert_eq!(split_reference("busybox:latest"), ("busybox", "latest"));
         assert_eq!(split_reference("busybox"), ("busybox", "latest"));
         assert_eq!(

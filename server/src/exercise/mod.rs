@@ -443,7 +443,7 @@ pub fn playground_view() -> ExerciseView {
     let starter = BTreeMap::from([
         (
             "Dockerfile".to_string(),
-            "FROM busybox:latest\nWORKDIR /app\nCOPY hello.sh .\nCMD [\"sh\", \"hello.sh\"]\n"
+            "FROM busybox:1.35\nWORKDIR /app\nCOPY hello.sh .\nCMD [\"sh\", \"hello.sh\"]\n"
                 .to_string(),
         ),
         (

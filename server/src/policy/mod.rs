@@ -710,7 +710,7 @@ impl<I: Images> Judge<'_, I> {
             return Err(BuildFailure {
                 code: "missing_base_image".into(),
                 message: format!(
-                    "{lead} names {named}, which is not one of this workshop's base images, and this machine cannot download images. The base images here: {offered}. Use one of those in FROM, or ask the operator to add it to the course (`base_images`) and create it with `layerlab images seed {name}`."
+                    "{lead} names {named}, which is not available in this workshop: this machine cannot download images. The images you can build FROM here: {offered}. Use one of those (your instructor can ask for others to be added to the course)."
                 ),
                 line: Some(origin.line()),
             });
@@ -761,10 +761,14 @@ impl<I: Images> Judge<'_, I> {
         } else {
             format!("Images on this engine: {}.", present.join(", "))
         };
+        // The operator can fix this; the learner can only choose another image.
+        tracing::warn!(
+            "the course's base image {reference} is not on the engine: create it with `layerlab images seed {reference}`"
+        );
         BuildFailure {
             code: "missing_base_image".into(),
             message: format!(
-                "The base image “{reference}” is not on this engine, and this machine cannot download images. {choices} Use one of those in FROM, or ask the operator to add it with `layerlab images seed {reference}`."
+                "The base image “{reference}” belongs to this course but is not on this engine right now, and this machine cannot download images. {choices} Use one of those in FROM for now; your instructor has been told."
             ),
             line: Some(origin.line()),
         }

@@ -190,10 +190,7 @@ pub async fn wait_for_text(c: &Client, selector: &str, wanted: &str) -> String {
     let deadline = Instant::now() + WAIT;
     loop {
         // The element may be redrawn between finding and reading it: read again.
-        let text = match css(c, selector).await.text().await {
-            Ok(text) => text,
-            Err(_) => String::new(),
-        };
+        let text: String = css(c, selector).await.text().await.unwrap_or_default();
         if text.contains(wanted) {
             return text;
         }

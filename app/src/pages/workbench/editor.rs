@@ -132,6 +132,16 @@ pub(super) fn FileTabs(
     }
 }
 
+/// One class string per line (a `class:` directive beside a changing `class` string is lost
+/// when the line is redrawn).
+fn line_class(kind: &str, lint: String, error: bool) -> String {
+    let mut class = format!("{kind} {lint}");
+    if error {
+        class.push_str(" error-line");
+    }
+    class
+}
+
 /// Files the editor highlights and lints as Dockerfiles.
 pub(super) fn is_dockerfile(path: &str) -> bool {
     path.rsplit('/').next().unwrap_or("").contains("Dockerfile")
@@ -204,7 +214,7 @@ pub(super) fn Editor(
                         .map(|n| {
                             let mark = bad == Some(n as u32);
                             view! {
-                                <span class=format!("line-number {}", lint_class(n as u32)) class:error-line=mark>{n}</span>
+                                <span class=line_class("line-number", lint_class(n as u32), mark)>{n}</span>
                             }
                         })
                         .collect_view()
@@ -229,7 +239,7 @@ pub(super) fn Editor(
                             .map(|(i, tokens)| {
                                 let mark = bad == Some(i as u32 + 1);
                                 view! {
-                                    <span class=format!("code-line {}", lint_class(i as u32 + 1)) class:error-line=mark>
+                                    <span class=line_class("code-line", lint_class(i as u32 + 1), mark)>
                                         {tokens
                                             .into_iter()
                                             .map(|(class, s)| view! { <span class=class>{s}</span> })

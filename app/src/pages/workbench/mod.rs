@@ -389,7 +389,7 @@ fn Workbench(
                         </span>
                     </noscript>
                 </div>
-                <div class="verdict" role="status" inner_html=move || state.verdict.get()></div>
+                <div class="build-verdict" role="status" inner_html=move || state.verdict.get()></div>
                 {move || draft_note.get().map(|n| view! { <p class="hint draft-note">{n}</p> })}
                 {move || state.problem.get().map(|p| view! { <p class="error-box" role="alert">{p}</p> })}
                 {move || stale().filter(|_| state.results.with(Option::is_some) || !state.log.lines.with(Vec::is_empty)).map(|at| view! {

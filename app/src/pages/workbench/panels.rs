@@ -174,7 +174,7 @@ pub(crate) fn CheckList(
                         {with_code_spans(&c.description)}
                         {outcome.map(|o| view! {
                             <span class="check-message">
-                                {o.message}
+                                {with_code_spans(&o.message)}
                                 {o.learn_more.map(|href| view! {
                                     " " <a class="learn-more" href=href>"Why? Read the lesson"</a>
                                 })}
