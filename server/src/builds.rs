@@ -977,6 +977,7 @@ impl Builds {
                     image: &built.image_id,
                     command,
                     entrypoint: None,
+                    env: Vec::new(),
                     labels: container_labels.clone(),
                     probe,
                     stop,
@@ -1010,6 +1011,8 @@ impl Builds {
                 commands: &extra.commands,
                 stages: Some(built.stages()),
                 rebuild: extra.rebuild.as_ref(),
+                variants: &extra.variants,
+                layer_paths: extra.layer_paths.as_ref(),
             };
             e.judge(facts)
         });
@@ -1167,6 +1170,7 @@ impl Builds {
                 image: &built.image_id,
                 entrypoint: command.first().map(|c| vec![c.clone()]),
                 command: command.get(1..).map(<[String]>::to_vec),
+                env: Vec::new(),
                 labels: labels.clone(),
                 probe: None,
                 stop: None,
@@ -1175,6 +1179,57 @@ impl Builds {
             let mut quiet = |_line: String| {};
             if let Ok(run) = engine_run::run(docker, self.engine.host(), job, &mut quiet).await {
                 extra.commands.push((command.to_vec(), run));
+            }
+        }
+        for variant in checks().filter_map(|c| c.variant()) {
+            record.log(
+                LogPhase::Server,
+                format!(
+                    "Check: running the image's own command with {}…",
+                    variant
+                        .env
+                        .iter()
+                        .cloned()
+                        .chain(variant.args.iter().map(|a| a.join(" ")))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            );
+            let job = RunJob {
+                image: &built.image_id,
+                entrypoint: None,
+                command: variant.args.clone(),
+                env: variant.env.clone(),
+                labels: labels.clone(),
+                probe: None,
+                stop: None,
+                limits: &self.settings.run,
+            };
+            let mut quiet = |_line: String| {};
+            if let Ok(run) = engine_run::run(docker, self.engine.host(), job, &mut quiet).await {
+                extra.variants.push((variant, run));
+            }
+        }
+        if checks().any(|c| c.needs_layers()) {
+            record.log(LogPhase::Server, "Check: reading every layer of the image…".into());
+            let limits = crate::engine::layers::LayerLimits::default();
+            match crate::engine::layers::explore(docker, &built.image_id, &limits).await {
+                Ok(report) => {
+                    let mut found = crate::exercise::check::LayerPaths::default();
+                    for layer in &report.layers {
+                        found.truncated |= layer.files_truncated;
+                        for file in &layer.files {
+                            if file.kind != app::dto::FileChange::Deleted {
+                                found
+                                    .paths
+                                    .entry(file.path.trim_matches('/').to_string())
+                                    .or_insert(layer.index + 1);
+                            }
+                        }
+                    }
+                    extra.layer_paths = Some(found);
+                }
+                Err(e) => tracing::warn!("reading the layers for a check: {e}"),
             }
         }
         if let Some(change) = checks().find_map(|c| c.rebuild_change()) {
@@ -1500,6 +1555,8 @@ struct ExtraFacts {
     paths: std::collections::BTreeMap<String, bool>,
     commands: Vec<(Vec<String>, app::dto::RunFacts)>,
     rebuild: Option<RebuildFacts>,
+    variants: Vec<(crate::exercise::check::RunVariant, app::dto::RunFacts)>,
+    layer_paths: Option<crate::exercise::check::LayerPaths>,
 }
 
 /// What to run after a build: the exercise's run step, or for the playground the image's own

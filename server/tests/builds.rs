@@ -572,6 +572,51 @@ async fn every_solution_passes_its_checks_and_every_starter_fails() {
     }
 }
 
+/// Known wrong answers (each exercise's `[[wrong]]`): every one fails the check it names, on
+/// the real engine, so a bypass found once cannot come back.
+#[tokio::test]
+async fn every_known_wrong_answer_fails_the_check_it_names() {
+    let exercises = support::exercises();
+    let cases: Vec<_> = exercises
+        .iter()
+        .flat_map(|e| e.wrong.iter().map(move |w| (e.id.clone(), w.clone())))
+        .collect();
+    assert!(cases.len() >= 7, "wrong answers found: {}", cases.len());
+    let mut client = TestClient::new(LOCAL_ENGINE).await;
+    let mut missed = Vec::new();
+    for (id, case) in &cases {
+        let files: Vec<(&str, &str)> = case
+            .files
+            .iter()
+            .map(|(p, c)| (p.as_str(), c.as_str()))
+            .collect();
+        let (result, _log) = client.build(Some(id), &files).await;
+        let verdict = result["checks"]
+            .as_array()
+            .and_then(|checks| checks.iter().find(|c| c["id"] == case.fails.as_str()))
+            .cloned();
+        match verdict {
+            Some(check) if check["passed"] == false => {
+                assert!(
+                    !check["message"].as_str().unwrap_or("").is_empty(),
+                    "{id}/{}: a failed check says why",
+                    case.name
+                );
+            }
+            Some(check) => missed.push(format!(
+                "{id}/wrong/{} ({}) passes `{}`: {check}",
+                case.name, case.why, case.fails
+            )),
+            None => missed.push(format!(
+                "{id}/wrong/{}: no verdict for `{}`: {result:#}",
+                case.name, case.fails
+            )),
+        }
+        remove_image(&result["image"]);
+    }
+    assert!(missed.is_empty(), "wrong answers that pass:\n{}", missed.join("\n"));
+}
+
 #[tokio::test]
 async fn a_build_step_cannot_start_more_processes_than_the_limit() {
     let mut client = TestClient::with_args(LOCAL_ENGINE, &["--build-pids=40"]).await;

@@ -158,3 +158,41 @@ fn every_lint_rule_links_to_a_heading_of_a_rendered_lesson() {
         );
     }
 }
+
+#[test]
+fn a_wrong_answer_must_name_a_check_and_have_its_folder() {
+    let (_dir, content, exercises) = scratch_course();
+    edit(
+        &exercises.join("hello-container/exercise.toml"),
+        "fails = \"runs-the-script\"",
+        "fails = \"runs-the-scrip\"",
+    );
+    let err = layerlab_server::check_course(&content, &exercises).expect_err("bad check id");
+    let message = format!("{err:#}");
+    assert!(
+        message.contains("hello-container") && message.contains("names no check"),
+        "{message}"
+    );
+
+    let (_dir, content, exercises) = scratch_course();
+    std::fs::create_dir_all(exercises.join("hello-container/wrong/undeclared")).expect("mkdir");
+    std::fs::write(
+        exercises.join("hello-container/wrong/undeclared/Dockerfile"),
+        "FROM busybox:1.35\n",
+    )
+    .expect("write");
+    let err = layerlab_server::check_course(&content, &exercises).expect_err("stray folder");
+    let message = format!("{err:#}");
+    assert!(
+        message.contains("wrong/undeclared/ is not declared"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_starter_folder_called_dot_git_is_the_learners_git_folder() {
+    let exercises = support::exercises();
+    let starter = &exercises.get("dockerignore").expect("dockerignore").starter;
+    assert!(starter.contains_key(".git/config"), "{:?}", starter.keys());
+    assert!(!starter.keys().any(|p| p.contains("dot.git")));
+}

@@ -1,2 +1,3 @@
 #!/bin/sh
-echo "app running with ${API_TOKEN:-no token}"
+. ./lib/banner.sh
+banner

@@ -1,1 +1,1 @@
-echo "Hello from layerlab!"
+echo "Hello from ${WHERE:-layerlab}!"

@@ -89,6 +89,8 @@ pub struct RunJob<'a> {
     /// Replaces the image's `ENTRYPOINT` when set (checks run their command this way, so an
     /// entrypoint cannot swallow it as arguments).
     pub entrypoint: Option<Vec<String>>,
+    /// `NAME=value` pairs added to the image's environment.
+    pub env: Vec<String>,
     pub labels: HashMap<String, String>,
     pub probe: Option<ProbeSpec>,
     /// Ask it to stop after a while and see how it takes it (no probe then).
@@ -108,6 +110,7 @@ pub async fn run(
         image: Some(job.image.to_string()),
         cmd: job.command.clone(),
         entrypoint: job.entrypoint.clone(),
+        env: (!job.env.is_empty()).then(|| job.env.clone()),
         labels: Some(job.labels.clone()),
         network_disabled: Some(job.probe.is_none()),
         host_config: Some(HostConfig {

@@ -63,6 +63,28 @@ pub enum Check {
         change: String,
         rebuilt_at_most: usize,
     },
+    /// The image's own command (its ENTRYPOINT and CMD), run with the environment variables
+    /// `env` added and, when given, `args` in place of CMD, prints something containing
+    /// `contains`. Proves that the program the image runs is the one that reads them: a fixed
+    /// `echo` of the expected text cannot pass.
+    RunWith {
+        #[serde(default)]
+        env: std::collections::BTreeMap<String, String>,
+        args: Option<Vec<String>>,
+        contains: String,
+    },
+    /// No layer of the final image adds `path` or anything under it. A file a later step
+    /// deletes is still in the layer that added it, for anyone who has the image.
+    NeverInLayers { path: String },
+}
+
+/// A run of the image's own command with other inputs (a `run-with` check).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunVariant {
+    /// `NAME=value` pairs added to the container's environment.
+    pub env: Vec<String>,
+    /// Replaces the image's CMD when set.
+    pub args: Option<Vec<String>>,
 }
 
 /// What the second build of a cache check found.
@@ -73,6 +95,18 @@ pub struct RebuildFacts {
     pub rebuilt: Vec<String>,
     /// Set when the second build failed.
     pub error: Option<String>,
+}
+
+/// The last non-empty line of a run's output (what a message quotes).
+fn last_line(output: &str) -> String {
+    output
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .chars()
+        .take(200)
+        .collect()
 }
 
 fn ok_status() -> u16 {
@@ -125,6 +159,18 @@ pub struct Facts<'a> {
     /// `FROM` steps the builder ran.
     pub stages: Option<usize>,
     pub rebuild: Option<&'a RebuildFacts>,
+    /// Runs of the image's own command with other inputs (`run-with` checks).
+    pub variants: &'a [(RunVariant, RunFacts)],
+    /// The paths each layer of the final image adds or changes, and whether any layer's list
+    /// was cut short (then absence cannot be proven).
+    pub layer_paths: Option<&'a LayerPaths>,
+}
+
+/// Every path added or changed by some layer of an image (no leading `/`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LayerPaths {
+    pub paths: std::collections::BTreeMap<String, usize>,
+    pub truncated: bool,
 }
 
 impl Check {
@@ -160,6 +206,22 @@ impl Check {
             Check::CommandOutput { command, .. } => Some(command),
             _ => None,
         }
+    }
+
+    /// The run of the image's own command a `run-with` check needs.
+    pub fn variant(&self) -> Option<RunVariant> {
+        match self {
+            Check::RunWith { env, args, .. } => Some(RunVariant {
+                env: env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+                args: args.clone(),
+            }),
+            _ => None,
+        }
+    }
+
+    /// Whether judging this check reads the image's layers.
+    pub fn needs_layers(&self) -> bool {
+        matches!(self, Check::NeverInLayers { .. })
     }
 
     /// The file a cache check changes before rebuilding.
@@ -224,6 +286,20 @@ impl Check {
                 "After a change to {change}, a rebuild redoes at most {rebuilt_at_most} RUN/COPY/ADD step{}.",
                 if *rebuilt_at_most == 1 { "" } else { "s" }
             ),
+            Check::RunWith { env, args, contains } => {
+                let mut given: Vec<String> =
+                    env.iter().map(|(k, v)| format!("`{k}={v}`")).collect();
+                if let Some(args) = args {
+                    given.push(format!("the arguments `{}`", args.join(" ")));
+                }
+                format!(
+                    "Run with {}, the container prints “{contains}” (the image's own program reads them).",
+                    given.join(" and ")
+                )
+            }
+            Check::NeverInLayers { path } => {
+                format!("No layer of the image holds {path}, not even one a later step deleted it from.")
+            }
         }
     }
 
@@ -457,6 +533,50 @@ impl Check {
                     )
                 }
             }
+            Check::RunWith { contains, .. } => {
+                let variant = self.variant();
+                match facts.variants.iter().find(|(v, _)| Some(v) == variant.as_ref()) {
+                    None => (false, "Not checked: the container did not run.".into()),
+                    Some((_, run)) if run.output.contains(contains.as_str()) => {
+                        (true, format!("It printed “{}”.", last_line(&run.output)))
+                    }
+                    Some((_, run)) if run.output.trim().is_empty() => (
+                        false,
+                        format!("It printed nothing; the goal is “{contains}”."),
+                    ),
+                    Some((_, run)) => (
+                        false,
+                        format!(
+                            "It printed “{}”, not “{contains}”: the program the image runs does not use what it was given.",
+                            last_line(&run.output)
+                        ),
+                    ),
+                }
+            }
+            Check::NeverInLayers { path } => match facts.layer_paths {
+                None => (false, "Not checked: the image's layers could not be read.".into()),
+                Some(layers) => {
+                    let wanted = path.trim_matches('/');
+                    let inside = format!("{wanted}/");
+                    let found = layers
+                        .paths
+                        .iter()
+                        .find(|(p, _)| *p == wanted || p.starts_with(&inside));
+                    match found {
+                        Some((p, layer)) => (
+                            false,
+                            format!(
+                                "Layer {layer} holds /{p}: whoever has the image can read it, even if a later step deletes it."
+                            ),
+                        ),
+                        None if layers.truncated => (
+                            false,
+                            format!("Not proven: a layer changes too many files to list, so /{wanted} may be among them."),
+                        ),
+                        None => (true, format!("No layer holds {path}.")),
+                    }
+                }
+            },
             Check::Stages { min } => match facts.stages {
                 None => (false, "Not checked: the stages are unknown.".into()),
                 Some(n) => (

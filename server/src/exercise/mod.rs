@@ -37,6 +37,31 @@ struct ExerciseFile {
     /// Shown one at a time, one more after each attempt that does not pass (markdown).
     #[serde(default)]
     hints: Vec<String>,
+    /// Known wrong answers: each is `wrong/<name>/` laid over the starter, and must fail the
+    /// check it names (the course's self-test builds them all).
+    #[serde(default)]
+    wrong: Vec<WrongFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WrongFile {
+    /// The folder under `wrong/`.
+    name: String,
+    /// The id of the check this answer must fail.
+    fails: String,
+    /// What the answer gets wrong, for the author reading a failure.
+    why: String,
+}
+
+/// A known wrong answer to an exercise and the check that must catch it.
+#[derive(Clone, Debug)]
+pub struct WrongAnswer {
+    pub name: String,
+    pub fails: String,
+    pub why: String,
+    /// The starter with `wrong/<name>/`'s files laid over it.
+    pub files: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -90,6 +115,8 @@ pub struct Exercise {
     pub statement_html: String,
     pub starter: BTreeMap<String, String>,
     pub solution: BTreeMap<String, String>,
+    /// Known wrong answers, each with the check that must fail it.
+    pub wrong: Vec<WrongAnswer>,
 }
 
 /// Every exercise, in folder-name order.
@@ -275,6 +302,7 @@ fn load_one(dir: &Path, id: &str, course: &Course) -> anyhow::Result<Exercise> {
     // The solution is the starter with solution/'s files laid over it.
     let mut solution = starter.clone();
     solution.extend(changes);
+    let wrong = load_wrong(dir, &file.wrong, &checks, &starter)?;
     Ok(Exercise {
         id: id.to_string(),
         title: file.title,
@@ -291,7 +319,63 @@ fn load_one(dir: &Path, id: &str, course: &Course) -> anyhow::Result<Exercise> {
         statement_html: markdown::render_block(without_title(&statement)),
         starter,
         solution,
+        wrong,
     })
+}
+
+/// The `[[wrong]]` answers: each names a folder under `wrong/` (and every folder there is
+/// named) and a check of the exercise.
+fn load_wrong(
+    dir: &Path,
+    declared: &[WrongFile],
+    checks: &[ExerciseCheck],
+    starter: &BTreeMap<String, String>,
+) -> anyhow::Result<Vec<WrongAnswer>> {
+    let root = dir.join("wrong");
+    let mut folders: HashSet<String> = HashSet::new();
+    if root.is_dir() {
+        for entry in std::fs::read_dir(&root)
+            .with_context(|| format!("cannot read {}", root.display()))?
+        {
+            let entry = entry?;
+            if entry.path().is_dir() {
+                folders.insert(entry.file_name().to_string_lossy().into_owned());
+            }
+        }
+    }
+    let mut out = Vec::with_capacity(declared.len());
+    for case in declared {
+        if !checks.iter().any(|c| c.id == case.fails) {
+            bail!(
+                "[[wrong]] `{}`: `fails = \"{}\"` names no check of this exercise",
+                case.name,
+                case.fails
+            );
+        }
+        if !folders.remove(&case.name) {
+            bail!(
+                "[[wrong]] `{}`: there is no folder wrong/{}/ with its files",
+                case.name,
+                case.name
+            );
+        }
+        let changes = read_tree(&root.join(&case.name))?;
+        if changes.is_empty() {
+            bail!("wrong/{}/ is empty; put the files of the wrong answer there", case.name);
+        }
+        let mut files = starter.clone();
+        files.extend(changes);
+        out.push(WrongAnswer {
+            name: case.name.clone(),
+            fails: case.fails.clone(),
+            why: case.why.clone(),
+            files,
+        });
+    }
+    if let Some(stray) = folders.into_iter().next() {
+        bail!("wrong/{stray}/ is not declared: add a [[wrong]] with name = \"{stray}\", the check it fails and why");
+    }
+    Ok(out)
 }
 
 /// The statement without its leading `# Title` line: the page shows the title already.
@@ -303,7 +387,12 @@ fn without_title(statement: &str) -> &str {
     }
 }
 
-/// Every file under `dir`, path relative to it with `/` separators.
+/// What an exercise folder calls a `.git` folder of its starter: git refuses to store one,
+/// so `dot.git/` in the repository is `.git/` in the learner's files.
+pub const GIT_FOLDER_STAND_IN: &str = "dot.git";
+
+/// Every file under `dir`, path relative to it with `/` separators (`dot.git` read as
+/// `.git`).
 fn read_tree(dir: &Path) -> anyhow::Result<BTreeMap<String, String>> {
     let mut files = BTreeMap::new();
     let mut pending = vec![dir.to_path_buf()];
@@ -320,7 +409,11 @@ fn read_tree(dir: &Path) -> anyhow::Result<BTreeMap<String, String>> {
                 .strip_prefix(dir)
                 .context("a file outside its folder")?
                 .components()
-                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .map(|c| match c.as_os_str().to_string_lossy() {
+                    // Git cannot keep a folder called `.git` inside a repository.
+                    name if name == GIT_FOLDER_STAND_IN => ".git".to_string(),
+                    name => name.into_owned(),
+                })
                 .collect::<Vec<_>>()
                 .join("/");
             let content = std::fs::read_to_string(&path)

@@ -491,16 +491,28 @@ pub fn add_instructor_with(database_url: &str, name: &str, password: &str, reset
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// The course's exercises as the server loads them.
+pub fn exercises() -> layerlab_server::exercise::Exercises {
+    let root = repo_root();
+    let course = layerlab_server::course::Course::load(&root.join("content"))
+        .unwrap_or_else(|e| panic!("the course: {e}"));
+    layerlab_server::exercise::Exercises::load(&root.join("exercises"), &course)
+        .unwrap_or_else(|e| panic!("the exercises: {e:#}"))
+}
+
 /// An exercise's files as a learner would submit them: the starter, or the starter with
 /// the solution's files over it (`solution/` holds only what changes).
 pub fn exercise_files(id: &str, solution: bool) -> Vec<(String, String)> {
-    let root = repo_root().join("exercises").join(id);
-    let mut files: std::collections::BTreeMap<String, String> =
-        read_tree(&root.join("starter")).into_iter().collect();
-    if solution {
-        files.extend(read_tree(&root.join("solution")));
-    }
-    files.into_iter().collect()
+    let all = exercises();
+    let exercise = all
+        .get(id)
+        .unwrap_or_else(|| panic!("no exercise {id}"));
+    let files = if solution {
+        &exercise.solution
+    } else {
+        &exercise.starter
+    };
+    files.clone().into_iter().collect()
 }
 
 /// Every file under `dir`, as (path relative to `dir`, text).

@@ -1,0 +1,3 @@
+banner() {
+  echo "app running with ${API_TOKEN:-no token}"
+}
