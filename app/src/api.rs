@@ -160,5 +160,5 @@ pub async fn load_build_outcome(build: String) -> Result<BuildOutcome, ServerFnE
 pub async fn lint_dockerfile(
     dockerfile: String,
 ) -> Result<Vec<crate::lint::LintFinding>, ServerFnError> {
-    Ok(crate::lint::lint(&dockerfile))
+    Ok(crate::lint::lint_as_you_type(&dockerfile))
 }

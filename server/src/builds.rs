@@ -1211,7 +1211,10 @@ impl Builds {
             }
         }
         if checks().any(|c| c.needs_layers()) {
-            record.log(LogPhase::Server, "Check: reading every layer of the image…".into());
+            record.log(
+                LogPhase::Server,
+                "Check: reading every layer of the image…".into(),
+            );
             let limits = crate::engine::layers::LayerLimits::default();
             match crate::engine::layers::explore(docker, &built.image_id, &limits).await {
                 Ok(report) => {

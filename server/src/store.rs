@@ -1055,7 +1055,7 @@ impl Store {
         sqlx::query(
             "INSERT INTO drafts (learner_id, exercise, files, updated_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (learner_id, exercise) DO UPDATE SET files = excluded.files, \
-             updated_at = excluded.updated_at",
+             updated_at = excluded.updated_at WHERE drafts.files <> excluded.files",
         )
         .bind(learner)
         .bind(exercise)

@@ -8,7 +8,7 @@ use crate::exercise::{Exercise, Exercises, PLAYGROUND};
 use crate::store::Store;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Why a draft or a hint was refused.
 #[derive(Debug, thiserror::Error)]
@@ -17,8 +17,12 @@ pub enum WorkbenchError {
     UnknownExercise(String),
     #[error("{0}")]
     Files(ContextError),
-    #[error("Drafts are saved at most every {} ms; this one came too soon.", MIN_DRAFT_GAP.as_millis())]
+    #[error("Drafts are kept up to {} KiB; build the files to keep a bigger set in your history.", MAX_DRAFT_BYTES / 1024)]
+    DraftTooLarge,
+    #[error("Your drafts are being saved faster than layerlab keeps them; the next one will be.")]
     TooSoon,
+    #[error("Drafts from your network address are being saved faster than layerlab keeps them (everyone behind it counts together); the next one will be.")]
+    AddressTooFast,
     #[error("The server's disk is nearly full, so your draft was not saved; your work is still in this page.")]
     DiskFull,
     #[error("This exercise has no hints.")]
@@ -27,58 +31,108 @@ pub enum WorkbenchError {
     Store(#[from] sqlx::Error),
 }
 
-/// A learner's drafts come at most this often (the page sends one a second while they type).
-pub const MIN_DRAFT_GAP: Duration = Duration::from_millis(250);
+/// A draft's files together (a build may hold more; a draft is what someone is typing).
+pub const MAX_DRAFT_BYTES: usize = 256 * 1024;
+/// Saves one learner may make in a burst, and per second after it (the page sends one a
+/// second while they type, and one more as the page closes).
+const LEARNER_BURST: f64 = 6.0;
+const LEARNER_PER_SECOND: f64 = 2.0;
+/// Draft bytes one client address may write in a burst, and per second after it: a class
+/// behind one address typing small files stays far below; a script writing the largest
+/// drafts from many learners is held to it.
+const ADDRESS_BURST_BYTES: f64 = 8.0 * 1024.0 * 1024.0;
+const ADDRESS_BYTES_PER_SECOND: f64 = 1024.0 * 1024.0;
 
-/// When each learner last saved a draft, so that a script cannot keep the database writing.
+/// Token buckets: how much each learner and each address may still save, so that a script
+/// cannot keep the database writing.
 #[derive(Default)]
 pub struct DraftGate {
-    last: Mutex<HashMap<String, Instant>>,
+    learners: Mutex<HashMap<String, (f64, Instant)>>,
+    addresses: Mutex<HashMap<String, (f64, Instant)>>,
+}
+
+/// Take `cost` from `key`'s bucket (refilled at `rate` a second up to `burst`).
+fn take(
+    buckets: &Mutex<HashMap<String, (f64, Instant)>>,
+    key: &str,
+    cost: f64,
+    burst: f64,
+    rate: f64,
+) -> bool {
+    let mut buckets = buckets
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let now = Instant::now();
+    if buckets.len() > 10_000 {
+        // Full buckets hold nothing worth keeping.
+        buckets.retain(|_, (tokens, at)| {
+            *tokens + now.duration_since(*at).as_secs_f64() * rate < burst
+        });
+    }
+    let (tokens, at) = buckets.entry(key.to_string()).or_insert((burst, now));
+    *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * rate).min(burst);
+    *at = now;
+    if *tokens >= cost {
+        *tokens -= cost;
+        true
+    } else {
+        false
+    }
 }
 
 impl DraftGate {
-    fn admit(&self, learner: &str) -> bool {
-        let mut last = self
-            .last
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let now = Instant::now();
-        if last.len() > 10_000 {
-            last.retain(|_, at| now.duration_since(*at) < MIN_DRAFT_GAP);
+    fn admit(&self, learner: &str, address: &str, bytes: usize) -> Result<(), WorkbenchError> {
+        if !take(
+            &self.learners,
+            learner,
+            1.0,
+            LEARNER_BURST,
+            LEARNER_PER_SECOND,
+        ) {
+            return Err(WorkbenchError::TooSoon);
         }
-        match last.get(learner) {
-            Some(at) if now.duration_since(*at) < MIN_DRAFT_GAP => false,
-            _ => {
-                last.insert(learner.to_string(), now);
-                true
-            }
+        let cost = bytes.max(1024) as f64;
+        if !take(
+            &self.addresses,
+            address,
+            cost,
+            ADDRESS_BURST_BYTES,
+            ADDRESS_BYTES_PER_SECOND,
+        ) {
+            return Err(WorkbenchError::AddressTooFast);
         }
+        Ok(())
     }
 }
 
 /// Keep `files` as the learner's draft of `exercise` (the playground too). The files obey the
-/// same limits as a build's, except that a draft need not have a Dockerfile yet.
+/// same rules as a build's (a draft need not have a Dockerfile yet), up to
+/// [`MAX_DRAFT_BYTES`] together; an unchanged draft is not written again.
+#[allow(clippy::too_many_arguments)]
 pub async fn save_draft(
     store: &Store,
     exercises: &Exercises,
     gate: &DraftGate,
     limits: &ContextLimits,
     learner: &str,
+    address: &str,
     exercise: &str,
     files: BTreeMap<String, String>,
 ) -> Result<(), WorkbenchError> {
     if exercise != PLAYGROUND && exercises.get(exercise).is_none() {
         return Err(WorkbenchError::UnknownExercise(exercise.to_string()));
     }
+    let bytes: usize = files.iter().map(|(p, t)| p.len() + t.len()).sum();
+    if bytes > MAX_DRAFT_BYTES {
+        return Err(WorkbenchError::DraftTooLarge);
+    }
+    gate.admit(learner, address, bytes)?;
     match BuildContext::new(files.clone(), limits) {
         Ok(_) | Err(ContextError::NoDockerfile) => {}
         Err(e) => return Err(WorkbenchError::Files(e)),
     }
     if store.disk_too_full().is_some() {
         return Err(WorkbenchError::DiskFull);
-    }
-    if !gate.admit(learner) {
-        return Err(WorkbenchError::TooSoon);
     }
     store
         .save_draft(learner, exercise, &files, crate::store::now_ms())
@@ -120,6 +174,9 @@ pub async fn reveal_hint(
         return Err(WorkbenchError::NoHints);
     }
     let total = u32::try_from(exercise.hints.len()).unwrap_or(u32::MAX);
-    store.request_hint(learner, &exercise.id, total).await?;
+    // Once every hint was asked for, there is nothing to write.
+    if store.hints_requested(learner, &exercise.id).await? < total {
+        store.request_hint(learner, &exercise.id, total).await?;
+    }
     unlocked_hints(store, exercise, learner, 0).await
 }

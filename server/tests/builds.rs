@@ -614,7 +614,11 @@ async fn every_known_wrong_answer_fails_the_check_it_names() {
         }
         remove_image(&result["image"]);
     }
-    assert!(missed.is_empty(), "wrong answers that pass:\n{}", missed.join("\n"));
+    assert!(
+        missed.is_empty(),
+        "wrong answers that pass:\n{}",
+        missed.join("\n")
+    );
 }
 
 #[tokio::test]

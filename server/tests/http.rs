@@ -685,3 +685,252 @@ async fn a_learner_rebuilding_over_and_over_leaves_details_only_for_the_newest()
     assert!(!page.body.contains("were not kept"), "{}", page.body);
     assert!(page.body.contains("echo 3"), "{}", page.body);
 }
+
+/// Drafts: kept per learner and exercise, back on the exercise page (newer than the last
+/// build), sent as JSON or as a closing page's beacon (text/plain), refused with a clear code
+/// when too big, for an unknown exercise, or faster than a learner types.
+#[tokio::test]
+async fn drafts_are_kept_returned_bounded_and_throttled() {
+    let mut c = TestClient::new(LOCAL_ENGINE).await;
+    let draft = json!({"files": {"Dockerfile": "FROM busybox:1.35\n# my draft\n", "greet.sh": "echo hi\n"}});
+    let res = c
+        .send_text(
+            "PUT",
+            "/api/v1/drafts/hello-container",
+            "application/json",
+            &draft.to_string(),
+        )
+        .await;
+    assert_eq!(res.status, 204, "{}", res.body);
+    assert!(
+        c.has_session(),
+        "a draft is a first action: it starts the learner"
+    );
+    let page = c
+        .post_json("/fn/exercise", &json!({"id": "hello-container"}))
+        .await;
+    let view = page.json();
+    let files = view["files"].as_array().expect("files");
+    assert!(
+        files
+            .iter()
+            .any(|f| f["content"].as_str().unwrap_or("").contains("# my draft")),
+        "{view:#}"
+    );
+    assert!(view["draft_at"].is_string(), "{view:#}");
+
+    // A beacon posts text/plain.
+    let beacon = json!({"files": {"Dockerfile": "FROM busybox:1.35\n# from a beacon\n"}});
+    let res = c
+        .send_text(
+            "POST",
+            "/api/v1/drafts/playground",
+            "text/plain;charset=UTF-8",
+            &beacon.to_string(),
+        )
+        .await;
+    assert_eq!(res.status, 204, "{}", res.body);
+    let view = c
+        .post_json("/fn/exercise", &json!({"id": "playground"}))
+        .await
+        .json();
+    assert!(
+        view["files"].to_string().contains("from a beacon"),
+        "{view:#}"
+    );
+
+    // Another learner sees the starter, not this draft.
+    let mut other = c.another();
+    let view = other
+        .post_json("/fn/exercise", &json!({"id": "hello-container"}))
+        .await
+        .json();
+    assert!(!view.to_string().contains("# my draft"));
+
+    // Refusals, each with its code.
+    let big = json!({"files": {"Dockerfile": "#".repeat(300 * 1024)}});
+    let res = c
+        .send_text(
+            "PUT",
+            "/api/v1/drafts/hello-container",
+            "application/json",
+            &big.to_string(),
+        )
+        .await;
+    assert_eq!(res.status, 413, "{}", res.body);
+    assert_eq!(res.json()["error"]["code"], "draft_too_large");
+    let res = c
+        .send_text(
+            "PUT",
+            "/api/v1/drafts/no-such-exercise",
+            "application/json",
+            &draft.to_string(),
+        )
+        .await;
+    assert_eq!(res.status, 404);
+    let res = c
+        .send_text(
+            "PUT",
+            "/api/v1/drafts/hello-container",
+            "application/json",
+            "{\"files\": 3}",
+        )
+        .await;
+    assert_eq!(res.status, 400);
+    let bad_path = json!({"files": {"../etc/passwd": "x"}});
+    let res = c
+        .send_text(
+            "PUT",
+            "/api/v1/drafts/hello-container",
+            "application/json",
+            &bad_path.to_string(),
+        )
+        .await;
+    assert_eq!(res.status, 400, "{}", res.body);
+    // A burst far faster than typing runs out.
+    let mut refused = 0;
+    for i in 0..20 {
+        let d = json!({"files": {"Dockerfile": format!("FROM busybox:1.35\n# {i}\n")}});
+        let res = c
+            .send_text(
+                "PUT",
+                "/api/v1/drafts/hello-container",
+                "application/json",
+                &d.to_string(),
+            )
+            .await;
+        if res.status == 429 {
+            refused += 1;
+            assert!(res.header("retry-after").is_some());
+        }
+    }
+    assert!(
+        refused >= 10,
+        "only {refused} of 20 quick saves were refused"
+    );
+}
+
+/// Hints on request: one more each time, never past the exercise's count; a build that fails
+/// before the checks opens none, one that reaches them and misses opens one.
+#[tokio::test]
+async fn hints_open_on_request_and_for_builds_that_reach_the_checks() {
+    let mut c = TestClient::new(LOCAL_ENGINE).await;
+    c.start_learning().await;
+    let (failed, _) = c
+        .build(
+            Some("goodbye-neighbor"),
+            &[("Dockerfile", "FROM busybox:1.35\nRUNN x\n")],
+        )
+        .await;
+    assert_eq!(failed["status"], "failed");
+    assert_eq!(
+        failed["hints"].as_array().map_or(0, Vec::len),
+        0,
+        "{failed:#}"
+    );
+    let starter = support::exercise_files("goodbye-neighbor", false);
+    let files: Vec<(&str, &str)> = starter
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect();
+    let (missed, _) = c.build(Some("goodbye-neighbor"), &files).await;
+    assert_eq!(missed["status"], "succeeded");
+    assert_eq!(
+        missed["hints"].as_array().map_or(0, Vec::len),
+        1,
+        "{missed:#}"
+    );
+    let mut counts = Vec::new();
+    for _ in 0..4 {
+        let res = c
+            .post_json("/api/v1/exercises/goodbye-neighbor/hints", &json!({}))
+            .await;
+        assert_eq!(res.status, 200, "{}", res.body);
+        counts.push(res.json()["hints"].as_array().map_or(0, Vec::len));
+    }
+    assert_eq!(
+        counts,
+        [2, 3, 3, 3],
+        "one more each time, up to the three hints"
+    );
+    let res = c
+        .post_json("/api/v1/exercises/playground/hints", &json!({}))
+        .await;
+    assert_eq!(res.status, 404);
+    if let Some(image) = missed.get("image") {
+        support::remove_image(image);
+    }
+}
+
+/// The whole log of one's own build downloads as a text file; someone else's is not found.
+/// Live lint: findings for a Dockerfile, one line for one too long to lint as you type.
+#[tokio::test]
+async fn a_build_log_downloads_for_its_owner_only_and_lint_answers_anyone() {
+    let mut c = TestClient::new(LOCAL_ENGINE).await;
+    c.start_learning().await;
+    let (result, log) = c
+        .build(
+            None,
+            &[(
+                "Dockerfile",
+                "FROM busybox:1.35\nRUN echo \"\\033[31mred-marker\\033[0m\"\n",
+            )],
+        )
+        .await;
+    let id = result["id"].as_str().expect("id").to_string();
+    let res = c.get(&format!("/api/v1/builds/{id}/log")).await;
+    assert_eq!(res.status, 200);
+    assert!(res
+        .header("content-type")
+        .unwrap_or("")
+        .starts_with("text/plain"));
+    assert!(res
+        .header("content-disposition")
+        .unwrap_or("")
+        .contains("attachment"));
+    assert!(res.body.contains("red-marker"), "{}", res.body);
+    assert!(!res.body.contains('\u{1b}'), "colour codes are removed");
+    assert_eq!(
+        res.body.lines().count(),
+        log.len(),
+        "every line the log had"
+    );
+    let mut stranger = c.another();
+    stranger.start_learning().await;
+    assert_eq!(
+        stranger
+            .get(&format!("/api/v1/builds/{id}/log"))
+            .await
+            .status,
+        404
+    );
+    support::remove_image(&result["image"]);
+
+    let mut visitor = c.another();
+    let res = visitor
+        .post_json(
+            "/fn/lint",
+            &json!({"dockerfile": "FROM busybox\nWORKDIR app\n"}),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    let rules: Vec<String> = res
+        .json()
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert!(
+        rules.contains(&"from-latest".to_string())
+            && rules.contains(&"workdir-relative".to_string()),
+        "{rules:?}"
+    );
+    assert!(!visitor.has_session(), "linting starts no learner");
+    let long = "FROM busybox:1.35\n".repeat(5000);
+    let res = visitor
+        .post_json("/fn/lint", &json!({"dockerfile": long}))
+        .await;
+    let findings = res.json();
+    assert_eq!(findings.as_array().map_or(0, Vec::len), 1, "{findings}");
+}

@@ -213,7 +213,30 @@ pub static RULES: &[Rule] = &[
     MAINTAINER,
 ];
 
-/// Lint a Dockerfile: findings sorted by line, then rule id.
+/// The largest Dockerfile linted as the learner types (a build lints any size it accepts).
+pub const MAX_LIVE_LINT_BYTES: usize = 64 * 1024;
+
+/// Lint as the learner types: [`lint`], or for a Dockerfile over [`MAX_LIVE_LINT_BYTES`] one
+/// finding saying it is only linted when built.
+pub fn lint_as_you_type(dockerfile: &str) -> Vec<LintFinding> {
+    if dockerfile.len() > MAX_LIVE_LINT_BYTES {
+        return vec![PARSE_ERROR.at(
+            1,
+            format!(
+                "this Dockerfile is over {} KiB, too long to check as you type; building it shows the findings",
+                MAX_LIVE_LINT_BYTES / 1024
+            ),
+        )];
+    }
+    lint(dockerfile)
+}
+
+/// Findings given at most: past them one more says how many were left out (a page of
+/// findings is already more than anyone fixes at once, and the list goes to the browser).
+pub const MAX_FINDINGS: usize = 200;
+
+/// Lint a Dockerfile: findings sorted by line, then rule id (at most [`MAX_FINDINGS`] and
+/// one that counts the rest).
 pub fn lint(dockerfile: &str) -> Vec<LintFinding> {
     let df = parse::parse(dockerfile);
     let mut out: Vec<LintFinding> = df
@@ -223,5 +246,14 @@ pub fn lint(dockerfile: &str) -> Vec<LintFinding> {
         .collect();
     rules::check(&df, &mut out);
     out.sort_by(|a, b| a.line.cmp(&b.line).then_with(|| a.rule.cmp(&b.rule)));
+    if out.len() > MAX_FINDINGS {
+        let left = out.len() - MAX_FINDINGS;
+        out.truncate(MAX_FINDINGS);
+        let line = out.last().map_or(1, |f| f.line);
+        out.push(PARSE_ERROR.at(
+            line,
+            format!("…and {left} more findings not listed; fix these first"),
+        ));
+    }
     out
 }

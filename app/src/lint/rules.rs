@@ -9,12 +9,14 @@ pub(super) fn check(df: &Dockerfile, out: &mut Vec<LintFinding>) {
         secrets(ins, escape, out);
     }
     let stages = df.stages();
+    let names = StageNames::new(&stages);
     // Whether each stage has PIP_NO_CACHE_DIR set (a stage built FROM another inherits it).
     let mut pip_cache_off: Vec<bool> = Vec::new();
     for stage in &stages {
-        let earlier = &stages[..stage.index];
-        from_checks(stage, earlier, out);
-        let mut no_pip_cache = parent(stage, &stages).is_some_and(|p| pip_cache_off[p.index]);
+        from_checks(stage, &stages, &names, out);
+        let mut no_pip_cache = names
+            .last_before(&stage.image.to_lowercase(), stage.index)
+            .is_some_and(|p| pip_cache_off[p]);
         for ins in stage.body {
             match ins.keyword.as_str() {
                 "ENV" | "ARG" => {
@@ -29,7 +31,7 @@ pub(super) fn check(df: &Dockerfile, out: &mut Vec<LintFinding>) {
                 }
                 "COPY" => {
                     copy_destination(ins, escape, out);
-                    copy_from(ins, stage, &stages, out);
+                    copy_from(ins, stage, &stages, &names, out);
                 }
                 "CMD" | "ENTRYPOINT" => shell_form(ins, out),
                 "MAINTAINER" => out.push(MAINTAINER.at(
@@ -44,27 +46,59 @@ pub(super) fn check(df: &Dockerfile, out: &mut Vec<LintFinding>) {
         only_last_counts(stage.body, "CMD", out);
         only_last_counts(stage.body, "ENTRYPOINT", out);
     }
-    user_root(&stages, escape, out);
+    user_root(&stages, &names, escape, out);
 }
 
-/// The earlier stage a `FROM <name>` builds on.
-fn parent<'s, 'a>(stage: &Stage<'a>, stages: &'s [Stage<'a>]) -> Option<&'s Stage<'a>> {
-    let image = stage.image.to_lowercase();
-    stages[..stage.index]
-        .iter()
-        .rev()
-        .find(|s| s.name.as_deref() == Some(image.as_str()))
+/// Stage name → the indexes of the stages with that name, in order: every question about
+/// names is a lookup, so a Dockerfile of thousands of stages is linted in linear time.
+struct StageNames(std::collections::HashMap<String, Vec<usize>>);
+
+impl StageNames {
+    fn new(stages: &[Stage<'_>]) -> Self {
+        let mut names: std::collections::HashMap<String, Vec<usize>> = Default::default();
+        for stage in stages {
+            if let Some(name) = &stage.name {
+                names.entry(name.clone()).or_default().push(stage.index);
+            }
+        }
+        StageNames(names)
+    }
+
+    fn indexes(&self, name: &str) -> &[usize] {
+        self.0.get(name).map_or(&[], Vec::as_slice)
+    }
+
+    fn first_before(&self, name: &str, index: usize) -> Option<usize> {
+        self.indexes(name).first().copied().filter(|i| *i < index)
+    }
+
+    /// The earlier stage a `FROM <name>` builds on (the latest one of that name).
+    fn last_before(&self, name: &str, index: usize) -> Option<usize> {
+        let all = self.indexes(name);
+        let before = all.partition_point(|i| *i < index);
+        before.checked_sub(1).map(|k| all[k])
+    }
+
+    fn first_from(&self, name: &str, index: usize) -> Option<usize> {
+        let all = self.indexes(name);
+        all.get(all.partition_point(|i| *i < index)).copied()
+    }
 }
 
-fn from_checks(stage: &Stage<'_>, earlier: &[Stage<'_>], out: &mut Vec<LintFinding>) {
+fn from_checks(
+    stage: &Stage<'_>,
+    stages: &[Stage<'_>],
+    names: &StageNames,
+    out: &mut Vec<LintFinding>,
+) {
     let line = stage.from.line;
     if let Some(name) = &stage.name {
-        if let Some(first) = earlier.iter().find(|s| s.name.as_ref() == Some(name)) {
+        if let Some(first) = names.first_before(name, stage.index) {
             out.push(DUPLICATE_STAGE_NAME.at(
                 line,
                 format!(
                     "the stage name `{name}` is already used on line {}; give this stage another name",
-                    first.from.line
+                    stages[first].from.line
                 ),
             ));
         }
@@ -74,9 +108,7 @@ fn from_checks(stage: &Stage<'_>, earlier: &[Stage<'_>], out: &mut Vec<LintFindi
     if image.is_empty()
         || image.contains(['$', '@'])
         || lower == "scratch"
-        || earlier
-            .iter()
-            .any(|s| s.name.as_deref() == Some(lower.as_str()))
+        || names.first_before(&lower, stage.index).is_some()
     {
         return;
     }
@@ -520,6 +552,7 @@ fn copy_from(
     ins: &Instruction,
     stage: &Stage<'_>,
     stages: &[Stage<'_>],
+    names: &StageNames,
     out: &mut Vec<LintFinding>,
 ) {
     let Some(from) = ins.flag("from") else {
@@ -544,10 +577,7 @@ fn copy_from(
         }
         return;
     }
-    if stages[..stage.index]
-        .iter()
-        .any(|s| s.name.as_deref() == Some(name.as_str()))
-    {
+    if names.first_before(&name, stage.index).is_some() {
         return;
     }
     if stage.name.as_deref() == Some(name.as_str()) {
@@ -555,10 +585,7 @@ fn copy_from(
             line,
             format!("`--from={from}` names the stage this COPY is in; copy from an earlier stage, or from the build context without --from"),
         ));
-    } else if let Some(later) = stages[stage.index..]
-        .iter()
-        .find(|s| s.name.as_deref() == Some(name.as_str()))
-    {
+    } else if let Some(later) = names.first_from(&name, stage.index).map(|i| &stages[i]) {
         out.push(COPY_FROM_UNKNOWN.at(
             line,
             format!(
@@ -641,7 +668,7 @@ fn consecutive_runs(body: &[Instruction], out: &mut Vec<LintFinding>) {
     }
 }
 
-fn user_root(stages: &[Stage<'_>], escape: char, out: &mut Vec<LintFinding>) {
+fn user_root(stages: &[Stage<'_>], names: &StageNames, escape: char, out: &mut Vec<LintFinding>) {
     let Some(last) = stages.last() else {
         return;
     };
@@ -663,8 +690,8 @@ fn user_root(stages: &[Stage<'_>], escape: char, out: &mut Vec<LintFinding>) {
             }
             return;
         }
-        match parent(stage, stages) {
-            Some(p) => stage = p,
+        match names.last_before(&stage.image.to_lowercase(), stage.index) {
+            Some(p) => stage = &stages[p],
             None => break,
         }
     }
@@ -925,6 +952,30 @@ mod tests {
         let clean = "FROM busybox:1 AS Build\nFROM busybox:1\nCOPY --from=build /a /a\nCOPY --from=0 /a /a\nCOPY --from=nginx:1.25 /etc/nginx/nginx.conf /x\nCOPY --from=ghcr.io/a/b /x /y\nCOPY --from=$STAGE /a /a\n";
         assert!(hits("copy-from-unknown", clean).is_empty());
         assert!(hits("copy-from-self", clean).is_empty());
+    }
+
+    #[test]
+    fn findings_are_capped_and_the_rest_counted() {
+        let text = format!("FROM a\n{}", "ARG = = =\n".repeat(3000));
+        let found = crate::lint::lint(&text);
+        assert_eq!(found.len(), crate::lint::MAX_FINDINGS + 1);
+        let last = found.last().expect("a last finding");
+        assert!(last.message.contains("more findings"), "{}", last.message);
+        // Too long to lint as you type: one finding says so.
+        let long = "FROM busybox:1\n".repeat(6000);
+        let live = crate::lint::lint_as_you_type(&long);
+        assert_eq!(live.len(), 1);
+        assert!(live[0].message.contains("too long"), "{}", live[0].message);
+    }
+
+    #[test]
+    fn stage_names_find_parents_duplicates_and_later_stages() {
+        let text = "FROM busybox:1 AS a\nUSER 10000\nFROM a AS a\nFROM a AS b\nCOPY --from=c /x /x\nFROM busybox:1 AS c\nFROM b\n";
+        // `a` twice: the second is a duplicate; `--from=c` names a later stage.
+        assert_eq!(hits("duplicate-stage-name", text), [3]);
+        assert_eq!(hits("copy-from-unknown", text), [5]);
+        // The final stage builds on b ← a ← a, which set USER 10000: not root.
+        assert!(hits("user-root", text).is_empty());
     }
 
     #[test]

@@ -650,8 +650,11 @@ fn translate_error(
 /// (`sha256:…`), as a cache entry is, never by a reference a learner wrote.
 fn lost_cached_image(message: &str) -> bool {
     let lower = message.to_ascii_lowercase();
-    (lower.contains("unable to find image") || lower.contains("no such image"))
-        && lower.contains("sha256:")
+    ((lower.contains("unable to find image") || lower.contains("no such image"))
+        && lower.contains("sha256:"))
+        // The image store lost the entry between the cache lookup and its use.
+        || (lower.contains("failed to get digest sha256:")
+            && lower.contains("no such file or directory"))
 }
 
 /// The build log as it streams: complete lines, the current step, the last lines of output,
@@ -1084,6 +1087,9 @@ mod tests {
             "unable to find image sha256:7a7c0d3e9b1f2a4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4"
         ));
         assert!(lost_cached_image("No such image: sha256:7a7c0d3e9b1f"));
+        assert!(lost_cached_image(
+            "failed to get digest sha256:29b7a78d4169: open /var/lib/docker/image/overlay2/imagedb/content/sha256/29b7a78d4169: no such file or directory"
+        ));
         // A reference the learner wrote is a missing base image, not a race.
         assert!(!lost_cached_image("No such image: nosuch:latest"));
         assert!(!lost_cached_image(

@@ -334,8 +334,8 @@ fn load_wrong(
     let root = dir.join("wrong");
     let mut folders: HashSet<String> = HashSet::new();
     if root.is_dir() {
-        for entry in std::fs::read_dir(&root)
-            .with_context(|| format!("cannot read {}", root.display()))?
+        for entry in
+            std::fs::read_dir(&root).with_context(|| format!("cannot read {}", root.display()))?
         {
             let entry = entry?;
             if entry.path().is_dir() {
@@ -361,7 +361,10 @@ fn load_wrong(
         }
         let changes = read_tree(&root.join(&case.name))?;
         if changes.is_empty() {
-            bail!("wrong/{}/ is empty; put the files of the wrong answer there", case.name);
+            bail!(
+                "wrong/{}/ is empty; put the files of the wrong answer there",
+                case.name
+            );
         }
         let mut files = starter.clone();
         files.extend(changes);

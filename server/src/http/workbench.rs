@@ -2,6 +2,7 @@
 //! the learner typed, `POST /api/v1/exercises/{id}/hints` unlocks one more hint, and
 //! `GET /api/v1/builds/{id}/log` hands over a build's whole log as a text file.
 
+use super::admission::ClientAddress;
 use super::AppError;
 use crate::state::{build_owner, learner_id, AppState};
 use crate::workbench::WorkbenchError;
@@ -47,6 +48,17 @@ impl From<WorkbenchError> for AppError {
                 AppError::Coded(StatusCode::BAD_REQUEST, c.code(), c.to_string())
             }
             WorkbenchError::TooSoon => AppError::RateLimited(1, e.to_string()),
+            WorkbenchError::AddressTooFast => AppError::Wait(
+                StatusCode::TOO_MANY_REQUESTS,
+                "address_rate_limited",
+                2,
+                e.to_string(),
+            ),
+            WorkbenchError::DraftTooLarge => AppError::Coded(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "draft_too_large",
+                e.to_string(),
+            ),
             WorkbenchError::DiskFull => AppError::Coded(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "database_disk_full",
@@ -61,6 +73,7 @@ impl From<WorkbenchError> for AppError {
 async fn save_draft(
     State(state): State<AppState>,
     session: Session,
+    client: Option<axum::Extension<ClientAddress>>,
     Path(exercise): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<StatusCode, AppError> {
@@ -77,12 +90,14 @@ async fn save_draft(
         ))
     })?;
     let learner = learner_id(&state.store, &session).await?;
+    let address = client.map_or(ClientAddress::Unknown, |c| c.0).key();
     crate::workbench::save_draft(
         &state.store,
         &state.exercises,
         &state.drafts,
         &state.builds.settings().context,
         &learner,
+        &address,
         &exercise,
         draft.files,
     )

@@ -340,6 +340,22 @@ impl TestClient {
         self.send_body(req, body.to_string()).await
     }
 
+    /// Any request with a body of this content type, as a page or a script would send it.
+    pub async fn send_text(
+        &mut self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: &str,
+    ) -> TestResponse {
+        let req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::CONTENT_TYPE, content_type)
+            .header(header::ACCEPT, "application/json");
+        self.send_body(req, body.to_string()).await
+    }
+
     async fn send(&mut self, req: axum::http::request::Builder) -> TestResponse {
         self.send_body(req, String::new()).await
     }
@@ -504,9 +520,7 @@ pub fn exercises() -> layerlab_server::exercise::Exercises {
 /// the solution's files over it (`solution/` holds only what changes).
 pub fn exercise_files(id: &str, solution: bool) -> Vec<(String, String)> {
     let all = exercises();
-    let exercise = all
-        .get(id)
-        .unwrap_or_else(|| panic!("no exercise {id}"));
+    let exercise = all.get(id).unwrap_or_else(|| panic!("no exercise {id}"));
     let files = if solution {
         &exercise.solution
     } else {

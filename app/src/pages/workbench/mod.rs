@@ -130,7 +130,7 @@ fn WorkbenchPage(exercise: ExerciseView) -> impl IntoView {
 fn first_lint(files: &[WorkbenchFile]) -> Vec<crate::lint::LintFinding> {
     #[cfg(feature = "ssr")]
     if let Some(first) = files.first().filter(|f| editor::is_dockerfile(&f.path)) {
-        return crate::lint::lint(&first.content);
+        return crate::lint::lint_as_you_type(&first.content);
     }
     let _ = files;
     Vec::new()
