@@ -118,6 +118,7 @@ pub fn build_outcome(view: &BuildView, exercise: Option<&ExerciseView>) -> Build
         checks_html,
         chart_html,
         verdict_html: verdict(view, exercise),
+        failure: view.error.as_ref().map(|e| e.message.clone()),
         record_html: exercise.map(record).unwrap_or_default(),
         hints_html: match exercise {
             Some(e) if view.status.is_finished() => {

@@ -1316,7 +1316,9 @@ impl Builds {
         failure: BuildFailure,
     ) {
         let checks = exercise.map(|e| e.judge(Facts::default()));
-        // The failure is told once, in the result (`error`), not again as a log line.
+        // Scripts following the log read why it ended there too (the workbench shows it once,
+        // in the result, and leaves this line out).
+        record.log(LogPhase::Server, failure.message.clone());
         self.remove_leftovers(record).await;
         self.complete(record, exercise, context, |v| {
             v.status = BuildStatus::Failed;

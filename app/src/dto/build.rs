@@ -439,6 +439,19 @@ pub struct BuildOutcome {
     /// The hints unlocked so far, with this build counted (empty: none yet).
     #[serde(default)]
     pub hints_html: String,
+    /// The failure's message, which the log also ends with: the workbench shows it once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
+}
+
+/// The log without its last line when that line only repeats the failure shown beside it.
+pub fn without_repeated_failure(mut log: Vec<LogLine>, failure: Option<&str>) -> Vec<LogLine> {
+    if let (Some(last), Some(failure)) = (log.last(), failure) {
+        if last.phase == LogPhase::Server && last.text == failure {
+            log.pop();
+        }
+    }
+    log
 }
 
 /// A build's result panels as HTML, split around the layer explorer (which is interactive).

@@ -569,7 +569,10 @@ fn AttemptView(r: AttemptRecord) -> impl IntoView {
             .collect_view();
         view! { <h2>"Checks"</h2><ul class="check-list">{items}</ul> }
     });
-    let log = r.log;
+    let log = crate::dto::without_repeated_failure(
+        r.log,
+        r.view.error.as_ref().map(|e| e.message.as_str()),
+    );
     let results = crate::markup::results(&r.view, "/api/v1/instructor/attempts");
     view! {
         <section class="panel attempt" data-attempt=r.summary.id.clone()>

@@ -163,6 +163,18 @@ fn finish(state: BuildState, outcome: BuildOutcome) {
         queue_position: None,
     }));
     state.error_line.set(outcome.error_line);
+    if let Some(failure) = outcome.failure.as_deref() {
+        // The result shows the failure; the log need not end with it again.
+        let ends_with_it = state.log.lines.with_untracked(|l| {
+            l.last()
+                .is_some_and(|x| x.phase == crate::dto::LogPhase::Server && x.text == failure)
+        });
+        if ends_with_it {
+            state.log.lines.update(|l| {
+                l.pop();
+            });
+        }
+    }
     state.checks.set(outcome.checks_html);
     state.chart.set(outcome.chart_html);
     state.verdict.set(outcome.verdict_html);

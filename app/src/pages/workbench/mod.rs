@@ -86,14 +86,19 @@ fn WorkbenchPage(exercise: ExerciseView) -> impl IntoView {
             String::new(),
         ),
     };
-    let log = last.map(|l| l.log.clone()).unwrap_or_default();
+    let log = last
+        .map(|l| {
+            let failure = l.view.error.as_ref().map(|e| e.message.as_str());
+            crate::dto::without_repeated_failure(l.log.clone(), failure)
+        })
+        .unwrap_or_default();
     let built = last.map(|l| (l.at.clone(), l.view.id.clone()));
     let error_line = outcome.as_ref().and_then(|o| o.error_line);
     let results = outcome.and_then(|o| o.results);
     let hints = crate::markup::hints(&exercise.hints, exercise.hint_count);
     // The island carries only the newest lines of a long log.
-    let log = log[log.len().saturating_sub(log::DRAWN_LINES)..].to_vec();
-    let skipped = last.map_or(0, |l| l.log.len().saturating_sub(log::DRAWN_LINES));
+    let skipped = log.len().saturating_sub(log::DRAWN_LINES);
+    let log = log[skipped..].to_vec();
     let lint = first_lint(&exercise.files);
     view! {
         <Title text=exercise.title.clone()/>
