@@ -449,6 +449,76 @@ mod tests {
         );
     }
 
+    /// Every question of the real course, with its lesson, for rules about all of them.
+    fn every_question(course: &Course) -> Vec<(String, &quiz::Question)> {
+        course
+            .lessons
+            .iter()
+            .flat_map(|l| {
+                l.blocks.iter().filter_map(move |b| match b {
+                    Block::Quiz(q) => Some((l, q)),
+                    Block::Prose(_) => None,
+                })
+            })
+            .flat_map(|(l, q)| {
+                q.questions.iter().map(move |question| {
+                    (format!("{}/{}/{}", l.slug, q.id, question.id()), question)
+                })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_single_choice_question_offers_three_options() {
+        let course = Course::load(&real_content()).unwrap_or_else(|e| panic!("{e}"));
+        let questions = every_question(&course);
+        let thin: Vec<String> = questions
+            .iter()
+            .filter_map(|(at, q)| match q {
+                quiz::Question::Single { options, .. } if options.len() < 3 => {
+                    Some(format!("{at} ({} options)", options.len()))
+                }
+                _ => None,
+            })
+            .collect();
+        assert!(
+            thin.is_empty(),
+            "single-choice questions with fewer than three options: {thin:?}"
+        );
+        assert!(
+            questions
+                .iter()
+                .filter(|(_, q)| matches!(q, quiz::Question::Single { .. }))
+                .count()
+                >= 10,
+            "the rule was checked on the course's single-choice questions"
+        );
+    }
+
+    #[test]
+    fn every_typed_docker_option_accepts_each_cli_spelling() {
+        let course = Course::load(&real_content()).unwrap_or_else(|e| panic!("{e}"));
+        let mut checked = 0;
+        let mut incomplete = Vec::new();
+        for (at, q) in every_question(&course) {
+            let quiz::Question::Typed { accept, .. } = q else {
+                continue;
+            };
+            if accept.iter().any(|a| quiz::cli_spellings(a).is_some()) {
+                checked += 1;
+            }
+            let missing = quiz::missing_spellings(accept);
+            if !missing.is_empty() {
+                incomplete.push(format!("{at} lacks {missing:?}"));
+            }
+        }
+        assert!(incomplete.is_empty(), "{incomplete:#?}");
+        assert!(
+            checked >= 2,
+            "the course's option answers (-p, --target) were checked"
+        );
+    }
+
     #[test]
     fn neighbours_follow_course_order() {
         let course = Course::load(&real_content()).expect("loads");

@@ -193,6 +193,120 @@ fn normalize_typed(s: &str) -> String {
         .to_lowercase()
 }
 
+/// Fewest options a single-choice question may offer: with two, a learner who rules out one
+/// has the answer without knowing it.
+pub const MIN_SINGLE_OPTIONS: usize = 3;
+
+/// Short docker options that take a value and mean the same in every docker command that
+/// has them, with their long names. (`-t` is `--tag` for `build` but `--time` for `stop`,
+/// `-f` a file for `build` but a switch for `rm`: such letters are not listed.)
+const SHORT_OPTIONS: &[(char, &str)] = &[
+    ('p', "publish"),
+    ('e', "env"),
+    ('u', "user"),
+    ('w', "workdir"),
+];
+
+/// Every spelling the docker CLI reads the same as `answer`, when `answer` is one docker
+/// option with its value; `None` for any other answer. The long form is written
+/// `--name value` or `--name=value`; a short option from [`SHORT_OPTIONS`] also `-x value`,
+/// `-xvalue` or `-x=value`, and either name stands for the other. A port mapping
+/// (`[ip:]host:container`) means the same with `/tcp` after it. The spellings come back
+/// normalized, as [`normalize_typed`] compares them.
+pub fn cli_spellings(answer: &str) -> Option<Vec<String>> {
+    let answer = normalize_typed(answer);
+    let (short, long, value) = split_option(&answer)?;
+    let values = match port_mapping(value) {
+        Some(mapping) => vec![mapping.to_string(), format!("{mapping}/tcp")],
+        None => vec![value.to_string()],
+    };
+    let mut spellings = Vec::new();
+    for v in &values {
+        if let Some(c) = short {
+            spellings.extend([format!("-{c} {v}"), format!("-{c}{v}"), format!("-{c}={v}")]);
+        }
+        spellings.extend([format!("--{long} {v}"), format!("--{long}={v}")]);
+    }
+    Some(spellings)
+}
+
+/// `(short letter, long name, value)` of an answer that is one option and its value.
+fn split_option(answer: &str) -> Option<(Option<char>, &str, &str)> {
+    let words: Vec<&str> = answer.split(' ').collect();
+    let (flag, value) = match words[..] {
+        [flag, value] if !value.starts_with('-') => (flag, value),
+        [one] => match one.split_once('=') {
+            Some((flag, value)) if is_flag(flag) => (flag, value),
+            // `-p80:5000`: a short option with its value attached.
+            _ => {
+                let mut chars = one.chars();
+                match (chars.next(), chars.next()) {
+                    (Some('-'), Some(c)) if c.is_ascii_alphabetic() => one.split_at(2),
+                    _ => return None,
+                }
+            }
+        },
+        _ => return None,
+    };
+    if value.is_empty() {
+        return None;
+    }
+    if let Some(long) = flag.strip_prefix("--") {
+        let is_name = !long.is_empty()
+            && long
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if !is_name {
+            return None;
+        }
+        let short = SHORT_OPTIONS
+            .iter()
+            .find(|(_, l)| *l == long)
+            .map(|(c, _)| *c);
+        return Some((short, long, value));
+    }
+    let letter = flag.strip_prefix('-').filter(|l| l.len() == 1)?;
+    SHORT_OPTIONS
+        .iter()
+        .find(|(c, _)| letter.starts_with(*c))
+        .map(|(c, long)| (Some(*c), *long, value))
+}
+
+fn is_flag(word: &str) -> bool {
+    word.starts_with("--") || (word.len() == 2 && word.starts_with('-'))
+}
+
+/// The mapping without `/tcp` when `value` is `[a.b.c.d:]host:container[/tcp]`.
+fn port_mapping(value: &str) -> Option<&str> {
+    let mapping = value.strip_suffix("/tcp").unwrap_or(value);
+    let numbers = |part: &str| !part.is_empty() && part.chars().all(|c| c.is_ascii_digit());
+    let parts: Vec<&str> = mapping.split(':').collect();
+    let ports_ok = match parts[..] {
+        [host, container] => numbers(host) && numbers(container),
+        [ip, host, container] => {
+            let octets: Vec<&str> = ip.split('.').collect();
+            octets.len() == 4
+                && octets.iter().all(|o| numbers(o))
+                && numbers(host)
+                && numbers(container)
+        }
+        _ => false,
+    };
+    ports_ok.then_some(mapping)
+}
+
+/// The spellings of the docker options in `accept` that `accept` itself lacks, in order.
+pub fn missing_spellings(accept: &[String]) -> Vec<String> {
+    let given: HashSet<String> = accept.iter().map(|a| normalize_typed(a)).collect();
+    let mut missing: Vec<String> = Vec::new();
+    for spelling in accept.iter().filter_map(|a| cli_spellings(a)).flatten() {
+        if !given.contains(&spelling) && !missing.contains(&spelling) {
+            missing.push(spelling);
+        }
+    }
+    missing
+}
+
 impl Quiz {
     pub fn parse(toml_src: &str) -> Result<Self, String> {
         let quiz: Quiz = toml::from_str(toml_src).map_err(|e| e.to_string())?;
@@ -225,12 +339,29 @@ impl Quiz {
                     if accept.is_empty() {
                         return Err(format!("typed question `{}` accepts no answer", q.id()));
                     }
+                    let missing = missing_spellings(accept);
+                    if !missing.is_empty() {
+                        return Err(format!(
+                            "typed question `{}` accepts a docker option in some of its spellings only: add {} to `accept` (the docker CLI reads them all the same)",
+                            q.id(),
+                            missing
+                                .iter()
+                                .map(|m| format!("\"{m}\""))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ));
+                    }
                     vec![]
                 }
             };
-            if matches!(q, Question::Single { .. } | Question::Multiple { .. })
-                && q.options().len() < 2
-            {
+            if matches!(q, Question::Single { .. }) && q.options().len() < MIN_SINGLE_OPTIONS {
+                return Err(format!(
+                    "single-choice question `{}` has {} options: give it at least {MIN_SINGLE_OPTIONS}, the wrong ones wrong for a reason the explanation can name",
+                    q.id(),
+                    q.options().len()
+                ));
+            }
+            if matches!(q, Question::Multiple { .. }) && q.options().len() < 2 {
                 return Err(format!("question `{}` needs at least two options", q.id()));
             }
             if matches!(q, Question::Multiple { answers, .. } if answers.is_empty()) {
@@ -543,6 +674,98 @@ explanation = "RUN, COPY and ADD."
             "explanations are sent only after grading: {json}"
         );
         assert!(json.contains("<code>1.14.0</code>"));
+    }
+
+    #[test]
+    fn docker_option_answers_have_every_cli_spelling() {
+        let publish = cli_spellings("-p 80:5000").expect("an option with a value");
+        for spelling in [
+            "-p 80:5000",
+            "-p80:5000",
+            "-p=80:5000",
+            "--publish 80:5000",
+            "--publish=80:5000",
+            "-p 80:5000/tcp",
+            "--publish=80:5000/tcp",
+        ] {
+            assert!(
+                publish.contains(&spelling.to_string()),
+                "{spelling}: {publish:?}"
+            );
+        }
+        assert_eq!(publish.len(), 10);
+        // Any spelling leads to the same set.
+        let mut from_long = cli_spellings(" --PUBLISH=80:5000/tcp ").expect("option");
+        let mut sorted = publish.clone();
+        from_long.sort();
+        sorted.sort();
+        assert_eq!(from_long, sorted);
+        assert_eq!(
+            cli_spellings("--target build"),
+            Some(vec!["--target build".into(), "--target=build".into()])
+        );
+        assert!(cli_spellings("-eMODE=prod")
+            .expect("short option, value attached")
+            .contains(&"--env=mode=prod".to_string()));
+        let with_ip = cli_spellings("-p 0.0.0.0:80:5000").expect("option");
+        assert!(with_ip.contains(&"--publish=0.0.0.0:80:5000/tcp".to_string()));
+        // Not one option with a value: no rule applies.
+        for other in [
+            "1.14.1",
+            "id -u",
+            "id --user",
+            "ping -c 3 example.org",
+            "shop.web:app",
+            "-t app",
+            "/srv/www",
+        ] {
+            assert_eq!(cli_spellings(other), None, "{other}");
+        }
+        // A UDP mapping is not the TCP one.
+        assert!(!cli_spellings("-p 53:53/udp")
+            .expect("option")
+            .iter()
+            .any(|s| s.ends_with("/tcp")));
+    }
+
+    #[test]
+    fn a_typed_docker_option_must_accept_every_spelling() {
+        let one_spelling = SEMVER.replace(
+            "accept = [\"1.14.1\", \"v1.14.1\"]",
+            "accept = [\"-p 80:5000\", \"--publish 80:5000\"]",
+        );
+        let err = Quiz::parse(&one_spelling).expect_err("spellings missing");
+        assert!(
+            err.contains("`refactor`")
+                && err.contains("\"--publish=80:5000\"")
+                && err.contains("\"-p 80:5000/tcp\"")
+                && !err.contains("\"--publish 80:5000\","),
+            "{err}"
+        );
+        let all: Vec<String> = cli_spellings("-p 80:5000").expect("option");
+        let complete = SEMVER.replace(
+            "accept = [\"1.14.1\", \"v1.14.1\"]",
+            &format!("accept = {all:?}"),
+        );
+        Quiz::parse(&complete).expect("every spelling listed");
+    }
+
+    #[test]
+    fn a_single_choice_question_needs_three_options() {
+        let two = SEMVER
+            .replace(", { id = \"major\", text = \"`2.0.0`\" }]", "]")
+            .replace("answer = \"major\"", "answer = \"minor\"");
+        let err = Quiz::parse(&two).expect_err("two options");
+        assert!(
+            err.contains("single-choice question `rename` has 2 options")
+                && err.contains("at least 3"),
+            "{err}"
+        );
+        // Multiple choice keeps its own minimum of two.
+        let multiple_two = SEMVER
+            .replace(", { id = \"copy\", text = \"COPY\" }]", "]")
+            .replace("answers = [\"run\", \"copy\"]", "answers = [\"run\"]");
+        Quiz::parse(&multiple_two).expect("two options are enough for multiple choice");
     }
 
     #[test]
