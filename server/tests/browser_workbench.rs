@@ -109,7 +109,7 @@ async fn the_verdict_pill_hints_and_result_text_are_where_the_learner_looks_and_
         .text()
         .await
         .expect("text")
-        .contains("1 of 2 checks pass"));
+        .contains("1 of 3 checks pass"));
     css(&c, ".record[data-status='tried'] .status-pill.tried").await;
     assert_eq!(
         c.find_all(Locator::Css(".hints .hint-item"))
