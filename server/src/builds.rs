@@ -1166,18 +1166,10 @@ impl Builds {
                 LogPhase::Server,
                 format!("Check: running `{}` in the image…", command.join(" ")),
             );
-            let job = RunJob {
-                image: &built.image_id,
-                entrypoint: command.first().map(|c| vec![c.clone()]),
-                command: command.get(1..).map(<[String]>::to_vec),
-                env: Vec::new(),
-                labels: labels.clone(),
-                probe: None,
-                stop: None,
-                limits: &self.settings.run,
-            };
-            let mut quiet = |_line: String| {};
-            if let Ok(run) = engine_run::run(docker, self.engine.host(), job, &mut quiet).await {
+            let entrypoint = command.first().map(|c| vec![c.clone()]);
+            let args = command.get(1..).map(<[String]>::to_vec);
+            let job = self.check_job(&built.image_id, entrypoint, args, Vec::new(), labels);
+            if let Some(run) = self.run_quietly(docker, job).await {
                 extra.commands.push((command.to_vec(), run));
             }
         }
@@ -1195,18 +1187,14 @@ impl Builds {
                         .join(", ")
                 ),
             );
-            let job = RunJob {
-                image: &built.image_id,
-                entrypoint: None,
-                command: variant.args.clone(),
-                env: variant.env.clone(),
-                labels: labels.clone(),
-                probe: None,
-                stop: None,
-                limits: &self.settings.run,
-            };
-            let mut quiet = |_line: String| {};
-            if let Ok(run) = engine_run::run(docker, self.engine.host(), job, &mut quiet).await {
+            let job = self.check_job(
+                &built.image_id,
+                None,
+                variant.args.clone(),
+                variant.env.clone(),
+                labels,
+            );
+            if let Some(run) = self.run_quietly(docker, job).await {
                 extra.variants.push((variant, run));
             }
         }
@@ -1242,6 +1230,39 @@ impl Builds {
             );
         }
         extra
+    }
+
+    /// A run of the built image for a check: the run limits, no probe, nothing to stop.
+    fn check_job<'a>(
+        &'a self,
+        image: &'a str,
+        entrypoint: Option<Vec<String>>,
+        command: Option<Vec<String>>,
+        env: Vec<String>,
+        labels: &HashMap<String, String>,
+    ) -> RunJob<'a> {
+        RunJob {
+            image,
+            entrypoint,
+            command,
+            env,
+            labels: labels.clone(),
+            probe: None,
+            stop: None,
+            limits: &self.settings.run,
+        }
+    }
+
+    /// Run `job` without showing its output (the check that asked for it judges that).
+    async fn run_quietly(
+        &self,
+        docker: &bollard::Docker,
+        job: RunJob<'_>,
+    ) -> Option<app::dto::RunFacts> {
+        let mut quiet = |_line: String| {};
+        engine_run::run(docker, self.engine.host(), job, &mut quiet)
+            .await
+            .ok()
     }
 
     async fn rebuild_after_change(

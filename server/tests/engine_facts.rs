@@ -110,7 +110,15 @@ async fn output_that_imitates_the_builder_is_refused_and_believed_nowhere() {
         "RUN [\"sh\", \"-c\", \"echo 'Step 3/3 : CMD [\\\"true\\\"]'\"]".to_string(),
         "RUN printf 'Step 9/9 : RUN rm -rf /\\n'".to_string(),
     ];
+    // A nonce in each step keeps the engine's cache from answering for it (a cached step
+    // prints nothing, so there would be nothing to imitate): as a comment in the shell form,
+    // as `$0` in the exec form.
+    let nonce = format!("attack-{}-{}", std::process::id(), uuid_like_nonce());
     for attack in &attacks {
+        let attack = match attack.strip_suffix(']') {
+            Some(exec) => format!("{exec}, \"{nonce}\"]"),
+            None => format!("{attack} # {nonce}"),
+        };
         let dockerfile = format!("FROM busybox:latest\n{attack}\nCMD [\"true\"]\n");
         let (view, _log) = attacker.build(None, &[("Dockerfile", &dockerfile)]).await;
         assert_eq!(code(&view), "imitated_builder_output", "{attack}: {view}");
@@ -458,4 +466,11 @@ async fn a_build_is_stopped_when_the_disk_falls_below_the_floor_while_it_runs() 
     );
     assert_eq!(view["error"]["line"], 3);
     assert!(images_with_marker(&marker).is_empty());
+}
+
+/// A value no earlier run of the tests used.
+fn uuid_like_nonce() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
 }

@@ -119,6 +119,24 @@ pub struct AttemptSummary {
     pub at: String,
 }
 
+impl AttemptSummary {
+    /// What the attempt came to, in the words the workbench's verdict uses: *passed* (every
+    /// check), *built* (with how many checks pass), *not built*; or why it ended early.
+    pub fn outcome(&self) -> String {
+        match self.status.as_str() {
+            _ if self.passed => format!("passed: all {} checks", self.checks_total),
+            "succeeded" => format!(
+                "built, {} of {} checks pass",
+                self.checks_passed, self.checks_total
+            ),
+            "failed" => "not built".into(),
+            "interrupted" => "interrupted (server restart)".into(),
+            "cancelled" => "cancelled (a newer build replaced it)".into(),
+            other => other.to_string(),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ExerciseAttempts {
     pub id: String,
@@ -173,4 +191,36 @@ pub struct AttemptRecord {
     pub files: Vec<(String, String)>,
     pub log: Vec<LogLine>,
     pub view: BuildView,
+}
+
+#[cfg(test)]
+mod outcome_tests {
+    use super::AttemptSummary;
+
+    fn attempt(status: &str, passed: bool, checks_passed: u32) -> AttemptSummary {
+        AttemptSummary {
+            id: "a".into(),
+            exercise: "e".into(),
+            status: status.into(),
+            passed,
+            checks_passed,
+            checks_total: 3,
+            size_bytes: None,
+            layers: None,
+            at: String::new(),
+        }
+    }
+
+    #[test]
+    fn an_attempt_reads_in_the_verdicts_words() {
+        assert_eq!(
+            attempt("succeeded", true, 3).outcome(),
+            "passed: all 3 checks"
+        );
+        assert_eq!(
+            attempt("succeeded", false, 1).outcome(),
+            "built, 1 of 3 checks pass"
+        );
+        assert_eq!(attempt("failed", false, 0).outcome(), "not built");
+    }
 }

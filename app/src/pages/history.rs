@@ -220,9 +220,9 @@ fn Side(side: AttemptSide, label: &'static str) -> impl IntoView {
             <p class="attempt-time"><time>{s.at.clone()}</time></p>
             <p>
                 <span class=format!("status-pill {}", if s.passed { "passed" } else { "tried" })>
-                    {if s.passed { "passed".to_string() } else { s.status.clone() }}
+                    {if s.passed { "passed" } else { "not passed" }}
                 </span>
-                {format!(" · {}/{} checks", s.checks_passed, s.checks_total)}
+                {format!(" · {}", s.outcome())}
                 {s.size_bytes.map(|b| format!(" · {}", human_size(b)))}
                 {s.layers.map(|l| format!(" · {}", plural(l as usize, "layer")))}
             </p>

@@ -431,8 +431,7 @@ fn attempt_row(number: usize, a: AttemptSummary) -> impl IntoView {
         <tr class=if a.passed { "passed" } else { "tried" } data-attempt=a.id.clone() data-number=number>
             <td class="num">{format!("#{number}")}</td>
             <td><a href=format!("/instructor/attempts/{}", a.id)>{a.at.clone()}</a></td>
-            <td>{if a.passed { "✓ passed".to_string() } else { a.status.clone() }}</td>
-            <td>{format!("{}/{}", a.checks_passed, a.checks_total)}</td>
+            <td>{a.outcome()}</td>
             <td>{a.size_bytes.map(human_size).unwrap_or_else(|| "—".into())}</td>
             <td>{a.layers.map(|l| l.to_string()).unwrap_or_else(|| "—".into())}</td>
         </tr>
@@ -466,7 +465,7 @@ fn LearnerView(r: LearnerRecord) -> impl IntoView {
                     />
                     <div class="table-scroll">
                         <table class="attempts">
-                            <thead><tr><th>"#"</th><th>"When"</th><th>"Result"</th><th>"Checks"</th><th>"Image"</th><th>"Layers"</th></tr></thead>
+                            <thead><tr><th>"#"</th><th>"When"</th><th>"Result"</th><th>"Image"</th><th>"Layers"</th></tr></thead>
                             <tbody>{rows}</tbody>
                         </table>
                     </div>
@@ -581,12 +580,7 @@ fn AttemptView(r: AttemptRecord) -> impl IntoView {
                 <a href=format!("/instructor/cohorts/{}/learners/{}", r.cohort_id, r.learner_id)>{r.learner_name.clone()}</a>
             </p>
             <h1>{format!("{} — {}", r.exercise_title, r.summary.at)}</h1>
-            <p>{format!(
-                "{} · {}/{} checks",
-                if r.summary.passed { "passed" } else { r.summary.status.as_str() },
-                r.summary.checks_passed,
-                r.summary.checks_total
-            )}</p>
+            <p class="attempt-outcome">{r.summary.outcome()}</p>
             {checks}
             <h2>"Files"</h2>
             {files}
