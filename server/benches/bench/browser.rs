@@ -3,7 +3,7 @@
 //!
 //! - from pressing Build to the first log line drawn, and to the verdict drawn, for a cold
 //!   build of a small context in the playground, beside `docker build` + `docker run` of the
-//!   same Dockerfile (the ratio is layerlab ÷ CLI);
+//!   same Dockerfile with the same limits and labels (the ratio is layerlab ÷ CLI);
 //! - the longest main-thread task (Long Tasks API) while a build prints 200,000 lines.
 
 use crate::table::{Figure, Goal};
@@ -51,8 +51,26 @@ fn cli_build_and_run(dockerfile: &str) -> f64 {
     std::fs::write(dir.path().join("Dockerfile"), dockerfile).expect("write the Dockerfile");
     let tag = "layerlab-bench-browser:latest";
     let started = Instant::now();
+    // The same limits and the two labels layerlab's builds carry (the builder runs them as a
+    // step), as the `builds` part does.
     let built = Command::new("docker")
-        .args(["build", "-q", "--rm", "-t", tag])
+        .args([
+            "build",
+            "-q",
+            "--rm",
+            "--force-rm",
+            "--memory=512m",
+            "--memory-swap=512m",
+            "--cpu-period=100000",
+            "--cpu-quota=100000",
+            "--network=none",
+            "--label",
+            "org.layerlab.attempt=cli-bench/playground",
+            "--label",
+            "org.layerlab.instance=cli-bench",
+            "-t",
+            tag,
+        ])
         .arg(dir.path())
         .env("DOCKER_BUILDKIT", "0")
         .output()
@@ -63,7 +81,18 @@ fn cli_build_and_run(dockerfile: &str) -> f64 {
         String::from_utf8_lossy(&built.stderr)
     );
     let ran = Command::new("docker")
-        .args(["run", "--rm", "--network", "none", tag])
+        .args([
+            "run",
+            "--rm",
+            "--network=none",
+            "--memory=128m",
+            "--memory-swap=128m",
+            "--pids-limit=64",
+            "--cap-drop=ALL",
+            "--security-opt=no-new-privileges",
+            "--read-only",
+            tag,
+        ])
         .output()
         .expect("docker run");
     assert!(
@@ -116,7 +145,7 @@ pub async fn run() -> Vec<Figure> {
             "Build → verdict in the browser ÷ docker build + docker run (CLI)",
             "×",
         )
-        .goal(Goal::AtMost(2.0))
+        .goal(Goal::AtMost(1.25))
         .samples(ratio),
         Figure::new(
             "browser",
