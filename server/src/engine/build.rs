@@ -655,6 +655,8 @@ fn lost_cached_image(message: &str) -> bool {
         // The image store lost the entry between the cache lookup and its use.
         || (lower.contains("failed to get digest sha256:")
             && lower.contains("no such file or directory"))
+        // …or lost the parent a committed step was to be exported on.
+        || lower.contains("unknown parent image id sha256:")
 }
 
 /// The build log as it streams: complete lines, the current step, the last lines of output,
@@ -1087,6 +1089,9 @@ mod tests {
             "unable to find image sha256:7a7c0d3e9b1f2a4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4"
         ));
         assert!(lost_cached_image("No such image: sha256:7a7c0d3e9b1f"));
+        assert!(lost_cached_image(
+            "failed to export image: failed to set parent sha256:7e756009c92e: unknown parent image ID sha256:7e756009c92e"
+        ));
         assert!(lost_cached_image(
             "failed to get digest sha256:29b7a78d4169: open /var/lib/docker/image/overlay2/imagedb/content/sha256/29b7a78d4169: no such file or directory"
         ));
