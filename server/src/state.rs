@@ -168,16 +168,23 @@ impl AppState {
             let tallies = crate::store::tally(&rows)
                 .remove(learner)
                 .unwrap_or_default();
-            view.progress = progress_of(&tallies.get(&id).cloned().unwrap_or_default());
+            let tally = tallies.get(&id).cloned().unwrap_or_default();
+            view.progress = progress_of(&tally);
             view.attempts = rows
                 .iter()
                 .filter(|r| r.exercise == id && r.status != "cancelled")
                 .map(crate::cohort::attempt_summary)
                 .collect();
             if let Some(exercise) = self.exercises.get(&id) {
-                view.hints = crate::workbench::unlocked_hints(&self.store, exercise, learner, 0)
-                    .await
-                    .map_err(|e| internal("loading your hints", e))?;
+                // The misses are counted above: no second read of the attempts.
+                view.hints = crate::workbench::open_hints(
+                    &self.store,
+                    exercise,
+                    learner,
+                    tally.missed_checks,
+                )
+                .await
+                .map_err(|e| internal("loading your hints", e))?;
             }
         }
         if let Some(build) = self.builds.running_for(learner, &id) {

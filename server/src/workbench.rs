@@ -149,12 +149,22 @@ pub async fn unlocked_hints(
     learner: &str,
     pending: u32,
 ) -> Result<Vec<String>, WorkbenchError> {
-    let missed = pending
-        + store
-            .exercise_tallies(learner)
-            .await?
-            .get(&exercise.id)
-            .map_or(0, |t| t.missed_checks);
+    let missed = store
+        .exercise_tallies(learner)
+        .await?
+        .get(&exercise.id)
+        .map_or(0, |t| t.missed_checks);
+    open_hints(store, exercise, learner, missed + pending).await
+}
+
+/// The hints open after `missed` builds that reached the checks without passing, with those
+/// the learner asked for (for callers that have counted the misses already).
+pub async fn open_hints(
+    store: &Store,
+    exercise: &Exercise,
+    learner: &str,
+    missed: u32,
+) -> Result<Vec<String>, WorkbenchError> {
     let asked = store.hints_requested(learner, &exercise.id).await?;
     let open = missed.saturating_add(asked) as usize;
     Ok(exercise.hints.iter().take(open).cloned().collect())

@@ -9,7 +9,6 @@
 use crate::table::{Figure, Goal};
 use crate::web::{css, hydrated, type_over};
 use std::process::Command;
-use std::time::Instant;
 
 const RUNS: usize = 3;
 
@@ -46,63 +45,14 @@ async fn press_build_and_wait(c: &fantoccini::Client, dockerfile: &str) -> serde
     .expect("read the marks")
 }
 
+/// The same Dockerfile by the docker CLI (build + run, as the `builds` part does), in ms.
 fn cli_build_and_run(dockerfile: &str) -> f64 {
     let dir = tempfile::tempdir().expect("context dir");
     std::fs::write(dir.path().join("Dockerfile"), dockerfile).expect("write the Dockerfile");
     let tag = "layerlab-bench-browser:latest";
-    let started = Instant::now();
-    // The same limits and the two labels layerlab's builds carry (the builder runs them as a
-    // step), as the `builds` part does.
-    let built = Command::new("docker")
-        .args([
-            "build",
-            "-q",
-            "--rm",
-            "--force-rm",
-            "--memory=512m",
-            "--memory-swap=512m",
-            "--cpu-period=100000",
-            "--cpu-quota=100000",
-            "--network=none",
-            "--label",
-            "org.layerlab.attempt=cli-bench/playground",
-            "--label",
-            "org.layerlab.instance=cli-bench",
-            "-t",
-            tag,
-        ])
-        .arg(dir.path())
-        .env("DOCKER_BUILDKIT", "0")
-        .output()
-        .expect("docker build");
-    assert!(
-        built.status.success(),
-        "{}",
-        String::from_utf8_lossy(&built.stderr)
-    );
-    let ran = Command::new("docker")
-        .args([
-            "run",
-            "--rm",
-            "--network=none",
-            "--memory=128m",
-            "--memory-swap=128m",
-            "--pids-limit=64",
-            "--cap-drop=ALL",
-            "--security-opt=no-new-privileges",
-            "--read-only",
-            tag,
-        ])
-        .output()
-        .expect("docker run");
-    assert!(
-        ran.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ran.stderr)
-    );
-    let elapsed = started.elapsed().as_secs_f64() * 1000.0;
+    let (_, all) = crate::builds::cli_build_context(dir.path(), tag, "cli-bench/playground");
     let _ = Command::new("docker").args(["rmi", "-f", tag]).output();
-    elapsed
+    all.as_secs_f64() * 1000.0
 }
 
 pub async fn run() -> Vec<Figure> {

@@ -70,7 +70,13 @@ fn cli_build(dir: &std::path::Path, nonce: &str, label: &str) -> (Duration, Dura
             std::fs::write(path, content).expect("write context");
         }
     }
-    let tag = "layerlab-bench-cli:latest";
+    cli_build_context(dir, "layerlab-bench-cli:latest", label)
+}
+
+/// `docker build` then `docker run` of the context in `dir`, with the limits and the two
+/// labels layerlab's builds carry (the builder runs them as a step); returns (build,
+/// build + run).
+pub fn cli_build_context(dir: &std::path::Path, tag: &str, label: &str) -> (Duration, Duration) {
     let label_arg = format!("{LABEL}={label}");
     let instance_arg = format!("{INSTANCE_LABEL}=cli-bench");
     let started = Instant::now();
