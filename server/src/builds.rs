@@ -791,6 +791,11 @@ impl Builds {
         previous_done: Option<watch::Receiver<bool>>,
     ) {
         let id = record.view().id;
+        // This build's arguments, and the checks that judge it with them filled in.
+        let exercise = exercise.map(|e| {
+            let args = e.args_for_a_build();
+            e.with_build_args(&args)
+        });
         if let Some(mut previous) = previous_done {
             let _ = previous.wait_for(|d| *d).await;
         }
@@ -855,9 +860,27 @@ impl Builds {
             tag: tag.clone(),
             labels: image_labels,
             network: exercise.as_ref().is_some_and(|e| e.build_network),
+            build_args: exercise
+                .as_ref()
+                .map(|e| e.build_args.clone())
+                .unwrap_or_default(),
+            cache_from: Vec::new(),
             limits: &self.settings.build,
             base_images: &self.settings.base_images,
         };
+        if !job.build_args.is_empty() {
+            record.log(
+                LogPhase::Server,
+                format!(
+                    "Building with {}",
+                    job.build_args
+                        .iter()
+                        .map(|(k, v)| format!("--build-arg {k}={v}"))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                ),
+            );
+        }
         // The images the log names are stored as they come, so that a server killed mid-build
         // leaves the next start a list to check and clean up (janitor).
         let (printed_tx, printed_rx) = watch::channel(Vec::<String>::new());
@@ -981,15 +1004,24 @@ impl Builds {
                     labels: container_labels.clone(),
                     probe,
                     stop,
+                    watch_health: None,
                     limits: &limits,
                 };
                 let mut on_line = |line: String| record.log(LogPhase::Run, line);
                 match engine_run::run(&docker, self.engine.host(), job, &mut on_line).await {
                     Ok(run) => Some(run),
                     Err(failure) => {
+                        // The image is there: what can be judged without the run is.
+                        let facts = Facts {
+                            image: Some(&image),
+                            config: Some(&config),
+                            stages: Some(built.stages()),
+                            ..Facts::default()
+                        };
+                        let checks = exercise.as_ref().map(|e| e.judge(facts));
                         return self
-                            .fail(&record, exercise.as_ref(), &context, failure)
-                            .await
+                            .fail_judged(&record, exercise.as_ref(), &context, failure, checks)
+                            .await;
                     }
                 }
             }
@@ -1013,6 +1045,7 @@ impl Builds {
                 rebuild: extra.rebuild.as_ref(),
                 variants: &extra.variants,
                 layer_paths: extra.layer_paths.as_ref(),
+                texts: extra.texts.as_ref(),
             };
             e.judge(facts)
         });
@@ -1174,26 +1207,45 @@ impl Builds {
             }
         }
         for variant in checks().filter_map(|c| c.variant()) {
+            let given = variant
+                .env
+                .iter()
+                .cloned()
+                .chain(variant.args.iter().map(|a| a.join(" ")))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let with = if given.is_empty() {
+                String::new()
+            } else {
+                format!(" with {given}")
+            };
             record.log(
                 LogPhase::Server,
-                format!(
-                    "Check: running the image's own command with {}…",
-                    variant
-                        .env
-                        .iter()
-                        .cloned()
-                        .chain(variant.args.iter().map(|a| a.join(" ")))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
+                match variant.watch_health {
+                    Some(within) => format!(
+                        "Check: starting the container{with} and watching the engine's health status (at most {} s)…",
+                        within.as_secs()
+                    ),
+                    None => format!("Check: running the image's own command{with}…"),
+                },
             );
-            let job = self.check_job(
+            let mut job = self.check_job(
                 &built.image_id,
                 None,
                 variant.args.clone(),
                 variant.env.clone(),
                 labels,
             );
+            job.watch_health = variant.watch_health;
+            let health_limits;
+            if let Some(within) = variant.watch_health {
+                // The wait the check allows, not the exercise's run time limit.
+                health_limits = RunLimits {
+                    timeout: within + std::time::Duration::from_secs(1),
+                    ..self.settings.run.clone()
+                };
+                job.limits = &health_limits;
+            }
             if let Some(run) = self.run_quietly(docker, job).await {
                 extra.variants.push((variant, run));
             }
@@ -1204,8 +1256,25 @@ impl Builds {
                 "Check: reading every layer of the image…".into(),
             );
             let limits = crate::engine::layers::LayerLimits::default();
-            match crate::engine::layers::explore(docker, &built.image_id, &limits).await {
-                Ok(report) => {
+            let mut texts: Vec<String> = Vec::new();
+            for text in checks().filter_map(|c| c.text_in_layers()) {
+                if !texts.iter().any(|t| t == text) {
+                    texts.push(text.to_string());
+                }
+            }
+            match crate::engine::layers::explore_finding(docker, &built.image_id, &limits, &texts)
+                .await
+            {
+                Ok((report, found)) => {
+                    let mut in_layers = crate::exercise::check::TextsInLayers::default();
+                    for f in found {
+                        in_layers
+                            .found
+                            .entry(texts[f.text].clone())
+                            .or_default()
+                            .push((f.layer, f.path));
+                    }
+                    extra.texts = Some(in_layers);
                     let mut found = crate::exercise::check::LayerPaths::default();
                     for layer in &report.layers {
                         found.truncated |= layer.files_truncated;
@@ -1249,6 +1318,7 @@ impl Builds {
             labels: labels.clone(),
             probe: None,
             stop: None,
+            watch_health: None,
             limits: &self.settings.run,
         }
     }
@@ -1300,6 +1370,9 @@ impl Builds {
             tag: tag.clone(),
             labels: self.image_labels(&attempt),
             network: exercise.build_network,
+            build_args: exercise.build_args.clone(),
+            // Judged against the first build's own chain, whatever other learners built.
+            cache_from: vec![first.image_id.clone()],
             limits: &self.settings.build,
             base_images: &self.settings.base_images,
         };
@@ -1337,6 +1410,19 @@ impl Builds {
         failure: BuildFailure,
     ) {
         let checks = exercise.map(|e| e.judge(Facts::default()));
+        self.fail_judged(record, exercise, context, failure, checks)
+            .await;
+    }
+
+    /// [`Self::fail`] with the checks already judged on what was known when it failed.
+    async fn fail_judged(
+        &self,
+        record: &BuildRecord,
+        exercise: Option<&Exercise>,
+        context: &BuildContext,
+        failure: BuildFailure,
+        checks: Option<Vec<app::dto::CheckOutcome>>,
+    ) {
         // Scripts following the log read why it ended there too (the workbench shows it once,
         // in the result, and leaves this line out).
         record.log(LogPhase::Server, failure.message.clone());
@@ -1516,16 +1602,23 @@ async fn rebuilt_steps(
         if step.header.is_empty() || !matches!(step.keyword.as_str(), "RUN" | "COPY" | "ADD") {
             continue;
         }
-        let known = first
+        // A step of the first build's own chain was cached.
+        if first
             .steps
             .iter()
-            .any(|s| crate::engine::image::same_image(&s.image, &step.image));
+            .any(|s| crate::engine::image::same_image(&s.image, &step.image))
+        {
+            continue;
+        }
+        // Otherwise: made by this rebuild, or taken from the cache another way (restored
+        // from the first build's history under `--cache-from`, which makes a new image ID
+        // with the history's old creation time).
         let made_now = match crate::engine::image::created(docker, &step.image).await {
             Some(created) => created >= rebuilt.started,
             // An image the engine no longer has cannot be judged cached.
             None => true,
         };
-        if !known || made_now {
+        if made_now {
             out.push(step.header.clone());
         }
     }
@@ -1583,6 +1676,7 @@ struct ExtraFacts {
     rebuild: Option<RebuildFacts>,
     variants: Vec<(crate::exercise::check::RunVariant, app::dto::RunFacts)>,
     layer_paths: Option<crate::exercise::check::LayerPaths>,
+    texts: Option<crate::exercise::check::TextsInLayers>,
 }
 
 /// What to run after a build: the exercise's run step, or for the playground the image's own

@@ -480,8 +480,22 @@ async fn the_first_log_line_arrives_while_the_build_is_still_running() {
     remove_image(&result["image"]);
 }
 
+/// Set when the solution self-test ends (passed or not): removing an image also removes the
+/// untagged parents it shares with others, which are the build cache a solution's cache check
+/// rebuilds from, so the wrong-answer self-test removes its images only after that.
+static SOLUTIONS_DONE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+struct SetWhenDropped(&'static std::sync::atomic::AtomicBool);
+
+impl Drop for SetWhenDropped {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 #[tokio::test]
 async fn every_solution_passes_its_checks_and_every_starter_fails() {
+    let _done = SetWhenDropped(&SOLUTIONS_DONE);
     let root = support::repo_root().join("exercises");
     let mut ids: Vec<String> = std::fs::read_dir(&root)
         .expect("exercises folder")
@@ -581,9 +595,10 @@ async fn every_known_wrong_answer_fails_the_check_it_names() {
         .iter()
         .flat_map(|e| e.wrong.iter().map(move |w| (e.id.clone(), w.clone())))
         .collect();
-    assert!(cases.len() >= 7, "wrong answers found: {}", cases.len());
+    assert!(cases.len() >= 29, "wrong answers found: {}", cases.len());
     let mut client = TestClient::new(LOCAL_ENGINE).await;
     let mut missed = Vec::new();
+    let mut built = Vec::new();
     for (id, case) in &cases {
         let files: Vec<(&str, &str)> = case
             .files
@@ -597,11 +612,19 @@ async fn every_known_wrong_answer_fails_the_check_it_names() {
             .cloned();
         match verdict {
             Some(check) if check["passed"] == false => {
+                let message = check["message"].as_str().unwrap_or("");
                 assert!(
-                    !check["message"].as_str().unwrap_or("").is_empty(),
+                    !message.is_empty(),
                     "{id}/{}: a failed check says why",
                     case.name
                 );
+                // A wrong answer that does not even build proves nothing about its check.
+                if message.starts_with("Not checked: the image did not build") {
+                    missed.push(format!(
+                        "{id}/wrong/{} does not build, so `{}` is never judged: {result:#}",
+                        case.name, case.fails
+                    ));
+                }
             }
             Some(check) => missed.push(format!(
                 "{id}/wrong/{} ({}) passes `{}`: {check}",
@@ -612,7 +635,16 @@ async fn every_known_wrong_answer_fails_the_check_it_names() {
                 case.name, case.fails
             )),
         }
-        remove_image(&result["image"]);
+        built.push(result["image"].clone());
+    }
+    let waited = std::time::Instant::now();
+    while !SOLUTIONS_DONE.load(std::sync::atomic::Ordering::SeqCst)
+        && waited.elapsed() < std::time::Duration::from_secs(900)
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    for image in &built {
+        remove_image(image);
     }
     assert!(
         missed.is_empty(),
@@ -1046,4 +1078,71 @@ async fn a_build_whose_cached_step_vanishes_under_it_builds_again_and_succeeds()
     assert_eq!(printed.trim(), word);
     remove_image(&result["image"]);
     remove_image(&two["image"]);
+}
+
+/// Why a cache check rebuilds with `--cache-from` the first build's image: the classic
+/// builder takes, among equal cached steps, the newest one, so an equal step that another
+/// learner's build made between this learner's build and its rebuild leads the rebuild
+/// away from the chain its later steps are cached in. With `--cache-from`, a cached step is
+/// taken only on that image's chain. Shown with the docker CLI on the real engine.
+#[test]
+fn the_builder_takes_the_newest_equal_step_unless_told_which_image_to_follow() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let word = marker("newest");
+    let write =
+        |name: &str, text: &str| std::fs::write(dir.path().join(name), text).expect("write");
+    // A WORKDIR of its own, so that no other test's steps are cache candidates.
+    let dockerfile = format!(
+        "FROM busybox:latest\nWORKDIR /{word}\nCOPY deps.txt ./\nRUN cat deps.txt > installed\nCOPY app.sh ./\n"
+    );
+    write("Dockerfile", &dockerfile);
+    write("deps.txt", "alpha\n");
+    write("app.sh", "echo one\n");
+    let tag = format!("layerlab-test/{word}:first");
+    let build = |extra: &[&str], context: &std::path::Path| -> String {
+        let out = std::process::Command::new("docker")
+            .env("DOCKER_BUILDKIT", "0")
+            .args(["build", "--network", "none"])
+            .args(extra)
+            .arg(context)
+            .output()
+            .expect("docker build runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    build(&["-t", &tag], dir.path());
+    // Another build makes an equal WORKDIR step, newer than ours.
+    let other = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        other.path().join("Dockerfile"),
+        format!("FROM busybox:latest\nWORKDIR /{word}\nRUN echo someone else\n"),
+    )
+    .expect("write");
+    let other_tag = format!("layerlab-test/{word}:other");
+    build(&["--no-cache", "-t", &other_tag], other.path());
+    write("app.sh", "echo one\necho two\n");
+    let cached_copy = |log: &str| {
+        let after = log.split("COPY deps.txt").nth(1).unwrap_or("");
+        after.lines().take(2).any(|l| l.contains("Using cache"))
+    };
+    let plain_tag = format!("layerlab-test/{word}:plain");
+    let followed_tag = format!("layerlab-test/{word}:followed");
+    let plain = build(&["-t", &plain_tag], dir.path());
+    let followed = build(&["--cache-from", &tag, "-t", &followed_tag], dir.path());
+    // Removing the tags removes the steps only they used.
+    let _ = std::process::Command::new("docker")
+        .args(["image", "rm", "-f", &followed_tag, &plain_tag, &other_tag, &tag])
+        .output();
+    assert!(
+        !cached_copy(&plain),
+        "the engine now keeps to one chain by itself; --cache-from may no longer be needed:\n{plain}"
+    );
+    assert!(
+        cached_copy(&followed),
+        "with --cache-from the unchanged COPY comes from the first build's chain:\n{followed}"
+    );
 }

@@ -196,3 +196,68 @@ fn a_starter_folder_called_dot_git_is_the_learners_git_folder() {
     assert!(starter.contains_key(".git/config"), "{:?}", starter.keys());
     assert!(!starter.keys().any(|p| p.contains("dot.git")));
 }
+
+#[test]
+fn build_arguments_and_their_placeholders_are_checked_at_load_time() {
+    // A check naming an argument the exercise does not pass.
+    let (_dir, content, exercises) = scratch_course();
+    edit(
+        &exercises.join("build-args/exercise.toml"),
+        "contains = \"release {arg.RELEASE}\"",
+        "contains = \"release {arg.RELEAS}\"",
+    );
+    let err = layerlab_server::check_course(&content, &exercises).expect_err("unknown arg");
+    let message = format!("{err:#}");
+    assert!(
+        message.contains("build-args") && message.contains("app-reports-it"),
+        "{message}"
+    );
+
+    // A health check that would hold a run slot too long.
+    let (_dir, content, exercises) = scratch_course();
+    edit(
+        &exercises.join("healthcheck/exercise.toml"),
+        "within_secs = 15",
+        "within_secs = 300",
+    );
+    let err = layerlab_server::check_course(&content, &exercises).expect_err("too long");
+    assert!(
+        format!("{err:#}").contains("within_secs must be 1 to 30"),
+        "{err:#}"
+    );
+
+    // Each build draws its own version; the checks are judged with it.
+    let root = support::repo_root();
+    let course = layerlab_server::course::Course::load(&root.join("content")).expect("course");
+    let all = layerlab_server::exercise::Exercises::load(&root.join("exercises"), &course)
+        .expect("exercises");
+    let exercise = all.get("build-args").expect("build-args").clone();
+    let first = exercise.args_for_a_build();
+    let second = exercise.args_for_a_build();
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].0, "RELEASE");
+    assert!(
+        first[0].1.split('.').count() == 3
+            && first[0].1.split('.').all(|n| n.parse::<u32>().is_ok()),
+        "{first:?}"
+    );
+    let draws: std::collections::HashSet<String> = (0..20)
+        .map(|_| exercise.args_for_a_build()[0].1.clone())
+        .collect();
+    assert!(
+        draws.len() > 10,
+        "versions repeat: {draws:?} (and {second:?})"
+    );
+    let judged = exercise.clone().with_build_args(&first);
+    assert_eq!(judged.build_args, first);
+    let label = judged
+        .checks
+        .iter()
+        .find(|c| c.id == "label-version")
+        .expect("label check");
+    assert!(
+        format!("{:?}", label.check).contains(&format!("\"{}\"", first[0].1)),
+        "{:?}",
+        label.check
+    );
+}

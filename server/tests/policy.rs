@@ -553,6 +553,8 @@ async fn the_policys_cost_per_build() {
             tag: "layerlab/playground:policy-cost".into(),
             labels: Default::default(),
             network: false,
+            build_args: Vec::new(),
+            cache_from: Vec::new(),
             limits: &limits,
             base_images: &base_images,
         };

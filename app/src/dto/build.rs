@@ -192,6 +192,24 @@ pub struct RunFacts {
     /// stop_after_secs`) and it was still running then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop: Option<StopFacts>,
+    /// What the engine said of the container's health, when a check watched it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<HealthFacts>,
+}
+
+/// The engine's health status of a container (from its image's `HEALTHCHECK`), as a check
+/// that watched it last saw it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HealthFacts {
+    /// `starting`, `healthy`, `unhealthy`, or `none` when the image declares no health check.
+    pub status: String,
+    /// How long after the start it was read.
+    pub after_ms: u64,
+    /// How many health checks the engine had run (it keeps the last five).
+    pub checks_run: usize,
+    /// What the last health check printed, trimmed.
+    pub last_output: String,
+    pub last_exit_code: Option<i64>,
 }
 
 /// A running container asked to stop, as `docker stop` does: its stop signal, then SIGKILL if

@@ -1,4 +1,9 @@
 #!/bin/sh
-# report: prints a summary of its input. Version 1.4.2.
-# New in this release: an optional --json flag; everything else behaves as before.
-if [ "$1" = "--json" ]; then echo "{\"lines\": 3}"; else echo "3 lines"; fi
+# report: prints a summary of its input.
+VERSION=1.4.2
+# New since 1.4.2: an optional --json flag. Without it, the output is exactly as before.
+case "$1" in
+  --version) echo "report $VERSION" ;;
+  --json) echo "{\"lines\": 3}" ;;
+  *) echo "3 lines" ;;
+esac

@@ -349,6 +349,18 @@ fn split_blocks(body: &str) -> Result<Vec<Block>, String> {
         let Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(lang))) = &event else {
             continue;
         };
+        if lang.as_ref() == "dockerfile" {
+            let mut example = String::new();
+            for (inner, _) in parser.by_ref() {
+                match inner {
+                    Event::Text(t) => example.push_str(&t),
+                    Event::End(_) => break,
+                    _ => {}
+                }
+            }
+            check_dockerfile_example(&example)?;
+            continue;
+        }
         if lang.as_ref() != "quiz" {
             continue;
         }
@@ -370,6 +382,40 @@ fn split_blocks(body: &str) -> Result<Vec<Block>, String> {
     }
     push_prose(&mut blocks, &body[prose_start..]);
     Ok(blocks)
+}
+
+/// A Dockerfile example must say what the builder would read: a `#` after an instruction
+/// is not a comment but part of its arguments (`WORKDIR /app  # here` names a folder
+/// `/app  # here`), so a learner copying the example would get something else.
+fn check_dockerfile_example(example: &str) -> Result<(), String> {
+    for line in example.lines() {
+        let trimmed = line.trim_start();
+        let starts_instruction = trimmed
+            .split_whitespace()
+            .next()
+            .is_some_and(|word| word.len() > 1 && word.chars().all(|c| c.is_ascii_uppercase()));
+        if !starts_instruction {
+            continue;
+        }
+        // Outside quotes, a `#` after whitespace.
+        let mut quote = None;
+        let mut previous = ' ';
+        for c in trimmed.chars() {
+            match (quote, c) {
+                (None, '"' | '\'') => quote = Some(c),
+                (Some(q), c) if c == q => quote = None,
+                (None, '#') if previous.is_whitespace() => {
+                    return Err(format!(
+                        "a ```dockerfile example has `#` after an instruction: `{}`. The builder reads that as part of the instruction, not as a comment; put the comment on a line of its own",
+                        trimmed.trim_end()
+                    ));
+                }
+                _ => {}
+            }
+            previous = c;
+        }
+    }
+    Ok(())
 }
 
 fn push_prose(blocks: &mut Vec<Block>, src: &str) {
@@ -569,6 +615,16 @@ mod tests {
             .collect();
         assert_eq!(kinds, ["prose", "quiz", "prose"]);
         assert!(course.quiz("a-lesson", "q").is_some());
+    }
+
+    #[test]
+    fn a_comment_after_a_dockerfile_instruction_is_refused() {
+        let bad = "Text.\n\n```dockerfile\nFROM busybox:1.35\nWORKDIR /app   # created here\n```\n";
+        let err = split_blocks(bad).expect_err("refused");
+        assert!(err.contains("WORKDIR /app   # created here"), "{err}");
+        let fine = "```dockerfile\n# a comment line\nFROM busybox:1.35\nRUN echo \"a # b\" && echo 'c # d'\nRUN echo x#y\nENV A=1 \\\n    B=2\n```\n";
+        split_blocks(fine)
+            .expect("comments on their own line, # in quotes and # in a word are fine");
     }
 
     #[test]

@@ -74,6 +74,12 @@ pub struct BuildJob<'a> {
     pub labels: HashMap<String, String>,
     /// Whether `RUN` steps get a network (off unless the exercise needs one).
     pub network: bool,
+    /// `--build-arg NAME=value` pairs (the exercise's, never the learner's).
+    pub build_args: Vec<(String, String)>,
+    /// `--cache-from`: when set, a cached step is taken only from these images' chains,
+    /// never from an equal step another build made meanwhile (the builder otherwise picks
+    /// the newest, which may lead away from the chain this build's next steps are cached in).
+    pub cache_from: Vec<String>,
     pub limits: &'a BuildLimits,
     /// The course's base images: what the build policy lets a `FROM` name.
     pub base_images: &'a [String],
@@ -194,7 +200,11 @@ pub async fn build(
         None => docker.clone(),
     };
     let cpu_period = 100_000;
-    let options = BuildImageOptionsBuilder::new()
+    let mut options = BuildImageOptionsBuilder::new();
+    if !job.cache_from.is_empty() {
+        options = options.cachefrom(&job.cache_from);
+    }
+    let options = options
         .dockerfile("Dockerfile")
         .t(&job.tag)
         .rm(true)
@@ -204,6 +214,12 @@ pub async fn build(
         .cpuperiod(cpu_period)
         .cpuquota(clamp_i32((job.limits.cpus * f64::from(cpu_period)) as i64))
         .labels(&job.labels)
+        .buildargs(
+            &job.build_args
+                .iter()
+                .cloned()
+                .collect::<HashMap<String, String>>(),
+        )
         .networkmode(if job.network { "default" } else { "none" })
         .build();
 

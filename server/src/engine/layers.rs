@@ -79,6 +79,34 @@ pub async fn explore(
     image: &str,
     limits: &LayerLimits,
 ) -> Result<LayerReport, LayersError> {
+    explore_finding(docker, image, limits, &[])
+        .await
+        .map(|(report, _)| report)
+}
+
+/// Where a searched text was found: a file of one layer that holds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TextFound {
+    /// Which of the searched texts (its index in the list given).
+    pub text: usize,
+    /// The layer that holds the file, 1 for the bottom (base) layer.
+    pub layer: usize,
+    /// Absolute: `/app/token.txt`.
+    pub path: String,
+}
+
+/// At most this many texts are searched in one read of the layers.
+pub const MAX_TEXTS: usize = 32;
+
+/// [`explore`], also reading every regular file of every layer for `texts` (at most
+/// [`MAX_TEXTS`], each non-empty): a file a later layer deletes is still found, in the layer
+/// that added it. Compressed files are not opened.
+pub async fn explore_finding(
+    docker: &Docker,
+    image: &str,
+    limits: &LayerLimits,
+    texts: &[String],
+) -> Result<(LayerReport, Vec<TextFound>), LayersError> {
     let inspect = docker.inspect_image(image).await.map_err(|e| match e {
         bollard::errors::Error::DockerResponseServerError {
             status_code: 404, ..
@@ -102,13 +130,15 @@ pub async fn explore(
 
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(CHANNEL_CHUNKS);
     let reader_limits = limits.clone();
+    let reader_texts = texts.to_vec();
     let reader = tokio::task::spawn_blocking(move || {
-        read_export(
+        read_export_finding(
             ChannelReader {
                 rx,
                 current: Bytes::new(),
             },
             &reader_limits,
+            &reader_texts,
         )
     });
     // Exported by ID, so a tag moved meanwhile cannot mix two images.
@@ -143,9 +173,9 @@ pub async fn explore(
     if let Some(e) = feed_error {
         return Err(e);
     }
-    let mut report = read?;
+    let (mut report, found) = read?;
     report.image_id = id;
-    Ok(report)
+    Ok((report, found))
 }
 
 /// The export stream as a blocking reader, for the tar crate.
@@ -176,7 +206,22 @@ impl Read for ChannelReader {
 /// [`LayerReport::image_id`] is the config's digest. `max_export_bytes` is not checked here
 /// ([`explore`] counts the stream).
 pub fn read_export<R: Read>(export: R, limits: &LayerLimits) -> Result<LayerReport, LayersError> {
-    let scan = scan_export(export, limits)?;
+    read_export_finding(export, limits, &[]).map(|(report, _)| report)
+}
+
+/// [`read_export`], also searching every regular file for `texts` (see [`explore_finding`]).
+pub fn read_export_finding<R: Read>(
+    export: R,
+    limits: &LayerLimits,
+    texts: &[String],
+) -> Result<(LayerReport, Vec<TextFound>), LayersError> {
+    if texts.len() > MAX_TEXTS || texts.iter().any(String::is_empty) {
+        return Err(LayersError::Format(format!(
+            "at most {MAX_TEXTS} non-empty texts can be searched at once"
+        )));
+    }
+    let search = TextSearch::new(texts);
+    let scan = scan_export(export, limits, &search)?;
     let (config_path, layer_paths) = scan.resolve_manifest()?;
     let config_bytes = scan
         .json
@@ -187,17 +232,77 @@ pub fn read_export<R: Read>(export: R, limits: &LayerLimits) -> Result<LayerRepo
     let diff_ids = config.rootfs.map(|r| r.diff_ids).unwrap_or_default();
 
     let mut inputs = Vec::with_capacity(layer_paths.len());
+    let mut found = Vec::new();
     for (index, path) in layer_paths.iter().enumerate() {
         let entries = scan.layer(path)?;
         let digest = diff_ids
             .get(index)
             .cloned()
             .unwrap_or_else(|| digest_from_path(path));
+        for entry in entries.iter().filter(|e| e.holds != 0) {
+            for text in (0..texts.len()).filter(|i| entry.holds & (1 << i) != 0) {
+                found.push(TextFound {
+                    text,
+                    layer: index + 1,
+                    path: format!("/{}", entry.path),
+                });
+            }
+        }
         inputs.push(LayerInput { digest, entries });
     }
     let mut report = analyze(&inputs, &config.history, limits);
     report.image_id = image_id_from_config_path(&config_path);
-    Ok(report)
+    Ok((report, found))
+}
+
+/// The texts a read of the layers looks for in every regular file.
+struct TextSearch {
+    finders: Vec<memchr::memmem::Finder<'static>>,
+    /// The longest text's length: a match may straddle two reads.
+    longest: usize,
+}
+
+impl TextSearch {
+    fn new(texts: &[String]) -> Self {
+        TextSearch {
+            finders: texts
+                .iter()
+                .map(|t| memchr::memmem::Finder::new(t.as_bytes()).into_owned())
+                .collect(),
+            longest: texts.iter().map(String::len).max().unwrap_or(0),
+        }
+    }
+
+    /// Which texts `file` holds, as a bit set; reads until all are found or the file ends.
+    fn holds(&self, file: &mut impl Read, buffer: &mut Vec<u8>) -> io::Result<u32> {
+        const CHUNK: usize = 64 << 10;
+        let all: u32 = if self.finders.len() >= 32 {
+            u32::MAX
+        } else {
+            (1u32 << self.finders.len()) - 1
+        };
+        let overlap = self.longest.saturating_sub(1);
+        buffer.resize(CHUNK + overlap, 0);
+        let mut kept = 0usize;
+        let mut holds = 0u32;
+        loop {
+            let n = file.read(&mut buffer[kept..])?;
+            if n == 0 {
+                return Ok(holds);
+            }
+            let filled = kept + n;
+            for (i, finder) in self.finders.iter().enumerate() {
+                if holds & (1 << i) == 0 && finder.find(&buffer[..filled]).is_some() {
+                    holds |= 1 << i;
+                }
+            }
+            if holds == all {
+                return Ok(holds);
+            }
+            kept = overlap.min(filled);
+            buffer.copy_within(filled - kept..filled, 0);
+        }
+    }
 }
 
 /// What the outer archive held: every layer's entries, the small JSON files, and links.
@@ -211,7 +316,11 @@ struct Scan {
     links: HashMap<String, String>,
 }
 
-fn scan_export<R: Read>(export: R, limits: &LayerLimits) -> Result<Scan, LayersError> {
+fn scan_export<R: Read>(
+    export: R,
+    limits: &LayerLimits,
+    search: &TextSearch,
+) -> Result<Scan, LayersError> {
     let mut scan = Scan::default();
     let mut entries_seen = 0usize;
     let mut archive = tar::Archive::new(export);
@@ -253,8 +362,12 @@ fn scan_export<R: Read>(export: R, limits: &LayerLimits) -> Result<Scan, LayersE
         let body = io::Cursor::new(head).chain(entry);
         let parsed = match sniffed {
             Sniffed::Zstd => Err("it is zstd-compressed, which is not supported".to_string()),
-            Sniffed::Gzip => read_layer(flate2::read::GzDecoder::new(body), &mut entries_seen),
-            Sniffed::Json | Sniffed::Tar => read_layer(body, &mut entries_seen),
+            Sniffed::Gzip => read_layer(
+                flate2::read::GzDecoder::new(body),
+                &mut entries_seen,
+                search,
+            ),
+            Sniffed::Json | Sniffed::Tar => read_layer(body, &mut entries_seen, search),
         };
         if entries_seen > limits.max_entries {
             return Err(LayersError::TooManyFiles {
@@ -458,6 +571,8 @@ struct RawEntry {
     what: RawKind,
     size: u64,
     link: Option<String>,
+    /// Which searched texts the file holds (a bit per text).
+    holds: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -474,12 +589,17 @@ enum RawKind {
     Opaque,
 }
 
-fn read_layer<R: Read>(layer: R, entries_seen: &mut usize) -> Result<Vec<RawEntry>, String> {
+fn read_layer<R: Read>(
+    layer: R,
+    entries_seen: &mut usize,
+    search: &TextSearch,
+) -> Result<Vec<RawEntry>, String> {
     let mut archive = tar::Archive::new(layer);
     let mut entries = Vec::new();
+    let mut buffer = Vec::new();
     let describe = |e: io::Error| format!("it is not a readable tar: {e}");
     for entry in archive.entries().map_err(describe)? {
-        let entry = entry.map_err(describe)?;
+        let mut entry = entry.map_err(describe)?;
         *entries_seen += 1;
         let path = normalize(&entry.path().map_err(describe)?.to_string_lossy());
         if path.is_empty() {
@@ -495,6 +615,7 @@ fn read_layer<R: Read>(layer: R, entries_seen: &mut usize) -> Result<Vec<RawEntr
                 what: RawKind::Opaque,
                 size: 0,
                 link: None,
+                holds: 0,
             });
             continue;
         }
@@ -513,6 +634,7 @@ fn read_layer<R: Read>(layer: R, entries_seen: &mut usize) -> Result<Vec<RawEntr
                 what: RawKind::Whiteout,
                 size: 0,
                 link: None,
+                holds: 0,
             });
             continue;
         }
@@ -546,11 +668,17 @@ fn read_layer<R: Read>(layer: R, entries_seen: &mut usize) -> Result<Vec<RawEntr
         } else {
             0
         };
+        let holds = if what == RawKind::File && size > 0 && !search.finders.is_empty() {
+            search.holds(&mut entry, &mut buffer).map_err(describe)?
+        } else {
+            0
+        };
         entries.push(RawEntry {
             path,
             what,
             size,
             link,
+            holds,
         });
     }
     Ok(entries)
@@ -1185,6 +1313,65 @@ mod tests {
         assert_eq!(report.image_id, format!("sha256:{}", hex(999)));
         assert_eq!(report.layers[0].digest, format!("sha256:{}", hex(100)));
         assert_eq!(report.layers[1].id, hex(101)[..12]);
+    }
+
+    #[test]
+    fn texts_are_found_in_the_layer_that_added_them_even_across_reads_and_after_deletion() {
+        let secret = "tok_live_51c0ffee2b1d";
+        // The secret straddles the 64 KiB read boundary of the search.
+        let mut straddling = vec![b'.'; (64 << 10) - 5];
+        straddling.extend_from_slice(secret.as_bytes());
+        straddling.extend_from_slice(b"tail");
+        let mut first = tar::Builder::new(Vec::new());
+        add_file(
+            &mut first,
+            "app/token.txt",
+            format!("token={secret}\n").as_bytes(),
+        );
+        add_file(&mut first, "app/big.bin", &straddling);
+        add_file(
+            &mut first,
+            "app/clean.txt",
+            b"nothing to see: tok_live_ alone",
+        );
+        let first = first.into_inner().expect("layer");
+        let mut second = tar::Builder::new(Vec::new());
+        add_file(&mut second, "app/.wh.token.txt", b"");
+        add_file(&mut second, "etc/pantry.toml", b"name = \"pantry\"");
+        let second = second.into_inner().expect("layer");
+        let export = legacy(&[first, second], HISTORY, &[]);
+        let texts = vec![
+            secret.to_string(),
+            "name = \"pantry\"".to_string(),
+            "absent".into(),
+        ];
+        let (report, found) =
+            read_export_finding(export.as_slice(), &LayerLimits::default(), &texts).expect("reads");
+        assert_eq!(report.layers.len(), 2);
+        let mut found: Vec<(usize, usize, &str)> = found
+            .iter()
+            .map(|f| (f.text, f.layer, f.path.as_str()))
+            .collect();
+        found.sort();
+        assert_eq!(
+            found,
+            vec![
+                (0, 1, "/app/big.bin"),
+                (0, 1, "/app/token.txt"),
+                (1, 2, "/etc/pantry.toml")
+            ]
+        );
+        // Nothing searched: nothing found, and the report is the same.
+        let (plain, none) =
+            read_export_finding(export.as_slice(), &LayerLimits::default(), &[]).expect("reads");
+        assert!(none.is_empty());
+        assert_eq!(plain, report);
+        let refused =
+            read_export_finding(export.as_slice(), &LayerLimits::default(), &[String::new()]);
+        assert!(
+            matches!(refused, Err(LayersError::Format(_))),
+            "{refused:?}"
+        );
     }
 
     #[test]

@@ -2,8 +2,8 @@
 //! have no network (`none`: loopback only), so they can connect to nothing — not the host, not
 //! another learner — and nothing can connect to them. The probe instead makes its socket in
 //! the container's namespace: `setns` moves only the calling thread, and a socket keeps the
-//! namespace it was made in, so a short-lived thread enters, connects to `127.0.0.1:<port>`
-//! and hands the connected socket back to tokio. This needs the engine on this host (its
+//! namespace it was made in, so a short-lived thread enters, connects to
+//! [`PROBE_ADDRESS`]`:<port>` and hands the connected socket back to tokio. This needs the engine on this host (its
 //! `SandboxKey` path must be ours to open) and root (`CAP_SYS_ADMIN`) for `setns`.
 
 use std::fs::File;
@@ -14,6 +14,12 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
+
+/// Where the probe connects inside a run's namespace: an address of its loopback network that
+/// is not 127.0.0.1. A server listening on every address (`0.0.0.0`, `::`) answers there, as
+/// it would behind a port mapping; one listening only on 127.0.0.1 does not — as behind a
+/// port mapping, which arrives on the container's own address, never on its loopback.
+pub const PROBE_ADDRESS: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
 
 /// Connecting on loopback is answered at once (accepted or refused); this only bounds a
 /// listener whose backlog is full.
@@ -61,7 +67,7 @@ impl NetNs {
         })
     }
 
-    /// Connect to `127.0.0.1:port` inside the namespace.
+    /// Connect to [`PROBE_ADDRESS`]`:port` inside the namespace.
     pub async fn connect(&self, port: u16) -> Result<tokio::net::TcpStream, NetnsError> {
         let file = self.file.clone();
         let (tx, rx) = tokio::sync::oneshot::channel();
@@ -96,7 +102,7 @@ fn enter(ns: &File) -> Result<(), NetnsError> {
 }
 
 fn connect_here(port: u16) -> Result<std::net::TcpStream, NetnsError> {
-    let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let address = SocketAddr::from((PROBE_ADDRESS, port));
     std::net::TcpStream::connect_timeout(&address, CONNECT_TIMEOUT)
         .map_err(|source| NetnsError::Connect { port, source })
 }

@@ -8,7 +8,7 @@
 use super::build::BUILD_LABEL;
 use super::netns::{NetNs, NetnsError};
 use super::strip_ansi;
-use app::dto::{BuildFailure, ProbeFacts, RunFacts, StopFacts};
+use app::dto::{BuildFailure, HealthFacts, ProbeFacts, RunFacts, StopFacts};
 use bollard::models::{ContainerCreateBody, HostConfig, HostConfigLogConfig};
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, KillContainerOptionsBuilder, LogsOptionsBuilder,
@@ -95,8 +95,15 @@ pub struct RunJob<'a> {
     pub probe: Option<ProbeSpec>,
     /// Ask it to stop after a while and see how it takes it (no probe then).
     pub stop: Option<StopSpec>,
+    /// Watch the engine's health status of the container (its image's `HEALTHCHECK`) and end
+    /// the run as soon as the engine calls it healthy or unhealthy, or after this long (no
+    /// probe, no stop then).
+    pub watch_health: Option<Duration>,
     pub limits: &'a RunLimits,
 }
+
+/// How often the engine's health status is read while it is watched.
+const HEALTH_POLL: Duration = Duration::from_millis(200);
 
 /// Run `job` to the end (or to its probe's answer, or to the time limit), sending each output
 /// line to `on` as it arrives.
@@ -184,6 +191,7 @@ async fn run_created(
     let mut timed_out = false;
     let mut probe_facts = None;
     let mut stop_facts = None;
+    let mut health_facts = None;
     let mut unavailable = None;
     match &job.probe {
         None => {
@@ -192,8 +200,12 @@ async fn run_created(
                 docker.wait_container(id, None::<bollard::query_parameters::WaitContainerOptions>);
             let stop_at = job.stop.map(|s| started + s.after);
             let mut stop_sent: Option<(Instant, StopSpec, String)> = None;
-            let sleep = tokio::time::sleep_until(stop_at.unwrap_or(deadline));
+            let health_until = job
+                .watch_health
+                .map(|within| (started + within).min(deadline));
+            let sleep = tokio::time::sleep_until(stop_at.or(health_until).unwrap_or(deadline));
             tokio::pin!(sleep);
+            let mut health_poll = tokio::time::interval(HEALTH_POLL);
             let mut lines_open = true;
             loop {
                 tokio::select! {
@@ -201,13 +213,29 @@ async fn run_created(
                         Some(line) => on(line),
                         None => lines_open = false,
                     },
+                    _ = health_poll.tick(), if job.watch_health.is_some() => {
+                        let facts = read_health(docker, id, started).await;
+                        let decided = matches!(facts.status.as_str(), "healthy" | "unhealthy" | "none");
+                        health_facts = Some(facts);
+                        if decided {
+                            break;
+                        }
+                    }
                     _ = wait.next() => {
                         if let Some((sent, spec, signal)) = stop_sent.take() {
                             stop_facts = Some(stop_outcome(started, sent, spec, signal, true));
                         }
+                        if job.watch_health.is_some() {
+                            health_facts = Some(read_health(docker, id, started).await);
+                        }
                         break;
                     }
                     _ = &mut sleep => match (job.stop, stop_sent.take()) {
+                        _ if job.watch_health.is_some() => {
+                            // Undecided when the wait ends: say what it was last.
+                            health_facts = Some(read_health(docker, id, started).await);
+                            break;
+                        }
                         (Some(spec), None) => {
                             let sent = Instant::now();
                             let signal = send_stop_signal(docker, id).await;
@@ -321,7 +349,45 @@ async fn run_created(
         timed_out,
         probe: probe_facts,
         stop: stop_facts,
+        health: health_facts,
     })
+}
+
+/// The engine's health status of a container and the output of its last health check.
+async fn read_health(docker: &Docker, id: &str, started: Instant) -> HealthFacts {
+    let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let health = inspect(docker, id)
+        .await
+        .and_then(|c| c.state)
+        .and_then(|s| s.health);
+    let Some(health) = health else {
+        return HealthFacts {
+            status: "none".into(),
+            after_ms: elapsed_ms,
+            checks_run: 0,
+            last_output: String::new(),
+            last_exit_code: None,
+        };
+    };
+    let status = match health.status {
+        Some(bollard::models::HealthStatusEnum::HEALTHY) => "healthy",
+        Some(bollard::models::HealthStatusEnum::UNHEALTHY) => "unhealthy",
+        Some(bollard::models::HealthStatusEnum::STARTING) => "starting",
+        // `EMPTY` or `NONE`: the image declares no health check.
+        _ => "none",
+    };
+    let log = health.log.unwrap_or_default();
+    let last = log.last();
+    HealthFacts {
+        status: status.into(),
+        after_ms: elapsed_ms,
+        checks_run: log.len(),
+        last_output: last
+            .and_then(|l| l.output.clone())
+            .map(|o| strip_ansi(o.trim()).chars().take(500).collect())
+            .unwrap_or_default(),
+        last_exit_code: last.and_then(|l| l.exit_code),
+    }
 }
 
 async fn inspect(docker: &Docker, id: &str) -> Option<bollard::models::ContainerInspectResponse> {
@@ -580,7 +646,8 @@ impl Helper<'_> {
                 "sh".into(),
                 "-c".into(),
                 format!(
-                    "printf '%s' \"$PROBE_REQUEST\" | timeout {HELPER_TIMEOUT_SECS} nc 127.0.0.1 \"$PROBE_PORT\""
+                    "printf '%s' \"$PROBE_REQUEST\" | timeout {HELPER_TIMEOUT_SECS} nc {} \"$PROBE_PORT\"",
+                    super::netns::PROBE_ADDRESS
                 ),
             ]),
             env: Some(vec![

@@ -76,15 +76,50 @@ pub enum Check {
     /// No layer of the final image adds `path` or anything under it. A file a later step
     /// deletes is still in the layer that added it, for anyone who has the image.
     NeverInLayers { path: String },
+    /// Started with its own command (and the environment variables `env` added), the
+    /// container is reported `status` (`healthy` or `unhealthy`) by the engine's own health
+    /// checking (the image's `HEALTHCHECK`) within `within_secs`.
+    Health {
+        status: HealthWanted,
+        within_secs: u64,
+        #[serde(default)]
+        env: std::collections::BTreeMap<String, String>,
+    },
+    /// No file in any layer of the final image holds `text` (so no copy of what holds it
+    /// reached the image, not even one a later step deleted). `what` names that thing for
+    /// the learner: "the project's source (its pyproject.toml)".
+    NoFileContains { text: String, what: String },
 }
 
-/// A run of the image's own command with other inputs (a `run-with` check).
+/// The health status a `health` check waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HealthWanted {
+    Healthy,
+    Unhealthy,
+}
+
+impl HealthWanted {
+    fn as_str(self) -> &'static str {
+        match self {
+            HealthWanted::Healthy => "healthy",
+            HealthWanted::Unhealthy => "unhealthy",
+        }
+    }
+}
+
+/// The longest a `health` check may wait: runs hold a slot of the engine meanwhile.
+pub const MAX_HEALTH_WAIT_SECS: u64 = 30;
+
+/// A run of the image's own command with other inputs (a `run-with` or `health` check).
 #[derive(Clone, Debug, PartialEq)]
 pub struct RunVariant {
     /// `NAME=value` pairs added to the container's environment.
     pub env: Vec<String>,
     /// Replaces the image's CMD when set.
     pub args: Option<Vec<String>>,
+    /// Watch the engine's health status for at most this long (a `health` check).
+    pub watch_health: Option<std::time::Duration>,
 }
 
 /// What the second build of a cache check found.
@@ -109,6 +144,57 @@ fn last_line(output: &str) -> String {
         .collect()
 }
 
+/// Judge what the engine said of a container's health against what a check wants.
+fn health_verdict(
+    wanted: HealthWanted,
+    run: &RunFacts,
+    health: &app::dto::HealthFacts,
+) -> (bool, String) {
+    let when = seconds(health.after_ms);
+    let last = if health.last_output.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " Its last check (exit code {}) printed “{}”.",
+            health
+                .last_exit_code
+                .map_or_else(|| "?".to_string(), |c| c.to_string()),
+            last_line(&health.last_output)
+        )
+    };
+    match health.status.as_str() {
+        "none" => (
+            false,
+            "The image declares no HEALTHCHECK, so the engine has no health to report.".into(),
+        ),
+        status if status == wanted.as_str() => (
+            true,
+            format!("The engine reported it {status} after {when}.{last}"),
+        ),
+        "starting" => match run.exit_code {
+            Some(code) => (
+                false,
+                format!("The container exited (code {code}) after {when}, before the engine decided on its health."),
+            ),
+            None => (
+                false,
+                format!(
+                    "After {when} the engine still reported “starting”: {} health check{} had run. The first check comes one --interval after the start (30 s unless you set it), and it takes --retries failures in a row to be unhealthy.{last}",
+                    health.checks_run,
+                    if health.checks_run == 1 { "" } else { "s" }
+                ),
+            ),
+        },
+        status => (
+            false,
+            format!(
+                "The engine reported it {status} after {when}; the goal is {}.{last}",
+                wanted.as_str()
+            ),
+        ),
+    }
+}
+
 fn ok_status() -> u16 {
     200
 }
@@ -121,10 +207,39 @@ pub struct ExerciseCheck {
     pub check: Check,
     /// `lesson-slug#heading-id` (or just `lesson-slug`): where a failure is explained.
     pub explained_in: Option<String>,
+    /// The table as written, to fill in a build's arguments (`{arg.NAME}`).
+    pub source: toml::Table,
+}
+
+impl ExerciseCheck {
+    /// This check with every `{arg.NAME}` in its strings replaced by the value `args` gives
+    /// NAME (what one build passed as `--build-arg NAME=value`).
+    pub fn with_args(&self, args: &[(String, String)]) -> anyhow::Result<ExerciseCheck> {
+        let mut table = self.source.clone();
+        for (_, value) in table.iter_mut() {
+            fill_args(value, args);
+        }
+        parse(table)
+    }
+}
+
+/// `{arg.NAME}` → the value of NAME in `args`, in every string of `value`.
+fn fill_args(value: &mut toml::Value, args: &[(String, String)]) {
+    match value {
+        toml::Value::String(text) => {
+            for (name, arg) in args {
+                *text = text.replace(&format!("{{arg.{name}}}"), arg);
+            }
+        }
+        toml::Value::Array(items) => items.iter_mut().for_each(|v| fill_args(v, args)),
+        toml::Value::Table(table) => table.iter_mut().for_each(|(_, v)| fill_args(v, args)),
+        _ => {}
+    }
 }
 
 /// Take a `[[checks]]` table apart: its `id` and `explained_in`, then the rest as a [`Check`].
 pub fn parse(mut table: toml::Table) -> anyhow::Result<ExerciseCheck> {
+    let source = table.clone();
     let id = match table.remove("id") {
         Some(toml::Value::String(id)) if !id.is_empty() => id,
         Some(_) => bail!("`id` must be a non-empty string"),
@@ -143,6 +258,7 @@ pub fn parse(mut table: toml::Table) -> anyhow::Result<ExerciseCheck> {
         id,
         check,
         explained_in,
+        source,
     })
 }
 
@@ -164,6 +280,32 @@ pub struct Facts<'a> {
     /// The paths each layer of the final image adds or changes, and whether any layer's list
     /// was cut short (then absence cannot be proven).
     pub layer_paths: Option<&'a LayerPaths>,
+    /// The files of the layers that hold the texts checks search for; `None` when the layers
+    /// could not be read.
+    pub texts: Option<&'a TextsInLayers>,
+}
+
+/// For each text searched in an image's layers, the files that hold it: (layer, path), the
+/// bottom layer being 1. A text found nowhere has no entry.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TextsInLayers {
+    pub found: std::collections::BTreeMap<String, Vec<(usize, String)>>,
+}
+
+impl TextsInLayers {
+    /// "/app/token.txt (layer 3)", for the first few files that hold `text`.
+    fn files_holding(&self, text: &str) -> Option<String> {
+        let files = self.found.get(text).filter(|f| !f.is_empty())?;
+        let mut named: Vec<String> = files
+            .iter()
+            .take(3)
+            .map(|(layer, path)| format!("{path} (layer {layer})"))
+            .collect();
+        if files.len() > 3 {
+            named.push(format!("{} more", files.len() - 3));
+        }
+        Some(named.join(", "))
+    }
 }
 
 /// Every path added or changed by some layer of an image (no leading `/`).
@@ -214,6 +356,16 @@ impl Check {
             Check::RunWith { env, args, .. } => Some(RunVariant {
                 env: env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
                 args: args.clone(),
+                watch_health: None,
+            }),
+            Check::Health {
+                env, within_secs, ..
+            } => Some(RunVariant {
+                env: env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+                args: None,
+                watch_health: Some(std::time::Duration::from_secs(
+                    (*within_secs).min(MAX_HEALTH_WAIT_SECS),
+                )),
             }),
             _ => None,
         }
@@ -221,7 +373,19 @@ impl Check {
 
     /// Whether judging this check reads the image's layers.
     pub fn needs_layers(&self) -> bool {
-        matches!(self, Check::NeverInLayers { .. })
+        matches!(
+            self,
+            Check::NeverInLayers { .. } | Check::NoSecret { .. } | Check::NoFileContains { .. }
+        )
+    }
+
+    /// A text this check looks for in every file of every layer.
+    pub fn text_in_layers(&self) -> Option<&str> {
+        match self {
+            Check::NoSecret { value } => Some(value),
+            Check::NoFileContains { text, .. } => Some(text),
+            _ => None,
+        }
     }
 
     /// The file a cache check changes before rebuilding.
@@ -276,7 +440,7 @@ impl Check {
             } => format!("The image is labelled {name}={v}."),
             Check::Label { name, equals: None } => format!("The image has the label {name}."),
             Check::NoSecret { .. } => {
-                "The secret token appears nowhere in the image's configuration or history.".into()
+                "The secret token appears nowhere in the image: not in its configuration, its history or any file of any layer.".into()
             }
             Check::Stages { min } => format!("The Dockerfile has at least {min} stages."),
             Check::CacheHitOnRebuild {
@@ -299,6 +463,31 @@ impl Check {
             }
             Check::NeverInLayers { path } => {
                 format!("No layer of the image holds {path}, not even one a later step deleted it from.")
+            }
+            Check::NoFileContains { what, .. } => {
+                format!("No layer of the image holds {what}, not even one a later step deleted it from.")
+            }
+            Check::Health {
+                status,
+                within_secs,
+                env,
+            } => {
+                let given = if env.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "Run with {}, ",
+                        env.iter()
+                            .map(|(k, v)| format!("`{k}={v}`"))
+                            .collect::<Vec<_>>()
+                            .join(" and ")
+                    )
+                };
+                let subject = if given.is_empty() { "The" } else { "the" };
+                format!(
+                    "{given}{subject} engine reports the container {} within {within_secs} s (its own HEALTHCHECK decides).",
+                    status.as_str()
+                )
             }
         }
     }
@@ -450,14 +639,19 @@ impl Check {
             } => match facts.run.and_then(|r| r.probe.as_ref()) {
                 None => needs_run_message(),
                 Some(probe) => match probe.status {
-                    None => (
-                        false,
-                        format!(
-                            "No answer on port {}: {}.",
-                            probe.port,
-                            probe.error.as_deref().unwrap_or("nothing listened")
-                        ),
-                    ),
+                    None => {
+                        let error = probe.error.as_deref().unwrap_or("nothing listened");
+                        // Still running but unreachable: the usual cause is the address.
+                        let why = if error.starts_with("the container stopped") {
+                            ""
+                        } else {
+                            " The check connects to the container's own address, as a port mapping (`docker run -p`) does: a server listening only on 127.0.0.1 (localhost) cannot be reached that way; it must listen on 0.0.0.0."
+                        };
+                        (
+                            false,
+                            format!("No answer on port {}: {error}.{why}", probe.port),
+                        )
+                    }
                     Some(actual) if actual != *status => (
                         false,
                         format!("The server answered {actual}; the goal is {status}."),
@@ -521,16 +715,29 @@ impl Check {
                 if image.history.iter().any(|h| h.created_by.contains(value.as_str())) {
                     found.push("the build history (a RUN or ARG)");
                 }
-                if found.is_empty() {
-                    (true, "The token is not stored in the image's configuration.".into())
-                } else {
-                    (
+                let files = facts.texts.map(|t| t.files_holding(value));
+                match (found.is_empty(), files) {
+                    (false, _) => (
                         false,
                         format!(
                             "The token can be read from {} with `docker inspect` or `docker history`.",
                             found.join(", ")
                         ),
-                    )
+                    ),
+                    (true, Some(Some(files))) => (
+                        false,
+                        format!(
+                            "The token is in the file {files}: whoever has the image can read it, even if a later step deletes it."
+                        ),
+                    ),
+                    (true, None) => (
+                        false,
+                        "Not checked: the image's layers could not be read, so a file may still hold the token.".into(),
+                    ),
+                    (true, Some(None)) => (
+                        true,
+                        "The token is nowhere in the image: not in its configuration, its history or its files.".into(),
+                    ),
                 }
             }
             Check::RunWith { contains, .. } => {
@@ -576,6 +783,30 @@ impl Check {
                         None => (true, format!("No layer holds {path}.")),
                     }
                 }
+            },
+            Check::Health { status, .. } => {
+                let variant = self.variant();
+                let run = facts
+                    .variants
+                    .iter()
+                    .find(|(v, _)| Some(v) == variant.as_ref())
+                    .map(|(_, run)| run);
+                match run.and_then(|r| r.health.as_ref().map(|h| (r, h))) {
+                    None => needs_run_message(),
+                    Some((run, health)) => health_verdict(*status, run, health),
+                }
+            }
+            Check::NoFileContains { text, what } => match facts.texts {
+                None => (false, "Not checked: the image's layers could not be read.".into()),
+                Some(texts) => match texts.files_holding(text) {
+                    Some(files) => (
+                        false,
+                        format!(
+                            "The image holds {what}: {files}. Whoever has the image can read it, even if a later step deletes it."
+                        ),
+                    ),
+                    None => (true, format!("No layer holds {what}.")),
+                },
             },
             Check::Stages { min } => match facts.stages {
                 None => (false, "Not checked: the stages are unknown.".into()),
@@ -730,6 +961,7 @@ mod tests {
             output_truncated: false,
             oom_killed: false,
             timed_out: false,
+            health: None,
             probe: Some(ProbeFacts {
                 port: 8080,
                 path: "/".into(),
@@ -780,6 +1012,7 @@ mod tests {
             output_truncated: false,
             oom_killed: false,
             timed_out: false,
+            health: None,
             probe: None,
             stop: Some(StopFacts {
                 signal: "SIGTERM".into(),
@@ -922,6 +1155,170 @@ mod tests {
             unlooked.message.starts_with("Not checked"),
             "{}",
             unlooked.message
+        );
+    }
+
+    #[test]
+    fn secrets_and_texts_in_layer_files_fail_and_unread_layers_prove_nothing() {
+        let img = image(2, 10);
+        let config = ImageConfigFacts::default();
+        let secret = Check::NoSecret {
+            value: "tok_123".into(),
+        };
+        let source = Check::NoFileContains {
+            text: "name = \"pantry\"".into(),
+            what: "the project's source".into(),
+        };
+        assert_eq!(secret.text_in_layers(), Some("tok_123"));
+        assert!(secret.needs_layers() && source.needs_layers());
+        let unread = Facts {
+            image: Some(&img),
+            config: Some(&config),
+            ..Facts::default()
+        };
+        for check in [&secret, &source] {
+            let verdict = check.judge("x", unread);
+            assert!(
+                !verdict.passed,
+                "{check:?} passed without reading the layers"
+            );
+            assert!(
+                verdict.message.starts_with("Not checked"),
+                "{}",
+                verdict.message
+            );
+        }
+        let mut found = TextsInLayers::default();
+        found
+            .found
+            .insert("tok_123".into(), vec![(3, "/app/token.txt".into())]);
+        let read = Facts {
+            texts: Some(&found),
+            ..unread
+        };
+        let verdict = secret.judge("s", read);
+        assert!(!verdict.passed);
+        assert!(
+            verdict.message.contains("/app/token.txt (layer 3)"),
+            "{}",
+            verdict.message
+        );
+        assert!(source.judge("p", read).passed);
+        found.found.insert(
+            "name = \"pantry\"".into(),
+            (1..=5)
+                .map(|i| (4, format!("/src/{i}/pyproject.toml")))
+                .collect(),
+        );
+        let read = Facts {
+            texts: Some(&found),
+            ..unread
+        };
+        let verdict = source.judge("p", read);
+        assert!(!verdict.passed);
+        assert!(
+            verdict
+                .message
+                .contains("the project's source: /src/1/pyproject.toml (layer 4)"),
+            "{}",
+            verdict.message
+        );
+        assert!(verdict.message.contains("2 more"), "{}", verdict.message);
+        let clean = TextsInLayers::default();
+        let verdict = secret.judge(
+            "s",
+            Facts {
+                texts: Some(&clean),
+                ..unread
+            },
+        );
+        assert!(verdict.passed, "{}", verdict.message);
+    }
+
+    #[test]
+    fn health_verdicts_follow_the_engine_and_explain_starting() {
+        let img = image(1, 1);
+        let check = Check::Health {
+            status: HealthWanted::Unhealthy,
+            within_secs: 15,
+            env: [("SIMULATE_FAILURE".to_string(), "1".to_string())].into(),
+        };
+        let variant = check.variant().expect("a health check runs a variant");
+        assert_eq!(variant.env, vec!["SIMULATE_FAILURE=1".to_string()]);
+        assert_eq!(
+            variant.watch_health,
+            Some(std::time::Duration::from_secs(15))
+        );
+        let run = |status: &str, exit_code: Option<i64>| RunFacts {
+            exit_code,
+            output: String::new(),
+            output_truncated: false,
+            oom_killed: false,
+            timed_out: false,
+            probe: None,
+            stop: None,
+            health: Some(app::dto::HealthFacts {
+                status: status.into(),
+                after_ms: 3200,
+                checks_run: 3,
+                last_output: "wget: server returned error: HTTP/1.1 404 Not Found".into(),
+                last_exit_code: Some(1),
+            }),
+        };
+        let judge = |facts_run: RunFacts| {
+            let variants = vec![(variant.clone(), facts_run)];
+            check.judge(
+                "h",
+                Facts {
+                    image: Some(&img),
+                    variants: &variants,
+                    ..Facts::default()
+                },
+            )
+        };
+        let passed = judge(run("unhealthy", None));
+        assert!(passed.passed, "{}", passed.message);
+        assert!(
+            passed.message.contains("404 Not Found"),
+            "{}",
+            passed.message
+        );
+        let healthy = judge(run("healthy", None));
+        assert!(!healthy.passed);
+        assert!(
+            healthy.message.contains("the goal is unhealthy"),
+            "{}",
+            healthy.message
+        );
+        let none = judge(run("none", None));
+        assert!(
+            !none.passed && none.message.contains("no HEALTHCHECK"),
+            "{}",
+            none.message
+        );
+        let starting = judge(run("starting", None));
+        assert!(
+            !starting.passed && starting.message.contains("--interval"),
+            "{}",
+            starting.message
+        );
+        let exited = judge(run("starting", Some(0)));
+        assert!(
+            !exited.passed && exited.message.contains("exited (code 0)"),
+            "{}",
+            exited.message
+        );
+        let not_run = check.judge(
+            "h",
+            Facts {
+                image: Some(&img),
+                ..Facts::default()
+            },
+        );
+        assert!(
+            !not_run.passed && not_run.message.starts_with("Not checked"),
+            "{}",
+            not_run.message
         );
     }
 }

@@ -31,6 +31,11 @@ struct ExerciseFile {
     /// Whether `RUN` steps may use the network (off by default).
     #[serde(default)]
     build_network: bool,
+    /// Build arguments every build passes (`--build-arg NAME=value`); the value
+    /// [`FRESH_VERSION`] is a new version number for each build. Checks write `{arg.NAME}`
+    /// for the value a build used.
+    #[serde(default)]
+    build_args: BTreeMap<String, String>,
     run: Option<RunFile>,
     #[serde(default)]
     checks: Vec<toml::Table>,
@@ -108,6 +113,8 @@ pub struct Exercise {
     pub lesson: Option<String>,
     pub base_images: Vec<String>,
     pub build_network: bool,
+    /// `--build-arg`s as declared (see [`Exercise::args_for_a_build`]).
+    pub build_args: Vec<(String, String)>,
     pub run: Option<RunStep>,
     pub checks: Vec<ExerciseCheck>,
     /// Sanitized inline HTML, in the order they unlock.
@@ -117,6 +124,71 @@ pub struct Exercise {
     pub solution: BTreeMap<String, String>,
     /// Known wrong answers, each with the check that must fail it.
     pub wrong: Vec<WrongAnswer>,
+}
+
+/// A build argument value that becomes a new version number (`3.17.42`) for every build, so
+/// that an image can only show it by really reading the argument.
+pub const FRESH_VERSION: &str = "{fresh-version}";
+
+impl Exercise {
+    /// The `--build-arg`s for one build: the declared ones, each [`FRESH_VERSION`] drawn anew.
+    pub fn args_for_a_build(&self) -> Vec<(String, String)> {
+        self.build_args
+            .iter()
+            .map(|(name, value)| {
+                let value = if value == FRESH_VERSION {
+                    let bytes = *uuid::Uuid::new_v4().as_bytes();
+                    format!(
+                        "{}.{}.{}",
+                        2 + bytes[0] % 7,
+                        10 + bytes[1] % 80,
+                        1 + bytes[2] % 90
+                    )
+                } else {
+                    value.clone()
+                };
+                (name.clone(), value)
+            })
+            .collect()
+    }
+
+    /// This exercise as one build runs and judges it: `args` (from
+    /// [`Self::args_for_a_build`]) are its build arguments, and its checks have them filled
+    /// in (loading proved they parse so).
+    pub fn with_build_args(mut self, args: &[(String, String)]) -> Exercise {
+        if args.is_empty() {
+            return self;
+        }
+        self.build_args = args.to_vec();
+        self.checks = self
+            .checks
+            .iter()
+            .map(|c| {
+                c.with_args(args).unwrap_or_else(|e| {
+                    tracing::error!(check = %c.id, "filling in build arguments: {e:#}");
+                    c.clone()
+                })
+            })
+            .collect();
+        self
+    }
+
+    /// A check's goal as the learner reads it before building: a build argument's value is
+    /// not known yet, so it is named (`<RELEASE>`).
+    fn described(&self, check: &ExerciseCheck) -> String {
+        if self.build_args.is_empty() {
+            return check.check.describe();
+        }
+        let named: Vec<(String, String)> = self
+            .build_args
+            .iter()
+            .map(|(name, _)| (name.clone(), format!("<{name}>")))
+            .collect();
+        check
+            .with_args(&named)
+            .map(|c| c.check.describe())
+            .unwrap_or_else(|_| check.check.describe())
+    }
 }
 
 /// Every exercise, in folder-name order.
@@ -276,6 +348,53 @@ fn load_one(dir: &Path, id: &str, course: &Course) -> anyhow::Result<Exercise> {
         if check.needs_stop() && run.as_ref().and_then(|r| r.stop).is_none() {
             bail!("check `{id}` looks at how the container stops; add stop_after_secs to [run]");
         }
+        if let check::Check::Health { within_secs, .. } = check {
+            if !(1..=check::MAX_HEALTH_WAIT_SECS).contains(within_secs) {
+                bail!(
+                    "check `{id}`: within_secs must be 1 to {} (the container holds a run slot while the engine decides)",
+                    check::MAX_HEALTH_WAIT_SECS
+                );
+            }
+        }
+        if check.text_in_layers() == Some("") {
+            bail!("check `{id}`: the text to look for in the layers is empty");
+        }
+        if let check::Check::NoFileContains { text, what } = check {
+            if text.is_empty() || what.trim().is_empty() {
+                bail!("check `{id}`: give the `text` to look for and `what` it stands for (\"the project's source\")");
+            }
+        }
+    }
+    for name in file.build_args.keys() {
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            bail!("build_args: `{name}` is not a build argument name (letters, digits, _)");
+        }
+    }
+    let sample: Vec<(String, String)> = file
+        .build_args
+        .keys()
+        .map(|k| (k.clone(), "1.2.3".to_string()))
+        .collect();
+    for c in &checks {
+        let filled = c
+            .with_args(&sample)
+            .with_context(|| format!("check `{}` with its build arguments filled in", c.id))?;
+        if format!("{:?}", filled.check).contains("{arg.") {
+            bail!(
+                "check `{}` names `{{arg.…}}` of a build argument that build_args does not declare",
+                c.id
+            );
+        }
+    }
+    let texts = checks
+        .iter()
+        .filter_map(|c| c.check.text_in_layers())
+        .count();
+    if texts > crate::engine::layers::MAX_TEXTS {
+        bail!(
+            "{texts} checks search the layers for a text; at most {} can",
+            crate::engine::layers::MAX_TEXTS
+        );
     }
     let readme = dir.join("README.md");
     let statement = std::fs::read_to_string(&readme).with_context(|| {
@@ -309,6 +428,7 @@ fn load_one(dir: &Path, id: &str, course: &Course) -> anyhow::Result<Exercise> {
         lesson: file.lesson,
         base_images: file.base_images,
         build_network: file.build_network,
+        build_args: file.build_args.into_iter().collect(),
         run,
         checks,
         hints: file
@@ -458,7 +578,7 @@ impl Exercise {
                 .iter()
                 .map(|c| CheckDescription {
                     id: c.id.clone(),
-                    description: c.check.describe(),
+                    description: self.described(c),
                 })
                 .collect(),
             run_summary: self.run.as_ref().map(RunStep::summary),

@@ -71,6 +71,8 @@ pub struct Rules<'a> {
     pub max_unpacked_bytes: u64,
     /// Whether `RUN` steps have a network (changes what a refusal advises).
     pub network: bool,
+    /// The build's `--build-arg`s: they win over an `ARG`'s default, as in the engine.
+    pub build_args: &'a [(String, String)],
 }
 
 /// A build the policy allowed, and what to check on its result.
@@ -94,6 +96,7 @@ pub fn rules_of<'a>(job: &'a BuildJob<'_>) -> Rules<'a> {
         instance: job.labels.get(INSTANCE_LABEL).map(String::as_str),
         max_unpacked_bytes: job.limits.max_image_bytes,
         network: job.network,
+        build_args: &job.build_args,
     }
 }
 
@@ -342,14 +345,25 @@ impl<I: Images> Judge<'_, I> {
             .map_err(|e| syntax(line, &format!("“{word}” cannot be expanded: {e}")))
     }
 
+    /// The value the build passes for `name` (`--build-arg`), if any.
+    fn build_arg(&self, name: &str) -> Option<String> {
+        self.rules
+            .build_args
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    }
+
     /// `ARG` before the first `FROM`: a default `FROM` lines expand with.
     fn meta_arg(&mut self, node: &Node, escape: char) -> Result<(), BuildFailure> {
         for (name, value) in dockerfile::arg_entries(&node.rest, escape) {
-            if let Some(value) = value {
-                let value = self.expand(&value, escape, &self.meta, node.line)?;
-                self.meta.retain(|(k, _)| *k != name);
-                self.meta.push((name, value));
-            }
+            let value = match (self.build_arg(&name), value) {
+                (Some(given), _) => given,
+                (None, Some(value)) => self.expand(&value, escape, &self.meta, node.line)?,
+                (None, None) => continue,
+            };
+            self.meta.retain(|(k, _)| *k != name);
+            self.meta.push((name, value));
         }
         Ok(())
     }
@@ -450,9 +464,10 @@ impl<I: Images> Judge<'_, I> {
         match node.keyword.as_str() {
             "arg" => {
                 for (name, value) in dockerfile::arg_entries(&node.rest, escape) {
-                    let value = match value {
-                        Some(v) => self.expand(&v, escape, &scope, line)?,
-                        None => self
+                    let value = match (self.build_arg(&name), value) {
+                        (Some(given), _) => given,
+                        (None, Some(v)) => self.expand(&v, escape, &scope, line)?,
+                        (None, None) => self
                             .meta
                             .iter()
                             .find(|(k, _)| *k == name)

@@ -78,6 +78,14 @@ const BASES: &[&str] = &[
 ];
 
 async fn judge_with(text: &str, files: &[(&str, &[u8])]) -> Result<Approved, BuildFailure> {
+    judge_with_args(text, files, &[]).await
+}
+
+async fn judge_with_args(
+    text: &str,
+    files: &[(&str, &[u8])],
+    build_args: &[(String, String)],
+) -> Result<Approved, BuildFailure> {
     let bases: Vec<String> = BASES.iter().map(|s| s.to_string()).collect();
     let rules = Rules {
         base_images: &bases,
@@ -85,6 +93,7 @@ async fn judge_with(text: &str, files: &[(&str, &[u8])]) -> Result<Approved, Bui
         instance: Some(INSTANCE),
         max_unpacked_bytes: 1 << 30,
         network: false,
+        build_args,
     };
     let mut map = BTreeMap::new();
     map.insert("Dockerfile".to_string(), text.to_string());
@@ -418,4 +427,31 @@ fn reference_forms_normalize_like_the_engine() {
     assert!(!looks_like_id("busybox"));
     assert!(is_stage_index("+0") && is_stage_index("-1") && !is_stage_index("1a"));
     assert!(is_remote("GIT@host:repo") && is_remote("s3://b/k") && !is_remote("a:b/c"));
+}
+
+#[test]
+fn build_arguments_win_over_arg_defaults_as_in_the_engine() {
+    let args = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    let judge = |text: &str, given: &[(String, String)]| run(judge_with_args(text, &[], given));
+    // A default the policy allows, replaced at build time by one it must refuse.
+    let victim = args(&[("BASE", "layerlab/first:victim")]);
+    for text in [
+        "ARG BASE=busybox:latest\nFROM $BASE\n",
+        "ARG BASE\nFROM ${BASE}\n",
+        "ARG BASE=busybox:latest\nFROM busybox:latest\nARG BASE\nCOPY --from=$BASE /secret /s\n",
+        "FROM busybox:latest\nARG BASE=busybox:latest\nCOPY --from=${BASE} /secret /s\n",
+    ] {
+        let refused = judge(text, &victim).expect_err(text);
+        assert!(!refused.message.is_empty(), "{text:?}");
+    }
+    judge("ARG BASE=busybox:latest\nFROM $BASE\n", &[]).expect("the default is allowed");
+    // And the other way: an argument naming an allowed image makes a refused default fine.
+    let fine = args(&[("BASE", "busybox:latest")]);
+    assert!(judge("ARG BASE=layerlab/first:victim\nFROM $BASE\n", &[]).is_err());
+    judge("ARG BASE=layerlab/first:victim\nFROM $BASE\n", &fine).expect("the argument wins");
 }
