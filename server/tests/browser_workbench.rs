@@ -431,3 +431,56 @@ async fn drafts_survive_leaving_by_a_link_and_come_back_on_another_device() {
     other.close().await.expect("close");
     c.close().await.expect("close");
 }
+
+#[tokio::test]
+async fn a_service_shows_its_processes_and_the_engines_health_verdicts() {
+    let (server, driver, c) = hydrated("/exercises/healthcheck").await;
+    // The starter serves, but declares no health check.
+    click(&c, "#build").await;
+    css(&c, ".verdict-line[data-verdict='missed']").await;
+    // What ran, as `docker top` lists it from the host: httpd, as root (marked).
+    let processes = text_of(&c, ".processes").await;
+    assert!(
+        processes.contains("httpd") && processes.contains("root"),
+        "{processes}"
+    );
+    css(&c, ".processes td.bad").await;
+    let healthy = text_of(&c, "li.check[data-check='healthy']").await;
+    assert!(healthy.contains("no HEALTHCHECK"), "{healthy}");
+    let ratio = contrast(&c, ".processes td").await;
+    assert!(ratio >= 4.5, "the process list has contrast {ratio:.2}:1");
+    eval(&c, "document.querySelector('.processes').scrollIntoView()").await;
+    save_screenshot(&c, "healthcheck-missed.png").await;
+
+    // The solution: healthy when it works, unhealthy when it serves only 404s, as the
+    // engine itself reports, with what the last check printed.
+    let solution = std::fs::read_to_string(
+        support::repo_root().join("exercises/healthcheck/solution/Dockerfile"),
+    )
+    .expect("solution");
+    type_over(&c, "textarea.editor-input", &solution).await;
+    click(&c, "#build").await;
+    css(&c, ".verdict-line[data-verdict='passed']").await;
+    let notices = text_of(&c, "li.check[data-check='notices-a-failure']").await;
+    assert!(
+        notices.contains("unhealthy") && notices.contains("404"),
+        "{notices}"
+    );
+    eval(&c, "document.querySelector('#checks').scrollIntoView()").await;
+    save_screenshot(&c, "healthcheck-passed.png").await;
+    c.close().await.expect("close");
+
+    let phone = driver.phone().await;
+    open(&phone, &server, "/exercises/healthcheck").await;
+    click(&phone, "#build").await;
+    css(&phone, ".verdict-line[data-verdict='missed']").await;
+    css(&phone, ".processes").await;
+    assert_no_horizontal_overflow(&phone, "/exercises/healthcheck with a result").await;
+    eval(
+        &phone,
+        "document.querySelector('.processes').scrollIntoView()",
+    )
+    .await;
+    save_screenshot(&phone, "healthcheck-phone.png").await;
+    phone.close().await.expect("close");
+}

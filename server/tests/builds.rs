@@ -1135,7 +1135,15 @@ fn the_builder_takes_the_newest_equal_step_unless_told_which_image_to_follow() {
     let followed = build(&["--cache-from", &tag, "-t", &followed_tag], dir.path());
     // Removing the tags removes the steps only they used.
     let _ = std::process::Command::new("docker")
-        .args(["image", "rm", "-f", &followed_tag, &plain_tag, &other_tag, &tag])
+        .args([
+            "image",
+            "rm",
+            "-f",
+            &followed_tag,
+            &plain_tag,
+            &other_tag,
+            &tag,
+        ])
         .output();
     assert!(
         !cached_copy(&plain),

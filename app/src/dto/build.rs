@@ -195,6 +195,19 @@ pub struct RunFacts {
     /// What the engine said of the container's health, when a check watched it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health: Option<HealthFacts>,
+    /// The container's processes while it ran, as `docker top` shows them from the host
+    /// (host PIDs, users as the host names them); empty when it was not seen running.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub processes: Vec<ProcessFacts>,
+}
+
+/// One process of a running container, as `docker top <container> -o pid,user,args` shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProcessFacts {
+    pub pid: String,
+    /// The user as the host knows it: a name from the host's `/etc/passwd`, else the uid.
+    pub user: String,
+    pub command: String,
 }
 
 /// The engine's health status of a container (from its image's `HEALTHCHECK`), as a check

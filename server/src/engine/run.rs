@@ -8,7 +8,7 @@
 use super::build::BUILD_LABEL;
 use super::netns::{NetNs, NetnsError};
 use super::strip_ansi;
-use app::dto::{BuildFailure, HealthFacts, ProbeFacts, RunFacts, StopFacts};
+use app::dto::{BuildFailure, HealthFacts, ProbeFacts, ProcessFacts, RunFacts, StopFacts};
 use bollard::models::{ContainerCreateBody, HostConfig, HostConfigLogConfig};
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, KillContainerOptionsBuilder, LogsOptionsBuilder,
@@ -192,6 +192,7 @@ async fn run_created(
     let mut probe_facts = None;
     let mut stop_facts = None;
     let mut health_facts = None;
+    let mut processes = Vec::new();
     let mut unavailable = None;
     match &job.probe {
         None => {
@@ -237,6 +238,8 @@ async fn run_created(
                             break;
                         }
                         (Some(spec), None) => {
+                            // What runs, as the host sees it, before it is asked to stop.
+                            processes = top(docker, id).await;
                             let sent = Instant::now();
                             let signal = send_stop_signal(docker, id).await;
                             stop_sent = Some((sent, spec, signal));
@@ -294,6 +297,9 @@ async fn run_created(
 
     let state = inspect(docker, id).await.and_then(|c| c.state);
     let still_running = state.as_ref().and_then(|s| s.running).unwrap_or(false);
+    if still_running && processes.is_empty() {
+        processes = top(docker, id).await;
+    }
     // A container that left when asked to stop reports its own exit code.
     let stopped_by_us = still_running
         || stop_facts
@@ -350,7 +356,44 @@ async fn run_created(
         probe: probe_facts,
         stop: stop_facts,
         health: health_facts,
+        processes,
     })
+}
+
+/// At most this many processes are kept from `docker top`.
+const MAX_PROCESSES: usize = 20;
+
+/// The container's processes as `docker top <id> -o pid,user,args` lists them (empty when
+/// the engine cannot list them, e.g. the container has just ended).
+async fn top(docker: &Docker, id: &str) -> Vec<ProcessFacts> {
+    let options = bollard::query_parameters::TopOptionsBuilder::new()
+        .ps_args("-o pid,user,args")
+        .build();
+    let Ok(listed) = docker.top_processes(id, Some(options)).await else {
+        return Vec::new();
+    };
+    let titles = listed.titles.unwrap_or_default();
+    let column = |name: &str| titles.iter().position(|t| t == name);
+    let (Some(pid), Some(user)) = (column("PID"), column("USER")) else {
+        return Vec::new();
+    };
+    let command = column("COMMAND")
+        .or_else(|| column("ARGS"))
+        .or_else(|| column("CMD"));
+    listed
+        .processes
+        .unwrap_or_default()
+        .into_iter()
+        .take(MAX_PROCESSES)
+        .map(|row| {
+            let cell = |i: Option<usize>| i.and_then(|i| row.get(i)).cloned().unwrap_or_default();
+            ProcessFacts {
+                pid: cell(Some(pid)),
+                user: cell(Some(user)),
+                command: strip_ansi(&cell(command)).chars().take(200).collect(),
+            }
+        })
+        .collect()
 }
 
 /// The engine's health status of a container and the output of its last health check.

@@ -76,6 +76,9 @@ pub enum Check {
     /// No layer of the final image adds `path` or anything under it. A file a later step
     /// deletes is still in the layer that added it, for anyone who has the image.
     NeverInLayers { path: String },
+    /// Every process of the running container runs as a user other than root, as
+    /// `docker top` lists them from the host (which is what the kernel checks).
+    ProcessesNotRoot,
     /// Started with its own command (and the environment variables `env` added), the
     /// container is reported `status` (`healthy` or `unhealthy`) by the engine's own health
     /// checking (the image's `HEALTHCHECK`) within `within_secs`.
@@ -323,7 +326,13 @@ impl Check {
                 | Check::ExitCode { .. }
                 | Check::HttpResponds { .. }
                 | Check::StopsOnSignal { .. }
+                | Check::ProcessesNotRoot
         )
+    }
+
+    /// Whether the check needs the container seen running (a probe or a stop keeps it up).
+    pub fn needs_running_container(&self) -> bool {
+        matches!(self, Check::ProcessesNotRoot)
     }
 
     pub fn needs_stop(&self) -> bool {
@@ -466,6 +475,9 @@ impl Check {
             }
             Check::NoFileContains { what, .. } => {
                 format!("No layer of the image holds {what}, not even one a later step deleted it from.")
+            }
+            Check::ProcessesNotRoot => {
+                "While it runs, none of the container's processes runs as root (as `docker top` shows them).".into()
             }
             Check::Health {
                 status,
@@ -784,6 +796,42 @@ impl Check {
                     }
                 }
             },
+            Check::ProcessesNotRoot => match facts.run {
+                None => needs_run_message(),
+                Some(run) if run.processes.is_empty() => (
+                    false,
+                    "Not checked: the container was not seen running, so `docker top` listed nothing.".into(),
+                ),
+                Some(run) => {
+                    let root: Vec<String> = run
+                        .processes
+                        .iter()
+                        .filter(|p| p.user == "root" || p.user == "0")
+                        .map(|p| format!("`{}` (PID {})", p.command, p.pid))
+                        .collect();
+                    let users: std::collections::BTreeSet<&str> =
+                        run.processes.iter().map(|p| p.user.as_str()).collect();
+                    if root.is_empty() {
+                        (
+                            true,
+                            format!(
+                                "{} process{} ran as {}, none as root.",
+                                run.processes.len(),
+                                if run.processes.len() == 1 { "" } else { "es" },
+                                users.into_iter().collect::<Vec<_>>().join(", ")
+                            ),
+                        )
+                    } else {
+                        (
+                            false,
+                            format!(
+                                "{} ran as root — root on the host, too, unless the engine remaps users.",
+                                root.join(", ")
+                            ),
+                        )
+                    }
+                }
+            },
             Check::Health { status, .. } => {
                 let variant = self.variant();
                 let run = facts
@@ -962,6 +1010,7 @@ mod tests {
             oom_killed: false,
             timed_out: false,
             health: None,
+            processes: Vec::new(),
             probe: Some(ProbeFacts {
                 port: 8080,
                 path: "/".into(),
@@ -1013,6 +1062,7 @@ mod tests {
             oom_killed: false,
             timed_out: false,
             health: None,
+            processes: Vec::new(),
             probe: None,
             stop: Some(StopFacts {
                 signal: "SIGTERM".into(),
@@ -1257,6 +1307,7 @@ mod tests {
             timed_out: false,
             probe: None,
             stop: None,
+            processes: Vec::new(),
             health: Some(app::dto::HealthFacts {
                 status: status.into(),
                 after_ms: 3200,
@@ -1319,6 +1370,61 @@ mod tests {
             !not_run.passed && not_run.message.starts_with("Not checked"),
             "{}",
             not_run.message
+        );
+    }
+
+    #[test]
+    fn processes_not_root_reads_what_docker_top_listed() {
+        let img = image(1, 1);
+        let with = |users: &[&str]| RunFacts {
+            exit_code: None,
+            output: String::new(),
+            output_truncated: false,
+            oom_killed: false,
+            timed_out: false,
+            probe: None,
+            stop: None,
+            health: None,
+            processes: users
+                .iter()
+                .enumerate()
+                .map(|(i, u)| app::dto::ProcessFacts {
+                    pid: (4000 + i).to_string(),
+                    user: u.to_string(),
+                    command: format!("gunicorn worker {i}"),
+                })
+                .collect(),
+        };
+        let judge = |run: &RunFacts| {
+            Check::ProcessesNotRoot.judge(
+                "p",
+                Facts {
+                    image: Some(&img),
+                    run: Some(run),
+                    ..Facts::default()
+                },
+            )
+        };
+        let fine = judge(&with(&["10001", "10001"]));
+        assert!(fine.passed, "{}", fine.message);
+        assert!(
+            fine.message.contains("2 processes ran as 10001"),
+            "{}",
+            fine.message
+        );
+        let master = judge(&with(&["root", "10001"]));
+        assert!(!master.passed);
+        assert!(
+            master.message.contains("`gunicorn worker 0` (PID 4000)"),
+            "{}",
+            master.message
+        );
+        assert!(!judge(&with(&["0"])).passed, "uid 0 is root too");
+        let unseen = judge(&with(&[]));
+        assert!(
+            !unseen.passed && unseen.message.starts_with("Not checked"),
+            "{}",
+            unseen.message
         );
     }
 }

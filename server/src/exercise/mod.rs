@@ -342,6 +342,13 @@ fn load_one(dir: &Path, id: &str, course: &Course) -> anyhow::Result<Exercise> {
         if check.command().is_some_and(<[String]>::is_empty) {
             bail!("check `{id}` has an empty `command`; give the program and its arguments");
         }
+        if check.needs_running_container()
+            && run
+                .as_ref()
+                .is_some_and(|r| r.probe.is_none() && r.stop.is_none())
+        {
+            bail!("check `{id}` reads `docker top` of the running container; give [run] a probe or stop_after_secs so that it is seen running");
+        }
         if check.needs_probe() && run.as_ref().and_then(|r| r.probe.as_ref()).is_none() {
             bail!("check `{id}` needs an HTTP answer; add [run.probe] with the port");
         }

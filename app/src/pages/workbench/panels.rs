@@ -135,6 +135,21 @@ pub(crate) fn RunPanel(run: RunFacts) -> impl IntoView {
                     {(!p.body.is_empty()).then(|| view! { <pre class="probe-body">{p.body.chars().take(2000).collect::<String>()}</pre> })}
                 </div>
             })}
+            {(!run.processes.is_empty()).then(|| view! {
+                <table class="history processes">
+                    <caption>"Its processes while it ran, as " <code>"docker top"</code> " shows them from the host"</caption>
+                    <thead><tr><th scope="col">"User"</th><th scope="col" class="num">"PID"</th><th scope="col">"Command"</th></tr></thead>
+                    <tbody>
+                        {run.processes.iter().map(|p| view! {
+                            <tr>
+                                <td class:bad=p.user == "root" || p.user == "0">{p.user.clone()}</td>
+                                <td class="num">{p.pid.clone()}</td>
+                                <td><code>{p.command.clone()}</code></td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            })}
             <pre class="run-output">
                 {if run.output.is_empty() { "(no output)".to_string() } else { run.output.clone() }}
             </pre>
