@@ -314,11 +314,7 @@ pub fn status_of(view: &BuildView) -> StatusUpdate {
     }
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
+pub(crate) use crate::sync::lock;
 
 /// Every build this server knows about.
 pub struct Builds {

@@ -14,6 +14,7 @@ pub mod janitor;
 pub mod policy;
 pub mod state;
 pub mod store;
+pub mod sync;
 pub mod workbench;
 
 use anyhow::Context;

@@ -223,7 +223,7 @@ async fn put_file_set<'c, E>(executor: E, files: &BTreeMap<String, String>) -> s
 where
     E: sqlx::Executor<'c, Database = sqlx::Any>,
 {
-    let content = serde_json::to_string(files).unwrap_or_default();
+    let content = to_json(files)?;
     let hash = file_set_hash(&content);
     // An update, not "do nothing": it locks an existing set until the attempt naming it is
     // committed in the same transaction, so a trim of older attempts cannot delete it in
@@ -244,6 +244,12 @@ where
 
 /// Attempts per learner and exercise whose files and log are kept by default (the newest).
 pub const DEFAULT_KEEP_ATTEMPT_DETAILS: usize = 30;
+
+/// `value` as the JSON text a column stores. Never an empty string that could not be read
+/// back: a value that cannot be written as JSON is an error, and nothing is stored.
+fn to_json<T: serde::Serialize + ?Sized>(value: &T) -> sqlx::Result<String> {
+    serde_json::to_string(value).map_err(|e| sqlx::Error::Encode(Box::new(e)))
+}
 
 /// Milliseconds since 1970.
 pub fn now_ms() -> i64 {
@@ -473,10 +479,14 @@ fn placeholders(n: usize) -> String {
 /// (attempt id, its stage images) from a row with `id` and `stage_images`.
 fn stage_images_from(row: &AnyRow) -> (String, Vec<String>) {
     let images: String = row.get("stage_images");
-    (
-        row.get("id"),
-        serde_json::from_str(&images).unwrap_or_default(),
-    )
+    let id: String = row.get("id");
+    // Only clean-up reads these: an unreadable list is said in the log (those stage images,
+    // which carry no labels, then stay until an operator prunes dangling images).
+    let images = serde_json::from_str(&images).unwrap_or_else(|e| {
+        tracing::warn!(attempt = %id, "its stage images cannot be read back: {e}");
+        Vec::new()
+    });
+    (id, images)
 }
 
 const ATTEMPT_COLUMNS: &str = "id, learner_id, exercise, status, passed, checks_passed, checks_total, size_bytes, layers, created_at";
@@ -600,8 +610,8 @@ impl Store {
         .bind(learner)
         .bind(lesson)
         .bind(quiz)
-        .bind(serde_json::to_string(answers).unwrap_or_default())
-        .bind(serde_json::to_string(grade).unwrap_or_default())
+        .bind(to_json(answers)?)
+        .bind(to_json(grade)?)
         .bind(grade.correct as i64)
         .bind(grade.total as i64)
         .bind(self.stamp())
@@ -616,7 +626,7 @@ impl Store {
     }
 
     fn grade_cache(&self) -> std::sync::MutexGuard<'_, GradeCache> {
-        self.grades.lock().unwrap_or_else(|e| e.into_inner())
+        crate::sync::lock(&self.grades)
     }
 
     /// Every quiz submission of these learners, oldest first (one query).
@@ -634,19 +644,21 @@ impl Store {
             query = query.bind(learner);
         }
         let rows = query.fetch_all(&self.pool).await?;
-        Ok(rows
-            .iter()
-            .filter_map(|row| {
+        // A grade that cannot be read back is an error, not an answer that silently vanishes
+        // from a learner's record.
+        rows.iter()
+            .map(|row| {
                 let grade: String = row.get("grade");
-                Some(QuizAnswerRow {
+                Ok(QuizAnswerRow {
                     learner_id: row.get("learner_id"),
                     lesson: row.get("lesson"),
                     quiz: row.get("quiz"),
-                    grade: serde_json::from_str(&grade).ok()?,
+                    grade: serde_json::from_str(&grade)
+                        .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
                     created_at: row.get("created_at"),
                 })
             })
-            .collect())
+            .collect()
     }
 
     /// `"<lesson>/<quiz>"` → the learner's latest grade.
@@ -712,11 +724,11 @@ impl Store {
         .bind(attempt.view.image.as_ref().map(|i| i.size_bytes as i64))
         .bind(attempt.view.image.as_ref().map(|i| i.layers as i64))
         .bind(if attempt.details_kept {
-            serde_json::to_string(&attempt.log).unwrap_or_default()
+            to_json(&attempt.log)?
         } else {
             "[]".to_string()
         })
-        .bind(serde_json::to_string(&attempt.view).unwrap_or_default())
+        .bind(to_json(&attempt.view)?)
         .bind(attempt.created_at)
         .bind(attempt.finished_at)
         .bind(serde_json::to_string(&attempt.stage_images).unwrap_or_else(|_| "[]".into()))

@@ -59,9 +59,7 @@ fn take(
     burst: f64,
     rate: f64,
 ) -> bool {
-    let mut buckets = buckets
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut buckets = crate::sync::lock(buckets);
     let now = Instant::now();
     if buckets.len() > 10_000 {
         // Full buckets hold nothing worth keeping.

@@ -68,7 +68,7 @@ impl Turns {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        crate::sync::lock(&self.state)
     }
 
     /// Get in line for a builder as `client` (the address key the admission layer counts).

@@ -43,10 +43,7 @@ impl Drop for RefreshClaim<'_> {
     }
 }
 
-/// A poisoned lock still holds a consistent value here (a whole status or instant).
-fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
-}
+use crate::sync::lock;
 
 pub struct Engine {
     host: String,

@@ -104,9 +104,7 @@ impl Drop for StreamGuard {
     }
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
-}
+use crate::sync::lock;
 
 /// The address a request came from, as far as this server can tell.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -123,7 +123,7 @@ impl LessonPages {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Kept> {
-        self.kept.lock().unwrap_or_else(|e| e.into_inner())
+        crate::sync::lock(&self.kept)
     }
 }
 

@@ -29,8 +29,7 @@ impl SessionCache {
     }
 
     fn records(&self) -> std::sync::MutexGuard<'_, HashMap<Id, Record>> {
-        // A panic while holding the lock leaves a map that is still consistent.
-        self.records.lock().unwrap_or_else(|e| e.into_inner())
+        crate::sync::lock(&self.records)
     }
 
     #[cfg(test)]
