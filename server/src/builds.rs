@@ -1258,9 +1258,27 @@ impl Builds {
                     texts.push(text.to_string());
                 }
             }
-            match crate::engine::layers::explore_finding(docker, &built.image_id, &limits, &texts)
+            // Shared with the layer explorer: at most two exports read at once on this
+            // server, and none for longer than a build may take.
+            let read = async {
+                let _permit = self.explore_permits.acquire().await.ok();
+                tokio::time::timeout(
+                    self.settings.build.timeout,
+                    crate::engine::layers::explore_finding(
+                        docker,
+                        &built.image_id,
+                        &limits,
+                        &texts,
+                    ),
+                )
                 .await
-            {
+                .unwrap_or_else(|_| {
+                    Err(crate::engine::layers::LayersError::Task(
+                        "reading the layers took longer than a build may".into(),
+                    ))
+                })
+            };
+            match read.await {
                 Ok((report, found)) => {
                     let mut in_layers = crate::exercise::check::TextsInLayers::default();
                     for f in found {

@@ -1154,3 +1154,62 @@ fn the_builder_takes_the_newest_equal_step_unless_told_which_image_to_follow() {
         "with --cache-from the unchanged COPY comes from the first build's chain:\n{followed}"
     );
 }
+
+/// A `HEALTHCHECK --interval=1ms` would have the engine, containerd and runc start a process
+/// in the container hundreds of times a second, outside its CPU limit: a watched run slows
+/// it to once a second. The check counts its own runs in /tmp and prints the count.
+#[tokio::test]
+async fn a_health_check_cannot_run_faster_than_once_a_second() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tag = format!("layerlab-test/{}:fast-health", marker("health"));
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        "FROM busybox:latest\nHEALTHCHECK --interval=1ms --timeout=1s --retries=100000 CMD sh -c 'echo x >> /tmp/n; wc -l < /tmp/n; exit 1'\nCMD [\"sleep\", \"30\"]\n",
+    )
+    .expect("write");
+    let out = std::process::Command::new("docker")
+        .env("DOCKER_BUILDKIT", "0")
+        .args(["build", "-q", "--network", "none", "-t", &tag])
+        .arg(dir.path())
+        .output()
+        .expect("docker build runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let docker = bollard::Docker::connect_with_local_defaults()
+        .expect("docker")
+        .negotiate_version()
+        .await
+        .expect("negotiate");
+    let limits = layerlab_server::engine::run::RunLimits {
+        timeout: std::time::Duration::from_secs(5),
+        ..Default::default()
+    };
+    let job = layerlab_server::engine::run::RunJob {
+        image: &tag,
+        command: None,
+        entrypoint: None,
+        env: Vec::new(),
+        labels: Default::default(),
+        probe: None,
+        stop: None,
+        watch_health: Some(std::time::Duration::from_secs(3)),
+        limits: &limits,
+    };
+    let facts =
+        layerlab_server::engine::run::run(&docker, "unix:///var/run/docker.sock", job, &mut |_| {})
+            .await
+            .expect("the run");
+    let _ = std::process::Command::new("docker")
+        .args(["image", "rm", "-f", &tag])
+        .output();
+    let health = facts.health.expect("the health was watched");
+    assert_eq!(health.status, "starting", "{health:?}");
+    let checks: u32 = health.last_output.trim().parse().unwrap_or(0);
+    assert!(
+        (1..=4).contains(&checks),
+        "{checks} health checks ran in 3 s: {health:?}"
+    );
+}

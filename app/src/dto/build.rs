@@ -208,6 +208,9 @@ pub struct ProcessFacts {
     /// The user as the host knows it: a name from the host's `/etc/passwd`, else the uid.
     pub user: String,
     pub command: String,
+    /// The container's main process: PID 1 inside it (the engine's `State.Pid` outside).
+    #[serde(default)]
+    pub main: bool,
 }
 
 /// The engine's health status of a container (from its image's `HEALTHCHECK`), as a check

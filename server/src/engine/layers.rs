@@ -36,6 +36,9 @@ pub struct LayerLimits {
     /// Give up when the layers hold more tar entries than this in all: every entry's path is
     /// kept while reading, so this bounds memory for images made of countless tiny files.
     pub max_entries: usize,
+    /// Give up when the paths of all those entries add up to more bytes than this (long
+    /// names cost memory too, and empty files cost the image nothing).
+    pub max_path_bytes: usize,
 }
 
 impl Default for LayerLimits {
@@ -45,6 +48,7 @@ impl Default for LayerLimits {
             max_export_bytes: 2 << 30,
             max_wasted_files: 200,
             max_entries: 1_000_000,
+            max_path_bytes: 64 << 20,
         }
     }
 }
@@ -57,6 +61,10 @@ pub enum LayersError {
     TooLarge { limit: u64 },
     #[error("the image has more than {limit} files in its layers, too many to explore")]
     TooManyFiles { limit: usize },
+    #[error(
+        "the paths in the image's layers add up to more than {limit} bytes, too many to explore"
+    )]
+    PathsTooLong { limit: usize },
     #[error("the Docker engine failed: {0}")]
     Engine(#[from] bollard::errors::Error),
     #[error("the exported image cannot be read: {0}")]
@@ -322,7 +330,12 @@ fn scan_export<R: Read>(
     search: &TextSearch,
 ) -> Result<Scan, LayersError> {
     let mut scan = Scan::default();
-    let mut entries_seen = 0usize;
+    let mut budget = ReadBudget {
+        entries: 0,
+        path_bytes: 0,
+        max_entries: limits.max_entries,
+        max_path_bytes: limits.max_path_bytes,
+    };
     let mut archive = tar::Archive::new(export);
     for entry in archive.entries()? {
         let mut entry = entry?;
@@ -362,16 +375,17 @@ fn scan_export<R: Read>(
         let body = io::Cursor::new(head).chain(entry);
         let parsed = match sniffed {
             Sniffed::Zstd => Err("it is zstd-compressed, which is not supported".to_string()),
-            Sniffed::Gzip => read_layer(
-                flate2::read::GzDecoder::new(body),
-                &mut entries_seen,
-                search,
-            ),
-            Sniffed::Json | Sniffed::Tar => read_layer(body, &mut entries_seen, search),
+            Sniffed::Gzip => read_layer(flate2::read::GzDecoder::new(body), &mut budget, search),
+            Sniffed::Json | Sniffed::Tar => read_layer(body, &mut budget, search),
         };
-        if entries_seen > limits.max_entries {
+        if budget.entries > limits.max_entries {
             return Err(LayersError::TooManyFiles {
                 limit: limits.max_entries,
+            });
+        }
+        if budget.path_bytes > limits.max_path_bytes {
+            return Err(LayersError::PathsTooLong {
+                limit: limits.max_path_bytes,
             });
         }
         scan.layers.insert(path, parsed);
@@ -589,9 +603,24 @@ enum RawKind {
     Opaque,
 }
 
+/// What reading the layers may hold in memory, counted across layers and checked at every
+/// entry: a layer of countless files is cut off as soon as it goes over, not after.
+struct ReadBudget {
+    entries: usize,
+    path_bytes: usize,
+    max_entries: usize,
+    max_path_bytes: usize,
+}
+
+impl ReadBudget {
+    fn spent(&self) -> bool {
+        self.entries > self.max_entries || self.path_bytes > self.max_path_bytes
+    }
+}
+
 fn read_layer<R: Read>(
     layer: R,
-    entries_seen: &mut usize,
+    budget: &mut ReadBudget,
     search: &TextSearch,
 ) -> Result<Vec<RawEntry>, String> {
     let mut archive = tar::Archive::new(layer);
@@ -600,8 +629,13 @@ fn read_layer<R: Read>(
     let describe = |e: io::Error| format!("it is not a readable tar: {e}");
     for entry in archive.entries().map_err(describe)? {
         let mut entry = entry.map_err(describe)?;
-        *entries_seen += 1;
         let path = normalize(&entry.path().map_err(describe)?.to_string_lossy());
+        budget.entries += 1;
+        budget.path_bytes += path.len();
+        if budget.spent() {
+            // The caller sees the budget spent and says which limit.
+            return Err("it holds more than the explorer reads".into());
+        }
         if path.is_empty() {
             continue;
         }
@@ -1482,6 +1516,35 @@ mod tests {
             read_export(export.as_slice(), &cap),
             Err(LayersError::TooManyFiles { limit: 5 })
         ));
+        let long_paths = LayerLimits {
+            max_path_bytes: 15,
+            ..LayerLimits::default()
+        };
+        assert!(matches!(
+            read_export(export.as_slice(), &long_paths),
+            Err(LayersError::PathsTooLong { limit: 15 })
+        ));
+    }
+
+    #[test]
+    fn a_layer_of_countless_files_is_cut_off_while_it_is_read() {
+        // Reading stops at the entry that goes over: what is kept never grows past the
+        // budget, however many entries the layer has.
+        let names: Vec<String> = (0..1000).map(|i| format!("empty-{i:04}")).collect();
+        let items: Vec<Item<'_>> = names.iter().map(|n| Item::File(n, 0)).collect();
+        let tar = layer(&items);
+        let mut budget = ReadBudget {
+            entries: 0,
+            path_bytes: 0,
+            max_entries: 10,
+            max_path_bytes: 1 << 20,
+        };
+        let read = read_layer(tar.as_slice(), &mut budget, &TextSearch::new(&[]));
+        assert!(read.is_err(), "the layer was read whole");
+        assert_eq!(
+            budget.entries, 11,
+            "it stopped at the first entry over the budget"
+        );
     }
 
     #[test]

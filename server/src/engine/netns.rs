@@ -3,7 +3,7 @@
 //! another learner — and nothing can connect to them. The probe instead makes its socket in
 //! the container's namespace: `setns` moves only the calling thread, and a socket keeps the
 //! namespace it was made in, so a short-lived thread enters, connects to
-//! [`PROBE_ADDRESS`]`:<port>` and hands the connected socket back to tokio. This needs the engine on this host (its
+//! [`probe_address`]`:<port>` and hands the connected socket back to tokio. This needs the engine on this host (its
 //! `SandboxKey` path must be ours to open) and root (`CAP_SYS_ADMIN`) for `setns`.
 
 use std::fs::File;
@@ -15,11 +15,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Where the probe connects inside a run's namespace: an address of its loopback network that
-/// is not 127.0.0.1. A server listening on every address (`0.0.0.0`, `::`) answers there, as
-/// it would behind a port mapping; one listening only on 127.0.0.1 does not — as behind a
-/// port mapping, which arrives on the container's own address, never on its loopback.
-pub const PROBE_ADDRESS: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
+/// Where the probe connects inside a run's namespace: an address of its loopback network
+/// (127.0.0.0/8) that is not 127.0.0.1, drawn anew for every run. A server listening on every
+/// address (`0.0.0.0`, `::`) answers there, as it would behind a port mapping; one listening
+/// only on 127.0.0.1 does not — as behind a port mapping, which arrives on the container's own
+/// address, never on its loopback. Drawn, so that no image can listen on it in advance.
+pub fn probe_address() -> Ipv4Addr {
+    let bytes = *uuid::Uuid::new_v4().as_bytes();
+    Ipv4Addr::new(127, 1 + bytes[0] % 254, bytes[1], 1 + bytes[2] % 254)
+}
 
 /// Connecting on loopback is answered at once (accepted or refused); this only bounds a
 /// listener whose backlog is full.
@@ -67,8 +71,12 @@ impl NetNs {
         })
     }
 
-    /// Connect to [`PROBE_ADDRESS`]`:port` inside the namespace.
-    pub async fn connect(&self, port: u16) -> Result<tokio::net::TcpStream, NetnsError> {
+    /// Connect to `address:port` inside the namespace.
+    pub async fn connect(
+        &self,
+        address: Ipv4Addr,
+        port: u16,
+    ) -> Result<tokio::net::TcpStream, NetnsError> {
         let file = self.file.clone();
         let (tx, rx) = tokio::sync::oneshot::channel();
         std::thread::Builder::new()
@@ -76,7 +84,7 @@ impl NetNs {
             .spawn(move || {
                 // The thread ends right after, still inside the namespace: nothing else ever
                 // runs on it.
-                let _ = tx.send(enter(&file).and_then(|()| connect_here(port)));
+                let _ = tx.send(enter(&file).and_then(|()| connect_here(address, port)));
             })
             .map_err(NetnsError::Thread)?;
         let stream = rx
@@ -101,8 +109,8 @@ fn enter(ns: &File) -> Result<(), NetnsError> {
     }
 }
 
-fn connect_here(port: u16) -> Result<std::net::TcpStream, NetnsError> {
-    let address = SocketAddr::from((PROBE_ADDRESS, port));
+fn connect_here(address: Ipv4Addr, port: u16) -> Result<std::net::TcpStream, NetnsError> {
+    let address = SocketAddr::from((address, port));
     std::net::TcpStream::connect_timeout(&address, CONNECT_TIMEOUT)
         .map_err(|source| NetnsError::Connect { port, source })
 }

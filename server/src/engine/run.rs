@@ -9,7 +9,7 @@ use super::build::BUILD_LABEL;
 use super::netns::{NetNs, NetnsError};
 use super::strip_ansi;
 use app::dto::{BuildFailure, HealthFacts, ProbeFacts, ProcessFacts, RunFacts, StopFacts};
-use bollard::models::{ContainerCreateBody, HostConfig, HostConfigLogConfig};
+use bollard::models::{ContainerCreateBody, HealthConfig, HostConfig, HostConfigLogConfig};
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, KillContainerOptionsBuilder, LogsOptionsBuilder,
     RemoveContainerOptionsBuilder,
@@ -102,6 +102,42 @@ pub struct RunJob<'a> {
     pub limits: &'a RunLimits,
 }
 
+/// The fastest a learner's `HEALTHCHECK` may run: each check is an exec the engine, containerd
+/// and runc pay for outside the container's CPU limit.
+const MIN_HEALTH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The health checking a run gets: none, unless a check watches it; then the image's own,
+/// slowed to [`MIN_HEALTH_INTERVAL`] if it asks for less (the engine fills in the rest from
+/// the image).
+async fn health_config(docker: &Docker, job: &RunJob<'_>) -> Option<HealthConfig> {
+    if job.watch_health.is_none() {
+        return Some(HealthConfig {
+            test: Some(vec!["NONE".into()]),
+            ..Default::default()
+        });
+    }
+    let floor = i64::try_from(MIN_HEALTH_INTERVAL.as_nanos()).unwrap_or(i64::MAX);
+    let declared = docker
+        .inspect_image(job.image)
+        .await
+        .ok()
+        .and_then(|i| i.config)
+        .and_then(|c| c.healthcheck);
+    let too_fast = |v: Option<i64>| v.is_some_and(|ns| ns > 0 && ns < floor);
+    match declared {
+        Some(h) if too_fast(h.interval) || too_fast(h.start_interval) => Some(HealthConfig {
+            interval: too_fast(h.interval).then_some(floor),
+            start_interval: too_fast(h.start_interval).then_some(floor),
+            ..Default::default()
+        }),
+        _ => None,
+    }
+}
+
+/// How long a container must stay healthy before a watched run calls it so: three checks at
+/// the fastest interval allowed.
+const HEALTHY_FOR: Duration = Duration::from_secs(3);
+
 /// How often the engine's health status is read while it is watched.
 const HEALTH_POLL: Duration = Duration::from_millis(200);
 
@@ -113,8 +149,10 @@ pub async fn run(
     job: RunJob<'_>,
     on: &mut (dyn FnMut(String) + Send),
 ) -> Result<RunFacts, BuildFailure> {
+    let healthcheck = health_config(docker, &job).await;
     let config = ContainerCreateBody {
         image: Some(job.image.to_string()),
+        healthcheck,
         cmd: job.command.clone(),
         entrypoint: job.entrypoint.clone(),
         env: (!job.env.is_empty()).then(|| job.env.clone()),
@@ -207,6 +245,7 @@ async fn run_created(
             let sleep = tokio::time::sleep_until(stop_at.or(health_until).unwrap_or(deadline));
             tokio::pin!(sleep);
             let mut health_poll = tokio::time::interval(HEALTH_POLL);
+            let mut healthy_since: Option<Instant> = None;
             let mut lines_open = true;
             loop {
                 tokio::select! {
@@ -216,7 +255,16 @@ async fn run_created(
                     },
                     _ = health_poll.tick(), if job.watch_health.is_some() => {
                         let facts = read_health(docker, id, started).await;
-                        let decided = matches!(facts.status.as_str(), "healthy" | "unhealthy" | "none");
+                        // Unhealthy (or no health check) is final; healthy must last a
+                        // moment, or a check that passes once and then fails would count.
+                        let decided = match facts.status.as_str() {
+                            "unhealthy" | "none" => true,
+                            "healthy" => healthy_since
+                                .get_or_insert_with(Instant::now)
+                                .elapsed()
+                                >= HEALTHY_FOR,
+                            _ => false,
+                        };
                         health_facts = Some(facts);
                         if decided {
                             break;
@@ -377,6 +425,12 @@ async fn top(docker: &Docker, id: &str) -> Vec<ProcessFacts> {
     let (Some(pid), Some(user)) = (column("PID"), column("USER")) else {
         return Vec::new();
     };
+    // The main process, by its PID as the host sees it.
+    let main_pid = inspect(docker, id)
+        .await
+        .and_then(|c| c.state)
+        .and_then(|s| s.pid)
+        .map(|p| p.to_string());
     let command = column("COMMAND")
         .or_else(|| column("ARGS"))
         .or_else(|| column("CMD"));
@@ -387,8 +441,10 @@ async fn top(docker: &Docker, id: &str) -> Vec<ProcessFacts> {
         .take(MAX_PROCESSES)
         .map(|row| {
             let cell = |i: Option<usize>| i.and_then(|i| row.get(i)).cloned().unwrap_or_default();
+            let pid = cell(Some(pid));
             ProcessFacts {
-                pid: cell(Some(pid)),
+                main: main_pid.as_deref() == Some(pid.as_str()),
+                pid,
                 user: cell(Some(user)),
                 command: strip_ansi(&cell(command)).chars().take(200).collect(),
             }
@@ -554,6 +610,8 @@ enum Miss {
 /// has it open, else through a helper container that shares the namespace.
 struct Route<'a> {
     namespace: Option<NetNs>,
+    /// Where in the namespace to connect ([`super::netns::probe_address`]).
+    address: std::net::Ipv4Addr,
     /// Whether a namespace that will not let us in may give way to the helper.
     fall_back: bool,
     helper: Helper<'a>,
@@ -568,10 +626,12 @@ impl<'a> Route<'a> {
         labels: &'a HashMap<String, String>,
         via: ProbeVia,
     ) -> Result<Route<'a>, String> {
+        let address = super::netns::probe_address();
         let helper = Helper {
             docker,
             target,
             labels,
+            address,
         };
         let namespace = match via {
             ProbeVia::Helper => None,
@@ -586,6 +646,7 @@ impl<'a> Route<'a> {
         };
         Ok(Route {
             namespace,
+            address,
             fall_back: via == ProbeVia::Auto,
             helper,
         })
@@ -593,7 +654,7 @@ impl<'a> Route<'a> {
 
     async fn get(&mut self, spec: &ProbeSpec) -> Result<(u16, String), Miss> {
         if let Some(ns) = &self.namespace {
-            match ns.connect(spec.port).await {
+            match ns.connect(self.address, spec.port).await {
                 Ok(stream) => return http_get(stream, spec).await.map_err(Miss::NoAnswer),
                 Err(e @ NetnsError::Connect { .. }) => return Err(Miss::NoAnswer(e.to_string())),
                 // Opened, but this server may not enter it (not root).
@@ -676,6 +737,7 @@ struct Helper<'a> {
     docker: &'a Docker,
     target: &'a str,
     labels: &'a HashMap<String, String>,
+    address: std::net::Ipv4Addr,
 }
 
 /// How long one helper's `nc` may wait for the answer.
@@ -690,7 +752,7 @@ impl Helper<'_> {
                 "-c".into(),
                 format!(
                     "printf '%s' \"$PROBE_REQUEST\" | timeout {HELPER_TIMEOUT_SECS} nc {} \"$PROBE_PORT\"",
-                    super::netns::PROBE_ADDRESS
+                    self.address
                 ),
             ]),
             env: Some(vec![

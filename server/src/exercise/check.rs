@@ -76,6 +76,9 @@ pub enum Check {
     /// No layer of the final image adds `path` or anything under it. A file a later step
     /// deletes is still in the layer that added it, for anyone who has the image.
     NeverInLayers { path: String },
+    /// The running container's main process (its PID 1, which the engine signals and whose
+    /// end ends the container) is the program whose command line contains `command`.
+    MainProcess { command: String },
     /// Every process of the running container runs as a user other than root, as
     /// `docker top` lists them from the host (which is what the kernel checks).
     ProcessesNotRoot,
@@ -169,6 +172,10 @@ fn health_verdict(
         "none" => (
             false,
             "The image declares no HEALTHCHECK, so the engine has no health to report.".into(),
+        ),
+        "healthy" if wanted == HealthWanted::Healthy => (
+            true,
+            format!("The engine reported it healthy, and still healthy {when} after the start.{last}"),
         ),
         status if status == wanted.as_str() => (
             true,
@@ -327,12 +334,13 @@ impl Check {
                 | Check::HttpResponds { .. }
                 | Check::StopsOnSignal { .. }
                 | Check::ProcessesNotRoot
+                | Check::MainProcess { .. }
         )
     }
 
     /// Whether the check needs the container seen running (a probe or a stop keeps it up).
     pub fn needs_running_container(&self) -> bool {
-        matches!(self, Check::ProcessesNotRoot)
+        matches!(self, Check::ProcessesNotRoot | Check::MainProcess { .. })
     }
 
     pub fn needs_stop(&self) -> bool {
@@ -476,6 +484,9 @@ impl Check {
             Check::NoFileContains { what, .. } => {
                 format!("No layer of the image holds {what}, not even one a later step deleted it from.")
             }
+            Check::MainProcess { command } => {
+                format!("While it runs, the container's main process (PID 1) is `{command}`.")
+            }
             Check::ProcessesNotRoot => {
                 "While it runs, none of the container's processes runs as root (as `docker top` shows them).".into()
             }
@@ -546,7 +557,8 @@ impl Check {
             Check::NonRootUser => {
                 let user = config.user_or_root();
                 let name = user.split(':').next().unwrap_or(user);
-                let root = name == "root" || name == "0";
+                // `0`, `00`, … are all uid 0.
+                let root = name == "root" || name.parse::<u64>().is_ok_and(|uid| uid == 0);
                 let message = if root {
                     format!("The container runs as “{user}”, which is root. Add a USER.")
                 } else {
@@ -796,6 +808,26 @@ impl Check {
                     }
                 }
             },
+            Check::MainProcess { command } => match facts.run {
+                None => needs_run_message(),
+                Some(run) => match run.processes.iter().find(|p| p.main) {
+                    None => (
+                        false,
+                        "Not checked: the container was not seen running, so its main process is unknown.".into(),
+                    ),
+                    Some(main) if main.command.contains(command.as_str()) => (
+                        true,
+                        format!("PID 1 is `{}`.", main.command),
+                    ),
+                    Some(main) => (
+                        false,
+                        format!(
+                            "PID 1 is `{}`, not {command}: the engine's stop signal goes to it, and the container lives exactly as long as it does. `exec` replaces a start script by the program it starts.",
+                            main.command
+                        ),
+                    ),
+                },
+            },
             Check::ProcessesNotRoot => match facts.run {
                 None => needs_run_message(),
                 Some(run) if run.processes.is_empty() => (
@@ -964,6 +996,20 @@ mod tests {
         );
         assert!(Check::User { name: "app".into() }.judge("u", facts).passed);
         assert!(Check::NonRootUser.judge("u", facts).passed);
+        for root in ["root", "0", "00", "0:0", "000:1000"] {
+            let config = ImageConfigFacts {
+                user: root.into(),
+                ..Default::default()
+            };
+            let verdict = Check::NonRootUser.judge(
+                "u",
+                Facts {
+                    config: Some(&config),
+                    ..facts
+                },
+            );
+            assert!(!verdict.passed, "USER {root} is root: {}", verdict.message);
+        }
         assert!(
             Check::Workdir {
                 path: "/srv/".into()
@@ -1392,6 +1438,7 @@ mod tests {
                     pid: (4000 + i).to_string(),
                     user: u.to_string(),
                     command: format!("gunicorn worker {i}"),
+                    main: i == 0,
                 })
                 .collect(),
         };
@@ -1425,6 +1472,56 @@ mod tests {
             !unseen.passed && unseen.message.starts_with("Not checked"),
             "{}",
             unseen.message
+        );
+    }
+
+    #[test]
+    fn the_main_process_is_the_one_the_engine_started() {
+        let img = image(1, 1);
+        let run = |main: &str, other: &str| RunFacts {
+            exit_code: None,
+            output: String::new(),
+            output_truncated: false,
+            oom_killed: false,
+            timed_out: false,
+            probe: None,
+            stop: None,
+            health: None,
+            processes: vec![
+                app::dto::ProcessFacts {
+                    pid: "700".into(),
+                    user: "root".into(),
+                    command: main.into(),
+                    main: true,
+                },
+                app::dto::ProcessFacts {
+                    pid: "701".into(),
+                    user: "root".into(),
+                    command: other.into(),
+                    main: false,
+                },
+            ],
+        };
+        let check = Check::MainProcess {
+            command: "httpd".into(),
+        };
+        let judge = |r: &RunFacts| {
+            check.judge(
+                "m",
+                Facts {
+                    image: Some(&img),
+                    run: Some(r),
+                    ..Facts::default()
+                },
+            )
+        };
+        assert!(judge(&run("httpd -f -p 8080", "")).passed);
+        let script = judge(&run("sh /start.sh", "httpd -p 8080"));
+        assert!(!script.passed);
+        assert!(
+            script.message.contains("PID 1 is `sh /start.sh`"),
+            "{}",
+            script.message
         );
     }
 }

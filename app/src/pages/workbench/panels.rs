@@ -137,13 +137,13 @@ pub(crate) fn RunPanel(run: RunFacts) -> impl IntoView {
             })}
             {(!run.processes.is_empty()).then(|| view! {
                 <table class="history processes">
-                    <caption>"Its processes while it ran, as " <code>"docker top"</code> " shows them from the host"</caption>
+                    <caption>"Its processes while it ran, as " <code>"docker top"</code> " shows them from the host (PIDs as the host numbers them; the main process is its PID 1 inside)"</caption>
                     <thead><tr><th scope="col">"User"</th><th scope="col" class="num">"PID"</th><th scope="col">"Command"</th></tr></thead>
                     <tbody>
                         {run.processes.iter().map(|p| view! {
                             <tr>
                                 <td class:bad=p.user == "root" || p.user == "0">{p.user.clone()}</td>
-                                <td class="num">{p.pid.clone()}</td>
+                                <td class="num">{p.pid.clone()}{p.main.then(|| view! { <span class="main-pid">" (PID 1)"</span> })}</td>
                                 <td><code>{p.command.clone()}</code></td>
                             </tr>
                         }).collect_view()}
