@@ -1001,6 +1001,7 @@ impl Builds {
                     probe,
                     stop,
                     watch_health: None,
+                    freeze_when_healthy: false,
                     limits: &limits,
                 };
                 let mut on_line = |line: String| record.log(LogPhase::Run, line);
@@ -1218,6 +1219,10 @@ impl Builds {
             record.log(
                 LogPhase::Server,
                 match variant.watch_health {
+                    Some(within) if variant.freeze => format!(
+                        "Check: starting the container{with}, freezing its main process once the engine calls it healthy, and watching the health status (at most {} s)…",
+                        within.as_secs()
+                    ),
                     Some(within) => format!(
                         "Check: starting the container{with} and watching the engine's health status (at most {} s)…",
                         within.as_secs()
@@ -1233,6 +1238,7 @@ impl Builds {
                 labels,
             );
             job.watch_health = variant.watch_health;
+            job.freeze_when_healthy = variant.freeze;
             let health_limits;
             if let Some(within) = variant.watch_health {
                 // The wait the check allows, not the exercise's run time limit.
@@ -1333,6 +1339,7 @@ impl Builds {
             probe: None,
             stop: None,
             watch_health: None,
+            freeze_when_healthy: false,
             limits: &self.settings.run,
         }
     }

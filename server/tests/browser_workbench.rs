@@ -452,8 +452,8 @@ async fn a_service_shows_its_processes_and_the_engines_health_verdicts() {
     eval(&c, "document.querySelector('.processes').scrollIntoView()").await;
     save_screenshot(&c, "healthcheck-missed.png").await;
 
-    // The solution: healthy when it works, unhealthy when it serves only 404s, as the
-    // engine itself reports, with what the last check printed.
+    // The solution: healthy when it works, unhealthy once the server is frozen (a hang), as
+    // the engine itself reports, with what the last check printed.
     let solution = std::fs::read_to_string(
         support::repo_root().join("exercises/healthcheck/solution/Dockerfile"),
     )
@@ -461,9 +461,9 @@ async fn a_service_shows_its_processes_and_the_engines_health_verdicts() {
     type_over(&c, "textarea.editor-input", &solution).await;
     click(&c, "#build").await;
     css(&c, ".verdict-line[data-verdict='passed']").await;
-    let notices = text_of(&c, "li.check[data-check='notices-a-failure']").await;
+    let notices = text_of(&c, "li.check[data-check='notices-a-hang']").await;
     assert!(
-        notices.contains("unhealthy") && notices.contains("404"),
+        notices.contains("Frozen at") && notices.contains("unhealthy"),
         "{notices}"
     );
     eval(&c, "document.querySelector('#checks').scrollIntoView()").await;

@@ -1196,6 +1196,7 @@ async fn a_health_check_cannot_run_faster_than_once_a_second() {
         probe: None,
         stop: None,
         watch_health: Some(std::time::Duration::from_secs(3)),
+        freeze_when_healthy: false,
         limits: &limits,
     };
     let facts =

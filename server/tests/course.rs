@@ -217,7 +217,7 @@ fn build_arguments_and_their_placeholders_are_checked_at_load_time() {
     let (_dir, content, exercises) = scratch_course();
     edit(
         &exercises.join("healthcheck/exercise.toml"),
-        "within_secs = 15",
+        "within_secs = 25",
         "within_secs = 300",
     );
     let err = layerlab_server::check_course(&content, &exercises).expect_err("too long");

@@ -226,6 +226,10 @@ pub struct HealthFacts {
     /// What the last health check printed, trimmed.
     pub last_output: String,
     pub last_exit_code: Option<i64>,
+    /// When the run froze the main process (SIGSTOP, like a hung server) once it was
+    /// healthy, how long after the start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frozen_after_ms: Option<u64>,
 }
 
 /// A running container asked to stop, as `docker stop` does: its stop signal, then SIGKILL if

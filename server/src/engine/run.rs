@@ -99,6 +99,10 @@ pub struct RunJob<'a> {
     /// the run as soon as the engine calls it healthy or unhealthy, or after this long (no
     /// probe, no stop then).
     pub watch_health: Option<Duration>,
+    /// With `watch_health`: once the engine calls the container healthy, freeze its main
+    /// process (SIGSTOP from outside, which even PID 1 cannot ignore: a hung server) and go
+    /// on watching, for the health check to notice.
+    pub freeze_when_healthy: bool,
     pub limits: &'a RunLimits,
 }
 
@@ -246,6 +250,7 @@ async fn run_created(
             tokio::pin!(sleep);
             let mut health_poll = tokio::time::interval(HEALTH_POLL);
             let mut healthy_since: Option<Instant> = None;
+            let mut frozen_after: Option<Duration> = None;
             let mut lines_open = true;
             loop {
                 tokio::select! {
@@ -254,17 +259,26 @@ async fn run_created(
                         None => lines_open = false,
                     },
                     _ = health_poll.tick(), if job.watch_health.is_some() => {
-                        let facts = read_health(docker, id, started).await;
+                        let mut facts = read_health(docker, id, started).await;
                         // Unhealthy (or no health check) is final; healthy must last a
                         // moment, or a check that passes once and then fails would count.
+                        let steady = facts.status == "healthy"
+                            && healthy_since.get_or_insert_with(Instant::now).elapsed() >= HEALTHY_FOR;
                         let decided = match facts.status.as_str() {
                             "unhealthy" | "none" => true,
-                            "healthy" => healthy_since
-                                .get_or_insert_with(Instant::now)
-                                .elapsed()
-                                >= HEALTHY_FOR,
+                            // Frozen: wait for the health check to notice, up to the limit.
+                            _ if frozen_after.is_some() => false,
+                            "healthy" if steady && job.freeze_when_healthy => {
+                                let kill = KillContainerOptionsBuilder::new().signal("STOP").build();
+                                if docker.kill_container(id, Some(kill)).await.is_ok() {
+                                    frozen_after = Some(started.elapsed());
+                                }
+                                false
+                            }
+                            "healthy" => steady,
                             _ => false,
                         };
+                        facts.frozen_after_ms = frozen_after.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
                         health_facts = Some(facts);
                         if decided {
                             break;
@@ -275,14 +289,18 @@ async fn run_created(
                             stop_facts = Some(stop_outcome(started, sent, spec, signal, true));
                         }
                         if job.watch_health.is_some() {
-                            health_facts = Some(read_health(docker, id, started).await);
+                            let mut facts = read_health(docker, id, started).await;
+                            facts.frozen_after_ms = frozen_after.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+                            health_facts = Some(facts);
                         }
                         break;
                     }
                     _ = &mut sleep => match (job.stop, stop_sent.take()) {
                         _ if job.watch_health.is_some() => {
                             // Undecided when the wait ends: say what it was last.
-                            health_facts = Some(read_health(docker, id, started).await);
+                            let mut facts = read_health(docker, id, started).await;
+                            facts.frozen_after_ms = frozen_after.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+                            health_facts = Some(facts);
                             break;
                         }
                         (Some(spec), None) => {
@@ -466,6 +484,7 @@ async fn read_health(docker: &Docker, id: &str, started: Instant) -> HealthFacts
             checks_run: 0,
             last_output: String::new(),
             last_exit_code: None,
+            frozen_after_ms: None,
         };
     };
     let status = match health.status {
@@ -486,6 +505,7 @@ async fn read_health(docker: &Docker, id: &str, started: Instant) -> HealthFacts
             .map(|o| strip_ansi(o.trim()).chars().take(500).collect())
             .unwrap_or_default(),
         last_exit_code: last.and_then(|l| l.exit_code),
+        frozen_after_ms: None,
     }
 }
 

@@ -90,6 +90,11 @@ pub enum Check {
         within_secs: u64,
         #[serde(default)]
         env: std::collections::BTreeMap<String, String>,
+        /// Once the engine calls it healthy, freeze the container's main process (SIGSTOP,
+        /// like a hung server) and judge the status after that: a health check that does not
+        /// really ask the service stays healthy.
+        #[serde(default)]
+        freeze: bool,
     },
     /// No file in any layer of the final image holds `text` (so no copy of what holds it
     /// reached the image, not even one a later step deleted). `what` names that thing for
@@ -126,6 +131,8 @@ pub struct RunVariant {
     pub args: Option<Vec<String>>,
     /// Watch the engine's health status for at most this long (a `health` check).
     pub watch_health: Option<std::time::Duration>,
+    /// Freeze the main process once healthy (a `health` check with `freeze`).
+    pub freeze: bool,
 }
 
 /// What the second build of a cache check found.
@@ -203,6 +210,35 @@ fn health_verdict(
             ),
         ),
     }
+}
+
+/// Judge a run whose main process was frozen once healthy: the status wanted must come
+/// after the freeze.
+fn frozen_verdict(
+    wanted: HealthWanted,
+    run: &RunFacts,
+    health: &app::dto::HealthFacts,
+) -> (bool, String) {
+    let Some(frozen) = health.frozen_after_ms else {
+        let (_, why) = health_verdict(HealthWanted::Healthy, run, health);
+        return (
+            false,
+            format!("It was never healthy long enough to be frozen. {why}"),
+        );
+    };
+    let when = seconds(health.after_ms);
+    let at = seconds(frozen);
+    if health.status == wanted.as_str() {
+        let (_, said) = health_verdict(wanted, run, health);
+        return (true, format!("Frozen at {at}, like a hung server. {said}"));
+    }
+    (
+        false,
+        format!(
+            "Frozen at {at}, like a hung server, it was still reported {} at {when}: the health check does not notice a service that no longer answers (or gives up too late: see --timeout and --retries).",
+            health.status
+        ),
+    )
 }
 
 fn ok_status() -> u16 {
@@ -374,15 +410,20 @@ impl Check {
                 env: env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
                 args: args.clone(),
                 watch_health: None,
+                freeze: false,
             }),
             Check::Health {
-                env, within_secs, ..
+                env,
+                within_secs,
+                freeze,
+                ..
             } => Some(RunVariant {
                 env: env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
                 args: None,
                 watch_health: Some(std::time::Duration::from_secs(
                     (*within_secs).min(MAX_HEALTH_WAIT_SECS),
                 )),
+                freeze: *freeze,
             }),
             _ => None,
         }
@@ -494,6 +535,16 @@ impl Check {
                 status,
                 within_secs,
                 env,
+                freeze: true,
+            } if env.is_empty() => format!(
+                "Once it is healthy, its main process is frozen (like a hung server): the engine then reports the container {} within {within_secs} s of the start (its own HEALTHCHECK decides).",
+                status.as_str()
+            ),
+            Check::Health {
+                status,
+                within_secs,
+                env,
+                ..
             } => {
                 let given = if env.is_empty() {
                     String::new()
@@ -864,7 +915,7 @@ impl Check {
                     }
                 }
             },
-            Check::Health { status, .. } => {
+            Check::Health { status, freeze, .. } => {
                 let variant = self.variant();
                 let run = facts
                     .variants
@@ -873,6 +924,7 @@ impl Check {
                     .map(|(_, run)| run);
                 match run.and_then(|r| r.health.as_ref().map(|h| (r, h))) {
                     None => needs_run_message(),
+                    Some((run, health)) if *freeze => frozen_verdict(*status, run, health),
                     Some((run, health)) => health_verdict(*status, run, health),
                 }
             }
@@ -1338,6 +1390,7 @@ mod tests {
             status: HealthWanted::Unhealthy,
             within_secs: 15,
             env: [("SIMULATE_FAILURE".to_string(), "1".to_string())].into(),
+            freeze: false,
         };
         let variant = check.variant().expect("a health check runs a variant");
         assert_eq!(variant.env, vec!["SIMULATE_FAILURE=1".to_string()]);
@@ -1360,6 +1413,7 @@ mod tests {
                 checks_run: 3,
                 last_output: "wget: server returned error: HTTP/1.1 404 Not Found".into(),
                 last_exit_code: Some(1),
+                frozen_after_ms: None,
             }),
         };
         let judge = |facts_run: RunFacts| {
@@ -1522,6 +1576,70 @@ mod tests {
             script.message.contains("PID 1 is `sh /start.sh`"),
             "{}",
             script.message
+        );
+    }
+
+    #[test]
+    fn a_frozen_server_must_turn_unhealthy_after_the_freeze() {
+        let img = image(1, 1);
+        let check = Check::Health {
+            status: HealthWanted::Unhealthy,
+            within_secs: 25,
+            env: Default::default(),
+            freeze: true,
+        };
+        let variant = check.variant().expect("variant");
+        assert!(variant.freeze);
+        let run = |status: &str, frozen: Option<u64>| RunFacts {
+            exit_code: None,
+            output: String::new(),
+            output_truncated: false,
+            oom_killed: false,
+            timed_out: false,
+            probe: None,
+            stop: None,
+            processes: Vec::new(),
+            health: Some(app::dto::HealthFacts {
+                status: status.into(),
+                after_ms: 14_000,
+                checks_run: 5,
+                last_output: "Health check exceeded timeout (2s)".into(),
+                last_exit_code: Some(-1),
+                frozen_after_ms: frozen,
+            }),
+        };
+        let judge = |r: RunFacts| {
+            let variants = vec![(variant.clone(), r)];
+            check.judge(
+                "h",
+                Facts {
+                    image: Some(&img),
+                    variants: &variants,
+                    ..Facts::default()
+                },
+            )
+        };
+        let noticed = judge(run("unhealthy", Some(4200)));
+        assert!(noticed.passed, "{}", noticed.message);
+        assert!(
+            noticed.message.starts_with("Frozen at 4.2 s"),
+            "{}",
+            noticed.message
+        );
+        let blind = judge(run("healthy", Some(4200)));
+        assert!(!blind.passed);
+        assert!(
+            blind.message.contains("does not notice"),
+            "{}",
+            blind.message
+        );
+        // Unhealthy before anything was frozen is a broken check, not a noticed hang.
+        let never = judge(run("unhealthy", None));
+        assert!(!never.passed);
+        assert!(
+            never.message.starts_with("It was never healthy"),
+            "{}",
+            never.message
         );
     }
 }
