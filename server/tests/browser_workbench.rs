@@ -460,7 +460,13 @@ async fn a_service_shows_its_processes_and_the_engines_health_verdicts() {
     .expect("solution");
     type_over(&c, "textarea.editor-input", &solution).await;
     click(&c, "#build").await;
-    css(&c, ".verdict-line[data-verdict='passed']").await;
+    // Healthy for 3 s, frozen, then unhealthy after three 2-second timeouts: ~20 s of checks.
+    css_within(
+        &c,
+        ".verdict-line[data-verdict='passed']",
+        std::time::Duration::from_secs(90),
+    )
+    .await;
     let notices = text_of(&c, "li.check[data-check='notices-a-hang']").await;
     assert!(
         notices.contains("Frozen at") && notices.contains("unhealthy"),

@@ -117,9 +117,19 @@ pub fn chromium_binary() -> String {
 
 /// Wait for an element; on timeout, fail with the URL and the page's text to show why.
 pub async fn css(c: &Client, selector: &str) -> fantoccini::elements::Element {
+    css_within(c, selector, WAIT).await
+}
+
+/// [`css`], waiting up to `wait` (for results that take the engine longer, such as a health
+/// check watched for several seconds).
+pub async fn css_within(
+    c: &Client,
+    selector: &str,
+    wait: std::time::Duration,
+) -> fantoccini::elements::Element {
     match c
         .wait()
-        .at_most(WAIT)
+        .at_most(wait)
         .for_element(Locator::Css(selector))
         .await
     {
