@@ -177,7 +177,7 @@ impl HistoryEntry {
 }
 
 /// What the container did when it ran.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct RunFacts {
     /// `None` when the container was stopped by us (a timeout, or after a web probe).
     pub exit_code: Option<i64>,

@@ -259,7 +259,7 @@ async fn run_created(
                         None => lines_open = false,
                     },
                     _ = health_poll.tick(), if job.watch_health.is_some() => {
-                        let mut facts = read_health(docker, id, started).await;
+                        let facts = read_health(docker, id, started, frozen_after).await;
                         // Unhealthy (or no health check) is final; healthy must last a
                         // moment, or a check that passes once and then fails would count.
                         let steady = facts.status == "healthy"
@@ -278,8 +278,10 @@ async fn run_created(
                             "healthy" => steady,
                             _ => false,
                         };
-                        facts.frozen_after_ms = frozen_after.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-                        health_facts = Some(facts);
+                        health_facts = Some(HealthFacts {
+                            frozen_after_ms: millis(frozen_after),
+                            ..facts
+                        });
                         if decided {
                             break;
                         }
@@ -289,18 +291,14 @@ async fn run_created(
                             stop_facts = Some(stop_outcome(started, sent, spec, signal, true));
                         }
                         if job.watch_health.is_some() {
-                            let mut facts = read_health(docker, id, started).await;
-                            facts.frozen_after_ms = frozen_after.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-                            health_facts = Some(facts);
+                            health_facts = Some(read_health(docker, id, started, frozen_after).await);
                         }
                         break;
                     }
                     _ = &mut sleep => match (job.stop, stop_sent.take()) {
                         _ if job.watch_health.is_some() => {
                             // Undecided when the wait ends: say what it was last.
-                            let mut facts = read_health(docker, id, started).await;
-                            facts.frozen_after_ms = frozen_after.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-                            health_facts = Some(facts);
+                            health_facts = Some(read_health(docker, id, started, frozen_after).await);
                             break;
                         }
                         (Some(spec), None) => {
@@ -363,7 +361,8 @@ async fn run_created(
 
     let state = inspect(docker, id).await.and_then(|c| c.state);
     let still_running = state.as_ref().and_then(|s| s.running).unwrap_or(false);
-    if still_running && processes.is_empty() {
+    // (A watched health run's processes are read by nobody.)
+    if still_running && processes.is_empty() && job.watch_health.is_none() {
         processes = top(docker, id).await;
     }
     // A container that left when asked to stop reports its own exit code.
@@ -470,8 +469,18 @@ async fn top(docker: &Docker, id: &str) -> Vec<ProcessFacts> {
         .collect()
 }
 
-/// The engine's health status of a container and the output of its last health check.
-async fn read_health(docker: &Docker, id: &str, started: Instant) -> HealthFacts {
+fn millis(d: Option<Duration>) -> Option<u64> {
+    d.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// The engine's health status of a container and the output of its last health check;
+/// `frozen_after` says when the run froze it, if it did.
+async fn read_health(
+    docker: &Docker,
+    id: &str,
+    started: Instant,
+    frozen_after: Option<Duration>,
+) -> HealthFacts {
     let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let health = inspect(docker, id)
         .await
@@ -484,7 +493,7 @@ async fn read_health(docker: &Docker, id: &str, started: Instant) -> HealthFacts
             checks_run: 0,
             last_output: String::new(),
             last_exit_code: None,
-            frozen_after_ms: None,
+            frozen_after_ms: millis(frozen_after),
         };
     };
     let status = match health.status {
@@ -505,7 +514,7 @@ async fn read_health(docker: &Docker, id: &str, started: Instant) -> HealthFacts
             .map(|o| strip_ansi(o.trim()).chars().take(500).collect())
             .unwrap_or_default(),
         last_exit_code: last.and_then(|l| l.exit_code),
-        frozen_after_ms: None,
+        frozen_after_ms: millis(frozen_after),
     }
 }
 

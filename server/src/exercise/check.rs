@@ -77,7 +77,8 @@ pub enum Check {
     /// deletes is still in the layer that added it, for anyone who has the image.
     NeverInLayers { path: String },
     /// The running container's main process (its PID 1, which the engine signals and whose
-    /// end ends the container) is the program whose command line contains `command`.
+    /// end ends the container) is the program `command`: the first word of its command line,
+    /// without its folder (a shell whose `-c` script merely mentions it does not count).
     MainProcess { command: String },
     /// Every process of the running container runs as a user other than root, as
     /// `docker top` lists them from the host (which is what the kernel checks).
@@ -155,6 +156,13 @@ fn last_line(output: &str) -> String {
         .chars()
         .take(200)
         .collect()
+}
+
+/// The program a command line runs: its first word, without the folder
+/// (`/usr/sbin/httpd -f` → `httpd`).
+fn program_of(command_line: &str) -> &str {
+    let first = command_line.split_whitespace().next().unwrap_or("");
+    first.rsplit('/').next().unwrap_or(first)
 }
 
 /// Judge what the engine said of a container's health against what a check wants.
@@ -866,7 +874,7 @@ impl Check {
                         false,
                         "Not checked: the container was not seen running, so its main process is unknown.".into(),
                     ),
-                    Some(main) if main.command.contains(command.as_str()) => (
+                    Some(main) if program_of(&main.command) == command => (
                         true,
                         format!("PID 1 is `{}`.", main.command),
                     ),
@@ -1102,13 +1110,7 @@ mod tests {
     fn run_and_probe_verdicts() {
         let img = image(1, 1);
         let run = RunFacts {
-            exit_code: None,
             output: "listening\n".into(),
-            output_truncated: false,
-            oom_killed: false,
-            timed_out: false,
-            health: None,
-            processes: Vec::new(),
             probe: Some(ProbeFacts {
                 port: 8080,
                 path: "/".into(),
@@ -1116,7 +1118,7 @@ mod tests {
                 body: "<h1>Hello</h1>".into(),
                 error: None,
             }),
-            stop: None,
+            ..RunFacts::default()
         };
         let facts = Facts {
             image: Some(&img),
@@ -1155,19 +1157,13 @@ mod tests {
         let img = image(1, 1);
         let stopped = |exited_in_ms: Option<u64>, exit_code: Option<i64>| RunFacts {
             exit_code,
-            output: String::new(),
-            output_truncated: false,
-            oom_killed: false,
-            timed_out: false,
-            health: None,
-            processes: Vec::new(),
-            probe: None,
             stop: Some(StopFacts {
                 signal: "SIGTERM".into(),
                 after_ms: 2000,
                 exited_in_ms,
                 grace_ms: 3000,
             }),
+            ..RunFacts::default()
         };
         let check = Check::StopsOnSignal { within_secs: 2 };
         let judge = |run: &RunFacts| {
@@ -1400,13 +1396,6 @@ mod tests {
         );
         let run = |status: &str, exit_code: Option<i64>| RunFacts {
             exit_code,
-            output: String::new(),
-            output_truncated: false,
-            oom_killed: false,
-            timed_out: false,
-            probe: None,
-            stop: None,
-            processes: Vec::new(),
             health: Some(app::dto::HealthFacts {
                 status: status.into(),
                 after_ms: 3200,
@@ -1415,6 +1404,7 @@ mod tests {
                 last_exit_code: Some(1),
                 frozen_after_ms: None,
             }),
+            ..RunFacts::default()
         };
         let judge = |facts_run: RunFacts| {
             let variants = vec![(variant.clone(), facts_run)];
@@ -1477,14 +1467,6 @@ mod tests {
     fn processes_not_root_reads_what_docker_top_listed() {
         let img = image(1, 1);
         let with = |users: &[&str]| RunFacts {
-            exit_code: None,
-            output: String::new(),
-            output_truncated: false,
-            oom_killed: false,
-            timed_out: false,
-            probe: None,
-            stop: None,
-            health: None,
             processes: users
                 .iter()
                 .enumerate()
@@ -1495,6 +1477,7 @@ mod tests {
                     main: i == 0,
                 })
                 .collect(),
+            ..RunFacts::default()
         };
         let judge = |run: &RunFacts| {
             Check::ProcessesNotRoot.judge(
@@ -1533,14 +1516,6 @@ mod tests {
     fn the_main_process_is_the_one_the_engine_started() {
         let img = image(1, 1);
         let run = |main: &str, other: &str| RunFacts {
-            exit_code: None,
-            output: String::new(),
-            output_truncated: false,
-            oom_killed: false,
-            timed_out: false,
-            probe: None,
-            stop: None,
-            health: None,
             processes: vec![
                 app::dto::ProcessFacts {
                     pid: "700".into(),
@@ -1555,6 +1530,7 @@ mod tests {
                     main: false,
                 },
             ],
+            ..RunFacts::default()
         };
         let check = Check::MainProcess {
             command: "httpd".into(),
@@ -1570,6 +1546,11 @@ mod tests {
             )
         };
         assert!(judge(&run("httpd -f -p 8080", "")).passed);
+        assert!(judge(&run("/bin/httpd -f", "")).passed);
+        // A shell whose script names httpd is still a shell.
+        let wrapped = judge(&run("sh -c httpd -p 8080; while sleep 5; do :; done", ""));
+        assert!(!wrapped.passed, "{}", wrapped.message);
+        assert!(!judge(&run("httpd-wrapper.sh", "")).passed);
         let script = judge(&run("sh /start.sh", "httpd -p 8080"));
         assert!(!script.passed);
         assert!(
@@ -1591,14 +1572,6 @@ mod tests {
         let variant = check.variant().expect("variant");
         assert!(variant.freeze);
         let run = |status: &str, frozen: Option<u64>| RunFacts {
-            exit_code: None,
-            output: String::new(),
-            output_truncated: false,
-            oom_killed: false,
-            timed_out: false,
-            probe: None,
-            stop: None,
-            processes: Vec::new(),
             health: Some(app::dto::HealthFacts {
                 status: status.into(),
                 after_ms: 14_000,
@@ -1607,6 +1580,7 @@ mod tests {
                 last_exit_code: Some(-1),
                 frozen_after_ms: frozen,
             }),
+            ..RunFacts::default()
         };
         let judge = |r: RunFacts| {
             let variants = vec![(variant.clone(), r)];
