@@ -244,6 +244,11 @@ pub struct StopFacts {
     pub exited_in_ms: Option<u64>,
     /// How long it was given before SIGKILL.
     pub grace_ms: u64,
+    /// A copy of the container, started with it and never asked to stop, had ended by itself
+    /// (with this exit code) by a second after the asked one exited: what ended it was its
+    /// own clock, not the signal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unasked_copy_exit: Option<i64>,
 }
 
 /// An HTTP request made to the running container's port.

@@ -142,6 +142,9 @@ async fn health_config(docker: &Docker, job: &RunJob<'_>) -> Option<HealthConfig
 /// the fastest interval allowed.
 const HEALTHY_FOR: Duration = Duration::from_secs(3);
 
+/// How long after a container left when asked to stop its never-asked copy is looked at.
+const UNASKED_COPY_MARGIN: Duration = Duration::from_secs(1);
+
 /// How often the engine's health status is read while it is watched.
 const HEALTH_POLL: Duration = Duration::from_millis(200);
 
@@ -194,33 +197,76 @@ pub async fn run(
     if let Some(name) = &name {
         options = options.name(name);
     }
+    // A run that asks the container to stop also starts an identical copy that is never
+    // asked: a container that merely ends on its own clock, just after the signal, ends there
+    // too, and cannot tell which of the two it is.
+    let unasked = match job.stop {
+        Some(_) => {
+            let mut options = CreateContainerOptionsBuilder::new();
+            if let Some(name) = &name {
+                options = options.name(&format!("{name}-unasked"));
+            }
+            let created = docker
+                .create_container(Some(options.build()), config.clone())
+                .await
+                .map_err(|e| run_failure(host, &e))?;
+            Some(created.id)
+        }
+        None => None,
+    };
     let created = docker
         .create_container(Some(options.build()), config)
         .await
-        .map_err(|e| run_failure(host, &e))?;
-    let id = created.id;
-    let outcome = run_created(docker, host, &id, &job, on).await;
+        .map_err(|e| run_failure(host, &e));
+    let outcome = match created {
+        Ok(created) => {
+            let outcome =
+                run_created(docker, host, &created.id, unasked.as_deref(), &job, on).await;
+            remove(docker, &created.id).await;
+            outcome
+        }
+        Err(e) => Err(e),
+    };
+    if let Some(unasked) = &unasked {
+        remove(docker, unasked).await;
+    }
+    outcome
+}
+
+async fn remove(docker: &Docker, id: &str) {
     let remove = RemoveContainerOptionsBuilder::new()
         .force(true)
         .v(true)
         .build();
-    if let Err(e) = docker.remove_container(&id, Some(remove)).await {
+    if let Err(e) = docker.remove_container(id, Some(remove)).await {
         tracing::warn!(container = %id, "could not remove a run container: {e}");
     }
-    outcome
+}
+
+/// Whether the copy of a container that was never asked to stop has ended by itself: its exit
+/// code if so.
+async fn unasked_copy_exit(docker: &Docker, id: &str) -> Option<i64> {
+    let state = inspect(docker, id).await.and_then(|c| c.state)?;
+    match state.running {
+        Some(false) => state.exit_code,
+        _ => None,
+    }
 }
 
 async fn run_created(
     docker: &Docker,
     host: &str,
     id: &str,
+    unasked: Option<&str>,
     job: &RunJob<'_>,
     on: &mut (dyn FnMut(String) + Send),
 ) -> Result<RunFacts, BuildFailure> {
-    docker
-        .start_container(id, None::<bollard::query_parameters::StartContainerOptions>)
-        .await
-        .map_err(|e| run_failure(host, &e))?;
+    for id in std::iter::once(id).chain(unasked) {
+        docker
+            .start_container(id, None::<bollard::query_parameters::StartContainerOptions>)
+            .await
+            .map_err(|e| run_failure(host, &e))?;
+    }
     let deadline = Instant::now() + job.limits.timeout;
     let (lines_tx, mut lines) = mpsc::channel::<String>(256);
     let pump = tokio::spawn(pump_output(
@@ -288,7 +334,13 @@ async fn run_created(
                     }
                     _ = wait.next() => {
                         if let Some((sent, spec, signal)) = stop_sent.take() {
-                            stop_facts = Some(stop_outcome(started, sent, spec, signal, true));
+                            let mut facts = stop_outcome(started, sent, spec, signal, true);
+                            if let Some(unasked) = unasked {
+                                // The copy started a moment after this one: give it a second.
+                                tokio::time::sleep(UNASKED_COPY_MARGIN).await;
+                                facts.unasked_copy_exit = unasked_copy_exit(docker, unasked).await;
+                            }
+                            stop_facts = Some(facts);
                         }
                         if job.watch_health.is_some() {
                             health_facts = Some(read_health(docker, id, started, frozen_after).await);
@@ -557,6 +609,7 @@ fn stop_outcome(
         after_ms: sent.duration_since(started).as_millis() as u64,
         exited_in_ms: exited.then(|| sent.elapsed().as_millis() as u64),
         grace_ms: spec.grace.as_millis() as u64,
+        unasked_copy_exit: None,
     }
 }
 

@@ -691,12 +691,20 @@ impl Check {
                         ),
                     ),
                     (None, None) => (false, "The container was not asked to stop.".into()),
-                    (Some(stop), _) => match stop.exited_in_ms {
-                        Some(ms) if ms <= within_secs * 1000 => (
+                    (Some(stop), _) => match (stop.exited_in_ms, stop.unasked_copy_exit) {
+                        (Some(ms), Some(code)) => (
+                            false,
+                            format!(
+                                "It exited {} after {}, but a copy started beside it and never asked to stop had ended by itself too (code {code}): it ends on its own clock, whatever it is told. A service keeps working until the signal comes, then stops because of it.",
+                                seconds(ms),
+                                stop.signal
+                            ),
+                        ),
+                        (Some(ms), None) if ms <= within_secs * 1000 => (
                             true,
                             format!("It exited {} after {}.", seconds(ms), stop.signal),
                         ),
-                        Some(ms) => (
+                        (Some(ms), None) => (
                             false,
                             format!(
                                 "It took {} to exit after {}; the goal is at most {within_secs} s.",
@@ -704,7 +712,7 @@ impl Check {
                                 stop.signal
                             ),
                         ),
-                        None => (
+                        (None, _) => (
                             false,
                             format!(
                                 "It ignored {}: {} later it was still running and was killed with SIGKILL. As PID 1 a process gets no default handling of {}; it must handle the signal itself.",
@@ -1162,6 +1170,7 @@ mod tests {
                 after_ms: 2000,
                 exited_in_ms,
                 grace_ms: 3000,
+                unasked_copy_exit: None,
             }),
             ..RunFacts::default()
         };
@@ -1179,6 +1188,19 @@ mod tests {
         let quick = judge(&stopped(Some(140), Some(0)));
         assert!(quick.passed, "{}", quick.message);
         assert_eq!(quick.message, "It exited 0.1 s after SIGTERM.");
+        let mut on_its_own_clock = stopped(Some(300), Some(0));
+        if let Some(stop) = &mut on_its_own_clock.stop {
+            stop.unasked_copy_exit = Some(0);
+        }
+        let clock = judge(&on_its_own_clock);
+        assert!(!clock.passed);
+        assert!(
+            clock
+                .message
+                .contains("never asked to stop had ended by itself too (code 0)"),
+            "{}",
+            clock.message
+        );
         let slow = judge(&stopped(Some(2600), Some(0)));
         assert!(!slow.passed);
         assert!(slow.message.contains("took 2.6 s"), "{}", slow.message);
