@@ -1257,7 +1257,13 @@ impl Builds {
                 LogPhase::Server,
                 "Check: reading every layer of the image…".into(),
             );
-            let limits = crate::engine::layers::LayerLimits::default();
+            // Every path of every layer: a check cannot judge from the biggest few (the
+            // entries and their path bytes stay bounded).
+            let defaults = crate::engine::layers::LayerLimits::default();
+            let limits = crate::engine::layers::LayerLimits {
+                max_files_per_layer: defaults.max_entries,
+                ..defaults
+            };
             let mut texts: Vec<String> = Vec::new();
             for text in checks().filter_map(|c| c.text_in_layers()) {
                 if !texts.iter().any(|t| t == text) {

@@ -74,8 +74,12 @@ pub enum Check {
         contains: String,
     },
     /// No layer of the final image adds `path` or anything under it. A file a later step
-    /// deletes is still in the layer that added it, for anyone who has the image.
-    NeverInLayers { path: String },
+    /// deletes is still in the layer that added it, for anyone who has the image. `path` may
+    /// be a list (none of them), and `**/name` is that name in any folder.
+    NeverInLayers {
+        #[serde(deserialize_with = "one_or_more")]
+        path: Vec<String>,
+    },
     /// The running container's main process (its PID 1, which the engine signals and whose
     /// end ends the container) is the program `command`: the first word of its command line,
     /// without its folder (a shell whose `-c` script merely mentions it does not count).
@@ -528,7 +532,10 @@ impl Check {
                 )
             }
             Check::NeverInLayers { path } => {
-                format!("No layer of the image holds {path}, not even one a later step deleted it from.")
+                format!(
+                    "No layer of the image holds {}, not even one a later step deleted it from.",
+                    path.join(" or ")
+                )
             }
             Check::NoFileContains { what, .. } => {
                 format!("No layer of the image holds {what}, not even one a later step deleted it from.")
@@ -854,12 +861,10 @@ impl Check {
             Check::NeverInLayers { path } => match facts.layer_paths {
                 None => (false, "Not checked: the image's layers could not be read.".into()),
                 Some(layers) => {
-                    let wanted = path.trim_matches('/');
-                    let inside = format!("{wanted}/");
                     let found = layers
                         .paths
                         .iter()
-                        .find(|(p, _)| *p == wanted || p.starts_with(&inside));
+                        .find(|(p, _)| path.iter().any(|wanted| path_matches(wanted, p)));
                     match found {
                         Some((p, layer)) => (
                             false,
@@ -869,9 +874,12 @@ impl Check {
                         ),
                         None if layers.truncated => (
                             false,
-                            format!("Not proven: a layer changes too many files to list, so /{wanted} may be among them."),
+                            format!(
+                                "Not proven: a layer changes too many files to list, so {} may be among them.",
+                                path.join(" or ")
+                            ),
                         ),
-                        None => (true, format!("No layer holds {path}.")),
+                        None => (true, format!("No layer holds {}.", path.join(" or "))),
                     }
                 }
             },
@@ -990,6 +998,34 @@ impl Check {
             },
         }
     }
+}
+
+/// Whether `path` (a layer's path, without its leading `/`) is `wanted` or under it; a
+/// `wanted` of `**/name` is that name in any folder.
+fn path_matches(wanted: &str, path: &str) -> bool {
+    let (anywhere, wanted) = match wanted.strip_prefix("**/") {
+        Some(rest) => (true, rest.trim_matches('/')),
+        None => (false, wanted.trim_matches('/')),
+    };
+    let under = |p: &str| {
+        p.strip_prefix(wanted)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    };
+    under(path) || (anywhere && path.match_indices('/').any(|(i, _)| under(&path[i + 1..])))
+}
+
+/// A string, or a list of them.
+fn one_or_more<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMore {
+        One(String),
+        More(Vec<String>),
+    }
+    Ok(match OneOrMore::deserialize(d)? {
+        OneOrMore::One(one) => vec![one],
+        OneOrMore::More(more) => more,
+    })
 }
 
 #[cfg(test)]
@@ -1399,6 +1435,89 @@ mod tests {
             },
         );
         assert!(verdict.passed, "{}", verdict.message);
+    }
+
+    #[test]
+    fn never_in_layers_finds_a_path_under_it_and_a_name_in_any_folder() {
+        let img = image(3, 1);
+        let layers = |paths: &[(&str, usize)], truncated| LayerPaths {
+            paths: paths.iter().map(|(p, l)| (p.to_string(), *l)).collect(),
+            truncated,
+        };
+        let judge = |path: &str, layers: &LayerPaths| {
+            Check::NeverInLayers {
+                path: vec![path.into()],
+            }
+            .judge(
+                "n",
+                Facts {
+                    image: Some(&img),
+                    layer_paths: Some(layers),
+                    ..Facts::default()
+                },
+            )
+        };
+        let held = layers(
+            &[
+                ("etc/os-release", 1),
+                ("src/app/pyproject.toml", 3),
+                ("build/out/x", 2),
+            ],
+            false,
+        );
+        let under = judge("/build", &held);
+        assert!(!under.passed);
+        assert_eq!(
+            under.message,
+            "Layer 2 holds /build/out/x: whoever has the image can read it, even if a later step deletes it."
+        );
+        assert!(!judge("build/out/x", &held).passed);
+        // Not a prefix of a longer name.
+        assert!(judge("/buil", &held).passed);
+        assert!(judge("/pyproject.toml", &held).passed);
+        let anywhere = judge("**/pyproject.toml", &held);
+        assert!(!anywhere.passed);
+        assert!(anywhere
+            .message
+            .contains("Layer 3 holds /src/app/pyproject.toml"));
+        assert!(!judge("**/app", &held).passed, "a folder of that name");
+        assert!(
+            judge("**/toml", &held).passed,
+            "the whole name, not its end"
+        );
+        assert!(!judge("**/os-release", &held).passed);
+        let unread = judge("**/pyproject.toml", &layers(&[("etc/os-release", 1)], true));
+        assert!(!unread.passed, "too many files to list proves nothing");
+        assert!(unread.message.starts_with("Not proven"));
+        assert!(
+            judge(
+                "**/pyproject.toml",
+                &layers(&[("etc/os-release", 1)], false)
+            )
+            .passed
+        );
+        let either = Check::NeverInLayers {
+            path: vec!["**/setup.py".into(), "**/pyproject.toml".into()],
+        }
+        .judge(
+            "n",
+            Facts {
+                image: Some(&img),
+                layer_paths: Some(&held),
+                ..Facts::default()
+            },
+        );
+        assert!(!either.passed, "any of the listed paths");
+        let listed = parse(table(
+            "id = \"n\"\ntype = \"never-in-layers\"\npath = [\"/a\", \"**/b\"]",
+        ))
+        .expect("a list of paths");
+        assert_eq!(
+            listed.check,
+            Check::NeverInLayers {
+                path: vec!["/a".into(), "**/b".into()]
+            }
+        );
     }
 
     #[test]
