@@ -336,6 +336,9 @@ pub struct Builds {
     layer_reports: Mutex<std::collections::VecDeque<(String, Arc<LayerReport>)>>,
     /// Exploring reads a whole image: a few at a time.
     explore_permits: Semaphore,
+    /// Root filesystem archives exercises provide, by the image ID they were exported from
+    /// (an ID never changes what it names; a re-seeded image gets a new one).
+    root_filesystems: tokio::sync::Mutex<HashMap<String, Arc<[u8]>>>,
 }
 
 /// Layer reports kept in memory.
@@ -362,6 +365,7 @@ impl Builds {
             recent: Mutex::new(HashMap::new()),
             layer_reports: Mutex::new(std::collections::VecDeque::new()),
             explore_permits: Semaphore::new(2),
+            root_filesystems: tokio::sync::Mutex::new(HashMap::new()),
         })
     }
 
@@ -849,6 +853,19 @@ impl Builds {
                 exercise_id.clone(),
             ),
         ]);
+        // The files the exercise provides go beside the learner's (the context as stored
+        // with the attempt stays the learner's own).
+        let context = match self
+            .with_provided_files(&docker, exercise.as_ref(), &context, &container_labels)
+            .await
+        {
+            Ok(with) => with,
+            Err(failure) => {
+                return self
+                    .fail(&record, exercise.as_ref(), &context, failure)
+                    .await;
+            }
+        };
         let tag = format!("layerlab/{exercise_id}:{id}");
         let job = BuildJob {
             build_id: &id,
@@ -1043,6 +1060,7 @@ impl Builds {
                 variants: &extra.variants,
                 layer_paths: extra.layer_paths.as_ref(),
                 texts: extra.texts.as_ref(),
+                bases_under: extra.bases_under.as_deref(),
             };
             e.judge(facts)
         });
@@ -1252,6 +1270,14 @@ impl Builds {
                 extra.variants.push((variant, run));
             }
         }
+        if checks().any(|c| c.needs_bases()) {
+            extra.bases_under = crate::engine::image::bases_under(
+                docker,
+                &built.image_id,
+                &self.settings.base_images,
+            )
+            .await;
+        }
         if checks().any(|c| c.needs_layers()) {
             record.log(
                 LogPhase::Server,
@@ -1325,6 +1351,66 @@ impl Builds {
             );
         }
         extra
+    }
+
+    /// `context` with the files `exercise` provides beside the learner's (exported once per
+    /// image and kept).
+    async fn with_provided_files(
+        &self,
+        docker: &bollard::Docker,
+        exercise: Option<&Exercise>,
+        context: &BuildContext,
+        labels: &HashMap<String, String>,
+    ) -> Result<BuildContext, BuildFailure> {
+        let provided = exercise.map(|e| e.provided.as_slice()).unwrap_or_default();
+        if provided.is_empty() {
+            return Ok(context.clone());
+        }
+        let unavailable = |path: &str, why: String| {
+            BuildFailure {
+            code: "provided_file_unavailable".into(),
+            message: format!(
+                "The exercise's file “{path}” could not be made on this engine: {why}. Your instructor has been told; try again later."
+            ),
+            line: None,
+        }
+        };
+        let mut files = Vec::with_capacity(provided.len());
+        for p in provided {
+            let Some(id) = crate::engine::image::image_id(docker, &p.export).await else {
+                tracing::error!(image = %p.export, "a provided file's image is missing");
+                return Err(unavailable(
+                    &p.path,
+                    format!("the image {} is not on this engine", p.export),
+                ));
+            };
+            // One export at a time, and each image only once.
+            let mut kept = self.root_filesystems.lock().await;
+            let bytes = match kept.get(&id) {
+                Some(bytes) => bytes.clone(),
+                None => {
+                    let bytes: Arc<[u8]> = crate::engine::image::root_filesystem(
+                        docker,
+                        &id,
+                        labels.clone(),
+                    )
+                    .await
+                    .map_err(|e| {
+                        tracing::error!(image = %p.export, "exporting a provided file: {e:#}");
+                        unavailable(&p.path, format!("{e:#}"))
+                    })?
+                    .into();
+                    kept.insert(id, bytes.clone());
+                    bytes
+                }
+            };
+            files.push((p.path.clone(), bytes));
+        }
+        context.with_provided(files).map_err(|e| BuildFailure {
+            code: e.code().into(),
+            message: e.to_string(),
+            line: None,
+        })
     }
 
     /// A run of the built image for a check: the run limits, no probe, nothing to stop.
@@ -1704,6 +1790,7 @@ struct ExtraFacts {
     variants: Vec<(crate::exercise::check::RunVariant, app::dto::RunFacts)>,
     layer_paths: Option<crate::exercise::check::LayerPaths>,
     texts: Option<crate::exercise::check::TextsInLayers>,
+    bases_under: Option<Vec<String>>,
 }
 
 /// What to run after a build: the exercise's run step, or for the playground the image's own

@@ -490,3 +490,51 @@ async fn a_service_shows_its_processes_and_the_engines_health_verdicts() {
     save_screenshot(&phone, "healthcheck-phone.png").await;
     phone.close().await.expect("close");
 }
+
+#[tokio::test]
+async fn a_provided_root_filesystem_is_listed_and_becomes_a_base_image() {
+    let (server, driver, c) = hydrated("/exercises/own-base-image").await;
+    // The archive is named and described, outside the editor's tabs.
+    let provided = text_of(&c, ".provided").await;
+    assert!(
+        provided.contains("rootfs.tar") && provided.contains("read-only"),
+        "{provided}"
+    );
+    let tabs = text_of(&c, "[role='tablist']").await;
+    assert!(!tabs.contains("rootfs.tar"), "not an editable file: {tabs}");
+    // The starter builds on busybox: the engine's layers say so.
+    click(&c, "#build").await;
+    css(&c, ".verdict-line[data-verdict='missed']").await;
+    let scratch = text_of(&c, "li.check[data-check='from-scratch']").await;
+    assert!(scratch.contains("those of busybox:1.35"), "{scratch}");
+    eval(&c, "document.querySelector('.provided').scrollIntoView()").await;
+    save_screenshot(&c, "own-base-image-missed.png").await;
+
+    let solution = std::fs::read_to_string(
+        support::repo_root().join("exercises/own-base-image/solution/Dockerfile"),
+    )
+    .expect("solution");
+    type_over(&c, "textarea.editor-input", &solution).await;
+    click(&c, "#build").await;
+    css(&c, ".verdict-line[data-verdict='passed']").await;
+    let output = text_of(&c, "li.check[data-check='greets']").await;
+    assert!(
+        output.contains("hello from a base image I made"),
+        "{output}"
+    );
+    eval(&c, "document.querySelector('#checks').scrollIntoView()").await;
+    save_screenshot(&c, "own-base-image-passed.png").await;
+    c.close().await.expect("close");
+
+    let phone = driver.phone().await;
+    open(&phone, &server, "/exercises/own-base-image").await;
+    css(&phone, ".provided").await;
+    assert_no_horizontal_overflow(&phone, "/exercises/own-base-image").await;
+    eval(
+        &phone,
+        "document.querySelector('.provided').scrollIntoView()",
+    )
+    .await;
+    save_screenshot(&phone, "own-base-image-phone.png").await;
+    phone.close().await.expect("close");
+}

@@ -325,6 +325,10 @@ pub struct ExerciseView {
     pub checks: Vec<CheckDescription>,
     /// What happens after a successful build, in a sentence.
     pub run_summary: Option<String>,
+    /// Files the exercise puts beside the learner's in every build (read-only, not shown in
+    /// the editor).
+    #[serde(default)]
+    pub provided: Vec<ProvidedFileView>,
     /// The files the exercise starts from (`files` may be the learner's last attempt instead).
     #[serde(default)]
     pub starter: Vec<WorkbenchFile>,
@@ -367,6 +371,14 @@ pub struct LastAttempt {
 pub struct WorkbenchFile {
     pub path: String,
     pub content: String,
+}
+
+/// A file an exercise provides beside the learner's own.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProvidedFileView {
+    pub path: String,
+    /// What it is, in a sentence.
+    pub about: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -2,6 +2,7 @@
 //! packed as an in-memory tar for the engine.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// How much a single build context may hold.
 #[derive(Clone, Debug)]
@@ -38,6 +39,8 @@ pub enum ContextError {
     ContextTooLarge { size: usize, max: usize },
     #[error("“{path}” is not a usable file name: {why}.")]
     BadPath { path: String, why: &'static str },
+    #[error("“{path}” is a file this exercise provides; give yours another name.")]
+    ProvidedName { path: String },
 }
 
 impl ContextError {
@@ -49,6 +52,7 @@ impl ContextError {
             ContextError::FileTooLarge { .. } => "file_too_large",
             ContextError::ContextTooLarge { .. } => "context_too_large",
             ContextError::BadPath { .. } => "bad_path",
+            ContextError::ProvidedName { .. } => "provided_name",
         }
     }
 
@@ -64,7 +68,11 @@ impl ContextError {
 /// Files that passed every rule; only this type can be turned into a tar.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BuildContext {
+    /// The learner's files.
     files: BTreeMap<String, String>,
+    /// Files the exercise provides beside them, any bytes (a root filesystem archive, say):
+    /// read-only, not the learner's, never stored with an attempt.
+    provided: BTreeMap<String, Arc<[u8]>>,
 }
 
 impl BuildContext {
@@ -112,14 +120,52 @@ impl BuildContext {
         if !files.contains_key("Dockerfile") {
             return Err(ContextError::NoDockerfile);
         }
-        Ok(BuildContext { files })
+        Ok(BuildContext {
+            files,
+            provided: BTreeMap::new(),
+        })
+    }
+
+    /// The same files with those the exercise provides beside them (top-level names; the
+    /// course's own, so no learner's limit counts them). A learner's file may not take one of
+    /// their names, nor sit in a folder of that name.
+    pub fn with_provided(
+        &self,
+        provided: impl IntoIterator<Item = (String, Arc<[u8]>)>,
+    ) -> Result<BuildContext, ContextError> {
+        let mut with = self.clone();
+        for (path, bytes) in provided {
+            let clash = self.files.keys().any(|mine| {
+                mine == &path
+                    || mine
+                        .strip_prefix(path.as_str())
+                        .is_some_and(|rest| rest.starts_with('/'))
+            });
+            if clash {
+                return Err(ContextError::ProvidedName { path });
+            }
+            with.provided.insert(path, bytes);
+        }
+        Ok(with)
     }
 
     /// The same files with `text` appended to `path`, or `None` when there is no such file.
     pub fn with_appended(&self, path: &str, text: &str) -> Option<BuildContext> {
-        let mut files = self.files.clone();
-        files.get_mut(path)?.push_str(text);
-        Some(BuildContext { files })
+        let mut with = self.clone();
+        with.files.get_mut(path)?.push_str(text);
+        Some(with)
+    }
+
+    /// Every file the build is sent, the learner's and the provided ones, as bytes.
+    pub fn sources(&self) -> Vec<(&str, &[u8])> {
+        let mut all: Vec<(&str, &[u8])> = self
+            .files
+            .iter()
+            .map(|(p, c)| (p.as_str(), c.as_bytes()))
+            .chain(self.provided.iter().map(|(p, b)| (p.as_str(), &b[..])))
+            .collect();
+        all.sort_by_key(|(p, _)| *p);
+        all
     }
 
     pub fn dockerfile(&self) -> &str {
@@ -143,20 +189,20 @@ impl BuildContext {
             .map(|text| DockerIgnore::parse(text))
             .unwrap_or_default();
         let mut builder = tar::Builder::new(Vec::new());
-        for (path, content) in &self.files {
+        for (path, content) in self.sources() {
             let always_sent = path == "Dockerfile" || path == ".dockerignore";
             if !always_sent && ignore.excludes(path) {
                 continue;
             }
             let mut header = tar::Header::new_gnu();
             header.set_size(content.len() as u64);
-            let executable = path.ends_with(".sh") || content.starts_with("#!");
+            let executable = path.ends_with(".sh") || content.starts_with(b"#!");
             header.set_mode(if executable { 0o755 } else { 0o644 });
             header.set_mtime(0);
             header.set_uid(0);
             header.set_gid(0);
             header.set_entry_type(tar::EntryType::Regular);
-            builder.append_data(&mut header, path, content.as_bytes())?;
+            builder.append_data(&mut header, path, content)?;
         }
         builder.into_inner()
     }
@@ -389,6 +435,60 @@ mod tests {
             .collect();
         names.sort();
         assert_eq!(names, [".dockerignore", "Dockerfile", "app.sh"]);
+    }
+
+    #[test]
+    fn provided_files_go_in_the_tar_but_never_take_a_learners_name() {
+        let context = check(&[("Dockerfile", "FROM scratch\nADD rootfs.tar /\n")]).expect("valid");
+        let binary: Arc<[u8]> = Arc::from(&b"\0\x7fELF\xff"[..]);
+        let with = context
+            .with_provided([("rootfs.tar".to_string(), binary.clone())])
+            .expect("no clash");
+        assert_eq!(
+            with.files(),
+            context.files(),
+            "the learner's files stay theirs"
+        );
+        assert_eq!(
+            with.sources(),
+            [
+                ("Dockerfile", "FROM scratch\nADD rootfs.tar /\n".as_bytes()),
+                ("rootfs.tar", &binary[..]),
+            ]
+        );
+        let bytes = with.to_tar().expect("tar");
+        let mut archive = tar::Archive::new(bytes.as_slice());
+        let mut found = None;
+        for entry in archive.entries().expect("entries") {
+            let mut entry = entry.expect("entry");
+            if entry.path().expect("path").to_str() == Some("rootfs.tar") {
+                let mut data = Vec::new();
+                std::io::Read::read_to_end(&mut entry, &mut data).expect("read");
+                found = Some(data);
+            }
+        }
+        assert_eq!(found.as_deref(), Some(&binary[..]), "sent byte for byte");
+        // Appending to a learner's file (the cache check's rebuild) keeps what is provided.
+        let rebuilt = with
+            .with_appended("Dockerfile", "CMD [\"sh\"]\n")
+            .expect("has it");
+        assert_eq!(rebuilt.sources().len(), 2);
+        for mine in ["rootfs.tar", "rootfs.tar/inside.txt"] {
+            let clash = check(&[("Dockerfile", "FROM scratch\n"), (mine, "x")])
+                .expect("valid alone")
+                .with_provided([("rootfs.tar".to_string(), binary.clone())]);
+            assert_eq!(
+                clash,
+                Err(ContextError::ProvidedName {
+                    path: "rootfs.tar".into()
+                }),
+                "{mine}"
+            );
+        }
+        let near = check(&[("Dockerfile", "FROM scratch\n"), ("rootfs.tar.bak", "x")])
+            .expect("valid")
+            .with_provided([("rootfs.tar".to_string(), binary)]);
+        assert!(near.is_ok(), "a longer name is another file");
     }
 
     #[test]

@@ -271,3 +271,243 @@ mod time_tests {
         assert!(!same_image("0123", "0123"), "too short to mean one image");
     }
 }
+
+/// The most bytes a root filesystem archive of a course image may take ([`root_filesystem`]).
+pub const MAX_ROOT_FILESYSTEM_BYTES: usize = 64 << 20;
+
+/// `image`'s filesystem as one tar archive, as `docker export` writes it for a container made
+/// from it (never started: nothing of a run is in it). The container (with `labels`, for the
+/// janitor should this server die meanwhile) is removed again.
+pub async fn root_filesystem(
+    docker: &Docker,
+    image: &str,
+    labels: std::collections::HashMap<String, String>,
+) -> anyhow::Result<Vec<u8>> {
+    use anyhow::Context;
+    use futures::StreamExt;
+    let config = bollard::models::ContainerCreateBody {
+        image: Some(image.to_string()),
+        network_disabled: Some(true),
+        labels: Some(labels),
+        ..Default::default()
+    };
+    let created = docker
+        .create_container(
+            None::<bollard::query_parameters::CreateContainerOptions>,
+            config,
+        )
+        .await
+        .with_context(|| format!("cannot make a container of {image}"))?;
+    let mut bytes = Vec::new();
+    let mut stream = docker.export_container(&created.id);
+    let mut failed = None;
+    while let Some(chunk) = stream.next().await {
+        match chunk {
+            Ok(chunk) if bytes.len() + chunk.len() <= MAX_ROOT_FILESYSTEM_BYTES => {
+                bytes.extend_from_slice(&chunk)
+            }
+            Ok(_) => {
+                failed = Some(anyhow::anyhow!(
+                    "{image}'s filesystem is bigger than {} MiB",
+                    MAX_ROOT_FILESYSTEM_BYTES >> 20
+                ));
+                break;
+            }
+            Err(e) => {
+                failed = Some(anyhow::Error::new(e).context(format!("exporting {image}")));
+                break;
+            }
+        }
+    }
+    drop(stream);
+    let remove = bollard::query_parameters::RemoveContainerOptionsBuilder::new()
+        .force(true)
+        .build();
+    if let Err(e) = docker.remove_container(&created.id, Some(remove)).await {
+        tracing::warn!(container = %created.id, "could not remove an export container: {e}");
+    }
+    match failed {
+        Some(e) => Err(e),
+        None => tidy_root_filesystem(&bytes).context("rewriting the exported filesystem"),
+    }
+}
+
+/// What the engine adds to every container's filesystem (its "init layer": mount points for
+/// the files and devices it binds in at run time), which belongs to no image.
+const ENGINE_MOUNT_POINTS: &[&str] = &[
+    ".dockerenv",
+    "dev/console",
+    "dev/pts",
+    "dev/shm",
+    "etc/hostname",
+    "etc/hosts",
+    "etc/mtab",
+    "etc/resolv.conf",
+];
+
+/// An exported filesystem as a root filesystem archive anyone could have made: without the
+/// engine's mount points, every time 0 (equal inputs, equal bytes: the build cache can hit),
+/// and each absolute symbolic link made relative (`bin/sh -> /bin/busybox` becomes
+/// `-> busybox`), which points at the same file once unpacked at `/` and keeps every link
+/// inside the archive, as the build policy asks of what `ADD` unpacks.
+pub fn tidy_root_filesystem(export: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut archive = tar::Archive::new(export);
+    let mut out = tar::Builder::new(Vec::new());
+    for entry in archive.entries()? {
+        let mut entry = entry?;
+        let path = entry.path()?.to_string_lossy().into_owned();
+        let bare = path.trim_start_matches("./").trim_end_matches('/');
+        if ENGINE_MOUNT_POINTS
+            .iter()
+            .any(|m| bare == *m || bare.starts_with(&format!("{m}/")))
+        {
+            continue;
+        }
+        let mut header = entry.header().clone();
+        header.set_mtime(0);
+        let link = entry.link_name()?.map(|l| l.to_string_lossy().into_owned());
+        match (header.entry_type(), link) {
+            (tar::EntryType::Symlink, Some(target)) if target.starts_with('/') => {
+                let relative = relative_link(bare, &target);
+                out.append_link(&mut header, bare, relative)?;
+            }
+            (tar::EntryType::Symlink | tar::EntryType::Link, Some(target)) => {
+                out.append_link(&mut header, bare, target)?;
+            }
+            _ => {
+                let mut data = Vec::new();
+                std::io::Read::read_to_end(&mut entry, &mut data)?;
+                out.append_data(&mut header, bare, &data[..])?;
+            }
+        }
+    }
+    out.into_inner()
+}
+
+/// The relative form of the absolute link `target` for a link at `path` (both within one
+/// root): up to the root from the link's folder, then down to the target.
+fn relative_link(path: &str, target: &str) -> String {
+    let from: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+    let from = &from[..from.len().saturating_sub(1)];
+    let to: Vec<&str> = target
+        .split('/')
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect();
+    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<&str> = vec![".."; from.len() - common];
+    parts.extend(&to[common..]);
+    if parts.is_empty() {
+        ".".into()
+    } else {
+        parts.join("/")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn absolute_links_become_relative_ones_to_the_same_place() {
+        assert_eq!(relative_link("bin/sh", "/bin/busybox"), "busybox");
+        assert_eq!(
+            relative_link("usr/bin/env", "/bin/busybox"),
+            "../../bin/busybox"
+        );
+        assert_eq!(relative_link("etc/mtab", "/proc/mounts"), "../proc/mounts");
+        assert_eq!(relative_link("lib64", "/usr/lib64"), "usr/lib64");
+        assert_eq!(relative_link("usr/lib/x", "/usr/lib"), ".");
+        assert_eq!(relative_link("a/b/c", "/"), "../..");
+    }
+
+    #[test]
+    fn a_tidied_export_has_no_engine_mount_points_no_times_and_no_absolute_links() {
+        let mut export = tar::Builder::new(Vec::new());
+        let mut add = |path: &str, kind: tar::EntryType, link: Option<&str>, data: &[u8]| {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(kind);
+            h.set_mode(0o755);
+            h.set_mtime(1_700_000_000);
+            h.set_size(data.len() as u64);
+            match link {
+                Some(l) => export.append_link(&mut h, path, l).unwrap(),
+                None => export.append_data(&mut h, path, data).unwrap(),
+            }
+        };
+        add(".dockerenv", tar::EntryType::Regular, None, b"");
+        add("bin/", tar::EntryType::Directory, None, b"");
+        add("bin/busybox", tar::EntryType::Regular, None, b"\x7fELF...");
+        add("bin/sh", tar::EntryType::Symlink, Some("/bin/busybox"), b"");
+        add("bin/ls", tar::EntryType::Link, Some("bin/busybox"), b"");
+        add("dev/", tar::EntryType::Directory, None, b"");
+        add("dev/console", tar::EntryType::Regular, None, b"");
+        add("dev/pts/", tar::EntryType::Directory, None, b"");
+        add("etc/hosts", tar::EntryType::Regular, None, b"");
+        add(
+            "etc/passwd",
+            tar::EntryType::Regular,
+            None,
+            b"root:x:0:0::/root:/bin/sh\n",
+        );
+        let export = export.into_inner().unwrap();
+        let tidy = tidy_root_filesystem(&export).expect("tidies");
+        let mut seen = Vec::new();
+        for entry in tar::Archive::new(&tidy[..]).entries().unwrap() {
+            let entry = entry.unwrap();
+            assert_eq!(entry.header().mtime().unwrap(), 0);
+            let link = entry
+                .link_name()
+                .unwrap()
+                .map(|l| l.to_string_lossy().into_owned());
+            seen.push((entry.path().unwrap().to_string_lossy().into_owned(), link));
+        }
+        let paths: Vec<&str> = seen.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "bin",
+                "bin/busybox",
+                "bin/sh",
+                "bin/ls",
+                "dev",
+                "etc/passwd"
+            ]
+        );
+        assert_eq!(seen[2].1.as_deref(), Some("busybox"));
+        assert_eq!(seen[3].1.as_deref(), Some("bin/busybox"), "hard links stay");
+        assert_eq!(
+            tidy,
+            tidy_root_filesystem(&export).unwrap(),
+            "deterministic"
+        );
+        // And the policy's archive check takes it.
+        assert!(matches!(
+            crate::policy::archive::inspect(&tidy),
+            crate::policy::archive::Kind::Tar(_)
+        ));
+    }
+}
+
+/// Which of `bases` have their layers at the bottom of `image`'s (`None` when `image`
+/// cannot be inspected; a base the engine lacks is under nothing).
+pub async fn bases_under(docker: &Docker, image: &str, bases: &[String]) -> Option<Vec<String>> {
+    let layers = |inspect: bollard::models::ImageInspect| {
+        inspect.root_fs.and_then(|fs| fs.layers).unwrap_or_default()
+    };
+    let own = layers(docker.inspect_image(image).await.ok()?);
+    let mut under = Vec::new();
+    for base in bases {
+        if let Ok(inspect) = docker.inspect_image(base).await {
+            let theirs = layers(inspect);
+            if !theirs.is_empty() && own.starts_with(&theirs) {
+                under.push(base.clone());
+            }
+        }
+    }
+    Some(under)
+}
+
+/// The ID of `image` on the engine, if it has it.
+pub async fn image_id(docker: &Docker, image: &str) -> Option<String> {
+    docker.inspect_image(image).await.ok().and_then(|i| i.id)
+}

@@ -105,6 +105,9 @@ pub enum Check {
     /// reached the image, not even one a later step deleted). `what` names that thing for
     /// the learner: "the project's source (its pyproject.toml)".
     NoFileContains { text: String, what: String },
+    /// The final image starts with no base image: none of the course's base images' layers
+    /// begin its layers (as the engine lists them), which is what `FROM scratch` makes.
+    FromScratch,
 }
 
 /// The health status a `health` check waits for.
@@ -341,6 +344,8 @@ pub struct Facts<'a> {
     /// The files of the layers that hold the texts checks search for; `None` when the layers
     /// could not be read.
     pub texts: Option<&'a TextsInLayers>,
+    /// The course's base images whose layers begin the image's; `None` when not compared.
+    pub bases_under: Option<&'a [String]>,
 }
 
 /// For each text searched in an image's layers, the files that hold it: (layer, path), the
@@ -441,6 +446,11 @@ impl Check {
         }
     }
 
+    /// Whether judging this check compares the image's layers with the base images'.
+    pub fn needs_bases(&self) -> bool {
+        matches!(self, Check::FromScratch)
+    }
+
     /// Whether judging this check reads the image's layers.
     pub fn needs_layers(&self) -> bool {
         matches!(
@@ -513,6 +523,9 @@ impl Check {
                 "The secret token appears nowhere in the image: not in its configuration, its history or any file of any layer.".into()
             }
             Check::Stages { min } => format!("The Dockerfile has at least {min} stages."),
+            Check::FromScratch => {
+                "The image starts from nothing (FROM scratch): no base image's layers are under its own.".into()
+            }
             Check::CacheHitOnRebuild {
                 change,
                 rebuilt_at_most,
@@ -963,6 +976,20 @@ impl Check {
                     ),
                     None => (true, format!("No layer holds {what}.")),
                 },
+            },
+            Check::FromScratch => match facts.bases_under {
+                None => (false, "Not checked: the image's layers could not be compared with the base images'.".into()),
+                Some([]) => (
+                    true,
+                    "No base image is under it: its first layer is its own.".into(),
+                ),
+                Some(bases) => (
+                    false,
+                    format!(
+                        "Its first layers are those of {}: the final stage starts FROM that image, not FROM scratch.",
+                        bases.join(" and ")
+                    ),
+                ),
             },
             Check::Stages { min } => match facts.stages {
                 None => (false, "Not checked: the stages are unknown.".into()),
@@ -1518,6 +1545,32 @@ mod tests {
                 path: vec!["/a".into(), "**/b".into()]
             }
         );
+    }
+
+    #[test]
+    fn from_scratch_fails_on_the_base_found_under_the_image() {
+        let img = image(1, 1);
+        let judge = |bases: Option<&[String]>| {
+            Check::FromScratch.judge(
+                "s",
+                Facts {
+                    image: Some(&img),
+                    bases_under: bases,
+                    ..Facts::default()
+                },
+            )
+        };
+        assert!(judge(Some(&[])).passed);
+        let on_busybox = judge(Some(&["busybox:1.35".to_string()]));
+        assert!(!on_busybox.passed);
+        assert!(
+            on_busybox.message.contains("those of busybox:1.35"),
+            "{}",
+            on_busybox.message
+        );
+        let unknown = judge(None);
+        assert!(!unknown.passed, "not compared proves nothing");
+        assert!(unknown.message.starts_with("Not checked"));
     }
 
     #[test]

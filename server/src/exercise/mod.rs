@@ -46,6 +46,22 @@ struct ExerciseFile {
     /// check it names (the course's self-test builds them all).
     #[serde(default)]
     wrong: Vec<WrongFile>,
+    /// Files the exercise puts beside the learner's in every build, read-only.
+    #[serde(default)]
+    provided: Vec<ProvidedFile>,
+}
+
+/// `[[provided]]`: a file every build of the exercise gets beside the learner's own.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ProvidedFile {
+    /// Its name at the top of the build context (`rootfs.tar`).
+    pub path: String,
+    /// Made as `docker export` writes this base image's filesystem: a root filesystem
+    /// archive (the image must be one of the exercise's `base_images`).
+    pub export: String,
+    /// What it is, for the learner (one sentence).
+    pub about: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -124,6 +140,8 @@ pub struct Exercise {
     pub solution: BTreeMap<String, String>,
     /// Known wrong answers, each with the check that must fail it.
     pub wrong: Vec<WrongAnswer>,
+    /// Files every build gets beside the learner's.
+    pub provided: Vec<ProvidedFile>,
 }
 
 /// A build argument value that becomes a new version number (`3.17.42`) for every build, so
@@ -425,6 +443,32 @@ fn load_one(dir: &Path, id: &str, course: &Course) -> anyhow::Result<Exercise> {
             same.0
         );
     }
+    for p in &file.provided {
+        let usable = !p.path.is_empty()
+            && !p.path.contains('/')
+            && p.path != "Dockerfile"
+            && p.path != ".dockerignore"
+            && !p.path.starts_with('.');
+        if !usable {
+            bail!("[[provided]] `{}`: give a plain file name at the top of the build context (not Dockerfile, .dockerignore or a hidden file)", p.path);
+        }
+        if !file.base_images.contains(&p.export) {
+            bail!(
+                "[[provided]] `{}` exports `{}`, which is not among base_images; add it there so that `images seed` makes it",
+                p.path,
+                p.export
+            );
+        }
+        if p.about.trim().is_empty() {
+            bail!("[[provided]] `{}`: say in `about` what the file is", p.path);
+        }
+        if starter.contains_key(&p.path) || changes.contains_key(&p.path) {
+            bail!(
+                "[[provided]] `{}` is also a file of starter/ or solution/; a provided file is the exercise's, not the learner's",
+                p.path
+            );
+        }
+    }
     // The solution is the starter with solution/'s files laid over it.
     let mut solution = starter.clone();
     solution.extend(changes);
@@ -447,6 +491,7 @@ fn load_one(dir: &Path, id: &str, course: &Course) -> anyhow::Result<Exercise> {
         starter,
         solution,
         wrong,
+        provided: file.provided,
     })
 }
 
@@ -589,6 +634,14 @@ impl Exercise {
                 })
                 .collect(),
             run_summary: self.run.as_ref().map(RunStep::summary),
+            provided: self
+                .provided
+                .iter()
+                .map(|p| app::dto::ProvidedFileView {
+                    path: p.path.clone(),
+                    about: p.about.clone(),
+                })
+                .collect(),
             starter: files_view(&self.starter),
             progress: Default::default(),
             last: None,
@@ -687,6 +740,7 @@ pub fn playground_view() -> ExerciseView {
         run_summary: Some(
             "After a successful build, layerlab runs the image's CMD once, with no network.".into(),
         ),
+        provided: Vec::new(),
         starter: files_view(&starter),
         progress: Default::default(),
         last: None,

@@ -23,7 +23,7 @@ use crate::engine::build::{engine_unavailable, BuildJob, ATTEMPT_LABEL, INSTANCE
 use app::dto::BuildFailure;
 use bollard::Docker;
 use dockerfile::Node;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 /// A source the engine would fetch from a network (`ADD http://…`, git).
 pub const REMOTE_SOURCE_REFUSED: &str = "remote_source_refused";
@@ -111,7 +111,7 @@ pub async fn check(
         &images,
         &rules_of(job),
         job.context.dockerfile(),
-        job.context.files(),
+        &job.context.sources(),
     )
     .await
 }
@@ -284,7 +284,7 @@ pub async fn judge<I: Images>(
     images: &I,
     rules: &Rules<'_>,
     dockerfile_text: &str,
-    files: &BTreeMap<String, String>,
+    files: &[(&str, &[u8])],
 ) -> Result<Approved, BuildFailure> {
     let parsed = dockerfile::parse(dockerfile_text);
     let mut judge = Judge {
@@ -812,13 +812,13 @@ impl<I: Images> Judge<'_, I> {
 
     /// The archives the build's `ADD`s would unpack: their declared sizes together, and
     /// their entries.
-    fn archives(&self, files: &BTreeMap<String, String>) -> Result<(), BuildFailure> {
+    fn archives(&self, files: &[(&str, &[u8])]) -> Result<(), BuildFailure> {
         if self.adds.is_empty() {
             return Ok(());
         }
-        let kinds: Vec<(&String, archive::Kind)> = files
+        let kinds: Vec<(&str, archive::Kind)> = files
             .iter()
-            .map(|(path, content)| (path, archive::inspect(content.as_bytes())))
+            .map(|(path, content)| (*path, archive::inspect(content)))
             .filter(|(_, kind)| *kind != archive::Kind::Plain)
             .collect();
         if kinds.is_empty() {

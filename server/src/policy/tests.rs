@@ -95,15 +95,9 @@ async fn judge_with_args(
         network: false,
         build_args,
     };
-    let mut map = BTreeMap::new();
-    map.insert("Dockerfile".to_string(), text.to_string());
-    for (path, bytes) in files {
-        map.insert(
-            path.to_string(),
-            String::from_utf8(bytes.to_vec()).expect("UTF-8 like every context file"),
-        );
-    }
-    judge(&table(), &rules, text, &map).await
+    let mut all: Vec<(&str, &[u8])> = vec![("Dockerfile", text.as_bytes())];
+    all.extend(files.iter().map(|(p, b)| (*p, &b[..])));
+    judge(&table(), &rules, text, &all).await
 }
 
 fn run<T>(f: impl std::future::Future<Output = T>) -> T {

@@ -125,8 +125,26 @@ fn WorkbenchPage(exercise: ExerciseView) -> impl IntoView {
             lint
         >
             <div class="prose" inner_html=exercise.statement_html.clone()></div>
+            {(!exercise.provided.is_empty()).then(|| provided_files(&exercise.provided))}
             {exercise.run_summary.clone().map(|s| view! { <p class="run-summary">{s}</p> })}
         </Workbench>
+    }
+}
+
+/// The files the exercise sends with every build beside the learner's: named, said what they
+/// are, not editable (they are not among the editor's tabs).
+fn provided_files(provided: &[crate::dto::ProvidedFileView]) -> impl IntoView {
+    view! {
+        <section class="provided" aria-labelledby="provided-title">
+            <h2 id="provided-title">"Sent with every build"</h2>
+            <p>"Beside your files, each build of this exercise gets these (read-only):"</p>
+            <ul>
+                {provided
+                    .iter()
+                    .map(|p| view! { <li><code>{p.path.clone()}</code>" — "{p.about.clone()}</li> })
+                    .collect_view()}
+            </ul>
+        </section>
     }
 }
 
