@@ -377,8 +377,8 @@ pub struct WorkbenchFile {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ProvidedFileView {
     pub path: String,
-    /// What it is, in a sentence.
-    pub about: String,
+    /// What it is, in a sentence (sanitized inline HTML).
+    pub about_html: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -639,7 +639,7 @@ impl Exercise {
                 .iter()
                 .map(|p| app::dto::ProvidedFileView {
                     path: p.path.clone(),
-                    about: p.about.clone(),
+                    about_html: markdown::render_inline(&p.about),
                 })
                 .collect(),
             starter: files_view(&self.starter),

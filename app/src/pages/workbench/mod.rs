@@ -141,7 +141,15 @@ fn provided_files(provided: &[crate::dto::ProvidedFileView]) -> impl IntoView {
             <ul>
                 {provided
                     .iter()
-                    .map(|p| view! { <li><code>{p.path.clone()}</code>" — "{p.about.clone()}</li> })
+                    .map(|p| {
+                        view! {
+                            <li>
+                                <code>{p.path.clone()}</code>
+                                " — "
+                                <span inner_html=p.about_html.clone()></span>
+                            </li>
+                        }
+                    })
                     .collect_view()}
             </ul>
         </section>
