@@ -611,6 +611,7 @@ impl Builds {
             let mut view =
                 BuildView::queued(&id, exercise.as_ref().map_or(PLAYGROUND, |e| e.id.as_str()));
             view.lint = app::lint::lint(context.dockerfile());
+            view.no_cache = request.no_cache;
             let record = Arc::new(BuildRecord {
                 owner: owner.to_string(),
                 client: client.to_string(),
@@ -745,10 +746,13 @@ impl Builds {
         let id = record.view().id;
         if let Ok(docker) = self.engine.client().await {
             crate::janitor::remove_build_containers(&docker, &id).await;
-            crate::janitor::remove_build_images(&docker, &[id.clone(), format!("{id}-rebuild")])
-                .await;
+            crate::janitor::remove_build_images(
+                &docker,
+                &[id.clone(), format!("{id}-rebuild"), format!("{id}-fill")],
+            )
+            .await;
         }
-        for build in [id.clone(), format!("{id}-rebuild")] {
+        for build in [id.clone(), format!("{id}-rebuild"), format!("{id}-fill")] {
             crate::engine::BuildCgroup::of_build(&build)
                 .remove_within(std::time::Duration::from_secs(20))
                 .await;
@@ -878,9 +882,16 @@ impl Builds {
                 .map(|e| e.build_args.clone())
                 .unwrap_or_default(),
             cache_from: Vec::new(),
+            no_cache: record.view().no_cache,
             limits: &self.settings.build,
             base_images: &self.settings.base_images,
         };
+        if job.no_cache {
+            record.log(
+                LogPhase::Server,
+                "Building with --no-cache: every step runs anew.".into(),
+            );
+        }
         if !job.build_args.is_empty() {
             record.log(
                 LogPhase::Server,
@@ -926,6 +937,15 @@ impl Builds {
                 );
                 record.update(|v| v.log_truncated = true);
             }
+        };
+        // A check that the learner's build takes nothing from the cache needs the cache
+        // filled first: the same files, built once as usual.
+        let warmed = match exercise
+            .as_ref()
+            .filter(|e| e.checks.iter().any(|c| c.check.needs_warm_cache()))
+        {
+            Some(e) => Some(self.fill_cache(&docker, &record, e, &context).await),
+            None => None,
         };
         let outcome = build_within_policy(&docker, self.engine.host(), job, &mut on_progress).await;
         drop(printed_tx);
@@ -1041,13 +1061,18 @@ impl Builds {
             }
             None => None,
         };
-        let extra = match &exercise {
+        let mut extra = match &exercise {
             Some(e) => {
                 self.check_facts(&docker, &record, e, &context, &built, &container_labels)
                     .await
             }
             None => ExtraFacts::default(),
         };
+        if let Some(warmed) = warmed {
+            extra.cache = Some(cache_taken(&built, &warmed));
+            self.remove_fill_build(&docker, &record, exercise.as_ref())
+                .await;
+        }
         let checks: Option<Vec<app::dto::CheckOutcome>> = exercise.as_ref().map(|e| {
             let facts = Facts {
                 image: Some(&image),
@@ -1061,6 +1086,7 @@ impl Builds {
                 layer_paths: extra.layer_paths.as_ref(),
                 texts: extra.texts.as_ref(),
                 bases_under: extra.bases_under.as_deref(),
+                cache: extra.cache.as_ref(),
             };
             e.judge(facts)
         });
@@ -1486,16 +1512,11 @@ impl Builds {
             build_args: exercise.build_args.clone(),
             // Judged against the first build's own chain, whatever other learners built.
             cache_from: vec![first.image_id.clone()],
+            no_cache: false,
             limits: &self.settings.build,
             base_images: &self.settings.base_images,
         };
-        let mut on_progress = |progress: BuildProgress| {
-            if let BuildProgress::Line(text) = progress {
-                if text.starts_with("Step ") || text.contains("Using cache") {
-                    record.log(LogPhase::Server, format!("  {text}"));
-                }
-            }
-        };
+        let mut on_progress = steps_only(record);
         match build_within_policy(docker, self.engine.host(), job, &mut on_progress).await {
             Ok(rebuilt) => {
                 facts.rebuilt = rebuilt_steps(docker, first, &rebuilt).await;
@@ -1513,6 +1534,53 @@ impl Builds {
             Err(failure) => facts.error = Some(failure.message),
         }
         facts
+    }
+
+    /// Build `context` once as usual (tag `<id>-fill`), so that the cache holds every step
+    /// before the learner's build runs.
+    async fn fill_cache(
+        &self,
+        docker: &bollard::Docker,
+        record: &BuildRecord,
+        exercise: &Exercise,
+        context: &BuildContext,
+    ) -> Result<engine_build::Built, String> {
+        record.log(
+            LogPhase::Server,
+            "Check: building your files once as usual first, so that the cache holds every step (as an earlier build would have left it)…".into(),
+        );
+        let id = format!("{}-fill", record.view().id);
+        let attempt = format!("{}/{}", record.owner, exercise.id);
+        let job = BuildJob {
+            build_id: &id,
+            context,
+            tag: format!("layerlab/{}:{id}", exercise.id),
+            labels: self.image_labels(&attempt),
+            network: exercise.build_network,
+            build_args: exercise.build_args.clone(),
+            cache_from: Vec::new(),
+            no_cache: false,
+            limits: &self.settings.build,
+            base_images: &self.settings.base_images,
+        };
+        let mut on_progress = steps_only(record);
+        build_within_policy(docker, self.engine.host(), job, &mut on_progress)
+            .await
+            .map_err(|failure| failure.message)
+    }
+
+    /// Remove the image [`Self::fill_cache`] made (its steps go with it unless the learner's
+    /// build took them from the cache, which keeps them).
+    async fn remove_fill_build(
+        &self,
+        docker: &bollard::Docker,
+        record: &BuildRecord,
+        exercise: Option<&Exercise>,
+    ) {
+        let Some(exercise) = exercise else { return };
+        let tag = format!("layerlab/{}:{}-fill", exercise.id, record.view().id);
+        let remove = RemoveImageOptionsBuilder::new().force(true).build();
+        let _ = docker.remove_image(&tag, Some(remove), None).await;
     }
 
     async fn fail(
@@ -1705,6 +1773,50 @@ async fn persist_printed_images(
 /// The RUN/COPY/ADD steps of `rebuilt` that the engine really built again: their image is
 /// none of `first`'s and was made after the rebuild started. Both are the engine's facts
 /// (ids and creation times), so no printed line can make a step look cached.
+/// For a check's own build: only its step headers and cache hits go to the learner's log.
+fn steps_only(record: &BuildRecord) -> impl FnMut(BuildProgress) + Send + '_ {
+    move |progress| {
+        if let BuildProgress::Line(text) = progress {
+            if text.starts_with("Step ") || text.contains("Using cache") {
+                record.log(LogPhase::Server, format!("  {text}"));
+            }
+        }
+    }
+}
+
+/// What a learner's build (`built`) took from the cache that the build before it (`warmed`)
+/// filled: its `RUN`/`COPY`/`ADD` steps whose image is one that build made.
+fn cache_taken(
+    built: &engine_build::Built,
+    warmed: &Result<engine_build::Built, String>,
+) -> crate::exercise::check::CacheFacts {
+    let steps: Vec<_> = built
+        .steps
+        .iter()
+        .filter(|s| !s.header.is_empty() && matches!(s.keyword.as_str(), "RUN" | "COPY" | "ADD"))
+        .collect();
+    match warmed {
+        Err(e) => crate::exercise::check::CacheFacts {
+            steps: steps.len(),
+            cached: Vec::new(),
+            error: Some(e.clone()),
+        },
+        Ok(warm) => crate::exercise::check::CacheFacts {
+            steps: steps.len(),
+            cached: steps
+                .iter()
+                .filter(|s| {
+                    warm.steps
+                        .iter()
+                        .any(|w| crate::engine::image::same_image(&w.image, &s.image))
+                })
+                .map(|s| s.header.clone())
+                .collect(),
+            error: None,
+        },
+    }
+}
+
 async fn rebuilt_steps(
     docker: &bollard::Docker,
     first: &engine_build::Built,
@@ -1791,6 +1903,7 @@ struct ExtraFacts {
     layer_paths: Option<crate::exercise::check::LayerPaths>,
     texts: Option<crate::exercise::check::TextsInLayers>,
     bases_under: Option<Vec<String>>,
+    cache: Option<crate::exercise::check::CacheFacts>,
 }
 
 /// What to run after a build: the exercise's run step, or for the playground the image's own

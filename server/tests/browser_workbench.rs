@@ -526,15 +526,86 @@ async fn a_provided_root_filesystem_is_listed_and_becomes_a_base_image() {
     save_screenshot(&c, "own-base-image-passed.png").await;
     c.close().await.expect("close");
 
-    let phone = driver.phone().await;
-    open(&phone, &server, "/exercises/own-base-image").await;
-    css(&phone, ".provided").await;
-    assert_no_horizontal_overflow(&phone, "/exercises/own-base-image").await;
-    eval(
-        &phone,
-        "document.querySelector('.provided').scrollIntoView()",
+    on_a_phone(
+        &driver,
+        &server,
+        "/exercises/own-base-image",
+        ".provided",
+        "own-base-image-phone.png",
     )
     .await;
-    save_screenshot(&phone, "own-base-image-phone.png").await;
+}
+
+#[tokio::test]
+async fn the_cache_can_be_ignored_from_the_keyboard_and_the_stale_step_runs_again() {
+    let (server, driver, c) = hydrated("/exercises/stale-cache").await;
+    // As sent, the step comes from the cache the same files just filled.
+    click(&c, "#build").await;
+    css(&c, ".verdict-line[data-verdict='missed']").await;
+    let cached = text_of(&c, "li.check[data-check='every-step-ran']").await;
+    assert!(cached.contains("came from the cache"), "{cached}");
+    // Tab from Build & run reaches the box after Start over; Space ticks it.
+    c.execute("document.querySelector('#start-over').focus()", vec![])
+        .await
+        .expect("focus");
+    c.active_element()
+        .await
+        .expect("focus")
+        .send_keys("\u{E004}")
+        .await
+        .expect("tab");
+    let focused = eval(&c, "return document.activeElement.id;").await;
+    assert_eq!(focused, json!("no-cache"), "Tab after Start over");
+    c.active_element()
+        .await
+        .expect("focus")
+        .send_keys(" ")
+        .await
+        .expect("space");
+    let ticked = eval(&c, "return document.querySelector('#no-cache').checked;").await;
+    assert_eq!(ticked, json!(true));
+    save_screenshot(&c, "no-cache-ticked.png").await;
+    click(&c, "#build").await;
+    css(&c, ".verdict-line[data-verdict='passed']").await;
+    let ran = text_of(&c, "li.check[data-check='every-step-ran']").await;
+    assert!(ran.contains("ran anew"), "{ran}");
+    let log = text_of(&c, ".build-log").await;
+    assert!(
+        log.contains("--no-cache"),
+        "the log says how it was built: {log}"
+    );
+    eval(&c, "document.querySelector('#checks').scrollIntoView()").await;
+    save_screenshot(&c, "no-cache-passed.png").await;
+    c.close().await.expect("close");
+
+    on_a_phone(
+        &driver,
+        &server,
+        "/exercises/stale-cache",
+        "#no-cache",
+        "no-cache-phone.png",
+    )
+    .await;
+}
+
+/// `path` on a phone-sized screen: no sideways scrolling, `selector` scrolled into view and
+/// saved as the screenshot `name`.
+async fn on_a_phone(
+    driver: &Chromedriver,
+    server: &ServerProcess,
+    path: &str,
+    selector: &str,
+    name: &str,
+) {
+    let phone = driver.phone().await;
+    open(&phone, server, path).await;
+    css(&phone, selector).await;
+    assert_no_horizontal_overflow(&phone, path).await;
+    eval(
+        &phone,
+        &format!("document.querySelector('{selector}').scrollIntoView()"),
+    )
+    .await;
+    save_screenshot(&phone, name).await;
     phone.close().await.expect("close");
 }

@@ -555,6 +555,7 @@ async fn the_policys_cost_per_build() {
             network: false,
             build_args: Vec::new(),
             cache_from: Vec::new(),
+            no_cache: false,
             limits: &limits,
             base_images: &base_images,
         };

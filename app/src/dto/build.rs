@@ -12,6 +12,10 @@ pub struct BuildRequest {
     #[serde(default)]
     pub exercise: Option<String>,
     pub files: BTreeMap<String, String>,
+    /// Build every step anew, as `docker build --no-cache` does: no step is taken from the
+    /// engine's build cache.
+    #[serde(default)]
+    pub no_cache: bool,
 }
 
 /// The answer to an accepted build: where to follow it.
@@ -120,6 +124,9 @@ pub struct BuildView {
     /// What the linter noticed in the Dockerfile as submitted (known from the start).
     #[serde(default)]
     pub lint: Vec<crate::lint::LintFinding>,
+    /// Built with `--no-cache`, as the learner asked.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_cache: bool,
 }
 
 impl BuildView {
@@ -138,6 +145,7 @@ impl BuildView {
             log_truncated: false,
             hints: Vec::new(),
             lint: Vec::new(),
+            no_cache: false,
         }
     }
 }

@@ -80,6 +80,8 @@ pub struct BuildJob<'a> {
     /// never from an equal step another build made meanwhile (the builder otherwise picks
     /// the newest, which may lead away from the chain this build's next steps are cached in).
     pub cache_from: Vec<String>,
+    /// Take no step from the build cache (`docker build --no-cache`).
+    pub no_cache: bool,
     pub limits: &'a BuildLimits,
     /// The course's base images: what the build policy lets a `FROM` name.
     pub base_images: &'a [String],
@@ -205,6 +207,7 @@ pub async fn build(
         options = options.cachefrom(&job.cache_from);
     }
     let options = options
+        .nocache(job.no_cache)
         .dockerfile("Dockerfile")
         .t(&job.tag)
         .rm(true)

@@ -105,6 +105,10 @@ pub enum Check {
     /// reached the image, not even one a later step deleted). `what` names that thing for
     /// the learner: "the project's source (its pyproject.toml)".
     NoFileContains { text: String, what: String },
+    /// The same files were first built once with the cache, as an earlier build would have
+    /// left it; then in this build no `RUN`/`COPY`/`ADD` step came from that cache (what
+    /// `docker build --no-cache` does, and nothing in the files can).
+    NoStepFromCache,
     /// The final image starts with no base image: none of the course's base images' layers
     /// begin its layers (as the engine lists them), which is what `FROM scratch` makes.
     FromScratch,
@@ -141,6 +145,18 @@ pub struct RunVariant {
     pub watch_health: Option<std::time::Duration>,
     /// Freeze the main process once healthy (a `health` check with `freeze`).
     pub freeze: bool,
+}
+
+/// What the build before a learner's (`no-step-from-cache`) left in the cache, and what the
+/// learner's build took from it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CacheFacts {
+    /// `RUN`/`COPY`/`ADD` steps of the learner's build.
+    pub steps: usize,
+    /// Those that came from the earlier build's cache, as `Step n/m : …` headers.
+    pub cached: Vec<String>,
+    /// Set when the earlier build failed.
+    pub error: Option<String>,
 }
 
 /// What the second build of a cache check found.
@@ -346,6 +362,8 @@ pub struct Facts<'a> {
     pub texts: Option<&'a TextsInLayers>,
     /// The course's base images whose layers begin the image's; `None` when not compared.
     pub bases_under: Option<&'a [String]>,
+    /// The cache a build before this one filled, and what this one took from it.
+    pub cache: Option<&'a CacheFacts>,
 }
 
 /// For each text searched in an image's layers, the files that hold it: (layer, path), the
@@ -446,6 +464,11 @@ impl Check {
         }
     }
 
+    /// Whether the files are built once with the cache before the learner's build.
+    pub fn needs_warm_cache(&self) -> bool {
+        matches!(self, Check::NoStepFromCache)
+    }
+
     /// Whether judging this check compares the image's layers with the base images'.
     pub fn needs_bases(&self) -> bool {
         matches!(self, Check::FromScratch)
@@ -523,6 +546,9 @@ impl Check {
                 "The secret token appears nowhere in the image: not in its configuration, its history or any file of any layer.".into()
             }
             Check::Stages { min } => format!("The Dockerfile has at least {min} stages."),
+            Check::NoStepFromCache => {
+                "Although the cache holds every step (the same files are built once first), no step comes from it: each runs anew.".into()
+            }
             Check::FromScratch => {
                 "The image starts from nothing (FROM scratch): no base image's layers are under its own.".into()
             }
@@ -976,6 +1002,30 @@ impl Check {
                     ),
                     None => (true, format!("No layer holds {what}.")),
                 },
+            },
+            Check::NoStepFromCache => match facts.cache {
+                None => (false, "Not checked: the cache was not filled first.".into()),
+                Some(CacheFacts { error: Some(e), .. }) => (
+                    false,
+                    format!("Not checked: the build that fills the cache failed: {e}"),
+                ),
+                Some(CacheFacts { steps: 0, .. }) => (
+                    false,
+                    "There is no RUN, COPY or ADD step: nothing the cache could hold.".into(),
+                ),
+                Some(CacheFacts { steps, cached, .. }) if cached.is_empty() => (
+                    true,
+                    format!(
+                        "All {steps} RUN/COPY/ADD steps ran anew, although the cache held them."
+                    ),
+                ),
+                Some(CacheFacts { cached, .. }) => (
+                    false,
+                    format!(
+                        "{} came from the cache (“Using cache” in the log): the engine reused what an earlier build of the same files made instead of running it. Changing the files cannot avoid that; the build has to be told.",
+                        cached.join("; ")
+                    ),
+                ),
             },
             Check::FromScratch => match facts.bases_under {
                 None => (false, "Not checked: the image's layers could not be compared with the base images'.".into()),
@@ -1545,6 +1595,45 @@ mod tests {
                 path: vec!["/a".into(), "**/b".into()]
             }
         );
+    }
+
+    #[test]
+    fn no_step_from_cache_needs_a_filled_cache_and_steps_that_ran() {
+        let img = image(2, 1);
+        let judge = |cache: Option<&CacheFacts>| {
+            Check::NoStepFromCache.judge(
+                "c",
+                Facts {
+                    image: Some(&img),
+                    cache,
+                    ..Facts::default()
+                },
+            )
+        };
+        let facts = |steps, cached: &[&str], error: Option<&str>| CacheFacts {
+            steps,
+            cached: cached.iter().map(|s| s.to_string()).collect(),
+            error: error.map(str::to_string),
+        };
+        let fresh = judge(Some(&facts(2, &[], None)));
+        assert!(fresh.passed, "{}", fresh.message);
+        assert_eq!(
+            fresh.message,
+            "All 2 RUN/COPY/ADD steps ran anew, although the cache held them."
+        );
+        let cached = judge(Some(&facts(2, &["Step 2/3 : RUN date > /d"], None)));
+        assert!(!cached.passed);
+        assert!(cached
+            .message
+            .starts_with("Step 2/3 : RUN date > /d came from the cache"));
+        assert!(
+            !judge(Some(&facts(0, &[], None))).passed,
+            "no step proves nothing"
+        );
+        let unfilled = judge(Some(&facts(2, &[], Some("the engine is down"))));
+        assert!(!unfilled.passed);
+        assert!(unfilled.message.contains("the engine is down"));
+        assert!(!judge(None).passed);
     }
 
     #[test]

@@ -49,6 +49,19 @@ struct ExerciseFile {
     /// Files the exercise puts beside the learner's in every build, read-only.
     #[serde(default)]
     provided: Vec<ProvidedFile>,
+    /// How the solution is built, when the skill is in the build command, not the files.
+    #[serde(default)]
+    solution: SolutionFile,
+}
+
+/// `[solution]`: how the solution is built.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SolutionFile {
+    /// Built with `--no-cache` (then `solution/` may hold nothing: the starter's files,
+    /// built that way, are the solution).
+    #[serde(default)]
+    no_cache: bool,
 }
 
 /// `[[provided]]`: a file every build of the exercise gets beside the learner's own.
@@ -142,6 +155,8 @@ pub struct Exercise {
     pub wrong: Vec<WrongAnswer>,
     /// Files every build gets beside the learner's.
     pub provided: Vec<ProvidedFile>,
+    /// The solution is built with `--no-cache`.
+    pub solution_no_cache: bool,
 }
 
 /// A build argument value that becomes a new version number (`3.17.42`) for every build, so
@@ -429,11 +444,16 @@ fn load_one(dir: &Path, id: &str, course: &Course) -> anyhow::Result<Exercise> {
         )
     })?;
     let starter = read_tree(&dir.join("starter"))?;
-    let changes = read_tree(&dir.join("solution"))?;
+    let solution_dir = dir.join("solution");
+    let changes = if file.solution.no_cache && !solution_dir.exists() {
+        BTreeMap::new()
+    } else {
+        read_tree(&solution_dir)?
+    };
     if !starter.contains_key("Dockerfile") {
         bail!("starter/Dockerfile is missing");
     }
-    if changes.is_empty() {
+    if changes.is_empty() && !file.solution.no_cache {
         bail!("solution/ is empty; put the files the solution changes or adds there");
     }
     if let Some(same) = changes.iter().find(|(p, t)| starter.get(*p) == Some(t)) {
@@ -492,6 +512,7 @@ fn load_one(dir: &Path, id: &str, course: &Course) -> anyhow::Result<Exercise> {
         solution,
         wrong,
         provided: file.provided,
+        solution_no_cache: file.solution.no_cache,
     })
 }
 

@@ -418,6 +418,16 @@ impl TestClient {
 
     /// Submit files as a build; returns the build id (panics unless 202).
     pub async fn start_build(&mut self, exercise: Option<&str>, files: &[(&str, &str)]) -> String {
+        self.start_build_with(exercise, files, false).await
+    }
+
+    /// [`Self::start_build`], with `docker build --no-cache` when `no_cache`.
+    pub async fn start_build_with(
+        &mut self,
+        exercise: Option<&str>,
+        files: &[(&str, &str)],
+        no_cache: bool,
+    ) -> String {
         let files: serde_json::Map<String, serde_json::Value> = files
             .iter()
             .map(|(p, c)| (p.to_string(), serde_json::Value::String(c.to_string())))
@@ -425,7 +435,7 @@ impl TestClient {
         let res = self
             .post_json(
                 "/api/v1/builds",
-                &serde_json::json!({"exercise": exercise, "files": files}),
+                &serde_json::json!({"exercise": exercise, "files": files, "no_cache": no_cache}),
             )
             .await;
         assert_eq!(res.status, StatusCode::ACCEPTED, "{}", res.body);
@@ -460,6 +470,17 @@ impl TestClient {
         files: &[(&str, &str)],
     ) -> (serde_json::Value, Vec<String>) {
         let id = self.start_build(exercise, files).await;
+        self.finish_build(&id).await
+    }
+
+    /// [`Self::build`], with `docker build --no-cache` when `no_cache`.
+    pub async fn build_with(
+        &mut self,
+        exercise: Option<&str>,
+        files: &[(&str, &str)],
+        no_cache: bool,
+    ) -> (serde_json::Value, Vec<String>) {
+        let id = self.start_build_with(exercise, files, no_cache).await;
         self.finish_build(&id).await
     }
 

@@ -293,6 +293,8 @@ fn Workbench(
         }
     };
     let exercise_id = StoredValue::new(exercise.clone());
+    // `docker build --no-cache`, for this page's builds until it is unticked.
+    let no_cache = RwSignal::new(false);
     let start = move || {
         if state.busy.get_untracked() {
             return;
@@ -307,6 +309,7 @@ fn Workbench(
         let request = crate::dto::BuildRequest {
             exercise: Some(exercise_id.get_value()),
             files: sent.into_iter().map(|f| (f.path, f.content)).collect(),
+            no_cache: no_cache.get_untracked(),
         };
         #[cfg(feature = "hydrate")]
         leptos::task::spawn_local(client::run_build(request, state));
@@ -413,6 +416,16 @@ fn Workbench(
                     >
                         "Start over"
                     </button>
+                    <label class="no-cache" title="Build every step anew, as docker build --no-cache does">
+                        <input
+                            type="checkbox"
+                            id="no-cache"
+                            prop:checked=move || no_cache.get()
+                            on:change=move |ev| no_cache.set(event_target_checked(&ev))
+                        />
+                        " Ignore the cache "
+                        <code>"--no-cache"</code>
+                    </label>
                     <Progress state/>
                     <noscript>
                         <span class="hint">
