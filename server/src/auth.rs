@@ -5,10 +5,10 @@
 use argon2::password_hash::{rand_core::OsRng, PasswordHash, SaltString};
 use argon2::{Argon2, PasswordHasher, PasswordVerifier};
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{header, Method, StatusCode};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -17,6 +17,9 @@ use tower_sessions::Session;
 
 /// Session key: the id of the instructor logged in with this session.
 pub const INSTRUCTOR_KEY: &str = "instructor_id";
+
+/// Session key holding the learner's id, which labels their builds and keys their progress.
+pub const LEARNER_KEY: &str = "learner_id";
 /// Session key: the instructor's credential version at login; a password reset bumps the
 /// stored one, which ends this session.
 pub const CREDENTIAL_KEY: &str = "instructor_credential";
@@ -274,7 +277,7 @@ impl LoginThrottle {
 
 use crate::sync::lock;
 
-fn refuse(status: StatusCode, code: &str, message: &str) -> Response {
+pub(crate) fn refuse(status: StatusCode, code: &str, message: &str) -> Response {
     let body = serde_json::json!({ "error": { "code": code, "message": message } });
     (status, axum::Json(body)).into_response()
 }
@@ -341,37 +344,6 @@ pub async fn security_headers(request: Request<Body>, next: Next) -> Response {
             "default-src 'none'; frame-ancestors 'none'; base-uri 'none'",
         ));
     response
-}
-
-/// Paths under `/instructor` other than the login page need an instructor in the session,
-/// logged in since their last password change (checked in the database, as a reset is made
-/// by another process): pages redirect to the login page, everything else (CSV, API)
-/// answers 401.
-pub async fn instructor_gate(
-    State(state): State<crate::state::AppState>,
-    session: Session,
-    request: Request<Body>,
-    next: Next,
-) -> Response {
-    let path = request.uri().path();
-    let gated = path == "/instructor"
-        || (path.starts_with("/instructor/") && path != "/instructor/login")
-        || path.starts_with("/api/v1/instructor/");
-    if !gated || state.instructor(&session).await.is_ok() {
-        return next.run(request).await;
-    }
-    let is_page =
-        request.method() == Method::GET && !path.starts_with("/api/") && !path.ends_with(".csv");
-    if is_page {
-        let next_path = request.uri().path_and_query().map_or(path, |p| p.as_str());
-        let target = format!("/instructor/login?next={}", url_encode(next_path));
-        return Redirect::to(&target).into_response();
-    }
-    refuse(
-        StatusCode::UNAUTHORIZED,
-        "login_required",
-        "Log in as an instructor at /instructor/login first.",
-    )
 }
 
 /// Percent-encode everything but unreserved characters and `/`.

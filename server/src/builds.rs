@@ -9,7 +9,7 @@ use crate::engine::run::{self as engine_run, RunJob, RunLimits};
 use crate::engine::Engine;
 use crate::exercise::check::{Facts, RebuildFacts};
 use crate::exercise::{Exercise, Exercises, RunStep, PLAYGROUND};
-use crate::state::ProgressSender;
+use crate::progress::ProgressSender;
 use crate::store::{Attempt, Store};
 use app::dto::{
     build_events_url, BuildAccepted, BuildFailure, BuildRequest, BuildStatus, BuildView,
@@ -58,7 +58,7 @@ impl Default for BuildSettings {
             keep_finished: 500,
             rate_per_minute: 12,
             max_kept_bytes: 10 * 1024 * 1024 * 1024,
-            janitor_every: crate::janitor::SWEEP_EVERY,
+            janitor_every: SWEEP_EVERY,
             min_free_disk_bytes: 2048 * 1024 * 1024,
             max_queued: 100,
             max_queued_context_bytes: 64 * 1024 * 1024,
@@ -315,6 +315,9 @@ pub fn status_of(view: &BuildView) -> StatusUpdate {
 }
 
 pub(crate) use crate::sync::lock;
+
+/// How often the janitor's periodic sweep runs, unless configured.
+pub const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// Every build this server knows about.
 pub struct Builds {
@@ -745,8 +748,8 @@ impl Builds {
         }
         let id = record.view().id;
         if let Ok(docker) = self.engine.client().await {
-            crate::janitor::remove_build_containers(&docker, &id).await;
-            crate::janitor::remove_build_images(
+            crate::engine::cleanup::remove_build_containers(&docker, &id).await;
+            crate::engine::cleanup::remove_build_images(
                 &docker,
                 &[id.clone(), format!("{id}-rebuild"), format!("{id}-fill")],
             )
@@ -948,6 +951,11 @@ impl Builds {
             None => None,
         };
         let outcome = build_within_policy(&docker, self.engine.host(), job, &mut on_progress).await;
+        if warmed.is_some() {
+            // Only its step images' ids are needed from here on.
+            self.remove_fill_build(&docker, &record, exercise.as_ref())
+                .await;
+        }
         drop(printed_tx);
         let _ = persist.await;
         let built = match outcome {
@@ -1069,9 +1077,7 @@ impl Builds {
             None => ExtraFacts::default(),
         };
         if let Some(warmed) = warmed {
-            extra.cache = Some(cache_taken(&built, &warmed));
-            self.remove_fill_build(&docker, &record, exercise.as_ref())
-                .await;
+            extra.cache = Some(cache_taken(&docker, &built, &warmed).await);
         }
         let checks: Option<Vec<app::dto::CheckOutcome>> = exercise.as_ref().map(|e| {
             let facts = Facts {
@@ -1187,7 +1193,7 @@ impl Builds {
         // The engine may still be removing the step container of a stopped step, which keeps
         // its image in use for a moment.
         for _ in 0..10 {
-            removed += crate::janitor::remove_dangling(&docker, &leftovers).await;
+            removed += crate::engine::cleanup::remove_dangling(&docker, &leftovers).await;
             leftovers = crate::engine::image::made_since(&docker, &leftovers, since).await;
             if leftovers.is_empty() {
                 break;
@@ -1529,7 +1535,7 @@ impl Builds {
                     rebuilt.started,
                 )
                 .await;
-                crate::janitor::remove_dangling(docker, &stages).await;
+                crate::engine::cleanup::remove_dangling(docker, &stages).await;
             }
             Err(failure) => facts.error = Some(failure.message),
         }
@@ -1563,10 +1569,27 @@ impl Builds {
             limits: &self.settings.build,
             base_images: &self.settings.base_images,
         };
-        let mut on_progress = steps_only(record);
-        build_within_policy(docker, self.engine.host(), job, &mut on_progress)
-            .await
-            .map_err(|failure| failure.message)
+        // Its step images are noted with the build's own, so that a cancelled or failed
+        // build removes them too.
+        let mut made = Vec::new();
+        let started = std::time::SystemTime::now();
+        let mut log_steps = steps_only(record);
+        let mut on_progress = |progress: BuildProgress| match progress {
+            BuildProgress::Image(image) => {
+                let mut state = lock(&record.state);
+                if state.intermediate_ids.len() < MAX_PRINTED_IMAGES {
+                    state.intermediate_ids.push(image.clone());
+                }
+                made.push(image);
+            }
+            other => log_steps(other),
+        };
+        let outcome = build_within_policy(docker, self.engine.host(), job, &mut on_progress).await;
+        if outcome.is_err() {
+            let own = crate::engine::image::made_since(docker, &made, started).await;
+            crate::engine::cleanup::remove_dangling(docker, &own).await;
+        }
+        outcome.map_err(|failure| failure.message)
     }
 
     /// Remove the image [`Self::fill_cache`] made (its steps go with it unless the learner's
@@ -1728,7 +1751,7 @@ impl Builds {
                         .into_iter()
                         .filter(|s| !current.contains(s))
                         .collect();
-                    crate::janitor::remove_dangling(docker, &stale).await;
+                    crate::engine::cleanup::remove_dangling(docker, &stale).await;
                     let _ = self.store.clear_stage_images(&attempt).await;
                 }
             }
@@ -1770,9 +1793,6 @@ async fn persist_printed_images(
     }
 }
 
-/// The RUN/COPY/ADD steps of `rebuilt` that the engine really built again: their image is
-/// none of `first`'s and was made after the rebuild started. Both are the engine's facts
-/// (ids and creation times), so no printed line can make a step look cached.
 /// For a check's own build: only its step headers and cache hits go to the learner's log.
 fn steps_only(record: &BuildRecord) -> impl FnMut(BuildProgress) + Send + '_ {
     move |progress| {
@@ -1785,8 +1805,11 @@ fn steps_only(record: &BuildRecord) -> impl FnMut(BuildProgress) + Send + '_ {
 }
 
 /// What a learner's build (`built`) took from the cache that the build before it (`warmed`)
-/// filled: its `RUN`/`COPY`/`ADD` steps whose image is one that build made.
-fn cache_taken(
+/// filled: its `RUN`/`COPY`/`ADD` steps the builder said it took from the cache (` --->
+/// Using cache`, which only the builder's own framing can say), or whose image the engine
+/// made before this build started (from whichever earlier build).
+async fn cache_taken(
+    docker: &bollard::Docker,
     built: &engine_build::Built,
     warmed: &Result<engine_build::Built, String>,
 ) -> crate::exercise::check::CacheFacts {
@@ -1795,28 +1818,27 @@ fn cache_taken(
         .iter()
         .filter(|s| !s.header.is_empty() && matches!(s.keyword.as_str(), "RUN" | "COPY" | "ADD"))
         .collect();
-    match warmed {
-        Err(e) => crate::exercise::check::CacheFacts {
-            steps: steps.len(),
-            cached: Vec::new(),
-            error: Some(e.clone()),
-        },
-        Ok(warm) => crate::exercise::check::CacheFacts {
-            steps: steps.len(),
-            cached: steps
-                .iter()
-                .filter(|s| {
-                    warm.steps
+    let images: Vec<String> = steps.iter().map(|s| s.image.clone()).collect();
+    let made_now = crate::engine::image::made_since(docker, &images, built.started).await;
+    crate::exercise::check::CacheFacts {
+        steps: steps.len(),
+        cached: steps
+            .iter()
+            .filter(|s| {
+                s.cached
+                    || !made_now
                         .iter()
-                        .any(|w| crate::engine::image::same_image(&w.image, &s.image))
-                })
-                .map(|s| s.header.clone())
-                .collect(),
-            error: None,
-        },
+                        .any(|m| crate::engine::image::same_image(m, &s.image))
+            })
+            .map(|s| s.header.clone())
+            .collect(),
+        error: warmed.as_ref().err().cloned(),
     }
 }
 
+/// The RUN/COPY/ADD steps of `rebuilt` that the engine really built again: their image is
+/// none of `first`'s and was made after the rebuild started. Both are the engine's facts
+/// (ids and creation times), so no printed line can make a step look cached.
 async fn rebuilt_steps(
     docker: &bollard::Docker,
     first: &engine_build::Built,

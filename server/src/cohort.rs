@@ -187,7 +187,7 @@ pub async fn dashboard(
                             .unwrap_or_default();
                         last = last.max(t.last_at);
                         DashboardCell {
-                            status: crate::state::progress_of(&t).status,
+                            status: crate::progress::progress_of(&t).status,
                             attempts: t.attempts,
                             detail: t
                                 .best_size_bytes

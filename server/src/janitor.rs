@@ -5,106 +5,25 @@
 //! untagged images).
 
 use crate::builds::Builds;
-use crate::engine::build::{ATTEMPT_LABEL, BUILD_LABEL, INSTANCE_LABEL};
+use crate::engine::build::{ATTEMPT_LABEL, INSTANCE_LABEL};
+use crate::engine::cleanup::{
+    remove_build_images, remove_dangling, remove_old_probe_network, sweep_containers,
+};
 use crate::engine::Engine;
 use crate::store::Store;
-use bollard::query_parameters::{
-    ListContainersOptionsBuilder, ListImagesOptionsBuilder, RemoveContainerOptionsBuilder,
-    RemoveImageOptionsBuilder,
-};
+use bollard::query_parameters::RemoveImageOptionsBuilder;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// How often the periodic sweep runs.
-pub const SWEEP_EVERY: Duration = Duration::from_secs(300);
+pub use crate::builds::SWEEP_EVERY;
 
 /// What one sweep removed.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Swept {
     pub containers: usize,
     pub images: usize,
-}
-
-/// Remove every container this installation made (`instance`) whose build is not in
-/// `active`. Returns how many.
-pub async fn sweep_containers(
-    docker: &bollard::Docker,
-    instance: &str,
-    active: &[String],
-) -> usize {
-    let labels = vec![
-        BUILD_LABEL.to_string(),
-        format!("{INSTANCE_LABEL}={instance}"),
-    ];
-    remove_containers(docker, labels, active).await
-}
-
-/// Remove the run and check containers of one build, running or not.
-pub async fn remove_build_containers(docker: &bollard::Docker, build: &str) -> usize {
-    remove_containers(docker, vec![format!("{BUILD_LABEL}={build}")], &[]).await
-}
-
-/// Remove the containers carrying all of `labels`, except those of the builds in `spare`.
-async fn remove_containers(
-    docker: &bollard::Docker,
-    labels: Vec<String>,
-    spare: &[String],
-) -> usize {
-    let filters = HashMap::from([("label".to_string(), labels)]);
-    let options = ListContainersOptionsBuilder::new()
-        .all(true)
-        .filters(&filters)
-        .build();
-    let Ok(containers) = docker.list_containers(Some(options)).await else {
-        return 0;
-    };
-    let mut removed = 0;
-    for container in containers {
-        let build = container
-            .labels
-            .as_ref()
-            .and_then(|l| l.get(BUILD_LABEL))
-            .cloned()
-            .unwrap_or_default();
-        if spare.contains(&build) {
-            continue;
-        }
-        let Some(id) = container.id else { continue };
-        let force = RemoveContainerOptionsBuilder::new()
-            .force(true)
-            .v(true)
-            .build();
-        if docker.remove_container(&id, Some(force)).await.is_ok() {
-            removed += 1;
-        }
-    }
-    removed
-}
-
-/// Remove those of `images` that are dangling (no tag). An image that is still the parent of
-/// another refuses removal, which is what we want. Returns how many went.
-pub async fn remove_dangling(docker: &bollard::Docker, images: &[String]) -> usize {
-    let mut removed = 0;
-    for image in images {
-        let dangling = docker
-            .inspect_image(image)
-            .await
-            .is_ok_and(|i| i.repo_tags.unwrap_or_default().is_empty());
-        if dangling
-            && docker
-                .remove_image(
-                    image,
-                    None::<bollard::query_parameters::RemoveImageOptions>,
-                    None,
-                )
-                .await
-                .is_ok()
-        {
-            removed += 1;
-        }
-    }
-    removed
 }
 
 /// Remove the stage images of attempts a newer attempt superseded, and forget them.
@@ -177,7 +96,14 @@ pub async fn sweep_images(
         for tag in image.tags() {
             let Some(build) = build_of(tag) else { continue };
             let newest_here = newest.get(group).is_some_and(|(_, id)| *id == build);
-            if active.contains(&build) || newest_here {
+            // A running build's own check builds (`<id>-fill`, `<id>-rebuild`) are its.
+            let of_active = active.iter().any(|a| {
+                build == *a
+                    || build
+                        .strip_prefix(a.as_str())
+                        .is_some_and(|rest| rest == "-fill" || rest == "-rebuild")
+            });
+            if of_active || newest_here {
                 needed_at = needed_at.max(Some(times.get(&build).copied().unwrap_or(i64::MAX)));
                 continue;
             }
@@ -223,31 +149,6 @@ pub async fn sweep_images(
     removed
 }
 
-/// Remove the images tagged for these builds (`layerlab/<exercise>:<build>`).
-pub async fn remove_build_images(docker: &bollard::Docker, builds: &[String]) -> usize {
-    if builds.is_empty() {
-        return 0;
-    }
-    let filters = HashMap::from([("reference".to_string(), vec!["layerlab/*".to_string()])]);
-    let options = ListImagesOptionsBuilder::new().filters(&filters).build();
-    let Ok(images) = docker.list_images(Some(options)).await else {
-        return 0;
-    };
-    let mut removed = 0;
-    for image in images {
-        for tag in &image.repo_tags {
-            let build = tag.rsplit_once(':').map_or("", |(_, b)| b);
-            if builds.iter().any(|b| b == build) {
-                let options = RemoveImageOptionsBuilder::new().force(true).build();
-                if docker.remove_image(tag, Some(options), None).await.is_ok() {
-                    removed += 1;
-                }
-            }
-        }
-    }
-    removed
-}
-
 /// The images interrupted builds committed before the server stopped: their logs' image ids
 /// were stored as they came; those the engine made after the build was submitted and that
 /// carry no tag are the build's own.
@@ -271,25 +172,6 @@ async fn remove_interrupted_steps(
         let _ = store.clear_stage_images(build).await;
     }
     removed
-}
-
-/// Remove the shared probe network older versions made (its gateway was the host), unless a
-/// container is still on it (an older server's run); the engine refuses that, so it stays.
-pub async fn remove_old_probe_network(docker: &bollard::Docker) -> bool {
-    use crate::engine::run::OLD_PROBE_NETWORK;
-    match docker.remove_network(OLD_PROBE_NETWORK).await {
-        Ok(()) => {
-            tracing::info!("removed the network {OLD_PROBE_NETWORK} older versions used");
-            true
-        }
-        Err(bollard::errors::Error::DockerResponseServerError {
-            status_code: 404, ..
-        }) => false,
-        Err(e) => {
-            tracing::warn!("left the network {OLD_PROBE_NETWORK} of an older version: {e}");
-            false
-        }
-    }
 }
 
 /// At start-up: mark what a stopped server left unfinished as interrupted, and once the

@@ -12,6 +12,7 @@ pub mod exercise;
 pub mod http;
 pub mod janitor;
 pub mod policy;
+pub mod progress;
 pub mod state;
 pub mod store;
 pub mod sync;
@@ -41,7 +42,7 @@ pub async fn build(config: &ServeConfig) -> anyhow::Result<axum::Router> {
                 config.exercises_dir.display()
             )
         })?;
-    course.check_exercise_links(&exercises)?;
+    course.check_exercise_links(&exercises.ids())?;
     exercises.check_build_network(config.allow_build_network)?;
     let (mut store, sessions) = store::open(&config.database_url).await?;
     store.keep_details = config.keep_attempt_details;
@@ -50,7 +51,7 @@ pub async fn build(config: &ServeConfig) -> anyhow::Result<axum::Router> {
         tracing::info!("the database is not a local SQLite file: the free space on its disk is not checked (--min-free-database-disk-mb applies to SQLite only)");
     }
     sessions.delete_expired_in_background();
-    let progress = state::ProgressSender::default();
+    let progress = progress::ProgressSender::default();
     let leptos_options = LeptosOptions::builder()
         .output_name(BUNDLE_NAME)
         .site_root(config.site_root.to_string_lossy().as_ref())
@@ -128,7 +129,7 @@ pub fn check_course(
         .with_context(|| format!("cannot load the course from {}", content_dir.display()))?;
     let exercises = exercise::Exercises::load(exercises_dir, &course)
         .with_context(|| format!("cannot load the exercises from {}", exercises_dir.display()))?;
-    course.check_exercise_links(&exercises)?;
+    course.check_exercise_links(&exercises.ids())?;
     let quizzes: usize = course
         .lessons
         .iter()

@@ -5,12 +5,13 @@ use crate::course::quiz::{describe_answer, SubmissionError};
 use crate::course::Course;
 use crate::engine::Engine;
 use crate::exercise::{playground_view, Exercises, PLAYGROUND};
-use crate::store::{Cohort, ExerciseTally, Instructor, Learner, Store};
+use crate::progress::{progress_of, ProgressSender};
+use crate::store::{Cohort, Instructor, Learner, Store};
 use app::backend::{Backend, BackendError};
 use app::dto::{
     AttemptPair, AttemptRecord, AttemptSide, AttemptSummary, Dashboard, ExerciseAttempts,
-    ExerciseProgress, InstructorHome, LastAttempt, LearnerRecord, LoginPage, Notice, Profile,
-    ProgressStatus, QuizRecord, ResumeOffer,
+    InstructorHome, LastAttempt, LearnerRecord, LoginPage, Notice, Profile, QuizRecord,
+    ResumeOffer,
 };
 use app::dto::{
     BuildView, CourseMap, EngineStatus, ExerciseView, LessonView, QuizAnswers, QuizGrade,
@@ -19,7 +20,6 @@ use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use std::collections::HashMap;
 use std::sync::Arc;
-use tokio::sync::broadcast;
 use tower_sessions::Session;
 
 #[derive(Clone, FromRef)]
@@ -39,29 +39,7 @@ pub struct AppState {
     pub drafts: Arc<crate::workbench::DraftGate>,
 }
 
-/// "Learner X did something": a finished attempt, a quiz answer, a new name or cohort. The
-/// instructor dashboard listens and refreshes the rows of its cohort.
-#[derive(Clone)]
-pub struct ProgressSender(broadcast::Sender<String>);
-
-impl Default for ProgressSender {
-    fn default() -> Self {
-        ProgressSender(broadcast::channel(1024).0)
-    }
-}
-
-impl ProgressSender {
-    pub fn publish(&self, learner: &str) {
-        let _ = self.0.send(learner.to_string());
-    }
-
-    pub fn subscribe(&self) -> broadcast::Receiver<String> {
-        self.0.subscribe()
-    }
-}
-
-/// Session key holding the learner's id, which labels their builds and keys their progress.
-pub const LEARNER_KEY: &str = "learner_id";
+pub use crate::auth::LEARNER_KEY;
 
 /// The learner behind this session: made (row and session entry) on first use, and marked as
 /// seen now.
@@ -299,21 +277,6 @@ impl AppState {
     }
 }
 
-/// What the course map and the exercise page show about one exercise.
-pub fn progress_of(tally: &ExerciseTally) -> ExerciseProgress {
-    ExerciseProgress {
-        status: if tally.passed {
-            ProgressStatus::Passed
-        } else if tally.attempts > 0 {
-            ProgressStatus::Tried
-        } else {
-            ProgressStatus::NotStarted
-        },
-        attempts: tally.attempts,
-        best_size_bytes: tally.best_size_bytes,
-    }
-}
-
 #[async_trait::async_trait]
 impl Backend for AppState {
     async fn course_map(&self, session: &Session) -> Result<CourseMap, BackendError> {
@@ -327,7 +290,9 @@ impl Backend for AppState {
             ),
             None => Default::default(),
         };
-        let mut map = self.course.map(&self.exercises);
+        let mut map = self
+            .course
+            .map(|id| self.exercises.get(id).map(|e| e.link()));
         for module in &mut map.modules {
             for lesson in &mut module.lessons {
                 let quizzes = self.course.quiz_ids(&lesson.slug);

@@ -261,3 +261,78 @@ fn build_arguments_and_their_placeholders_are_checked_at_load_time() {
         label.check
     );
 }
+
+#[test]
+fn provided_files_and_a_solution_built_without_cache_are_checked_at_load_time() {
+    let provided = "[[provided]]\npath = \"rootfs.tar\"\nexport = \"busybox:1.35\"";
+    let refusals = [
+        // An image `images seed` would not make.
+        (
+            "export = \"busybox:1.35\"",
+            "export = \"alpine:3.19\"",
+            "not among base_images",
+        ),
+        // Not a plain top-level name.
+        (
+            "path = \"rootfs.tar\"",
+            "path = \"img/rootfs.tar\"",
+            "plain file name",
+        ),
+        (
+            "path = \"rootfs.tar\"",
+            "path = \"Dockerfile\"",
+            "plain file name",
+        ),
+        (
+            "path = \"rootfs.tar\"",
+            "path = \".dockerignore\"",
+            "plain file name",
+        ),
+    ];
+    for (from, to, wanted) in refusals {
+        let (_dir, content, exercises) = scratch_course();
+        let toml = exercises.join("own-base-image/exercise.toml");
+        edit(&toml, provided, &provided.replace(from, to));
+        let err = layerlab_server::check_course(&content, &exercises).expect_err(to);
+        let message = format!("{err:#}");
+        assert!(
+            message.contains("own-base-image") && message.contains(wanted),
+            "{to}: {message}"
+        );
+    }
+    // A learner's starter file may not be the provided one.
+    let (_dir, content, exercises) = scratch_course();
+    std::fs::write(
+        exercises.join("own-base-image/starter/rootfs.tar"),
+        "not a tar",
+    )
+    .expect("write");
+    let err = layerlab_server::check_course(&content, &exercises).expect_err("clash");
+    assert!(
+        format!("{err:#}").contains("also a file of starter/ or solution/"),
+        "{err:#}"
+    );
+
+    // Without `[solution] no_cache`, a missing solution/ is a mistake again.
+    let (_dir, content, exercises) = scratch_course();
+    edit(
+        &exercises.join("stale-cache/exercise.toml"),
+        "[solution]\nno_cache = true",
+        "",
+    );
+    let err = layerlab_server::check_course(&content, &exercises).expect_err("no solution");
+    assert!(format!("{err:#}").contains("stale-cache"), "{err:#}");
+    let root = support::repo_root();
+    let course = layerlab_server::course::Course::load(&root.join("content")).expect("course");
+    let all = layerlab_server::exercise::Exercises::load(&root.join("exercises"), &course)
+        .expect("exercises");
+    let stale = all.get("stale-cache").expect("stale-cache");
+    assert!(stale.solution_no_cache);
+    assert_eq!(
+        stale.solution, stale.starter,
+        "the starter, built another way"
+    );
+    let own = all.get("own-base-image").expect("own-base-image");
+    assert_eq!(own.provided.len(), 1);
+    assert_eq!(own.provided[0].export, "busybox:1.35");
+}

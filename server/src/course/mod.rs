@@ -5,8 +5,9 @@
 pub mod markdown;
 pub mod quiz;
 
-use crate::exercise::Exercises;
-use app::dto::{CourseMap, LessonBlock, LessonLink, LessonView, ModuleEntry, QuizGrade};
+use app::dto::{
+    CourseMap, ExerciseLink, LessonBlock, LessonLink, LessonView, ModuleEntry, QuizGrade,
+};
 use pulldown_cmark::{CodeBlockKind, Event, Parser, Tag};
 use quiz::Quiz;
 use serde::Deserialize;
@@ -157,8 +158,9 @@ impl Course {
         })
     }
 
-    /// Every exercise a module lists exists, and every exercise is listed exactly once.
-    pub fn check_exercise_links(&self, exercises: &Exercises) -> Result<(), CourseError> {
+    /// Every exercise a module lists is among `exercises` (their ids), and every one is
+    /// listed exactly once.
+    pub fn check_exercise_links(&self, exercises: &[&str]) -> Result<(), CourseError> {
         let invalid = |message: String| CourseError::Invalid {
             path: PathBuf::from("course.toml"),
             message,
@@ -166,7 +168,7 @@ impl Course {
         let mut listed = HashSet::new();
         for module in &self.modules {
             for id in &module.exercises {
-                if exercises.get(id).is_none() {
+                if !exercises.contains(&id.as_str()) {
                     return Err(invalid(format!(
                         "module `{}` lists exercise `{id}`, but there is no exercises/{id}/exercise.toml",
                         module.id
@@ -177,10 +179,9 @@ impl Course {
                 }
             }
         }
-        if let Some(unlisted) = exercises.iter().find(|e| !listed.contains(e.id.as_str())) {
+        if let Some(unlisted) = exercises.iter().find(|id| !listed.contains(*id)) {
             return Err(invalid(format!(
-                "exercise `{}` is in no module; add it to a module's `exercises` list",
-                unlisted.id
+                "exercise `{unlisted}` is in no module; add it to a module's `exercises` list"
             )));
         }
         Ok(())
@@ -220,7 +221,8 @@ impl Course {
         order.next().map(String::as_str)
     }
 
-    pub fn map(&self, exercises: &Exercises) -> CourseMap {
+    /// The course map; `exercise` gives the link of an exercise id (none for an unknown one).
+    pub fn map(&self, exercise: impl Fn(&str) -> Option<ExerciseLink>) -> CourseMap {
         let modules = self
             .modules
             .iter()
@@ -234,11 +236,7 @@ impl Course {
                     .filter(|l| l.module == i)
                     .map(Lesson::link)
                     .collect(),
-                exercises: m
-                    .exercises
-                    .iter()
-                    .filter_map(|id| exercises.get(id).map(|e| e.link()))
-                    .collect(),
+                exercises: m.exercises.iter().filter_map(|id| exercise(id)).collect(),
             })
             .collect();
         CourseMap {
@@ -479,7 +477,7 @@ mod tests {
             .collect();
         let loaded: Vec<String> = course.lessons.iter().map(|l| l.slug.clone()).collect();
         assert_eq!(loaded, expected);
-        let map = course.map(&Exercises::default());
+        let map = course.map(|_| None);
         let from_map: Vec<String> = map
             .modules
             .iter()

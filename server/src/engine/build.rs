@@ -142,6 +142,8 @@ pub struct StepImage {
     pub stage: usize,
     /// The image committed for the step (for `FROM`, the stage's base).
     pub image: String,
+    /// The builder said ` ---> Using cache` for it: taken from the cache, not run.
+    pub cached: bool,
 }
 
 impl Built {
@@ -836,6 +838,7 @@ impl LogState {
                 keyword,
                 stage: self.stage,
                 image: String::new(),
+                cached: false,
             });
             if self.hiding {
                 return;
@@ -865,6 +868,8 @@ impl LogState {
         if plain.trim() == "---> Using cache" {
             if self.lines_in_step != 1 {
                 self.forgery("“ ---> Using cache” in the middle of a step".into());
+            } else if let Some(record) = self.steps.last_mut() {
+                record.cached = true;
             }
         } else if plain == " ---> "
             && self.steps.last().is_some_and(|s| s.keyword == "FROM")

@@ -5,6 +5,7 @@
 
 pub mod build;
 mod cgroup;
+pub mod cleanup;
 pub mod usage;
 pub use cgroup::BuildCgroup;
 pub mod context;

@@ -109,6 +109,9 @@ pub enum Check {
     /// left it; then in this build no `RUN`/`COPY`/`ADD` step came from that cache (what
     /// `docker build --no-cache` does, and nothing in the files can).
     NoStepFromCache,
+    /// The image's first filesystem layer was made by this instruction (`ADD`, `COPY`…), as
+    /// the engine's history of the image records it.
+    FirstLayerBy { instruction: String },
     /// The final image starts with no base image: none of the course's base images' layers
     /// begin its layers (as the engine lists them), which is what `FROM scratch` makes.
     FromScratch,
@@ -548,6 +551,9 @@ impl Check {
             Check::Stages { min } => format!("The Dockerfile has at least {min} stages."),
             Check::NoStepFromCache => {
                 "Although the cache holds every step (the same files are built once first), no step comes from it: each runs anew.".into()
+            }
+            Check::FirstLayerBy { instruction } => {
+                format!("The image's first layer is made by {instruction}.")
             }
             Check::FromScratch => {
                 "The image starts from nothing (FROM scratch): no base image's layers are under its own.".into()
@@ -1027,6 +1033,24 @@ impl Check {
                     ),
                 ),
             },
+            Check::FirstLayerBy { instruction } => {
+                match image.history.iter().find(|h| !h.empty_layer) {
+                    None => (false, "The image has no layer at all.".into()),
+                    Some(first) => {
+                        let made_by = first.instruction();
+                        let keyword = made_by.split_whitespace().next().unwrap_or("");
+                        let shown: String = made_by.chars().take(60).collect();
+                        if keyword.eq_ignore_ascii_case(instruction) {
+                            (true, format!("Its first layer was made by `{shown}`."))
+                        } else {
+                            (
+                                false,
+                                format!("Its first layer was made by `{shown}`, not by {instruction}: the files come from somewhere else than what {instruction} would put there."),
+                            )
+                        }
+                    }
+                }
+            }
             Check::FromScratch => match facts.bases_under {
                 None => (false, "Not checked: the image's layers could not be compared with the base images'.".into()),
                 Some([]) => (
@@ -1078,17 +1102,50 @@ impl Check {
 }
 
 /// Whether `path` (a layer's path, without its leading `/`) is `wanted` or under it; a
-/// `wanted` of `**/name` is that name in any folder.
+/// `wanted` of `**/name` is that name in any folder, matched without regard to case, where
+/// `*` in `name` stands for any characters (`**/pantry-*.tgz`).
 fn path_matches(wanted: &str, path: &str) -> bool {
-    let (anywhere, wanted) = match wanted.strip_prefix("**/") {
-        Some(rest) => (true, rest.trim_matches('/')),
-        None => (false, wanted.trim_matches('/')),
-    };
-    let under = |p: &str| {
-        p.strip_prefix(wanted)
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-    };
-    under(path) || (anywhere && path.match_indices('/').any(|(i, _)| under(&path[i + 1..])))
+    match wanted.strip_prefix("**/") {
+        None => {
+            let wanted = wanted.trim_matches('/');
+            path.strip_prefix(wanted)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        }
+        Some(name) => {
+            let name = name.trim_matches('/').to_lowercase();
+            let path = path.to_lowercase();
+            // The name may be any run of whole segments, at any depth.
+            let segments: Vec<&str> = path.split('/').collect();
+            let wanted: Vec<&str> = name.split('/').collect();
+            (0..segments.len()).any(|start| {
+                segments.len() - start >= wanted.len()
+                    && wanted
+                        .iter()
+                        .zip(&segments[start..])
+                        .all(|(w, s)| glob_matches(w, s))
+            })
+        }
+    }
+}
+
+/// `*` in `pattern` matches any run of characters (within one path segment).
+fn glob_matches(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == text;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !text.starts_with(first) || text.len() < first.len() + last.len() || !text.ends_with(last) {
+        return false;
+    }
+    let mut rest = &text[first.len()..text.len() - last.len()];
+    for middle in &parts[1..parts.len() - 1] {
+        match rest.find(middle) {
+            Some(at) => rest = &rest[at + middle.len()..],
+            None => return false,
+        }
+    }
+    true
 }
 
 /// A string, or a list of them.
@@ -1573,6 +1630,28 @@ mod tests {
             )
             .passed
         );
+        // Names in any folder ignore case and take `*`.
+        let archives = layers(
+            &[
+                ("dist/Pantry-1.0.TGZ", 2),
+                (
+                    "usr/lib/python3/dist-packages/pantry-1.0.0.dist-info/RECORD",
+                    3,
+                ),
+            ],
+            false,
+        );
+        assert!(!judge("**/pantry-*.tgz", &archives).passed);
+        assert!(
+            judge("**/pantry-*.tar*", &archives).passed,
+            "the dist-info is no archive"
+        );
+        assert!(
+            !judge("**/pantry-*.dist-info", &archives).passed,
+            "a folder, at depth"
+        );
+        assert!(!judge("**/DIST", &archives).passed);
+        assert!(judge("**/pan*x", &archives).passed);
         let either = Check::NeverInLayers {
             path: vec!["**/setup.py".into(), "**/pyproject.toml".into()],
         }
@@ -1634,6 +1713,48 @@ mod tests {
         assert!(!unfilled.passed);
         assert!(unfilled.message.contains("the engine is down"));
         assert!(!judge(None).passed);
+    }
+
+    #[test]
+    fn first_layer_by_reads_the_engines_history() {
+        let entry = |created_by: &str, empty_layer| app::dto::HistoryEntry {
+            created_by: created_by.into(),
+            size_bytes: 0,
+            empty_layer,
+        };
+        let mut img = image(1, 1);
+        let check = Check::FirstLayerBy {
+            instruction: "ADD".into(),
+        };
+        let judge = |img: &ImageFacts| {
+            check.judge(
+                "f",
+                Facts {
+                    image: Some(img),
+                    ..Facts::default()
+                },
+            )
+        };
+        img.history = vec![
+            entry("/bin/sh -c #(nop) ADD file:8e4d46 in / ", false),
+            entry("/bin/sh -c #(nop)  CMD [\"sh\"]", true),
+        ];
+        let added = judge(&img);
+        assert!(added.passed, "{}", added.message);
+        img.history[0] = entry("/bin/sh -c #(nop) COPY dir:5f1c in / ", false);
+        let copied = judge(&img);
+        assert!(!copied.passed);
+        assert!(
+            copied.message.contains("`COPY dir:5f1c in /`, not by ADD"),
+            "{}",
+            copied.message
+        );
+        // Metadata-only entries before it do not count.
+        img.history
+            .insert(0, entry("/bin/sh -c #(nop) ADD nothing", true));
+        assert!(!judge(&img).passed);
+        img.history.clear();
+        assert!(!judge(&img).passed, "no layer");
     }
 
     #[test]

@@ -249,6 +249,11 @@ impl Exercises {
         Ok(Exercises { list })
     }
 
+    /// Every exercise's id, in folder-name order.
+    pub fn ids(&self) -> Vec<&str> {
+        self.list.iter().map(|e| e.id.as_str()).collect()
+    }
+
     pub fn get(&self, id: &str) -> Option<&Exercise> {
         self.list.iter().find(|e| e.id == id)
     }

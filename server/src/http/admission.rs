@@ -3,7 +3,7 @@
 //! learners and on builds (a learner costs nothing to make, so per-learner limits alone limit
 //! nothing), and a cap on the event streams one learner keeps open.
 
-use crate::state::{AppState, LEARNER_KEY};
+use crate::auth::LEARNER_KEY;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
@@ -285,7 +285,7 @@ async fn started(session: &Session) -> bool {
 /// after all is not counted. Page views and reads start nothing, so a crawler or a class
 /// looking around costs no allowance, and they are never refused.
 pub async fn edge(
-    State(state): State<AppState>,
+    State(edge): State<Arc<Edge>>,
     session: Session,
     mut request: Request<Body>,
     next: Next,
@@ -294,9 +294,9 @@ pub async fn edge(
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip());
-    let client = ClientAddress::of(request.headers(), peer, state.edge.settings.trusted_proxies);
+    let client = ClientAddress::of(request.headers(), peer, edge.settings.trusted_proxies);
     request.extensions_mut().insert(client.clone());
-    let limits = &state.edge.new_learners;
+    let limits = &edge.new_learners;
     if limits.disabled() || is_static(&request) {
         return next.run(request).await;
     }
@@ -317,7 +317,7 @@ pub async fn edge(
         return response;
     }
     if let Err(wait) = limits.take(&key, Instant::now()) {
-        let per_hour = state.edge.settings.new_learners_per_hour;
+        let per_hour = edge.settings.new_learners_per_hour;
         let message = format!(
             "Too many new learners started from your network address in the last hour ({per_hour} at most), so no new one can start now. If you already started here, open layerlab in the browser you used then; otherwise try again in {}.",
             in_words(wait)

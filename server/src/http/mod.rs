@@ -16,6 +16,11 @@ pub use error::AppError;
 
 use crate::state::AppState;
 use app::backend::BackendHandle;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::Router;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -23,6 +28,7 @@ use std::path::Path;
 use std::sync::Arc;
 use tower_http::services::ServeDir;
 use tower_sessions::cookie::{time::Duration, SameSite};
+use tower_sessions::Session;
 use tower_sessions::{CachingSessionStore, Expiry, SessionManagerLayer};
 
 /// Largest request body outside the build API.
@@ -70,10 +76,10 @@ pub fn router(
         ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            crate::auth::instructor_gate,
+            instructor_gate,
         ))
         .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
+            state.edge.clone(),
             admission::edge,
         ))
         .layer(session_layer)
@@ -93,4 +99,38 @@ fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
     static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> =
         std::sync::OnceLock::new();
     ROUTES.get_or_init(|| generate_route_list(app::App)).clone()
+}
+
+/// Paths under `/instructor` other than the login page need an instructor in the session,
+/// logged in since their last password change (checked in the database, as a reset is made
+/// by another process): pages redirect to the login page, everything else (CSV, API)
+/// answers 401.
+pub async fn instructor_gate(
+    State(state): State<AppState>,
+    session: Session,
+    request: Request<Body>,
+    next: Next,
+) -> Response {
+    let path = request.uri().path();
+    let gated = path == "/instructor"
+        || (path.starts_with("/instructor/") && path != "/instructor/login")
+        || path.starts_with("/api/v1/instructor/");
+    if !gated || state.instructor(&session).await.is_ok() {
+        return next.run(request).await;
+    }
+    let is_page =
+        request.method() == Method::GET && !path.starts_with("/api/") && !path.ends_with(".csv");
+    if is_page {
+        let next_path = request.uri().path_and_query().map_or(path, |p| p.as_str());
+        let target = format!(
+            "/instructor/login?next={}",
+            crate::auth::url_encode(next_path)
+        );
+        return Redirect::to(&target).into_response();
+    }
+    crate::auth::refuse(
+        StatusCode::UNAUTHORIZED,
+        "login_required",
+        "Log in as an instructor at /instructor/login first.",
+    )
 }

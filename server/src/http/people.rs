@@ -4,8 +4,9 @@
 
 use super::admission::{in_words, refusal, ClientAddress};
 use super::AppError;
+use crate::auth::LEARNER_KEY;
 use crate::auth::{self, csrf_ok, INSTRUCTOR_KEY};
-use crate::state::{learner, set_notice, AppState, LEARNER_KEY};
+use crate::state::{learner, set_notice, AppState};
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
