@@ -252,11 +252,23 @@ pub struct StopFacts {
     pub exited_in_ms: Option<u64>,
     /// How long it was given before SIGKILL.
     pub grace_ms: u64,
-    /// A copy of the container, started with it and never asked to stop, had ended by itself
-    /// (with this exit code) by a second after the asked one exited: what ended it was its
-    /// own clock, not the signal.
+    /// A copy of the container, started with it and asked to stop at another moment, later
+    /// (when this one left when asked): a container that merely ends on its own clock cannot
+    /// leave promptly after both signals.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub unasked_copy_exit: Option<i64>,
+    pub copy: Option<CopyStopFacts>,
+}
+
+/// How the copy of a stopped container took its own, later stop signal.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CopyStopFacts {
+    /// How long after the container's start the copy was asked.
+    pub after_ms: u64,
+    /// It had ended by itself before it was asked, with this exit code.
+    pub ended_early: Option<i64>,
+    /// How long it took to exit after its signal; `None` when it did not within the grace
+    /// period (or ended early).
+    pub exited_in_ms: Option<u64>,
 }
 
 /// An HTTP request made to the running container's port.

@@ -8,7 +8,9 @@
 use super::build::BUILD_LABEL;
 use super::netns::{NetNs, NetnsError};
 use super::strip_ansi;
-use app::dto::{BuildFailure, HealthFacts, ProbeFacts, ProcessFacts, RunFacts, StopFacts};
+use app::dto::{
+    BuildFailure, CopyStopFacts, HealthFacts, ProbeFacts, ProcessFacts, RunFacts, StopFacts,
+};
 use bollard::models::{ContainerCreateBody, HealthConfig, HostConfig, HostConfigLogConfig};
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, KillContainerOptionsBuilder, LogsOptionsBuilder,
@@ -142,8 +144,13 @@ async fn health_config(docker: &Docker, job: &RunJob<'_>) -> Option<HealthConfig
 /// the fastest interval allowed.
 const HEALTHY_FOR: Duration = Duration::from_secs(3);
 
-/// How long after a container left when asked to stop its never-asked copy is looked at.
-const UNASKED_COPY_MARGIN: Duration = Duration::from_secs(1);
+/// At most this much later than the exercise says, a container (and again its copy) is asked
+/// to stop.
+const STOP_JITTER: Duration = Duration::from_millis(1500);
+
+/// The copy of a stopped container is asked at least this long after the first one's grace
+/// period would have ended.
+const COPY_GAP: Duration = Duration::from_millis(500);
 
 /// How often the engine's health status is read while it is watched.
 const HEALTH_POLL: Duration = Duration::from_millis(200);
@@ -197,14 +204,14 @@ pub async fn run(
     if let Some(name) = &name {
         options = options.name(name);
     }
-    // A run that asks the container to stop also starts an identical copy that is never
-    // asked: a container that merely ends on its own clock, just after the signal, ends there
-    // too, and cannot tell which of the two it is.
+    // A run that asks the container to stop also starts an identical copy, asked to stop
+    // later at a moment of its own: a container that merely ends on its own clock cannot end
+    // just after both signals, and cannot tell which of the two it is.
     let unasked = match job.stop {
         Some(_) => {
             let mut options = CreateContainerOptionsBuilder::new();
             if let Some(name) = &name {
-                options = options.name(&format!("{name}-unasked"));
+                options = options.name(&format!("{name}-copy"));
             }
             let created = docker
                 .create_container(Some(options.build()), config.clone())
@@ -243,14 +250,43 @@ async fn remove(docker: &Docker, id: &str) {
     }
 }
 
-/// Whether the copy of a container that was never asked to stop has ended by itself: its exit
-/// code if so.
-async fn unasked_copy_exit(docker: &Docker, id: &str) -> Option<i64> {
+/// A random delay below `max` (the stop moments a container cannot predict).
+fn jitter(max: Duration) -> Duration {
+    let bytes = *uuid::Uuid::new_v4().as_bytes();
+    let draw = u64::from(u16::from_le_bytes([bytes[0], bytes[1]]));
+    max.mul_f64(draw as f64 / 65_536.0)
+}
+
+/// Ask the copy of a stopped container to stop in its turn (at `at`), as `docker stop`
+/// does: had it ended already, how long it took, or that it did not within `grace` (then
+/// it is left to the removal). `None` when the engine cannot say.
+async fn stop_the_copy(
+    docker: &Docker,
+    id: &str,
+    started: Instant,
+    at: Instant,
+    grace: Duration,
+) -> Option<CopyStopFacts> {
+    tokio::time::sleep_until(at).await;
+    let after_ms = at.duration_since(started).as_millis() as u64;
     let state = inspect(docker, id).await.and_then(|c| c.state)?;
-    match state.running {
-        Some(false) => state.exit_code,
-        _ => None,
+    if state.running != Some(true) {
+        return Some(CopyStopFacts {
+            after_ms,
+            ended_early: Some(state.exit_code?),
+            exited_in_ms: None,
+        });
     }
+    let mut wait =
+        docker.wait_container(id, None::<bollard::query_parameters::WaitContainerOptions>);
+    let sent = Instant::now();
+    send_stop_signal(docker, id).await;
+    let exited = tokio::time::timeout(grace, wait.next()).await.is_ok();
+    Some(CopyStopFacts {
+        after_ms,
+        ended_early: None,
+        exited_in_ms: exited.then(|| sent.elapsed().as_millis() as u64),
+    })
 }
 
 async fn run_created(
@@ -287,7 +323,8 @@ async fn run_created(
             let started = Instant::now();
             let mut wait =
                 docker.wait_container(id, None::<bollard::query_parameters::WaitContainerOptions>);
-            let stop_at = job.stop.map(|s| started + s.after);
+            // Asked at a moment it cannot predict; its copy later, at another.
+            let stop_at = job.stop.map(|s| started + s.after + jitter(STOP_JITTER));
             let mut stop_sent: Option<(Instant, StopSpec, String)> = None;
             let health_until = job
                 .watch_health
@@ -335,10 +372,12 @@ async fn run_created(
                     _ = wait.next() => {
                         if let Some((sent, spec, signal)) = stop_sent.take() {
                             let mut facts = stop_outcome(started, sent, spec, signal, true);
-                            if let Some(unasked) = unasked {
-                                // The copy started a moment after this one: give it a second.
-                                tokio::time::sleep(UNASKED_COPY_MARGIN).await;
-                                facts.unasked_copy_exit = unasked_copy_exit(docker, unasked).await;
+                            if let Some(copy) = unasked {
+                                // Later than this one could have taken to leave when asked,
+                                // so that no single moment of its own ends both in time.
+                                let at = sent + spec.grace + COPY_GAP + jitter(STOP_JITTER);
+                                facts.copy =
+                                    stop_the_copy(docker, copy, started, at, spec.grace).await;
                             }
                             stop_facts = Some(facts);
                         }
@@ -609,7 +648,7 @@ fn stop_outcome(
         after_ms: sent.duration_since(started).as_millis() as u64,
         exited_in_ms: exited.then(|| sent.elapsed().as_millis() as u64),
         grace_ms: spec.grace.as_millis() as u64,
-        unasked_copy_exit: None,
+        copy: None,
     }
 }
 

@@ -172,6 +172,51 @@ pub struct RebuildFacts {
     pub error: Option<String>,
 }
 
+/// The stop verdict once the container left `ms` after its signal, in time: its copy, asked
+/// at another moment, must have waited for its own signal and left as promptly.
+fn copy_verdict(
+    ms: u64,
+    copy: &app::dto::CopyStopFacts,
+    stop: &app::dto::StopFacts,
+    within_secs: u64,
+) -> (bool, String) {
+    let signal = &stop.signal;
+    let later = seconds(copy.after_ms.saturating_sub(stop.after_ms));
+    match (copy.ended_early, copy.exited_in_ms) {
+        (Some(code), _) => (
+            false,
+            format!(
+                "It exited {} after {signal}, but a copy of it, started beside it and asked to stop {later} later, had ended by itself before that (code {code}): it ends on its own clock, whatever it is told. A service keeps working until the signal comes, then stops because of it.",
+                seconds(ms)
+            ),
+        ),
+        (None, None) => (
+            false,
+            format!(
+                "It exited {} after {signal}, but a copy of it, asked {later} later, ignored its {signal} for {}: leaving right after the first signal was luck, not the signal.",
+                seconds(ms),
+                seconds(stop.grace_ms)
+            ),
+        ),
+        (None, Some(copy_ms)) if copy_ms > within_secs * 1000 => (
+            false,
+            format!(
+                "It exited {} after {signal}, but a copy of it, asked {later} later, took {}; the goal is at most {within_secs} s each time.",
+                seconds(ms),
+                seconds(copy_ms)
+            ),
+        ),
+        (None, Some(copy_ms)) => (
+            true,
+            format!(
+                "It exited {} after {signal}; a copy asked {later} later exited {} after its own.",
+                seconds(ms),
+                seconds(copy_ms)
+            ),
+        ),
+    }
+}
+
 /// The last non-empty line of a run's output (what a message quotes).
 fn last_line(output: &str) -> String {
     output
@@ -743,20 +788,8 @@ impl Check {
                         ),
                     ),
                     (None, None) => (false, "The container was not asked to stop.".into()),
-                    (Some(stop), _) => match (stop.exited_in_ms, stop.unasked_copy_exit) {
-                        (Some(ms), Some(code)) => (
-                            false,
-                            format!(
-                                "It exited {} after {}, but a copy started beside it and never asked to stop had ended by itself too (code {code}): it ends on its own clock, whatever it is told. A service keeps working until the signal comes, then stops because of it.",
-                                seconds(ms),
-                                stop.signal
-                            ),
-                        ),
-                        (Some(ms), None) if ms <= within_secs * 1000 => (
-                            true,
-                            format!("It exited {} after {}.", seconds(ms), stop.signal),
-                        ),
-                        (Some(ms), None) => (
+                    (Some(stop), _) => match (stop.exited_in_ms, &stop.copy) {
+                        (Some(ms), _) if ms > within_secs * 1000 => (
                             false,
                             format!(
                                 "It took {} to exit after {}; the goal is at most {within_secs} s.",
@@ -764,6 +797,11 @@ impl Check {
                                 stop.signal
                             ),
                         ),
+                        (Some(_), None) => (
+                            false,
+                            "Not proven: the copy of the container, asked to stop at another moment, could not be watched.".into(),
+                        ),
+                        (Some(ms), Some(copy)) => copy_verdict(ms, copy, stop, *within_secs),
                         (None, _) => (
                             false,
                             format!(
@@ -1333,6 +1371,13 @@ mod tests {
     #[test]
     fn stop_verdicts_tell_exited_slow_killed_and_never_asked_apart() {
         let img = image(1, 1);
+        let copy = |ended_early: Option<i64>, exited_in_ms: Option<u64>| {
+            Some(app::dto::CopyStopFacts {
+                after_ms: 6200,
+                ended_early,
+                exited_in_ms,
+            })
+        };
         let stopped = |exited_in_ms: Option<u64>, exit_code: Option<i64>| RunFacts {
             exit_code,
             stop: Some(StopFacts {
@@ -1340,7 +1385,7 @@ mod tests {
                 after_ms: 2000,
                 exited_in_ms,
                 grace_ms: 3000,
-                unasked_copy_exit: None,
+                copy: copy(None, Some(90)),
             }),
             ..RunFacts::default()
         };
@@ -1357,20 +1402,39 @@ mod tests {
         };
         let quick = judge(&stopped(Some(140), Some(0)));
         assert!(quick.passed, "{}", quick.message);
-        assert_eq!(quick.message, "It exited 0.1 s after SIGTERM.");
-        let mut on_its_own_clock = stopped(Some(300), Some(0));
-        if let Some(stop) = &mut on_its_own_clock.stop {
-            stop.unasked_copy_exit = Some(0);
-        }
-        let clock = judge(&on_its_own_clock);
+        assert_eq!(
+            quick.message,
+            "It exited 0.1 s after SIGTERM; a copy asked 4.2 s later exited 0.1 s after its own."
+        );
+        let with_copy = |c| {
+            let mut run = stopped(Some(300), Some(0));
+            if let Some(stop) = &mut run.stop {
+                stop.copy = c;
+            }
+            judge(&run)
+        };
+        let clock = with_copy(copy(Some(0), None));
         assert!(!clock.passed);
         assert!(
             clock
                 .message
-                .contains("never asked to stop had ended by itself too (code 0)"),
+                .contains("had ended by itself before that (code 0)"),
             "{}",
             clock.message
         );
+        let lucky = with_copy(copy(None, None));
+        assert!(!lucky.passed);
+        assert!(lucky.message.contains("was luck"), "{}", lucky.message);
+        let slow_copy = with_copy(copy(None, Some(2500)));
+        assert!(!slow_copy.passed);
+        assert!(
+            slow_copy.message.contains("took 2.5 s"),
+            "{}",
+            slow_copy.message
+        );
+        let unwatched = with_copy(None);
+        assert!(!unwatched.passed);
+        assert!(unwatched.message.starts_with("Not proven"));
         let slow = judge(&stopped(Some(2600), Some(0)));
         assert!(!slow.passed);
         assert!(slow.message.contains("took 2.6 s"), "{}", slow.message);
