@@ -316,6 +316,13 @@ pub fn status_of(view: &BuildView) -> StatusUpdate {
 
 pub(crate) use crate::sync::lock;
 
+/// At most this many root filesystem archives are kept in memory.
+const MAX_KEPT_EXPORTS: usize = 4;
+
+/// At most this many paths of one layer are kept for a check (a Debian with Python has
+/// ~20,000 in all).
+const MAX_CHECKED_PATHS_PER_LAYER: usize = 200_000;
+
 /// How often the janitor's periodic sweep runs, unless configured.
 pub const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(300);
 
@@ -1317,10 +1324,11 @@ impl Builds {
             );
             // Every path of every layer: a check cannot judge from the biggest few (the
             // entries and their path bytes stay bounded).
-            let defaults = crate::engine::layers::LayerLimits::default();
+            // (Bounded: past this many a layer's list is cut short, and a check that needs
+            // it fails as not proven.)
             let limits = crate::engine::layers::LayerLimits {
-                max_files_per_layer: defaults.max_entries,
-                ..defaults
+                max_files_per_layer: MAX_CHECKED_PATHS_PER_LAYER,
+                ..crate::engine::layers::LayerLimits::default()
             };
             let mut texts: Vec<String> = Vec::new();
             for text in checks().filter_map(|c| c.text_in_layers()) {
@@ -1416,22 +1424,27 @@ impl Builds {
                     format!("the image {} is not on this engine", p.export),
                 ));
             };
-            // One export at a time, and each image only once.
+            // One export at a time, each image only once, and none for longer than a build.
             let mut kept = self.root_filesystems.lock().await;
             let bytes = match kept.get(&id) {
                 Some(bytes) => bytes.clone(),
                 None => {
-                    let bytes: Arc<[u8]> = crate::engine::image::root_filesystem(
-                        docker,
-                        &id,
-                        labels.clone(),
-                    )
-                    .await
-                    .map_err(|e| {
-                        tracing::error!(image = %p.export, "exporting a provided file: {e:#}");
-                        unavailable(&p.path, format!("{e:#}"))
-                    })?
-                    .into();
+                    let export = crate::engine::image::root_filesystem(docker, &id, labels.clone());
+                    let exported = tokio::time::timeout(self.settings.build.timeout, export)
+                        .await
+                        .unwrap_or_else(|_| {
+                            Err(anyhow::anyhow!("the export took longer than a build may"))
+                        });
+                    let bytes: Arc<[u8]> = exported
+                        .map_err(|e| {
+                            tracing::error!(image = %p.export, "exporting a provided file: {e:#}");
+                            unavailable(&p.path, format!("{e:#}"))
+                        })?
+                        .into();
+                    // A re-seeded image has a new ID: its old export is of no more use.
+                    if kept.len() >= MAX_KEPT_EXPORTS {
+                        kept.clear();
+                    }
                     kept.insert(id, bytes.clone());
                     bytes
                 }

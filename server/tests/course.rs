@@ -313,6 +313,21 @@ fn provided_files_and_a_solution_built_without_cache_are_checked_at_load_time() 
         "{err:#}"
     );
 
+    // A layer path no layer could hold is an author's mistake, said at load time.
+    for bad in ["**/", "/", "**/./pyproject.toml", "/a//b"] {
+        let (_dir, content, exercises) = scratch_course();
+        edit(
+            &exercises.join("production-python/exercise.toml"),
+            "\"**/setup.cfg\"",
+            &format!("\"{bad}\""),
+        );
+        let err = layerlab_server::check_course(&content, &exercises).expect_err(bad);
+        assert!(
+            format!("{err:#}").contains("is not a path a layer could hold"),
+            "{bad}: {err:#}"
+        );
+    }
+
     // Without `[solution] no_cache`, a missing solution/ is a mistake again.
     let (_dir, content, exercises) = scratch_course();
     edit(

@@ -389,10 +389,17 @@ pub fn tidy_root_filesystem(export: &[u8]) -> std::io::Result<Vec<u8>> {
 fn relative_link(path: &str, target: &str) -> String {
     let from: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
     let from = &from[..from.len().saturating_sub(1)];
-    let to: Vec<&str> = target
-        .split('/')
-        .filter(|p| !p.is_empty() && *p != ".")
-        .collect();
+    // The target resolved first (`..` stops at the root, as it does in a real root).
+    let mut to: Vec<&str> = Vec::new();
+    for part in target.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                to.pop();
+            }
+            name => to.push(name),
+        }
+    }
     let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
     let mut parts: Vec<&str> = vec![".."; from.len() - common];
     parts.extend(&to[common..]);
@@ -418,6 +425,9 @@ mod tests {
         assert_eq!(relative_link("lib64", "/usr/lib64"), "usr/lib64");
         assert_eq!(relative_link("usr/lib/x", "/usr/lib"), ".");
         assert_eq!(relative_link("a/b/c", "/"), "../..");
+        // `..` and `//` in the target are resolved first, never above the root.
+        assert_eq!(relative_link("etc/x", "/../etc//passwd"), "passwd");
+        assert_eq!(relative_link("x", "/usr/../../bin/./sh"), "bin/sh");
     }
 
     #[test]

@@ -404,6 +404,19 @@ fn load_one(dir: &Path, id: &str, course: &Course) -> anyhow::Result<Exercise> {
         if check.text_in_layers() == Some("") {
             bail!("check `{id}`: the text to look for in the layers is empty");
         }
+        if let check::Check::NeverInLayers { path } = check {
+            for p in path {
+                let name = p.strip_prefix("**/").unwrap_or(p);
+                let bare = name.trim_matches('/');
+                if bare.is_empty()
+                    || bare
+                        .split('/')
+                        .any(|s| s.is_empty() || s == "." || s == ".." || s == "**")
+                {
+                    bail!("check `{id}`: `{p}` is not a path a layer could hold (write /folder/file, or **/name for a name in any folder)");
+                }
+            }
+        }
         if let check::Check::NoFileContains { text, what } = check {
             if text.is_empty() || what.trim().is_empty() {
                 bail!("check `{id}`: give the `text` to look for and `what` it stands for (\"the project's source\")");
