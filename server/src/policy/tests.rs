@@ -449,3 +449,38 @@ fn build_arguments_win_over_arg_defaults_as_in_the_engine() {
     assert!(judge("ARG BASE=layerlab/first:victim\nFROM $BASE\n", &[]).is_err());
     judge("ARG BASE=layerlab/first:victim\nFROM $BASE\n", &fine).expect("the argument wins");
 }
+
+#[test]
+fn an_exported_root_filesystem_passes_the_archive_check_once_tidied() {
+    // As `docker export` writes it: links to absolute paths, which the check refuses.
+    let mut export = ::tar::Builder::new(Vec::new());
+    let mut entry = |path: &str, kind: ::tar::EntryType, link: Option<&str>| {
+        let mut h = ::tar::Header::new_gnu();
+        h.set_entry_type(kind);
+        h.set_mode(0o755);
+        h.set_size(0);
+        match link {
+            Some(l) => export.append_link(&mut h, path, l).expect("link"),
+            None => export.append_data(&mut h, path, &[][..]).expect("entry"),
+        }
+    };
+    entry("bin/", ::tar::EntryType::Directory, None);
+    entry("bin/busybox", ::tar::EntryType::Regular, None);
+    entry("bin/sh", ::tar::EntryType::Symlink, Some("/bin/busybox"));
+    entry(
+        "usr/bin/env",
+        ::tar::EntryType::Symlink,
+        Some("/bin/busybox"),
+    );
+    entry(".dockerenv", ::tar::EntryType::Regular, None);
+    let export = export.into_inner().expect("tar");
+    assert!(
+        matches!(archive::inspect(&export), archive::Kind::Refused(_)),
+        "absolute links are refused as they come"
+    );
+    let tidy = crate::engine::image::tidy_root_filesystem(&export).expect("tidy");
+    assert!(
+        matches!(archive::inspect(&tidy), archive::Kind::Tar(_)),
+        "the tidied archive is taken"
+    );
+}
