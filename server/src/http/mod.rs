@@ -8,7 +8,6 @@ mod learn;
 pub mod lesson_pages;
 mod people;
 pub mod session_cache;
-pub mod sessions;
 mod status;
 mod workbench;
 
@@ -39,7 +38,7 @@ pub const SESSION_COOKIE: &str = "layerlab_session";
 
 pub fn router(
     state: AppState,
-    sessions: sessions::Sessions,
+    sessions: crate::store::Sessions,
     style_dir: &Path,
     secure_cookies: bool,
 ) -> Router {
