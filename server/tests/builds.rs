@@ -576,9 +576,10 @@ async fn every_solution_passes_its_checks_and_every_starter_fails() {
                 let stop = &run["stop"];
                 assert_eq!(stop["signal"], "SIGTERM", "{run:#}");
                 assert_eq!(stop["grace_ms"], 3000, "{run:#}");
-                // After 2 s, and up to 1.5 s later, at a moment it cannot predict.
+                // After 2 s, and up to 1.5 s later (plus reading its processes), at a moment
+                // it cannot predict.
                 let after = stop["after_ms"].as_u64().expect("after_ms");
-                assert!((2000..3700).contains(&after), "{run:#}");
+                assert!((2000..4500).contains(&after), "{run:#}");
                 if should_pass {
                     let exited = stop["exited_in_ms"].as_u64().expect("it exited");
                     assert!(exited < 2000, "{run:#}");
