@@ -1,0 +1,736 @@
+//! A build's way from its turn to its verdict: the engine builds within the policy, the image
+//! is inspected and run, the checks judge it, and the attempt is stored; a build that fails or
+//! is cancelled leaves nothing behind.
+
+use super::checks::{cache_taken, ExtraFacts};
+use super::*;
+
+impl Builds {
+    /// Stop what the cancelled build left on the engine — its run and check containers, its
+    /// build cgroup, its image if it got that far, the images of the steps it committed —
+    /// and store it as `cancelled`.
+    pub(super) async fn cancelled(
+        &self,
+        record: &BuildRecord,
+        exercise: Option<&Exercise>,
+        context: &BuildContext,
+    ) {
+        if record.view().status.is_finished() {
+            return;
+        }
+        let id = record.view().id;
+        if let Ok(docker) = self.engine.client().await {
+            crate::engine::cleanup::remove_build_containers(&docker, &id).await;
+            crate::engine::cleanup::remove_build_images(
+                &docker,
+                &[id.clone(), format!("{id}-rebuild"), format!("{id}-fill")],
+            )
+            .await;
+        }
+        for build in [id.clone(), format!("{id}-rebuild"), format!("{id}-fill")] {
+            crate::engine::BuildCgroup::of_build(&build)
+                .remove_within(std::time::Duration::from_secs(20))
+                .await;
+        }
+        // Its step containers are gone now (the cgroup is empty): the images they were made
+        // from can go.
+        self.remove_leftovers(record).await;
+        // A build cancelled just as the engine started a step's container can have that
+        // container's cgroup made (with its parent, ours, again) after the removal above:
+        // look again a little later, when the engine has killed and removed it.
+        let again = id.clone();
+        tokio::spawn(async move {
+            for wait in [1, 4, 15] {
+                tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
+                crate::engine::BuildCgroup::of_build(&again)
+                    .remove_within(std::time::Duration::from_secs(1))
+                    .await;
+            }
+        });
+        let failure = BuildFailure {
+            code: "cancelled".into(),
+            message: "You submitted a newer version, so this build was stopped.".into(),
+            line: None,
+        };
+        record.log(LogPhase::Server, failure.message.clone());
+        self.complete(record, exercise, context, |v| {
+            v.status = BuildStatus::Cancelled;
+            v.error = Some(failure);
+            v.checks = None;
+            v.run = None;
+        })
+        .await;
+    }
+
+    pub(super) async fn pipeline(
+        self: Arc<Self>,
+        record: Arc<BuildRecord>,
+        exercise: Option<Exercise>,
+        context: BuildContext,
+        previous_done: Option<watch::Receiver<bool>>,
+    ) {
+        let id = record.view().id;
+        // This build's arguments, and the checks that judge it with them filled in.
+        let exercise = exercise.map(|e| {
+            let args = e.args_for_a_build();
+            e.with_build_args(&args)
+        });
+        if let Some(mut previous) = previous_done {
+            let _ = previous.wait_for(|d| *d).await;
+        }
+        let entry = self.turns.enter(&record.client);
+        if !entry.at_once() {
+            let position = entry.ahead();
+            record.update(|v| v.queue_position = Some(position));
+            record.log(
+                LogPhase::Server,
+                format!("Waiting for a free builder ({position} ahead of you)…"),
+            );
+        }
+        let _builder = entry.wait().await;
+        record.update(|v| {
+            v.status = BuildStatus::Building;
+            v.queue_position = None;
+        });
+        let docker = match self.engine.client().await {
+            Ok(d) => d,
+            Err(problem) => {
+                let failure = BuildFailure {
+                    code: "engine_unavailable".into(),
+                    message: format!(
+                        "Builds are unavailable right now: {}",
+                        crate::engine::without_address(self.engine.host(), &problem)
+                    ),
+                    line: None,
+                };
+                return self
+                    .fail(&record, exercise.as_ref(), &context, failure)
+                    .await;
+            }
+        };
+        if let Some(failure) = self.disk_too_full(&docker).await {
+            return self
+                .fail(&record, exercise.as_ref(), &context, failure)
+                .await;
+        }
+        let exercise_id = exercise
+            .as_ref()
+            .map(|e| e.id.clone())
+            .unwrap_or_else(|| PLAYGROUND.into());
+        let attempt = format!("{}/{exercise_id}", record.owner);
+        let image_labels = self.image_labels(&attempt);
+        let container_labels = HashMap::from([
+            (engine_build::ATTEMPT_LABEL.to_string(), attempt),
+            (engine_build::BUILD_LABEL.to_string(), id.clone()),
+            (engine_build::OWNER_LABEL.to_string(), record.owner.clone()),
+            (
+                engine_build::INSTANCE_LABEL.to_string(),
+                self.store.instance.clone(),
+            ),
+            (
+                engine_build::EXERCISE_LABEL.to_string(),
+                exercise_id.clone(),
+            ),
+        ]);
+        // The files the exercise provides go beside the learner's (the context as stored
+        // with the attempt stays the learner's own).
+        let context = match self
+            .with_provided_files(&docker, exercise.as_ref(), &context, &container_labels)
+            .await
+        {
+            Ok(with) => with,
+            Err(failure) => {
+                return self
+                    .fail(&record, exercise.as_ref(), &context, failure)
+                    .await;
+            }
+        };
+        let tag = format!("layerlab/{exercise_id}:{id}");
+        let job = BuildJob {
+            build_id: &id,
+            context: &context,
+            tag: tag.clone(),
+            labels: image_labels,
+            network: exercise.as_ref().is_some_and(|e| e.build_network),
+            build_args: exercise
+                .as_ref()
+                .map(|e| e.build_args.clone())
+                .unwrap_or_default(),
+            cache_from: Vec::new(),
+            no_cache: record.view().no_cache,
+            limits: &self.settings.build,
+            base_images: &self.settings.base_images,
+        };
+        if job.no_cache {
+            record.log(
+                LogPhase::Server,
+                "Building with --no-cache: every step runs anew.".into(),
+            );
+        }
+        if !job.build_args.is_empty() {
+            record.log(
+                LogPhase::Server,
+                format!(
+                    "Building with {}",
+                    job.build_args
+                        .iter()
+                        .map(|(k, v)| format!("--build-arg {k}={v}"))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                ),
+            );
+        }
+        // The images the log names are stored as they come, so that a server killed mid-build
+        // leaves the next start a list to check and clean up (janitor).
+        let (printed_tx, printed_rx) = watch::channel(Vec::<String>::new());
+        let persist = tokio::spawn(persist_printed_images(
+            self.store.clone(),
+            id.clone(),
+            printed_rx,
+        ));
+        let mut on_progress = |progress: BuildProgress| match progress {
+            BuildProgress::Line(text) => record.log(LogPhase::Build, text),
+            BuildProgress::Step(step) => record.update(|v| v.step = Some(step)),
+            BuildProgress::Image(image) => {
+                let mut state = lock(&record.state);
+                if state.intermediate_ids.len() < MAX_PRINTED_IMAGES
+                    && !state.intermediate_ids.contains(&image)
+                {
+                    state.intermediate_ids.push(image);
+                    let ids = state.intermediate_ids.clone();
+                    printed_tx.send_replace(ids);
+                }
+            }
+            BuildProgress::Restarted(why) => record.log(LogPhase::Server, why),
+            BuildProgress::LogTruncated => {
+                record.log(
+                    LogPhase::Server,
+                    format!(
+                        "[the log passed {} KiB; later lines are not shown]",
+                        self.settings.build.max_log_bytes / 1024
+                    ),
+                );
+                record.update(|v| v.log_truncated = true);
+            }
+        };
+        // A check that the learner's build takes nothing from the cache needs the cache
+        // filled first: the same files, built once as usual.
+        let warmed = match exercise
+            .as_ref()
+            .filter(|e| e.checks.iter().any(|c| c.check.needs_warm_cache()))
+        {
+            Some(e) => Some(self.fill_cache(&docker, &record, e, &context).await),
+            None => None,
+        };
+        let outcome = build_within_policy(&docker, self.engine.host(), job, &mut on_progress).await;
+        if warmed.is_some() {
+            // Only its step images' ids are needed from here on.
+            self.remove_fill_build(&docker, &record, exercise.as_ref())
+                .await;
+        }
+        drop(printed_tx);
+        let _ = persist.await;
+        let built = match outcome {
+            Ok(built) => built,
+            Err(failure) => {
+                return self
+                    .fail(&record, exercise.as_ref(), &context, failure)
+                    .await
+            }
+        };
+        let stage_images = self
+            .own_stage_images(&docker, &record, &exercise_id, &built)
+            .await;
+        lock(&record.state).stage_images = stage_images;
+
+        let (image, config) = match image_facts(&docker, &built.image_id).await {
+            Ok(facts) => facts,
+            Err(e) => {
+                let failure = engine_build::engine_unavailable(self.engine.host(), &e);
+                return self
+                    .fail(&record, exercise.as_ref(), &context, failure)
+                    .await;
+            }
+        };
+        record.update(|v| v.image = Some(image.clone()));
+        // The engine labels the image after the last step the log shows (layerlab's own
+        // labels), which gives it a new id: say which id the result is about.
+        record.log(
+            LogPhase::Server,
+            format!(
+                "Built image {} (with layerlab's labels); reading its size and layers…",
+                image
+                    .id
+                    .trim_start_matches("sha256:")
+                    .chars()
+                    .take(12)
+                    .collect::<String>()
+            ),
+        );
+        let max_image = self.settings.build.max_image_bytes;
+        // The stages this build made stay on the disk too (as the next build's cache): what
+        // they add above their bases counts with the image.
+        let own_stages = lock(&record.state).stage_images.clone();
+        let stage_bytes = stage_bytes_added(&docker, &built, &own_stages).await;
+        if image.size_bytes + stage_bytes > max_image {
+            let remove = RemoveImageOptionsBuilder::new().force(true).build();
+            let _ = docker.remove_image(&tag, Some(remove), None).await;
+            let what = if stage_bytes > 0 {
+                format!(
+                    "The image is {} and the earlier stages it was built from add {} more",
+                    app::dto::human_size(image.size_bytes),
+                    app::dto::human_size(stage_bytes)
+                )
+            } else {
+                format!("The image is {}", app::dto::human_size(image.size_bytes))
+            };
+            let failure = BuildFailure {
+                code: "image_too_large".into(),
+                message: format!(
+                    "{what}, more than the {} this workshop keeps, so it was removed. Leave out build tools and files the program does not need (a multi-stage build helps).",
+                    app::dto::human_size(max_image)
+                ),
+                line: None,
+            };
+            return self
+                .fail(&record, exercise.as_ref(), &context, failure)
+                .await;
+        }
+
+        let run = match run_plan(exercise.as_ref(), &config) {
+            Some(RunStep {
+                command,
+                timeout,
+                probe,
+                stop,
+            }) => {
+                record.update(|v| v.status = BuildStatus::Running);
+                let limits = RunLimits {
+                    timeout: timeout.unwrap_or(self.settings.run.timeout),
+                    ..self.settings.run.clone()
+                };
+                let job = RunJob {
+                    image: &built.image_id,
+                    command,
+                    entrypoint: None,
+                    env: Vec::new(),
+                    labels: container_labels.clone(),
+                    probe,
+                    stop,
+                    watch_health: None,
+                    freeze_when_healthy: false,
+                    limits: &limits,
+                };
+                let mut on_line = |line: String| record.log(LogPhase::Run, line);
+                match engine_run::run(&docker, self.engine.host(), job, &mut on_line).await {
+                    Ok(run) => Some(run),
+                    Err(failure) => {
+                        // The image is there: what can be judged without the run is.
+                        let facts = Facts {
+                            image: Some(&image),
+                            config: Some(&config),
+                            stages: Some(built.stages()),
+                            ..Facts::default()
+                        };
+                        let checks = exercise.as_ref().map(|e| e.judge(facts));
+                        return self
+                            .fail_judged(&record, exercise.as_ref(), &context, failure, checks)
+                            .await;
+                    }
+                }
+            }
+            None => None,
+        };
+        let mut extra = match &exercise {
+            Some(e) => {
+                self.check_facts(&docker, &record, e, &context, &built, &container_labels)
+                    .await
+            }
+            None => ExtraFacts::default(),
+        };
+        if let Some(warmed) = warmed {
+            extra.cache = Some(cache_taken(&docker, &built, &warmed).await);
+        }
+        let checks: Option<Vec<app::dto::CheckOutcome>> = exercise.as_ref().map(|e| {
+            let facts = Facts {
+                image: Some(&image),
+                config: Some(&config),
+                run: run.as_ref(),
+                paths: Some(&extra.paths),
+                commands: &extra.commands,
+                stages: Some(built.stages()),
+                rebuild: extra.rebuild.as_ref(),
+                variants: &extra.variants,
+                layer_paths: extra.layer_paths.as_ref(),
+                texts: extra.texts.as_ref(),
+                bases_under: extra.bases_under.as_deref(),
+                cache: extra.cache.as_ref(),
+            };
+            e.judge(facts)
+        });
+        self.complete(&record, exercise.as_ref(), &context, |v| {
+            v.status = BuildStatus::Succeeded;
+            v.run = run;
+            v.checks = checks;
+        })
+        .await;
+        self.remove_superseded(&docker, &record, &exercise_id, &built.image_id, &tag)
+            .await;
+    }
+
+    /// Why no build may start now for lack of disk, if so: the engine's data root has less
+    /// free space than the floor (`--min-free-disk-mb`).
+    pub async fn disk_too_full(&self, docker: &bollard::Docker) -> Option<BuildFailure> {
+        let floor = self.settings.min_free_disk_bytes;
+        if floor == 0 {
+            return None;
+        }
+        let root = crate::engine::disk::engine_root(docker, self.engine.host()).await?;
+        let free = crate::engine::disk::free_bytes(&root)?;
+        (free < floor).then(|| {
+            tracing::warn!(free, floor, root = %root.display(), "the engine's disk is below the floor: builds are refused");
+            BuildFailure {
+                code: "engine_disk_full".into(),
+                message: format!(
+                    "The build machine is almost out of disk space ({} free, it keeps at least {}), so no build can start right now. Your files are kept: try again in a few minutes, and tell your instructor if it keeps happening.",
+                    app::dto::human_size(free),
+                    app::dto::human_size(floor)
+                ),
+                line: None,
+            }
+        })
+    }
+
+    /// This build's stage images, as the engine knows them: the last image of each earlier
+    /// stage, if the engine made it for this build (untagged, created since it started) or
+    /// it is a stage image of one of this learner's earlier attempts at the exercise that
+    /// this build took from the cache.
+    pub(super) async fn own_stage_images(
+        &self,
+        docker: &bollard::Docker,
+        record: &BuildRecord,
+        exercise_id: &str,
+        built: &engine_build::Built,
+    ) -> Vec<String> {
+        let candidates = built.stage_images();
+        if candidates.is_empty() {
+            return Vec::new();
+        }
+        let mut own = crate::engine::image::made_since(docker, &candidates, built.started).await;
+        let build_id = record.view().id;
+        let earlier: Vec<String> = self
+            .store
+            .stage_images_besides(&record.owner, exercise_id, &build_id)
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .flat_map(|(_, images)| images)
+            .collect();
+        for candidate in &candidates {
+            let already = own
+                .iter()
+                .any(|o| crate::engine::image::same_image(o, candidate));
+            if let Some(kept) = earlier
+                .iter()
+                .find(|e| crate::engine::image::same_image(e, candidate))
+            {
+                if !already {
+                    own.push(kept.clone());
+                }
+            }
+        }
+        own
+    }
+
+    /// Remove the images a build that did not succeed committed (its finished steps and
+    /// stages): those its log named that the engine made after the build was submitted and
+    /// that carry no tag. An image another one still needs (a child, a container) refuses
+    /// removal, which is what we want.
+    pub(super) async fn remove_leftovers(&self, record: &BuildRecord) {
+        let (printed, created_at) = {
+            let mut state = lock(&record.state);
+            state.stage_images.clear();
+            (state.intermediate_ids.clone(), state.created_at)
+        };
+        if printed.is_empty() {
+            return;
+        }
+        let Ok(docker) = self.engine.client().await else {
+            return;
+        };
+        let since = std::time::UNIX_EPOCH
+            + std::time::Duration::from_millis(u64::try_from(created_at).unwrap_or(0));
+        let mut leftovers = crate::engine::image::made_since(&docker, &printed, since).await;
+        let mut removed = 0;
+        // The engine may still be removing the step container of a stopped step, which keeps
+        // its image in use for a moment.
+        for _ in 0..10 {
+            removed += crate::engine::cleanup::remove_dangling(&docker, &leftovers).await;
+            leftovers = crate::engine::image::made_since(&docker, &leftovers, since).await;
+            if leftovers.is_empty() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+        if removed > 0 {
+            tracing::info!(build = %record.view().id, removed, "removed the images of a build that did not succeed");
+        }
+        let _ = self.store.clear_stage_images(&record.view().id).await;
+    }
+
+    /// Labels on every image a learner builds: whose attempt (constant per learner and
+    /// exercise, so a rebuild still hits the cache) and which installation made it (its
+    /// janitor removes only its own).
+    pub(super) fn image_labels(&self, attempt: &str) -> HashMap<String, String> {
+        HashMap::from([
+            (engine_build::ATTEMPT_LABEL.to_string(), attempt.to_string()),
+            (
+                engine_build::INSTANCE_LABEL.to_string(),
+                self.store.instance.clone(),
+            ),
+        ])
+    }
+
+    pub(super) async fn fail(
+        &self,
+        record: &BuildRecord,
+        exercise: Option<&Exercise>,
+        context: &BuildContext,
+        failure: BuildFailure,
+    ) {
+        let checks = exercise.map(|e| e.judge(Facts::default()));
+        self.fail_judged(record, exercise, context, failure, checks)
+            .await;
+    }
+
+    /// [`Self::fail`] with the checks already judged on what was known when it failed.
+    pub(super) async fn fail_judged(
+        &self,
+        record: &BuildRecord,
+        exercise: Option<&Exercise>,
+        context: &BuildContext,
+        failure: BuildFailure,
+        checks: Option<Vec<app::dto::CheckOutcome>>,
+    ) {
+        // Scripts following the log read why it ended there too (the workbench shows it once,
+        // in the result, and leaves this line out).
+        record.log(LogPhase::Server, failure.message.clone());
+        self.remove_leftovers(record).await;
+        self.complete(record, exercise, context, |v| {
+            v.status = BuildStatus::Failed;
+            v.error = Some(failure);
+            v.checks = checks;
+        })
+        .await;
+    }
+
+    /// The end of every build: unlock hints, store the attempt, then tell the learner (`done`)
+    /// and anyone watching the learner's cohort. Storing comes first, so a page loaded right
+    /// after `done` already counts this attempt.
+    pub(super) async fn complete(
+        &self,
+        record: &BuildRecord,
+        exercise: Option<&Exercise>,
+        context: &BuildContext,
+        change: impl FnOnce(&mut BuildView),
+    ) {
+        let (mut view, log, created_at, stage_images) = {
+            let state = lock(&record.state);
+            (
+                state.view.clone(),
+                state.log.to_vec(),
+                state.created_at,
+                state.stage_images.clone(),
+            )
+        };
+        change(&mut view);
+        view.queue_position = None;
+        let mut attempt = Attempt {
+            id: view.id.clone(),
+            learner_id: record.owner.clone(),
+            exercise: exercise.map_or(PLAYGROUND, |e| e.id.as_str()).to_string(),
+            view,
+            files: context.files().clone(),
+            log,
+            stage_images,
+            created_at,
+            finished_at: crate::store::now_ms(),
+            details_kept: true,
+        };
+        if let Some(exercise) = exercise {
+            let pending = u32::from(attempt.missed());
+            match crate::workbench::unlocked_hints(&self.store, exercise, &record.owner, pending)
+                .await
+            {
+                Ok(hints) => attempt.view.hints = hints,
+                Err(e) => tracing::error!("reading attempts for hints: {e}"),
+            }
+        }
+        if let Err(e) = self.store.save_attempt(&attempt).await {
+            tracing::error!("could not store attempt {}: {e}", attempt.id);
+            record.log(
+                LogPhase::Server,
+                "This attempt could not be saved to your history; the result below is still right."
+                    .into(),
+            );
+        }
+        record.finish(attempt.view);
+        self.progress.publish(&record.owner);
+    }
+
+    /// Keep one image per learner and exercise: remove the older ones (and, for multi-stage
+    /// builds, the unlabelled stage images their builds left). A rebuild that hit the cache
+    /// made the same image again: only its older tags go.
+    pub(super) async fn remove_superseded(
+        &self,
+        docker: &bollard::Docker,
+        record: &BuildRecord,
+        exercise_id: &str,
+        keep: &str,
+        keep_tag: &str,
+    ) {
+        let filters = HashMap::from([(
+            "label".to_string(),
+            vec![format!(
+                "{}={}/{exercise_id}",
+                engine_build::ATTEMPT_LABEL,
+                record.owner
+            )],
+        )]);
+        let options = ListImagesOptionsBuilder::new().filters(&filters).build();
+        let Ok(images) = docker.list_images(Some(options)).await else {
+            return;
+        };
+        for image in images {
+            let old_tags: Vec<&String> =
+                image.repo_tags.iter().filter(|t| *t != keep_tag).collect();
+            if image.id == keep {
+                for tag in old_tags {
+                    let _ = docker
+                        .remove_image(
+                            tag,
+                            None::<bollard::query_parameters::RemoveImageOptions>,
+                            None,
+                        )
+                        .await;
+                }
+            } else {
+                let remove = RemoveImageOptionsBuilder::new().force(true).build();
+                if let Err(e) = docker.remove_image(&image.id, Some(remove), None).await {
+                    tracing::debug!(image = %image.id, "could not remove a superseded image: {e}");
+                }
+            }
+        }
+        // Stage images of this learner's earlier attempts, from the store: this also finds
+        // those of builds made before a restart.
+        let current: Vec<String> = lock(&record.state).intermediate_ids.clone();
+        let build_id = lock(&record.state).view.id.clone();
+        match self
+            .store
+            .stage_images_besides(&record.owner, exercise_id, &build_id)
+            .await
+        {
+            Ok(earlier) => {
+                for (attempt, stages) in earlier {
+                    let stale: Vec<String> = stages
+                        .into_iter()
+                        .filter(|s| !current.contains(s))
+                        .collect();
+                    crate::engine::cleanup::remove_dangling(docker, &stale).await;
+                    let _ = self.store.clear_stage_images(&attempt).await;
+                }
+            }
+            Err(e) => tracing::warn!("could not list earlier stage images: {e}"),
+        }
+    }
+}
+
+/// Build `job` as the build policy allows: judged before the engine sees anything, and the
+/// image that comes back checked again (see `policy`).
+pub(super) async fn build_within_policy(
+    docker: &bollard::Docker,
+    host: &str,
+    job: BuildJob<'_>,
+    on: &mut (dyn FnMut(BuildProgress) + Send),
+) -> Result<engine_build::Built, BuildFailure> {
+    let approved = crate::policy::check(docker, host, &job).await?;
+    let tag = job.tag.clone();
+    let built = engine_build::build(docker, host, job, on).await?;
+    crate::policy::verify_built(docker, host, &approved, &built.image_id, &tag).await?;
+    Ok(built)
+}
+
+/// At most this many image ids a build's log may name are remembered (a step could print
+/// many; the builder names one per step).
+pub(super) const MAX_PRINTED_IMAGES: usize = 512;
+
+/// Store the image ids a running build's log has named, each time the list grows.
+pub(super) async fn persist_printed_images(
+    store: crate::store::Store,
+    attempt: String,
+    mut printed: watch::Receiver<Vec<String>>,
+) {
+    while printed.changed().await.is_ok() {
+        let ids = printed.borrow_and_update().clone();
+        if let Err(e) = store.set_stage_images(&attempt, &ids).await {
+            tracing::warn!("could not note the images of build {attempt}: {e}");
+        }
+    }
+}
+
+/// Bytes the build's own stage images (`own`) add above the images their stages start
+/// from: what a multi-stage build keeps on the disk besides its image.
+pub(super) async fn stage_bytes_added(
+    docker: &bollard::Docker,
+    built: &engine_build::Built,
+    own: &[String],
+) -> u64 {
+    let size = |id: String| async move {
+        if id.is_empty() {
+            return 0;
+        }
+        docker
+            .inspect_image(&id)
+            .await
+            .ok()
+            .and_then(|i| i.size)
+            .and_then(|s| u64::try_from(s).ok())
+            .unwrap_or(0)
+    };
+    let last_stage = built.steps.last().map_or(0, |s| s.stage);
+    let mut total = 0;
+    for stage in 0..last_stage {
+        let steps = || built.steps.iter().filter(|s| s.stage == stage);
+        let base = steps()
+            .find(|s| s.keyword == "FROM")
+            .map(|s| s.image.clone());
+        let last = steps()
+            .rfind(|s| s.keyword != "FROM" && !s.image.is_empty())
+            .map(|s| s.image.clone());
+        let (Some(base), Some(last)) = (base, last) else {
+            continue;
+        };
+        if !own
+            .iter()
+            .any(|o| crate::engine::image::same_image(o, &last))
+        {
+            continue;
+        }
+        total += size(last).await.saturating_sub(size(base).await);
+    }
+    total
+}
+
+/// What to run after a build: the exercise's run step, or for the playground the image's own
+/// command when it has one.
+pub(super) fn run_plan(exercise: Option<&Exercise>, config: &ImageConfigFacts) -> Option<RunStep> {
+    match exercise {
+        Some(e) => e.run.clone(),
+        None => (config.cmd.is_some() || config.entrypoint.is_some()).then_some(RunStep {
+            command: None,
+            timeout: None,
+            probe: None,
+            stop: None,
+        }),
+    }
+}
