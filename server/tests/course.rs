@@ -300,6 +300,17 @@ fn provided_files_and_a_solution_built_without_cache_are_checked_at_load_time() 
             "{to}: {message}"
         );
     }
+    // Two provided files of one name.
+    let (_dir, content, exercises) = scratch_course();
+    let toml = exercises.join("own-base-image/exercise.toml");
+    let text = std::fs::read_to_string(&toml).expect("read");
+    let block_start = text.find("[[provided]]").expect("a provided file");
+    let block_end = text[block_start..].find("\n\n").expect("its end") + block_start;
+    let twice = format!("{}\n\n{}", &text[..block_end], &text[block_start..]);
+    std::fs::write(&toml, twice).expect("write");
+    let err = layerlab_server::check_course(&content, &exercises).expect_err("twice");
+    assert!(format!("{err:#}").contains("is given twice"), "{err:#}");
+
     // A learner's starter file may not be the provided one.
     let (_dir, content, exercises) = scratch_course();
     std::fs::write(

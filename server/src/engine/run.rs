@@ -207,7 +207,7 @@ pub async fn run(
     // A run that asks the container to stop also starts an identical copy, asked to stop
     // later at a moment of its own: a container that merely ends on its own clock cannot end
     // just after both signals, and cannot tell which of the two it is.
-    let unasked = match job.stop {
+    let copy = match job.stop {
         Some(_) => {
             let mut options = CreateContainerOptionsBuilder::new();
             if let Some(name) = &name {
@@ -227,15 +227,14 @@ pub async fn run(
         .map_err(|e| run_failure(host, &e));
     let outcome = match created {
         Ok(created) => {
-            let outcome =
-                run_created(docker, host, &created.id, unasked.as_deref(), &job, on).await;
+            let outcome = run_created(docker, host, &created.id, copy.as_deref(), &job, on).await;
             remove(docker, &created.id).await;
             outcome
         }
         Err(e) => Err(e),
     };
-    if let Some(unasked) = &unasked {
-        remove(docker, unasked).await;
+    if let Some(copy) = &copy {
+        remove(docker, copy).await;
     }
     outcome
 }
@@ -293,11 +292,11 @@ async fn run_created(
     docker: &Docker,
     host: &str,
     id: &str,
-    unasked: Option<&str>,
+    copy: Option<&str>,
     job: &RunJob<'_>,
     on: &mut (dyn FnMut(String) + Send),
 ) -> Result<RunFacts, BuildFailure> {
-    for id in std::iter::once(id).chain(unasked) {
+    for id in std::iter::once(id).chain(copy) {
         docker
             .start_container(id, None::<bollard::query_parameters::StartContainerOptions>)
             .await
@@ -372,7 +371,7 @@ async fn run_created(
                     _ = wait.next() => {
                         if let Some((sent, spec, signal)) = stop_sent.take() {
                             let mut facts = stop_outcome(started, sent, spec, signal, true);
-                            if let Some(copy) = unasked {
+                            if let Some(copy) = copy {
                                 // Later than this one could have taken to leave when asked,
                                 // so that no single moment of its own ends both in time.
                                 let at = sent + spec.grace + COPY_GAP + jitter(STOP_JITTER);

@@ -1140,8 +1140,9 @@ impl Check {
 }
 
 /// Whether `path` (a layer's path, without its leading `/`) is `wanted` or under it; a
-/// `wanted` of `**/name` is that name in any folder, matched without regard to case, where
-/// `*` in `name` stands for any characters (`**/pantry-*.tgz`).
+/// `wanted` of `**/name` is that name in any folder, matched without regard to (ASCII) case,
+/// where `*` in `name` stands for any characters (`**/pantry-*.tgz`). Called for every path
+/// of every layer, so it allocates nothing for a one-segment name.
 fn path_matches(wanted: &str, path: &str) -> bool {
     match wanted.strip_prefix("**/") {
         None => {
@@ -1150,35 +1151,43 @@ fn path_matches(wanted: &str, path: &str) -> bool {
                 .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
         }
         Some(name) => {
-            let name = name.trim_matches('/').to_lowercase();
-            let path = path.to_lowercase();
-            // The name may be any run of whole segments, at any depth.
+            let name = name.trim_matches('/');
+            if !name.contains('/') {
+                return path.split('/').any(|segment| glob_matches(name, segment));
+            }
+            // A name of several segments: any run of whole segments, at any depth.
             let segments: Vec<&str> = path.split('/').collect();
             let wanted: Vec<&str> = name.split('/').collect();
-            (0..segments.len()).any(|start| {
-                segments.len() - start >= wanted.len()
-                    && wanted
-                        .iter()
-                        .zip(&segments[start..])
-                        .all(|(w, s)| glob_matches(w, s))
+            segments.windows(wanted.len()).any(|run| {
+                run.iter()
+                    .zip(&wanted)
+                    .all(|(segment, w)| glob_matches(w, segment))
             })
         }
     }
 }
 
-/// `*` in `pattern` matches any run of characters (within one path segment).
+/// `*` in `pattern` matches any run of characters within `text` (one path segment); letters
+/// match in either case.
 fn glob_matches(pattern: &str, text: &str) -> bool {
-    let parts: Vec<&str> = pattern.split('*').collect();
-    if parts.len() == 1 {
-        return pattern == text;
-    }
-    let (first, last) = (parts[0], parts[parts.len() - 1]);
-    if !text.starts_with(first) || text.len() < first.len() + last.len() || !text.ends_with(last) {
+    let (pattern, text) = (pattern.as_bytes(), text.as_bytes());
+    let mut parts = pattern.split(|b| *b == b'*');
+    let first = parts.next().unwrap_or_default();
+    let Some(last) = parts.next_back() else {
+        return text.eq_ignore_ascii_case(pattern);
+    };
+    if text.len() < first.len() + last.len()
+        || !text[..first.len()].eq_ignore_ascii_case(first)
+        || !text[text.len() - last.len()..].eq_ignore_ascii_case(last)
+    {
         return false;
     }
     let mut rest = &text[first.len()..text.len() - last.len()];
-    for middle in &parts[1..parts.len() - 1] {
-        match rest.find(middle) {
+    for middle in parts.filter(|m| !m.is_empty()) {
+        match rest
+            .windows(middle.len())
+            .position(|w| w.eq_ignore_ascii_case(middle))
+        {
             Some(at) => rest = &rest[at + middle.len()..],
             None => return false,
         }
@@ -1819,6 +1828,27 @@ mod tests {
         assert!(!judge(&img).passed);
         img.history.clear();
         assert!(!judge(&img).passed, "no layer");
+    }
+
+    #[test]
+    fn globs_match_whole_segments_in_either_case() {
+        assert!(glob_matches("pantry-*.tgz", "Pantry-1.0.TGZ"));
+        assert!(glob_matches("pantry-*.tar.*", "pantry-1.0.tar.gz"));
+        assert!(!glob_matches("pantry-*.tar.*", "pantry-1.0.tar"));
+        assert!(glob_matches("p*1*z", "pantry-1.0.tgz"));
+        assert!(!glob_matches("p*9*z", "pantry-1.0.tgz"));
+        assert!(glob_matches("a**b", "ab"), "an empty run between stars");
+        assert!(!glob_matches("ab*ba", "aba"), "the ends may not overlap");
+        assert!(glob_matches("setup.cfg", "SETUP.CFG"));
+        assert!(!glob_matches("setup.cfg", "setup.cfg.bak"));
+        assert!(path_matches(
+            "**/src/pyproject.toml",
+            "app/src/pyproject.toml"
+        ));
+        assert!(!path_matches(
+            "**/src/pyproject.toml",
+            "app/src/x/pyproject.toml"
+        ));
     }
 
     #[test]

@@ -481,7 +481,11 @@ fn load_one(dir: &Path, id: &str, course: &Course) -> anyhow::Result<Exercise> {
             same.0
         );
     }
+    let mut provided_names = HashSet::new();
     for p in &file.provided {
+        if !provided_names.insert(p.path.as_str()) {
+            bail!("[[provided]] `{}` is given twice", p.path);
+        }
         let usable = !p.path.is_empty()
             && !p.path.contains('/')
             && p.path != "Dockerfile"
