@@ -9,9 +9,8 @@ use crate::engine::build::{ATTEMPT_LABEL, INSTANCE_LABEL};
 use crate::engine::cleanup::{
     remove_build_images, remove_dangling, remove_old_probe_network, sweep_containers,
 };
-use crate::engine::Engine;
+use crate::engine::{Client, Engine};
 use crate::store::Store;
-use bollard::query_parameters::RemoveImageOptionsBuilder;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,7 +26,7 @@ pub struct Swept {
 }
 
 /// Remove the stage images of attempts a newer attempt superseded, and forget them.
-pub async fn sweep_stage_images(docker: &bollard::Docker, store: &Store) -> usize {
+pub async fn sweep_stage_images(docker: &Client, store: &Store) -> usize {
     let Ok(superseded) = store.superseded_stage_images().await else {
         return 0;
     };
@@ -46,7 +45,7 @@ pub async fn sweep_stage_images(docker: &bollard::Docker, store: &Store) -> usiz
 /// more than `budget` bytes of their own (bytes no other image shares), the oldest go first.
 /// Builds in `active` are never touched. Returns how many images or tags were removed.
 pub async fn sweep_images(
-    docker: &bollard::Docker,
+    docker: &Client,
     host: &str,
     store: &Store,
     active: &[String],
@@ -108,15 +107,7 @@ pub async fn sweep_images(
                 continue;
             }
             // Untag; the image goes with its last tag.
-            if docker
-                .remove_image(
-                    tag,
-                    None::<bollard::query_parameters::RemoveImageOptions>,
-                    None,
-                )
-                .await
-                .is_ok()
-            {
+            if docker.untag(tag).await.is_ok() {
                 removed += 1;
             }
         }
@@ -134,12 +125,7 @@ pub async fn sweep_images(
             if at == i64::MAX {
                 continue; // a running build's
             }
-            let force = RemoveImageOptionsBuilder::new().force(true).build();
-            if docker
-                .remove_image(&image.id, Some(force), None)
-                .await
-                .is_ok()
-            {
+            if docker.remove_image(&image.id).await.is_ok() {
                 tracing::info!(image = %image.id, "janitor: over the kept-images budget, removed the oldest");
                 total = total.saturating_sub(image.unique_bytes());
                 removed += 1;
@@ -152,11 +138,7 @@ pub async fn sweep_images(
 /// The images interrupted builds committed before the server stopped: their logs' image ids
 /// were stored as they came; those the engine made after the build was submitted and that
 /// carry no tag are the build's own.
-async fn remove_interrupted_steps(
-    docker: &bollard::Docker,
-    store: &Store,
-    builds: &[String],
-) -> usize {
+async fn remove_interrupted_steps(docker: &Client, store: &Store, builds: &[String]) -> usize {
     let mut removed = 0;
     for build in builds {
         let Ok(Some(attempt)) = store.attempt_any(build).await else {

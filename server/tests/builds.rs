@@ -1214,11 +1214,10 @@ async fn a_health_check_cannot_run_faster_than_once_a_second() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let docker = bollard::Docker::connect_with_local_defaults()
-        .expect("docker")
-        .negotiate_version()
+    let engine = layerlab_server::engine::Engine::new(None)
+        .client()
         .await
-        .expect("negotiate");
+        .expect("the Docker engine");
     let limits = layerlab_server::engine::run::RunLimits {
         timeout: std::time::Duration::from_secs(5),
         ..Default::default()
@@ -1235,10 +1234,9 @@ async fn a_health_check_cannot_run_faster_than_once_a_second() {
         freeze_when_healthy: false,
         limits: &limits,
     };
-    let facts =
-        layerlab_server::engine::run::run(&docker, "unix:///var/run/docker.sock", job, &mut |_| {})
-            .await
-            .expect("the run");
+    let facts = layerlab_server::engine::run::run(&engine, job, &mut |_| {})
+        .await
+        .expect("the run");
     let _ = std::process::Command::new("docker")
         .args(["image", "rm", "-f", &tag])
         .output();

@@ -48,7 +48,7 @@ fn build(tag: &str, files: &[(&str, &str)]) -> ImageGuard {
     guard
 }
 
-async fn client() -> bollard::Docker {
+async fn client() -> layerlab_server::engine::Client {
     Engine::new(None)
         .client()
         .await
@@ -291,12 +291,9 @@ async fn layers_of_a_missing_image_or_one_too_big_are_refused() {
     // Just above the image's size passes the first check; the export (tar headers and
     // padding, config, manifest) is bigger, so the stream is cut off while it is read.
     let size = docker
-        .inspect_image("busybox:latest")
+        .image_size("busybox:latest")
         .await
-        .expect("busybox:latest is on the engine")
-        .size
-        .and_then(|s| u64::try_from(s).ok())
-        .expect("a size");
+        .expect("busybox:latest is on the engine, with a size");
     let limits = LayerLimits {
         max_export_bytes: size + 1,
         ..LayerLimits::default()

@@ -516,11 +516,10 @@ async fn the_legitimate_forms_still_build() {
 /// BENCHMARKS.md; not a timed assertion).
 #[tokio::test]
 async fn the_policys_cost_per_build() {
-    let docker = bollard::Docker::connect_with_local_defaults()
-        .expect("docker")
-        .negotiate_version()
+    let engine = layerlab_server::engine::Engine::new(Some(LOCAL_ENGINE))
+        .client()
         .await
-        .expect("version");
+        .expect("the Docker engine");
     let base_images = vec!["busybox:latest".to_string(), "gcc:12".to_string()];
     let limits = layerlab_server::engine::build::BuildLimits::default();
     let honest = tar(&[(
@@ -562,7 +561,7 @@ async fn the_policys_cost_per_build() {
         let mut times = Vec::new();
         for _ in 0..50 {
             let start = Instant::now();
-            policy::check(&docker, LOCAL_ENGINE, &job)
+            policy::check(&engine, &job)
                 .await
                 .unwrap_or_else(|f| panic!("{name}: {f:?}"));
             times.push(start.elapsed());
@@ -585,6 +584,10 @@ async fn a_result_that_does_not_start_from_its_approved_base_is_removed() {
         .negotiate_version()
         .await
         .expect("version");
+    let engine = layerlab_server::engine::Engine::new(Some(LOCAL_ENGINE))
+        .client()
+        .await
+        .expect("the Docker engine");
     let mut learner = TestClient::new(LOCAL_ENGINE).await;
     let dockerfile = format!(
         "FROM busybox:latest\nRUN echo {} > /n\n",
@@ -609,19 +612,13 @@ async fn a_result_that_does_not_start_from_its_approved_base_is_removed() {
         images: Vec::new(),
     };
     let real = busybox.root_fs.and_then(|r| r.layers).expect("layers");
-    policy::verify_built(&docker, LOCAL_ENGINE, &base(real), &image_id, &tag)
+    policy::verify_built(&engine, &base(real), &image_id, &tag)
         .await
         .expect("built on busybox");
     assert!(docker.inspect_image(&tag).await.is_ok());
-    let failure = policy::verify_built(
-        &docker,
-        LOCAL_ENGINE,
-        &base(vec!["sha256:0000".into()]),
-        &image_id,
-        &tag,
-    )
-    .await
-    .expect_err("not built on that");
+    let failure = policy::verify_built(&engine, &base(vec!["sha256:0000".into()]), &image_id, &tag)
+        .await
+        .expect_err("not built on that");
     assert_eq!(failure.code, policy::IMAGE_NOT_ALLOWED);
     assert!(
         failure.message.contains("busybox:latest"),

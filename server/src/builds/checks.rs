@@ -17,7 +17,7 @@ impl Builds {
     /// extra commands run in it, and a second build after a change (for cache checks).
     pub(super) async fn check_facts(
         &self,
-        docker: &bollard::Docker,
+        docker: &Client,
         record: &BuildRecord,
         exercise: &Exercise,
         context: &BuildContext,
@@ -184,7 +184,7 @@ impl Builds {
     /// image and kept).
     pub(super) async fn with_provided_files(
         &self,
-        docker: &bollard::Docker,
+        docker: &Client,
         exercise: Option<&Exercise>,
         context: &BuildContext,
         labels: &HashMap<String, String>,
@@ -271,18 +271,16 @@ impl Builds {
     /// Run `job` without showing its output (the check that asked for it judges that).
     pub(super) async fn run_quietly(
         &self,
-        docker: &bollard::Docker,
+        docker: &Client,
         job: RunJob<'_>,
     ) -> Option<app::dto::RunFacts> {
         let mut quiet = |_line: String| {};
-        engine_run::run(docker, self.engine.host(), job, &mut quiet)
-            .await
-            .ok()
+        engine_run::run(docker, job, &mut quiet).await.ok()
     }
 
     pub(super) async fn rebuild_after_change(
         &self,
-        docker: &bollard::Docker,
+        docker: &Client,
         record: &BuildRecord,
         exercise: &Exercise,
         context: &BuildContext,
@@ -323,11 +321,10 @@ impl Builds {
             base_images: &self.settings.base_images,
         };
         let mut on_progress = steps_only(record);
-        match build_within_policy(docker, self.engine.host(), job, &mut on_progress).await {
+        match build_within_policy(docker, job, &mut on_progress).await {
             Ok(rebuilt) => {
                 facts.rebuilt = rebuilt_steps(docker, first, &rebuilt).await;
-                let remove = RemoveImageOptionsBuilder::new().force(true).build();
-                let _ = docker.remove_image(&tag, Some(remove), None).await;
+                let _ = docker.remove_image(&tag).await;
                 // The rebuild's own new stage images are not kept.
                 let stages = crate::engine::image::made_since(
                     docker,
@@ -346,7 +343,7 @@ impl Builds {
     /// before the learner's build runs.
     pub(super) async fn fill_cache(
         &self,
-        docker: &bollard::Docker,
+        docker: &Client,
         record: &BuildRecord,
         exercise: &Exercise,
         context: &BuildContext,
@@ -384,7 +381,7 @@ impl Builds {
             }
             other => log_steps(other),
         };
-        let outcome = build_within_policy(docker, self.engine.host(), job, &mut on_progress).await;
+        let outcome = build_within_policy(docker, job, &mut on_progress).await;
         if outcome.is_err() {
             let own = crate::engine::image::made_since(docker, &made, started).await;
             crate::engine::cleanup::remove_dangling(docker, &own).await;
@@ -396,14 +393,13 @@ impl Builds {
     /// build took them from the cache, which keeps them).
     pub(super) async fn remove_fill_build(
         &self,
-        docker: &bollard::Docker,
+        docker: &Client,
         record: &BuildRecord,
         exercise: Option<&Exercise>,
     ) {
         let Some(exercise) = exercise else { return };
         let tag = format!("layerlab/{}:{}-fill", exercise.id, record.view().id);
-        let remove = RemoveImageOptionsBuilder::new().force(true).build();
-        let _ = docker.remove_image(&tag, Some(remove), None).await;
+        let _ = docker.remove_image(&tag).await;
     }
 }
 
@@ -423,7 +419,7 @@ pub(super) fn steps_only(record: &BuildRecord) -> impl FnMut(BuildProgress) + Se
 /// Using cache`, which only the builder's own framing can say), or whose image the engine
 /// made before this build started (from whichever earlier build).
 pub(super) async fn cache_taken(
-    docker: &bollard::Docker,
+    docker: &Client,
     built: &engine_build::Built,
     warmed: &Result<engine_build::Built, String>,
 ) -> crate::exercise::check::CacheFacts {
@@ -454,7 +450,7 @@ pub(super) async fn cache_taken(
 /// none of `first`'s and was made after the rebuild started. Both are the engine's facts
 /// (ids and creation times), so no printed line can make a step look cached.
 pub(super) async fn rebuilt_steps(
-    docker: &bollard::Docker,
+    docker: &Client,
     first: &engine_build::Built,
     rebuilt: &engine_build::Built,
 ) -> Vec<String> {

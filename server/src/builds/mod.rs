@@ -11,7 +11,7 @@ use crate::engine::build::{self as engine_build, BuildJob, BuildLimits, BuildPro
 use crate::engine::context::{BuildContext, ContextError, ContextLimits};
 use crate::engine::image::{image_facts, paths_exist as image_paths_exist, ImageConfigFacts};
 use crate::engine::run::{self as engine_run, RunJob, RunLimits};
-use crate::engine::Engine;
+use crate::engine::{Client, Engine};
 use crate::exercise::check::{Facts, RebuildFacts};
 use crate::exercise::{Exercise, Exercises, RunStep, PLAYGROUND};
 use crate::progress::ProgressSender;
@@ -20,7 +20,7 @@ use app::dto::{
     build_events_url, BuildAccepted, BuildFailure, BuildRequest, BuildStatus, BuildView,
     LayerReport, LogLine, LogPhase, StatusUpdate,
 };
-use bollard::query_parameters::{ListImagesOptionsBuilder, RemoveImageOptionsBuilder};
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::{broadcast, watch, Semaphore};

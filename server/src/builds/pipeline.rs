@@ -222,7 +222,7 @@ impl Builds {
             Some(e) => Some(self.fill_cache(&docker, &record, e, &context).await),
             None => None,
         };
-        let outcome = build_within_policy(&docker, self.engine.host(), job, &mut on_progress).await;
+        let outcome = build_within_policy(&docker, job, &mut on_progress).await;
         if warmed.is_some() {
             // Only its step images' ids are needed from here on.
             self.remove_fill_build(&docker, &record, exercise.as_ref())
@@ -245,8 +245,7 @@ impl Builds {
 
         let (image, config) = match image_facts(&docker, &built.image_id).await {
             Ok(facts) => facts,
-            Err(e) => {
-                let failure = engine_build::engine_unavailable(self.engine.host(), &e);
+            Err(failure) => {
                 return self
                     .fail(&record, exercise.as_ref(), &context, failure)
                     .await;
@@ -273,8 +272,7 @@ impl Builds {
         let own_stages = lock(&record.state).stage_images.clone();
         let stage_bytes = stage_bytes_added(&docker, &built, &own_stages).await;
         if image.size_bytes + stage_bytes > max_image {
-            let remove = RemoveImageOptionsBuilder::new().force(true).build();
-            let _ = docker.remove_image(&tag, Some(remove), None).await;
+            let _ = docker.remove_image(&tag).await;
             let what = if stage_bytes > 0 {
                 format!(
                     "The image is {} and the earlier stages it was built from add {} more",
@@ -322,7 +320,7 @@ impl Builds {
                     limits: &limits,
                 };
                 let mut on_line = |line: String| record.log(LogPhase::Run, line);
-                match engine_run::run(&docker, self.engine.host(), job, &mut on_line).await {
+                match engine_run::run(&docker, job, &mut on_line).await {
                     Ok(run) => Some(run),
                     Err(failure) => {
                         // The image is there: what can be judged without the run is.
@@ -380,12 +378,12 @@ impl Builds {
 
     /// Why no build may start now for lack of disk, if so: the engine's data root has less
     /// free space than the floor (`--min-free-disk-mb`).
-    pub async fn disk_too_full(&self, docker: &bollard::Docker) -> Option<BuildFailure> {
+    pub async fn disk_too_full(&self, docker: &Client) -> Option<BuildFailure> {
         let floor = self.settings.min_free_disk_bytes;
         if floor == 0 {
             return None;
         }
-        let root = crate::engine::disk::engine_root(docker, self.engine.host()).await?;
+        let root = crate::engine::disk::engine_root(docker).await?;
         let free = crate::engine::disk::free_bytes(&root)?;
         (free < floor).then(|| {
             tracing::warn!(free, floor, root = %root.display(), "the engine's disk is below the floor: builds are refused");
@@ -407,7 +405,7 @@ impl Builds {
     /// this build took from the cache.
     pub(super) async fn own_stage_images(
         &self,
-        docker: &bollard::Docker,
+        docker: &Client,
         record: &BuildRecord,
         exercise_id: &str,
         built: &engine_build::Built,
@@ -583,40 +581,28 @@ impl Builds {
     /// made the same image again: only its older tags go.
     pub(super) async fn remove_superseded(
         &self,
-        docker: &bollard::Docker,
+        docker: &Client,
         record: &BuildRecord,
         exercise_id: &str,
         keep: &str,
         keep_tag: &str,
     ) {
-        let filters = HashMap::from([(
-            "label".to_string(),
-            vec![format!(
-                "{}={}/{exercise_id}",
-                engine_build::ATTEMPT_LABEL,
-                record.owner
-            )],
-        )]);
-        let options = ListImagesOptionsBuilder::new().filters(&filters).build();
-        let Ok(images) = docker.list_images(Some(options)).await else {
+        let label = format!(
+            "{}={}/{exercise_id}",
+            engine_build::ATTEMPT_LABEL,
+            record.owner
+        );
+        let Some(images) = docker.images_labelled(&label).await else {
             return;
         };
         for image in images {
-            let old_tags: Vec<&String> =
-                image.repo_tags.iter().filter(|t| *t != keep_tag).collect();
+            let old_tags: Vec<&String> = image.tags.iter().filter(|t| *t != keep_tag).collect();
             if image.id == keep {
                 for tag in old_tags {
-                    let _ = docker
-                        .remove_image(
-                            tag,
-                            None::<bollard::query_parameters::RemoveImageOptions>,
-                            None,
-                        )
-                        .await;
+                    let _ = docker.untag(tag).await;
                 }
             } else {
-                let remove = RemoveImageOptionsBuilder::new().force(true).build();
-                if let Err(e) = docker.remove_image(&image.id, Some(remove), None).await {
+                if let Err(e) = docker.remove_image(&image.id).await {
                     tracing::debug!(image = %image.id, "could not remove a superseded image: {e}");
                 }
             }
@@ -648,15 +634,14 @@ impl Builds {
 /// Build `job` as the build policy allows: judged before the engine sees anything, and the
 /// image that comes back checked again (see `policy`).
 pub(super) async fn build_within_policy(
-    docker: &bollard::Docker,
-    host: &str,
+    docker: &Client,
     job: BuildJob<'_>,
     on: &mut (dyn FnMut(BuildProgress) + Send),
 ) -> Result<engine_build::Built, BuildFailure> {
-    let approved = crate::policy::check(docker, host, &job).await?;
+    let approved = crate::policy::check(docker, &job).await?;
     let tag = job.tag.clone();
-    let built = engine_build::build(docker, host, job, on).await?;
-    crate::policy::verify_built(docker, host, &approved, &built.image_id, &tag).await?;
+    let built = engine_build::build(docker, job, on).await?;
+    crate::policy::verify_built(docker, &approved, &built.image_id, &tag).await?;
     Ok(built)
 }
 
@@ -681,7 +666,7 @@ pub(super) async fn persist_printed_images(
 /// Bytes the build's own stage images (`own`) add above the images their stages start
 /// from: what a multi-stage build keeps on the disk besides its image.
 pub(super) async fn stage_bytes_added(
-    docker: &bollard::Docker,
+    docker: &Client,
     built: &engine_build::Built,
     own: &[String],
 ) -> u64 {
@@ -689,13 +674,7 @@ pub(super) async fn stage_bytes_added(
         if id.is_empty() {
             return 0;
         }
-        docker
-            .inspect_image(&id)
-            .await
-            .ok()
-            .and_then(|i| i.size)
-            .and_then(|s| u64::try_from(s).ok())
-            .unwrap_or(0)
+        docker.image_size(&id).await.unwrap_or(0)
     };
     let last_stage = built.steps.last().map_or(0, |s| s.stage);
     let mut total = 0;

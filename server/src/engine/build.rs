@@ -3,6 +3,7 @@
 
 use super::cgroup::BuildCgroup;
 use super::context::BuildContext;
+use super::Client;
 use super::{describe, strip_ansi};
 use app::dockerfile;
 use app::dto::{BuildFailure, StepProgress};
@@ -174,11 +175,12 @@ impl Built {
 /// Build `job` and report progress through `on`. The engine removes its `RUN` containers
 /// whatever happens (`forcerm`); dropping the future cancels the build.
 pub async fn build(
-    docker: &Docker,
-    host: &str,
+    engine: &Client,
     job: BuildJob<'_>,
     on: &mut (dyn FnMut(BuildProgress) + Send),
 ) -> Result<Built, BuildFailure> {
+    let docker = &engine.docker;
+    let host = engine.host();
     let dockerfile_text = job.context.dockerfile();
     let instructions = dockerfile::instructions(dockerfile_text);
     let tar = job.context.to_tar().map_err(|e| BuildFailure {
@@ -231,7 +233,7 @@ pub async fn build(
     // Where the engine writes, to watch its free space while steps run (anything a step
     // writes that no container size counts still lands there).
     let disk_root = if job.limits.min_free_disk_bytes > 0 && cgroup.is_some() {
-        super::disk::engine_root(docker, host).await
+        super::disk::engine_root(engine).await
     } else {
         None
     };
@@ -510,7 +512,8 @@ fn clamp_i32(value: i64) -> i32 {
 }
 
 /// Tagged images that are not build results: what a learner can put in `FROM`.
-pub async fn local_base_images(docker: &Docker) -> Vec<String> {
+pub async fn local_base_images(client: &Client) -> Vec<String> {
+    let docker = &client.docker;
     let options = ListImagesOptionsBuilder::new().all(false).build();
     let Ok(images) = docker.list_images(Some(options)).await else {
         return Vec::new();
@@ -526,7 +529,7 @@ pub async fn local_base_images(docker: &Docker) -> Vec<String> {
     names
 }
 
-pub(crate) fn engine_unavailable(host: &str, e: &bollard::errors::Error) -> BuildFailure {
+pub(super) fn engine_unavailable(host: &str, e: &bollard::errors::Error) -> BuildFailure {
     BuildFailure {
         code: "engine_unavailable".into(),
         message: format!(

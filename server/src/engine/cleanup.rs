@@ -3,6 +3,7 @@
 //! remove and when is the janitor's and the builds' business; how is this module's.
 
 use super::build::{BUILD_LABEL, INSTANCE_LABEL};
+use super::Client;
 use bollard::query_parameters::{
     ListContainersOptionsBuilder, ListImagesOptionsBuilder, RemoveContainerOptionsBuilder,
     RemoveImageOptionsBuilder,
@@ -11,11 +12,8 @@ use std::collections::HashMap;
 
 /// Remove every container this installation made (`instance`) whose build is not in
 /// `active`. Returns how many.
-pub async fn sweep_containers(
-    docker: &bollard::Docker,
-    instance: &str,
-    active: &[String],
-) -> usize {
+pub async fn sweep_containers(client: &Client, instance: &str, active: &[String]) -> usize {
+    let docker = &client.docker;
     let labels = vec![
         BUILD_LABEL.to_string(),
         format!("{INSTANCE_LABEL}={instance}"),
@@ -24,7 +22,8 @@ pub async fn sweep_containers(
 }
 
 /// Remove the run and check containers of one build, running or not.
-pub async fn remove_build_containers(docker: &bollard::Docker, build: &str) -> usize {
+pub async fn remove_build_containers(client: &Client, build: &str) -> usize {
+    let docker = &client.docker;
     remove_containers(docker, vec![format!("{BUILD_LABEL}={build}")], &[]).await
 }
 
@@ -67,7 +66,8 @@ async fn remove_containers(
 
 /// Remove those of `images` that are dangling (no tag). An image that is still the parent of
 /// another refuses removal, which is what we want. Returns how many went.
-pub async fn remove_dangling(docker: &bollard::Docker, images: &[String]) -> usize {
+pub async fn remove_dangling(client: &Client, images: &[String]) -> usize {
+    let docker = &client.docker;
     let mut removed = 0;
     for image in images {
         let dangling = docker
@@ -91,7 +91,8 @@ pub async fn remove_dangling(docker: &bollard::Docker, images: &[String]) -> usi
 }
 
 /// Remove the images tagged for these builds (`layerlab/<exercise>:<build>`).
-pub async fn remove_build_images(docker: &bollard::Docker, builds: &[String]) -> usize {
+pub async fn remove_build_images(client: &Client, builds: &[String]) -> usize {
+    let docker = &client.docker;
     if builds.is_empty() {
         return 0;
     }
@@ -117,7 +118,8 @@ pub async fn remove_build_images(docker: &bollard::Docker, builds: &[String]) ->
 
 /// Remove the shared probe network older versions made (its gateway was the host), unless a
 /// container is still on it (an older server's run); the engine refuses that, so it stays.
-pub async fn remove_old_probe_network(docker: &bollard::Docker) -> bool {
+pub async fn remove_old_probe_network(client: &Client) -> bool {
+    let docker = &client.docker;
     use crate::engine::run::OLD_PROBE_NETWORK;
     match docker.remove_network(OLD_PROBE_NETWORK).await {
         Ok(()) => {

@@ -3,11 +3,13 @@
 //! new builds are refused below a floor with a message that says why. This needs the engine
 //! on this host (its data root is a local path); elsewhere the floor is not checked.
 
-use bollard::Docker;
+use super::Client;
 use std::path::{Path, PathBuf};
 
 /// Where the engine keeps images and containers (`DockerRootDir`), when it is on this host.
-pub async fn engine_root(docker: &Docker, host: &str) -> Option<PathBuf> {
+pub async fn engine_root(client: &Client) -> Option<PathBuf> {
+    let docker = &client.docker;
+    let host = client.host();
     if !host.starts_with("unix://") {
         return None;
     }

@@ -1,8 +1,13 @@
 //! What a built image is made of, as the engine reports it: size, layers (`RootFS.Layers`),
 //! and the history with, for each instruction, whether it added a layer.
 
-use app::dto::{HistoryEntry, ImageFacts};
+use super::Client;
+use app::dto::{BuildFailure, HistoryEntry, ImageFacts};
+use bollard::query_parameters::{
+    ListImagesOptionsBuilder, RemoveImageOptions, RemoveImageOptionsBuilder,
+};
 use bollard::Docker;
+use std::collections::HashMap;
 
 /// Inspect `image` and its history. History comes newest first from the engine; we give it
 /// oldest first, the order the Dockerfile was written in.
@@ -11,6 +16,15 @@ use bollard::Docker;
 /// added a layer is measured: for every history entry the engine still has as an image (the
 /// classic builder keeps one per step), compare its layer count with the entry before it.
 pub async fn image_facts(
+    client: &Client,
+    image: &str,
+) -> Result<(ImageFacts, ImageConfigFacts), BuildFailure> {
+    facts_of(&client.docker, image)
+        .await
+        .map_err(|e| super::build::engine_unavailable(client.host(), &e))
+}
+
+async fn facts_of(
     docker: &Docker,
     image: &str,
 ) -> Result<(ImageFacts, ImageConfigFacts), bollard::errors::Error> {
@@ -120,6 +134,16 @@ async fn layer_count(docker: &Docker, id: &str) -> Option<usize> {
 /// with no shell (`FROM scratch`): a container is created, never started, and the engine's
 /// archive endpoint is asked for each path.
 pub async fn paths_exist(
+    client: &Client,
+    image: &str,
+    paths: &[String],
+) -> Result<std::collections::BTreeMap<String, bool>, String> {
+    paths_in(&client.docker, image, paths)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+async fn paths_in(
     docker: &Docker,
     image: &str,
     paths: &[String],
@@ -186,7 +210,8 @@ pub async fn paths_exist(
 }
 
 /// When the engine made `image`, if it still has it.
-pub async fn created(docker: &Docker, image: &str) -> Option<std::time::SystemTime> {
+pub async fn created(client: &Client, image: &str) -> Option<std::time::SystemTime> {
+    let docker = &client.docker;
     let inspect = docker.inspect_image(image).await.ok()?;
     parse_rfc3339(inspect.created.as_deref()?)
 }
@@ -195,10 +220,11 @@ pub async fn created(docker: &Docker, image: &str) -> Option<std::time::SystemTi
 /// created by the engine at `since` or later. A step's output could name any image; the
 /// engine's own facts decide which are ours to remove. Full ids, newest first.
 pub async fn made_since(
-    docker: &Docker,
+    client: &Client,
     candidates: &[String],
     since: std::time::SystemTime,
 ) -> Vec<String> {
+    let docker = &client.docker;
     let mut found: Vec<(std::time::SystemTime, String)> = Vec::new();
     for candidate in candidates {
         let Ok(image) = docker.inspect_image(candidate).await else {
@@ -279,10 +305,11 @@ pub const MAX_ROOT_FILESYSTEM_BYTES: usize = 64 << 20;
 /// from it (never started: nothing of a run is in it). The container (with `labels`, for the
 /// janitor should this server die meanwhile) is removed again.
 pub async fn root_filesystem(
-    docker: &Docker,
+    client: &Client,
     image: &str,
     labels: std::collections::HashMap<String, String>,
 ) -> anyhow::Result<Vec<u8>> {
+    let docker = &client.docker;
     use anyhow::Context;
     use futures::StreamExt;
     let config = bollard::models::ContainerCreateBody {
@@ -496,7 +523,8 @@ mod tests {
 
 /// Which of `bases` have their layers at the bottom of `image`'s (`None` when `image`
 /// cannot be inspected; a base the engine lacks is under nothing).
-pub async fn bases_under(docker: &Docker, image: &str, bases: &[String]) -> Option<Vec<String>> {
+pub async fn bases_under(client: &Client, image: &str, bases: &[String]) -> Option<Vec<String>> {
+    let docker = &client.docker;
     let layers = |inspect: bollard::models::ImageInspect| {
         inspect.root_fs.and_then(|fs| fs.layers).unwrap_or_default()
     };
@@ -514,6 +542,95 @@ pub async fn bases_under(docker: &Docker, image: &str, bases: &[String]) -> Opti
 }
 
 /// The ID of `image` on the engine, if it has it.
-pub async fn image_id(docker: &Docker, image: &str) -> Option<String> {
+pub async fn image_id(client: &Client, image: &str) -> Option<String> {
+    let docker = &client.docker;
     docker.inspect_image(image).await.ok().and_then(|i| i.id)
+}
+
+/// One image as a listing shows it: its full ID and its tags.
+#[derive(Clone, Debug)]
+pub struct ListedImage {
+    pub id: String,
+    pub tags: Vec<String>,
+}
+
+/// What the build policy reads of an image: who it is, what it sets, which layers it has.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ImageInfo {
+    pub id: String,
+    /// `repository:tag` names, as the engine lists them.
+    pub tags: Vec<String>,
+    /// `NAME=value` entries: `ADD`/`COPY` sources of a stage on it expand with these.
+    pub env: Vec<String>,
+    /// Instructions the engine runs in a build that starts `FROM` this image.
+    pub on_build: Vec<String>,
+    pub labels: HashMap<String, String>,
+    /// `RootFS.Layers`, bottom first.
+    pub layers: Vec<String>,
+}
+
+impl Client {
+    /// Remove `reference` (a tag or an ID), even if a stopped container uses it. Removing a tag
+    /// of an image that has others only untags it.
+    pub async fn remove_image(&self, reference: &str) -> Result<(), String> {
+        let force = RemoveImageOptionsBuilder::new().force(true).build();
+        self.docker
+            .remove_image(reference, Some(force), None)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    /// Take the tag `reference` off its image; the image goes with its last tag, unless a
+    /// container uses it.
+    pub async fn untag(&self, reference: &str) -> Result<(), String> {
+        self.docker
+            .remove_image(reference, None::<RemoveImageOptions>, None)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    /// The images that carry `label` (`key=value`), or `None` when the engine cannot say.
+    pub async fn images_labelled(&self, label: &str) -> Option<Vec<ListedImage>> {
+        let filters = HashMap::from([("label".to_string(), vec![label.to_string()])]);
+        let options = ListImagesOptionsBuilder::new().filters(&filters).build();
+        let images = self.docker.list_images(Some(options)).await.ok()?;
+        Some(
+            images
+                .into_iter()
+                .map(|i| ListedImage {
+                    id: i.id,
+                    tags: i.repo_tags,
+                })
+                .collect(),
+        )
+    }
+
+    /// How many bytes `image` takes with its layers, if the engine has it.
+    pub async fn image_size(&self, image: &str) -> Option<u64> {
+        let size = self.docker.inspect_image(image).await.ok()?.size?;
+        u64::try_from(size).ok()
+    }
+
+    /// What the build policy needs of `reference`: `None` when the engine has no such image.
+    pub async fn image_info(&self, reference: &str) -> Result<Option<ImageInfo>, BuildFailure> {
+        match self.docker.inspect_image(reference).await {
+            Ok(image) => {
+                let config = image.config.unwrap_or_default();
+                Ok(Some(ImageInfo {
+                    id: image.id.unwrap_or_default(),
+                    tags: image.repo_tags.unwrap_or_default(),
+                    env: config.env.unwrap_or_default(),
+                    on_build: config.on_build.unwrap_or_default(),
+                    labels: config.labels.unwrap_or_default(),
+                    layers: image.root_fs.and_then(|r| r.layers).unwrap_or_default(),
+                }))
+            }
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(None),
+            Err(e) => Err(super::build::engine_unavailable(self.host(), &e)),
+        }
+    }
 }

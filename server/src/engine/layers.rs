@@ -13,11 +13,11 @@
 //! `manifest.json` too). Layer blobs may be gzip-compressed there (engines that keep images
 //! in containerd export the registry's compressed blobs); zstd is reported as unsupported.
 
+use super::Client;
 use app::dto::{
     clean_instruction, layer_efficiency, short_digest, FileChange, HistoryStep, LayerEntry,
     LayerFile, LayerReport, WastedFile,
 };
-use bollard::Docker;
 use bytes::Bytes;
 use futures::StreamExt;
 use serde::Deserialize;
@@ -66,7 +66,7 @@ pub enum LayersError {
     )]
     PathsTooLong { limit: usize },
     #[error("the Docker engine failed: {0}")]
-    Engine(#[from] bollard::errors::Error),
+    Engine(String),
     #[error("the exported image cannot be read: {0}")]
     Format(String),
     #[error("reading the exported image failed: {0}")]
@@ -83,11 +83,11 @@ const MAX_JSON_BYTES: u64 = 16 << 20;
 
 /// Export `image` from the engine and read its layers.
 pub async fn explore(
-    docker: &Docker,
+    client: &Client,
     image: &str,
     limits: &LayerLimits,
 ) -> Result<LayerReport, LayersError> {
-    explore_finding(docker, image, limits, &[])
+    explore_finding(client, image, limits, &[])
         .await
         .map(|(report, _)| report)
 }
@@ -110,16 +110,17 @@ pub const MAX_TEXTS: usize = 32;
 /// [`MAX_TEXTS`], each non-empty): a file a later layer deletes is still found, in the layer
 /// that added it. Compressed files are not opened.
 pub async fn explore_finding(
-    docker: &Docker,
+    client: &Client,
     image: &str,
     limits: &LayerLimits,
     texts: &[String],
 ) -> Result<(LayerReport, Vec<TextFound>), LayersError> {
+    let docker = &client.docker;
     let inspect = docker.inspect_image(image).await.map_err(|e| match e {
         bollard::errors::Error::DockerResponseServerError {
             status_code: 404, ..
         } => LayersError::NotFound(image.to_string()),
-        e => LayersError::Engine(e),
+        e => LayersError::Engine(e.to_string()),
     })?;
     let id = inspect
         .id
@@ -169,7 +170,7 @@ pub async fn explore_finding(
                 }
             }
             Err(e) => {
-                feed_error = Some(LayersError::Engine(e));
+                feed_error = Some(LayersError::Engine(e.to_string()));
                 break;
             }
         }

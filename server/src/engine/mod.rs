@@ -46,6 +46,22 @@ impl Drop for RefreshClaim<'_> {
 
 use crate::sync::lock;
 
+/// A connection to the engine that speaks its API version: what the rest of the server holds
+/// to build, inspect, run, list and remove. Only `engine/` sees the bollard client inside, so
+/// every call to the engine is written here, in this module's own words and types.
+#[derive(Clone)]
+pub struct Client {
+    docker: Docker,
+    host: std::sync::Arc<str>,
+}
+
+impl Client {
+    /// The engine's address, as the operator gave it.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+}
+
 pub struct Engine {
     host: String,
     client: Result<Docker, String>,
@@ -87,7 +103,14 @@ impl Engine {
     }
 
     /// A client that speaks the engine's API version, or why there is none.
-    pub async fn client(&self) -> Result<Docker, String> {
+    pub async fn client(&self) -> Result<Client, String> {
+        Ok(Client {
+            docker: self.docker().await?,
+            host: self.host.as_str().into(),
+        })
+    }
+
+    async fn docker(&self) -> Result<Docker, String> {
         let docker = self.client.clone()?;
         if !self.negotiated.load(Ordering::Acquire) {
             // bollard shares the negotiated version with every clone of the client.
@@ -103,10 +126,10 @@ impl Engine {
 
     /// A client, after checking that the engine answers right now (a ping): used before
     /// accepting a build, so an engine that went away is reported at once.
-    pub async fn check(&self) -> Result<Docker, String> {
-        let docker = self.client().await?;
-        match tokio::time::timeout(PROBE_TIMEOUT, docker.ping()).await {
-            Ok(Ok(_)) => Ok(docker),
+    pub async fn check(&self) -> Result<Client, String> {
+        let client = self.client().await?;
+        match tokio::time::timeout(PROBE_TIMEOUT, client.docker.ping()).await {
+            Ok(Ok(_)) => Ok(client),
             Ok(Err(e)) => Err(describe(&self.host, &e)),
             Err(_) => Err(format!("no answer within {} s", PROBE_TIMEOUT.as_secs())),
         }
@@ -160,7 +183,7 @@ impl Engine {
                 .collect(),
             images: Vec::new(),
         };
-        let docker = match self.client().await {
+        let docker = match self.docker().await {
             Ok(d) => d,
             Err(problem) => {
                 status.problem = Some(problem);
@@ -281,7 +304,7 @@ impl Isolation {
 impl Engine {
     /// How the engine isolates containers (its `/info`), or why it cannot tell.
     pub async fn isolation(&self) -> Result<Isolation, String> {
-        let docker = self.client().await?;
+        let docker = self.docker().await?;
         match tokio::time::timeout(PROBE_TIMEOUT, docker.info()).await {
             Ok(Ok(info)) => Ok(Isolation::from_info(&info)),
             Ok(Err(e)) => Err(describe(&self.host, &e)),
@@ -309,7 +332,7 @@ impl Engine {
     ) -> anyhow::Result<SeedOutcome> {
         let recipe = seed::Recipe::for_reference(reference)?;
         let docker = self
-            .client()
+            .docker()
             .await
             .map_err(|e| anyhow::anyhow!("the Docker engine is unavailable: {e}"))?;
         if !force && docker.inspect_image(reference).await.is_ok() {

@@ -8,6 +8,7 @@
 use super::build::BUILD_LABEL;
 use super::netns::{NetNs, NetnsError};
 use super::strip_ansi;
+use super::Client;
 use app::dto::{
     BuildFailure, CopyStopFacts, HealthFacts, ProbeFacts, ProcessFacts, RunFacts, StopFacts,
 };
@@ -158,11 +159,12 @@ const HEALTH_POLL: Duration = Duration::from_millis(200);
 /// Run `job` to the end (or to its probe's answer, or to the time limit), sending each output
 /// line to `on` as it arrives.
 pub async fn run(
-    docker: &Docker,
-    host: &str,
+    client: &Client,
     job: RunJob<'_>,
     on: &mut (dyn FnMut(String) + Send),
 ) -> Result<RunFacts, BuildFailure> {
+    let docker = &client.docker;
+    let host = client.host();
     let healthcheck = health_config(docker, &job).await;
     let config = ContainerCreateBody {
         image: Some(job.image.to_string()),

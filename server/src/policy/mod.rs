@@ -19,9 +19,9 @@ pub mod archive;
 pub mod dockerfile;
 pub mod expand;
 
-use crate::engine::build::{engine_unavailable, BuildJob, ATTEMPT_LABEL, INSTANCE_LABEL};
+use crate::engine::build::{BuildJob, ATTEMPT_LABEL, INSTANCE_LABEL};
+use crate::engine::Client;
 use app::dto::BuildFailure;
-use bollard::Docker;
 use dockerfile::Node;
 use std::collections::HashMap;
 
@@ -35,19 +35,7 @@ pub const ARCHIVE_REFUSED: &str = "archive_refused";
 /// on the engine's disk, which no limit of a build or image counts.
 pub const VOLUME_REFUSED: &str = "volume_refused";
 
-/// An image as the engine describes it: what the policy needs to judge a build on it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ImageInfo {
-    pub id: String,
-    /// `repository:tag` names, as the engine lists them.
-    pub tags: Vec<String>,
-    /// `NAME=value` entries: `ADD`/`COPY` sources of a stage on it expand with these.
-    pub env: Vec<String>,
-    /// Instructions the engine runs in a build that starts `FROM` this image.
-    pub on_build: Vec<String>,
-    pub labels: HashMap<String, String>,
-    pub layers: Vec<String>,
-}
+pub use crate::engine::image::ImageInfo;
 
 /// Where the policy looks images up: the engine, or a table in unit tests.
 pub trait Images {
@@ -101,14 +89,9 @@ pub fn rules_of<'a>(job: &'a BuildJob<'_>) -> Rules<'a> {
 }
 
 /// The policy for a build on the engine; a refusal is the build's failure.
-pub async fn check(
-    docker: &Docker,
-    host: &str,
-    job: &BuildJob<'_>,
-) -> Result<Approved, BuildFailure> {
-    let images = EngineImages { docker, host };
+pub async fn check(engine: &Client, job: &BuildJob<'_>) -> Result<Approved, BuildFailure> {
     judge(
-        &images,
+        engine,
         &rules_of(job),
         job.context.dockerfile(),
         &job.context.sources(),
@@ -119,8 +102,7 @@ pub async fn check(
 /// Check what the build made against what was approved: its layers must start with those of
 /// the image its last stage named. A mismatch removes the image and fails the build.
 pub async fn verify_built(
-    docker: &Docker,
-    host: &str,
+    engine: &Client,
     approved: &Approved,
     image_id: &str,
     tag: &str,
@@ -128,18 +110,14 @@ pub async fn verify_built(
     let Some((reference, base)) = &approved.final_base else {
         return Ok(());
     };
-    let images = EngineImages { docker, host };
-    let built = images.inspect(image_id).await?;
+    let built = engine.image_info(image_id).await?;
     let starts_right = built
         .as_ref()
         .is_some_and(|b| b.layers.starts_with(&base.layers));
     if starts_right {
         return Ok(());
     }
-    let remove = bollard::query_parameters::RemoveImageOptionsBuilder::new()
-        .force(true)
-        .build();
-    let _ = docker.remove_image(tag, Some(remove), None).await;
+    let _ = engine.remove_image(tag).await;
     Err(BuildFailure {
         code: IMAGE_NOT_ALLOWED.into(),
         message: format!(
@@ -149,30 +127,9 @@ pub async fn verify_built(
     })
 }
 
-struct EngineImages<'a> {
-    docker: &'a Docker,
-    host: &'a str,
-}
-
-impl Images for EngineImages<'_> {
+impl Images for Client {
     async fn inspect(&self, reference: &str) -> Result<Option<ImageInfo>, BuildFailure> {
-        match self.docker.inspect_image(reference).await {
-            Ok(image) => {
-                let config = image.config.unwrap_or_default();
-                Ok(Some(ImageInfo {
-                    id: image.id.unwrap_or_default(),
-                    tags: image.repo_tags.unwrap_or_default(),
-                    env: config.env.unwrap_or_default(),
-                    on_build: config.on_build.unwrap_or_default(),
-                    labels: config.labels.unwrap_or_default(),
-                    layers: image.root_fs.and_then(|r| r.layers).unwrap_or_default(),
-                }))
-            }
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 404, ..
-            }) => Ok(None),
-            Err(e) => Err(engine_unavailable(self.host, &e)),
-        }
+        self.image_info(reference).await
     }
 }
 
