@@ -4,11 +4,6 @@
 
 use argon2::password_hash::{rand_core::OsRng, PasswordHash, SaltString};
 use argon2::{Argon2, PasswordHasher, PasswordVerifier};
-use axum::body::Body;
-use axum::extract::Request;
-use axum::http::{header, Method, StatusCode};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -174,6 +169,15 @@ pub const CONCURRENT_PASSWORD_CHECKS: usize = 2;
 /// Names and addresses whose failures are remembered, at most.
 const MAX_REMEMBERED: usize = 10_000;
 
+/// A wait as a message says it: "45 s", "3 min".
+pub fn in_words(seconds: u64) -> String {
+    if seconds < 120 {
+        format!("{seconds} s")
+    } else {
+        format!("{} min", seconds.div_ceil(60))
+    }
+}
+
 /// Backoff on failed instructor logins, per name and per client address, and a bound on the
 /// password checks running at once. After [`FREE_FAILURES`] failures each attempt waits twice
 /// as long as the last (up to [`MAX_LOGIN_WAIT`]), whatever password it carries; a successful
@@ -277,75 +281,6 @@ impl LoginThrottle {
 
 use crate::sync::lock;
 
-pub(crate) fn refuse(status: StatusCode, code: &str, message: &str) -> Response {
-    let body = serde_json::json!({ "error": { "code": code, "message": message } });
-    (status, axum::Json(body)).into_response()
-}
-
-/// Refuse a state-changing request (POST, PUT, PATCH, DELETE) that a browser says comes from
-/// another site: its `Origin` names a different host, or `Sec-Fetch-Site` says `cross-site`.
-/// Requests without either header (curl, scripts) carry no ambient browser credentials and
-/// pass; forms also check their token.
-pub async fn same_origin(request: Request<Body>, next: Next) -> Response {
-    let unsafe_method = !matches!(
-        *request.method(),
-        Method::GET | Method::HEAD | Method::OPTIONS
-    );
-    if unsafe_method && is_cross_site(&request) {
-        return refuse(
-            StatusCode::FORBIDDEN,
-            "cross_site_request",
-            "This request came from another site and was refused.",
-        );
-    }
-    next.run(request).await
-}
-
-fn is_cross_site(request: &Request<Body>) -> bool {
-    let headers = request.headers();
-    if headers
-        .get("sec-fetch-site")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v == "cross-site")
-    {
-        return true;
-    }
-    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
-        return false;
-    };
-    let host = headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    let origin_host = origin
-        .split_once("://")
-        .map_or(origin, |(_, rest)| rest)
-        .trim_end_matches('/');
-    origin == "null" || !origin_host.eq_ignore_ascii_case(host)
-}
-
-/// Headers on every response: no MIME sniffing, no framing, no referrer to other sites, and a
-/// closed Content-Security-Policy where the page did not set its own (pages set one with
-/// their nonce; JSON, CSV and static files get this one).
-pub async fn security_headers(request: Request<Body>, next: Next) -> Response {
-    let mut response = next.run(request).await;
-    let headers = response.headers_mut();
-    let fixed = [
-        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        (header::X_FRAME_OPTIONS, "DENY"),
-        (header::REFERRER_POLICY, "same-origin"),
-    ];
-    for (name, value) in fixed {
-        headers.insert(name, header::HeaderValue::from_static(value));
-    }
-    headers
-        .entry(header::CONTENT_SECURITY_POLICY)
-        .or_insert(header::HeaderValue::from_static(
-            "default-src 'none'; frame-ancestors 'none'; base-uri 'none'",
-        ));
-    response
-}
-
 /// Percent-encode everything but unreserved characters and `/`.
 pub fn url_encode(text: &str) -> String {
     text.bytes()
@@ -368,6 +303,41 @@ pub fn safe_next(next: Option<&str>) -> String {
     }
 }
 
+/// Session key: a message for the next page (the outcome of a form post).
+pub const NOTICE_KEY: &str = "notice";
+
+/// Leave a message for the next page this session loads.
+pub async fn set_notice(session: &Session, ok: bool, text: impl Into<String>) {
+    let notice = app::dto::Notice {
+        ok,
+        text: text.into(),
+    };
+    if let Err(e) = session.insert(NOTICE_KEY, notice).await {
+        tracing::warn!("could not keep a notice: {e}");
+    }
+}
+
+/// Leave `notice` for the next page this session loads.
+pub async fn leave_notice(session: &Session, notice: app::dto::Notice) {
+    set_notice(session, notice.ok, notice.text).await;
+}
+
+/// The message left for this page, once.
+pub async fn take_notice(session: &Session) -> Option<app::dto::Notice> {
+    session
+        .remove::<app::dto::Notice>(NOTICE_KEY)
+        .await
+        .ok()
+        .flatten()
+}
+
+/// The session's form token, for a page with forms.
+pub async fn page_csrf(session: &Session) -> Result<String, app::backend::BackendError> {
+    csrf_token(session)
+        .await
+        .map_err(|e| crate::failure::internal("starting your session", e))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -380,36 +350,6 @@ mod tests {
         assert!(!verify_password("correct horse!", &hash));
         assert!(!verify_password("correct horse", "not a hash"));
         assert!(!verify_password("correct horse", decoy_hash()));
-    }
-
-    fn request(method: Method, headers: &[(&str, &str)]) -> Request<Body> {
-        let mut builder = Request::builder().method(method).uri("/x");
-        for (k, v) in headers {
-            builder = builder.header(*k, *v);
-        }
-        builder.body(Body::empty()).expect("request")
-    }
-
-    #[test]
-    fn cross_site_requests_are_recognised() {
-        let host = ("host", "127.0.0.1:3000");
-        assert!(!is_cross_site(&request(Method::POST, &[host])));
-        assert!(!is_cross_site(&request(
-            Method::POST,
-            &[host, ("origin", "http://127.0.0.1:3000")]
-        )));
-        assert!(is_cross_site(&request(
-            Method::POST,
-            &[host, ("origin", "https://evil.example")]
-        )));
-        assert!(is_cross_site(&request(
-            Method::POST,
-            &[host, ("origin", "null")]
-        )));
-        assert!(is_cross_site(&request(
-            Method::POST,
-            &[host, ("sec-fetch-site", "cross-site")]
-        )));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! layerlab's server: loads the course, talks to the Docker engine, keeps sessions, and serves
 //! the pages and the API. `main.rs` only parses the command line and calls in here.
 
+pub mod attempts;
 pub mod auth;
 pub mod builds;
 pub mod cohort;
@@ -9,8 +10,11 @@ pub mod config;
 pub mod course;
 pub mod engine;
 pub mod exercise;
+pub mod failure;
 pub mod http;
 pub mod janitor;
+pub mod learners;
+pub mod lessons;
 pub mod policy;
 pub mod progress;
 pub mod state;

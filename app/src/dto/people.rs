@@ -33,6 +33,24 @@ pub struct Notice {
     pub text: String,
 }
 
+impl Notice {
+    /// What was asked was done.
+    pub fn done(text: impl Into<String>) -> Self {
+        Notice {
+            ok: true,
+            text: text.into(),
+        }
+    }
+
+    /// What was asked was not done, and why.
+    pub fn refused(text: impl Into<String>) -> Self {
+        Notice {
+            ok: false,
+            text: text.into(),
+        }
+    }
+}
+
 /// `/resume/<code>`: whose work the code continues, before the learner confirms.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ResumeOffer {

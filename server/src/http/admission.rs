@@ -337,14 +337,7 @@ pub async fn edge(
     response
 }
 
-/// "45 s", "3 min".
-pub fn in_words(seconds: u64) -> String {
-    if seconds < 120 {
-        format!("{seconds} s")
-    } else {
-        format!("{} min", seconds.div_ceil(60))
-    }
-}
+pub use crate::auth::in_words;
 
 /// A refusal as the caller can read it: a short HTML page for a browser's form or page load,
 /// else the API's `{"error": {"code", "message"}}`; with `Retry-After` when a wait is known.
@@ -375,8 +368,7 @@ pub fn refusal(
         )
             .into_response()
     } else {
-        let body = serde_json::json!({ "error": { "code": code, "message": message } });
-        (status, axum::Json(body)).into_response()
+        return super::error::error_body(status, code, message, retry_after);
     };
     if let Some(seconds) = retry_after {
         response

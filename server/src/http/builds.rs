@@ -3,8 +3,9 @@
 
 use super::admission::{ClientAddress, StreamGuard};
 use super::AppError;
-use crate::builds::{status_of, BuildEvent, SubmitError};
-use crate::state::{build_owner, learner_id, AppState};
+use crate::builds::{status_of, BuildEvent};
+use crate::learners::{build_owner, learner_id};
+use crate::state::AppState;
 use app::dto::{BuildAccepted, BuildRequest, BuildView, StatusUpdate};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
@@ -59,51 +60,21 @@ async fn submit(
     if !charged {
         // Not counted against the address.
     } else if let Err(wait) = state.edge.take_build(&client) {
-        return Err(AppError::Wait(
-            StatusCode::TOO_MANY_REQUESTS,
-            "address_rate_limited",
-            wait,
-            format!(
+        return Err(AppError::AddressRateLimited {
+            retry_after: wait,
+            message: format!(
                 "Builds from your network address reached {} in the last minute, the most one address may start (everyone behind it counts together). Try again in {}.",
                 state.edge.settings.builds_per_minute,
                 super::admission::in_words(wait)
             ),
-        ));
+        });
     }
     let submitted = state.builds.submit(&learner, &client.key(), request).await;
     if submitted.is_err() && charged {
         state.edge.refund_build(&client);
     }
-    let accepted = submitted.map_err(|e| match e {
-        SubmitError::UnknownExercise(_) => AppError::NotFound(e.to_string()),
-        SubmitError::Context(c) if c.is_too_large() => {
-            AppError::Coded(StatusCode::PAYLOAD_TOO_LARGE, c.code(), c.to_string())
-        }
-        SubmitError::Context(c) => {
-            AppError::Coded(StatusCode::BAD_REQUEST, c.code(), c.to_string())
-        }
-        SubmitError::RateLimited { retry_after, .. } => {
-            AppError::RateLimited(retry_after, e.to_string())
-        }
-        SubmitError::EngineUnavailable(_) => AppError::Coded(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "engine_unavailable",
-            e.to_string(),
-        ),
-        SubmitError::DatabaseDiskFull { .. } => AppError::Coded(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "database_disk_full",
-            e.to_string(),
-        ),
-        SubmitError::QueueFull { retry_after, .. }
-        | SubmitError::AddressQueueFull { retry_after, .. }
-        | SubmitError::QueueMemoryFull { retry_after, .. } => AppError::Wait(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "queue_full",
-            retry_after,
-            e.to_string(),
-        ),
-    })?;
+    let accepted = submitted?;
+
     Ok((StatusCode::ACCEPTED, Json(accepted)))
 }
 
@@ -113,7 +84,9 @@ async fn show(
     Path(id): Path<String>,
 ) -> Result<Json<BuildView>, AppError> {
     let learner = build_owner(&state.store, &session, &id).await?;
-    Ok(Json(state.learner_build(&id, &learner).await?))
+    Ok(Json(
+        crate::attempts::learner_build(&state.store, &state.builds, &id, &learner).await?,
+    ))
 }
 
 /// How the layer explorer's report is sent: JSON, or `?format=html` for the page.
@@ -142,7 +115,7 @@ async fn layers(
     Query(query): Query<LayersQuery>,
 ) -> Result<Response, AppError> {
     let learner = build_owner(&state.store, &session, &id).await?;
-    let view = state.learner_build(&id, &learner).await?;
+    let view = crate::attempts::learner_build(&state.store, &state.builds, &id, &learner).await?;
     Ok(query.answer(&*explore(&state, &view).await?))
 }
 
@@ -151,17 +124,7 @@ pub async fn explore(
     state: &AppState,
     view: &BuildView,
 ) -> Result<std::sync::Arc<app::dto::LayerReport>, AppError> {
-    use crate::builds::ExploreError as E;
-    state.builds.layers(view).await.map_err(|e| {
-        let (status, code) = match &e {
-            E::NotFinished => (StatusCode::CONFLICT, "not_finished"),
-            E::NoImage => (StatusCode::NOT_FOUND, "no_image"),
-            E::Removed => (StatusCode::GONE, "image_removed"),
-            E::Unreadable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "layers_unreadable"),
-            E::EngineUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "engine_unavailable"),
-        };
-        AppError::Coded(status, code, e.to_string())
-    })
+    Ok(state.builds.layers(view).await?)
 }
 
 /// The build so far (a `status` event, then every `log` line), then live events until `done`,
@@ -177,7 +140,7 @@ async fn events(
     let guard = open_stream(&state, &learner)?;
     let Some(record) = state.builds.get(&id, &learner) else {
         // A build from before a restart: replay it from the store, then end.
-        let attempt = state.stored_attempt(&id, &learner).await?;
+        let attempt = crate::attempts::stored_attempt(&state.store, &id, &learner).await?;
         let first = status_event(&status_of(&attempt.view));
         let last = json_event("done", &attempt.view);
         let lines = attempt.log.into_iter().map(|line| json_event("log", &line));
@@ -224,15 +187,13 @@ async fn events(
 /// A place for one more event stream of `person`, or 429 `too_many_streams`.
 pub fn open_stream(state: &AppState, person: &str) -> Result<StreamGuard, AppError> {
     state.edge.open_stream(person).ok_or_else(|| {
-        AppError::Wait(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_streams",
-            5,
-            format!(
+        AppError::TooManyStreams {
+            retry_after: 5,
+            message: format!(
                 "You already have {} live event streams open (one per open build or dashboard page), the most one person may. Close a tab you no longer need, or wait for its build to finish, then try again.",
                 state.edge.settings.streams_per_person
             ),
-        )
+        }
     })
 }
 

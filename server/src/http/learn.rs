@@ -30,8 +30,10 @@ async fn lesson_page(
     session: Session,
     Path(slug): Path<String>,
 ) -> Response {
-    let (status, grades) =
-        tokio::join!(state.engine_status(), state.lesson_grades(&session, &slug));
+    let (status, grades) = tokio::join!(
+        state.engine_status(),
+        crate::lessons::lesson_grades(&state.store, &state.course, &session, &slug)
+    );
     let banner = banner_text(status);
     let path = format!("/learn/{slug}");
     let nonce = Nonce::new().to_string();
@@ -89,7 +91,11 @@ async fn render_and_keep(
     path: String,
     nonce: &str,
 ) -> Result<String, BackendError> {
-    let lesson = Loaded::Found(state.lesson_view(&key.slug, &key.grades)?);
+    let lesson = Loaded::Found(crate::lessons::lesson_view(
+        &state.course,
+        &key.slug,
+        &key.grades,
+    )?);
     let banner = key.banner.clone();
     let html = document::lesson(&state.leptos_options, path, banner, nonce, lesson).await;
     state.lesson_pages.keep(key, &html, nonce);
@@ -127,9 +133,11 @@ async fn unanswered_page(
     quiz: &str,
     ungraded: UngradedAnswers,
 ) -> Result<Response, AppError> {
-    let (status, grades) =
-        tokio::join!(state.engine_status(), state.lesson_grades(session, lesson));
-    let mut view = state.lesson_view(lesson, &grades?)?;
+    let (status, grades) = tokio::join!(
+        state.engine_status(),
+        crate::lessons::lesson_grades(&state.store, &state.course, session, lesson)
+    );
+    let mut view = crate::lessons::lesson_view(&state.course, lesson, &grades?)?;
     for block in &mut view.blocks {
         if let LessonBlock::Quiz(q) = block {
             if q.id == quiz {

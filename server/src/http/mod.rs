@@ -4,6 +4,7 @@
 pub mod admission;
 mod builds;
 mod error;
+mod guards;
 mod learn;
 pub mod lesson_pages;
 mod people;
@@ -17,7 +18,7 @@ use crate::state::AppState;
 use app::backend::BackendHandle;
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{Method, StatusCode};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Router;
@@ -82,8 +83,9 @@ pub fn router(
             admission::edge,
         ))
         .layer(session_layer)
-        .layer(axum::middleware::from_fn(crate::auth::same_origin))
-        .layer(axum::middleware::from_fn(crate::auth::security_headers))
+        .layer(axum::middleware::from_fn(guards::same_origin))
+        .layer(axum::middleware::from_fn(guards::security_headers))
+        .layer(axum::middleware::from_fn(error::log_server_errors))
         // Forms and JSON bodies are small; the build API raises its own limit.
         .layer(axum::extract::DefaultBodyLimit::max(MAX_FORM_BYTES))
         .with_state(state)
@@ -114,7 +116,11 @@ pub async fn instructor_gate(
     let gated = path == "/instructor"
         || (path.starts_with("/instructor/") && path != "/instructor/login")
         || path.starts_with("/api/v1/instructor/");
-    if !gated || state.instructor(&session).await.is_ok() {
+    if !gated
+        || crate::cohort::instructors::instructor(&state.store, &session)
+            .await
+            .is_ok()
+    {
         return next.run(request).await;
     }
     let is_page =
@@ -127,9 +133,6 @@ pub async fn instructor_gate(
         );
         return Redirect::to(&target).into_response();
     }
-    crate::auth::refuse(
-        StatusCode::UNAUTHORIZED,
-        "login_required",
-        "Log in as an instructor at /instructor/login first.",
-    )
+    AppError::LoginRequired("Log in as an instructor at /instructor/login first.".into())
+        .into_response()
 }

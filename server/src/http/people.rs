@@ -4,9 +4,11 @@
 
 use super::admission::{in_words, refusal, ClientAddress};
 use super::AppError;
-use crate::auth::LEARNER_KEY;
 use crate::auth::{self, csrf_ok, INSTRUCTOR_KEY};
-use crate::state::{learner, set_notice, AppState};
+use crate::auth::{leave_notice, set_notice};
+use crate::cohort::instructors::{self, LoggedIn};
+use crate::learners;
+use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -19,9 +21,6 @@ use std::convert::Infallible;
 use std::time::Duration;
 use tokio::sync::broadcast;
 use tower_sessions::Session;
-
-/// Longest display name or cohort name accepted.
-pub const MAX_NAME_CHARS: usize = 60;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -46,7 +45,8 @@ async fn attempt_layers(
     Path(id): Path<String>,
     axum::extract::Query(query): axum::extract::Query<super::builds::LayersQuery>,
 ) -> Result<axum::response::Response, AppError> {
-    let (attempt, _, _) = state.cohort_attempt(&session, &id).await?;
+    let (attempt, _, _) =
+        crate::cohort::instructors::cohort_attempt(&state.store, &session, &id).await?;
     Ok(query.answer(&*super::builds::explore(&state, &attempt.view).await?))
 }
 
@@ -54,34 +54,8 @@ async fn check_csrf(session: &Session, token: &str) -> Result<(), AppError> {
     if csrf_ok(session, token).await {
         Ok(())
     } else {
-        Err(AppError::Coded(
-            StatusCode::FORBIDDEN,
-            "csrf",
-            "This form has expired or did not come from layerlab. Reload the page and send it again."
-                .into(),
-        ))
+        Err(AppError::FormExpired)
     }
-}
-
-fn internal(doing: &str, e: impl std::fmt::Display) -> AppError {
-    tracing::error!("{doing}: {e}");
-    AppError::Internal(format!(
-        "Something went wrong while {doing}; please try again."
-    ))
-}
-
-/// A name as people type it: trimmed, inner whitespace collapsed, no control characters.
-fn clean_name(raw: &str) -> Result<Option<String>, String> {
-    let name = raw.split_whitespace().collect::<Vec<_>>().join(" ");
-    if name.chars().any(char::is_control) {
-        return Err("A name cannot contain control characters.".into());
-    }
-    if name.chars().count() > MAX_NAME_CHARS {
-        return Err(format!(
-            "A name can have at most {MAX_NAME_CHARS} characters."
-        ));
-    }
-    Ok((!name.is_empty()).then_some(name))
 }
 
 #[derive(Deserialize)]
@@ -97,23 +71,8 @@ async fn set_name(
     Form(form): Form<NameForm>,
 ) -> Result<Redirect, AppError> {
     check_csrf(&session, &form.csrf).await?;
-    let me = learner(&state.store, &session).await?;
-    match clean_name(&form.name) {
-        Ok(name) => {
-            state
-                .store
-                .set_display_name(&me.id, name.as_deref())
-                .await
-                .map_err(|e| internal("saving your name", e))?;
-            state.progress.publish(&me.id);
-            let text = match name {
-                Some(n) => format!("Saved. Your instructor sees you as “{n}”."),
-                None => "Your name was removed.".into(),
-            };
-            set_notice(&session, true, text).await;
-        }
-        Err(problem) => set_notice(&session, false, problem).await,
-    }
+    let notice = learners::rename(&state.store, &state.progress, &session, &form.name).await?;
+    leave_notice(&session, notice).await;
     Ok(Redirect::to("/me"))
 }
 
@@ -130,37 +89,8 @@ async fn join(
     Form(form): Form<CodeForm>,
 ) -> Result<Redirect, AppError> {
     check_csrf(&session, &form.csrf).await?;
-    let me = learner(&state.store, &session).await?;
-    let joined = state
-        .store
-        .join_cohort(&me.id, &form.code)
-        .await
-        .map_err(|e| internal("joining the cohort", e))?;
-    match joined {
-        Some(cohort) => {
-            state.progress.publish(&me.id);
-            set_notice(
-                &session,
-                true,
-                format!(
-                    "You joined “{}”. Your instructor can now follow your progress.",
-                    cohort.name
-                ),
-            )
-            .await;
-        }
-        None => {
-            set_notice(
-                &session,
-                false,
-                format!(
-                    "No cohort has the join code “{}”. Check it with your instructor; letters and digits only, dashes optional.",
-                    form.code.trim()
-                ),
-            )
-            .await;
-        }
-    }
+    let notice = learners::join(&state.store, &state.progress, &session, &form.code).await?;
+    leave_notice(&session, notice).await;
     Ok(Redirect::to("/me"))
 }
 
@@ -171,38 +101,8 @@ async fn resume(
     Form(form): Form<CodeForm>,
 ) -> Result<Redirect, AppError> {
     check_csrf(&session, &form.csrf).await?;
-    let found = state
-        .store
-        .learner_by_resume_code(&form.code)
-        .await
-        .map_err(|e| internal("looking up the code", e))?;
-    let Some(found) = found else {
-        set_notice(
-            &session,
-            false,
-            format!("No learner has the resume code “{}”.", form.code.trim()),
-        )
-        .await;
-        return Ok(Redirect::to("/me"));
-    };
-    // A new session id, so a cookie seen before this point is worth nothing.
-    session
-        .cycle_id()
-        .await
-        .map_err(|e| internal("switching your session", e))?;
-    auth::renew_csrf(&session)
-        .await
-        .map_err(|e| internal("switching your session", e))?;
-    session
-        .insert(LEARNER_KEY, found.id.clone())
-        .await
-        .map_err(|e| internal("switching your session", e))?;
-    set_notice(
-        &session,
-        true,
-        "Welcome back: this browser now continues your work.",
-    )
-    .await;
+    let notice = learners::resume(&state.store, &session, &form.code).await?;
+    leave_notice(&session, notice).await;
     Ok(Redirect::to("/me"))
 }
 
@@ -226,78 +126,46 @@ async fn login(
     Form(form): Form<LoginForm>,
 ) -> Result<Response, AppError> {
     check_csrf(&session, &form.csrf).await?;
-    let name = form.name.trim().to_string();
     let address = client.map_or(ClientAddress::Unknown, |c| c.0).key();
     let throttle = &state.edge.login;
-    if let Some(wait) = throttle.wait(&name, &address) {
-        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-        let message = format!(
-            "Too many failed logins for this name or from your address. Wait {} before trying again; each failure makes the wait longer, and logging in resets it.",
-            in_words(seconds)
-        );
-        return Ok(refusal(
-            &headers,
-            StatusCode::TOO_MANY_REQUESTS,
+    let login = instructors::LogIn {
+        name: &form.name,
+        password: form.password.clone(),
+        address: &address,
+    };
+    let (code, message, seconds) = match instructors::log_in(&state.store, throttle, &session, login).await? {
+        LoggedIn::Yes => {
+            return Ok(Redirect::to(&auth::safe_next(form.next.as_deref())).into_response())
+        }
+        LoggedIn::No(notice) => {
+            leave_notice(&session, notice).await;
+            let back = match form.next.as_deref() {
+                Some(next) => format!("/instructor/login?next={}", auth::url_encode(next)),
+                None => "/instructor/login".into(),
+            };
+            return Ok(Redirect::to(&back).into_response());
+        }
+        LoggedIn::Throttled { seconds } => (
             "login_throttled",
-            &message,
-            Some(seconds),
-        ));
-    }
-    let Some(_checking) = throttle.try_check() else {
-        return Ok(refusal(
-            &headers,
-            StatusCode::TOO_MANY_REQUESTS,
-            "login_busy",
-            "Too many logins are being checked right now. Try again in a second.",
-            Some(1),
-        ));
-    };
-    let found = state
-        .store
-        .instructor_by_name(&name)
-        .await
-        .map_err(|e| internal("checking your login", e))?;
-    let password = form.password;
-    let hash = found.as_ref().map_or_else(
-        || auth::decoy_hash().to_string(),
-        |i| i.password_hash.clone(),
-    );
-    let verified = tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash))
-        .await
-        .unwrap_or(false);
-    let Some(instructor) = found.filter(|_| verified) else {
-        let wait = throttle.failed(&name, &address);
-        let text = match wait {
-            Some(wait) => format!(
-                "That name and password do not match an instructor. Wait {} before the next try.",
-                in_words(wait.as_secs())
+            format!(
+                "Too many failed logins for this name or from your address. Wait {} before trying again; each failure makes the wait longer, and logging in resets it.",
+                in_words(seconds)
             ),
-            None => "That name and password do not match an instructor.".to_string(),
-        };
-        set_notice(&session, false, text).await;
-        let back = match form.next.as_deref() {
-            Some(next) => format!("/instructor/login?next={}", auth::url_encode(next)),
-            None => "/instructor/login".into(),
-        };
-        return Ok(Redirect::to(&back).into_response());
+            seconds,
+        ),
+        LoggedIn::Busy => (
+            "login_busy",
+            "Too many logins are being checked right now. Try again in a second.".to_string(),
+            1,
+        ),
     };
-    throttle.succeeded(&name, &address);
-    session
-        .cycle_id()
-        .await
-        .map_err(|e| internal("logging you in", e))?;
-    auth::renew_csrf(&session)
-        .await
-        .map_err(|e| internal("logging you in", e))?;
-    session
-        .insert(INSTRUCTOR_KEY, instructor.id)
-        .await
-        .map_err(|e| internal("logging you in", e))?;
-    session
-        .insert(auth::CREDENTIAL_KEY, instructor.credential_version)
-        .await
-        .map_err(|e| internal("logging you in", e))?;
-    Ok(Redirect::to(&auth::safe_next(form.next.as_deref())).into_response())
+    Ok(refusal(
+        &headers,
+        StatusCode::TOO_MANY_REQUESTS,
+        code,
+        &message,
+        Some(seconds),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -311,11 +179,11 @@ async fn logout(session: Session, Form(form): Form<TokenForm>) -> Result<Redirec
     session
         .remove::<String>(INSTRUCTOR_KEY)
         .await
-        .map_err(|e| internal("logging you out", e))?;
+        .map_err(|e| crate::failure::internal("logging you out", e))?;
     session
         .cycle_id()
         .await
-        .map_err(|e| internal("logging you out", e))?;
+        .map_err(|e| crate::failure::internal("logging you out", e))?;
     set_notice(&session, true, "You are logged out.").await;
     Ok(Redirect::to("/instructor/login"))
 }
@@ -333,33 +201,9 @@ async fn create_cohort(
     Form(form): Form<CohortForm>,
 ) -> Result<Redirect, AppError> {
     check_csrf(&session, &form.csrf).await?;
-    let instructor = state.instructor(&session).await?;
-    let name = match clean_name(&form.name) {
-        Ok(Some(name)) => name,
-        Ok(None) => {
-            set_notice(&session, false, "Give the cohort a name.").await;
-            return Ok(Redirect::to("/instructor"));
-        }
-        Err(problem) => {
-            set_notice(&session, false, problem).await;
-            return Ok(Redirect::to("/instructor"));
-        }
-    };
-    let cohort = state
-        .store
-        .create_cohort(&instructor.id, &name)
-        .await
-        .map_err(|e| internal("creating the cohort", e))?;
-    set_notice(
-        &session,
-        true,
-        format!(
-            "Cohort “{}” created. Learners join with the code {}.",
-            cohort.name, cohort.join_code
-        ),
-    )
-    .await;
-    Ok(Redirect::to(&format!("/instructor/cohorts/{}", cohort.id)))
+    let (notice, next) = instructors::create_cohort(&state.store, &session, &form.name).await?;
+    leave_notice(&session, notice).await;
+    Ok(Redirect::to(&next))
 }
 
 async fn export_csv(
@@ -367,11 +211,11 @@ async fn export_csv(
     session: Session,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    let cohort = state.own_cohort(&session, &id).await?;
+    let cohort = crate::cohort::instructors::own_cohort(&state.store, &session, &id).await?;
     let dashboard =
         crate::cohort::dashboard(&state.store, &state.course, &state.exercises, &cohort)
             .await
-            .map_err(|e| internal("exporting the cohort", e))?;
+            .map_err(|e| crate::failure::internal("exporting the cohort", e))?;
     let file: String = cohort
         .name
         .chars()
@@ -403,8 +247,8 @@ async fn cohort_events(
     session: Session,
     Path(id): Path<String>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, AppError> {
-    let cohort = state.own_cohort(&session, &id).await?;
-    let instructor = state.instructor(&session).await?;
+    let cohort = crate::cohort::instructors::own_cohort(&state.store, &session, &id).await?;
+    let instructor = crate::cohort::instructors::instructor(&state.store, &session).await?;
     let guard = super::builds::open_stream(&state, &format!("instructor:{}", instructor.id))?;
     let receiver = state.progress.subscribe();
     let store = state.store.clone();
@@ -471,20 +315,4 @@ fn json_event(name: &str, data: &str) -> Event {
         .event(name)
         .json_data(data)
         .unwrap_or_else(|_| Event::default().event(name).data("\"\""))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_are_tidied_and_bounded() {
-        assert_eq!(
-            clean_name("  Ada   Lovelace "),
-            Ok(Some("Ada Lovelace".into()))
-        );
-        assert_eq!(clean_name("   "), Ok(None));
-        assert!(clean_name(&"x".repeat(MAX_NAME_CHARS + 1)).is_err());
-        assert!(clean_name("bell\u{7}").is_err());
-    }
 }

@@ -98,7 +98,10 @@ async fn status(State(state): State<AppState>, session: Session) -> Response {
         max_waiting: settings.max_queued,
     };
     let builds_available = engine.builds_available();
-    if state.instructor(&session).await.is_err() {
+    if crate::cohort::instructors::instructor(&state.store, &session)
+        .await
+        .is_err()
+    {
         return Json(PublicStatus {
             server,
             engine: PublicEngine {

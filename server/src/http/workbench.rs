@@ -4,8 +4,8 @@
 
 use super::admission::ClientAddress;
 use super::AppError;
-use crate::state::{build_owner, learner_id, AppState};
-use crate::workbench::WorkbenchError;
+use crate::learners::{build_owner, learner_id};
+use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
@@ -35,39 +35,6 @@ pub fn router() -> Router<AppState> {
 #[serde(deny_unknown_fields)]
 struct Draft {
     files: BTreeMap<String, String>,
-}
-
-impl From<WorkbenchError> for AppError {
-    fn from(e: WorkbenchError) -> Self {
-        match e {
-            WorkbenchError::UnknownExercise(_) => AppError::NotFound(e.to_string()),
-            WorkbenchError::Files(c) if c.is_too_large() => {
-                AppError::Coded(StatusCode::PAYLOAD_TOO_LARGE, c.code(), c.to_string())
-            }
-            WorkbenchError::Files(c) => {
-                AppError::Coded(StatusCode::BAD_REQUEST, c.code(), c.to_string())
-            }
-            WorkbenchError::TooSoon => AppError::RateLimited(1, e.to_string()),
-            WorkbenchError::AddressTooFast => AppError::Wait(
-                StatusCode::TOO_MANY_REQUESTS,
-                "address_rate_limited",
-                2,
-                e.to_string(),
-            ),
-            WorkbenchError::DraftTooLarge => AppError::Coded(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "draft_too_large",
-                e.to_string(),
-            ),
-            WorkbenchError::DiskFull => AppError::Coded(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "database_disk_full",
-                e.to_string(),
-            ),
-            WorkbenchError::NoHints => AppError::NotFound(e.to_string()),
-            WorkbenchError::Store(_) => AppError::Internal(e.to_string()),
-        }
-    }
 }
 
 async fn save_draft(
@@ -136,7 +103,11 @@ async fn download_log(
     let learner = build_owner(&state.store, &session, &id).await?;
     let log = match state.builds.get(&id, &learner) {
         Some(record) => record.log_lines(),
-        None => state.stored_attempt(&id, &learner).await?.log,
+        None => {
+            crate::attempts::stored_attempt(&state.store, &id, &learner)
+                .await?
+                .log
+        }
     };
     let mut text = String::with_capacity(log.iter().map(|l| l.text.len() + 1).sum());
     for line in &log {

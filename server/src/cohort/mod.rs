@@ -2,6 +2,9 @@
 //! course's exercises and quizzes, in course order), its CSV export, and the summaries the
 //! drill-down pages list.
 
+pub mod instructors;
+pub mod record;
+
 use crate::course::Course;
 use crate::exercise::Exercises;
 use crate::store::{tally, AttemptRow, Learner, QuizAnswerRow, Store};

@@ -1,0 +1,278 @@
+//! Learners: who the learner of a session is (made on first use, or only looked up where a
+//! request only reads), their profile with totals, and what a resume code continues.
+
+use crate::auth::LEARNER_KEY;
+use crate::course::Course;
+use crate::exercise::Exercises;
+use crate::progress::progress_of;
+use crate::progress::ProgressSender;
+use crate::store::{Learner, Store};
+use app::backend::BackendError;
+use app::dto::{Notice, Profile, QuizGrade, ResumeOffer};
+use std::collections::HashMap;
+use std::sync::Arc;
+use tower_sessions::Session;
+
+/// The learner behind this session: made (row and session entry) on first use, and marked as
+/// seen now.
+pub async fn learner(store: &Store, session: &Session) -> Result<Learner, BackendError> {
+    let id = session_learner(session).await?;
+    store
+        .touch_learner(&id)
+        .await
+        .map_err(|e| crate::failure::internal("loading your progress", e))
+}
+
+/// The learner id kept in the session, made up (and kept) on first use.
+async fn session_learner(session: &Session) -> Result<String, BackendError> {
+    if let Some(id) = session
+        .get::<String>(LEARNER_KEY)
+        .await
+        .map_err(|e| crate::failure::internal("reading your session", e))?
+    {
+        return Ok(id);
+    }
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    session
+        .insert(LEARNER_KEY, id.clone())
+        .await
+        .map_err(|e| crate::failure::internal("starting your session", e))?;
+    Ok(id)
+}
+
+/// The learner of this session, if it has one (their row made again if it went missing, and
+/// marked as seen). What only reads uses this: a page view, a poll or a crawler starts no
+/// learner and no session, so it costs nothing and counts against no address's allowance.
+pub async fn known_learner_id(
+    store: &Store,
+    session: &Session,
+) -> Result<Option<String>, BackendError> {
+    let Some(id) = session
+        .get::<String>(LEARNER_KEY)
+        .await
+        .map_err(|e| crate::failure::internal("reading your session", e))?
+    else {
+        return Ok(None);
+    };
+    store
+        .ensure_learner(&id)
+        .await
+        .map_err(|e| crate::failure::internal("loading your progress", e))?;
+    Ok(Some(id))
+}
+
+/// The learner of this session, to read their build `build` with: a session that never
+/// started a learner has no builds.
+pub async fn build_owner(
+    store: &Store,
+    session: &Session,
+    build: &str,
+) -> Result<String, BackendError> {
+    known_learner_id(store, session)
+        .await?
+        .ok_or_else(|| crate::failure::no_such_build(build))
+}
+
+/// Just the learner's id (see [`learner`]); reads no row.
+pub async fn learner_id(store: &Store, session: &Session) -> Result<String, BackendError> {
+    let id = session_learner(session).await?;
+    store
+        .ensure_learner(&id)
+        .await
+        .map_err(|e| crate::failure::internal("loading your progress", e))?;
+    Ok(id)
+}
+
+/// `"<lesson>/<quiz>"` → the learner's latest grade.
+pub async fn grades(
+    store: &Store,
+    learner: &str,
+) -> Result<Arc<HashMap<String, QuizGrade>>, BackendError> {
+    store
+        .latest_grades(learner)
+        .await
+        .map_err(|e| crate::failure::internal("loading your answers", e))
+}
+
+pub async fn profile(
+    store: &Store,
+    course: &Course,
+    exercises: &Exercises,
+    session: &Session,
+) -> Result<Profile, BackendError> {
+    let quizzes_total: usize = course
+        .lessons
+        .iter()
+        .map(|l| course.quiz_ids(&l.slug).len())
+        .sum();
+    let mut profile = Profile {
+        display_name: None,
+        resume_code: None,
+        cohort: None,
+        exercises_passed: 0,
+        exercises_total: exercises.iter().count() as u32,
+        quizzes_done: 0,
+        quizzes_total: quizzes_total as u32,
+        exercises: course
+            .modules
+            .iter()
+            .flat_map(|m| &m.exercises)
+            .filter_map(|id| exercises.get(id).map(|e| e.link()))
+            .collect(),
+        csrf: crate::auth::page_csrf(session).await?,
+        notice: crate::auth::take_notice(session).await,
+    };
+    // Looking at this page starts nobody: the first answer, build or form sent does.
+    let Some(id) = crate::learners::known_learner_id(store, session).await? else {
+        return Ok(profile);
+    };
+    let failed = |e| crate::failure::internal("loading your progress", e);
+    let learner = store.touch_learner(&id).await.map_err(failed)?;
+    profile.cohort = match &learner.cohort_id {
+        Some(id) => store.cohort(id).await.map_err(failed)?.map(|c| c.name),
+        None => None,
+    };
+    let tallies = store.exercise_tallies(&learner.id).await.map_err(failed)?;
+    let grades = crate::learners::grades(store, &learner.id).await?;
+    profile.exercises_passed = tallies.values().filter(|t| t.passed).count() as u32;
+    for exercise in &mut profile.exercises {
+        let tally = tallies.get(&exercise.id).cloned().unwrap_or_default();
+        exercise.done = tally.passed;
+        exercise.progress = progress_of(&tally);
+    }
+    profile.quizzes_done = grades.values().filter(|g| g.correct == g.total).count() as u32;
+    profile.display_name = learner.display_name;
+    profile.resume_code = Some(learner.resume_code);
+    Ok(profile)
+}
+
+pub async fn resume_offer(
+    store: &Store,
+    session: &Session,
+    code: &str,
+) -> Result<ResumeOffer, BackendError> {
+    let failed = |e| crate::failure::internal("looking up the code", e);
+    let found = store.learner_by_resume_code(code).await.map_err(failed)?;
+    let passed = match &found {
+        Some(l) => store
+            .exercise_tallies(&l.id)
+            .await
+            .map_err(failed)?
+            .values()
+            .filter(|t| t.passed)
+            .count() as u32,
+        None => 0,
+    };
+    Ok(ResumeOffer {
+        code: crate::store::normalize_code(code),
+        learner_name: found.as_ref().map(crate::cohort::display_name),
+        exercises_passed: passed,
+        csrf: crate::auth::page_csrf(session).await?,
+    })
+}
+
+/// Longest display name or cohort name accepted.
+pub const MAX_NAME_CHARS: usize = 60;
+
+/// A name as people type it: trimmed, inner whitespace collapsed, no control characters.
+pub fn clean_name(raw: &str) -> Result<Option<String>, String> {
+    let name = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+    if name.chars().any(char::is_control) {
+        return Err("A name cannot contain control characters.".into());
+    }
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err(format!(
+            "A name can have at most {MAX_NAME_CHARS} characters."
+        ));
+    }
+    Ok((!name.is_empty()).then_some(name))
+}
+
+/// Show the learner to their instructor under `raw` (tidied; empty removes the name).
+pub async fn rename(
+    store: &Store,
+    progress: &ProgressSender,
+    session: &Session,
+    raw: &str,
+) -> Result<Notice, BackendError> {
+    let me = learner(store, session).await?;
+    let name = match clean_name(raw) {
+        Ok(name) => name,
+        Err(problem) => return Ok(Notice::refused(problem)),
+    };
+    store
+        .set_display_name(&me.id, name.as_deref())
+        .await
+        .map_err(|e| crate::failure::internal("saving your name", e))?;
+    progress.publish(&me.id);
+    Ok(Notice::done(match name {
+        Some(n) => format!("Saved. Your instructor sees you as “{n}”."),
+        None => "Your name was removed.".into(),
+    }))
+}
+
+/// Join the cohort whose join code is `code`.
+pub async fn join(
+    store: &Store,
+    progress: &ProgressSender,
+    session: &Session,
+    code: &str,
+) -> Result<Notice, BackendError> {
+    let me = learner(store, session).await?;
+    let joined = store
+        .join_cohort(&me.id, code)
+        .await
+        .map_err(|e| crate::failure::internal("joining the cohort", e))?;
+    let Some(cohort) = joined else {
+        return Ok(Notice::refused(format!(
+            "No cohort has the join code “{}”. Check it with your instructor; letters and digits only, dashes optional.",
+            code.trim()
+        )));
+    };
+    progress.publish(&me.id);
+    Ok(Notice::done(format!(
+        "You joined “{}”. Your instructor can now follow your progress.",
+        cohort.name
+    )))
+}
+
+/// Continue as the learner with this resume code: this session becomes theirs, under a new
+/// session id (a cookie seen before is worth nothing) and a new form token.
+pub async fn resume(store: &Store, session: &Session, code: &str) -> Result<Notice, BackendError> {
+    let found = store
+        .learner_by_resume_code(code)
+        .await
+        .map_err(|e| crate::failure::internal("looking up the code", e))?;
+    let Some(found) = found else {
+        return Ok(Notice::refused(format!(
+            "No learner has the resume code “{}”.",
+            code.trim()
+        )));
+    };
+    let failed = |e| crate::failure::internal("switching your session", e);
+    session.cycle_id().await.map_err(failed)?;
+    crate::auth::renew_csrf(session).await.map_err(failed)?;
+    session
+        .insert(LEARNER_KEY, found.id.clone())
+        .await
+        .map_err(failed)?;
+    Ok(Notice::done(
+        "Welcome back: this browser now continues your work.",
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_tidied_and_bounded() {
+        assert_eq!(
+            clean_name("  Ada   Lovelace "),
+            Ok(Some("Ada Lovelace".into()))
+        );
+        assert_eq!(clean_name("   "), Ok(None));
+        assert!(clean_name(&"x".repeat(MAX_NAME_CHARS + 1)).is_err());
+        assert!(clean_name("bell\u{7}").is_err());
+    }
+}
