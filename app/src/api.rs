@@ -5,6 +5,7 @@ use crate::dto::{
     AttemptPair, AttemptRecord, BuildOutcome, CourseMap, Dashboard, EngineStatus, ExerciseView,
     InstructorHome, LearnerRecord, LoginPage, Profile, QuizAnswers, QuizGrade, ResumeOffer,
 };
+pub use crate::error::BackendError;
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
@@ -12,34 +13,38 @@ mod ctx {
     use crate::backend::{BackendError, BackendHandle};
     use leptos::prelude::*;
 
-    pub fn backend() -> Result<BackendHandle, ServerFnError> {
-        use_context::<BackendHandle>()
-            .ok_or_else(|| ServerFnError::new("the server is misconfigured: no backend in context"))
+    pub fn backend() -> Result<BackendHandle, BackendError> {
+        use_context::<BackendHandle>().ok_or_else(|| {
+            BackendError::Internal("The server is misconfigured: no backend in context.".into())
+        })
     }
 
-    pub async fn session() -> Result<tower_sessions::Session, ServerFnError> {
+    pub async fn session() -> Result<tower_sessions::Session, BackendError> {
         leptos_axum::extract::<tower_sessions::Session>()
             .await
-            .map_err(|e| ServerFnError::new(format!("no learner session: {e}")))
+            .map_err(|e| BackendError::Internal(format!("Your session could not be read: {e}")))
     }
 
     /// The learner's message, with the HTTP status that fits it.
-    pub fn to_server_error(err: BackendError) -> ServerFnError {
+    pub fn to_server_error(err: BackendError) -> BackendError {
         let status = match err {
             BackendError::NotFound(_) => http::StatusCode::NOT_FOUND,
             BackendError::Invalid(_) => http::StatusCode::BAD_REQUEST,
             BackendError::Internal(_) => http::StatusCode::INTERNAL_SERVER_ERROR,
             BackendError::Unauthorized(_) => http::StatusCode::UNAUTHORIZED,
+            BackendError::Unreachable(_) | BackendError::Call(_) => {
+                http::StatusCode::INTERNAL_SERVER_ERROR
+            }
         };
         if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
             res.set_status(status);
         }
-        ServerFnError::new(err.to_string())
+        err
     }
 }
 
 #[server(prefix = "/fn", endpoint = "course_map")]
-pub async fn load_course_map() -> Result<CourseMap, ServerFnError> {
+pub async fn load_course_map() -> Result<CourseMap, BackendError> {
     let session = ctx::session().await?;
     ctx::backend()?
         .0
@@ -53,7 +58,7 @@ pub async fn submit_quiz(
     lesson: String,
     quiz: String,
     answers: QuizAnswers,
-) -> Result<QuizGrade, ServerFnError> {
+) -> Result<QuizGrade, BackendError> {
     let session = ctx::session().await?;
     ctx::backend()?
         .0
@@ -63,12 +68,12 @@ pub async fn submit_quiz(
 }
 
 #[server(prefix = "/fn", endpoint = "engine_status")]
-pub async fn check_engine() -> Result<EngineStatus, ServerFnError> {
+pub async fn check_engine() -> Result<EngineStatus, BackendError> {
     Ok(ctx::backend()?.0.engine_status().await)
 }
 
 #[server(prefix = "/fn", endpoint = "exercise", input = leptos::server_fn::codec::Json)]
-pub async fn exercise(id: String) -> Result<ExerciseView, ServerFnError> {
+pub async fn exercise(id: String) -> Result<ExerciseView, BackendError> {
     let session = ctx::session().await?;
     ctx::backend()?
         .0
@@ -91,27 +96,27 @@ macro_rules! with_session {
 }
 
 #[server(prefix = "/fn", endpoint = "profile")]
-pub async fn load_profile() -> Result<Profile, ServerFnError> {
+pub async fn load_profile() -> Result<Profile, BackendError> {
     with_session!(profile)
 }
 
 #[server(prefix = "/fn", endpoint = "resume_offer", input = leptos::server_fn::codec::Json)]
-pub async fn load_resume_offer(code: String) -> Result<ResumeOffer, ServerFnError> {
+pub async fn load_resume_offer(code: String) -> Result<ResumeOffer, BackendError> {
     with_session!(resume_offer, &code)
 }
 
 #[server(prefix = "/fn", endpoint = "login_page")]
-pub async fn load_login_page() -> Result<LoginPage, ServerFnError> {
+pub async fn load_login_page() -> Result<LoginPage, BackendError> {
     with_session!(login_page)
 }
 
 #[server(prefix = "/fn", endpoint = "instructor_home")]
-pub async fn load_instructor_home() -> Result<InstructorHome, ServerFnError> {
+pub async fn load_instructor_home() -> Result<InstructorHome, BackendError> {
     with_session!(instructor_home)
 }
 
 #[server(prefix = "/fn", endpoint = "dashboard", input = leptos::server_fn::codec::Json)]
-pub async fn load_dashboard(cohort: String) -> Result<Dashboard, ServerFnError> {
+pub async fn load_dashboard(cohort: String) -> Result<Dashboard, BackendError> {
     with_session!(dashboard, &cohort)
 }
 
@@ -119,23 +124,23 @@ pub async fn load_dashboard(cohort: String) -> Result<Dashboard, ServerFnError> 
 pub async fn load_learner_record(
     cohort: String,
     learner: String,
-) -> Result<LearnerRecord, ServerFnError> {
+) -> Result<LearnerRecord, BackendError> {
     with_session!(learner_record, &cohort, &learner)
 }
 
 #[server(prefix = "/fn", endpoint = "attempt_pair", input = leptos::server_fn::codec::Json)]
-pub async fn load_attempt_pair(left: String, right: String) -> Result<AttemptPair, ServerFnError> {
+pub async fn load_attempt_pair(left: String, right: String) -> Result<AttemptPair, BackendError> {
     with_session!(attempt_pair, &left, &right)
 }
 
 #[server(prefix = "/fn", endpoint = "attempt_record", input = leptos::server_fn::codec::Json)]
-pub async fn load_attempt_record(attempt: String) -> Result<AttemptRecord, ServerFnError> {
+pub async fn load_attempt_record(attempt: String) -> Result<AttemptRecord, BackendError> {
     with_session!(attempt_record, &attempt)
 }
 
 /// The dashboard under its heading as HTML, for the live page to swap in.
 #[server(prefix = "/fn", endpoint = "dashboard_html", input = leptos::server_fn::codec::Json)]
-pub async fn dashboard_html(cohort: String) -> Result<String, ServerFnError> {
+pub async fn dashboard_html(cohort: String) -> Result<String, BackendError> {
     let dashboard: Dashboard = with_session!(dashboard, &cohort)?;
     Ok(crate::markup::dashboard(&dashboard))
 }
@@ -143,7 +148,7 @@ pub async fn dashboard_html(cohort: String) -> Result<String, ServerFnError> {
 /// One of the learner's builds as the workbench shows it once over: result panels, checks
 /// and attempt chart as HTML (while it runs, only its status).
 #[server(prefix = "/fn", endpoint = "build_outcome", input = leptos::server_fn::codec::Json)]
-pub async fn load_build_outcome(build: String) -> Result<BuildOutcome, ServerFnError> {
+pub async fn load_build_outcome(build: String) -> Result<BuildOutcome, BackendError> {
     let view = with_session!(build, &build)?;
     let exercise = match view.exercise.as_deref() {
         Some(id) if id != crate::dto::PLAYGROUND && view.status.is_finished() => {
@@ -159,6 +164,6 @@ pub async fn load_build_outcome(build: String) -> Result<BuildOutcome, ServerFnE
 #[server(prefix = "/fn", endpoint = "lint", input = leptos::server_fn::codec::Json)]
 pub async fn lint_dockerfile(
     dockerfile: String,
-) -> Result<Vec<crate::lint::LintFinding>, ServerFnError> {
+) -> Result<Vec<crate::lint::LintFinding>, BackendError> {
     Ok(crate::lint::lint_as_you_type(&dockerfile))
 }

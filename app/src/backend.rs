@@ -8,30 +8,7 @@ use crate::dto::{
 use std::sync::Arc;
 use tower_sessions::Session;
 
-/// What can go wrong when a learner asks for something, in words shown to them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BackendError {
-    /// No such lesson or quiz.
-    NotFound(String),
-    /// The request itself is wrong (e.g. an answer to a question that does not exist).
-    Invalid(String),
-    /// Something on our side failed; the message is safe to show.
-    Internal(String),
-    /// Only a logged-in instructor may see this.
-    Unauthorized(String),
-}
-
-impl std::fmt::Display for BackendError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::NotFound(m) | Self::Invalid(m) | Self::Internal(m) | Self::Unauthorized(m) => {
-                f.write_str(m)
-            }
-        }
-    }
-}
-
-impl std::error::Error for BackendError {}
+pub use crate::error::BackendError;
 
 #[async_trait::async_trait]
 pub trait Backend: Send + Sync + 'static {

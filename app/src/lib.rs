@@ -11,6 +11,7 @@ pub mod dockerfile;
 #[cfg(feature = "ssr")]
 pub mod document;
 pub mod dto;
+pub mod error;
 pub mod lint;
 pub mod markup;
 mod pages;

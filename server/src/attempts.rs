@@ -5,6 +5,7 @@
 use crate::builds::Builds;
 use crate::course::Course;
 use crate::exercise::{playground_view, Exercises, PLAYGROUND};
+use crate::failure::OrInternal;
 use crate::progress::progress_of;
 use crate::store::Store;
 use app::backend::BackendError;
@@ -53,12 +54,12 @@ async fn add_learners_work(
     learner: &str,
 ) -> Result<(), BackendError> {
     let id = view.id.clone();
-    let failed = |e| crate::failure::internal("loading your attempts", e);
+    let failed = "loading your attempts";
     if id != PLAYGROUND {
         let rows = store
             .attempt_rows(&[learner.to_string()])
             .await
-            .map_err(failed)?;
+            .or_internal(failed)?;
         let tallies = crate::store::tally(&rows)
             .remove(learner)
             .unwrap_or_default();
@@ -74,11 +75,11 @@ async fn add_learners_work(
             view.hints =
                 crate::workbench::open_hints(store, exercise, learner, tally.missed_checks)
                     .await
-                    .map_err(|e| crate::failure::internal("loading your hints", e))?;
+                    .or_internal("loading your hints")?;
         }
     }
     if let Some(build) = builds.running_for(learner, &id) {
-        if let Some(attempt) = store.attempt(&build, learner).await.map_err(failed)? {
+        if let Some(attempt) = store.attempt(&build, learner).await.or_internal(failed)? {
             view.files = crate::exercise::files_view(&attempt.files);
         }
         view.running = Some(build);
@@ -87,7 +88,10 @@ async fn add_learners_work(
     let last = if id == PLAYGROUND {
         None
     } else {
-        store.latest_attempt(learner, &id).await.map_err(failed)?
+        store
+            .latest_attempt(learner, &id)
+            .await
+            .or_internal(failed)?
     };
     let built_at = last.as_ref().map_or(i64::MIN, |l| l.created_at);
     if let Some(last) = last {
@@ -101,7 +105,7 @@ async fn add_learners_work(
     let draft = store
         .draft(learner, &id)
         .await
-        .map_err(|e| crate::failure::internal("loading your draft", e))?;
+        .or_internal("loading your draft")?;
     if let Some((files, at)) = draft.filter(|(_, at)| *at > built_at) {
         view.files = crate::exercise::files_view(&files);
         view.draft_at = Some(crate::cohort::format_time(at));
@@ -131,7 +135,7 @@ pub async fn stored_attempt(
     store
         .attempt(id, learner)
         .await
-        .map_err(|e| crate::failure::internal("reading your build history", e))?
+        .or_internal("reading your build history")?
         .ok_or_else(|| crate::failure::no_such_build(id))
 }
 
@@ -142,11 +146,11 @@ pub async fn attempt_pair(
     left: &str,
     right: &str,
 ) -> Result<AttemptPair, BackendError> {
-    let failed = |e| crate::failure::internal("loading the attempts", e);
+    let failed = "loading the attempts";
     let own = match crate::learners::known_learner_id(store, session).await? {
         Some(learner) => (
-            store.attempt(left, &learner).await.map_err(failed)?,
-            store.attempt(right, &learner).await.map_err(failed)?,
+            store.attempt(left, &learner).await.or_internal(failed)?,
+            store.attempt(right, &learner).await.or_internal(failed)?,
         ),
         None => (None, None),
     };
@@ -181,7 +185,7 @@ pub async fn attempt_pair(
     let rows = store
         .attempt_rows(std::slice::from_ref(&a.learner_id))
         .await
-        .map_err(failed)?;
+        .or_internal(failed)?;
     // Numbered as on the chart: oldest first, among the attempts the dashboard counts.
     let counted: Vec<&crate::store::AttemptRow> = rows
         .iter()
@@ -239,12 +243,12 @@ pub async fn attempt_record(
 ) -> Result<AttemptRecord, BackendError> {
     let (found, learner, cohort_id) =
         crate::cohort::instructors::cohort_attempt(store, session, attempt).await?;
-    let failed = |e| crate::failure::internal("loading the attempt", e);
+    let failed = "loading the attempt";
     let missing = crate::failure::no_such_attempt;
     let rows = store
         .attempt_rows(std::slice::from_ref(&learner.id))
         .await
-        .map_err(failed)?;
+        .or_internal(failed)?;
     let summary = rows
         .iter()
         .find(|r| r.id == found.id)

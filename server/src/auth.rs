@@ -2,6 +2,7 @@
 //! CSRF protection (a per-session token in every form, and a same-origin check on every
 //! state-changing request), and the gate in front of every instructor page and API.
 
+use crate::failure::OrInternal;
 use argon2::password_hash::{rand_core::OsRng, PasswordHash, SaltString};
 use argon2::{Argon2, PasswordHasher, PasswordVerifier};
 use std::collections::HashMap;
@@ -335,7 +336,7 @@ pub async fn take_notice(session: &Session) -> Option<app::dto::Notice> {
 pub async fn page_csrf(session: &Session) -> Result<String, app::backend::BackendError> {
     csrf_token(session)
         .await
-        .map_err(|e| crate::failure::internal("starting your session", e))
+        .or_internal("starting your session")
 }
 
 #[cfg(test)]

@@ -26,3 +26,14 @@ pub fn internal(doing: &str, e: impl std::fmt::Display) -> BackendError {
         "Something went wrong on our side while {doing}; please try again."
     ))
 }
+
+/// `result.or_internal("loading your progress")?`: [`internal`] for any error that is ours.
+pub trait OrInternal<T> {
+    fn or_internal(self, doing: &str) -> Result<T, BackendError>;
+}
+
+impl<T, E: std::fmt::Display> OrInternal<T> for Result<T, E> {
+    fn or_internal(self, doing: &str) -> Result<T, BackendError> {
+        self.map_err(|e| internal(doing, e))
+    }
+}

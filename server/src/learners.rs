@@ -4,6 +4,7 @@
 use crate::auth::LEARNER_KEY;
 use crate::course::Course;
 use crate::exercise::Exercises;
+use crate::failure::OrInternal;
 use crate::progress::progress_of;
 use crate::progress::ProgressSender;
 use crate::store::{Learner, Store};
@@ -20,7 +21,7 @@ pub async fn learner(store: &Store, session: &Session) -> Result<Learner, Backen
     store
         .touch_learner(&id)
         .await
-        .map_err(|e| crate::failure::internal("loading your progress", e))
+        .or_internal("loading your progress")
 }
 
 /// The learner id kept in the session, made up (and kept) on first use.
@@ -28,7 +29,7 @@ async fn session_learner(session: &Session) -> Result<String, BackendError> {
     if let Some(id) = session
         .get::<String>(LEARNER_KEY)
         .await
-        .map_err(|e| crate::failure::internal("reading your session", e))?
+        .or_internal("reading your session")?
     {
         return Ok(id);
     }
@@ -36,7 +37,7 @@ async fn session_learner(session: &Session) -> Result<String, BackendError> {
     session
         .insert(LEARNER_KEY, id.clone())
         .await
-        .map_err(|e| crate::failure::internal("starting your session", e))?;
+        .or_internal("starting your session")?;
     Ok(id)
 }
 
@@ -50,14 +51,14 @@ pub async fn known_learner_id(
     let Some(id) = session
         .get::<String>(LEARNER_KEY)
         .await
-        .map_err(|e| crate::failure::internal("reading your session", e))?
+        .or_internal("reading your session")?
     else {
         return Ok(None);
     };
     store
         .ensure_learner(&id)
         .await
-        .map_err(|e| crate::failure::internal("loading your progress", e))?;
+        .or_internal("loading your progress")?;
     Ok(Some(id))
 }
 
@@ -79,7 +80,7 @@ pub async fn learner_id(store: &Store, session: &Session) -> Result<String, Back
     store
         .ensure_learner(&id)
         .await
-        .map_err(|e| crate::failure::internal("loading your progress", e))?;
+        .or_internal("loading your progress")?;
     Ok(id)
 }
 
@@ -91,7 +92,7 @@ pub async fn grades(
     store
         .latest_grades(learner)
         .await
-        .map_err(|e| crate::failure::internal("loading your answers", e))
+        .or_internal("loading your answers")
 }
 
 pub async fn profile(
@@ -126,13 +127,16 @@ pub async fn profile(
     let Some(id) = crate::learners::known_learner_id(store, session).await? else {
         return Ok(profile);
     };
-    let failed = |e| crate::failure::internal("loading your progress", e);
-    let learner = store.touch_learner(&id).await.map_err(failed)?;
+    let failed = "loading your progress";
+    let learner = store.touch_learner(&id).await.or_internal(failed)?;
     profile.cohort = match &learner.cohort_id {
-        Some(id) => store.cohort(id).await.map_err(failed)?.map(|c| c.name),
+        Some(id) => store.cohort(id).await.or_internal(failed)?.map(|c| c.name),
         None => None,
     };
-    let tallies = store.exercise_tallies(&learner.id).await.map_err(failed)?;
+    let tallies = store
+        .exercise_tallies(&learner.id)
+        .await
+        .or_internal(failed)?;
     let grades = crate::learners::grades(store, &learner.id).await?;
     profile.exercises_passed = tallies.values().filter(|t| t.passed).count() as u32;
     for exercise in &mut profile.exercises {
@@ -151,13 +155,16 @@ pub async fn resume_offer(
     session: &Session,
     code: &str,
 ) -> Result<ResumeOffer, BackendError> {
-    let failed = |e| crate::failure::internal("looking up the code", e);
-    let found = store.learner_by_resume_code(code).await.map_err(failed)?;
+    let failed = "looking up the code";
+    let found = store
+        .learner_by_resume_code(code)
+        .await
+        .or_internal(failed)?;
     let passed = match &found {
         Some(l) => store
             .exercise_tallies(&l.id)
             .await
-            .map_err(failed)?
+            .or_internal(failed)?
             .values()
             .filter(|t| t.passed)
             .count() as u32,
@@ -203,7 +210,7 @@ pub async fn rename(
     store
         .set_display_name(&me.id, name.as_deref())
         .await
-        .map_err(|e| crate::failure::internal("saving your name", e))?;
+        .or_internal("saving your name")?;
     progress.publish(&me.id);
     Ok(Notice::done(match name {
         Some(n) => format!("Saved. Your instructor sees you as “{n}”."),
@@ -222,7 +229,7 @@ pub async fn join(
     let joined = store
         .join_cohort(&me.id, code)
         .await
-        .map_err(|e| crate::failure::internal("joining the cohort", e))?;
+        .or_internal("joining the cohort")?;
     let Some(cohort) = joined else {
         return Ok(Notice::refused(format!(
             "No cohort has the join code “{}”. Check it with your instructor; letters and digits only, dashes optional.",
@@ -242,20 +249,20 @@ pub async fn resume(store: &Store, session: &Session, code: &str) -> Result<Noti
     let found = store
         .learner_by_resume_code(code)
         .await
-        .map_err(|e| crate::failure::internal("looking up the code", e))?;
+        .or_internal("looking up the code")?;
     let Some(found) = found else {
         return Ok(Notice::refused(format!(
             "No learner has the resume code “{}”.",
             code.trim()
         )));
     };
-    let failed = |e| crate::failure::internal("switching your session", e);
-    session.cycle_id().await.map_err(failed)?;
-    crate::auth::renew_csrf(session).await.map_err(failed)?;
+    let failed = "switching your session";
+    session.cycle_id().await.or_internal(failed)?;
+    crate::auth::renew_csrf(session).await.or_internal(failed)?;
     session
         .insert(LEARNER_KEY, found.id.clone())
         .await
-        .map_err(failed)?;
+        .or_internal(failed)?;
     Ok(Notice::done(
         "Welcome back: this browser now continues your work.",
     ))

@@ -4,6 +4,7 @@
 use crate::course::quiz::SubmissionError;
 use crate::course::Course;
 use crate::exercise::Exercises;
+use crate::failure::OrInternal;
 use crate::progress::{progress_of, ProgressSender};
 use crate::store::Store;
 use app::backend::BackendError;
@@ -64,7 +65,7 @@ pub async fn course_map(
             store
                 .exercise_tallies(&learner)
                 .await
-                .map_err(|e| crate::failure::internal("loading your progress", e))?,
+                .or_internal("loading your progress")?,
         ),
         None => Default::default(),
     };
@@ -108,7 +109,7 @@ pub async fn submit_quiz(
     store
         .record_quiz(&learner, lesson, quiz, &answers, &grade)
         .await
-        .map_err(|e| crate::failure::internal("saving your answers", e))?;
+        .or_internal("saving your answers")?;
     progress.publish(&learner);
     Ok(grade)
 }

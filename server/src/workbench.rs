@@ -28,7 +28,7 @@ pub enum WorkbenchError {
     #[error("This exercise has no hints.")]
     NoHints,
     #[error("the database: {0}")]
-    Store(#[from] sqlx::Error),
+    Store(#[from] crate::store::StoreError),
 }
 
 /// A draft's files together (a build may hold more; a draft is what someone is typing).

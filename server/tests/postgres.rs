@@ -7,7 +7,7 @@
 mod support;
 
 use app::dto::{BuildStatus, BuildView, CheckOutcome, ImageFacts, QuizAnswers, QuizGrade};
-use layerlab_server::store::{self, Attempt, Backend};
+use layerlab_server::store::{self, Attempt, Database};
 use std::collections::BTreeMap;
 use support::TestDb;
 
@@ -234,10 +234,13 @@ async fn story(url: &str) -> Vec<String> {
 async fn the_store_gives_the_same_answers_on_postgres_as_on_sqlite() {
     let sqlite = TestDb::sqlite();
     let postgres = TestDb::postgres();
-    assert_eq!(Backend::of(&sqlite.url()).expect("sqlite"), Backend::Sqlite);
     assert_eq!(
-        Backend::of(&postgres.url()).expect("postgres"),
-        Backend::Postgres
+        Database::of(&sqlite.url()).expect("sqlite"),
+        Database::Sqlite
+    );
+    assert_eq!(
+        Database::of(&postgres.url()).expect("postgres"),
+        Database::Postgres
     );
     let on_sqlite = story(&sqlite.url()).await;
     let on_postgres = story(&postgres.url()).await;
@@ -261,7 +264,7 @@ async fn the_store_gives_the_same_answers_on_postgres_as_on_sqlite() {
     let (first, _) = store::open(&postgres.url()).await.expect("open");
     let (second, _) = store::open(&postgres.url()).await.expect("reopen");
     assert_eq!(first.instance, second.instance);
-    assert_eq!(second.backend, Backend::Postgres);
+    assert_eq!(second.database, Database::Postgres);
     assert_eq!(
         second
             .latest_grades("ada")

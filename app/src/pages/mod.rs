@@ -71,7 +71,7 @@ pub(crate) fn MissingSection(title: &'static str, message: String) -> impl IntoV
 /// page shows `title` and what went wrong.
 pub(crate) fn loaded<T, V>(
     title: &'static str,
-    resource: Resource<Result<T, ServerFnError>>,
+    resource: Resource<Result<T, crate::error::BackendError>>,
     render: impl Fn(T) -> V + Copy + Send + Sync + 'static,
 ) -> impl IntoView
 where
@@ -92,11 +92,8 @@ where
 }
 
 /// A server function error as a short, readable message.
-pub(crate) fn error_text(err: &ServerFnError) -> String {
-    match err {
-        ServerFnError::ServerError(msg) => msg.clone(),
-        other => other.to_string(),
-    }
+pub(crate) fn error_text(err: &crate::error::BackendError) -> String {
+    err.to_string()
 }
 
 /// The message of a refused API request (`{"error": {"message": …}}`), or `fallback`.

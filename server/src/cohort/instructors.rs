@@ -3,6 +3,7 @@
 
 use crate::course::Course;
 use crate::exercise::Exercises;
+use crate::failure::OrInternal;
 use crate::store::{Attempt, Cohort, Instructor, Learner, Store};
 use app::backend::BackendError;
 use app::dto::{Dashboard, InstructorHome, Notice};
@@ -18,7 +19,7 @@ pub async fn instructor(store: &Store, session: &Session) -> Result<Instructor, 
     let instructor = store
         .instructor(&id)
         .await
-        .map_err(|e| crate::failure::internal("checking your login", e))?
+        .or_internal("checking your login")?
         .ok_or_else(refused)?;
     if instructor.credential_version != crate::auth::credential_version(session).await {
         let _ = session.remove::<String>(crate::auth::INSTRUCTOR_KEY).await;
@@ -39,7 +40,7 @@ pub async fn own_cohort(
     store
         .cohort_of(id, &instructor.id)
         .await
-        .map_err(|e| crate::failure::internal("loading the cohort", e))?
+        .or_internal("loading the cohort")?
         .ok_or_else(|| BackendError::NotFound("You have no cohort with this id.".into()))
 }
 
@@ -48,7 +49,7 @@ pub async fn home(store: &Store, session: &Session) -> Result<InstructorHome, Ba
     let cohorts = store
         .cohorts_of(&instructor.id)
         .await
-        .map_err(|e| crate::failure::internal("loading your cohorts", e))?;
+        .or_internal("loading your cohorts")?;
     Ok(InstructorHome {
         name: instructor.name,
         cohorts: cohorts
@@ -70,7 +71,7 @@ pub async fn dashboard(
     let cohort = own_cohort(store, session, cohort).await?;
     let mut dashboard = crate::cohort::dashboard(store, course, exercises, &cohort)
         .await
-        .map_err(|e| crate::failure::internal("loading the cohort's progress", e))?;
+        .or_internal("loading the cohort's progress")?;
     dashboard.notice = crate::auth::take_notice(session).await;
     Ok(dashboard)
 }
@@ -83,23 +84,23 @@ pub async fn cohort_attempt(
     attempt: &str,
 ) -> Result<(Attempt, Learner, String), BackendError> {
     let instructor = instructor(store, session).await?;
-    let failed = |e| crate::failure::internal("loading the attempt", e);
+    let failed = "loading the attempt";
     let missing = crate::failure::no_such_attempt;
     let found = store
         .attempt_any(attempt)
         .await
-        .map_err(failed)?
+        .or_internal(failed)?
         .ok_or_else(missing)?;
     let learner = store
         .learner(&found.learner_id)
         .await
-        .map_err(failed)?
+        .or_internal(failed)?
         .ok_or_else(missing)?;
     let cohort_id = learner.cohort_id.clone().ok_or_else(missing)?;
     store
         .cohort_of(&cohort_id, &instructor.id)
         .await
-        .map_err(failed)?
+        .or_internal(failed)?
         .ok_or_else(missing)?;
     Ok((found, learner, cohort_id))
 }
@@ -124,7 +125,7 @@ pub async fn create_cohort(
     let cohort = store
         .create_cohort(&instructor.id, &name)
         .await
-        .map_err(|e| crate::failure::internal("creating the cohort", e))?;
+        .or_internal("creating the cohort")?;
     let notice = Notice::done(format!(
         "Cohort “{}” created. Learners join with the code {}.",
         cohort.name, cohort.join_code
@@ -174,7 +175,7 @@ pub async fn log_in(
     let found = store
         .instructor_by_name(name)
         .await
-        .map_err(|e| crate::failure::internal("checking your login", e))?;
+        .or_internal("checking your login")?;
     let password = form.password;
     let hash = found.as_ref().map_or_else(
         || crate::auth::decoy_hash().to_string(),
@@ -195,16 +196,16 @@ pub async fn log_in(
         return Ok(LoggedIn::No(Notice::refused(text)));
     };
     throttle.succeeded(name, form.address);
-    let failed = |e| crate::failure::internal("logging you in", e);
-    session.cycle_id().await.map_err(failed)?;
-    crate::auth::renew_csrf(session).await.map_err(failed)?;
+    let failed = "logging you in";
+    session.cycle_id().await.or_internal(failed)?;
+    crate::auth::renew_csrf(session).await.or_internal(failed)?;
     session
         .insert(crate::auth::INSTRUCTOR_KEY, instructor.id)
         .await
-        .map_err(failed)?;
+        .or_internal(failed)?;
     session
         .insert(crate::auth::CREDENTIAL_KEY, instructor.credential_version)
         .await
-        .map_err(failed)?;
+        .or_internal(failed)?;
     Ok(LoggedIn::Yes)
 }

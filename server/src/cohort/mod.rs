@@ -169,7 +169,7 @@ pub async fn dashboard(
     course: &Course,
     exercises: &Exercises,
     cohort: &crate::store::Cohort,
-) -> sqlx::Result<Dashboard> {
+) -> crate::store::Result<Dashboard> {
     let learners = store.cohort_learners(&cohort.id).await?;
     let ids: Vec<String> = learners.iter().map(|l| l.id.clone()).collect();
     let attempts = tally(&store.attempt_rows(&ids).await?);

@@ -5,6 +5,7 @@ use super::instructors::own_cohort;
 use crate::course::quiz::describe_answer;
 use crate::course::Course;
 use crate::exercise::Exercises;
+use crate::failure::OrInternal;
 use crate::store::Store;
 use app::backend::BackendError;
 use app::dto::{ExerciseAttempts, LearnerRecord, QuizRecord};
@@ -19,14 +20,17 @@ pub async fn learner_record(
     learner: &str,
 ) -> Result<LearnerRecord, BackendError> {
     let cohort = own_cohort(store, session, cohort).await?;
-    let failed = |e| crate::failure::internal("loading the learner's work", e);
-    let learners = store.cohort_learners(&cohort.id).await.map_err(failed)?;
+    let failed = "loading the learner's work";
+    let learners = store
+        .cohort_learners(&cohort.id)
+        .await
+        .or_internal(failed)?;
     let person = learners
         .iter()
         .find(|l| l.id == learner)
         .ok_or_else(|| BackendError::NotFound("This learner is not in this cohort.".into()))?;
     let ids = [person.id.clone()];
-    let rows = store.attempt_rows(&ids).await.map_err(failed)?;
+    let rows = store.attempt_rows(&ids).await.or_internal(failed)?;
     let exercises = crate::cohort::columns(course, exercises)
         .into_iter()
         .filter_map(|(_, item)| match item {
@@ -51,7 +55,7 @@ pub async fn learner_record(
     let quizzes = store
         .quiz_answers(&ids)
         .await
-        .map_err(failed)?
+        .or_internal(failed)?
         .into_iter()
         .rev()
         .map(|a| QuizRecord {

@@ -158,7 +158,9 @@ impl From<BackendError> for AppError {
         match e {
             BackendError::NotFound(m) => Self::NotFound(m),
             BackendError::Invalid(m) => Self::BadRequest(m),
-            BackendError::Internal(m) => Self::Internal(m),
+            BackendError::Internal(m) | BackendError::Unreachable(m) | BackendError::Call(m) => {
+                Self::Internal(m)
+            }
             BackendError::Unauthorized(m) => Self::LoginRequired(m),
         }
     }

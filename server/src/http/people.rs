@@ -7,6 +7,7 @@ use super::AppError;
 use crate::auth::{self, csrf_ok, INSTRUCTOR_KEY};
 use crate::auth::{leave_notice, set_notice};
 use crate::cohort::instructors::{self, LoggedIn};
+use crate::failure::OrInternal;
 use crate::learners;
 use crate::state::AppState;
 use axum::extract::{Path, State};
@@ -179,11 +180,8 @@ async fn logout(session: Session, Form(form): Form<TokenForm>) -> Result<Redirec
     session
         .remove::<String>(INSTRUCTOR_KEY)
         .await
-        .map_err(|e| crate::failure::internal("logging you out", e))?;
-    session
-        .cycle_id()
-        .await
-        .map_err(|e| crate::failure::internal("logging you out", e))?;
+        .or_internal("logging you out")?;
+    session.cycle_id().await.or_internal("logging you out")?;
     set_notice(&session, true, "You are logged out.").await;
     Ok(Redirect::to("/instructor/login"))
 }
@@ -215,7 +213,7 @@ async fn export_csv(
     let dashboard =
         crate::cohort::dashboard(&state.store, &state.course, &state.exercises, &cohort)
             .await
-            .map_err(|e| crate::failure::internal("exporting the cohort", e))?;
+            .or_internal("exporting the cohort")?;
     let file: String = cohort
         .name
         .chars()

@@ -58,7 +58,7 @@ async fn follow(id: &str, events: &str, state: BuildState) -> Result<(), String>
                 return Ok(());
             }
             Ok(_) => state.log.clear(Some(id.to_string())),
-            Err(ServerFnError::Request(_)) => return Err(
+            Err(crate::error::BackendError::Unreachable(_)) => return Err(
                 "Lost the connection to the server. Check that it is running, then build again."
                     .into(),
             ),
