@@ -152,22 +152,7 @@ impl Events {
     /// The next event; `None` when the stream ends.
     pub async fn next(&mut self) -> Option<Event> {
         loop {
-            if let Some(end) = self.buffer.find("\n\n") {
-                let block: String = self.buffer.drain(..end + 2).collect();
-                let mut name = String::from("message");
-                let mut data = String::new();
-                for line in block.lines() {
-                    if let Some(v) = line.strip_prefix("event:") {
-                        name = v.trim().to_string();
-                    } else if let Some(v) = line.strip_prefix("data:") {
-                        data.push_str(v.trim_start());
-                    }
-                }
-                if data.is_empty() {
-                    continue;
-                }
-                let data = serde_json::from_str(&data)
-                    .unwrap_or_else(|e| panic!("event {name} is not JSON ({e}): {data}"));
+            if let Some((name, data)) = crate::support::take_event(&mut self.buffer) {
                 return Some(Event {
                     name,
                     data,

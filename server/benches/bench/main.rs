@@ -14,10 +14,10 @@
 //! `cargo bench -p layerlab-server --bench bench -- [part ...]` runs some parts only; a run of
 //! every part rewrites the generated section of BENCHMARKS.md.
 
-#[path = "../../tests/support/mod.rs"]
+#[path = "../../tests/testsuite/support/mod.rs"]
+#[allow(dead_code, unused_imports)] // the bench uses part of what the tests share
 mod support;
-#[path = "../../tests/support/browser.rs"]
-mod web;
+use support::browser as web;
 
 mod api;
 mod browser;

@@ -6,7 +6,7 @@
 //! container by address and name. Nothing connects, the host saw nothing, the build still
 //! grades, the probe still reaches the learner's own server, and the engine is left clean.
 
-mod support;
+use crate::support;
 
 use axum::http::StatusCode;
 use serde_json::{json, Value};

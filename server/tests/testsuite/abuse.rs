@@ -3,7 +3,7 @@
 //! gigabyte of build output, and afterwards the engine holds no container of this server and
 //! no image that no attempt references.
 
-mod support;
+use crate::support;
 
 use axum::http::StatusCode;
 use serde_json::{json, Value};

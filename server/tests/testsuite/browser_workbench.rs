@@ -3,10 +3,9 @@
 //! blocks the page, a verdict where the learner looks, keyboard-only use, phone widths,
 //! hints only for real tries, and drafts that survive leaving the page and another device.
 
-mod support;
+use crate::support;
 
-#[path = "support/browser.rs"]
-mod web;
+use crate::support::browser as web;
 
 use fantoccini::{Client, Locator};
 use serde_json::json;

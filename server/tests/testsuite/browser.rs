@@ -2,10 +2,9 @@
 //! server process: the course map, following a lesson link, and a quiz graded in place once
 //! the page has hydrated — and the same quiz with JavaScript off, as a plain form post.
 
-mod support;
+use crate::support;
 
-#[path = "support/browser.rs"]
-mod web;
+use crate::support::browser as web;
 
 use fantoccini::{Client, Locator};
 use serde_json::json;

@@ -3,7 +3,7 @@
 //! site stays up; cut during a build, the build ends with `engine_unavailable`; restored,
 //! builds work again without restarting the server.
 
-mod support;
+use crate::support;
 
 use axum::http::StatusCode;
 use std::path::{Path, PathBuf};

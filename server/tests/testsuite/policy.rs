@@ -5,7 +5,7 @@
 //! base images, earlier stages by name and number, scratch, one's own earlier image, a
 //! small honest tar — still build.
 
-mod support;
+use crate::support;
 
 use layerlab_server::policy;
 use serde_json::Value;

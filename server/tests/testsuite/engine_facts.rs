@@ -4,7 +4,7 @@
 //! counter), a step that writes without end, a build that fails, is cancelled or is cut off
 //! by a killed server after committing big steps, and a disk below the floor.
 
-mod support;
+use crate::support;
 
 use serde_json::Value;
 use std::time::Duration;

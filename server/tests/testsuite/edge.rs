@@ -5,7 +5,7 @@
 //! formulas in the CSV export. Each asserts the refusal, what the caller is told, and what
 //! was (not) left behind.
 
-mod support;
+use crate::support;
 
 use axum::http::{HeaderMap, StatusCode};
 use http_body_util::BodyExt;

@@ -2,7 +2,7 @@
 //! attempts) the real engine: isolation between learners, the instructor gate, CSRF, the CSV
 //! export, the `instructor add` command, and progress surviving a killed server.
 
-mod support;
+use crate::support;
 
 use axum::http::StatusCode;
 use serde_json::json;

@@ -4,7 +4,7 @@
 //! password). Needs the Postgres server `./x test` starts (`LAYERLAB_TEST_POSTGRES`); the
 //! `http` and `people` suites also run again on Postgres there.
 
-mod support;
+use crate::support;
 
 use app::dto::{BuildStatus, BuildView, CheckOutcome, ImageFacts, QuizAnswers, QuizGrade};
 use layerlab_server::store::{self, Attempt, Database};

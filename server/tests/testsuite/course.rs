@@ -1,7 +1,7 @@
 //! The course as data, checked like `layerlab check-course` does: the real course and its
 //! exercises load, and authoring mistakes are reported with the file and the fix.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 

@@ -1,7 +1,7 @@
 //! The HTTP surface through the real router (`oneshot`): pages, API, quiz grading with and
 //! without JavaScript, and behaviour with the engine up and down.
 
-mod support;
+use crate::support;
 
 use serde_json::json;
 use support::{TestClient, LOCAL_ENGINE};

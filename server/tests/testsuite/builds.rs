@@ -3,7 +3,7 @@
 //! every exercise's solution (passes) and starter (fails). Needs the engine and
 //! `busybox:latest` (`./x test` seeds it); a missing engine fails these tests.
 
-mod support;
+use crate::support;
 
 use axum::http::StatusCode;
 use serde_json::Value;

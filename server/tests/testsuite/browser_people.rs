@@ -3,10 +3,9 @@
 //! instructor's record of a learner and the compare page read oldest first, and `/me`, all
 //! usable by keyboard and without sideways scrolling 390 px wide.
 
-mod support;
+use crate::support;
 
-#[path = "support/browser.rs"]
-mod web;
+use crate::support::browser as web;
 
 use fantoccini::{Client, Locator};
 use serde_json::json;
