@@ -172,10 +172,18 @@ pub async fn resume_offer(
     };
     Ok(ResumeOffer {
         code: crate::store::normalize_code(code),
-        learner_name: found.as_ref().map(crate::cohort::display_name),
+        learner_name: found.as_ref().map(display_name),
         exercises_passed: passed,
         csrf: crate::auth::page_csrf(session).await?,
     })
+}
+
+/// The name an instructor sees: the display name, or "Learner" and the id's start.
+pub fn display_name(learner: &Learner) -> String {
+    match learner.display_name.as_deref() {
+        Some(name) if !name.trim().is_empty() => name.to_string(),
+        _ => format!("Learner {}", &learner.id[..learner.id.len().min(6)]),
+    }
 }
 
 /// Longest display name or cohort name accepted.

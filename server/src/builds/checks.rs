@@ -2,7 +2,6 @@
 //! runs with other inputs, every layer's files, a rebuild after a change, a build that fills
 //! the cache first, the base images under the image, and the files an exercise provides.
 
-use super::pipeline::{build_within_policy, MAX_PRINTED_IMAGES};
 use super::*;
 
 /// At most this many root filesystem archives are kept in memory.

@@ -124,6 +124,24 @@ pub enum ExploreError {
 
 pub(crate) use crate::sync::lock;
 
+/// Build `job` as the build policy allows: judged before the engine sees anything, and the
+/// image that comes back checked again (see `policy`).
+pub(super) async fn build_within_policy(
+    docker: &Client,
+    job: BuildJob<'_>,
+    on: &mut (dyn FnMut(BuildProgress) + Send),
+) -> Result<engine_build::Built, BuildFailure> {
+    let approved = crate::policy::check(docker, &job).await?;
+    let tag = job.tag.clone();
+    let built = engine_build::build(docker, job, on).await?;
+    crate::policy::verify_built(docker, &approved, &built.image_id, &tag).await?;
+    Ok(built)
+}
+
+/// At most this many image ids a build's log may name are remembered (a step could print
+/// many; the builder names one per step).
+pub(super) const MAX_PRINTED_IMAGES: usize = 512;
+
 /// How often the janitor's periodic sweep runs, unless configured.
 pub const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(300);
 

@@ -4,6 +4,49 @@
 
 use super::checks::{cache_taken, ExtraFacts};
 use super::*;
+use app::dto::{ImageFacts, RunFacts};
+
+/// Why a build stopped before its verdict, with the checks judged on what it had made.
+struct Stopped {
+    failure: BuildFailure,
+    checks: Option<Vec<app::dto::CheckOutcome>>,
+}
+
+impl From<BuildFailure> for Stopped {
+    /// Stopped before there was an image: every check is judged on nothing, and says so.
+    fn from(failure: BuildFailure) -> Self {
+        Stopped {
+            failure,
+            checks: None,
+        }
+    }
+}
+
+/// The cache-filling build's outcome (see `fill_cache`), for the check of what the cache gave.
+type Warmed = Result<engine_build::Built, String>;
+
+/// Say in the log how this build differs from a plain `docker build`.
+fn log_build_options(record: &BuildRecord, job: &BuildJob<'_>) {
+    if job.no_cache {
+        record.log(
+            LogPhase::Server,
+            "Building with --no-cache: every step runs anew.".into(),
+        );
+    }
+    if !job.build_args.is_empty() {
+        record.log(
+            LogPhase::Server,
+            format!(
+                "Building with {}",
+                job.build_args
+                    .iter()
+                    .map(|(k, v)| format!("--build-arg {k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+        );
+    }
+}
 
 impl Builds {
     /// Stop what the cancelled build left on the engine — its run and check containers, its
@@ -62,6 +105,8 @@ impl Builds {
         .await;
     }
 
+    /// A build from its turn to its verdict, stage by stage; whichever stage stops it says
+    /// why, with the checks judged on what had been made by then.
     pub(super) async fn pipeline(
         self: Arc<Self>,
         record: Arc<BuildRecord>,
@@ -69,12 +114,29 @@ impl Builds {
         context: BuildContext,
         previous_done: Option<watch::Receiver<bool>>,
     ) {
-        let id = record.view().id;
         // This build's arguments, and the checks that judge it with them filled in.
         let exercise = exercise.map(|e| {
             let args = e.args_for_a_build();
             e.with_build_args(&args)
         });
+        let _builder = self.wait_for_turn(&record, previous_done).await;
+        let exercise = exercise.as_ref();
+        if let Err(stopped) = self.stages(&record, exercise, &context).await {
+            let checks = stopped
+                .checks
+                .or_else(|| exercise.map(|e| e.judge(Facts::default())));
+            self.fail_judged(&record, exercise, &context, stopped.failure, checks)
+                .await;
+        }
+    }
+
+    /// Wait for the learner's previous build to end, then for a builder; the learner sees
+    /// their place in the queue meanwhile.
+    async fn wait_for_turn(
+        &self,
+        record: &BuildRecord,
+        previous_done: Option<watch::Receiver<bool>>,
+    ) -> turns::Turn {
         if let Some(mut previous) = previous_done {
             let _ = previous.wait_for(|d| *d).await;
         }
@@ -87,41 +149,108 @@ impl Builds {
                 format!("Waiting for a free builder ({position} ahead of you)…"),
             );
         }
-        let _builder = entry.wait().await;
+        let builder = entry.wait().await;
         record.update(|v| {
             v.status = BuildStatus::Building;
             v.queue_position = None;
         });
-        let docker = match self.engine.client().await {
-            Ok(d) => d,
-            Err(problem) => {
-                let failure = BuildFailure {
-                    code: "engine_unavailable".into(),
-                    message: format!(
-                        "Builds are unavailable right now: {}",
-                        crate::engine::without_address(self.engine.host(), &problem)
-                    ),
-                    line: None,
+        builder
+    }
+
+    /// The stages, in order: connect, build, inspect, run, gather what the checks need,
+    /// judge, and keep the verdict.
+    async fn stages(
+        &self,
+        record: &BuildRecord,
+        exercise: Option<&Exercise>,
+        context: &BuildContext,
+    ) -> Result<(), Stopped> {
+        let docker = self.connect().await?;
+        let exercise_id = exercise.map_or_else(|| PLAYGROUND.to_string(), |e| e.id.clone());
+        let labels = self.container_labels(record, &exercise_id);
+        let tag = format!("layerlab/{exercise_id}:{}", record.view().id);
+        let (built, warmed) = self
+            .build_stage(&docker, record, exercise, context, &labels, &tag)
+            .await?;
+        let (image, config) = self
+            .inspect_stage(&docker, record, &exercise_id, &built, &tag)
+            .await?;
+        let run = self
+            .run_stage(&docker, record, exercise, &built, &config, &labels)
+            .await
+            .map_err(|failure| {
+                // The image is there: what can be judged without the run is.
+                let facts = Facts {
+                    image: Some(&image),
+                    config: Some(&config),
+                    stages: Some(built.stages()),
+                    ..Facts::default()
                 };
-                return self
-                    .fail(&record, exercise.as_ref(), &context, failure)
-                    .await;
+                Stopped {
+                    failure,
+                    checks: exercise.map(|e| e.judge(facts)),
+                }
+            })?;
+        let mut extra = match exercise {
+            Some(e) => {
+                self.check_facts(&docker, record, e, context, &built, &labels)
+                    .await
             }
+            None => ExtraFacts::default(),
         };
-        if let Some(failure) = self.disk_too_full(&docker).await {
-            return self
-                .fail(&record, exercise.as_ref(), &context, failure)
-                .await;
+        if let Some(warmed) = warmed {
+            extra.cache = Some(cache_taken(&docker, &built, &warmed).await);
         }
-        let exercise_id = exercise
-            .as_ref()
-            .map(|e| e.id.clone())
-            .unwrap_or_else(|| PLAYGROUND.into());
+        let checks = exercise.map(|e| {
+            e.judge(Facts {
+                image: Some(&image),
+                config: Some(&config),
+                run: run.as_ref(),
+                paths: Some(&extra.paths),
+                commands: &extra.commands,
+                stages: Some(built.stages()),
+                rebuild: extra.rebuild.as_ref(),
+                variants: &extra.variants,
+                layer_paths: extra.layer_paths.as_ref(),
+                texts: extra.texts.as_ref(),
+                bases_under: extra.bases_under.as_deref(),
+                cache: extra.cache.as_ref(),
+            })
+        });
+        self.complete(record, exercise, context, |v| {
+            v.status = BuildStatus::Succeeded;
+            v.run = run;
+            v.checks = checks;
+        })
+        .await;
+        self.remove_superseded(&docker, record, &exercise_id, &built.image_id, &tag)
+            .await;
+        Ok(())
+    }
+
+    /// A connection to the engine, with room on its disk for a build.
+    async fn connect(&self) -> Result<Client, BuildFailure> {
+        let docker = self.engine.client().await.map_err(|problem| BuildFailure {
+            code: "engine_unavailable".into(),
+            message: format!(
+                "Builds are unavailable right now: {}",
+                crate::engine::without_address(self.engine.host(), &problem)
+            ),
+            line: None,
+        })?;
+        match self.disk_too_full(&docker).await {
+            Some(failure) => Err(failure),
+            None => Ok(docker),
+        }
+    }
+
+    /// The labels of every container this build starts (its runs and checks): whose, which
+    /// build, which installation, which exercise.
+    fn container_labels(&self, record: &BuildRecord, exercise_id: &str) -> HashMap<String, String> {
         let attempt = format!("{}/{exercise_id}", record.owner);
-        let image_labels = self.image_labels(&attempt);
-        let container_labels = HashMap::from([
+        HashMap::from([
             (engine_build::ATTEMPT_LABEL.to_string(), attempt),
-            (engine_build::BUILD_LABEL.to_string(), id.clone()),
+            (engine_build::BUILD_LABEL.to_string(), record.view().id),
             (engine_build::OWNER_LABEL.to_string(), record.owner.clone()),
             (
                 engine_build::INSTANCE_LABEL.to_string(),
@@ -129,57 +258,43 @@ impl Builds {
             ),
             (
                 engine_build::EXERCISE_LABEL.to_string(),
-                exercise_id.clone(),
+                exercise_id.to_string(),
             ),
-        ]);
+        ])
+    }
+
+    /// Build the learner's files (with the exercise's provided files beside them) within the
+    /// policy, its log and step images followed as they come; first filling the cache when a
+    /// check needs it filled.
+    async fn build_stage(
+        &self,
+        docker: &Client,
+        record: &BuildRecord,
+        exercise: Option<&Exercise>,
+        context: &BuildContext,
+        labels: &HashMap<String, String>,
+        tag: &str,
+    ) -> Result<(engine_build::Built, Option<Warmed>), BuildFailure> {
+        let id = record.view().id;
+        let attempt = labels[engine_build::ATTEMPT_LABEL].clone();
         // The files the exercise provides go beside the learner's (the context as stored
         // with the attempt stays the learner's own).
-        let context = match self
-            .with_provided_files(&docker, exercise.as_ref(), &context, &container_labels)
-            .await
-        {
-            Ok(with) => with,
-            Err(failure) => {
-                return self
-                    .fail(&record, exercise.as_ref(), &context, failure)
-                    .await;
-            }
-        };
-        let tag = format!("layerlab/{exercise_id}:{id}");
+        let context = &self
+            .with_provided_files(docker, exercise, context, labels)
+            .await?;
         let job = BuildJob {
             build_id: &id,
-            context: &context,
-            tag: tag.clone(),
-            labels: image_labels,
-            network: exercise.as_ref().is_some_and(|e| e.build_network),
-            build_args: exercise
-                .as_ref()
-                .map(|e| e.build_args.clone())
-                .unwrap_or_default(),
+            context,
+            tag: tag.to_string(),
+            labels: self.image_labels(&attempt),
+            network: exercise.is_some_and(|e| e.build_network),
+            build_args: exercise.map(|e| e.build_args.clone()).unwrap_or_default(),
             cache_from: Vec::new(),
             no_cache: record.view().no_cache,
             limits: &self.settings.build,
             base_images: &self.settings.base_images,
         };
-        if job.no_cache {
-            record.log(
-                LogPhase::Server,
-                "Building with --no-cache: every step runs anew.".into(),
-            );
-        }
-        if !job.build_args.is_empty() {
-            record.log(
-                LogPhase::Server,
-                format!(
-                    "Building with {}",
-                    job.build_args
-                        .iter()
-                        .map(|(k, v)| format!("--build-arg {k}={v}"))
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                ),
-            );
-        }
+        log_build_options(record, &job);
         // The images the log names are stored as they come, so that a server killed mid-build
         // leaves the next start a list to check and clean up (janitor).
         let (printed_tx, printed_rx) = watch::channel(Vec::<String>::new());
@@ -215,42 +330,36 @@ impl Builds {
         };
         // A check that the learner's build takes nothing from the cache needs the cache
         // filled first: the same files, built once as usual.
-        let warmed = match exercise
-            .as_ref()
-            .filter(|e| e.checks.iter().any(|c| c.check.needs_warm_cache()))
+        let warmed = match exercise.filter(|e| e.checks.iter().any(|c| c.check.needs_warm_cache()))
         {
-            Some(e) => Some(self.fill_cache(&docker, &record, e, &context).await),
+            Some(e) => Some(self.fill_cache(docker, record, e, context).await),
             None => None,
         };
-        let outcome = build_within_policy(&docker, job, &mut on_progress).await;
+        let outcome = build_within_policy(docker, job, &mut on_progress).await;
         if warmed.is_some() {
             // Only its step images' ids are needed from here on.
-            self.remove_fill_build(&docker, &record, exercise.as_ref())
-                .await;
+            self.remove_fill_build(docker, record, exercise).await;
         }
         drop(printed_tx);
         let _ = persist.await;
-        let built = match outcome {
-            Ok(built) => built,
-            Err(failure) => {
-                return self
-                    .fail(&record, exercise.as_ref(), &context, failure)
-                    .await
-            }
-        };
+        Ok((outcome?, warmed))
+    }
+
+    /// What the engine says of the image: its facts and configuration. An image that, with
+    /// the stages it was built from, is bigger than the workshop keeps is removed.
+    async fn inspect_stage(
+        &self,
+        docker: &Client,
+        record: &BuildRecord,
+        exercise_id: &str,
+        built: &engine_build::Built,
+        tag: &str,
+    ) -> Result<(ImageFacts, ImageConfigFacts), BuildFailure> {
         let stage_images = self
-            .own_stage_images(&docker, &record, &exercise_id, &built)
+            .own_stage_images(docker, record, exercise_id, built)
             .await;
         lock(&record.state).stage_images = stage_images;
-
-        let (image, config) = match image_facts(&docker, &built.image_id).await {
-            Ok(facts) => facts,
-            Err(failure) => {
-                return self
-                    .fail(&record, exercise.as_ref(), &context, failure)
-                    .await;
-            }
-        };
+        let (image, config) = image_facts(docker, &built.image_id).await?;
         record.update(|v| v.image = Some(image.clone()));
         // The engine labels the image after the last step the log shows (layerlab's own
         // labels), which gives it a new id: say which id the result is about.
@@ -270,110 +379,69 @@ impl Builds {
         // The stages this build made stay on the disk too (as the next build's cache): what
         // they add above their bases counts with the image.
         let own_stages = lock(&record.state).stage_images.clone();
-        let stage_bytes = stage_bytes_added(&docker, &built, &own_stages).await;
-        if image.size_bytes + stage_bytes > max_image {
-            let _ = docker.remove_image(&tag).await;
-            let what = if stage_bytes > 0 {
-                format!(
-                    "The image is {} and the earlier stages it was built from add {} more",
-                    app::dto::human_size(image.size_bytes),
-                    app::dto::human_size(stage_bytes)
-                )
-            } else {
-                format!("The image is {}", app::dto::human_size(image.size_bytes))
-            };
-            let failure = BuildFailure {
-                code: "image_too_large".into(),
-                message: format!(
-                    "{what}, more than the {} this workshop keeps, so it was removed. Leave out build tools and files the program does not need (a multi-stage build helps).",
-                    app::dto::human_size(max_image)
-                ),
-                line: None,
-            };
-            return self
-                .fail(&record, exercise.as_ref(), &context, failure)
-                .await;
+        let stage_bytes = stage_bytes_added(docker, built, &own_stages).await;
+        if image.size_bytes + stage_bytes <= max_image {
+            return Ok((image, config));
         }
-
-        let run = match run_plan(exercise.as_ref(), &config) {
-            Some(RunStep {
-                command,
-                timeout,
-                probe,
-                stop,
-            }) => {
-                record.update(|v| v.status = BuildStatus::Running);
-                let limits = RunLimits {
-                    timeout: timeout.unwrap_or(self.settings.run.timeout),
-                    ..self.settings.run.clone()
-                };
-                let job = RunJob {
-                    image: &built.image_id,
-                    command,
-                    entrypoint: None,
-                    env: Vec::new(),
-                    labels: container_labels.clone(),
-                    probe,
-                    stop,
-                    watch_health: None,
-                    freeze_when_healthy: false,
-                    limits: &limits,
-                };
-                let mut on_line = |line: String| record.log(LogPhase::Run, line);
-                match engine_run::run(&docker, job, &mut on_line).await {
-                    Ok(run) => Some(run),
-                    Err(failure) => {
-                        // The image is there: what can be judged without the run is.
-                        let facts = Facts {
-                            image: Some(&image),
-                            config: Some(&config),
-                            stages: Some(built.stages()),
-                            ..Facts::default()
-                        };
-                        let checks = exercise.as_ref().map(|e| e.judge(facts));
-                        return self
-                            .fail_judged(&record, exercise.as_ref(), &context, failure, checks)
-                            .await;
-                    }
-                }
-            }
-            None => None,
+        let _ = docker.remove_image(tag).await;
+        let what = if stage_bytes > 0 {
+            format!(
+                "The image is {} and the earlier stages it was built from add {} more",
+                app::dto::human_size(image.size_bytes),
+                app::dto::human_size(stage_bytes)
+            )
+        } else {
+            format!("The image is {}", app::dto::human_size(image.size_bytes))
         };
-        let mut extra = match &exercise {
-            Some(e) => {
-                self.check_facts(&docker, &record, e, &context, &built, &container_labels)
-                    .await
-            }
-            None => ExtraFacts::default(),
-        };
-        if let Some(warmed) = warmed {
-            extra.cache = Some(cache_taken(&docker, &built, &warmed).await);
-        }
-        let checks: Option<Vec<app::dto::CheckOutcome>> = exercise.as_ref().map(|e| {
-            let facts = Facts {
-                image: Some(&image),
-                config: Some(&config),
-                run: run.as_ref(),
-                paths: Some(&extra.paths),
-                commands: &extra.commands,
-                stages: Some(built.stages()),
-                rebuild: extra.rebuild.as_ref(),
-                variants: &extra.variants,
-                layer_paths: extra.layer_paths.as_ref(),
-                texts: extra.texts.as_ref(),
-                bases_under: extra.bases_under.as_deref(),
-                cache: extra.cache.as_ref(),
-            };
-            e.judge(facts)
-        });
-        self.complete(&record, exercise.as_ref(), &context, |v| {
-            v.status = BuildStatus::Succeeded;
-            v.run = run;
-            v.checks = checks;
+        Err(BuildFailure {
+            code: "image_too_large".into(),
+            message: format!(
+                "{what}, more than the {} this workshop keeps, so it was removed. Leave out build tools and files the program does not need (a multi-stage build helps).",
+                app::dto::human_size(max_image)
+            ),
+            line: None,
         })
-        .await;
-        self.remove_superseded(&docker, &record, &exercise_id, &built.image_id, &tag)
-            .await;
+    }
+
+    /// Run the image as the exercise (or, in the playground, the image's own command) says;
+    /// `None` when there is nothing to run.
+    async fn run_stage(
+        &self,
+        docker: &Client,
+        record: &BuildRecord,
+        exercise: Option<&Exercise>,
+        built: &engine_build::Built,
+        config: &ImageConfigFacts,
+        labels: &HashMap<String, String>,
+    ) -> Result<Option<RunFacts>, BuildFailure> {
+        let Some(RunStep {
+            command,
+            timeout,
+            probe,
+            stop,
+        }) = run_plan(exercise, config)
+        else {
+            return Ok(None);
+        };
+        record.update(|v| v.status = BuildStatus::Running);
+        let limits = RunLimits {
+            timeout: timeout.unwrap_or(self.settings.run.timeout),
+            ..self.settings.run.clone()
+        };
+        let job = RunJob {
+            image: &built.image_id,
+            command,
+            entrypoint: None,
+            env: Vec::new(),
+            labels: labels.clone(),
+            probe,
+            stop,
+            watch_health: None,
+            freeze_when_healthy: false,
+            limits: &limits,
+        };
+        let mut on_line = |line: String| record.log(LogPhase::Run, line);
+        engine_run::run(docker, job, &mut on_line).await.map(Some)
     }
 
     /// Why no build may start now for lack of disk, if so: the engine's data root has less
@@ -489,19 +557,8 @@ impl Builds {
         ])
     }
 
-    pub(super) async fn fail(
-        &self,
-        record: &BuildRecord,
-        exercise: Option<&Exercise>,
-        context: &BuildContext,
-        failure: BuildFailure,
-    ) {
-        let checks = exercise.map(|e| e.judge(Facts::default()));
-        self.fail_judged(record, exercise, context, failure, checks)
-            .await;
-    }
-
-    /// [`Self::fail`] with the checks already judged on what was known when it failed.
+    /// End the build as failed, with the checks judged on what was known when it failed;
+    /// what it left on the engine goes.
     pub(super) async fn fail_judged(
         &self,
         record: &BuildRecord,
@@ -630,24 +687,6 @@ impl Builds {
         }
     }
 }
-
-/// Build `job` as the build policy allows: judged before the engine sees anything, and the
-/// image that comes back checked again (see `policy`).
-pub(super) async fn build_within_policy(
-    docker: &Client,
-    job: BuildJob<'_>,
-    on: &mut (dyn FnMut(BuildProgress) + Send),
-) -> Result<engine_build::Built, BuildFailure> {
-    let approved = crate::policy::check(docker, &job).await?;
-    let tag = job.tag.clone();
-    let built = engine_build::build(docker, job, on).await?;
-    crate::policy::verify_built(docker, &approved, &built.image_id, &tag).await?;
-    Ok(built)
-}
-
-/// At most this many image ids a build's log may name are remembered (a step could print
-/// many; the builder names one per step).
-pub(super) const MAX_PRINTED_IMAGES: usize = 512;
 
 /// Store the image ids a running build's log has named, each time the list grows.
 pub(super) async fn persist_printed_images(

@@ -7,7 +7,7 @@ pub mod record;
 
 use crate::course::Course;
 use crate::exercise::Exercises;
-use crate::store::{tally, AttemptRow, Learner, QuizAnswerRow, Store};
+use crate::store::{tally, AttemptRow, QuizAnswerRow, Store};
 use app::dto::{
     human_size, AttemptSummary, CohortSummary, Dashboard, DashboardCell, DashboardColumn,
     DashboardRow, ProgressStatus,
@@ -77,13 +77,7 @@ fn short_title(title: &str) -> String {
     out
 }
 
-/// The name an instructor sees: the display name, or "Learner" and the id's start.
-pub fn display_name(learner: &Learner) -> String {
-    match learner.display_name.as_deref() {
-        Some(name) if !name.trim().is_empty() => name.to_string(),
-        _ => format!("Learner {}", &learner.id[..learner.id.len().min(6)]),
-    }
-}
+pub use crate::learners::display_name;
 
 pub fn summary(cohort: &crate::store::Cohort, learners: u32) -> CohortSummary {
     CohortSummary {

@@ -1,7 +1,6 @@
 //! A test server's database, SQLite or PostgreSQL, and what the server left on the engine
 //! removed when it goes.
 
-
 /// A test server's database: a SQLite file in a folder of its own, or, when the tests run with
 /// `LAYERLAB_TEST_DATABASE=postgres` (or a test asks for one), a fresh database on the
 /// Postgres server `./x test` starts (`LAYERLAB_TEST_POSTGRES`). When the last handle goes,
