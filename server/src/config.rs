@@ -252,7 +252,7 @@ fn default_concurrency() -> usize {
 
 impl LimitArgs {
     pub fn settings(&self) -> crate::builds::BuildSettings {
-        use crate::engine::{build::BuildLimits, run::RunLimits};
+        use crate::engine::{builder::BuildLimits, run::RunLimits};
         use std::time::Duration;
         const MIB: i64 = 1024 * 1024;
         let defaults = crate::builds::BuildSettings::default();

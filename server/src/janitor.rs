@@ -5,7 +5,7 @@
 //! untagged images).
 
 use crate::builds::Builds;
-use crate::engine::build::{ATTEMPT_LABEL, INSTANCE_LABEL};
+use crate::engine::builder::{ATTEMPT_LABEL, INSTANCE_LABEL};
 use crate::engine::cleanup::{
     remove_build_images, remove_dangling, remove_old_probe_network, sweep_containers,
 };

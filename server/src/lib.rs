@@ -17,15 +17,14 @@ pub mod learners;
 pub mod lessons;
 pub mod policy;
 pub mod progress;
-pub mod state;
 pub mod store;
 pub mod sync;
 pub mod workbench;
 
 use anyhow::Context;
 use config::ServeConfig;
+use http::state::AppState;
 use leptos::config::LeptosOptions;
-use state::AppState;
 use std::sync::Arc;
 
 /// The name the browser bundle's files carry: `/pkg/layerlab.js`, `/pkg/layerlab_bg.wasm`.

@@ -6,7 +6,6 @@
 
 use crate::support::{cookie_pair, http, ServerProcess, TestDb, LOCAL_ENGINE};
 use crate::table::{Figure, Goal};
-use serde_json::json;
 use std::sync::Arc;
 
 const ROUNDS: usize = 3;
@@ -59,16 +58,8 @@ async fn round(sessions: usize) -> (u64, u64, u64) {
                     )
                     .await;
                     assert!(status.is_success(), "learner {i}: {status}");
-                    let (status, _, body) = http(
-                        "POST",
-                        &server.url("/fn/submit_quiz"),
-                        Some(&cookie),
-                        Some(
-                            &json!({"lesson": "multi-stage-builds", "quiz": "multi-stage",
-                                     "answers": [["which-image", ["last"]], ["ships", ["tool"]], ["static", ["libc"]], ["target", ["--target build"]]]}),
-                        ),
-                    )
-                    .await;
+                    let (status, body) =
+                        crate::support::classroom::answer_quiz(&server, &cookie).await;
                     assert!(status.is_success(), "learner {i}: {body}");
                     cookie
                 })

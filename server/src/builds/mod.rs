@@ -7,7 +7,7 @@
 //! `pipeline` a build's way from its turn to its verdict and clean-up, `checks` what the
 //! exercise's checks need gathered on the engine beyond the image and its run.
 
-use crate::engine::build::{self as engine_build, BuildJob, BuildLimits, BuildProgress};
+use crate::engine::builder::{self as engine_build, BuildJob, BuildLimits, BuildProgress};
 use crate::engine::context::{BuildContext, ContextError, ContextLimits};
 use crate::engine::image::{image_facts, paths_exist as image_paths_exist, ImageConfigFacts};
 use crate::engine::run::{self as engine_run, RunJob, RunLimits};

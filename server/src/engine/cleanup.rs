@@ -2,7 +2,7 @@
 //! images tagged for a build, dangling stage images, an older version's network. What to
 //! remove and when is the janitor's and the builds' business; how is this module's.
 
-use super::build::{BUILD_LABEL, INSTANCE_LABEL};
+use super::builder::{BUILD_LABEL, INSTANCE_LABEL};
 use super::Client;
 use bollard::query_parameters::{
     ListContainersOptionsBuilder, ListImagesOptionsBuilder, RemoveContainerOptionsBuilder,

@@ -21,7 +21,7 @@ pub async fn image_facts(
 ) -> Result<(ImageFacts, ImageConfigFacts), BuildFailure> {
     facts_of(&client.docker, image)
         .await
-        .map_err(|e| super::build::engine_unavailable(client.host(), &e))
+        .map_err(|e| super::builder::engine_unavailable(client.host(), &e))
 }
 
 async fn facts_of(
@@ -73,7 +73,10 @@ async fn facts_of(
                 empty
             }
         };
-        if item.created_by.contains(super::build::INTERNAL_LABEL_STEP) {
+        if item
+            .created_by
+            .contains(super::builder::INTERNAL_LABEL_STEP)
+        {
             continue;
         }
         entries.push(HistoryEntry {
@@ -152,20 +155,7 @@ async fn paths_in(
         DownloadFromContainerOptionsBuilder, RemoveContainerOptionsBuilder,
     };
     use futures::StreamExt;
-    let body = bollard::models::ContainerCreateBody {
-        image: Some(image.to_string()),
-        // Never started; a command is only needed because scratch images have none.
-        cmd: Some(vec!["/layerlab-never-started".into()]),
-        network_disabled: Some(true),
-        ..Default::default()
-    };
-    let id = docker
-        .create_container(
-            None::<bollard::query_parameters::CreateContainerOptions>,
-            body,
-        )
-        .await?
-        .id;
+    let id = never_started(docker, image, None).await?;
     let mut found = std::collections::BTreeMap::new();
     for path in paths {
         let options = DownloadFromContainerOptionsBuilder::new()
@@ -312,21 +302,11 @@ pub async fn root_filesystem(
     let docker = &client.docker;
     use anyhow::Context;
     use futures::StreamExt;
-    let config = bollard::models::ContainerCreateBody {
-        image: Some(image.to_string()),
-        network_disabled: Some(true),
-        labels: Some(labels),
-        ..Default::default()
-    };
-    let created = docker
-        .create_container(
-            None::<bollard::query_parameters::CreateContainerOptions>,
-            config,
-        )
+    let created = never_started(docker, image, Some(labels))
         .await
         .with_context(|| format!("cannot make a container of {image}"))?;
     let mut bytes = Vec::new();
-    let mut stream = docker.export_container(&created.id);
+    let mut stream = docker.export_container(&created);
     let mut failed = None;
     while let Some(chunk) = stream.next().await {
         match chunk {
@@ -350,8 +330,8 @@ pub async fn root_filesystem(
     let remove = bollard::query_parameters::RemoveContainerOptionsBuilder::new()
         .force(true)
         .build();
-    if let Err(e) = docker.remove_container(&created.id, Some(remove)).await {
-        tracing::warn!(container = %created.id, "could not remove an export container: {e}");
+    if let Err(e) = docker.remove_container(&created, Some(remove)).await {
+        tracing::warn!(container = %created, "could not remove an export container: {e}");
     }
     match failed {
         Some(e) => Err(e),
@@ -630,7 +610,30 @@ impl Client {
             Err(bollard::errors::Error::DockerResponseServerError {
                 status_code: 404, ..
             }) => Ok(None),
-            Err(e) => Err(super::build::engine_unavailable(self.host(), &e)),
+            Err(e) => Err(super::builder::engine_unavailable(self.host(), &e)),
         }
     }
+}
+
+/// A container of `image` that is made to be read (its files), never started: no network,
+/// and a command only because scratch images have none. Its ID.
+async fn never_started(
+    docker: &Docker,
+    image: &str,
+    labels: Option<HashMap<String, String>>,
+) -> Result<String, bollard::errors::Error> {
+    let body = bollard::models::ContainerCreateBody {
+        image: Some(image.to_string()),
+        cmd: Some(vec!["/layerlab-never-started".into()]),
+        network_disabled: Some(true),
+        labels,
+        ..Default::default()
+    };
+    let created = docker
+        .create_container(
+            None::<bollard::query_parameters::CreateContainerOptions>,
+            body,
+        )
+        .await?;
+    Ok(created.id)
 }

@@ -1,9 +1,9 @@
 //! The Docker engine, through bollard: connecting and telling in plain words whether it can
 //! build right now ([`Engine::status`]), packing a learner's files ([`context`]), building
-//! them ([`build`]), reading what was built ([`image`]), running it ([`run`]), and making base
+//! them ([`builder`]), reading what was built ([`image`]), running it ([`run`]), and making base
 //! images where no registry is reachable ([`seed`]).
 
-pub mod build;
+pub mod builder;
 mod cgroup;
 pub mod cleanup;
 pub mod usage;

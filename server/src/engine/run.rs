@@ -5,7 +5,7 @@
 //! connects from inside that namespace ([`super::netns`]) or, where it cannot enter it, from a
 //! helper container sharing it. The container is always removed.
 
-use super::build::BUILD_LABEL;
+use super::builder::BUILD_LABEL;
 use super::netns::{NetNs, NetnsError};
 use super::strip_ansi;
 use super::Client;
@@ -1061,6 +1061,6 @@ fn run_failure(host: &str, e: &bollard::errors::Error) -> BuildFailure {
             ),
             line: None,
         },
-        other => super::build::engine_unavailable(host, other),
+        other => super::builder::engine_unavailable(host, other),
     }
 }

@@ -2,9 +2,9 @@
 //! here, is graded, and the learner is sent back to the lesson, which shows the result.
 
 use super::lesson_pages::PageKey;
+use super::state::AppState;
 use super::AppError;
 use crate::course::quiz::SubmissionError;
-use crate::state::AppState;
 use app::backend::{Backend, BackendError};
 use app::document::{self, banner_text, Loaded};
 use app::dto::{LessonBlock, QuizAnswers, UngradedAnswers, ANSWER_FIELD_PREFIX};

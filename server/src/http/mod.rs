@@ -2,19 +2,19 @@
 //! files, and the Leptos pages and server functions. Each module brings its own router.
 
 pub mod admission;
-mod builds;
+mod build_api;
 mod error;
 mod guards;
 mod learn;
 pub mod lesson_pages;
 mod people;
 pub mod session_cache;
+pub mod state;
 mod status;
 mod workbench;
 
 pub use error::AppError;
 
-use crate::state::AppState;
 use app::backend::BackendHandle;
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -24,6 +24,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Router;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
+use state::AppState;
 use std::path::Path;
 use std::sync::Arc;
 use tower_http::services::ServeDir;
@@ -61,7 +62,7 @@ pub fn router(
     Router::new()
         .merge(status::router())
         .merge(learn::router())
-        .merge(builds::router())
+        .merge(build_api::router())
         .merge(workbench::router())
         .merge(people::router())
         .leptos_routes_with_context(&state, route_list(), provide_backend.clone(), {

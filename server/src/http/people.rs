@@ -3,13 +3,13 @@
 //! dashboard's live event stream.
 
 use super::admission::{in_words, refusal, ClientAddress};
+use super::state::AppState;
 use super::AppError;
 use crate::auth::{self, csrf_ok, INSTRUCTOR_KEY};
 use crate::auth::{leave_notice, set_notice};
 use crate::cohort::instructors::{self, LoggedIn};
 use crate::failure::OrInternal;
 use crate::learners;
-use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -44,11 +44,11 @@ async fn attempt_layers(
     State(state): State<AppState>,
     session: Session,
     Path(id): Path<String>,
-    axum::extract::Query(query): axum::extract::Query<super::builds::LayersQuery>,
+    axum::extract::Query(query): axum::extract::Query<super::build_api::LayersQuery>,
 ) -> Result<axum::response::Response, AppError> {
     let (attempt, _, _) =
         crate::cohort::instructors::cohort_attempt(&state.store, &session, &id).await?;
-    Ok(query.answer(&*super::builds::explore(&state, &attempt.view).await?))
+    Ok(query.answer(&*super::build_api::explore(&state, &attempt.view).await?))
 }
 
 async fn check_csrf(session: &Session, token: &str) -> Result<(), AppError> {
@@ -247,7 +247,7 @@ async fn cohort_events(
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, AppError> {
     let cohort = crate::cohort::instructors::own_cohort(&state.store, &session, &id).await?;
     let instructor = crate::cohort::instructors::instructor(&state.store, &session).await?;
-    let guard = super::builds::open_stream(&state, &format!("instructor:{}", instructor.id))?;
+    let guard = super::build_api::open_stream(&state, &format!("instructor:{}", instructor.id))?;
     let receiver = state.progress.subscribe();
     let store = state.store.clone();
     let ready = json_event("ready", &cohort.id);

@@ -1,6 +1,6 @@
 //! `GET /healthz` and `GET /api/v1/status`.
 
-use crate::state::AppState;
+use super::state::AppState;
 use app::dto::EngineStatus;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -118,7 +118,7 @@ async fn status(State(state): State<AppState>, session: Session) -> Response {
     let mut isolation = None;
     if engine.reachable {
         if let Ok(docker) = state.engine.client().await {
-            engine.images = crate::engine::build::local_base_images(&docker).await;
+            engine.images = crate::engine::builder::local_base_images(&docker).await;
         }
         isolation = state.engine.isolation().await.ok();
     }

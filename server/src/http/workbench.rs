@@ -3,9 +3,9 @@
 //! `GET /api/v1/builds/{id}/log` hands over a build's whole log as a text file.
 
 use super::admission::ClientAddress;
+use super::state::AppState;
 use super::AppError;
 use crate::learners::{build_owner, learner_id};
-use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
@@ -26,7 +26,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/exercises/{id}/hints", post(reveal_hint))
         .route("/api/v1/builds/{id}/log", get(download_log))
         .layer(axum::extract::DefaultBodyLimit::max(
-            super::builds::MAX_BODY_BYTES,
+            super::build_api::MAX_BODY_BYTES,
         ))
 }
 
@@ -48,7 +48,7 @@ async fn save_draft(
     let body = body.map_err(|_| {
         AppError::TooLarge(format!(
             "The request is larger than {} MiB.",
-            super::builds::MAX_BODY_BYTES / 1024 / 1024
+            super::build_api::MAX_BODY_BYTES / 1024 / 1024
         ))
     })?;
     let draft: Draft = serde_json::from_slice(&body).map_err(|e| {

@@ -19,7 +19,7 @@ pub mod archive;
 pub mod dockerfile;
 pub mod expand;
 
-use crate::engine::build::{BuildJob, ATTEMPT_LABEL, INSTANCE_LABEL};
+use crate::engine::builder::{BuildJob, ATTEMPT_LABEL, INSTANCE_LABEL};
 use crate::engine::Client;
 use app::dto::BuildFailure;
 use dockerfile::Node;

@@ -60,6 +60,25 @@ async fn create_cohort(c: &mut TestClient, name: &str) -> (String, String) {
     (id, code)
 }
 
+/// A logged-in instructor with a new cohort, and a learner who joined it with its code:
+/// (instructor, learner, cohort id).
+async fn class_of_one(
+    instructor: &str,
+    password: &str,
+    cohort: &str,
+) -> (TestClient, TestClient, String) {
+    let mut teacher = TestClient::new(LOCAL_ENGINE).await;
+    add_instructor(&teacher.database_url(), instructor, password);
+    log_in(&mut teacher, instructor, password).await;
+    let (id, code) = create_cohort(&mut teacher, cohort).await;
+    let mut learner = teacher.another();
+    let csrf = learner.csrf("/me").await;
+    learner
+        .post_form("/me/join", &format!("csrf={csrf}&code={code}"))
+        .await;
+    (teacher, learner, id)
+}
+
 #[tokio::test]
 async fn a_learner_cannot_read_another_learners_attempts() {
     let mut a = TestClient::new(LOCAL_ENGINE).await;
@@ -743,15 +762,7 @@ async fn stage_images_of_a_superseded_attempt_are_removed_even_after_a_restart()
 /// gone. The HTML the islands swap in (a build's outcome, the dashboard) is just as private.
 #[tokio::test]
 async fn layers_are_served_to_the_learner_and_their_instructor_only() {
-    let mut teacher = TestClient::new(LOCAL_ENGINE).await;
-    add_instructor(&teacher.database_url(), "grace", "compiler-1952");
-    log_in(&mut teacher, "grace", "compiler-1952").await;
-    let (cohort, code) = create_cohort(&mut teacher, "layers").await;
-    let mut learner = teacher.another();
-    let csrf = learner.csrf("/me").await;
-    learner
-        .post_form("/me/join", &format!("csrf={csrf}&code={code}"))
-        .await;
+    let (mut teacher, mut learner, cohort) = class_of_one("grace", "compiler-1952", "layers").await;
     let dockerfile = "FROM busybox:latest\nRUN head -c 1048576 /dev/zero > /big && echo kept > /keep\nRUN rm /big\nCMD [\"cat\", \"/keep\"]\n";
     let (result, _) = learner.build(None, &[("Dockerfile", dockerfile)]).await;
     assert_eq!(result["status"], "succeeded", "{result:#}");
@@ -890,15 +901,8 @@ async fn layers_are_served_to_the_learner_and_their_instructor_only() {
 /// open the same comparison, nobody else can.
 #[tokio::test]
 async fn attempts_are_charted_and_two_can_be_compared() {
-    let mut teacher = TestClient::new(LOCAL_ENGINE).await;
-    add_instructor(&teacher.database_url(), "edsger", "goto-considered");
-    log_in(&mut teacher, "edsger", "goto-considered").await;
-    let (cohort, code) = create_cohort(&mut teacher, "history").await;
-    let mut learner = teacher.another();
-    let csrf = learner.csrf("/me").await;
-    learner
-        .post_form("/me/join", &format!("csrf={csrf}&code={code}"))
-        .await;
+    let (mut teacher, mut learner, cohort) =
+        class_of_one("edsger", "goto-considered", "history").await;
     let root = support::repo_root().join("exercises/goodbye-neighbor");
     let read = |p: &str| std::fs::read_to_string(root.join(p)).expect("exercise file");
     let (greet, starter, solution) = (
@@ -980,15 +984,8 @@ async fn attempts_are_charted_and_two_can_be_compared() {
 /// them) with times to the second; quiz answers in the words the learner saw.
 #[tokio::test]
 async fn the_instructor_reads_attempts_oldest_first_and_quiz_answers_in_words() {
-    let mut teacher = TestClient::new(LOCAL_ENGINE).await;
-    add_instructor(&teacher.database_url(), "barbara", "liskov-substitution");
-    log_in(&mut teacher, "barbara", "liskov-substitution").await;
-    let (cohort, code) = create_cohort(&mut teacher, "order").await;
-    let mut learner = teacher.another();
-    let csrf = learner.csrf("/me").await;
-    learner
-        .post_form("/me/join", &format!("csrf={csrf}&code={code}"))
-        .await;
+    let (mut teacher, mut learner, cohort) =
+        class_of_one("barbara", "liskov-substitution", "order").await;
     let grade = learner
         .post_json(
             "/fn/submit_quiz",

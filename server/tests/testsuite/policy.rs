@@ -521,7 +521,7 @@ async fn the_policys_cost_per_build() {
         .await
         .expect("the Docker engine");
     let base_images = vec!["busybox:latest".to_string(), "gcc:12".to_string()];
-    let limits = layerlab_server::engine::build::BuildLimits::default();
+    let limits = layerlab_server::engine::builder::BuildLimits::default();
     let honest = tar(&[(
         header("app/hello.txt", b'0', 15, ""),
         b"hello from tar\n".to_vec(),
@@ -546,7 +546,7 @@ async fn the_policys_cost_per_build() {
             &layerlab_server::engine::context::ContextLimits::default(),
         )
         .expect("context");
-        let job = layerlab_server::engine::build::BuildJob {
+        let job = layerlab_server::engine::builder::BuildJob {
             build_id: "policy-cost",
             context: &context,
             tag: "layerlab/playground:policy-cost".into(),

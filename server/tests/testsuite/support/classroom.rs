@@ -82,16 +82,7 @@ pub async fn run(learners: usize, extra: &[&str]) -> Report {
                 let cookie = super::start_learner(&server.base_url).await;
                 let lesson = server.url("/learn/anatomy-of-a-dockerfile");
                 assert_eq!(timed_get(&lesson, &cookie, &samples).await, StatusCode::OK);
-                let (status, _, body) = http(
-                    "POST",
-                    &server.url("/fn/submit_quiz"),
-                    Some(&cookie),
-                    Some(
-                        &json!({"lesson": "multi-stage-builds", "quiz": "multi-stage",
-                                 "answers": [["which-image", ["last"]], ["ships", ["tool"]], ["static", ["libc"]], ["target", ["--target build"]]]}),
-                    ),
-                )
-                .await;
+                let (status, body) = answer_quiz(&server, &cookie).await;
                 assert_eq!(status, StatusCode::OK, "learner {i}: {body}");
                 let (status, _, body) = http(
                     "POST",
@@ -176,4 +167,19 @@ pub async fn run(learners: usize, extra: &[&str]) -> Report {
         peak_rss_kib: peak.load(Ordering::Relaxed),
         wall,
     }
+}
+
+/// Answer the multi-stage lesson's quiz (rightly) as `cookie`'s learner: status and body.
+pub async fn answer_quiz(server: &ServerProcess, cookie: &str) -> (StatusCode, String) {
+    let (status, _, body) = http(
+        "POST",
+        &server.url("/fn/submit_quiz"),
+        Some(cookie),
+        Some(
+            &json!({"lesson": "multi-stage-builds", "quiz": "multi-stage",
+                     "answers": [["which-image", ["last"]], ["ships", ["tool"]], ["static", ["libc"]], ["target", ["--target build"]]]}),
+        ),
+    )
+    .await;
+    (status, body)
 }

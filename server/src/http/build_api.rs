@@ -2,10 +2,10 @@
 //! `GET /api/v1/builds/{id}/events` (Server-Sent Events). The UI uses these same endpoints.
 
 use super::admission::{ClientAddress, StreamGuard};
+use super::state::AppState;
 use super::AppError;
 use crate::builds::{status_of, BuildEvent};
 use crate::learners::{build_owner, learner_id};
-use crate::state::AppState;
 use app::dto::{BuildAccepted, BuildRequest, BuildView, StatusUpdate};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};

@@ -30,9 +30,9 @@ pub struct AppState {
     pub store: Store,
     pub progress: ProgressSender,
     /// Lesson pages as rendered, shared by learners who see the same (`http::lesson_pages`).
-    pub lesson_pages: Arc<crate::http::lesson_pages::LessonPages>,
+    pub lesson_pages: Arc<super::lesson_pages::LessonPages>,
     /// Limits per client address and per person at the HTTP edge (`http::admission`).
-    pub edge: Arc<crate::http::admission::Edge>,
+    pub edge: Arc<super::admission::Edge>,
     /// How often each learner's drafts may be saved.
     pub drafts: Arc<crate::workbench::DraftGate>,
 }
