@@ -334,7 +334,8 @@ pub struct StatusUpdate {
 }
 
 /// An exercise as the workbench shows it: statement, starter files, what will be checked.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// (`Default` is the learner's side empty: no progress, attempts, draft or hints yet.)
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ExerciseView {
     pub id: String,
     pub title: String,

@@ -529,16 +529,14 @@ impl Builds {
         let mut leftovers = crate::engine::image::made_since(&docker, &printed, since).await;
         let mut removed = 0;
         // The engine may still be removing the step container of a stopped step, which keeps
-        // its image in use for a moment; on a busy engine (other builds committing and
-        // removing at once) that moment can last seconds, so the waits grow (about 20 s in
-        // all). What is still left after that, the janitor's sweep removes.
-        for wait_ms in [0, 250, 500, 1000, 1000, 2000, 2000, 3000, 4000, 6000] {
-            tokio::time::sleep(std::time::Duration::from_millis(wait_ms)).await;
+        // its image in use for a moment.
+        for _ in 0..10 {
             removed += crate::engine::cleanup::remove_dangling(&docker, &leftovers).await;
             leftovers = crate::engine::image::made_since(&docker, &leftovers, since).await;
             if leftovers.is_empty() {
                 break;
             }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         }
         if removed > 0 {
             tracing::info!(build = %record.view().id, removed, "removed the images of a build that did not succeed");

@@ -151,9 +151,7 @@ async fn paths_in(
     image: &str,
     paths: &[String],
 ) -> Result<std::collections::BTreeMap<String, bool>, bollard::errors::Error> {
-    use bollard::query_parameters::{
-        DownloadFromContainerOptionsBuilder, RemoveContainerOptionsBuilder,
-    };
+    use bollard::query_parameters::DownloadFromContainerOptionsBuilder;
     use futures::StreamExt;
     let id = never_started(docker, image, None).await?;
     let mut found = std::collections::BTreeMap::new();
@@ -169,33 +167,13 @@ async fn paths_in(
                 ..
             })) => false,
             Some(Err(e)) => {
-                let _ = docker
-                    .remove_container(
-                        &id,
-                        Some(
-                            RemoveContainerOptionsBuilder::new()
-                                .force(true)
-                                .v(true)
-                                .build(),
-                        ),
-                    )
-                    .await;
+                let _ = remove_unstarted(docker, &id).await;
                 return Err(e);
             }
         };
         found.insert(path.clone(), exists);
     }
-    docker
-        .remove_container(
-            &id,
-            Some(
-                RemoveContainerOptionsBuilder::new()
-                    .force(true)
-                    .v(true)
-                    .build(),
-            ),
-        )
-        .await?;
+    remove_unstarted(docker, &id).await?;
     Ok(found)
 }
 
@@ -327,10 +305,7 @@ pub async fn root_filesystem(
         }
     }
     drop(stream);
-    let remove = bollard::query_parameters::RemoveContainerOptionsBuilder::new()
-        .force(true)
-        .build();
-    if let Err(e) = docker.remove_container(&created, Some(remove)).await {
+    if let Err(e) = remove_unstarted(docker, &created).await {
         tracing::warn!(container = %created, "could not remove an export container: {e}");
     }
     match failed {
@@ -636,4 +611,13 @@ async fn never_started(
         )
         .await?;
     Ok(created.id)
+}
+
+/// Remove a container [`never_started`] made, with its anonymous volumes.
+async fn remove_unstarted(docker: &Docker, id: &str) -> Result<(), bollard::errors::Error> {
+    let remove = bollard::query_parameters::RemoveContainerOptionsBuilder::new()
+        .force(true)
+        .v(true)
+        .build();
+    docker.remove_container(id, Some(remove)).await
 }

@@ -686,14 +686,8 @@ impl Exercise {
                 })
                 .collect(),
             starter: files_view(&self.starter),
-            progress: Default::default(),
-            last: None,
-            attempts: Vec::new(),
-            running: None,
-            next: None,
-            draft_at: None,
-            hints: Vec::new(),
             hint_count: self.hints.len(),
+            ..ExerciseView::default()
         }
     }
 }
@@ -783,16 +777,8 @@ pub fn playground_view() -> ExerciseView {
         run_summary: Some(
             "After a successful build, layerlab runs the image's CMD once, with no network.".into(),
         ),
-        provided: Vec::new(),
         starter: files_view(&starter),
-        progress: Default::default(),
-        last: None,
-        attempts: Vec::new(),
-        running: None,
-        next: None,
-        draft_at: None,
-        hints: Vec::new(),
-        hint_count: 0,
+        ..ExerciseView::default()
     }
 }
 

@@ -109,21 +109,17 @@ impl Store {
     }
 
     pub async fn cohort(&self, id: &str) -> Result<Option<Cohort>> {
-        Ok(sqlx::query("SELECT * FROM cohorts WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(cohort_from))
+        self.one("SELECT * FROM cohorts WHERE id = $1", id, cohort_from)
+            .await
     }
 
     pub async fn cohort_by_join_code(&self, code: &str) -> Result<Option<Cohort>> {
-        Ok(sqlx::query("SELECT * FROM cohorts WHERE join_code = $1")
-            .bind(normalize_code(code))
-            .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(cohort_from))
+        self.one(
+            "SELECT * FROM cohorts WHERE join_code = $1",
+            normalize_code(code),
+            cohort_from,
+        )
+        .await
     }
 
     /// The cohort's learners, by name then by when they came.

@@ -49,21 +49,17 @@ impl Store {
     }
 
     pub async fn learner(&self, id: &str) -> Result<Option<Learner>> {
-        Ok(sqlx::query("SELECT * FROM learners WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(learner_from))
+        self.one("SELECT * FROM learners WHERE id = $1", id, learner_from)
+            .await
     }
 
     pub async fn learner_by_resume_code(&self, code: &str) -> Result<Option<Learner>> {
-        Ok(sqlx::query("SELECT * FROM learners WHERE resume_code = $1")
-            .bind(normalize_code(code))
-            .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(learner_from))
+        self.one(
+            "SELECT * FROM learners WHERE resume_code = $1",
+            normalize_code(code),
+            learner_from,
+        )
+        .await
     }
 
     pub async fn set_display_name(&self, id: &str, name: Option<&str>) -> Result<()> {

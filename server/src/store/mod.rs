@@ -528,6 +528,21 @@ fn stage_images_from(row: &AnyRow) -> (String, Vec<String>) {
 const ATTEMPT_COLUMNS: &str = "id, learner_id, exercise, status, passed, checks_passed, checks_total, size_bytes, layers, created_at";
 
 impl Store {
+    /// The one row `sql` finds with `value` for its `$1`, made into a `T` by `from`.
+    async fn one<T>(
+        &self,
+        sql: &str,
+        value: impl AsRef<str>,
+        from: fn(&AnyRow) -> T,
+    ) -> Result<Option<T>> {
+        Ok(sqlx::query(sql)
+            .bind(value.as_ref().to_string())
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(from))
+    }
+
     /// Now in milliseconds, but later than every stamp this store gave before: two answers
     /// sent within one millisecond keep their order (a learner's latest grade is the last row).
     fn stamp(&self) -> i64 {

@@ -80,7 +80,8 @@ async fn output_that_imitates_the_builder_is_refused_and_believed_nowhere() {
     let mut victim = TestClient::new(LOCAL_ENGINE).await;
     // The victim's multi-stage build leaves an untagged stage image: the kind of image a
     // forged ` ---> <id>` line would make the clean-up remove.
-    let marker = format!("victim-{}", std::process::id());
+    // Unique to this run of this test: every suite shares the process (and its id).
+    let marker = format!("victim-{}-{}", std::process::id(), uuid_like_nonce());
     let (view, log) = victim
         .build(
             None,
@@ -221,7 +222,12 @@ async fn a_step_that_writes_past_the_image_limit_is_stopped_while_it_runs() {
         "RUN head -c 30000000 /dev/zero > /first\nRUN head -c 30000000 /dev/zero > /second; sleep 200",
     ];
     for writer in writers {
-        let marker = format!("disk-{}-{}", std::process::id(), writer.len());
+        let marker = format!(
+            "disk-{}-{}-{}",
+            std::process::id(),
+            writer.len(),
+            uuid_like_nonce()
+        );
         let dockerfile = format!("FROM busybox:latest\nRUN echo {marker}\n{writer}\n");
         let (view, _log) = learner.build(None, &[("Dockerfile", &dockerfile)]).await;
         assert_eq!(code(&view), "step_too_large", "{writer}: {view}");
@@ -252,7 +258,7 @@ async fn learner_instance(client: &TestClient) -> String {
 async fn failed_and_cancelled_builds_leave_none_of_their_steps() {
     let mut learner = TestClient::new(LOCAL_ENGINE).await;
     // Big steps, then a failing one.
-    let marker = format!("failed-{}", std::process::id());
+    let marker = format!("failed-{}-{}", std::process::id(), uuid_like_nonce());
     let dockerfile = format!(
         "FROM busybox:latest AS one\nRUN echo {marker} && head -c 20000000 /dev/zero > /a\nFROM busybox:latest\nRUN echo {marker} && head -c 20000000 /dev/zero > /b\nRUN false\n"
     );
@@ -273,7 +279,7 @@ async fn failed_and_cancelled_builds_leave_none_of_their_steps() {
     assert!(image_exists("busybox:latest"));
 
     // Cancelled after committing a big step: submitting again stops it and removes it.
-    let marker = format!("cancelled-{}", std::process::id());
+    let marker = format!("cancelled-{}-{}", std::process::id(), uuid_like_nonce());
     let slow = format!(
         "FROM busybox:latest\nRUN echo {marker} && head -c 20000000 /dev/zero > /a\nRUN sleep 120\n"
     );
@@ -315,7 +321,7 @@ async fn failed_and_cancelled_builds_leave_none_of_their_steps() {
 async fn a_build_cut_off_by_a_killed_server_leaves_none_of_its_steps() {
     let server = support::ServerProcess::start(LOCAL_ENGINE);
     let cookie = support::start_learner(&server.base_url).await;
-    let marker = format!("killed-{}", std::process::id());
+    let marker = format!("killed-{}-{}", std::process::id(), uuid_like_nonce());
     let dockerfile = format!(
         "FROM busybox:latest\nRUN echo {marker} && head -c 20000000 /dev/zero > /a\nRUN sleep 120\n"
     );
@@ -413,7 +419,8 @@ async fn a_volume_cannot_carry_writes_past_the_limits() {
 #[tokio::test]
 async fn the_stages_a_build_keeps_count_with_its_image() {
     let mut learner = TestClient::with_args(LOCAL_ENGINE, &["--max-image-mb=40"]).await;
-    let marker = format!("stages-{}", std::process::id());
+    // Unique to this run of this test: another suite's build may name "stages-<pid>" too.
+    let marker = format!("stages-{}-{}", std::process::id(), uuid_like_nonce());
     let dockerfile = format!(
         "FROM busybox:latest AS a\nRUN echo {marker}-a && head -c 20000000 /dev/urandom > /blob\nFROM busybox:latest AS b\nRUN echo {marker}-b && head -c 20000000 /dev/urandom > /blob\nFROM busybox:latest\nCOPY --from=a /etc/passwd /a\nCOPY --from=b /etc/passwd /b\nCMD [\"true\"]\n"
     );
@@ -453,7 +460,7 @@ async fn a_build_is_stopped_when_the_disk_falls_below_the_floor_while_it_runs() 
     // stopped long before it is done).
     let floor = format!("--min-free-disk-mb={}", free_mb.saturating_sub(250));
     let mut learner = TestClient::with_args(LOCAL_ENGINE, &[&floor, "--max-image-mb=4096"]).await;
-    let marker = format!("floor-{}", std::process::id());
+    let marker = format!("floor-{}-{}", std::process::id(), uuid_like_nonce());
     let dockerfile = format!(
         "FROM busybox:latest\nRUN echo {marker}\nRUN dd if=/dev/zero of=/big bs=1M count=1500 && sleep 30\n"
     );

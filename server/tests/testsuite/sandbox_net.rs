@@ -414,19 +414,11 @@ async fn a_learners_run_reaches_neither_the_host_nor_another_learners_container(
 
     // Clean: no container of these builds, no network the server made.
     let builds = [
-        victim_build.as_str(),
-        web["id"].as_str().expect("id"),
-        playground["id"].as_str().expect("id"),
+        victim_build.clone(),
+        web["id"].as_str().expect("id").to_string(),
+        playground["id"].as_str().expect("id").to_string(),
     ];
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !containers_of(&builds).is_empty() && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(
-        containers_of(&builds),
-        Vec::<String>::new(),
-        "no container left"
-    );
+    assert_no_containers_of(&builds).await;
     drop(_network);
     let mut made: BTreeSet<String> = network_names()
         .difference(&networks_before)
