@@ -153,6 +153,58 @@ pub struct ServeConfig {
     pub limits: LimitArgs,
     #[command(flatten)]
     pub edge: EdgeArgs,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+/// The class registry learners push to: by default one layerlab starts itself.
+#[derive(Debug, Clone, Args)]
+pub struct RegistryArgs {
+    /// Use the registry that runs at this address (`host:port` or `http://host:port`, a
+    /// distribution or zot registry) instead of starting one.
+    #[arg(long, env = "LAYERLAB_REGISTRY_URL", conflicts_with = "no_registry")]
+    pub registry_url: Option<String>,
+    /// Run without a registry: pushing is unavailable, and the pages say why.
+    #[arg(long, env = "LAYERLAB_NO_REGISTRY")]
+    pub no_registry: bool,
+    /// Where the registry layerlab starts keeps its configuration, log and images.
+    #[arg(
+        long,
+        env = "LAYERLAB_REGISTRY_DIR",
+        default_value = "layerlab-registry"
+    )]
+    pub registry_dir: PathBuf,
+    /// Where it listens: a loopback address (the engine then speaks plain HTTP to it with no
+    /// setting of its own); port 0 picks a free one. Image references name this address, so
+    /// keep it the same from one start to the next.
+    #[arg(long, env = "LAYERLAB_REGISTRY_ADDR", default_value = "127.0.0.1:5100")]
+    pub registry_addr: SocketAddr,
+    /// The registry program (Debian's docker-registry; `./x` installs it).
+    #[arg(
+        long,
+        env = "LAYERLAB_REGISTRY_PROGRAM",
+        default_value = "docker-registry"
+    )]
+    pub registry_program: PathBuf,
+}
+
+impl RegistryArgs {
+    pub fn settings(&self) -> crate::registry::RegistrySettings {
+        use crate::registry::RegistrySettings;
+        if self.no_registry {
+            RegistrySettings::Off
+        } else if let Some(address) = &self.registry_url {
+            RegistrySettings::External {
+                address: address.clone(),
+            }
+        } else {
+            RegistrySettings::Embedded {
+                program: self.registry_program.clone(),
+                dir: self.registry_dir.clone(),
+                addr: self.registry_addr,
+            }
+        }
+    }
 }
 
 /// Who may ask how much, at the HTTP edge: limits per client address and per person, and the

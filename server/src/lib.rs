@@ -17,6 +17,7 @@ pub mod learners;
 pub mod lessons;
 pub mod policy;
 pub mod progress;
+pub mod registry;
 pub mod store;
 pub mod sync;
 pub mod workbench;
@@ -71,6 +72,9 @@ pub async fn build(config: &ServeConfig) -> anyhow::Result<axum::Router> {
         tracing::info!("removed {swept} build cgroups left by an earlier server");
     }
     let exercises = Arc::new(exercises);
+    let registry = registry::Registry::start(&config.registry.settings())
+        .await
+        .context("cannot start the class registry")?;
     let state = AppState {
         leptos_options,
         course: Arc::new(course),
@@ -90,6 +94,7 @@ pub async fn build(config: &ServeConfig) -> anyhow::Result<axum::Router> {
         )),
         edge: Arc::new(http::admission::Edge::new(config.edge.settings())),
         drafts: Arc::default(),
+        registry: Arc::new(registry),
     };
     tell_isolation(state.engine.clone());
     janitor::start(

@@ -35,6 +35,8 @@ pub struct AppState {
     pub edge: Arc<super::admission::Edge>,
     /// How often each learner's drafts may be saved.
     pub drafts: Arc<crate::workbench::DraftGate>,
+    /// The class registry (embedded, external or off).
+    pub registry: Arc<crate::registry::Registry>,
 }
 
 impl AppState {

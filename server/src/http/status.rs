@@ -43,6 +43,7 @@ async fn healthz() -> &'static str {
 struct PublicStatus {
     server: ServerInfo,
     engine: PublicEngine,
+    registry: PublicRegistry,
     builds_available: bool,
     queue: Queue,
     /// The memo of rendered lesson pages (`--page-memo-mb`): how full it is.
@@ -57,10 +58,18 @@ struct PublicEngine {
 
 /// What an instructor reads: the whole engine status, every image a `FROM` can use, and how
 /// the engine isolates builds from the host.
+/// What anyone may know of the registry: whether pushing works, and where images go.
+#[derive(Serialize)]
+struct PublicRegistry {
+    available: bool,
+    address: Option<String>,
+}
+
 #[derive(Serialize)]
 struct Status {
     server: ServerInfo,
     engine: EngineStatus,
+    registry: crate::registry::RegistryStatus,
     builds_available: bool,
     queue: Queue,
     lesson_pages: crate::http::lesson_pages::Usage,
@@ -98,6 +107,7 @@ async fn status(State(state): State<AppState>, session: Session) -> Response {
         max_waiting: settings.max_queued,
     };
     let builds_available = engine.builds_available();
+    let registry = state.registry.status().await;
     if crate::cohort::instructors::instructor(&state.store, &session)
         .await
         .is_err()
@@ -107,6 +117,10 @@ async fn status(State(state): State<AppState>, session: Session) -> Response {
             engine: PublicEngine {
                 reachable: engine.reachable,
                 base_images: engine.base_images,
+            },
+            registry: PublicRegistry {
+                available: registry.reachable,
+                address: registry.address,
             },
             builds_available,
             queue,
@@ -126,6 +140,7 @@ async fn status(State(state): State<AppState>, session: Session) -> Response {
         server,
         builds_available,
         engine,
+        registry,
         queue,
         lesson_pages: state.lesson_pages.usage(),
         isolation,

@@ -19,4 +19,5 @@ mod load;
 mod people;
 mod policy;
 mod postgres;
+mod registry;
 mod sandbox_net;

@@ -99,6 +99,11 @@ impl TestDb {
     }
 
     /// The database's URL, as `--database-url` takes it.
+    /// Where a server on this database keeps its class registry (the one it starts).
+    pub fn registry_dir(&self) -> std::path::PathBuf {
+        self.dir.path().join("registry")
+    }
+
     pub fn url(&self) -> String {
         match &self.postgres {
             Some(name) => postgres_url(name),
