@@ -44,6 +44,11 @@ pub enum RegistryError {
     NoAnswer { address: String, log: String },
     #[error("--registry-url {0:?} is not host:port or http://host:port")]
     BadUrl(String),
+    #[error("{addr} is taken by another program ({cause}): give the registry another --registry-addr, or use the registry there with --registry-url")]
+    PortTaken {
+        addr: std::net::SocketAddr,
+        cause: std::io::Error,
+    },
     #[error("the registry layerlab starts listens on loopback only (it asks no one for credentials yet), not on {0}; give --registry-addr 127.0.0.1:PORT")]
     NotLoopback(std::net::SocketAddr),
 }
@@ -188,14 +193,11 @@ async fn start_embedded(
     let data = dir.join("data");
     std::fs::create_dir_all(&data).map_err(folder)?;
     let data = data.canonicalize().map_err(folder)?;
-    // Port 0: a free port now (the registry cannot report the one it took).
-    let addr = if addr.port() == 0 {
-        std::net::TcpListener::bind(addr)
-            .and_then(|l| l.local_addr())
-            .map_err(folder)?
-    } else {
-        addr
-    };
+    // Port 0: a free port now (the registry cannot report the one it took). A given port
+    // must be free: a registry already there would answer in place of ours.
+    let addr = std::net::TcpListener::bind(addr)
+        .and_then(|l| l.local_addr())
+        .map_err(|cause| RegistryError::PortTaken { addr, cause })?;
     let secret = uuid::Uuid::new_v4().simple().to_string();
     let config = dir.join("config.yml");
     std::fs::write(&config, config_text(&data, addr, &secret)).map_err(folder)?;

@@ -139,7 +139,11 @@ async fn an_existing_registry_is_used_as_given_and_none_is_said_plainly() {
 /// What keeps a server from starting its registry stops the server, with what to do.
 #[tokio::test]
 async fn a_registry_that_cannot_start_stops_the_server_with_a_reason() {
-    let cases: [(&[&str], &str); 3] = [
+    // A port another program holds (here a plain listener).
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let taken = format!("--registry-addr={}", taken.local_addr().expect("address"));
+    let cases: [(&[&str], &str); 4] = [
+        (&[taken.as_str()], "is taken by another program"),
         (
             &["--registry-program=/nonexistent/docker-registry"],
             "install Debian's docker-registry",

@@ -562,6 +562,8 @@ impl UnprivilegedServer {
                 &format!("--style-dir={}", root.join("style").display()),
                 &format!("--docker-host={LOCAL_ENGINE}"),
                 "--build-rate-per-minute=0",
+                &format!("--registry-dir={}/registry", dir.path().display()),
+                "--registry-addr=127.0.0.1:0",
             ])
             .args(extra)
             .stdout(std::process::Stdio::piped())
@@ -663,6 +665,8 @@ fn an_exercise_with_a_build_network_is_served_only_when_the_operator_allows_it()
                 &format!("--site-root={}", support::site_root().display()),
                 &format!("--style-dir={}", root.join("style").display()),
                 "--docker-host=unix:///nonexistent.sock",
+                &format!("--registry-dir={}/registry", dir.path().display()),
+                "--registry-addr=127.0.0.1:0",
             ])
             .args(extra)
             .stdout(std::process::Stdio::piped())
