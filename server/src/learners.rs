@@ -186,6 +186,37 @@ pub fn display_name(learner: &Learner) -> String {
     }
 }
 
+/// The learner's handle in the class registry, which is also their namespace there
+/// (`<registry>/<handle>/<name>:<tag>`): made from their id, so it never changes.
+pub fn registry_handle(learner_id: &str) -> String {
+    let id: String = learner_id
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .take(12)
+        .collect();
+    format!("learner-{id}")
+}
+
+/// The learner's login to the class registry (`docker login`), or why there is none.
+pub async fn registry_login(
+    store: &Store,
+    registry: &crate::registry::Registry,
+    session: &Session,
+) -> Result<crate::registry::Credentials, BackendError> {
+    let Some(address) = registry.address() else {
+        return Err(BackendError::Invalid(
+            "This workshop runs without a registry, so there is nothing to log in to.".into(),
+        ));
+    };
+    let id = learner_id(store, session).await?;
+    registry.credentials(&registry_handle(&id)).ok_or_else(|| {
+        BackendError::Invalid(format!(
+            "The registry at {address} is not run by this workshop, so it hands out no logins for it; ask your instructor how to log in there."
+        ))
+    })
+}
+
 /// Longest display name or cohort name accepted.
 pub const MAX_NAME_CHARS: usize = 60;
 

@@ -60,6 +60,10 @@ pub enum AppError {
     /// An attempt's layers that cannot be shown.
     #[error(transparent)]
     Explore(#[from] ExploreError),
+    /// There is no registry layerlab runs (off, or an external one): 503
+    /// `registry_unavailable`, saying which.
+    #[error("{0}")]
+    RegistryUnavailable(String),
     /// Our fault; details are logged, not sent.
     #[error("{0}")]
     Internal(String),
@@ -137,6 +141,7 @@ impl AppError {
                     (S::SERVICE_UNAVAILABLE, "engine_unavailable")
                 }
             },
+            Self::RegistryUnavailable(_) => (S::SERVICE_UNAVAILABLE, "registry_unavailable"),
             Self::Internal(_) => (S::INTERNAL_SERVER_ERROR, "internal"),
         };
         (status, code, None)

@@ -8,6 +8,7 @@ mod guards;
 mod learn;
 pub mod lesson_pages;
 mod people;
+mod registry;
 pub mod session_cache;
 pub mod state;
 mod status;
@@ -65,6 +66,7 @@ pub fn router(
         .merge(build_api::router())
         .merge(workbench::router())
         .merge(people::router())
+        .merge(registry::router())
         .leptos_routes_with_context(&state, route_list(), provide_backend.clone(), {
             let options = options.clone();
             move || app::shell(options.clone())

@@ -4,11 +4,19 @@
 //! with it; or an existing registry the operator names; or none.
 //!
 //! The engine pushes to and pulls from the registry by its address (`127.0.0.1:5100/…`): the
-//! engine treats a loopback registry as plain HTTP without any setting of its own.
+//! engine treats a loopback registry as plain HTTP without any setting of its own. The
+//! registry layerlab starts takes only tokens layerlab issued ([`token`]): each learner may
+//! push and pull in their own namespace, and the registry itself refuses the rest.
+
+pub mod token;
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+/// The `iss` of layerlab's tokens and the `service` (audience) the registry is.
+const TOKEN_ISSUER: &str = "layerlab";
+const TOKEN_SERVICE: &str = "layerlab-registry";
 
 /// How long a status probe waits for the registry.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
@@ -49,7 +57,9 @@ pub enum RegistryError {
         addr: std::net::SocketAddr,
         cause: std::io::Error,
     },
-    #[error("the registry layerlab starts listens on loopback only (it asks no one for credentials yet), not on {0}; give --registry-addr 127.0.0.1:PORT")]
+    #[error("the registry's token signer cannot be made: {0}")]
+    Token(String),
+    #[error("the registry layerlab starts listens on loopback only (the engine speaks plain HTTP only to a loopback registry, and tokens would cross the network in the clear), not on {0}; give --registry-addr 127.0.0.1:PORT")]
     NotLoopback(std::net::SocketAddr),
 }
 
@@ -81,6 +91,29 @@ pub struct Registry {
     address: Option<String>,
     /// The embedded registry's process; killed when this is dropped.
     child: Mutex<Option<tokio::process::Child>>,
+    /// Where learners' registry passwords come from (the embedded registry's); `None` for an
+    /// external registry or none, which layerlab does not hand out credentials for.
+    secret: Option<Arc<[u8; 32]>>,
+    /// The token issuer's HTTP server (the registry's `realm`); stopped when this is dropped.
+    realm: Option<tokio::task::AbortHandle>,
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        if let Some(realm) = &self.realm {
+            realm.abort();
+        }
+    }
+}
+
+/// What a learner types for `docker login` (and what the engine is given to push for them).
+#[derive(Clone, Debug, serde::Serialize, PartialEq, Eq)]
+pub struct Credentials {
+    /// `127.0.0.1:5100`
+    pub registry: String,
+    /// The learner's handle, which is also their namespace: `<registry>/<username>/<name>`.
+    pub username: String,
+    pub password: String,
 }
 
 impl Registry {
@@ -90,6 +123,8 @@ impl Registry {
             mode: "off",
             address: None,
             child: Mutex::new(None),
+            secret: None,
+            realm: None,
         }
     }
 
@@ -102,6 +137,8 @@ impl Registry {
                 mode: "external",
                 address: Some(address_of(address)?),
                 child: Mutex::new(None),
+                secret: None,
+                realm: None,
             }),
             RegistrySettings::Embedded { program, dir, addr } => {
                 start_embedded(program, dir, *addr).await
@@ -112,6 +149,16 @@ impl Registry {
     /// `host:port`, as image references name the registry; `None` when there is none.
     pub fn address(&self) -> Option<&str> {
         self.address.as_deref()
+    }
+
+    /// The credentials of the learner whose handle is `handle` on the embedded registry;
+    /// `None` when layerlab does not run the registry (it has no say there).
+    pub fn credentials(&self, handle: &str) -> Option<Credentials> {
+        Some(Credentials {
+            registry: self.address.clone()?,
+            username: handle.to_string(),
+            password: password_of(self.secret.as_deref()?, handle),
+        })
     }
 
     /// Whether the registry answers its API now, and as what.
@@ -168,13 +215,22 @@ fn address_of(url: &str) -> Result<String, RegistryError> {
 
 /// The configuration the embedded registry runs with: its storage under `data`, deletes
 /// allowed (a learner may delete a tag; the janitor collects garbage), loopback only.
-fn config_text(data: &Path, addr: std::net::SocketAddr, secret: &str) -> String {
+fn config_text(
+    data: &Path,
+    addr: std::net::SocketAddr,
+    secret: &str,
+    realm: &str,
+    certificates: &Path,
+) -> String {
+    let quoted = |path: &Path| serde_json::to_string(&path.to_string_lossy()).unwrap_or_default();
     format!(
         "version: 0.1\n\
          log:\n  level: warn\n  accesslog:\n    disabled: true\n\
          storage:\n  filesystem:\n    rootdirectory: {data}\n  delete:\n    enabled: true\n\
-         http:\n  addr: {addr}\n  secret: {secret}\n  headers:\n    X-Content-Type-Options: [nosniff]\n",
-        data = serde_json::to_string(&data.to_string_lossy()).unwrap_or_default(),
+         http:\n  addr: {addr}\n  secret: {secret}\n  headers:\n    X-Content-Type-Options: [nosniff]\n\
+         auth:\n  token:\n    realm: {realm}\n    service: {TOKEN_SERVICE}\n    issuer: {TOKEN_ISSUER}\n    rootcertbundle: {certificates}\n",
+        data = quoted(data),
+        certificates = quoted(certificates),
     )
 }
 
@@ -198,9 +254,28 @@ async fn start_embedded(
     let addr = std::net::TcpListener::bind(addr)
         .and_then(|l| l.local_addr())
         .map_err(|cause| RegistryError::PortTaken { addr, cause })?;
-    let secret = uuid::Uuid::new_v4().simple().to_string();
+    let http_secret = uuid::Uuid::new_v4().simple().to_string();
+    // The token issuer: a new key each start, its certificate the registry's trust root.
+    let issuer = token::Issuer::new(TOKEN_ISSUER, TOKEN_SERVICE)
+        .map_err(|e| RegistryError::Token(e.to_string()))?;
+    let certificates = dir.join("token-signer.pem");
+    std::fs::write(&certificates, &issuer.certificate_pem).map_err(folder)?;
+    let secret = Arc::new(learner_secret(dir).map_err(folder)?);
+    let (realm, realm_task) = serve_realm(Arc::new(issuer), secret.clone())
+        .await
+        .map_err(folder)?;
     let config = dir.join("config.yml");
-    std::fs::write(&config, config_text(&data, addr, &secret)).map_err(folder)?;
+    std::fs::write(
+        &config,
+        config_text(
+            &data,
+            addr,
+            &http_secret,
+            &realm,
+            &certificates.canonicalize().map_err(folder)?,
+        ),
+    )
+    .map_err(folder)?;
     let log_path = dir.join("registry.log");
     let log = std::fs::File::create(&log_path).map_err(folder)?;
     let mut command = tokio::process::Command::new(program);
@@ -230,6 +305,8 @@ async fn start_embedded(
         mode: "embedded",
         address: Some(addr.to_string()),
         child: Mutex::new(Some(child)),
+        secret: Some(secret),
+        realm: Some(realm_task),
     };
     let started = std::time::Instant::now();
     loop {
@@ -245,6 +322,203 @@ async fn start_embedded(
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// The key learners' registry passwords are made with, kept in the registry's folder (only
+/// its owner may read it) so that passwords stay the same from one start to the next.
+fn learner_secret(dir: &Path) -> std::io::Result<[u8; 32]> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = dir.join("learner-secret");
+    if let Ok(bytes) = std::fs::read(&path) {
+        if let Ok(secret) = <[u8; 32]>::try_from(bytes.as_slice()) {
+            return Ok(secret);
+        }
+    }
+    let mut secret = [0u8; 32];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut secret)
+        .map_err(|_| std::io::Error::other("no random numbers"))?;
+    let _ = std::fs::remove_file(&path);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)?
+        .write_all(&secret)?;
+    Ok(secret)
+}
+
+/// A learner's registry password: a MAC of their handle, so that nothing is stored per
+/// learner and only layerlab can hand one out.
+fn password_of(secret: &[u8; 32], handle: &str) -> String {
+    use hmac::Mac;
+    password_mac(secret, handle).finalize().into_bytes()[..PASSWORD_BYTES]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The bytes of the MAC a password shows (in hex).
+const PASSWORD_BYTES: usize = 16;
+
+fn password_mac(secret: &[u8; 32], handle: &str) -> hmac::Hmac<sha2::Sha256> {
+    use hmac::Mac;
+    let mut mac =
+        hmac::Hmac::<sha2::Sha256>::new_from_slice(secret).expect("HMAC takes a key of any length");
+    mac.update(format!("layerlab registry password|{handle}").as_bytes());
+    mac
+}
+
+/// Whether `password` is `handle`'s, compared in constant time.
+fn password_ok(secret: &[u8; 32], handle: &str, password: &str) -> bool {
+    use hmac::Mac;
+    let given: Option<Vec<u8>> = (password.len() == 2 * PASSWORD_BYTES)
+        .then(|| {
+            (0..PASSWORD_BYTES)
+                .map(|i| u8::from_str_radix(password.get(2 * i..2 * i + 2)?, 16).ok())
+                .collect()
+        })
+        .flatten();
+    given.is_some_and(|given| {
+        password_mac(secret, handle)
+            .verify_truncated_left(&given)
+            .is_ok()
+    })
+}
+
+/// Whether `handle` can be a namespace: what layerlab makes (lowercase letters and digits,
+/// with inner dashes), so a token can never name another path.
+pub fn is_handle(handle: &str) -> bool {
+    !handle.is_empty()
+        && handle.len() <= 40
+        && handle
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !handle.starts_with('-')
+        && !handle.ends_with('-')
+}
+
+/// Serve the token issuer on a free loopback port: the registry's `realm`. Its URL, and the
+/// task to stop it with.
+async fn serve_realm(
+    issuer: Arc<token::Issuer>,
+    secret: Arc<[u8; 32]>,
+) -> std::io::Result<(String, tokio::task::AbortHandle)> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let realm = format!("http://{}/token", listener.local_addr()?);
+    let app = axum::Router::new().route(
+        "/token",
+        axum::routing::get(
+            move |headers: http::HeaderMap, query: axum::extract::RawQuery| {
+                let (issuer, secret) = (issuer.clone(), secret.clone());
+                async move { issue(&issuer, &secret, &headers, query.0.as_deref().unwrap_or("")) }
+            },
+        ),
+    );
+    let task = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!("the registry's token issuer stopped: {e}");
+        }
+    });
+    Ok((realm, task.abort_handle()))
+}
+
+/// `GET /token?service=…&scope=…` with a learner's Basic credentials: a token with what they
+/// may do of what they asked (nothing outside their namespace), or 401.
+fn issue(
+    issuer: &token::Issuer,
+    secret: &[u8; 32],
+    headers: &http::HeaderMap,
+    query: &str,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let refused = || {
+        (
+            http::StatusCode::UNAUTHORIZED,
+            [(http::header::WWW_AUTHENTICATE, "Basic realm=\"layerlab registry\"")],
+            axum::Json(serde_json::json!({"errors": [{"code": "UNAUTHORIZED", "message": "a learner's registry username and password are needed (layerlab gives them on the registry page)"}]})),
+        )
+            .into_response()
+    };
+    let Some(handle) = basic_user(headers, secret) else {
+        return refused();
+    };
+    let mut access = Vec::new();
+    let mut service_ok = true;
+    for (key, value) in url_pairs(query) {
+        match key.as_str() {
+            "scope" => access.extend(
+                value
+                    .split(' ')
+                    .filter_map(token::parse_scope)
+                    .filter_map(|asked| token::granted(&handle, &asked)),
+            ),
+            "service" => service_ok &= value == issuer.service,
+            _ => {}
+        }
+    }
+    if !service_ok {
+        return (http::StatusCode::BAD_REQUEST, "a token for another service").into_response();
+    }
+    match issuer.token(&handle, &access, std::time::SystemTime::now()) {
+        Ok(token) => axum::Json(serde_json::json!({
+            "token": token,
+            "access_token": token,
+            "expires_in": token::TOKEN_LIFETIME.as_secs(),
+        }))
+        .into_response(),
+        Err(e) => {
+            tracing::error!("issuing a registry token: {e}");
+            http::StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+/// The handle of a request's Basic credentials, if its password is that handle's.
+fn basic_user(headers: &http::HeaderMap, secret: &[u8; 32]) -> Option<String> {
+    use base64::Engine;
+    let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
+    let encoded = value.strip_prefix("Basic ")?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (user, password) = text.split_once(':')?;
+    if !is_handle(user) {
+        return None;
+    }
+    password_ok(secret, user, password).then(|| user.to_string())
+}
+
+/// `a=b&c=d` with percent-decoding (`+` as a space, as forms write it).
+fn url_pairs(query: &str) -> Vec<(String, String)> {
+    let decode = |text: &str| {
+        let bytes = text.replace('+', " ").into_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] == b'%' && i + 2 < bytes.len() {
+                if let Ok(b) =
+                    u8::from_str_radix(&String::from_utf8_lossy(&bytes[i + 1..i + 3]), 16)
+                {
+                    out.push(b);
+                    i += 3;
+                    continue;
+                }
+            }
+            out.push(bytes[i]);
+            i += 1;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    };
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
 }
 
 /// `GET /v2/`: a registry speaks the distribution API if it answers 200 (or 401, asking for
@@ -314,6 +588,16 @@ mod tests {
             Path::new("/var/lib/layerlab registry/data"),
             "127.0.0.1:5100".parse().unwrap(),
             "s3cret",
+            "http://127.0.0.1:41000/token",
+            Path::new("/var/lib/layerlab registry/token-signer.pem"),
+        );
+        assert!(
+            text.contains("realm: http://127.0.0.1:41000/token"),
+            "{text}"
+        );
+        assert!(
+            text.contains("rootcertbundle: \"/var/lib/layerlab registry/token-signer.pem\""),
+            "{text}"
         );
         assert!(text.contains("addr: 127.0.0.1:5100"), "{text}");
         assert!(
@@ -321,5 +605,64 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("delete:\n    enabled: true"), "{text}");
+    }
+
+    #[test]
+    fn only_the_handles_password_opens_its_namespace() {
+        use base64::Engine;
+        let secret = [7u8; 32];
+        let basic = |user: &str, password: &str| {
+            let mut headers = http::HeaderMap::new();
+            let value =
+                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+            headers.insert(
+                http::header::AUTHORIZATION,
+                format!("Basic {value}").parse().expect("header"),
+            );
+            headers
+        };
+        let alice = password_of(&secret, "alice");
+        assert_eq!(alice.len(), 32);
+        assert_eq!(
+            basic_user(&basic("alice", &alice), &secret).as_deref(),
+            Some("alice")
+        );
+        assert_eq!(basic_user(&basic("bob", &alice), &secret), None);
+        assert_eq!(basic_user(&basic("alice", "guess"), &secret), None);
+        assert_eq!(basic_user(&basic("alice", &alice), &[8u8; 32]), None);
+        // A name that is no handle is refused before any password is compared.
+        let dotted = password_of(&secret, "../bob");
+        assert_eq!(basic_user(&basic("../bob", &dotted), &secret), None);
+        assert_eq!(basic_user(&http::HeaderMap::new(), &secret), None);
+    }
+
+    #[test]
+    fn handles_are_lowercase_words_and_queries_are_decoded() {
+        for good in ["alice", "l3f9a2", "ada-lovelace"] {
+            assert!(is_handle(good), "{good}");
+        }
+        for bad in [
+            "",
+            "Alice",
+            "a/b",
+            "-a",
+            "a-",
+            "a.b",
+            "a_b",
+            &"x".repeat(41),
+        ] {
+            assert!(!is_handle(bad), "{bad:?}");
+        }
+        assert_eq!(
+            url_pairs("service=layerlab-registry&scope=repository%3Aalice%2Fapp%3Apull%2Cpush&x"),
+            vec![
+                ("service".to_string(), "layerlab-registry".to_string()),
+                (
+                    "scope".to_string(),
+                    "repository:alice/app:pull,push".to_string()
+                ),
+                ("x".to_string(), String::new()),
+            ]
+        );
     }
 }

@@ -15,29 +15,87 @@ async fn public_registry(server: &ServerProcess) -> serde_json::Value {
     status["registry"].clone()
 }
 
-/// Whether a registry answers its API at `address` now.
+/// Whether a registry answers its API at `address` now (200, or 401 asking for a token).
 fn answers(address: &str) -> bool {
     std::process::Command::new("curl")
         .args(["-s", "-o", "/dev/null", "-m", "2", "-w", "%{http_code}"])
         .arg(format!("http://{address}/v2/"))
         .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout) == "200")
+        .is_ok_and(|o| matches!(&*String::from_utf8_lossy(&o.stdout), "200" | "401"))
 }
 
-/// Push busybox to `address` as `path:tag` with the docker CLI, remove it from the engine,
-/// and pull it back: the digest the push reported is the one the pull gives.
-fn push_and_pull_back(address: &str, path: &str) {
+/// A learner's docker CLI: their own credentials store (`--config`), as on their laptop.
+struct Cli {
+    config: tempfile::TempDir,
+}
+
+impl Cli {
+    fn new() -> Self {
+        Cli {
+            config: tempfile::tempdir().expect("a folder"),
+        }
+    }
+
+    /// `docker --config … args`: whether it succeeded, and what it printed (both streams).
+    fn run(&self, args: &[&str]) -> (bool, String) {
+        let out = std::process::Command::new("docker")
+            .arg("--config")
+            .arg(self.config.path())
+            .args(args)
+            .output()
+            .expect("the docker CLI runs");
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), said)
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let (ok, said) = self.run(args);
+        assert!(ok, "docker {args:?}: {said}");
+        said
+    }
+
+    /// `docker login` with what layerlab gives the learner.
+    fn log_in(&self, login: &serde_json::Value) {
+        let (registry, user, password) = (
+            login["registry"].as_str().expect("registry"),
+            login["username"].as_str().expect("username"),
+            login["password"].as_str().expect("password"),
+        );
+        self.ok(&["login", registry, "-u", user, "-p", password]);
+    }
+}
+
+/// The learner's `docker login` from a real server, as their session gets it.
+async fn registry_login(server: &ServerProcess, cookie: &str) -> serde_json::Value {
+    let (status, _, body) = support::http(
+        "GET",
+        &server.url("/api/v1/registry/login"),
+        Some(cookie),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    serde_json::from_str(&body).expect("JSON")
+}
+
+/// Push busybox as `<address>/<path>:1.0.0`, remove it from the engine, and pull it back:
+/// the digest the push reported is the one the pull gives.
+fn push_and_pull_back(cli: &Cli, address: &str, path: &str) {
     let reference = format!("{address}/{path}:1.0.0");
-    support::docker(&["tag", "busybox:latest", &reference]);
-    let pushed = support::docker(&["push", &reference]);
+    cli.ok(&["tag", "busybox:latest", &reference]);
+    let pushed = cli.ok(&["push", &reference]);
     let digest = pushed
         .split_whitespace()
         .find(|w| w.starts_with("sha256:"))
         .unwrap_or_else(|| panic!("the push names its digest: {pushed}"))
         .to_string();
-    support::docker(&["rmi", &reference]);
-    support::docker(&["pull", &reference]);
-    let pulled = support::docker(&[
+    cli.ok(&["rmi", &reference]);
+    cli.ok(&["pull", &reference]);
+    let pulled = cli.ok(&[
         "image",
         "inspect",
         "--format",
@@ -48,7 +106,64 @@ fn push_and_pull_back(address: &str, path: &str) {
         pulled.contains(&format!("{address}/{path}@{digest}")),
         "pulled back with the pushed digest {digest}: {pulled}"
     );
-    support::docker(&["rmi", &reference]);
+    cli.ok(&["rmi", &reference]);
+}
+
+/// A token from the registry's realm with `login`'s credentials for `scope`, as a client gets
+/// it after the registry's 401.
+fn token_for(address: &str, login: &serde_json::Value, scope: &str) -> String {
+    let (_, challenge) = registry_get(address, "/v2/", None);
+    let realm = challenge
+        .split("realm=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap_or_else(|| panic!("the registry names its realm: {challenge}"))
+        .to_string();
+    let out = std::process::Command::new("curl")
+        .args(["-s", "-m", "5", "-u"])
+        .arg(format!(
+            "{}:{}",
+            login["username"].as_str().expect("user"),
+            login["password"].as_str().expect("password")
+        ))
+        .arg(format!(
+            "{realm}?service=layerlab-registry&scope={}",
+            scope
+                .replace(':', "%3A")
+                .replace('/', "%2F")
+                .replace(',', "%2C")
+        ))
+        .output()
+        .expect("curl");
+    let body: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("the realm answers JSON");
+    body["token"].as_str().expect("a token").to_string()
+}
+
+/// `GET http://<address><path>` (with a bearer token): the status, and the
+/// `WWW-Authenticate` header.
+fn registry_get(address: &str, path: &str, token: Option<&str>) -> (u16, String) {
+    let mut curl = std::process::Command::new("curl");
+    curl.args(["-s", "-o", "/dev/null", "-m", "5", "-D", "-"]);
+    if let Some(token) = token {
+        curl.arg("-H").arg(format!("Authorization: Bearer {token}"));
+    }
+    let out = curl
+        .arg(format!("http://{address}{path}"))
+        .output()
+        .expect("curl");
+    let head = String::from_utf8_lossy(&out.stdout).into_owned();
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let challenge = head
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("www-authenticate:"))
+        .unwrap_or("")
+        .to_string();
+    (status, challenge)
 }
 
 #[tokio::test]
@@ -65,14 +180,17 @@ async fn the_registry_layerlab_starts_takes_pushes_and_gives_them_back() {
         "loopback only: {address}"
     );
     assert!(answers(&address));
-    push_and_pull_back(&address, "ada/hello");
+    let cookie = support::start_learner(&server.base_url).await;
+    let login = registry_login(&server, &cookie).await;
+    assert_eq!(login["registry"], address.as_str(), "{login}");
+    let handle = login["username"].as_str().expect("a handle").to_string();
+    let cli = Cli::new();
+    cli.log_in(&login);
+    push_and_pull_back(&cli, &address, &format!("{handle}/hello"));
     // What was pushed lives in the registry's own folder, with its configuration and log.
     let folder = server.db.registry_dir();
-    for kept in [
-        "config.yml",
-        "registry.log",
-        "data/docker/registry/v2/repositories/ada/hello",
-    ] {
+    let repository = format!("data/docker/registry/v2/repositories/{handle}/hello");
+    for kept in ["config.yml", "registry.log", repository.as_str()] {
         assert!(folder.join(kept).exists(), "{kept} in {}", folder.display());
     }
 
@@ -84,6 +202,68 @@ async fn the_registry_layerlab_starts_takes_pushes_and_gives_them_back() {
     let status = teacher.get("/api/v1/status").await.json();
     assert_eq!(status["registry"]["mode"], "embedded", "{status}");
     assert_eq!(status["registry"]["reachable"], true, "{status}");
+}
+
+/// Each learner pushes to their own namespace only, and it is the registry that refuses the
+/// rest: with no token, with a token for another namespace, with a wrong password.
+#[tokio::test]
+async fn a_learner_pushes_to_their_own_namespace_and_the_registry_refuses_the_rest() {
+    let server = ServerProcess::start(LOCAL_ENGINE);
+    let (alice, bob) = (
+        support::start_learner(&server.base_url).await,
+        support::start_learner(&server.base_url).await,
+    );
+    let (alice, bob) = (
+        registry_login(&server, &alice).await,
+        registry_login(&server, &bob).await,
+    );
+    let address = alice["registry"].as_str().expect("registry").to_string();
+    let bob_handle = bob["username"].as_str().expect("handle").to_string();
+    assert_ne!(alice["username"], bob["username"]);
+    assert_ne!(alice["password"], bob["password"]);
+
+    // Not logged in: the registry asks for a token, and there are no credentials to get one.
+    let anonymous = Cli::new();
+    let bobs = format!("{address}/{bob_handle}/app:1");
+    anonymous.ok(&["tag", "busybox:latest", &bobs]);
+    let (pushed, said) = anonymous.run(&["push", &bobs]);
+    assert!(!pushed, "an anonymous push is refused: {said}");
+
+    // Alice, logged in, cannot push into Bob's namespace: the registry refuses.
+    let cli = Cli::new();
+    cli.log_in(&alice);
+    let (pushed, said) = cli.run(&["push", &bobs]);
+    assert!(!pushed, "a push to another namespace is refused: {said}");
+    assert!(
+        said.contains("denied") || said.contains("unauthorized"),
+        "{said}"
+    );
+    // …because her token holds nothing for it, and the registry checks every token.
+    let scope = format!("repository:{bob_handle}/app:push,pull");
+    let token = token_for(&address, &alice, &scope);
+    let tags = format!("/v2/{bob_handle}/app/tags/list");
+    assert_eq!(registry_get(&address, &tags, Some(&token)).0, 401);
+    assert_eq!(registry_get(&address, "/v2/_catalog", Some(&token)).0, 401);
+    assert_eq!(registry_get(&address, &tags, Some("made.up.token")).0, 401);
+
+    // A wrong password gets no login at all.
+    let (logged_in, said) = Cli::new().run(&[
+        "login",
+        &address,
+        "-u",
+        alice["username"].as_str().expect("handle"),
+        "-p",
+        &"0".repeat(32),
+    ]);
+    assert!(!logged_in, "a wrong password is refused: {said}");
+
+    // Bob pushes to his own namespace, and may read it back through the registry's API.
+    let cli = Cli::new();
+    cli.log_in(&bob);
+    cli.ok(&["push", &bobs]);
+    let token = token_for(&address, &bob, &scope);
+    assert_eq!(registry_get(&address, &tags, Some(&token)).0, 200);
+    cli.ok(&["rmi", &bobs]);
 }
 
 /// The registry is the server's child: it stops when the server stops, however it stops.
@@ -134,6 +314,19 @@ async fn an_existing_registry_is_used_as_given_and_none_is_said_plainly() {
     assert_eq!(status["registry"]["reachable"], false, "{status}");
     let problem = status["registry"]["problem"].as_str().unwrap_or("");
     assert!(problem.contains("--no-registry"), "{status}");
+    let refused = off.get("/api/v1/registry/login").await;
+    assert_eq!(
+        refused.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        refused.body
+    );
+    assert_eq!(refused.json()["error"]["code"], "registry_unavailable");
+    // An external registry is not layerlab's to hand out logins for.
+    let (status, _, body) =
+        support::http("GET", &user.url("/api/v1/registry/login"), None, None).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(body.contains("not run by this workshop"), "{body}");
 }
 
 /// What keeps a server from starting its registry stops the server, with what to do.
