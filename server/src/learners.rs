@@ -209,12 +209,21 @@ pub async fn registry_login(
             "This workshop runs without a registry, so there is nothing to log in to.".into(),
         ));
     };
-    let id = learner_id(store, session).await?;
-    registry.credentials(&registry_handle(&id)).ok_or_else(|| {
-        BackendError::Invalid(format!(
+    if registry.credentials("any").is_none() {
+        return Err(BackendError::Invalid(format!(
             "The registry at {address} is not run by this workshop, so it hands out no logins for it; ask your instructor how to log in there."
-        ))
-    })
+        )));
+    }
+    // Asking makes no learner (a visitor's request costs nothing): the login comes with the
+    // learner, at their first answer, build or form.
+    let id = known_learner_id(store, session).await?.ok_or_else(|| {
+        BackendError::NotFound(
+            "You have no registry login yet: it comes with your first answer or build.".into(),
+        )
+    })?;
+    registry
+        .credentials(&registry_handle(&id))
+        .ok_or_else(|| crate::failure::internal("giving your registry login", "no credentials"))
 }
 
 /// Longest display name or cohort name accepted.

@@ -227,7 +227,7 @@ fn config_text(
         "version: 0.1\n\
          log:\n  level: warn\n  accesslog:\n    disabled: true\n\
          storage:\n  filesystem:\n    rootdirectory: {data}\n  delete:\n    enabled: true\n\
-         http:\n  addr: {addr}\n  secret: {secret}\n  headers:\n    X-Content-Type-Options: [nosniff]\n\
+         http:\n  addr: \"{addr}\"\n  secret: {secret}\n  headers:\n    X-Content-Type-Options: [nosniff]\n\
          auth:\n  token:\n    realm: {realm}\n    service: {TOKEN_SERVICE}\n    issuer: {TOKEN_ISSUER}\n    rootcertbundle: {certificates}\n",
         data = quoted(data),
         certificates = quoted(certificates),
@@ -246,8 +246,9 @@ async fn start_embedded(
         dir: dir.to_path_buf(),
         cause,
     };
+    private_folder(dir).map_err(folder)?;
     let data = dir.join("data");
-    std::fs::create_dir_all(&data).map_err(folder)?;
+    private_folder(&data).map_err(folder)?;
     let data = data.canonicalize().map_err(folder)?;
     // Port 0: a free port now (the registry cannot report the one it took). A given port
     // must be free: a registry already there would answer in place of ours.
@@ -259,27 +260,27 @@ async fn start_embedded(
     let issuer = token::Issuer::new(TOKEN_ISSUER, TOKEN_SERVICE)
         .map_err(|e| RegistryError::Token(e.to_string()))?;
     let certificates = dir.join("token-signer.pem");
-    std::fs::write(&certificates, &issuer.certificate_pem).map_err(folder)?;
+    write_private(&certificates, issuer.certificate_pem.as_bytes()).map_err(folder)?;
     let secret = Arc::new(learner_secret(dir).map_err(folder)?);
     let (realm, realm_task) = serve_realm(Arc::new(issuer), secret.clone())
         .await
         .map_err(folder)?;
     let config = dir.join("config.yml");
-    std::fs::write(
-        &config,
-        config_text(
-            &data,
-            addr,
-            &http_secret,
-            &realm,
-            &certificates.canonicalize().map_err(folder)?,
-        ),
-    )
-    .map_err(folder)?;
+    let text = config_text(
+        &data,
+        addr,
+        &http_secret,
+        &realm,
+        &certificates.canonicalize().map_err(folder)?,
+    );
+    write_private(&config, text.as_bytes()).map_err(folder)?;
     let log_path = dir.join("registry.log");
-    let log = std::fs::File::create(&log_path).map_err(folder)?;
+    let log = open_private(&log_path).map_err(folder)?;
     let mut command = tokio::process::Command::new(program);
+    // Nothing of layerlab's environment reaches it: the registry lets `REGISTRY_*` variables
+    // override its configuration (its address, its trust root).
     command
+        .env_clear()
         .arg("serve")
         .arg(&config)
         .stdin(std::process::Stdio::null())
@@ -316,7 +317,12 @@ async fn start_embedded(
                 log: std::fs::read_to_string(&log_path).unwrap_or_default(),
             });
         }
-        if api_version(&addr.to_string()).await.is_ok() {
+        // Ours answers with our realm: another program that took the port after the check
+        // above would not (and must not get learners' passwords).
+        if challenge(&addr.to_string())
+            .await
+            .is_some_and(|c| c.contains(&format!("realm=\"{realm}\"")))
+        {
             tracing::info!(address = %addr, folder = %dir.display(), "the class registry runs");
             return Ok(registry);
         }
@@ -324,28 +330,125 @@ async fn start_embedded(
     }
 }
 
-/// The key learners' registry passwords are made with, kept in the registry's folder (only
-/// its owner may read it) so that passwords stay the same from one start to the next.
+/// The key learners' registry passwords are made with, kept in the registry's folder so that
+/// passwords stay the same from one start to the next. A secret file that anyone else could
+/// have read or written, or that is not 32 bytes, stops the start rather than being used or
+/// silently replaced (which would change every learner's password).
 fn learner_secret(dir: &Path) -> std::io::Result<[u8; 32]> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
+    use std::io::Read;
     let path = dir.join("learner-secret");
-    if let Ok(bytes) = std::fs::read(&path) {
-        if let Ok(secret) = <[u8; 32]>::try_from(bytes.as_slice()) {
-            return Ok(secret);
+    match std::fs::symlink_metadata(&path) {
+        Ok(meta) => {
+            check_private(&path, &meta)?;
+            let mut bytes = Vec::new();
+            open_nofollow(&path)?.read_to_end(&mut bytes)?;
+            <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| {
+                std::io::Error::other(format!(
+                    "{} is not a 32-byte secret; remove it to make a new one (every learner's registry password changes)",
+                    path.display()
+                ))
+            })
         }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut secret = [0u8; 32];
+            ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut secret)
+                .map_err(|_| std::io::Error::other("no random numbers"))?;
+            write_private(&path, &secret)?;
+            Ok(secret)
+        }
+        Err(e) => Err(e),
     }
-    let mut secret = [0u8; 32];
-    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut secret)
-        .map_err(|_| std::io::Error::other("no random numbers"))?;
-    let _ = std::fs::remove_file(&path);
+}
+
+/// A folder only this user may enter: made so, or refused when it is someone else's or
+/// others may write in it.
+fn private_folder(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    match std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+    {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e),
+    }
+    let meta = std::fs::symlink_metadata(dir)?;
+    if !meta.is_dir() {
+        return Err(std::io::Error::other(format!(
+            "{} is not a folder (a link?)",
+            dir.display()
+        )));
+    }
+    check_owner_and_mode(dir, &meta, 0o022)
+}
+
+/// `path` is a regular file of ours that no one else may read or write.
+fn check_private(path: &Path, meta: &std::fs::Metadata) -> std::io::Result<()> {
+    if !meta.is_file() {
+        return Err(std::io::Error::other(format!(
+            "{} is not a regular file (a link?)",
+            path.display()
+        )));
+    }
+    check_owner_and_mode(path, meta, 0o077)
+}
+
+fn check_owner_and_mode(
+    path: &Path,
+    meta: &std::fs::Metadata,
+    forbidden: u32,
+) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid cannot fail.
+    let me = unsafe { libc::geteuid() };
+    if meta.uid() != me {
+        return Err(std::io::Error::other(format!(
+            "{} belongs to another user (uid {})",
+            path.display(),
+            meta.uid()
+        )));
+    }
+    if meta.mode() & forbidden != 0 {
+        return Err(std::io::Error::other(format!(
+            "{} may be {} by others (mode {:o}); chmod go-rwx it",
+            path.display(),
+            if forbidden == 0o022 {
+                "written"
+            } else {
+                "read or written"
+            },
+            meta.mode() & 0o777
+        )));
+    }
+    Ok(())
+}
+
+fn open_nofollow(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
     std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+}
+
+/// Open `path` for writing from the start, mode 0600, never through a link.
+fn open_private(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
         .write(true)
-        .create_new(true)
+        .create(true)
+        .truncate(true)
         .mode(0o600)
-        .open(&path)?
-        .write_all(&secret)?;
-    Ok(secret)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)?;
+    check_private(path, &file.metadata()?)?;
+    Ok(file)
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    open_private(path)?.write_all(bytes)
 }
 
 /// A learner's registry password: a MAC of their handle, so that nothing is stored per
@@ -549,6 +652,22 @@ async fn api_version(address: &str) -> Result<(), String> {
     }
 }
 
+/// The `WWW-Authenticate` challenge `GET /v2/` answers with, if any.
+async fn challenge(address: &str) -> Option<String> {
+    let url = format!("http://{address}/v2/");
+    let (_, headers) = tokio::time::timeout(PROBE_TIMEOUT, get(&url))
+        .await
+        .ok()?
+        .ok()?;
+    Some(
+        headers
+            .get(http::header::WWW_AUTHENTICATE)?
+            .to_str()
+            .ok()?
+            .to_string(),
+    )
+}
+
 async fn get(url: &str) -> Result<(u16, http::HeaderMap), String> {
     use http_body_util::Empty;
     use hyper_util::client::legacy::Client;
@@ -599,7 +718,7 @@ mod tests {
             text.contains("rootcertbundle: \"/var/lib/layerlab registry/token-signer.pem\""),
             "{text}"
         );
-        assert!(text.contains("addr: 127.0.0.1:5100"), "{text}");
+        assert!(text.contains("addr: \"127.0.0.1:5100\""), "{text}");
         assert!(
             text.contains("rootdirectory: \"/var/lib/layerlab registry/data\""),
             "{text}"

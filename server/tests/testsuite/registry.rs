@@ -18,7 +18,16 @@ async fn public_registry(server: &ServerProcess) -> serde_json::Value {
 /// Whether a registry answers its API at `address` now (200, or 401 asking for a token).
 fn answers(address: &str) -> bool {
     std::process::Command::new("curl")
-        .args(["-s", "-o", "/dev/null", "-m", "2", "-w", "%{http_code}"])
+        .args([
+            "-g",
+            "-s",
+            "-o",
+            "/dev/null",
+            "-m",
+            "2",
+            "-w",
+            "%{http_code}",
+        ])
         .arg(format!("http://{address}/v2/"))
         .output()
         .is_ok_and(|o| matches!(&*String::from_utf8_lossy(&o.stdout), "200" | "401"))
@@ -120,7 +129,7 @@ fn token_for(address: &str, login: &serde_json::Value, scope: &str) -> String {
         .unwrap_or_else(|| panic!("the registry names its realm: {challenge}"))
         .to_string();
     let out = std::process::Command::new("curl")
-        .args(["-s", "-m", "5", "-u"])
+        .args(["-g", "-s", "-m", "5", "-u"])
         .arg(format!(
             "{}:{}",
             login["username"].as_str().expect("user"),
@@ -144,7 +153,7 @@ fn token_for(address: &str, login: &serde_json::Value, scope: &str) -> String {
 /// `WWW-Authenticate` header.
 fn registry_get(address: &str, path: &str, token: Option<&str>) -> (u16, String) {
     let mut curl = std::process::Command::new("curl");
-    curl.args(["-s", "-o", "/dev/null", "-m", "5", "-D", "-"]);
+    curl.args(["-g", "-s", "-o", "/dev/null", "-m", "5", "-D", "-"]);
     if let Some(token) = token {
         curl.arg("-H").arg(format!("Authorization: Bearer {token}"));
     }
@@ -353,4 +362,126 @@ async fn a_registry_that_cannot_start_stops_the_server_with_a_reason() {
         };
         assert!(error.contains(says), "{flags:?}: {error}");
     }
+}
+
+/// The registry takes nothing from layerlab's environment: distribution lets `REGISTRY_*`
+/// variables override its configuration, which would move it off loopback or swap its trust
+/// root. And it runs on IPv6's loopback as well.
+#[tokio::test]
+async fn the_registry_ignores_the_environment_and_runs_on_ipv6_loopback_too() {
+    // A free port, let go again: the environment will name it.
+    let elsewhere = std::net::TcpListener::bind("0.0.0.0:0")
+        .and_then(|l| l.local_addr())
+        .expect("a port")
+        .port();
+    let server = ServerProcess::start_with_env(
+        LOCAL_ENGINE,
+        std::sync::Arc::new(TestDb::new()),
+        &["--registry-addr=[::1]:0"],
+        &[
+            ("REGISTRY_HTTP_ADDR", &format!("0.0.0.0:{elsewhere}")),
+            ("REGISTRY_AUTH", "none"),
+        ],
+    );
+    let registry = public_registry(&server).await;
+    assert_eq!(registry["available"], true, "{registry}");
+    let address = registry["address"].as_str().expect("address").to_string();
+    assert!(address.starts_with("[::1]:"), "{address}");
+    let (status, challenge) = registry_get(&address, "/v2/", None);
+    assert_eq!(status, 401, "still asks for a token: {challenge}");
+    let listening = std::process::Command::new("ss")
+        .args(["-ltnH"])
+        .output()
+        .expect("ss");
+    let listening = String::from_utf8_lossy(&listening.stdout);
+    assert!(
+        !listening.contains(&format!(":{elsewhere} ")),
+        "nothing listens on the address the environment named: {listening}"
+    );
+}
+
+/// The registry's folder is layerlab's alone: made 0700, its secret and configuration 0600,
+/// and one that others could read or write, or a link in place of a file, stops the start.
+#[tokio::test]
+async fn the_registry_folder_is_private_and_a_tampered_one_stops_the_start() {
+    use std::os::unix::fs::PermissionsExt;
+    let db = TestDb::new();
+    let config = support::config_with(&db, LOCAL_ENGINE, &[]);
+    let router = layerlab_server::build(&config).await.expect("starts");
+    drop(router);
+    let dir = db.registry_dir();
+    let mode = |p: &std::path::Path| {
+        std::fs::symlink_metadata(p)
+            .expect("there")
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode(&dir), 0o700);
+    for file in [
+        "learner-secret",
+        "config.yml",
+        "token-signer.pem",
+        "registry.log",
+    ] {
+        assert_eq!(mode(&dir.join(file)), 0o600, "{file}");
+    }
+    let secret = dir.join("learner-secret");
+
+    // Readable by others: refused, not used.
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let error = match layerlab_server::build(&config).await {
+        Ok(_) => panic!("a readable secret was used"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(error.contains("chmod go-rwx"), "{error}");
+
+    // A link in its place: refused, not followed.
+    std::fs::remove_file(&secret).expect("rm");
+    let elsewhere = dir.join("elsewhere");
+    std::fs::write(&elsewhere, [0u8; 32]).expect("write");
+    std::fs::set_permissions(&elsewhere, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    std::os::unix::fs::symlink(&elsewhere, &secret).expect("link");
+    let error = match layerlab_server::build(&config).await {
+        Ok(_) => panic!("a linked secret was used"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(error.contains("not a regular file"), "{error}");
+
+    // The wrong size: refused, not silently replaced (every password would change).
+    std::fs::remove_file(&secret).expect("rm");
+    std::fs::write(&secret, b"short").expect("write");
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let error = match layerlab_server::build(&config).await {
+        Ok(_) => panic!("a short secret was used"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(error.contains("not a 32-byte secret"), "{error}");
+    assert_eq!(std::fs::read(&secret).expect("kept"), b"short");
+}
+
+/// Asking for a login makes no learner: a visitor with no session is told the login comes
+/// with their first answer or build, and nothing is stored.
+#[tokio::test]
+async fn a_visitor_gets_no_login_and_makes_no_learner() {
+    let mut visitor = TestClient::new(LOCAL_ENGINE).await;
+    let answer = visitor.get("/api/v1/registry/login").await;
+    assert_eq!(answer.status, StatusCode::NOT_FOUND, "{}", answer.body);
+    assert!(
+        answer.body.contains("first answer or build"),
+        "{}",
+        answer.body
+    );
+    assert!(!visitor.has_session(), "no session was started");
+    visitor.start_learning().await;
+    let answer = visitor.get("/api/v1/registry/login").await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert_eq!(answer.header("cache-control"), Some("no-store"));
+    let login = answer.json();
+    assert!(
+        login["username"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("learner-")),
+        "{login}"
+    );
 }

@@ -31,9 +31,30 @@ impl ServerProcess {
         extra: &[&str],
         stderr: std::process::Stdio,
     ) -> Self {
+        Self::start_in(docker_host, db, extra, stderr, &[])
+    }
+
+    /// [`ServerProcess::start_with`] with these environment variables besides the tests' own.
+    pub fn start_with_env(
+        docker_host: &str,
+        db: std::sync::Arc<TestDb>,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Self {
+        Self::start_in(docker_host, db, extra, std::process::Stdio::inherit(), env)
+    }
+
+    fn start_in(
+        docker_host: &str,
+        db: std::sync::Arc<TestDb>,
+        extra: &[&str],
+        stderr: std::process::Stdio,
+        env: &[(&str, &str)],
+    ) -> Self {
         use std::io::BufRead;
         let config = config(&db, docker_host);
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_layerlab"))
+            .envs(env.iter().copied())
             .arg("serve")
             .args(
                 (!extra.iter().any(|a| a.starts_with("--addr")))
