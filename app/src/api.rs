@@ -32,7 +32,7 @@ mod ctx {
             BackendError::Invalid(_) => http::StatusCode::BAD_REQUEST,
             BackendError::Internal(_) => http::StatusCode::INTERNAL_SERVER_ERROR,
             BackendError::Unauthorized(_) => http::StatusCode::UNAUTHORIZED,
-            BackendError::Unreachable(_) | BackendError::Call(_) => {
+            BackendError::Unreachable(_) | BackendError::Call(_) | BackendError::Refused(_) => {
                 http::StatusCode::INTERNAL_SERVER_ERROR
             }
         };

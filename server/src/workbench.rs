@@ -27,7 +27,7 @@ pub enum WorkbenchError {
     DiskFull,
     #[error("This exercise has no hints.")]
     NoHints,
-    #[error("the database: {0}")]
+    #[error(transparent)]
     Store(#[from] crate::store::StoreError),
 }
 

@@ -169,8 +169,13 @@ impl Builds {
         let exercise_id = exercise.map_or_else(|| PLAYGROUND.to_string(), |e| e.id.clone());
         let labels = self.container_labels(record, &exercise_id);
         let tag = format!("layerlab/{exercise_id}:{}", record.view().id);
+        // The files the exercise provides go beside the learner's: what is built, and what a
+        // check rebuilds, has them (the context stored with the attempt stays the learner's).
+        let sent = self
+            .with_provided_files(&docker, exercise, context, &labels)
+            .await?;
         let (built, warmed) = self
-            .build_stage(&docker, record, exercise, context, &labels, &tag)
+            .build_stage(&docker, record, exercise, &sent, &labels, &tag)
             .await?;
         let (image, config) = self
             .inspect_stage(&docker, record, &exercise_id, &built, &tag)
@@ -193,7 +198,7 @@ impl Builds {
             })?;
         let mut extra = match exercise {
             Some(e) => {
-                self.check_facts(&docker, record, e, context, &built, &labels)
+                self.check_facts(&docker, record, e, &sent, &built, &labels)
                     .await
             }
             None => ExtraFacts::default(),
@@ -263,7 +268,7 @@ impl Builds {
         ])
     }
 
-    /// Build the learner's files (with the exercise's provided files beside them) within the
+    /// Build `context` (the learner's files with the exercise's provided ones) within the
     /// policy, its log and step images followed as they come; first filling the cache when a
     /// check needs it filled.
     async fn build_stage(
@@ -277,11 +282,6 @@ impl Builds {
     ) -> Result<(engine_build::Built, Option<Warmed>), BuildFailure> {
         let id = record.view().id;
         let attempt = labels[engine_build::ATTEMPT_LABEL].clone();
-        // The files the exercise provides go beside the learner's (the context as stored
-        // with the attempt stays the learner's own).
-        let context = &self
-            .with_provided_files(docker, exercise, context, labels)
-            .await?;
         let job = BuildJob {
             build_id: &id,
             context,

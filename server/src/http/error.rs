@@ -151,7 +151,7 @@ impl AppError {
     fn message(&self) -> String {
         match self {
             Self::Workbench(WorkbenchError::Store(_)) => {
-                "Something went wrong on our side while saving your draft; please try again.".into()
+                "Something went wrong on our side while keeping your work; please try again.".into()
             }
             other => other.to_string(),
         }
@@ -163,9 +163,10 @@ impl From<BackendError> for AppError {
         match e {
             BackendError::NotFound(m) => Self::NotFound(m),
             BackendError::Invalid(m) => Self::BadRequest(m),
-            BackendError::Internal(m) | BackendError::Unreachable(m) | BackendError::Call(m) => {
-                Self::Internal(m)
-            }
+            BackendError::Internal(m)
+            | BackendError::Unreachable(m)
+            | BackendError::Call(m)
+            | BackendError::Refused(m) => Self::Internal(m),
             BackendError::Unauthorized(m) => Self::LoginRequired(m),
         }
     }

@@ -1248,3 +1248,45 @@ async fn a_health_check_cannot_run_faster_than_once_a_second() {
         "{checks} health checks ran in 3 s: {health:?}"
     );
 }
+
+/// A check's own rebuild gets the exercise's provided files too: here `own-base-image`, whose
+/// Dockerfile `ADD`s the provided `rootfs.tar`, with a cache check added that rebuilds it
+/// after a change. Without the provided file the rebuild fails and so does the check.
+#[tokio::test]
+async fn a_checks_rebuild_gets_the_provided_files_too() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let copied = std::process::Command::new("cp")
+        .args([
+            "-a",
+            &support::repo_root().join("exercises").display().to_string(),
+        ])
+        .arg(dir.path())
+        .status()
+        .expect("cp");
+    assert!(copied.success());
+    let exercises = dir.path().join("exercises");
+    let toml = exercises.join("own-base-image/exercise.toml");
+    let text = std::fs::read_to_string(&toml).expect("exercise.toml");
+    std::fs::write(
+        &toml,
+        format!(
+            "{text}\n[[checks]]\nid = \"rebuild-with-the-archive\"\ntype = \"cache-hit-on-rebuild\"\nchange = \"Dockerfile\"\nrebuilt_at_most = 9\n"
+        ),
+    )
+    .expect("write");
+    let flag = format!("--exercises-dir={}", exercises.display());
+    let mut client = TestClient::with_args(LOCAL_ENGINE, &[&flag]).await;
+    let files = support::exercise_files("own-base-image", true);
+    let files: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, c)| (p.as_str(), c.as_str()))
+        .collect();
+    let (result, log) = client.build(Some("own-base-image"), &files).await;
+    let check = result["checks"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["id"] == "rebuild-with-the-archive"))
+        .cloned()
+        .unwrap_or_else(|| panic!("the added check is judged: {result:#}"));
+    assert_eq!(check["passed"], true, "{check}\n{}", log.join("\n"));
+    remove_image(&result["image"]);
+}
