@@ -1254,26 +1254,12 @@ async fn a_health_check_cannot_run_faster_than_once_a_second() {
 /// after a change. Without the provided file the rebuild fails and so does the check.
 #[tokio::test]
 async fn a_checks_rebuild_gets_the_provided_files_too() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let copied = std::process::Command::new("cp")
-        .args([
-            "-a",
-            &support::repo_root().join("exercises").display().to_string(),
-        ])
-        .arg(dir.path())
-        .status()
-        .expect("cp");
-    assert!(copied.success());
-    let exercises = dir.path().join("exercises");
-    let toml = exercises.join("own-base-image/exercise.toml");
-    let text = std::fs::read_to_string(&toml).expect("exercise.toml");
-    std::fs::write(
-        &toml,
+    let (_dir, exercises) = support::exercises_copy();
+    support::edit_exercise_toml(&exercises, "own-base-image", |text| {
         format!(
             "{text}\n[[checks]]\nid = \"rebuild-with-the-archive\"\ntype = \"cache-hit-on-rebuild\"\nchange = \"Dockerfile\"\nrebuilt_at_most = 9\n"
-        ),
-    )
-    .expect("write");
+        )
+    });
     let flag = format!("--exercises-dir={}", exercises.display());
     let mut client = TestClient::with_args(LOCAL_ENGINE, &[&flag]).await;
     let files = support::exercise_files("own-base-image", true);

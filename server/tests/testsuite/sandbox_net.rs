@@ -641,17 +641,10 @@ async fn a_server_that_cannot_enter_the_namespace_says_so_or_uses_the_helper() {
 fn an_exercise_with_a_build_network_is_served_only_when_the_operator_allows_it() {
     // The course's exercises, one of them asking for a network during its build.
     let root = support::repo_root();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let copy = std::process::Command::new("cp")
-        .args(["-a", &root.join("exercises").display().to_string()])
-        .arg(dir.path())
-        .status()
-        .expect("cp");
-    assert!(copy.success());
-    let exercises = dir.path().join("exercises");
-    let toml = exercises.join("hello-container/exercise.toml");
-    let text = std::fs::read_to_string(&toml).expect("exercise.toml");
-    std::fs::write(&toml, format!("build_network = true\n{text}")).expect("write");
+    let (dir, exercises) = support::exercises_copy();
+    support::edit_exercise_toml(&exercises, "hello-container", |text| {
+        format!("build_network = true\n{text}")
+    });
 
     let serve = |extra: &[&str]| {
         let db = dir.path().join(format!("db{}", extra.len()));

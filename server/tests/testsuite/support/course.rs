@@ -23,3 +23,24 @@ pub fn exercise_files(id: &str, solution: bool) -> Vec<(String, String)> {
     };
     files.clone().into_iter().collect()
 }
+
+/// A copy of the course's exercises in a folder of its own, for a test to change one
+/// exercise's `exercise.toml`: the folder (removed when dropped) and its `exercises/`.
+pub fn exercises_copy() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let copied = std::process::Command::new("cp")
+        .args(["-a", &repo_root().join("exercises").display().to_string()])
+        .arg(dir.path())
+        .status()
+        .expect("cp");
+    assert!(copied.success());
+    let exercises = dir.path().join("exercises");
+    (dir, exercises)
+}
+
+/// Rewrite `<exercises>/<id>/exercise.toml` as `edit` makes it from its text.
+pub fn edit_exercise_toml(exercises: &std::path::Path, id: &str, edit: impl Fn(&str) -> String) {
+    let toml = exercises.join(id).join("exercise.toml");
+    let text = std::fs::read_to_string(&toml).expect("exercise.toml");
+    std::fs::write(&toml, edit(&text)).expect("write");
+}
