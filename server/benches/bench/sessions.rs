@@ -4,7 +4,7 @@
 //! /proc (VmRSS now, VmHWM the peak) before and after; three rounds, each on its own server,
 //! give min / median / max. Goal (issue 8): ≤ 100 MB with 200 sessions.
 
-use crate::support::{cookie_pair, http, ServerProcess, TestDb, LOCAL_ENGINE};
+use crate::support::{http, ServerProcess, TestDb, LOCAL_ENGINE};
 use crate::table::{Figure, Goal};
 use std::sync::Arc;
 
@@ -47,9 +47,11 @@ async fn round(sessions: usize) -> (u64, u64, u64) {
                 let server = server.clone();
                 let i = *i;
                 tokio::spawn(async move {
-                    let (status, cookie, _) = http("GET", &server.url("/"), None, None).await;
+                    // Looking starts nobody: a learner (and their session) starts with
+                    // their first form, as in a browser.
+                    let (status, _, _) = http("GET", &server.url("/"), None, None).await;
                     assert!(status.is_success(), "learner {i}: {status}");
-                    let cookie = cookie_pair(cookie);
+                    let cookie = crate::support::start_learner(&server.base_url).await;
                     let (status, _, _) = http(
                         "GET",
                         &server.url("/learn/multi-stage-builds"),
