@@ -151,6 +151,11 @@ impl Registry {
         self.address.as_deref()
     }
 
+    /// Whether layerlab hands out logins for this registry (it runs it).
+    pub fn hands_out_logins(&self) -> bool {
+        self.address.is_some() && self.secret.is_some()
+    }
+
     /// The credentials of the learner whose handle is `handle` on the embedded registry;
     /// `None` when layerlab does not run the registry (it has no say there).
     pub fn credentials(&self, handle: &str) -> Option<Credentials> {
@@ -512,9 +517,11 @@ async fn serve_realm(
     let app = axum::Router::new().route(
         "/token",
         axum::routing::get(
-            move |headers: http::HeaderMap, query: axum::extract::RawQuery| {
+            // Pairs, not a map: a client may ask for several `scope`s.
+            move |headers: http::HeaderMap,
+                  axum::extract::Query(query): axum::extract::Query<Vec<(String, String)>>| {
                 let (issuer, secret) = (issuer.clone(), secret.clone());
-                async move { issue(&issuer, &secret, &headers, query.0.as_deref().unwrap_or("")) }
+                async move { issue(&issuer, &secret, &headers, &query) }
             },
         ),
     );
@@ -532,14 +539,14 @@ fn issue(
     issuer: &token::Issuer,
     secret: &[u8; 32],
     headers: &http::HeaderMap,
-    query: &str,
+    query: &[(String, String)],
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
     let refused = || {
         (
             http::StatusCode::UNAUTHORIZED,
             [(http::header::WWW_AUTHENTICATE, "Basic realm=\"layerlab registry\"")],
-            axum::Json(serde_json::json!({"errors": [{"code": "UNAUTHORIZED", "message": "a learner's registry username and password are needed (layerlab gives them on the registry page)"}]})),
+            axum::Json(serde_json::json!({"errors": [{"code": "UNAUTHORIZED", "message": "a learner's registry username and password are needed (GET /api/v1/registry/login on layerlab gives them)"}]})),
         )
             .into_response()
     };
@@ -548,7 +555,7 @@ fn issue(
     };
     let mut access = Vec::new();
     let mut service_ok = true;
-    for (key, value) in url_pairs(query) {
+    for (key, value) in query {
         match key.as_str() {
             "scope" => access.extend(
                 value
@@ -556,7 +563,7 @@ fn issue(
                     .filter_map(token::parse_scope)
                     .filter_map(|asked| token::granted(&handle, &asked)),
             ),
-            "service" => service_ok &= value == issuer.service,
+            "service" => service_ok &= *value == issuer.service,
             _ => {}
         }
     }
@@ -591,37 +598,6 @@ fn basic_user(headers: &http::HeaderMap, secret: &[u8; 32]) -> Option<String> {
         return None;
     }
     password_ok(secret, user, password).then(|| user.to_string())
-}
-
-/// `a=b&c=d` with percent-decoding (`+` as a space, as forms write it).
-fn url_pairs(query: &str) -> Vec<(String, String)> {
-    let decode = |text: &str| {
-        let bytes = text.replace('+', " ").into_bytes();
-        let mut out = Vec::with_capacity(bytes.len());
-        let mut i = 0;
-        while i < bytes.len() {
-            if bytes[i] == b'%' && i + 2 < bytes.len() {
-                if let Ok(b) =
-                    u8::from_str_radix(&String::from_utf8_lossy(&bytes[i + 1..i + 3]), 16)
-                {
-                    out.push(b);
-                    i += 3;
-                    continue;
-                }
-            }
-            out.push(bytes[i]);
-            i += 1;
-        }
-        String::from_utf8_lossy(&out).into_owned()
-    };
-    query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (decode(k), decode(v))
-        })
-        .collect()
 }
 
 /// `GET /v2/`: a registry speaks the distribution API if it answers 200 (or 401, asking for
@@ -756,7 +732,7 @@ mod tests {
     }
 
     #[test]
-    fn handles_are_lowercase_words_and_queries_are_decoded() {
+    fn handles_are_lowercase_words() {
         for good in ["alice", "l3f9a2", "ada-lovelace"] {
             assert!(is_handle(good), "{good}");
         }
@@ -772,16 +748,5 @@ mod tests {
         ] {
             assert!(!is_handle(bad), "{bad:?}");
         }
-        assert_eq!(
-            url_pairs("service=layerlab-registry&scope=repository%3Aalice%2Fapp%3Apull%2Cpush&x"),
-            vec![
-                ("service".to_string(), "layerlab-registry".to_string()),
-                (
-                    "scope".to_string(),
-                    "repository:alice/app:pull,push".to_string()
-                ),
-                ("x".to_string(), String::new()),
-            ]
-        );
     }
 }
