@@ -255,41 +255,101 @@ async fn start_embedded(
     let data = dir.join("data");
     private_folder(&data).map_err(folder)?;
     let data = data.canonicalize().map_err(folder)?;
-    // Port 0: a free port now (the registry cannot report the one it took). A given port
-    // must be free: a registry already there would answer in place of ours.
-    let addr = std::net::TcpListener::bind(addr)
-        .and_then(|l| l.local_addr())
-        .map_err(|cause| RegistryError::PortTaken { addr, cause })?;
     let http_secret = uuid::Uuid::new_v4().simple().to_string();
     // The token issuer: a new key each start, its certificate the registry's trust root.
     let issuer = token::Issuer::new(TOKEN_ISSUER, TOKEN_SERVICE)
         .map_err(|e| RegistryError::Token(e.to_string()))?;
     let certificates = dir.join("token-signer.pem");
     write_private(&certificates, issuer.certificate_pem.as_bytes()).map_err(folder)?;
+    let certificates = certificates.canonicalize().map_err(folder)?;
     let secret = Arc::new(learner_secret(dir).map_err(folder)?);
     let (realm, realm_task) = serve_realm(Arc::new(issuer), secret.clone())
         .await
         .map_err(folder)?;
+    // Until the registry answers, the realm is stopped on every way out.
+    let realm_task = StopUnlessKept(Some(realm_task));
     let config = dir.join("config.yml");
-    let text = config_text(
-        &data,
-        addr,
-        &http_secret,
-        &realm,
-        &certificates.canonicalize().map_err(folder)?,
-    );
-    write_private(&config, text.as_bytes()).map_err(folder)?;
     let log_path = dir.join("registry.log");
-    let log = open_private(&log_path).map_err(folder)?;
+    // A port we chose (port 0) was free when we looked; another program may take it before
+    // the registry binds it (many servers start at once in a class's tests): then choose
+    // again. A port the operator gave is tried once.
+    let tries = if addr.port() == 0 { 5 } else { 1 };
+    for attempt in 1..=tries {
+        // The registry cannot report the port it took, so it is chosen here. A given port
+        // must be free: a registry already there would answer in place of ours.
+        let port = std::net::TcpListener::bind(addr)
+            .and_then(|l| l.local_addr())
+            .map_err(|cause| RegistryError::PortTaken { addr, cause })?;
+        let text = config_text(&data, port, &http_secret, &realm, &certificates);
+        write_private(&config, text.as_bytes()).map_err(folder)?;
+        let child = spawn(program, &config, &log_path).map_err(|e| match e {
+            Spawn::Folder(cause) => folder(cause),
+            Spawn::Program(cause) => RegistryError::Program {
+                program: program.display().to_string(),
+                cause,
+            },
+        })?;
+        let mut registry = Registry {
+            mode: "embedded",
+            address: Some(port.to_string()),
+            child: Mutex::new(Some(child)),
+            secret: Some(secret.clone()),
+            realm: None,
+        };
+        match registry.answers_as(&realm).await {
+            Answer::Ours => {
+                tracing::info!(address = %port, folder = %dir.display(), "the class registry runs");
+                registry.realm = realm_task.keep();
+                return Ok(registry);
+            }
+            Answer::Exited if attempt < tries => {
+                tracing::info!(address = %port, "the class registry could not take its port; choosing another");
+            }
+            Answer::Exited | Answer::Silent => {
+                return Err(RegistryError::NoAnswer {
+                    address: port.to_string(),
+                    log: std::fs::read_to_string(&log_path).unwrap_or_default(),
+                });
+            }
+        }
+    }
+    unreachable!("the last try returns")
+}
+
+/// A task aborted when this is dropped, unless [`StopUnlessKept::keep`] took it.
+struct StopUnlessKept(Option<tokio::task::AbortHandle>);
+
+impl StopUnlessKept {
+    fn keep(mut self) -> Option<tokio::task::AbortHandle> {
+        self.0.take()
+    }
+}
+
+impl Drop for StopUnlessKept {
+    fn drop(&mut self) {
+        if let Some(task) = &self.0 {
+            task.abort();
+        }
+    }
+}
+
+enum Spawn {
+    Folder(std::io::Error),
+    Program(std::io::Error),
+}
+
+/// Start the registry program on `config`, its output to `log_path`.
+fn spawn(program: &Path, config: &Path, log_path: &Path) -> Result<tokio::process::Child, Spawn> {
+    let log = open_private(log_path).map_err(Spawn::Folder)?;
     let mut command = tokio::process::Command::new(program);
     // Nothing of layerlab's environment reaches it: the registry lets `REGISTRY_*` variables
     // override its configuration (its address, its trust root).
     command
         .env_clear()
         .arg("serve")
-        .arg(&config)
+        .arg(config)
         .stdin(std::process::Stdio::null())
-        .stdout(log.try_clone().map_err(folder)?)
+        .stdout(log.try_clone().map_err(Spawn::Folder)?)
         .stderr(log)
         .kill_on_drop(true);
     // The registry goes with this server even when the server is killed: the kernel sends it
@@ -303,35 +363,43 @@ async fn start_embedded(
             Ok(())
         });
     }
-    let child = command.spawn().map_err(|cause| RegistryError::Program {
-        program: program.display().to_string(),
-        cause,
-    })?;
-    let registry = Registry {
-        mode: "embedded",
-        address: Some(addr.to_string()),
-        child: Mutex::new(Some(child)),
-        secret: Some(secret),
-        realm: Some(realm_task),
-    };
-    let started = std::time::Instant::now();
-    loop {
-        if registry.exited().is_some() || started.elapsed() > START_TIMEOUT {
-            return Err(RegistryError::NoAnswer {
-                address: addr.to_string(),
-                log: std::fs::read_to_string(&log_path).unwrap_or_default(),
-            });
+    command.spawn().map_err(Spawn::Program)
+}
+
+/// How a registry just started turned out.
+enum Answer {
+    /// It answers with our realm.
+    Ours,
+    /// Its process ended (its port was taken, say).
+    Exited,
+    /// No answer of ours within [`START_TIMEOUT`].
+    Silent,
+}
+
+impl Registry {
+    /// Wait for the registry to answer with `realm`: another program that took the port
+    /// would not (and must not get learners' passwords).
+    async fn answers_as(&self, realm: &str) -> Answer {
+        let Some(address) = self.address.as_deref() else {
+            return Answer::Silent;
+        };
+        let expected = format!("realm=\"{realm}\"");
+        let started = std::time::Instant::now();
+        loop {
+            if self.exited().is_some() {
+                return Answer::Exited;
+            }
+            if started.elapsed() > START_TIMEOUT {
+                return Answer::Silent;
+            }
+            if challenge(address)
+                .await
+                .is_some_and(|c| c.contains(&expected))
+            {
+                return Answer::Ours;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        // Ours answers with our realm: another program that took the port after the check
-        // above would not (and must not get learners' passwords).
-        if challenge(&addr.to_string())
-            .await
-            .is_some_and(|c| c.contains(&format!("realm=\"{realm}\"")))
-        {
-            tracing::info!(address = %addr, folder = %dir.display(), "the class registry runs");
-            return Ok(registry);
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

@@ -485,3 +485,82 @@ async fn a_visitor_gets_no_login_and_makes_no_learner() {
         "{login}"
     );
 }
+
+/// The registry cannot say which port it took, so layerlab chooses a free one first; another
+/// program may take it before the registry binds it (many servers start at once in a class's
+/// tests). A registry that exits at once is started again on another port, a few times, and
+/// one that always exits stops the server with what it said.
+#[tokio::test]
+async fn a_registry_that_loses_its_chosen_port_is_started_again_on_another() {
+    use std::os::unix::fs::PermissionsExt;
+    let folder = tempfile::tempdir().expect("a folder");
+    let script = |name: &str, body: &str| {
+        let path = folder.path().join(name);
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).expect("write");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        path
+    };
+    // Fails as a registry whose port was taken does, twice; then the real one.
+    let tries = folder.path().join("tries");
+    let flaky = script(
+        "flaky-registry",
+        &format!(
+            "echo x >> {tries}\n\
+             if [ \"$(wc -l < {tries})\" -le 2 ]; then\n\
+               echo 'listen tcp: bind: address already in use'; exit 1\n\
+             fi\n\
+             exec /usr/bin/docker-registry \"$@\"",
+            tries = tries.display()
+        ),
+    );
+    let db = TestDb::new();
+    let program = format!("--registry-program={}", flaky.display());
+    let config = support::config_with(&db, LOCAL_ENGINE, &[program.as_str()]);
+    let router = layerlab_server::build(&config)
+        .await
+        .expect("starts on the third try");
+    let started = std::fs::read_to_string(&tries)
+        .expect("tries")
+        .lines()
+        .count();
+    assert_eq!(started, 3, "started three times");
+    drop(router);
+
+    // Never starts: the server stops, with the registry's last words.
+    let broken = script(
+        "broken-registry",
+        "echo 'listen tcp: bind: address already in use'; exit 1",
+    );
+    let db = TestDb::new();
+    let program = format!("--registry-program={}", broken.display());
+    let config = support::config_with(&db, LOCAL_ENGINE, &[program.as_str()]);
+    let error = match layerlab_server::build(&config).await {
+        Ok(_) => panic!("a registry that always exits started"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(error.contains("did not answer"), "{error}");
+    assert!(error.contains("address already in use"), "{error}");
+
+    // A port the operator gave is tried once: the registry's own words, not a new port.
+    let tries_given = folder.path().join("tries-given");
+    let counted = script(
+        "counted-registry",
+        &format!(
+            "echo x >> {}; echo 'listen tcp: bind: address already in use'; exit 1",
+            tries_given.display()
+        ),
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a port");
+    let db = TestDb::new();
+    let program = format!("--registry-program={}", counted.display());
+    let addr = format!("--registry-addr={port}");
+    let config = support::config_with(&db, LOCAL_ENGINE, &[program.as_str(), addr.as_str()]);
+    assert!(layerlab_server::build(&config).await.is_err());
+    let started = std::fs::read_to_string(&tries_given)
+        .expect("tries")
+        .lines()
+        .count();
+    assert_eq!(started, 1, "a given port is not changed");
+}
