@@ -17,6 +17,7 @@ pub mod learners;
 pub mod lessons;
 pub mod policy;
 pub mod progress;
+pub mod pushes;
 pub mod registry;
 pub mod store;
 pub mod sync;
@@ -95,6 +96,7 @@ pub async fn build(config: &ServeConfig) -> anyhow::Result<axum::Router> {
         edge: Arc::new(http::admission::Edge::new(config.edge.settings())),
         drafts: Arc::default(),
         registry: Arc::new(registry),
+        pushes: Arc::default(),
     };
     tell_isolation(state.engine.clone());
     janitor::start(

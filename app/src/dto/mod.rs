@@ -6,10 +6,12 @@ mod build;
 mod history;
 mod layers;
 mod people;
+mod registry;
 pub use build::*;
 pub use history::*;
 pub use layers::*;
 pub use people::*;
+pub use registry::*;
 
 /// The course map: modules in order, each with its lessons in order.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -13,6 +13,7 @@ pub mod disk;
 pub mod image;
 pub mod layers;
 mod netns;
+pub mod push;
 pub mod run;
 pub mod seed;
 

@@ -209,7 +209,7 @@ fn status_event(update: &StatusUpdate) -> Event {
     json_event("status", update)
 }
 
-fn json_event(name: &str, data: &impl serde::Serialize) -> Event {
+pub(super) fn json_event(name: &str, data: &impl serde::Serialize) -> Event {
     Event::default()
         .event(name)
         .json_data(data)

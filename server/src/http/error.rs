@@ -6,6 +6,7 @@
 
 use crate::builds::{ExploreError, SubmitError};
 use crate::engine::context::ContextError;
+use crate::pushes::PushRefused;
 use crate::workbench::WorkbenchError;
 use app::backend::BackendError;
 use axum::body::Body;
@@ -60,6 +61,9 @@ pub enum AppError {
     /// An attempt's layers that cannot be shown.
     #[error(transparent)]
     Explore(#[from] ExploreError),
+    /// A push that was not started.
+    #[error(transparent)]
+    Push(#[from] PushRefused),
     /// There is no registry layerlab runs (off, or an external one): 503
     /// `registry_unavailable`, saying which.
     #[error("{0}")]
@@ -140,6 +144,14 @@ impl AppError {
                 ExploreError::EngineUnavailable(_) => {
                     (S::SERVICE_UNAVAILABLE, "engine_unavailable")
                 }
+            },
+            Self::Push(e) => match e {
+                PushRefused::BadTag(_) => (S::BAD_REQUEST, "bad_tag"),
+                PushRefused::NotFinished => (S::CONFLICT, "not_finished"),
+                PushRefused::NotSucceeded => (S::CONFLICT, "no_image"),
+                PushRefused::Unavailable(_) => (S::SERVICE_UNAVAILABLE, "registry_unavailable"),
+                PushRefused::Busy => (S::CONFLICT, "push_in_progress"),
+                PushRefused::EngineUnavailable(_) => (S::SERVICE_UNAVAILABLE, "engine_unavailable"),
             },
             Self::RegistryUnavailable(_) => (S::SERVICE_UNAVAILABLE, "registry_unavailable"),
             Self::Internal(_) => (S::INTERNAL_SERVER_ERROR, "internal"),

@@ -37,12 +37,23 @@ pub struct AppState {
     pub drafts: Arc<crate::workbench::DraftGate>,
     /// The class registry (embedded, external or off).
     pub registry: Arc<crate::registry::Registry>,
+    /// Pushes to it from the workbench, under way and recently finished.
+    pub pushes: Arc<crate::pushes::Pushes>,
 }
 
 impl AppState {
     /// The course's base images and every exercise's, without repeats.
     pub fn base_images(&self) -> Vec<String> {
         self.exercises.base_images(&self.course)
+    }
+
+    /// What a push needs of the server.
+    pub fn push_ports(&self) -> crate::pushes::PushPorts {
+        crate::pushes::PushPorts {
+            store: self.store.clone(),
+            engine: self.engine.clone(),
+            registry: self.registry.clone(),
+        }
     }
 }
 

@@ -8,7 +8,9 @@
 //! registry layerlab starts takes only tokens layerlab issued ([`token`]): each learner may
 //! push and pull in their own namespace, and the registry itself refuses the rest.
 
+mod reads;
 pub mod token;
+pub use reads::{ReadError, RepositoryFacts, TagFacts};
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -96,6 +98,9 @@ pub struct Registry {
     secret: Option<Arc<[u8; 32]>>,
     /// The token issuer's HTTP server (the registry's `realm`); stopped when this is dropped.
     realm: Option<tokio::task::AbortHandle>,
+    /// The embedded registry's token issuer: layerlab's own reads (a learner's tags, a
+    /// cohort's namespaces) are made with tokens it signs for just what they need.
+    issuer: Option<Arc<token::Issuer>>,
 }
 
 impl Drop for Registry {
@@ -125,6 +130,7 @@ impl Registry {
             child: Mutex::new(None),
             secret: None,
             realm: None,
+            issuer: None,
         }
     }
 
@@ -139,6 +145,7 @@ impl Registry {
                 child: Mutex::new(None),
                 secret: None,
                 realm: None,
+                issuer: None,
             }),
             RegistrySettings::Embedded { program, dir, addr } => {
                 start_embedded(program, dir, *addr).await
@@ -263,7 +270,8 @@ async fn start_embedded(
     write_private(&certificates, issuer.certificate_pem.as_bytes()).map_err(folder)?;
     let certificates = certificates.canonicalize().map_err(folder)?;
     let secret = Arc::new(learner_secret(dir).map_err(folder)?);
-    let (realm, realm_task) = serve_realm(Arc::new(issuer), secret.clone())
+    let issuer = Arc::new(issuer);
+    let (realm, realm_task) = serve_realm(issuer.clone(), secret.clone())
         .await
         .map_err(folder)?;
     // Until the registry answers, the realm is stopped on every way out.
@@ -295,6 +303,7 @@ async fn start_embedded(
             child: Mutex::new(Some(child)),
             secret: Some(secret.clone()),
             realm: None,
+            issuer: Some(issuer.clone()),
         };
         match registry.answers_as(&realm).await {
             Answer::Ours => {

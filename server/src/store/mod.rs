@@ -19,6 +19,8 @@ mod attempts;
 mod cohorts;
 mod drafts;
 mod learners;
+mod pushes;
+pub use pushes::PushRow;
 mod quizzes;
 mod sessions;
 pub use attempts::tally;

@@ -564,3 +564,248 @@ async fn a_registry_that_loses_its_chosen_port_is_started_again_on_another() {
         .count();
     assert_eq!(started, 1, "a given port is not changed");
 }
+
+/// Follow a push's events to `done`: the lines seen, and the result.
+async fn finish_push(client: &mut TestClient, events: &str) -> (Vec<String>, serde_json::Value) {
+    let mut stream = client.events(events).await;
+    let mut lines = Vec::new();
+    while let Some((name, data)) = stream.next().await {
+        match name.as_str() {
+            "line" => lines.push(data.as_str().expect("a line").to_string()),
+            "done" => return (lines, data),
+            other => panic!("an unexpected event {other}: {data}"),
+        }
+    }
+    panic!("the push's events ended without `done`: {lines:#?}");
+}
+
+/// Tag & push from the workbench: the engine pushes the build's own image into the learner's
+/// namespace, the learner follows it line by line, and the result is what the registry holds
+/// (read back from it, and pulled back by the docker CLI with the learner's login). A second
+/// tag of the same build points at the same digest and sends no layer again.
+// Several threads: the docker CLI, run here and waited for, asks this server's token issuer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_build_is_pushed_from_the_workbench_and_the_registry_holds_that_very_image() {
+    let mut learner = TestClient::new(LOCAL_ENGINE).await;
+    let dockerfile =
+        "FROM busybox\nRUN echo pushed-from-layerlab > /hello\nCMD [\"cat\", \"/hello\"]\n";
+    let (build, _) = learner.build(None, &[("Dockerfile", dockerfile)]).await;
+    assert_eq!(build["status"], "succeeded", "{build}");
+    let build_id = build["id"].as_str().expect("id").to_string();
+    let image_id = build["image"]["id"].as_str().expect("image").to_string();
+    let login = learner.get("/api/v1/registry/login").await.json();
+    let (address, handle) = (
+        login["registry"].as_str().expect("registry").to_string(),
+        login["username"].as_str().expect("handle").to_string(),
+    );
+
+    let push = |tag: &str| serde_json::json!({ "tag": tag });
+    let answer = learner
+        .post_json(
+            &format!("/api/v1/builds/{build_id}/push"),
+            &push("my-app:1.0.0"),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::ACCEPTED, "{}", answer.body);
+    let accepted = answer.json();
+    let push_id = accepted["id"].as_str().expect("id").to_string();
+    assert_eq!(
+        accepted["events"],
+        format!("/api/v1/pushes/{push_id}/events")
+    );
+    let (lines, done) =
+        finish_push(&mut learner, &format!("/api/v1/pushes/{push_id}/events")).await;
+    let reference = format!("{address}/{handle}/my-app:1.0.0");
+    assert_eq!(done["status"], "pushed", "{done} {lines:#?}");
+    assert_eq!(done["reference"], reference.as_str());
+    assert_eq!(done["build"], build_id.as_str());
+    let digest = done["digest"].as_str().expect("a digest").to_string();
+    assert!(
+        digest.starts_with("sha256:") && digest.len() == 71,
+        "{digest}"
+    );
+    assert!(done["size_bytes"].as_u64().expect("size") > 1000, "{done}");
+    assert_eq!(
+        done["pull"],
+        format!("docker pull {address}/{handle}/my-app@{digest}").as_str()
+    );
+    assert_eq!(
+        lines.first().map(String::as_str),
+        Some(format!("The push refers to repository [{address}/{handle}/my-app]").as_str()),
+        "{lines:#?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.ends_with(": pushed")),
+        "each layer sent is told: {lines:#?}"
+    );
+    assert!(
+        lines
+            .last()
+            .is_some_and(|l| l.starts_with(&format!("1.0.0: digest: {digest} size: "))),
+        "{lines:#?}"
+    );
+    let shown = learner.get(&format!("/api/v1/pushes/{push_id}")).await;
+    assert_eq!(shown.json(), done, "GET gives what `done` carried");
+    // The engine keeps no name in the registry's: its images go by layerlab's names.
+    let cli = Cli::new();
+    let (kept, _) = cli.run(&["image", "inspect", &reference]);
+    assert!(!kept, "the pushed name was taken off the engine");
+
+    // The registry holds that very image: the learner pulls it with their own login, and the
+    // engine knows it as the build's image, under the pushed digest.
+    cli.log_in(&login);
+    cli.ok(&["pull", &reference]);
+    let pulled = cli.ok(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{.Id}} {{json .RepoDigests}}",
+        &reference,
+    ]);
+    assert!(pulled.starts_with(&image_id), "{pulled} is {image_id}");
+    assert!(
+        pulled.contains(&format!("{address}/{handle}/my-app@{digest}")),
+        "{pulled}"
+    );
+    cli.ok(&["rmi", &reference]);
+
+    // Promoted to a second tag: the same digest, and no layer sent again.
+    let answer = learner
+        .post_json(
+            &format!("/api/v1/builds/{build_id}/push"),
+            &push("my-app:1"),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::ACCEPTED, "{}", answer.body);
+    let events = answer.json()["events"]
+        .as_str()
+        .expect("events")
+        .to_string();
+    let (lines, done) = finish_push(&mut learner, &events).await;
+    assert_eq!(done["status"], "pushed", "{done}");
+    assert_eq!(done["digest"], digest.as_str(), "one image, one digest");
+    assert!(
+        !lines.iter().any(|l| l.ends_with(": pushed")),
+        "nothing sent again: {lines:#?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.ends_with(": already in the registry")),
+        "{lines:#?}"
+    );
+
+    // The learner's registry: both tags, their digest and size, when they were pushed, and
+    // how to pull them.
+    let view = learner.get("/api/v1/registry").await;
+    assert_eq!(view.status, StatusCode::OK, "{}", view.body);
+    let view = view.json();
+    assert_eq!(view["registry"], address.as_str());
+    assert_eq!(view["namespace"], handle.as_str());
+    let repositories = view["repositories"].as_array().expect("repositories");
+    assert_eq!(repositories.len(), 1, "{view}");
+    assert_eq!(repositories[0]["name"], format!("{handle}/my-app").as_str());
+    let tags = repositories[0]["tags"].as_array().expect("tags");
+    let names: Vec<&str> = tags.iter().filter_map(|t| t["tag"].as_str()).collect();
+    assert_eq!(names, ["1", "1.0.0"], "{view}");
+    for tag in tags {
+        assert_eq!(tag["digest"], digest.as_str(), "{tag}");
+        assert!(tag["pushed_at"].as_i64().is_some(), "{tag}");
+        assert_eq!(
+            tag["pull"],
+            format!(
+                "docker pull {address}/{handle}/my-app:{}",
+                tag["tag"].as_str().unwrap()
+            )
+            .as_str()
+        );
+    }
+}
+
+/// A push is refused, before the engine is asked, with what to do: a tag that is no tag or
+/// names another namespace, a build that made no image, someone else's build, a server
+/// without a registry.
+#[tokio::test]
+async fn pushes_that_cannot_be_made_are_refused_with_what_to_do() {
+    let mut learner = TestClient::new(LOCAL_ENGINE).await;
+    let (build, _) = learner
+        .build(None, &[("Dockerfile", "FROM busybox\nCMD [\"true\"]\n")])
+        .await;
+    let id = build["id"].as_str().expect("id").to_string();
+    let path = format!("/api/v1/builds/{id}/push");
+    for (tag, says) in [
+        ("My-App:1", "cannot be an image name"),
+        ("app:-1", "cannot be a tag"),
+        ("docker.io/library/app:1", "into your namespace"),
+        ("learner-someone/app:1", "without a namespace"),
+    ] {
+        let answer = learner
+            .post_json(&path, &serde_json::json!({ "tag": tag }))
+            .await;
+        assert_eq!(
+            answer.status,
+            StatusCode::BAD_REQUEST,
+            "{tag}: {}",
+            answer.body
+        );
+        let error = answer.json();
+        assert_eq!(error["error"]["code"], "bad_tag", "{error}");
+        assert!(
+            error["error"]["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains(says),
+            "{tag}: {error}"
+        );
+    }
+    let answer = learner.post_json(&path, &serde_json::json!({})).await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.body);
+
+    // Someone else's build is no build of theirs.
+    let mut other = learner.another();
+    other.start_learning().await;
+    let answer = other
+        .post_json(&path, &serde_json::json!({ "tag": "app:1" }))
+        .await;
+    assert_eq!(answer.status, StatusCode::NOT_FOUND, "{}", answer.body);
+
+    // A build that failed made no image.
+    let (failed, _) = learner
+        .build(None, &[("Dockerfile", "FROM busybox\nRUN false\n")])
+        .await;
+    assert_eq!(failed["status"], "failed", "{failed}");
+    let failed = failed["id"].as_str().expect("id");
+    let answer = learner
+        .post_json(
+            &format!("/api/v1/builds/{failed}/push"),
+            &serde_json::json!({ "tag": "app:1" }),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::CONFLICT, "{}", answer.body);
+    assert_eq!(answer.json()["error"]["code"], "no_image");
+
+    // Without a registry, pushing is unavailable, and said so.
+    let mut alone = TestClient::with_args(LOCAL_ENGINE, &["--no-registry"]).await;
+    let (build, _) = alone
+        .build(None, &[("Dockerfile", "FROM busybox\nCMD [\"true\"]\n")])
+        .await;
+    let id = build["id"].as_str().expect("id");
+    let answer = alone
+        .post_json(
+            &format!("/api/v1/builds/{id}/push"),
+            &serde_json::json!({ "tag": "app:1" }),
+        )
+        .await;
+    assert_eq!(
+        answer.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        answer.body
+    );
+    assert_eq!(answer.json()["error"]["code"], "registry_unavailable");
+    assert!(
+        answer.body.contains("without a registry"),
+        "{}",
+        answer.body
+    );
+}

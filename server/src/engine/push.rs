@@ -1,0 +1,177 @@
+//! Pushing an image the engine holds to a registry, for a learner: tag it with the registry's
+//! name, push with the learner's credentials (the engine asks the registry's token issuer for
+//! a token with them, as `docker push` does), and take the name off again, whatever happened.
+//!
+//! The engine's progress messages name no layer through bollard (its `PushImageInfo` has no
+//! `id`), so progress is told as the engine says it, layer by layer, without the layer's id.
+
+use super::Client;
+use bollard::auth::DockerCredentials;
+use bollard::query_parameters::{PushImageOptionsBuilder, TagImageOptionsBuilder};
+use futures::StreamExt;
+
+/// One step of a push, as it is shown.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PushProgress {
+    /// `The push refers to repository [...]`: where it goes.
+    Repository(String),
+    /// A layer is being prepared or waits for another (`Preparing`, `Waiting`).
+    Preparing,
+    /// A layer was sent (`Pushed`).
+    LayerPushed,
+    /// The registry had the layer already (`Layer already exists`, or mounted from another
+    /// repository of the same namespace).
+    LayerThere,
+    /// The final line: `<tag>: digest: sha256:… size: N`.
+    Digest { digest: String, size: u64 },
+}
+
+/// A push that did not complete, in the engine's or the registry's words.
+#[derive(Debug, thiserror::Error)]
+pub enum PushError {
+    #[error("the image is no longer on the engine ({0})")]
+    NoImage(String),
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// Whom the engine pushes as.
+pub struct PushAs<'a> {
+    pub server: &'a str,
+    pub username: &'a str,
+    pub password: &'a str,
+}
+
+impl Client {
+    /// Push `image` (an id) as `repository:tag` (`repository` names the registry:
+    /// `127.0.0.1:5100/learner-1/app`), calling `on` with each step. The name is removed from
+    /// the engine afterwards, pushed or not: the engine keeps images by layerlab's own names.
+    pub async fn push(
+        &self,
+        image: &str,
+        repository: &str,
+        tag: &str,
+        who: &PushAs<'_>,
+        on: &mut (dyn FnMut(PushProgress) + Send),
+    ) -> Result<(), PushError> {
+        let options = TagImageOptionsBuilder::new()
+            .repo(repository)
+            .tag(tag)
+            .build();
+        self.docker
+            .tag_image(image, Some(options))
+            .await
+            .map_err(|e| PushError::NoImage(engine_words(&e)))?;
+        let pushed = self.push_tagged(repository, tag, who, on).await;
+        let reference = format!("{repository}:{tag}");
+        if let Err(e) = self.untag(&reference).await {
+            tracing::warn!(%reference, "the pushed name could not be taken off the engine: {e}");
+        }
+        pushed
+    }
+
+    async fn push_tagged(
+        &self,
+        repository: &str,
+        tag: &str,
+        who: &PushAs<'_>,
+        on: &mut (dyn FnMut(PushProgress) + Send),
+    ) -> Result<(), PushError> {
+        let credentials = DockerCredentials {
+            username: Some(who.username.to_string()),
+            password: Some(who.password.to_string()),
+            serveraddress: Some(who.server.to_string()),
+            ..Default::default()
+        };
+        let options = PushImageOptionsBuilder::new().tag(tag).build();
+        let mut stream = self
+            .docker
+            .push_image(repository, Some(options), Some(credentials));
+        let mut finished = false;
+        while let Some(message) = stream.next().await {
+            let message = message.map_err(|e| PushError::Refused(engine_words(&e)))?;
+            if let Some(error) = message.error_detail.and_then(|d| d.message) {
+                return Err(PushError::Refused(error));
+            }
+            let Some(status) = message.status else {
+                continue;
+            };
+            if let Some(step) = progress_of(&status) {
+                finished |= matches!(step, PushProgress::Digest { .. });
+                on(step);
+            }
+        }
+        if finished {
+            Ok(())
+        } else {
+            Err(PushError::Refused(
+                "the engine ended the push without the registry's digest".into(),
+            ))
+        }
+    }
+}
+
+/// What a push status line of the engine means, or `None` for lines that add nothing
+/// (`Pushing` progress, which names no layer here).
+pub fn progress_of(status: &str) -> Option<PushProgress> {
+    if let Some(rest) = status.strip_prefix("The push refers to repository [") {
+        return Some(PushProgress::Repository(rest.trim_end_matches(']').into()));
+    }
+    if let Some((_, rest)) = status.split_once(": digest: ") {
+        let (digest, size) = rest.split_once(" size: ")?;
+        return Some(PushProgress::Digest {
+            digest: digest.trim().to_string(),
+            size: size.trim().parse().ok()?,
+        });
+    }
+    match status {
+        "Preparing" => Some(PushProgress::Preparing),
+        "Pushed" => Some(PushProgress::LayerPushed),
+        "Layer already exists" => Some(PushProgress::LayerThere),
+        s if s.starts_with("Mounted from ") => Some(PushProgress::LayerThere),
+        _ => None,
+    }
+}
+
+/// The engine's message without bollard's wrapping.
+fn engine_words(error: &bollard::errors::Error) -> String {
+    match error {
+        bollard::errors::Error::DockerResponseServerError { message, .. } => message.clone(),
+        bollard::errors::Error::DockerStreamError { error } => error.clone(),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_engines_push_lines_are_read_as_steps() {
+        assert_eq!(
+            progress_of("The push refers to repository [127.0.0.1:5100/learner-a/app]"),
+            Some(PushProgress::Repository(
+                "127.0.0.1:5100/learner-a/app".into()
+            ))
+        );
+        assert_eq!(progress_of("Preparing"), Some(PushProgress::Preparing));
+        assert_eq!(progress_of("Pushed"), Some(PushProgress::LayerPushed));
+        assert_eq!(
+            progress_of("Layer already exists"),
+            Some(PushProgress::LayerThere)
+        );
+        assert_eq!(
+            progress_of("Mounted from learner-a/other"),
+            Some(PushProgress::LayerThere)
+        );
+        assert_eq!(
+            progress_of("1.0.0: digest: sha256:0123abcd size: 528"),
+            Some(PushProgress::Digest {
+                digest: "sha256:0123abcd".into(),
+                size: 528
+            })
+        );
+        assert_eq!(progress_of("Pushing"), None);
+        assert_eq!(progress_of("Waiting"), None);
+    }
+}

@@ -1,0 +1,68 @@
+//! Pushes to the class registry made from the workbench.
+
+use super::*;
+
+/// One push as it is kept.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PushRow {
+    pub id: String,
+    pub build_id: String,
+    /// `learner-1/my-app` (no registry address: the same registry may move).
+    pub repository: String,
+    pub tag: String,
+    pub digest: String,
+    pub image_id: String,
+    pub size_bytes: u64,
+    pub pushed_at: i64,
+}
+
+/// A push's columns, as read.
+type Row = (String, String, String, String, String, String, i64, i64);
+
+impl Store {
+    /// Keep a push that the registry confirmed.
+    pub async fn record_push(&self, learner: &str, push: &PushRow) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO pushes (id, learner_id, build_id, repository, tag, digest, image_id, \
+             size_bytes, pushed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&push.id)
+        .bind(learner)
+        .bind(&push.build_id)
+        .bind(&push.repository)
+        .bind(&push.tag)
+        .bind(&push.digest)
+        .bind(&push.image_id)
+        .bind(i64::try_from(push.size_bytes).unwrap_or(i64::MAX))
+        .bind(push.pushed_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The learner's pushes, newest first.
+    pub async fn pushes(&self, learner: &str) -> Result<Vec<PushRow>> {
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT id, build_id, repository, tag, digest, image_id, size_bytes, pushed_at \
+                 FROM pushes WHERE learner_id = $1 ORDER BY pushed_at DESC, id",
+        )
+        .bind(learner)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(id, build_id, repository, tag, digest, image_id, size, pushed_at)| PushRow {
+                    id,
+                    build_id,
+                    repository,
+                    tag,
+                    digest,
+                    image_id,
+                    size_bytes: size.max(0) as u64,
+                    pushed_at,
+                },
+            )
+            .collect())
+    }
+}
