@@ -3,7 +3,8 @@
 
 use crate::dto::{
     AttemptPair, AttemptRecord, BuildOutcome, CourseMap, Dashboard, EngineStatus, ExerciseView,
-    InstructorHome, LearnerRecord, LoginPage, Profile, QuizAnswers, QuizGrade, ResumeOffer,
+    InstructorHome, LearnerRecord, LoginPage, Profile, QuizAnswers, QuizGrade, RegistryPage,
+    ResumeOffer,
 };
 pub use crate::error::BackendError;
 use leptos::prelude::*;
@@ -98,6 +99,11 @@ macro_rules! with_session {
 #[server(prefix = "/fn", endpoint = "profile")]
 pub async fn load_profile() -> Result<Profile, BackendError> {
     with_session!(profile)
+}
+
+#[server(prefix = "/fn", endpoint = "registry")]
+pub async fn load_registry() -> Result<RegistryPage, BackendError> {
+    with_session!(registry)
 }
 
 #[server(prefix = "/fn", endpoint = "resume_offer", input = leptos::server_fn::codec::Json)]

@@ -3,7 +3,8 @@
 
 use crate::dto::{
     AttemptPair, AttemptRecord, BuildView, CourseMap, Dashboard, EngineStatus, ExerciseView,
-    InstructorHome, LearnerRecord, LoginPage, Profile, QuizAnswers, QuizGrade, ResumeOffer,
+    InstructorHome, LearnerRecord, LoginPage, Profile, QuizAnswers, QuizGrade, RegistryPage,
+    ResumeOffer,
 };
 use std::sync::Arc;
 use tower_sessions::Session;
@@ -31,6 +32,8 @@ pub trait Backend: Send + Sync + 'static {
 
     /// The learner's name, cohort, resume code and totals.
     async fn profile(&self, session: &Session) -> Result<Profile, BackendError>;
+    /// The learner's namespace in the class registry, or why it cannot be shown.
+    async fn registry(&self, session: &Session) -> Result<RegistryPage, BackendError>;
     /// Whose work a resume code continues.
     async fn resume_offer(
         &self,

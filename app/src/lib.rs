@@ -81,6 +81,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/exercises/:id") view=pages::ExercisePage ssr=SsrMode::Async/>
                     <Route path=path!("/playground") view=pages::PlaygroundPage ssr=SsrMode::Async/>
                     <Route path=path!("/me") view=pages::ProfilePage ssr=SsrMode::Async/>
+                    <Route path=path!("/registry") view=pages::RegistryPageView ssr=SsrMode::Async/>
                     <Route path=path!("/resume/:code") view=pages::ResumePage ssr=SsrMode::Async/>
                     <Route path=path!("/instructor/login") view=pages::LoginPageView ssr=SsrMode::Async/>
                     <Route path=path!("/instructor") view=pages::InstructorHomePage ssr=SsrMode::Async/>
@@ -119,6 +120,7 @@ pub(crate) fn SiteHeader(path: String) -> impl IntoView {
             <nav>
                 {link("/", "Course", path == "/" || path.starts_with("/learn/"))}
                 {link("/playground", "Playground", path == "/playground")}
+                {link("/registry", "Registry", path == "/registry")}
                 {link("/me", "Your progress", path == "/me")}
             </nav>
         </header>

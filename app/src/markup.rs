@@ -10,7 +10,7 @@ use crate::dto::{
 };
 use crate::pages::{
     AttemptChartView, CheckList, DashboardBody, ExerciseRecord, FailureBox, HintList, ImagePanel,
-    LayerReportView, LintList, RunPanel, Verdict,
+    LayerReportView, LintList, PushForm, PushResult, RunPanel, Verdict,
 };
 use leptos::prelude::*;
 
@@ -42,7 +42,21 @@ pub fn results(view: &BuildView, layers_base: &str) -> ResultsHtml {
             .is_some()
             .then(|| format!("{layers_base}/{}/layers", view.id)),
         run_html,
+        push_html: if layers_base == LEARNER_LAYERS
+            && view.status == crate::dto::BuildStatus::Succeeded
+            && view.image.is_some()
+        {
+            let url = format!("{LEARNER_LAYERS}/{}/push", view.id);
+            render(|| view! { <PushForm url/> })
+        } else {
+            String::new()
+        },
     }
+}
+
+/// A push's result, for the Tag & push panel to show.
+pub fn push_result(push: &crate::dto::PushView) -> String {
+    render(|| view! { <PushResult push=push.clone()/> })
 }
 
 /// The exercise's checks with this build's verdicts (or none yet); empty without checks.

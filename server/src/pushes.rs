@@ -10,7 +10,7 @@ use crate::registry::Registry;
 use crate::store::{PushRow, Store};
 use crate::sync::lock;
 use app::dto::{
-    push_events_url, BuildStatus, BuildView, PushAccepted, PushStatus, PushView,
+    push_events_url, BuildStatus, BuildView, PushAccepted, PushStatus, PushView, RegistryPage,
     RegistryRepository, RegistryTag, RegistryView,
 };
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -424,6 +424,42 @@ impl Job<'_> {
     }
 }
 
+/// The registry page of the session's learner: their namespace, or why it cannot be shown.
+pub async fn registry_page(
+    store: &Store,
+    registry: &Registry,
+    session: &tower_sessions::Session,
+) -> Result<RegistryPage, app::backend::BackendError> {
+    let page = |problem: String| RegistryPage {
+        view: None,
+        problem: Some(problem),
+        gives_login: registry.hands_out_logins(),
+    };
+    let Some(address) = registry.address() else {
+        return Ok(page(
+            "This workshop runs without a registry, so there is nowhere to push images. Ask your instructor if you expected one.".into(),
+        ));
+    };
+    if !registry.hands_out_logins() {
+        return Ok(page(format!(
+            "The class registry at {address} is not run by this workshop, so it cannot list your images there; use the docker CLI with the login your instructor gave you."
+        )));
+    }
+    let Some(learner) = crate::learners::known_learner_id(store, session).await? else {
+        return Ok(page(
+            "Nothing here yet: build an exercise, then use Tag & push under its result.".into(),
+        ));
+    };
+    Ok(match namespace_view(store, registry, &learner).await {
+        Ok(view) => RegistryPage {
+            view: Some(view),
+            problem: None,
+            gives_login: true,
+        },
+        Err(problem) => page(problem),
+    })
+}
+
 /// The learner's namespace as the registry holds it, with when each tag was last pushed from
 /// here (if it was) and the command to pull it; or why it cannot be read.
 pub async fn namespace_view(
@@ -448,20 +484,24 @@ pub async fn namespace_view(
             tags: repository
                 .tags
                 .into_iter()
-                .map(|tag| RegistryTag {
+                .map(|tag| {
                     // Newest first: the last push of this very manifest to this tag.
-                    pushed_at: pushes
+                    let pushed_at = pushes
                         .iter()
                         .find(|p| {
                             p.repository == repository.name
                                 && p.tag == tag.tag
                                 && p.digest == tag.digest
                         })
-                        .map(|p| p.pushed_at),
-                    pull: format!("docker pull {address}/{}:{}", repository.name, tag.tag),
-                    tag: tag.tag,
-                    digest: tag.digest,
-                    size_bytes: tag.size_bytes,
+                        .map(|p| p.pushed_at);
+                    RegistryTag {
+                        pushed_at,
+                        pushed: pushed_at.map(crate::cohort::format_time),
+                        pull: format!("docker pull {address}/{}:{}", repository.name, tag.tag),
+                        tag: tag.tag,
+                        digest: tag.digest,
+                        size_bytes: tag.size_bytes,
+                    }
                 })
                 .collect(),
             name: repository.name,

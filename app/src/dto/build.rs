@@ -542,6 +542,9 @@ pub struct ResultsHtml {
     pub layers_url: Option<String>,
     /// What the container did.
     pub run_html: String,
+    /// The Tag & push panel: only under the learner's own successful builds (else empty).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub push_html: String,
 }
 
 #[cfg(test)]

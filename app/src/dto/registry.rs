@@ -63,6 +63,9 @@ pub struct RegistryTag {
     /// other way (the docker CLI).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pushed_at: Option<i64>,
+    /// The same, as people read it (UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pushed: Option<String>,
     /// `docker pull <registry>/<repository>:<tag>`
     pub pull: String,
 }
@@ -83,4 +86,16 @@ pub struct RegistryView {
     /// The learner's handle: their namespace and registry username.
     pub namespace: String,
     pub repositories: Vec<RegistryRepository>,
+}
+
+/// The registry page (`/registry`): the learner's namespace, or why there is none to show.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegistryPage {
+    /// What the registry holds for the learner; `None` with `problem` saying why.
+    pub view: Option<RegistryView>,
+    /// Why the registry cannot be shown (none in this workshop, not run by it, unreachable),
+    /// or that the visitor has nothing yet.
+    pub problem: Option<String>,
+    /// Whether layerlab hands out the learner's `docker login` (it runs the registry).
+    pub gives_login: bool,
 }

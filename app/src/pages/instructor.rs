@@ -249,11 +249,10 @@ pub(crate) fn DashboardBody(d: Dashboard) -> impl IntoView {
 
 #[cfg(feature = "hydrate")]
 mod live_client {
-    use futures::channel::mpsc::UnboundedSender;
+    use crate::pages::EventFeed;
     use futures::StreamExt;
     use leptos::prelude::*;
     use std::time::Duration;
-    use wasm_bindgen::{closure::Closure, JsCast};
 
     /// What the dashboard shows about its stream.
     #[derive(Clone, Copy)]
@@ -275,19 +274,19 @@ mod live_client {
     /// says so in `stale` (the matrix keeps its last state) until one succeeds.
     pub fn follow(cohort: String, s: Signals) {
         let url = format!("/api/v1/instructor/cohorts/{cohort}/events");
-        let (sender, mut events) = futures::channel::mpsc::unbounded::<&'static str>();
-        let Some(mut stream) = Stream::open(&url, &sender) else {
+        let (sender, mut events) = futures::channel::mpsc::unbounded::<(&'static str, String)>();
+        let Some(mut stream) = open(&url, &sender) else {
             return;
         };
         let stop = sender.clone();
         on_cleanup(move || {
-            let _ = stop.unbounded_send("stop");
+            let _ = stop.unbounded_send(("stop", String::new()));
         });
         leptos::task::spawn_local(async move {
             let mut was_live = false;
             let mut retry_secs = 2;
             let mut retry_pending = false;
-            while let Some(name) = events.next().await {
+            while let Some((name, _)) = events.next().await {
                 let reload = match name {
                     "ready" => {
                         // Back after a break or a refusal: reload for what was missed (which
@@ -313,7 +312,7 @@ mod live_client {
                             let retry = sender.clone();
                             set_timeout(
                                 move || {
-                                    let _ = retry.unbounded_send("retry");
+                                    let _ = retry.unbounded_send(("retry", String::new()));
                                 },
                                 Duration::from_secs(retry_secs),
                             );
@@ -324,7 +323,7 @@ mod live_client {
                     "retry" => {
                         retry_pending = false;
                         stream.close();
-                        match Stream::open(&url, &sender) {
+                        match open(&url, &sender) {
                             Some(next) => stream = next,
                             None => break,
                         }
@@ -351,51 +350,9 @@ mod live_client {
         });
     }
 
-    /// One `EventSource` and the listeners that forward its events into the channel.
-    struct Stream {
-        source: web_sys::EventSource,
-        _listeners: Vec<Closure<dyn FnMut(web_sys::MessageEvent)>>,
-        _on_error: Closure<dyn FnMut(web_sys::Event)>,
-    }
-
-    impl Stream {
-        fn open(url: &str, sender: &UnboundedSender<&'static str>) -> Option<Stream> {
-            let source = web_sys::EventSource::new(url).ok()?;
-            let mut listeners = Vec::new();
-            for name in ["ready", "progress"] {
-                let sender = sender.clone();
-                let listener = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(
-                    move |_: web_sys::MessageEvent| {
-                        let _ = sender.unbounded_send(name);
-                    },
-                );
-                let _ = source
-                    .add_event_listener_with_callback(name, listener.as_ref().unchecked_ref());
-                listeners.push(listener);
-            }
-            let on_error = {
-                let sender = sender.clone();
-                Closure::<dyn FnMut(web_sys::Event)>::new(move |_: web_sys::Event| {
-                    let _ = sender.unbounded_send("error");
-                })
-            };
-            source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
-            Some(Stream {
-                source,
-                _listeners: listeners,
-                _on_error: on_error,
-            })
-        }
-
-        /// The browser closed the stream for good: the server answered, but not with events.
-        fn refused(&self) -> bool {
-            self.source.ready_state() == web_sys::EventSource::CLOSED
-        }
-
-        fn close(&self) {
-            self.source.set_onerror(None);
-            self.source.close();
-        }
+    /// The cohort's events: `ready` and `progress` (their data is not needed).
+    fn open(url: &str, sender: &crate::pages::events::Sender) -> Option<EventFeed> {
+        EventFeed::open(url, &["ready", "progress"], sender)
     }
 }
 

@@ -2,13 +2,19 @@
 
 mod course_map;
 mod engine_banner;
+#[cfg(feature = "hydrate")]
+pub(crate) mod events;
+#[cfg(feature = "hydrate")]
+pub(crate) use events::EventFeed;
 mod history;
 mod instructor;
 mod layers;
 #[cfg(feature = "ssr")]
 mod lesson;
 mod people;
+mod push;
 mod quiz;
+mod registry;
 mod workbench;
 
 pub use course_map::CourseMapPage;
@@ -23,6 +29,8 @@ pub(crate) use layers::LayerReportView;
 #[cfg(feature = "ssr")]
 pub(crate) use lesson::LessonArticle;
 pub use people::{ProfilePage, ResumePage};
+pub(crate) use push::{on_submit as push_submitted, PushForm, PushResult};
+pub use registry::RegistryPageView;
 pub(crate) use workbench::{
     CheckList, ExerciseRecord, FailureBox, HintList, ImagePanel, LintList, RunPanel, Verdict,
 };

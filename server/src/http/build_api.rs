@@ -89,20 +89,25 @@ async fn show(
     ))
 }
 
-/// How the layer explorer's report is sent: JSON, or `?format=html` for the page.
+/// How an answer a page also shows is sent: JSON, or `?format=html` for the page's fragment
+/// (the layer explorer's report, a push's result).
 #[derive(Debug, Default, serde::Deserialize)]
-pub struct LayersQuery {
+pub struct FormatQuery {
     #[serde(default)]
     format: Option<String>,
 }
 
-impl LayersQuery {
-    /// The report as JSON, or as the page's HTML fragment when asked for.
-    pub fn answer(&self, report: &app::dto::LayerReport) -> Response {
+impl FormatQuery {
+    /// `value` as JSON, or as the page's HTML fragment (`html`) when asked for.
+    pub fn answer<T: serde::Serialize>(
+        &self,
+        value: &T,
+        html: impl FnOnce(&T) -> String,
+    ) -> Response {
         if self.format.as_deref() == Some("html") {
-            Html(app::markup::layers(report)).into_response()
+            Html(html(value)).into_response()
         } else {
-            Json(report).into_response()
+            Json(value).into_response()
         }
     }
 }
@@ -112,11 +117,11 @@ async fn layers(
     State(state): State<AppState>,
     session: Session,
     Path(id): Path<String>,
-    Query(query): Query<LayersQuery>,
+    Query(query): Query<FormatQuery>,
 ) -> Result<Response, AppError> {
     let learner = build_owner(&state.store, &session, &id).await?;
     let view = crate::attempts::learner_build(&state.store, &state.builds, &id, &learner).await?;
-    Ok(query.answer(&*explore(&state, &view).await?))
+    Ok(query.answer(&*explore(&state, &view).await?, app::markup::layers))
 }
 
 /// The layers of a build's image, or why not, as an HTTP answer (learners and instructors).

@@ -44,11 +44,14 @@ async fn attempt_layers(
     State(state): State<AppState>,
     session: Session,
     Path(id): Path<String>,
-    axum::extract::Query(query): axum::extract::Query<super::build_api::LayersQuery>,
+    axum::extract::Query(query): axum::extract::Query<super::build_api::FormatQuery>,
 ) -> Result<axum::response::Response, AppError> {
     let (attempt, _, _) =
         crate::cohort::instructors::cohort_attempt(&state.store, &session, &id).await?;
-    Ok(query.answer(&*super::build_api::explore(&state, &attempt.view).await?))
+    Ok(query.answer(
+        &*super::build_api::explore(&state, &attempt.view).await?,
+        app::markup::layers,
+    ))
 }
 
 async fn check_csrf(session: &Session, token: &str) -> Result<(), AppError> {

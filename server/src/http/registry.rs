@@ -1,7 +1,7 @@
 //! The class registry's API for learners: their `docker login`, Tag & push from the
 //! workbench (followed live), and what their namespace holds.
 
-use super::build_api::{json_event, open_stream};
+use super::build_api::{json_event, open_stream, FormatQuery};
 use super::state::AppState;
 use super::AppError;
 use crate::learners::{build_owner, known_learner_id};
@@ -9,10 +9,10 @@ use crate::pushes::PushEvent;
 use app::backend::BackendError;
 use app::dto::{PushAccepted, PushRequest, PushView, RegistryView};
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures::stream::{self, Stream, StreamExt};
@@ -84,13 +84,16 @@ fn own_push(
 }
 
 /// `GET /api/v1/pushes/{id}`
+/// (`?format=html`: its result as the Tag & push panel shows it.)
 async fn show_push(
     State(state): State<AppState>,
     session: Session,
     Path(id): Path<String>,
-) -> Result<Json<PushView>, AppError> {
+    Query(query): Query<FormatQuery>,
+) -> Result<Response, AppError> {
     let learner = known_learner_id(&state.store, &session).await?;
-    Ok(Json(own_push(&state, learner, &id)?.view()))
+    let view: PushView = own_push(&state, learner, &id)?.view();
+    Ok(query.answer(&view, app::markup::push_result))
 }
 
 /// `GET /api/v1/pushes/{id}/events`: a `line` event for each line so far and to come, then

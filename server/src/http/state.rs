@@ -13,7 +13,8 @@ use crate::{attempts, learners, lessons};
 use app::backend::{Backend, BackendError};
 use app::dto::{
     AttemptPair, AttemptRecord, BuildView, CourseMap, Dashboard, EngineStatus, ExerciseView,
-    InstructorHome, LearnerRecord, LoginPage, Profile, QuizAnswers, QuizGrade, ResumeOffer,
+    InstructorHome, LearnerRecord, LoginPage, Profile, QuizAnswers, QuizGrade, RegistryPage,
+    ResumeOffer,
 };
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
@@ -99,6 +100,10 @@ impl Backend for AppState {
 
     async fn profile(&self, session: &Session) -> Result<Profile, BackendError> {
         learners::profile(&self.store, &self.course, &self.exercises, session).await
+    }
+
+    async fn registry(&self, session: &Session) -> Result<RegistryPage, BackendError> {
+        crate::pushes::registry_page(&self.store, &self.registry, session).await
     }
 
     async fn resume_offer(

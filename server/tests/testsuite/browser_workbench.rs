@@ -12,11 +12,6 @@ use serde_json::json;
 use support::ServerProcess;
 use web::*;
 
-/// Run a script in the page and read back its answer.
-async fn eval(c: &Client, script: &str) -> serde_json::Value {
-    c.execute(script, vec![]).await.expect("run a script")
-}
-
 /// Contrast ratio (WCAG) of `selector`'s text against the first opaque background behind it,
 /// both taken from the page's own computed styles.
 async fn contrast(c: &Client, selector: &str) -> f64 {

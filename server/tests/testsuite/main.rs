@@ -7,6 +7,7 @@ mod support;
 mod abuse;
 mod browser;
 mod browser_people;
+mod browser_registry;
 mod browser_workbench;
 mod builds;
 mod course;

@@ -88,30 +88,11 @@ async fn pause(time: Duration) {
 /// the attempt: the browser's own reconnecting would otherwise retry a vanished server
 /// forever while the page waits.
 async fn listen(url: &str, state: BuildState) {
-    use wasm_bindgen::{closure::Closure, JsCast};
-    let Ok(source) = web_sys::EventSource::new(url) else {
+    let (sender, mut events) = futures::channel::mpsc::unbounded::<(&'static str, String)>();
+    let Some(source) = crate::pages::EventFeed::open(url, &["status", "log", "done"], &sender)
+    else {
         return;
     };
-    let (sender, mut events) = futures::channel::mpsc::unbounded::<(&'static str, String)>();
-    let mut listeners = Vec::new();
-    for name in ["status", "log", "done"] {
-        let sender = sender.clone();
-        let listener = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(
-            move |event: web_sys::MessageEvent| {
-                let data = event.data().as_string().unwrap_or_default();
-                let _ = sender.unbounded_send((name, data));
-            },
-        );
-        let _ = source.add_event_listener_with_callback(name, listener.as_ref().unchecked_ref());
-        listeners.push(listener);
-    }
-    let on_error = {
-        let sender = sender.clone();
-        Closure::<dyn FnMut(web_sys::Event)>::new(move |_: web_sys::Event| {
-            let _ = sender.unbounded_send(("error", String::new()));
-        })
-    };
-    source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
     drop(sender);
     'stream: while let Some(first) = events.next().await {
         // Let more arrive, then take everything that did in one go.
@@ -150,8 +131,6 @@ async fn listen(url: &str, state: BuildState) {
         }
     }
     source.close();
-    // The listeners live until the source is closed.
-    drop((listeners, on_error));
 }
 
 fn finish(state: BuildState, outcome: BuildOutcome) {

@@ -18,6 +18,7 @@ pub(crate) fn Results(results: ResultsHtml) -> impl IntoView {
             <div class="html-slot" inner_html=results.head_html></div>
             {results.layers_url.map(|url| view! { <LayerExplorer url/> })}
             <div class="html-slot" inner_html=results.run_html></div>
+            <div class="html-slot push-slot" inner_html=results.push_html on:submit=crate::pages::push_submitted></div>
         </div>
     }
 }

@@ -149,6 +149,11 @@ pub async fn css_within(
     }
 }
 
+/// Run a script in the page and read back its answer.
+pub async fn eval(c: &Client, script: &str) -> serde_json::Value {
+    c.execute(script, vec![]).await.expect("run a script")
+}
+
 /// Keep what the learner saw, for people reviewing a change: `target/screenshots/`.
 pub async fn save_screenshot(c: &Client, name: &str) {
     let png = c.screenshot().await.expect("screenshot");

@@ -1,0 +1,100 @@
+//! `/registry`: what the learner's namespace of the class registry holds — repositories, tags,
+//! digests, sizes, when each was pushed from here — with the commands to log in and pull.
+//! Read from the registry itself on each visit.
+
+use crate::api::load_registry;
+use crate::dto::{human_size, RegistryPage, RegistryRepository, RegistryView};
+use crate::pages::loaded;
+use leptos::prelude::*;
+
+#[component]
+pub fn RegistryPageView() -> impl IntoView {
+    let page = Resource::new(|| (), |_| load_registry());
+    loaded("Your registry", page, |page| view! { <RegistryBody page/> })
+}
+
+#[component]
+fn RegistryBody(page: RegistryPage) -> impl IntoView {
+    view! {
+        <section class="panel registry-page">
+            <h1>"Your registry"</h1>
+            {page.problem.clone().map(|p| view! { <p class="notice registry-problem" role="status">{p}</p> })}
+            {page.view.map(|view| view! { <Namespace view gives_login=page.gives_login/> })}
+        </section>
+    }
+}
+
+#[component]
+fn Namespace(view: RegistryView, gives_login: bool) -> impl IntoView {
+    let prefix = format!("{}/{}/", view.registry, view.namespace);
+    let login = format!("docker login {} -u {}", view.registry, view.namespace);
+    let empty = view.repositories.iter().all(|r| r.tags.is_empty());
+    view! {
+        <p>
+            "Your namespace is " <code class="namespace">{prefix.clone()}</code>
+            ": you push and pull there, and no one else can push into it. Images go there with "
+            <strong>"Tag & push"</strong> " under a successful build, or from your own docker CLI."
+        </p>
+        {gives_login.then(|| view! {
+            <details class="registry-login">
+                <summary>"Log in with the docker CLI"</summary>
+                <p><code>{login}</code></p>
+                <p class="muted">
+                    "Your password is in " <a href="/api/v1/registry/login">"your registry login"</a>
+                    " (keep it to yourself: it opens your namespace)."
+                </p>
+            </details>
+        })}
+        {if empty {
+            view! {
+                <p class="registry-empty">
+                    "Nothing pushed yet. Build an exercise, then type a name and tag such as "
+                    <code>"my-app:1.0.0"</code> " under Tag & push."
+                </p>
+            }.into_any()
+        } else {
+            view.repositories
+                .into_iter()
+                .filter(|r| !r.tags.is_empty())
+                .map(|repository| view! { <Repository repository registry=view.registry.clone()/> })
+                .collect_view()
+                .into_any()
+        }}
+    }
+}
+
+#[component]
+fn Repository(repository: RegistryRepository, registry: String) -> impl IntoView {
+    let full = format!("{registry}/{}", repository.name);
+    view! {
+        <section class="registry-repository" data-repository=repository.name.clone()>
+            <h2><code>{full}</code></h2>
+            <table class="history registry-tags">
+                <caption>"Tags, each pointing at one image by its digest"</caption>
+                <thead>
+                    <tr>
+                        <th scope="col">"Tag"</th>
+                        <th scope="col">"Digest"</th>
+                        <th scope="col" class="num">"Size"</th>
+                        <th scope="col">"Pushed from here"</th>
+                        <th scope="col">"Pull"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {repository.tags.into_iter().map(|tag| {
+                        let short = tag.digest.trim_start_matches("sha256:").chars().take(12).collect::<String>();
+                        view! {
+                            <tr data-tag=tag.tag.clone() data-digest=tag.digest.clone()>
+                                <th scope="row"><code>{tag.tag.clone()}</code></th>
+                                <td data-label="Digest"><code title=tag.digest.clone()>{format!("sha256:{short}…")}</code></td>
+                                <td data-label="Size" class="num">{human_size(tag.size_bytes)}</td>
+                                <td data-label="Pushed from here">{tag.pushed.clone().unwrap_or_else(|| "—".into())}</td>
+                                <td data-label="Pull"><code class="pull-command">{tag.pull.clone()}</code></td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </section>
+    }
+}
