@@ -186,18 +186,6 @@ pub fn display_name(learner: &Learner) -> String {
     }
 }
 
-/// The learner's handle in the class registry, which is also their namespace there
-/// (`<registry>/<handle>/<name>:<tag>`): made from their id, so it never changes.
-pub fn registry_handle(learner_id: &str) -> String {
-    let id: String = learner_id
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .map(|c| c.to_ascii_lowercase())
-        .take(12)
-        .collect();
-    format!("learner-{id}")
-}
-
 /// The learner's login to the class registry (`docker login`), or why there is none.
 pub async fn registry_login(
     store: &Store,
@@ -222,7 +210,7 @@ pub async fn registry_login(
         )
     })?;
     registry
-        .credentials(&registry_handle(&id))
+        .credentials(&crate::registry::handle_of(&id))
         .ok_or_else(|| crate::failure::internal("giving your registry login", "no credentials"))
 }
 

@@ -76,6 +76,7 @@ pub async fn build(config: &ServeConfig) -> anyhow::Result<axum::Router> {
     let registry = registry::Registry::start(&config.registry.settings())
         .await
         .context("cannot start the class registry")?;
+    let registry = Arc::new(registry);
     let state = AppState {
         leptos_options,
         course: Arc::new(course),
@@ -85,6 +86,7 @@ pub async fn build(config: &ServeConfig) -> anyhow::Result<axum::Router> {
             settings,
             store.clone(),
             progress.clone(),
+            registry.clone(),
         ),
         engine,
         exercises,
@@ -95,7 +97,7 @@ pub async fn build(config: &ServeConfig) -> anyhow::Result<axum::Router> {
         )),
         edge: Arc::new(http::admission::Edge::new(config.edge.settings())),
         drafts: Arc::default(),
-        registry: Arc::new(registry),
+        registry,
         pushes: Arc::default(),
     };
     tell_isolation(state.engine.clone());

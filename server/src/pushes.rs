@@ -193,6 +193,7 @@ impl Drop for Busy {
 #[derive(Clone)]
 pub struct PushPorts {
     pub store: Store,
+    pub builds: Arc<crate::builds::Builds>,
     pub engine: Arc<Engine>,
     pub registry: Arc<Registry>,
 }
@@ -220,7 +221,7 @@ impl Pushes {
                 "This workshop runs without a registry, so there is nowhere to push.".into(),
             ));
         };
-        let handle = crate::learners::registry_handle(learner);
+        let handle = crate::registry::handle_of(learner);
         let credentials = registry.credentials(&handle).ok_or_else(|| {
             PushRefused::Unavailable(format!(
                 "The registry at {address} is not run by this workshop, so it cannot push there for you; push with the docker CLI and your own login there."
@@ -266,6 +267,7 @@ impl Pushes {
                 size_bytes: None,
                 pull: None,
                 error: None,
+                checks: None,
             }),
             events: broadcast::channel(256).0,
         });
@@ -293,12 +295,17 @@ impl Pushes {
                 ))
             });
             match outcome {
-                Ok(done) => record.finish(|v| {
-                    v.status = PushStatus::Pushed;
-                    v.digest = Some(done.digest);
-                    v.size_bytes = Some(done.size_bytes);
-                    v.pull = Some(done.pull);
-                }),
+                Ok(done) => {
+                    // The exercise's checks on the registry, judged again on what it holds now.
+                    let checks = ports.builds.rejudge_pushed(&learner, &build_id).await;
+                    record.finish(|v| {
+                        v.status = PushStatus::Pushed;
+                        v.digest = Some(done.digest);
+                        v.size_bytes = Some(done.size_bytes);
+                        v.pull = Some(done.pull);
+                        v.checks = checks;
+                    })
+                }
                 Err(error) => record.finish(|v| {
                     v.status = PushStatus::Failed;
                     v.error = Some(error);
@@ -470,7 +477,7 @@ pub async fn namespace_view(
     let Some(address) = registry.address() else {
         return Err("This workshop runs without a registry.".into());
     };
-    let handle = crate::learners::registry_handle(learner);
+    let handle = crate::registry::handle_of(learner);
     let held = registry.namespace(&handle).await.map_err(|e| {
         format!("Your registry cannot be read right now ({e}). Try again in a moment.")
     })?;

@@ -30,7 +30,7 @@ pub enum PushStatus {
 }
 
 /// A push as its learner follows it (`GET /api/v1/pushes/{id}`, and the events' `done`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PushView {
     pub id: String,
     /// The build whose image is pushed.
@@ -51,6 +51,10 @@ pub struct PushView {
     pub pull: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The build's checks after the push, when its exercise has checks judged on the
+    /// registry (they are judged again on what it now holds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checks: Option<Vec<crate::dto::CheckOutcome>>,
 }
 
 /// One tag of a learner's repository (`GET /api/v1/registry`).

@@ -113,10 +113,40 @@ impl Panel {
         self.log.set_hidden(false);
     }
 
+    /// When the push changed the build's checks (`data-rejudged` names the build), draw the
+    /// page's check list and verdict again from the server.
+    fn refresh_checks(&self) {
+        let Some(build) = self
+            .outcome
+            .query_selector("[data-rejudged]")
+            .ok()
+            .flatten()
+            .and_then(|e| e.get_attribute("data-rejudged"))
+        else {
+            return;
+        };
+        leptos::task::spawn_local(async move {
+            let Ok(outcome) = crate::api::load_build_outcome(build).await else {
+                return;
+            };
+            let document = leptos::prelude::document();
+            let swap = |selector: &str, html: &str| {
+                if let Ok(Some(slot)) = document.query_selector(selector) {
+                    slot.set_inner_html(html);
+                }
+            };
+            swap("#checks", &outcome.checks_html);
+            swap(".build-verdict", &outcome.verdict_html);
+        });
+    }
+
     fn end(&self, result: Result<String, String>) {
         match result {
             // The server rendered it, escaping every text.
-            Ok(html) => self.outcome.set_inner_html(&html),
+            Ok(html) => {
+                self.outcome.set_inner_html(&html);
+                self.refresh_checks();
+            }
             Err(problem) => {
                 self.problem.set_text_content(Some(&problem));
                 self.problem.set_hidden(false);
@@ -191,6 +221,15 @@ pub(crate) fn PushResult(push: crate::dto::PushView) -> impl IntoView {
                     <dt>"Pull it anywhere"</dt>
                     <dd><code class="pull-command">{push.pull.clone().unwrap_or_default()}</code></dd>
                 </dl>
+                {push.checks.as_ref().map(|checks| {
+                    let passing = checks.iter().filter(|c| c.passed).count();
+                    view! {
+                        <p class="push-rejudged" data-rejudged=push.build.clone()>
+                            {format!("The exercise's checks were judged again on what your registry holds: {passing} of {} pass. ", checks.len())}
+                            <a href="#checks">"See the checks"</a>
+                        </p>
+                    }
+                })}
             </div>
         }),
         PushStatus::Failed | PushStatus::Pushing => Either::Right(view! {

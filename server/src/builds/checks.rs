@@ -3,6 +3,7 @@
 //! the cache first, the base images under the image, and the files an exercise provides.
 
 use super::*;
+use app::dto::CheckOutcome;
 
 /// At most this many root filesystem archives are kept in memory.
 const MAX_KEPT_EXPORTS: usize = 4;
@@ -25,6 +26,7 @@ impl Builds {
     ) -> ExtraFacts {
         let mut extra = ExtraFacts::default();
         let checks = || exercise.checks.iter().map(|c| &c.check);
+        extra.registry = self.registry_facts(record, exercise).await;
         let paths: Vec<String> = checks()
             .filter_map(|c| c.path().map(str::to_string))
             .collect();
@@ -481,6 +483,108 @@ pub(super) async fn rebuilt_steps(
     out
 }
 
+impl Builds {
+    /// What the learner's namespace in the registry holds for the tags the exercise's
+    /// `pushed` checks name (`None` when none does, or it cannot be read: said in the log).
+    pub(super) async fn registry_facts(
+        &self,
+        record: &BuildRecord,
+        exercise: &Exercise,
+    ) -> Option<crate::exercise::check::RegistryHeld> {
+        let read = registry_read(&self.registry, &record.owner, exercise).await?;
+        match read {
+            Ok(held) => Some(held),
+            Err(e) => {
+                record.log(
+                    LogPhase::Server,
+                    format!("Check: your registry could not be read ({e})."),
+                );
+                None
+            }
+        }
+    }
+}
+
+impl Builds {
+    /// After a push of the learner's build `id`: its exercise's `pushed` checks judged again
+    /// on what the registry holds now, the attempt kept with the new verdicts, and whoever
+    /// follows the learner told. The checks as they now stand, or `None` when the exercise
+    /// has no such check (or the attempt or the registry cannot be read: logged).
+    pub async fn rejudge_pushed(&self, learner: &str, id: &str) -> Option<Vec<CheckOutcome>> {
+        let mut attempt = match self.store.attempt(id, learner).await {
+            Ok(Some(attempt)) => attempt,
+            Ok(None) => return None,
+            Err(e) => {
+                tracing::error!("reading attempt {id} to judge it again: {e}");
+                return None;
+            }
+        };
+        let exercise = self.exercises.get(&attempt.exercise)?;
+        let held = match registry_read(&self.registry, learner, exercise).await? {
+            Ok(held) => held,
+            Err(e) => {
+                tracing::warn!("reading the registry to judge attempt {id} again: {e}");
+                return None;
+            }
+        };
+        let judged = exercise.judge(Facts {
+            image: attempt.view.image.as_ref(),
+            registry: Some(&held),
+            ..Facts::default()
+        });
+        let registry_checks: Vec<&str> = exercise
+            .checks
+            .iter()
+            .filter(|c| c.check.registry_tag().is_some())
+            .map(|c| c.id.as_str())
+            .collect();
+        let mut checks = attempt.view.checks.clone().unwrap_or_default();
+        for outcome in judged
+            .into_iter()
+            .filter(|o| registry_checks.contains(&o.id.as_str()))
+        {
+            match checks.iter_mut().find(|c| c.id == outcome.id) {
+                Some(old) => *old = outcome,
+                None => checks.push(outcome),
+            }
+        }
+        attempt.view.checks = Some(checks.clone());
+        if let Err(e) = self.store.save_attempt(&attempt).await {
+            tracing::error!("keeping attempt {id} judged again: {e}");
+            return None;
+        }
+        if let Some(record) = self.get(id, learner) {
+            record.update(|v| v.checks = Some(checks.clone()));
+        }
+        self.progress.publish(learner);
+        Some(checks)
+    }
+}
+
+/// What `learner`'s namespace holds for the tags `exercise`'s `pushed` checks name; `None`
+/// when no check names one.
+pub async fn registry_read(
+    registry: &crate::registry::Registry,
+    learner: &str,
+    exercise: &Exercise,
+) -> Option<Result<crate::exercise::check::RegistryHeld, crate::registry::ReadError>> {
+    let wanted: Vec<String> = exercise
+        .checks
+        .iter()
+        .filter_map(|c| c.check.registry_tag())
+        .collect();
+    if wanted.is_empty() {
+        return None;
+    }
+    let handle = crate::registry::handle_of(learner);
+    Some(
+        registry
+            .tags_of(&handle, &wanted)
+            .await
+            .map(crate::exercise::check::RegistryHeld::from_read),
+    )
+}
+
 /// Facts only some checks need.
 #[derive(Default)]
 pub(super) struct ExtraFacts {
@@ -492,4 +596,5 @@ pub(super) struct ExtraFacts {
     pub(super) texts: Option<crate::exercise::check::TextsInLayers>,
     pub(super) bases_under: Option<Vec<String>>,
     pub(super) cache: Option<crate::exercise::check::CacheFacts>,
+    pub(super) registry: Option<crate::exercise::check::RegistryHeld>,
 }

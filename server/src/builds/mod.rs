@@ -168,6 +168,8 @@ pub struct Builds {
     /// Root filesystem archives exercises provide, by the image ID they were exported from
     /// (an ID never changes what it names; a re-seeded image gets a new one).
     root_filesystems: tokio::sync::Mutex<HashMap<String, Arc<[u8]>>>,
+    /// The class registry, which `pushed` checks read.
+    registry: Arc<crate::registry::Registry>,
 }
 
 /// Layer reports kept in memory.
@@ -180,6 +182,7 @@ impl Builds {
         settings: BuildSettings,
         store: Store,
         progress: ProgressSender,
+        registry: Arc<crate::registry::Registry>,
     ) -> Arc<Self> {
         let turns = turns::Turns::new(settings.concurrency);
         Arc::new(Builds {
@@ -195,6 +198,7 @@ impl Builds {
             layer_reports: Mutex::new(std::collections::VecDeque::new()),
             explore_permits: Semaphore::new(2),
             root_filesystems: tokio::sync::Mutex::new(HashMap::new()),
+            registry,
         })
     }
 

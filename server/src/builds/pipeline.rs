@@ -220,6 +220,7 @@ impl Builds {
                 texts: extra.texts.as_ref(),
                 bases_under: extra.bases_under.as_deref(),
                 cache: extra.cache.as_ref(),
+                registry: extra.registry.as_ref(),
             })
         });
         self.complete(record, exercise, context, |v| {
@@ -653,7 +654,13 @@ impl Builds {
             return;
         };
         for image in images {
-            let old_tags: Vec<&String> = image.tags.iter().filter(|t| *t != keep_tag).collect();
+            // Only layerlab's own names: a push in flight names the image in the registry's for
+            // a moment (and then takes that name off itself).
+            let old_tags: Vec<&String> = image
+                .tags
+                .iter()
+                .filter(|t| *t != keep_tag && t.starts_with("layerlab/"))
+                .collect();
             if image.id == keep {
                 for tag in old_tags {
                     let _ = docker.untag(tag).await;

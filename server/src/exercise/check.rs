@@ -115,6 +115,10 @@ pub enum Check {
     /// The final image starts with no base image: none of the course's base images' layers
     /// begin its layers (as the engine lists them), which is what `FROM scratch` makes.
     FromScratch,
+    /// The learner's namespace in the class registry holds `repository:tag`, and it is this
+    /// very build's image (the manifest's config digest is the image id the engine gave the
+    /// build), as the registry itself says. Judged again after each push of the build.
+    Pushed { repository: String, tag: String },
 }
 
 /// The health status a `health` check waits for.
@@ -412,6 +416,43 @@ pub struct Facts<'a> {
     pub bases_under: Option<&'a [String]>,
     /// The cache a build before this one filled, and what this one took from it.
     pub cache: Option<&'a CacheFacts>,
+    /// What the learner's namespace in the registry holds for the tags `pushed` checks name;
+    /// `None` when it was not (or could not be) read.
+    pub registry: Option<&'a RegistryHeld>,
+}
+
+/// For each `name:tag` a check asks about, the image id the registry holds under it in the
+/// learner's namespace (the manifest's config digest), or `None` when it holds no such tag.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RegistryHeld {
+    pub tags: std::collections::BTreeMap<String, Option<HeldTag>>,
+}
+
+/// One tag as the registry holds it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HeldTag {
+    pub digest: String,
+    pub image_id: Option<String>,
+}
+
+impl RegistryHeld {
+    /// From what the registry answered (see `Registry::tags_of`).
+    pub fn from_read(
+        read: std::collections::BTreeMap<String, Option<crate::registry::TagFacts>>,
+    ) -> Self {
+        RegistryHeld {
+            tags: read
+                .into_iter()
+                .map(|(name, facts)| {
+                    let held = facts.map(|f| HeldTag {
+                        digest: f.digest,
+                        image_id: f.image_id,
+                    });
+                    (name, held)
+                })
+                .collect(),
+        }
+    }
 }
 
 /// For each text searched in an image's layers, the files that hold it: (layer, path), the
@@ -522,6 +563,14 @@ impl Check {
         matches!(self, Check::FromScratch)
     }
 
+    /// The `name:tag` this check asks the registry about, in the learner's namespace.
+    pub fn registry_tag(&self) -> Option<String> {
+        match self {
+            Check::Pushed { repository, tag } => Some(format!("{repository}:{tag}")),
+            _ => None,
+        }
+    }
+
     /// Whether judging this check reads the image's layers.
     pub fn needs_layers(&self) -> bool {
         matches!(
@@ -603,6 +652,9 @@ impl Check {
             Check::FromScratch => {
                 "The image starts from nothing (FROM scratch): no base image's layers are under its own.".into()
             }
+            Check::Pushed { repository, tag } => format!(
+                "Your namespace in the class registry holds `{repository}:{tag}`, and it is this build's image (Tag & push it)."
+            ),
             Check::CacheHitOnRebuild {
                 change,
                 rebuilt_at_most,
@@ -1089,6 +1141,30 @@ impl Check {
                     }
                 }
             }
+            Check::Pushed { repository, tag } => {
+                let name = format!("{repository}:{tag}");
+                match facts.registry.map(|held| held.tags.get(&name)) {
+                    None | Some(None) => (
+                        false,
+                        "Not checked: your registry was not read (it could not be reached, or the build stopped first).".into(),
+                    ),
+                    Some(Some(None)) => (
+                        false,
+                        format!("Your registry holds no `{name}` yet: push this build as `{name}` with Tag & push under its result."),
+                    ),
+                    Some(Some(Some(held))) if held.image_id.as_deref() == Some(image.id.as_str()) => (
+                        true,
+                        format!("`{name}` in your registry is this build's image (digest {}).", held.digest),
+                    ),
+                    Some(Some(Some(held))) => (
+                        false,
+                        format!(
+                            "`{name}` in your registry is another image (digest {}), not this build's: push this build as `{name}`.",
+                            held.digest
+                        ),
+                    ),
+                }
+            }
             Check::FromScratch => match facts.bases_under {
                 None => (false, "Not checked: the image's layers could not be compared with the base images'.".into()),
                 Some([]) => (
@@ -1250,6 +1326,66 @@ mod tests {
             layers,
             history: Vec::new(),
         }
+    }
+
+    #[test]
+    fn a_pushed_check_passes_only_on_this_builds_image_under_that_tag() {
+        let parsed = parse(table(
+            "id = \"shared\"\ntype = \"pushed\"\nrepository = \"my-app\"\ntag = \"devel\"",
+        ))
+        .expect("parses");
+        let check = parsed.check;
+        assert_eq!(check.registry_tag().as_deref(), Some("my-app:devel"));
+        let img = image(2, 1000);
+        let held = |image_id: Option<&str>| RegistryHeld {
+            tags: [(
+                "my-app:devel".to_string(),
+                image_id.map(|id| HeldTag {
+                    digest: "sha256:m".into(),
+                    image_id: Some(id.into()),
+                }),
+            )]
+            .into(),
+        };
+        let judge = |registry: Option<&RegistryHeld>| {
+            check.judge(
+                "shared",
+                Facts {
+                    image: Some(&img),
+                    registry,
+                    ..Facts::default()
+                },
+            )
+        };
+        let ours = held(Some("sha256:x"));
+        let outcome = judge(Some(&ours));
+        assert!(outcome.passed, "{}", outcome.message);
+        assert!(outcome.message.contains("sha256:m"), "{}", outcome.message);
+        let other = held(Some("sha256:other"));
+        let outcome = judge(Some(&other));
+        assert!(!outcome.passed);
+        assert!(
+            outcome.message.contains("another image"),
+            "{}",
+            outcome.message
+        );
+        let missing = held(None);
+        let outcome = judge(Some(&missing));
+        assert!(!outcome.passed);
+        assert!(
+            outcome.message.contains("holds no `my-app:devel` yet"),
+            "{}",
+            outcome.message
+        );
+        let outcome = judge(None);
+        assert!(!outcome.passed);
+        assert!(
+            outcome.message.starts_with("Not checked"),
+            "{}",
+            outcome.message
+        );
+        let unasked = RegistryHeld::default();
+        assert!(!judge(Some(&unasked)).passed);
     }
 
     #[test]

@@ -52,6 +52,7 @@ impl AppState {
     pub fn push_ports(&self) -> crate::pushes::PushPorts {
         crate::pushes::PushPorts {
             store: self.store.clone(),
+            builds: self.builds.clone(),
             engine: self.engine.clone(),
             registry: self.registry.clone(),
         }

@@ -571,6 +571,18 @@ fn password_ok(secret: &[u8; 32], handle: &str, password: &str) -> bool {
     })
 }
 
+/// The learner's handle in the class registry, which is also their namespace there
+/// (`<registry>/<handle>/<name>:<tag>`): made from their id, so it never changes.
+pub fn handle_of(learner_id: &str) -> String {
+    let id: String = learner_id
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .take(12)
+        .collect();
+    format!("learner-{id}")
+}
+
 /// Whether `handle` can be a namespace: what layerlab makes (lowercase letters and digits,
 /// with inner dashes), so a token can never name another path.
 pub fn is_handle(handle: &str) -> bool {

@@ -230,6 +230,22 @@ impl Registry {
         Ok(Some(manifest_facts(reference, digest, &answer.body)))
     }
 
+    /// What `namespace` holds under each of `names` (`my-app:1.0`, relative to the
+    /// namespace): that tag's facts, or `None` when it holds no such tag.
+    pub async fn tags_of(
+        &self,
+        namespace: &str,
+        names: &[String],
+    ) -> Result<std::collections::BTreeMap<String, Option<TagFacts>>, ReadError> {
+        let mut held = std::collections::BTreeMap::new();
+        for name in names {
+            let (repository, tag) = name.rsplit_once(':').unwrap_or((name, "latest"));
+            let facts = self.tag(&format!("{namespace}/{repository}"), tag).await?;
+            held.insert(name.clone(), facts);
+        }
+        Ok(held)
+    }
+
     /// Every repository of `namespace` with its tags, as the registry holds them.
     pub async fn namespace(&self, namespace: &str) -> Result<Vec<RepositoryFacts>, ReadError> {
         let mut repositories = Vec::new();

@@ -809,3 +809,118 @@ async fn pushes_that_cannot_be_made_are_refused_with_what_to_do() {
         answer.body
     );
 }
+
+/// The `pushed` check of an exercise (here `hello-container` with one added) is judged on
+/// what the registry holds: not yet pushed → fails and says how; pushed as the wrong tag →
+/// still fails; pushed as asked → the push judges it again and the attempt passes, as the
+/// stored attempt and the exercise page say; a later build's image under the same tag is
+/// another image, so an earlier build's push does not count for it.
+#[tokio::test]
+async fn a_pushed_check_is_judged_on_what_the_registry_holds_and_again_after_a_push() {
+    let (_dir, exercises) = support::exercises_copy();
+    support::edit_exercise_toml(&exercises, "hello-container", |text| {
+        format!("{text}\n[[checks]]\nid = \"shared\"\ntype = \"pushed\"\nrepository = \"greeter\"\ntag = \"devel\"\n")
+    });
+    let flag = format!("--exercises-dir={}", exercises.display());
+    let mut learner = TestClient::with_args(LOCAL_ENGINE, &[&flag]).await;
+    let files = support::exercise_files("hello-container", true);
+    let files: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, c)| (p.as_str(), c.as_str()))
+        .collect();
+    let check_of = |view: &serde_json::Value| {
+        view["checks"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["id"] == "shared"))
+            .cloned()
+            .unwrap_or_else(|| panic!("the pushed check is judged: {view:#}"))
+    };
+    let (build, _) = learner.build(Some("hello-container"), &files).await;
+    assert_eq!(build["status"], "succeeded", "{build}");
+    let check = check_of(&build);
+    assert_eq!(check["passed"], false, "{check}");
+    assert!(
+        check["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("holds no `greeter:devel` yet"),
+        "{check}"
+    );
+    let id = build["id"].as_str().expect("id").to_string();
+
+    // The wrong tag: pushed, but the check still fails.
+    let push = |tag: &str| serde_json::json!({ "tag": tag });
+    let answer = learner
+        .post_json(
+            &format!("/api/v1/builds/{id}/push"),
+            &push("greeter:latest"),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::ACCEPTED, "{}", answer.body);
+    let events = answer.json()["events"]
+        .as_str()
+        .expect("events")
+        .to_string();
+    let (_, done) = finish_push(&mut learner, &events).await;
+    assert_eq!(done["status"], "pushed", "{done}");
+    assert_eq!(check_of(&done)["passed"], false, "{done}");
+
+    // The asked tag: the push judges the check again; the attempt passes.
+    let answer = learner
+        .post_json(&format!("/api/v1/builds/{id}/push"), &push("greeter:devel"))
+        .await;
+    assert_eq!(answer.status, StatusCode::ACCEPTED, "{}", answer.body);
+    let events = answer.json()["events"]
+        .as_str()
+        .expect("events")
+        .to_string();
+    let (_, done) = finish_push(&mut learner, &events).await;
+    let check = check_of(&done);
+    assert_eq!(check["passed"], true, "{check}");
+    assert!(
+        check["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains(done["digest"].as_str().expect("digest")),
+        "{check}"
+    );
+    let stored = learner.get(&format!("/api/v1/builds/{id}")).await.json();
+    assert_eq!(check_of(&stored)["passed"], true, "kept: {stored:#}");
+    assert!(
+        stored["checks"]
+            .as_array()
+            .expect("checks")
+            .iter()
+            .all(|c| c["passed"] == true),
+        "{stored:#}"
+    );
+    let page = learner.get("/exercises/hello-container").await;
+    assert!(
+        page.body.contains("data-status=\"passed\""),
+        "the exercise is passed now"
+    );
+
+    // A later build (another image: a changed greeting) is not what the registry holds.
+    let changed: Vec<(&str, String)> = files
+        .iter()
+        .map(|(p, c)| {
+            if *p == "greet.sh" {
+                (*p, format!("{c}\necho and once more\n"))
+            } else {
+                (*p, c.to_string())
+            }
+        })
+        .collect();
+    let changed: Vec<(&str, &str)> = changed.iter().map(|(p, c)| (*p, c.as_str())).collect();
+    let (later, _) = learner.build(Some("hello-container"), &changed).await;
+    assert_eq!(later["status"], "succeeded", "{later}");
+    let check = check_of(&later);
+    assert_eq!(check["passed"], false, "{check}");
+    assert!(
+        check["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("is another image"),
+        "{check}"
+    );
+}
