@@ -526,6 +526,17 @@ async fn every_solution_passes_its_checks_and_every_starter_fails() {
             .iter()
             .find(|e| e.id == *id)
             .is_some_and(|e| e.solution_no_cache);
+        // Checks judged on the registry pass only once the build is pushed as they ask.
+        let pushed: Vec<(String, String)> = exercises
+            .iter()
+            .find(|e| e.id == *id)
+            .map(|e| {
+                e.checks
+                    .iter()
+                    .filter_map(|c| Some((c.id.clone(), c.check.registry_tag()?)))
+                    .collect()
+            })
+            .unwrap_or_default();
         for (kind, should_pass) in [("solution", true), ("starter", false)] {
             // solution/ holds only what changes; the rest comes from starter/.
             let files = support::exercise_files(id, kind == "solution");
@@ -533,9 +544,12 @@ async fn every_solution_passes_its_checks_and_every_starter_fails() {
                 .iter()
                 .map(|(p, c)| (p.as_str(), c.as_str()))
                 .collect();
-            let (result, log) = client
+            let (mut result, log) = client
                 .build_with(Some(id), &borrowed, no_cache && should_pass)
                 .await;
+            if should_pass && !pushed.is_empty() {
+                result = push_as_asked(&mut client, id, &result, &pushed).await;
+            }
             let checks = result["checks"]
                 .as_array()
                 .unwrap_or_else(|| panic!("{id} {kind}: no checks: {result:#}"));
@@ -555,13 +569,16 @@ async fn every_solution_passes_its_checks_and_every_starter_fails() {
                     );
                 }
             }
-            // Solutions are built first: the starter is this learner's first miss.
+            // Solutions are built first: the starter is this learner's first miss. (A solution
+            // judged on the registry missed until its push, and its build unlocked a hint
+            // then; once pushed it no longer counts as a miss.)
             let hints = result["hints"].as_array().map(Vec::len).unwrap_or(0);
-            assert_eq!(
-                hints,
-                usize::from(!should_pass),
-                "{id} {kind}: one hint after one miss"
-            );
+            let expected = if should_pass {
+                usize::from(!pushed.is_empty())
+            } else {
+                1
+            };
+            assert_eq!(hints, expected, "{id} {kind}: one hint after each miss");
             if id == "first-image" && should_pass {
                 let probe = &result["run"]["probe"];
                 assert_eq!(probe["status"], 200, "{probe:#}");
@@ -616,6 +633,53 @@ async fn every_solution_passes_its_checks_and_every_starter_fails() {
             remove_image(&result["image"]);
         }
     }
+}
+
+/// A solution whose exercise judges the registry: before any push, only those checks fail
+/// (and say how to pass); pushed as each asks, through the learner's own Tag & push, they
+/// pass. The build as it stands afterwards.
+async fn push_as_asked(
+    client: &mut TestClient,
+    id: &str,
+    built: &serde_json::Value,
+    pushed: &[(String, String)],
+) -> serde_json::Value {
+    let failing: Vec<&str> = built["checks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["passed"] == false)
+        .filter_map(|c| c["id"].as_str())
+        .collect();
+    let expected: Vec<&str> = pushed.iter().map(|(check, _)| check.as_str()).collect();
+    assert_eq!(
+        failing, expected,
+        "{id}: before pushing, only the registry checks fail: {built:#}"
+    );
+    let build = built["id"].as_str().expect("id");
+    for (_, tag) in pushed {
+        let answer = client
+            .post_json(
+                &format!("/api/v1/builds/{build}/push"),
+                &serde_json::json!({ "tag": tag }),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::ACCEPTED, "{id}: {}", answer.body);
+        let push = answer.json()["id"].as_str().expect("a push").to_string();
+        let mut events = client
+            .events(&format!("/api/v1/pushes/{push}/events"))
+            .await;
+        let mut done = None;
+        while let Some((name, data)) = events.next().await {
+            if name == "done" {
+                done = Some(data);
+                break;
+            }
+        }
+        let done = done.unwrap_or_else(|| panic!("{id}: the push of {tag} ended without `done`"));
+        assert_eq!(done["status"], "pushed", "{id}: {done:#}");
+    }
+    client.get(&format!("/api/v1/builds/{build}")).await.json()
 }
 
 /// Known wrong answers (each exercise's `[[wrong]]`): every one fails the check it names, on

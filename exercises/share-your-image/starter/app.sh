@@ -1,0 +1,1 @@
+echo "my-app devel build: ready"
