@@ -320,6 +320,7 @@ impl Builds {
             no_cache: false,
             limits: &self.settings.build,
             base_images: &self.settings.base_images,
+            registry: self.registry_login(&record.owner),
         };
         let mut on_progress = steps_only(record);
         match build_within_policy(docker, job, &mut on_progress).await {
@@ -366,6 +367,7 @@ impl Builds {
             no_cache: false,
             limits: &self.settings.build,
             base_images: &self.settings.base_images,
+            registry: self.registry_login(&record.owner),
         };
         // Its step images are noted with the build's own, so that a cancelled or failed
         // build removes them too.

@@ -133,9 +133,32 @@ pub(super) async fn build_within_policy(
 ) -> Result<engine_build::Built, BuildFailure> {
     let approved = crate::policy::check(docker, &job).await?;
     let tag = job.tag.clone();
-    let built = engine_build::build(docker, job, on).await?;
+    let built = engine_build::build(docker, job, on).await;
+    // The learner's own pushes pulled for it leave the engine with the build: the engine
+    // keeps images by layerlab's names only (their layers stay while the build's image
+    // uses them).
+    for pulled in &approved.pulled {
+        if let Err(e) = docker.untag(pulled).await {
+            tracing::debug!(%pulled, "a pulled image's name could not be taken off: {e}");
+        }
+    }
+    let built = built?;
     crate::policy::verify_built(docker, &approved, &built.image_id, &tag).await?;
     Ok(built)
+}
+
+impl Builds {
+    /// `owner`'s login to the class registry, for builds that start from their own pushes.
+    fn registry_login(&self, owner: &str) -> Option<crate::engine::push::RegistryLogin> {
+        let credentials = self
+            .registry
+            .credentials(&crate::registry::handle_of(owner))?;
+        Some(crate::engine::push::RegistryLogin {
+            server: credentials.registry,
+            username: credentials.username,
+            password: credentials.password,
+        })
+    }
 }
 
 /// At most this many image ids a build's log may name are remembered (a step could print

@@ -294,6 +294,7 @@ impl Builds {
             no_cache: record.view().no_cache,
             limits: &self.settings.build,
             base_images: &self.settings.base_images,
+            registry: self.registry_login(&record.owner),
         };
         log_build_options(record, &job);
         // The images the log names are stored as they come, so that a server killed mid-build

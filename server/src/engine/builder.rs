@@ -86,6 +86,9 @@ pub struct BuildJob<'a> {
     pub limits: &'a BuildLimits,
     /// The course's base images: what the build policy lets a `FROM` name.
     pub base_images: &'a [String],
+    /// The learner's login to the class registry: a `FROM` may name their own pushes, which
+    /// the policy pulls with it (`None`: no registry layerlab runs, or no learner).
+    pub registry: Option<crate::engine::push::RegistryLogin>,
 }
 
 /// What the build reports as it goes.

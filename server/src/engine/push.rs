@@ -1,6 +1,8 @@
-//! Pushing an image the engine holds to a registry, for a learner: tag it with the registry's
-//! name, push with the learner's credentials (the engine asks the registry's token issuer for
-//! a token with them, as `docker push` does), and take the name off again, whatever happened.
+//! Moving a learner's images between the engine and a registry. Pushing: tag the image with
+//! the registry's name, push with the learner's credentials (the engine asks the registry's
+//! token issuer for a token with them, as `docker push` does), and take the name off again,
+//! whatever happened. Pulling: one of the learner's own pushes, with the same credentials, for
+//! a build that starts `FROM` it.
 //!
 //! The engine's progress messages name no layer through bollard (its `PushImageInfo` has no
 //! `id`), so progress is told as the engine says it, layer by layer, without the layer's id.
@@ -42,6 +44,26 @@ pub struct PushAs<'a> {
     pub password: &'a str,
 }
 
+/// A learner's login to the class registry, for a build that pulls their own pushes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegistryLogin {
+    /// `127.0.0.1:5100`
+    pub server: String,
+    /// The learner's handle: their namespace.
+    pub username: String,
+    pub password: String,
+}
+
+/// A pull that did not complete.
+#[derive(Debug, thiserror::Error)]
+pub enum PullError {
+    /// The registry holds no such tag or digest (or no such repository).
+    #[error("the registry holds no such image")]
+    Missing,
+    #[error("{0}")]
+    Failed(String),
+}
+
 impl Client {
     /// Push `image` (an id) as `repository:tag` (`repository` names the registry:
     /// `127.0.0.1:5100/learner-1/app`), calling `on` with each step. The name is removed from
@@ -68,6 +90,49 @@ impl Client {
             tracing::warn!(%reference, "the pushed name could not be taken off the engine: {e}");
         }
         pushed
+    }
+
+    /// Pull `repository` at `tag_or_digest` (`1.0`, or `sha256:…`) from the registry `who`
+    /// logs in to. The engine then holds it under that name.
+    pub async fn pull_as(
+        &self,
+        repository: &str,
+        tag_or_digest: &str,
+        who: &RegistryLogin,
+    ) -> Result<(), PullError> {
+        use bollard::query_parameters::CreateImageOptionsBuilder;
+        let credentials = DockerCredentials {
+            username: Some(who.username.clone()),
+            password: Some(who.password.clone()),
+            serveraddress: Some(who.server.clone()),
+            ..Default::default()
+        };
+        // Always a tag or a digest: without one the engine would pull every tag.
+        let options = CreateImageOptionsBuilder::new()
+            .from_image(repository)
+            .tag(tag_or_digest)
+            .build();
+        let mut stream = self
+            .docker
+            .create_image(Some(options), None, Some(credentials));
+        while let Some(message) = stream.next().await {
+            let said = match message {
+                Ok(info) => match info.error_detail.and_then(|d| d.message) {
+                    Some(error) => error,
+                    None => continue,
+                },
+                Err(e) => engine_words(&e),
+            };
+            let lower = said.to_lowercase();
+            return Err(
+                if lower.contains("not found") || lower.contains("manifest unknown") {
+                    PullError::Missing
+                } else {
+                    PullError::Failed(said)
+                },
+            );
+        }
+        Ok(())
     }
 
     async fn push_tagged(

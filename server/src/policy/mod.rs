@@ -3,9 +3,11 @@
 //! back. The engine itself would download `ADD <url>` from the server's own network, read any
 //! image on it by a short id prefix, and unpack any archive in full, so the policy reads the
 //! Dockerfile exactly as this engine will ([`dockerfile`], [`expand`]) and allows only:
-//! - images that are an earlier stage, `scratch`, a base image of the course, or one of this
-//!   learner's own images by its tag (checked by its labels on the engine) — never an id, a
-//!   digest, a registry address or another learner's image, wherever the Dockerfile names
+//! - images that are an earlier stage, `scratch`, a base image of the course, one of this
+//!   learner's own images by its tag (checked by its labels on the engine), or one of their
+//!   own pushes in their namespace of the class registry, by tag or digest (pulled with their
+//!   login) — never an id, another digest or registry address, or another learner's image
+//!   or namespace, wherever the Dockerfile names
 //!   it (`FROM`, `COPY --from`, `RUN --mount=from=`, `ONBUILD`, and the `ONBUILD` triggers a
 //!   named image carries);
 //! - sources from the learner's own files, never a URL or a git address;
@@ -20,6 +22,7 @@ pub mod dockerfile;
 pub mod expand;
 
 use crate::engine::builder::{BuildJob, ATTEMPT_LABEL, INSTANCE_LABEL};
+use crate::engine::push::{PullError, RegistryLogin};
 use crate::engine::Client;
 use app::dto::BuildFailure;
 use dockerfile::Node;
@@ -44,6 +47,15 @@ pub trait Images {
         &self,
         reference: &str,
     ) -> impl std::future::Future<Output = Result<Option<ImageInfo>, BuildFailure>> + Send;
+
+    /// Fetch `repository` at `tag_or_digest` from the class registry with the learner's
+    /// `login`, then inspect it; `None` when the registry holds no such image.
+    fn pull_own(
+        &self,
+        repository: &str,
+        tag_or_digest: &str,
+        login: &RegistryLogin,
+    ) -> impl std::future::Future<Output = Result<Option<ImageInfo>, BuildFailure>> + Send;
 }
 
 /// What one build may use.
@@ -61,6 +73,9 @@ pub struct Rules<'a> {
     pub network: bool,
     /// The build's `--build-arg`s: they win over an `ARG`'s default, as in the engine.
     pub build_args: &'a [(String, String)],
+    /// The learner's login to the class registry: their own pushes may be named (and are
+    /// pulled with it); `None`, none may.
+    pub registry: Option<&'a RegistryLogin>,
 }
 
 /// A build the policy allowed, and what to check on its result.
@@ -70,6 +85,9 @@ pub struct Approved {
     pub final_base: Option<(String, ImageInfo)>,
     /// Every image the build may read: (reference as named, id).
     pub images: Vec<(String, String)>,
+    /// The learner's own pushes pulled for this build, by the names the engine now holds
+    /// them under: taken off the engine after the build.
+    pub pulled: Vec<String>,
 }
 
 /// The rules for `job`: the learner from its attempt label, its installation, its limits.
@@ -85,6 +103,7 @@ pub fn rules_of<'a>(job: &'a BuildJob<'_>) -> Rules<'a> {
         max_unpacked_bytes: job.limits.max_image_bytes,
         network: job.network,
         build_args: &job.build_args,
+        registry: job.registry.as_ref(),
     }
 }
 
@@ -131,6 +150,90 @@ impl Images for Client {
     async fn inspect(&self, reference: &str) -> Result<Option<ImageInfo>, BuildFailure> {
         self.image_info(reference).await
     }
+
+    async fn pull_own(
+        &self,
+        repository: &str,
+        tag_or_digest: &str,
+        login: &RegistryLogin,
+    ) -> Result<Option<ImageInfo>, BuildFailure> {
+        match self.pull_as(repository, tag_or_digest, login).await {
+            Ok(()) => self.image_info(&own_reference(repository, tag_or_digest)).await,
+            Err(PullError::Missing) => Ok(None),
+            Err(PullError::Failed(said)) => Err(BuildFailure {
+                code: "registry_unavailable".into(),
+                message: format!(
+                    "Your image could not be pulled from the class registry: {said}. Try again in a moment; if it keeps failing, tell your instructor."
+                ),
+                line: None,
+            }),
+        }
+    }
+}
+
+/// `repository:tag`, or `repository@sha256:…` for a digest.
+fn own_reference(repository: &str, tag_or_digest: &str) -> String {
+    if tag_or_digest.starts_with("sha256:") {
+        format!("{repository}@{tag_or_digest}")
+    } else {
+        format!("{repository}:{tag_or_digest}")
+    }
+}
+
+/// Where `name` sits in the class registry `login` is for: not there (`None`); the learner's
+/// own `(repository, tag or digest)`; or refused, with why.
+fn in_class_registry(
+    name: &str,
+    login: &RegistryLogin,
+) -> Option<Result<(String, String), String>> {
+    let rest = name.strip_prefix(&format!("{}/", login.server))?;
+    let own = format!("{}/{}", login.server, login.username);
+    let Some(path) = rest.strip_prefix(&format!("{}/", login.username)) else {
+        return Some(Err(format!(
+            ", which is in another namespace of the class registry: other learners' images are theirs alone. Your own pushes are under {own}/."
+        )));
+    };
+    let component_ok = |c: &str| {
+        !c.is_empty()
+            && c.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+            && c.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+            && c.bytes().last().is_some_and(|b| b.is_ascii_alphanumeric())
+    };
+    let (repository, pin) = match path.split_once('@') {
+        Some((repository, digest)) => {
+            let hex = digest.strip_prefix("sha256:").unwrap_or_default();
+            let digest_ok = hex.len() == 64
+                && hex
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+            if repository.contains(':') || !digest_ok {
+                return Some(Err(
+                    ", which is no image reference: pin a digest as name@sha256:<64 hex digits>, without a tag.".into(),
+                ));
+            }
+            (repository, digest)
+        }
+        None => match path.rsplit_once(':') {
+            Some((repository, tag)) => (repository, tag),
+            None => (path, "latest"),
+        },
+    };
+    let tag_ok = pin.starts_with("sha256:")
+        || (pin.len() <= 128
+            && pin
+                .bytes()
+                .next()
+                .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
+            && pin
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)));
+    if !repository.split('/').all(component_ok) || !tag_ok {
+        return Some(Err(
+            ", which is no image reference in your namespace (lowercase names, and a tag or a digest).".into(),
+        ));
+    }
+    Some(Ok((format!("{own}/{repository}"), pin.to_string())))
 }
 
 /// Where a Dockerfile names an image.
@@ -623,6 +726,39 @@ impl<I: Images> Judge<'_, I> {
         }
         if site == Site::From && name == "scratch" {
             return Ok(Resolved::Scratch);
+        }
+        if let Some(place) = self
+            .rules
+            .registry
+            .and_then(|login| in_class_registry(name, login).map(|p| (p, login)))
+        {
+            let ((repository, pin), login) = match place {
+                (Ok(own), login) => (own, login),
+                (Err(why), _) => return Err(refuse(why)),
+            };
+            let reference = own_reference(&repository, &pin);
+            let found = match self.cache.get(&reference) {
+                Some(found) => found.clone(),
+                None => {
+                    let found = self.images.pull_own(&repository, &pin, login).await?;
+                    self.cache.insert(reference.clone(), found.clone());
+                    if found.is_some() {
+                        self.approved.pulled.push(reference.clone());
+                    }
+                    found
+                }
+            };
+            return match found {
+                Some(info) => {
+                    self.approved
+                        .images
+                        .push((reference.clone(), info.id.clone()));
+                    Ok(Resolved::Image(reference, info))
+                }
+                None => Err(refuse(
+                    ", which your namespace of the class registry does not hold: push that image first (Tag & push under a build's result), and check the name and tag on your registry page.".into(),
+                )),
+            };
         }
         let offered = self.offered();
         if name.contains('@') {

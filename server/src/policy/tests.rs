@@ -19,7 +19,28 @@ impl Images for Table {
             .find(|(name, _)| *name == reference)
             .map(|(_, info)| info.clone()))
     }
+
+    /// The class registry of the table: the entries named by a registry reference.
+    async fn pull_own(
+        &self,
+        repository: &str,
+        tag_or_digest: &str,
+        login: &RegistryLogin,
+    ) -> Result<Option<ImageInfo>, BuildFailure> {
+        assert_eq!(
+            login.username, HANDLE,
+            "pulled with the learner's own login"
+        );
+        self.inspect(&own_reference(repository, tag_or_digest))
+            .await
+    }
 }
+
+/// The class registry and the learner's namespace in it.
+const REGISTRY: &str = "127.0.0.1:5100";
+const HANDLE: &str = "learner-aaaa1111";
+const PUSHED_DIGEST: &str =
+    "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
 fn image(tag: &str, id: &str, owner: Option<&str>) -> ImageInfo {
     let mut labels = HashMap::new();
@@ -62,6 +83,18 @@ fn table() -> Table {
             image("layerlab/first:ours", "sha256:3333", Some(LEARNER)),
         ),
         ("layerlab/second:ours2", url_trigger),
+        (
+            "127.0.0.1:5100/learner-aaaa1111/app:1.0",
+            image("127.0.0.1:5100/learner-aaaa1111/app:1.0", "sha256:8888", Some(LEARNER)),
+        ),
+        (
+            "127.0.0.1:5100/learner-aaaa1111/app@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+            image("127.0.0.1:5100/learner-aaaa1111/app:1.0", "sha256:8888", Some(LEARNER)),
+        ),
+        (
+            "127.0.0.1:5100/learner-bbbb2222/app:1.0",
+            image("127.0.0.1:5100/learner-bbbb2222/app:1.0", "sha256:9999", Some(OTHER)),
+        ),
         ("layerlab/third:ours3", env_url),
         (
             "layerlab/first:victim",
@@ -87,6 +120,11 @@ async fn judge_with_args(
     build_args: &[(String, String)],
 ) -> Result<Approved, BuildFailure> {
     let bases: Vec<String> = BASES.iter().map(|s| s.to_string()).collect();
+    let login = RegistryLogin {
+        server: REGISTRY.into(),
+        username: HANDLE.into(),
+        password: "secret".into(),
+    };
     let rules = Rules {
         base_images: &bases,
         learner: Some(LEARNER),
@@ -94,6 +132,7 @@ async fn judge_with_args(
         max_unpacked_bytes: 1 << 30,
         network: false,
         build_args,
+        registry: Some(&login),
     };
     let mut all: Vec<(&str, &[u8])> = vec![("Dockerfile", text.as_bytes())];
     all.extend(files.iter().map(|(p, b)| (*p, &b[..])));
@@ -483,4 +522,47 @@ fn an_exported_root_filesystem_passes_the_archive_check_once_tidied() {
         matches!(archive::inspect(&tidy), archive::Kind::Tar(_)),
         "the tidied archive is taken"
     );
+}
+
+#[test]
+fn a_learners_own_pushes_may_be_built_on_by_tag_or_digest_and_no_one_elses() {
+    let by_tag = allowed("FROM 127.0.0.1:5100/learner-aaaa1111/app:1.0\nRUN true\n");
+    assert_eq!(
+        by_tag.pulled,
+        ["127.0.0.1:5100/learner-aaaa1111/app:1.0"],
+        "pulled, to be taken off the engine after the build"
+    );
+    assert_eq!(
+        by_tag.final_base.as_ref().map(|(_, info)| info.id.as_str()),
+        Some("sha256:8888")
+    );
+    let pinned = allowed(&format!(
+        "FROM 127.0.0.1:5100/learner-aaaa1111/app@{PUSHED_DIGEST}\n"
+    ));
+    assert_eq!(pinned.images[0].1, "sha256:8888");
+    // As a stage to copy from, too.
+    allowed("FROM busybox\nCOPY --from=127.0.0.1:5100/learner-aaaa1111/app:1.0 /bin/sh /sh\n");
+    for (attack, says) in [
+        // Another learner's namespace: refused before anything is pulled.
+        ("FROM 127.0.0.1:5100/learner-bbbb2222/app:1.0\n", "another namespace"),
+        ("FROM busybox\nCOPY --from=127.0.0.1:5100/learner-bbbb2222/app:1.0 / /x\n", "another namespace"),
+        ("FROM 127.0.0.1:5100/learner-aaaa11110/app:1.0\n", "another namespace"),
+        ("FROM 127.0.0.1:5100/app:1.0\n", "another namespace"),
+        // Not pushed (or not that tag).
+        ("FROM 127.0.0.1:5100/learner-aaaa1111/app:2.0\n", "does not hold"),
+        ("FROM 127.0.0.1:5100/learner-aaaa1111/other\n", "does not hold"),
+        // Malformed: path tricks, case, a tag with a digest, a short digest.
+        ("FROM 127.0.0.1:5100/learner-aaaa1111/../learner-bbbb2222/app:1.0\n", "no image reference"),
+        ("FROM 127.0.0.1:5100/learner-aaaa1111/App:1.0\n", "no image reference"),
+        ("FROM 127.0.0.1:5100/learner-aaaa1111/app:1.0@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n", "no image reference"),
+        ("FROM 127.0.0.1:5100/learner-aaaa1111/app@sha256:0123\n", "no image reference"),
+        ("FROM 127.0.0.1:5100/learner-aaaa1111//app:1.0\n", "no image reference"),
+    ] {
+        let (code, _, message) = refused(attack);
+        assert_eq!(code, IMAGE_NOT_ALLOWED, "{attack}: {message}");
+        assert!(message.contains(says), "{attack}: {message}");
+    }
+    // Another registry is no way around it: this machine pulls from no other.
+    let (code, _, _) = refused("FROM 127.0.0.1:5101/learner-aaaa1111/app:1.0\n");
+    assert_eq!(code, "missing_base_image");
 }

@@ -557,6 +557,7 @@ async fn the_policys_cost_per_build() {
             no_cache: false,
             limits: &limits,
             base_images: &base_images,
+            registry: None,
         };
         let mut times = Vec::new();
         for _ in 0..50 {
@@ -609,7 +610,7 @@ async fn a_result_that_does_not_start_from_its_approved_base_is_removed() {
                 ..Default::default()
             },
         )),
-        images: Vec::new(),
+        ..Default::default()
     };
     let real = busybox.root_fs.and_then(|r| r.layers).expect("layers");
     policy::verify_built(&engine, &base(real), &image_id, &tag)

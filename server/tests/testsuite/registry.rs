@@ -924,3 +924,84 @@ async fn a_pushed_check_is_judged_on_what_the_registry_holds_and_again_after_a_p
         "{check}"
     );
 }
+
+/// A learner builds `FROM` their own earlier push, by tag and pinned by digest: the engine
+/// pulls it from the class registry with their login, and keeps no registry name afterwards.
+/// Another learner naming it is refused before anything is pulled.
+#[tokio::test]
+async fn a_build_starts_from_the_learners_own_push_by_tag_or_digest_and_no_one_elses() {
+    let mut learner = TestClient::new(LOCAL_ENGINE).await;
+    let (base, _) = learner
+        .build(
+            None,
+            &[(
+                "Dockerfile",
+                "FROM busybox\nRUN echo from-my-own-base > /base.txt\n",
+            )],
+        )
+        .await;
+    assert_eq!(base["status"], "succeeded", "{base}");
+    let base_id = base["id"].as_str().expect("id").to_string();
+    let answer = learner
+        .post_json(
+            &format!("/api/v1/builds/{base_id}/push"),
+            &serde_json::json!({ "tag": "base:1" }),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::ACCEPTED, "{}", answer.body);
+    let events = answer.json()["events"]
+        .as_str()
+        .expect("events")
+        .to_string();
+    let (_, pushed) = finish_push(&mut learner, &events).await;
+    assert_eq!(pushed["status"], "pushed", "{pushed}");
+    let digest = pushed["digest"].as_str().expect("digest").to_string();
+    let by_tag = pushed["reference"].as_str().expect("reference").to_string();
+    let repository = by_tag.trim_end_matches(":1").to_string();
+
+    for from in [by_tag.clone(), format!("{repository}@{digest}")] {
+        let dockerfile = format!("FROM {from}\nCMD [\"cat\", \"/base.txt\"]\n");
+        let (built, log) = learner.build(None, &[("Dockerfile", &dockerfile)]).await;
+        assert_eq!(
+            built["status"], "succeeded",
+            "FROM {from}: {built:#}\n{log:#?}"
+        );
+        assert!(
+            built["run"]["output"]
+                .as_str()
+                .unwrap_or("")
+                .contains("from-my-own-base"),
+            "{built:#}"
+        );
+        // The engine holds the pulled image by no registry name afterwards.
+        let cli = Cli::new();
+        let (kept, said) = cli.run(&["image", "inspect", &from]);
+        assert!(!kept, "the pulled name was taken off the engine: {said}");
+    }
+
+    // Another learner of the same class: refused, with the reason, before any pull.
+    let mut other = learner.another();
+    other.start_learning().await;
+    let dockerfile = format!("FROM {by_tag}\n");
+    let (refused, _) = other.build(None, &[("Dockerfile", &dockerfile)]).await;
+    assert_eq!(refused["status"], "failed", "{refused:#}");
+    assert_eq!(refused["error"]["code"], "image_not_allowed", "{refused:#}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("another namespace"),
+        "{refused:#}"
+    );
+    // A tag never pushed: said so.
+    let dockerfile = format!("FROM {repository}:never-pushed\n");
+    let (missing, _) = learner.build(None, &[("Dockerfile", &dockerfile)]).await;
+    assert_eq!(missing["status"], "failed", "{missing:#}");
+    assert!(
+        missing["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("does not hold"),
+        "{missing:#}"
+    );
+}
