@@ -44,7 +44,12 @@ pub enum PushRefused {
     Busy,
     #[error("Pushing is unavailable right now: {0}")]
     EngineUnavailable(String),
+    #[error("The workshop is already pushing {0} images for others, the most it pushes at once: try again in a few seconds.")]
+    Crowded(usize),
 }
+
+/// Pushes the engine makes at once, for all learners together.
+pub const MAX_PUSHES_AT_ONCE: usize = 4;
 
 /// Where a learner's push goes: `<handle>/<name>` and a tag.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -87,19 +92,7 @@ pub fn parse_target(typed: &str, registry: &str, handle: &str) -> Result<Target,
             "Type the name without a namespace (my-app:1.0.0): your namespace, {handle}/, is put in front of it."
         ));
     }
-    let component_ok = |c: &str| {
-        !c.is_empty()
-            && c.bytes().all(|b| {
-                b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
-            })
-            && c.as_bytes()[0].is_ascii_alphanumeric()
-            && c.as_bytes()[c.len() - 1].is_ascii_alphanumeric()
-            && !c.contains("..")
-            && !c.contains("___")
-            && !c.contains(".-")
-            && !c.contains("-.")
-    };
-    if !name.split('/').all(component_ok) {
+    if !name.split('/').all(crate::registry::is_path_component) {
         return Err(format!(
             "“{name}” cannot be an image name: use lowercase letters, digits, and . _ - between them (like my-app or web/api)."
         ));
@@ -169,12 +162,24 @@ impl PushRecord {
 }
 
 /// The pushes under way and recently finished.
-#[derive(Default)]
 pub struct Pushes {
     records: Mutex<HashMap<String, Arc<PushRecord>>>,
     finished: Mutex<VecDeque<String>>,
     /// Learners with a push under way (one each).
     busy: Arc<Mutex<HashSet<String>>>,
+    /// Pushes under way, for everyone together.
+    permits: Arc<tokio::sync::Semaphore>,
+}
+
+impl Default for Pushes {
+    fn default() -> Self {
+        Pushes {
+            records: Mutex::default(),
+            finished: Mutex::default(),
+            busy: Arc::default(),
+            permits: Arc::new(tokio::sync::Semaphore::new(MAX_PUSHES_AT_ONCE)),
+        }
+    }
 }
 
 /// Takes a learner's place as pusher; gives it back when dropped.
@@ -243,6 +248,11 @@ impl Pushes {
             .client()
             .await
             .map_err(|e| PushRefused::EngineUnavailable(e.to_string()))?;
+        let permit = self
+            .permits
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| PushRefused::Crowded(MAX_PUSHES_AT_ONCE))?;
         let busy = {
             let mut learners = lock(&self.busy);
             if !learners.insert(learner.to_string()) {
@@ -276,7 +286,7 @@ impl Pushes {
         let learner = learner.to_string();
         let build_id = build.id.clone();
         tokio::spawn(async move {
-            let _busy = busy;
+            let _held = (busy, permit);
             let job = Job {
                 ports: &ports,
                 record: &record,
@@ -397,7 +407,7 @@ impl Job<'_> {
             .ok_or_else(|| {
                 "The push ended, but the registry holds no such tag: try again.".to_string()
             })?;
-        if held.image_id.as_deref() != Some(self.image) {
+        if !held.is(self.image) {
             return Err(format!(
                 "The registry now holds another image under {}:{} (pushed at the same time from elsewhere?): push again.",
                 self.target.repository, self.target.tag
@@ -564,6 +574,8 @@ mod tests {
         refused("../x:1", "cannot be an image name");
         refused("a//b:1", "cannot be an image name");
         refused("-app:1", "cannot be an image name");
+        refused("a._b:1", "cannot be an image name");
+        refused("a-_b:1", "cannot be an image name");
         refused("app:-1", "cannot be a tag");
         refused("app:.1", "cannot be a tag");
         refused(&format!("app:{}", "1".repeat(129)), "cannot be a tag");

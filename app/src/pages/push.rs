@@ -125,11 +125,21 @@ impl Panel {
         else {
             return;
         };
+        let outcome_build = build.clone();
         leptos::task::spawn_local(async move {
             let Ok(outcome) = crate::api::load_build_outcome(build).await else {
                 return;
             };
             let document = leptos::prelude::document();
+            // Only while the page still shows that build (a newer one may have started).
+            let shown = document
+                .query_selector(".results[data-build]")
+                .ok()
+                .flatten()
+                .and_then(|r| r.get_attribute("data-build"));
+            if shown.as_deref() != Some(outcome_build.as_str()) {
+                return;
+            }
             let swap = |selector: &str, html: &str| {
                 if let Ok(Some(slot)) = document.query_selector(selector) {
                     slot.set_inner_html(html);

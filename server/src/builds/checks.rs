@@ -583,7 +583,7 @@ pub async fn registry_read(
         registry
             .tags_of(&handle, &wanted)
             .await
-            .map(crate::exercise::check::RegistryHeld::from_read),
+            .map(|tags| crate::exercise::check::RegistryHeld { tags }),
     )
 }
 

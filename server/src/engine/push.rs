@@ -83,12 +83,19 @@ impl Client {
         self.docker
             .tag_image(image, Some(options))
             .await
-            .map_err(|e| PushError::NoImage(engine_words(&e)))?;
+            .map_err(|e| match e {
+                bollard::errors::Error::DockerResponseServerError {
+                    status_code: 404, ..
+                } => PushError::NoImage(engine_words(&e)),
+                other => PushError::Refused(engine_words(&other)),
+            })?;
+        // Taken off however the push ends: done, failed, or dropped (a timeout, a shutdown).
+        let name = Untag {
+            client: Some(self.clone()),
+            reference: format!("{repository}:{tag}"),
+        };
         let pushed = self.push_tagged(repository, tag, who, on).await;
-        let reference = format!("{repository}:{tag}");
-        if let Err(e) = self.untag(&reference).await {
-            tracing::warn!(%reference, "the pushed name could not be taken off the engine: {e}");
-        }
+        name.now().await;
         pushed
     }
 
@@ -173,6 +180,38 @@ impl Client {
                 "the engine ended the push without the registry's digest".into(),
             ))
         }
+    }
+}
+
+/// A name put on an image for a push, taken off the engine when this goes: by [`Untag::now`],
+/// or, when the push is dropped half-way, by a task of its own.
+struct Untag {
+    client: Option<Client>,
+    reference: String,
+}
+
+impl Untag {
+    async fn now(mut self) {
+        if let Some(client) = self.client.take() {
+            untag(&client, &self.reference).await;
+        }
+    }
+}
+
+impl Drop for Untag {
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take() {
+            let reference = std::mem::take(&mut self.reference);
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(async move { untag(&client, &reference).await });
+            }
+        }
+    }
+}
+
+async fn untag(client: &Client, reference: &str) {
+    if let Err(e) = client.untag(reference).await {
+        tracing::warn!(%reference, "the pushed name could not be taken off the engine: {e}");
     }
 }
 

@@ -421,38 +421,11 @@ pub struct Facts<'a> {
     pub registry: Option<&'a RegistryHeld>,
 }
 
-/// For each `name:tag` a check asks about, the image id the registry holds under it in the
-/// learner's namespace (the manifest's config digest), or `None` when it holds no such tag.
+/// For each `name:tag` a check asks about, what the registry holds under it in the
+/// learner's namespace, or `None` when it holds no such tag (see `Registry::tags_of`).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct RegistryHeld {
-    pub tags: std::collections::BTreeMap<String, Option<HeldTag>>,
-}
-
-/// One tag as the registry holds it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct HeldTag {
-    pub digest: String,
-    pub image_id: Option<String>,
-}
-
-impl RegistryHeld {
-    /// From what the registry answered (see `Registry::tags_of`).
-    pub fn from_read(
-        read: std::collections::BTreeMap<String, Option<crate::registry::TagFacts>>,
-    ) -> Self {
-        RegistryHeld {
-            tags: read
-                .into_iter()
-                .map(|(name, facts)| {
-                    let held = facts.map(|f| HeldTag {
-                        digest: f.digest,
-                        image_id: f.image_id,
-                    });
-                    (name, held)
-                })
-                .collect(),
-        }
-    }
+    pub tags: std::collections::BTreeMap<String, Option<crate::registry::TagFacts>>,
 }
 
 /// For each text searched in an image's layers, the files that hold it: (layer, path), the
@@ -1152,7 +1125,7 @@ impl Check {
                         false,
                         format!("Your registry holds no `{name}` yet: push this build as `{name}` with Tag & push under its result."),
                     ),
-                    Some(Some(Some(held))) if held.image_id.as_deref() == Some(image.id.as_str()) => (
+                    Some(Some(Some(held))) if held.is(&image.id) => (
                         true,
                         format!("`{name}` in your registry is this build's image (digest {}).", held.digest),
                     ),
@@ -1340,9 +1313,11 @@ mod tests {
         let held = |image_id: Option<&str>| RegistryHeld {
             tags: [(
                 "my-app:devel".to_string(),
-                image_id.map(|id| HeldTag {
+                image_id.map(|id| crate::registry::TagFacts {
+                    tag: "devel".into(),
                     digest: "sha256:m".into(),
                     image_id: Some(id.into()),
+                    size_bytes: 1,
                 }),
             )]
             .into(),

@@ -152,6 +152,9 @@ impl AppError {
                 PushRefused::Unavailable(_) => (S::SERVICE_UNAVAILABLE, "registry_unavailable"),
                 PushRefused::Busy => (S::CONFLICT, "push_in_progress"),
                 PushRefused::EngineUnavailable(_) => (S::SERVICE_UNAVAILABLE, "engine_unavailable"),
+                PushRefused::Crowded(_) => {
+                    return (S::SERVICE_UNAVAILABLE, "pushes_crowded", Some(5))
+                }
             },
             Self::RegistryUnavailable(_) => (S::SERVICE_UNAVAILABLE, "registry_unavailable"),
             Self::Internal(_) => (S::INTERNAL_SERVER_ERROR, "internal"),

@@ -145,6 +145,12 @@ async fn namespace(
     State(state): State<AppState>,
     session: Session,
 ) -> Result<Json<RegistryView>, AppError> {
+    if !state.registry.hands_out_logins() {
+        return Err(AppError::RegistryUnavailable(match state.registry.address() {
+            None => "This workshop runs without a registry.".into(),
+            Some(address) => format!("The registry at {address} is not run by this workshop, so it does not list your images there."),
+        }));
+    }
     let learner = known_learner_id(&state.store, &session)
         .await?
         .ok_or_else(|| {

@@ -193,13 +193,6 @@ fn in_class_registry(
             ", which is in another namespace of the class registry: other learners' images are theirs alone. Your own pushes are under {own}/."
         )));
     };
-    let component_ok = |c: &str| {
-        !c.is_empty()
-            && c.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
-            && c.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
-            && c.bytes().last().is_some_and(|b| b.is_ascii_alphanumeric())
-    };
     let (repository, pin) = match path.split_once('@') {
         Some((repository, digest)) => {
             let hex = digest.strip_prefix("sha256:").unwrap_or_default();
@@ -228,7 +221,11 @@ fn in_class_registry(
             && pin
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)));
-    if !repository.split('/').all(component_ok) || !tag_ok {
+    if !repository
+        .split('/')
+        .all(crate::registry::is_path_component)
+        || !tag_ok
+    {
         return Some(Err(
             ", which is no image reference in your namespace (lowercase names, and a tag or a digest).".into(),
         ));

@@ -583,6 +583,37 @@ pub fn handle_of(learner_id: &str) -> String {
     format!("learner-{id}")
 }
 
+/// Whether `c` is one component of a repository path as registries accept it: lowercase
+/// letters and digits in runs joined by one `.`, one or two `_`, or any number of `-`
+/// (distribution's `[a-z0-9]+(?:(?:[._]|__|[-]*)[a-z0-9]+)*`).
+pub fn is_path_component(c: &str) -> bool {
+    let bytes = c.as_bytes();
+    let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    let (Some(&first), Some(&last)) = (bytes.first(), bytes.last()) else {
+        return false;
+    };
+    if !alnum(first) || !alnum(last) {
+        return false;
+    }
+    let mut i = 0;
+    while i < bytes.len() {
+        if alnum(bytes[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < bytes.len() && !alnum(bytes[i]) {
+            i += 1;
+        }
+        let separator = &c[start..i];
+        let allowed = matches!(separator, "." | "_" | "__") || separator.bytes().all(|b| b == b'-');
+        if !allowed {
+            return false;
+        }
+    }
+    true
+}
+
 /// Whether `handle` can be a namespace: what layerlab makes (lowercase letters and digits,
 /// with inner dashes), so a token can never name another path.
 pub fn is_handle(handle: &str) -> bool {
@@ -818,6 +849,21 @@ mod tests {
         let dotted = password_of(&secret, "../bob");
         assert_eq!(basic_user(&basic("../bob", &dotted), &secret), None);
         assert_eq!(basic_user(&http::HeaderMap::new(), &secret), None);
+    }
+
+    #[test]
+    fn path_components_follow_the_registrys_grammar() {
+        for good in [
+            "app", "my-app", "my--app", "my_app", "my__app", "my.app", "a1.b2-c3",
+        ] {
+            assert!(is_path_component(good), "{good}");
+        }
+        for bad in [
+            "", "App", "-app", "app-", ".app", "a..b", "a___b", "a._b", "a_.b", "a-_b", "a_-b",
+            "a.-b", "a/b", "a b",
+        ] {
+            assert!(!is_path_component(bad), "{bad:?}");
+        }
     }
 
     #[test]

@@ -16,6 +16,10 @@ const READ_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_ANSWER_BYTES: usize = 4 * 1024 * 1024;
 /// Repositories asked for per page of the catalog.
 const CATALOG_PAGE: usize = 500;
+/// The most pages of the catalog one listing reads.
+const MAX_CATALOG_PAGES: usize = 20;
+/// The most manifests one listing of a namespace reads (one per tag).
+pub const MAX_LISTED_TAGS: usize = 200;
 
 /// The manifest kinds asked for, as the docker CLI asks.
 const MANIFEST_KINDS: &str = "application/vnd.docker.distribution.manifest.v2+json, \
@@ -34,6 +38,14 @@ pub struct TagFacts {
     pub image_id: Option<String>,
     /// The manifest, its config and its (compressed) layers.
     pub size_bytes: u64,
+}
+
+impl TagFacts {
+    /// Whether this tag holds the image the engine calls `image_id`: its config digest with
+    /// the engine's classic image store, its manifest digest with the containerd store.
+    pub fn is(&self, image_id: &str) -> bool {
+        self.image_id.as_deref() == Some(image_id) || self.digest == image_id
+    }
 }
 
 /// A repository (`learner-1/app`) and its tags.
@@ -134,7 +146,9 @@ impl Registry {
         }
     }
 
-    /// The repositories under `namespace/`, by name, from the registry's catalog.
+    /// The repositories under `namespace/`, by name, from the registry's catalog. The catalog
+    /// is sorted: reading starts just before the namespace and stops past it, so the cost is
+    /// this namespace's size, not the class's; at most [`MAX_CATALOG_PAGES`] pages.
     pub async fn repositories(&self, namespace: &str) -> Result<Vec<String>, ReadError> {
         let access = [Access {
             kind: "registry".into(),
@@ -143,8 +157,9 @@ impl Registry {
         }];
         let prefix = format!("{namespace}/");
         let mut found = Vec::new();
-        let mut last: Option<String> = None;
-        loop {
+        // Every name of the namespace sorts after the bare namespace.
+        let mut last: Option<String> = Some(namespace.to_string());
+        for _ in 0..MAX_CATALOG_PAGES {
             let mut path = format!("/v2/_catalog?n={CATALOG_PAGE}");
             if let Some(last) = &last {
                 path.push_str(&format!("&last={}", query_escape(last)));
@@ -164,16 +179,24 @@ impl Registry {
                     problem: format!("its catalog is not JSON: {e}"),
                 })?;
             let full = page.repositories.len() >= CATALOG_PAGE;
-            last = page.repositories.last().cloned();
+            let next = page.repositories.last().cloned();
+            let past = page
+                .repositories
+                .iter()
+                .any(|r| !r.starts_with(&prefix) && r.as_str() > prefix.as_str());
             found.extend(
                 page.repositories
                     .into_iter()
                     .filter(|r| r.starts_with(&prefix)),
             );
-            if !full {
+            // A registry that ignores `last` would give the same page forever.
+            let moved = next.as_deref() > last.as_deref();
+            if !full || past || !moved {
                 return Ok(found);
             }
+            last = next;
         }
+        Ok(found)
     }
 
     /// The tags of `repository` (`learner-1/app`); none when the registry has no such
@@ -246,12 +269,17 @@ impl Registry {
         Ok(held)
     }
 
-    /// Every repository of `namespace` with its tags, as the registry holds them.
+    /// Every repository of `namespace` with its tags, as the registry holds them (at most
+    /// [`MAX_LISTED_TAGS`] tags in all are read).
     pub async fn namespace(&self, namespace: &str) -> Result<Vec<RepositoryFacts>, ReadError> {
         let mut repositories = Vec::new();
+        let mut budget = MAX_LISTED_TAGS;
         for name in self.repositories(namespace).await? {
             let mut tags = Vec::new();
-            for tag in self.tags(&name).await? {
+            let listed = self.tags(&name).await?;
+            let take = listed.len().min(budget);
+            budget -= take;
+            for tag in listed.into_iter().take(take) {
                 // A tag deleted between the list and this read is left out.
                 if let Some(facts) = self.tag(&name, &tag).await? {
                     tags.push(facts);
@@ -294,13 +322,12 @@ fn manifest_facts(tag: &str, digest: String, body: &[u8]) -> TagFacts {
         .iter()
         .chain(&manifest.layers)
         .chain(&manifest.manifests)
-        .map(|b| b.size)
-        .sum();
+        .fold(0u64, |total, b| total.saturating_add(b.size));
     TagFacts {
         tag: tag.to_string(),
         digest,
         image_id: manifest.config.map(|c| c.digest).filter(|d| !d.is_empty()),
-        size_bytes: body.len() as u64 + blobs,
+        size_bytes: (body.len() as u64).saturating_add(blobs),
     }
 }
 
