@@ -160,7 +160,12 @@ async fn remove_interrupted_steps(docker: &Client, store: &Store, builds: &[Stri
 /// engine answers remove those builds' images and every container of ours (none can be
 /// running yet). Then sweep every `--janitor-every` seconds ([`SWEEP_EVERY`] by default). Runs in the background: an engine that
 /// is down does not stop the server from starting.
-pub async fn start(store: Store, engine: Arc<Engine>, builds: Arc<Builds>) -> anyhow::Result<()> {
+pub async fn start(
+    store: Store,
+    engine: Arc<Engine>,
+    builds: Arc<Builds>,
+    registry: (Arc<crate::pushes::Pushes>, Arc<crate::registry::Registry>),
+) -> anyhow::Result<()> {
     let interrupted = store.mark_interrupted().await?;
     if !interrupted.is_empty() {
         tracing::info!(
@@ -198,6 +203,12 @@ pub async fn start(store: Store, engine: Arc<Engine>, builds: Arc<Builds>) -> an
                 if swept != Swept::default() {
                     tracing::info!(?swept, "janitor removed leftovers");
                 }
+            }
+            // The registry's garbage, when a tag was deleted and its collection has not run
+            // (or failed): once no push of layerlab's is in flight.
+            let (pushes, registry) = &registry;
+            if let Some(Err(e)) = pushes.collect_garbage(registry).await {
+                tracing::warn!("collecting the registry's garbage: {e}");
             }
             tokio::time::sleep(builds.settings().janitor_every).await;
         }

@@ -105,6 +105,7 @@ pub async fn build(config: &ServeConfig) -> anyhow::Result<axum::Router> {
         state.store.clone(),
         state.engine.clone(),
         state.builds.clone(),
+        (state.pushes.clone(), state.registry.clone()),
     )
     .await
     .context("cannot look for builds the last stop interrupted")?;

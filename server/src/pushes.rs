@@ -169,6 +169,8 @@ pub struct Pushes {
     busy: Arc<Mutex<HashSet<String>>>,
     /// Pushes under way, for everyone together.
     permits: Arc<tokio::sync::Semaphore>,
+    /// A tag was deleted since the registry's garbage was last collected.
+    garbage: std::sync::atomic::AtomicBool,
 }
 
 impl Default for Pushes {
@@ -178,6 +180,7 @@ impl Default for Pushes {
             finished: Mutex::default(),
             busy: Arc::default(),
             permits: Arc::new(tokio::sync::Semaphore::new(MAX_PUSHES_AT_ONCE)),
+            garbage: std::sync::atomic::AtomicBool::new(false),
         }
     }
 }
@@ -329,6 +332,76 @@ impl Pushes {
         })
     }
 
+    /// Delete the learner's tag `typed` (`my-app:1.0.0`) from their namespace; the space its
+    /// layers took is freed by the garbage collection that follows. The notice to show.
+    pub async fn delete_tag(
+        self: &Arc<Self>,
+        registry: &Arc<Registry>,
+        learner: &str,
+        typed: &str,
+    ) -> Result<String, PushRefused> {
+        let Some(address) = registry.address() else {
+            return Err(PushRefused::Unavailable(
+                "This workshop runs without a registry.".into(),
+            ));
+        };
+        let handle = crate::registry::handle_of(learner);
+        let target = parse_target(typed, address, &handle).map_err(PushRefused::BadTag)?;
+        let name = format!("{}:{}", target.repository, target.tag);
+        match registry.delete_tag(&target.repository, &target.tag).await {
+            Ok(()) => {}
+            Err(crate::registry::DeleteError::NoSuchTag) => {
+                return Err(PushRefused::BadTag(format!(
+                    "Your registry holds no {name}: nothing was deleted."
+                )))
+            }
+            Err(e) => return Err(PushRefused::Unavailable(format!("{name}: {e}."))),
+        }
+        self.garbage
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let (pushes, registry) = (self.clone(), registry.clone());
+        tokio::spawn(async move {
+            if let Some(Err(e)) = pushes.collect_garbage(&registry).await {
+                tracing::warn!("collecting the registry's garbage: {e}");
+            }
+        });
+        Ok(format!(
+            "Deleted {address}/{name}. The space its layers took is freed once no other tag of yours uses them."
+        ))
+    }
+
+    /// Collect the registry's garbage if a tag was deleted since the last collection, once
+    /// no push of layerlab's is in flight (new ones wait meanwhile: they are refused as
+    /// crowded for that moment). `None` when there was nothing to do.
+    pub async fn collect_garbage(
+        &self,
+        registry: &Registry,
+    ) -> Option<Result<crate::registry::Collected, String>> {
+        if !self
+            .garbage
+            .swap(false, std::sync::atomic::Ordering::SeqCst)
+        {
+            return None;
+        }
+        let _no_pushes = self
+            .permits
+            .acquire_many(MAX_PUSHES_AT_ONCE as u32)
+            .await
+            .ok()?;
+        let collected = registry.collect_garbage().await?;
+        match &collected {
+            Ok(c) => tracing::info!(
+                before = c.before_bytes,
+                after = c.after_bytes,
+                "collected the registry's garbage"
+            ),
+            Err(_) => self
+                .garbage
+                .store(true, std::sync::atomic::Ordering::SeqCst),
+        }
+        Some(collected)
+    }
+
     /// Keep `id` for its followers among the last few finished pushes.
     fn retire(&self, id: &str) {
         let mut finished = lock(&self.finished);
@@ -447,10 +520,14 @@ pub async fn registry_page(
     registry: &Registry,
     session: &tower_sessions::Session,
 ) -> Result<RegistryPage, app::backend::BackendError> {
+    let csrf = crate::auth::page_csrf(session).await?;
+    let notice = crate::auth::take_notice(session).await;
     let page = |problem: String| RegistryPage {
         view: None,
         problem: Some(problem),
         gives_login: registry.hands_out_logins(),
+        csrf: csrf.clone(),
+        notice: notice.clone(),
     };
     let Some(address) = registry.address() else {
         return Ok(page(
@@ -472,6 +549,8 @@ pub async fn registry_page(
             view: Some(view),
             problem: None,
             gives_login: true,
+            csrf,
+            notice,
         },
         Err(problem) => page(problem),
     })

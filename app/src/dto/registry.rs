@@ -93,7 +93,7 @@ pub struct RegistryView {
 }
 
 /// The registry page (`/registry`): the learner's namespace, or why there is none to show.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RegistryPage {
     /// What the registry holds for the learner; `None` with `problem` saying why.
     pub view: Option<RegistryView>,
@@ -102,4 +102,10 @@ pub struct RegistryPage {
     pub problem: Option<String>,
     /// Whether layerlab hands out the learner's `docker login` (it runs the registry).
     pub gives_login: bool,
+    /// The form token for the page's Delete buttons.
+    #[serde(default)]
+    pub csrf: String,
+    /// What the last Delete did.
+    #[serde(default)]
+    pub notice: Option<crate::dto::Notice>,
 }

@@ -28,6 +28,7 @@ pub use instructor::{AttemptPage, DashboardPage, InstructorHomePage, LearnerPage
 pub(crate) use layers::LayerReportView;
 #[cfg(feature = "ssr")]
 pub(crate) use lesson::LessonArticle;
+pub(crate) use people::NoticeBox;
 pub use people::{ProfilePage, ResumePage};
 pub(crate) use push::{on_submit as push_submitted, PushForm, PushResult};
 pub use registry::RegistryPageView;

@@ -18,14 +18,15 @@ fn RegistryBody(page: RegistryPage) -> impl IntoView {
     view! {
         <section class="panel registry-page">
             <h1>"Your registry"</h1>
+            <crate::pages::NoticeBox notice=page.notice.clone()/>
             {page.problem.clone().map(|p| view! { <p class="notice registry-problem" role="status">{p}</p> })}
-            {page.view.map(|view| view! { <Namespace view gives_login=page.gives_login/> })}
+            {page.view.map(|view| view! { <Namespace view gives_login=page.gives_login csrf=page.csrf.clone()/> })}
         </section>
     }
 }
 
 #[component]
-fn Namespace(view: RegistryView, gives_login: bool) -> impl IntoView {
+fn Namespace(view: RegistryView, gives_login: bool, csrf: String) -> impl IntoView {
     let prefix = format!("{}/{}/", view.registry, view.namespace);
     let login = format!("docker login {} -u {}", view.registry, view.namespace);
     let empty = view.repositories.iter().all(|r| r.tags.is_empty());
@@ -56,7 +57,7 @@ fn Namespace(view: RegistryView, gives_login: bool) -> impl IntoView {
             view.repositories
                 .into_iter()
                 .filter(|r| !r.tags.is_empty())
-                .map(|repository| view! { <Repository repository registry=view.registry.clone()/> })
+                .map(|repository| view! { <Repository repository registry=view.registry.clone() namespace=view.namespace.clone() csrf=csrf.clone()/> })
                 .collect_view()
                 .into_any()
         }}
@@ -64,8 +65,19 @@ fn Namespace(view: RegistryView, gives_login: bool) -> impl IntoView {
 }
 
 #[component]
-fn Repository(repository: RegistryRepository, registry: String) -> impl IntoView {
+fn Repository(
+    repository: RegistryRepository,
+    registry: String,
+    namespace: String,
+    csrf: String,
+) -> impl IntoView {
     let full = format!("{registry}/{}", repository.name);
+    // The name as the learner types it: without their namespace.
+    let short = repository
+        .name
+        .strip_prefix(&format!("{namespace}/"))
+        .unwrap_or(&repository.name)
+        .to_string();
     view! {
         <section class="registry-repository" data-repository=repository.name.clone()>
             <h2><code>{full}</code></h2>
@@ -78,18 +90,27 @@ fn Repository(repository: RegistryRepository, registry: String) -> impl IntoView
                         <th scope="col" class="num">"Size"</th>
                         <th scope="col">"Pushed from here"</th>
                         <th scope="col">"Pull"</th>
+                        <th scope="col"><span class="visually-hidden">"Delete"</span></th>
                     </tr>
                 </thead>
                 <tbody>
                     {repository.tags.into_iter().map(|tag| {
-                        let short = tag.digest.trim_start_matches("sha256:").chars().take(12).collect::<String>();
+                        let digest = tag.digest.trim_start_matches("sha256:").chars().take(12).collect::<String>();
+                        let name = format!("{short}:{}", tag.tag);
                         view! {
                             <tr data-tag=tag.tag.clone() data-digest=tag.digest.clone()>
                                 <th scope="row"><code>{tag.tag.clone()}</code></th>
-                                <td data-label="Digest"><code title=tag.digest.clone()>{format!("sha256:{short}…")}</code></td>
+                                <td data-label="Digest"><code title=tag.digest.clone()>{format!("sha256:{digest}…")}</code></td>
                                 <td data-label="Size" class="num">{human_size(tag.size_bytes)}</td>
                                 <td data-label="Pushed from here">{tag.pushed.clone().unwrap_or_else(|| "—".into())}</td>
                                 <td data-label="Pull"><code class="pull-command">{tag.pull.clone()}</code></td>
+                                <td>
+                                    <form method="post" action="/registry/delete" class="delete-tag">
+                                        <input type="hidden" name="csrf" value=csrf.clone()/>
+                                        <input type="hidden" name="name" value=name.clone()/>
+                                        <button class="button small" type="submit" aria-label=format!("Delete the tag {name}")>"Delete"</button>
+                                    </form>
+                                </td>
                             </tr>
                         }
                     }).collect_view()}

@@ -54,7 +54,7 @@ async fn attempt_layers(
     ))
 }
 
-async fn check_csrf(session: &Session, token: &str) -> Result<(), AppError> {
+pub(super) async fn check_csrf(session: &Session, token: &str) -> Result<(), AppError> {
     if csrf_ok(session, token).await {
         Ok(())
     } else {

@@ -24,6 +24,8 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/registry/login", get(login))
         .route("/api/v1/registry", get(namespace))
+        .route("/api/v1/registry/tag", axum::routing::delete(delete_tag))
+        .route("/registry/delete", post(delete_tag_form))
         .route("/api/v1/builds/{id}/push", post(push))
         .route("/api/v1/pushes/{id}", get(show_push))
         .route("/api/v1/pushes/{id}/events", get(push_events))
@@ -164,4 +166,59 @@ async fn namespace(
             .await
             .map_err(AppError::RegistryUnavailable)?,
     ))
+}
+
+/// Which tag: `my-app:1.0.0`, in the learner's namespace.
+#[derive(serde::Deserialize)]
+struct TagQuery {
+    name: String,
+}
+
+/// `DELETE /api/v1/registry/tag?name=my-app:1.0.0`: delete that tag of the learner's →
+/// `{"deleted": "<registry>/<handle>/my-app:1.0.0", "message"}`; the registry's garbage
+/// collection then frees what no other tag uses. `400 bad_tag` for no such tag.
+async fn delete_tag(
+    State(state): State<AppState>,
+    session: Session,
+    Query(query): Query<TagQuery>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let learner = known_learner_id(&state.store, &session)
+        .await?
+        .ok_or_else(|| AppError::NotFound("You have no registry yet.".into()))?;
+    let message = state
+        .pushes
+        .delete_tag(&state.registry, &learner, &query.name)
+        .await?;
+    Ok(Json(
+        serde_json::json!({ "deleted": query.name, "message": message }),
+    ))
+}
+
+#[derive(serde::Deserialize)]
+struct DeleteForm {
+    #[serde(default)]
+    csrf: String,
+    name: String,
+}
+
+/// The registry page's Delete button (a form, so it works without JavaScript): back to the
+/// page, which says what happened.
+async fn delete_tag_form(
+    State(state): State<AppState>,
+    session: Session,
+    axum::Form(form): axum::Form<DeleteForm>,
+) -> Result<axum::response::Redirect, AppError> {
+    super::people::check_csrf(&session, &form.csrf).await?;
+    let learner = known_learner_id(&state.store, &session)
+        .await?
+        .ok_or_else(|| AppError::NotFound("You have no registry yet.".into()))?;
+    let outcome = state
+        .pushes
+        .delete_tag(&state.registry, &learner, &form.name)
+        .await;
+    match outcome {
+        Ok(message) => crate::auth::set_notice(&session, true, message).await,
+        Err(refused) => crate::auth::set_notice(&session, false, refused.to_string()).await,
+    }
+    Ok(axum::response::Redirect::to("/registry"))
 }

@@ -9,8 +9,10 @@
 //! push and pull in their own namespace, and the registry itself refuses the rest.
 
 mod reads;
+mod storage;
 pub mod token;
 pub use reads::{ReadError, RepositoryFacts, TagFacts};
+pub use storage::{Collected, DeleteError};
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -101,6 +103,9 @@ pub struct Registry {
     /// The embedded registry's token issuer: layerlab's own reads (a learner's tags, a
     /// cohort's namespaces) are made with tokens it signs for just what they need.
     issuer: Option<Arc<token::Issuer>>,
+    /// The embedded registry's program, configuration and storage: tags are deleted and
+    /// garbage collected there (`storage`).
+    files: Option<storage::Files>,
 }
 
 impl Drop for Registry {
@@ -131,6 +136,7 @@ impl Registry {
             secret: None,
             realm: None,
             issuer: None,
+            files: None,
         }
     }
 
@@ -146,6 +152,7 @@ impl Registry {
                 secret: None,
                 realm: None,
                 issuer: None,
+                files: None,
             }),
             RegistrySettings::Embedded { program, dir, addr } => {
                 start_embedded(program, dir, *addr).await
@@ -304,6 +311,12 @@ async fn start_embedded(
             secret: Some(secret.clone()),
             realm: None,
             issuer: Some(issuer.clone()),
+            files: Some(storage::Files {
+                program: program.to_path_buf(),
+                config: config.canonicalize().unwrap_or_else(|_| config.clone()),
+                data: data.clone(),
+                collecting: Arc::default(),
+            }),
         };
         match registry.answers_as(&realm).await {
             Answer::Ours => {

@@ -1005,3 +1005,126 @@ async fn a_build_starts_from_the_learners_own_push_by_tag_or_digest_and_no_one_e
         "{missing:#}"
     );
 }
+
+/// The bytes of the files under `dir`.
+fn folder_bytes(dir: &std::path::Path) -> u64 {
+    let mut total = 0;
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let meta = entry.metadata().expect("metadata");
+        total += if meta.is_dir() {
+            folder_bytes(&entry.path())
+        } else {
+            meta.len()
+        };
+    }
+    total
+}
+
+/// Push `typed` from `build`, following it to the end: the result.
+async fn push_build(client: &mut TestClient, build: &str, typed: &str) -> serde_json::Value {
+    let answer = client
+        .post_json(
+            &format!("/api/v1/builds/{build}/push"),
+            &serde_json::json!({ "tag": typed }),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::ACCEPTED, "{}", answer.body);
+    let events = answer.json()["events"]
+        .as_str()
+        .expect("events")
+        .to_string();
+    finish_push(client, &events).await.1
+}
+
+/// A learner deletes a tag (by the API, and by the registry page's form); the registry's
+/// garbage collection then frees the space its layers took, and pushing works as before.
+/// A tag that is not there is said to be missing.
+#[tokio::test]
+async fn a_deleted_tag_is_gone_and_the_garbage_collection_frees_its_space() {
+    let mut learner = TestClient::new(LOCAL_ENGINE).await;
+    // 3 MB no compression can shrink: its layer is what the collection must free.
+    let dockerfile = "FROM busybox\nRUN head -c 3000000 /dev/urandom > /blob\n";
+    let (build, _) = learner.build(None, &[("Dockerfile", dockerfile)]).await;
+    assert_eq!(build["status"], "succeeded", "{build}");
+    let id = build["id"].as_str().expect("id").to_string();
+    let data = learner.registry_dir().join("data");
+    let empty = folder_bytes(&data);
+    let pushed = push_build(&mut learner, &id, "big:1").await;
+    assert_eq!(pushed["status"], "pushed", "{pushed}");
+    let full = folder_bytes(&data);
+    assert!(
+        full > empty + 2_900_000,
+        "the push stored the layer: {empty} → {full}"
+    );
+
+    let answer = learner
+        .send_text(
+            "DELETE",
+            "/api/v1/registry/tag?name=big:1",
+            "application/json",
+            "",
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert!(answer.body.contains("Deleted"), "{}", answer.body);
+    let view = learner.get("/api/v1/registry").await.json();
+    let tags: usize = view["repositories"]
+        .as_array()
+        .expect("repositories")
+        .iter()
+        .map(|r| r["tags"].as_array().map_or(0, Vec::len))
+        .sum();
+    assert_eq!(tags, 0, "{view}");
+    // The collection runs once no push is in flight, and frees the layer.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while folder_bytes(&data) > empty + 1_000_000 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let after = folder_bytes(&data);
+    assert!(
+        after < empty + 1_000_000,
+        "freed: {empty} → {full} → {after}"
+    );
+
+    // Not there any more: said so, nothing else happens.
+    let answer = learner
+        .send_text(
+            "DELETE",
+            "/api/v1/registry/tag?name=big:1",
+            "application/json",
+            "",
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.body);
+    assert!(answer.body.contains("holds no"), "{}", answer.body);
+    // Another namespace cannot even be named.
+    let answer = learner
+        .send_text(
+            "DELETE",
+            "/api/v1/registry/tag?name=learner-000000000000/big:1",
+            "application/json",
+            "",
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.body);
+
+    // Pushing works as before (every layer sent again), and the page's Delete form too.
+    let pushed = push_build(&mut learner, &id, "big:2").await;
+    assert_eq!(pushed["status"], "pushed", "{pushed}");
+    let page = learner.get("/registry").await;
+    assert!(
+        page.body.contains("Delete the tag big:2"),
+        "a Delete button"
+    );
+    let csrf = learner.csrf("/registry").await;
+    let sent = learner
+        .post_form("/registry/delete", &format!("csrf={csrf}&name=big%3A2"))
+        .await;
+    assert_eq!(sent.status, StatusCode::SEE_OTHER, "{}", sent.body);
+    let page = learner.get("/registry").await;
+    assert!(
+        page.body.contains("Deleted "),
+        "the page says what happened"
+    );
+    assert!(!page.body.contains("data-tag=\"2\""), "the tag is gone");
+}

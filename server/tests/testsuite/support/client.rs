@@ -56,6 +56,11 @@ impl TestClient {
     }
 
     /// The server's database, for operator commands run beside it.
+    /// The folder of the class registry this client's server started.
+    pub fn registry_dir(&self) -> std::path::PathBuf {
+        self.db.registry_dir()
+    }
+
     pub fn database_url(&self) -> String {
         self.db.url()
     }

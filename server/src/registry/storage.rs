@@ -1,0 +1,147 @@
+//! The embedded registry's storage: deleting one tag, and collecting the garbage (blobs and
+//! manifests no tag reaches any more) with the registry program's own `garbage-collect`.
+//!
+//! Distribution 2.8's API deletes a manifest (with every tag on it), never one tag, so a tag
+//! is deleted where the registry keeps it: the link under the repository's
+//! `_manifests/tags/<tag>` in its storage folder, which the registry reads on each request
+//! (no tag cache is configured). The collection then removes what nothing tags.
+
+use super::Registry;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Where the embedded registry keeps what the storage functions touch.
+#[derive(Debug)]
+pub struct Files {
+    pub program: PathBuf,
+    pub config: PathBuf,
+    /// The storage root (`rootdirectory`).
+    pub data: PathBuf,
+    /// Held while a collection runs: one at a time.
+    pub collecting: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// Why a tag was not deleted.
+#[derive(Debug, thiserror::Error)]
+pub enum DeleteError {
+    #[error("this workshop's registry is not one it runs, so it deletes nothing there")]
+    NotOurs,
+    #[error("the registry holds no such tag")]
+    NoSuchTag,
+    #[error("the tag could not be deleted: {0}")]
+    Failed(String),
+}
+
+/// What a collection did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Collected {
+    /// Bytes the storage folder held before and after.
+    pub before_bytes: u64,
+    pub after_bytes: u64,
+}
+
+impl Registry {
+    /// Delete `repository:tag` (`learner-1/app`, already checked to be the caller's).
+    pub async fn delete_tag(&self, repository: &str, tag: &str) -> Result<(), DeleteError> {
+        let files = self.files.as_ref().ok_or(DeleteError::NotOurs)?;
+        let valid = repository.split('/').all(super::is_path_component)
+            && !tag.is_empty()
+            && tag
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+            && !tag.starts_with(['.', '-']);
+        if !valid {
+            return Err(DeleteError::NoSuchTag);
+        }
+        let link = files
+            .data
+            .join("docker/registry/v2/repositories")
+            .join(repository)
+            .join("_manifests/tags")
+            .join(tag);
+        let path = link.clone();
+        tokio::task::spawn_blocking(move || remove_tag_folder(&path))
+            .await
+            .map_err(|e| DeleteError::Failed(e.to_string()))?
+    }
+
+    /// Whether layerlab can delete tags and collect garbage here (it runs the registry).
+    pub fn keeps_storage(&self) -> bool {
+        self.files.is_some()
+    }
+
+    /// Run the registry's garbage collection (`garbage-collect --delete-untagged`): manifests
+    /// no tag names and blobs no manifest uses are removed. The caller makes sure no push
+    /// of layerlab's is in flight; `None` when this registry is not one layerlab runs.
+    pub async fn collect_garbage(&self) -> Option<Result<Collected, String>> {
+        let files = self.files.as_ref()?;
+        let _one = files.collecting.lock().await;
+        let before_bytes = folder_bytes(&files.data).await;
+        let output = tokio::process::Command::new(&files.program)
+            .env_clear()
+            .arg("garbage-collect")
+            .arg("--delete-untagged")
+            .arg(&files.config)
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .output()
+            .await;
+        let result = match output {
+            Err(e) => Err(format!("{} could not be run: {e}", files.program.display())),
+            Ok(out) if !out.status.success() => Err(format!(
+                "garbage-collect ended with {}: {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+                    .lines()
+                    .rev()
+                    .take(3)
+                    .collect::<Vec<_>>()
+                    .join(" / ")
+            )),
+            Ok(_) => Ok(Collected {
+                before_bytes,
+                after_bytes: folder_bytes(&files.data).await,
+            }),
+        };
+        Some(result)
+    }
+}
+
+/// Remove a tag's folder, which must be a real folder under the storage root (not a link).
+fn remove_tag_folder(path: &Path) -> Result<(), DeleteError> {
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(path)
+            .map_err(|e| DeleteError::Failed(format!("{}: {e}", path.display()))),
+        Ok(_) => Err(DeleteError::Failed(format!(
+            "{} is not a folder",
+            path.display()
+        ))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(DeleteError::NoSuchTag),
+        Err(e) => Err(DeleteError::Failed(format!("{}: {e}", path.display()))),
+    }
+}
+
+/// The bytes of the files under `dir` (links not followed).
+pub async fn folder_bytes(dir: &Path) -> u64 {
+    let dir = dir.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let mut total = 0u64;
+        let mut stack = vec![dir];
+        while let Some(dir) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let Ok(meta) = entry.metadata() else { continue };
+                if meta.is_dir() {
+                    stack.push(entry.path());
+                } else if meta.is_file() {
+                    total = total.saturating_add(meta.len());
+                }
+            }
+        }
+        total
+    })
+    .await
+    .unwrap_or(0)
+}
