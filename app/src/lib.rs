@@ -120,7 +120,6 @@ pub(crate) fn SiteHeader(path: String) -> impl IntoView {
             <nav>
                 {link("/", "Course", path == "/" || path.starts_with("/learn/"))}
                 {link("/playground", "Playground", path == "/playground")}
-                {link("/registry", "Registry", path == "/registry")}
                 {link("/me", "Your progress", path == "/me")}
             </nav>
         </header>

@@ -186,6 +186,10 @@ pub struct RegistryArgs {
         default_value = "docker-registry"
     )]
     pub registry_program: PathBuf,
+    /// The most each learner's namespace may hold, in MiB (its distinct layers and configs);
+    /// past it the registry refuses their pushes (0: no limit).
+    #[arg(long, env = "LAYERLAB_REGISTRY_QUOTA_MB", default_value_t = 500)]
+    pub registry_quota_mb: u64,
 }
 
 impl RegistryArgs {
@@ -202,6 +206,7 @@ impl RegistryArgs {
                 program: self.registry_program.clone(),
                 dir: self.registry_dir.clone(),
                 addr: self.registry_addr,
+                quota_bytes: self.registry_quota_mb.saturating_mul(1024 * 1024),
             }
         }
     }

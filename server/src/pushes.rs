@@ -46,6 +46,8 @@ pub enum PushRefused {
     EngineUnavailable(String),
     #[error("The workshop is already pushing {0} images for others, the most it pushes at once: try again in a few seconds.")]
     Crowded(usize),
+    #[error("Your registry holds {}, and each learner may keep at most {} there: delete tags you no longer need on your registry page (the space is freed right after), then push again.", app::dto::human_size(*used), app::dto::human_size(*limit))]
+    OverQuota { used: u64, limit: u64 },
 }
 
 /// Pushes the engine makes at once, for all learners together.
@@ -246,6 +248,12 @@ impl Pushes {
             .as_ref()
             .map(|i| i.id.clone())
             .ok_or(PushRefused::NotSucceeded)?;
+        // The registry would refuse it too (its token would carry no push); said plainly here.
+        if let Some((used, limit)) = registry.usage(&handle).await {
+            if limit > 0 && used >= limit {
+                return Err(PushRefused::OverQuota { used, limit });
+            }
+        }
         let docker = ports
             .engine
             .client()
@@ -603,10 +611,13 @@ pub async fn namespace_view(
             name: repository.name,
         })
         .collect();
+    let (used_bytes, quota_bytes) = registry.usage(&handle).await.unzip();
     Ok(RegistryView {
         registry: address.to_string(),
         namespace: handle,
         repositories,
+        used_bytes,
+        quota_bytes: quota_bytes.filter(|q| *q > 0),
     })
 }
 

@@ -90,6 +90,13 @@ pub struct RegistryView {
     /// The learner's handle: their namespace and registry username.
     pub namespace: String,
     pub repositories: Vec<RegistryRepository>,
+    /// What the namespace holds on the registry's disk (distinct layers and configs), where
+    /// layerlab runs the registry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub used_bytes: Option<u64>,
+    /// The most it may hold; `None`: no limit (or not known).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota_bytes: Option<u64>,
 }
 
 /// The registry page (`/registry`): the learner's namespace, or why there is none to show.

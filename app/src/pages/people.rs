@@ -60,6 +60,7 @@ fn ProfileView(p: Profile) -> impl IntoView {
             </p>
             <h2>"Your exercises"</h2>
             <ul class="my-exercises">{exercises}</ul>
+            <p class="registry-link">"The images you pushed are in " <a href="/registry">"your registry"</a> "."</p>
             <p>"layerlab keeps your answers and every build you make. Nothing to sign up for: this browser remembers you."</p>
 
             <h2>"Your name"</h2>

@@ -30,12 +30,21 @@ fn Namespace(view: RegistryView, gives_login: bool, csrf: String) -> impl IntoVi
     let prefix = format!("{}/{}/", view.registry, view.namespace);
     let login = format!("docker login {} -u {}", view.registry, view.namespace);
     let empty = view.repositories.iter().all(|r| r.tags.is_empty());
+    let usage = view.used_bytes.map(|used| match view.quota_bytes {
+        Some(quota) => format!(
+            "It holds {} of the {} each learner may keep here.",
+            human_size(used),
+            human_size(quota)
+        ),
+        None => format!("It holds {}.", human_size(used)),
+    });
     view! {
         <p>
             "Your namespace is " <code class="namespace">{prefix.clone()}</code>
             ": you push and pull there, and no one else can push into it. Images go there with "
             <strong>"Tag & push"</strong> " under a successful build, or from your own docker CLI."
         </p>
+        {usage.map(|u| view! { <p class="registry-usage" data-used=view.used_bytes.unwrap_or_default()>{u}</p> })}
         {gives_login.then(|| view! {
             <details class="registry-login">
                 <summary>"Log in with the docker CLI"</summary>

@@ -152,6 +152,7 @@ impl AppError {
                 PushRefused::Unavailable(_) => (S::SERVICE_UNAVAILABLE, "registry_unavailable"),
                 PushRefused::Busy => (S::CONFLICT, "push_in_progress"),
                 PushRefused::EngineUnavailable(_) => (S::SERVICE_UNAVAILABLE, "engine_unavailable"),
+                PushRefused::OverQuota { .. } => (S::INSUFFICIENT_STORAGE, "quota_exceeded"),
                 PushRefused::Crowded(_) => {
                     return (S::SERVICE_UNAVAILABLE, "pushes_crowded", Some(5))
                 }

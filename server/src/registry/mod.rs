@@ -35,6 +35,8 @@ pub enum RegistrySettings {
         program: PathBuf,
         dir: PathBuf,
         addr: std::net::SocketAddr,
+        /// The most one learner's namespace may hold (0: no limit).
+        quota_bytes: u64,
     },
     /// A registry that runs already, at `address` (`host:port`).
     External { address: String },
@@ -154,9 +156,12 @@ impl Registry {
                 issuer: None,
                 files: None,
             }),
-            RegistrySettings::Embedded { program, dir, addr } => {
-                start_embedded(program, dir, *addr).await
-            }
+            RegistrySettings::Embedded {
+                program,
+                dir,
+                addr,
+                quota_bytes,
+            } => start_embedded(program, dir, *addr, *quota_bytes).await,
         }
     }
 
@@ -257,6 +262,7 @@ async fn start_embedded(
     program: &Path,
     dir: &Path,
     addr: std::net::SocketAddr,
+    quota_bytes: u64,
 ) -> Result<Registry, RegistryError> {
     if !addr.ip().is_loopback() {
         return Err(RegistryError::NotLoopback(addr));
@@ -278,7 +284,11 @@ async fn start_embedded(
     let certificates = certificates.canonicalize().map_err(folder)?;
     let secret = Arc::new(learner_secret(dir).map_err(folder)?);
     let issuer = Arc::new(issuer);
-    let (realm, realm_task) = serve_realm(issuer.clone(), secret.clone())
+    let quota = storage::Quota {
+        data: data.clone(),
+        bytes: quota_bytes,
+    };
+    let (realm, realm_task) = serve_realm(issuer.clone(), secret.clone(), quota.clone())
         .await
         .map_err(folder)?;
     // Until the registry answers, the realm is stopped on every way out.
@@ -316,6 +326,7 @@ async fn start_embedded(
                 config: config.canonicalize().unwrap_or_else(|_| config.clone()),
                 data: data.clone(),
                 collecting: Arc::default(),
+                quota: quota.clone(),
             }),
         };
         match registry.answers_as(&realm).await {
@@ -644,6 +655,7 @@ pub fn is_handle(handle: &str) -> bool {
 async fn serve_realm(
     issuer: Arc<token::Issuer>,
     secret: Arc<[u8; 32]>,
+    quota: storage::Quota,
 ) -> std::io::Result<(String, tokio::task::AbortHandle)> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let realm = format!("http://{}/token", listener.local_addr()?);
@@ -653,8 +665,15 @@ async fn serve_realm(
             // Pairs, not a map: a client may ask for several `scope`s.
             move |headers: http::HeaderMap,
                   axum::extract::Query(query): axum::extract::Query<Vec<(String, String)>>| {
-                let (issuer, secret) = (issuer.clone(), secret.clone());
-                async move { issue(&issuer, &secret, &headers, &query) }
+                let (issuer, secret, quota) = (issuer.clone(), secret.clone(), quota.clone());
+                async move {
+                    // A namespace at its quota gets no push: the registry then refuses it.
+                    let full = match basic_user(&headers, &secret) {
+                        Some(handle) => quota.reached(&handle).await,
+                        None => false,
+                    };
+                    issue(&issuer, &secret, &headers, &query, full)
+                }
             },
         ),
     );
@@ -673,6 +692,7 @@ fn issue(
     secret: &[u8; 32],
     headers: &http::HeaderMap,
     query: &[(String, String)],
+    full: bool,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
     let refused = || {
@@ -694,7 +714,13 @@ fn issue(
                 value
                     .split(' ')
                     .filter_map(token::parse_scope)
-                    .filter_map(|asked| token::granted(&handle, &asked)),
+                    .filter_map(|asked| token::granted(&handle, &asked))
+                    .filter_map(|mut granted| {
+                        if full {
+                            granted.actions.retain(|a| a != "push");
+                        }
+                        (!granted.actions.is_empty()).then_some(granted)
+                    }),
             ),
             "service" => service_ok &= *value == issuer.service,
             _ => {}

@@ -19,6 +19,74 @@ pub struct Files {
     pub data: PathBuf,
     /// Held while a collection runs: one at a time.
     pub collecting: Arc<tokio::sync::Mutex<()>>,
+    pub quota: Quota,
+}
+
+/// How much one learner's namespace may hold, and where to measure it.
+#[derive(Clone, Debug)]
+pub struct Quota {
+    /// The storage root.
+    pub data: PathBuf,
+    /// 0: no limit.
+    pub bytes: u64,
+}
+
+impl Quota {
+    /// Whether `handle`'s namespace holds its quota or more.
+    pub async fn reached(&self, handle: &str) -> bool {
+        self.bytes > 0 && namespace_bytes(&self.data, handle).await >= self.bytes
+    }
+}
+
+/// The bytes `handle`'s namespace holds: each distinct blob (layer or config) its
+/// repositories link to, once, as the registry stores it.
+pub async fn namespace_bytes(data: &Path, handle: &str) -> u64 {
+    if !super::is_handle(handle) {
+        return 0;
+    }
+    let v2 = data.join("docker/registry/v2");
+    let namespace = v2.join("repositories").join(handle);
+    tokio::task::spawn_blocking(move || {
+        let mut digests = std::collections::BTreeSet::new();
+        let mut stack = vec![namespace];
+        while let Some(dir) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    continue;
+                }
+                // `<repository>/_layers/sha256/<hex>/link`: a blob the repository uses.
+                if path.ends_with("_layers/sha256") {
+                    for blob in std::fs::read_dir(&path).into_iter().flatten().flatten() {
+                        let hex = blob.file_name().to_string_lossy().into_owned();
+                        if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                            digests.insert(hex);
+                        }
+                    }
+                } else if !path.ends_with("_manifests") && !path.ends_with("_uploads") {
+                    stack.push(path);
+                }
+            }
+        }
+        digests
+            .iter()
+            .filter_map(|hex| {
+                std::fs::symlink_metadata(
+                    v2.join("blobs/sha256")
+                        .join(&hex[..2])
+                        .join(hex)
+                        .join("data"),
+                )
+                .ok()
+            })
+            .map(|meta| meta.len())
+            .fold(0u64, u64::saturating_add)
+    })
+    .await
+    .unwrap_or(0)
 }
 
 /// Why a tag was not deleted.
@@ -65,9 +133,14 @@ impl Registry {
             .map_err(|e| DeleteError::Failed(e.to_string()))?
     }
 
-    /// Whether layerlab can delete tags and collect garbage here (it runs the registry).
-    pub fn keeps_storage(&self) -> bool {
-        self.files.is_some()
+    /// What `handle`'s namespace holds and may hold (bytes; a limit of 0 is none), where
+    /// layerlab runs the registry.
+    pub async fn usage(&self, handle: &str) -> Option<(u64, u64)> {
+        let files = self.files.as_ref()?;
+        Some((
+            namespace_bytes(&files.data, handle).await,
+            files.quota.bytes,
+        ))
     }
 
     /// Run the registry's garbage collection (`garbage-collect --delete-untagged`): manifests

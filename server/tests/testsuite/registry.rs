@@ -1128,3 +1128,89 @@ async fn a_deleted_tag_is_gone_and_the_garbage_collection_frees_its_space() {
     );
     assert!(!page.body.contains("data-tag=\"2\""), "the tag is gone");
 }
+
+/// Each learner's namespace holds at most `--registry-quota-mb`: past it their next push is
+/// refused with what to do, from the workbench and by the registry itself for their own
+/// docker CLI; deleting a tag frees the space, and pushing works again.
+// Several threads: the docker CLI, run here and waited for, asks this server's token issuer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_namespace_refuses_pushes_until_a_tag_is_deleted() {
+    let mut learner = TestClient::with_args(LOCAL_ENGINE, &["--registry-quota-mb=1"]).await;
+    let dockerfile = "FROM busybox\nRUN head -c 3000000 /dev/urandom > /blob\n";
+    let (build, _) = learner.build(None, &[("Dockerfile", dockerfile)]).await;
+    assert_eq!(build["status"], "succeeded", "{build}");
+    let id = build["id"].as_str().expect("id").to_string();
+    // Under the quota when it starts: this push goes through, and fills it.
+    let pushed = push_build(&mut learner, &id, "big:1").await;
+    assert_eq!(pushed["status"], "pushed", "{pushed}");
+    let view = learner.get("/api/v1/registry").await.json();
+    assert!(
+        view["used_bytes"].as_u64().expect("used") > 3_000_000,
+        "{view}"
+    );
+    assert_eq!(view["quota_bytes"], 1024 * 1024, "{view}");
+    let page = learner.get("/registry").await;
+    assert!(
+        page.body.contains("of the 1.00 MiB each learner may keep"),
+        "the page says it"
+    );
+
+    // The workbench says why, and what to do.
+    let answer = learner
+        .post_json(
+            &format!("/api/v1/builds/{id}/push"),
+            &serde_json::json!({ "tag": "big:2" }),
+        )
+        .await;
+    assert_eq!(
+        answer.status,
+        StatusCode::INSUFFICIENT_STORAGE,
+        "{}",
+        answer.body
+    );
+    let error = answer.json();
+    assert_eq!(error["error"]["code"], "quota_exceeded", "{error}");
+    let message = error["error"]["message"].as_str().unwrap_or("");
+    assert!(
+        message.contains("at most 1.00 MiB") && message.contains("delete tags"),
+        "{message}"
+    );
+    // The registry itself refuses the learner's own CLI: their token carries no push.
+    let login = learner.get("/api/v1/registry/login").await.json();
+    let cli = Cli::new();
+    cli.log_in(&login);
+    let reference = format!(
+        "{}/{}/other:1",
+        login["registry"].as_str().expect("registry"),
+        login["username"].as_str().expect("handle")
+    );
+    cli.ok(&["tag", "busybox:latest", &reference]);
+    let (pushed_by_cli, said) = cli.run(&["push", &reference]);
+    assert!(
+        !pushed_by_cli,
+        "over the quota, the registry refuses: {said}"
+    );
+    cli.ok(&["rmi", &reference]);
+
+    // A tag deleted: the space is freed, and pushing works again.
+    let answer = learner
+        .send_text(
+            "DELETE",
+            "/api/v1/registry/tag?name=big:1",
+            "application/json",
+            "",
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let view = learner.get("/api/v1/registry").await.json();
+        if view["used_bytes"].as_u64().unwrap_or(u64::MAX) < 1024 * 1024 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the space was not freed: {view}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let pushed = push_build(&mut learner, &id, "big:2").await;
+    assert_eq!(pushed["status"], "pushed", "{pushed}");
+}
