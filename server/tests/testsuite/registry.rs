@@ -849,32 +849,12 @@ async fn a_pushed_check_is_judged_on_what_the_registry_holds_and_again_after_a_p
     let id = build["id"].as_str().expect("id").to_string();
 
     // The wrong tag: pushed, but the check still fails.
-    let push = |tag: &str| serde_json::json!({ "tag": tag });
-    let answer = learner
-        .post_json(
-            &format!("/api/v1/builds/{id}/push"),
-            &push("greeter:latest"),
-        )
-        .await;
-    assert_eq!(answer.status, StatusCode::ACCEPTED, "{}", answer.body);
-    let events = answer.json()["events"]
-        .as_str()
-        .expect("events")
-        .to_string();
-    let (_, done) = finish_push(&mut learner, &events).await;
+    let done = push_build(&mut learner, &id, "greeter:latest").await;
     assert_eq!(done["status"], "pushed", "{done}");
     assert_eq!(check_of(&done)["passed"], false, "{done}");
 
     // The asked tag: the push judges the check again; the attempt passes.
-    let answer = learner
-        .post_json(&format!("/api/v1/builds/{id}/push"), &push("greeter:devel"))
-        .await;
-    assert_eq!(answer.status, StatusCode::ACCEPTED, "{}", answer.body);
-    let events = answer.json()["events"]
-        .as_str()
-        .expect("events")
-        .to_string();
-    let (_, done) = finish_push(&mut learner, &events).await;
+    let done = push_build(&mut learner, &id, "greeter:devel").await;
     let check = check_of(&done);
     assert_eq!(check["passed"], true, "{check}");
     assert!(
@@ -942,18 +922,7 @@ async fn a_build_starts_from_the_learners_own_push_by_tag_or_digest_and_no_one_e
         .await;
     assert_eq!(base["status"], "succeeded", "{base}");
     let base_id = base["id"].as_str().expect("id").to_string();
-    let answer = learner
-        .post_json(
-            &format!("/api/v1/builds/{base_id}/push"),
-            &serde_json::json!({ "tag": "base:1" }),
-        )
-        .await;
-    assert_eq!(answer.status, StatusCode::ACCEPTED, "{}", answer.body);
-    let events = answer.json()["events"]
-        .as_str()
-        .expect("events")
-        .to_string();
-    let (_, pushed) = finish_push(&mut learner, &events).await;
+    let pushed = push_build(&mut learner, &base_id, "base:1").await;
     assert_eq!(pushed["status"], "pushed", "{pushed}");
     let digest = pushed["digest"].as_str().expect("digest").to_string();
     let by_tag = pushed["reference"].as_str().expect("reference").to_string();
