@@ -77,6 +77,7 @@ pub async fn build(config: &ServeConfig) -> anyhow::Result<axum::Router> {
         .await
         .context("cannot start the class registry")?;
     let registry = Arc::new(registry);
+    registry.supervise();
     let state = AppState {
         leptos_options,
         course: Arc::new(course),

@@ -10,6 +10,7 @@
 
 mod reads;
 mod storage;
+mod supervise;
 pub mod token;
 pub use reads::{ReadError, RepositoryFacts, TagFacts};
 pub use storage::{Collected, DeleteError};
@@ -324,6 +325,7 @@ async fn start_embedded(
             files: Some(storage::Files {
                 program: program.to_path_buf(),
                 config: config.canonicalize().unwrap_or_else(|_| config.clone()),
+                log: log_path.clone(),
                 data: data.clone(),
                 collecting: Arc::default(),
                 quota: quota.clone(),

@@ -15,6 +15,8 @@ use std::sync::Arc;
 pub struct Files {
     pub program: PathBuf,
     pub config: PathBuf,
+    /// Where its output goes.
+    pub log: PathBuf,
     /// The storage root (`rootdirectory`).
     pub data: PathBuf,
     /// Held while a collection runs: one at a time.

@@ -1183,3 +1183,102 @@ async fn a_full_namespace_refuses_pushes_until_a_tag_is_deleted() {
     let pushed = push_build(&mut learner, &id, "big:2").await;
     assert_eq!(pushed["status"], "pushed", "{pushed}");
 }
+
+/// The pid of the registry program running on `config` (its command line names it).
+fn registry_pid(registry_dir: &std::path::Path) -> Option<String> {
+    let out = std::process::Command::new("pgrep")
+        .arg("-f")
+        .arg(format!(
+            "serve {}",
+            registry_dir.join("config.yml").display()
+        ))
+        .output()
+        .expect("pgrep");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .next()
+        .map(str::to_string)
+}
+
+/// The registry killed in the middle of a push: the learner is told the push did not
+/// complete, nothing is kept as pushed, the registry is started again on the same address,
+/// and the next push works.
+#[tokio::test]
+async fn a_registry_killed_mid_push_is_told_keeps_nothing_and_comes_back() {
+    let mut learner = TestClient::new(LOCAL_ENGINE).await;
+    let dockerfile = "FROM busybox\nRUN head -c 2000000 /dev/urandom > /blob\n";
+    let (build, _) = learner.build(None, &[("Dockerfile", dockerfile)]).await;
+    assert_eq!(build["status"], "succeeded", "{build}");
+    let id = build["id"].as_str().expect("id").to_string();
+    let dir = learner.registry_dir();
+    let first = registry_pid(&dir).expect("the registry runs");
+
+    // Frozen first, so that the push is surely under way (waiting on it) when it dies.
+    let signal = |name: &str| {
+        let status = std::process::Command::new("kill")
+            .args([name, &first])
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill {name}");
+    };
+    signal("-STOP");
+    let answer = learner
+        .post_json(
+            &format!("/api/v1/builds/{id}/push"),
+            &serde_json::json!({ "tag": "big:1" }),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::ACCEPTED, "{}", answer.body);
+    let accepted = answer.json();
+    let push = accepted["id"].as_str().expect("id").to_string();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let going = learner.get(&format!("/api/v1/pushes/{push}")).await.json();
+    assert_eq!(going["status"], "pushing", "{going:#}");
+    signal("-KILL");
+    let events = accepted["events"].as_str().expect("events").to_string();
+    let mut stream = learner.events(&events).await;
+    let mut done = None;
+    while let Some((name, data)) = stream.next().await {
+        if name == "done" {
+            done = Some(data);
+            break;
+        }
+    }
+    let done = done.expect("the push ends with `done`");
+    assert_eq!(done["status"], "failed", "{done:#}");
+    let error = done["error"].as_str().unwrap_or("");
+    assert!(error.contains("did not complete"), "{error}");
+    assert!(error.contains("Nothing was kept"), "{error}");
+
+    // Started again, on the same address, by another process.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let second = loop {
+        if let Some(pid) = registry_pid(&dir).filter(|p| *p != first) {
+            if learner.get("/api/v1/registry").await.status == StatusCode::OK {
+                break pid;
+            }
+        }
+        assert!(Instant::now() < deadline, "the registry did not come back");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_ne!(second, first);
+    // Nothing half-recorded: no tag, no push time.
+    let view = learner.get("/api/v1/registry").await.json();
+    let tags: usize = view["repositories"]
+        .as_array()
+        .expect("repositories")
+        .iter()
+        .map(|r| r["tags"].as_array().map_or(0, Vec::len))
+        .sum();
+    assert_eq!(tags, 0, "{view}");
+    // The next push works.
+    let pushed = push_build(&mut learner, &id, "big:1").await;
+    assert_eq!(pushed["status"], "pushed", "{pushed:#}");
+    let view = learner.get("/api/v1/registry").await.json();
+    assert!(
+        view["repositories"][0]["tags"][0]["pushed_at"]
+            .as_i64()
+            .is_some(),
+        "{view}"
+    );
+}
