@@ -196,6 +196,12 @@ pub struct LearnerRecord {
     pub name: String,
     pub exercises: Vec<ExerciseAttempts>,
     pub quizzes: Vec<QuizRecord>,
+    /// What the learner's namespace in the class registry holds (where layerlab runs it).
+    #[serde(default)]
+    pub registry: Option<crate::dto::RegistryView>,
+    /// Why it cannot be shown, when it cannot.
+    #[serde(default)]
+    pub registry_problem: Option<String>,
 }
 
 /// `/instructor/attempts/<id>`: everything the learner saw.

@@ -471,6 +471,32 @@ fn LearnerView(r: LearnerRecord) -> impl IntoView {
             .collect_view()
             .into_any()
     };
+    let registry = (r.registry.is_some() || r.registry_problem.is_some()).then(|| {
+        let body = match (r.registry, r.registry_problem) {
+            (Some(view), _) if view.repositories.iter().any(|r| !r.tags.is_empty()) => view
+                .repositories
+                .into_iter()
+                .filter(|repo| !repo.tags.is_empty())
+                .map(|repository| {
+                    view! {
+                        <crate::pages::Repository
+                            repository
+                            registry=view.registry.clone()
+                            namespace=view.namespace.clone()
+                            csrf=None
+                        />
+                    }
+                })
+                .collect_view()
+                .into_any(),
+            (Some(view), _) => view! {
+                <p class="hint">{format!("Nothing pushed to {}/{}/ yet.", view.registry, view.namespace)}</p>
+            }
+            .into_any(),
+            (None, problem) => view! { <p class="hint">{problem.unwrap_or_default()}</p> }.into_any(),
+        };
+        view! { <section class="learner-registry"><h2>"Registry"</h2>{body}</section> }
+    });
     view! {
         <section class="panel learner">
             <p class="breadcrumb">
@@ -482,6 +508,7 @@ fn LearnerView(r: LearnerRecord) -> impl IntoView {
             {exercises}
             <h2>"Quiz answers (newest first)"</h2>
             {quizzes}
+            {registry}
         </section>
     }
 }

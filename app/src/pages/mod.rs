@@ -32,6 +32,7 @@ pub(crate) use people::NoticeBox;
 pub use people::{ProfilePage, ResumePage};
 pub(crate) use push::{on_submit as push_submitted, PushForm, PushResult};
 pub use registry::RegistryPageView;
+pub(crate) use registry::Repository;
 pub(crate) use workbench::{
     CheckList, ExerciseRecord, FailureBox, HintList, ImagePanel, LintList, RunPanel, Verdict,
 };

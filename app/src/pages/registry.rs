@@ -66,7 +66,7 @@ fn Namespace(view: RegistryView, gives_login: bool, csrf: String) -> impl IntoVi
             view.repositories
                 .into_iter()
                 .filter(|r| !r.tags.is_empty())
-                .map(|repository| view! { <Repository repository registry=view.registry.clone() namespace=view.namespace.clone() csrf=csrf.clone()/> })
+                .map(|repository| view! { <Repository repository registry=view.registry.clone() namespace=view.namespace.clone() csrf=Some(csrf.clone())/> })
                 .collect_view()
                 .into_any()
         }}
@@ -74,11 +74,12 @@ fn Namespace(view: RegistryView, gives_login: bool, csrf: String) -> impl IntoVi
 }
 
 #[component]
-fn Repository(
+pub(crate) fn Repository(
     repository: RegistryRepository,
     registry: String,
     namespace: String,
-    csrf: String,
+    /// The form token for Delete buttons; `None`: no buttons (an instructor looking).
+    csrf: Option<String>,
 ) -> impl IntoView {
     let full = format!("{registry}/{}", repository.name);
     // The name as the learner types it: without their namespace.
@@ -99,7 +100,7 @@ fn Repository(
                         <th scope="col" class="num">"Size"</th>
                         <th scope="col">"Pushed from here"</th>
                         <th scope="col">"Pull"</th>
-                        <th scope="col"><span class="visually-hidden">"Delete"</span></th>
+                        {csrf.is_some().then(|| view! { <th scope="col"><span class="visually-hidden">"Delete"</span></th> })}
                     </tr>
                 </thead>
                 <tbody>
@@ -113,13 +114,15 @@ fn Repository(
                                 <td data-label="Size" class="num">{human_size(tag.size_bytes)}</td>
                                 <td data-label="Pushed from here">{tag.pushed.clone().unwrap_or_else(|| "—".into())}</td>
                                 <td data-label="Pull"><code class="pull-command">{tag.pull.clone()}</code></td>
-                                <td>
-                                    <form method="post" action="/registry/delete" class="delete-tag">
-                                        <input type="hidden" name="csrf" value=csrf.clone()/>
-                                        <input type="hidden" name="name" value=name.clone()/>
-                                        <button class="button small" type="submit" aria-label=format!("Delete the tag {name}")>"Delete"</button>
-                                    </form>
-                                </td>
+                                {csrf.clone().map(|csrf| view! {
+                                    <td>
+                                        <form method="post" action="/registry/delete" class="delete-tag">
+                                            <input type="hidden" name="csrf" value=csrf/>
+                                            <input type="hidden" name="name" value=name.clone()/>
+                                            <button class="button small" type="submit" aria-label=format!("Delete the tag {name}")>"Delete"</button>
+                                        </form>
+                                    </td>
+                                })}
                             </tr>
                         }
                     }).collect_view()}

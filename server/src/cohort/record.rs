@@ -15,6 +15,7 @@ pub async fn learner_record(
     store: &Store,
     course: &Course,
     exercises: &Exercises,
+    registry: &crate::registry::Registry,
     session: &Session,
     cohort: &str,
     learner: &str,
@@ -52,6 +53,15 @@ pub async fn learner_record(
             id,
         })
         .collect();
+    // Their namespace in the class registry, as the registry holds it.
+    let (registry, registry_problem) = if registry.hands_out_logins() {
+        match crate::pushes::namespace_view(store, registry, &person.id).await {
+            Ok(view) => (Some(view), None),
+            Err(problem) => (None, Some(problem)),
+        }
+    } else {
+        (None, None)
+    };
     let quizzes = store
         .quiz_answers(&ids)
         .await
@@ -82,5 +92,7 @@ pub async fn learner_record(
         name: crate::cohort::display_name(person),
         exercises,
         quizzes,
+        registry,
+        registry_problem,
     })
 }

@@ -138,7 +138,8 @@ impl Backend for AppState {
         learner: &str,
     ) -> Result<LearnerRecord, BackendError> {
         let (store, course, exercises) = (&self.store, &self.course, &self.exercises);
-        record::learner_record(store, course, exercises, session, cohort, learner).await
+        let registry = &self.registry;
+        record::learner_record(store, course, exercises, registry, session, cohort, learner).await
     }
 
     async fn attempt_pair(

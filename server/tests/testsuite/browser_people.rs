@@ -235,6 +235,7 @@ async fn a_learner_with_history(
     let root = support::repo_root().join("exercises/goodbye-neighbor");
     let read = |p: &str| std::fs::read_to_string(root.join(p)).expect("exercise file");
     let greet = read("starter/greet.sh");
+    let mut last = String::new();
     for dockerfile in [
         read("starter/Dockerfile"),
         "FROM busybox:latest\nRUNN oops\n".to_string(),
@@ -254,6 +255,36 @@ async fn a_learner_with_history(
             .expect("id")
             .to_string();
         support::poll_build(&server.base_url, &cookie, &id, &["succeeded", "failed"]).await;
+        last = id;
+    }
+    // The solution, pushed to the learner's namespace of the class registry.
+    let (status, _, body) = support::http(
+        "POST",
+        &server.url(&format!("/api/v1/builds/{last}/push")),
+        Some(&cookie),
+        Some(&json!({"tag": "greeter:1.0.0"})),
+    )
+    .await;
+    assert_eq!(status, 202, "{body}");
+    let push = serde_json::from_str::<serde_json::Value>(&body).expect("json")["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let (_, _, body) = support::http(
+            "GET",
+            &server.url(&format!("/api/v1/pushes/{push}")),
+            Some(&cookie),
+            None,
+        )
+        .await;
+        if !body.contains("\"pushing\"") {
+            assert!(body.contains("\"pushed\""), "{body}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the push ended");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
     teacher
         .goto(&dashboard)
@@ -338,6 +369,12 @@ async fn the_instructor_reads_attempts_oldest_first_on_desktop_and_phone() {
     save_screenshot(&teacher, "people-learner-record.png").await;
     scroll_to(&teacher, ".learner-quiz").await;
     save_screenshot(&teacher, "people-learner-quiz.png").await;
+    // What the learner pushed, read from the registry, without their Delete buttons.
+    let tag = text_of(&teacher, ".learner-registry tr[data-tag='1.0.0']").await;
+    assert!(tag.contains("docker pull "), "{tag}");
+    assert_eq!(count(&teacher, ".learner-registry form").await, 0);
+    scroll_to(&teacher, ".learner-registry").await;
+    save_screenshot(&teacher, "people-learner-registry.png").await;
 
     // Keyboard: the compare link is reachable and opens the older-left comparison.
     let link = css(&teacher, ".attempt-chart .compare-link").await;
@@ -384,6 +421,8 @@ async fn the_instructor_reads_attempts_oldest_first_on_desktop_and_phone() {
     }
     scroll_to(&phone, "#exercise-goodbye-neighbor").await;
     save_screenshot(&phone, "people-learner-record-phone.png").await;
+    scroll_to(&phone, ".learner-registry").await;
+    save_screenshot(&phone, "people-learner-registry-phone.png").await;
     phone.goto(&server.url(&href)).await.expect("compare");
     css(&phone, ".compare-side").await;
     assert_no_horizontal_overflow(&phone, "the compare page at 390 px").await;

@@ -1167,3 +1167,60 @@ async fn the_favicon_is_served_and_linked() {
         );
     }
 }
+
+/// An instructor sees what a learner of their cohort pushed to the class registry, read from
+/// the registry, on the learner's page (without the learner's Delete buttons); an instructor
+/// of another cohort sees nothing of it.
+#[tokio::test]
+async fn an_instructor_sees_their_learners_registry() {
+    let (mut teacher, mut learner, cohort) =
+        class_of_one("reg-teacher", "registry-pw", "Registry class").await;
+    let (build, _) = learner
+        .build(None, &[("Dockerfile", "FROM busybox\nCMD [\"true\"]\n")])
+        .await;
+    assert_eq!(build["status"], "succeeded", "{build}");
+    let id = build["id"].as_str().expect("id");
+    let answer = learner
+        .post_json(
+            &format!("/api/v1/builds/{id}/push"),
+            &json!({ "tag": "team-app:1" }),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::ACCEPTED, "{}", answer.body);
+    let push = answer.json()["id"].as_str().expect("id").to_string();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let view = learner.get(&format!("/api/v1/pushes/{push}")).await.json();
+        if view["status"] != "pushing" {
+            assert_eq!(view["status"], "pushed", "{view:#}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the push ended");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let dashboard = teacher.get(&format!("/instructor/cohorts/{cohort}")).await;
+    let prefix = format!("/instructor/cohorts/{cohort}/learners/");
+    let learner_page = dashboard
+        .body
+        .split(&prefix)
+        .nth(1)
+        .and_then(|rest| rest.split(['"', '#', '\\']).next())
+        .map(|id| format!("{prefix}{id}"))
+        .expect("a link to the learner");
+    let page = teacher.get(&learner_page).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("learner-registry"), "a registry section");
+    assert!(page.body.contains("/team-app"), "the repository");
+    assert!(page.body.contains("data-tag=\"1\""), "the tag");
+    assert!(
+        !page.body.contains("/registry/delete"),
+        "no Delete for the instructor"
+    );
+
+    // Another instructor: not their learner.
+    let mut other = teacher.another();
+    add_instructor(&other.database_url(), "other-teacher", "other-pw");
+    log_in(&mut other, "other-teacher", "other-pw").await;
+    let page = other.get(&learner_page).await;
+    assert!(!page.body.contains("team-app"), "{}", page.body);
+}
