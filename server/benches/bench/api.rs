@@ -65,6 +65,27 @@ impl Learner {
             .to_bytes()
     }
 
+    /// DELETE `path`; returns the status and the body.
+    pub async fn delete(&mut self, path: &str) -> (u16, String) {
+        let response = self
+            .client
+            .request(
+                self.request("DELETE", path)
+                    .body(Full::default())
+                    .expect("request"),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("DELETE {path}: {e}"));
+        let status = response.status().as_u16();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
     /// POST a JSON body (e.g. a server function); returns the status and the body.
     pub async fn post_json(&mut self, path: &str, json: &serde_json::Value) -> (u16, String) {
         let response = self
@@ -130,16 +151,21 @@ impl Learner {
             String::from_utf8_lossy(&bytes)
         );
         let accepted: serde_json::Value = serde_json::from_slice(&bytes).expect("JSON");
-        let events = accepted["events"].as_str().expect("events URL");
+        self.events(accepted["events"].as_str().expect("events URL"))
+            .await
+    }
+
+    /// Open an event stream (a build's, a push's).
+    pub async fn events(&mut self, path: &str) -> Events {
         let response = self
             .client
             .request(
-                self.request("GET", events)
+                self.request("GET", path)
                     .body(Full::default())
                     .expect("request"),
             )
             .await
-            .expect("GET events");
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
         Events {
             body: response.into_body(),
             buffer: String::new(),

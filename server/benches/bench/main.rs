@@ -9,7 +9,9 @@
 //! - `sessions`: server memory with 200 learner sessions;
 //! - `classroom`: 40 learners who read, answer a quiz and build at once;
 //! - `browser`: what a person sees in Chromium: Build → first log line and → verdict (beside
-//!   the CLI), and the longest main-thread task while a 200,000-line log streams.
+//!   the CLI), and the longest main-thread task while a 200,000-line log streams;
+//! - `registry`: Tag & push beside `docker push` of the same size, the embedded registry's
+//!   start-up, a namespace's disk before and after deleting its tags and collecting.
 //!
 //! `cargo bench -p layerlab-server --bench bench -- [part ...]` runs some parts only; a run of
 //! every part rewrites the generated section of BENCHMARKS.md.
@@ -25,13 +27,14 @@ mod builds;
 mod bundle;
 mod classroom;
 mod pages;
+mod registry;
 mod sessions;
 mod sse;
 mod table;
 
 use table::Figure;
 
-const PARTS: [&str; 7] = [
+const PARTS: [&str; 8] = [
     "builds",
     "sse",
     "pages",
@@ -39,6 +42,7 @@ const PARTS: [&str; 7] = [
     "sessions",
     "classroom",
     "browser",
+    "registry",
 ];
 
 fn main() {
@@ -75,6 +79,7 @@ fn main() {
             "sessions" => runtime.block_on(sessions::run()),
             "classroom" => runtime.block_on(classroom::run()),
             "browser" => runtime.block_on(browser::run()),
+            "registry" => runtime.block_on(registry::run()),
             _ => unreachable!("checked above"),
         };
         eprint!("{}", table::markdown(&measured));
