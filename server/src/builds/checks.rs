@@ -534,10 +534,12 @@ impl Builds {
             registry: Some(&held),
             ..Facts::default()
         });
+        // Only what a push changes: whether the registry holds this build (a `FROM` pin
+        // was judged on the build itself).
         let registry_checks: Vec<&str> = exercise
             .checks
             .iter()
-            .filter(|c| c.check.registry_tag().is_some())
+            .filter(|c| c.check.judged_again_after_a_push())
             .map(|c| c.id.as_str())
             .collect();
         let mut checks = attempt.view.checks.clone().unwrap_or_default();

@@ -142,8 +142,12 @@ pub(super) async fn build_within_policy(
             tracing::debug!(%pulled, "a pulled image's name could not be taken off: {e}");
         }
     }
-    let built = built?;
+    let mut built = built?;
     crate::policy::verify_built(docker, &approved, &built.image_id, &tag).await?;
+    built.own_base = approved
+        .final_base
+        .map(|(reference, _)| reference)
+        .filter(|reference| approved.pulled.contains(reference));
     Ok(built)
 }
 

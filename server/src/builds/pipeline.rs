@@ -221,6 +221,7 @@ impl Builds {
                 bases_under: extra.bases_under.as_deref(),
                 cache: extra.cache.as_ref(),
                 registry: extra.registry.as_ref(),
+                own_base: built.own_base.as_deref(),
             })
         });
         self.complete(record, exercise, context, |v| {

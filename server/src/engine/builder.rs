@@ -131,6 +131,9 @@ pub struct Built {
     pub steps: Vec<StepImage>,
     /// When the build was sent to the engine: images created since are this build's.
     pub started: std::time::SystemTime,
+    /// The learner's own push the last stage starts FROM, as the build policy approved and
+    /// pulled it (`<registry>/<handle>/<name>:<tag>` or `…@sha256:…`); `None` otherwise.
+    pub own_base: Option<String>,
 }
 
 /// One step of a build and the image the builder committed for it (the short id the builder
@@ -294,6 +297,7 @@ pub async fn build(
             image_id,
             steps: log.steps,
             started,
+            own_base: None,
         }),
         Ok(Err(failure)) => Err(failure),
         Err(_elapsed) => Err(BuildFailure {
@@ -1035,6 +1039,7 @@ mod tests {
             image_id: "sha256:a9a0".into(),
             steps: log.steps.clone(),
             started: std::time::SystemTime::now(),
+            own_base: None,
         };
         assert_eq!(built.stage_images(), ["6aaa18c97312"]);
         // The label steps are not shown, and the total leaves them out.

@@ -119,6 +119,15 @@ pub enum Check {
     /// very build's image (the manifest's config digest is the image id the engine gave the
     /// build), as the registry itself says. Judged again after each push of the build.
     Pushed { repository: String, tag: String },
+    /// The last stage starts FROM the learner's own push `repository`, as the build policy
+    /// approved it: by `tag`, or (`pinned`) by the digest their registry holds under `tag`
+    /// now.
+    FromOwnPush {
+        repository: String,
+        tag: String,
+        #[serde(default)]
+        pinned: bool,
+    },
 }
 
 /// The health status a `health` check waits for.
@@ -419,6 +428,8 @@ pub struct Facts<'a> {
     /// What the learner's namespace in the registry holds for the tags `pushed` checks name;
     /// `None` when it was not (or could not be) read.
     pub registry: Option<&'a RegistryHeld>,
+    /// The learner's own push the last stage started FROM, as the policy approved it.
+    pub own_base: Option<&'a str>,
 }
 
 /// For each `name:tag` a check asks about, what the registry holds under it in the
@@ -540,8 +551,18 @@ impl Check {
     pub fn registry_tag(&self) -> Option<String> {
         match self {
             Check::Pushed { repository, tag } => Some(format!("{repository}:{tag}")),
+            Check::FromOwnPush {
+                repository,
+                tag,
+                pinned: true,
+            } => Some(format!("{repository}:{tag}")),
             _ => None,
         }
+    }
+
+    /// Whether a push of the build can change this check's verdict (it is judged again).
+    pub fn judged_again_after_a_push(&self) -> bool {
+        matches!(self, Check::Pushed { .. })
     }
 
     /// Whether judging this check reads the image's layers.
@@ -627,6 +648,18 @@ impl Check {
             }
             Check::Pushed { repository, tag } => format!(
                 "Your namespace in the class registry holds `{repository}:{tag}`, and it is this build's image (Tag & push it)."
+            ),
+            Check::FromOwnPush {
+                repository,
+                tag,
+                pinned: false,
+            } => format!(
+                "The last stage starts FROM your own pushed `{repository}:{tag}`, by its full name in your namespace."
+            ),
+            Check::FromOwnPush {
+                repository, tag, ..
+            } => format!(
+                "The last stage starts FROM your own `{repository}:{tag}`, pinned by the digest your registry holds for it (`{repository}@sha256:…`)."
             ),
             Check::CacheHitOnRebuild {
                 change,
@@ -1138,6 +1171,48 @@ impl Check {
                     ),
                 }
             }
+            Check::FromOwnPush {
+                repository,
+                tag,
+                pinned,
+            } => {
+                let named = format!("{repository}:{tag}");
+                // The policy approved it in the learner's namespace: `<registry>/<handle>/…`.
+                let Some(rest) = facts
+                    .own_base
+                    .and_then(|r| r.splitn(3, '/').nth(2))
+                else {
+                    return (
+                        false,
+                        format!("The last stage does not start FROM one of your pushes: start it FROM your namespace's `{named}` (its full name is on your registry page)."),
+                    );
+                };
+                if !pinned {
+                    return if rest == named {
+                        (true, format!("It starts FROM your own `{named}`."))
+                    } else {
+                        (false, format!("It starts FROM your `{rest}`, not your `{named}`."))
+                    };
+                }
+                let Some(digest) = rest.strip_prefix(&format!("{repository}@")) else {
+                    return (
+                        false,
+                        format!("It starts FROM your `{rest}`: pin `{repository}` by its digest instead (`{repository}@sha256:…`, as your registry page shows it for `{tag}`), so that a moved tag cannot change it."),
+                    );
+                };
+                match facts.registry.and_then(|held| held.tags.get(&named)) {
+                    None => (false, "Not checked: your registry was not read.".into()),
+                    Some(None) => (false, format!("Your registry holds no `{named}` to pin: push it first.")),
+                    Some(Some(held)) if held.digest == digest => (
+                        true,
+                        format!("It starts FROM your `{named}`, pinned by its digest {digest}."),
+                    ),
+                    Some(Some(held)) => (
+                        false,
+                        format!("It is pinned to {digest}, but your `{named}` is {} now: pin the digest your registry shows for it.", held.digest),
+                    ),
+                }
+            }
             Check::FromScratch => match facts.bases_under {
                 None => (false, "Not checked: the image's layers could not be compared with the base images'.".into()),
                 Some([]) => (
@@ -1361,6 +1436,79 @@ mod tests {
         );
         let unasked = RegistryHeld::default();
         assert!(!judge(Some(&unasked)).passed);
+    }
+
+    #[test]
+    fn a_from_own_push_check_wants_that_push_by_tag_or_by_its_current_digest() {
+        let pinned = parse(table(
+            "id = \"pinned\"\ntype = \"from-own-push\"\nrepository = \"my-app\"\ntag = \"devel\"\npinned = true",
+        ))
+        .expect("parses")
+        .check;
+        assert_eq!(pinned.registry_tag().as_deref(), Some("my-app:devel"));
+        assert!(!pinned.judged_again_after_a_push());
+        let by_tag = Check::FromOwnPush {
+            repository: "my-app".into(),
+            tag: "devel".into(),
+            pinned: false,
+        };
+        assert_eq!(by_tag.registry_tag(), None, "nothing to read for a tag");
+        let img = image(2, 1000);
+        let digest = format!("sha256:{}", "a".repeat(64));
+        let held = RegistryHeld {
+            tags: [(
+                "my-app:devel".to_string(),
+                Some(crate::registry::TagFacts {
+                    tag: "devel".into(),
+                    digest: digest.clone(),
+                    image_id: Some("sha256:c".into()),
+                    size_bytes: 1,
+                }),
+            )]
+            .into(),
+        };
+        let judge = |check: &Check, own_base: Option<&str>| {
+            check.judge(
+                "c",
+                Facts {
+                    image: Some(&img),
+                    registry: Some(&held),
+                    own_base,
+                    ..Facts::default()
+                },
+            )
+        };
+        let tagged = "127.0.0.1:5100/learner-a/my-app:devel";
+        let pin = format!("127.0.0.1:5100/learner-a/my-app@{digest}");
+        let stale = format!("127.0.0.1:5100/learner-a/my-app@sha256:{}", "b".repeat(64));
+        assert!(judge(&by_tag, Some(tagged)).passed);
+        assert!(judge(&by_tag, Some(&pin))
+            .message
+            .contains("not your `my-app:devel`"));
+        assert!(judge(&pinned, Some(&pin)).passed);
+        let outcome = judge(&pinned, Some(tagged));
+        assert!(
+            !outcome.passed && outcome.message.contains("pin `my-app` by its digest"),
+            "{}",
+            outcome.message
+        );
+        let outcome = judge(&pinned, Some(&stale));
+        assert!(
+            !outcome.passed && outcome.message.contains("is sha256:aaaa"),
+            "{}",
+            outcome.message
+        );
+        let outcome = judge(&pinned, None);
+        assert!(
+            !outcome.passed
+                && outcome
+                    .message
+                    .contains("does not start FROM one of your pushes"),
+            "{}",
+            outcome.message
+        );
+        let other = "127.0.0.1:5100/learner-a/other:devel";
+        assert!(!judge(&by_tag, Some(other)).passed);
     }
 
     #[test]

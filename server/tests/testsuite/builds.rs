@@ -533,22 +533,41 @@ async fn every_solution_passes_its_checks_and_every_starter_fails() {
             .map(|e| {
                 e.checks
                     .iter()
+                    .filter(|c| c.check.judged_again_after_a_push())
                     .filter_map(|c| Some((c.id.clone(), c.check.registry_tag()?)))
                     .collect()
             })
             .unwrap_or_default();
+        // An exercise that builds on the learner's own push gets a learner of its own: the
+        // push it needs would otherwise count for the exercise that asks for that push.
+        let builds_on_a_push = exercises.iter().find(|e| e.id == *id).is_some_and(|e| {
+            e.checks.iter().any(|c| {
+                matches!(
+                    c.check,
+                    layerlab_server::exercise::check::Check::FromOwnPush { .. }
+                )
+            })
+        });
+        let mut own = builds_on_a_push.then(|| client.another());
+        let learner: &mut TestClient = match own.as_mut() {
+            Some(own) => own,
+            None => &mut client,
+        };
         for (kind, should_pass) in [("solution", true), ("starter", false)] {
             // solution/ holds only what changes; the rest comes from starter/.
-            let files = support::exercise_files(id, kind == "solution");
+            let mut files = support::exercise_files(id, kind == "solution");
+            if should_pass {
+                files = with_own_pushes(learner, &exercises, id, files).await;
+            }
             let borrowed: Vec<(&str, &str)> = files
                 .iter()
                 .map(|(p, c)| (p.as_str(), c.as_str()))
                 .collect();
-            let (mut result, log) = client
+            let (mut result, log) = learner
                 .build_with(Some(id), &borrowed, no_cache && should_pass)
                 .await;
             if should_pass && !pushed.is_empty() {
-                result = push_as_asked(&mut client, id, &result, &pushed).await;
+                result = push_as_asked(learner, id, &result, &pushed).await;
             }
             let checks = result["checks"]
                 .as_array()
@@ -633,6 +652,91 @@ async fn every_solution_passes_its_checks_and_every_starter_fails() {
             remove_image(&result["image"]);
         }
     }
+}
+
+/// A solution that starts FROM the learner's own push names it with placeholders, since the
+/// registry's address, the namespace and the digest are the learner's: `{{own:<name>:<tag>}}`
+/// and `{{own-pinned:<name>:<tag>}}`. Each is pushed first, as the exercise whose `pushed`
+/// check asks for it would push it (its solution), and the placeholders filled in.
+async fn with_own_pushes(
+    client: &mut TestClient,
+    exercises: &layerlab_server::exercise::Exercises,
+    id: &str,
+    files: Vec<(String, String)>,
+) -> Vec<(String, String)> {
+    use layerlab_server::exercise::check::Check;
+    let wanted: Vec<(String, String)> = exercises
+        .iter()
+        .find(|e| e.id == id)
+        .into_iter()
+        .flat_map(|e| &e.checks)
+        .filter_map(|c| match &c.check {
+            Check::FromOwnPush {
+                repository, tag, ..
+            } => Some((repository.clone(), tag.clone())),
+            _ => None,
+        })
+        .collect();
+    if wanted.is_empty() {
+        return files;
+    }
+    let mut files = files;
+    for (repository, tag) in wanted {
+        let provider = exercises
+            .iter()
+            .find(|e| {
+                e.checks.iter().any(|c| {
+                    c.check
+                        == Check::Pushed {
+                            repository: repository.clone(),
+                            tag: tag.clone(),
+                        }
+                })
+            })
+            .unwrap_or_else(|| panic!("{id}: no exercise pushes {repository}:{tag}"));
+        let provided = support::exercise_files(&provider.id, true);
+        let borrowed: Vec<(&str, &str)> = provided
+            .iter()
+            .map(|(p, c)| (p.as_str(), c.as_str()))
+            .collect();
+        let (built, _) = client.build(Some(&provider.id), &borrowed).await;
+        let build = built["id"].as_str().expect("id");
+        let answer = client
+            .post_json(
+                &format!("/api/v1/builds/{build}/push"),
+                &serde_json::json!({ "tag": format!("{repository}:{tag}") }),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::ACCEPTED, "{id}: {}", answer.body);
+        let push = answer.json()["id"].as_str().expect("push").to_string();
+        let mut events = client
+            .events(&format!("/api/v1/pushes/{push}/events"))
+            .await;
+        let mut digest = None;
+        while let Some((name, data)) = events.next().await {
+            if name == "done" {
+                assert_eq!(data["status"], "pushed", "{id}: {data:#}");
+                digest = data["digest"].as_str().map(str::to_string);
+                break;
+            }
+        }
+        let digest = digest.expect("the prerequisite push's digest");
+        // The learner exists from that build on.
+        let login = client.get("/api/v1/registry/login").await.json();
+        let namespace = format!(
+            "{}/{}",
+            login["registry"].as_str().expect("registry"),
+            login["username"].as_str().expect("handle")
+        );
+        let by_tag = format!("{{{{own:{repository}:{tag}}}}}");
+        let pinned = format!("{{{{own-pinned:{repository}:{tag}}}}}");
+        for (_, content) in files.iter_mut() {
+            *content = content
+                .replace(&by_tag, &format!("{namespace}/{repository}:{tag}"))
+                .replace(&pinned, &format!("{namespace}/{repository}@{digest}"));
+        }
+    }
+    files
 }
 
 /// A solution whose exercise judges the registry: before any push, only those checks fail
