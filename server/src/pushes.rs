@@ -50,6 +50,9 @@ pub enum PushRefused {
     OverQuota { used: u64, limit: u64 },
 }
 
+/// The least time between two collections a deletion starts.
+const COLLECT_AT_MOST_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Pushes the engine makes at once, for all learners together.
 pub const MAX_PUSHES_AT_ONCE: usize = 4;
 
@@ -173,6 +176,9 @@ pub struct Pushes {
     permits: Arc<tokio::sync::Semaphore>,
     /// A tag was deleted since the registry's garbage was last collected.
     garbage: std::sync::atomic::AtomicBool,
+    /// When a deletion last started a collection: at most one a minute that way (each holds
+    /// back every push); the janitor collects what is left.
+    last_started: Mutex<Option<std::time::Instant>>,
 }
 
 impl Default for Pushes {
@@ -183,6 +189,7 @@ impl Default for Pushes {
             busy: Arc::default(),
             permits: Arc::new(tokio::sync::Semaphore::new(MAX_PUSHES_AT_ONCE)),
             garbage: std::sync::atomic::AtomicBool::new(false),
+            last_started: Mutex::new(None),
         }
     }
 }
@@ -309,6 +316,9 @@ impl Pushes {
                 credentials: &credentials,
             };
             let outcome = tokio::time::timeout(PUSH_TIMEOUT, job.run(&docker)).await;
+            ports
+                .registry
+                .forget_usage(&crate::registry::handle_of(&learner));
             let outcome = outcome.unwrap_or_else(|_| {
                 Err(format!(
                     "The push took longer than {} minutes and was stopped. Try again; if it keeps happening, tell your instructor.",
@@ -367,6 +377,21 @@ impl Pushes {
         }
         self.garbage
             .store(true, std::sync::atomic::Ordering::SeqCst);
+        registry.forget_usage(&handle);
+        let now = std::time::Instant::now();
+        let soon = {
+            let mut last = lock(&self.last_started);
+            let due = last.is_none_or(|at| now.duration_since(at) >= COLLECT_AT_MOST_EVERY);
+            if due {
+                *last = Some(now);
+            }
+            due
+        };
+        if !soon {
+            return Ok(format!(
+                "Deleted {address}/{name}. The space its layers took is freed at the next clean-up, once no other tag of yours uses them."
+            ));
+        }
         let (pushes, registry) = (self.clone(), registry.clone());
         tokio::spawn(async move {
             if let Some(Err(e)) = pushes.collect_garbage(&registry).await {

@@ -323,7 +323,10 @@ impl Builds {
             registry: self.registry_login(&record.owner),
         };
         let mut on_progress = steps_only(record);
-        match build_within_policy(docker, job, &mut on_progress).await {
+        match self
+            .build_within_policy(docker, job, &mut on_progress)
+            .await
+        {
             Ok(rebuilt) => {
                 facts.rebuilt = rebuilt_steps(docker, first, &rebuilt).await;
                 let _ = docker.remove_image(&tag).await;
@@ -384,7 +387,9 @@ impl Builds {
             }
             other => log_steps(other),
         };
-        let outcome = build_within_policy(docker, job, &mut on_progress).await;
+        let outcome = self
+            .build_within_policy(docker, job, &mut on_progress)
+            .await;
         if outcome.is_err() {
             let own = crate::engine::image::made_since(docker, &made, started).await;
             crate::engine::cleanup::remove_dangling(docker, &own).await;

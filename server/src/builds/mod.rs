@@ -126,22 +126,100 @@ pub(crate) use crate::sync::lock;
 
 /// Build `job` as the build policy allows: judged before the engine sees anything, and the
 /// image that comes back checked again (see `policy`).
-pub(super) async fn build_within_policy(
+impl Builds {
+    pub(super) async fn build_within_policy(
+        &self,
+        docker: &Client,
+        job: BuildJob<'_>,
+        on: &mut (dyn FnMut(BuildProgress) + Send),
+    ) -> Result<engine_build::Built, BuildFailure> {
+        let owner = crate::policy::rules_of(&job).learner.map(str::to_string);
+        let pushed = match (&owner, &job.registry) {
+            (Some(owner), Some(_)) => self
+                .store
+                .pushes(owner)
+                .await
+                .map(|rows| rows.into_iter().map(|r| r.image_id).collect())
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        let images = OwnPushes {
+            client: docker,
+            registry: &self.registry,
+            pushed,
+        };
+        build_within_policy(docker, &images, job, on).await
+    }
+}
+
+/// The engine, for the policy, where the learner's own pushes may be pulled only if they are
+/// images this learner built here and pushed (`pushes`): an image pushed from their own
+/// docker CLI could be anything (a layer that unpacks to far more than any build may make).
+struct OwnPushes<'a> {
+    client: &'a Client,
+    registry: &'a crate::registry::Registry,
+    /// Image ids of the learner's confirmed pushes from layerlab.
+    pushed: Vec<String>,
+}
+
+impl crate::policy::Images for OwnPushes<'_> {
+    async fn inspect(
+        &self,
+        reference: &str,
+    ) -> Result<Option<crate::policy::ImageInfo>, BuildFailure> {
+        self.client.inspect(reference).await
+    }
+
+    async fn pull_own(
+        &self,
+        repository: &str,
+        tag_or_digest: &str,
+        login: &crate::engine::push::RegistryLogin,
+    ) -> Result<Option<crate::policy::ImageInfo>, BuildFailure> {
+        // `<registry>/<handle>/<name>` → `<handle>/<name>`, as the registry's API names it.
+        let path = repository.split_once('/').map_or(repository, |(_, p)| p);
+        match self.registry.tag(path, tag_or_digest).await {
+            Ok(None) => Ok(None),
+            Ok(Some(held)) if self.pushed.iter().any(|id| held.is(id)) => {
+                self.client.pull_own(repository, tag_or_digest, login).await
+            }
+            Ok(Some(_)) => Err(BuildFailure {
+                code: crate::policy::IMAGE_NOT_ALLOWED.into(),
+                message: format!(
+                    "{repository}:{tag_or_digest} in your namespace is not an image you built here and pushed with Tag & push, so this workshop does not pull it: a build may start FROM your own pushes of your own builds only."
+                ),
+                line: None,
+            }),
+            Err(e) => Err(BuildFailure {
+                code: "registry_unavailable".into(),
+                message: format!("Your registry could not be read: {e}. Try again in a moment."),
+                line: None,
+            }),
+        }
+    }
+
+    async fn release(&self, reference: &str) {
+        self.client.release(reference).await;
+    }
+}
+
+async fn build_within_policy(
     docker: &Client,
+    images: &impl crate::policy::Images,
     job: BuildJob<'_>,
     on: &mut (dyn FnMut(BuildProgress) + Send),
 ) -> Result<engine_build::Built, BuildFailure> {
-    let approved = crate::policy::check(docker, &job).await?;
+    let approved = crate::policy::check(images, &job).await?;
     let tag = job.tag.clone();
+    // The learner's own pushes pulled for it leave the engine with the build, however it
+    // ends (a newer submit drops this future): the engine keeps images by layerlab's names
+    // only (their layers stay while the build's image uses them).
+    let pulled = PulledNames {
+        client: Some(docker.clone()),
+        names: approved.pulled.clone(),
+    };
     let built = engine_build::build(docker, job, on).await;
-    // The learner's own pushes pulled for it leave the engine with the build: the engine
-    // keeps images by layerlab's names only (their layers stay while the build's image
-    // uses them).
-    for pulled in &approved.pulled {
-        if let Err(e) = docker.untag(pulled).await {
-            tracing::debug!(%pulled, "a pulled image's name could not be taken off: {e}");
-        }
-    }
+    pulled.release().await;
     let mut built = built?;
     crate::policy::verify_built(docker, &approved, &built.image_id, &tag).await?;
     built.own_base = approved
@@ -149,6 +227,40 @@ pub(super) async fn build_within_policy(
         .map(|(reference, _)| reference)
         .filter(|reference| approved.pulled.contains(reference));
     Ok(built)
+}
+
+/// Names of pulled images to take off the engine: by [`PulledNames::release`], or when
+/// dropped, by a task of its own.
+struct PulledNames {
+    client: Option<Client>,
+    names: Vec<String>,
+}
+
+impl PulledNames {
+    async fn release(mut self) {
+        if let Some(client) = self.client.take() {
+            untag_all(&client, &self.names).await;
+        }
+    }
+}
+
+impl Drop for PulledNames {
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take() {
+            let names = std::mem::take(&mut self.names);
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(async move { untag_all(&client, &names).await });
+            }
+        }
+    }
+}
+
+async fn untag_all(client: &Client, names: &[String]) {
+    for name in names {
+        if let Err(e) = client.untag(name).await {
+            tracing::debug!(%name, "a pulled image's name could not be taken off: {e}");
+        }
+    }
 }
 
 impl Builds {

@@ -338,7 +338,9 @@ impl Builds {
             Some(e) => Some(self.fill_cache(docker, record, e, context).await),
             None => None,
         };
-        let outcome = build_within_policy(docker, job, &mut on_progress).await;
+        let outcome = self
+            .build_within_policy(docker, job, &mut on_progress)
+            .await;
         if warmed.is_some() {
             // Only its step images' ids are needed from here on.
             self.remove_fill_build(docker, record, exercise).await;

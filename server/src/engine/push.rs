@@ -45,13 +45,23 @@ pub struct PushAs<'a> {
 }
 
 /// A learner's login to the class registry, for a build that pulls their own pushes.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct RegistryLogin {
     /// `127.0.0.1:5100`
     pub server: String,
     /// The learner's handle: their namespace.
     pub username: String,
     pub password: String,
+}
+
+impl std::fmt::Debug for RegistryLogin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryLogin")
+            .field("server", &self.server)
+            .field("username", &self.username)
+            .field("password", &"(hidden)")
+            .finish()
+    }
 }
 
 /// A pull that did not complete.
@@ -62,7 +72,12 @@ pub enum PullError {
     Missing,
     #[error("{0}")]
     Failed(String),
+    #[error("the pull took too long")]
+    TooSlow,
 }
+
+/// The longest a pull for a build may take.
+pub const PULL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 
 impl Client {
     /// Push `image` (an id) as `repository:tag` (`repository` names the registry:
@@ -122,7 +137,13 @@ impl Client {
         let mut stream = self
             .docker
             .create_image(Some(options), None, Some(credentials));
-        while let Some(message) = stream.next().await {
+        let deadline = tokio::time::Instant::now() + PULL_TIMEOUT;
+        loop {
+            let message = match tokio::time::timeout_at(deadline, stream.next()).await {
+                Err(_) => return Err(PullError::TooSlow),
+                Ok(None) => break,
+                Ok(Some(message)) => message,
+            };
             let said = match message {
                 Ok(info) => match info.error_detail.and_then(|d| d.message) {
                     Some(error) => error,

@@ -56,6 +56,9 @@ pub trait Images {
         tag_or_digest: &str,
         login: &RegistryLogin,
     ) -> impl std::future::Future<Output = Result<Option<ImageInfo>, BuildFailure>> + Send;
+
+    /// Take the name of a pulled image off again (the build it was pulled for will not run).
+    fn release(&self, reference: &str) -> impl std::future::Future<Output = ()> + Send;
 }
 
 /// What one build may use.
@@ -108,9 +111,9 @@ pub fn rules_of<'a>(job: &'a BuildJob<'_>) -> Rules<'a> {
 }
 
 /// The policy for a build on the engine; a refusal is the build's failure.
-pub async fn check(engine: &Client, job: &BuildJob<'_>) -> Result<Approved, BuildFailure> {
+pub async fn check(images: &impl Images, job: &BuildJob<'_>) -> Result<Approved, BuildFailure> {
     judge(
-        engine,
+        images,
         &rules_of(job),
         job.context.dockerfile(),
         &job.context.sources(),
@@ -160,6 +163,14 @@ impl Images for Client {
         match self.pull_as(repository, tag_or_digest, login).await {
             Ok(()) => self.image_info(&own_reference(repository, tag_or_digest)).await,
             Err(PullError::Missing) => Ok(None),
+            Err(PullError::TooSlow) => Err(BuildFailure {
+                code: "registry_unavailable".into(),
+                message: format!(
+                    "Your image could not be pulled from the class registry within {} s. Try again in a moment; if it keeps failing, tell your instructor.",
+                    crate::engine::push::PULL_TIMEOUT.as_secs()
+                ),
+                line: None,
+            }),
             Err(PullError::Failed(said)) => Err(BuildFailure {
                 code: "registry_unavailable".into(),
                 message: format!(
@@ -167,6 +178,12 @@ impl Images for Client {
                 ),
                 line: None,
             }),
+        }
+    }
+
+    async fn release(&self, reference: &str) {
+        if let Err(e) = self.untag(reference).await {
+            tracing::debug!(%reference, "a pulled image's name could not be taken off: {e}");
         }
     }
 }
@@ -359,27 +376,43 @@ pub async fn judge<I: Images>(
         adds: Vec::new(),
         approved: Approved::default(),
     };
-    let escape = parsed.escape;
-    let mut in_stage = false;
-    for node in &parsed.nodes {
-        if node.keyword == "from" {
-            if in_stage {
-                let done = std::mem::replace(&mut judge.current, Stage::empty());
-                judge.stages.push(done);
-            }
-            in_stage = true;
-            judge.from(node, escape).await?;
-        } else if !in_stage && node.keyword == "arg" {
-            judge.meta_arg(node, escape)?;
-        } else {
-            judge
-                .instruction(node, escape, Origin::Line(node.line))
-                .await?;
+    let judged = judge.every_line(&parsed, files).await;
+    if let Err(refused) = judged {
+        // What was pulled for a build that will not run leaves the engine now.
+        for pulled in &judge.approved.pulled {
+            images.release(pulled).await;
         }
+        return Err(refused);
     }
-    judge.approved.final_base = judge.current.root.clone();
-    judge.archives(files)?;
     Ok(judge.approved)
+}
+
+impl<I: Images> Judge<'_, I> {
+    async fn every_line(
+        &mut self,
+        parsed: &dockerfile::Parsed,
+        files: &[(&str, &[u8])],
+    ) -> Result<(), BuildFailure> {
+        let escape = parsed.escape;
+        let mut in_stage = false;
+        for node in &parsed.nodes {
+            if node.keyword == "from" {
+                if in_stage {
+                    let done = std::mem::replace(&mut self.current, Stage::empty());
+                    self.stages.push(done);
+                }
+                in_stage = true;
+                self.from(node, escape).await?;
+            } else if !in_stage && node.keyword == "arg" {
+                self.meta_arg(node, escape)?;
+            } else {
+                self.instruction(node, escape, Origin::Line(node.line))
+                    .await?;
+            }
+        }
+        self.approved.final_base = self.current.root.clone();
+        self.archives(files)
+    }
 }
 
 fn syntax(line: u32, what: &str) -> BuildFailure {

@@ -34,6 +34,8 @@ impl Images for Table {
         self.inspect(&own_reference(repository, tag_or_digest))
             .await
     }
+
+    async fn release(&self, _reference: &str) {}
 }
 
 /// The class registry and the learner's namespace in it.

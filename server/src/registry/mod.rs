@@ -120,13 +120,23 @@ impl Drop for Registry {
 }
 
 /// What a learner types for `docker login` (and what the engine is given to push for them).
-#[derive(Clone, Debug, serde::Serialize, PartialEq, Eq)]
+#[derive(Clone, serde::Serialize, PartialEq, Eq)]
 pub struct Credentials {
     /// `127.0.0.1:5100`
     pub registry: String,
     /// The learner's handle, which is also their namespace: `<registry>/<username>/<name>`.
     pub username: String,
     pub password: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("registry", &self.registry)
+            .field("username", &self.username)
+            .field("password", &"(hidden)")
+            .finish()
+    }
 }
 
 impl Registry {
@@ -288,6 +298,7 @@ async fn start_embedded(
     let quota = storage::Quota {
         data: data.clone(),
         bytes: quota_bytes,
+        recent: Arc::default(),
     };
     let (realm, realm_task) = serve_realm(issuer.clone(), secret.clone(), quota.clone())
         .await
@@ -326,6 +337,7 @@ async fn start_embedded(
                 program: program.to_path_buf(),
                 config: config.canonicalize().unwrap_or_else(|_| config.clone()),
                 log: log_path.clone(),
+                realm: realm.clone(),
                 data: data.clone(),
                 collecting: Arc::default(),
                 quota: quota.clone(),

@@ -17,6 +17,8 @@ pub struct Files {
     pub config: PathBuf,
     /// Where its output goes.
     pub log: PathBuf,
+    /// Its token realm: a restarted registry must answer with it to be ours.
+    pub realm: String,
     /// The storage root (`rootdirectory`).
     pub data: PathBuf,
     /// Held while a collection runs: one at a time.
@@ -31,12 +33,35 @@ pub struct Quota {
     pub data: PathBuf,
     /// 0: no limit.
     pub bytes: u64,
+    /// Usage measured lately, by handle: a token request does not walk the folder each time.
+    pub recent: Arc<std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, u64)>>>,
 }
 
+/// How long a measured usage is taken as current for a token.
+const USAGE_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(3);
+
 impl Quota {
-    /// Whether `handle`'s namespace holds its quota or more.
+    /// Whether `handle`'s namespace holds its quota or more (measured at most a few seconds
+    /// ago).
     pub async fn reached(&self, handle: &str) -> bool {
-        self.bytes > 0 && namespace_bytes(&self.data, handle).await >= self.bytes
+        if self.bytes == 0 {
+            return false;
+        }
+        let known = crate::sync::lock(&self.recent)
+            .get(handle)
+            .filter(|(at, _)| at.elapsed() < USAGE_MAX_AGE)
+            .map(|(_, used)| *used);
+        let used = match known {
+            Some(used) => used,
+            None => {
+                let used = namespace_bytes(&self.data, handle).await;
+                let mut recent = crate::sync::lock(&self.recent);
+                recent.retain(|_, (at, _)| at.elapsed() < USAGE_MAX_AGE);
+                recent.insert(handle.to_string(), (std::time::Instant::now(), used));
+                used
+            }
+        };
+        used >= self.bytes
     }
 }
 
@@ -50,6 +75,7 @@ pub async fn namespace_bytes(data: &Path, handle: &str) -> u64 {
     let namespace = v2.join("repositories").join(handle);
     tokio::task::spawn_blocking(move || {
         let mut digests = std::collections::BTreeSet::new();
+        let mut uploading = 0u64;
         let mut stack = vec![namespace];
         while let Some(dir) = stack.pop() {
             let Ok(entries) = std::fs::read_dir(&dir) else {
@@ -60,15 +86,19 @@ pub async fn namespace_bytes(data: &Path, handle: &str) -> u64 {
                 if !entry.file_type().is_ok_and(|t| t.is_dir()) {
                     continue;
                 }
-                // `<repository>/_layers/sha256/<hex>/link`: a blob the repository uses.
-                if path.ends_with("_layers/sha256") {
+                // `<repository>/_layers/sha256/<hex>/link`: a blob the repository uses;
+                // `_manifests/revisions/sha256/<hex>`: a manifest it holds.
+                if path.ends_with("_layers/sha256") || path.ends_with("revisions/sha256") {
                     for blob in std::fs::read_dir(&path).into_iter().flatten().flatten() {
                         let hex = blob.file_name().to_string_lossy().into_owned();
                         if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
                             digests.insert(hex);
                         }
                     }
-                } else if !path.ends_with("_manifests") && !path.ends_with("_uploads") {
+                } else if path.ends_with("_uploads") {
+                    // Uploads not (yet) made into blobs count too: their data files.
+                    uploading = uploading.saturating_add(tree_bytes(&path));
+                } else if !path.ends_with("_manifests/tags") {
                     stack.push(path);
                 }
             }
@@ -85,7 +115,7 @@ pub async fn namespace_bytes(data: &Path, handle: &str) -> u64 {
                 .ok()
             })
             .map(|meta| meta.len())
-            .fold(0u64, u64::saturating_add)
+            .fold(uploading, u64::saturating_add)
     })
     .await
     .unwrap_or(0)
@@ -133,6 +163,14 @@ impl Registry {
         tokio::task::spawn_blocking(move || remove_tag_folder(&path))
             .await
             .map_err(|e| DeleteError::Failed(e.to_string()))?
+    }
+
+    /// Forget what `handle`'s namespace was last measured at (a push or a deletion changed
+    /// it): the next token asks again.
+    pub fn forget_usage(&self, handle: &str) {
+        if let Some(files) = &self.files {
+            crate::sync::lock(&files.quota.recent).remove(handle);
+        }
     }
 
     /// What `handle`'s namespace holds and may hold (bytes; a limit of 0 is none), where
@@ -199,24 +237,27 @@ fn remove_tag_folder(path: &Path) -> Result<(), DeleteError> {
 /// The bytes of the files under `dir` (links not followed).
 pub async fn folder_bytes(dir: &Path) -> u64 {
     let dir = dir.to_path_buf();
-    tokio::task::spawn_blocking(move || {
-        let mut total = 0u64;
-        let mut stack = vec![dir];
-        while let Some(dir) = stack.pop() {
-            let Ok(entries) = std::fs::read_dir(&dir) else {
-                continue;
-            };
-            for entry in entries.flatten() {
-                let Ok(meta) = entry.metadata() else { continue };
-                if meta.is_dir() {
-                    stack.push(entry.path());
-                } else if meta.is_file() {
-                    total = total.saturating_add(meta.len());
-                }
+    tokio::task::spawn_blocking(move || tree_bytes(&dir))
+        .await
+        .unwrap_or(0)
+}
+
+/// The bytes of the files under `dir`, read here (links not followed).
+fn tree_bytes(dir: &Path) -> u64 {
+    let mut total = 0u64;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let Ok(meta) = entry.metadata() else { continue };
+            if meta.is_dir() {
+                stack.push(entry.path());
+            } else if meta.is_file() {
+                total = total.saturating_add(meta.len());
             }
         }
-        total
-    })
-    .await
-    .unwrap_or(0)
+    }
+    total
 }

@@ -55,18 +55,12 @@ impl Registry {
         let child = spawn(&files.program, &files.config, &files.log)
             .map_err(|_| format!("{} could not be started", files.program.display()))?;
         *crate::sync::lock(&self.child) = Some(child);
-        let deadline = Instant::now() + super::START_TIMEOUT;
-        while Instant::now() < deadline {
-            if self.exited().is_some() {
-                return Err("it ended again at once".into());
-            }
-            if let Some(address) = self.address() {
-                if super::api_version(address).await.is_ok() {
-                    return Ok(());
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        // Ours answers with our realm: another program that took the port meanwhile would
+        // not (and must not get learners' passwords).
+        match self.answers_as(&files.realm).await {
+            super::Answer::Ours => Ok(()),
+            super::Answer::Exited => Err("it ended again at once".into()),
+            super::Answer::Silent => Err("it did not answer as ours".into()),
         }
-        Err("it did not answer".into())
     }
 }

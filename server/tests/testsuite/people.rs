@@ -1222,5 +1222,6 @@ async fn an_instructor_sees_their_learners_registry() {
     add_instructor(&other.database_url(), "other-teacher", "other-pw");
     log_in(&mut other, "other-teacher", "other-pw").await;
     let page = other.get(&learner_page).await;
+    assert_ne!(page.status, StatusCode::OK, "{}", page.body);
     assert!(!page.body.contains("team-app"), "{}", page.body);
 }

@@ -906,9 +906,12 @@ async fn a_pushed_check_is_judged_on_what_the_registry_holds_and_again_after_a_p
 }
 
 /// A learner builds `FROM` their own earlier push, by tag and pinned by digest: the engine
-/// pulls it from the class registry with their login, and keeps no registry name afterwards.
-/// Another learner naming it is refused before anything is pulled.
-#[tokio::test]
+/// pulls it from the class registry with their login, and keeps no registry name afterwards
+/// (also when the build is refused after the pull). Another learner naming it is refused
+/// before anything is pulled, and so is an image the learner pushed with their own CLI (it
+/// could be anything).
+// Several threads: the docker CLI, run here and waited for, asks this server's token issuer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_build_starts_from_the_learners_own_push_by_tag_or_digest_and_no_one_elses() {
     let mut learner = TestClient::new(LOCAL_ENGINE).await;
     let (base, _) = learner
@@ -962,6 +965,41 @@ async fn a_build_starts_from_the_learners_own_push_by_tag_or_digest_and_no_one_e
             .contains("another namespace"),
         "{refused:#}"
     );
+    // Refused after the pull (a VOLUME): the pulled name goes all the same.
+    let dockerfile = format!("FROM {by_tag}\nVOLUME /data\n");
+    let (refused, _) = learner.build(None, &[("Dockerfile", &dockerfile)]).await;
+    assert_eq!(refused["error"]["code"], "volume_refused", "{refused:#}");
+    let (kept, said) = Cli::new().run(&["image", "inspect", &by_tag]);
+    assert!(
+        !kept,
+        "the pulled name was taken off after the refusal: {said}"
+    );
+
+    // Pushed from the learner's own CLI, not built here: not pulled.
+    let login = learner.get("/api/v1/registry/login").await.json();
+    let cli = Cli::new();
+    cli.log_in(&login);
+    let foreign = format!(
+        "{}/{}/from-cli:1",
+        login["registry"].as_str().expect("registry"),
+        login["username"].as_str().expect("handle")
+    );
+    cli.ok(&["tag", "busybox:latest", &foreign]);
+    cli.ok(&["push", &foreign]);
+    cli.ok(&["rmi", &foreign]);
+    let dockerfile = format!("FROM {foreign}\n");
+    let (refused, _) = learner.build(None, &[("Dockerfile", &dockerfile)]).await;
+    assert_eq!(refused["error"]["code"], "image_not_allowed", "{refused:#}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("not an image you built here"),
+        "{refused:#}"
+    );
+    let (kept, _) = Cli::new().run(&["image", "inspect", &foreign]);
+    assert!(!kept, "nothing was pulled");
+
     // A tag never pushed: said so.
     let dockerfile = format!("FROM {repository}:never-pushed\n");
     let (missing, _) = learner.build(None, &[("Dockerfile", &dockerfile)]).await;
@@ -1158,6 +1196,10 @@ async fn a_full_namespace_refuses_pushes_until_a_tag_is_deleted() {
     assert!(
         !pushed_by_cli,
         "over the quota, the registry refuses: {said}"
+    );
+    assert!(
+        said.contains("denied") || said.contains("unauthorized"),
+        "refused for want of a push grant: {said}"
     );
     cli.ok(&["rmi", &reference]);
 
