@@ -111,8 +111,10 @@ pub async fn run() -> Vec<Figure> {
     let mut api_secs = Vec::new();
     let mut cli_secs = Vec::new();
     for run in 1..=RUNS {
-        // Two fresh images of the same size: one for each side.
+        // Two fresh images of the same size, one for each side, each pushed before the next
+        // build (a learner's newer build replaces their older image on the engine).
         let ours = fresh_image(&mut learner, run * 2).await;
+        let api = api_push(&mut learner, &ours, &format!("bench:api-{run}")).await;
         let theirs = fresh_image(&mut learner, run * 2 + 1).await;
         let theirs_view: serde_json::Value =
             serde_json::from_slice(&learner.page(&format!("/api/v1/builds/{theirs}")).await)
@@ -121,7 +123,6 @@ pub async fn run() -> Vec<Figure> {
             .as_str()
             .expect("image")
             .to_string();
-        let api = api_push(&mut learner, &ours, &format!("bench:api-{run}")).await;
         let reference = format!("{address}/{handle}/bench:cli-{run}");
         docker(config.path(), &["tag", &theirs_image, &reference]);
         let started = Instant::now();
