@@ -134,19 +134,11 @@ impl Builds {
         on: &mut (dyn FnMut(BuildProgress) + Send),
     ) -> Result<engine_build::Built, BuildFailure> {
         let owner = crate::policy::rules_of(&job).learner.map(str::to_string);
-        let pushed = match (&owner, &job.registry) {
-            (Some(owner), Some(_)) => self
-                .store
-                .pushes(owner)
-                .await
-                .map(|rows| rows.into_iter().map(|r| r.image_id).collect())
-                .unwrap_or_default(),
-            _ => Vec::new(),
-        };
         let images = OwnPushes {
             client: docker,
             registry: &self.registry,
-            pushed,
+            store: &self.store,
+            owner,
         };
         build_within_policy(docker, &images, job, on).await
     }
@@ -158,8 +150,10 @@ impl Builds {
 struct OwnPushes<'a> {
     client: &'a Client,
     registry: &'a crate::registry::Registry,
-    /// Image ids of the learner's confirmed pushes from layerlab.
-    pushed: Vec<String>,
+    /// Where the learner's confirmed pushes from layerlab are kept: read only when a build
+    /// names one of their pushes.
+    store: &'a Store,
+    owner: Option<String>,
 }
 
 impl crate::policy::Images for OwnPushes<'_> {
@@ -180,7 +174,7 @@ impl crate::policy::Images for OwnPushes<'_> {
         let path = repository.split_once('/').map_or(repository, |(_, p)| p);
         match self.registry.tag(path, tag_or_digest).await {
             Ok(None) => Ok(None),
-            Ok(Some(held)) if self.pushed.iter().any(|id| held.is(id)) => {
+            Ok(Some(held)) if self.built_here(&held).await => {
                 self.client.pull_own(repository, tag_or_digest, login).await
             }
             Ok(Some(_)) => Err(BuildFailure {
@@ -200,6 +194,22 @@ impl crate::policy::Images for OwnPushes<'_> {
 
     async fn release(&self, reference: &str) {
         self.client.release(reference).await;
+    }
+}
+
+impl OwnPushes<'_> {
+    /// Whether `held` is an image this learner built here and pushed from layerlab.
+    async fn built_here(&self, held: &crate::registry::TagFacts) -> bool {
+        let Some(owner) = &self.owner else {
+            return false;
+        };
+        match self.store.pushes(owner).await {
+            Ok(rows) => rows.iter().any(|r| held.is(&r.image_id)),
+            Err(e) => {
+                tracing::error!("reading a learner's pushes: {e}");
+                false
+            }
+        }
     }
 }
 

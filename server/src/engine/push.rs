@@ -182,9 +182,9 @@ impl Client {
             .push_image(repository, Some(options), Some(credentials));
         let mut finished = false;
         while let Some(message) = stream.next().await {
-            let message = message.map_err(|e| PushError::Refused(engine_words(&e)))?;
+            let message = message.map_err(|e| refused(engine_words(&e)))?;
             if let Some(error) = message.error_detail.and_then(|d| d.message) {
-                return Err(PushError::Refused(error));
+                return Err(refused(error));
             }
             let Some(status) = message.status else {
                 continue;
@@ -258,6 +258,16 @@ pub fn progress_of(status: &str) -> Option<PushProgress> {
     }
 }
 
+/// A push the engine gave up, in its words; the image (or the name put on it for the push)
+/// removed meanwhile — a newer build of the exercise replaced it — is said as such.
+fn refused(said: String) -> PushError {
+    if said.contains("does not exist locally") || said.contains("tag does not exist") {
+        PushError::NoImage(said)
+    } else {
+        PushError::Refused(said)
+    }
+}
+
 /// The engine's message without bollard's wrapping.
 fn engine_words(error: &bollard::errors::Error) -> String {
     match error {
@@ -297,6 +307,14 @@ mod tests {
             })
         );
         assert_eq!(progress_of("Pushing"), None);
+        assert!(matches!(
+            refused("tag does not exist: 127.0.0.1:5100/learner-a/app:1".into()),
+            PushError::NoImage(_)
+        ));
+        assert!(matches!(
+            refused("denied: requested access to the resource is denied".into()),
+            PushError::Refused(_)
+        ));
         assert_eq!(progress_of("Waiting"), None);
     }
 }

@@ -78,6 +78,20 @@ impl Cli {
     }
 }
 
+/// A docker CLI logged in as `learner` (of an in-process server), and their namespace
+/// (`<registry>/<handle>`).
+async fn logged_in_cli(learner: &mut TestClient) -> (Cli, String) {
+    let login = learner.get("/api/v1/registry/login").await.json();
+    let cli = Cli::new();
+    cli.log_in(&login);
+    let namespace = format!(
+        "{}/{}",
+        login["registry"].as_str().expect("registry"),
+        login["username"].as_str().expect("handle")
+    );
+    (cli, namespace)
+}
+
 /// The learner's `docker login` from a real server, as their session gets it.
 async fn registry_login(server: &ServerProcess, cookie: &str) -> serde_json::Value {
     let (status, _, body) = support::http(
@@ -976,14 +990,8 @@ async fn a_build_starts_from_the_learners_own_push_by_tag_or_digest_and_no_one_e
     );
 
     // Pushed from the learner's own CLI, not built here: not pulled.
-    let login = learner.get("/api/v1/registry/login").await.json();
-    let cli = Cli::new();
-    cli.log_in(&login);
-    let foreign = format!(
-        "{}/{}/from-cli:1",
-        login["registry"].as_str().expect("registry"),
-        login["username"].as_str().expect("handle")
-    );
+    let (cli, namespace) = logged_in_cli(&mut learner).await;
+    let foreign = format!("{namespace}/from-cli:1");
     cli.ok(&["tag", "busybox:latest", &foreign]);
     cli.ok(&["push", &foreign]);
     cli.ok(&["rmi", &foreign]);
@@ -1183,14 +1191,8 @@ async fn a_full_namespace_refuses_pushes_until_a_tag_is_deleted() {
         "{message}"
     );
     // The registry itself refuses the learner's own CLI: their token carries no push.
-    let login = learner.get("/api/v1/registry/login").await.json();
-    let cli = Cli::new();
-    cli.log_in(&login);
-    let reference = format!(
-        "{}/{}/other:1",
-        login["registry"].as_str().expect("registry"),
-        login["username"].as_str().expect("handle")
-    );
+    let (cli, namespace) = logged_in_cli(&mut learner).await;
+    let reference = format!("{namespace}/other:1");
     cli.ok(&["tag", "busybox:latest", &reference]);
     let (pushed_by_cli, said) = cli.run(&["push", &reference]);
     assert!(
