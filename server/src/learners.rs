@@ -186,12 +186,9 @@ pub fn display_name(learner: &Learner) -> String {
     }
 }
 
-/// The learner's login to the class registry (`docker login`), or why there is none.
-pub async fn registry_login(
-    store: &Store,
-    registry: &crate::registry::Registry,
-    session: &Session,
-) -> Result<crate::registry::Credentials, BackendError> {
+/// Why layerlab gives no `docker login` for its registry, if it gives none: there is no
+/// registry, or layerlab does not run it (`Invalid`, with the words to show).
+pub fn registry_offered(registry: &crate::registry::Registry) -> Result<(), BackendError> {
     let Some(address) = registry.address() else {
         return Err(BackendError::Invalid(
             "This workshop runs without a registry, so there is nothing to log in to.".into(),
@@ -199,9 +196,19 @@ pub async fn registry_login(
     };
     if !registry.hands_out_logins() {
         return Err(BackendError::Invalid(format!(
-            "The registry at {address} is not run by this workshop, so it hands out no logins for it; ask your instructor how to log in there."
+            "The registry at {address} is not run by this workshop, so it hands out no logins for it; ask the workshop's operator how to log in there."
         )));
     }
+    Ok(())
+}
+
+/// The learner's login to the class registry (`docker login`), or why there is none.
+pub async fn registry_login(
+    store: &Store,
+    registry: &crate::registry::Registry,
+    session: &Session,
+) -> Result<crate::registry::Credentials, BackendError> {
+    registry_offered(registry)?;
     // Asking makes no learner (a visitor's request costs nothing): the login comes with the
     // learner, at their first answer, build or form.
     let id = known_learner_id(store, session).await?.ok_or_else(|| {

@@ -73,7 +73,8 @@ pub async fn build(config: &ServeConfig) -> anyhow::Result<axum::Router> {
         tracing::info!("removed {swept} build cgroups left by an earlier server");
     }
     let exercises = Arc::new(exercises);
-    let registry = registry::Registry::start(&config.registry.settings())
+    let readers = cohort::instructors::registry_readers(store.clone());
+    let registry = registry::Registry::start(&config.registry.settings(), readers)
         .await
         .context("cannot start the class registry")?;
     let registry = Arc::new(registry);

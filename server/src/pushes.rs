@@ -142,6 +142,9 @@ pub struct PushRecord {
     events: broadcast::Sender<PushEvent>,
 }
 
+/// The most lines a push keeps and shows.
+const MAX_PUSH_LINES: usize = 2000;
+
 impl PushRecord {
     pub fn view(&self) -> PushView {
         lock(&self.view).clone()
@@ -155,6 +158,16 @@ impl PushRecord {
 
     fn line(&self, line: String) {
         let mut view = lock(&self.view);
+        // A run of the pulled-back image prints what the learner's program prints: the lines
+        // kept are bounded (the last one says so).
+        if view.lines.len() > MAX_PUSH_LINES {
+            return;
+        }
+        let line = if view.lines.len() == MAX_PUSH_LINES {
+            "(more lines were printed; the rest is not kept)".to_string()
+        } else {
+            line
+        };
         view.lines.push(line.clone());
         let _ = self.events.send(PushEvent::Line(line));
     }
@@ -328,7 +341,8 @@ impl Pushes {
             match outcome {
                 Ok(done) => {
                     // The exercise's checks on the registry, judged again on what it holds now.
-                    let checks = ports.builds.rejudge_pushed(&learner, &build_id).await;
+                    let log = |line: String| record.line(line);
+                    let checks = ports.builds.rejudge_pushed(&learner, &build_id, &log).await;
                     record.finish(|v| {
                         v.status = PushStatus::Pushed;
                         v.digest = Some(done.digest);

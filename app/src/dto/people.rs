@@ -83,6 +83,10 @@ pub struct InstructorHome {
     pub cohorts: Vec<CohortSummary>,
     pub csrf: String,
     pub notice: Option<Notice>,
+    /// `docker login <registry> -u <username>` for the class registry, where layerlab runs
+    /// it: the instructor pulls their learners' pushes with it.
+    #[serde(default)]
+    pub registry_login: Option<String>,
 }
 
 /// A column of the dashboard: one exercise or one quiz, in course order.

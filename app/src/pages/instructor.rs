@@ -99,6 +99,16 @@ fn HomeView(home: InstructorHome) -> impl IntoView {
                 <button id="create-cohort" class="button primary" type="submit">"Create"</button>
             </form>
             <p class="hint">"Each cohort gets a join code. Learners enter it on their “Your progress” page."</p>
+            {home.registry_login.map(|login| view! {
+                <details class="registry-login">
+                    <summary>"Pull your learners’ images with the docker CLI"</summary>
+                    <p><code>{login}</code></p>
+                    <p class="muted">
+                        "The password is in " <a href="/api/v1/instructor/registry/login">"your registry login"</a>
+                        ". It pulls from the namespaces of your cohorts’ learners and pushes nowhere; each learner’s page lists their tags with the command to pull each."
+                    </p>
+                </details>
+            })}
         </section>
     }
 }

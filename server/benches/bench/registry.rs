@@ -81,9 +81,12 @@ pub async fn run() -> Vec<Figure> {
             quota_bytes: 0,
         };
         let started = Instant::now();
-        let registry = layerlab_server::registry::Registry::start(&settings)
-            .await
-            .expect("the registry starts");
+        let registry = layerlab_server::registry::Registry::start(
+            &settings,
+            layerlab_server::registry::no_readers(),
+        )
+        .await
+        .expect("the registry starts");
         startup.push(started.elapsed().as_secs_f64() * 1000.0);
         drop(registry);
     }

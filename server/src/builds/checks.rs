@@ -517,7 +517,12 @@ impl Builds {
     /// on what the registry holds now, the attempt kept with the new verdicts, and whoever
     /// follows the learner told. The checks as they now stand, or `None` when the exercise
     /// has no such check (or the attempt or the registry cannot be read: logged).
-    pub async fn rejudge_pushed(&self, learner: &str, id: &str) -> Option<Vec<CheckOutcome>> {
+    pub async fn rejudge_pushed(
+        &self,
+        learner: &str,
+        id: &str,
+        log: &(dyn Fn(String) + Send + Sync),
+    ) -> Option<Vec<CheckOutcome>> {
         let mut attempt = match self.store.attempt(id, learner).await {
             Ok(Some(attempt)) => attempt,
             Ok(None) => return None,
@@ -534,9 +539,27 @@ impl Builds {
                 return None;
             }
         };
+        // The push pulled back and run, where a check asks for it and the registry holds
+        // this build under its name.
+        let mut pulled_back = None;
+        if let Some(image) = attempt.view.image.as_ref() {
+            let wanted = exercise.checks.iter().find_map(|c| c.check.pulled_back());
+            if let Some((name, Some(Some(tag)))) = wanted.map(|n| {
+                let tag = held.tags.get(&n).cloned();
+                (n, tag)
+            }) {
+                if tag.is(&image.id) {
+                    pulled_back = Some(
+                        self.pull_back_and_run(learner, id, exercise, &name, &tag, log)
+                            .await,
+                    );
+                }
+            }
+        }
         let judged = exercise.judge(Facts {
             image: attempt.view.image.as_ref(),
             registry: Some(&held),
+            pulled_back: pulled_back.as_ref(),
             ..Facts::default()
         });
         // Only what a push changes: whether the registry holds this build (a `FROM` pin

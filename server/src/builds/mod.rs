@@ -27,6 +27,7 @@ use tokio::sync::{broadcast, watch, Semaphore};
 
 mod checks;
 mod pipeline;
+mod pull_back;
 mod record;
 mod turns;
 

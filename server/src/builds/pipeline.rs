@@ -222,6 +222,8 @@ impl Builds {
                 cache: extra.cache.as_ref(),
                 registry: extra.registry.as_ref(),
                 own_base: built.own_base.as_deref(),
+                // Judged after a push of this build (`rejudge_pushed`).
+                pulled_back: None,
             })
         });
         self.complete(record, exercise, context, |v| {
@@ -254,11 +256,21 @@ impl Builds {
     /// The labels of every container this build starts (its runs and checks): whose, which
     /// build, which installation, which exercise.
     fn container_labels(&self, record: &BuildRecord, exercise_id: &str) -> HashMap<String, String> {
-        let attempt = format!("{}/{exercise_id}", record.owner);
+        self.labels_for(&record.owner, &record.view().id, exercise_id)
+    }
+
+    /// The labels of a container started for `owner`'s build `build` of `exercise_id`.
+    pub(super) fn labels_for(
+        &self,
+        owner: &str,
+        build: &str,
+        exercise_id: &str,
+    ) -> HashMap<String, String> {
+        let attempt = format!("{owner}/{exercise_id}");
         HashMap::from([
             (engine_build::ATTEMPT_LABEL.to_string(), attempt),
-            (engine_build::BUILD_LABEL.to_string(), record.view().id),
-            (engine_build::OWNER_LABEL.to_string(), record.owner.clone()),
+            (engine_build::BUILD_LABEL.to_string(), build.to_string()),
+            (engine_build::OWNER_LABEL.to_string(), owner.to_string()),
             (
                 engine_build::INSTANCE_LABEL.to_string(),
                 self.store.instance.clone(),

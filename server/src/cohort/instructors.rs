@@ -44,8 +44,15 @@ pub async fn own_cohort(
         .ok_or_else(|| BackendError::NotFound("You have no cohort with this id.".into()))
 }
 
-pub async fn home(store: &Store, session: &Session) -> Result<InstructorHome, BackendError> {
+pub async fn home(
+    store: &Store,
+    registry: &crate::registry::Registry,
+    session: &Session,
+) -> Result<InstructorHome, BackendError> {
     let instructor = instructor(store, session).await?;
+    let registry_login = registry
+        .instructor_credentials(&instructor.id)
+        .map(|login| format!("docker login {} -u {}", login.registry, login.username));
     let cohorts = store
         .cohorts_of(&instructor.id)
         .await
@@ -58,6 +65,7 @@ pub async fn home(store: &Store, session: &Session) -> Result<InstructorHome, Ba
             .collect(),
         csrf: crate::auth::page_csrf(session).await?,
         notice: crate::auth::take_notice(session).await,
+        registry_login,
     })
 }
 
@@ -208,4 +216,37 @@ pub async fn log_in(
         .await
         .or_internal(failed)?;
     Ok(LoggedIn::Yes)
+}
+
+/// Who reads which namespaces in the class registry: an instructor (by their registry
+/// username) the namespaces of the learners in their cohorts, as the store says at each token.
+pub fn registry_readers(store: Store) -> crate::registry::Readers {
+    std::sync::Arc::new(move |username: String| {
+        let store = store.clone();
+        Box::pin(async move {
+            let Some(prefix) = crate::registry::instructor_id_prefix(&username) else {
+                return Ok(Vec::new());
+            };
+            Ok(store
+                .learners_of_instructor_prefix(prefix)
+                .await?
+                .iter()
+                .map(|learner| crate::registry::handle_of(learner))
+                .collect())
+        })
+    })
+}
+
+/// The logged-in instructor's `docker login` for the class registry: it pulls from the
+/// namespaces of their cohorts' learners and pushes nowhere.
+pub async fn registry_login(
+    store: &Store,
+    registry: &crate::registry::Registry,
+    session: &Session,
+) -> Result<crate::registry::Credentials, BackendError> {
+    let instructor = instructor(store, session).await?;
+    crate::learners::registry_offered(registry)?;
+    registry
+        .instructor_credentials(&instructor.id)
+        .ok_or_else(|| crate::failure::internal("giving your registry login", "no credentials"))
 }

@@ -119,6 +119,11 @@ pub enum Check {
     /// very build's image (the manifest's config digest is the image id the engine gave the
     /// build), as the registry itself says. Judged again after each push of the build.
     Pushed { repository: String, tag: String },
+    /// Like `pushed`, the learner's namespace holds `repository:tag` as this build's image;
+    /// and that image, pulled back from the registry onto the engine by its digest with the
+    /// learner's own login, runs as the exercise's `[run]` says and passes every check of the
+    /// exercise judged on the run. Judged after each push of the build.
+    RunsWhenPulledBack { repository: String, tag: String },
     /// The last stage starts FROM the learner's own push `repository`, as the build policy
     /// approved it: by `tag`, or (`pinned`) by the digest their registry holds under `tag`
     /// now.
@@ -430,6 +435,21 @@ pub struct Facts<'a> {
     pub registry: Option<&'a RegistryHeld>,
     /// The learner's own push the last stage started FROM, as the policy approved it.
     pub own_base: Option<&'a str>,
+    /// The pushed image pulled back from the registry and run (`runs-when-pulled-back`);
+    /// `None` when it was not (no push of this build yet).
+    pub pulled_back: Option<&'a PulledBack>,
+}
+
+/// A push pulled back from the class registry onto the engine and run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PulledBack {
+    /// `repository:tag` as the check names it.
+    pub name: String,
+    /// What the engine pulled: `<registry>/<handle>/<repository>@sha256:…`.
+    pub reference: String,
+    /// The exercise's checks judged on the pulled image's run, or why it could not be
+    /// pulled or run.
+    pub outcome: Result<Vec<CheckOutcome>, String>,
 }
 
 /// For each `name:tag` a check asks about, what the registry holds under it in the
@@ -437,6 +457,33 @@ pub struct Facts<'a> {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct RegistryHeld {
     pub tags: std::collections::BTreeMap<String, Option<crate::registry::TagFacts>>,
+}
+
+/// What the learner's registry holds under `name` if it is the image `image_id`, or the
+/// verdict of a check that needs it to be.
+fn held_as_this_build<'a>(
+    facts: Facts<'a>,
+    image_id: &str,
+    name: &str,
+) -> Result<&'a crate::registry::TagFacts, (bool, String)> {
+    match facts.registry.map(|held| held.tags.get(name)) {
+        None | Some(None) => Err((
+            false,
+            "Not checked: your registry was not read (it could not be reached, or the build stopped first).".into(),
+        )),
+        Some(Some(None)) => Err((
+            false,
+            format!("Your registry holds no `{name}` yet: push this build as `{name}` with Tag & push under its result."),
+        )),
+        Some(Some(Some(held))) if held.is(image_id) => Ok(held),
+        Some(Some(Some(held))) => Err((
+            false,
+            format!(
+                "`{name}` in your registry is another image (digest {}), not this build's: push this build as `{name}`.",
+                held.digest
+            ),
+        )),
+    }
 }
 
 /// For each text searched in an image's layers, the files that hold it: (layer, path), the
@@ -550,7 +597,9 @@ impl Check {
     /// The `name:tag` this check asks the registry about, in the learner's namespace.
     pub fn registry_tag(&self) -> Option<String> {
         match self {
-            Check::Pushed { repository, tag } => Some(format!("{repository}:{tag}")),
+            Check::Pushed { repository, tag } | Check::RunsWhenPulledBack { repository, tag } => {
+                Some(format!("{repository}:{tag}"))
+            }
             Check::FromOwnPush {
                 repository,
                 tag,
@@ -562,7 +611,18 @@ impl Check {
 
     /// Whether a push of the build can change this check's verdict (it is judged again).
     pub fn judged_again_after_a_push(&self) -> bool {
-        matches!(self, Check::Pushed { .. })
+        matches!(
+            self,
+            Check::Pushed { .. } | Check::RunsWhenPulledBack { .. }
+        )
+    }
+
+    /// The `name:tag` whose image is pulled back from the registry and run, for this check.
+    pub fn pulled_back(&self) -> Option<String> {
+        match self {
+            Check::RunsWhenPulledBack { repository, tag } => Some(format!("{repository}:{tag}")),
+            _ => None,
+        }
     }
 
     /// Whether judging this check reads the image's layers.
@@ -648,6 +708,9 @@ impl Check {
             }
             Check::Pushed { repository, tag } => format!(
                 "Your namespace in the class registry holds `{repository}:{tag}`, and it is this build's image (Tag & push it)."
+            ),
+            Check::RunsWhenPulledBack { repository, tag } => format!(
+                "Pulled back from your registry by its digest, your pushed `{repository}:{tag}` runs and passes this exercise's checks on the running container, as on another machine."
             ),
             Check::FromOwnPush {
                 repository,
@@ -1149,26 +1212,47 @@ impl Check {
             }
             Check::Pushed { repository, tag } => {
                 let name = format!("{repository}:{tag}");
-                match facts.registry.map(|held| held.tags.get(&name)) {
-                    None | Some(None) => (
-                        false,
-                        "Not checked: your registry was not read (it could not be reached, or the build stopped first).".into(),
-                    ),
-                    Some(Some(None)) => (
-                        false,
-                        format!("Your registry holds no `{name}` yet: push this build as `{name}` with Tag & push under its result."),
-                    ),
-                    Some(Some(Some(held))) if held.is(&image.id) => (
+                match held_as_this_build(facts, &image.id, &name) {
+                    Ok(held) => (
                         true,
                         format!("`{name}` in your registry is this build's image (digest {}).", held.digest),
                     ),
-                    Some(Some(Some(held))) => (
+                    Err(verdict) => verdict,
+                }
+            }
+            Check::RunsWhenPulledBack { repository, tag } => {
+                let name = format!("{repository}:{tag}");
+                if let Err(verdict) = held_as_this_build(facts, &image.id, &name) {
+                    return verdict;
+                }
+                match facts.pulled_back.filter(|p| p.name == name) {
+                    None => (
                         false,
-                        format!(
-                            "`{name}` in your registry is another image (digest {}), not this build's: push this build as `{name}`.",
-                            held.digest
-                        ),
+                        format!("Not checked yet: after you push this build as `{name}`, it is pulled back from your registry and run."),
                     ),
+                    Some(PulledBack { outcome: Err(why), .. }) => (
+                        false,
+                        format!("`{name}` could not be pulled back from your registry and run: {why}"),
+                    ),
+                    Some(PulledBack { reference, outcome: Ok(checks), .. }) => {
+                        let failed: Vec<String> = checks
+                            .iter()
+                            .filter(|c| !c.passed)
+                            .map(|c| format!("{} ({})", c.id, c.message))
+                            .collect();
+                        if failed.is_empty() {
+                            let ids: Vec<&str> = checks.iter().map(|c| c.id.as_str()).collect();
+                            (
+                                true,
+                                format!("Pulled back as `{reference}`, it ran and passed {}.", ids.join(", ")),
+                            )
+                        } else {
+                            (
+                                false,
+                                format!("Pulled back as `{reference}`, it ran but failed {}.", failed.join("; ")),
+                            )
+                        }
+                    }
                 }
             }
             Check::FromOwnPush {
@@ -1436,6 +1520,108 @@ mod tests {
         );
         let unasked = RegistryHeld::default();
         assert!(!judge(Some(&unasked)).passed);
+    }
+
+    #[test]
+    fn a_pulled_back_check_passes_only_when_this_builds_push_ran_and_passed_the_run_checks() {
+        let check = parse(table(
+            "id = \"pulled-back\"\ntype = \"runs-when-pulled-back\"\nrepository = \"my-app\"\ntag = \"devel\"",
+        ))
+        .expect("parses")
+        .check;
+        assert_eq!(check.registry_tag().as_deref(), Some("my-app:devel"));
+        assert_eq!(check.pulled_back().as_deref(), Some("my-app:devel"));
+        assert!(check.judged_again_after_a_push());
+        assert!(
+            !check.needs_run(),
+            "it is not one of the run checks it judges by"
+        );
+        let img = image(2, 1000);
+        let held = |image_id: &str| RegistryHeld {
+            tags: [(
+                "my-app:devel".to_string(),
+                Some(crate::registry::TagFacts {
+                    tag: "devel".into(),
+                    digest: "sha256:m".into(),
+                    image_id: Some(image_id.into()),
+                    size_bytes: 1,
+                }),
+            )]
+            .into(),
+        };
+        let outcome = |id: &str, passed: bool| CheckOutcome {
+            id: id.into(),
+            passed,
+            message: format!("{id} said so"),
+            learn_more: None,
+        };
+        let pulled = |outcome: Result<Vec<CheckOutcome>, String>| PulledBack {
+            name: "my-app:devel".into(),
+            reference: "127.0.0.1:5000/learner-1/my-app@sha256:m".into(),
+            outcome,
+        };
+        let judge = |registry: &RegistryHeld, pulled_back: Option<&PulledBack>| {
+            check.judge(
+                "pulled-back",
+                Facts {
+                    image: Some(&img),
+                    registry: Some(registry),
+                    pulled_back,
+                    ..Facts::default()
+                },
+            )
+        };
+        let ours = held("sha256:x");
+        let ran = pulled(Ok(vec![outcome("runs", true), outcome("serves", true)]));
+        let verdict = judge(&ours, Some(&ran));
+        assert!(verdict.passed, "{}", verdict.message);
+        assert!(
+            verdict.message.contains("learner-1/my-app@sha256:m")
+                && verdict.message.contains("runs, serves"),
+            "{}",
+            verdict.message
+        );
+        // Another image under the tag: whatever ran, it is not this build.
+        let verdict = judge(&held("sha256:other"), Some(&ran));
+        assert!(!verdict.passed);
+        assert!(
+            verdict.message.contains("another image"),
+            "{}",
+            verdict.message
+        );
+        // Not pulled back yet, or for another name.
+        let verdict = judge(&ours, None);
+        assert!(!verdict.passed);
+        assert!(
+            verdict.message.starts_with("Not checked yet"),
+            "{}",
+            verdict.message
+        );
+        let elsewhere = PulledBack {
+            name: "my-app:latest".into(),
+            ..ran.clone()
+        };
+        assert!(!judge(&ours, Some(&elsewhere)).passed);
+        // A run check failing on the pulled image fails it, naming that check and why.
+        let failing = pulled(Ok(vec![outcome("runs", false), outcome("serves", true)]));
+        let verdict = judge(&ours, Some(&failing));
+        assert!(!verdict.passed);
+        assert!(
+            verdict.message.contains("failed runs (runs said so)"),
+            "{}",
+            verdict.message
+        );
+        // The pull or the run could not be made.
+        let broken = pulled(Err(
+            "the pull failed: the registry holds no such image".into()
+        ));
+        let verdict = judge(&ours, Some(&broken));
+        assert!(!verdict.passed);
+        assert!(
+            verdict.message.contains("no such image"),
+            "{}",
+            verdict.message
+        );
     }
 
     #[test]

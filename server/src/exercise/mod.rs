@@ -373,6 +373,22 @@ fn load_one(dir: &Path, id: &str, course: &Course) -> anyhow::Result<Exercise> {
         }
         None => None,
     };
+    let pulled_back: Vec<&str> = checks
+        .iter()
+        .filter(|c| c.check.pulled_back().is_some())
+        .map(|c| c.id.as_str())
+        .collect();
+    if pulled_back.len() > 1 {
+        bail!(
+            "checks {} each pull an image back: one runs-when-pulled-back check per exercise",
+            pulled_back.join(", ")
+        );
+    }
+    if let Some(id) = pulled_back.first() {
+        if run.is_none() || !checks.iter().any(|c| c.check.needs_run()) {
+            bail!("check `{id}` runs the image pulled back from the registry: exercise.toml needs [run] and a check judged on the running container");
+        }
+    }
     for ExerciseCheck { id, check, .. } in &checks {
         if check.needs_run() && run.is_none() {
             bail!("check `{id}` looks at the running container, but exercise.toml has no [run]");

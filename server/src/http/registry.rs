@@ -23,6 +23,7 @@ use tower_sessions::Session;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/registry/login", get(login))
+        .route("/api/v1/instructor/registry/login", get(instructor_login))
         .route("/api/v1/registry", get(namespace))
         .route("/api/v1/registry/tag", axum::routing::delete(delete_tag))
         .route("/registry/delete", post(delete_tag_form))
@@ -38,17 +39,35 @@ async fn login(
     State(state): State<AppState>,
     session: Session,
 ) -> Result<impl IntoResponse, AppError> {
-    let login = crate::learners::registry_login(&state.store, &state.registry, &session)
-        .await
-        .map_err(|e| match e {
-            BackendError::Invalid(why) => AppError::RegistryUnavailable(why),
-            other => other.into(),
-        })?;
+    login_answer(crate::learners::registry_login(&state.store, &state.registry, &session).await)
+}
+
+/// A `docker login` as the API answers it, or why there is none (`503 registry_unavailable`
+/// when layerlab runs no registry).
+fn login_answer(
+    login: Result<crate::registry::Credentials, BackendError>,
+) -> Result<impl IntoResponse, AppError> {
+    let login = login.map_err(|e| match e {
+        BackendError::Invalid(why) => AppError::RegistryUnavailable(why),
+        other => other.into(),
+    })?;
     // It holds a password: no cache keeps it.
     Ok((
         [(axum::http::header::CACHE_CONTROL, "no-store")],
         Json(login),
     ))
+}
+
+/// `GET /api/v1/instructor/registry/login`: the logged-in instructor's
+/// `{"registry", "username", "password"}`, which pulls from their cohorts' learners'
+/// namespaces and pushes nowhere (the registry refuses the rest). 401 for anyone else.
+async fn instructor_login(
+    State(state): State<AppState>,
+    session: Session,
+) -> Result<impl IntoResponse, AppError> {
+    login_answer(
+        crate::cohort::instructors::registry_login(&state.store, &state.registry, &session).await,
+    )
 }
 
 /// `POST /api/v1/builds/{id}/push` `{"tag": "my-app:1.0.0"}`: push the build's image to the

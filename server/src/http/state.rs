@@ -123,7 +123,7 @@ impl Backend for AppState {
     }
 
     async fn instructor_home(&self, session: &Session) -> Result<InstructorHome, BackendError> {
-        instructors::home(&self.store, session).await
+        instructors::home(&self.store, &self.registry, session).await
     }
 
     async fn dashboard(&self, session: &Session, cohort: &str) -> Result<Dashboard, BackendError> {

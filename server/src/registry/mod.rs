@@ -23,6 +23,21 @@ use std::time::Duration;
 const TOKEN_ISSUER: &str = "layerlab";
 const TOKEN_SERVICE: &str = "layerlab-registry";
 
+/// Who reads namespaces besides their owners: given an instructor's handle
+/// ([`instructor_handle`]), the namespaces of the learners in their cohorts. The token issuer
+/// asks it at each token an instructor asks for, so a learner who joins or leaves a cohort
+/// counts from the next token on.
+pub type Readers = Arc<
+    dyn Fn(String) -> futures::future::BoxFuture<'static, anyhow::Result<Vec<String>>>
+        + Send
+        + Sync,
+>;
+
+/// Readers for a server with no instructors: no one reads another's namespace.
+pub fn no_readers() -> Readers {
+    Arc::new(|_| Box::pin(async { Ok(Vec::new()) }))
+}
+
 /// How long a status probe waits for the registry.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long the embedded registry may take to answer after it starts.
@@ -155,7 +170,10 @@ impl Registry {
 
     /// Start (or find) the registry the settings name. An embedded one answers before this
     /// returns.
-    pub async fn start(settings: &RegistrySettings) -> Result<Self, RegistryError> {
+    pub async fn start(
+        settings: &RegistrySettings,
+        readers: Readers,
+    ) -> Result<Self, RegistryError> {
         match settings {
             RegistrySettings::Off => Ok(Registry::off()),
             RegistrySettings::External { address } => Ok(Registry {
@@ -172,7 +190,7 @@ impl Registry {
                 dir,
                 addr,
                 quota_bytes,
-            } => start_embedded(program, dir, *addr, *quota_bytes).await,
+            } => start_embedded(program, dir, *addr, *quota_bytes, readers).await,
         }
     }
 
@@ -274,6 +292,7 @@ async fn start_embedded(
     dir: &Path,
     addr: std::net::SocketAddr,
     quota_bytes: u64,
+    readers: Readers,
 ) -> Result<Registry, RegistryError> {
     if !addr.ip().is_loopback() {
         return Err(RegistryError::NotLoopback(addr));
@@ -300,7 +319,7 @@ async fn start_embedded(
         bytes: quota_bytes,
         recent: Arc::default(),
     };
-    let (realm, realm_task) = serve_realm(issuer.clone(), secret.clone(), quota.clone())
+    let (realm, realm_task) = serve_realm(issuer.clone(), secret.clone(), quota.clone(), readers)
         .await
         .map_err(folder)?;
     // Until the registry answers, the realm is stopped on every way out.
@@ -621,6 +640,31 @@ pub fn handle_of(learner_id: &str) -> String {
     format!("learner-{id}")
 }
 
+/// An instructor's username in the class registry: made from their id like a learner's
+/// handle, under another prefix, so that it can never be a learner's namespace. It reads
+/// (pulls) in the namespaces of the learners of the instructor's cohorts and pushes nowhere.
+pub fn instructor_handle(instructor_id: &str) -> String {
+    handle_of(instructor_id).replacen("learner-", INSTRUCTOR_PREFIX, 1)
+}
+
+const INSTRUCTOR_PREFIX: &str = "instructor-";
+
+/// The id prefix (12 letters or digits) of an instructor's registry username; `None` for
+/// anyone else's.
+pub fn instructor_id_prefix(username: &str) -> Option<&str> {
+    username
+        .strip_prefix(INSTRUCTOR_PREFIX)
+        .filter(|rest| !rest.is_empty())
+}
+
+impl Registry {
+    /// The `docker login` of the instructor whose id is `instructor_id`: it pulls from their
+    /// cohorts' namespaces only. `None` when layerlab does not run the registry.
+    pub fn instructor_credentials(&self, instructor_id: &str) -> Option<Credentials> {
+        self.credentials(&instructor_handle(instructor_id))
+    }
+}
+
 /// Whether `c` is one component of a repository path as registries accept it: lowercase
 /// letters and digits in runs joined by one `.`, one or two `_`, or any number of `-`
 /// (distribution's `[a-z0-9]+(?:(?:[._]|__|[-]*)[a-z0-9]+)*`).
@@ -670,6 +714,7 @@ async fn serve_realm(
     issuer: Arc<token::Issuer>,
     secret: Arc<[u8; 32]>,
     quota: storage::Quota,
+    readers: Readers,
 ) -> std::io::Result<(String, tokio::task::AbortHandle)> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let realm = format!("http://{}/token", listener.local_addr()?);
@@ -679,14 +724,27 @@ async fn serve_realm(
             // Pairs, not a map: a client may ask for several `scope`s.
             move |headers: http::HeaderMap,
                   axum::extract::Query(query): axum::extract::Query<Vec<(String, String)>>| {
-                let (issuer, secret, quota) = (issuer.clone(), secret.clone(), quota.clone());
+                let (issuer, secret, quota, readers) =
+                    (issuer.clone(), secret.clone(), quota.clone(), readers.clone());
                 async move {
-                    // A namespace at its quota gets no push: the registry then refuses it.
-                    let full = match basic_user(&headers, &secret) {
-                        Some(handle) => quota.reached(&handle).await,
-                        None => false,
+                    let Some(handle) = basic_user(&headers, &secret) else {
+                        return refused_login();
                     };
-                    issue(&issuer, &secret, &headers, &query, full)
+                    let may = if instructor_id_prefix(&handle).is_some() {
+                        match readers(handle.clone()).await {
+                            Ok(namespaces) => May::Read(namespaces),
+                            Err(e) => {
+                                tracing::error!("finding the namespaces {handle} reads: {e}");
+                                May::Read(Vec::new())
+                            }
+                        }
+                    } else {
+                        // A namespace at its quota gets no push: the registry then refuses it.
+                        May::Own {
+                            full: quota.reached(&handle).await,
+                        }
+                    };
+                    issue(&issuer, &handle, &query, may)
                 }
             },
         ),
@@ -699,26 +757,43 @@ async fn serve_realm(
     Ok((realm, task.abort_handle()))
 }
 
-/// `GET /token?service=…&scope=…` with a learner's Basic credentials: a token with what they
-/// may do of what they asked (nothing outside their namespace), or 401.
+/// What a logged-in username may be granted.
+enum May {
+    /// A learner: pull and push in their own namespace (no push when it is `full`).
+    Own { full: bool },
+    /// An instructor: pull in these namespaces.
+    Read(Vec<String>),
+}
+
+/// 401 for a request without a known username and its password.
+fn refused_login() -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (
+        http::StatusCode::UNAUTHORIZED,
+        [(http::header::WWW_AUTHENTICATE, "Basic realm=\"layerlab registry\"")],
+        axum::Json(serde_json::json!({"errors": [{"code": "UNAUTHORIZED", "message": "a registry username and password from layerlab are needed (GET /api/v1/registry/login gives a learner theirs, GET /api/v1/instructor/registry/login an instructor theirs)"}]})),
+    )
+        .into_response()
+}
+
+/// `GET /token?service=…&scope=…` for the logged-in `handle`: a token with what they may do
+/// of what they asked (a learner: nothing outside their namespace; an instructor: pulls in
+/// their cohorts' namespaces only).
 fn issue(
     issuer: &token::Issuer,
-    secret: &[u8; 32],
-    headers: &http::HeaderMap,
+    handle: &str,
     query: &[(String, String)],
-    full: bool,
+    may: May,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
-    let refused = || {
-        (
-            http::StatusCode::UNAUTHORIZED,
-            [(http::header::WWW_AUTHENTICATE, "Basic realm=\"layerlab registry\"")],
-            axum::Json(serde_json::json!({"errors": [{"code": "UNAUTHORIZED", "message": "a learner's registry username and password are needed (GET /api/v1/registry/login on layerlab gives them)"}]})),
-        )
-            .into_response()
-    };
-    let Some(handle) = basic_user(headers, secret) else {
-        return refused();
+    let grant = |asked: token::Access| match &may {
+        May::Own { full } => token::granted(handle, &asked).and_then(|mut granted| {
+            if *full {
+                granted.actions.retain(|a| a != "push");
+            }
+            (!granted.actions.is_empty()).then_some(granted)
+        }),
+        May::Read(namespaces) => token::granted_to_reader(namespaces, &asked),
     };
     let mut access = Vec::new();
     let mut service_ok = true;
@@ -728,13 +803,7 @@ fn issue(
                 value
                     .split(' ')
                     .filter_map(token::parse_scope)
-                    .filter_map(|asked| token::granted(&handle, &asked))
-                    .filter_map(|mut granted| {
-                        if full {
-                            granted.actions.retain(|a| a != "push");
-                        }
-                        (!granted.actions.is_empty()).then_some(granted)
-                    }),
+                    .filter_map(grant),
             ),
             "service" => service_ok &= *value == issuer.service,
             _ => {}
@@ -743,7 +812,7 @@ fn issue(
     if !service_ok {
         return (http::StatusCode::BAD_REQUEST, "a token for another service").into_response();
     }
-    match issuer.token(&handle, &access, std::time::SystemTime::now()) {
+    match issuer.token(handle, &access, std::time::SystemTime::now()) {
         Ok(token) => axum::Json(serde_json::json!({
             "token": token,
             "access_token": token,

@@ -66,6 +66,24 @@ pub fn granted(namespace: &str, asked: &Access) -> Option<Access> {
     })
 }
 
+/// Of what was asked, what a reader of `namespaces` (an instructor, of their cohorts'
+/// learners) may have: `pull` on repositories under one of them, nothing else (no push, no
+/// catalog, no other namespace).
+pub fn granted_to_reader(namespaces: &[String], asked: &Access) -> Option<Access> {
+    let readable = asked.kind == "repository"
+        && namespaces.iter().any(|namespace| {
+            asked
+                .name
+                .strip_prefix(namespace.as_str())
+                .and_then(|rest| rest.strip_prefix('/'))
+                .is_some_and(|rest| !rest.is_empty())
+        });
+    (readable && asked.actions.iter().any(|a| a == "pull")).then(|| Access {
+        actions: vec!["pull".to_string()],
+        ..asked.clone()
+    })
+}
+
 /// The signing key and its certificate, for one run of the registry.
 pub struct Issuer {
     key: EcdsaKeyPair,
@@ -195,6 +213,38 @@ mod tests {
         ] {
             assert_eq!(granted("alice", &ask(theirs)), None, "{theirs}");
         }
+    }
+
+    #[test]
+    fn a_reader_is_granted_pull_in_the_namespaces_they_read_only() {
+        let ask = |scope: &str| parse_scope(scope).expect("a scope");
+        let read = vec!["learner-aaa".to_string(), "learner-bbb".to_string()];
+        for readable in [
+            "repository:learner-aaa/app:pull",
+            "repository:learner-bbb/team/app:pull,push",
+            "repository:learner-aaa/app:push,pull,delete",
+        ] {
+            assert_eq!(
+                granted_to_reader(&read, &ask(readable)).map(|a| a.actions),
+                Some(vec!["pull".to_string()]),
+                "{readable}"
+            );
+        }
+        for not in [
+            "repository:learner-aaa/app:push",
+            "repository:learner-aaa/app:delete",
+            "repository:learner-ccc/app:pull",
+            "repository:learner-aaax/app:pull",
+            "repository:learner-aaa:pull",
+            "repository:learner-aaa/:pull",
+            "registry:catalog:*",
+        ] {
+            assert_eq!(granted_to_reader(&read, &ask(not)), None, "{not}");
+        }
+        assert_eq!(
+            granted_to_reader(&[], &ask("repository:learner-aaa/app:pull")),
+            None
+        );
     }
 
     #[test]

@@ -761,7 +761,10 @@ async fn push_as_asked(
         "{id}: before pushing, only the registry checks fail: {built:#}"
     );
     let build = built["id"].as_str().expect("id");
-    for (_, tag) in pushed {
+    // Several checks may ask for one tag: it is pushed once.
+    let mut tags: Vec<&String> = pushed.iter().map(|(_, tag)| tag).collect();
+    tags.dedup();
+    for tag in tags {
         let answer = client
             .post_json(
                 &format!("/api/v1/builds/{build}/push"),

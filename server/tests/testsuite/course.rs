@@ -129,6 +129,38 @@ fn a_check_explained_in_a_missing_heading_is_refused() {
 }
 
 #[test]
+fn a_pulled_back_check_without_run_checks_to_judge_by_is_refused() {
+    let (_dir, content, exercises) = scratch_course();
+    // Without the run check, the pulled-back image's run would prove nothing.
+    let toml = exercises.join("share-your-image/exercise.toml");
+    let text = std::fs::read_to_string(&toml).expect("read");
+    let without_run_check =
+        text.replace("type = \"run-output\"\ncontains", "type = \"label\"\nname");
+    assert_ne!(
+        text, without_run_check,
+        "the exercise has a run-output check"
+    );
+    std::fs::write(&toml, &without_run_check).expect("write");
+    let err = layerlab_server::check_course(&content, &exercises).expect_err("nothing to judge by");
+    let message = format!("{err:#}");
+    assert!(
+        message.contains("pulled-back")
+            && message.contains("a check judged on the running container"),
+        "{message}"
+    );
+    // Two of them in one exercise.
+    let twice = format!(
+        "{text}\n[[checks]]\nid = \"again\"\ntype = \"runs-when-pulled-back\"\nrepository = \"my-app\"\ntag = \"latest\"\n"
+    );
+    std::fs::write(&toml, twice).expect("write");
+    let err = layerlab_server::check_course(&content, &exercises).expect_err("two");
+    assert!(
+        format!("{err:#}").contains("one runs-when-pulled-back check per exercise"),
+        "{err:#}"
+    );
+}
+
+#[test]
 fn every_lint_rule_links_to_a_heading_of_a_rendered_lesson() {
     use app::dto::LessonBlock;
     let root = support::repo_root();

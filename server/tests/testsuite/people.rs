@@ -1171,7 +1171,8 @@ async fn the_favicon_is_served_and_linked() {
 /// An instructor sees what a learner of their cohort pushed to the class registry, read from
 /// the registry, on the learner's page (without the learner's Delete buttons); an instructor
 /// of another cohort sees nothing of it.
-#[tokio::test]
+// Several threads: the docker CLI, run here and waited for, asks this server's token issuer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_instructor_sees_their_learners_registry() {
     let (mut teacher, mut learner, cohort) =
         class_of_one("reg-teacher", "registry-pw", "Registry class").await;
@@ -1217,11 +1218,64 @@ async fn an_instructor_sees_their_learners_registry() {
         "no Delete for the instructor"
     );
 
-    // Another instructor: not their learner.
+    // With the docker CLI, the instructor pulls what their learner pushed, and the registry
+    // itself refuses them a push there.
+    let home = teacher.get("/instructor").await;
+    assert!(
+        home.body.contains("/api/v1/instructor/registry/login"),
+        "the home page says where the instructor's login is"
+    );
+    let login = teacher.get("/api/v1/instructor/registry/login").await;
+    assert_eq!(login.status, StatusCode::OK, "{}", login.body);
+    assert_eq!(login.header("cache-control"), Some("no-store"));
+    let login = login.json();
+    let learner_login = learner.get("/api/v1/registry/login").await.json();
+    let address = learner_login["registry"]
+        .as_str()
+        .expect("registry")
+        .to_string();
+    let pushed = format!(
+        "{address}/{}/team-app:1",
+        learner_login["username"].as_str().expect("handle")
+    );
+    let username = login["username"].as_str().expect("username");
+    assert!(username.starts_with("instructor-"), "{login}");
+    assert!(
+        home.body
+            .contains(&format!("docker login {address} -u {username}")),
+        "the login command on the home page"
+    );
+    let cli = crate::registry::Cli::new();
+    cli.log_in(&login);
+    cli.ok(&["pull", &pushed]);
+    let mine = format!("{pushed}-changed");
+    cli.ok(&["tag", &pushed, &mine]);
+    let (ok, said) = cli.run(&["push", &mine]);
+    assert!(!ok, "an instructor pushes nowhere: {said}");
+    assert!(
+        said.contains("denied") || said.contains("unauthorized"),
+        "{said}"
+    );
+    cli.ok(&["rmi", &pushed, &mine]);
+    // A learner gets no instructor's login.
+    let refused = learner.get("/api/v1/instructor/registry/login").await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{}", refused.body);
+
+    // Another instructor: not their learner, on layerlab's pages or in the registry.
     let mut other = teacher.another();
     add_instructor(&other.database_url(), "other-teacher", "other-pw");
     log_in(&mut other, "other-teacher", "other-pw").await;
     let page = other.get(&learner_page).await;
     assert_ne!(page.status, StatusCode::OK, "{}", page.body);
     assert!(!page.body.contains("team-app"), "{}", page.body);
+    let others = other.get("/api/v1/instructor/registry/login").await.json();
+    assert_ne!(others["username"], login["username"]);
+    let cli = crate::registry::Cli::new();
+    cli.log_in(&others);
+    let (ok, said) = cli.run(&["pull", &pushed]);
+    assert!(!ok, "another instructor's pull is refused: {said}");
+    assert!(
+        said.contains("denied") || said.contains("unauthorized") || said.contains("not found"),
+        "{said}"
+    );
 }

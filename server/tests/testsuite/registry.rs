@@ -34,19 +34,19 @@ fn answers(address: &str) -> bool {
 }
 
 /// A learner's docker CLI: their own credentials store (`--config`), as on their laptop.
-struct Cli {
+pub(crate) struct Cli {
     config: tempfile::TempDir,
 }
 
 impl Cli {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Cli {
             config: tempfile::tempdir().expect("a folder"),
         }
     }
 
     /// `docker --config … args`: whether it succeeded, and what it printed (both streams).
-    fn run(&self, args: &[&str]) -> (bool, String) {
+    pub(crate) fn run(&self, args: &[&str]) -> (bool, String) {
         let out = std::process::Command::new("docker")
             .arg("--config")
             .arg(self.config.path())
@@ -61,14 +61,14 @@ impl Cli {
         (out.status.success(), said)
     }
 
-    fn ok(&self, args: &[&str]) -> String {
+    pub(crate) fn ok(&self, args: &[&str]) -> String {
         let (ok, said) = self.run(args);
         assert!(ok, "docker {args:?}: {said}");
         said
     }
 
     /// `docker login` with what layerlab gives the learner.
-    fn log_in(&self, login: &serde_json::Value) {
+    pub(crate) fn log_in(&self, login: &serde_json::Value) {
         let (registry, user, password) = (
             login["registry"].as_str().expect("registry"),
             login["username"].as_str().expect("username"),
@@ -579,6 +579,15 @@ async fn a_registry_that_loses_its_chosen_port_is_started_again_on_another() {
     assert_eq!(started, 1, "a given port is not changed");
 }
 
+/// The verdict of check `id` in a build's or a push's view.
+fn check_in(view: &serde_json::Value, id: &str) -> serde_json::Value {
+    view["checks"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["id"] == id))
+        .cloned()
+        .unwrap_or_else(|| panic!("check {id} is judged: {view:#}"))
+}
+
 /// Follow a push's events to `done`: the lines seen, and the result.
 async fn finish_push(client: &mut TestClient, events: &str) -> (Vec<String>, serde_json::Value) {
     let mut stream = client.events(events).await;
@@ -842,13 +851,7 @@ async fn a_pushed_check_is_judged_on_what_the_registry_holds_and_again_after_a_p
         .iter()
         .map(|(p, c)| (p.as_str(), c.as_str()))
         .collect();
-    let check_of = |view: &serde_json::Value| {
-        view["checks"]
-            .as_array()
-            .and_then(|c| c.iter().find(|c| c["id"] == "shared"))
-            .cloned()
-            .unwrap_or_else(|| panic!("the pushed check is judged: {view:#}"))
-    };
+    let check_of = |view: &serde_json::Value| check_in(view, "shared");
     let (build, _) = learner.build(Some("hello-container"), &files).await;
     assert_eq!(build["status"], "succeeded", "{build}");
     let check = check_of(&build);
@@ -1324,5 +1327,116 @@ async fn a_registry_killed_mid_push_is_told_keeps_nothing_and_comes_back() {
             .as_i64()
             .is_some(),
         "{view}"
+    );
+}
+
+/// `runs-when-pulled-back` (the share-your-image exercise): after the push, layerlab pulls
+/// the image back from the registry by its digest with the learner's login and runs it; the
+/// exercise's checks on the running container, judged on that run, decide. The learner
+/// follows it in the push's lines. A build whose program says the wrong thing fails it
+/// naming the run check. Nothing of the pull or the run is left on the engine.
+// Several threads: the docker CLI, run here and waited for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pushed_image_pulled_back_from_the_registry_runs_and_passes_the_run_checks() {
+    let mut learner = TestClient::new(LOCAL_ENGINE).await;
+    let files = support::exercise_files("share-your-image", true);
+    let check_of = |view: &serde_json::Value| check_in(view, "pulled-back");
+    let borrowed: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, c)| (p.as_str(), c.as_str()))
+        .collect();
+    let (build, _) = learner.build(Some("share-your-image"), &borrowed).await;
+    assert_eq!(build["status"], "succeeded", "{build}");
+    let check = check_of(&build);
+    assert_eq!(check["passed"], false, "{check}");
+    assert!(
+        check["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("holds no `my-app:devel`"),
+        "{check}"
+    );
+    let id = build["id"].as_str().expect("id").to_string();
+
+    let answer = learner
+        .post_json(
+            &format!("/api/v1/builds/{id}/push"),
+            &serde_json::json!({ "tag": "my-app:devel" }),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::ACCEPTED, "{}", answer.body);
+    let events = answer.json()["events"]
+        .as_str()
+        .expect("events")
+        .to_string();
+    let (lines, done) = finish_push(&mut learner, &events).await;
+    assert_eq!(done["status"], "pushed", "{done:#}");
+    let digest = done["digest"].as_str().expect("digest").to_string();
+    let login = learner.get("/api/v1/registry/login").await.json();
+    let reference = format!(
+        "{}/{}/my-app@{digest}",
+        login["registry"].as_str().expect("registry"),
+        login["username"].as_str().expect("handle")
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(&format!("Pulling `{reference}` back"))),
+        "the learner sees the pull: {lines:#?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("my-app devel build: ready")),
+        "and what the pulled image printed: {lines:#?}"
+    );
+    let check = check_of(&done);
+    assert_eq!(check["passed"], true, "{check}");
+    let message = check["message"].as_str().unwrap_or("");
+    assert!(
+        message.contains(&reference) && message.contains("runs"),
+        "{check}"
+    );
+    let stored = learner.get(&format!("/api/v1/builds/{id}")).await.json();
+    assert_eq!(check_of(&stored)["passed"], true, "kept: {stored:#}");
+    // The pulled name and the run's container are gone.
+    let cli = Cli::new();
+    let (still_there, said) = cli.run(&["image", "inspect", &reference]);
+    assert!(!still_there, "no name of the pulled image is left: {said}");
+    let containers = cli.ok(&[
+        "ps",
+        "-aq",
+        "--filter",
+        &format!("label=org.layerlab.build={id}"),
+    ]);
+    assert!(
+        containers.trim().is_empty(),
+        "no container left: {containers}"
+    );
+
+    // A build that says something else: pushed as asked, pulled back, and its run fails.
+    let wrong: Vec<(&str, &str)> = borrowed
+        .iter()
+        .map(|(p, c)| {
+            if *p == "app.sh" {
+                (*p, "echo \"my-app: not ready\"\n")
+            } else {
+                (*p, *c)
+            }
+        })
+        .collect();
+    let (build, _) = learner.build(Some("share-your-image"), &wrong).await;
+    assert_eq!(build["status"], "succeeded", "{build}");
+    let id = build["id"].as_str().expect("id").to_string();
+    let done = push_build(&mut learner, &id, "my-app:devel").await;
+    assert_eq!(done["status"], "pushed", "{done:#}");
+    let check = check_of(&done);
+    assert_eq!(check["passed"], false, "{check}");
+    assert!(
+        check["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("it ran but failed runs"),
+        "{check}"
     );
 }

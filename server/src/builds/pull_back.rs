@@ -1,0 +1,133 @@
+//! `runs-when-pulled-back`: a learner's push, pulled back from the class registry onto the
+//! engine by its digest with the learner's own login (as another machine of their team would
+//! pull it), run as the exercise's `[run]` says, and the exercise's checks on the running
+//! container judged on that run.
+
+use super::*;
+use crate::exercise::check::PulledBack;
+use crate::registry::TagFacts;
+use app::dto::CheckOutcome;
+
+impl Builds {
+    /// Pull `name` (`repository:tag`, which `learner`'s registry holds as `held`, the image
+    /// of build `build` of `exercise`) back by its digest, run it, and judge the exercise's
+    /// run checks on that run. What happens is told through `log`.
+    pub(super) async fn pull_back_and_run(
+        &self,
+        learner: &str,
+        build: &str,
+        exercise: &Exercise,
+        name: &str,
+        held: &TagFacts,
+        log: &(dyn Fn(String) + Send + Sync),
+    ) -> PulledBack {
+        let repository = name.split(':').next().unwrap_or(name);
+        let handle = crate::registry::handle_of(learner);
+        let address = self.registry.address().unwrap_or_default();
+        let full = format!("{address}/{handle}/{repository}");
+        let reference = format!("{full}@{}", held.digest);
+        let outcome = self
+            .pulled_run(learner, build, exercise, name, &full, held, log)
+            .await;
+        if let Err(why) = &outcome {
+            log(format!(
+                "Check: `{name}` pulled back from your registry could not be run: {why}"
+            ));
+        }
+        PulledBack {
+            name: name.to_string(),
+            reference,
+            outcome,
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn pulled_run(
+        &self,
+        learner: &str,
+        build: &str,
+        exercise: &Exercise,
+        name: &str,
+        full: &str,
+        held: &TagFacts,
+        log: &(dyn Fn(String) + Send + Sync),
+    ) -> Result<Vec<CheckOutcome>, String> {
+        let login = self
+            .registry_login(learner)
+            .ok_or("this workshop's registry gives no login to pull with")?;
+        let run = exercise
+            .run
+            .clone()
+            .ok_or("the exercise runs nothing (it has no [run])")?;
+        let docker = self
+            .engine
+            .client()
+            .await
+            .map_err(|problem| format!("the Docker engine cannot be reached: {problem}"))?;
+        // No local name of the push is left to run instead of what the registry gives back.
+        let reference = format!("{full}@{}", held.digest);
+        for local in [
+            format!("{full}:{}", name.rsplit(':').next().unwrap_or("")),
+            reference.clone(),
+        ] {
+            let _ = docker.untag(&local).await;
+        }
+        log(format!("Pulling `{reference}` back from your registry…"));
+        let pulled = PulledNames {
+            client: Some(docker.clone()),
+            names: vec![reference.clone()],
+        };
+        docker
+            .pull_as(full, &held.digest, &login)
+            .await
+            .map_err(|e| format!("the pull failed: {e}"))?;
+        let (image, config) = image_facts(&docker, &reference)
+            .await
+            .map_err(|failure| failure.message)?;
+        // What the engine made of the registry's image must be the very one pushed.
+        if !held.is(&image.id) {
+            return Err(format!(
+                "the engine made image {} of it, not the one the registry names ({})",
+                image.id,
+                held.image_id.as_deref().unwrap_or(&held.digest)
+            ));
+        }
+        log(format!(
+            "Running `{reference}` as this exercise runs your image…"
+        ));
+        let limits = RunLimits {
+            timeout: run.timeout.unwrap_or(self.settings.run.timeout),
+            ..self.settings.run.clone()
+        };
+        let job = RunJob {
+            image: &reference,
+            command: run.command,
+            entrypoint: None,
+            env: Vec::new(),
+            labels: self.labels_for(learner, build, &exercise.id),
+            probe: run.probe,
+            stop: run.stop,
+            watch_health: None,
+            freeze_when_healthy: false,
+            limits: &limits,
+        };
+        let mut on_line = |line: String| log(line);
+        let ran = engine_run::run(&docker, job, &mut on_line)
+            .await
+            .map_err(|failure| failure.message);
+        pulled.release().await;
+        let ran = ran?;
+        let facts = Facts {
+            image: Some(&image),
+            config: Some(&config),
+            run: Some(&ran),
+            ..Facts::default()
+        };
+        Ok(exercise
+            .checks
+            .iter()
+            .filter(|c| c.check.needs_run())
+            .map(|c| c.check.judge(&c.id, facts))
+            .collect())
+    }
+}
