@@ -309,6 +309,23 @@ async fn log_in(c: &Client, server: &ServerProcess) {
     css(c, "#cohort-name").await;
 }
 
+/// `/instructor` with its registry login opened from the keyboard: it gives the instructor's
+/// `docker login` command.
+async fn open_registry_login(c: &Client, server: &ServerProcess) {
+    c.goto(&server.url("/instructor")).await.expect("home");
+    let summary = css(c, ".registry-login summary").await;
+    summary
+        .send_keys(" ")
+        .await
+        .expect("the summary takes a key");
+    css(c, ".registry-login[open]").await;
+    let said = text_of(c, ".registry-login").await;
+    assert!(
+        said.contains("docker login 127.0.0.1:") && said.contains(" -u instructor-"),
+        "{said}"
+    );
+}
+
 async fn scroll_to(c: &Client, selector: &str) {
     c.execute(
         "document.querySelector(arguments[0]).scrollIntoView();",
@@ -408,6 +425,9 @@ async fn the_instructor_reads_attempts_oldest_first_on_desktop_and_phone() {
     let sides = text_of(&teacher, ".compare-sides").await;
     assert!(sides.find("Before: attempt #1") < sides.find("After: attempt #3"));
     assert_eq!(count(&teacher, ".diff-line.removed").await, 0);
+    // The instructor's own registry login, under their cohorts.
+    open_registry_login(&teacher, &server).await;
+    save_screenshot(&teacher, "people-instructor-home.png").await;
     teacher.close().await.expect("close");
 
     // 390 px wide: the record, the comparison and /me fit without scrolling sideways.
@@ -427,6 +447,9 @@ async fn the_instructor_reads_attempts_oldest_first_on_desktop_and_phone() {
     css(&phone, ".compare-side").await;
     assert_no_horizontal_overflow(&phone, "the compare page at 390 px").await;
     save_screenshot(&phone, "people-compare-phone.png").await;
+    open_registry_login(&phone, &server).await;
+    assert_no_horizontal_overflow(&phone, "the instructor's home at 390 px").await;
+    save_screenshot(&phone, "people-instructor-home-phone.png").await;
     phone.close().await.expect("close");
 
     // The learner's /me: a list of exercises, and a resume link to copy.
