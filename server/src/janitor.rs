@@ -125,6 +125,9 @@ pub async fn sweep_images(
             if at == i64::MAX {
                 continue; // a running build's
             }
+            if crate::engine::image::named_outside_layerlab(image.tags()) {
+                continue; // being pushed, or the base of a build (its untagged names went)
+            }
             if docker.remove_image(&image.id).await.is_ok() {
                 tracing::info!(image = %image.id, "janitor: over the kept-images budget, removed the oldest");
                 total = total.saturating_sub(image.unique_bytes());
@@ -160,6 +163,30 @@ async fn remove_interrupted_steps(docker: &Client, store: &Store, builds: &[Stri
 /// engine answers remove those builds' images and every container of ours (none can be
 /// running yet). Then sweep every `--janitor-every` seconds ([`SWEEP_EVERY`] by default). Runs in the background: an engine that
 /// is down does not stop the server from starting.
+/// Take off the names other than layerlab's own that this installation's images carry: a
+/// push or a pull for a build names an image in the registry's name until it ends, so any such
+/// name at start was left by a run that was stopped mid-way (and would keep its image from
+/// ever being cleaned up).
+async fn untag_registry_names(docker: &crate::engine::Client, instance: &str) -> usize {
+    let label = format!("{INSTANCE_LABEL}={instance}");
+    let Some(images) = docker.images_labelled(&label).await else {
+        return 0;
+    };
+    let mut untagged = 0;
+    for image in images {
+        for tag in image
+            .tags
+            .iter()
+            .filter(|t| crate::engine::image::named_outside_layerlab(std::slice::from_ref(t)))
+        {
+            if docker.untag(tag).await.is_ok() {
+                untagged += 1;
+            }
+        }
+    }
+    untagged
+}
+
 pub async fn start(
     store: Store,
     engine: Arc<Engine>,
@@ -177,11 +204,19 @@ pub async fn start(
     tokio::spawn(async move {
         let mut pending = interrupted;
         let mut old_network_checked = false;
+        let mut first_pass = true;
         loop {
             if let Ok(docker) = engine.client().await {
                 if !old_network_checked {
                     remove_old_probe_network(&docker).await;
                     old_network_checked = true;
+                }
+                // Before any push or build of this run can name an image so.
+                if std::mem::take(&mut first_pass) {
+                    let untagged = untag_registry_names(&docker, &store.instance).await;
+                    if untagged > 0 {
+                        tracing::info!("janitor: took off {untagged} registry name(s) an earlier run's pushes or pulls left on images");
+                    }
                 }
                 let active = builds.active_ids();
                 let swept = Swept {

@@ -670,20 +670,16 @@ impl Builds {
             return;
         };
         for image in images {
-            // Only layerlab's own names: a push in flight names the image in the registry's for
-            // a moment (and then takes that name off itself).
-            let old_tags: Vec<&String> = image
-                .tags
-                .iter()
-                .filter(|t| *t != keep_tag && t.starts_with("layerlab/"))
-                .collect();
-            if image.id == keep {
-                for tag in old_tags {
-                    let _ = docker.untag(tag).await;
+            match superseded(&image.id, &image.tags, keep, keep_tag) {
+                Superseded::Untag(old_tags) => {
+                    for tag in old_tags {
+                        let _ = docker.untag(tag).await;
+                    }
                 }
-            } else {
-                if let Err(e) = docker.remove_image(&image.id).await {
-                    tracing::debug!(image = %image.id, "could not remove a superseded image: {e}");
+                Superseded::Remove => {
+                    if let Err(e) = docker.remove_image(&image.id).await {
+                        tracing::debug!(image = %image.id, "could not remove a superseded image: {e}");
+                    }
                 }
             }
         }
@@ -708,6 +704,40 @@ impl Builds {
             }
             Err(e) => tracing::warn!("could not list earlier stage images: {e}"),
         }
+    }
+}
+
+/// What becomes of an image of the learner's earlier builds of an exercise once a newer one
+/// is kept.
+#[derive(Debug, PartialEq)]
+pub(super) enum Superseded<'a> {
+    /// Take off these names of layerlab's (the image goes with its last name).
+    Untag(Vec<&'a String>),
+    /// Remove the image.
+    Remove,
+}
+
+/// The image `id` named `tags`, when the build kept is `keep` (tagged `keep_tag`): the kept
+/// image loses only its older names; an image that also has a name of the registry's (a push
+/// in flight names it so for a moment, and a build pulling the learner's own push too) loses
+/// only layerlab's names, so that the push or the build using it is not cut short, and goes
+/// when that name is taken off; any other is removed.
+pub(super) fn superseded<'a>(
+    id: &str,
+    tags: &'a [String],
+    keep: &str,
+    keep_tag: &str,
+) -> Superseded<'a> {
+    let ours = |t: &&String| t.starts_with("layerlab/");
+    let old_tags: Vec<&String> = tags
+        .iter()
+        .filter(ours)
+        .filter(|t| *t != keep_tag)
+        .collect();
+    if id == keep || crate::engine::image::named_outside_layerlab(tags) {
+        Superseded::Untag(old_tags)
+    } else {
+        Superseded::Remove
     }
 }
 
@@ -773,5 +803,39 @@ pub(super) fn run_plan(exercise: Option<&Exercise>, config: &ImageConfigFacts) -
             probe: None,
             stop: None,
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{superseded, Superseded};
+
+    #[test]
+    fn an_image_a_push_or_a_build_still_names_is_not_removed_under_it() {
+        let tags = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        let keep_tag = "layerlab/a:new";
+        // An older image with only layerlab's names goes.
+        let old = tags(&["layerlab/a:old"]);
+        assert_eq!(
+            superseded("sha256:old", &old, "sha256:new", keep_tag),
+            Superseded::Remove
+        );
+        let none = tags(&["<none>:<none>"]);
+        assert_eq!(
+            superseded("sha256:old", &none, "sha256:new", keep_tag),
+            Superseded::Remove
+        );
+        // One being pushed (or pulled for a build) loses only layerlab's names.
+        let pushing = tags(&["layerlab/a:old", "127.0.0.1:5100/learner-1/app:1"]);
+        assert_eq!(
+            superseded("sha256:old", &pushing, "sha256:new", keep_tag),
+            Superseded::Untag(vec![&pushing[0]])
+        );
+        // The kept image loses its older names only.
+        let kept = tags(&["layerlab/a:old", keep_tag, "127.0.0.1:5100/learner-1/app:1"]);
+        assert_eq!(
+            superseded("sha256:new", &kept, "sha256:new", keep_tag),
+            Superseded::Untag(vec![&kept[0]])
+        );
     }
 }

@@ -524,6 +524,15 @@ pub struct ImageInfo {
     pub layers: Vec<String>,
 }
 
+/// Whether an image has a name other than layerlab's own (`layerlab/…`): a push in flight
+/// names it in the registry's name for a moment, and so does a build pulling the learner's own
+/// push. Clean-ups take off only layerlab's names of such an image, never the image, so that
+/// the push or the build is not cut short; it goes when that other name is taken off.
+pub fn named_outside_layerlab(tags: &[String]) -> bool {
+    tags.iter()
+        .any(|t| !t.starts_with("layerlab/") && t.as_str() != "<none>:<none>")
+}
+
 impl Client {
     /// Remove `reference` (a tag or an ID), even if a stopped container uses it. Removing a tag
     /// of an image that has others only untags it.

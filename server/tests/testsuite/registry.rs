@@ -1440,3 +1440,86 @@ async fn a_pushed_image_pulled_back_from_the_registry_runs_and_passes_the_run_ch
         "{check}"
     );
 }
+
+/// A newer build of the same exercise does not remove the image a push of an earlier build
+/// still names in the registry's name (which would cut the push short): it takes off only
+/// layerlab's names, and the image goes when the push takes its own name off.
+#[tokio::test]
+async fn a_newer_build_leaves_an_image_being_pushed_to_its_push() {
+    let mut learner = TestClient::new(LOCAL_ENGINE).await;
+    let build = |text: &'static str| {
+        format!("FROM busybox\nRUN echo {text} > /said\nCMD [\"cat\", \"/said\"]\n")
+    };
+    let first = build("first");
+    let (older, _) = learner.build(None, &[("Dockerfile", first.as_str())]).await;
+    assert_eq!(older["status"], "succeeded", "{older}");
+    let older_id = older["image"]["id"].as_str().expect("image id").to_string();
+    // The name a push gives the image while it pushes it.
+    let pushing = "127.0.0.1:5999/learner-000000000000/app:1";
+    let cli = Cli::new();
+    cli.ok(&["tag", &older_id, pushing]);
+
+    let second = build("second");
+    let (newer, _) = learner
+        .build(None, &[("Dockerfile", second.as_str())])
+        .await;
+    assert_eq!(newer["status"], "succeeded", "{newer}");
+    assert_ne!(newer["image"]["id"], older["image"]["id"]);
+    // The older image's names are tidied just after the newer build's result.
+    let only_the_push = format!("[\"{pushing}\"]");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let tags = cli.ok(&[
+            "image",
+            "inspect",
+            "--format",
+            "{{json .RepoTags}}",
+            &older_id,
+        ]);
+        if tags.trim() == only_the_push {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the image being pushed stays, with only the push's name: {tags}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    cli.ok(&["rmi", pushing]);
+    let (still_there, said) = cli.run(&["image", "inspect", &older_id]);
+    assert!(!still_there, "it goes with the push's name: {said}");
+    let newer_id = newer["image"]["id"].as_str().expect("image id");
+    cli.ok(&["image", "inspect", newer_id]);
+}
+
+/// A server killed mid-push leaves the build's image named in the registry's name (the push
+/// takes it off only when it ends). That name would keep the image from every clean-up, so
+/// the next start takes it off, and only it: layerlab's own name stays.
+#[tokio::test]
+async fn a_name_a_killed_push_left_is_taken_off_at_the_next_start() {
+    let server = ServerProcess::start(LOCAL_ENGINE);
+    let cookie = support::start_learner(&server.base_url).await;
+    let built = support::build_on(
+        &server.base_url,
+        &cookie,
+        "FROM busybox\nRUN echo left-behind > /said\nCMD [\"cat\", \"/said\"]\n",
+    )
+    .await;
+    assert_eq!(built["status"], "succeeded", "{built}");
+    let image = built["image"]["id"].as_str().expect("image id").to_string();
+    let left = "127.0.0.1:5999/learner-000000000000/app:1";
+    let cli = Cli::new();
+    cli.ok(&["tag", &image, left]);
+    let server = server.restart(LOCAL_ENGINE);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let tags = cli.ok(&["image", "inspect", "--format", "{{json .RepoTags}}", &image]);
+        if !tags.contains(left) {
+            assert!(tags.contains("layerlab/playground:"), "{tags}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the name is still there: {tags}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    drop(server);
+}
