@@ -31,6 +31,46 @@ async fn fresh_image(learner: &mut Learner, nonce: usize) -> String {
     panic!("the build's events ended without `done`");
 }
 
+/// Build `dockerfile` through the API; the seconds until its `done` (which must succeed).
+async fn timed_build(learner: &mut Learner, dockerfile: String) -> f64 {
+    let started = Instant::now();
+    let mut events = learner
+        .submit(&[("Dockerfile".to_string(), dockerfile)])
+        .await;
+    while let Some(event) = events.next().await {
+        if event.name == "done" {
+            assert_eq!(event.data["status"], "succeeded", "{:#}", event.data);
+            return started.elapsed().as_secs_f64();
+        }
+    }
+    panic!("the build's events ended without `done`");
+}
+
+/// `docker build` (the classic builder, as layerlab's) of `dockerfile` given on stdin, tagged
+/// `tag`.
+fn cli_build(config: &std::path::Path, dockerfile: &str, tag: &str) {
+    use std::io::Write;
+    let mut child = Command::new("docker")
+        .arg("--config")
+        .arg(config)
+        .args(["build", "-q", "-t", tag, "-"])
+        .env("DOCKER_BUILDKIT", "0")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("docker build");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(dockerfile.as_bytes())
+        .expect("the Dockerfile");
+    assert!(
+        child.wait().expect("docker build").success(),
+        "docker build"
+    );
+}
+
 /// Push build `build` as `typed` through the API; the seconds until its `done`.
 async fn api_push(learner: &mut Learner, build: &str, typed: &str) -> f64 {
     let started = Instant::now();
@@ -137,6 +177,30 @@ pub async fn run() -> Vec<Figure> {
         ratios.push(api / cli);
     }
 
+    // Pull back: a build FROM each push, which the engine pulls from the registry with the
+    // learner's login (a newer build has removed the image from the engine), beside the
+    // docker CLI pulling the other push of the run, then building and running the same.
+    let _ = fresh_image(&mut learner, 999).await;
+    let mut pull_ratios = Vec::new();
+    let mut pull_api = Vec::new();
+    let mut pull_cli = Vec::new();
+    for run in 1..=RUNS {
+        let ours = format!("{address}/{handle}/bench:api-{run}");
+        let api = timed_build(&mut learner, format!("FROM {ours}\nCMD [\"true\"]\n")).await;
+        let theirs = format!("{address}/{handle}/bench:cli-{run}");
+        let dockerfile = format!("FROM {theirs}\nCMD [\"true\"]\n");
+        let tag = format!("bench-pulled:{run}");
+        let started = Instant::now();
+        docker(config.path(), &["pull", "-q", &theirs]);
+        cli_build(config.path(), &dockerfile, &tag);
+        docker(config.path(), &["run", "--rm", &tag]);
+        let cli = started.elapsed().as_secs_f64();
+        docker(config.path(), &["rmi", &tag, &theirs]);
+        pull_api.push(api * 1000.0);
+        pull_cli.push(cli * 1000.0);
+        pull_ratios.push(api / cli);
+    }
+
     // Every tag deleted, then the garbage collected: what the namespace still holds.
     let view: serde_json::Value =
         serde_json::from_slice(&learner.page("/api/v1/registry").await).expect("JSON");
@@ -173,6 +237,17 @@ pub async fn run() -> Vec<Figure> {
         .goal(Goal::AtMost(1.1)),
         Figure::new("registry", "push through layerlab (until done)", " ms").samples(api_secs),
         Figure::new("registry", "push with the docker CLI", " ms").samples(cli_secs),
+        Figure::new(
+            "registry",
+            "build FROM an own push not on the engine (pull, build, run): layerlab ÷ docker pull + build + run",
+            "×",
+        )
+        .samples(pull_ratios)
+        .goal(Goal::AtMost(1.1)),
+        Figure::new("registry", "pull, build and run through layerlab (until done)", " ms")
+            .samples(pull_api),
+        Figure::new("registry", "docker pull, docker build, docker run --rm", " ms")
+            .samples(pull_cli),
         Figure::new("registry", "embedded registry start-up", " ms").samples(startup),
         Figure::new(
             "registry",
