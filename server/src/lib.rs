@@ -7,6 +7,7 @@ pub mod auth;
 pub mod builds;
 pub mod cohort;
 pub mod config;
+pub mod console;
 pub mod course;
 pub mod engine;
 pub mod exercise;

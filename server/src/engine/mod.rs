@@ -14,6 +14,7 @@ pub mod image;
 pub mod layers;
 mod netns;
 pub mod push;
+pub mod relay;
 pub mod run;
 pub mod seed;
 

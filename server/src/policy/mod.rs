@@ -17,6 +17,7 @@
 //! After the build, the image's layers must start with those of the image its last stage
 //! was approved to start from.
 
+pub mod api;
 pub mod archive;
 pub mod dockerfile;
 pub mod expand;

@@ -10,6 +10,7 @@ mod browser_people;
 mod browser_registry;
 mod browser_workbench;
 mod builds;
+mod console;
 mod course;
 mod edge;
 mod engine_facts;

@@ -1,0 +1,280 @@
+//! The Docker API as a learner's docker CLI speaks it to layerlab's policy proxy (the docker
+//! console's door to the engine): which calls go through, each scoped to the learner's own
+//! objects, and the words of every refusal, which the CLI prints as the daemon's.
+//!
+//! This is the table; [`crate::console::proxy`] applies it on the wire. A call not in it is
+//! refused. So far the table holds what reads: `docker version`, `ps`, `images`, and
+//! `inspect`/`logs`/`top` of the learner's own containers; creating, starting, building and
+//! pushing come with the console's toolbox, each through the workbench's own checks.
+
+/// Whose slice of the engine a proxy shows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Scope {
+    /// The learner's id: their containers and images carry it as
+    /// [`crate::engine::builder::OWNER_LABEL`].
+    pub owner: String,
+}
+
+/// What becomes of one call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// Send it to the engine with this path and query.
+    Forward(String),
+    /// Send it once `container` (a name, an id or an id's start, as typed) names one of the
+    /// learner's own containers: `before` + its full id + `after` is the path to send.
+    OwnContainer {
+        container: String,
+        before: String,
+        after: String,
+    },
+    /// Answer `status` with `message` (`{"message": …}`, which the CLI prints).
+    Refuse { status: u16, message: String },
+}
+
+/// The API version prefix a client may put first (`/v1.41`), if any, and the rest.
+fn without_version(path: &str) -> (&str, &str) {
+    if let Some(rest) = path.strip_prefix("/v") {
+        let end = rest.find('/').unwrap_or(rest.len());
+        let version = &rest[..end];
+        let numeric = !version.is_empty()
+            && version.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+            && version.contains('.');
+        if numeric {
+            return (&path[..end + 2], &path[end + 2..]);
+        }
+    }
+    ("", path)
+}
+
+/// The decision for `method` on `path_and_query` (`/v1.41/containers/json?all=1`) in `scope`.
+pub fn decide(method: &str, path_and_query: &str, scope: &Scope) -> Decision {
+    let (path, query) = path_and_query
+        .split_once('?')
+        .map_or((path_and_query, ""), |(p, q)| (p, q));
+    let (version, rest) = without_version(path);
+    let segments: Vec<&str> = rest.trim_start_matches('/').split('/').collect();
+    let reads = method == "GET" || method == "HEAD";
+    match segments.as_slice() {
+        ["_ping"] if reads => Decision::Forward(path_and_query.to_string()),
+        ["version"] if reads => Decision::Forward(path_and_query.to_string()),
+        ["containers", "json"] | ["images", "json"] if reads => {
+            match with_owner_filter(query, &scope.owner) {
+                Ok(query) => Decision::Forward(format!("{path}?{query}")),
+                Err(message) => Decision::Refuse {
+                    status: 400,
+                    message,
+                },
+            }
+        }
+        ["containers", container, what @ ("json" | "logs" | "top")] if reads => {
+            Decision::OwnContainer {
+                container: percent_decoded(container),
+                before: format!("{version}/containers/"),
+                after: format!("/{what}{}", if query.is_empty() { String::new() } else { format!("?{query}") }),
+            }
+        }
+        _ => Decision::Refuse {
+            status: 403,
+            message: format!(
+                "layerlab: this workshop's console does not forward {method} {rest} to the engine. So far it answers docker version, ps, images, and inspect, logs and top of your own containers."
+            ),
+        },
+    }
+}
+
+/// `query` with the learner's owner label added to its `filters` (the engine then lists only
+/// what carries it), whatever else it filters on; or why the filters cannot be read.
+fn with_owner_filter(query: &str, owner: &str) -> Result<String, String> {
+    let owner_label = format!("{}={owner}", crate::engine::builder::OWNER_LABEL);
+    let mut pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    let mut filters = serde_json::Map::new();
+    if let Some(given) = pairs.iter().find(|(k, _)| k == "filters") {
+        let parsed: serde_json::Value = serde_json::from_str(&given.1)
+            .map_err(|e| format!("layerlab: the filters are not JSON: {e}"))?;
+        let serde_json::Value::Object(map) = parsed else {
+            return Err("layerlab: the filters must be a JSON object".into());
+        };
+        filters = map;
+    }
+    // Every filter in the form the engine reads first (`{"name": {"web": true}}`; a list is
+    // the older form, and the two cannot be mixed in one request), with the owner's label
+    // among the labels, all of which the engine requires.
+    let mut normal = serde_json::Map::new();
+    for (key, value) in filters {
+        let values: serde_json::Map<String, serde_json::Value> = match value {
+            serde_json::Value::Array(list) => list
+                .into_iter()
+                .map(|v| match v {
+                    serde_json::Value::String(v) => Ok((v, serde_json::Value::Bool(true))),
+                    _ => Err(format!("layerlab: the {key} filter must hold text")),
+                })
+                .collect::<Result<_, _>>()?,
+            serde_json::Value::Object(map) => map,
+            _ => return Err(format!("layerlab: the {key} filter must be a list")),
+        };
+        normal.insert(key, serde_json::Value::Object(values));
+    }
+    let labels = normal
+        .entry("label")
+        .or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
+    if let serde_json::Value::Object(labels) = labels {
+        labels.insert(owner_label, serde_json::Value::Bool(true));
+    }
+    let filters = normal;
+    pairs.retain(|(k, _)| k != "filters");
+    pairs.push((
+        "filters".into(),
+        serde_json::Value::Object(filters).to_string(),
+    ));
+    Ok(form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish())
+}
+
+/// A path segment as the CLI percent-encoded it.
+fn percent_decoded(segment: &str) -> String {
+    form_urlencoded::parse(format!("x={}", segment.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scope() -> Scope {
+        Scope {
+            owner: "abc".into(),
+        }
+    }
+
+    fn filters_of(decision: &Decision) -> serde_json::Value {
+        let Decision::Forward(path) = decision else {
+            panic!("forwarded: {decision:?}");
+        };
+        let query = path.split_once('?').expect("a query").1;
+        let filters = form_urlencoded::parse(query.as_bytes())
+            .find(|(k, _)| k == "filters")
+            .expect("filters")
+            .1;
+        serde_json::from_str(&filters).expect("JSON")
+    }
+
+    #[test]
+    fn lists_carry_the_owners_label_whatever_the_cli_filters_on() {
+        let owner = "org.layerlab.owner=abc";
+        let plain = decide("GET", "/v1.41/containers/json?all=1", &scope());
+        assert_eq!(
+            filters_of(&plain)["label"],
+            serde_json::json!({ owner: true })
+        );
+        if let Decision::Forward(path) = &plain {
+            assert!(path.starts_with("/v1.41/containers/json?all=1&"), "{path}");
+        }
+        // The learner's own label filter, and one trying to widen it: both narrow it more.
+        let theirs = r#"{"label":["tier=web"],"status":["running"]}"#;
+        let query = form_urlencoded::Serializer::new(String::new())
+            .append_pair("filters", theirs)
+            .finish();
+        let decided = decide("GET", &format!("/containers/json?{query}"), &scope());
+        let filters = filters_of(&decided);
+        assert_eq!(
+            filters["label"],
+            serde_json::json!({"tier=web": true, owner: true})
+        );
+        assert_eq!(filters["status"], serde_json::json!({"running": true}));
+        // The CLI's own form, and an owner label naming someone else (the engine then
+        // requires both, so nothing matches).
+        let older = r#"{"label":{"org.layerlab.owner=someone-else":true}}"#;
+        let query = form_urlencoded::Serializer::new(String::new())
+            .append_pair("filters", older)
+            .finish();
+        let decided = decide("GET", &format!("/v1.41/images/json?{query}"), &scope());
+        assert_eq!(
+            filters_of(&decided)["label"],
+            serde_json::json!({"org.layerlab.owner=someone-else": true, owner: true})
+        );
+        // Two `filters` parameters cannot smuggle one past (the engine reads the first):
+        // both are replaced by ours.
+        let decided = decide(
+            "GET",
+            "/containers/json?filters=%7B%7D&filters=%7B%7D",
+            &scope(),
+        );
+        let Decision::Forward(path) = decided else {
+            panic!("forwarded")
+        };
+        assert_eq!(path.matches("filters=").count(), 1, "{path}");
+        for bad in [
+            "filters=nope",
+            "filters=%5B%5D",
+            "filters=%7B%22label%22%3A1%7D",
+        ] {
+            assert!(
+                matches!(
+                    decide("GET", &format!("/containers/json?{bad}"), &scope()),
+                    Decision::Refuse { status: 400, .. }
+                ),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_container_is_reached_only_through_the_learners_own() {
+        assert_eq!(
+            decide("GET", "/v1.41/containers/web/json", &scope()),
+            Decision::OwnContainer {
+                container: "web".into(),
+                before: "/v1.41/containers/".into(),
+                after: "/json".into(),
+            }
+        );
+        assert_eq!(
+            decide("GET", "/containers/3f2a/logs?stdout=1&tail=5", &scope()),
+            Decision::OwnContainer {
+                container: "3f2a".into(),
+                before: "/containers/".into(),
+                after: "/logs?stdout=1&tail=5".into(),
+            }
+        );
+    }
+
+    #[test]
+    fn everything_else_is_refused_with_words_the_cli_prints() {
+        for (method, path) in [
+            ("POST", "/v1.41/containers/create"),
+            ("DELETE", "/v1.41/containers/web"),
+            ("POST", "/v1.41/containers/web/exec"),
+            ("POST", "/v1.41/build"),
+            ("GET", "/v1.41/info"),
+            ("GET", "/v1.41/containers/web/export"),
+            ("GET", "/v1.41/containers/web/archive"),
+            ("POST", "/v1.41/images/create"),
+            ("GET", "/v1.41/volumes"),
+            ("POST", "/_ping"),
+            ("GET", "/v1.41/containers/json/extra"),
+            ("GET", "/v1.41/../containers/json"),
+            ("GET", "/vX.1/containers/json"),
+        ] {
+            match decide(method, path, &scope()) {
+                Decision::Refuse { status, message } => {
+                    assert_eq!(status, 403, "{method} {path}");
+                    assert!(message.starts_with("layerlab: "), "{message}");
+                }
+                other => panic!("{method} {path}: {other:?}"),
+            }
+        }
+        assert_eq!(
+            decide("HEAD", "/_ping", &scope()),
+            Decision::Forward("/_ping".into())
+        );
+        assert_eq!(
+            decide("GET", "/v1.41/version", &scope()),
+            Decision::Forward("/v1.41/version".into())
+        );
+    }
+}
