@@ -565,8 +565,12 @@ impl Builds {
     /// exercise, so a rebuild still hits the cache) and which installation made it (its
     /// janitor removes only its own).
     pub(super) fn image_labels(&self, attempt: &str) -> HashMap<String, String> {
+        // (The owner too, whose docker console lists the image; the engine's labels win over
+        // a Dockerfile's `LABEL` of the same name.)
+        let owner = attempt.split('/').next().unwrap_or_default();
         HashMap::from([
             (engine_build::ATTEMPT_LABEL.to_string(), attempt.to_string()),
+            (engine_build::OWNER_LABEL.to_string(), owner.to_string()),
             (
                 engine_build::INSTANCE_LABEL.to_string(),
                 self.store.instance.clone(),

@@ -5,6 +5,7 @@
 
 use crate::engine::Engine;
 use crate::policy::api::{decide, Decision, Scope};
+use crate::policy::container::ContainerLimits;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
@@ -15,7 +16,11 @@ struct Door {
     scope: Scope,
     engine: Arc<Engine>,
     socket: PathBuf,
+    limits: ContainerLimits,
 }
+
+/// The largest container configuration read (the CLI sends a few KiB).
+const MAX_CREATE_BYTES: usize = 256 * 1024;
 
 /// A running proxy: its socket is removed and its task stopped when this is dropped.
 pub struct Proxy {
@@ -33,7 +38,12 @@ impl Drop for Proxy {
 impl Proxy {
     /// Serve `scope`'s slice of `engine` on a new Unix socket at `path` (readable and writable
     /// by this user only). The engine must be on this host's Unix socket.
-    pub fn start(path: &Path, scope: Scope, engine: Arc<Engine>) -> anyhow::Result<Self> {
+    pub fn start(
+        path: &Path,
+        scope: Scope,
+        engine: Arc<Engine>,
+        limits: ContainerLimits,
+    ) -> anyhow::Result<Self> {
         let socket = crate::engine::relay::socket_of(engine.host()).ok_or_else(|| {
             anyhow::anyhow!(
                 "the docker console needs the engine on this host's Unix socket, not {}",
@@ -52,6 +62,7 @@ impl Proxy {
             scope,
             engine,
             socket,
+            limits,
         });
         let app = axum::Router::new().fallback(relay).with_state(door);
         let task = tokio::spawn(async move {
@@ -90,6 +101,12 @@ async fn relay(State(door): State<Arc<Door>>, request: Request) -> Response {
     let path = match decide(&method, &asked, &door.scope) {
         Decision::Forward(path) => path,
         Decision::Refuse { status, message } => return refusal(status, message),
+        Decision::Create { path, name } => {
+            return match created(&door, request, &path, name.as_deref()).await {
+                Ok(answer) => answer,
+                Err((status, message)) => refusal(status, message),
+            }
+        }
         Decision::OwnContainer {
             container,
             before,
@@ -104,7 +121,11 @@ async fn relay(State(door): State<Arc<Door>>, request: Request) -> Response {
                     )
                 }
             };
-            match client.own_container(&door.scope.owner, &container).await {
+            let engine_name = door.scope.engine_name(&container);
+            match client
+                .own_container(&door.scope.owner, &container, &engine_name)
+                .await
+            {
                 Ok(Some(id)) => format!("{before}{id}{after}"),
                 Ok(None) => return refusal(404, format!("No such container: {container}")),
                 Err(e) => {
@@ -125,4 +146,108 @@ async fn relay(State(door): State<Arc<Door>>, request: Request) -> Response {
         Ok(answer) => answer.map(Body::new),
         Err(e) => refusal(503, format!("layerlab: {e}")),
     }
+}
+
+/// `POST /containers/create`: the container as the policy lets it be made, from an image the
+/// learner may run, sharing namespaces only with their own containers, under their own name;
+/// the engine's answer, or the refusal.
+async fn created(
+    door: &Door,
+    request: Request,
+    path: &str,
+    name: Option<&str>,
+) -> Result<Response, (u16, String)> {
+    let (mut parts, body) = request.into_parts();
+    let body = axum::body::to_bytes(body, MAX_CREATE_BYTES)
+        .await
+        .map_err(|_| {
+            (
+                413,
+                "layerlab: the container's configuration is too large".to_string(),
+            )
+        })?;
+    let scope = &door.scope;
+    let mut create =
+        crate::policy::container::create(&body, &scope.owner, &scope.instance, &door.limits)
+            .map_err(|message| (403, message))?;
+    let unreachable = |e: String| {
+        (
+            503,
+            format!("layerlab: the Docker engine cannot be reached: {e}"),
+        )
+    };
+    let client = door.engine.client().await.map_err(unreachable)?;
+    // The image: one of the course's base images, or one of the learner's own.
+    let image = create.body["Image"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let named = if image.contains(':') || image.contains('@') {
+        image.clone()
+    } else {
+        format!("{image}:latest")
+    };
+    let base = scope.base_images.contains(&named);
+    if !base {
+        let info = client
+            .image_info(&image)
+            .await
+            .map_err(|f| unreachable(f.message))?;
+        let own = info.is_some_and(|i| {
+            let attempt = i.labels.get(crate::engine::builder::ATTEMPT_LABEL);
+            let instance = i.labels.get(crate::engine::builder::INSTANCE_LABEL);
+            attempt.and_then(|a| a.split('/').next()) == Some(scope.owner.as_str())
+                && instance == Some(&scope.instance)
+        });
+        if !own {
+            // (Not 404: the CLI would take it for a missing image and try to pull it.)
+            return Err((
+                403,
+                format!(
+                    "No such image: {image} (layerlab: the console runs the course's base images ({}) and images you built)",
+                    scope.base_images.join(", ")
+                ),
+            ));
+        }
+    }
+    // Namespaces shared with a container: only one of the learner's own, by its full id.
+    for (field, typed) in std::mem::take(&mut create.joins) {
+        let id = client
+            .own_container(&scope.owner, &typed, &scope.engine_name(&typed))
+            .await
+            .map_err(unreachable)?
+            .ok_or_else(|| (400, format!("No such container: {typed}")))?;
+        create.body["HostConfig"][field] = serde_json::Value::String(format!("container:{id}"));
+    }
+    let target = match name {
+        Some(name) => format!(
+            "{path}?{}",
+            form_urlencoded::Serializer::new(String::new())
+                .append_pair("name", &scope.engine_name(name))
+                .finish()
+        ),
+        None => path.to_string(),
+    };
+    let bytes = create.body.to_string().into_bytes();
+    parts.uri = target.parse().map_err(|_| {
+        (
+            400,
+            "layerlab: a path the engine would not read".to_string(),
+        )
+    })?;
+    parts.headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    parts
+        .headers
+        .insert(http::header::CONTENT_LENGTH, bytes.len().into());
+    parts.headers.remove(http::header::TRANSFER_ENCODING);
+    let answer = crate::engine::relay::send(
+        &door.socket,
+        http::Request::from_parts(parts, Body::from(bytes)),
+    )
+    .await
+    .map_err(|e| (503, format!("layerlab: {e}")))?;
+    Ok(answer.map(Body::new))
 }

@@ -40,10 +40,16 @@ pub async fn send(
 }
 
 impl Client {
-    /// The full id of `owner`'s container that `typed` names — its name, its id or the start
-    /// of its id, as `docker` accepts them — among `owner`'s containers only; `None` when no
-    /// container of theirs (or more than one) answers to it.
-    pub async fn own_container(&self, owner: &str, typed: &str) -> Result<Option<String>, String> {
+    /// The full id of `owner`'s container that `typed` names — its name (or `engine_name`,
+    /// what the engine calls the learner's name), its id or the start of its id, as `docker`
+    /// accepts them — among `owner`'s containers only; `None` when no container of theirs (or
+    /// more than one) answers to it.
+    pub async fn own_container(
+        &self,
+        owner: &str,
+        typed: &str,
+        engine_name: &str,
+    ) -> Result<Option<String>, String> {
         if typed.is_empty() {
             return Ok(None);
         }
@@ -66,10 +72,10 @@ impl Client {
             .iter()
             .filter(|c| {
                 id_of(c) == typed
-                    || c.names
-                        .iter()
-                        .flatten()
-                        .any(|n| n.trim_start_matches('/') == typed)
+                    || c.names.iter().flatten().any(|n| {
+                        let n = n.trim_start_matches('/');
+                        n == typed || n == engine_name
+                    })
             })
             .map(id_of)
             .collect();

@@ -3,9 +3,10 @@
 //! objects, and the words of every refusal, which the CLI prints as the daemon's.
 //!
 //! This is the table; [`crate::console::proxy`] applies it on the wire. A call not in it is
-//! refused. So far the table holds what reads: `docker version`, `ps`, `images`, and
-//! `inspect`/`logs`/`top` of the learner's own containers; creating, starting, building and
-//! pushing come with the console's toolbox, each through the workbench's own checks.
+//! refused. So far the table holds `docker version`, `ps`, `images`; `inspect`, `logs`,
+//! `top`, `start`, `stop`, `kill`, `wait` and `rm` of the learner's own containers; and
+//! creating one (`run -d`) as [`crate::policy::container`] allows. Attaching, exec, building
+//! and pushing come with the console's toolbox.
 
 /// Whose slice of the engine a proxy shows.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -13,6 +14,18 @@ pub struct Scope {
     /// The learner's id: their containers and images carry it as
     /// [`crate::engine::builder::OWNER_LABEL`].
     pub owner: String,
+    /// The installation (its janitor cleans what carries it).
+    pub instance: String,
+    /// The course's base images (`busybox:1.35`), which any learner may run.
+    pub base_images: Vec<String>,
+}
+
+impl Scope {
+    /// What the engine calls the learner's container `name`: names are the engine's, so each
+    /// learner's get a prefix of their own (two learners can both have a `web`).
+    pub fn engine_name(&self, name: &str) -> String {
+        format!("{}-{name}", crate::registry::handle_of(&self.owner))
+    }
 }
 
 /// What becomes of one call.
@@ -27,6 +40,9 @@ pub enum Decision {
         before: String,
         after: String,
     },
+    /// Create a container: the body goes through [`crate::policy::container::create`], the
+    /// name (if any) gets the learner's prefix, and `path` is where to send it.
+    Create { path: String, name: Option<String> },
     /// Answer `status` with `message` (`{"message": …}`, which the CLI prints).
     Refuse { status: u16, message: String },
 }
@@ -67,17 +83,57 @@ pub fn decide(method: &str, path_and_query: &str, scope: &Scope) -> Decision {
             }
         }
         ["containers", container, what @ ("json" | "logs" | "top")] if reads => {
-            Decision::OwnContainer {
-                container: percent_decoded(container),
-                before: format!("{version}/containers/"),
-                after: format!("/{what}{}", if query.is_empty() { String::new() } else { format!("?{query}") }),
+            own_container(version, container, &format!("/{what}"), query)
+        }
+        ["containers", "create"] if method == "POST" => {
+            let name = form_urlencoded::parse(query.as_bytes())
+                .find(|(k, _)| k == "name")
+                .map(|(_, v)| v.into_owned())
+                .filter(|n| !n.is_empty());
+            if let Some(name) = &name {
+                let valid = name.len() <= 64
+                    && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+                    && name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+                if !valid {
+                    return Decision::Refuse {
+                        status: 400,
+                        message: format!("layerlab: “{name}” is not a container name (letters, digits, _ . -, at most 64)"),
+                    };
+                }
             }
+            Decision::Create {
+                path: format!("{version}/containers/create"),
+                name,
+            }
+        }
+        ["containers", container, what @ ("start" | "stop" | "kill" | "restart" | "wait" | "pause" | "unpause")]
+            if method == "POST" =>
+        {
+            own_container(version, container, &format!("/{what}"), query)
+        }
+        ["containers", container] if method == "DELETE" => {
+            own_container(version, container, "", query)
         }
         _ => Decision::Refuse {
             status: 403,
             message: format!(
-                "layerlab: this workshop's console does not forward {method} {rest} to the engine. So far it answers docker version, ps, images, and inspect, logs and top of your own containers."
+                "layerlab: this workshop's console does not forward {method} {rest} to the engine. So far it answers docker version, ps, images, run -d, start, stop, kill, rm, and inspect, logs and top of your own containers."
             ),
+        },
+    }
+}
+
+/// A call on one of the learner's containers: `<version>/containers/<its id><after>?<query>`.
+fn own_container(version: &str, container: &str, after: &str, query: &str) -> Decision {
+    Decision::OwnContainer {
+        container: percent_decoded(container),
+        before: format!("{version}/containers/"),
+        after: if query.is_empty() {
+            after.to_string()
+        } else {
+            format!("{after}?{query}")
         },
     }
 }
@@ -148,6 +204,8 @@ mod tests {
     fn scope() -> Scope {
         Scope {
             owner: "abc".into(),
+            instance: "i".into(),
+            base_images: vec!["busybox:latest".into()],
         }
     }
 
@@ -246,9 +304,12 @@ mod tests {
     #[test]
     fn everything_else_is_refused_with_words_the_cli_prints() {
         for (method, path) in [
-            ("POST", "/v1.41/containers/create"),
-            ("DELETE", "/v1.41/containers/web"),
             ("POST", "/v1.41/containers/web/exec"),
+            ("POST", "/v1.41/containers/web/attach"),
+            ("POST", "/v1.41/containers/web/update"),
+            ("POST", "/v1.41/containers/web/rename"),
+            ("POST", "/v1.41/containers/prune"),
+            ("GET", "/v1.41/containers/create"),
             ("POST", "/v1.41/build"),
             ("GET", "/v1.41/info"),
             ("GET", "/v1.41/containers/web/export"),

@@ -19,6 +19,7 @@
 
 pub mod api;
 pub mod archive;
+pub mod container;
 pub mod dockerfile;
 pub mod expand;
 

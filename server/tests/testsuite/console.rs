@@ -6,6 +6,7 @@ use crate::registry::Cli;
 use crate::support::LOCAL_ENGINE;
 use layerlab_server::console::proxy::Proxy;
 use layerlab_server::policy::api::Scope;
+use layerlab_server::policy::container::ContainerLimits;
 use std::sync::Arc;
 
 /// A container of `owner`'s as the console would make it (labelled with the owner), which
@@ -41,6 +42,27 @@ impl Drop for Containers {
     }
 }
 
+/// A proxy for `owner` on a socket in `dir`, with small limits.
+fn proxy_for(owner: &str, dir: &tempfile::TempDir) -> Proxy {
+    let engine = Arc::new(layerlab_server::engine::Engine::new(Some(LOCAL_ENGINE)));
+    Proxy::start(
+        &dir.path().join(format!("{owner}.sock")),
+        Scope {
+            owner: owner.to_string(),
+            instance: "console-test".into(),
+            base_images: vec!["busybox:latest".into()],
+        },
+        engine,
+        ContainerLimits {
+            memory_bytes: 64 << 20,
+            cpus: 0.25,
+            pids: 32,
+            log_max: "1m".into(),
+        },
+    )
+    .expect("the proxy starts")
+}
+
 /// The docker CLI talking to `proxy`.
 fn through(proxy: &Proxy, cli: &Cli, args: &[&str]) -> (bool, String) {
     let host = format!("unix://{}", proxy.path().display());
@@ -58,16 +80,8 @@ async fn each_learner_sees_and_reaches_only_their_own_containers_through_the_pro
     let alice_id = container_of(&alice, &alices, "hello from alice");
     let bob_id = container_of(&bob, &bobs, "hello from bob");
     let _cleanup = Containers(vec![alices.clone(), bobs.clone()]);
-    let engine = Arc::new(layerlab_server::engine::Engine::new(Some(LOCAL_ENGINE)));
     let dir = tempfile::tempdir().expect("a folder");
-    let proxy = Proxy::start(
-        &dir.path().join("alice.sock"),
-        Scope {
-            owner: alice.clone(),
-        },
-        engine,
-    )
-    .expect("the proxy starts");
+    let proxy = proxy_for(&alice, &dir);
     let cli = Cli::new();
     let ok = |args: &[&str]| {
         let (ok, said) = through(&proxy, &cli, args);
@@ -124,8 +138,6 @@ async fn each_learner_sees_and_reaches_only_their_own_containers_through_the_pro
     assert!(!images.contains("busybox"), "{images}");
     // What the console does not forward yet, refused with the policy's words.
     for args in [
-        vec!["rm", "-f", alices.as_str()],
-        vec!["run", "--rm", "busybox:latest", "true"],
         vec!["exec", alices.as_str(), "true"],
         vec!["info"],
         vec!["volume", "ls"],
@@ -145,4 +157,194 @@ async fn each_learner_sees_and_reaches_only_their_own_containers_through_the_pro
     let path = proxy.path().to_path_buf();
     drop(proxy);
     assert!(!path.exists());
+}
+
+/// What the engine says of a container, by `docker inspect --format`.
+fn engine_says(container: &str, format: &str) -> String {
+    let out = std::process::Command::new("docker")
+        .args(["inspect", "--format", format, container])
+        .output()
+        .expect("docker inspect");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// `docker run -d` through the proxy makes a container with layerlab's limits, labels and no
+/// network, named in the learner's own namespace of names; two learners can both have a
+/// `web`; each starts, stops and removes only their own; what reaches past the container is
+/// refused with the reason, and a refused run leaves nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_through_the_proxy_gets_layerlabs_limits_and_stays_the_learners() {
+    let nonce = uuid::Uuid::new_v4().simple().to_string();
+    let (alice, bob) = (
+        format!("alice{}", &nonce[..12]),
+        format!("bob{}", &nonce[..12]),
+    );
+    let dir = tempfile::tempdir().expect("a folder");
+    let (for_alice, for_bob) = (proxy_for(&alice, &dir), proxy_for(&bob, &dir));
+    let cli = Cli::new();
+    let as_alice = |args: &[&str]| through(&for_alice, &cli, args);
+    let as_bob = |args: &[&str]| through(&for_bob, &cli, args);
+    let alices_web = format!("{}-web", layerlab_server::registry::handle_of(&alice));
+    let bobs_web = format!("{}-web", layerlab_server::registry::handle_of(&bob));
+    let _cleanup = Containers(vec![alices_web.clone(), bobs_web.clone()]);
+
+    let (ok, said) = as_alice(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "busybox:latest",
+        "sleep",
+        "60",
+    ]);
+    assert!(ok, "{said}");
+    let (ok, said) = as_bob(&["run", "-d", "--name", "web", "busybox", "sleep", "60"]);
+    assert!(ok, "both may call theirs web: {said}");
+    // On the engine: limits, labels, isolation.
+    assert_eq!(
+        engine_says(&alices_web, "{{.HostConfig.Memory}}"),
+        (64 << 20).to_string()
+    );
+    assert_eq!(
+        engine_says(&alices_web, "{{.HostConfig.NanoCpus}}"),
+        "250000000"
+    );
+    assert_eq!(engine_says(&alices_web, "{{.HostConfig.PidsLimit}}"), "32");
+    assert_eq!(
+        engine_says(&alices_web, "{{.HostConfig.NetworkMode}}"),
+        "none"
+    );
+    assert_eq!(
+        engine_says(&alices_web, "{{.HostConfig.Privileged}}"),
+        "false"
+    );
+    assert_eq!(
+        engine_says(
+            &alices_web,
+            "{{index .Config.Labels \"org.layerlab.owner\"}}"
+        ),
+        alice
+    );
+    assert_eq!(engine_says(&alices_web, "{{.State.Running}}"), "true");
+
+    // Each reaches only their own web.
+    let (ok, _) = as_alice(&["stop", "-t", "1", "web"]);
+    assert!(ok);
+    assert_eq!(engine_says(&alices_web, "{{.State.Running}}"), "false");
+    assert_eq!(
+        engine_says(&bobs_web, "{{.State.Running}}"),
+        "true",
+        "bob's still runs"
+    );
+    let (ok, said) = as_alice(&["stop", &bobs_web]);
+    assert!(!ok && said.contains("No such container"), "{said}");
+    // (`rm -f` of a container the engine does not have succeeds quietly, as on a laptop.)
+    let (_, said) = as_alice(&["rm", "-f", &bobs_web]);
+    assert!(said.contains("No such container"), "{said}");
+    assert_eq!(engine_says(&bobs_web, "{{.State.Running}}"), "true");
+    let (ok, said) = as_alice(&["start", "web"]);
+    assert!(ok, "{said}");
+
+    // Sharing namespaces: with her own container only.
+    let (ok, said) = as_alice(&[
+        "run",
+        "-d",
+        "--name",
+        "side",
+        "--pid",
+        "container:web",
+        "--network",
+        "container:web",
+        "busybox",
+        "sleep",
+        "5",
+    ]);
+    assert!(ok, "{said}");
+    let side = format!("{}-side", layerlab_server::registry::handle_of(&alice));
+    let _cleanup_side = Containers(vec![side.clone()]);
+    let web_id = engine_says(&alices_web, "{{.Id}}");
+    assert_eq!(
+        engine_says(&side, "{{.HostConfig.PidMode}}"),
+        format!("container:{web_id}")
+    );
+    let (ok, said) = as_bob(&[
+        "run",
+        "-d",
+        "--pid",
+        &format!("container:{alices_web}"),
+        "busybox",
+        "true",
+    ]);
+    assert!(!ok && said.contains("No such container"), "{said}");
+
+    // Refused, with the reason, and nothing made.
+    let before = std::process::Command::new("docker")
+        .args([
+            "ps",
+            "-aq",
+            "--filter",
+            &format!("label=org.layerlab.owner={alice}"),
+        ])
+        .output()
+        .expect("docker ps")
+        .stdout;
+    for (args, words) in [
+        (vec!["--privileged"], "--privileged"),
+        (vec!["-v", "/:/host"], "a mount"),
+        (vec!["--mount", "type=bind,source=/,target=/h"], "a mount"),
+        (vec!["--pid", "host"], "--pid host"),
+        (vec!["--network", "host"], "--network host"),
+        (vec!["--cap-add", "SYS_ADMIN"], "--cap-add SYS_ADMIN"),
+        (vec!["--device", "/dev/kmsg"], "a device"),
+        (vec!["--security-opt", "seccomp=unconfined"], "SecurityOpt"),
+        (vec!["-p", "8080:80"], "publishing a port"),
+        (vec!["--restart", "always"], "--restart always"),
+        (vec!["--label", "org.layerlab.owner=someone"], ""),
+    ] {
+        let mut all = vec!["run", "-d"];
+        all.extend(args.iter().copied());
+        all.extend(["busybox", "true"]);
+        let (ok, said) = as_alice(&all);
+        if words.is_empty() {
+            // Allowed, but the label is layerlab's to set.
+            assert!(ok, "{said}");
+            let id = said.trim();
+            let _gone = Containers(vec![id.to_string()]);
+            assert_eq!(
+                engine_says(id, "{{index .Config.Labels \"org.layerlab.owner\"}}"),
+                alice
+            );
+            continue;
+        }
+        assert!(!ok, "docker run {args:?} is refused: {said}");
+        assert!(
+            said.contains("layerlab: ") && said.contains(words),
+            "{args:?}: {said}"
+        );
+    }
+    // An image that is neither the course's nor hers.
+    let (ok, said) = as_alice(&["run", "-d", "debian:bookworm", "true"]);
+    assert!(!ok && said.contains("No such image"), "{said}");
+    let after = std::process::Command::new("docker")
+        .args([
+            "ps",
+            "-aq",
+            "--filter",
+            &format!("label=org.layerlab.owner={alice}"),
+        ])
+        .output()
+        .expect("docker ps")
+        .stdout;
+    assert_eq!(before, after, "refused runs left no container");
+
+    // Removing: hers goes.
+    let (ok, said) = as_alice(&["rm", "-f", "web", "side"]);
+    assert!(ok, "{said}");
+    let (gone, _) = Cli::new().run(&["inspect", &alices_web]);
+    assert!(!gone);
 }
