@@ -125,8 +125,8 @@ pub async fn sweep_images(
             if at == i64::MAX {
                 continue; // a running build's
             }
-            if crate::engine::image::named_outside_layerlab(image.tags()) {
-                continue; // being pushed, or the base of a build (its untagged names went)
+            if docker.holds_any(image.tags()) {
+                continue; // being pushed, or the base of a build
             }
             if docker.remove_image(&image.id).await.is_ok() {
                 tracing::info!(image = %image.id, "janitor: over the kept-images budget, removed the oldest");
@@ -163,10 +163,20 @@ async fn remove_interrupted_steps(docker: &Client, store: &Store, builds: &[Stri
 /// engine answers remove those builds' images and every container of ours (none can be
 /// running yet). Then sweep every `--janitor-every` seconds ([`SWEEP_EVERY`] by default). Runs in the background: an engine that
 /// is down does not stop the server from starting.
-/// Take off the names other than layerlab's own that this installation's images carry: a
-/// push or a pull for a build names an image in the registry's name until it ends, so any such
-/// name at start was left by a run that was stopped mid-way (and would keep its image from
-/// ever being cleaned up).
+/// A name in a learner's namespace of a registry (`127.0.0.1:5100/learner-…/app:1`), as
+/// pushes and pulls of layerlab's put on images.
+fn is_registry_name(name: &str) -> bool {
+    let mut parts = name.splitn(3, '/');
+    let host = parts.next().unwrap_or_default();
+    let namespace = parts.next().unwrap_or_default();
+    (host.contains(':') || host.contains('.') || host == "localhost")
+        && namespace.starts_with("learner-")
+        && parts.next().is_some()
+}
+
+/// Take off the registry names this installation's images carry that no push or pull of
+/// this run holds: a push or a pull for a build names an image so until it ends, so any other
+/// was left by a run stopped mid-way.
 async fn untag_registry_names(docker: &crate::engine::Client, instance: &str) -> usize {
     let label = format!("{INSTANCE_LABEL}={instance}");
     let Some(images) = docker.images_labelled(&label).await else {
@@ -177,7 +187,7 @@ async fn untag_registry_names(docker: &crate::engine::Client, instance: &str) ->
         for tag in image
             .tags
             .iter()
-            .filter(|t| crate::engine::image::named_outside_layerlab(std::slice::from_ref(t)))
+            .filter(|t| is_registry_name(t) && !docker.holds_any(std::slice::from_ref(t)))
         {
             if docker.untag(tag).await.is_ok() {
                 untagged += 1;

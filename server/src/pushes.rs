@@ -342,7 +342,16 @@ impl Pushes {
                 Ok(done) => {
                     // The exercise's checks on the registry, judged again on what it holds now.
                     let log = |line: String| record.line(line);
-                    let checks = ports.builds.rejudge_pushed(&learner, &build_id, &log).await;
+                    // `name:tag` as the exercise's checks name it: without the namespace.
+                    let repository = target
+                        .repository
+                        .split_once('/')
+                        .map_or(target.repository.as_str(), |(_, name)| name);
+                    let pushed = format!("{repository}:{}", target.tag);
+                    let checks = ports
+                        .builds
+                        .rejudge_pushed(&learner, &build_id, &pushed, &log)
+                        .await;
                     record.finish(|v| {
                         v.status = PushStatus::Pushed;
                         v.digest = Some(done.digest);

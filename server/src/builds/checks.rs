@@ -513,14 +513,15 @@ impl Builds {
 }
 
 impl Builds {
-    /// After a push of the learner's build `id`: its exercise's `pushed` checks judged again
-    /// on what the registry holds now, the attempt kept with the new verdicts, and whoever
+    /// After a push of the learner's build `id` (as `pushed`, `name:tag` in their namespace):
+    /// its exercise's `pushed` checks judged again on what the registry holds now, the attempt kept with the new verdicts, and whoever
     /// follows the learner told. The checks as they now stand, or `None` when the exercise
     /// has no such check (or the attempt or the registry cannot be read: logged).
     pub async fn rejudge_pushed(
         &self,
         learner: &str,
         id: &str,
+        pushed: &str,
         log: &(dyn Fn(String) + Send + Sync),
     ) -> Option<Vec<CheckOutcome>> {
         let mut attempt = match self.store.attempt(id, learner).await {
@@ -549,10 +550,10 @@ impl Builds {
                 (n, tag)
             }) {
                 if tag.is(&image.id) {
-                    pulled_back = Some(
-                        self.pull_back_and_run(learner, id, exercise, &name, &tag, log)
-                            .await,
-                    );
+                    let may_run = name == pushed;
+                    pulled_back = self
+                        .pull_back_and_run(learner, id, exercise, &name, &tag, may_run, log)
+                        .await;
                 }
             }
         }

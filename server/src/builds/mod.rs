@@ -320,6 +320,12 @@ pub struct Builds {
     root_filesystems: tokio::sync::Mutex<HashMap<String, Arc<[u8]>>>,
     /// The class registry, which `pushed` checks read.
     registry: Arc<crate::registry::Registry>,
+    /// Builds whose push is being pulled back and run (`runs-when-pulled-back`).
+    pulling_back: Mutex<std::collections::HashSet<String>>,
+    /// What the last pull-backs found, by build and manifest digest: pushing the same image
+    /// again under the same name is judged without pulling and running it again.
+    pulled_back:
+        Mutex<std::collections::VecDeque<((String, String), crate::exercise::check::PulledBack)>>,
 }
 
 /// Layer reports kept in memory.
@@ -349,6 +355,8 @@ impl Builds {
             explore_permits: Semaphore::new(2),
             root_filesystems: tokio::sync::Mutex::new(HashMap::new()),
             registry,
+            pulling_back: Mutex::default(),
+            pulled_back: Mutex::default(),
         })
     }
 
@@ -491,11 +499,14 @@ impl Builds {
 
     /// Ids of the builds not finished yet (the janitor leaves their containers alone).
     pub fn active_ids(&self) -> Vec<String> {
-        lock(&self.records)
+        let mut active: Vec<String> = lock(&self.records)
             .iter()
             .filter(|(_, r)| !lock(&r.state).view.status.is_finished())
             .map(|(id, _)| id.clone())
-            .collect()
+            .collect();
+        // A finished build whose push is pulled back and run now has a container again.
+        active.extend(lock(&self.pulling_back).iter().cloned());
+        active
     }
 
     pub fn settings(&self) -> &BuildSettings {

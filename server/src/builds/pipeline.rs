@@ -674,7 +674,8 @@ impl Builds {
             return;
         };
         for image in images {
-            match superseded(&image.id, &image.tags, keep, keep_tag) {
+            let held = docker.holds_any(&image.tags);
+            match superseded(&image.id, &image.tags, keep, keep_tag, held) {
                 Superseded::Untag(old_tags) => {
                     for tag in old_tags {
                         let _ = docker.untag(tag).await;
@@ -722,15 +723,16 @@ pub(super) enum Superseded<'a> {
 }
 
 /// The image `id` named `tags`, when the build kept is `keep` (tagged `keep_tag`): the kept
-/// image loses only its older names; an image that also has a name of the registry's (a push
-/// in flight names it so for a moment, and a build pulling the learner's own push too) loses
-/// only layerlab's names, so that the push or the build using it is not cut short, and goes
-/// when that name is taken off; any other is removed.
+/// image loses only its older names; an image a push or pull in flight `held` by one of its
+/// names (a push names it in the registry's name for a moment, a build pulling the learner's
+/// own push too) loses only layerlab's names, so that the push or the build using it is not
+/// cut short, and goes when that name is taken off; any other is removed.
 pub(super) fn superseded<'a>(
     id: &str,
     tags: &'a [String],
     keep: &str,
     keep_tag: &str,
+    held: bool,
 ) -> Superseded<'a> {
     let ours = |t: &&String| t.starts_with("layerlab/");
     let old_tags: Vec<&String> = tags
@@ -738,7 +740,7 @@ pub(super) fn superseded<'a>(
         .filter(ours)
         .filter(|t| *t != keep_tag)
         .collect();
-    if id == keep || crate::engine::image::named_outside_layerlab(tags) {
+    if id == keep || held {
         Superseded::Untag(old_tags)
     } else {
         Superseded::Remove
@@ -821,24 +823,26 @@ mod tests {
         // An older image with only layerlab's names goes.
         let old = tags(&["layerlab/a:old"]);
         assert_eq!(
-            superseded("sha256:old", &old, "sha256:new", keep_tag),
+            superseded("sha256:old", &old, "sha256:new", keep_tag, false),
             Superseded::Remove
         );
-        let none = tags(&["<none>:<none>"]);
+        // A registry name nothing of layerlab's holds (an instructor's own pull on this
+        // engine, a name a killed run left) keeps nothing.
+        let left = tags(&["layerlab/a:old", "127.0.0.1:5100/learner-1/app:1"]);
         assert_eq!(
-            superseded("sha256:old", &none, "sha256:new", keep_tag),
+            superseded("sha256:old", &left, "sha256:new", keep_tag, false),
             Superseded::Remove
         );
         // One being pushed (or pulled for a build) loses only layerlab's names.
         let pushing = tags(&["layerlab/a:old", "127.0.0.1:5100/learner-1/app:1"]);
         assert_eq!(
-            superseded("sha256:old", &pushing, "sha256:new", keep_tag),
+            superseded("sha256:old", &pushing, "sha256:new", keep_tag, true),
             Superseded::Untag(vec![&pushing[0]])
         );
         // The kept image loses its older names only.
         let kept = tags(&["layerlab/a:old", keep_tag, "127.0.0.1:5100/learner-1/app:1"]);
         assert_eq!(
-            superseded("sha256:new", &kept, "sha256:new", keep_tag),
+            superseded("sha256:new", &kept, "sha256:new", keep_tag, false),
             Superseded::Untag(vec![&kept[0]])
         );
     }

@@ -8,11 +8,56 @@ use crate::exercise::check::PulledBack;
 use crate::registry::TagFacts;
 use app::dto::CheckOutcome;
 
+/// Pull-backs remembered (their verdicts, a few lines each).
+const KEPT_PULL_BACKS: usize = 256;
+
 impl Builds {
     /// Pull `name` (`repository:tag`, which `learner`'s registry holds as `held`, the image
     /// of build `build` of `exercise`) back by its digest, run it, and judge the exercise's
-    /// run checks on that run. What happens is told through `log`.
+    /// run checks on that run; or, when this very image was pulled back before, that verdict.
+    /// Only a push of `name` itself (`may_run`) pulls and runs anything. What happens is told
+    /// through `log`.
+    #[allow(clippy::too_many_arguments)]
     pub(super) async fn pull_back_and_run(
+        &self,
+        learner: &str,
+        build: &str,
+        exercise: &Exercise,
+        name: &str,
+        held: &TagFacts,
+        may_run: bool,
+        log: &(dyn Fn(String) + Send + Sync),
+    ) -> Option<PulledBack> {
+        let key = (build.to_string(), held.digest.clone());
+        let known = lock(&self.pulled_back)
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, p)| p.clone());
+        if let Some(known) = known.filter(|p| p.name == name) {
+            log(format!("Check: `{}` was pulled back and run after an earlier push of this very image; judged on that run.", known.reference));
+            return Some(known);
+        }
+        if !may_run {
+            return None;
+        }
+        // The janitor leaves the run's container alone meanwhile.
+        lock(&self.pulling_back).insert(build.to_string());
+        let pulled = self
+            .pull_back_uncached(learner, build, exercise, name, held, log)
+            .await;
+        lock(&self.pulling_back).remove(build);
+        // A failure to reach the registry or the engine is tried again at the next push.
+        if pulled.outcome.is_ok() {
+            let mut known = lock(&self.pulled_back);
+            known.push_back((key, pulled.clone()));
+            while known.len() > KEPT_PULL_BACKS {
+                known.pop_front();
+            }
+        }
+        Some(pulled)
+    }
+
+    async fn pull_back_uncached(
         &self,
         learner: &str,
         build: &str,

@@ -524,15 +524,6 @@ pub struct ImageInfo {
     pub layers: Vec<String>,
 }
 
-/// Whether an image has a name other than layerlab's own (`layerlab/…`): a push in flight
-/// names it in the registry's name for a moment, and so does a build pulling the learner's own
-/// push. Clean-ups take off only layerlab's names of such an image, never the image, so that
-/// the push or the build is not cut short; it goes when that other name is taken off.
-pub fn named_outside_layerlab(tags: &[String]) -> bool {
-    tags.iter()
-        .any(|t| !t.starts_with("layerlab/") && t.as_str() != "<none>:<none>")
-}
-
 impl Client {
     /// Remove `reference` (a tag or an ID), even if a stopped container uses it. Removing a tag
     /// of an image that has others only untags it.
@@ -548,6 +539,7 @@ impl Client {
     /// Take the tag `reference` off its image; the image goes with its last tag, unless a
     /// container uses it.
     pub async fn untag(&self, reference: &str) -> Result<(), String> {
+        self.release(reference);
         self.docker
             .remove_image(reference, None::<RemoveImageOptions>, None)
             .await

@@ -55,12 +55,35 @@ use crate::sync::lock;
 pub struct Client {
     docker: Docker,
     host: std::sync::Arc<str>,
+    held: HeldNames,
 }
+
+/// Names that a push or a pull of layerlab's put on the engine and that layerlab has not
+/// taken off yet: the image under such a name is in use (being pushed, or the base of a
+/// build) and clean-ups leave it alone. A name is held from the moment it is put on until
+/// [`Client::untag`] takes it off.
+#[derive(Clone, Default)]
+struct HeldNames(std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>);
 
 impl Client {
     /// The engine's address, as the operator gave it.
     pub fn host(&self) -> &str {
         &self.host
+    }
+
+    /// Hold `name` until [`Client::untag`] takes it off.
+    fn hold(&self, name: &str) {
+        lock(&self.held.0).insert(name.to_string());
+    }
+
+    /// Whether one of `names` is held by a push or pull in flight.
+    pub fn holds_any(&self, names: &[String]) -> bool {
+        let held = lock(&self.held.0);
+        names.iter().any(|n| held.contains(n))
+    }
+
+    fn release(&self, name: &str) {
+        lock(&self.held.0).remove(name);
     }
 }
 
@@ -76,6 +99,8 @@ pub struct Engine {
     recent_max_age: Duration,
     /// When the one refresh under way began; meanwhile other pages show the previous status.
     refreshing: std::sync::Mutex<Option<Instant>>,
+    /// Names pushes and pulls hold on the engine (shared by every client of this engine).
+    held: HeldNames,
     /// Status probes sent to the engine (each one a version request plus an inspection per
     /// base image).
     probes: AtomicU64,
@@ -97,6 +122,7 @@ impl Engine {
             recent_max_age: STATUS_MAX_AGE,
             refreshing: std::sync::Mutex::new(None),
             probes: AtomicU64::new(0),
+            held: HeldNames::default(),
         }
     }
 
@@ -109,6 +135,7 @@ impl Engine {
         Ok(Client {
             docker: self.docker().await?,
             host: self.host.as_str().into(),
+            held: self.held.clone(),
         })
     }
 

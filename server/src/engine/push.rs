@@ -104,7 +104,9 @@ impl Client {
                 } => PushError::NoImage(engine_words(&e)),
                 other => PushError::Refused(engine_words(&other)),
             })?;
-        // Taken off however the push ends: done, failed, or dropped (a timeout, a shutdown).
+        // Taken off however the push ends: done, failed, or dropped (a timeout, a shutdown);
+        // until then clean-ups leave the image alone.
+        self.hold(&format!("{repository}:{tag}"));
         let name = Untag {
             client: Some(self.clone()),
             reference: format!("{repository}:{tag}"),
@@ -117,6 +119,26 @@ impl Client {
     /// Pull `repository` at `tag_or_digest` (`1.0`, or `sha256:…`) from the registry `who`
     /// logs in to. The engine then holds it under that name.
     pub async fn pull_as(
+        &self,
+        repository: &str,
+        tag_or_digest: &str,
+        who: &RegistryLogin,
+    ) -> Result<(), PullError> {
+        // Held from now on: clean-ups leave the image alone until the name is taken off.
+        let name = if tag_or_digest.starts_with("sha256:") {
+            format!("{repository}@{tag_or_digest}")
+        } else {
+            format!("{repository}:{tag_or_digest}")
+        };
+        self.hold(&name);
+        let pulled = self.pull_held(repository, tag_or_digest, who).await;
+        if pulled.is_err() {
+            self.release(&name);
+        }
+        pulled
+    }
+
+    async fn pull_held(
         &self,
         repository: &str,
         tag_or_digest: &str,

@@ -1414,6 +1414,28 @@ async fn a_pushed_image_pulled_back_from_the_registry_runs_and_passes_the_run_ch
         "no container left: {containers}"
     );
 
+    // Pushed again, under that name or another, the same image is not pulled and run again:
+    // the verdict stands on the first run.
+    for again in ["my-app:devel", "my-app:other"] {
+        let answer = learner
+            .post_json(
+                &format!("/api/v1/builds/{id}/push"),
+                &serde_json::json!({ "tag": again }),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::ACCEPTED, "{}", answer.body);
+        let events = answer.json()["events"]
+            .as_str()
+            .expect("events")
+            .to_string();
+        let (lines, done) = finish_push(&mut learner, &events).await;
+        assert_eq!(check_of(&done)["passed"], true, "{again}: {done:#}");
+        assert!(
+            !lines.iter().any(|l| l.contains("Pulling `")),
+            "{again}: nothing pulled again: {lines:#?}"
+        );
+    }
+
     // A build that says something else: pushed as asked, pulled back, and its run fails.
     let wrong: Vec<(&str, &str)> = borrowed
         .iter()
@@ -1442,54 +1464,80 @@ async fn a_pushed_image_pulled_back_from_the_registry_runs_and_passes_the_run_ch
 }
 
 /// A newer build of the same exercise does not remove the image a push of an earlier build
-/// still names in the registry's name (which would cut the push short): it takes off only
-/// layerlab's names, and the image goes when the push takes its own name off.
-#[tokio::test]
+/// is still sending (which would cut the push short): it takes off only layerlab's names,
+/// and the image goes when the push ends. A registry name that nothing of layerlab's holds —
+/// one a CLI put on — keeps no image from being removed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_newer_build_leaves_an_image_being_pushed_to_its_push() {
     let mut learner = TestClient::new(LOCAL_ENGINE).await;
-    let build = |text: &'static str| {
-        format!("FROM busybox\nRUN echo {text} > /said\nCMD [\"cat\", \"/said\"]\n")
-    };
-    let first = build("first");
-    let (older, _) = learner.build(None, &[("Dockerfile", first.as_str())]).await;
+    // A layer big enough that its push outlasts a cached build.
+    let first = "FROM busybox\nRUN head -c 300000000 /dev/urandom > /noise\nCMD [\"true\"]\n";
+    let (older, _) = learner.build(None, &[("Dockerfile", first)]).await;
     assert_eq!(older["status"], "succeeded", "{older}");
     let older_id = older["image"]["id"].as_str().expect("image id").to_string();
-    // The name a push gives the image while it pushes it.
-    let pushing = "127.0.0.1:5999/learner-000000000000/app:1";
-    let cli = Cli::new();
-    cli.ok(&["tag", &older_id, pushing]);
-
-    let second = build("second");
-    let (newer, _) = learner
-        .build(None, &[("Dockerfile", second.as_str())])
+    let build = older["id"].as_str().expect("id").to_string();
+    let answer = learner
+        .post_json(
+            &format!("/api/v1/builds/{build}/push"),
+            &serde_json::json!({ "tag": "big:1" }),
+        )
         .await;
+    assert_eq!(answer.status, StatusCode::ACCEPTED, "{}", answer.body);
+    let push = answer.json()["id"].as_str().expect("push").to_string();
+    let cli = Cli::new();
+
+    let second = "FROM busybox\nCMD [\"true\"]\n";
+    let (newer, _) = learner.build(None, &[("Dockerfile", second)]).await;
     assert_eq!(newer["status"], "succeeded", "{newer}");
-    assert_ne!(newer["image"]["id"], older["image"]["id"]);
-    // The older image's names are tidied just after the newer build's result.
-    let only_the_push = format!("[\"{pushing}\"]");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let tags = cli.ok(&[
-            "image",
-            "inspect",
-            "--format",
-            "{{json .RepoTags}}",
-            &older_id,
-        ]);
-        if tags.trim() == only_the_push {
-            break;
+    let view = learner.get(&format!("/api/v1/pushes/{push}")).await.json();
+    assert_eq!(
+        view["status"], "pushing",
+        "the newer build ended while the push was under way (else this proves nothing): {view:#}"
+    );
+    let done = loop {
+        let view = learner.get(&format!("/api/v1/pushes/{push}")).await.json();
+        if view["status"] != "pushing" {
+            break view;
         }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(
+        done["status"], "pushed",
+        "the push was not cut short: {done:#}"
+    );
+    // With the push's name off, the older image goes (at the next clean-up: the next build).
+    let third = "FROM busybox\nCMD [\"echo\", \"third\"]\n";
+    let (latest, _) = learner.build(None, &[("Dockerfile", third)]).await;
+    assert_eq!(latest["status"], "succeeded", "{latest}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while cli.run(&["image", "inspect", &older_id]).0 {
         assert!(
             Instant::now() < deadline,
-            "the image being pushed stays, with only the push's name: {tags}"
+            "the pushed image is removed once its push ended"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    cli.ok(&["rmi", pushing]);
-    let (still_there, said) = cli.run(&["image", "inspect", &older_id]);
-    assert!(!still_there, "it goes with the push's name: {said}");
-    let newer_id = newer["image"]["id"].as_str().expect("image id");
-    cli.ok(&["image", "inspect", newer_id]);
+
+    // A registry name put on by a CLI holds nothing: the image goes all the same.
+    let latest_id = latest["image"]["id"]
+        .as_str()
+        .expect("image id")
+        .to_string();
+    cli.ok(&[
+        "tag",
+        &latest_id,
+        "127.0.0.1:5999/learner-000000000000/app:1",
+    ]);
+    let fourth = "FROM busybox\nCMD [\"echo\", \"fourth\"]\n";
+    let (_, _) = learner.build(None, &[("Dockerfile", fourth)]).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while cli.run(&["image", "inspect", &latest_id]).0 {
+        assert!(
+            Instant::now() < deadline,
+            "an image a CLI's name alone keeps is removed"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// A server killed mid-push leaves the build's image named in the registry's name (the push
