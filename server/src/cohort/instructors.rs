@@ -51,7 +51,7 @@ pub async fn home(
 ) -> Result<InstructorHome, BackendError> {
     let instructor = instructor(store, session).await?;
     let registry_login = registry
-        .instructor_credentials(&instructor.id)
+        .instructor_credentials(&instructor.id, instructor.credential_version)
         .map(|login| format!("docker login {} -u {}", login.registry, login.username));
     let cohorts = store
         .cohorts_of(&instructor.id)
@@ -225,14 +225,20 @@ pub fn registry_readers(store: Store) -> crate::registry::Readers {
         let store = store.clone();
         Box::pin(async move {
             let Some(prefix) = crate::registry::instructor_id_prefix(&username) else {
-                return Ok(Vec::new());
+                return Ok(None);
             };
-            Ok(store
-                .learners_of_instructor_prefix(prefix)
-                .await?
-                .iter()
-                .map(|learner| crate::registry::handle_of(learner))
-                .collect())
+            let Some((credential_version, learners)) =
+                store.learners_of_instructor_prefix(prefix).await?
+            else {
+                return Ok(None);
+            };
+            Ok(Some(crate::registry::Reader {
+                credential_version,
+                namespaces: learners
+                    .iter()
+                    .map(|learner| crate::registry::handle_of(learner))
+                    .collect(),
+            }))
         })
     })
 }
@@ -247,6 +253,6 @@ pub async fn registry_login(
     let instructor = instructor(store, session).await?;
     crate::learners::registry_offered(registry)?;
     registry
-        .instructor_credentials(&instructor.id)
+        .instructor_credentials(&instructor.id, instructor.credential_version)
         .ok_or_else(|| crate::failure::internal("giving your registry login", "no credentials"))
 }

@@ -24,18 +24,25 @@ const TOKEN_ISSUER: &str = "layerlab";
 const TOKEN_SERVICE: &str = "layerlab-registry";
 
 /// Who reads namespaces besides their owners: given an instructor's handle
-/// ([`instructor_handle`]), the namespaces of the learners in their cohorts. The token issuer
-/// asks it at each token an instructor asks for, so a learner who joins or leaves a cohort
-/// counts from the next token on.
+/// ([`instructor_handle`]), their credential version (a password reset raises it, which
+/// changes their registry password too) and the namespaces of the learners in their cohorts;
+/// `None` for no such instructor. The token issuer asks at each token an instructor asks for,
+/// so a learner who joins or leaves a cohort counts from the next token on.
 pub type Readers = Arc<
-    dyn Fn(String) -> futures::future::BoxFuture<'static, anyhow::Result<Vec<String>>>
+    dyn Fn(String) -> futures::future::BoxFuture<'static, anyhow::Result<Option<Reader>>>
         + Send
         + Sync,
 >;
 
+/// An instructor as the token issuer knows them.
+pub struct Reader {
+    pub credential_version: i64,
+    pub namespaces: Vec<String>,
+}
+
 /// Readers for a server with no instructors: no one reads another's namespace.
 pub fn no_readers() -> Readers {
-    Arc::new(|_| Box::pin(async { Ok(Vec::new()) }))
+    Arc::new(|_| Box::pin(async { Ok(None) }))
 }
 
 /// How long a status probe waits for the registry.
@@ -658,11 +665,29 @@ pub fn instructor_id_prefix(username: &str) -> Option<&str> {
 }
 
 impl Registry {
-    /// The `docker login` of the instructor whose id is `instructor_id`: it pulls from their
-    /// cohorts' namespaces only. `None` when layerlab does not run the registry.
-    pub fn instructor_credentials(&self, instructor_id: &str) -> Option<Credentials> {
-        self.credentials(&instructor_handle(instructor_id))
+    /// The `docker login` of the instructor whose id is `instructor_id`, at their
+    /// `credential_version`: it pulls from their cohorts' namespaces only, until their
+    /// password is reset. `None` when layerlab does not run the registry.
+    pub fn instructor_credentials(
+        &self,
+        instructor_id: &str,
+        credential_version: i64,
+    ) -> Option<Credentials> {
+        let handle = instructor_handle(instructor_id);
+        Some(Credentials {
+            registry: self.address.clone()?,
+            password: password_of(
+                self.secret.as_deref()?,
+                &versioned(&handle, credential_version),
+            ),
+            username: handle,
+        })
     }
+}
+
+/// What an instructor's registry password is made from: their handle and credential version.
+fn versioned(handle: &str, credential_version: i64) -> String {
+    format!("{handle}|v{credential_version}")
 }
 
 /// Whether `c` is one component of a repository path as registries accept it: lowercase
@@ -727,22 +752,36 @@ async fn serve_realm(
                 let (issuer, secret, quota, readers) =
                     (issuer.clone(), secret.clone(), quota.clone(), readers.clone());
                 async move {
-                    let Some(handle) = basic_user(&headers, &secret) else {
+                    let Some((handle, password)) = basic_login(&headers) else {
                         return refused_login();
                     };
                     let may = if instructor_id_prefix(&handle).is_some() {
-                        match readers(handle.clone()).await {
-                            Ok(namespaces) => May::Read(namespaces),
+                        let reader = match readers(handle.clone()).await {
+                            Ok(reader) => reader,
                             Err(e) => {
                                 tracing::error!("finding the namespaces {handle} reads: {e}");
-                                May::Read(Vec::new())
+                                None
                             }
+                        };
+                        match reader {
+                            Some(reader)
+                                if password_ok(
+                                    &secret,
+                                    &versioned(&handle, reader.credential_version),
+                                    &password,
+                                ) =>
+                            {
+                                May::Read(reader.namespaces)
+                            }
+                            _ => return refused_login(),
                         }
-                    } else {
+                    } else if password_ok(&secret, &handle, &password) {
                         // A namespace at its quota gets no push: the registry then refuses it.
                         May::Own {
                             full: quota.reached(&handle).await,
                         }
+                    } else {
+                        return refused_login();
                     };
                     issue(&issuer, &handle, &query, may)
                 }
@@ -826,8 +865,8 @@ fn issue(
     }
 }
 
-/// The handle of a request's Basic credentials, if its password is that handle's.
-fn basic_user(headers: &http::HeaderMap, secret: &[u8; 32]) -> Option<String> {
+/// The username (a handle) and password of a request's Basic credentials.
+fn basic_login(headers: &http::HeaderMap) -> Option<(String, String)> {
     use base64::Engine;
     let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
     let encoded = value.strip_prefix("Basic ")?;
@@ -836,10 +875,7 @@ fn basic_user(headers: &http::HeaderMap, secret: &[u8; 32]) -> Option<String> {
         .ok()?;
     let text = String::from_utf8(decoded).ok()?;
     let (user, password) = text.split_once(':')?;
-    if !is_handle(user) {
-        return None;
-    }
-    password_ok(secret, user, password).then(|| user.to_string())
+    is_handle(user).then(|| (user.to_string(), password.to_string()))
 }
 
 /// `GET /v2/`: a registry speaks the distribution API if it answers 200 (or 401, asking for
@@ -958,19 +994,33 @@ mod tests {
             );
             headers
         };
+        // A learner's login: the password is the MAC of their handle.
+        let learner = |headers: &http::HeaderMap, secret: &[u8; 32]| {
+            basic_login(headers)
+                .filter(|(user, password)| password_ok(secret, user, password))
+                .map(|(user, _)| user)
+        };
         let alice = password_of(&secret, "alice");
         assert_eq!(alice.len(), 32);
         assert_eq!(
-            basic_user(&basic("alice", &alice), &secret).as_deref(),
+            learner(&basic("alice", &alice), &secret).as_deref(),
             Some("alice")
         );
-        assert_eq!(basic_user(&basic("bob", &alice), &secret), None);
-        assert_eq!(basic_user(&basic("alice", "guess"), &secret), None);
-        assert_eq!(basic_user(&basic("alice", &alice), &[8u8; 32]), None);
+        assert_eq!(learner(&basic("bob", &alice), &secret), None);
+        assert_eq!(learner(&basic("alice", "guess"), &secret), None);
+        assert_eq!(learner(&basic("alice", &alice), &[8u8; 32]), None);
         // A name that is no handle is refused before any password is compared.
         let dotted = password_of(&secret, "../bob");
-        assert_eq!(basic_user(&basic("../bob", &dotted), &secret), None);
-        assert_eq!(basic_user(&http::HeaderMap::new(), &secret), None);
+        assert_eq!(basic_login(&basic("../bob", &dotted)), None);
+        assert_eq!(basic_login(&http::HeaderMap::new()), None);
+        // An instructor's: the MAC of their handle at their credential version, so a reset
+        // of their password changes it; it is never the bare handle's.
+        let teacher = "instructor-0123456789ab";
+        let at_one = password_of(&secret, &versioned(teacher, 1));
+        assert!(password_ok(&secret, &versioned(teacher, 1), &at_one));
+        assert!(!password_ok(&secret, &versioned(teacher, 2), &at_one));
+        assert!(!password_ok(&secret, teacher, &at_one));
+        assert_ne!(at_one, password_of(&secret, teacher));
     }
 
     #[test]

@@ -137,26 +137,30 @@ impl Store {
 }
 
 impl Store {
-    /// The ids of the learners in the cohorts of the instructor whose id begins with
-    /// `id_prefix` (12 letters or digits, as a registry username holds it): none when no
-    /// instructor's id, or more than one's, begins so.
-    pub async fn learners_of_instructor_prefix(&self, id_prefix: &str) -> Result<Vec<String>> {
+    /// The credential version of the instructor whose id begins with `id_prefix` (12 letters
+    /// or digits, as a registry username holds it) and the ids of the learners in their
+    /// cohorts: `None` when no instructor's id, or more than one's, begins so.
+    pub async fn learners_of_instructor_prefix(
+        &self,
+        id_prefix: &str,
+    ) -> Result<Option<(i64, Vec<String>)>> {
         if id_prefix.len() != 12 || !id_prefix.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            return Ok(Vec::new());
+            return Ok(None);
         }
-        let instructors: Vec<String> =
-            sqlx::query_scalar("SELECT id FROM instructors WHERE id LIKE $1")
+        let instructors: Vec<(String, i64)> =
+            sqlx::query_as("SELECT id, credential_version FROM instructors WHERE id LIKE $1")
                 .bind(format!("{id_prefix}%"))
                 .fetch_all(&self.pool)
                 .await?;
-        let [instructor] = instructors.as_slice() else {
-            return Ok(Vec::new());
+        let [(instructor, version)] = instructors.as_slice() else {
+            return Ok(None);
         };
-        Ok(sqlx::query_scalar(
+        let learners = sqlx::query_scalar(
             "SELECT l.id FROM learners l JOIN cohorts c ON l.cohort_id = c.id WHERE c.instructor_id = $1",
         )
         .bind(instructor)
         .fetch_all(&self.pool)
-        .await?)
+        .await?;
+        Ok(Some((*version, learners)))
     }
 }

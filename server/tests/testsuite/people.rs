@@ -1257,6 +1257,36 @@ async fn an_instructor_sees_their_learners_registry() {
         "{said}"
     );
     cli.ok(&["rmi", &pushed, &mine]);
+    // A reset of the instructor's password changes their registry password too: the old one
+    // no longer logs in, the one given after logging in again does.
+    support::add_instructor_with(
+        &teacher.database_url(),
+        "reg-teacher",
+        "registry-pw-2",
+        true,
+    );
+    let (ok, said) = crate::registry::Cli::new().run(&[
+        "login",
+        &address,
+        "-u",
+        username,
+        "-p",
+        login["password"].as_str().expect("password"),
+    ]);
+    assert!(
+        !ok,
+        "the old registry password is refused after a reset: {said}"
+    );
+    log_in(&mut teacher, "reg-teacher", "registry-pw-2").await;
+    let renewed = teacher
+        .get("/api/v1/instructor/registry/login")
+        .await
+        .json();
+    assert_ne!(renewed["password"], login["password"]);
+    let cli = crate::registry::Cli::new();
+    cli.log_in(&renewed);
+    cli.ok(&["pull", &pushed]);
+    cli.ok(&["rmi", &pushed]);
     // A learner gets no instructor's login.
     let refused = learner.get("/api/v1/instructor/registry/login").await;
     assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{}", refused.body);
