@@ -109,13 +109,16 @@ impl Builds {
             .client()
             .await
             .map_err(|problem| format!("the Docker engine cannot be reached: {problem}"))?;
-        // No local name of the push is left to run instead of what the registry gives back.
+        // No local name of the push is left to run instead of what the registry gives back
+        // (but one a build of the learner's holds now, as its base, stays theirs).
         let reference = format!("{full}@{}", held.digest);
         for local in [
             format!("{full}:{}", name.rsplit(':').next().unwrap_or("")),
             reference.clone(),
         ] {
-            let _ = docker.untag(&local).await;
+            if !docker.holds_any(std::slice::from_ref(&local)) {
+                let _ = docker.untag(&local).await;
+            }
         }
         log(format!("Pulling `{reference}` back from your registry…"));
         let pulled = PulledNames {

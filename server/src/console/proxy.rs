@@ -138,6 +138,7 @@ async fn relay(State(door): State<Arc<Door>>, request: Request) -> Response {
         }
     };
     let (mut parts, body) = request.into_parts();
+    strip_hop_by_hop(&mut parts.headers);
     parts.uri = match path.parse() {
         Ok(uri) => uri,
         Err(_) => return refusal(400, "layerlab: a path the engine would not read".into()),
@@ -158,6 +159,7 @@ async fn created(
     name: Option<&str>,
 ) -> Result<Response, (u16, String)> {
     let (mut parts, body) = request.into_parts();
+    strip_hop_by_hop(&mut parts.headers);
     let body = axum::body::to_bytes(body, MAX_CREATE_BYTES)
         .await
         .map_err(|_| {
@@ -250,4 +252,18 @@ async fn created(
     .await
     .map_err(|e| (503, format!("layerlab: {e}")))?;
     Ok(answer.map(Body::new))
+}
+
+/// Headers about this connection, not the call: an upgrade (attach, exec) is not relayed.
+fn strip_hop_by_hop(headers: &mut http::HeaderMap) {
+    for name in [
+        http::header::CONNECTION,
+        http::header::UPGRADE,
+        http::header::TE,
+        http::header::TRAILER,
+        http::header::PROXY_AUTHORIZATION,
+    ] {
+        headers.remove(name);
+    }
+    headers.remove("keep-alive");
 }

@@ -74,6 +74,7 @@ pub fn decide(method: &str, path_and_query: &str, scope: &Scope) -> Decision {
         ["_ping"] if reads => Decision::Forward(path_and_query.to_string()),
         ["version"] if reads => Decision::Forward(path_and_query.to_string()),
         ["containers", "json"] | ["images", "json"] if reads => {
+            // (`size` would have the engine walk every container's files: not for a listing.)
             match with_owner_filter(query, &scope.owner) {
                 Ok(query) => Decision::Forward(format!("{path}?{query}")),
                 Err(message) => Decision::Refuse {
@@ -82,7 +83,25 @@ pub fn decide(method: &str, path_and_query: &str, scope: &Scope) -> Decision {
                 },
             }
         }
-        ["containers", container, what @ ("json" | "logs" | "top")] if reads => {
+        ["containers", container, "top"] if reads => {
+            // `ps_args` goes to a `ps` the engine runs on the host: options only.
+            let args_ok = form_urlencoded::parse(query.as_bytes())
+                .filter(|(k, _)| k == "ps_args")
+                .all(|(_, v)| {
+                    v.len() <= 64
+                        && v
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || " ,=-".contains(c))
+                });
+            if !args_ok {
+                return Decision::Refuse {
+                    status: 400,
+                    message: "layerlab: docker top takes ps options here (letters, digits, spaces, commas, - and =)".into(),
+                };
+            }
+            own_container(version, container, "/top", query)
+        }
+        ["containers", container, what @ ("json" | "logs")] if reads => {
             own_container(version, container, &format!("/{what}"), query)
         }
         ["containers", "create"] if method == "POST" => {
@@ -144,6 +163,7 @@ fn with_owner_filter(query: &str, owner: &str) -> Result<String, String> {
     let owner_label = format!("{}={owner}", crate::engine::builder::OWNER_LABEL);
     let mut pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
         .into_owned()
+        .filter(|(k, _)| k != "size")
         .collect();
     let mut filters = serde_json::Map::new();
     if let Some(given) = pairs.iter().find(|(k, _)| k == "filters") {
@@ -299,6 +319,40 @@ mod tests {
                 after: "/logs?stdout=1&tail=5".into(),
             }
         );
+    }
+
+    #[test]
+    fn what_the_engine_would_do_on_the_host_for_a_call_is_bounded() {
+        let Decision::Forward(path) = decide("GET", "/containers/json?all=1&size=1", &scope())
+        else {
+            panic!("forwarded")
+        };
+        assert!(!path.contains("size="), "{path}");
+        assert!(matches!(
+            decide("GET", "/containers/web/top?ps_args=-ef", &scope()),
+            Decision::OwnContainer { .. }
+        ));
+        assert!(matches!(
+            decide(
+                "GET",
+                "/containers/web/top?ps_args=-o%20pid%2Cuser%2Cargs",
+                &scope()
+            ),
+            Decision::OwnContainer { .. }
+        ));
+        for bad in ["%24%28reboot%29", "a%3Bb", "x%0Ay", &"a".repeat(65)] {
+            assert!(
+                matches!(
+                    decide(
+                        "GET",
+                        &format!("/containers/web/top?ps_args={bad}"),
+                        &scope()
+                    ),
+                    Decision::Refuse { status: 400, .. }
+                ),
+                "{bad}"
+            );
+        }
     }
 
     #[test]
