@@ -36,6 +36,9 @@ pub const REMOTE_SOURCE_REFUSED: &str = "remote_source_refused";
 pub const IMAGE_NOT_ALLOWED: &str = "image_not_allowed";
 /// An archive `ADD` would unpack that is too big once unpacked, or has unsafe entries.
 pub const ARCHIVE_REFUSED: &str = "archive_refused";
+/// A `LABEL` in layerlab's own names (`org.layerlab.…`): who owns an image or container is
+/// layerlab's to say, and every step's image and container would carry it.
+pub const LABEL_REFUSED: &str = "label_refused";
 /// A `VOLUME`: every later step (and every check's container) would get an anonymous volume
 /// on the engine's disk, which no limit of a build or image counts.
 pub const VOLUME_REFUSED: &str = "volume_refused";
@@ -657,6 +660,21 @@ impl<I: Images> Judge<'_, I> {
                     self.adds.truncate(adds);
                 }
                 self.current.triggers.push(node.trigger.clone());
+            }
+            "label" => {
+                let expanded = self.expand(&node.rest, escape, &scope, line)?;
+                for text in [node.rest.as_str(), expanded.as_str()] {
+                    if text.to_ascii_lowercase().contains("org.layerlab.") {
+                        return Err(BuildFailure {
+                            code: LABEL_REFUSED.into(),
+                            message: format!(
+                                "{}: labels named org.layerlab.… are this workshop's own (they say whose an image or a container is), so a Dockerfile may not set them. Name yours another way (com.example.…).",
+                                origin.lead("label")
+                            ),
+                            line: Some(line),
+                        });
+                    }
+                }
             }
             "volume" => {
                 return Err(BuildFailure {

@@ -568,3 +568,20 @@ fn a_learners_own_pushes_may_be_built_on_by_tag_or_digest_and_no_one_elses() {
     let (code, _, _) = refused("FROM 127.0.0.1:5101/learner-aaaa1111/app:1.0\n");
     assert_eq!(code, "missing_base_image");
 }
+
+#[test]
+fn layerlabs_own_labels_cannot_be_set_by_a_dockerfile() {
+    for text in [
+        "FROM busybox\nLABEL org.layerlab.owner=someone-else\n",
+        "FROM busybox\nLABEL \"org.layerlab.attempt\"=\"x/y\" tier=web\n",
+        "FROM busybox\nLABEL tier=web ORG.LAYERLAB.instance=i\n",
+        "FROM busybox\nARG K=org.layerlab.owner\nLABEL $K=someone\n",
+        "FROM busybox\nONBUILD LABEL org.layerlab.owner=someone\n",
+    ] {
+        let (code, line, message) = refused(text);
+        assert_eq!(code, super::LABEL_REFUSED, "{text}");
+        assert!(line.is_some(), "{text}");
+        assert!(message.contains("org.layerlab."), "{message}");
+    }
+    allowed("FROM busybox\nLABEL org.opencontainers.image.version=1.5.0 com.example.tier=web\n");
+}
