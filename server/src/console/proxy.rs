@@ -19,6 +19,9 @@ struct Door {
     limits: ContainerLimits,
 }
 
+/// Calls one learner's proxy relays at once; more wait their turn.
+const MAX_CALLS_AT_ONCE: usize = 16;
+
 /// The largest container configuration read (the CLI sends a few KiB).
 const MAX_CREATE_BYTES: usize = 256 * 1024;
 
@@ -64,7 +67,10 @@ impl Proxy {
             socket,
             limits,
         });
-        let app = axum::Router::new().fallback(relay).with_state(door);
+        // A few calls at a time per learner (`logs -f` holds one as long as it follows).
+        let app = axum::Router::new().fallback(relay).with_state(door).layer(
+            tower::limit::GlobalConcurrencyLimitLayer::new(MAX_CALLS_AT_ONCE),
+        );
         let task = tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {
                 tracing::warn!("a console's proxy stopped: {e}");
@@ -143,11 +149,48 @@ async fn relay(State(door): State<Arc<Door>>, request: Request) -> Response {
         Ok(uri) => uri,
         Err(_) => return refusal(400, "layerlab: a path the engine would not read".into()),
     };
-    match crate::engine::relay::send(&door.socket, http::Request::from_parts(parts, body)).await {
-        Ok(answer) => answer.map(Body::new),
-        Err(e) => refusal(503, format!("layerlab: {e}")),
+    let answer = match crate::engine::relay::send(
+        &door.socket,
+        http::Request::from_parts(parts, body),
+    )
+    .await
+    {
+        Ok(answer) => answer,
+        Err(e) => return refusal(503, format!("layerlab: {e}")),
+    };
+    if !(answer.status().is_success() && crate::policy::api::is_shown(&path)) {
+        return answer.map(Body::new);
     }
+    // A listing or an inspection: read whole (bounded), shown as the learner sees it.
+    let (mut parts, body) = answer.into_parts();
+    let bytes = match axum::body::to_bytes(Body::new(body), MAX_SHOWN_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            return refusal(
+                502,
+                "layerlab: the engine's answer is too large to show".into(),
+            )
+        }
+    };
+    let shown = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .and_then(|value| crate::policy::api::as_shown(&path, &value, &door.scope));
+    let Some(shown) = shown else {
+        return refusal(
+            502,
+            "layerlab: the engine's answer could not be read".into(),
+        );
+    };
+    let bytes = shown.to_string();
+    parts.headers.remove(http::header::TRANSFER_ENCODING);
+    parts
+        .headers
+        .insert(http::header::CONTENT_LENGTH, bytes.len().into());
+    Response::from_parts(parts, Body::from(bytes))
 }
+
+/// The most of an engine's answer read to be shown (a listing of many containers).
+const MAX_SHOWN_BYTES: usize = 8 * 1024 * 1024;
 
 /// `POST /containers/create`: the container as the policy lets it be made, from an image the
 /// learner may run, sharing namespaces only with their own containers, under their own name;

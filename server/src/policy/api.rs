@@ -144,6 +144,76 @@ pub fn decide(method: &str, path_and_query: &str, scope: &Scope) -> Decision {
     }
 }
 
+/// What the engine answers, as the learner sees it: their containers under their own names
+/// (`web`, not the engine's `learner-…-web`), and none of the host's paths an inspection
+/// shows (where the engine keeps the container's files and logs). `Some` when the answer to
+/// the call `path` (as sent to the engine) is rewritten so.
+pub fn as_shown(
+    path: &str,
+    answer: &serde_json::Value,
+    scope: &Scope,
+) -> Option<serde_json::Value> {
+    let call = shown_call(path)?;
+    let prefix = format!("/{}", scope.engine_name(""));
+    let own_name = |name: &str| -> String {
+        match name.strip_prefix(&prefix) {
+            Some(short) if !short.is_empty() => format!("/{short}"),
+            _ => name.to_string(),
+        }
+    };
+    let mut shown = answer.clone();
+    match call {
+        ShownCall::Listing => {
+            for container in shown.as_array_mut()? {
+                if let Some(names) = container.get_mut("Names").and_then(|n| n.as_array_mut()) {
+                    for name in names {
+                        if let Some(text) = name.as_str() {
+                            *name = serde_json::Value::String(own_name(text));
+                        }
+                    }
+                }
+            }
+        }
+        ShownCall::Inspection => {
+            let container = shown.as_object_mut()?;
+            if let Some(name) = container.get("Name").and_then(|n| n.as_str()) {
+                let name = own_name(name);
+                container.insert("Name".into(), name.into());
+            }
+            for host_path in ["LogPath", "ResolvConfPath", "HostnamePath", "HostsPath"] {
+                if container.contains_key(host_path) {
+                    container.insert(host_path.into(), "".into());
+                }
+            }
+            container.remove("GraphDriver");
+        }
+    }
+    Some(shown)
+}
+
+/// The calls whose answers [`as_shown`] rewrites.
+enum ShownCall {
+    Listing,
+    Inspection,
+}
+
+fn shown_call(path: &str) -> Option<ShownCall> {
+    let path = path.split('?').next().unwrap_or(path);
+    let (_, rest) = without_version(path);
+    let segments: Vec<&str> = rest.trim_start_matches('/').split('/').collect();
+    match segments.as_slice() {
+        ["containers", "json"] => Some(ShownCall::Listing),
+        ["containers", _, "json"] => Some(ShownCall::Inspection),
+        _ => None,
+    }
+}
+
+/// Whether the answer to the call `path` (as sent to the engine) is rewritten by
+/// [`as_shown`] before the learner gets it.
+pub fn is_shown(path: &str) -> bool {
+    shown_call(path).is_some()
+}
+
 /// A call on one of the learner's containers: `<version>/containers/<its id><after>?<query>`.
 fn own_container(version: &str, container: &str, after: &str, query: &str) -> Decision {
     Decision::OwnContainer {
@@ -353,6 +423,30 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn the_learner_sees_their_own_names_and_none_of_the_hosts_paths() {
+        let scope = scope();
+        let engine_name = format!("/{}", scope.engine_name("web"));
+        let listed = serde_json::json!([{"Id": "1", "Names": [engine_name, "/other"]}]);
+        let shown = as_shown("/v1.41/containers/json?all=1", &listed, &scope).expect("shown");
+        assert_eq!(shown[0]["Names"], serde_json::json!(["/web", "/other"]));
+        let inspected = serde_json::json!({
+            "Id": "1", "Name": engine_name,
+            "LogPath": "/var/lib/docker/containers/1/1-json.log",
+            "HostsPath": "/var/lib/docker/containers/1/hosts",
+            "GraphDriver": {"Data": {"UpperDir": "/var/lib/docker/overlay2/x/diff"}},
+            "State": {"Running": true}
+        });
+        let shown = as_shown("/containers/1/json", &inspected, &scope).expect("shown");
+        assert_eq!(shown["Name"], "/web");
+        assert_eq!(shown["LogPath"], "");
+        assert_eq!(shown["HostsPath"], "");
+        assert!(shown.get("GraphDriver").is_none());
+        assert_eq!(shown["State"]["Running"], true);
+        assert!(!shown.to_string().contains("/var/lib/docker"));
+        assert_eq!(as_shown("/containers/1/logs", &inspected, &scope), None);
     }
 
     #[test]

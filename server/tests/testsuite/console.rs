@@ -232,6 +232,21 @@ async fn a_run_through_the_proxy_gets_layerlabs_limits_and_stays_the_learners() 
     );
     assert_eq!(engine_says(&alices_web, "{{.State.Running}}"), "true");
 
+    // Each sees their own names, and none of the host's paths.
+    let (ok, listed) = as_alice(&["ps", "--format", "{{.Names}}"]);
+    assert!(ok, "{listed}");
+    assert_eq!(listed.trim(), "web", "{listed}");
+    let (ok, said) = as_alice(&[
+        "inspect",
+        "--format",
+        "{{.Name}}|{{.LogPath}}|{{.HostsPath}}",
+        "web",
+    ]);
+    assert!(ok, "{said}");
+    assert_eq!(said.trim(), "/web||", "{said}");
+    let (ok, said) = as_alice(&["inspect", "web"]);
+    assert!(ok && !said.contains("/var/lib/docker"), "{said}");
+
     // Each reaches only their own web.
     let (ok, _) = as_alice(&["stop", "-t", "1", "web"]);
     assert!(ok);
