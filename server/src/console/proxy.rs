@@ -53,8 +53,17 @@ impl Proxy {
                 engine.host()
             )
         })?;
-        if path.exists() {
-            std::fs::remove_file(path)?;
+        // The socket opens the learner's slice of the engine: it is made in a folder only this
+        // user can write to (so no one can put a link or another socket in its place), and
+        // made readable and writable by this user only.
+        let folder = path
+            .parent()
+            .ok_or_else(|| anyhow::anyhow!("{} has no folder", path.display()))?;
+        private_folder(folder)?;
+        match std::fs::symlink_metadata(path) {
+            Ok(_) => std::fs::remove_file(path)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e.into()),
         }
         let listener = tokio::net::UnixListener::bind(path)?;
         {
@@ -309,4 +318,19 @@ fn strip_hop_by_hop(headers: &mut http::HeaderMap) {
         headers.remove(name);
     }
     headers.remove("keep-alive");
+}
+
+/// Refuse a folder that someone else owns or others may write to.
+fn private_folder(folder: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::symlink_metadata(folder)?;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    if !meta.is_dir() || meta.uid() != me || meta.mode() & 0o022 != 0 {
+        anyhow::bail!(
+            "{} must be a folder of this user's that no one else can write to (mode 0700)",
+            folder.display()
+        );
+    }
+    Ok(())
 }

@@ -42,11 +42,11 @@ impl Drop for Containers {
     }
 }
 
-/// A proxy for `owner` on a socket in `dir`, with small limits.
-fn proxy_for(owner: &str, dir: &tempfile::TempDir) -> Proxy {
+/// A proxy for `owner` on a socket at `path`, with small limits.
+fn proxy_at(path: &std::path::Path, owner: &str) -> anyhow::Result<Proxy> {
     let engine = Arc::new(layerlab_server::engine::Engine::new(Some(LOCAL_ENGINE)));
     Proxy::start(
-        &dir.path().join(format!("{owner}.sock")),
+        path,
         Scope {
             owner: owner.to_string(),
             instance: "console-test".into(),
@@ -60,7 +60,11 @@ fn proxy_for(owner: &str, dir: &tempfile::TempDir) -> Proxy {
             log_max: "1m".into(),
         },
     )
-    .expect("the proxy starts")
+}
+
+/// A proxy for `owner` on a socket in `dir`.
+fn proxy_for(owner: &str, dir: &tempfile::TempDir) -> Proxy {
+    proxy_at(&dir.path().join(format!("{owner}.sock")), owner).expect("the proxy starts")
 }
 
 /// The docker CLI talking to `proxy`.
@@ -157,6 +161,13 @@ async fn each_learner_sees_and_reaches_only_their_own_containers_through_the_pro
     let path = proxy.path().to_path_buf();
     drop(proxy);
     assert!(!path.exists());
+    // A socket in a folder others may write to (where a link could take its place) is
+    // refused.
+    use std::os::unix::fs::PermissionsExt;
+    let shared = tempfile::tempdir().expect("a folder");
+    std::fs::set_permissions(shared.path(), std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    let refused = proxy_at(&shared.path().join("x.sock"), &alice);
+    assert!(refused.is_err());
 }
 
 /// What the engine says of a container, by `docker inspect --format`.
