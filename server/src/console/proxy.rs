@@ -106,7 +106,7 @@ fn refusal(status: u16, message: String) -> Response {
         .into_response()
 }
 
-async fn relay(State(door): State<Arc<Door>>, request: Request) -> Response {
+async fn relay(State(door): State<Arc<Door>>, mut request: Request) -> Response {
     let method = request.method().as_str().to_string();
     let asked = request
         .uri()
@@ -152,13 +152,19 @@ async fn relay(State(door): State<Arc<Door>>, request: Request) -> Response {
             }
         }
     };
+    // Attaching to one of the learner's own containers is the one call whose connection
+    // becomes the container's input and output (`docker run` without -d, `docker attach`).
+    let attaching = crate::policy::api::is_attach(&path);
+    let learner_side = attaching.then(|| hyper::upgrade::on(&mut request));
     let (mut parts, body) = request.into_parts();
-    strip_hop_by_hop(&mut parts.headers);
+    if !attaching {
+        strip_hop_by_hop(&mut parts.headers);
+    }
     parts.uri = match path.parse() {
         Ok(uri) => uri,
         Err(_) => return refusal(400, "layerlab: a path the engine would not read".into()),
     };
-    let answer = match crate::engine::relay::send(
+    let mut answer = match crate::engine::relay::send(
         &door.socket,
         http::Request::from_parts(parts, body),
     )
@@ -167,6 +173,20 @@ async fn relay(State(door): State<Arc<Door>>, request: Request) -> Response {
         Ok(answer) => answer,
         Err(e) => return refusal(503, format!("layerlab: {e}")),
     };
+    if let Some(learner_side) = learner_side {
+        if answer.status() == http::StatusCode::SWITCHING_PROTOCOLS {
+            let engine_side = hyper::upgrade::on(&mut answer);
+            tokio::spawn(async move {
+                let (Ok(learner), Ok(engine)) = (learner_side.await, engine_side.await) else {
+                    return;
+                };
+                let mut learner = hyper_util::rt::TokioIo::new(learner);
+                let mut engine = hyper_util::rt::TokioIo::new(engine);
+                let _ = tokio::io::copy_bidirectional(&mut learner, &mut engine).await;
+            });
+        }
+        return answer.map(Body::new);
+    }
     if !(answer.status().is_success() && crate::policy::api::is_shown(&path)) {
         return answer.map(Body::new);
     }

@@ -127,7 +127,7 @@ pub fn decide(method: &str, path_and_query: &str, scope: &Scope) -> Decision {
                 name,
             }
         }
-        ["containers", container, what @ ("start" | "stop" | "kill" | "restart" | "wait" | "pause" | "unpause")]
+        ["containers", container, what @ ("start" | "stop" | "kill" | "restart" | "wait" | "pause" | "unpause" | "attach" | "resize")]
             if method == "POST" =>
         {
             own_container(version, container, &format!("/{what}"), query)
@@ -138,7 +138,7 @@ pub fn decide(method: &str, path_and_query: &str, scope: &Scope) -> Decision {
         _ => Decision::Refuse {
             status: 403,
             message: format!(
-                "layerlab: this workshop's console does not forward {method} {rest} to the engine. So far it answers docker version, ps, images, run -d, start, stop, kill, rm, and inspect, logs and top of your own containers."
+                "layerlab: this workshop's console does not forward {method} {rest} to the engine. So far it answers docker version, ps, images, run, start, stop, kill, rm, attach, and inspect, logs and top of your own containers."
             ),
         },
     }
@@ -206,6 +206,20 @@ fn shown_call(path: &str) -> Option<ShownCall> {
         ["containers", _, "json"] => Some(ShownCall::Inspection),
         _ => None,
     }
+}
+
+/// Whether the call `path` (as sent to the engine) attaches to a container: its connection
+/// then carries the container's input and output both ways.
+pub fn is_attach(path: &str) -> bool {
+    let path = path.split('?').next().unwrap_or(path);
+    let (_, rest) = without_version(path);
+    matches!(
+        rest.trim_start_matches('/')
+            .split('/')
+            .collect::<Vec<_>>()
+            .as_slice(),
+        ["containers", _, "attach"]
+    )
 }
 
 /// Whether the answer to the call `path` (as sent to the engine) is rewritten by
@@ -453,7 +467,6 @@ mod tests {
     fn everything_else_is_refused_with_words_the_cli_prints() {
         for (method, path) in [
             ("POST", "/v1.41/containers/web/exec"),
-            ("POST", "/v1.41/containers/web/attach"),
             ("POST", "/v1.41/containers/web/update"),
             ("POST", "/v1.41/containers/web/rename"),
             ("POST", "/v1.41/containers/prune"),

@@ -243,6 +243,24 @@ async fn a_run_through_the_proxy_gets_layerlabs_limits_and_stays_the_learners() 
     );
     assert_eq!(engine_says(&alices_web, "{{.State.Running}}"), "true");
 
+    // In the foreground, as on a laptop: the output comes back through the proxy, and the
+    // exit code with it.
+    let (ok, said) = as_alice(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "echo hello through the proxy",
+    ]);
+    assert!(ok, "{said}");
+    assert!(said.contains("hello through the proxy"), "{said}");
+    let (ok, said) = as_alice(&["run", "--rm", "busybox", "sh", "-c", "exit 3"]);
+    assert!(
+        !ok && !said.contains("layerlab"),
+        "the exit code comes back: {said}"
+    );
+
     // Each sees their own names, and none of the host's paths.
     let (ok, listed) = as_alice(&["ps", "--format", "{{.Names}}"]);
     assert!(ok, "{listed}");
