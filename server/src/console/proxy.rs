@@ -122,6 +122,14 @@ async fn relay(State(door): State<Arc<Door>>, mut request: Request) -> Response 
                 Err((status, message)) => refusal(status, message),
             }
         }
+        Decision::OwnExec {
+            exec,
+            before,
+            after,
+        } => match own_exec(&door, &exec).await {
+            Ok(()) => format!("{before}{exec}{after}"),
+            Err((status, message)) => return refusal(status, message),
+        },
         Decision::OwnContainer {
             container,
             before,
@@ -156,9 +164,27 @@ async fn relay(State(door): State<Arc<Door>>, mut request: Request) -> Response 
     // becomes the container's input and output (`docker run` without -d, `docker attach`).
     let attaching = crate::policy::api::is_attach(&path);
     let learner_side = attaching.then(|| hyper::upgrade::on(&mut request));
-    let (mut parts, body) = request.into_parts();
+    let (mut parts, mut body) = request.into_parts();
     if !attaching {
         strip_hop_by_hop(&mut parts.headers);
+    }
+    if crate::policy::api::is_exec_create(&path) {
+        // `docker exec`: the command's configuration as the policy lets it run.
+        let Ok(asked) = axum::body::to_bytes(body, MAX_CREATE_BYTES).await else {
+            return refusal(
+                413,
+                "layerlab: the command's configuration is too large".into(),
+            );
+        };
+        let checked = match crate::policy::container::exec(&asked) {
+            Ok(checked) => checked.to_string(),
+            Err(message) => return refusal(403, message),
+        };
+        parts.headers.remove(http::header::TRANSFER_ENCODING);
+        parts
+            .headers
+            .insert(http::header::CONTENT_LENGTH, checked.len().into());
+        body = Body::from(checked);
     }
     parts.uri = match path.parse() {
         Ok(uri) => uri,
@@ -353,4 +379,30 @@ fn private_folder(folder: &Path) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// Whether the command `exec` (`docker exec`) runs in one of the learner's own containers:
+/// `Ok` if so, else the refusal (anyone else's is "No such exec instance", as the engine
+/// says of one it does not have).
+async fn own_exec(door: &Door, exec: &str) -> Result<(), (u16, String)> {
+    let unreachable = |e: String| {
+        (
+            503,
+            format!("layerlab: the Docker engine cannot be reached: {e}"),
+        )
+    };
+    let client = door.engine.client().await.map_err(unreachable)?;
+    let missing = || (404, format!("No such exec instance: {exec}"));
+    let container = client
+        .exec_container(exec)
+        .await
+        .map_err(unreachable)?
+        .ok_or_else(missing)?;
+    client
+        .own_container(&door.scope.owner, &container, "")
+        .await
+        .map_err(unreachable)?
+        .filter(|id| *id == container)
+        .map(|_| ())
+        .ok_or_else(missing)
 }

@@ -93,3 +93,17 @@ impl Client {
         })
     }
 }
+
+impl Client {
+    /// The container a command run with `docker exec` (`exec`, its id as the engine gave it)
+    /// runs in; `None` when the engine has no such command.
+    pub async fn exec_container(&self, exec: &str) -> Result<Option<String>, String> {
+        match self.docker.inspect_exec(exec).await {
+            Ok(inspected) => Ok(inspected.container_id),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(None),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}

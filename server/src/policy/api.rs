@@ -40,6 +40,13 @@ pub enum Decision {
         before: String,
         after: String,
     },
+    /// A call on a command run in a container (`docker exec`): sent once `exec` is of one of
+    /// the learner's own containers; `before` + `exec` + `after` is the path to send.
+    OwnExec {
+        exec: String,
+        before: String,
+        after: String,
+    },
     /// Create a container: the body goes through [`crate::policy::container::create`], the
     /// name (if any) gets the learner's prefix, and `path` is where to send it.
     Create { path: String, name: Option<String> },
@@ -132,13 +139,33 @@ pub fn decide(method: &str, path_and_query: &str, scope: &Scope) -> Decision {
         {
             own_container(version, container, &format!("/{what}"), query)
         }
+        ["containers", container, "exec"] if method == "POST" => {
+            own_container(version, container, "/exec", query)
+        }
+        // An exec's id is the engine's: letters and digits only (nothing a path could hide in).
+        ["exec", exec, ..] if !exec.bytes().all(|b| b.is_ascii_alphanumeric()) || exec.is_empty() => {
+            Decision::Refuse {
+                status: 404,
+                message: format!("No such exec instance: {exec}"),
+            }
+        }
+        ["exec", exec, what @ ("start" | "resize")] if method == "POST" => Decision::OwnExec {
+            exec: exec.to_string(),
+            before: format!("{version}/exec/"),
+            after: with_query(&format!("/{what}"), query),
+        },
+        ["exec", exec, "json"] if reads => Decision::OwnExec {
+            exec: exec.to_string(),
+            before: format!("{version}/exec/"),
+            after: with_query("/json", query),
+        },
         ["containers", container] if method == "DELETE" => {
             own_container(version, container, "", query)
         }
         _ => Decision::Refuse {
             status: 403,
             message: format!(
-                "layerlab: this workshop's console does not forward {method} {rest} to the engine. So far it answers docker version, ps, images, run, start, stop, kill, rm, attach, and inspect, logs and top of your own containers."
+                "layerlab: this workshop's console does not forward {method} {rest} to the engine. So far it answers docker version, ps, images, run, start, stop, kill, rm, attach, exec, and inspect, logs and top of your own containers."
             ),
         },
     }
@@ -218,7 +245,7 @@ pub fn is_attach(path: &str) -> bool {
             .split('/')
             .collect::<Vec<_>>()
             .as_slice(),
-        ["containers", _, "attach"]
+        ["containers", _, "attach"] | ["exec", _, "start"]
     )
 }
 
@@ -233,12 +260,30 @@ fn own_container(version: &str, container: &str, after: &str, query: &str) -> De
     Decision::OwnContainer {
         container: percent_decoded(container),
         before: format!("{version}/containers/"),
-        after: if query.is_empty() {
-            after.to_string()
-        } else {
-            format!("{after}?{query}")
-        },
+        after: with_query(after, query),
     }
+}
+
+fn with_query(path: &str, query: &str) -> String {
+    if query.is_empty() {
+        path.to_string()
+    } else {
+        format!("{path}?{query}")
+    }
+}
+
+/// Whether the call `path` (as sent to the engine) creates a command to run in a container
+/// (`docker exec`): its body is checked by [`crate::policy::container::exec`].
+pub fn is_exec_create(path: &str) -> bool {
+    let path = path.split('?').next().unwrap_or(path);
+    let (_, rest) = without_version(path);
+    matches!(
+        rest.trim_start_matches('/')
+            .split('/')
+            .collect::<Vec<_>>()
+            .as_slice(),
+        ["containers", _, "exec"]
+    )
 }
 
 /// `query` with the learner's owner label added to its `filters` (the engine then lists only
@@ -406,6 +451,34 @@ mod tests {
     }
 
     #[test]
+    fn a_command_is_reached_by_the_engines_own_id_only() {
+        assert_eq!(
+            decide("POST", "/v1.41/exec/3fa9/start", &scope()),
+            Decision::OwnExec {
+                exec: "3fa9".into(),
+                before: "/v1.41/exec/".into(),
+                after: "/start".into(),
+            }
+        );
+        for sneaky in [
+            "/exec/ab%2F..%2Fcontainers%2Fx/start",
+            "/exec/a.b/json",
+            "/exec//json",
+        ] {
+            assert!(
+                matches!(
+                    decide("POST", sneaky, &scope()),
+                    Decision::Refuse { status: 404, .. }
+                ) || matches!(decide("GET", sneaky, &scope()), Decision::Refuse { .. }),
+                "{sneaky}"
+            );
+        }
+        assert!(is_attach("/v1.41/exec/3fa9/start"));
+        assert!(is_exec_create("/v1.41/containers/0123/exec"));
+        assert!(!is_exec_create("/v1.41/containers/0123/json"));
+    }
+
+    #[test]
     fn what_the_engine_would_do_on_the_host_for_a_call_is_bounded() {
         let Decision::Forward(path) = decide("GET", "/containers/json?all=1&size=1", &scope())
         else {
@@ -466,7 +539,6 @@ mod tests {
     #[test]
     fn everything_else_is_refused_with_words_the_cli_prints() {
         for (method, path) in [
-            ("POST", "/v1.41/containers/web/exec"),
             ("POST", "/v1.41/containers/web/update"),
             ("POST", "/v1.41/containers/web/rename"),
             ("POST", "/v1.41/containers/prune"),

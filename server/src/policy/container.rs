@@ -226,6 +226,41 @@ pub fn create(
     })
 }
 
+/// The body of `POST /containers/{id}/exec` (`docker exec`) as the engine will get it: a
+/// command in the learner's own container, as any user of it, never privileged.
+pub fn exec(body: &[u8]) -> Result<Value, String> {
+    let Value::Object(asked) = serde_json::from_slice(body)
+        .map_err(|e| format!("layerlab: the command's configuration is not JSON: {e}"))?
+    else {
+        return Err("layerlab: the command's configuration must be a JSON object".into());
+    };
+    let mut exec = Map::new();
+    for (key, value) in asked {
+        if empty(&value) {
+            continue;
+        }
+        match key.as_str() {
+            "AttachStdin" | "AttachStdout" | "AttachStderr" | "Detach" | "DetachKeys" | "Tty"
+            | "Env" | "Cmd" | "WorkingDir" | "User" | "ConsoleSize" => {
+                exec.insert(key, value);
+            }
+            "Privileged" => {
+                return Err(refused(
+                    "docker exec --privileged",
+                    "it would give the command the whole host",
+                ))
+            }
+            other => {
+                return Err(refused(
+                    &format!("the field {other}"),
+                    "layerlab does not know what it does, so it does not pass it on",
+                ))
+            }
+        }
+    }
+    Ok(Value::Object(exec))
+}
+
 /// The label every container the console made carries.
 pub const CONSOLE_LABEL: &str = "org.layerlab.console";
 
@@ -516,6 +551,21 @@ mod tests {
         }
         assert!(create(b"not json", "a", "i", &limits()).is_err());
         assert!(create(b"[1]", "a", "i", &limits()).is_err());
+    }
+
+    #[test]
+    fn a_command_in_a_container_is_never_privileged() {
+        let asked = serde_json::json!({
+            "User": "", "Privileged": false, "Tty": false, "AttachStdout": true,
+            "Cmd": ["ps"], "Env": null, "WorkingDir": "", "DetachKeys": ""
+        });
+        let allowed = exec(asked.to_string().as_bytes()).expect("allowed");
+        assert_eq!(allowed["Cmd"], serde_json::json!(["ps"]));
+        let privileged = serde_json::json!({"Cmd": ["sh"], "Privileged": true});
+        let said = exec(privileged.to_string().as_bytes()).expect_err("refused");
+        assert!(said.contains("--privileged"), "{said}");
+        let unknown = serde_json::json!({"Cmd": ["sh"], "Something": 1});
+        assert!(exec(unknown.to_string().as_bytes()).is_err());
     }
 
     #[test]

@@ -142,7 +142,6 @@ async fn each_learner_sees_and_reaches_only_their_own_containers_through_the_pro
     assert!(!images.contains("busybox"), "{images}");
     // What the console does not forward yet, refused with the policy's words.
     for args in [
-        vec!["exec", alices.as_str(), "true"],
         vec!["info"],
         vec!["volume", "ls"],
         vec!["pull", "busybox:latest"],
@@ -260,6 +259,17 @@ async fn a_run_through_the_proxy_gets_layerlabs_limits_and_stays_the_learners() 
         !ok && !said.contains("layerlab"),
         "the exit code comes back: {said}"
     );
+
+    // A command in her running container; never privileged; never in his.
+    let (ok, said) = as_alice(&["exec", "web", "sh", "-c", "echo inside; id -u"]);
+    assert!(ok, "{said}");
+    assert!(said.contains("inside"), "{said}");
+    let (ok, said) = as_alice(&["exec", "--privileged", "web", "true"]);
+    assert!(!ok && said.contains("layerlab: "), "{said}");
+    let (ok, said) = as_alice(&["exec", &bobs_web, "true"]);
+    assert!(!ok && said.contains("No such container"), "{said}");
+    let (ok, said) = as_bob(&["exec", "-d", "web", "sleep", "1"]);
+    assert!(ok, "{said}");
 
     // Each sees their own names, and none of the host's paths.
     let (ok, listed) = as_alice(&["ps", "--format", "{{.Names}}"]);
