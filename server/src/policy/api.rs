@@ -224,11 +224,15 @@ enum ShownCall {
     Inspection,
 }
 
-fn shown_call(path: &str) -> Option<ShownCall> {
+/// The parts of the path of a call as sent to the engine, after its API version.
+fn segments_of(path: &str) -> Vec<&str> {
     let path = path.split('?').next().unwrap_or(path);
     let (_, rest) = without_version(path);
-    let segments: Vec<&str> = rest.trim_start_matches('/').split('/').collect();
-    match segments.as_slice() {
+    rest.trim_start_matches('/').split('/').collect()
+}
+
+fn shown_call(path: &str) -> Option<ShownCall> {
+    match segments_of(path).as_slice() {
         ["containers", "json"] => Some(ShownCall::Listing),
         ["containers", _, "json"] => Some(ShownCall::Inspection),
         _ => None,
@@ -238,13 +242,8 @@ fn shown_call(path: &str) -> Option<ShownCall> {
 /// Whether the call `path` (as sent to the engine) attaches to a container: its connection
 /// then carries the container's input and output both ways.
 pub fn is_attach(path: &str) -> bool {
-    let path = path.split('?').next().unwrap_or(path);
-    let (_, rest) = without_version(path);
     matches!(
-        rest.trim_start_matches('/')
-            .split('/')
-            .collect::<Vec<_>>()
-            .as_slice(),
+        segments_of(path).as_slice(),
         ["containers", _, "attach"] | ["exec", _, "start"]
     )
 }
@@ -275,15 +274,7 @@ fn with_query(path: &str, query: &str) -> String {
 /// Whether the call `path` (as sent to the engine) creates a command to run in a container
 /// (`docker exec`): its body is checked by [`crate::policy::container::exec`].
 pub fn is_exec_create(path: &str) -> bool {
-    let path = path.split('?').next().unwrap_or(path);
-    let (_, rest) = without_version(path);
-    matches!(
-        rest.trim_start_matches('/')
-            .split('/')
-            .collect::<Vec<_>>()
-            .as_slice(),
-        ["containers", _, "exec"]
-    )
+    matches!(segments_of(path).as_slice(), ["containers", _, "exec"])
 }
 
 /// `query` with the learner's owner label added to its `filters` (the engine then lists only
