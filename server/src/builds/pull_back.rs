@@ -129,6 +129,23 @@ impl Builds {
             .pull_as(full, &held.digest, &login)
             .await
             .map_err(|e| format!("the pull failed: {e}"))?;
+        // The engine fetches only the layers it lacks; another machine would fetch them all:
+        // the registry must hold every one.
+        let missing = self
+            .registry
+            .missing_blobs(
+                full.split_once('/').map_or(full, |(_, path)| path),
+                &held.digest,
+            )
+            .await
+            .map_err(|e| format!("the registry could not be asked for its layers: {e}"))?;
+        if !missing.is_empty() {
+            return Err(format!(
+                "the registry lacks {} of the image's blobs ({}): another machine could not pull it",
+                missing.len(),
+                missing.join(", ")
+            ));
+        }
         let (image, config) = image_facts(&docker, &reference)
             .await
             .map_err(|failure| failure.message)?;

@@ -253,6 +253,34 @@ impl Registry {
         Ok(Some(manifest_facts(reference, digest, &answer.body)))
     }
 
+    /// The blobs (config and layers) the manifest `repository@digest` names that the registry
+    /// does not hold: what a machine without them could not pull. Empty when it holds all.
+    pub async fn missing_blobs(
+        &self,
+        repository: &str,
+        digest: &str,
+    ) -> Result<Vec<String>, ReadError> {
+        let access = [pull(repository)];
+        let path = format!("/v2/{repository}/manifests/{digest}");
+        let answer = self
+            .call(http::Method::GET, &path, &access, Some(MANIFEST_KINDS))
+            .await?;
+        if answer.status != 200 {
+            return Err(self.refused(&answer));
+        }
+        let mut missing = Vec::new();
+        for blob in blob_digests(&answer.body) {
+            let path = format!("/v2/{repository}/blobs/{blob}");
+            let answer = self.call(http::Method::HEAD, &path, &access, None).await?;
+            match answer.status {
+                200 => {}
+                404 => missing.push(blob),
+                _ => return Err(self.refused(&answer)),
+            }
+        }
+        Ok(missing)
+    }
+
     /// What `namespace` holds under each of `names` (`my-app:1.0`, relative to the
     /// namespace): that tag's facts, or `None` when it holds no such tag.
     pub async fn tags_of(
@@ -297,6 +325,22 @@ fn pull(repository: &str) -> Access {
         name: repository.into(),
         actions: vec!["pull".into()],
     }
+}
+
+/// The config's and the layers' digests an image manifest names.
+fn blob_digests(body: &[u8]) -> Vec<String> {
+    let manifest: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    let config = manifest["config"]["digest"].as_str().map(str::to_string);
+    let layers = manifest["layers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|l| l["digest"].as_str().map(str::to_string));
+    config
+        .into_iter()
+        .chain(layers)
+        .filter(|d| d.starts_with("sha256:") && d[7..].bytes().all(|b| b.is_ascii_hexdigit()))
+        .collect()
 }
 
 /// The facts of a manifest whose bytes are `body`.
@@ -384,6 +428,9 @@ mod tests {
             "layers":[{"digest":"sha256:l1","size":1000},{"digest":"sha256:l2","size":20}]}"#;
         let facts = manifest_facts("1.0", "sha256:m".into(), body);
         assert_eq!(facts.image_id.as_deref(), Some("sha256:c0"));
+        // Only well-formed digests are asked for (nothing a path could hide in).
+        let named = br#"{"config":{"digest":"sha256:c0"},"layers":[{"digest":"sha256:a1"},{"digest":"sha256:../x"},{"digest":"md5:1"}]}"#;
+        assert_eq!(blob_digests(named), vec!["sha256:c0", "sha256:a1"]);
         assert_eq!(facts.size_bytes, body.len() as u64 + 1120);
         let index = br#"{"schemaVersion":2,"manifests":[{"digest":"sha256:a","size":500}]}"#;
         let facts = manifest_facts("1.0", "sha256:i".into(), index);

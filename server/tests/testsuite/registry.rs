@@ -1571,3 +1571,73 @@ async fn a_name_a_killed_push_left_is_taken_off_at_the_next_start() {
     }
     drop(server);
 }
+
+/// What the pulled-back check asks the registry: every blob a pushed manifest names is held
+/// there (the engine, which has the layers already, would not notice one missing). A layer
+/// the registry lost is named.
+// Several threads: the docker CLI, run here and waited for, asks this registry's issuer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_layer_the_registry_lost_is_named_as_missing() {
+    use layerlab_server::registry::{no_readers, Registry, RegistrySettings};
+    let db = TestDb::new();
+    let settings = RegistrySettings::Embedded {
+        program: "docker-registry".into(),
+        dir: db.registry_dir(),
+        addr: "127.0.0.1:0".parse().expect("address"),
+        quota_bytes: 0,
+    };
+    let registry = Registry::start(&settings, no_readers())
+        .await
+        .expect("the registry starts");
+    let handle = "learner-0123456789ab";
+    let login = registry.credentials(handle).expect("a login");
+    let cli = Cli::new();
+    cli.log_in(&serde_json::json!({
+        "registry": login.registry, "username": login.username, "password": login.password,
+    }));
+    let reference = format!("{}/{handle}/app:1", login.registry);
+    cli.ok(&["tag", "busybox:latest", &reference]);
+    let pushed = cli.ok(&["push", &reference]);
+    cli.ok(&["rmi", &reference]);
+    let digest = pushed
+        .split_whitespace()
+        .find(|w| w.starts_with("sha256:"))
+        .unwrap_or_else(|| panic!("the push names its digest: {pushed}"))
+        .to_string();
+    let repository = format!("{handle}/app");
+    let missing = registry
+        .missing_blobs(&repository, &digest)
+        .await
+        .expect("the registry answers");
+    assert!(missing.is_empty(), "{missing:?}");
+
+    // The layer (the largest blob) lost from the registry's storage.
+    let blobs = db
+        .registry_dir()
+        .join("data/docker/registry/v2/blobs/sha256");
+    let mut files: Vec<(u64, std::path::PathBuf)> = Vec::new();
+    for prefix in std::fs::read_dir(&blobs).expect("blobs").flatten() {
+        for blob in std::fs::read_dir(prefix.path())
+            .expect("a prefix")
+            .flatten()
+        {
+            let data = blob.path().join("data");
+            if let Ok(meta) = std::fs::metadata(&data) {
+                files.push((meta.len(), data));
+            }
+        }
+    }
+    let (_, layer) = files.into_iter().max().expect("blobs were stored");
+    std::fs::remove_file(&layer).expect("lose the layer");
+    let lost = layer
+        .parent()
+        .and_then(|p| p.file_name())
+        .expect("its digest")
+        .to_string_lossy()
+        .into_owned();
+    let missing = registry
+        .missing_blobs(&repository, &digest)
+        .await
+        .expect("the registry answers");
+    assert_eq!(missing, vec![format!("sha256:{lost}")]);
+}
