@@ -23,7 +23,7 @@ pub const SEEDED_LABEL: &str = "org.layerlab.seeded-from";
 
 #[derive(Debug, thiserror::Error)]
 pub enum SeedError {
-    #[error("no recipe for `{0}`: layerlab can make busybox:*, debian:bookworm, gcc:12 and python:3.11-slim from the host; pull or build `{0}` yourself")]
+    #[error("no recipe for `{0}`: layerlab can make busybox:*, debian:bookworm, gcc:12, python:3.11-slim and layerlab/toolbox:1 from the host; pull or build `{0}` yourself")]
     NoRecipe(String),
     #[error(
         "{path} is not a static busybox ({why}); install Debian's busybox-static (`apt-get install busybox-static`)"
@@ -112,7 +112,22 @@ pub const DERIVED: &[Derived] = &[
         finish: "rm -f /usr/lib/python3*/EXTERNALLY-MANAGED && ln -s /usr/bin/python3 /usr/local/bin/python && python --version",
         cmd: "python3",
     },
+    // The docker console's toolbox: the real docker CLI (Debian ships it only inside
+    // docker.io, whose daemon, containerd and runc are removed in the same step, so the image
+    // holds the client alone) with curl, ps, ss and netstat. Its DOCKER_HOST is a learner's
+    // policy proxy, never the engine.
+    Derived {
+        repository: TOOLBOX_REPOSITORY,
+        tags: &["1"],
+        base: "debian:bookworm",
+        packages: &["docker.io", "curl", "procps", "iproute2", "net-tools"],
+        finish: "rm -f /usr/sbin/dockerd /usr/sbin/docker-proxy /usr/sbin/docker-init /usr/sbin/runc /usr/bin/runc /usr/bin/containerd /usr/bin/containerd-shim* /usr/bin/ctr /usr/bin/containerd-stress && docker --version",
+        cmd: "bash",
+    },
 ];
+
+/// The toolbox image's repository (`layerlab/toolbox:1`).
+pub const TOOLBOX_REPOSITORY: &str = "layerlab/toolbox";
 
 impl Recipe {
     pub fn for_reference(reference: &str) -> Result<Self, SeedError> {

@@ -402,3 +402,63 @@ async fn a_run_through_the_proxy_gets_layerlabs_limits_and_stays_the_learners() 
     let (gone, _) = Cli::new().run(&["inspect", &alices_web]);
     assert!(!gone);
 }
+
+/// The whole door: the real docker CLI, Debian's, in the console's toolbox container (made
+/// by `layerlab images seed`), with the learner's proxy socket as its engine. What it
+/// lists, runs and refuses is the learner's slice only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_docker_cli_in_the_toolbox_reaches_only_the_learners_slice() {
+    let toolbox = "layerlab/toolbox:1";
+    let seeded = std::process::Command::new(env!("CARGO_BIN_EXE_layerlab"))
+        .args(["images", "seed", toolbox])
+        .current_dir(crate::support::repo_root())
+        .output()
+        .expect("layerlab images seed");
+    assert!(
+        seeded.status.success(),
+        "the toolbox is made from Debian's packages: {}",
+        String::from_utf8_lossy(&seeded.stderr)
+    );
+    let nonce = uuid::Uuid::new_v4().simple().to_string();
+    let (carol, dave) = (
+        format!("carol{}", &nonce[..12]),
+        format!("dave{}", &nonce[..12]),
+    );
+    let daves = format!("web-d-{}", &nonce[..8]);
+    container_of(&dave, &daves, "dave's");
+    let _cleanup = Containers(vec![daves.clone()]);
+    let dir = tempfile::tempdir().expect("a folder");
+    let proxy = proxy_for(&carol, &dir);
+    // The toolbox as the console runs it: the proxy's socket is its engine.
+    let in_toolbox = |script: &str| {
+        let out = std::process::Command::new("docker")
+            .args(["run", "--rm", "--network", "none", "-v"])
+            .arg(format!("{}:/var/run/docker.sock", proxy.path().display()))
+            .args([toolbox, "sh", "-c", script])
+            .output()
+            .expect("docker run");
+        (
+            out.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+    let (ok, said) =
+        in_toolbox("docker version --format '{{.Client.Version}} {{.Server.Version}}'");
+    assert!(ok, "{said}");
+    let (ok, said) = in_toolbox(
+        "docker run --name hello busybox echo hello from the toolbox && docker ps -a --format '{{.Names}}' && docker rm hello",
+    );
+    assert!(ok, "{said}");
+    assert!(said.contains("hello from the toolbox"), "{said}");
+    assert!(said.contains("hello") && !said.contains(&daves), "{said}");
+    let (ok, said) = in_toolbox(&format!("docker logs {daves}"));
+    assert!(!ok && said.contains("No such container"), "{said}");
+    let (ok, said) = in_toolbox("docker run --privileged busybox true");
+    assert!(!ok && said.contains("layerlab: "), "{said}");
+    let (ok, said) = in_toolbox("docker run -v /:/host busybox true");
+    assert!(!ok && said.contains("a mount"), "{said}");
+}
