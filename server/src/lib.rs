@@ -22,6 +22,7 @@ pub mod pushes;
 pub mod registry;
 pub mod store;
 pub mod sync;
+pub mod when;
 pub mod workbench;
 
 use anyhow::Context;

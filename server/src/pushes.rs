@@ -648,7 +648,7 @@ pub async fn namespace_view(
                         .map(|p| p.pushed_at);
                     RegistryTag {
                         pushed_at,
-                        pushed: pushed_at.map(crate::cohort::format_time),
+                        pushed: pushed_at.map(crate::when::format_time),
                         pull: format!("docker pull {address}/{}:{}", repository.name, tag.tag),
                         tag: tag.tag,
                         digest: tag.digest,

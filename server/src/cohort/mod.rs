@@ -88,40 +88,7 @@ pub fn summary(cohort: &crate::store::Cohort, learners: u32) -> CohortSummary {
     }
 }
 
-/// `2026-11-23 19:56 UTC` from milliseconds since 1970.
-pub fn format_time(ms: i64) -> String {
-    let (date, secs) = civil(ms);
-    format!("{date} {:02}:{:02} UTC", secs / 3600, secs % 3600 / 60)
-}
-
-/// `2026-11-23 19:56:07 UTC`: for telling apart attempts made a few seconds apart.
-pub fn format_time_to_second(ms: i64) -> String {
-    let (date, secs) = civil(ms);
-    format!(
-        "{date} {:02}:{:02}:{:02} UTC",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
-}
-
-/// The date (`2026-11-23`) and the seconds since that midnight (UTC).
-fn civil(ms: i64) -> (String, i64) {
-    let secs = ms.div_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (format!("{year:04}-{month:02}-{day:02}"), rem)
-}
+pub use crate::when::{format_time, format_time_to_second};
 
 pub fn attempt_summary(row: &AttemptRow) -> AttemptSummary {
     AttemptSummary {
