@@ -529,7 +529,8 @@ pub async fn local_base_images(client: &Client) -> Vec<String> {
         .into_iter()
         .filter(|image| !image.labels.contains_key(ATTEMPT_LABEL))
         .flat_map(|image| image.repo_tags)
-        .filter(|tag| tag != "<none>:<none>")
+        // (layerlab's own images, like the console's toolbox, are no one's base.)
+        .filter(|tag| tag != "<none>:<none>" && !tag.starts_with("layerlab/"))
         .collect();
     names.sort();
     names.dedup();
