@@ -710,7 +710,7 @@ impl Check {
                 "Your namespace in the class registry holds `{repository}:{tag}`, and it is this build's image (Tag & push it)."
             ),
             Check::RunsWhenPulledBack { repository, tag } => format!(
-                "Pulled back from your registry by its digest, your pushed `{repository}:{tag}` runs and passes this exercise's checks on the running container, as on another machine."
+                "Pulled back from your registry by its digest, your pushed `{repository}:{tag}` runs and passes this exercise's checks on the running container, as a teammate would pull and run it."
             ),
             Check::FromOwnPush {
                 repository,
@@ -1244,7 +1244,7 @@ impl Check {
                             let ids: Vec<&str> = checks.iter().map(|c| c.id.as_str()).collect();
                             (
                                 true,
-                                format!("Pulled back as `{reference}`, it ran and passed {}.", ids.join(", ")),
+                                format!("Pulled back as `{reference}`, it ran and passed every check on the running container ({}).", ids.join(", ")),
                             )
                         } else {
                             (

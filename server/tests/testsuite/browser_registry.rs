@@ -143,3 +143,66 @@ async fn a_build_is_tagged_and_pushed_with_the_keyboard_and_shows_in_the_registr
     phone.close().await.expect("close");
     c.close().await.expect("close");
 }
+
+/// The pulled-back check as the learner meets it (share-your-image): pushed as
+/// `my-app:devel` with the keyboard, the push's lines show the pull back and what the pulled
+/// image printed, and the exercise's checks are drawn again with it passing; on a phone too.
+#[tokio::test]
+async fn a_push_pulled_back_and_run_shows_its_lines_and_its_verdict() {
+    let page = "/exercises/share-your-image";
+    let (server, driver, c) = hydrated(page).await;
+    let dockerfile = std::fs::read_to_string(
+        support::repo_root().join("exercises/share-your-image/solution/Dockerfile"),
+    )
+    .expect("the solution");
+    type_over(&c, "textarea.editor-input", &dockerfile).await;
+    c.active_element()
+        .await
+        .expect("focus")
+        .send_keys("\u{E009}\u{E007}\u{E000}")
+        .await
+        .expect("ctrl+enter builds");
+    css(&c, ".verdict-line").await;
+    c.active_element()
+        .await
+        .expect("focus")
+        .send_keys("\u{E00C}")
+        .await
+        .expect("esc");
+    tab_to(&c, "#push-tag", 80).await;
+    c.active_element()
+        .await
+        .expect("focus")
+        .send_keys("my-app:devel\u{E007}")
+        .await
+        .expect("type, enter");
+    css(&c, ".push-result[data-status='pushed']").await;
+    let log = text_of(&c, ".push-log").await;
+    assert!(
+        log.contains("Pulling `") && log.contains("back from your registry"),
+        "{log}"
+    );
+    assert!(log.contains("my-app devel build: ready"), "{log}");
+    let checks = wait_for_text(&c, "#checks", "Pulled back as").await;
+    assert!(!checks.contains("Not checked yet"), "{checks}");
+    eval(&c, "document.querySelector('.push-panel').scrollIntoView()").await;
+    save_screenshot(&c, "push-pulled-back-desktop.png").await;
+    eval(&c, "document.querySelector('#checks').scrollIntoView()").await;
+    save_screenshot(&c, "checks-pulled-back-desktop.png").await;
+
+    let cookies = c.get_all_cookies().await.expect("cookies");
+    let phone = driver.phone().await;
+    phone.goto(&server.url("/healthz")).await.expect("open");
+    for cookie in cookies {
+        phone.add_cookie(cookie).await.expect("same learner");
+    }
+    phone.goto(&server.url(page)).await.expect("open");
+    css(&phone, "body[data-hydrated='true']").await;
+    let checks = text_of(&phone, "#checks").await;
+    assert!(checks.contains("Pulled back as"), "kept: {checks}");
+    assert_no_horizontal_overflow(&phone, page).await;
+    eval(&phone, "document.querySelector('#checks').scrollIntoView()").await;
+    save_screenshot(&phone, "checks-pulled-back-phone.png").await;
+    phone.close().await.expect("close");
+    c.close().await.expect("close");
+}

@@ -169,6 +169,20 @@ async fn each_learner_sees_and_reaches_only_their_own_containers_through_the_pro
     assert!(refused.is_err());
 }
 
+/// The ids of every container of `owner`'s on the engine, as the docker CLI lists them.
+fn containers_of(owner: &str) -> String {
+    let out = std::process::Command::new("docker")
+        .args([
+            "ps",
+            "-aq",
+            "--filter",
+            &format!("label=org.layerlab.owner={owner}"),
+        ])
+        .output()
+        .expect("docker ps");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// What the engine says of a container, by `docker inspect --format`.
 fn engine_says(container: &str, format: &str) -> String {
     let out = std::process::Command::new("docker")
@@ -337,16 +351,7 @@ async fn a_run_through_the_proxy_gets_layerlabs_limits_and_stays_the_learners() 
     assert!(!ok && said.contains("No such container"), "{said}");
 
     // Refused, with the reason, and nothing made.
-    let before = std::process::Command::new("docker")
-        .args([
-            "ps",
-            "-aq",
-            "--filter",
-            &format!("label=org.layerlab.owner={alice}"),
-        ])
-        .output()
-        .expect("docker ps")
-        .stdout;
+    let before = containers_of(&alice);
     for (args, words) in [
         (vec!["--privileged"], "--privileged"),
         (vec!["-v", "/:/host"], "a mount"),
@@ -384,16 +389,7 @@ async fn a_run_through_the_proxy_gets_layerlabs_limits_and_stays_the_learners() 
     // An image that is neither the course's nor hers.
     let (ok, said) = as_alice(&["run", "-d", "debian:bookworm", "true"]);
     assert!(!ok && said.contains("No such image"), "{said}");
-    let after = std::process::Command::new("docker")
-        .args([
-            "ps",
-            "-aq",
-            "--filter",
-            &format!("label=org.layerlab.owner={alice}"),
-        ])
-        .output()
-        .expect("docker ps")
-        .stdout;
+    let after = containers_of(&alice);
     assert_eq!(before, after, "refused runs left no container");
 
     // Removing: hers goes.

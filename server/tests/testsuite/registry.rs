@@ -1040,6 +1040,15 @@ fn folder_bytes(dir: &std::path::Path) -> u64 {
 
 /// Push `typed` from `build`, following it to the end: the result.
 async fn push_build(client: &mut TestClient, build: &str, typed: &str) -> serde_json::Value {
+    push_followed(client, build, typed).await.1
+}
+
+/// Push `typed` from `build`, following it to the end: its lines and the result.
+async fn push_followed(
+    client: &mut TestClient,
+    build: &str,
+    typed: &str,
+) -> (Vec<String>, serde_json::Value) {
     let answer = client
         .post_json(
             &format!("/api/v1/builds/{build}/push"),
@@ -1051,7 +1060,7 @@ async fn push_build(client: &mut TestClient, build: &str, typed: &str) -> serde_
         .as_str()
         .expect("events")
         .to_string();
-    finish_push(client, &events).await.1
+    finish_push(client, &events).await
 }
 
 /// A learner deletes a tag (by the API, and by the registry page's form); the registry's
@@ -1358,18 +1367,7 @@ async fn a_pushed_image_pulled_back_from_the_registry_runs_and_passes_the_run_ch
     );
     let id = build["id"].as_str().expect("id").to_string();
 
-    let answer = learner
-        .post_json(
-            &format!("/api/v1/builds/{id}/push"),
-            &serde_json::json!({ "tag": "my-app:devel" }),
-        )
-        .await;
-    assert_eq!(answer.status, StatusCode::ACCEPTED, "{}", answer.body);
-    let events = answer.json()["events"]
-        .as_str()
-        .expect("events")
-        .to_string();
-    let (lines, done) = finish_push(&mut learner, &events).await;
+    let (lines, done) = push_followed(&mut learner, &id, "my-app:devel").await;
     assert_eq!(done["status"], "pushed", "{done:#}");
     let digest = done["digest"].as_str().expect("digest").to_string();
     let login = learner.get("/api/v1/registry/login").await.json();
@@ -1417,18 +1415,7 @@ async fn a_pushed_image_pulled_back_from_the_registry_runs_and_passes_the_run_ch
     // Pushed again, under that name or another, the same image is not pulled and run again:
     // the verdict stands on the first run.
     for again in ["my-app:devel", "my-app:other"] {
-        let answer = learner
-            .post_json(
-                &format!("/api/v1/builds/{id}/push"),
-                &serde_json::json!({ "tag": again }),
-            )
-            .await;
-        assert_eq!(answer.status, StatusCode::ACCEPTED, "{}", answer.body);
-        let events = answer.json()["events"]
-            .as_str()
-            .expect("events")
-            .to_string();
-        let (lines, done) = finish_push(&mut learner, &events).await;
+        let (lines, done) = push_followed(&mut learner, &id, again).await;
         assert_eq!(check_of(&done)["passed"], true, "{again}: {done:#}");
         assert!(
             !lines.iter().any(|l| l.contains("Pulling `")),
