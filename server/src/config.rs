@@ -155,6 +155,72 @@ pub struct ServeConfig {
     pub edge: EdgeArgs,
     #[command(flatten)]
     pub registry: RegistryArgs,
+    #[command(flatten)]
+    pub console: ConsoleArgs,
+}
+
+/// The docker console: each learner's toolbox, their containers, and how long they last.
+#[derive(Debug, Clone, Args)]
+pub struct ConsoleArgs {
+    /// Where each learner's proxy socket is made (a folder only this server's user can open).
+    #[arg(
+        long,
+        env = "LAYERLAB_CONSOLE_DIR",
+        default_value = "layerlab-consoles"
+    )]
+    pub console_dir: PathBuf,
+    /// The toolbox image the console's commands run in (`layerlab images seed` makes it).
+    #[arg(
+        long,
+        env = "LAYERLAB_CONSOLE_TOOLBOX",
+        default_value = crate::engine::seed::TOOLBOX_IMAGE
+    )]
+    pub console_toolbox: String,
+    /// Seconds without a command after which a learner's toolbox and containers are stopped
+    /// (their next command starts the toolbox again).
+    #[arg(long, env = "LAYERLAB_CONSOLE_IDLE_STOP", default_value_t = 1800)]
+    pub console_idle_stop: u64,
+    /// Seconds without a command after which they are removed, with what the console showed.
+    #[arg(long, env = "LAYERLAB_CONSOLE_IDLE_REMOVE", default_value_t = 86400)]
+    pub console_idle_remove: u64,
+    /// Consoles open at once on this server.
+    #[arg(long, env = "LAYERLAB_CONSOLE_MAX_OPEN", default_value_t = 64)]
+    pub console_max_open: usize,
+    /// Containers one learner may have running at once in the console.
+    #[arg(long, env = "LAYERLAB_CONSOLE_MAX_RUNNING", default_value_t = 3)]
+    pub console_max_running: usize,
+    /// Memory for each container a learner runs in the console, in MiB.
+    #[arg(long, env = "LAYERLAB_CONSOLE_MEMORY_MB", default_value_t = 128)]
+    pub console_memory_mb: i64,
+    /// Memory for each learner's toolbox (the docker CLI and the learner's shell), in MiB.
+    #[arg(
+        long,
+        env = "LAYERLAB_CONSOLE_TOOLBOX_MEMORY_MB",
+        default_value_t = 256
+    )]
+    pub console_toolbox_memory_mb: i64,
+}
+
+impl ConsoleArgs {
+    pub fn settings(&self) -> crate::console::ConsoleSettings {
+        use std::time::Duration;
+        let stop = Duration::from_secs(self.console_idle_stop.max(1));
+        crate::console::ConsoleSettings {
+            dir: self.console_dir.clone(),
+            toolbox_image: self.console_toolbox.clone(),
+            idle_stop: stop,
+            idle_remove: Duration::from_secs(self.console_idle_remove).max(stop),
+            max_open: self.console_max_open,
+            limits: crate::policy::container::ContainerLimits {
+                memory_bytes: self.console_memory_mb.max(16) << 20,
+                cpus: 0.5,
+                pids: 64,
+                log_max: "1m".into(),
+                max_running: self.console_max_running,
+            },
+            toolbox_memory_bytes: self.console_toolbox_memory_mb.max(64) << 20,
+        }
+    }
 }
 
 /// The class registry learners push to: by default one layerlab starts itself.

@@ -81,6 +81,13 @@ pub async fn build(config: &ServeConfig) -> anyhow::Result<axum::Router> {
         .context("cannot start the class registry")?;
     let registry = Arc::new(registry);
     registry.supervise();
+    let consoles = console::Consoles::new(
+        engine.clone(),
+        config.console.settings(),
+        store.instance.clone(),
+        exercises.base_images(&course),
+    );
+    consoles.start();
     let state = AppState {
         leptos_options,
         course: Arc::new(course),
@@ -103,6 +110,7 @@ pub async fn build(config: &ServeConfig) -> anyhow::Result<axum::Router> {
         drafts: Arc::default(),
         registry,
         pushes: Arc::default(),
+        consoles,
     };
     tell_isolation(state.engine.clone());
     janitor::start(

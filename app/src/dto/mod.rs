@@ -3,11 +3,13 @@
 use serde::{Deserialize, Serialize};
 
 mod build;
+mod console;
 mod history;
 mod layers;
 mod people;
 mod registry;
 pub use build::*;
+pub use console::*;
 pub use history::*;
 pub use layers::*;
 pub use people::*;

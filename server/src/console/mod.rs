@@ -1,5 +1,771 @@
 //! The docker console: a learner types real docker commands, and the engine they reach shows
-//! and accepts only that learner's own things. Here so far: the policy proxy, the door the
-//! learner's docker CLI talks to in place of the engine ([`proxy`]).
+//! and accepts only that learner's own things. Each learner who opens it gets a toolbox (a
+//! container with the docker CLI, [`crate::engine::toolbox`]) whose engine is their own
+//! policy proxy ([`proxy`]); each command runs in the toolbox on a pseudo-terminal, and what
+//! it prints becomes rows the page shows ([`screen`]), sent live to every page the learner has
+//! open. Idle consoles stop, then go; what a server killed with consoles open left is
+//! removed when the next one starts.
 
 pub mod proxy;
+pub mod screen;
+
+use crate::engine::toolbox::ToolboxSpec;
+use crate::engine::Engine;
+use crate::policy::api::Scope;
+use crate::policy::container::ContainerLimits;
+use app::dto::{ConsoleEvent, ToolboxState};
+use futures::StreamExt;
+use std::collections::{HashMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::io::AsyncWriteExt;
+use tokio::sync::{broadcast, mpsc};
+
+/// What the operator sets (`layerlab serve --console-…`).
+#[derive(Clone, Debug)]
+pub struct ConsoleSettings {
+    /// Where the learners' proxy sockets are made (a private folder).
+    pub dir: PathBuf,
+    pub toolbox_image: String,
+    /// A console untouched this long is stopped: its toolbox and the learner's containers.
+    pub idle_stop: Duration,
+    /// … and this long, removed, with what it printed.
+    pub idle_remove: Duration,
+    /// Consoles open at once on this server.
+    pub max_open: usize,
+    /// What each of a learner's containers gets, and how many may run.
+    pub limits: ContainerLimits,
+    pub toolbox_memory_bytes: i64,
+}
+
+/// Commands kept per console, and rows of output across them; older ones are forgotten.
+const KEPT_COMMANDS: usize = 50;
+const KEPT_ROWS: usize = 3000;
+/// The longest command line, and the most text typed to a command at once.
+pub const MAX_LINE: usize = 4096;
+/// The pseudo-terminal's size.
+const COLUMNS: u16 = 120;
+const ROWS: u16 = 30;
+/// A second Ctrl-C within this long ends the command and everything it started.
+const SECOND_INTERRUPT: Duration = Duration::from_secs(3);
+/// Rows per event when a stream begins with what a console already shows.
+const ROWS_PER_EVENT: usize = 200;
+
+/// Why a console call did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum ConsoleError {
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("A command is still running: what you type goes to it. Press Ctrl-C to stop it (twice to end it at once).")]
+    Busy,
+    #[error("No command is running.")]
+    Idle,
+    #[error("{0}")]
+    BadInput(String),
+    #[error("This server already has {0} consoles open, the most it runs at once. Try again in a few minutes.")]
+    Full(usize),
+}
+
+/// The script each command line runs in: in the folder the previous command left, with the
+/// line as typed (`$1`), remembering its process group (for a second Ctrl-C) and where it
+/// ended up (for the next `cd`).
+const WRAPPER: &str = r#"printf '%s' "$$" > "/tmp/.layerlab-command-$2"
+cd -- "$(cat "$HOME/.layerlab-cwd" 2>/dev/null || printf '%s' "$HOME")" 2>/dev/null || cd
+eval "$1"
+status=$?
+pwd > "$HOME/.layerlab-cwd" 2>/dev/null
+exit $status"#;
+
+pub struct Consoles {
+    engine: Arc<Engine>,
+    settings: ConsoleSettings,
+    instance: String,
+    base_images: Vec<String>,
+    open: Mutex<HashMap<String, Arc<Console>>>,
+    /// Why this server runs no consoles, if it does not.
+    off: Option<String>,
+    /// The `uid:gid` toolboxes run as (never root) and, when this server is root, who gets
+    /// the proxy sockets.
+    user: (u32, u32),
+}
+
+/// One learner's console.
+pub struct Console {
+    owner: String,
+    inner: Mutex<Inner>,
+    /// The toolbox and its proxy, while started; held while starting or stopping.
+    toolbox: tokio::sync::Mutex<Option<Toolbox>>,
+    events: broadcast::Sender<ConsoleEvent>,
+}
+
+struct Toolbox {
+    id: String,
+    _proxy: proxy::Proxy,
+}
+
+struct Inner {
+    state: ToolboxState,
+    message: String,
+    commands: VecDeque<Command>,
+    next: u64,
+    last_used: Instant,
+    running: Option<Running>,
+}
+
+struct Command {
+    id: u64,
+    line: String,
+    screen: screen::Screen,
+    done: Option<(Option<i64>, String)>,
+}
+
+struct Running {
+    id: u64,
+    input: mpsc::Sender<Vec<u8>>,
+    interrupted: Option<Instant>,
+}
+
+/// What one sweep did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Swept {
+    pub stopped: usize,
+    pub removed: usize,
+    pub orphans: usize,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Consoles {
+    /// Consoles for this server. They are off (each call says why) when the engine is not on
+    /// this host's Unix socket or `settings.dir` cannot be a private folder.
+    pub fn new(
+        engine: Arc<Engine>,
+        settings: ConsoleSettings,
+        instance: String,
+        base_images: Vec<String>,
+    ) -> Arc<Self> {
+        // SAFETY: geteuid and getegid have no preconditions and cannot fail.
+        let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+        // Never root in a toolbox: a root server's toolboxes run as a user of their own.
+        let user = if uid == 0 { (65532, 65532) } else { (uid, gid) };
+        let off = if crate::engine::relay::socket_of(engine.host()).is_none() {
+            Some(format!(
+                "The docker console needs the Docker engine on this host's Unix socket; this server uses {}.",
+                engine.host()
+            ))
+        } else {
+            prepare_folder(&settings.dir).err().map(|e| {
+                format!(
+                    "The docker console is off: its folder {} cannot be used ({e}).",
+                    settings.dir.display()
+                )
+            })
+        };
+        if let Some(off) = &off {
+            tracing::warn!("{off}");
+        }
+        Arc::new(Consoles {
+            engine,
+            settings,
+            instance,
+            base_images,
+            open: Mutex::default(),
+            off,
+            user,
+        })
+    }
+
+    /// The console of `owner`, made (not started) if they have none.
+    fn console_of(&self, owner: &str) -> Result<Arc<Console>, ConsoleError> {
+        if let Some(off) = &self.off {
+            return Err(ConsoleError::Unavailable(off.clone()));
+        }
+        let mut open = lock(&self.open);
+        if let Some(console) = open.get(owner) {
+            return Ok(console.clone());
+        }
+        if open.len() >= self.settings.max_open {
+            return Err(ConsoleError::Full(open.len()));
+        }
+        let console = Arc::new(Console {
+            owner: owner.to_string(),
+            inner: Mutex::new(Inner {
+                state: ToolboxState::Stopped,
+                message: String::new(),
+                commands: VecDeque::new(),
+                next: 1,
+                last_used: Instant::now(),
+                running: None,
+            }),
+            toolbox: tokio::sync::Mutex::new(None),
+            events: broadcast::channel(256).0,
+        });
+        open.insert(owner.to_string(), console.clone());
+        Ok(console)
+    }
+
+    /// Open `owner`'s console: its toolbox started (so the first command answers at once).
+    pub async fn open(&self, owner: &str) -> Result<(), ConsoleError> {
+        let console = self.console_of(owner)?;
+        self.started(&console).await.map(|_| ())
+    }
+
+    /// The console as it is now (as events), and its events from here on.
+    pub fn subscribe(
+        &self,
+        owner: &str,
+    ) -> Result<(Vec<ConsoleEvent>, broadcast::Receiver<ConsoleEvent>), ConsoleError> {
+        let console = self.console_of(owner)?;
+        let inner = lock(&console.inner);
+        let mut events = vec![ConsoleEvent::State {
+            state: inner.state,
+            message: inner.message.clone(),
+        }];
+        for command in &inner.commands {
+            events.push(ConsoleEvent::Command {
+                id: command.id,
+                line: command.line.clone(),
+            });
+            let rows = command.screen.all_rows();
+            for chunk in rows.chunks(ROWS_PER_EVENT) {
+                events.push(ConsoleEvent::Rows {
+                    id: command.id,
+                    rows: chunk.to_vec(),
+                });
+            }
+            if let Some((exit, note)) = &command.done {
+                events.push(ConsoleEvent::Done {
+                    id: command.id,
+                    exit: *exit,
+                    note: note.clone(),
+                });
+            }
+        }
+        // Subscribed under the same lock: nothing happens between the two.
+        Ok((events, console.events.subscribe()))
+    }
+
+    /// Run `line` in `owner`'s toolbox (starting it if need be); the command's id.
+    pub async fn run(&self, owner: &str, line: &str) -> Result<u64, ConsoleError> {
+        let line = checked_line(line)?;
+        let console = self.console_of(owner)?;
+        if lock(&console.inner).running.is_some() {
+            return Err(ConsoleError::Busy);
+        }
+        lock(&console.inner).last_used = Instant::now();
+        let client = self.engine.client().await.map_err(|e| {
+            ConsoleError::Unavailable(format!("The Docker engine cannot be reached: {e}"))
+        })?;
+        let (tx, rx) = mpsc::channel(64);
+        // The command's id, taken before it starts so the wrapper can name its process group.
+        let id = {
+            let mut inner = lock(&console.inner);
+            if inner.running.is_some() {
+                return Err(ConsoleError::Busy);
+            }
+            let id = inner.next;
+            inner.next += 1;
+            inner.running = Some(Running {
+                id,
+                input: tx,
+                interrupted: None,
+            });
+            id
+        };
+        let io = match self.start_command(&console, &client, &line, id).await {
+            Ok(io) => io,
+            Err(e) => {
+                lock(&console.inner).running = None;
+                return Err(e);
+            }
+        };
+        {
+            let mut inner = lock(&console.inner);
+            inner.commands.push_back(Command {
+                id,
+                line: line.clone(),
+                screen: screen::Screen::new(usize::from(ROWS)),
+                done: None,
+            });
+            let _ = console.events.send(ConsoleEvent::Command { id, line });
+        }
+        tokio::spawn(drive(console, client, io, rx, id));
+        Ok(id)
+    }
+
+    /// Start command `id` in the console's toolbox; once again in a new toolbox if the
+    /// one it had is gone (removed on the engine, or stopped).
+    async fn start_command(
+        &self,
+        console: &Arc<Console>,
+        client: &crate::engine::Client,
+        line: &str,
+        id: u64,
+    ) -> Result<crate::engine::toolbox::CommandIo, ConsoleError> {
+        let id = id.to_string();
+        let mut last = String::new();
+        for _ in 0..2 {
+            let toolbox = self.started(console).await?;
+            match client
+                .toolbox_command(&toolbox, WRAPPER, &[line, &id], (COLUMNS, ROWS))
+                .await
+            {
+                Ok(io) => return Ok(io),
+                Err(e) => {
+                    last = e;
+                    // Gone from under us: forget it, and start it again.
+                    console.toolbox.lock().await.take();
+                    console.set_state(ToolboxState::Stopped, "");
+                }
+            }
+        }
+        Err(ConsoleError::Unavailable(format!(
+            "The console could not run the command: {last}"
+        )))
+    }
+
+    /// The console's toolbox, started if it was not: its container's id.
+    async fn started(&self, console: &Console) -> Result<String, ConsoleError> {
+        let mut toolbox = console.toolbox.lock().await;
+        if let Some(toolbox) = toolbox.as_ref() {
+            return Ok(toolbox.id.clone());
+        }
+        console.set_state(ToolboxState::Starting, "Starting your toolbox…");
+        match self.start_toolbox(&console.owner).await {
+            Ok(started) => {
+                let id = started.id.clone();
+                *toolbox = Some(started);
+                console.set_state(ToolboxState::Ready, "");
+                Ok(id)
+            }
+            Err(message) => {
+                console.set_state(ToolboxState::Unavailable, &message);
+                Err(ConsoleError::Unavailable(message))
+            }
+        }
+    }
+
+    async fn start_toolbox(&self, owner: &str) -> Result<Toolbox, String> {
+        let handle = crate::registry::handle_of(owner);
+        let folder = self.settings.dir.join(&handle);
+        learner_folder(&folder).map_err(|e| {
+            format!(
+                "The console's folder {} cannot be made: {e}",
+                folder.display()
+            )
+        })?;
+        let root = {
+            // SAFETY: geteuid has no preconditions and cannot fail.
+            unsafe { libc::geteuid() == 0 }
+        };
+        let proxy = proxy::Proxy::start(
+            &folder.join("docker.sock"),
+            Scope {
+                owner: owner.to_string(),
+                instance: self.instance.clone(),
+                base_images: self.base_images.clone(),
+            },
+            self.engine.clone(),
+            self.settings.limits.clone(),
+            root.then_some(self.user),
+        )
+        .map_err(|e| format!("The console's proxy did not start: {e}"))?;
+        let client = self
+            .engine
+            .client()
+            .await
+            .map_err(|e| format!("The Docker engine cannot be reached: {e}"))?;
+        let user = format!("{}:{}", self.user.0, self.user.1);
+        let name = toolbox_name(owner);
+        let id = client
+            .start_toolbox(&ToolboxSpec {
+                name: &name,
+                image: &self.settings.toolbox_image,
+                owner,
+                instance: &self.instance,
+                folder: &folder,
+                user: &user,
+                memory_bytes: self.settings.toolbox_memory_bytes,
+                cpus: 1.0,
+                pids: 256,
+            })
+            .await?;
+        Ok(Toolbox { id, _proxy: proxy })
+    }
+
+    /// Send `text` to `owner`'s running command, as typed.
+    pub async fn input(&self, owner: &str, text: &str) -> Result<(), ConsoleError> {
+        if text.len() > MAX_LINE {
+            return Err(ConsoleError::BadInput(format!(
+                "At most {MAX_LINE} bytes may be typed at once."
+            )));
+        }
+        let console = self.console_of(owner)?;
+        let input = {
+            let mut inner = lock(&console.inner);
+            inner.last_used = Instant::now();
+            inner
+                .running
+                .as_ref()
+                .map(|r| r.input.clone())
+                .ok_or(ConsoleError::Idle)?
+        };
+        input
+            .send(text.as_bytes().to_vec())
+            .await
+            .map_err(|_| ConsoleError::Idle)
+    }
+
+    /// Ctrl-C: interrupt `owner`'s running command; a second one soon after ends it and
+    /// everything it started at once.
+    pub async fn interrupt(&self, owner: &str) -> Result<(), ConsoleError> {
+        let console = self.console_of(owner)?;
+        let (input, id, again) = {
+            let mut inner = lock(&console.inner);
+            inner.last_used = Instant::now();
+            let running = inner.running.as_mut().ok_or(ConsoleError::Idle)?;
+            let again = running
+                .interrupted
+                .is_some_and(|at| at.elapsed() < SECOND_INTERRUPT);
+            running.interrupted = Some(Instant::now());
+            (running.input.clone(), running.id, again)
+        };
+        if !again {
+            return input.send(vec![3]).await.map_err(|_| ConsoleError::Idle);
+        }
+        let toolbox = console.toolbox.lock().await.as_ref().map(|t| t.id.clone());
+        let (Some(toolbox), Ok(client)) = (toolbox, self.engine.client().await) else {
+            return Err(ConsoleError::Idle);
+        };
+        let kill = format!("kill -KILL -- -\"$(cat /tmp/.layerlab-command-{id})\"");
+        client
+            .toolbox_command(&toolbox, &kill, &[], (COLUMNS, ROWS))
+            .await
+            .map(|_| ())
+            .map_err(ConsoleError::Unavailable)
+    }
+
+    /// Stop the consoles idle for `idle_stop`, remove those idle for `idle_remove`, and
+    /// remove toolboxes and containers no open console owns.
+    pub async fn sweep(&self) -> Swept {
+        let mut swept = Swept::default();
+        let consoles: Vec<Arc<Console>> = lock(&self.open).values().cloned().collect();
+        for console in consoles {
+            let idle = lock(&console.inner).last_used.elapsed();
+            if idle >= self.settings.idle_remove {
+                lock(&self.open).remove(&console.owner);
+                self.put_away(&console, true).await;
+                swept.removed += 1;
+            } else if idle >= self.settings.idle_stop && console.toolbox.lock().await.is_some() {
+                self.put_away(&console, false).await;
+                swept.stopped += 1;
+            }
+        }
+        let Ok(client) = self.engine.client().await else {
+            return swept;
+        };
+        let Ok(objects) = client.console_objects(&self.instance).await else {
+            return swept;
+        };
+        // (Listed first, compared after: a console opened meanwhile is in `open` by now.)
+        let orphans: Vec<String> = {
+            let open = lock(&self.open);
+            objects
+                .into_iter()
+                .filter(|o| !open.contains_key(&o.owner))
+                .map(|o| o.id)
+                .collect()
+        };
+        swept.orphans = client.remove_containers(&orphans).await;
+        swept
+    }
+
+    /// Stop (or, with `remove`, remove) a console's toolbox and the learner's containers.
+    async fn put_away(&self, console: &Console, remove: bool) {
+        let mut toolbox = console.toolbox.lock().await;
+        let had = toolbox.take();
+        if let Ok(client) = self.engine.client().await {
+            let theirs: Vec<String> = client
+                .console_objects(&self.instance)
+                .await
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|o| o.owner == console.owner && (remove || o.running))
+                .map(|o| o.id)
+                .collect();
+            if remove {
+                client.remove_containers(&theirs).await;
+            } else {
+                client.stop_containers(&theirs).await;
+            }
+        }
+        drop(had);
+        console.set_state(
+            ToolboxState::Stopped,
+            &format!(
+                "Stopped after {} without a command, with your containers; your next command starts the toolbox again (docker start NAME starts a container).",
+                crate::when::duration_words(self.settings.idle_stop)
+            ),
+        );
+        let _ = std::fs::remove_dir_all(
+            self.settings
+                .dir
+                .join(crate::registry::handle_of(&console.owner)),
+        );
+    }
+
+    /// Remove every toolbox and container consoles of this installation left (a server
+    /// stopped or killed with consoles open), and their sockets' folders. How many.
+    pub async fn remove_leftovers(&self) -> Result<usize, String> {
+        if self.off.is_some() {
+            return Ok(0);
+        }
+        if let Ok(entries) = std::fs::read_dir(&self.settings.dir) {
+            for entry in entries.flatten() {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+        let client = self.engine.client().await?;
+        let objects = client.console_objects(&self.instance).await?;
+        let ids: Vec<String> = objects.into_iter().map(|o| o.id).collect();
+        Ok(client.remove_containers(&ids).await)
+    }
+
+    /// Remove what an earlier server left, then sweep now and then (every quarter of the idle
+    /// time, at most a minute apart).
+    pub fn start(self: &Arc<Self>) {
+        if self.off.is_some() {
+            return;
+        }
+        let consoles = self.clone();
+        tokio::spawn(async move {
+            match consoles.remove_leftovers().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!("removed {n} console containers an earlier server left"),
+                Err(e) => tracing::warn!(
+                    "could not look for console containers an earlier server left: {e}"
+                ),
+            }
+            let every = (consoles.settings.idle_stop / 4)
+                .clamp(Duration::from_secs(1), Duration::from_secs(60));
+            let mut ticks = tokio::time::interval(every);
+            ticks.tick().await;
+            loop {
+                ticks.tick().await;
+                let swept = consoles.sweep().await;
+                if swept != Swept::default() {
+                    tracing::info!(
+                        "consoles: {} stopped, {} removed after idling, {} leftover containers removed",
+                        swept.stopped,
+                        swept.removed,
+                        swept.orphans
+                    );
+                }
+            }
+        });
+    }
+
+    pub fn settings(&self) -> &ConsoleSettings {
+        &self.settings
+    }
+
+    /// Why consoles are off on this server, if they are.
+    pub fn off(&self) -> Option<&str> {
+        self.off.as_deref()
+    }
+}
+
+impl Console {
+    fn set_state(&self, state: ToolboxState, message: &str) {
+        let mut inner = lock(&self.inner);
+        inner.state = state;
+        inner.message = message.to_string();
+        let _ = self.events.send(ConsoleEvent::State {
+            state,
+            message: message.to_string(),
+        });
+    }
+
+    /// Take in what command `id` printed; send its changed rows.
+    fn printed(&self, id: u64, bytes: &[u8]) {
+        let mut inner = lock(&self.inner);
+        let Some(command) = inner.commands.iter_mut().find(|c| c.id == id) else {
+            return;
+        };
+        command.screen.feed(bytes);
+        let rows = command.screen.take_changed();
+        if !rows.is_empty() {
+            let _ = self.events.send(ConsoleEvent::Rows { id, rows });
+        }
+    }
+
+    /// Command `id` ended; forget the oldest commands past what is kept.
+    fn ended(&self, id: u64, exit: Option<i64>, note: String) {
+        let mut inner = lock(&self.inner);
+        if inner.running.as_ref().is_some_and(|r| r.id == id) {
+            inner.running = None;
+        }
+        if let Some(command) = inner.commands.iter_mut().find(|c| c.id == id) {
+            command.done = Some((exit, note.clone()));
+        }
+        let _ = self.events.send(ConsoleEvent::Done { id, exit, note });
+        let mut forgot = false;
+        while inner.commands.len() > 1
+            && (inner.commands.len() > KEPT_COMMANDS
+                || inner.commands.iter().map(|c| c.screen.len()).sum::<usize>() > KEPT_ROWS)
+        {
+            inner.commands.pop_front();
+            forgot = true;
+        }
+        if forgot {
+            if let Some(first) = inner.commands.front() {
+                let _ = self.events.send(ConsoleEvent::Forgot { before: first.id });
+            }
+        }
+    }
+}
+
+/// Carry one command's output to the console and what is typed to it, until it ends.
+async fn drive(
+    console: Arc<Console>,
+    client: crate::engine::Client,
+    io: crate::engine::toolbox::CommandIo,
+    mut typed: mpsc::Receiver<Vec<u8>>,
+    id: u64,
+) {
+    let crate::engine::toolbox::CommandIo {
+        exec,
+        mut output,
+        mut input,
+    } = io;
+    let mut broke = None;
+    loop {
+        tokio::select! {
+            chunk = output.next() => match chunk {
+                Some(Ok(bytes)) => console.printed(id, &bytes),
+                Some(Err(e)) => {
+                    broke = Some(e);
+                    break;
+                }
+                None => break,
+            },
+            Some(bytes) = typed.recv() => {
+                if input.write_all(&bytes).await.is_err() || input.flush().await.is_err() {
+                    // The command no longer reads; its output says the rest.
+                }
+            }
+        }
+    }
+    // The engine may take a moment to see the command ended.
+    let mut exit = None;
+    for _ in 0..20 {
+        exit = client.command_exit(&exec).await;
+        if exit.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let note = match (&broke, exit) {
+        (Some(e), _) => format!("the connection to the command broke: {e}"),
+        (None, Some(0)) => String::new(),
+        (None, Some(130)) => "interrupted (Ctrl-C)".into(),
+        (None, Some(137)) => "ended (killed)".into(),
+        (None, Some(code)) => format!("exit status {code}"),
+        (None, None) => "ended (the toolbox stopped)".into(),
+    };
+    console.ended(id, exit, note);
+}
+
+/// A command line as run: one line of printable text, at most [`MAX_LINE`] bytes.
+fn checked_line(line: &str) -> Result<String, ConsoleError> {
+    let line = line.trim();
+    if line.is_empty() {
+        return Err(ConsoleError::BadInput("Type a command to run.".into()));
+    }
+    if line.len() > MAX_LINE {
+        return Err(ConsoleError::BadInput(format!(
+            "A command line may be at most {MAX_LINE} bytes."
+        )));
+    }
+    if line.chars().any(|c| c.is_control() && c != '\t') {
+        return Err(ConsoleError::BadInput(
+            "A command is one line of text: run several one after another, or join them with && or ;.".into(),
+        ));
+    }
+    Ok(line.to_string())
+}
+
+/// The toolbox container's name for `owner` (learners' own names all begin with their
+/// handle, `learner-…`, so none can take it).
+pub fn toolbox_name(owner: &str) -> String {
+    format!("layerlab-console-{}", crate::registry::handle_of(owner))
+}
+
+/// Make (or check) the folder of every console's socket folder: this user's, mode 0700.
+fn prepare_folder(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    let meta = std::fs::symlink_metadata(dir)?;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    if !meta.is_dir() || meta.uid() != me {
+        return Err(std::io::Error::other(
+            "it must be a folder of this server's user",
+        ));
+    }
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+}
+
+/// One learner's socket folder: this user's, others may pass through (the toolbox's user
+/// reaches the socket in it) but not list or write. Only the 0700 folder above leads here.
+fn learner_folder(folder: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    match std::fs::DirBuilder::new().mode(0o711).create(folder) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e),
+    }
+    std::fs::set_permissions(folder, std::fs::Permissions::from_mode(0o711))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_command_is_one_line_of_bounded_text() {
+        assert_eq!(checked_line("  docker ps -a ").unwrap(), "docker ps -a");
+        assert!(matches!(
+            checked_line("   "),
+            Err(ConsoleError::BadInput(_))
+        ));
+        assert!(matches!(
+            checked_line("docker ps\ndocker images"),
+            Err(ConsoleError::BadInput(m)) if m.contains("one line")
+        ));
+        assert!(matches!(
+            checked_line("echo \u{1b}[2J"),
+            Err(ConsoleError::BadInput(_))
+        ));
+        assert!(checked_line(&"x".repeat(MAX_LINE + 1)).is_err());
+        assert!(checked_line("printf 'a\tb'").is_ok());
+    }
+
+    #[test]
+    fn toolbox_names_cannot_be_a_learners_container_name() {
+        let owner = "0f3c2a9e-1111-2222-3333-444455556666";
+        let scope = Scope {
+            owner: owner.into(),
+            instance: "i".into(),
+            base_images: vec![],
+        };
+        // Every name a learner gives becomes `<handle>-<name>`; the toolbox's does not begin so.
+        assert!(!toolbox_name(owner).starts_with(&scope.engine_name("")));
+    }
+}

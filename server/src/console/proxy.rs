@@ -40,12 +40,14 @@ impl Drop for Proxy {
 
 impl Proxy {
     /// Serve `scope`'s slice of `engine` on a new Unix socket at `path` (readable and writable
-    /// by this user only). The engine must be on this host's Unix socket.
+    /// by this user only, or by `socket_owner` only). The engine must be on this host's Unix
+    /// socket.
     pub fn start(
         path: &Path,
         scope: Scope,
         engine: Arc<Engine>,
         limits: ContainerLimits,
+        socket_owner: Option<(u32, u32)>,
     ) -> anyhow::Result<Self> {
         let socket = crate::engine::relay::socket_of(engine.host()).ok_or_else(|| {
             anyhow::anyhow!(
@@ -69,6 +71,10 @@ impl Proxy {
         {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+        }
+        // (When the toolbox's commands run as another user than this server's.)
+        if let Some((uid, gid)) = socket_owner {
+            std::os::unix::fs::chown(path, Some(uid), Some(gid))?;
         }
         let door = Arc::new(Door {
             scope,
@@ -149,7 +155,14 @@ async fn relay(State(door): State<Arc<Door>>, mut request: Request) -> Response 
                 .own_container(&door.scope.owner, &container, &engine_name)
                 .await
             {
-                Ok(Some(id)) => format!("{before}{id}{after}"),
+                Ok(Some(id)) => {
+                    if matches!(after.as_str(), "/start" | "/restart" | "/unpause") {
+                        if let Err((status, message)) = room_to_run(&door, &client, &id).await {
+                            return refusal(status, message);
+                        }
+                    }
+                    format!("{before}{id}{after}")
+                }
                 Ok(None) => return refusal(404, format!("No such container: {container}")),
                 Err(e) => {
                     return refusal(
@@ -213,7 +226,10 @@ async fn relay(State(door): State<Arc<Door>>, mut request: Request) -> Response 
         }
         return answer.map(Body::new);
     }
-    if !(answer.status().is_success() && crate::policy::api::is_shown(&path)) {
+    if !answer.status().is_success() {
+        return unprefixed(answer, &door.scope).await;
+    }
+    if !crate::policy::api::is_shown(&path) {
         return answer.map(Body::new);
     }
     // A listing or an inspection: read whole (bounded), shown as the learner sees it.
@@ -349,7 +365,63 @@ async fn created(
     )
     .await
     .map_err(|e| (503, format!("layerlab: {e}")))?;
+    if !answer.status().is_success() {
+        return Ok(unprefixed(answer, scope).await);
+    }
     Ok(answer.map(Body::new))
+}
+
+/// The engine's error as the learner reads it: their containers' names as they typed them,
+/// without the prefix the engine knows them by (`Conflict. The container name "/web" …`).
+async fn unprefixed(answer: http::Response<hyper::body::Incoming>, scope: &Scope) -> Response {
+    let (mut parts, body) = answer.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(Body::new(body), MAX_ERROR_BYTES).await else {
+        return refusal(
+            502,
+            "layerlab: the engine's error is too large to show".into(),
+        );
+    };
+    let prefix = scope.engine_name("");
+    let text = String::from_utf8_lossy(&bytes)
+        .replace(&format!("/{prefix}"), "/")
+        .replace(&prefix, "");
+    parts.headers.remove(http::header::TRANSFER_ENCODING);
+    parts
+        .headers
+        .insert(http::header::CONTENT_LENGTH, text.len().into());
+    Response::from_parts(parts, Body::from(text))
+}
+
+/// The most of an engine's error read to be shown.
+const MAX_ERROR_BYTES: usize = 64 * 1024;
+
+/// Whether the learner may have container `id` running: fewer than the most of their
+/// containers that may run at once are running besides it.
+async fn room_to_run(
+    door: &Door,
+    client: &crate::engine::Client,
+    id: &str,
+) -> Result<(), (u16, String)> {
+    let running = client
+        .running_console_containers(&door.scope.owner, &door.scope.instance)
+        .await
+        .map_err(|e| {
+            (
+                503,
+                format!("layerlab: the Docker engine did not answer: {e}"),
+            )
+        })?;
+    let others = running.iter().filter(|r| r.as_str() != id).count();
+    let most = door.limits.max_running;
+    if others >= most {
+        return Err((
+            403,
+            format!(
+                "layerlab: you have {others} containers running, the most one learner may; stop one first (docker ps shows them, docker stop NAME stops one)"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Headers about this connection, not the call: an upgrade (attach, exec) is not relayed.

@@ -17,6 +17,7 @@ pub mod push;
 pub mod relay;
 pub mod run;
 pub mod seed;
+pub mod toolbox;
 
 use app::dto::{BaseImageStatus, EngineStatus};
 use bollard::Docker;

@@ -128,6 +128,8 @@ pub const DERIVED: &[Derived] = &[
 
 /// The toolbox image's repository (`layerlab/toolbox:1`).
 pub const TOOLBOX_REPOSITORY: &str = "layerlab/toolbox";
+/// The toolbox image the console runs by default.
+pub const TOOLBOX_IMAGE: &str = "layerlab/toolbox:1";
 
 impl Recipe {
     pub fn for_reference(reference: &str) -> Result<Self, SeedError> {

@@ -68,6 +68,9 @@ pub enum AppError {
     /// `registry_unavailable`, saying which.
     #[error("{0}")]
     RegistryUnavailable(String),
+    /// A console call that did not happen.
+    #[error(transparent)]
+    Console(#[from] crate::console::ConsoleError),
     /// Our fault; details are logged, not sent.
     #[error("{0}")]
     Internal(String),
@@ -158,6 +161,16 @@ impl AppError {
                 }
             },
             Self::RegistryUnavailable(_) => (S::SERVICE_UNAVAILABLE, "registry_unavailable"),
+            Self::Console(e) => {
+                use crate::console::ConsoleError as C;
+                match e {
+                    C::Unavailable(_) => (S::SERVICE_UNAVAILABLE, "console_unavailable"),
+                    C::Busy => (S::CONFLICT, "command_running"),
+                    C::Idle => (S::CONFLICT, "no_command_running"),
+                    C::BadInput(_) => (S::BAD_REQUEST, "bad_command"),
+                    C::Full(_) => return (S::SERVICE_UNAVAILABLE, "consoles_full", Some(60)),
+                }
+            }
             Self::Internal(_) => (S::INTERNAL_SERVER_ERROR, "internal"),
         };
         (status, code, None)

@@ -3,6 +3,7 @@
 
 pub mod admission;
 mod build_api;
+mod console_api;
 mod error;
 mod guards;
 mod learn;
@@ -64,6 +65,7 @@ pub fn router(
         .merge(status::router())
         .merge(learn::router())
         .merge(build_api::router())
+        .merge(console_api::router())
         .merge(workbench::router())
         .merge(people::router())
         .merge(registry::router())

@@ -40,6 +40,8 @@ pub struct AppState {
     pub registry: Arc<crate::registry::Registry>,
     /// Pushes to it from the workbench, under way and recently finished.
     pub pushes: Arc<crate::pushes::Pushes>,
+    /// Each learner's docker console.
+    pub consoles: Arc<crate::console::Consoles>,
 }
 
 impl AppState {

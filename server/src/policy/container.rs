@@ -17,6 +17,8 @@ pub struct ContainerLimits {
     pub pids: i64,
     /// The most the container's log keeps (json-file `max-size`).
     pub log_max: String,
+    /// The most of one learner's containers running at once; starting one more is refused.
+    pub max_running: usize,
 }
 
 /// Capabilities a learner may add: none beyond the engine's defaults, which adding again
@@ -387,6 +389,7 @@ mod tests {
             cpus: 0.5,
             pids: 64,
             log_max: "1m".into(),
+            max_running: 3,
         }
     }
 

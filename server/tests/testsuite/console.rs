@@ -58,7 +58,9 @@ fn proxy_at(path: &std::path::Path, owner: &str) -> anyhow::Result<Proxy> {
             cpus: 0.25,
             pids: 32,
             log_max: "1m".into(),
+            max_running: 3,
         },
+        None,
     )
 }
 
@@ -405,16 +407,7 @@ async fn a_run_through_the_proxy_gets_layerlabs_limits_and_stays_the_learners() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_docker_cli_in_the_toolbox_reaches_only_the_learners_slice() {
     let toolbox = "layerlab/toolbox:1";
-    let seeded = std::process::Command::new(env!("CARGO_BIN_EXE_layerlab"))
-        .args(["images", "seed", toolbox])
-        .current_dir(crate::support::repo_root())
-        .output()
-        .expect("layerlab images seed");
-    assert!(
-        seeded.status.success(),
-        "the toolbox is made from Debian's packages: {}",
-        String::from_utf8_lossy(&seeded.stderr)
-    );
+    crate::console_app::seeded_toolbox();
     let nonce = uuid::Uuid::new_v4().simple().to_string();
     let (carol, dave) = (
         format!("carol{}", &nonce[..12]),

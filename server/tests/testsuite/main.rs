@@ -11,6 +11,7 @@ mod browser_registry;
 mod browser_workbench;
 mod builds;
 mod console;
+mod console_app;
 mod course;
 mod edge;
 mod engine_facts;

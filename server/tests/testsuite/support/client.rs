@@ -61,6 +61,11 @@ impl TestClient {
         self.db.registry_dir()
     }
 
+    /// Where this client's server makes its consoles' sockets.
+    pub fn console_dir(&self) -> std::path::PathBuf {
+        self.db.console_dir()
+    }
+
     pub fn database_url(&self) -> String {
         self.db.url()
     }

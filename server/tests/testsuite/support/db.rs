@@ -104,6 +104,11 @@ impl TestDb {
         self.dir.path().join("registry")
     }
 
+    /// Where a server on this database makes its consoles' sockets.
+    pub fn console_dir(&self) -> std::path::PathBuf {
+        self.dir.path().join("consoles")
+    }
+
     pub fn url(&self) -> String {
         match &self.postgres {
             Some(name) => postgres_url(name),

@@ -60,7 +60,7 @@ pub fn config_with(db: &TestDb, docker_host: &str, extra: &[&str]) -> ServeConfi
     {
         args.push("--build-rate-per-minute=0".into());
     }
-    args.extend(registry_args(db, extra));
+    args.extend(per_server_args(db, extra));
     args.extend(extra.iter().map(|a| a.to_string()));
     Cli::try_parse_from(args)
         .expect("test configuration parses")
@@ -71,13 +71,17 @@ pub const LOCAL_ENGINE: &str = "unix:///var/run/docker.sock";
 
 /// A test server starts its own registry, as `layerlab` does by default: in the database's
 /// folder, on a free loopback port. Unless the test says otherwise (`--registry-url`,
-/// `--no-registry`, or a folder or address of its own).
-pub fn registry_args(db: &TestDb, extra: &[&str]) -> Vec<String> {
+/// `--no-registry`, or a folder or address of its own). Its consoles' sockets are in the
+/// database's folder too (a server removes what it finds in that folder when it starts).
+pub fn per_server_args(db: &TestDb, extra: &[&str]) -> Vec<String> {
     let own = |flag: &str| extra.iter().any(|a| a.starts_with(flag));
-    if own("--registry-url") || own("--no-registry") {
-        return Vec::new();
-    }
     let mut args = Vec::new();
+    if !own("--console-dir") {
+        args.push(format!("--console-dir={}", db.console_dir().display()));
+    }
+    if own("--registry-url") || own("--no-registry") {
+        return args;
+    }
     if !own("--registry-dir") {
         args.push(format!("--registry-dir={}", db.registry_dir().display()));
     }

@@ -70,7 +70,7 @@ impl ServerProcess {
             .arg(format!("--style-dir={}", config.style_dir.display()))
             .arg(format!("--docker-host={}", config.docker_host))
             .arg("--build-rate-per-minute=0")
-            .args(super::registry_args(&db, extra))
+            .args(super::per_server_args(&db, extra))
             .args(extra)
             .stdout(std::process::Stdio::piped())
             .stderr(stderr)

@@ -1,0 +1,320 @@
+//! The console's containers on the engine: each learner's toolbox (where their commands run,
+//! the docker CLI in it pointed at their policy proxy), the commands run in it on a
+//! pseudo-terminal, and finding, stopping and removing what consoles made. What to start and
+//! when is [`crate::console`]'s business; how is this module's.
+
+use super::builder::{INSTANCE_LABEL, OWNER_LABEL};
+use super::Client;
+use crate::policy::container::CONSOLE_LABEL;
+use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
+use bollard::models::{ContainerCreateBody, HostConfig, HostConfigLogConfig};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, ListContainersOptionsBuilder, RemoveContainerOptionsBuilder,
+    ResizeExecOptionsBuilder, StopContainerOptionsBuilder,
+};
+use futures::stream::{BoxStream, StreamExt};
+use std::collections::HashMap;
+use std::path::Path;
+use std::pin::Pin;
+
+/// The label a toolbox carries: the learner's id. (Not [`OWNER_LABEL`]: the learner's own
+/// `docker ps` does not list their toolbox, and their docker commands cannot touch it.)
+pub const TOOLBOX_LABEL: &str = "org.layerlab.toolbox";
+
+/// Where the learner's proxy socket's folder is mounted in the toolbox.
+pub const PROXY_MOUNT: &str = "/run/layerlab";
+/// The toolbox's home folder (memory-backed, bounded).
+pub const HOME: &str = "/home/learner";
+
+/// One learner's toolbox as it is made.
+pub struct ToolboxSpec<'a> {
+    pub name: &'a str,
+    pub image: &'a str,
+    pub owner: &'a str,
+    pub instance: &'a str,
+    /// The folder holding the learner's proxy socket, on this host.
+    pub folder: &'a Path,
+    /// `uid:gid` its commands run as (never root).
+    pub user: &'a str,
+    pub memory_bytes: i64,
+    pub cpus: f64,
+    pub pids: i64,
+}
+
+/// A command running on a pseudo-terminal in a toolbox: what it prints, and its keyboard.
+pub struct CommandIo {
+    pub exec: String,
+    pub output: BoxStream<'static, Result<bytes::Bytes, String>>,
+    pub input: Pin<Box<dyn tokio::io::AsyncWrite + Send>>,
+}
+
+/// A container consoles made (a toolbox, or a learner's container made through the proxy).
+#[derive(Debug, Clone)]
+pub struct ConsoleObject {
+    pub id: String,
+    pub owner: String,
+    pub toolbox: bool,
+    pub running: bool,
+}
+
+impl Client {
+    /// Start `spec`'s toolbox: the stopped one of that name again, or a new one. Its id.
+    pub async fn start_toolbox(&self, spec: &ToolboxSpec<'_>) -> Result<String, String> {
+        let docker = &self.docker;
+        let existing = docker
+            .inspect_container(
+                spec.name,
+                None::<bollard::query_parameters::InspectContainerOptions>,
+            )
+            .await
+            .ok();
+        let id = match existing {
+            Some(found) => {
+                let labels = found
+                    .config
+                    .as_ref()
+                    .and_then(|c| c.labels.clone())
+                    .unwrap_or_default();
+                let ours = labels.get(TOOLBOX_LABEL).map(String::as_str) == Some(spec.owner)
+                    && labels.get(INSTANCE_LABEL).map(String::as_str) == Some(spec.instance);
+                if !ours {
+                    return Err(format!(
+                        "a container named {} that layerlab did not make is in the way",
+                        spec.name
+                    ));
+                }
+                found.id.unwrap_or_else(|| spec.name.to_string())
+            }
+            None => {
+                let created = docker
+                    .create_container(
+                        Some(CreateContainerOptionsBuilder::new().name(spec.name).build()),
+                        toolbox_config(spec),
+                    )
+                    .await
+                    .map_err(|e| match &e {
+                        bollard::errors::Error::DockerResponseServerError {
+                            status_code: 404,
+                            ..
+                        } => format!(
+                            "the console's toolbox image {} is missing: run `layerlab images seed {}`",
+                            spec.image, spec.image
+                        ),
+                        _ => format!("the engine did not make the toolbox: {e}"),
+                    })?;
+                created.id
+            }
+        };
+        docker
+            .start_container(
+                &id,
+                None::<bollard::query_parameters::StartContainerOptions>,
+            )
+            .await
+            .map_err(|e| format!("the engine did not start the toolbox: {e}"))?;
+        Ok(id)
+    }
+
+    /// Run `script` with `args` (bash's `$1`…) in toolbox `id` on a pseudo-terminal of
+    /// `width`×`height`.
+    pub async fn toolbox_command(
+        &self,
+        id: &str,
+        script: &str,
+        args: &[&str],
+        (width, height): (u16, u16),
+    ) -> Result<CommandIo, String> {
+        let docker = &self.docker;
+        let mut cmd = vec!["bash", "-c", script, "bash"];
+        cmd.extend_from_slice(args);
+        let exec = docker
+            .create_exec(
+                id,
+                CreateExecOptions {
+                    attach_stdin: Some(true),
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    tty: Some(true),
+                    cmd: Some(cmd),
+                    env: Some(vec!["TERM=xterm-256color"]),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| format!("the engine did not run the command: {e}"))?
+            .id;
+        let started = docker
+            .start_exec(
+                &exec,
+                Some(StartExecOptions {
+                    detach: false,
+                    tty: true,
+                    output_capacity: None,
+                }),
+            )
+            .await
+            .map_err(|e| format!("the engine did not run the command: {e}"))?;
+        let StartExecResults::Attached { output, input } = started else {
+            return Err("the engine did not attach to the command".into());
+        };
+        let resize = ResizeExecOptionsBuilder::new()
+            .w(i32::from(width))
+            .h(i32::from(height))
+            .build();
+        // (A command that ended at once can no longer be resized; nothing is lost.)
+        let _ = docker.resize_exec(&exec, resize).await;
+        let output = output
+            .map(|chunk| chunk.map(|out| out.into_bytes()).map_err(|e| e.to_string()))
+            .boxed();
+        Ok(CommandIo {
+            exec,
+            output,
+            input,
+        })
+    }
+
+    /// The exit code of command `exec`, once it ended.
+    pub async fn command_exit(&self, exec: &str) -> Option<i64> {
+        let inspected = self.docker.inspect_exec(exec).await.ok()?;
+        if inspected.running == Some(true) {
+            return None;
+        }
+        inspected.exit_code
+    }
+
+    /// Every container consoles of `instance` made: toolboxes and learners' containers.
+    pub async fn console_objects(&self, instance: &str) -> Result<Vec<ConsoleObject>, String> {
+        let mut found = Vec::new();
+        for (label, toolbox) in [(TOOLBOX_LABEL, true), (CONSOLE_LABEL, false)] {
+            let filters = HashMap::from([(
+                "label".to_string(),
+                vec![label.to_string(), format!("{INSTANCE_LABEL}={instance}")],
+            )]);
+            let options = ListContainersOptionsBuilder::new()
+                .all(true)
+                .filters(&filters)
+                .build();
+            let listed = self
+                .docker
+                .list_containers(Some(options))
+                .await
+                .map_err(|e| e.to_string())?;
+            for container in listed {
+                let labels = container.labels.unwrap_or_default();
+                let owner = labels
+                    .get(if toolbox { TOOLBOX_LABEL } else { OWNER_LABEL })
+                    .cloned()
+                    .unwrap_or_default();
+                found.push(ConsoleObject {
+                    id: container.id.unwrap_or_default(),
+                    owner,
+                    toolbox,
+                    running: container.state.is_some_and(|s| {
+                        matches!(
+                            s,
+                            bollard::models::ContainerSummaryStateEnum::RUNNING
+                                | bollard::models::ContainerSummaryStateEnum::PAUSED
+                                | bollard::models::ContainerSummaryStateEnum::RESTARTING
+                        )
+                    }),
+                });
+            }
+        }
+        Ok(found)
+    }
+
+    /// The ids of `owner`'s console containers that are running (paused ones count).
+    pub async fn running_console_containers(
+        &self,
+        owner: &str,
+        instance: &str,
+    ) -> Result<Vec<String>, String> {
+        Ok(self
+            .console_objects(instance)
+            .await?
+            .into_iter()
+            .filter(|o| !o.toolbox && o.running && o.owner == owner)
+            .map(|o| o.id)
+            .collect())
+    }
+
+    /// Stop these containers (a second to end, then killed). How many stopped.
+    pub async fn stop_containers(&self, ids: &[String]) -> usize {
+        let stops = ids.iter().map(|id| async move {
+            let options = StopContainerOptionsBuilder::new().t(1).build();
+            self.docker.stop_container(id, Some(options)).await.is_ok()
+        });
+        futures::future::join_all(stops)
+            .await
+            .into_iter()
+            .filter(|stopped| *stopped)
+            .count()
+    }
+
+    /// Remove these containers, running or not. How many went.
+    pub async fn remove_containers(&self, ids: &[String]) -> usize {
+        let removals = ids.iter().map(|id| async move {
+            let options = RemoveContainerOptionsBuilder::new()
+                .force(true)
+                .v(true)
+                .build();
+            self.docker
+                .remove_container(id, Some(options))
+                .await
+                .is_ok()
+        });
+        futures::future::join_all(removals)
+            .await
+            .into_iter()
+            .filter(|removed| *removed)
+            .count()
+    }
+}
+
+fn toolbox_config(spec: &ToolboxSpec<'_>) -> ContainerCreateBody {
+    let (uid, gid) = spec.user.split_once(':').unwrap_or((spec.user, spec.user));
+    ContainerCreateBody {
+        image: Some(spec.image.to_string()),
+        cmd: Some(vec!["sleep".into(), "infinity".into()]),
+        user: Some(spec.user.to_string()),
+        env: Some(vec![
+            format!("DOCKER_HOST=unix://{PROXY_MOUNT}/docker.sock"),
+            format!("HOME={HOME}"),
+            "TERM=xterm-256color".into(),
+        ]),
+        working_dir: Some(HOME.into()),
+        labels: Some(HashMap::from([
+            (TOOLBOX_LABEL.to_string(), spec.owner.to_string()),
+            (INSTANCE_LABEL.to_string(), spec.instance.to_string()),
+        ])),
+        host_config: Some(HostConfig {
+            binds: Some(vec![format!("{}:{PROXY_MOUNT}", spec.folder.display())]),
+            memory: Some(spec.memory_bytes),
+            memory_swap: Some(spec.memory_bytes),
+            nano_cpus: Some((spec.cpus * 1e9) as i64),
+            pids_limit: Some(spec.pids),
+            cap_drop: Some(vec!["ALL".into()]),
+            security_opt: Some(vec!["no-new-privileges".into()]),
+            // Its commands reach the engine through the proxy's socket only.
+            network_mode: Some("none".into()),
+            readonly_rootfs: Some(true),
+            init: Some(true),
+            tmpfs: Some(HashMap::from([
+                (
+                    HOME.to_string(),
+                    format!("rw,nosuid,nodev,size=32m,mode=0700,uid={uid},gid={gid}"),
+                ),
+                (
+                    "/tmp".to_string(),
+                    "rw,nosuid,nodev,size=16m,mode=1777".to_string(),
+                ),
+            ])),
+            log_config: Some(HostConfigLogConfig {
+                typ: Some("json-file".into()),
+                config: Some(HashMap::from([("max-size".to_string(), "1m".to_string())])),
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}

@@ -1,0 +1,103 @@
+//! The docker console's API: open it, run a command line, type to the running command,
+//! Ctrl-C, and the live `GET /api/v1/console/events` (Server-Sent Events, each a
+//! [`ConsoleEvent`] as JSON, named `console`). The page uses these same endpoints.
+
+use super::build_api::{json_event, open_stream};
+use super::state::AppState;
+use super::AppError;
+use crate::learners::learner_id;
+use app::dto::{ConsoleInput, ConsoleLine, ConsoleStarted};
+use axum::extract::rejection::JsonRejection;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use futures::stream::{self, Stream, StreamExt};
+use std::convert::Infallible;
+use tokio::sync::broadcast;
+use tower_sessions::Session;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/console", post(open))
+        .route("/api/v1/console/events", get(events))
+        .route("/api/v1/console/commands", post(run))
+        .route("/api/v1/console/input", post(input))
+        .route("/api/v1/console/interrupt", post(interrupt))
+        .layer(axum::extract::DefaultBodyLimit::max(
+            crate::console::MAX_LINE * 2 + 1024,
+        ))
+}
+
+fn json<T>(body: Result<Json<T>, JsonRejection>, like: &str) -> Result<T, AppError> {
+    body.map(|Json(t)| t).map_err(|rejection| match rejection {
+        JsonRejection::BytesRejection(_) => AppError::TooLarge(format!(
+            "A command line may be at most {} bytes.",
+            crate::console::MAX_LINE
+        )),
+        other => AppError::BadRequest(format!(
+            "The request must be JSON like {like}: {}",
+            other.body_text()
+        )),
+    })
+}
+
+/// Start the learner's toolbox (the console panel opening): 204 once it runs.
+async fn open(State(state): State<AppState>, session: Session) -> Result<StatusCode, AppError> {
+    let learner = learner_id(&state.store, &session).await?;
+    state.consoles.open(&learner).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn run(
+    State(state): State<AppState>,
+    session: Session,
+    body: Result<Json<ConsoleLine>, JsonRejection>,
+) -> Result<(StatusCode, Json<ConsoleStarted>), AppError> {
+    let ConsoleLine { line } = json(body, r#"{"line": "docker ps"}"#)?;
+    let learner = learner_id(&state.store, &session).await?;
+    let id = state.consoles.run(&learner, &line).await?;
+    Ok((StatusCode::ACCEPTED, Json(ConsoleStarted { id })))
+}
+
+async fn input(
+    State(state): State<AppState>,
+    session: Session,
+    body: Result<Json<ConsoleInput>, JsonRejection>,
+) -> Result<StatusCode, AppError> {
+    let ConsoleInput { text } = json(body, r#"{"text": "yes\r"}"#)?;
+    let learner = learner_id(&state.store, &session).await?;
+    state.consoles.input(&learner, &text).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn interrupt(
+    State(state): State<AppState>,
+    session: Session,
+) -> Result<StatusCode, AppError> {
+    let learner = learner_id(&state.store, &session).await?;
+    state.consoles.interrupt(&learner).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The console as it is, then live. A page that falls too far behind is ended (its browser
+/// reconnects and begins again from the console as it is).
+async fn events(
+    State(state): State<AppState>,
+    session: Session,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, AppError> {
+    let learner = learner_id(&state.store, &session).await?;
+    let guard = open_stream(&state, &learner)?;
+    let (now, receiver) = state.consoles.subscribe(&learner)?;
+    let backlog = stream::iter(now.into_iter().map(|e| json_event("console", &e)));
+    let live = stream::unfold((receiver, guard), |(mut receiver, guard)| async move {
+        match receiver.recv().await {
+            Ok(event) => Some((json_event("console", &event), (receiver, guard))),
+            Err(broadcast::error::RecvError::Lagged(_) | broadcast::error::RecvError::Closed) => {
+                None
+            }
+        }
+    });
+    Ok(Sse::new(backlog.chain(live).map(Ok).boxed()).keep_alive(KeepAlive::default()))
+}

@@ -1,0 +1,398 @@
+//! The docker console as the app runs it (`/api/v1/console…`): each learner's toolbox with the
+//! real docker CLI behind their own proxy, commands on a pseudo-terminal streamed as rows,
+//! typing to a running command, Ctrl-C, the caps, idle stop and removal, and what a killed
+//! server leaves (nothing, once the next one starts). Real engine, real CLI.
+
+use crate::support::{cookie_pair, http, ServerProcess, TestClient, TestDb, LOCAL_ENGINE};
+use axum::http::StatusCode;
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+/// The console's toolbox image, made once from Debian's packages if missing.
+pub fn seeded_toolbox() {
+    static SEEDED: std::sync::Once = std::sync::Once::new();
+    SEEDED.call_once(|| {
+        let seeded = std::process::Command::new(env!("CARGO_BIN_EXE_layerlab"))
+            .args(["images", "seed", "layerlab/toolbox:1"])
+            .current_dir(crate::support::repo_root())
+            .output()
+            .expect("layerlab images seed");
+        assert!(
+            seeded.status.success(),
+            "the toolbox is made from Debian's packages: {}",
+            String::from_utf8_lossy(&seeded.stderr)
+        );
+    });
+}
+
+/// One learner at the console: their client and its event stream.
+struct Learner {
+    client: TestClient,
+    events: crate::support::EventStream,
+}
+
+/// What a command printed, and how it ended.
+#[derive(Debug)]
+struct Ran {
+    exit: Option<i64>,
+    note: String,
+    text: String,
+}
+
+impl Learner {
+    async fn open(mut client: TestClient) -> Self {
+        let opened = client
+            .post_json("/api/v1/console", &serde_json::Value::Null)
+            .await;
+        assert_eq!(opened.status, StatusCode::NO_CONTENT, "{}", opened.body);
+        let events = client.events("/api/v1/console/events").await;
+        Learner { client, events }
+    }
+
+    /// Start `line`; its id.
+    async fn start(&mut self, line: &str) -> u64 {
+        let started = self
+            .client
+            .post_json("/api/v1/console/commands", &json!({ "line": line }))
+            .await;
+        assert_eq!(
+            started.status,
+            StatusCode::ACCEPTED,
+            "{line}: {}",
+            started.body
+        );
+        started.json()["id"].as_u64().expect("an id")
+    }
+
+    /// Read events until command `id` printed `wanted` (or ended); what it printed so far.
+    async fn until(&mut self, id: u64, wanted: Option<&str>) -> Ran {
+        let mut rows: BTreeMap<u64, String> = BTreeMap::new();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            assert!(Instant::now() < deadline, "command {id}: {rows:?}");
+            let (name, event) = self.events.next().await.expect("the stream goes on");
+            assert_eq!(name, "console");
+            let of_this = event["id"].as_u64() == Some(id);
+            match event["kind"].as_str() {
+                Some("rows") if of_this => {
+                    for row in event["rows"].as_array().expect("rows") {
+                        let text: String = row[1]
+                            .as_array()
+                            .expect("spans")
+                            .iter()
+                            .map(|span| span[1].as_str().unwrap_or_default())
+                            .collect();
+                        rows.insert(row[0].as_u64().expect("a row number"), text);
+                    }
+                }
+                Some("done") if of_this => {
+                    return Ran {
+                        exit: event["exit"].as_i64(),
+                        note: event["note"].as_str().unwrap_or_default().to_string(),
+                        text: rows.into_values().collect::<Vec<_>>().join("\n"),
+                    }
+                }
+                _ => {}
+            }
+            let text = rows.values().cloned().collect::<Vec<_>>().join("\n");
+            if wanted.is_some_and(|w| text.contains(w)) {
+                return Ran {
+                    exit: None,
+                    note: String::new(),
+                    text,
+                };
+            }
+        }
+    }
+
+    /// Run `line` to its end.
+    async fn run(&mut self, line: &str) -> Ran {
+        let id = self.start(line).await;
+        self.until(id, None).await
+    }
+}
+
+/// What the engine says of container `name` (`docker inspect --format`), or `None`.
+fn inspect(name: &str, format: &str) -> Option<String> {
+    let out = std::process::Command::new("docker")
+        .args(["inspect", "--format", format, name])
+        .output()
+        .expect("docker inspect");
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// A POST of `body` to `path` on `server` as the learner with `cookie`.
+async fn post(
+    server: &ServerProcess,
+    cookie: &str,
+    path: &str,
+    body: serde_json::Value,
+) -> (StatusCode, Option<String>, String) {
+    http("POST", &server.url(path), Some(cookie), Some(&body)).await
+}
+
+/// The one learner folder in a server's console folder: the learner's handle.
+fn handle_in(dir: &std::path::Path) -> String {
+    let names: Vec<String> = std::fs::read_dir(dir)
+        .expect("the console folder")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 1, "{names:?}");
+    names[0].clone()
+}
+
+// Several threads: commands stream while the test reads and posts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_learner_types_real_docker_commands_into_a_toolbox_of_their_own() {
+    seeded_toolbox();
+    let client = TestClient::with_args(LOCAL_ENGINE, &["--console-max-running=2"]).await;
+    let other = client.another();
+    let mut ann = Learner::open(client).await;
+
+    // The real CLI, its output as rows; the container is the learner's, named as typed.
+    let ran = ann
+        .run("docker run --name web busybox echo hello from the console && docker ps -a --format '{{.Names}} {{.Image}}' && id -u && pwd")
+        .await;
+    assert_eq!(ran.exit, Some(0), "{ran:?}");
+    assert!(ran.text.contains("hello from the console"), "{}", ran.text);
+    assert!(ran.text.contains("web busybox"), "{}", ran.text);
+    assert!(ran.text.contains("/home/learner"), "{}", ran.text);
+    assert!(
+        !ran.text.lines().any(|l| l.trim() == "0"),
+        "a toolbox's commands never run as root: {}",
+        ran.text
+    );
+    // A name already taken reads as the learner typed it, not as the engine knows it.
+    let ran = ann.run("docker run --name web busybox true").await;
+    assert_eq!(ran.exit, Some(125), "{ran:?}");
+    assert!(ran.text.contains("\"/web\""), "{}", ran.text);
+    assert!(!ran.text.contains("learner-"), "{}", ran.text);
+
+    // The toolbox on the engine: layerlab's limits, no network, no capabilities, not root.
+    let handle = handle_in(&ann.client.console_dir());
+    let toolbox = format!("layerlab-console-{handle}");
+    let facts = inspect(
+        &toolbox,
+        "{{.Config.User}} {{.HostConfig.NetworkMode}} {{.HostConfig.ReadonlyRootfs}} {{.HostConfig.CapDrop}} {{.HostConfig.Memory}} {{.HostConfig.PidsLimit}} {{.HostConfig.SecurityOpt}}",
+    )
+    .expect("the toolbox is on the engine");
+    assert_eq!(
+        facts,
+        format!(
+            "65532:65532 none true [ALL] {} 256 [no-new-privileges]",
+            256 << 20
+        )
+    );
+    assert!(
+        inspect(&toolbox, "{{index .Config.Labels \"org.layerlab.owner\"}}")
+            .is_some_and(|owner| owner.is_empty()),
+        "the learner's docker commands cannot list or touch their toolbox"
+    );
+    let ran = ann
+        .run(&format!(
+            "docker ps -a --format '{{{{.Names}}}}' | grep -c console; docker rm -f {toolbox}"
+        ))
+        .await;
+    assert!(ran.text.starts_with('0'), "{}", ran.text);
+    assert!(ran.text.contains("No such container"), "{}", ran.text);
+    assert_eq!(
+        inspect(&toolbox, "{{.State.Running}}").as_deref(),
+        Some("true")
+    );
+
+    // Another learner: their own toolbox, their own `web`, none of Ann's.
+    let mut bob = Learner::open(other).await;
+    let ran = bob
+        .run("docker ps -a --format '{{.Names}}'; docker logs web; docker run --name web busybox echo bob")
+        .await;
+    assert_eq!(ran.exit, Some(0), "{ran:?}");
+    assert!(ran.text.contains("No such container: web"), "{}", ran.text);
+    assert!(ran.text.contains("bob"), "{}", ran.text);
+    assert!(!ran.text.contains("hello from the console"), "{}", ran.text);
+
+    // `cd` lasts from one command to the next, as in a shell.
+    ann.run("mkdir -p app && cd app").await;
+    let ran = ann.run("pwd").await;
+    assert!(ran.text.contains("/home/learner/app"), "{}", ran.text);
+
+    // Typing to a running command: it reads a line, as on a terminal (echoed).
+    let id = ann.start("read -r answer && echo \"got: $answer\"").await;
+    let busy = ann
+        .client
+        .post_json(
+            "/api/v1/console/commands",
+            &json!({"line": "echo too soon"}),
+        )
+        .await;
+    assert_eq!(busy.status, StatusCode::CONFLICT, "{}", busy.body);
+    assert_eq!(busy.json()["error"]["code"], "command_running");
+    let typed = ann
+        .client
+        .post_json("/api/v1/console/input", &json!({"text": "forty-two\r"}))
+        .await;
+    assert_eq!(typed.status, StatusCode::NO_CONTENT, "{}", typed.body);
+    let ran = ann.until(id, None).await;
+    assert!(ran.text.contains("got: forty-two"), "{ran:?}");
+
+    // Ctrl-C interrupts; a second one ends a command that ignores it.
+    let id = ann.start("echo waiting; sleep 600").await;
+    ann.until(id, Some("waiting")).await;
+    let stop = ann
+        .client
+        .post_json("/api/v1/console/interrupt", &serde_json::Value::Null)
+        .await;
+    assert_eq!(stop.status, StatusCode::NO_CONTENT, "{}", stop.body);
+    let ran = ann.until(id, None).await;
+    assert_eq!(
+        (ran.exit, ran.note.as_str()),
+        (Some(130), "interrupted (Ctrl-C)")
+    );
+    let id = ann.start("trap '' INT; echo deaf; sleep 600").await;
+    ann.until(id, Some("deaf")).await;
+    for _ in 0..2 {
+        let stop = ann
+            .client
+            .post_json("/api/v1/console/interrupt", &serde_json::Value::Null)
+            .await;
+        assert_eq!(stop.status, StatusCode::NO_CONTENT, "{}", stop.body);
+    }
+    let ran = ann.until(id, None).await;
+    assert_eq!(ran.exit, Some(137), "{ran:?}");
+    let idle = ann
+        .client
+        .post_json("/api/v1/console/interrupt", &serde_json::Value::Null)
+        .await;
+    assert_eq!(idle.json()["error"]["code"], "no_command_running");
+
+    // Containers running at once are capped per learner (here 2), with words that help.
+    let ran = ann
+        .run("for n in 1 2 3; do docker run -d --name s$n busybox sleep 600 >/dev/null || break; done; docker ps --format '{{.Names}}' | sort")
+        .await;
+    assert!(
+        ran.text
+            .contains("you have 2 containers running, the most one learner may"),
+        "{}",
+        ran.text
+    );
+    assert!(ran.text.contains("s1\ns2"), "{}", ran.text);
+    let ran = ann.run("docker stop s1 >/dev/null && docker start s3 && docker ps --format '{{.Names}}' | sort").await;
+    assert_eq!(ran.exit, Some(0), "{ran:?}");
+    assert!(ran.text.contains("s2\ns3"), "{}", ran.text);
+
+    // Lines that are not one command are refused, saying why.
+    for (body, code) in [
+        (json!({"line": "docker ps\ndocker images"}), "bad_command"),
+        (json!({"line": "   "}), "bad_command"),
+        (json!({"line": "x".repeat(5000)}), "bad_command"),
+        (json!({"command": "docker ps"}), "bad_request"),
+    ] {
+        let refused = ann
+            .client
+            .post_json("/api/v1/console/commands", &body)
+            .await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+        assert_eq!(refused.json()["error"]["code"], code, "{}", refused.body);
+    }
+
+    // A page that opens later (a reload) is shown the console as it is.
+    let mut again = ann.client.events("/api/v1/console/events").await;
+    let mut seen = String::new();
+    let shown = tokio::time::timeout(Duration::from_secs(20), async {
+        while !(seen.contains("got: forty-two") && seen.contains("hello from the console")) {
+            let (_, event) = again.next().await.expect("the stream goes on");
+            seen.push_str(&event.to_string());
+        }
+    })
+    .await;
+    assert!(shown.is_ok(), "{seen}");
+}
+
+/// Idle consoles stop (toolbox and containers), start again with the next command, and go
+/// after the longer idle time; a server killed with consoles open leaves nothing once the
+/// next one has started.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_consoles_stop_then_go_and_a_killed_server_leaves_nothing_behind() {
+    seeded_toolbox();
+    let db = std::sync::Arc::new(TestDb::new());
+    let flags = ["--console-idle-stop=3", "--console-idle-remove=8"];
+    let server = ServerProcess::start_with(LOCAL_ENGINE, db.clone(), &flags);
+    // (Opening the console is the learner's first request: it starts their session.)
+    let (status, set_cookie, body) = http(
+        "POST",
+        &server.url("/api/v1/console"),
+        None,
+        Some(&json!(null)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let cookie = cookie_pair(set_cookie);
+    let handle = handle_in(&db.console_dir());
+    let (toolbox, web) = (
+        format!("layerlab-console-{handle}"),
+        format!("{handle}-web"),
+    );
+    let running = |name: &str| inspect(name, "{{.State.Running}}");
+    let wait_for = |what: &str, check: &dyn Fn() -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !check() {
+            assert!(Instant::now() < deadline, "waited a minute for {what}");
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    };
+    let (status, _, body) = post(
+        &server,
+        &cookie,
+        "/api/v1/console/commands",
+        json!({"line": "docker run -d --name web busybox sleep 600"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    wait_for("web to run", &|| running(&web).as_deref() == Some("true"));
+
+    // Idle: stopped, both, with the folder of its socket.
+    wait_for("the idle console to stop", &|| {
+        running(&toolbox).as_deref() == Some("false") && running(&web).as_deref() == Some("false")
+    });
+    assert!(!db.console_dir().join(&handle).exists());
+    // The next command starts the toolbox again; the learner's container is still theirs.
+    let (status, _, body) = post(
+        &server,
+        &cookie,
+        "/api/v1/console/commands",
+        json!({"line": "docker start web"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    wait_for("web to run again", &|| {
+        running(&web).as_deref() == Some("true")
+    });
+    assert_eq!(running(&toolbox).as_deref(), Some("true"));
+
+    // Killed with the console open: everything is still there …
+    let db = server.kill();
+    assert_eq!(running(&toolbox).as_deref(), Some("true"));
+    // … until the next server starts.
+    let server = ServerProcess::start_with(LOCAL_ENGINE, db.clone(), &flags);
+    wait_for("the leftovers to go", &|| {
+        running(&toolbox).is_none() && running(&web).is_none()
+    });
+    assert!(!db.console_dir().join(&handle).exists());
+
+    // Idle for the longer time: removed, not just stopped.
+    let (status, _, body) = post(
+        &server,
+        &cookie,
+        "/api/v1/console/commands",
+        json!({"line": "docker run -d --name web busybox sleep 600"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    wait_for("web to run", &|| running(&web).as_deref() == Some("true"));
+    wait_for("the idle console to go", &|| {
+        running(&toolbox).is_none() && running(&web).is_none()
+    });
+}
