@@ -80,6 +80,7 @@ pub fn App() -> impl IntoView {
                     // `/learn/:lesson` is rendered in one pass by the server (document.rs).
                     <Route path=path!("/exercises/:id") view=pages::ExercisePage ssr=SsrMode::Async/>
                     <Route path=path!("/playground") view=pages::PlaygroundPage ssr=SsrMode::Async/>
+                    <Route path=path!("/console") view=pages::ConsolePage ssr=SsrMode::Async/>
                     <Route path=path!("/me") view=pages::ProfilePage ssr=SsrMode::Async/>
                     <Route path=path!("/registry") view=pages::RegistryPageView ssr=SsrMode::Async/>
                     <Route path=path!("/resume/:code") view=pages::ResumePage ssr=SsrMode::Async/>
@@ -120,6 +121,7 @@ pub(crate) fn SiteHeader(path: String) -> impl IntoView {
             <nav>
                 {link("/", "Course", path == "/" || path.starts_with("/learn/"))}
                 {link("/playground", "Playground", path == "/playground")}
+                {link("/console", "Console", path == "/console")}
                 {link("/me", "Your progress", path == "/me")}
             </nav>
         </header>

@@ -28,6 +28,7 @@ pub(crate) fn LessonArticle(lesson: LessonView) -> impl IntoView {
                 <NeighbourLink link=lesson.previous rel="prev" label="Previous"/>
                 <NeighbourLink link=lesson.next rel="next" label="Next"/>
             </nav>
+            <crate::pages::ConsoleDock/>
         </article>
     }
 }

@@ -1,5 +1,6 @@
 //! The pages of the learner's side and the pieces they share.
 
+mod console;
 mod course_map;
 mod engine_banner;
 #[cfg(feature = "hydrate")]
@@ -17,6 +18,8 @@ mod quiz;
 mod registry;
 mod workbench;
 
+pub(crate) use console::ConsoleDock;
+pub use console::ConsolePage;
 pub use course_map::CourseMapPage;
 pub use engine_banner::EngineBanner;
 #[cfg(feature = "ssr")]

@@ -5,32 +5,9 @@
 use crate::support;
 use crate::support::browser as web;
 
-use fantoccini::{Client, Locator};
+use fantoccini::Locator;
 use serde_json::json;
 use web::*;
-
-/// Press Tab until `selector` has the focus (at most `tabs` times).
-async fn tab_to(c: &Client, selector: &str, tabs: usize) {
-    for _ in 0..tabs {
-        let there = c
-            .execute(
-                "return document.activeElement && document.activeElement.matches(arguments[0]);",
-                vec![json!(selector)],
-            )
-            .await
-            .expect("ask the focus");
-        if there == json!(true) {
-            return;
-        }
-        c.active_element()
-            .await
-            .expect("focus")
-            .send_keys("\u{E004}")
-            .await
-            .expect("tab");
-    }
-    panic!("Tab never reaches {selector}");
-}
 
 const EXERCISE: &str = "/exercises/hello-container";
 

@@ -298,25 +298,7 @@ async fn a_huge_log_keeps_the_page_responsive_follows_the_bottom_and_downloads_w
 async fn an_exercise_can_be_solved_with_the_keyboard_alone() {
     let (_server, _driver, c) = hydrated("/exercises/goodbye-neighbor").await;
     // Tab from the top of the page until the editor has focus.
-    let mut reached = false;
-    for _ in 0..60 {
-        c.active_element()
-            .await
-            .expect("focus")
-            .send_keys("\u{E004}")
-            .await
-            .expect("tab");
-        let is_editor = eval(
-            &c,
-            "return document.activeElement && document.activeElement.classList.contains('editor-input');",
-        )
-        .await;
-        if is_editor == json!(true) {
-            reached = true;
-            break;
-        }
-    }
-    assert!(reached, "Tab never reaches the editor");
+    tab_to(&c, ".editor-input", 60).await;
     // The focused editor shows a focus ring.
     let ring = eval(
         &c,

@@ -6,6 +6,7 @@ mod support;
 
 mod abuse;
 mod browser;
+mod browser_console;
 mod browser_people;
 mod browser_registry;
 mod browser_workbench;

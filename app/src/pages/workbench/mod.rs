@@ -128,6 +128,7 @@ fn WorkbenchPage(exercise: ExerciseView) -> impl IntoView {
             {(!exercise.provided.is_empty()).then(|| provided_files(&exercise.provided))}
             {exercise.run_summary.clone().map(|s| view! { <p class="run-summary">{s}</p> })}
         </Workbench>
+        <super::ConsoleDock/>
     }
 }
 

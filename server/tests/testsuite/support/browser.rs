@@ -149,6 +149,29 @@ pub async fn css_within(
     }
 }
 
+/// Press Tab until `selector` has the focus (at most `tabs` times).
+pub async fn tab_to(c: &Client, selector: &str, tabs: usize) {
+    for _ in 0..tabs {
+        let there = c
+            .execute(
+                "return document.activeElement && document.activeElement.matches(arguments[0]);",
+                vec![json!(selector)],
+            )
+            .await
+            .expect("ask the focus");
+        if there == json!(true) {
+            return;
+        }
+        c.active_element()
+            .await
+            .expect("focus")
+            .send_keys("\u{E004}")
+            .await
+            .expect("tab");
+    }
+    panic!("Tab never reaches {selector}");
+}
+
 /// Run a script in the page and read back its answer.
 pub async fn eval(c: &Client, script: &str) -> serde_json::Value {
     c.execute(script, vec![]).await.expect("run a script")

@@ -1,0 +1,166 @@
+//! The docker console in headless Chromium, against a real server and the real engine: with
+//! the keyboard alone, a learner runs docker commands and reads what they printed, brings
+//! back earlier ones with ↑, types to a running command, stops one with Ctrl-C, reloads and
+//! finds the console as it was (a running command followed on); docked under a lesson too,
+//! and on a phone.
+
+use crate::support::browser as web;
+use fantoccini::Client;
+use serde_json::json;
+use web::*;
+
+const ENTER: &str = "\u{E007}";
+const UP: &str = "\u{E013}";
+const CTRL_C: &str = "\u{E009}c\u{E000}";
+
+/// Type `keys` into the console's command line (which has the focus).
+async fn keys(c: &Client, keys: &str) {
+    c.active_element()
+        .await
+        .expect("focus")
+        .send_keys(keys)
+        .await
+        .expect("type");
+}
+
+/// Wait until `count` commands have ended (their end line is drawn).
+async fn ended(c: &Client, count: usize) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let done = eval(
+            c,
+            "return [...document.querySelectorAll('.console-end')].filter(e => e.textContent).length;",
+        )
+        .await;
+        if done.as_u64() == Some(count as u64) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{count} commands never ended: {done}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+async fn input_value(c: &Client) -> String {
+    eval(c, "return document.querySelector('#console-line').value;")
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_learner_runs_docker_commands_in_the_console_with_the_keyboard() {
+    crate::console_app::seeded_toolbox();
+    let (server, driver, c) = hydrated("/console").await;
+    wait_for_text(&c, ".console-state", "Ready").await;
+    tab_to(&c, "#console-line", 40).await;
+
+    keys(
+        &c,
+        &format!("docker run --name hi busybox echo hello from the browser{ENTER}"),
+    )
+    .await;
+    wait_for_text(&c, ".console-out", "hello from the browser").await;
+    ended(&c, 1).await;
+    keys(
+        &c,
+        &format!("docker ps -a --format '{{{{.Names}}}} {{{{.Status}}}}'{ENTER}"),
+    )
+    .await;
+    let shown = wait_for_text(&c, ".console-out", "hi Exited (0)").await;
+    assert!(
+        shown.contains("$ docker ps -a"),
+        "the command is shown above its output: {shown}"
+    );
+    ended(&c, 2).await;
+
+    // ↑ brings back the commands run, newest first.
+    keys(&c, UP).await;
+    keys(&c, UP).await;
+    assert_eq!(
+        input_value(&c).await,
+        "docker run --name hi busybox echo hello from the browser"
+    );
+    eval(
+        &c,
+        "document.querySelector('#console-line').value = ''; return null;",
+    )
+    .await;
+
+    // A running command reads what is typed (the line says so); Ctrl-C stops one.
+    keys(&c, &format!("read -r x && echo \"you said $x\"{ENTER}")).await;
+    css(&c, ".console-stop:not([disabled])").await;
+    assert_eq!(
+        eval(
+            &c,
+            "return document.querySelector('#console-line').placeholder;"
+        )
+        .await,
+        json!("typing to the running command")
+    );
+    keys(&c, &format!("forty-two{ENTER}")).await;
+    wait_for_text(&c, ".console-out", "you said forty-two").await;
+    ended(&c, 3).await;
+    keys(&c, &format!("echo counting; sleep 600{ENTER}")).await;
+    wait_for_text(&c, ".console-out", "counting").await;
+    keys(&c, CTRL_C).await;
+    wait_for_text(&c, ".console-out", "interrupted (Ctrl-C)").await;
+    ended(&c, 4).await;
+    css(&c, ".console-stop[disabled]").await;
+    // A refusal the policy gives reads as the CLI prints it.
+    keys(&c, &format!("docker run --privileged busybox true{ENTER}")).await;
+    wait_for_text(&c, ".console-out", "layerlab: ").await;
+    ended(&c, 5).await;
+    assert_eq!(
+        eval(
+            &c,
+            "return document.querySelector('.console-out').getAttribute('role');"
+        )
+        .await,
+        json!("log"),
+        "screen readers follow the output as a log"
+    );
+    save_screenshot(&c, "console-desktop.png").await;
+
+    // A reload finds the console as it was, and follows a command still running.
+    keys(&c, &format!("echo first; sleep 3; echo second half{ENTER}")).await;
+    wait_for_text(&c, ".console-out", "first").await;
+    c.refresh().await.expect("reload");
+    css(&c, "body[data-hydrated='true']").await;
+    let again = wait_for_text(&c, ".console-out", "hello from the browser").await;
+    assert!(again.contains("you said forty-two"), "{again}");
+    wait_for_text(&c, ".console-out", "second half").await;
+    c.close().await.expect("close");
+
+    // On a phone: the same console, nothing wider than the screen.
+    let phone = driver.phone().await;
+    phone.goto(&server.url("/console")).await.expect("open");
+    css(&phone, "body[data-hydrated='true']").await;
+    wait_for_text(&phone, ".console-state", "Ready").await;
+    assert_no_horizontal_overflow(&phone, "the console on a phone").await;
+    save_screenshot(&phone, "console-phone.png").await;
+    phone.close().await.expect("close");
+}
+
+/// Docked under a lesson, closed until opened (from the keyboard), then the same console.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_docked_under_a_lesson_opens_from_the_keyboard() {
+    crate::console_app::seeded_toolbox();
+    let (_server, _driver, c) = hydrated("/learn/anatomy-of-a-dockerfile").await;
+    let state = text_of(&c, ".console-dock .console-state").await;
+    assert!(state.is_empty() || !state.contains("Ready"), "{state}");
+    tab_to(&c, ".console-dock > summary", 200).await;
+    keys(&c, ENTER).await;
+    wait_for_text(&c, ".console-dock .console-state", "Ready").await;
+    tab_to(&c, "#console-line", 10).await;
+    keys(
+        &c,
+        &format!("docker version --format 'client {{{{.Client.Version}}}}'{ENTER}"),
+    )
+    .await;
+    wait_for_text(&c, ".console-dock .console-out", "client 20.10").await;
+    save_screenshot(&c, "console-docked-lesson.png").await;
+}
