@@ -49,6 +49,10 @@ const COLUMNS: u16 = 120;
 const ROWS: u16 = 30;
 /// A second Ctrl-C within this long ends the command and everything it started.
 const SECOND_INTERRUPT: Duration = Duration::from_secs(3);
+/// Changed rows are sent at most this often (a redrawing progress line, a flood of output).
+const SEND_EVERY: Duration = Duration::from_millis(40);
+/// The most of a command's output read in a second.
+const OUTPUT_PER_SECOND: usize = 256 * 1024;
 /// Rows per event when a stream begins with what a console already shows.
 const ROWS_PER_EVENT: usize = 200;
 
@@ -589,13 +593,20 @@ impl Console {
         });
     }
 
-    /// Take in what command `id` printed; send its changed rows.
+    /// Take in what command `id` printed.
     fn printed(&self, id: u64, bytes: &[u8]) {
+        let mut inner = lock(&self.inner);
+        if let Some(command) = inner.commands.iter_mut().find(|c| c.id == id) {
+            command.screen.feed(bytes);
+        }
+    }
+
+    /// Send the rows command `id` changed since last sent.
+    fn send_rows(&self, id: u64) {
         let mut inner = lock(&self.inner);
         let Some(command) = inner.commands.iter_mut().find(|c| c.id == id) else {
             return;
         };
-        command.screen.feed(bytes);
         let rows = command.screen.take_changed();
         if !rows.is_empty() {
             let _ = self.events.send(ConsoleEvent::Rows { id, rows });
@@ -642,16 +653,41 @@ async fn drive(
         mut input,
     } = io;
     let mut broke = None;
+    // Rows go out at once, but at most every SEND_EVERY; a command printing more than
+    // OUTPUT_PER_SECOND is read no faster (its terminal then makes it wait).
+    let mut sent = tokio::time::Instant::now() - SEND_EVERY;
+    let mut unsent = false;
+    let (mut window, mut read) = (tokio::time::Instant::now(), 0usize);
     loop {
         tokio::select! {
             chunk = output.next() => match chunk {
-                Some(Ok(bytes)) => console.printed(id, &bytes),
+                Some(Ok(bytes)) => {
+                    console.printed(id, &bytes);
+                    if sent.elapsed() >= SEND_EVERY {
+                        console.send_rows(id);
+                        sent = tokio::time::Instant::now();
+                    } else {
+                        unsent = true;
+                    }
+                    read += bytes.len();
+                    if read > OUTPUT_PER_SECOND {
+                        tokio::time::sleep_until(window + Duration::from_secs(1)).await;
+                    }
+                    if window.elapsed() >= Duration::from_secs(1) {
+                        (window, read) = (tokio::time::Instant::now(), 0);
+                    }
+                }
                 Some(Err(e)) => {
                     broke = Some(e);
                     break;
                 }
                 None => break,
             },
+            _ = tokio::time::sleep_until(sent + SEND_EVERY), if unsent => {
+                console.send_rows(id);
+                sent = tokio::time::Instant::now();
+                unsent = false;
+            }
             Some(bytes) = typed.recv() => {
                 if input.write_all(&bytes).await.is_err() || input.flush().await.is_err() {
                     // The command no longer reads; its output says the rest.
@@ -659,6 +695,7 @@ async fn drive(
             }
         }
     }
+    console.send_rows(id);
     // The engine may take a moment to see the command ended.
     let mut exit = None;
     for _ in 0..20 {

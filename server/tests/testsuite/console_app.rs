@@ -396,3 +396,65 @@ async fn idle_consoles_stop_then_go_and_a_killed_server_leaves_nothing_behind() 
         running(&toolbox).is_none() && running(&web).is_none()
     });
 }
+
+/// A command that floods its terminal is read no faster than the console's limit (its
+/// terminal makes it wait), the page gets its rows in batches, and only the newest rows are
+/// kept: the server's work and memory stay bounded whatever a learner prints.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_output_is_slowed_batched_and_kept_bounded() {
+    seeded_toolbox();
+    let client = TestClient::new(LOCAL_ENGINE).await;
+    let mut ann = Learner::open(client).await;
+    let started = Instant::now();
+    // 1.5 MB of short lines, then a word: at 256 KiB a second, more than 5 s.
+    let id = ann.start("yes 'y' | head -c 1500000; echo the end").await;
+    let mut batches = 0;
+    loop {
+        let (_, event) = ann.events.next().await.expect("the stream goes on");
+        if event["id"].as_u64() != Some(id) {
+            continue;
+        }
+        match event["kind"].as_str() {
+            Some("rows") => batches += 1,
+            Some("done") => break,
+            _ => {}
+        }
+    }
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_secs(5),
+        "read faster than the limit: {took:?}"
+    );
+    // At most one batch per 40 ms (and the last), far fewer than the 750,000 lines printed.
+    let most = took.as_millis() / 40 + 2;
+    assert!(batches as u128 <= most, "{batches} batches in {took:?}");
+    // A page that opens now is sent only the newest rows.
+    let mut again = ann.client.events("/api/v1/console/events").await;
+    let mut rows = Vec::new();
+    let shown = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let (_, event) = again.next().await.expect("the stream goes on");
+            if event["kind"] == "rows" && event["id"].as_u64() == Some(id) {
+                for row in event["rows"].as_array().expect("rows") {
+                    rows.push(row[0].as_u64().expect("a row number"));
+                }
+            }
+            if event["kind"] == "done" && event["id"].as_u64() == Some(id) {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(shown.is_ok());
+    assert_eq!(
+        rows.len(),
+        layerlab_server::console::screen::MAX_ROWS,
+        "{}",
+        rows.len()
+    );
+    assert!(
+        rows[0] > 700_000,
+        "the oldest rows are dropped: first kept {}",
+        rows[0]
+    );
+}
