@@ -50,7 +50,8 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum ImagesCommand {
-    /// Create the base images the course needs from the host (busybox from busybox-static).
+    /// Create the base images the course needs from the host (busybox from busybox-static),
+    /// and the docker console's toolbox.
     Seed(SeedArgs),
 }
 
@@ -78,7 +79,8 @@ pub struct InstructorArgs {
 
 #[derive(Debug, Args)]
 pub struct SeedArgs {
-    /// Images to create; by default every `base_images` entry of the course and its exercises.
+    /// Images to create; by default every `base_images` entry of the course and its exercises,
+    /// and the console's toolbox (`layerlab/toolbox:1`).
     pub images: Vec<String>,
     /// Re-create images that are already present.
     #[arg(long)]

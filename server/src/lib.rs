@@ -194,7 +194,8 @@ pub fn check_bundle(config: &ServeConfig) -> Option<String> {
     })
 }
 
-/// `layerlab images seed`: create each missing base image, saying what happened to each.
+/// `layerlab images seed`: create each missing base image (by default the course's and the
+/// console's toolbox), saying what happened to each.
 pub async fn seed_images(args: config::SeedArgs) -> anyhow::Result<()> {
     let images = if args.images.is_empty() {
         let course = course::Course::load(&args.content_dir).with_context(|| {
@@ -207,7 +208,10 @@ pub async fn seed_images(args: config::SeedArgs) -> anyhow::Result<()> {
                     args.exercises_dir.display()
                 )
             })?;
-        exercises.base_images(&course)
+        // … and the docker console's toolbox.
+        let mut images = exercises.base_images(&course);
+        images.push(engine::seed::TOOLBOX_IMAGE.to_string());
+        images
     } else {
         args.images
     };
