@@ -6,6 +6,7 @@
 //! open. Idle consoles stop, then go; what a server killed with consoles open left is
 //! removed when the next one starts.
 
+mod ports;
 pub mod proxy;
 pub mod screen;
 
@@ -101,6 +102,11 @@ pub struct Console {
     /// The toolbox and its proxy, while started; held while starting or stopping.
     toolbox: tokio::sync::Mutex<Option<Toolbox>>,
     events: broadcast::Sender<ConsoleEvent>,
+    /// The started toolbox's container (also while `toolbox` is held).
+    toolbox_id: Mutex<Option<String>>,
+    /// The ports the learner's containers publish, being served; changed one at a time.
+    forwards: Mutex<HashMap<u16, ports::Forward>>,
+    publishing: tokio::sync::Mutex<()>,
 }
 
 struct Toolbox {
@@ -206,6 +212,9 @@ impl Consoles {
             }),
             toolbox: tokio::sync::Mutex::new(None),
             events: broadcast::channel(256).0,
+            toolbox_id: Mutex::default(),
+            forwards: Mutex::default(),
+            publishing: tokio::sync::Mutex::default(),
         });
         open.insert(owner.to_string(), console.clone());
         Ok(console)
@@ -322,6 +331,8 @@ impl Consoles {
                     last = e;
                     // Gone from under us: forget it, and start it again.
                     console.toolbox.lock().await.take();
+                    lock(&console.toolbox_id).take();
+                    lock(&console.forwards).clear();
                     console.set_state(ToolboxState::Stopped, "");
                 }
             }
@@ -332,16 +343,19 @@ impl Consoles {
     }
 
     /// The console's toolbox, started if it was not: its container's id.
-    async fn started(&self, console: &Console) -> Result<String, ConsoleError> {
+    async fn started(&self, console: &Arc<Console>) -> Result<String, ConsoleError> {
         let mut toolbox = console.toolbox.lock().await;
         if let Some(toolbox) = toolbox.as_ref() {
             return Ok(toolbox.id.clone());
         }
         console.set_state(ToolboxState::Starting, "Starting your toolbox…");
-        match self.start_toolbox(&console.owner).await {
+        match self.start_toolbox(console).await {
             Ok(started) => {
                 let id = started.id.clone();
                 *toolbox = Some(started);
+                *lock(&console.toolbox_id) = Some(id.clone());
+                drop(toolbox);
+                publish(&self.engine, &self.instance, console).await;
                 console.set_state(ToolboxState::Ready, "");
                 Ok(id)
             }
@@ -352,7 +366,8 @@ impl Consoles {
         }
     }
 
-    async fn start_toolbox(&self, owner: &str) -> Result<Toolbox, String> {
+    async fn start_toolbox(&self, console: &Arc<Console>) -> Result<Toolbox, String> {
+        let owner = console.owner.as_str();
         let handle = crate::registry::handle_of(owner);
         let folder = self.settings.dir.join(&handle);
         learner_folder(&folder).map_err(|e| {
@@ -375,6 +390,7 @@ impl Consoles {
             self.engine.clone(),
             self.settings.limits.clone(),
             root.then_some(self.user),
+            Some(self.publishing_hook(console)),
         )
         .map_err(|e| format!("The console's proxy did not start: {e}"))?;
         let client = self
@@ -398,6 +414,59 @@ impl Consoles {
             })
             .await?;
         Ok(Toolbox { id, _proxy: proxy })
+    }
+
+    /// What the proxy calls after one of the learner's containers started or stopped.
+    fn publishing_hook(&self, console: &Arc<Console>) -> proxy::Hook {
+        let console = Arc::downgrade(console);
+        let (engine, instance) = (self.engine.clone(), self.instance.clone());
+        Arc::new(move || {
+            let (console, engine, instance) = (console.clone(), engine.clone(), instance.clone());
+            Box::pin(async move {
+                if let Some(console) = console.upgrade() {
+                    publish(&engine, &instance, &console).await;
+                }
+            })
+        })
+    }
+
+    /// A connection to the port `port` of `owner`'s console publishes (`-p port:…`).
+    pub async fn reach(
+        &self,
+        owner: &str,
+        port: u16,
+    ) -> Result<tokio::net::TcpStream, ConsoleError> {
+        let console = lock(&self.open).get(owner).cloned();
+        let missing = || {
+            ConsoleError::BadInput(format!(
+                "None of your running containers publishes port {port} (docker run -p {port}:80 … publishes one)."
+            ))
+        };
+        let console = console.ok_or_else(missing)?;
+        let (reach, target) = {
+            let forwards = lock(&console.forwards);
+            forwards.get(&port).ok_or_else(missing)?.reach()
+        };
+        reach.connect(target).await.map_err(|e| {
+            ConsoleError::Unavailable(format!(
+                "Your container publishing port {port} does not answer on its port {target}: {e}"
+            ))
+        })
+    }
+
+    /// The ports `owner`'s console serves: (port in the console, the container's port).
+    pub fn published(&self, owner: &str) -> Vec<(u16, u16)> {
+        let console = lock(&self.open).get(owner).cloned();
+        let mut ports: Vec<(u16, u16)> = console
+            .map(|c| {
+                lock(&c.forwards)
+                    .iter()
+                    .map(|(port, f)| (*port, f.target().1))
+                    .collect()
+            })
+            .unwrap_or_default();
+        ports.sort();
+        ports
     }
 
     /// Send `text` to `owner`'s running command, as typed.
@@ -466,6 +535,9 @@ impl Consoles {
             } else if idle >= self.settings.idle_stop && console.toolbox.lock().await.is_some() {
                 self.put_away(&console, false).await;
                 swept.stopped += 1;
+            } else {
+                // (A container that stopped by itself no longer serves its ports.)
+                publish(&self.engine, &self.instance, &console).await;
             }
         }
         let Ok(client) = self.engine.client().await else {
@@ -491,6 +563,8 @@ impl Consoles {
     async fn put_away(&self, console: &Console, remove: bool) {
         let mut toolbox = console.toolbox.lock().await;
         let had = toolbox.take();
+        lock(&console.toolbox_id).take();
+        lock(&console.forwards).clear();
         if let Ok(client) = self.engine.client().await {
             let theirs: Vec<String> = client
                 .console_objects(&self.instance)
@@ -635,6 +709,49 @@ impl Console {
             if let Some(first) = inner.commands.front() {
                 let _ = self.events.send(ConsoleEvent::Forgot { before: first.id });
             }
+        }
+    }
+}
+
+/// Serve the ports the learner's running containers publish, and no others.
+async fn publish(engine: &Engine, instance: &str, console: &Console) {
+    let _one_at_a_time = console.publishing.lock().await;
+    let toolbox = lock(&console.toolbox_id).clone();
+    let Some(toolbox) = toolbox else {
+        lock(&console.forwards).clear();
+        return;
+    };
+    let Ok(client) = engine.client().await else {
+        return;
+    };
+    let Ok(serving) = client.serving(&console.owner, instance).await else {
+        return;
+    };
+    let wanted = ports::wanted(serving);
+    let missing: Vec<(u16, (String, u16))> = {
+        let mut forwards = lock(&console.forwards);
+        forwards.retain(|port, forward| wanted.get(port) == Some(&forward.target()));
+        wanted
+            .into_iter()
+            .filter(|(port, _)| !forwards.contains_key(port))
+            .collect()
+    };
+    if missing.is_empty() {
+        return;
+    }
+    let toolbox = match client.namespace_of(&toolbox).await {
+        Ok(namespace) => namespace,
+        Err(e) => {
+            tracing::warn!("a console's published ports cannot be served: {e}");
+            return;
+        }
+    };
+    for (port, (container, target)) in missing {
+        match ports::forward(&client, &toolbox, port, &container, target).await {
+            Ok(forward) => {
+                lock(&console.forwards).insert(port, forward);
+            }
+            Err(e) => tracing::info!("port {port} of a console is not served: {e}"),
         }
     }
 }

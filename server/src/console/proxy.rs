@@ -17,7 +17,13 @@ struct Door {
     engine: Arc<Engine>,
     socket: PathBuf,
     limits: ContainerLimits,
+    after_change: Option<Hook>,
 }
+
+/// Called (and waited for) after a call that started, stopped or removed one of the
+/// learner's containers succeeded: the console serves the ports it publishes before the CLI
+/// hears back.
+pub type Hook = Arc<dyn Fn() -> futures::future::BoxFuture<'static, ()> + Send + Sync>;
 
 /// Calls one learner's proxy relays at once; more wait their turn.
 const MAX_CALLS_AT_ONCE: usize = 16;
@@ -48,6 +54,7 @@ impl Proxy {
         engine: Arc<Engine>,
         limits: ContainerLimits,
         socket_owner: Option<(u32, u32)>,
+        after_change: Option<Hook>,
     ) -> anyhow::Result<Self> {
         let socket = crate::engine::relay::socket_of(engine.host()).ok_or_else(|| {
             anyhow::anyhow!(
@@ -81,6 +88,7 @@ impl Proxy {
             engine,
             socket,
             limits,
+            after_change,
         });
         // A few calls at a time per learner (`logs -f` holds one as long as it follows).
         let app = axum::Router::new().fallback(relay).with_state(door).layer(
@@ -119,6 +127,7 @@ async fn relay(State(door): State<Arc<Door>>, mut request: Request) -> Response 
         .path_and_query()
         .map_or("/", |p| p.as_str())
         .to_string();
+    let mut changes = false;
     let path = match decide(&method, &asked, &door.scope) {
         Decision::Forward(path) => path,
         Decision::Refuse { status, message } => return refusal(status, message),
@@ -156,7 +165,12 @@ async fn relay(State(door): State<Arc<Door>>, mut request: Request) -> Response 
                 .await
             {
                 Ok(Some(id)) => {
-                    if matches!(after.as_str(), "/start" | "/restart" | "/unpause") {
+                    let (call, _) = after.split_once('?').unwrap_or((after.as_str(), ""));
+                    changes = matches!(
+                        call,
+                        "/start" | "/restart" | "/unpause" | "/stop" | "/kill" | ""
+                    );
+                    if matches!(call, "/start" | "/restart" | "/unpause") {
                         if let Err((status, message)) = room_to_run(&door, &client, &id).await {
                             return refusal(status, message);
                         }
@@ -228,6 +242,9 @@ async fn relay(State(door): State<Arc<Door>>, mut request: Request) -> Response 
     }
     if !answer.status().is_success() {
         return unprefixed(answer, &door.scope).await;
+    }
+    if let Some(hook) = door.after_change.as_ref().filter(|_| changes) {
+        hook().await;
     }
     if !crate::policy::api::is_shown(&path) {
         return answer.map(Body::new);

@@ -96,6 +96,31 @@ impl NetNs {
     }
 }
 
+impl NetNs {
+    /// A listener on `127.0.0.1:port` inside the namespace.
+    pub async fn listen(&self, port: u16) -> Result<tokio::net::TcpListener, NetnsError> {
+        let file = self.file.clone();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        std::thread::Builder::new()
+            .name("layerlab-listen".into())
+            .spawn(move || {
+                // As in `connect`: the thread ends right after, inside the namespace.
+                let listening = enter(&file).and_then(|()| {
+                    std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port))
+                        .map_err(|source| NetnsError::Connect { port, source })
+                });
+                let _ = tx.send(listening);
+            })
+            .map_err(NetnsError::Thread)?;
+        let listener = rx
+            .await
+            .map_err(|_| NetnsError::Thread(io::Error::other("it ended without an answer")))??;
+        let listen_error = |source| NetnsError::Connect { port, source };
+        listener.set_nonblocking(true).map_err(listen_error)?;
+        tokio::net::TcpListener::from_std(listener).map_err(listen_error)
+    }
+}
+
 /// Move the calling thread into the namespace `ns`.
 fn enter(ns: &File) -> Result<(), NetnsError> {
     // SAFETY: setns reads a file descriptor that `ns` keeps open for the whole call and a

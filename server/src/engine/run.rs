@@ -793,7 +793,7 @@ impl<'a> Route<'a> {
 
 /// The container's network namespace, by the path the engine gives (`SandboxKey`), which
 /// only a server on the engine's host can open.
-async fn open_namespace(docker: &Docker, host: &str, id: &str) -> Result<NetNs, String> {
+pub(super) async fn open_namespace(docker: &Docker, host: &str, id: &str) -> Result<NetNs, String> {
     if !host.starts_with("unix://") {
         return Err(format!(
             "the engine ({host}) is not on this host, so its containers' network namespaces are out of reach"

@@ -5,7 +5,7 @@
 
 use super::builder::{INSTANCE_LABEL, OWNER_LABEL};
 use super::Client;
-use crate::policy::container::CONSOLE_LABEL;
+use crate::policy::container::{ports_of_label, Published, CONSOLE_LABEL, PORTS_LABEL};
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
 use bollard::models::{ContainerCreateBody, HostConfig, HostConfigLogConfig};
 use bollard::query_parameters::{
@@ -57,7 +57,72 @@ pub struct ConsoleObject {
     pub running: bool,
 }
 
+/// A running console container that publishes ports (its [`PORTS_LABEL`]).
+#[derive(Debug, Clone)]
+pub struct Serving {
+    pub id: String,
+    pub ports: Vec<Published>,
+}
+
+/// A container's network namespace, held open: listen or connect inside it.
+pub struct Namespace(super::netns::NetNs);
+
+impl Namespace {
+    /// A listener on `127.0.0.1:port` inside it.
+    pub async fn listen(&self, port: u16) -> Result<tokio::net::TcpListener, String> {
+        self.0.listen(port).await.map_err(|e| e.to_string())
+    }
+
+    /// A connection to `port` inside it, as a published port reaches a container: on an
+    /// address of its own (not 127.0.0.1), so a server listening on every address answers
+    /// and one listening on its loopback only does not.
+    pub async fn connect(&self, port: u16) -> Result<tokio::net::TcpStream, String> {
+        self.0
+            .connect(super::netns::probe_address(), port)
+            .await
+            .map_err(|e| e.to_string())
+    }
+}
+
 impl Client {
+    /// The network namespace of container `id` (the engine on this host only).
+    pub async fn namespace_of(&self, id: &str) -> Result<Namespace, String> {
+        super::run::open_namespace(&self.docker, &self.host, id)
+            .await
+            .map(Namespace)
+    }
+
+    /// `owner`'s running console containers that publish ports.
+    pub async fn serving(&self, owner: &str, instance: &str) -> Result<Vec<Serving>, String> {
+        let filters = HashMap::from([
+            (
+                "label".to_string(),
+                vec![
+                    format!("{OWNER_LABEL}={owner}"),
+                    format!("{INSTANCE_LABEL}={instance}"),
+                    CONSOLE_LABEL.to_string(),
+                    PORTS_LABEL.to_string(),
+                ],
+            ),
+            ("status".to_string(), vec!["running".to_string()]),
+        ]);
+        let options = ListContainersOptionsBuilder::new()
+            .filters(&filters)
+            .build();
+        let listed = self
+            .docker
+            .list_containers(Some(options))
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(listed
+            .into_iter()
+            .filter_map(|c| {
+                let ports = ports_of_label(c.labels?.get(PORTS_LABEL)?);
+                Some(Serving { id: c.id?, ports })
+            })
+            .collect())
+    }
+
     /// Start `spec`'s toolbox: the stopped one of that name again, or a new one. Its id.
     pub async fn start_toolbox(&self, spec: &ToolboxSpec<'_>) -> Result<String, String> {
         let docker = &self.docker;

@@ -8,10 +8,10 @@ use super::AppError;
 use crate::learners::learner_id;
 use app::dto::{ConsoleInput, ConsoleLine, ConsoleStarted};
 use axum::extract::rejection::JsonRejection;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use futures::stream::{self, Stream, StreamExt};
 use std::convert::Infallible;
@@ -25,6 +25,9 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/console/commands", post(run))
         .route("/api/v1/console/input", post(input))
         .route("/api/v1/console/interrupt", post(interrupt))
+        .route("/console/ports/{port}", get(port_root))
+        .route("/console/ports/{port}/", any(port))
+        .route("/console/ports/{port}/{*rest}", any(port))
         .layer(axum::extract::DefaultBodyLimit::max(
             crate::console::MAX_LINE * 2 + 1024,
         ))
@@ -100,4 +103,82 @@ async fn events(
         }
     });
     Ok(Sse::new(backlog.chain(live).map(Ok).boxed()).keep_alive(KeepAlive::default()))
+}
+
+/// `/console/ports/8080` → `/console/ports/8080/`: relative links in the page then resolve
+/// under it.
+async fn port_root(Path(port): Path<u16>) -> axum::response::Redirect {
+    axum::response::Redirect::permanent(&format!("/console/ports/{port}/"))
+}
+
+/// A page of what the learner's container serves on a port it publishes, for that learner
+/// only: the request is sent on to the container (inside its own network namespace), the
+/// answer comes back in a sandbox (a page of its own origin: it cannot reach layerlab as the
+/// learner) and sets no cookies on layerlab's.
+async fn port(
+    State(state): State<AppState>,
+    session: Session,
+    Path(params): Path<Vec<(String, String)>>,
+    request: axum::extract::Request,
+) -> Result<axum::response::Response, AppError> {
+    let port: u16 = params
+        .iter()
+        .find(|(k, _)| k == "port")
+        .and_then(|(_, v)| v.parse().ok())
+        .ok_or_else(|| AppError::NotFound("No such port.".into()))?;
+    let learner = learner_id(&state.store, &session).await?;
+    let stream = state
+        .consoles
+        .reach(&learner, port)
+        .await
+        .map_err(|e| match e {
+            crate::console::ConsoleError::BadInput(m) => AppError::NotFound(m),
+            other => AppError::Console(other),
+        })?;
+    let prefix = format!("/console/ports/{port}");
+    let (mut parts, body) = request.into_parts();
+    let path = parts
+        .uri
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .strip_prefix(&prefix)
+        .unwrap_or("/")
+        .to_string();
+    parts.uri = path
+        .parse()
+        .map_err(|_| AppError::BadRequest("That path cannot be sent on.".into()))?;
+    parts.headers.remove(axum::http::header::COOKIE);
+    if let Ok(host) = axum::http::HeaderValue::from_str(&format!("localhost:{port}")) {
+        parts.headers.insert(axum::http::header::HOST, host);
+    }
+    let unreachable = |e: hyper::Error| {
+        AppError::Console(crate::console::ConsoleError::Unavailable(format!(
+            "Your container on port {port} did not answer: {e}"
+        )))
+    };
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .map_err(unreachable)?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    let answer = sender
+        .send_request(axum::http::Request::from_parts(parts, body))
+        .await
+        .map_err(unreachable)?;
+    let (mut parts, body) = answer.into_parts();
+    parts.headers.remove(axum::http::header::SET_COOKIE);
+    parts.headers.insert(
+        axum::http::header::CONTENT_SECURITY_POLICY,
+        axum::http::HeaderValue::from_static("sandbox allow-scripts allow-forms allow-popups"),
+    );
+    parts.headers.insert(
+        axum::http::header::X_CONTENT_TYPE_OPTIONS,
+        axum::http::HeaderValue::from_static("nosniff"),
+    );
+    Ok(axum::response::Response::from_parts(
+        parts,
+        axum::body::Body::new(body),
+    ))
 }

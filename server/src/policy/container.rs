@@ -90,6 +90,93 @@ pub struct Create {
     pub body: Value,
     /// (`PidMode` or `NetworkMode`, the container as typed).
     pub joins: Vec<(&'static str, String)>,
+    /// The ports it publishes (`-p 8080:80`): served through layerlab, never bound on the
+    /// host; the container carries them as [`PORTS_LABEL`].
+    pub ports: Vec<Published>,
+}
+
+/// A port a console container publishes: `host` in the learner's console (their toolbox's
+/// `localhost`, and the page's link), `container` inside it (TCP).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Published {
+    pub host: u16,
+    pub container: u16,
+}
+
+/// The most ports one container may publish.
+const MAX_PUBLISHED: usize = 8;
+
+/// The label a console container's published ports are kept in: `8080:80,8443:443`.
+pub const PORTS_LABEL: &str = "org.layerlab.ports";
+
+/// The ports in a [`PORTS_LABEL`] (what does not read as one is left out).
+pub fn ports_of_label(label: &str) -> Vec<Published> {
+    label
+        .split(',')
+        .filter_map(|pair| {
+            let (host, container) = pair.split_once(':')?;
+            Some(Published {
+                host: host.parse().ok().filter(|p| *p > 0)?,
+                container: container.parse().ok().filter(|p| *p > 0)?,
+            })
+        })
+        .collect()
+}
+
+/// `PortBindings` (`{"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}`) as published ports.
+fn published(value: &Value) -> Result<Vec<Published>, String> {
+    let publishing = "publishing a port";
+    let Value::Object(bindings) = value else {
+        return Err(format!(
+            "layerlab: {publishing}: PortBindings must be an object"
+        ));
+    };
+    let mut ports = Vec::new();
+    for (exposed, hosts) in bindings {
+        let (port, protocol) = exposed.split_once('/').unwrap_or((exposed, "tcp"));
+        if protocol != "tcp" {
+            return Err(refused(
+                &format!("publishing {exposed}"),
+                "the console serves TCP ports only",
+            ));
+        }
+        let container: u16 = port
+            .parse()
+            .ok()
+            .filter(|p| *p > 0)
+            .ok_or_else(|| format!("layerlab: {exposed} is not a port"))?;
+        for binding in hosts.as_array().into_iter().flatten() {
+            let ip = binding["HostIp"].as_str().unwrap_or_default();
+            if !matches!(ip, "" | "0.0.0.0" | "127.0.0.1" | "::" | "localhost") {
+                return Err(refused(
+                    &format!("publishing on the address {ip}"),
+                    "a published port is served in your console (localhost) and through layerlab's page, never on the host's addresses",
+                ));
+            }
+            let host: u16 = binding["HostPort"]
+                .as_str()
+                .unwrap_or_default()
+                .parse()
+                .ok()
+                .filter(|p| *p > 0)
+                .ok_or_else(|| {
+                    refused(
+                        &format!("publishing {port} without a port of your own"),
+                        &format!("say which one, as in -p 8080:{port}"),
+                    )
+                })?;
+            if ports.iter().any(|p: &Published| p.host == host) {
+                return Err(format!("layerlab: port {host} is published twice"));
+            }
+            ports.push(Published { host, container });
+        }
+    }
+    if ports.len() > MAX_PUBLISHED {
+        return Err(format!(
+            "layerlab: a container may publish at most {MAX_PUBLISHED} ports"
+        ));
+    }
+    Ok(ports)
 }
 
 fn empty(value: &Value) -> bool {
@@ -122,6 +209,7 @@ pub fn create(
     };
     let mut config = Map::new();
     let mut joins = Vec::new();
+    let mut ports = Vec::new();
     let mut host = Map::new();
     for (key, value) in asked {
         if empty(&value) {
@@ -152,7 +240,7 @@ pub fn create(
                 let Value::Object(asked_host) = value else {
                     return Err("layerlab: HostConfig must be an object".into());
                 };
-                host = host_config(asked_host, &mut joins)?;
+                host = host_config(asked_host, &mut joins, &mut ports)?;
             }
             "NetworkingConfig" => {
                 // The CLI names the network it already named in NetworkMode; any other is
@@ -192,6 +280,13 @@ pub fn create(
             Value::String(instance.into()),
         );
         labels.insert(CONSOLE_LABEL.into(), Value::String("true".into()));
+        if !ports.is_empty() {
+            let label: Vec<String> = ports
+                .iter()
+                .map(|p| format!("{}:{}", p.host, p.container))
+                .collect();
+            labels.insert(PORTS_LABEL.into(), Value::String(label.join(",")));
+        }
     }
     let cap = |asked: Option<&Value>, ours: i64| -> i64 {
         match asked.and_then(Value::as_i64) {
@@ -225,6 +320,7 @@ pub fn create(
     Ok(Create {
         body: Value::Object(config),
         joins,
+        ports,
     })
 }
 
@@ -270,6 +366,7 @@ pub const CONSOLE_LABEL: &str = "org.layerlab.console";
 fn host_config(
     asked: Map<String, Value>,
     joins: &mut Vec<(&'static str, String)>,
+    ports: &mut Vec<Published>,
 ) -> Result<Map<String, Value>, String> {
     let mut host = Map::new();
     for (key, value) in asked {
@@ -359,10 +456,12 @@ fn host_config(
                     "the host's files are not the console's, and a volume would take the engine's disk outside every limit",
                 ))
             }
-            "PortBindings" | "PublishAllPorts" => {
+            // Nothing is bound on the host: layerlab serves them itself.
+            "PortBindings" => *ports = published(&value)?,
+            "PublishAllPorts" => {
                 return Err(refused(
-                    "publishing a port (-p, -P)",
-                    "nothing is bound on the host's addresses; published ports come with the console's own port route",
+                    "publishing every port (-P)",
+                    "say which, as in -p 8080:80",
                 ))
             }
             "Devices" | "DeviceRequests" | "DeviceCgroupRules" => {
@@ -445,6 +544,50 @@ mod tests {
     }
 
     #[test]
+    fn published_ports_are_kept_as_a_label_and_bound_nowhere() {
+        let create = made(as_the_cli_sends(serde_json::json!({
+            "PortBindings": {
+                "80/tcp": [{"HostIp": "", "HostPort": "8080"}],
+                "443/tcp": [{"HostIp": "127.0.0.1", "HostPort": "8443"}]
+            }
+        })))
+        .expect("allowed");
+        assert!(create.body["HostConfig"].get("PortBindings").is_none());
+        let label = create.body["Labels"][PORTS_LABEL]
+            .as_str()
+            .expect("a label");
+        let mut ports = ports_of_label(label);
+        ports.sort_by_key(|p| p.host);
+        assert_eq!(
+            ports,
+            vec![
+                Published {
+                    host: 8080,
+                    container: 80
+                },
+                Published {
+                    host: 8443,
+                    container: 443
+                }
+            ]
+        );
+        assert_eq!(create.ports.len(), 2);
+        // A learner's own label of that name is dropped like every org.layerlab one.
+        let claimed = made(serde_json::json!({
+            "Image": "b", "Labels": {PORTS_LABEL: "22:22"}
+        }))
+        .expect("allowed");
+        assert!(claimed.body["Labels"].get(PORTS_LABEL).is_none());
+        assert_eq!(
+            ports_of_label("80:8080,x:1,0:5,7:"),
+            vec![Published {
+                host: 80,
+                container: 8080
+            }]
+        );
+    }
+
+    #[test]
     fn limits_only_go_down_and_ownership_cannot_be_claimed() {
         let create = made(serde_json::json!({
             "Image": "busybox:latest",
@@ -507,12 +650,24 @@ mod tests {
                 "a device",
             ),
             (
-                serde_json::json!({"PortBindings": {"80/tcp": [{"HostPort": "8080"}]}}),
-                "publishing a port",
+                serde_json::json!({"PortBindings": {"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": ""}]}}),
+                "without a port of your own",
+            ),
+            (
+                serde_json::json!({"PortBindings": {"80/tcp": [{"HostIp": "10.0.0.1", "HostPort": "80"}]}}),
+                "on the address 10.0.0.1",
+            ),
+            (
+                serde_json::json!({"PortBindings": {"53/udp": [{"HostPort": "53"}]}}),
+                "TCP ports only",
+            ),
+            (
+                serde_json::json!({"PortBindings": {"80/tcp": [{"HostPort": "8080"}], "81/tcp": [{"HostPort": "8080"}]}}),
+                "published twice",
             ),
             (
                 serde_json::json!({"PublishAllPorts": true}),
-                "publishing a port",
+                "publishing every port",
             ),
             (serde_json::json!({"Sysctls": {"kernel.x": "1"}}), "Sysctls"),
             (serde_json::json!({"CgroupParent": "/"}), "CgroupParent"),

@@ -61,6 +61,7 @@ fn proxy_at(path: &std::path::Path, owner: &str) -> anyhow::Result<Proxy> {
             max_running: 3,
         },
         None,
+        None,
     )
 }
 

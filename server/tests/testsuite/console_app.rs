@@ -458,3 +458,73 @@ async fn a_flood_of_output_is_slowed_batched_and_kept_bounded() {
         rows[0]
     );
 }
+
+/// `docker run -p 8080:80` binds nothing on the host: the port answers in the learner's
+/// console (`curl localhost:8080`) and through layerlab's page for that learner only, until
+/// the container stops.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_published_port_answers_in_the_console_and_on_the_page_for_its_owner_only() {
+    seeded_toolbox();
+    let client = TestClient::new(LOCAL_ENGINE).await;
+    let other = client.another();
+    let mut ann = Learner::open(client).await;
+    let ran = ann
+        .run("docker run -d --name web -p 8080:80 busybox sh -c 'mkdir -p /www && echo hello from web > /www/index.html && exec httpd -f -p 80 -h /www' >/dev/null && for i in 1 2 3 4 5 6 7 8 9 10; do curl -sf localhost:8080 && break; sleep 0.5; done")
+        .await;
+    assert_eq!(ran.exit, Some(0), "{ran:?}");
+    assert!(ran.text.contains("hello from web"), "{}", ran.text);
+    // Nothing is bound on the host for it: the engine publishes no port.
+    let web = format!("{}-web", handle_in(&ann.client.console_dir()));
+    let bound = inspect(
+        &web,
+        "{{json .HostConfig.PortBindings}} {{json .NetworkSettings.Ports}}",
+    )
+    .expect("Ann's web is on the engine");
+    assert!(
+        bound.split(' ').all(|b| b == "null" || b == "{}"),
+        "{bound}"
+    );
+
+    // The page's route: the owner sees the page, sandboxed, without cookies.
+    let page = ann.client.get("/console/ports/8080/").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("hello from web"), "{}", page.body);
+    assert!(
+        page.header("content-security-policy")
+            .is_some_and(|csp| csp.starts_with("sandbox")),
+        "{:?}",
+        page.headers
+    );
+    let bare = ann.client.get("/console/ports/8080").await;
+    assert_eq!(bare.status, StatusCode::PERMANENT_REDIRECT);
+    // Anyone else: no such port, console open or not.
+    let mut bob = Learner::open(other).await;
+    let theirs = bob.client.get("/console/ports/8080/").await;
+    assert_eq!(theirs.status, StatusCode::NOT_FOUND, "{}", theirs.body);
+    assert!(!theirs.body.contains("hello from web"));
+    let ran = bob.run("curl -s -m 2 localhost:8080; echo status $?").await;
+    assert!(!ran.text.contains("hello from web"), "{}", ran.text);
+    assert!(
+        ran.text.contains("status 7"),
+        "nothing listens in Bob's console: {}",
+        ran.text
+    );
+
+    // Stopped: the port goes with it.
+    let ran = ann
+        .run("docker stop -t 1 web >/dev/null; curl -s -m 2 localhost:8080; echo status $?")
+        .await;
+    assert!(ran.text.contains("status 7"), "{}", ran.text);
+    let gone = ann.client.get("/console/ports/8080/").await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND, "{}", gone.body);
+    // Published on an address of the host's, or without a port of one's own: refused.
+    let ran = ann
+        .run("docker run -d -p 10.0.0.1:8081:80 busybox true; docker run -d -p 80 busybox true")
+        .await;
+    assert!(
+        ran.text.contains("never on the host's addresses"),
+        "{}",
+        ran.text
+    );
+    assert!(ran.text.contains("-p 8080:80"), "{}", ran.text);
+}
