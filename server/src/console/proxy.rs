@@ -428,6 +428,34 @@ async fn room_to_run(
                 format!("layerlab: the Docker engine did not answer: {e}"),
             )
         })?;
+    // A port in the console is one container's, as on a laptop.
+    let engine_down = |e: String| {
+        (
+            503,
+            format!("layerlab: the Docker engine did not answer: {e}"),
+        )
+    };
+    let wanted = client.published_by(id).await.map_err(engine_down)?;
+    if !wanted.is_empty() {
+        let serving = client
+            .serving(&door.scope.owner, &door.scope.instance)
+            .await
+            .map_err(engine_down)?;
+        for other in serving.iter().filter(|s| s.id != id) {
+            if let Some(taken) = wanted
+                .iter()
+                .find(|w| other.ports.iter().any(|p| p.host == w.host))
+            {
+                return Err((
+                    409,
+                    format!(
+                        "driver failed programming external connectivity: Bind for 0.0.0.0:{} failed: port is already allocated (layerlab: another of your containers publishes it)",
+                        taken.host
+                    ),
+                ));
+            }
+        }
+    }
     let others = running.iter().filter(|r| r.as_str() != id).count();
     let most = door.limits.max_running;
     if others >= most {

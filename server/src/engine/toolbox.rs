@@ -92,6 +92,28 @@ impl Client {
             .map(Namespace)
     }
 
+    /// The ports container `id` publishes (none for a container that does not exist).
+    pub async fn published_by(&self, id: &str) -> Result<Vec<Published>, String> {
+        match self
+            .docker
+            .inspect_container(
+                id,
+                None::<bollard::query_parameters::InspectContainerOptions>,
+            )
+            .await
+        {
+            Ok(found) => Ok(found
+                .config
+                .and_then(|c| c.labels)
+                .and_then(|l| l.get(PORTS_LABEL).map(|p| ports_of_label(p)))
+                .unwrap_or_default()),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(Vec::new()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
     /// `owner`'s running console containers that publish ports.
     pub async fn serving(&self, owner: &str, instance: &str) -> Result<Vec<Serving>, String> {
         let filters = HashMap::from([

@@ -192,6 +192,24 @@ pub fn as_shown(
     match call {
         ShownCall::Listing => {
             for container in shown.as_array_mut()? {
+                // Published ports as the engine would list them (layerlab serves them).
+                let published = container
+                    .pointer(&format!(
+                        "/Labels/{}",
+                        crate::policy::container::PORTS_LABEL.replace('/', "~1")
+                    ))
+                    .and_then(|l| l.as_str())
+                    .map(crate::policy::container::ports_of_label)
+                    .unwrap_or_default();
+                if !published.is_empty() {
+                    let ports: Vec<serde_json::Value> = published
+                        .iter()
+                        .map(|p| {
+                            serde_json::json!({"IP": "0.0.0.0", "PrivatePort": p.container, "PublicPort": p.host, "Type": "tcp"})
+                        })
+                        .collect();
+                    container["Ports"] = serde_json::Value::Array(ports);
+                }
                 if let Some(names) = container.get_mut("Names").and_then(|n| n.as_array_mut()) {
                     for name in names {
                         if let Some(text) = name.as_str() {
@@ -213,6 +231,43 @@ pub fn as_shown(
                 }
             }
             container.remove("GraphDriver");
+            let published = container
+                .get("Config")
+                .and_then(|c| c.get("Labels"))
+                .and_then(|l| l.get(crate::policy::container::PORTS_LABEL))
+                .and_then(|l| l.as_str())
+                .map(crate::policy::container::ports_of_label)
+                .unwrap_or_default();
+            if !published.is_empty() {
+                let bindings: serde_json::Map<String, serde_json::Value> = published
+                    .iter()
+                    .map(|p| {
+                        (
+                            format!("{}/tcp", p.container),
+                            serde_json::json!([{"HostIp": "0.0.0.0", "HostPort": p.host.to_string()}]),
+                        )
+                    })
+                    .collect();
+                let running = container
+                    .get("State")
+                    .and_then(|s| s.get("Running"))
+                    .and_then(|r| r.as_bool())
+                    .unwrap_or(false);
+                if let Some(host) = container
+                    .get_mut("HostConfig")
+                    .and_then(|h| h.as_object_mut())
+                {
+                    host.insert("PortBindings".into(), bindings.clone().into());
+                }
+                if running {
+                    if let Some(network) = container
+                        .get_mut("NetworkSettings")
+                        .and_then(|n| n.as_object_mut())
+                    {
+                        network.insert("Ports".into(), bindings.into());
+                    }
+                }
+            }
         }
     }
     Some(shown)

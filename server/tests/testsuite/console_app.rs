@@ -485,6 +485,22 @@ async fn a_published_port_answers_in_the_console_and_on_the_page_for_its_owner_o
         "{bound}"
     );
 
+    // Listed and inspected as a laptop's engine shows them; one container per port.
+    let ran = ann
+        .run("docker ps --format '{{.Names}} {{.Ports}}'; docker port web; docker run -d --name web2 -p 8080:80 busybox sleep 60")
+        .await;
+    assert!(
+        ran.text.contains("web 0.0.0.0:8080->80/tcp"),
+        "{}",
+        ran.text
+    );
+    assert!(ran.text.contains("80/tcp -> 0.0.0.0:8080"), "{}", ran.text);
+    assert!(
+        ran.text.contains("port is already allocated"),
+        "{}",
+        ran.text
+    );
+
     // The page's route: the owner sees the page, sandboxed, without cookies.
     let page = ann.client.get("/console/ports/8080/").await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
