@@ -41,6 +41,9 @@ pub enum ConsoleEvent {
     },
     /// Older commands were dropped from the console (only the newest are kept).
     Forgot { before: u64 },
+    /// The ports the learner's running containers publish: (port in the console, the
+    /// container's port), each served at `/console/ports/<port>/`.
+    Ports { ports: Vec<(u16, u16)> },
 }
 
 /// `POST /api/v1/console/commands`.

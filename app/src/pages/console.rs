@@ -17,6 +17,7 @@ pub(crate) fn Console(docked: bool) -> impl IntoView {
             <p class="console-state muted" role="status">
                 {if docked { "Your toolbox starts when you open this." } else { "Connecting…" }}
             </p>
+            <p class="console-ports" hidden></p>
             <div class="console-out" role="log" aria-label="What your commands printed" tabindex="0"></div>
             <form class="console-form">
                 <span class="console-prompt" aria-hidden="true">"$"</span>
@@ -82,6 +83,7 @@ mod live {
     struct Console {
         out: Element,
         state: Element,
+        ports: HtmlElement,
         input: HtmlInputElement,
         stop: HtmlButtonElement,
         problem: HtmlElement,
@@ -115,19 +117,30 @@ mod live {
 
     fn attach(section: Element, docked: bool) {
         let _ = section.set_attribute("data-live", "");
-        let (Some(out), Some(state), Some(input), Some(stop), Some(problem), Some(form)) = (
+        let (
+            Some(out),
+            Some(state),
+            Some(ports),
+            Some(input),
+            Some(stop),
+            Some(problem),
+            Some(form),
+        ) = (
             find(&section, ".console-out"),
             find(&section, ".console-state"),
+            find(&section, ".console-ports"),
             find(&section, "input"),
             find(&section, ".console-stop"),
             find(&section, ".console-problem"),
             find::<Element>(&section, "form"),
-        ) else {
+        )
+        else {
             return;
         };
         let console = Rc::new(Console {
             out,
             state,
+            ports,
             input,
             stop,
             problem,
@@ -286,19 +299,7 @@ mod live {
             let bottom =
                 self.out.scroll_top() + self.out.client_height() >= self.out.scroll_height() - 40;
             match event["kind"].as_str().unwrap_or_default() {
-                "state" => {
-                    let message = text("message");
-                    let said = match (event["state"].as_str(), message.is_empty()) {
-                        (_, false) => message,
-                        (Some("ready"), _) => {
-                            "Ready. The docker CLI here sees only your own containers and images."
-                                .into()
-                        }
-                        (Some("starting"), _) => "Starting your toolbox…".into(),
-                        _ => "Your toolbox starts with your first command.".into(),
-                    };
-                    self.state.set_text_content(Some(&said));
-                }
+                "state" => self.state.set_text_content(Some(&text("message"))),
                 "command" => {
                     if let Some(old) = self.command(id) {
                         old.remove();
@@ -377,6 +378,22 @@ mod live {
                         *self.running.borrow_mut() = None;
                         self.stop.set_disabled(true);
                         self.input.set_placeholder("docker ps");
+                    }
+                }
+                "ports" => {
+                    let ports = event["ports"].as_array();
+                    self.ports.set_text_content(Some("Your published ports: "));
+                    self.ports.set_hidden(ports.is_none_or(|p| p.is_empty()));
+                    for pair in ports.into_iter().flatten() {
+                        let (port, target) = (
+                            pair[0].as_u64().unwrap_or_default(),
+                            pair[1].as_u64().unwrap_or_default(),
+                        );
+                        let Some(link) = make("a", "") else { return };
+                        let _ = link.set_attribute("href", &format!("/console/ports/{port}/"));
+                        link.set_text_content(Some(&format!("localhost:{port} → {target}")));
+                        let _ = self.ports.append_with_node_1(&link);
+                        let _ = self.ports.append_with_str_1(" ");
                     }
                 }
                 "forgot" => {

@@ -57,6 +57,9 @@ const OUTPUT_PER_SECOND: usize = 256 * 1024;
 /// Rows per event when a stream begins with what a console already shows.
 const ROWS_PER_EVENT: usize = 200;
 
+/// What a console not started says.
+const FIRST_COMMAND: &str = "Your toolbox starts with your first command.";
+
 /// Why a console call did not happen.
 #[derive(Debug, thiserror::Error)]
 pub enum ConsoleError {
@@ -107,6 +110,8 @@ pub struct Console {
     /// The ports the learner's containers publish, being served; changed one at a time.
     forwards: Mutex<HashMap<u16, ports::Forward>>,
     publishing: tokio::sync::Mutex<()>,
+    /// The ports the pages were last told of.
+    told: Mutex<Vec<(u16, u16)>>,
 }
 
 struct Toolbox {
@@ -204,7 +209,7 @@ impl Consoles {
             owner: owner.to_string(),
             inner: Mutex::new(Inner {
                 state: ToolboxState::Stopped,
-                message: String::new(),
+                message: FIRST_COMMAND.into(),
                 commands: VecDeque::new(),
                 next: 1,
                 last_used: Instant::now(),
@@ -215,6 +220,7 @@ impl Consoles {
             toolbox_id: Mutex::default(),
             forwards: Mutex::default(),
             publishing: tokio::sync::Mutex::default(),
+            told: Mutex::default(),
         });
         open.insert(owner.to_string(), console.clone());
         Ok(console)
@@ -257,6 +263,9 @@ impl Consoles {
                 });
             }
         }
+        events.push(ConsoleEvent::Ports {
+            ports: lock(&console.told).clone(),
+        });
         // Subscribed under the same lock: nothing happens between the two.
         Ok((events, console.events.subscribe()))
     }
@@ -333,7 +342,7 @@ impl Consoles {
                     console.toolbox.lock().await.take();
                     lock(&console.toolbox_id).take();
                     lock(&console.forwards).clear();
-                    console.set_state(ToolboxState::Stopped, "");
+                    console.set_state(ToolboxState::Stopped, FIRST_COMMAND);
                 }
             }
         }
@@ -356,7 +365,10 @@ impl Consoles {
                 *lock(&console.toolbox_id) = Some(id.clone());
                 drop(toolbox);
                 publish(&self.engine, &self.instance, console).await;
-                console.set_state(ToolboxState::Ready, "");
+                console.set_state(
+                    ToolboxState::Ready,
+                    "Ready. The docker CLI here sees only your own containers and images.",
+                );
                 Ok(id)
             }
             Err(message) => {
@@ -452,21 +464,6 @@ impl Consoles {
                 "Your container publishing port {port} does not answer on its port {target}: {e}"
             ))
         })
-    }
-
-    /// The ports `owner`'s console serves: (port in the console, the container's port).
-    pub fn published(&self, owner: &str) -> Vec<(u16, u16)> {
-        let console = lock(&self.open).get(owner).cloned();
-        let mut ports: Vec<(u16, u16)> = console
-            .map(|c| {
-                lock(&c.forwards)
-                    .iter()
-                    .map(|(port, f)| (*port, f.target().1))
-                    .collect()
-            })
-            .unwrap_or_default();
-        ports.sort();
-        ports
     }
 
     /// Send `text` to `owner`'s running command, as typed.
@@ -565,6 +562,7 @@ impl Consoles {
         let had = toolbox.take();
         lock(&console.toolbox_id).take();
         lock(&console.forwards).clear();
+        console.tell_ports();
         if let Ok(client) = self.engine.client().await {
             let theirs: Vec<String> = client
                 .console_objects(&self.instance)
@@ -657,6 +655,21 @@ impl Consoles {
 }
 
 impl Console {
+    /// Tell the pages which ports are served, if that changed.
+    fn tell_ports(&self) {
+        let mut now: Vec<(u16, u16)> = lock(&self.forwards)
+            .iter()
+            .map(|(port, f)| (*port, f.target().1))
+            .collect();
+        now.sort();
+        let _inner = lock(&self.inner);
+        let mut told = lock(&self.told);
+        if *told != now {
+            *told = now.clone();
+            let _ = self.events.send(ConsoleEvent::Ports { ports: now });
+        }
+    }
+
     fn set_state(&self, state: ToolboxState, message: &str) {
         let mut inner = lock(&self.inner);
         inner.state = state;
@@ -713,9 +726,15 @@ impl Console {
     }
 }
 
-/// Serve the ports the learner's running containers publish, and no others.
+/// Serve the ports the learner's running containers publish, and no others; tell the pages
+/// when they changed.
 async fn publish(engine: &Engine, instance: &str, console: &Console) {
     let _one_at_a_time = console.publishing.lock().await;
+    serve_published(engine, instance, console).await;
+    console.tell_ports();
+}
+
+async fn serve_published(engine: &Engine, instance: &str, console: &Console) {
     let toolbox = lock(&console.toolbox_id).clone();
     let Some(toolbox) = toolbox else {
         lock(&console.forwards).clear();

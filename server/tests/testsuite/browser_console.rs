@@ -123,6 +123,15 @@ async fn a_learner_runs_docker_commands_in_the_console_with_the_keyboard() {
         json!("log"),
         "screen readers follow the output as a log"
     );
+    // A published port: a link to it appears above the output.
+    keys(
+        &c,
+        &format!("docker run -d --name web -p 8080:80 busybox sh -c 'mkdir -p /www && echo hello through layerlab > /www/index.html && exec httpd -f -p 80 -h /www'{ENTER}"),
+    )
+    .await;
+    ended(&c, 6).await;
+    let ports = wait_for_text(&c, ".console-ports", "localhost:8080 → 80").await;
+    assert!(ports.starts_with("Your published ports"), "{ports}");
     save_screenshot(&c, "console-desktop.png").await;
 
     // A reload finds the console as it was, and follows a command still running.
@@ -133,6 +142,16 @@ async fn a_learner_runs_docker_commands_in_the_console_with_the_keyboard() {
     let again = wait_for_text(&c, ".console-out", "hello from the browser").await;
     assert!(again.contains("you said forty-two"), "{again}");
     wait_for_text(&c, ".console-out", "second half").await;
+    // The port's link, kept across the reload, opens what the container serves.
+    let href = css(&c, ".console-ports a")
+        .await
+        .attr("href")
+        .await
+        .expect("href")
+        .expect("a link");
+    assert_eq!(href, "/console/ports/8080/");
+    c.goto(&server.url(&href)).await.expect("follow the link");
+    wait_for_text(&c, "body", "hello through layerlab").await;
     c.close().await.expect("close");
 
     // On a phone: the same console, nothing wider than the screen.
