@@ -52,6 +52,8 @@ const ROWS: u16 = 30;
 const SECOND_INTERRUPT: Duration = Duration::from_secs(3);
 /// Changed rows are sent at most this often (a redrawing progress line, a flood of output).
 const SEND_EVERY: Duration = Duration::from_millis(40);
+/// The most rows (as JSON) a command's output is sent as in a second.
+const SENT_PER_SECOND: usize = 256 * 1024;
 /// The most of a command's output read in a second.
 const OUTPUT_PER_SECOND: usize = 256 * 1024;
 /// Rows per event when a stream begins with what a console already shows.
@@ -216,7 +218,7 @@ impl Consoles {
                 running: None,
             }),
             toolbox: tokio::sync::Mutex::new(None),
-            events: broadcast::channel(256).0,
+            events: broadcast::channel(64).0,
             toolbox_id: Mutex::default(),
             forwards: Mutex::default(),
             publishing: tokio::sync::Mutex::default(),
@@ -688,16 +690,18 @@ impl Console {
         }
     }
 
-    /// Send the rows command `id` changed since last sent.
-    fn send_rows(&self, id: u64) {
+    /// Send the rows command `id` changed since last sent; about how many bytes they weigh.
+    fn send_rows(&self, id: u64) -> usize {
         let mut inner = lock(&self.inner);
         let Some(command) = inner.commands.iter_mut().find(|c| c.id == id) else {
-            return;
+            return 0;
         };
         let rows = command.screen.take_changed();
+        let weight = screen::weight(&rows);
         if !rows.is_empty() {
             let _ = self.events.send(ConsoleEvent::Rows { id, rows });
         }
+        weight
     }
 
     /// Command `id` ended; forget the oldest commands past what is kept.
@@ -788,20 +792,38 @@ async fn drive(
         mut output,
         mut input,
     } = io;
+    // Whatever happens below, the console does not stay busy with a command no one follows.
+    let mut ending = Ending {
+        console: console.clone(),
+        id,
+        ended: false,
+    };
     let mut broke = None;
-    // Rows go out at once, but at most every SEND_EVERY; a command printing more than
+    // Rows go out at once, but at most every SEND_EVERY and SENT_PER_SECOND (rows that change
+    // meanwhile go once, in the next batch); a command printing more than
     // OUTPUT_PER_SECOND is read no faster (its terminal then makes it wait).
-    let mut sent = tokio::time::Instant::now() - SEND_EVERY;
+    let mut next_send = tokio::time::Instant::now();
     let mut unsent = false;
-    let (mut window, mut read) = (tokio::time::Instant::now(), 0usize);
+    let (mut window, mut read, mut sent) = (tokio::time::Instant::now(), 0usize, 0usize);
+    let send = |sent: &mut usize, window: &mut tokio::time::Instant| {
+        let now = tokio::time::Instant::now();
+        if window.elapsed() >= Duration::from_secs(1) {
+            (*window, *sent) = (now, 0);
+        }
+        *sent += console.send_rows(id);
+        if *sent > SENT_PER_SECOND {
+            *window + Duration::from_secs(1)
+        } else {
+            now + SEND_EVERY
+        }
+    };
     loop {
         tokio::select! {
             chunk = output.next() => match chunk {
                 Some(Ok(bytes)) => {
                     console.printed(id, &bytes);
-                    if sent.elapsed() >= SEND_EVERY {
-                        console.send_rows(id);
-                        sent = tokio::time::Instant::now();
+                    if tokio::time::Instant::now() >= next_send {
+                        next_send = send(&mut sent, &mut window);
                     } else {
                         unsent = true;
                     }
@@ -810,7 +832,7 @@ async fn drive(
                         tokio::time::sleep_until(window + Duration::from_secs(1)).await;
                     }
                     if window.elapsed() >= Duration::from_secs(1) {
-                        (window, read) = (tokio::time::Instant::now(), 0);
+                        (window, read, sent) = (tokio::time::Instant::now(), 0, 0);
                     }
                 }
                 Some(Err(e)) => {
@@ -819,9 +841,8 @@ async fn drive(
                 }
                 None => break,
             },
-            _ = tokio::time::sleep_until(sent + SEND_EVERY), if unsent => {
-                console.send_rows(id);
-                sent = tokio::time::Instant::now();
+            _ = tokio::time::sleep_until(next_send), if unsent => {
+                next_send = send(&mut sent, &mut window);
                 unsent = false;
             }
             Some(bytes) = typed.recv() => {
@@ -850,6 +871,23 @@ async fn drive(
         (None, None) => "ended (the toolbox stopped)".into(),
     };
     console.ended(id, exit, note);
+    ending.ended = true;
+}
+
+/// Ends a command when its driver is gone without ending it (a panic).
+struct Ending {
+    console: Arc<Console>,
+    id: u64,
+    ended: bool,
+}
+
+impl Drop for Ending {
+    fn drop(&mut self) {
+        if !self.ended {
+            self.console
+                .ended(self.id, None, "ended (layerlab lost track of it)".into());
+        }
+    }
 }
 
 /// A command line as run: one line of printable text, at most [`MAX_LINE`] bytes.

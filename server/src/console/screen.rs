@@ -258,7 +258,7 @@ impl Screen {
                 self.row = self.row.saturating_sub(first(1));
                 self.column = 0;
             }
-            'C' => self.column = (self.column + first(1)).min(MAX_COLUMNS),
+            'C' => self.column = self.column.saturating_add(first(1)).min(MAX_COLUMNS),
             'D' => self.column = self.column.saturating_sub(first(1)),
             'G' => self.column = (first(1) - 1).min(MAX_COLUMNS),
             'H' | 'f' => {
@@ -266,7 +266,7 @@ impl Screen {
                 let top = self.rows.len().saturating_sub(self.height);
                 let row = numbers.first().copied().unwrap_or(1).max(1) - 1;
                 let column = numbers.get(1).copied().unwrap_or(1).max(1) - 1;
-                self.row = (top + row).min(MAX_ROWS - 1);
+                self.row = top.saturating_add(row).min(MAX_ROWS - 1);
                 self.column = column.min(MAX_COLUMNS);
             }
             'K' => {
@@ -439,8 +439,19 @@ fn spans(row: &[Cell]) -> Row {
         .map_or(0, |i| i + 1);
     let mut start = 0;
     while start < end {
-        let style = row[start].style;
-        let stop = (start..end).find(|i| row[*i].style != style).unwrap_or(end);
+        // Past MAX_SPANS runs, the rest of the row is plain text: a row that changes colour
+        // at every character would otherwise weigh far more than its text.
+        let last = out.len() + 1 >= MAX_SPANS;
+        let style = if last {
+            Style::default()
+        } else {
+            row[start].style
+        };
+        let stop = if last {
+            end
+        } else {
+            (start..end).find(|i| row[*i].style != style).unwrap_or(end)
+        };
         out.push((
             style.classes(),
             row[start..stop].iter().map(|c| c.ch).collect(),
@@ -448,6 +459,21 @@ fn spans(row: &[Cell]) -> Row {
         start = stop;
     }
     out
+}
+
+/// The most runs of one style a row is sent as.
+const MAX_SPANS: usize = 64;
+
+/// About how many bytes rows weigh as JSON.
+pub fn weight(rows: &[(u64, Row)]) -> usize {
+    rows.iter()
+        .map(|(_, spans)| {
+            16 + spans
+                .iter()
+                .map(|(classes, text)| 8 + classes.len() + text.len())
+                .sum::<usize>()
+        })
+        .sum()
 }
 
 #[cfg(test)]
@@ -531,6 +557,37 @@ mod tests {
         s.feed(&vec![b'1'; 10_000]);
         s.feed(b"mz");
         assert_eq!(s.text().trim_end().len(), MAX_COLUMNS);
+    }
+
+    #[test]
+    fn a_row_of_many_colours_is_sent_as_a_few_runs() {
+        let mut s = Screen::new(24);
+        for i in 0..MAX_COLUMNS {
+            s.feed(format!("\x1b[3{}mx", i % 2 + 1).as_bytes());
+        }
+        let rows = s.all_rows();
+        assert_eq!(rows[0].1.len(), MAX_SPANS);
+        assert_eq!(rows[0].1.last().map(|(c, _)| c.as_str()), Some(""));
+        let text: usize = rows[0].1.iter().map(|(_, t)| t.chars().count()).sum();
+        assert_eq!(text, MAX_COLUMNS);
+        assert!(weight(&rows) < 3 * MAX_COLUMNS, "{}", weight(&rows));
+    }
+
+    #[test]
+    fn huge_cursor_moves_stay_within_the_kept_rows() {
+        let mut s = Screen::new(24);
+        for sequence in [
+            "\x1b[18446744073709551615C",
+            "\x1b[99999999999999999999999;99999999999999H",
+            "\x1b[18446744073709551615B",
+            "\x1b[65535;65535H",
+            "\x1b[18446744073709551615G",
+            "\x1b[18446744073709551615A",
+        ] {
+            s.feed(sequence.as_bytes());
+            s.feed(b"x");
+        }
+        assert!(s.len() <= MAX_ROWS);
     }
 
     #[test]

@@ -457,6 +457,37 @@ async fn a_flood_of_output_is_slowed_batched_and_kept_bounded() {
         "the oldest rows are dropped: first kept {}",
         rows[0]
     );
+
+    // A row that changes colour at every character, drawn again and again in place: each
+    // time it is sent as a few runs, and all of it weighs far less than its colours would.
+    let id = ann
+        .start("for i in $(seq 60); do printf '\\e[31mx\\e[32my%.0s' $(seq 1000); printf '\\r'; done; echo; echo flood over")
+        .await;
+    let (mut weight, mut most_runs) = (0usize, 0usize);
+    loop {
+        let (_, event) = ann.events.next().await.expect("the stream goes on");
+        if event["id"].as_u64() != Some(id) {
+            continue;
+        }
+        match event["kind"].as_str() {
+            Some("rows") => {
+                weight += event.to_string().len();
+                for row in event["rows"].as_array().expect("rows") {
+                    most_runs = most_runs.max(row[1].as_array().map_or(0, Vec::len));
+                }
+            }
+            Some("done") => break,
+            _ => {}
+        }
+    }
+    assert!(most_runs <= 64, "{most_runs} runs in a row");
+    assert!(
+        weight < 1 << 20,
+        "{weight} bytes of rows for 600 kB of colours"
+    );
+    // The server lost nothing meanwhile: the next command runs at once.
+    let ran = ann.run("echo still here").await;
+    assert!(ran.text.contains("still here"), "{ran:?}");
 }
 
 /// `docker run -p 8080:80` binds nothing on the host: the port answers in the learner's
