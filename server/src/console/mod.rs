@@ -73,8 +73,10 @@ pub enum ConsoleError {
     Idle,
     #[error("{0}")]
     BadInput(String),
-    #[error("This server already has {0} consoles open, the most it runs at once. Try again in a few minutes.")]
+    #[error("This server already runs {0} consoles, the most it runs at once. Try again in a few minutes.")]
     Full(usize),
+    #[error("Your console is not open: open it first (POST /api/v1/console).")]
+    NotOpen,
 }
 
 /// The script each command line runs in: in the folder the previous command left, with the
@@ -95,6 +97,8 @@ pub struct Consoles {
     open: Mutex<HashMap<String, Arc<Console>>>,
     /// Why this server runs no consoles, if it does not.
     off: Option<String>,
+    /// The learners whose toolbox is being started (they count against `max_open`).
+    starting: Mutex<std::collections::HashSet<String>>,
     /// The `uid:gid` toolboxes run as (never root) and, when this server is root, who gets
     /// the proxy sockets.
     user: (u32, u32),
@@ -191,6 +195,7 @@ impl Consoles {
             base_images,
             open: Mutex::default(),
             off,
+            starting: Mutex::default(),
             user,
         })
     }
@@ -203,9 +208,6 @@ impl Consoles {
         let mut open = lock(&self.open);
         if let Some(console) = open.get(owner) {
             return Ok(console.clone());
-        }
-        if open.len() >= self.settings.max_open {
-            return Err(ConsoleError::Full(open.len()));
         }
         let console = Arc::new(Console {
             owner: owner.to_string(),
@@ -239,7 +241,13 @@ impl Consoles {
         &self,
         owner: &str,
     ) -> Result<(Vec<ConsoleEvent>, broadcast::Receiver<ConsoleEvent>), ConsoleError> {
-        let console = self.console_of(owner)?;
+        if let Some(off) = &self.off {
+            return Err(ConsoleError::Unavailable(off.clone()));
+        }
+        let console = lock(&self.open)
+            .get(owner)
+            .cloned()
+            .ok_or(ConsoleError::NotOpen)?;
         let inner = lock(&console.inner);
         let mut events = vec![ConsoleEvent::State {
             state: inner.state,
@@ -359,12 +367,26 @@ impl Consoles {
         if let Some(toolbox) = toolbox.as_ref() {
             return Ok(toolbox.id.clone());
         }
+        // The cap is on toolboxes started (what costs): a console idle and stopped frees its
+        // place.
+        {
+            let mut starting = lock(&self.starting);
+            let running = self.running_toolboxes() + starting.len();
+            if running >= self.settings.max_open {
+                return Err(ConsoleError::Full(running));
+            }
+            starting.insert(console.owner.clone());
+        }
         console.set_state(ToolboxState::Starting, "Starting your toolbox…");
-        match self.start_toolbox(console).await {
+        let started = self.start_toolbox(console).await;
+        if let Ok(started) = &started {
+            *lock(&console.toolbox_id) = Some(started.id.clone());
+        }
+        lock(&self.starting).remove(&console.owner);
+        match started {
             Ok(started) => {
                 let id = started.id.clone();
                 *toolbox = Some(started);
-                *lock(&console.toolbox_id) = Some(id.clone());
                 drop(toolbox);
                 publish(&self.engine, &self.instance, console).await;
                 console.set_state(
@@ -428,6 +450,15 @@ impl Consoles {
             })
             .await?;
         Ok(Toolbox { id, _proxy: proxy })
+    }
+
+    /// How many consoles have their toolbox started.
+    fn running_toolboxes(&self) -> usize {
+        let consoles: Vec<Arc<Console>> = lock(&self.open).values().cloned().collect();
+        consoles
+            .iter()
+            .filter(|c| lock(&c.toolbox_id).is_some())
+            .count()
     }
 
     /// What the proxy calls after one of the learner's containers started or stopped.

@@ -18,6 +18,9 @@ struct Door {
     socket: PathBuf,
     limits: ContainerLimits,
     after_change: Option<Hook>,
+    /// Held from counting the learner's running containers to the engine's answer to a
+    /// start: two starts at once cannot both fit under the cap.
+    starting: tokio::sync::Mutex<()>,
 }
 
 /// Called (and waited for) after a call that started, stopped or removed one of the
@@ -89,6 +92,7 @@ impl Proxy {
             socket,
             limits,
             after_change,
+            starting: tokio::sync::Mutex::new(()),
         });
         // A few calls at a time per learner (`logs -f` holds one as long as it follows).
         let app = axum::Router::new().fallback(relay).with_state(door).layer(
@@ -128,6 +132,7 @@ async fn relay(State(door): State<Arc<Door>>, mut request: Request) -> Response 
         .map_or("/", |p| p.as_str())
         .to_string();
     let mut changes = false;
+    let mut _starting = None;
     let path = match decide(&method, &asked, &door.scope) {
         Decision::Forward(path) => path,
         Decision::Refuse { status, message } => return refusal(status, message),
@@ -171,6 +176,7 @@ async fn relay(State(door): State<Arc<Door>>, mut request: Request) -> Response 
                         "/start" | "/restart" | "/unpause" | "/stop" | "/kill" | ""
                     );
                     if matches!(call, "/start" | "/restart" | "/unpause") {
+                        _starting = Some(door.starting.lock().await);
                         if let Err((status, message)) = room_to_run(&door, &client, &id).await {
                             return refusal(status, message);
                         }

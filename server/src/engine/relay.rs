@@ -53,9 +53,14 @@ impl Client {
         if typed.is_empty() {
             return Ok(None);
         }
+        // Only containers the console made: a build's run and check containers carry the
+        // learner's label too, but are layerlab's (a learner in them could change a grade).
         let filters = HashMap::from([(
             "label".to_string(),
-            vec![format!("{}={owner}", super::builder::OWNER_LABEL)],
+            vec![
+                format!("{}={owner}", super::builder::OWNER_LABEL),
+                crate::policy::container::CONSOLE_LABEL.to_string(),
+            ],
         )]);
         let options = ListContainersOptionsBuilder::new()
             .all(true)

@@ -5,7 +5,7 @@
 use super::build_api::{json_event, open_stream};
 use super::state::AppState;
 use super::AppError;
-use crate::learners::learner_id;
+use crate::learners::{known_learner_id, learner_id};
 use app::dto::{ConsoleInput, ConsoleLine, ConsoleStarted};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
@@ -90,7 +90,10 @@ async fn events(
     State(state): State<AppState>,
     session: Session,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, AppError> {
-    let learner = learner_id(&state.store, &session).await?;
+    // (Reads only: a stream starts no learner and no console; the page opens it first.)
+    let learner = known_learner_id(&state.store, &session)
+        .await?
+        .ok_or(crate::console::ConsoleError::NotOpen)?;
     let guard = open_stream(&state, &learner)?;
     let (now, receiver) = state.consoles.subscribe(&learner)?;
     let backlog = stream::iter(now.into_iter().map(|e| json_event("console", &e)));
@@ -126,7 +129,11 @@ async fn port(
         .find(|(k, _)| k == "port")
         .and_then(|(_, v)| v.parse().ok())
         .ok_or_else(|| AppError::NotFound("No such port.".into()))?;
-    let learner = learner_id(&state.store, &session).await?;
+    let learner = known_learner_id(&state.store, &session)
+        .await?
+        .ok_or_else(|| {
+            AppError::NotFound(format!("No container of yours publishes port {port}."))
+        })?;
     let stream = state
         .consoles
         .reach(&learner, port)

@@ -82,7 +82,7 @@ pub fn decide(method: &str, path_and_query: &str, scope: &Scope) -> Decision {
         ["version"] if reads => Decision::Forward(path_and_query.to_string()),
         ["containers", "json"] | ["images", "json"] if reads => {
             // (`size` would have the engine walk every container's files: not for a listing.)
-            match with_owner_filter(query, &scope.owner) {
+            match with_owner_filter(query, &scope.owner, segments[0] == "containers") {
                 Ok(query) => Decision::Forward(format!("{path}?{query}")),
                 Err(message) => Decision::Refuse {
                     status: 400,
@@ -95,15 +95,17 @@ pub fn decide(method: &str, path_and_query: &str, scope: &Scope) -> Decision {
             let args_ok = form_urlencoded::parse(query.as_bytes())
                 .filter(|(k, _)| k == "ps_args")
                 .all(|(_, v)| {
+                    // (No `=`: a column renamed `PID` would make the engine pick the
+                    // container's processes out by another column, the host's with them.)
                     v.len() <= 64
                         && v
                             .chars()
-                            .all(|c| c.is_ascii_alphanumeric() || " ,=-".contains(c))
+                            .all(|c| c.is_ascii_alphanumeric() || " ,-".contains(c))
                 });
             if !args_ok {
                 return Decision::Refuse {
                     status: 400,
-                    message: "layerlab: docker top takes ps options here (letters, digits, spaces, commas, - and =)".into(),
+                    message: "layerlab: docker top takes ps options here (letters, digits, spaces, commas and -; columns keep their names)".into(),
                 };
             }
             own_container(version, container, "/top", query)
@@ -334,7 +336,7 @@ pub fn is_exec_create(path: &str) -> bool {
 
 /// `query` with the learner's owner label added to its `filters` (the engine then lists only
 /// what carries it), whatever else it filters on; or why the filters cannot be read.
-fn with_owner_filter(query: &str, owner: &str) -> Result<String, String> {
+fn with_owner_filter(query: &str, owner: &str, console_only: bool) -> Result<String, String> {
     let owner_label = format!("{}={owner}", crate::engine::builder::OWNER_LABEL);
     let mut pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
         .into_owned()
@@ -372,6 +374,13 @@ fn with_owner_filter(query: &str, owner: &str) -> Result<String, String> {
         .or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
     if let serde_json::Value::Object(labels) = labels {
         labels.insert(owner_label, serde_json::Value::Bool(true));
+        // (Containers a build made carry the learner's label too, but are layerlab's.)
+        if console_only {
+            labels.insert(
+                crate::policy::container::CONSOLE_LABEL.to_string(),
+                serde_json::Value::Bool(true),
+            );
+        }
     }
     let filters = normal;
     pairs.retain(|(k, _)| k != "filters");
@@ -419,9 +428,16 @@ mod tests {
     #[test]
     fn lists_carry_the_owners_label_whatever_the_cli_filters_on() {
         let owner = "org.layerlab.owner=abc";
+        let console = "org.layerlab.console";
         let plain = decide("GET", "/v1.41/containers/json?all=1", &scope());
         assert_eq!(
             filters_of(&plain)["label"],
+            serde_json::json!({ owner: true, console: true }),
+            "only containers the console made (a build's carry the owner's label too)"
+        );
+        let images = decide("GET", "/v1.41/images/json", &scope());
+        assert_eq!(
+            filters_of(&images)["label"],
             serde_json::json!({ owner: true })
         );
         if let Decision::Forward(path) = &plain {
@@ -436,7 +452,7 @@ mod tests {
         let filters = filters_of(&decided);
         assert_eq!(
             filters["label"],
-            serde_json::json!({"tier=web": true, owner: true})
+            serde_json::json!({"tier=web": true, owner: true, console: true})
         );
         assert_eq!(filters["status"], serde_json::json!({"running": true}));
         // The CLI's own form, and an owner label naming someone else (the engine then
@@ -543,7 +559,15 @@ mod tests {
             ),
             Decision::OwnContainer { .. }
         ));
-        for bad in ["%24%28reboot%29", "a%3Bb", "x%0Ay", &"a".repeat(65)] {
+        // (A column renamed PID, `-o uid=PID,pid`, would have the engine pick processes by
+        // the wrong column: the host's could show.)
+        for bad in [
+            "%24%28reboot%29",
+            "a%3Bb",
+            "x%0Ay",
+            &"a".repeat(65),
+            "-o%20uid%3DPID%2Cpid%2Cargs%20-e",
+        ] {
             assert!(
                 matches!(
                     decide(

@@ -58,7 +58,6 @@ const PLAIN_CONFIG: &[&str] = &[
     "WorkingDir",
     "StopSignal",
     "StopTimeout",
-    "Healthcheck",
     "ExposedPorts",
     "ArgsEscaped",
     "NetworkDisabled",
@@ -77,7 +76,6 @@ const PLAIN_HOST: &[&str] = &[
     "DnsSearch",
     "ExtraHosts",
     "CapDrop",
-    "OomScoreAdj",
     // -1 (the kernel's default) unless asked; it weighs only this container's own pages.
     "MemorySwappiness",
 ];
@@ -102,6 +100,9 @@ pub struct Published {
     pub host: u16,
     pub container: u16,
 }
+
+/// The shortest time between two health checks of a console container.
+const MIN_HEALTH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The most ports one container may publish.
 const MAX_PUBLISHED: usize = 8;
@@ -216,6 +217,21 @@ pub fn create(
             continue;
         }
         match key.as_str() {
+            "Healthcheck" => {
+                // Each check is a process the engine starts: not more often than every few
+                // seconds.
+                let most_often = i64::try_from(MIN_HEALTH_INTERVAL.as_nanos()).unwrap_or(i64::MAX);
+                for field in ["Interval", "StartInterval"] {
+                    let every = value.get(field).and_then(Value::as_i64).unwrap_or(0);
+                    if every != 0 && every < most_often {
+                        return Err(refused(
+                            "a health check more often than every 5 s",
+                            "each check starts a process on the engine",
+                        ));
+                    }
+                }
+                config.insert(key, value);
+            }
             k if PLAIN_CONFIG.contains(&k) => {
                 config.insert(key, value);
             }
@@ -383,6 +399,18 @@ fn host_config(
                 host.insert(key, value);
             }
             "MemorySwap" | "LogConfig" => {}
+            // Less likely to be killed than the rest of the host (layerlab among it): no.
+            "OomScoreAdj" => match value.as_i64() {
+                Some(n) if n >= 0 => {
+                    host.insert(key, value);
+                }
+                _ => {
+                    return Err(refused(
+                        &format!("--oom-score-adj {value}"),
+                        "a console container may be killed first when memory runs out, never last",
+                    ))
+                }
+            },
             "RestartPolicy" => {
                 let name = value.get("Name").and_then(Value::as_str).unwrap_or("");
                 if !(name.is_empty() || name == "no") {
@@ -588,6 +616,24 @@ mod tests {
     }
 
     #[test]
+    fn health_checks_run_every_few_seconds_at_most() {
+        let every = |ms: i64| {
+            made(serde_json::json!({
+                "Image": "b", "Healthcheck": {"Test": ["CMD", "true"], "Interval": ms * 1_000_000}
+            }))
+        };
+        let refused = every(1).expect_err("1 ms is refused");
+        assert!(refused.contains("more often than every 5 s"), "{refused}");
+        assert!(every(4_999).is_err());
+        assert!(every(5_000).is_ok() && every(30_000).is_ok());
+        // The engine's default (0) is 30 s.
+        assert!(
+            made(serde_json::json!({"Image": "b", "Healthcheck": {"Test": ["CMD", "true"]}}))
+                .is_ok()
+        );
+    }
+
+    #[test]
     fn limits_only_go_down_and_ownership_cannot_be_claimed() {
         let create = made(serde_json::json!({
             "Image": "busybox:latest",
@@ -670,6 +716,10 @@ mod tests {
                 "publishing every port",
             ),
             (serde_json::json!({"Sysctls": {"kernel.x": "1"}}), "Sysctls"),
+            (
+                serde_json::json!({"OomScoreAdj": -1000}),
+                "--oom-score-adj -1000",
+            ),
             (serde_json::json!({"CgroupParent": "/"}), "CgroupParent"),
             (serde_json::json!({"Runtime": "runsc"}), "Runtime"),
             (

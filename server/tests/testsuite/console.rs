@@ -12,9 +12,23 @@ use std::sync::Arc;
 /// A container of `owner`'s as the console would make it (labelled with the owner), which
 /// printed `said` and exited; its id. Removed by [`Containers`] when the test ends.
 fn container_of(owner: &str, name: &str, said: &str) -> String {
+    made_with(owner, name, said, true)
+}
+
+/// A container labelled as `owner`'s, by the console (`console`) or not (as a build's run
+/// and check containers are); its id.
+fn made_with(owner: &str, name: &str, said: &str, console: bool) -> String {
     let out = std::process::Command::new("docker")
         .args(["run", "--name", name, "--label"])
         .arg(format!("org.layerlab.owner={owner}"))
+        .args([
+            "--label",
+            if console {
+                "org.layerlab.console=true"
+            } else {
+                "org.layerlab.build=x"
+            },
+        ])
         .args(["busybox:latest", "echo", said])
         .output()
         .expect("docker run");
@@ -86,7 +100,10 @@ async fn each_learner_sees_and_reaches_only_their_own_containers_through_the_pro
     let (alices, bobs) = (format!("web-a-{nonce}"), format!("web-b-{nonce}"));
     let alice_id = container_of(&alice, &alices, "hello from alice");
     let bob_id = container_of(&bob, &bobs, "hello from bob");
-    let _cleanup = Containers(vec![alices.clone(), bobs.clone()]);
+    // One of Alice's that a build made (it carries her label, but is layerlab's).
+    let graders = format!("check-a-{nonce}");
+    let grader_id = made_with(&alice, &graders, "a build's", false);
+    let _cleanup = Containers(vec![alices.clone(), bobs.clone(), graders.clone()]);
     let dir = tempfile::tempdir().expect("a folder");
     let proxy = proxy_for(&alice, &dir);
     let cli = Cli::new();
@@ -111,6 +128,10 @@ async fn each_learner_sees_and_reaches_only_their_own_containers_through_the_pro
     // Listing shows hers only, however she filters.
     let listed = ok(&["ps", "-a", "--format", "{{.Names}}"]);
     assert!(listed.contains(&alices), "{listed}");
+    assert!(
+        !listed.contains(&graders),
+        "a build's containers are not listed: {listed}"
+    );
     assert!(!listed.contains(&bobs), "{listed}");
     let widened = ok(&[
         "ps",
@@ -134,7 +155,13 @@ async fn each_learner_sees_and_reaches_only_their_own_containers_through_the_pro
     assert!(ok(&["logs", &alices]).contains("hello from alice"));
     let inspected = ok(&["inspect", "--format", "{{.Id}}", &alice_id[..12]]);
     assert_eq!(inspected.trim(), alice_id);
-    for his in [bobs.as_str(), bob_id.as_str(), &bob_id[..12]] {
+    for his in [
+        bobs.as_str(),
+        bob_id.as_str(),
+        &bob_id[..12],
+        graders.as_str(),
+        grader_id.as_str(),
+    ] {
         let said = refused(&["logs", his]);
         assert!(said.contains("No such container"), "{said}");
         let said = refused(&["inspect", "--type", "container", his]);
@@ -364,7 +391,16 @@ async fn a_run_through_the_proxy_gets_layerlabs_limits_and_stays_the_learners() 
         (vec!["--cap-add", "SYS_ADMIN"], "--cap-add SYS_ADMIN"),
         (vec!["--device", "/dev/kmsg"], "a device"),
         (vec!["--security-opt", "seccomp=unconfined"], "SecurityOpt"),
-        (vec!["-p", "8080:80"], "publishing a port"),
+        (
+            vec!["-p", "10.1.2.3:8080:80"],
+            "never on the host's addresses",
+        ),
+        (vec!["-P"], "publishing every port"),
+        (vec!["--oom-score-adj", "-1000"], "--oom-score-adj -1000"),
+        (
+            vec!["--health-cmd", "true", "--health-interval", "1ms"],
+            "more often than every 5 s",
+        ),
         (vec!["--restart", "always"], "--restart always"),
         (vec!["--label", "org.layerlab.owner=someone"], ""),
     ] {

@@ -149,8 +149,21 @@ fn handle_in(dir: &std::path::Path) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_learner_types_real_docker_commands_into_a_toolbox_of_their_own() {
     seeded_toolbox();
-    let client = TestClient::with_args(LOCAL_ENGINE, &["--console-max-running=2"]).await;
+    let client = TestClient::with_args(
+        LOCAL_ENGINE,
+        &["--console-max-running=2", "--console-max-open=2"],
+    )
+    .await;
     let other = client.another();
+    let third = client.another();
+    // A stream asked for without a console (no session, or never opened) opens nothing and
+    // holds no place: the cap (here 2) is on toolboxes started.
+    for _ in 0..3 {
+        let mut visitor = client.another();
+        let refused = visitor.get("/api/v1/console/events").await;
+        assert_eq!(refused.status, StatusCode::NOT_FOUND, "{}", refused.body);
+        assert_eq!(refused.json()["error"]["code"], "console_not_open");
+    }
     let mut ann = Learner::open(client).await;
 
     // The real CLI, its output as rows; the container is the learner's, named as typed.
@@ -206,6 +219,19 @@ async fn each_learner_types_real_docker_commands_into_a_toolbox_of_their_own() {
 
     // Another learner: their own toolbox, their own `web`, none of Ann's.
     let mut bob = Learner::open(other).await;
+    // A third is one past the cap: told to wait, and nothing starts for them.
+    let mut third = third;
+    let full = third
+        .post_json("/api/v1/console", &serde_json::Value::Null)
+        .await;
+    assert_eq!(
+        full.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        full.body
+    );
+    assert_eq!(full.json()["error"]["code"], "consoles_full");
+    assert!(full.header("retry-after").is_some());
     let ran = bob
         .run("docker ps -a --format '{{.Names}}'; docker logs web; docker run --name web busybox echo bob")
         .await;
@@ -282,6 +308,12 @@ async fn each_learner_types_real_docker_commands_into_a_toolbox_of_their_own() {
     let ran = ann.run("docker stop s1 >/dev/null && docker start s3 && docker ps --format '{{.Names}}' | sort").await;
     assert_eq!(ran.exit, Some(0), "{ran:?}");
     assert!(ran.text.contains("s2\ns3"), "{}", ran.text);
+
+    // Starting many at once cannot slip past the cap either.
+    let ran = ann
+        .run("docker rm -f s1 s2 s3 >/dev/null; for n in 1 2 3 4 5 6; do docker run -d --name p$n busybox sleep 600 >/dev/null 2>&1 & done; wait; docker ps -q | wc -l")
+        .await;
+    assert_eq!(ran.text.trim(), "2", "{ran:?}");
 
     // Lines that are not one command are refused, saying why.
     for (body, code) in [
