@@ -191,6 +191,13 @@ pub struct ConsoleArgs {
     /// Containers one learner may have running at once in the console.
     #[arg(long, env = "LAYERLAB_CONSOLE_MAX_RUNNING", default_value_t = 3)]
     pub console_max_running: usize,
+    /// Containers one learner may have in the console, running or not.
+    #[arg(long, env = "LAYERLAB_CONSOLE_MAX_CONTAINERS", default_value_t = 10)]
+    pub console_max_containers: usize,
+    /// What one learner's console containers may write together (their writable layers), in
+    /// MiB; past it the biggest are removed, checked every few seconds.
+    #[arg(long, env = "LAYERLAB_CONSOLE_DISK_MB", default_value_t = 512)]
+    pub console_disk_mb: u64,
     /// Memory for each container a learner runs in the console, in MiB.
     #[arg(long, env = "LAYERLAB_CONSOLE_MEMORY_MB", default_value_t = 128)]
     pub console_memory_mb: i64,
@@ -219,6 +226,8 @@ impl ConsoleArgs {
                 pids: 64,
                 log_max: "1m".into(),
                 max_running: self.console_max_running,
+                max_containers: self.console_max_containers.max(1),
+                max_disk_bytes: self.console_disk_mb << 20,
             },
             toolbox_memory_bytes: self.console_toolbox_memory_mb.max(64) << 20,
         }

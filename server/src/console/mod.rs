@@ -56,6 +56,8 @@ const SEND_EVERY: Duration = Duration::from_millis(40);
 const SENT_PER_SECOND: usize = 256 * 1024;
 /// The most of a command's output read in a second.
 const OUTPUT_PER_SECOND: usize = 256 * 1024;
+/// How often what the learners' containers wrote is measured.
+const DISK_EVERY: Duration = Duration::from_secs(5);
 /// Rows per event when a stream begins with what a console already shows.
 const ROWS_PER_EVENT: usize = 200;
 
@@ -589,6 +591,51 @@ impl Consoles {
         swept
     }
 
+    /// Remove the biggest containers of each learner whose console containers wrote more than
+    /// they may, until they are under it; say so in their console. How many went.
+    pub async fn disk_sweep(&self) -> usize {
+        let most = self.settings.limits.max_disk_bytes;
+        let Ok(client) = self.engine.client().await else {
+            return 0;
+        };
+        let Ok(mut written) = client.console_disk(&self.instance).await else {
+            return 0;
+        };
+        // Biggest first, per learner.
+        written.sort_by(|a, b| a.0.cmp(&b.0).then(b.2.cmp(&a.2)));
+        let mut totals: HashMap<String, u64> = HashMap::new();
+        for (owner, _, size) in &written {
+            *totals.entry(owner.clone()).or_default() += size;
+        }
+        let mut removed = 0;
+        for (owner, total) in totals.into_iter().filter(|(_, t)| *t > most) {
+            let mut left = total;
+            let mut gone = Vec::new();
+            for (_, id, size) in written.iter().filter(|w| w.0 == owner) {
+                if left <= most {
+                    break;
+                }
+                gone.push(id.clone());
+                left = left.saturating_sub(*size);
+            }
+            removed += client.remove_containers(&gone).await;
+            let console = lock(&self.open).get(&owner).cloned();
+            if let Some(console) = console {
+                publish(&self.engine, &self.instance, &console).await;
+                console.set_state(
+                    ToolboxState::Ready,
+                    &format!(
+                        "Your containers wrote {} MiB, more than the {} MiB they may: layerlab removed the biggest ({}).",
+                        total >> 20,
+                        most >> 20,
+                        gone.iter().map(|id| &id[..12.min(id.len())]).collect::<Vec<_>>().join(", ")
+                    ),
+                );
+            }
+        }
+        removed
+    }
+
     /// Stop (or, with `remove`, remove) a console's toolbox and the learner's containers.
     async fn put_away(&self, console: &Console, remove: bool) {
         let mut toolbox = console.toolbox.lock().await;
@@ -660,10 +707,19 @@ impl Consoles {
             }
             let every = (consoles.settings.idle_stop / 4)
                 .clamp(Duration::from_secs(1), Duration::from_secs(60));
-            let mut ticks = tokio::time::interval(every);
+            let mut ticks = tokio::time::interval(DISK_EVERY.min(every));
             ticks.tick().await;
+            let mut swept_at = tokio::time::Instant::now();
             loop {
                 ticks.tick().await;
+                let removed = consoles.disk_sweep().await;
+                if removed > 0 {
+                    tracing::info!("consoles: removed {removed} containers that wrote past their learner's disk budget");
+                }
+                if swept_at.elapsed() < every {
+                    continue;
+                }
+                swept_at = tokio::time::Instant::now();
                 let swept = consoles.sweep().await;
                 if swept != Swept::default() {
                     tracing::info!(

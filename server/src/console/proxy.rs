@@ -316,6 +316,23 @@ async fn created(
         )
     };
     let client = door.engine.client().await.map_err(unreachable)?;
+    // (Counted and made one at a time, like starts.)
+    let _one_at_a_time = door.starting.lock().await;
+    let kept = client
+        .console_objects(&scope.instance)
+        .await
+        .map_err(unreachable)?
+        .into_iter()
+        .filter(|o| !o.toolbox && o.owner == scope.owner)
+        .count();
+    if kept >= door.limits.max_containers {
+        return Err((
+            403,
+            format!(
+                "layerlab: you have {kept} containers, the most one learner may keep; remove some first (docker ps -a lists them, docker rm NAME removes one)"
+            ),
+        ));
+    }
     // The image: one of the course's base images, or one of the learner's own.
     let image = create.body["Image"]
         .as_str()

@@ -310,6 +310,36 @@ impl Client {
         Ok(found)
     }
 
+    /// What each console container of `instance` wrote (its writable layer): (owner, id,
+    /// bytes), toolboxes left out. The engine walks their files for it: not a call to make
+    /// often.
+    pub async fn console_disk(&self, instance: &str) -> Result<Vec<(String, String, u64)>, String> {
+        let filters = HashMap::from([(
+            "label".to_string(),
+            vec![
+                CONSOLE_LABEL.to_string(),
+                format!("{INSTANCE_LABEL}={instance}"),
+            ],
+        )]);
+        let options = ListContainersOptionsBuilder::new()
+            .all(true)
+            .size(true)
+            .filters(&filters)
+            .build();
+        let listed = self
+            .docker
+            .list_containers(Some(options))
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(listed
+            .into_iter()
+            .filter_map(|c| {
+                let owner = c.labels?.get(OWNER_LABEL)?.clone();
+                Some((owner, c.id?, c.size_rw.unwrap_or(0).max(0) as u64))
+            })
+            .collect())
+    }
+
     /// The ids of `owner`'s console containers that are running (paused ones count).
     pub async fn running_console_containers(
         &self,

@@ -19,6 +19,11 @@ pub struct ContainerLimits {
     pub log_max: String,
     /// The most of one learner's containers running at once; starting one more is refused.
     pub max_running: usize,
+    /// The most containers one learner may have, running or not; making one more is refused.
+    pub max_containers: usize,
+    /// The most their containers may write (their writable layers together), in bytes:
+    /// past it the console removes the biggest.
+    pub max_disk_bytes: u64,
 }
 
 /// Capabilities a learner may add: none beyond the engine's defaults, which adding again
@@ -517,6 +522,8 @@ mod tests {
             pids: 64,
             log_max: "1m".into(),
             max_running: 3,
+            max_containers: 10,
+            max_disk_bytes: 512 << 20,
         }
     }
 

@@ -73,6 +73,8 @@ fn proxy_at(path: &std::path::Path, owner: &str) -> anyhow::Result<Proxy> {
             pids: 32,
             log_max: "1m".into(),
             max_running: 3,
+            max_containers: 10,
+            max_disk_bytes: 512 << 20,
         },
         None,
         None,

@@ -607,3 +607,55 @@ async fn a_published_port_answers_in_the_console_and_on_the_page_for_its_owner_o
     );
     assert!(ran.text.contains("-p 8080:80"), "{}", ran.text);
 }
+
+/// A learner's containers may be kept up to a number, and may write up to a budget: past it
+/// the biggest is removed within seconds, and their console says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn containers_kept_and_what_they_write_are_bounded_per_learner() {
+    seeded_toolbox();
+    let client = TestClient::with_args(
+        LOCAL_ENGINE,
+        &["--console-max-containers=3", "--console-disk-mb=20"],
+    )
+    .await;
+    let mut ann = Learner::open(client).await;
+    let ran = ann
+        .run("for n in 1 2 3 4; do docker create --name c$n busybox true >/dev/null || break; done; docker ps -aq | wc -l")
+        .await;
+    assert!(
+        ran.text
+            .contains("you have 3 containers, the most one learner may keep"),
+        "{}",
+        ran.text
+    );
+    assert!(ran.text.trim_end().ends_with('3'), "{}", ran.text);
+    let handle = handle_in(&ann.client.console_dir());
+    // 40 MiB written against 20: removed, and said.
+    let ran = ann
+        .run("docker rm c1 c2 c3 >/dev/null; docker run -d --name big busybox sh -c 'dd if=/dev/zero of=/big bs=1M count=40 2>/dev/null; sleep 600'")
+        .await;
+    assert_eq!(ran.exit, Some(0), "{ran:?}");
+    let big = format!("{handle}-big");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while inspect(&big, "{{.Id}}").is_some() {
+        assert!(
+            Instant::now() < deadline,
+            "the big container is still there"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let said = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let (_, event) = ann.events.next().await.expect("the stream goes on");
+            if event["kind"] == "state" {
+                let message = event["message"].as_str().unwrap_or_default().to_string();
+                if message.contains("more than the 20 MiB") {
+                    return message;
+                }
+            }
+        }
+    })
+    .await
+    .expect("the console says why");
+    assert!(said.contains("removed the biggest"), "{said}");
+}
