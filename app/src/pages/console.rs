@@ -11,7 +11,13 @@ use leptos::prelude::*;
 /// or an exercise (inside a `<details>`), when the learner opens it. The markup is the
 /// server's; [`ConsoleLive`] brings it to life.
 #[component]
-pub(crate) fn Console(docked: bool) -> impl IntoView {
+pub(crate) fn Console(
+    docked: bool,
+    /// A command typed in already (a lesson's "Try it in the console" link).
+    #[prop(default = None)]
+    line: Option<String>,
+) -> impl IntoView {
+    let focus = line.is_some();
     view! {
         <section class="console" aria-label="Docker console" data-docked=docked.to_string()>
             <p class="console-state muted" role="status">
@@ -23,7 +29,7 @@ pub(crate) fn Console(docked: bool) -> impl IntoView {
                 <span class="console-prompt" aria-hidden="true">"$"</span>
                 <input id="console-line" type="text" aria-label="Command" autocomplete="off"
                     autocapitalize="off" spellcheck="false" aria-describedby="console-keys"
-                    placeholder="docker ps"/>
+                    placeholder="docker ps" value=line autofocus=focus/>
                 <button class="button" type="submit">"Run"</button>
                 <button class="button console-stop" type="button" disabled>"Stop"</button>
             </form>
@@ -60,6 +66,11 @@ pub(crate) fn ConsoleDock() -> impl IntoView {
 /// `/console`: the console on a page of its own.
 #[component]
 pub fn ConsolePage() -> impl IntoView {
+    // `/console?try=docker%20ps`: the command typed in, for the learner to run with Enter.
+    let line = leptos_router::hooks::use_query_map()
+        .read_untracked()
+        .get("try")
+        .filter(|l| !l.is_empty() && l.len() <= 4096);
     view! {
         <leptos_meta::Title text="Docker console"/>
         <section class="panel console-page">
@@ -67,7 +78,7 @@ pub fn ConsolePage() -> impl IntoView {
             <p class="muted">
                 "Type docker commands as on your own machine. They run in a toolbox of yours, and the engine they reach shows and accepts only your own containers and images, within the workshop's limits."
             </p>
-            <Console docked=false/>
+            <Console docked=false line/>
         </section>
     }
 }

@@ -26,7 +26,8 @@ pub fn options() -> Options {
 /// Render a block of markdown (a lesson section) to sanitized HTML.
 pub fn render_block(src: &str) -> String {
     let events = with_heading_ids(
-        Parser::new_ext(src, options())
+        with_try_blocks(Parser::new_ext(src, options()).collect())
+            .into_iter()
             .map(lowercase_code_language)
             .collect(),
     );
@@ -67,6 +68,62 @@ fn lowercase_code_language(event: Event<'_>) -> Event<'_> {
         }
         other => other,
     }
+}
+
+/// A ```` ```try ```` block: commands to run in the docker console, one a line. Each is shown
+/// as code with a link that opens the console with it typed in (`/console?try=…`): the
+/// learner reads it, then presses Enter.
+fn with_try_blocks(events: Vec<Event<'_>>) -> Vec<Event<'_>> {
+    use pulldown_cmark::CodeBlockKind;
+    let mut out = Vec::with_capacity(events.len());
+    let mut inside: Option<String> = None;
+    for event in events {
+        match (&mut inside, event) {
+            (None, Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(lang))))
+                if lang.trim().eq_ignore_ascii_case("try") =>
+            {
+                inside = Some(String::new());
+            }
+            (Some(text), Event::Text(t)) => text.push_str(&t),
+            (Some(text), Event::End(TagEnd::CodeBlock)) => {
+                out.push(Event::Html(CowStr::from(try_block(text))));
+                inside = None;
+            }
+            (Some(_), _) => {}
+            (None, other) => out.push(other),
+        }
+    }
+    out
+}
+
+fn try_block(text: &str) -> String {
+    let escape = |t: &str| {
+        t.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    };
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let mut html = format!(
+        "<div class=\"try-it\"><pre><code class=\"language-sh\">{}</code></pre><p class=\"try-it-links\">",
+        escape(&lines.join("\n"))
+    );
+    for line in &lines {
+        let query = form_urlencoded::Serializer::new(String::new())
+            .append_pair("try", line)
+            .finish();
+        html.push_str(&format!(
+            "<a class=\"try-it-link\" href=\"/console?{}\">Try <code>{}</code> in the console</a> ",
+            escape(&query),
+            escape(line)
+        ));
+    }
+    html.push_str("</p></div>\n");
+    html
 }
 
 /// Give every `##`-and-deeper heading an id made from its text, unique within the document.
@@ -125,10 +182,12 @@ fn sanitizer() -> &'static ammonia::Builder<'static> {
     static CLEANER: OnceLock<ammonia::Builder<'static>> = OnceLock::new();
     CLEANER.get_or_init(|| {
         let mut b = ammonia::Builder::default();
-        b.allowed_classes(HashMap::from([(
-            "code",
-            CODE_CLASSES.iter().copied().collect::<HashSet<_>>(),
-        )]));
+        b.allowed_classes(HashMap::from([
+            ("code", CODE_CLASSES.iter().copied().collect::<HashSet<_>>()),
+            ("div", HashSet::from(["try-it"])),
+            ("p", HashSet::from(["try-it-links"])),
+            ("a", HashSet::from(["try-it-link"])),
+        ]));
         for h in ["h2", "h3", "h4", "h5", "h6"] {
             b.add_tag_attributes(h, ["id"]);
         }
@@ -152,6 +211,26 @@ mod tests {
             "## Which instructions add a layer?\n\n| Instruction | New layer? |\n|---|---|\n| `RUN` | yes |\n| `ENV` | no |\n\n## Which instructions add a layer?\n",
         );
         insta::assert_snapshot!(html);
+    }
+
+    #[test]
+    fn a_try_block_links_each_command_to_the_console() {
+        let html =
+            render_block("```try\ndocker ps -a\ndocker logs web --tail 5 && echo \"<b>\"\n```\n");
+        assert!(html.contains(r#"<div class="try-it">"#), "{html}");
+        assert!(
+            html.contains(r#"href="/console?try=docker+ps+-a""#),
+            "{html}"
+        );
+        assert!(
+            html.contains("/console?try=docker+logs+web+--tail+5+%26%26+echo+%22%3Cb%3E%22"),
+            "{html}"
+        );
+        assert!(
+            html.contains("Try <code>docker ps -a</code> in the console"),
+            "{html}"
+        );
+        assert!(!html.contains("<b>"), "text stays text: {html}");
     }
 
     #[test]

@@ -162,13 +162,15 @@ async fn a_learner_runs_docker_commands_in_the_console_with_the_keyboard() {
     assert_no_horizontal_overflow(&phone, "the console on a phone").await;
     save_screenshot(&phone, "console-phone.png").await;
     phone.close().await.expect("close");
+    let db = server.kill();
+    crate::console_app::remove_consoles_in(&db.console_dir());
 }
 
 /// Docked under a lesson, closed until opened (from the keyboard), then the same console.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_console_docked_under_a_lesson_opens_from_the_keyboard() {
     crate::console_app::seeded_toolbox();
-    let (_server, _driver, c) = hydrated("/learn/anatomy-of-a-dockerfile").await;
+    let (server, _driver, c) = hydrated("/learn/anatomy-of-a-dockerfile").await;
     let state = text_of(&c, ".console-dock .console-state").await;
     assert!(state.is_empty() || !state.contains("Ready"), "{state}");
     tab_to(&c, ".console-dock > summary", 200).await;
@@ -182,4 +184,39 @@ async fn the_console_docked_under_a_lesson_opens_from_the_keyboard() {
     .await;
     wait_for_text(&c, ".console-dock .console-out", "client 20.10").await;
     save_screenshot(&c, "console-docked-lesson.png").await;
+
+    // A lesson's "Try it in the console": the console opens with the command typed in and
+    // the focus on it; Enter runs it.
+    c.goto(&server.url("/learn/debugging-containers"))
+        .await
+        .expect("open the lesson");
+    css(&c, "body[data-hydrated='true']").await;
+    eval(
+        &c,
+        "document.querySelector('.try-it').scrollIntoView({block: 'center'}); return null;",
+    )
+    .await;
+    save_screenshot(&c, "console-try-it-lesson.png").await;
+    tab_to(&c, ".try-it-link", 300).await;
+    keys(&c, ENTER).await;
+    css(&c, "body[data-hydrated='true']").await;
+    wait_for_text(&c, ".console-state", "Ready").await;
+    let typed = input_value(&c).await;
+    assert!(
+        typed.starts_with("docker run --name api busybox"),
+        "{typed}"
+    );
+    assert_eq!(
+        eval(
+            &c,
+            "return document.activeElement && document.activeElement.id;"
+        )
+        .await,
+        json!("console-line")
+    );
+    keys(&c, ENTER).await;
+    wait_for_text(&c, ".console-out", "starting").await;
+    wait_for_text(&c, ".console-out", "exit status 3").await;
+    let db = server.kill();
+    crate::console_app::remove_consoles_in(&db.console_dir());
 }

@@ -26,10 +26,57 @@ pub fn seeded_toolbox() {
     });
 }
 
-/// One learner at the console: their client and its event stream.
+/// One learner at the console: their client and its event stream. Their toolbox and
+/// containers are removed when the test is done with them.
 struct Learner {
     client: TestClient,
     events: crate::support::EventStream,
+    handle: String,
+}
+
+impl Drop for Learner {
+    fn drop(&mut self) {
+        remove_console_of(&self.handle);
+    }
+}
+
+/// Remove the toolbox and containers of the learner with `handle` from the engine (a test's
+/// server does not outlive it to do so).
+pub fn remove_console_of(handle: &str) {
+    let listed = std::process::Command::new("docker")
+        .args(["ps", "-aq", "--filter"])
+        .arg(format!("name={handle}"))
+        .output()
+        .expect("docker ps");
+    let ids: Vec<String> = String::from_utf8_lossy(&listed.stdout)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    if !ids.is_empty() {
+        let _ = std::process::Command::new("docker")
+            .args(["rm", "-f"])
+            .args(&ids)
+            .output();
+    }
+}
+
+/// The learners' folders in a server's console folder.
+fn folders_in(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// After a test with a server of its own: remove what its consoles left on the engine.
+pub fn remove_consoles_in(dir: &std::path::Path) {
+    for handle in folders_in(dir) {
+        remove_console_of(&handle);
+    }
 }
 
 /// What a command printed, and how it ended.
@@ -42,12 +89,21 @@ struct Ran {
 
 impl Learner {
     async fn open(mut client: TestClient) -> Self {
+        let before = folders_in(&client.console_dir());
         let opened = client
             .post_json("/api/v1/console", &serde_json::Value::Null)
             .await;
         assert_eq!(opened.status, StatusCode::NO_CONTENT, "{}", opened.body);
+        let handle = folders_in(&client.console_dir())
+            .into_iter()
+            .find(|f| !before.contains(f))
+            .expect("the learner's console folder");
         let events = client.events("/api/v1/console/events").await;
-        Learner { client, events }
+        Learner {
+            client,
+            events,
+            handle,
+        }
     }
 
     /// Start `line`; its id.
@@ -658,4 +714,49 @@ async fn containers_kept_and_what_they_write_are_bounded_per_learner() {
     .await
     .expect("the console says why");
     assert!(said.contains("removed the biggest"), "{said}");
+}
+
+/// Every command a lesson offers to try in the console (```` ```try ```` blocks) works there:
+/// run in order, lesson by lesson, none is refused by the console's policy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_command_the_lessons_offer_to_try_runs_in_the_console() {
+    seeded_toolbox();
+    let lessons = crate::support::repo_root().join("content/lessons");
+    let mut tried = 0;
+    let mut files: Vec<_> = std::fs::read_dir(&lessons)
+        .expect("the lessons")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    files.sort();
+    for lesson in files {
+        let text = std::fs::read_to_string(&lesson).expect("a lesson");
+        let mut lines = Vec::new();
+        let mut inside = false;
+        for line in text.lines() {
+            if line.trim() == "```try" {
+                inside = true;
+            } else if inside && line.trim() == "```" {
+                inside = false;
+            } else if inside && !line.trim().is_empty() {
+                lines.push(line.trim().to_string());
+            }
+        }
+        if lines.is_empty() {
+            continue;
+        }
+        // Each lesson in a console of its own, as a learner coming to it would have.
+        let mut learner = Learner::open(TestClient::new(LOCAL_ENGINE).await).await;
+        for line in lines {
+            let ran = learner.run(&line).await;
+            assert!(
+                !ran.text.contains("layerlab: "),
+                "{}: `{line}` is refused by the console: {}",
+                lesson.display(),
+                ran.text
+            );
+            tried += 1;
+        }
+    }
+    assert!(tried >= 6, "the lessons offer {tried} commands to try");
 }
