@@ -142,6 +142,31 @@ async fn relay(State(door): State<Arc<Door>>, mut request: Request) -> Response 
                 Err((status, message)) => refusal(status, message),
             }
         }
+        Decision::OwnImage {
+            image,
+            before,
+            after,
+        } => {
+            let client = match door.engine.client().await {
+                Ok(client) => client,
+                Err(e) => {
+                    return refusal(
+                        503,
+                        format!("layerlab: the Docker engine cannot be reached: {e}"),
+                    )
+                }
+            };
+            match usable_image(&client, &door.scope, &image).await {
+                Ok(Some(id)) => format!("{before}{id}{after}"),
+                Ok(None) => return refusal(404, format!("No such image: {image}")),
+                Err(e) => {
+                    return refusal(
+                        503,
+                        format!("layerlab: the Docker engine did not answer: {e}"),
+                    )
+                }
+            }
+        }
         Decision::OwnExec {
             exec,
             before,
@@ -338,33 +363,19 @@ async fn created(
         .as_str()
         .unwrap_or_default()
         .to_string();
-    let named = if image.contains(':') || image.contains('@') {
-        image.clone()
-    } else {
-        format!("{image}:latest")
-    };
-    let base = scope.base_images.contains(&named);
-    if !base {
-        let info = client
-            .image_info(&image)
-            .await
-            .map_err(|f| unreachable(f.message))?;
-        let own = info.is_some_and(|i| {
-            let attempt = i.labels.get(crate::engine::builder::ATTEMPT_LABEL);
-            let instance = i.labels.get(crate::engine::builder::INSTANCE_LABEL);
-            attempt.and_then(|a| a.split('/').next()) == Some(scope.owner.as_str())
-                && instance == Some(&scope.instance)
-        });
-        if !own {
-            // (Not 404: the CLI would take it for a missing image and try to pull it.)
-            return Err((
-                403,
-                format!(
-                    "No such image: {image} (layerlab: the console runs the course's base images ({}) and images you built)",
-                    scope.base_images.join(", ")
-                ),
-            ));
-        }
+    if usable_image(&client, scope, &image)
+        .await
+        .map_err(unreachable)?
+        .is_none()
+    {
+        // (Not 404: the CLI would take it for a missing image and try to pull it.)
+        return Err((
+            403,
+            format!(
+                "No such image: {image} (layerlab: the console runs the course's base images ({}) and images you built)",
+                scope.base_images.join(", ")
+            ),
+        ));
     }
     // Namespaces shared with a container: only one of the learner's own, by its full id.
     for (field, typed) in std::mem::take(&mut create.joins) {
@@ -434,6 +445,28 @@ async fn unprefixed(answer: http::Response<hyper::body::Incoming>, scope: &Scope
 
 /// The most of an engine's error read to be shown.
 const MAX_ERROR_BYTES: usize = 64 * 1024;
+
+/// The id of the image `typed` names (a name, an id or an id's start) if the learner may use
+/// it: one of the course's base images, or one of their own (built by them, here); `None`
+/// for any other, or none.
+async fn usable_image(
+    client: &crate::engine::Client,
+    scope: &Scope,
+    typed: &str,
+) -> Result<Option<String>, String> {
+    use crate::engine::builder::{ATTEMPT_LABEL, INSTANCE_LABEL, OWNER_LABEL};
+    let Some(info) = client.image_info(typed).await.map_err(|f| f.message)? else {
+        return Ok(None);
+    };
+    let base = info.tags.iter().any(|t| scope.base_images.contains(t));
+    let label = |key: &str| info.labels.get(key).map(String::as_str);
+    let built_by = label(ATTEMPT_LABEL)
+        .and_then(|a| a.split('/').next())
+        .or(label(OWNER_LABEL));
+    let own =
+        built_by == Some(scope.owner.as_str()) && label(INSTANCE_LABEL) == Some(&scope.instance);
+    Ok((base || own).then_some(info.id))
+}
 
 /// Whether the learner may have container `id` running: fewer than the most of their
 /// containers that may run at once are running besides it.

@@ -47,6 +47,14 @@ pub enum Decision {
         before: String,
         after: String,
     },
+    /// A call on an image (`docker image inspect`, `docker history`): sent once `image` (a
+    /// name, an id or an id's start) names one of the course's base images or one of the
+    /// learner's own; `before` + its id + `after` is the path to send.
+    OwnImage {
+        image: String,
+        before: String,
+        after: String,
+    },
     /// Create a container: the body goes through [`crate::policy::container::create`], the
     /// name (if any) gets the learner's prefix, and `path` is where to send it.
     Create { path: String, name: Option<String> },
@@ -164,10 +172,18 @@ pub fn decide(method: &str, path_and_query: &str, scope: &Scope) -> Decision {
         ["containers", container] if method == "DELETE" => {
             own_container(version, container, "", query)
         }
+        // An image's name may hold slashes (`layerlab/hello:1`): all but the last segment.
+        ["images", name @ .., what @ ("json" | "history")] if reads && !name.is_empty() => {
+            Decision::OwnImage {
+                image: percent_decoded(&name.join("/")),
+                before: format!("{version}/images/"),
+                after: with_query(&format!("/{what}"), query),
+            }
+        }
         _ => Decision::Refuse {
             status: 403,
             message: format!(
-                "layerlab: this workshop's console does not forward {method} {rest} to the engine. So far it answers docker version, ps, images, run, start, stop, kill, rm, attach, exec, and inspect, logs and top of your own containers."
+                "layerlab: this workshop's console does not forward {method} {rest} to the engine. So far it answers docker version, ps, images, run, start, stop, kill, rm, attach, exec, inspect, logs and top of your own containers, and image inspect and history of the course's images and yours."
             ),
         },
     }
@@ -220,6 +236,10 @@ pub fn as_shown(
                     }
                 }
             }
+        }
+        ShownCall::ImageInspection => {
+            // Where the engine keeps the layers' files, on the host.
+            shown.as_object_mut()?.remove("GraphDriver");
         }
         ShownCall::Inspection => {
             let container = shown.as_object_mut()?;
@@ -279,6 +299,7 @@ pub fn as_shown(
 enum ShownCall {
     Listing,
     Inspection,
+    ImageInspection,
 }
 
 /// The parts of the path of a call as sent to the engine, after its API version.
@@ -292,6 +313,7 @@ fn shown_call(path: &str) -> Option<ShownCall> {
     match segments_of(path).as_slice() {
         ["containers", "json"] => Some(ShownCall::Listing),
         ["containers", _, "json"] => Some(ShownCall::Inspection),
+        ["images", _, "json"] => Some(ShownCall::ImageInspection),
         _ => None,
     }
 }
@@ -423,6 +445,38 @@ mod tests {
             .expect("filters")
             .1;
         serde_json::from_str(&filters).expect("JSON")
+    }
+
+    #[test]
+    fn an_image_is_named_whole_slashes_and_all() {
+        assert_eq!(
+            decide(
+                "GET",
+                "/v1.41/images/layerlab/hello-container:abc/history",
+                &scope()
+            ),
+            Decision::OwnImage {
+                image: "layerlab/hello-container:abc".into(),
+                before: "/v1.41/images/".into(),
+                after: "/history".into(),
+            }
+        );
+        assert_eq!(
+            decide("GET", "/images/busybox%3Alatest/json", &scope()),
+            Decision::OwnImage {
+                image: "busybox:latest".into(),
+                before: "/images/".into(),
+                after: "/json".into(),
+            }
+        );
+        assert!(matches!(
+            decide("DELETE", "/images/busybox", &scope()),
+            Decision::Refuse { .. }
+        ));
+        assert!(matches!(
+            decide("POST", "/images/busybox/tag?repo=x", &scope()),
+            Decision::Refuse { .. }
+        ));
     }
 
     #[test]

@@ -490,3 +490,110 @@ async fn the_docker_cli_in_the_toolbox_reaches_only_the_learners_slice() {
     let (ok, said) = in_toolbox("docker run -v /:/host busybox true");
     assert!(!ok && said.contains("a mount"), "{said}");
 }
+
+/// An image built here with `labels`, tagged `name`; removed with its tag at the end.
+fn image_with(name: &str, labels: &[String]) -> String {
+    let dir = tempfile::tempdir().expect("a folder");
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        format!("FROM busybox:latest\nLABEL tag={name}\n"),
+    )
+    .expect("a Dockerfile");
+    let mut build = std::process::Command::new("docker");
+    build.args(["build", "-q", "-t", name]);
+    for label in labels {
+        build.args(["--label", label]);
+    }
+    let out = build.arg(dir.path()).output().expect("docker build");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// `docker image inspect` and `docker history`: the course's base images and the learner's
+/// own, by name, id or id's start; anyone else's (or any other image) is "No such image";
+/// nothing of the host's paths shows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn images_are_read_only_when_they_are_the_courses_or_the_learners() {
+    let nonce = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
+    let (erin, frank) = (format!("erin-{nonce}"), format!("frank-{nonce}"));
+    let (hers, his) = (
+        format!("erin-img-{nonce}:1"),
+        format!("frank-img-{nonce}:1"),
+    );
+    let label = |owner: &str| {
+        vec![
+            format!("org.layerlab.owner={owner}"),
+            "org.layerlab.instance=console-test".to_string(),
+        ]
+    };
+    let her_id = image_with(&hers, &label(&erin));
+    let his_id = image_with(&his, &label(&frank));
+    let _cleanup = Images(vec![hers.clone(), his.clone()]);
+    let dir = tempfile::tempdir().expect("a folder");
+    let proxy = proxy_for(&erin, &dir);
+    let cli = Cli::new();
+    for (args, shows) in [
+        (
+            vec!["history", "--format", "{{.CreatedBy}}", &hers],
+            "LABEL tag=",
+        ),
+        (
+            vec!["image", "inspect", "--format", "{{.Id}}", &her_id[7..19]],
+            her_id.as_str(),
+        ),
+        (vec!["history", "-q", "busybox"], ""),
+        (
+            vec![
+                "image",
+                "inspect",
+                "--format",
+                "{{len .RootFS.Layers}} {{json .GraphDriver}}",
+                "busybox:latest",
+            ],
+            "1 {\"Data\":null",
+        ),
+        (
+            vec![
+                "inspect",
+                "--type",
+                "image",
+                "--format",
+                "{{.Config.Labels}}",
+                &hers,
+            ],
+            "owner",
+        ),
+    ] {
+        let (ok, said) = through(&proxy, &cli, &args);
+        assert!(ok, "docker {args:?}: {said}");
+        assert!(said.contains(shows), "docker {args:?}: {said}");
+    }
+    for theirs in [
+        his.as_str(),
+        &his_id[7..19],
+        his_id.as_str(),
+        "debian:bookworm",
+    ] {
+        for args in [vec!["history", theirs], vec!["image", "inspect", theirs]] {
+            let (ok, said) = through(&proxy, &cli, &args);
+            assert!(!ok, "docker {args:?} is refused: {said}");
+            assert!(said.contains("No such image"), "docker {args:?}: {said}");
+        }
+    }
+}
+
+/// Images removed when dropped.
+struct Images(Vec<String>);
+
+impl Drop for Images {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("docker")
+            .args(["rmi", "-f"])
+            .args(&self.0)
+            .output();
+    }
+}
