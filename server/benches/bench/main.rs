@@ -11,7 +11,9 @@
 //! - `browser`: what a person sees in Chromium: Build → first log line and → verdict (beside
 //!   the CLI), and the longest main-thread task while a 200,000-line log streams;
 //! - `registry`: Tag & push beside `docker push` of the same size, the embedded registry's
-//!   start-up, a namespace's disk before and after deleting its tags and collecting.
+//!   start-up, a namespace's disk before and after deleting its tags and collecting;
+//! - `console`: the docker CLI through a learner's policy proxy beside straight to the engine,
+//!   a console command to its first output row, an idle console's memory, 40 learners at once.
 //!
 //! `cargo bench -p layerlab-server --bench bench -- [part ...]` runs some parts only; a run of
 //! every part rewrites the generated section of BENCHMARKS.md.
@@ -26,6 +28,7 @@ mod browser;
 mod builds;
 mod bundle;
 mod classroom;
+mod console;
 mod pages;
 mod registry;
 mod sessions;
@@ -34,7 +37,7 @@ mod table;
 
 use table::Figure;
 
-const PARTS: [&str; 8] = [
+const PARTS: [&str; 9] = [
     "builds",
     "sse",
     "pages",
@@ -43,6 +46,7 @@ const PARTS: [&str; 8] = [
     "classroom",
     "browser",
     "registry",
+    "console",
 ];
 
 fn main() {
@@ -80,6 +84,7 @@ fn main() {
             "classroom" => runtime.block_on(classroom::run()),
             "browser" => runtime.block_on(browser::run()),
             "registry" => runtime.block_on(registry::run()),
+            "console" => runtime.block_on(console::run()),
             _ => unreachable!("checked above"),
         };
         eprint!("{}", table::markdown(&measured));
