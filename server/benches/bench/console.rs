@@ -104,28 +104,6 @@ fn containers_mib(part: &str) -> Vec<f64> {
         .collect()
 }
 
-/// Remove every toolbox and container the bench's consoles made.
-fn clean(dir: &std::path::Path) {
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let handle = entry.file_name().to_string_lossy().into_owned();
-        let listed = Command::new("docker")
-            .args(["ps", "-aq", "--filter"])
-            .arg(format!("name={handle}"))
-            .output()
-            .expect("docker ps");
-        let ids: Vec<String> = String::from_utf8_lossy(&listed.stdout)
-            .split_whitespace()
-            .map(str::to_string)
-            .collect();
-        if !ids.is_empty() {
-            let _ = Command::new("docker")
-                .args(["rm", "-f"])
-                .args(&ids)
-                .output();
-        }
-    }
-}
-
 pub async fn run() -> Vec<Figure> {
     let mut figures = Vec::new();
     let seeded = Command::new(env!("CARGO_BIN_EXE_layerlab"))
@@ -307,6 +285,6 @@ pub async fn run() -> Vec<Figure> {
         .samples([wall * 1000.0]),
     );
     let db = server.kill();
-    clean(&db.console_dir());
+    crate::support::remove_consoles_in(&db.console_dir());
     figures
 }

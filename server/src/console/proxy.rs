@@ -114,6 +114,16 @@ impl Proxy {
     }
 }
 
+/// A client of the engine, or the refusal saying it cannot be reached.
+async fn engine_client(door: &Door) -> Result<crate::engine::Client, Response> {
+    door.engine.client().await.map_err(|e| {
+        refusal(
+            503,
+            format!("layerlab: the Docker engine cannot be reached: {e}"),
+        )
+    })
+}
+
 /// The engine's error form: `{"message": …}` with `status`.
 fn refusal(status: u16, message: String) -> Response {
     let status = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::FORBIDDEN);
@@ -147,14 +157,9 @@ async fn relay(State(door): State<Arc<Door>>, mut request: Request) -> Response 
             before,
             after,
         } => {
-            let client = match door.engine.client().await {
+            let client = match engine_client(&door).await {
                 Ok(client) => client,
-                Err(e) => {
-                    return refusal(
-                        503,
-                        format!("layerlab: the Docker engine cannot be reached: {e}"),
-                    )
-                }
+                Err(refused) => return refused,
             };
             match usable_image(&client, &door.scope, &image).await {
                 Ok(Some(id)) => format!("{before}{id}{after}"),
@@ -180,14 +185,9 @@ async fn relay(State(door): State<Arc<Door>>, mut request: Request) -> Response 
             before,
             after,
         } => {
-            let client = match door.engine.client().await {
+            let client = match engine_client(&door).await {
                 Ok(client) => client,
-                Err(e) => {
-                    return refusal(
-                        503,
-                        format!("layerlab: the Docker engine cannot be reached: {e}"),
-                    )
-                }
+                Err(refused) => return refused,
             };
             let engine_name = door.scope.engine_name(&container);
             match client

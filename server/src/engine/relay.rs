@@ -59,7 +59,7 @@ impl Client {
             "label".to_string(),
             vec![
                 format!("{}={owner}", super::builder::OWNER_LABEL),
-                crate::policy::container::CONSOLE_LABEL.to_string(),
+                super::toolbox::CONSOLE_LABEL.to_string(),
             ],
         )]);
         let options = ListContainersOptionsBuilder::new()

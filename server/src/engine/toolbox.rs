@@ -5,7 +5,6 @@
 
 use super::builder::{INSTANCE_LABEL, OWNER_LABEL};
 use super::Client;
-use crate::policy::container::{ports_of_label, Published, CONSOLE_LABEL, PORTS_LABEL};
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
 use bollard::models::{ContainerCreateBody, HostConfig, HostConfigLogConfig};
 use bollard::query_parameters::{
@@ -16,6 +15,34 @@ use futures::stream::{BoxStream, StreamExt};
 use std::collections::HashMap;
 use std::path::Path;
 use std::pin::Pin;
+
+/// The label every container the console made carries.
+pub const CONSOLE_LABEL: &str = "org.layerlab.console";
+
+/// A port a console container publishes: `host` in the learner's console (their toolbox's
+/// `localhost`, and the page's link), `container` inside it (TCP).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Published {
+    pub host: u16,
+    pub container: u16,
+}
+
+/// The label a console container's published ports are kept in: `8080:80,8443:443`.
+pub const PORTS_LABEL: &str = "org.layerlab.ports";
+
+/// The ports in a [`PORTS_LABEL`] (what does not read as one is left out).
+pub fn ports_of_label(label: &str) -> Vec<Published> {
+    label
+        .split(',')
+        .filter_map(|pair| {
+            let (host, container) = pair.split_once(':')?;
+            Some(Published {
+                host: host.parse().ok().filter(|p| *p > 0)?,
+                container: container.parse().ok().filter(|p| *p > 0)?,
+            })
+        })
+        .collect()
+}
 
 /// The label a toolbox carries: the learner's id. (Not [`OWNER_LABEL`]: the learner's own
 /// `docker ps` does not list their toolbox, and their docker commands cannot touch it.)

@@ -98,36 +98,11 @@ pub struct Create {
     pub ports: Vec<Published>,
 }
 
-/// A port a console container publishes: `host` in the learner's console (their toolbox's
-/// `localhost`, and the page's link), `container` inside it (TCP).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Published {
-    pub host: u16,
-    pub container: u16,
-}
-
 /// The shortest time between two health checks of a console container.
 const MIN_HEALTH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The most ports one container may publish.
 const MAX_PUBLISHED: usize = 8;
-
-/// The label a console container's published ports are kept in: `8080:80,8443:443`.
-pub const PORTS_LABEL: &str = "org.layerlab.ports";
-
-/// The ports in a [`PORTS_LABEL`] (what does not read as one is left out).
-pub fn ports_of_label(label: &str) -> Vec<Published> {
-    label
-        .split(',')
-        .filter_map(|pair| {
-            let (host, container) = pair.split_once(':')?;
-            Some(Published {
-                host: host.parse().ok().filter(|p| *p > 0)?,
-                container: container.parse().ok().filter(|p| *p > 0)?,
-            })
-        })
-        .collect()
-}
 
 /// `PortBindings` (`{"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}`) as published ports.
 fn published(value: &Value) -> Result<Vec<Published>, String> {
@@ -380,8 +355,7 @@ pub fn exec(body: &[u8]) -> Result<Value, String> {
     Ok(Value::Object(exec))
 }
 
-/// The label every container the console made carries.
-pub const CONSOLE_LABEL: &str = "org.layerlab.console";
+pub use crate::engine::toolbox::{ports_of_label, Published, CONSOLE_LABEL, PORTS_LABEL};
 
 /// The HostConfig as the engine gets it, of what was asked: only what this knows may pass.
 fn host_config(

@@ -163,7 +163,7 @@ async fn a_learner_runs_docker_commands_in_the_console_with_the_keyboard() {
     save_screenshot(&phone, "console-phone.png").await;
     phone.close().await.expect("close");
     let db = server.kill();
-    crate::console_app::remove_consoles_in(&db.console_dir());
+    crate::support::remove_consoles_in(&db.console_dir());
 }
 
 /// Docked under a lesson, closed until opened (from the keyboard), then the same console.
@@ -218,5 +218,5 @@ async fn the_console_docked_under_a_lesson_opens_from_the_keyboard() {
     wait_for_text(&c, ".console-out", "starting").await;
     wait_for_text(&c, ".console-out", "exit status 3").await;
     let db = server.kill();
-    crate::console_app::remove_consoles_in(&db.console_dir());
+    crate::support::remove_consoles_in(&db.console_dir());
 }

@@ -36,46 +36,7 @@ struct Learner {
 
 impl Drop for Learner {
     fn drop(&mut self) {
-        remove_console_of(&self.handle);
-    }
-}
-
-/// Remove the toolbox and containers of the learner with `handle` from the engine (a test's
-/// server does not outlive it to do so).
-pub fn remove_console_of(handle: &str) {
-    let listed = std::process::Command::new("docker")
-        .args(["ps", "-aq", "--filter"])
-        .arg(format!("name={handle}"))
-        .output()
-        .expect("docker ps");
-    let ids: Vec<String> = String::from_utf8_lossy(&listed.stdout)
-        .split_whitespace()
-        .map(str::to_string)
-        .collect();
-    if !ids.is_empty() {
-        let _ = std::process::Command::new("docker")
-            .args(["rm", "-f"])
-            .args(&ids)
-            .output();
-    }
-}
-
-/// The learners' folders in a server's console folder.
-fn folders_in(dir: &std::path::Path) -> Vec<String> {
-    std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// After a test with a server of its own: remove what its consoles left on the engine.
-pub fn remove_consoles_in(dir: &std::path::Path) {
-    for handle in folders_in(dir) {
-        remove_console_of(&handle);
+        crate::support::remove_console_of(&self.handle);
     }
 }
 
@@ -89,12 +50,12 @@ struct Ran {
 
 impl Learner {
     async fn open(mut client: TestClient) -> Self {
-        let before = folders_in(&client.console_dir());
+        let before = crate::support::console_folders(&client.console_dir());
         let opened = client
             .post_json("/api/v1/console", &serde_json::Value::Null)
             .await;
         assert_eq!(opened.status, StatusCode::NO_CONTENT, "{}", opened.body);
-        let handle = folders_in(&client.console_dir())
+        let handle = crate::support::console_folders(&client.console_dir())
             .into_iter()
             .find(|f| !before.contains(f))
             .expect("the learner's console folder");
@@ -162,6 +123,22 @@ impl Learner {
         }
     }
 
+    /// The `rows` events of command `id`, until it ends.
+    async fn rows_of(&mut self, id: u64) -> Vec<serde_json::Value> {
+        let mut rows = Vec::new();
+        loop {
+            let (_, event) = self.events.next().await.expect("the stream goes on");
+            if event["id"].as_u64() != Some(id) {
+                continue;
+            }
+            match event["kind"].as_str() {
+                Some("rows") => rows.push(event),
+                Some("done") => return rows,
+                _ => {}
+            }
+        }
+    }
+
     /// Run `line` to its end.
     async fn run(&mut self, line: &str) -> Ran {
         let id = self.start(line).await;
@@ -188,6 +165,18 @@ async fn post(
     body: serde_json::Value,
 ) -> (StatusCode, Option<String>, String) {
     http("POST", &server.url(path), Some(cookie), Some(&body)).await
+}
+
+/// Start `line` in the console of the learner with `cookie` on `server` (202, or the test fails).
+async fn command_on(server: &ServerProcess, cookie: &str, line: &str) {
+    let (status, _, body) = post(
+        server,
+        cookie,
+        "/api/v1/console/commands",
+        json!({ "line": line }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{line}: {body}");
 }
 
 /// The one learner folder in a server's console folder: the learner's handle.
@@ -431,14 +420,12 @@ async fn idle_consoles_stop_then_go_and_a_killed_server_leaves_nothing_behind() 
             std::thread::sleep(Duration::from_millis(250));
         }
     };
-    let (status, _, body) = post(
+    command_on(
         &server,
         &cookie,
-        "/api/v1/console/commands",
-        json!({"line": "docker run -d --name web busybox sleep 600"}),
+        "docker run -d --name web busybox sleep 600",
     )
     .await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     wait_for("web to run", &|| running(&web).as_deref() == Some("true"));
 
     // Idle: stopped, both, with the folder of its socket.
@@ -447,14 +434,7 @@ async fn idle_consoles_stop_then_go_and_a_killed_server_leaves_nothing_behind() 
     });
     assert!(!db.console_dir().join(&handle).exists());
     // The next command starts the toolbox again; the learner's container is still theirs.
-    let (status, _, body) = post(
-        &server,
-        &cookie,
-        "/api/v1/console/commands",
-        json!({"line": "docker start web"}),
-    )
-    .await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    command_on(&server, &cookie, "docker start web").await;
     wait_for("web to run again", &|| {
         running(&web).as_deref() == Some("true")
     });
@@ -471,14 +451,12 @@ async fn idle_consoles_stop_then_go_and_a_killed_server_leaves_nothing_behind() 
     assert!(!db.console_dir().join(&handle).exists());
 
     // Idle for the longer time: removed, not just stopped.
-    let (status, _, body) = post(
+    command_on(
         &server,
         &cookie,
-        "/api/v1/console/commands",
-        json!({"line": "docker run -d --name web busybox sleep 600"}),
+        "docker run -d --name web busybox sleep 600",
     )
     .await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     wait_for("web to run", &|| running(&web).as_deref() == Some("true"));
     wait_for("the idle console to go", &|| {
         running(&toolbox).is_none() && running(&web).is_none()
@@ -496,18 +474,7 @@ async fn a_flood_of_output_is_slowed_batched_and_kept_bounded() {
     let started = Instant::now();
     // 1.5 MB of short lines, then a word: at 256 KiB a second, more than 5 s.
     let id = ann.start("yes 'y' | head -c 1500000; echo the end").await;
-    let mut batches = 0;
-    loop {
-        let (_, event) = ann.events.next().await.expect("the stream goes on");
-        if event["id"].as_u64() != Some(id) {
-            continue;
-        }
-        match event["kind"].as_str() {
-            Some("rows") => batches += 1,
-            Some("done") => break,
-            _ => {}
-        }
-    }
+    let batches = ann.rows_of(id).await.len();
     let took = started.elapsed();
     assert!(
         took >= Duration::from_secs(5),
@@ -552,20 +519,10 @@ async fn a_flood_of_output_is_slowed_batched_and_kept_bounded() {
         .start("for i in $(seq 60); do printf '\\e[31mx\\e[32my%.0s' $(seq 1000); printf '\\r'; done; echo; echo flood over")
         .await;
     let (mut weight, mut most_runs) = (0usize, 0usize);
-    loop {
-        let (_, event) = ann.events.next().await.expect("the stream goes on");
-        if event["id"].as_u64() != Some(id) {
-            continue;
-        }
-        match event["kind"].as_str() {
-            Some("rows") => {
-                weight += event.to_string().len();
-                for row in event["rows"].as_array().expect("rows") {
-                    most_runs = most_runs.max(row[1].as_array().map_or(0, Vec::len));
-                }
-            }
-            Some("done") => break,
-            _ => {}
+    for event in ann.rows_of(id).await {
+        weight += event.to_string().len();
+        for row in event["rows"].as_array().expect("rows") {
+            most_runs = most_runs.max(row[1].as_array().map_or(0, Vec::len));
         }
     }
     assert!(most_runs <= 64, "{most_runs} runs in a row");

@@ -43,3 +43,42 @@ pub fn remove_image(image: &serde_json::Value) {
             .output();
     }
 }
+
+/// Remove the toolbox and containers of the learner with `handle` from the engine (a test's
+/// server does not outlive it to do so).
+pub fn remove_console_of(handle: &str) {
+    let listed = std::process::Command::new("docker")
+        .args(["ps", "-aq", "--filter"])
+        .arg(format!("name={handle}"))
+        .output()
+        .expect("docker ps");
+    let ids: Vec<String> = String::from_utf8_lossy(&listed.stdout)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    if !ids.is_empty() {
+        let _ = std::process::Command::new("docker")
+            .args(["rm", "-f"])
+            .args(&ids)
+            .output();
+    }
+}
+
+/// The learners' folders in a server's console folder (named by their handles).
+pub fn console_folders(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// After a test with a server of its own: remove what its consoles left on the engine.
+pub fn remove_consoles_in(dir: &std::path::Path) {
+    for handle in console_folders(dir) {
+        remove_console_of(&handle);
+    }
+}
