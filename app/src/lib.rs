@@ -116,7 +116,7 @@ pub(crate) fn SiteHeader(path: String) -> impl IntoView {
         <header class="site-header">
             <a href="/" class="brand">
                 <span class="brand-mark" aria-hidden="true">"▤"</span>
-                "layerlab"
+                <span class="brand-name">"layerlab"</span>
             </a>
             <nav>
                 {link("/", "Course", path == "/" || path.starts_with("/learn/"))}
