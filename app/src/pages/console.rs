@@ -242,8 +242,13 @@ mod live {
                 let selected = self.input.selection_start().ok().flatten()
                     != self.input.selection_end().ok().flatten();
                 if key == "c" && !selected {
+                    // As at a shell's prompt: with nothing running, the line is dropped.
                     e.prevent_default();
-                    self.post("interrupt", Value::Null);
+                    if self.running.borrow().is_some() {
+                        self.post("interrupt", Value::Null);
+                    } else {
+                        self.input.set_value("");
+                    }
                 } else if key == "d" && self.input.value().is_empty() {
                     e.prevent_default();
                     self.post("input", serde_json::json!({ "text": "\u{4}" }));

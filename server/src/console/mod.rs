@@ -79,6 +79,8 @@ pub enum ConsoleError {
     Full(usize),
     #[error("Your console is not open: open it first (POST /api/v1/console).")]
     NotOpen,
+    #[error("None of your running containers publishes port {0} (docker run -p {0}:80 … publishes one).")]
+    NoSuchPort(u16),
 }
 
 /// The script each command line runs in: in the folder the previous command left, with the
@@ -232,6 +234,18 @@ impl Consoles {
         Ok(console)
     }
 
+    /// The console `owner` opened, if they did: a call that only acts on one (typing, Ctrl-C, a
+    /// stream, a port) makes none.
+    fn existing(&self, owner: &str) -> Result<Arc<Console>, ConsoleError> {
+        if let Some(off) = &self.off {
+            return Err(ConsoleError::Unavailable(off.clone()));
+        }
+        lock(&self.open)
+            .get(owner)
+            .cloned()
+            .ok_or(ConsoleError::NotOpen)
+    }
+
     /// Open `owner`'s console: its toolbox started (so the first command answers at once).
     pub async fn open(&self, owner: &str) -> Result<(), ConsoleError> {
         let console = self.console_of(owner)?;
@@ -243,13 +257,7 @@ impl Consoles {
         &self,
         owner: &str,
     ) -> Result<(Vec<ConsoleEvent>, broadcast::Receiver<ConsoleEvent>), ConsoleError> {
-        if let Some(off) = &self.off {
-            return Err(ConsoleError::Unavailable(off.clone()));
-        }
-        let console = lock(&self.open)
-            .get(owner)
-            .cloned()
-            .ok_or(ConsoleError::NotOpen)?;
+        let console = self.existing(owner)?;
         let inner = lock(&console.inner);
         let mut events = vec![ConsoleEvent::State {
             state: inner.state,
@@ -286,10 +294,6 @@ impl Consoles {
     pub async fn run(&self, owner: &str, line: &str) -> Result<u64, ConsoleError> {
         let line = checked_line(line)?;
         let console = self.console_of(owner)?;
-        if lock(&console.inner).running.is_some() {
-            return Err(ConsoleError::Busy);
-        }
-        lock(&console.inner).last_used = Instant::now();
         let client = self.engine.client().await.map_err(|e| {
             ConsoleError::Unavailable(format!("The Docker engine cannot be reached: {e}"))
         })?;
@@ -300,6 +304,7 @@ impl Consoles {
             if inner.running.is_some() {
                 return Err(ConsoleError::Busy);
             }
+            inner.last_used = Instant::now();
             let id = inner.next;
             inner.next += 1;
             inner.running = Some(Running {
@@ -397,9 +402,13 @@ impl Consoles {
                 );
                 Ok(id)
             }
-            Err(message) => {
-                console.set_state(ToolboxState::Unavailable, &message);
-                Err(ConsoleError::Unavailable(message))
+            Err(problem) => {
+                // The operator's words (paths, the command that would fix it) go to the log;
+                // the learner is told that it failed, not the server's insides.
+                tracing::warn!("a console's toolbox did not start: {problem}");
+                let message = "Your toolbox did not start: the server's log says why. Try again in a few minutes, or tell your instructor.";
+                console.set_state(ToolboxState::Unavailable, message);
+                Err(ConsoleError::Unavailable(message.into()))
             }
         }
     }
@@ -483,16 +492,15 @@ impl Consoles {
         owner: &str,
         port: u16,
     ) -> Result<tokio::net::TcpStream, ConsoleError> {
-        let console = lock(&self.open).get(owner).cloned();
-        let missing = || {
-            ConsoleError::BadInput(format!(
-                "None of your running containers publishes port {port} (docker run -p {port}:80 … publishes one)."
-            ))
-        };
-        let console = console.ok_or_else(missing)?;
+        let console = self
+            .existing(owner)
+            .map_err(|_| ConsoleError::NoSuchPort(port))?;
         let (reach, target) = {
             let forwards = lock(&console.forwards);
-            forwards.get(&port).ok_or_else(missing)?.reach()
+            forwards
+                .get(&port)
+                .ok_or(ConsoleError::NoSuchPort(port))?
+                .reach()
         };
         reach.connect(target).await.map_err(|e| {
             ConsoleError::Unavailable(format!(
@@ -508,7 +516,7 @@ impl Consoles {
                 "At most {MAX_LINE} bytes may be typed at once."
             )));
         }
-        let console = self.console_of(owner)?;
+        let console = self.existing(owner).map_err(|_| ConsoleError::Idle)?;
         let input = {
             let mut inner = lock(&console.inner);
             inner.last_used = Instant::now();
@@ -527,7 +535,7 @@ impl Consoles {
     /// Ctrl-C: interrupt `owner`'s running command; a second one soon after ends it and
     /// everything it started at once.
     pub async fn interrupt(&self, owner: &str) -> Result<(), ConsoleError> {
-        let console = self.console_of(owner)?;
+        let console = self.existing(owner).map_err(|_| ConsoleError::Idle)?;
         let (input, id, again) = {
             let mut inner = lock(&console.inner);
             inner.last_used = Instant::now();
@@ -595,6 +603,10 @@ impl Consoles {
     /// they may, until they are under it; say so in their console. How many went.
     pub async fn disk_sweep(&self) -> usize {
         let most = self.settings.limits.max_disk_bytes;
+        // (Containers of a console no longer open go in the sweep.)
+        if lock(&self.open).is_empty() {
+            return 0;
+        }
         let Ok(client) = self.engine.client().await else {
             return 0;
         };

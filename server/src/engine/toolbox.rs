@@ -75,6 +75,14 @@ pub struct CommandIo {
     pub input: Pin<Box<dyn tokio::io::AsyncWrite + Send>>,
 }
 
+/// Which containers [`Client::labelled`] lists, and whether with what they wrote.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Listing {
+    Running,
+    All,
+    WithSizes,
+}
+
 /// A container consoles made (a toolbox, or a learner's container made through the proxy).
 #[derive(Debug, Clone)]
 pub struct ConsoleObject {
@@ -143,27 +151,15 @@ impl Client {
 
     /// `owner`'s running console containers that publish ports.
     pub async fn serving(&self, owner: &str, instance: &str) -> Result<Vec<Serving>, String> {
-        let filters = HashMap::from([
-            (
-                "label".to_string(),
-                vec![
-                    format!("{OWNER_LABEL}={owner}"),
-                    format!("{INSTANCE_LABEL}={instance}"),
-                    CONSOLE_LABEL.to_string(),
-                    PORTS_LABEL.to_string(),
-                ],
-            ),
-            ("status".to_string(), vec!["running".to_string()]),
-        ]);
-        let options = ListContainersOptionsBuilder::new()
-            .filters(&filters)
-            .build();
-        let listed = self
-            .docker
-            .list_containers(Some(options))
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok(listed
+        let labels = [
+            format!("{OWNER_LABEL}={owner}"),
+            format!("{INSTANCE_LABEL}={instance}"),
+            CONSOLE_LABEL.to_string(),
+            PORTS_LABEL.to_string(),
+        ];
+        Ok(self
+            .labelled(&labels, Listing::Running)
+            .await?
             .into_iter()
             .filter_map(|c| {
                 let ports = ports_of_label(c.labels?.get(PORTS_LABEL)?);
@@ -296,24 +292,33 @@ impl Client {
         inspected.exit_code
     }
 
+    /// The containers carrying every one of `labels`.
+    async fn labelled(
+        &self,
+        labels: &[String],
+        listing: Listing,
+    ) -> Result<Vec<bollard::models::ContainerSummary>, String> {
+        let mut filters = HashMap::from([("label".to_string(), labels.to_vec())]);
+        if listing == Listing::Running {
+            filters.insert("status".to_string(), vec!["running".to_string()]);
+        }
+        let options = ListContainersOptionsBuilder::new()
+            .all(listing != Listing::Running)
+            .size(listing == Listing::WithSizes)
+            .filters(&filters)
+            .build();
+        self.docker
+            .list_containers(Some(options))
+            .await
+            .map_err(|e| e.to_string())
+    }
+
     /// Every container consoles of `instance` made: toolboxes and learners' containers.
     pub async fn console_objects(&self, instance: &str) -> Result<Vec<ConsoleObject>, String> {
         let mut found = Vec::new();
         for (label, toolbox) in [(TOOLBOX_LABEL, true), (CONSOLE_LABEL, false)] {
-            let filters = HashMap::from([(
-                "label".to_string(),
-                vec![label.to_string(), format!("{INSTANCE_LABEL}={instance}")],
-            )]);
-            let options = ListContainersOptionsBuilder::new()
-                .all(true)
-                .filters(&filters)
-                .build();
-            let listed = self
-                .docker
-                .list_containers(Some(options))
-                .await
-                .map_err(|e| e.to_string())?;
-            for container in listed {
+            let labels = [label.to_string(), format!("{INSTANCE_LABEL}={instance}")];
+            for container in self.labelled(&labels, Listing::All).await? {
                 let labels = container.labels.unwrap_or_default();
                 let owner = labels
                     .get(if toolbox { TOOLBOX_LABEL } else { OWNER_LABEL })
@@ -341,24 +346,13 @@ impl Client {
     /// bytes), toolboxes left out. The engine walks their files for it: not a call to make
     /// often.
     pub async fn console_disk(&self, instance: &str) -> Result<Vec<(String, String, u64)>, String> {
-        let filters = HashMap::from([(
-            "label".to_string(),
-            vec![
-                CONSOLE_LABEL.to_string(),
-                format!("{INSTANCE_LABEL}={instance}"),
-            ],
-        )]);
-        let options = ListContainersOptionsBuilder::new()
-            .all(true)
-            .size(true)
-            .filters(&filters)
-            .build();
-        let listed = self
-            .docker
-            .list_containers(Some(options))
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok(listed
+        let labels = [
+            CONSOLE_LABEL.to_string(),
+            format!("{INSTANCE_LABEL}={instance}"),
+        ];
+        Ok(self
+            .labelled(&labels, Listing::WithSizes)
+            .await?
             .into_iter()
             .filter_map(|c| {
                 let owner = c.labels?.get(OWNER_LABEL)?.clone();

@@ -134,14 +134,7 @@ async fn port(
         .ok_or_else(|| {
             AppError::NotFound(format!("No container of yours publishes port {port}."))
         })?;
-    let stream = state
-        .consoles
-        .reach(&learner, port)
-        .await
-        .map_err(|e| match e {
-            crate::console::ConsoleError::BadInput(m) => AppError::NotFound(m),
-            other => AppError::Console(other),
-        })?;
+    let stream = state.consoles.reach(&learner, port).await?;
     let prefix = format!("/console/ports/{port}");
     let (mut parts, body) = request.into_parts();
     let path = parts

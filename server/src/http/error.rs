@@ -167,6 +167,7 @@ impl AppError {
                     C::Unavailable(_) => (S::SERVICE_UNAVAILABLE, "console_unavailable"),
                     C::Busy => (S::CONFLICT, "command_running"),
                     C::NotOpen => (S::NOT_FOUND, "console_not_open"),
+                    C::NoSuchPort(_) => (S::NOT_FOUND, "not_found"),
                     C::Idle => (S::CONFLICT, "no_command_running"),
                     C::BadInput(_) => (S::BAD_REQUEST, "bad_command"),
                     C::Full(_) => return (S::SERVICE_UNAVAILABLE, "consoles_full", Some(60)),

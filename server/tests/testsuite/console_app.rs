@@ -208,6 +208,12 @@ async fn each_learner_types_real_docker_commands_into_a_toolbox_of_their_own() {
         let refused = visitor.get("/api/v1/console/events").await;
         assert_eq!(refused.status, StatusCode::NOT_FOUND, "{}", refused.body);
         assert_eq!(refused.json()["error"]["code"], "console_not_open");
+        // Typing or Ctrl-C without a console: nothing runs, nothing is made.
+        let idle = visitor
+            .post_json("/api/v1/console/interrupt", &serde_json::Value::Null)
+            .await;
+        assert_eq!(idle.status, StatusCode::CONFLICT, "{}", idle.body);
+        assert_eq!(idle.json()["error"]["code"], "no_command_running");
     }
     let mut ann = Learner::open(client).await;
 
@@ -716,4 +722,37 @@ async fn every_command_the_lessons_offer_to_try_runs_in_the_console() {
         }
     }
     assert!(tried >= 6, "the lessons offer {tried} commands to try");
+}
+
+/// A toolbox that cannot start (here its image is missing) is said to the learner in plain
+/// words, without the server's paths or the operator's command, which go to the log.
+#[tokio::test]
+async fn a_toolbox_that_cannot_start_is_said_without_the_servers_insides() {
+    let mut client = TestClient::with_args(
+        LOCAL_ENGINE,
+        &["--console-toolbox=layerlab/no-such-toolbox:0"],
+    )
+    .await;
+    let refused = client
+        .post_json("/api/v1/console", &serde_json::Value::Null)
+        .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        refused.body
+    );
+    assert_eq!(refused.json()["error"]["code"], "console_unavailable");
+    let message = refused.json()["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(message.contains("did not start"), "{message}");
+    for inside in ["images seed", "/", "no-such-toolbox"] {
+        assert!(!message.contains(inside), "{inside} in: {message}");
+    }
+    // Nothing is left behind for it.
+    assert!(crate::support::console_folders(&client.console_dir())
+        .iter()
+        .all(|handle| inspect(&format!("layerlab-console-{handle}"), "{{.Id}}").is_none()));
 }
