@@ -81,24 +81,26 @@ pub async fn build(config: &ServeConfig) -> anyhow::Result<axum::Router> {
         .context("cannot start the class registry")?;
     let registry = Arc::new(registry);
     registry.supervise();
+    let builds = builds::Builds::new(
+        engine.clone(),
+        exercises.clone(),
+        settings,
+        store.clone(),
+        progress.clone(),
+        registry.clone(),
+    );
     let consoles = console::Consoles::new(
         engine.clone(),
         config.console.settings(),
         store.instance.clone(),
         exercises.base_images(&course),
+        Some(builds.clone()),
     );
     consoles.start();
     let state = AppState {
         leptos_options,
         course: Arc::new(course),
-        builds: builds::Builds::new(
-            engine.clone(),
-            exercises.clone(),
-            settings,
-            store.clone(),
-            progress.clone(),
-            registry.clone(),
-        ),
+        builds,
         engine,
         exercises,
         store,

@@ -102,14 +102,7 @@ pub fn parse_target(typed: &str, registry: &str, handle: &str) -> Result<Target,
             "“{name}” cannot be an image name: use lowercase letters, digits, and . _ - between them (like my-app or web/api)."
         ));
     }
-    let tag_ok = tag.len() <= 128
-        && tag
-            .bytes()
-            .next()
-            .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
-        && tag
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    let tag_ok = crate::registry::is_tag(tag);
     if !tag_ok {
         return Err(format!(
             "“{tag}” cannot be a tag: use up to 128 letters, digits, . _ and -, not starting with . or - (like 1.0.0 or devel)."

@@ -135,6 +135,7 @@ pub async fn run() -> Vec<Figure> {
         },
         None,
         None,
+        None,
     )
     .expect("the proxy");
     let host = format!("unix://{}", proxy.path().display());

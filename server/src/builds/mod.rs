@@ -26,6 +26,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{broadcast, watch, Semaphore};
 
 mod checks;
+pub mod console;
 mod pipeline;
 mod pull_back;
 mod record;

@@ -238,7 +238,7 @@ impl Builds {
     }
 
     /// A connection to the engine, with room on its disk for a build.
-    async fn connect(&self) -> Result<Client, BuildFailure> {
+    pub(super) async fn connect(&self) -> Result<Client, BuildFailure> {
         let docker = self.engine.client().await.map_err(|problem| BuildFailure {
             code: "engine_unavailable".into(),
             message: format!(

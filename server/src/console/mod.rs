@@ -6,10 +6,12 @@
 //! open. Idle consoles stop, then go; what a server killed with consoles open left is
 //! removed when the next one starts.
 
+mod build;
 mod ports;
 pub mod proxy;
 pub mod screen;
 
+use crate::engine::image::EngineImage;
 use crate::engine::toolbox::ToolboxSpec;
 use crate::engine::Engine;
 use crate::policy::api::Scope;
@@ -95,6 +97,8 @@ exit $status"#;
 
 pub struct Consoles {
     engine: Arc<Engine>,
+    /// Where the consoles' `docker build` builds (`None`: it is refused).
+    builds: Option<Arc<crate::builds::Builds>>,
     settings: ConsoleSettings,
     instance: String,
     base_images: Vec<String>,
@@ -171,6 +175,7 @@ impl Consoles {
         settings: ConsoleSettings,
         instance: String,
         base_images: Vec<String>,
+        builds: Option<Arc<crate::builds::Builds>>,
     ) -> Arc<Self> {
         // SAFETY: geteuid and getegid have no preconditions and cannot fail.
         let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
@@ -194,6 +199,7 @@ impl Consoles {
         }
         Arc::new(Consoles {
             engine,
+            builds,
             settings,
             instance,
             base_images,
@@ -438,6 +444,7 @@ impl Consoles {
             self.settings.limits.clone(),
             root.then_some(self.user),
             Some(self.publishing_hook(console)),
+            self.builds.clone(),
         )
         .map_err(|e| format!("The console's proxy did not start: {e}"))?;
         let client = self
@@ -596,6 +603,12 @@ impl Consoles {
                 .collect()
         };
         swept.orphans = client.remove_containers(&orphans).await;
+        let open: std::collections::HashSet<String> = lock(&self.open)
+            .keys()
+            .map(|o| crate::registry::handle_of(o))
+            .collect();
+        swept.orphans +=
+            remove_console_images(&client, &self.instance, |h| !open.contains(h)).await;
         swept
     }
 
@@ -666,6 +679,8 @@ impl Consoles {
                 .collect();
             if remove {
                 client.remove_containers(&theirs).await;
+                let handle = crate::registry::handle_of(&console.owner);
+                remove_console_images(&client, &self.instance, |h| h == handle).await;
             } else {
                 client.stop_containers(&theirs).await;
             }
@@ -699,7 +714,8 @@ impl Consoles {
         let client = self.engine.client().await?;
         let objects = client.console_objects(&self.instance).await?;
         let ids: Vec<String> = objects.into_iter().map(|o| o.id).collect();
-        Ok(client.remove_containers(&ids).await)
+        let containers = client.remove_containers(&ids).await;
+        Ok(containers + remove_console_images(&client, &self.instance, |_| true).await)
     }
 
     /// Remove what an earlier server left, then sweep now and then (every quarter of the idle
@@ -1006,6 +1022,47 @@ fn checked_line(line: &str) -> Result<String, ConsoleError> {
         ));
     }
     Ok(line.to_string())
+}
+
+/// The learner who built `image` in their console, if this installation's console did.
+pub(crate) fn built_by(image: &EngineImage, instance: &str) -> Option<String> {
+    use crate::engine::builder::{ATTEMPT_LABEL, INSTANCE_LABEL};
+    if image.labels.get(INSTANCE_LABEL)? != instance {
+        return None;
+    }
+    let (owner, made_by) = image.labels.get(ATTEMPT_LABEL)?.rsplit_once('/')?;
+    (made_by == crate::builds::console::CONSOLE_ATTEMPT).then(|| owner.to_string())
+}
+
+/// Remove the images this installation's consoles built, and take off the names they gave
+/// images, for the learners (by handle) `gone` picks. How many images and names went.
+async fn remove_console_images(
+    client: &crate::engine::Client,
+    instance: &str,
+    gone: impl Fn(&str) -> bool,
+) -> usize {
+    let Ok(images) = client.all_images().await else {
+        return 0;
+    };
+    let mark = format!("-{}/", crate::policy::api::instance_mark(instance));
+    let mut removed = 0;
+    for image in &images {
+        if let Some(owner) = built_by(image, instance) {
+            if gone(&crate::registry::handle_of(&owner)) {
+                removed += usize::from(client.remove_image(&image.id).await.is_ok());
+                continue;
+            }
+        }
+        for tag in &image.tags {
+            let Some((handle, _)) = tag.split_once(&mark) else {
+                continue;
+            };
+            if handle.starts_with("learner-") && !handle.contains('/') && gone(handle) {
+                removed += usize::from(client.untag(tag).await.is_ok());
+            }
+        }
+    }
+    removed
 }
 
 /// The toolbox container's name for `owner` (learners' own names all begin with their

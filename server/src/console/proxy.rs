@@ -12,15 +12,20 @@ use axum::response::{IntoResponse, Response};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-struct Door {
-    scope: Scope,
-    engine: Arc<Engine>,
-    socket: PathBuf,
-    limits: ContainerLimits,
-    after_change: Option<Hook>,
+pub(super) struct Door {
+    pub(super) scope: Scope,
+    pub(super) engine: Arc<Engine>,
+    pub(super) socket: PathBuf,
+    pub(super) limits: ContainerLimits,
+    pub(super) after_change: Option<Hook>,
     /// Held from counting the learner's running containers to the engine's answer to a
     /// start: two starts at once cannot both fit under the cap.
-    starting: tokio::sync::Mutex<()>,
+    pub(super) starting: tokio::sync::Mutex<()>,
+    /// Where `docker build` builds (the workbench's builds: its policy, limits and builders);
+    /// `None`, it is refused.
+    pub(super) builds: Option<Arc<crate::builds::Builds>>,
+    /// Held while one of the learner's builds runs: one at a time.
+    pub(super) building: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// Called (and waited for) after a call that started, stopped or removed one of the
@@ -58,6 +63,7 @@ impl Proxy {
         limits: ContainerLimits,
         socket_owner: Option<(u32, u32)>,
         after_change: Option<Hook>,
+        builds: Option<Arc<crate::builds::Builds>>,
     ) -> anyhow::Result<Self> {
         let socket = crate::engine::relay::socket_of(engine.host()).ok_or_else(|| {
             anyhow::anyhow!(
@@ -93,6 +99,8 @@ impl Proxy {
             limits,
             after_change,
             starting: tokio::sync::Mutex::new(()),
+            builds,
+            building: Arc::default(),
         });
         // A few calls at a time per learner (`logs -f` holds one as long as it follows).
         let app = axum::Router::new().fallback(relay).with_state(door).layer(
@@ -125,7 +133,7 @@ async fn engine_client(door: &Door) -> Result<crate::engine::Client, Response> {
 }
 
 /// The engine's error form: `{"message": …}` with `status`.
-fn refusal(status: u16, message: String) -> Response {
+pub(super) fn refusal(status: u16, message: String) -> Response {
     let status = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::FORBIDDEN);
     (
         status,
@@ -142,6 +150,8 @@ async fn relay(State(door): State<Arc<Door>>, mut request: Request) -> Response 
         .map_or("/", |p| p.as_str())
         .to_string();
     let mut changes = false;
+    // (An answer that names the learner's images: shown with their own names.)
+    let mut names_images = false;
     let mut _starting = None;
     let path = match decide(&method, &asked, &door.scope) {
         Decision::Forward(path) => path,
@@ -150,6 +160,36 @@ async fn relay(State(door): State<Arc<Door>>, mut request: Request) -> Response 
             return match created(&door, request, &path, name.as_deref()).await {
                 Ok(answer) => answer,
                 Err((status, message)) => refusal(status, message),
+            }
+        }
+        Decision::Build { query } => return super::build::build(&door, request, &query).await,
+        Decision::TagImage { image, query } => {
+            let client = match engine_client(&door).await {
+                Ok(client) => client,
+                Err(refused) => return refused,
+            };
+            return match super::build::tag(&door, &client, &image, &query).await {
+                Ok(answer) => answer,
+                Err((status, message)) => refusal(status, message),
+            };
+        }
+        Decision::RemoveImage { image, query } => {
+            let client = match engine_client(&door).await {
+                Ok(client) => client,
+                Err(refused) => return refused,
+            };
+            names_images = true;
+            match super::build::removable(&door.scope, &client, &image).await {
+                Ok(reference) => format!(
+                    "/images/{}{}",
+                    form_urlencoded::byte_serialize(reference.as_bytes()).collect::<String>(),
+                    if query.is_empty() {
+                        String::new()
+                    } else {
+                        format!("?{query}")
+                    }
+                ),
+                Err((status, message)) => return refusal(status, message),
             }
         }
         Decision::OwnImage {
@@ -162,7 +202,7 @@ async fn relay(State(door): State<Arc<Door>>, mut request: Request) -> Response 
                 Err(refused) => return refused,
             };
             match usable_image(&client, &door.scope, &image).await {
-                Ok(Some(id)) => format!("{before}{id}{after}"),
+                Ok(Some((id, _))) => format!("{before}{id}{after}"),
                 Ok(None) => return refusal(404, format!("No such image: {image}")),
                 Err(e) => {
                     return refusal(
@@ -271,7 +311,7 @@ async fn relay(State(door): State<Arc<Door>>, mut request: Request) -> Response 
         }
         return answer.map(Body::new);
     }
-    if !answer.status().is_success() {
+    if !answer.status().is_success() || names_images {
         return unprefixed(answer, &door.scope).await;
     }
     if let Some(hook) = door.after_change.as_ref().filter(|_| changes) {
@@ -363,11 +403,10 @@ async fn created(
         .as_str()
         .unwrap_or_default()
         .to_string();
-    if usable_image(&client, scope, &image)
+    let Some((id, found_as)) = usable_image(&client, scope, &image)
         .await
         .map_err(unreachable)?
-        .is_none()
-    {
+    else {
         // (Not 404: the CLI would take it for a missing image and try to pull it.)
         return Err((
             403,
@@ -376,7 +415,11 @@ async fn created(
                 scope.base_images.join(", ")
             ),
         ));
-    }
+    };
+    // By a name no one else can move (one of the learner's own, or a base image's), which
+    // `docker ps` shows; otherwise by the id the check found.
+    let stable = found_as.starts_with(&scope.image_prefix()) || scope.is_base_image(&found_as);
+    create.body["Image"] = serde_json::Value::String(if stable { found_as } else { id });
     // Namespaces shared with a container: only one of the learner's own, by its full id.
     for (field, typed) in std::mem::take(&mut create.joins) {
         let id = client
@@ -424,7 +467,10 @@ async fn created(
 
 /// The engine's error as the learner reads it: their containers' names as they typed them,
 /// without the prefix the engine knows them by (`Conflict. The container name "/web" …`).
-async fn unprefixed(answer: http::Response<hyper::body::Incoming>, scope: &Scope) -> Response {
+pub(super) async fn unprefixed(
+    answer: http::Response<hyper::body::Incoming>,
+    scope: &Scope,
+) -> Response {
     let (mut parts, body) = answer.into_parts();
     let Ok(bytes) = axum::body::to_bytes(Body::new(body), MAX_ERROR_BYTES).await else {
         return refusal(
@@ -432,10 +478,7 @@ async fn unprefixed(answer: http::Response<hyper::body::Incoming>, scope: &Scope
             "layerlab: the engine's error is too large to show".into(),
         );
     };
-    let prefix = scope.engine_name("");
-    let text = String::from_utf8_lossy(&bytes)
-        .replace(&format!("/{prefix}"), "/")
-        .replace(&prefix, "");
+    let text = scope.unprefixed(&String::from_utf8_lossy(&bytes));
     parts.headers.remove(http::header::TRANSFER_ENCODING);
     parts
         .headers
@@ -446,26 +489,37 @@ async fn unprefixed(answer: http::Response<hyper::body::Incoming>, scope: &Scope
 /// The most of an engine's error read to be shown.
 const MAX_ERROR_BYTES: usize = 64 * 1024;
 
-/// The id of the image `typed` names (a name, an id or an id's start) if the learner may use
-/// it: one of the course's base images, or one of their own (built by them, here); `None`
-/// for any other, or none.
-async fn usable_image(
+/// The id of the image `typed` names (one of the learner's image names, a base image's, an
+/// id or an id's start), and the name it was found by, if the learner may use it: one of
+/// the course's base images, or one of their own (built by them, here); `None` for any
+/// other, or none.
+pub(super) async fn usable_image(
     client: &crate::engine::Client,
     scope: &Scope,
     typed: &str,
-) -> Result<Option<String>, String> {
-    use crate::engine::builder::{ATTEMPT_LABEL, INSTANCE_LABEL, OWNER_LABEL};
-    let Some(info) = client.image_info(typed).await.map_err(|f| f.message)? else {
+) -> Result<Option<(String, String)>, String> {
+    for candidate in scope.image_candidates(typed) {
+        let Some(info) = client.image_info(&candidate).await.map_err(|f| f.message)? else {
+            continue;
+        };
+        let base = info.tags.iter().any(|t| scope.base_images.contains(t));
+        if base || is_own(scope, &info) {
+            return Ok(Some((info.id, candidate)));
+        }
+        // (Found, but not theirs: the next name, if any, is not tried in its place.)
         return Ok(None);
-    };
-    let base = info.tags.iter().any(|t| scope.base_images.contains(t));
+    }
+    Ok(None)
+}
+
+/// Whether `info` is an image of the learner's own (built by them, here).
+pub(super) fn is_own(scope: &Scope, info: &crate::policy::ImageInfo) -> bool {
+    use crate::engine::builder::{ATTEMPT_LABEL, INSTANCE_LABEL, OWNER_LABEL};
     let label = |key: &str| info.labels.get(key).map(String::as_str);
     let built_by = label(ATTEMPT_LABEL)
         .and_then(|a| a.split('/').next())
         .or(label(OWNER_LABEL));
-    let own =
-        built_by == Some(scope.owner.as_str()) && label(INSTANCE_LABEL) == Some(&scope.instance);
-    Ok((base || own).then_some(info.id))
+    built_by == Some(scope.owner.as_str()) && label(INSTANCE_LABEL) == Some(&scope.instance)
 }
 
 /// Whether the learner may have container `id` running: fewer than the most of their

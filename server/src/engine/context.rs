@@ -41,6 +41,12 @@ pub enum ContextError {
     BadPath { path: String, why: &'static str },
     #[error("“{path}” is a file this exercise provides; give yours another name.")]
     ProvidedName { path: String },
+    #[error("“{path}” is {what}; a build here takes regular files and folders only (copy the file itself into the folder you build).")]
+    NotAFile { path: String, what: &'static str },
+    #[error("The files sent to build could not be read as a tar archive: {0}.")]
+    Unreadable(String),
+    #[error("There is no “{0}” among the files sent to build (the Dockerfile named by -f).")]
+    NoNamedDockerfile(String),
 }
 
 impl ContextError {
@@ -53,6 +59,9 @@ impl ContextError {
             ContextError::ContextTooLarge { .. } => "context_too_large",
             ContextError::BadPath { .. } => "bad_path",
             ContextError::ProvidedName { .. } => "provided_name",
+            ContextError::NotAFile { .. } => "not_a_file",
+            ContextError::Unreadable(_) => "unreadable_context",
+            ContextError::NoNamedDockerfile(_) => "no_dockerfile",
         }
     }
 
@@ -71,8 +80,12 @@ pub struct BuildContext {
     /// The learner's files.
     files: BTreeMap<String, String>,
     /// Files the exercise provides beside them, any bytes (a root filesystem archive, say):
-    /// read-only, not the learner's, never stored with an attempt.
+    /// read-only, not the learner's, never stored with an attempt. (A console build's files
+    /// that are not text are kept here too: they are counted by [`BuildContext::from_archive`].)
     provided: BTreeMap<String, Arc<[u8]>>,
+    /// Files sent executable whatever their name or first line (a console build's, as the
+    /// learner's folder has them).
+    executable: std::collections::BTreeSet<String>,
 }
 
 impl BuildContext {
@@ -123,7 +136,107 @@ impl BuildContext {
         Ok(BuildContext {
             files,
             provided: BTreeMap::new(),
+            executable: Default::default(),
         })
+    }
+
+    /// The files of a tar archive as the docker CLI sends them to build (the folder built,
+    /// `.dockerignore` applied), with the Dockerfile the build names (`-f`) as `Dockerfile`:
+    /// regular files and folders only, within `limits` and the path rules. Text files are the
+    /// learner's, other bytes are kept as they are; each keeps whether it is executable.
+    pub fn from_archive(
+        archive: &[u8],
+        dockerfile: &str,
+        limits: &ContextLimits,
+    ) -> Result<Self, ContextError> {
+        let unreadable = |e: std::io::Error| ContextError::Unreadable(e.to_string());
+        let mut texts = BTreeMap::new();
+        let mut bytes: BTreeMap<String, Arc<[u8]>> = BTreeMap::new();
+        let mut executable = std::collections::BTreeSet::new();
+        let mut total = 0usize;
+        let mut reader = tar::Archive::new(archive);
+        for entry in reader.entries().map_err(unreadable)? {
+            let mut entry = entry.map_err(unreadable)?;
+            let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+            let path = raw
+                .trim_start_matches("./")
+                .trim_end_matches('/')
+                .to_string();
+            let what = match entry.header().entry_type() {
+                tar::EntryType::Directory => continue,
+                tar::EntryType::Regular | tar::EntryType::Continuous => None,
+                tar::EntryType::Symlink => Some("a symbolic link"),
+                tar::EntryType::Link => Some("a hard link"),
+                _ => Some("not a regular file (a device, a pipe or a socket)"),
+            };
+            if path.is_empty() {
+                continue;
+            }
+            check_path(&path)?;
+            if let Some(what) = what {
+                return Err(ContextError::NotAFile { path, what });
+            }
+            if texts.len() + bytes.len() >= limits.max_files {
+                return Err(ContextError::TooManyFiles {
+                    count: texts.len() + bytes.len() + 1,
+                    max: limits.max_files,
+                });
+            }
+            let size = usize::try_from(entry.size()).unwrap_or(usize::MAX);
+            if size > limits.max_file_bytes {
+                return Err(ContextError::FileTooLarge {
+                    path,
+                    size,
+                    max: limits.max_file_bytes,
+                });
+            }
+            total = total.saturating_add(size);
+            if total > limits.max_total_bytes {
+                return Err(ContextError::ContextTooLarge {
+                    size: total,
+                    max: limits.max_total_bytes,
+                });
+            }
+            let mut content = Vec::with_capacity(size);
+            std::io::Read::read_to_end(&mut entry, &mut content).map_err(unreadable)?;
+            if entry.header().mode().is_ok_and(|m| m & 0o111 != 0) {
+                executable.insert(path.clone());
+            }
+            match String::from_utf8(content) {
+                Ok(text) => {
+                    texts.insert(path, text);
+                }
+                Err(e) => {
+                    bytes.insert(path, e.into_bytes().into());
+                }
+            }
+        }
+        let named = dockerfile.trim_start_matches("./");
+        if named != "Dockerfile" {
+            let text = texts
+                .remove(named)
+                .ok_or_else(|| ContextError::NoNamedDockerfile(named.to_string()))?;
+            texts.insert("Dockerfile".into(), text);
+        }
+        let mut context = BuildContext::new(texts, limits)?;
+        for path in bytes.keys() {
+            let clash = context.files.keys().any(|text| {
+                path.strip_prefix(text.as_str())
+                    .is_some_and(|rest| rest.starts_with('/'))
+                    || text
+                        .strip_prefix(path.as_str())
+                        .is_some_and(|rest| rest.starts_with('/'))
+            });
+            if clash {
+                return Err(ContextError::BadPath {
+                    path: path.clone(),
+                    why: "its folder is also a file",
+                });
+            }
+        }
+        context.provided = bytes;
+        context.executable = executable;
+        Ok(context)
     }
 
     /// The same files with those the exercise provides beside them (top-level names; the
@@ -196,7 +309,9 @@ impl BuildContext {
             }
             let mut header = tar::Header::new_gnu();
             header.set_size(content.len() as u64);
-            let executable = path.ends_with(".sh") || content.starts_with(b"#!");
+            let executable = self.executable.contains(path)
+                || path.ends_with(".sh")
+                || content.starts_with(b"#!");
             header.set_mode(if executable { 0o755 } else { 0o644 });
             header.set_mtime(0);
             header.set_uid(0);
@@ -518,6 +633,151 @@ mod tests {
                 ("data.txt".to_string(), 0o644),
                 ("notes.txt".to_string(), 0o755),
             ]
+        );
+    }
+
+    /// A tar as the docker CLI sends one: (path, kind, mode, bytes or link target).
+    fn cli_tar(entries: &[(&str, tar::EntryType, u32, &[u8])]) -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        for (path, kind, mode, data) in entries {
+            let mut header = tar::Header::new_gnu();
+            header.set_entry_type(*kind);
+            header.set_mode(*mode);
+            match kind {
+                tar::EntryType::Symlink | tar::EntryType::Link => {
+                    header.set_size(0);
+                    builder
+                        .append_link(&mut header, path, std::str::from_utf8(data).unwrap())
+                        .unwrap();
+                }
+                _ if path.starts_with('/') => {
+                    // (The tar crate writes no absolute path; a hostile sender would.)
+                    header.set_size(data.len() as u64);
+                    header.as_old_mut().name[..path.len()].copy_from_slice(path.as_bytes());
+                    header.set_cksum();
+                    builder.append(&header, *data).unwrap();
+                }
+                _ => {
+                    header.set_size(data.len() as u64);
+                    builder.append_data(&mut header, path, *data).unwrap();
+                }
+            }
+        }
+        builder.into_inner().unwrap()
+    }
+
+    #[test]
+    fn a_clis_archive_becomes_a_context_with_its_bytes_and_modes() {
+        use tar::EntryType::{Directory, Regular, Symlink};
+        let binary: &[u8] = &[0x7f, b'E', b'L', b'F', 0xff, 0x00];
+        let archive = cli_tar(&[
+            ("app", Directory, 0o755, b""),
+            ("app/run", Regular, 0o755, b"echo hi\n"),
+            ("app/tool", Regular, 0o755, binary),
+            ("Dockerfile.dev", Regular, 0o644, b"FROM busybox:latest\n"),
+            ("notes.txt", Regular, 0o644, b"plain"),
+        ]);
+        let context =
+            BuildContext::from_archive(&archive, "Dockerfile.dev", &ContextLimits::default())
+                .expect("a context");
+        assert_eq!(context.dockerfile(), "FROM busybox:latest\n");
+        let sources: Vec<(&str, &[u8])> = context.sources();
+        assert!(sources.contains(&("app/tool", binary)), "{sources:?}");
+        let tar = context.to_tar().unwrap();
+        let modes: Vec<(String, u32)> = tar::Archive::new(&tar[..])
+            .entries()
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (
+                    e.path().unwrap().to_string_lossy().into_owned(),
+                    e.header().mode().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            modes,
+            vec![
+                ("Dockerfile".to_string(), 0o644),
+                ("app/run".to_string(), 0o755),
+                ("app/tool".to_string(), 0o755),
+                ("notes.txt".to_string(), 0o644),
+            ]
+        );
+
+        // What a build here does not take, each said.
+        let refused = |archive: Vec<u8>, dockerfile: &str, limits: &ContextLimits| {
+            BuildContext::from_archive(&archive, dockerfile, limits).expect_err("refused")
+        };
+        let small = ContextLimits {
+            max_files: 2,
+            max_file_bytes: 10,
+            max_total_bytes: 15,
+        };
+        let dockerfile = ("Dockerfile", Regular, 0o644, &b"FROM x\n"[..]);
+        assert_eq!(
+            refused(
+                cli_tar(&[dockerfile, ("link", Symlink, 0o777, b"/etc/passwd")]),
+                "Dockerfile",
+                &small
+            )
+            .code(),
+            "not_a_file"
+        );
+        assert!(refused(
+            cli_tar(&[
+                dockerfile,
+                ("a", Regular, 0o644, b"1"),
+                ("b", Regular, 0o644, b"2")
+            ]),
+            "Dockerfile",
+            &small
+        )
+        .to_string()
+        .contains("at most 2"));
+        assert_eq!(
+            refused(
+                cli_tar(&[dockerfile, ("a", Regular, 0o644, &[0u8; 11])]),
+                "Dockerfile",
+                &small
+            )
+            .code(),
+            "file_too_large"
+        );
+        assert_eq!(
+            refused(
+                cli_tar(&[dockerfile, ("a", Regular, 0o644, &[0u8; 9])]),
+                "Dockerfile",
+                &small
+            )
+            .code(),
+            "context_too_large"
+        );
+        assert_eq!(
+            refused(cli_tar(&[dockerfile]), "other", &small).code(),
+            "no_dockerfile"
+        );
+        assert_eq!(
+            refused(
+                cli_tar(&[("a", Regular, 0o644, b"x")]),
+                "Dockerfile",
+                &small
+            )
+            .code(),
+            "no_dockerfile"
+        );
+        assert_eq!(
+            refused(b"not a tar at all, no".repeat(40), "Dockerfile", &small).code(),
+            "unreadable_context"
+        );
+        assert_eq!(
+            refused(
+                cli_tar(&[dockerfile, ("/etc/x", Regular, 0o644, b"x")]),
+                "Dockerfile",
+                &small
+            )
+            .code(),
+            "bad_path"
         );
     }
 }

@@ -509,6 +509,16 @@ pub struct ListedImage {
     pub tags: Vec<String>,
 }
 
+/// One image as the engine lists it: its full id, its names, its labels, its size.
+#[derive(Clone, Debug, Default)]
+pub struct EngineImage {
+    pub id: String,
+    pub tags: Vec<String>,
+    pub labels: HashMap<String, String>,
+    /// Bytes with its layers (shared ones too).
+    pub size: u64,
+}
+
 /// What the build policy reads of an image: who it is, what it sets, which layers it has.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ImageInfo {
@@ -561,6 +571,41 @@ impl Client {
                 })
                 .collect(),
         )
+    }
+
+    /// Every image on the engine, untagged ones too.
+    pub async fn all_images(&self) -> Result<Vec<EngineImage>, String> {
+        let images = self
+            .docker
+            .list_images(None::<bollard::query_parameters::ListImagesOptions>)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(images
+            .into_iter()
+            .map(|i| EngineImage {
+                id: i.id,
+                tags: i
+                    .repo_tags
+                    .into_iter()
+                    .filter(|t| t != "<none>:<none>")
+                    .collect(),
+                labels: i.labels,
+                size: u64::try_from(i.size).unwrap_or(0),
+            })
+            .collect())
+    }
+
+    /// Give `image` (a name or an id) the name `reference` (`repository:tag`).
+    pub async fn tag(&self, image: &str, reference: &str) -> Result<(), String> {
+        let (repository, tag) = reference.rsplit_once(':').unwrap_or((reference, "latest"));
+        let options = bollard::query_parameters::TagImageOptionsBuilder::new()
+            .repo(repository)
+            .tag(tag)
+            .build();
+        self.docker
+            .tag_image(image, Some(options))
+            .await
+            .map_err(|e| super::push::engine_words(&e))
     }
 
     /// How many bytes `image` takes with its layers, if the engine has it.

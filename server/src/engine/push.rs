@@ -291,7 +291,7 @@ fn refused(said: String) -> PushError {
 }
 
 /// The engine's message without bollard's wrapping.
-fn engine_words(error: &bollard::errors::Error) -> String {
+pub(crate) fn engine_words(error: &bollard::errors::Error) -> String {
     match error {
         bollard::errors::Error::DockerResponseServerError { message, .. } => message.clone(),
         bollard::errors::Error::DockerStreamError { error } => error.clone(),

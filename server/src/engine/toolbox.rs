@@ -419,6 +419,8 @@ fn toolbox_config(spec: &ToolboxSpec<'_>) -> ContainerCreateBody {
             format!("DOCKER_HOST=unix://{PROXY_MOUNT}/docker.sock"),
             format!("HOME={HOME}"),
             "TERM=xterm-256color".into(),
+            // (`docker build` goes to the classic builder, which the proxy builds with.)
+            "DOCKER_BUILDKIT=0".into(),
         ]),
         working_dir: Some(HOME.into()),
         labels: Some(HashMap::from([

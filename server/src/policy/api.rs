@@ -26,6 +26,132 @@ impl Scope {
     pub fn engine_name(&self, name: &str) -> String {
         format!("{}-{name}", crate::registry::handle_of(&self.owner))
     }
+
+    /// `text` (an engine's error, a build's log) with the learner's names as they typed them:
+    /// without the prefixes the engine knows their containers and images by.
+    pub fn unprefixed(&self, text: &str) -> String {
+        let containers = self.engine_name("");
+        text.replace(&self.image_prefix(), "")
+            .replace(&format!("/{containers}"), "/")
+            .replace(&containers, "")
+    }
+
+    /// What every image name the learner gives starts with on the engine (`learner-…/`):
+    /// two learners can both have a `web:latest`.
+    /// The installation's mark is in it, so that what one installation's consoles leave can
+    /// be told from another's on a shared engine (an image of the course's can carry the
+    /// names of learners of both).
+    pub fn image_prefix(&self) -> String {
+        format!(
+            "{}-{}/",
+            crate::registry::handle_of(&self.owner),
+            instance_mark(&self.instance)
+        )
+    }
+
+    /// Whether `name` (`busybox`, `busybox:1.35`) is one of the course's base images.
+    pub fn is_base_image(&self, name: &str) -> bool {
+        let full = if has_tag(name) {
+            name.to_string()
+        } else {
+            format!("{name}:latest")
+        };
+        self.base_images.contains(&full)
+    }
+
+    /// The engine's name for the image name `typed` the learner gives a build or a tag
+    /// (`web`, `web:1`, `team/web:1`), `:latest` added; or why it cannot be one of theirs.
+    pub fn engine_image(&self, typed: &str) -> Result<String, String> {
+        let (name, tag) = match typed.rsplit_once(':') {
+            Some((name, tag)) if !tag.contains('/') => (name, tag),
+            _ => (typed, "latest"),
+        };
+        let components: Vec<&str> = name.split('/').collect();
+        let first = components.first().copied().unwrap_or_default();
+        let host_like = !first.starts_with('.')
+            && first
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || ".-:".contains(c));
+        if components.len() > 1
+            && host_like
+            && (first.contains('.') || first.contains(':') || first == "localhost")
+        {
+            return Err(format!(
+                "layerlab: “{typed}” names the registry {first}; this console's images are named without one (docker build -t web ., docker tag web web:2)."
+            ));
+        }
+        let tag_ok = crate::registry::is_tag(tag);
+        let name_ok = name.len() <= 128
+            && components
+                .iter()
+                .all(|c| crate::registry::is_path_component(c));
+        if !name_ok || !tag_ok {
+            return Err(format!(
+                "invalid reference format: “{typed}” (layerlab: an image name is lowercase letters, digits and . _ - in parts split by /, then :tag)"
+            ));
+        }
+        if first == UNTAGGED_REPOSITORY {
+            return Err(format!(
+                "layerlab: “{UNTAGGED_REPOSITORY}” is a name layerlab keeps for images built without -t; give yours another."
+            ));
+        }
+        if self.is_base_image(&format!("{name}:{tag}")) {
+            return Err(format!(
+                "layerlab: {name}:{tag} is one of the course's base images ({}); give your image another name.",
+                self.base_images.join(", ")
+            ));
+        }
+        Ok(format!("{}{name}:{tag}", self.image_prefix()))
+    }
+
+    /// The names, most likely first, under which the engine may hold the image `typed` names
+    /// for the learner (a base image, one of their own names, an id or another of their
+    /// images' names): each must still be checked to be theirs to use.
+    pub fn image_candidates(&self, typed: &str) -> Vec<String> {
+        if self.is_base_image(typed) {
+            return vec![typed.to_string()];
+        }
+        match self.engine_image(typed) {
+            Ok(own) => vec![own, typed.to_string()],
+            Err(_) => vec![typed.to_string()],
+        }
+    }
+
+    /// The engine's image name `engine` as the learner sees it: their own without the prefix;
+    /// `None` for a name that is not theirs to see (another learner's, or the one an image
+    /// built without -t is kept under).
+    pub fn shown_image(&self, engine: &str, own_image: bool) -> Option<String> {
+        let prefix = self.image_prefix();
+        if let Some(short) = engine.strip_prefix(&prefix) {
+            return (!short.starts_with(&format!("{UNTAGGED_REPOSITORY}:")))
+                .then(|| short.to_string());
+        }
+        if self.base_images.iter().any(|b| b == engine) || engine == "<none>:<none>" {
+            return Some(engine.to_string());
+        }
+        // (The workbench's names of the learner's attempts.)
+        (own_image && engine.starts_with("layerlab/")).then(|| engine.to_string())
+    }
+}
+
+/// The part of the installation's id in its learners' image names (8 letters or digits).
+pub fn instance_mark(instance: &str) -> String {
+    instance
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .take(8)
+        .collect()
+}
+
+/// The repository (under the learner's prefix) an image built without `-t` is kept under:
+/// the learner sees it untagged, as on a laptop.
+pub const UNTAGGED_REPOSITORY: &str = "layerlab-untagged";
+
+/// Whether an image name ends in a `:tag` (a `:` after the last `/`).
+fn has_tag(name: &str) -> bool {
+    name.rsplit_once(':')
+        .is_some_and(|(_, tag)| !tag.contains('/'))
 }
 
 /// What becomes of one call.
@@ -58,6 +184,15 @@ pub enum Decision {
     /// Create a container: the body goes through [`crate::policy::container::create`], the
     /// name (if any) gets the learner's prefix, and `path` is where to send it.
     Create { path: String, name: Option<String> },
+    /// `docker build`: the context is built as the workbench builds (the build policy, its
+    /// limits, a turn among the builders); `query` holds the CLI's options.
+    Build { query: String },
+    /// `docker tag`: once `image` is one the learner may use, it gets the name `query` asks
+    /// for (`repo`, `tag`), under the learner's prefix.
+    TagImage { image: String, query: String },
+    /// `docker rmi`: once `image` names one of the learner's own images (by one of their
+    /// names, or an id none but theirs name), it is untagged or removed.
+    RemoveImage { image: String, query: String },
     /// Answer `status` with `message` (`{"message": …}`, which the CLI prints).
     Refuse { status: u16, message: String },
 }
@@ -88,9 +223,35 @@ pub fn decide(method: &str, path_and_query: &str, scope: &Scope) -> Decision {
     match segments.as_slice() {
         ["_ping"] if reads => Decision::Forward(path_and_query.to_string()),
         ["version"] if reads => Decision::Forward(path_and_query.to_string()),
-        ["containers", "json"] | ["images", "json"] if reads => {
+        ["images", "json"] if reads => match image_filters(query, scope) {
+            Ok(query) => Decision::Forward(format!("{path}?{query}")),
+            Err(message) => Decision::Refuse {
+                status: 400,
+                message,
+            },
+        },
+        ["build"] if method == "POST" => Decision::Build {
+            query: query.to_string(),
+        },
+        ["session"] => Decision::Refuse {
+            status: 403,
+            message: "layerlab: this console builds with the classic builder, not BuildKit: leave DOCKER_BUILDKIT unset (or set it to 0).".into(),
+        },
+        ["images", name @ .., "tag"] if method == "POST" && !name.is_empty() => {
+            Decision::TagImage {
+                image: percent_decoded(&name.join("/")),
+                query: query.to_string(),
+            }
+        }
+        ["images", name @ ..] if method == "DELETE" && !name.is_empty() => {
+            Decision::RemoveImage {
+                image: percent_decoded(&name.join("/")),
+                query: query.to_string(),
+            }
+        }
+        ["containers", "json"] if reads => {
             // (`size` would have the engine walk every container's files: not for a listing.)
-            match with_owner_filter(query, &scope.owner, segments[0] == "containers") {
+            match with_owner_filter(query, &scope.owner, true) {
                 Ok(query) => Decision::Forward(format!("{path}?{query}")),
                 Err(message) => Decision::Refuse {
                     status: 400,
@@ -183,7 +344,7 @@ pub fn decide(method: &str, path_and_query: &str, scope: &Scope) -> Decision {
         _ => Decision::Refuse {
             status: 403,
             message: format!(
-                "layerlab: this workshop's console does not forward {method} {rest} to the engine. So far it answers docker version, ps, images, run, start, stop, kill, rm, attach, exec, inspect, logs and top of your own containers, and image inspect and history of the course's images and yours."
+                "layerlab: this workshop's console does not forward {method} {rest} to the engine. It answers docker version, ps, run, start, stop, kill, rm, attach, exec, inspect, logs and top of your own containers; docker build, images, tag and rmi of your own images; and image inspect and history of the course's images and yours."
             ),
         },
     }
@@ -228,6 +389,10 @@ pub fn as_shown(
                         .collect();
                     container["Ports"] = serde_json::Value::Array(ports);
                 }
+                if let Some(image) = container.get("Image").and_then(|i| i.as_str()) {
+                    let image = image.strip_prefix(&scope.image_prefix()).unwrap_or(image);
+                    container["Image"] = serde_json::Value::String(image.to_string());
+                }
                 if let Some(names) = container.get_mut("Names").and_then(|n| n.as_array_mut()) {
                     for name in names {
                         if let Some(text) = name.as_str() {
@@ -239,7 +404,62 @@ pub fn as_shown(
         }
         ShownCall::ImageInspection => {
             // Where the engine keeps the layers' files, on the host.
-            shown.as_object_mut()?.remove("GraphDriver");
+            let image = shown.as_object_mut()?;
+            image.remove("GraphDriver");
+            let own = scope.owns_image(image.get("Config").and_then(|c| c.get("Labels")));
+            scope.show_image_names(image, own);
+        }
+        ShownCall::History => {
+            // The steps layerlab adds for its own labels (each a `LABEL org.layerlab.…`, no
+            // layer) are not the learner's: the image's own id and names go on the step below.
+            let rows = shown.as_array_mut()?;
+            let top = rows.first().cloned();
+            let internal = |row: &serde_json::Value| {
+                row.get("CreatedBy")
+                    .and_then(|c| c.as_str())
+                    .is_some_and(|c| c.contains(crate::engine::builder::INTERNAL_LABEL_STEP))
+            };
+            let before = rows.len();
+            rows.retain(|row| !internal(row));
+            let dropped = rows.len() < before;
+            if let (Some(top), Some(first)) = (top.filter(|_| dropped), rows.first_mut()) {
+                first["Id"] = top["Id"].clone();
+                first["Tags"] = top["Tags"].clone();
+            }
+            for row in rows.iter_mut() {
+                if let Some(tags) = row.get_mut("Tags").and_then(|t| t.as_array_mut()) {
+                    let shown: Vec<serde_json::Value> = tags
+                        .iter()
+                        .filter_map(|t| t.as_str())
+                        .filter_map(|t| scope.shown_image(t, true))
+                        .map(serde_json::Value::String)
+                        .collect();
+                    *tags = shown;
+                }
+            }
+        }
+        ShownCall::ImageListing => {
+            let listed = std::mem::take(shown.as_array_mut()?);
+            let mut kept = Vec::new();
+            for mut image in listed {
+                let Some(fields) = image.as_object_mut() else {
+                    continue;
+                };
+                let own = scope.owns_image(fields.get("Labels"));
+                let base = fields
+                    .get("RepoTags")
+                    .and_then(|t| t.as_array())
+                    .is_some_and(|tags| {
+                        tags.iter()
+                            .filter_map(|t| t.as_str())
+                            .any(|t| scope.base_images.iter().any(|b| b == t))
+                    });
+                if own || base {
+                    scope.show_image_names(fields, own);
+                    kept.push(image);
+                }
+            }
+            shown = serde_json::Value::Array(kept);
         }
         ShownCall::Inspection => {
             let container = shown.as_object_mut()?;
@@ -253,6 +473,15 @@ pub fn as_shown(
                 }
             }
             container.remove("GraphDriver");
+            if let Some(config) = container.get_mut("Config").and_then(|c| c.as_object_mut()) {
+                if let Some(image) = config.get("Image").and_then(|i| i.as_str()) {
+                    let image = image
+                        .strip_prefix(&scope.image_prefix())
+                        .unwrap_or(image)
+                        .to_string();
+                    config.insert("Image".into(), image.into());
+                }
+            }
             let published = container
                 .get("Config")
                 .and_then(|c| c.get("Labels"))
@@ -297,9 +526,41 @@ pub fn as_shown(
 
 /// The calls whose answers [`as_shown`] rewrites.
 enum ShownCall {
+    History,
     Listing,
     Inspection,
+    ImageListing,
     ImageInspection,
+}
+
+impl Scope {
+    /// Whether an image with these labels (`Labels` of a listing, `Config.Labels` of an
+    /// inspection) is one of the learner's own, made here.
+    fn owns_image(&self, labels: Option<&serde_json::Value>) -> bool {
+        use crate::engine::builder::{INSTANCE_LABEL, OWNER_LABEL};
+        let label = |key: &str| labels.and_then(|l| l.get(key)).and_then(|v| v.as_str());
+        label(OWNER_LABEL) == Some(self.owner.as_str())
+            && label(INSTANCE_LABEL) == Some(self.instance.as_str())
+    }
+
+    /// An image's `RepoTags` and `RepoDigests` as the learner sees them ([`Scope::shown_image`]).
+    fn show_image_names(&self, image: &mut serde_json::Map<String, serde_json::Value>, own: bool) {
+        for field in ["RepoTags", "RepoDigests"] {
+            if let Some(names) = image.get_mut(field).and_then(|n| n.as_array_mut()) {
+                let shown: Vec<serde_json::Value> = names
+                    .iter()
+                    .filter_map(|n| n.as_str())
+                    .filter_map(|n| match field {
+                        "RepoTags" => self.shown_image(n, own),
+                        // (Digests name where an image was pushed: the learner's own images'.)
+                        _ => own.then(|| n.to_string()),
+                    })
+                    .map(serde_json::Value::String)
+                    .collect();
+                *names = shown;
+            }
+        }
+    }
 }
 
 /// The parts of the path of a call as sent to the engine, after its API version.
@@ -313,6 +574,8 @@ fn shown_call(path: &str) -> Option<ShownCall> {
     match segments_of(path).as_slice() {
         ["containers", "json"] => Some(ShownCall::Listing),
         ["containers", _, "json"] => Some(ShownCall::Inspection),
+        ["images", "json"] => Some(ShownCall::ImageListing),
+        ["images", _, "history"] => Some(ShownCall::History),
         ["images", _, "json"] => Some(ShownCall::ImageInspection),
         _ => None,
     }
@@ -360,6 +623,49 @@ pub fn is_exec_create(path: &str) -> bool {
 /// what carries it), whatever else it filters on; or why the filters cannot be read.
 fn with_owner_filter(query: &str, owner: &str, console_only: bool) -> Result<String, String> {
     let owner_label = format!("{}={owner}", crate::engine::builder::OWNER_LABEL);
+    refiltered(query, |filters| {
+        let labels = filters
+            .entry("label")
+            .or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
+        if let serde_json::Value::Object(labels) = labels {
+            labels.insert(owner_label, serde_json::Value::Bool(true));
+            // (Containers a build made carry the learner's label too, but are layerlab's.)
+            if console_only {
+                labels.insert(
+                    crate::policy::container::CONSOLE_LABEL.to_string(),
+                    serde_json::Value::Bool(true),
+                );
+            }
+        }
+    })
+}
+
+/// `query` of an image listing with the names it filters on (`docker images web`) as the
+/// engine knows the learner's (`learner-…/web`) as well as the course's base images. Whose
+/// images the engine lists is picked out of its answer ([`as_shown`]): the base images are
+/// everyone's.
+fn image_filters(query: &str, scope: &Scope) -> Result<String, String> {
+    refiltered(query, |filters| {
+        if let Some(serde_json::Value::Object(references)) = filters.get_mut("reference") {
+            let typed: Vec<String> = references.keys().cloned().collect();
+            for name in typed {
+                references.insert(
+                    format!("{}{name}", scope.image_prefix()),
+                    serde_json::Value::Bool(true),
+                );
+            }
+        }
+    })
+}
+
+/// `query` with its `filters` read, changed by `change` and written back in the form the
+/// engine reads first (`{"name": {"web": true}}`; a list is the older form, and the two
+/// cannot be mixed in one request), as the only `filters` (the engine reads the first of
+/// several); `size` left out (the engine would walk every container's files for it).
+fn refiltered(
+    query: &str,
+    change: impl FnOnce(&mut serde_json::Map<String, serde_json::Value>),
+) -> Result<String, String> {
     let mut pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
         .into_owned()
         .filter(|(k, _)| k != "size")
@@ -373,9 +679,6 @@ fn with_owner_filter(query: &str, owner: &str, console_only: bool) -> Result<Str
         };
         filters = map;
     }
-    // Every filter in the form the engine reads first (`{"name": {"web": true}}`; a list is
-    // the older form, and the two cannot be mixed in one request), with the owner's label
-    // among the labels, all of which the engine requires.
     let mut normal = serde_json::Map::new();
     for (key, value) in filters {
         let values: serde_json::Map<String, serde_json::Value> = match value {
@@ -391,28 +694,138 @@ fn with_owner_filter(query: &str, owner: &str, console_only: bool) -> Result<Str
         };
         normal.insert(key, serde_json::Value::Object(values));
     }
-    let labels = normal
-        .entry("label")
-        .or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
-    if let serde_json::Value::Object(labels) = labels {
-        labels.insert(owner_label, serde_json::Value::Bool(true));
-        // (Containers a build made carry the learner's label too, but are layerlab's.)
-        if console_only {
-            labels.insert(
-                crate::policy::container::CONSOLE_LABEL.to_string(),
-                serde_json::Value::Bool(true),
-            );
-        }
-    }
-    let filters = normal;
+    change(&mut normal);
     pairs.retain(|(k, _)| k != "filters");
     pairs.push((
         "filters".into(),
-        serde_json::Value::Object(filters).to_string(),
+        serde_json::Value::Object(normal).to_string(),
     ));
     Ok(form_urlencoded::Serializer::new(String::new())
         .extend_pairs(pairs)
         .finish())
+}
+
+/// What a learner's `docker build` asks for, as the console lets it: the engine's names
+/// for its tags, which Dockerfile, the learner's build arguments and labels, whether to use
+/// the cache. The limits, the network and the cgroup are layerlab's, whatever was asked.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BuildOptions {
+    /// (name as typed, `:latest` added; the engine's name).
+    pub tags: Vec<(String, String)>,
+    /// The Dockerfile's path among the files sent (`-f`).
+    pub dockerfile: String,
+    pub build_args: Vec<(String, String)>,
+    pub labels: std::collections::HashMap<String, String>,
+    pub no_cache: bool,
+    /// `-q`: only the image's id is printed.
+    pub quiet: bool,
+    /// Lines to print first: what was asked and is not done here.
+    pub notes: Vec<String>,
+}
+
+/// The options of `POST /build` (`query`) as the console lets them through, or the refusal.
+pub fn build_options(query: &str, scope: &Scope) -> Result<BuildOptions, String> {
+    let truthy = |v: &str| v == "1" || v.eq_ignore_ascii_case("true");
+    let mut options = BuildOptions {
+        dockerfile: "Dockerfile".into(),
+        ..BuildOptions::default()
+    };
+    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+        let value = value.as_ref();
+        match key.as_ref() {
+            "t" if !value.is_empty() => {
+                let engine = scope.engine_image(value)?;
+                let shown = engine
+                    .strip_prefix(&scope.image_prefix())
+                    .unwrap_or(&engine)
+                    .to_string();
+                if !options.tags.iter().any(|(_, e)| *e == engine) {
+                    options.tags.push((shown, engine));
+                }
+            }
+            "dockerfile" if !value.is_empty() => options.dockerfile = value.to_string(),
+            "nocache" => options.no_cache = truthy(value),
+            "q" => options.quiet = truthy(value),
+            "buildargs" if !value.is_empty() => {
+                let asked: std::collections::BTreeMap<String, Option<String>> =
+                    serde_json::from_str(value)
+                        .map_err(|e| format!("layerlab: the build arguments are not JSON: {e}"))?;
+                for (name, value) in asked {
+                    let name_ok = name
+                        .chars()
+                        .next()
+                        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                    if !name_ok || name.len() > 128 {
+                        return Err(format!(
+                            "layerlab: “{name}” is not a build argument's name (letters, digits and _)"
+                        ));
+                    }
+                    // (`--build-arg NAME` with no value and none in the CLI's environment.)
+                    if let Some(value) = value {
+                        options.build_args.push((name, value));
+                    }
+                }
+            }
+            "labels" if !value.is_empty() => {
+                let asked: std::collections::HashMap<String, String> = serde_json::from_str(value)
+                    .map_err(|e| format!("layerlab: the labels are not JSON: {e}"))?;
+                if let Some(ours) = asked.keys().find(|k| k.starts_with("org.layerlab.")) {
+                    return Err(format!(
+                        "layerlab: the label {ours} is layerlab's own (org.layerlab.…): pick a name of your own."
+                    ));
+                }
+                options.labels = asked;
+            }
+            "pull" if truthy(value) => options.notes.push(
+                "layerlab: --pull has nothing to fetch here: the course's base images are already on the engine.".into(),
+            ),
+            "remote" if !value.is_empty() => {
+                return Err(
+                    "layerlab: this console builds a folder of yours (docker build -t web .), not a URL or a git address.".into(),
+                )
+            }
+            "target" if !value.is_empty() => {
+                return Err(
+                    "layerlab: --target is not offered here yet: build the whole Dockerfile (the stage you want last).".into(),
+                )
+            }
+            "version" if value == "2" => {
+                return Err(
+                    "layerlab: this console builds with the classic builder, not BuildKit: leave DOCKER_BUILDKIT unset (or set it to 0).".into(),
+                )
+            }
+            "networkmode" if !matches!(value, "" | "default" | "none" | "bridge") => {
+                return Err(format!(
+                    "layerlab: builds here run their steps without a network; --network {value} is not offered."
+                ))
+            }
+            "extrahosts" if !value.is_empty() => {
+                return Err("layerlab: --add-host is not offered here (builds have no network).".into())
+            }
+            "squash" if truthy(value) => {
+                return Err("layerlab: --squash is not offered here: each step stays a layer.".into())
+            }
+            "cgroupparent" if !value.is_empty() => {
+                return Err("layerlab: --cgroup-parent is layerlab's to set.".into())
+            }
+            "isolation" if !matches!(value, "" | "default") => {
+                return Err(format!("layerlab: --isolation {value} is not offered here."))
+            }
+            "platform" if !value.is_empty() && !value.starts_with("linux") => {
+                return Err(format!(
+                    "layerlab: this engine builds for Linux only, not {value}."
+                ))
+            }
+            "outputs" if !value.is_empty() && value != "[]" => {
+                return Err("layerlab: --output is BuildKit's, which this console does not use.".into())
+            }
+            // The memory, CPU, shared-memory and ulimit options, the cache sources and the
+            // removal of step containers are the workbench's limits, whatever was asked.
+            _ => {}
+        }
+    }
+    Ok(options)
 }
 
 /// A path segment as the CLI percent-encoded it.
@@ -469,13 +882,205 @@ mod tests {
                 after: "/json".into(),
             }
         );
+        assert_eq!(
+            decide("DELETE", "/v1.41/images/team/web:1?force=1", &scope()),
+            Decision::RemoveImage {
+                image: "team/web:1".into(),
+                query: "force=1".into(),
+            }
+        );
+        assert_eq!(
+            decide("POST", "/images/busybox/tag?repo=x&tag=2", &scope()),
+            Decision::TagImage {
+                image: "busybox".into(),
+                query: "repo=x&tag=2".into(),
+            }
+        );
         assert!(matches!(
-            decide("DELETE", "/images/busybox", &scope()),
+            decide("POST", "/images/busybox/push", &scope()),
             Decision::Refuse { .. }
         ));
+    }
+
+    #[test]
+    fn a_learners_image_names_are_their_own_on_the_engine() {
+        let scope = Scope {
+            owner: "A1b2-c3".into(),
+            instance: "F00D-cafe-1234".into(),
+            base_images: vec!["busybox:latest".into(), "busybox:1.35".into()],
+        };
+        let prefix = scope.image_prefix();
+        assert_eq!(prefix, "learner-a1b2c3-f00dcafe/");
+        assert_eq!(scope.engine_image("web"), Ok(format!("{prefix}web:latest")));
+        assert_eq!(
+            scope.engine_image("team/web:1.0-rc_1"),
+            Ok(format!("{prefix}team/web:1.0-rc_1"))
+        );
+        for (bad, said) in [
+            ("busybox", "base images"),
+            ("busybox:1.35", "base images"),
+            ("localhost:5000/web", "names the registry"),
+            ("registry.example.com/web:1", "names the registry"),
+            ("Web", "invalid reference format"),
+            ("web:", "invalid reference format"),
+            ("web:-1", "invalid reference format"),
+            ("../web", "invalid reference format"),
+            ("web//x", "invalid reference format"),
+            ("layerlab-untagged:1", "keeps for images built without -t"),
+            ("", "invalid reference format"),
+        ] {
+            let refused = scope.engine_image(bad).expect_err(bad);
+            assert!(refused.contains(said), "{bad}: {refused}");
+        }
+        // A base image is looked up as itself; anything else as the learner's first.
+        assert_eq!(
+            scope.image_candidates("busybox"),
+            vec!["busybox".to_string()]
+        );
+        assert_eq!(
+            scope.image_candidates("web"),
+            vec![format!("{prefix}web:latest"), "web".into()]
+        );
+        assert_eq!(
+            scope.image_candidates("3f2a"),
+            vec![format!("{prefix}3f2a:latest"), "3f2a".into()]
+        );
+        // Shown: their own without the prefix, the base images, and nothing of anyone else's.
+        assert_eq!(
+            scope
+                .shown_image(&format!("{prefix}web:1"), true)
+                .as_deref(),
+            Some("web:1")
+        );
+        assert_eq!(
+            scope.shown_image("busybox:latest", false).as_deref(),
+            Some("busybox:latest")
+        );
+        assert_eq!(
+            scope.shown_image("learner-other-f00dcafe/web:1", false),
+            None
+        );
+        assert_eq!(
+            scope.shown_image(&format!("{prefix}{UNTAGGED_REPOSITORY}:abc"), true),
+            None
+        );
+        assert_eq!(scope.shown_image("layerlab/hello:abc", false), None);
+        assert_eq!(
+            scope.shown_image("layerlab/hello:abc", true).as_deref(),
+            Some("layerlab/hello:abc")
+        );
+        assert_eq!(
+            scope.unprefixed(&format!(
+                "No such image: {prefix}web:1 in /{}",
+                scope.engine_name("c")
+            )),
+            "No such image: web:1 in /c"
+        );
+    }
+
+    #[test]
+    fn image_listings_show_the_base_images_and_the_learners_own_by_their_names() {
+        let scope = scope();
+        let prefix = scope.image_prefix();
+        let listed = serde_json::json!([
+            {"Id": "b", "RepoTags": ["busybox:latest", format!("{prefix}mybox:latest"), "learner-zz-i/theirs:1"], "RepoDigests": ["x@sha256:1"], "Labels": null},
+            {"Id": "own", "RepoTags": [format!("{prefix}web:1"), format!("{prefix}{UNTAGGED_REPOSITORY}:q")], "RepoDigests": [], "Labels": {"org.layerlab.owner": "abc", "org.layerlab.instance": "i"}},
+            {"Id": "other-install", "RepoTags": ["x:1"], "Labels": {"org.layerlab.owner": "abc", "org.layerlab.instance": "j"}},
+            {"Id": "theirs", "RepoTags": ["learner-zz-i/web:1"], "Labels": {"org.layerlab.owner": "zz", "org.layerlab.instance": "i"}},
+            {"Id": "host", "RepoTags": ["postgres:16"], "Labels": {}}
+        ]);
+        let shown = as_shown("/v1.41/images/json?all=0", &listed, &scope).expect("shown");
+        assert_eq!(
+            shown,
+            serde_json::json!([
+                {"Id": "b", "RepoTags": ["busybox:latest", "mybox:latest"], "RepoDigests": [], "Labels": null},
+                {"Id": "own", "RepoTags": ["web:1"], "RepoDigests": [], "Labels": {"org.layerlab.owner": "abc", "org.layerlab.instance": "i"}}
+            ])
+        );
+        // `docker images web` filters on the learner's name as the engine knows it too.
+        let query = form_urlencoded::Serializer::new(String::new())
+            .append_pair("filters", r#"{"reference":["web"]}"#)
+            .finish();
+        let decided = decide("GET", &format!("/images/json?{query}"), &scope);
+        assert_eq!(
+            filters_of(&decided)["reference"],
+            serde_json::json!({"web": true, format!("{prefix}web"): true})
+        );
+        // History: layerlab's label steps are left out, the image's own id stays on top.
+        let history = serde_json::json!([
+            {"Id": "sha256:top", "CreatedBy": "/bin/sh -c #(nop)  LABEL org.layerlab.owner=abc", "Tags": [format!("{prefix}web:1")]},
+            {"Id": "sha256:mid", "CreatedBy": "/bin/sh -c #(nop)  LABEL org.layerlab.instance=i", "Tags": null},
+            {"Id": "sha256:cmd", "CreatedBy": "/bin/sh -c #(nop)  CMD [\"cat\"]", "Tags": null},
+            {"Id": "<missing>", "CreatedBy": "/bin/sh -c echo a", "Tags": null}
+        ]);
+        let shown = as_shown("/images/sha256:top/history", &history, &scope).expect("shown");
+        assert_eq!(shown.as_array().map(Vec::len), Some(2));
+        assert_eq!(shown[0]["Id"], "sha256:top");
+        assert_eq!(shown[0]["Tags"], serde_json::json!(["web:1"]));
+        assert_eq!(shown[1]["CreatedBy"], "/bin/sh -c echo a");
+    }
+
+    #[test]
+    fn a_build_takes_the_learners_options_and_layerlabs_limits() {
+        let scope = scope();
+        let prefix = scope.image_prefix();
+        let query = form_urlencoded::Serializer::new(String::new())
+            .append_pair("t", "web:1")
+            .append_pair("t", "web")
+            .append_pair("t", "web:1")
+            .append_pair("dockerfile", "sub/Dockerfile.dev")
+            .append_pair("buildargs", r#"{"GREETING":"hi","UNSET":null}"#)
+            .append_pair("labels", r#"{"team":"blue"}"#)
+            .append_pair("nocache", "1")
+            .append_pair("memory", "99999999999")
+            .append_pair("cpuquota", "999999")
+            .append_pair("pull", "1")
+            .append_pair("networkmode", "default")
+            .finish();
+        let options = build_options(&query, &scope).expect("allowed");
+        assert_eq!(
+            options.tags,
+            vec![
+                ("web:1".to_string(), format!("{prefix}web:1")),
+                ("web:latest".to_string(), format!("{prefix}web:latest"))
+            ]
+        );
+        assert_eq!(options.dockerfile, "sub/Dockerfile.dev");
+        assert_eq!(
+            options.build_args,
+            vec![("GREETING".to_string(), "hi".to_string())]
+        );
+        assert_eq!(options.labels.get("team").map(String::as_str), Some("blue"));
+        assert!(options.no_cache && !options.quiet);
+        assert_eq!(options.notes.len(), 1, "--pull is said to do nothing");
+        for (key, value, said) in [
+            ("labels", r#"{"org.layerlab.owner":"x"}"#, "layerlab's own"),
+            ("buildargs", r#"{"A B":"x"}"#, "not a build argument"),
+            ("buildargs", "nope", "not JSON"),
+            ("t", "busybox:latest", "base images"),
+            ("remote", "https://example.com/x.git", "not a URL"),
+            ("target", "build", "--target"),
+            ("version", "2", "BuildKit"),
+            ("networkmode", "host", "without a network"),
+            ("networkmode", "container:abc", "without a network"),
+            ("extrahosts", "h:1.2.3.4", "--add-host"),
+            ("squash", "1", "--squash"),
+            ("cgroupparent", "/", "cgroup"),
+            ("platform", "windows/amd64", "Linux only"),
+        ] {
+            let query = form_urlencoded::Serializer::new(String::new())
+                .append_pair(key, value)
+                .finish();
+            let refused = build_options(&query, &scope).expect_err(key);
+            assert!(refused.contains(said), "{key}={value}: {refused}");
+        }
         assert!(matches!(
-            decide("POST", "/images/busybox/tag?repo=x", &scope()),
-            Decision::Refuse { .. }
+            decide("POST", "/v1.41/build?t=web", &scope),
+            Decision::Build { .. }
+        ));
+        assert!(matches!(
+            decide("POST", "/session", &scope),
+            Decision::Refuse { status: 403, .. }
         ));
     }
 
@@ -488,11 +1093,6 @@ mod tests {
             filters_of(&plain)["label"],
             serde_json::json!({ owner: true, console: true }),
             "only containers the console made (a build's carry the owner's label too)"
-        );
-        let images = decide("GET", "/v1.41/images/json", &scope());
-        assert_eq!(
-            filters_of(&images)["label"],
-            serde_json::json!({ owner: true })
         );
         if let Decision::Forward(path) = &plain {
             assert!(path.starts_with("/v1.41/containers/json?all=1&"), "{path}");
@@ -515,10 +1115,10 @@ mod tests {
         let query = form_urlencoded::Serializer::new(String::new())
             .append_pair("filters", older)
             .finish();
-        let decided = decide("GET", &format!("/v1.41/images/json?{query}"), &scope());
+        let decided = decide("GET", &format!("/v1.41/containers/json?{query}"), &scope());
         assert_eq!(
             filters_of(&decided)["label"],
-            serde_json::json!({"org.layerlab.owner=someone-else": true, owner: true})
+            serde_json::json!({"org.layerlab.owner=someone-else": true, owner: true, console: true})
         );
         // Two `filters` parameters cannot smuggle one past (the engine reads the first):
         // both are replaced by ours.
@@ -667,7 +1267,10 @@ mod tests {
             ("POST", "/v1.41/containers/web/rename"),
             ("POST", "/v1.41/containers/prune"),
             ("GET", "/v1.41/containers/create"),
-            ("POST", "/v1.41/build"),
+            ("POST", "/v1.41/images/prune"),
+            ("POST", "/v1.41/images/create?fromImage=alpine"),
+            ("POST", "/v1.41/images/load"),
+            ("GET", "/v1.41/images/get"),
             ("GET", "/v1.41/info"),
             ("GET", "/v1.41/containers/web/export"),
             ("GET", "/v1.41/containers/web/archive"),

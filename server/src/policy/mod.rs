@@ -234,15 +234,7 @@ fn in_class_registry(
             None => (path, "latest"),
         },
     };
-    let tag_ok = pin.starts_with("sha256:")
-        || (pin.len() <= 128
-            && pin
-                .bytes()
-                .next()
-                .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
-            && pin
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)));
+    let tag_ok = pin.starts_with("sha256:") || crate::registry::is_tag(pin);
     if !repository
         .split('/')
         .all(crate::registry::is_path_component)

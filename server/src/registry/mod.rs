@@ -693,6 +693,19 @@ fn versioned(handle: &str, credential_version: i64) -> String {
 /// Whether `c` is one component of a repository path as registries accept it: lowercase
 /// letters and digits in runs joined by one `.`, one or two `_`, or any number of `-`
 /// (distribution's `[a-z0-9]+(?:(?:[._]|__|[-]*)[a-z0-9]+)*`).
+/// Whether `tag` may be an image's tag: up to 128 letters, digits, `.`, `_` and `-`, not
+/// starting with `.` or `-`.
+pub fn is_tag(tag: &str) -> bool {
+    tag.len() <= 128
+        && tag
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && tag
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
 pub fn is_path_component(c: &str) -> bool {
     let bytes = c.as_bytes();
     let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();

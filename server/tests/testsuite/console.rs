@@ -78,6 +78,7 @@ fn proxy_at(path: &std::path::Path, owner: &str) -> anyhow::Result<Proxy> {
         },
         None,
         None,
+        None,
     )
 }
 
@@ -169,9 +170,10 @@ async fn each_learner_sees_and_reaches_only_their_own_containers_through_the_pro
         let said = refused(&["inspect", "--type", "container", his]);
         assert!(said.contains("No such container"), "{his}: {said}");
     }
-    // Images: only hers (she has none; the engine's base images are not hers).
-    let images = ok(&["images", "--format", "{{.Repository}}"]);
-    assert!(!images.contains("busybox"), "{images}");
+    // Images: the course's base images (here busybox:latest) and hers (she has none);
+    // nothing else the engine holds.
+    let images = ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+    assert_eq!(images.trim(), "busybox:latest", "{images}");
     // What the console does not forward yet, refused with the policy's words.
     for args in [
         vec!["info"],

@@ -394,6 +394,209 @@ async fn each_learner_types_real_docker_commands_into_a_toolbox_of_their_own() {
     assert!(shown.is_ok(), "{seen}");
 }
 
+/// The names the engine gives images of the learner with `handle` (`<handle>-…/web:1`).
+fn image_names_of(handle: &str) -> Vec<String> {
+    let out = std::process::Command::new("docker")
+        .args(["images", "--format", "{{.Repository}}:{{.Tag}}"])
+        .output()
+        .expect("docker images");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|name| name.starts_with(&format!("{handle}-")))
+        .map(str::to_string)
+        .collect()
+}
+
+/// `docker build`, `images`, `tag`, `rmi`, `history` and `image inspect` in the console: built
+/// by the workbench's build policy within its limits, under the learner's own names, with
+/// nothing of anyone else's to see or touch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_learner_builds_tags_and_removes_images_of_their_own() {
+    seeded_toolbox();
+    let client = TestClient::with_args(
+        LOCAL_ENGINE,
+        &["--build-memory-mb=96", "--build-timeout=15"],
+    )
+    .await;
+    let other = client.another();
+    let mut ann = Learner::open(client).await;
+
+    // A build as on a laptop: the CLI's own output, the learner's names, the workbench's
+    // memory limit on each step.
+    let ran = ann
+        .run("mkdir -p app && cd app && printf 'FROM busybox:latest\\nRUN echo built > /built && (cat /sys/fs/cgroup/memory/memory.limit_in_bytes || cat /sys/fs/cgroup/memory.max)\\nCOPY . /app/\\nCMD [\"cat\", \"/built\"]\\n' > Dockerfile && echo hi > note.txt && docker build -t web:1 . && docker run --rm web:1")
+        .await;
+    assert_eq!(ran.exit, Some(0), "{ran:?}");
+    for wanted in [
+        "Sending build context to Docker daemon",
+        "Step 2/4 : RUN echo built",
+        &(96u64 << 20).to_string(),
+        "Successfully tagged web:1",
+        "\nbuilt",
+    ] {
+        assert!(ran.text.contains(wanted), "{wanted}: {}", ran.text);
+    }
+    assert!(!ran.text.contains("learner-"), "{}", ran.text);
+    let names = image_names_of(&ann.handle);
+    assert_eq!(names.len(), 1, "{names:?}");
+    assert!(names[0].ends_with("/web:1"), "{names:?}");
+    // On the engine: the learner's and the installation's labels, as the workbench's builds.
+    let labels = std::process::Command::new("docker")
+        .args([
+            "image",
+            "inspect",
+            "--format",
+            "{{json .Config.Labels}}",
+            &names[0],
+        ])
+        .output()
+        .expect("docker image inspect");
+    let labels: serde_json::Value =
+        serde_json::from_slice(&labels.stdout).expect("the image's labels");
+    let owner = labels["org.layerlab.owner"]
+        .as_str()
+        .expect("an owner")
+        .to_string();
+    assert_eq!(labels["org.layerlab.attempt"], format!("{owner}/console"));
+    assert!(labels["org.layerlab.instance"].is_string(), "{labels}");
+
+    // The listing: the course's base images and the learner's own, named as they typed;
+    // history without layerlab's label steps; the files sent, as the CLI sent them.
+    let ran = ann
+        .run("docker images --format '{{.Repository}}:{{.Tag}}' && docker history --format '{{.CreatedBy}}' web:1 && docker run --rm web:1 cat /app/note.txt && docker image inspect -f '{{.RepoTags}}' web:1")
+        .await;
+    assert_eq!(ran.exit, Some(0), "{ran:?}");
+    assert!(ran.text.contains("web:1\n"), "{}", ran.text);
+    assert!(ran.text.contains("busybox:latest\n"), "{}", ran.text);
+    assert!(!ran.text.contains("toolbox"), "{}", ran.text);
+    assert!(!ran.text.contains("LABEL org.layerlab"), "{}", ran.text);
+    assert!(ran.text.contains("echo built > /built"), "{}", ran.text);
+    assert!(ran.text.contains("\nhi\n"), "{}", ran.text);
+    assert!(ran.text.contains("[web:1]"), "{}", ran.text);
+
+    // The build policy and its limits, as for the workbench, in words the CLI prints.
+    for (line, said) in [
+        (
+            "printf 'FROM alpine:3\\n' | docker build -",
+            "FROM names “alpine:3”",
+        ),
+        (
+            "printf 'FROM busybox:latest\\nADD http://example.com/x /x\\n' | docker build -",
+            "does not allow URLs",
+        ),
+        (
+            "printf 'FROM busybox:latest\\nLABEL org.layerlab.owner=someone\\n' | docker build -",
+            "org.layerlab",
+        ),
+        (
+            "docker build --label org.layerlab.owner=x .",
+            "layerlab's own",
+        ),
+        ("docker build --network host .", "without a network"),
+        (
+            "docker build -t busybox:latest .",
+            "one of the course's base images",
+        ),
+        ("docker build -t localhost:5000/web .", "names the registry"),
+        (
+            "ln -sf Dockerfile link && docker build .; rm -f link",
+            "symbolic link",
+        ),
+        (
+            "head -c 3000000 /dev/zero > big && docker build .; rm -f big",
+            "a build here may hold",
+        ),
+        (
+            "printf 'FROM busybox:latest\\nRUN sleep 600\\n' | docker build -",
+            "took longer than 15 seconds",
+        ),
+    ] {
+        let ran = ann.run(&format!("cd ~/app && {line}")).await;
+        assert!(ran.text.contains(said), "{line}: {}", ran.text);
+        assert!(
+            !ran.text.contains("Successfully built"),
+            "{line}: {}",
+            ran.text
+        );
+    }
+    assert_eq!(
+        image_names_of(&ann.handle).len(),
+        1,
+        "nothing else was made"
+    );
+
+    // Another learner sees none of it, by name, by the engine's name or by id.
+    let mut bob = Learner::open(other).await;
+    let id = inspect(&names[0], "{{.Id}}").expect("the image's id");
+    let short = &id["sha256:".len().."sha256:".len() + 12];
+    for line in [
+        "docker run --rm web:1".to_string(),
+        "docker image inspect web:1".into(),
+        "docker history web:1".into(),
+        "docker rmi web:1".into(),
+        "docker tag web:1 mine".into(),
+        format!("docker run --rm {}", names[0]),
+        format!("docker rmi -f {short}"),
+        format!("docker tag {short} mine"),
+        format!("docker image inspect {id}"),
+    ] {
+        let ran = bob.run(&line).await;
+        // (`rmi -f` says so, and ends well, as the CLI does for a missing image.)
+        if !line.contains("rmi -f") {
+            assert_ne!(ran.exit, Some(0), "{line}: {ran:?}");
+        }
+        assert!(ran.text.contains("No such image"), "{line}: {}", ran.text);
+    }
+    let ran = bob
+        .run("docker images --format '{{.Repository}}:{{.Tag}}'")
+        .await;
+    assert!(ran.text.contains("busybox:latest"), "{}", ran.text);
+    assert!(!ran.text.contains("web"), "{}", ran.text);
+    // Bob's own `web:1` is his, beside Ann's.
+    let ran = bob
+        .run("printf 'FROM busybox:latest\\nCMD [\"echo\", \"bob\"]\\n' | docker build -q -t web:1 - && docker run --rm web:1")
+        .await;
+    assert!(ran.text.contains("\nbob"), "{}", ran.text);
+    let ran = ann.run("docker run --rm web:1").await;
+    assert!(ran.text.contains("built"), "{}", ran.text);
+
+    // tag and rmi: names of the learner's own; the base images stay.
+    let ran = ann
+        .run("docker tag web:1 web:2 && docker tag busybox:latest mybox && docker images --format '{{.Repository}}:{{.Tag}} {{.ID}}' && docker rmi mybox web:2 && docker rmi busybox:latest; docker images --format '{{.Repository}}:{{.Tag}}'")
+        .await;
+    assert!(ran.text.contains("web:2 "), "{}", ran.text);
+    assert!(ran.text.contains("mybox:latest "), "{}", ran.text);
+    assert!(ran.text.contains("Untagged: mybox:latest"), "{}", ran.text);
+    assert!(ran.text.contains("Untagged: web:2"), "{}", ran.text);
+    assert!(ran.text.contains("base images, which stay"), "{}", ran.text);
+    assert!(!ran.text.contains("learner-"), "{}", ran.text);
+    assert!(
+        inspect("busybox:latest", "{{.Id}}").is_some(),
+        "the base image is still there"
+    );
+    // A build without -t: an untagged image, run by its id, removed by it.
+    let ran = ann
+        .run("cd ~/app && id=$(docker build -q .) && docker images --format '{{.Repository}}:{{.Tag}}' | grep -c '<none>' ; docker run --rm $id && docker rmi web:1")
+        .await;
+    assert_eq!(ran.exit, Some(0), "{ran:?}");
+    assert!(ran.text.contains("Untagged: web:1"), "{}", ran.text);
+    // Ctrl-C stops a build: its step ends, and the next build starts at once.
+    let id = ann
+        .start("printf 'FROM busybox:latest\\nRUN echo slow && sleep 600\\n' | docker build -")
+        .await;
+    ann.until(id, Some("slow")).await;
+    ann.client
+        .post_json("/api/v1/console/interrupt", &serde_json::Value::Null)
+        .await;
+    let ran = ann.until(id, None).await;
+    assert_eq!(ran.exit, Some(130), "{ran:?}");
+    let ran = ann
+        .run("printf 'FROM busybox:latest\\nRUN echo quick\\n' | docker build -t quick - && docker rmi quick")
+        .await;
+    assert_eq!(ran.exit, Some(0), "{ran:?}");
+    assert!(ran.text.contains("Untagged: quick:latest"), "{}", ran.text);
+}
+
 /// Idle consoles stop (toolbox and containers), start again with the next command, and go
 /// after the longer idle time; a server killed with consoles open leaves nothing once the
 /// next one has started.
@@ -429,10 +632,15 @@ async fn idle_consoles_stop_then_go_and_a_killed_server_leaves_nothing_behind() 
     command_on(
         &server,
         &cookie,
-        "docker run -d --name web busybox sleep 600",
+        "printf 'FROM busybox:latest\\nRUN true\\n' | docker build -q -t kept - && docker tag busybox:latest mybox && docker run -d --name web busybox sleep 600",
     )
     .await;
     wait_for("web to run", &|| running(&web).as_deref() == Some("true"));
+    assert_eq!(
+        image_names_of(&handle).len(),
+        2,
+        "the learner's kept:latest and mybox:latest"
+    );
 
     // Idle: stopped, both, with the folder of its socket.
     wait_for("the idle console to stop", &|| {
@@ -452,20 +660,24 @@ async fn idle_consoles_stop_then_go_and_a_killed_server_leaves_nothing_behind() 
     // … until the next server starts.
     let server = ServerProcess::start_with(LOCAL_ENGINE, db.clone(), &flags);
     wait_for("the leftovers to go", &|| {
-        running(&toolbox).is_none() && running(&web).is_none()
+        running(&toolbox).is_none() && running(&web).is_none() && image_names_of(&handle).is_empty()
     });
     assert!(!db.console_dir().join(&handle).exists());
+    assert!(
+        inspect("busybox:latest", "{{.Id}}").is_some(),
+        "the base image stays"
+    );
 
     // Idle for the longer time: removed, not just stopped.
     command_on(
         &server,
         &cookie,
-        "docker run -d --name web busybox sleep 600",
+        "docker tag busybox:latest mybox && docker run -d --name web busybox sleep 600",
     )
     .await;
     wait_for("web to run", &|| running(&web).as_deref() == Some("true"));
     wait_for("the idle console to go", &|| {
-        running(&toolbox).is_none() && running(&web).is_none()
+        running(&toolbox).is_none() && running(&web).is_none() && image_names_of(&handle).is_empty()
     });
 }
 

@@ -62,6 +62,22 @@ pub fn remove_console_of(handle: &str) {
             .args(&ids)
             .output();
     }
+    // Their images' names (`<handle>-<installation>/…`); an image goes with its last.
+    let listed = std::process::Command::new("docker")
+        .args(["images", "--format", "{{.Repository}}:{{.Tag}}"])
+        .output()
+        .expect("docker images");
+    let names: Vec<String> = String::from_utf8_lossy(&listed.stdout)
+        .lines()
+        .filter(|name| name.starts_with(&format!("{handle}-")))
+        .map(str::to_string)
+        .collect();
+    if !names.is_empty() {
+        let _ = std::process::Command::new("docker")
+            .args(["rmi", "-f"])
+            .args(&names)
+            .output();
+    }
 }
 
 /// The learners' folders in a server's console folder (named by their handles).

@@ -1,0 +1,338 @@
+//! A learner's images through their console's proxy: `docker build` (built as the workbench
+//! builds, its log streamed back as the daemon streams it), `docker tag` and `docker rmi`,
+//! all under the learner's own names.
+
+use super::proxy::{refusal, usable_image, Door};
+use crate::builds::console::ConsoleBuild;
+use crate::engine::builder::BuildProgress;
+use crate::engine::context::BuildContext;
+use crate::engine::image::EngineImage;
+use crate::policy::api::{Scope, UNTAGGED_REPOSITORY};
+use axum::body::Body;
+use axum::extract::Request;
+use axum::response::{IntoResponse, Response};
+
+/// The most image names one learner may keep (their builds' tags and `docker tag`'s).
+pub const MAX_IMAGE_NAMES: usize = 30;
+
+type Refused = (u16, String);
+
+fn unreachable(e: impl std::fmt::Display) -> Refused {
+    (
+        503,
+        format!("layerlab: the Docker engine cannot be reached: {e}"),
+    )
+}
+
+/// The learner's names among `images` (as the engine knows them).
+fn own_names<'a>(scope: &Scope, images: &'a [EngineImage]) -> Vec<&'a str> {
+    let prefix = scope.image_prefix();
+    images
+        .iter()
+        .flat_map(|i| i.tags.iter())
+        .filter(|t| t.starts_with(&prefix))
+        .map(String::as_str)
+        .collect()
+}
+
+/// Whether the learner may keep one more name: fewer than [`MAX_IMAGE_NAMES`], or `name` is
+/// one they have.
+fn room_for_name(scope: &Scope, images: &[EngineImage], name: &str) -> Result<(), Refused> {
+    let names = own_names(scope, images);
+    let kept = names
+        .iter()
+        .filter(|n| !n.contains(&format!("/{UNTAGGED_REPOSITORY}:")))
+        .count();
+    if names.contains(&name) || kept < MAX_IMAGE_NAMES {
+        return Ok(());
+    }
+    Err((
+        403,
+        format!(
+            "layerlab: you have {kept} image names, the most one learner may keep; remove some first (docker images lists them, docker rmi NAME removes one)"
+        ),
+    ))
+}
+
+/// `docker build`: the files sent (a tar of the folder built) are built as the workbench
+/// builds them, under the learner's names; the log streams back as the daemon's would.
+pub(super) async fn build(door: &Door, request: Request, query: &str) -> Response {
+    let Some(builds) = door.builds.clone() else {
+        return refusal(
+            403,
+            "layerlab: this console does not build images (docker build is not offered here)."
+                .into(),
+        );
+    };
+    let scope = door.scope.clone();
+    let limits = builds.settings().context.clone();
+    // The files, their tar headers and padding, and the archive's end. Read before any
+    // answer (the CLI sends them all before it reads one).
+    let most = limits.max_total_bytes + (limits.max_files + 16) * 1536 + 10240;
+    let sent = read_all(request.into_body(), most).await;
+    let options = match crate::policy::api::build_options(query, &scope) {
+        Ok(options) => options,
+        Err(message) => return refusal(400, message),
+    };
+    let Ok(building) = door.building.clone().try_lock_owned() else {
+        return refusal(
+            409,
+            "layerlab: another of your builds is running; wait for it to end (Ctrl-C in the console stops it).".into(),
+        );
+    };
+    let Some(sent) = sent else {
+        return refusal(
+            413,
+            format!(
+                "layerlab: the files sent to build are more than the {} a build here may hold: build a folder with only what the image needs (or list the rest in .dockerignore).",
+                app::dto::human_size(limits.max_total_bytes as u64)
+            ),
+        );
+    };
+    if sent.starts_with(&[0x1f, 0x8b]) {
+        return refusal(
+            400,
+            "layerlab: send the files uncompressed (leave out --compress).".into(),
+        );
+    }
+    let context = match BuildContext::from_archive(&sent, &options.dockerfile, &limits) {
+        Ok(context) => context,
+        Err(e) => {
+            let status = if e.is_too_large() { 413 } else { 400 };
+            return refusal(status, format!("layerlab: {e}"));
+        }
+    };
+    drop(sent);
+    let client = match door.engine.client().await {
+        Ok(client) => client,
+        Err(e) => return refusal(503, unreachable(e).1),
+    };
+    let images = match client.all_images().await {
+        Ok(images) => images,
+        Err(e) => return refusal(503, unreachable(e).1),
+    };
+    for (_, name) in &options.tags {
+        if let Err((status, message)) = room_for_name(&scope, &images, name) {
+            return refusal(status, message);
+        }
+    }
+    let used: u64 = images
+        .iter()
+        .filter(|i| crate::console::built_by(i, &scope.instance).as_deref() == Some(&scope.owner))
+        .map(|i| i.size)
+        .sum();
+    let budget = door.limits.max_disk_bytes;
+    if used >= budget {
+        return refusal(
+            403,
+            format!(
+                "layerlab: your images take {}, the most one learner's may; remove some first (docker images lists them, docker rmi NAME removes one)",
+                app::dto::human_size(used)
+            ),
+        );
+    }
+    let tag = match options.tags.first() {
+        Some((_, engine)) => engine.clone(),
+        None => format!(
+            "{}{UNTAGGED_REPOSITORY}:{}",
+            scope.image_prefix(),
+            &uuid::Uuid::new_v4().simple().to_string()[..12]
+        ),
+    };
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<bytes::Bytes>();
+    let task = tokio::spawn(async move {
+        let _one_at_a_time = building;
+        let say = |message: serde_json::Value| {
+            let mut line = message.to_string();
+            line.push('\n');
+            let _ = tx.send(line.into());
+        };
+        let stream = |text: String| say(serde_json::json!({ "stream": text }));
+        for note in &options.notes {
+            stream(format!("{note}\n"));
+        }
+        let quiet = options.quiet;
+        let most_log = builds.settings().build.max_log_bytes;
+        let mut on = |progress: BuildProgress| match progress {
+            BuildProgress::Line(text) if !quiet => stream(format!("{}\n", scope.unprefixed(&text))),
+            BuildProgress::Restarted(why) if !quiet => stream(format!("{why}\n")),
+            BuildProgress::LogTruncated if !quiet => stream(format!(
+                "[layerlab: the log passed {} KiB; later lines are not shown]\n",
+                most_log / 1024
+            )),
+            _ => {}
+        };
+        let asked = ConsoleBuild {
+            owner: &scope.owner,
+            context: &context,
+            tag: tag.clone(),
+            labels: options.labels.clone(),
+            build_args: options.build_args.clone(),
+            no_cache: options.no_cache,
+        };
+        let built = match builds.console_build(asked, &mut on).await {
+            Ok(built) => built,
+            Err(failure) => {
+                let mut message = scope.unprefixed(&failure.message);
+                if let Some(line) = failure.line.filter(|_| !message.starts_with("Line ")) {
+                    message = format!("{message} (Dockerfile line {line})");
+                }
+                say(serde_json::json!({ "errorDetail": { "message": message }, "error": message }));
+                return;
+            }
+        };
+        for (shown, name) in options.tags.iter().skip(1) {
+            if let Err(e) = client.tag(&built.image_id, name).await {
+                let message = format!(
+                    "layerlab: the image was built but could not be named {shown}: {}",
+                    scope.unprefixed(&e)
+                );
+                say(serde_json::json!({ "errorDetail": { "message": message }, "error": message }));
+                return;
+            }
+        }
+        say(serde_json::json!({ "aux": { "ID": built.image_id } }));
+        if quiet {
+            stream(format!("{}\n", built.image_id));
+            return;
+        }
+        let short: String = built
+            .image_id
+            .trim_start_matches("sha256:")
+            .chars()
+            .take(12)
+            .collect();
+        stream(format!("Successfully built {short}\n"));
+        for (shown, _) in &options.tags {
+            stream(format!("Successfully tagged {shown}\n"));
+        }
+    });
+    // The CLI going away (Ctrl-C) drops the answer, and with it the build.
+    let guard = AbortOnDrop(task.abort_handle());
+    let body = futures::stream::unfold((rx, guard), |(mut rx, guard)| async move {
+        let bytes = rx.recv().await?;
+        Some((Ok::<_, std::convert::Infallible>(bytes), (rx, guard)))
+    });
+    (
+        [(http::header::CONTENT_TYPE, "application/json")],
+        Body::from_stream(body),
+    )
+        .into_response()
+}
+
+/// The most read of files sent to build that are too many to build: more is not read (the
+/// CLI is then told of a broken connection rather than of the limit).
+const MOST_DRAINED: usize = 256 << 20;
+
+/// `body` whole if it is at most `most` bytes; `None` if it is more (read to its end, up to
+/// [`MOST_DRAINED`], so the sender is done sending when it is told so).
+async fn read_all(body: Body, most: usize) -> Option<bytes::Bytes> {
+    use futures::StreamExt;
+    let mut stream = body.into_data_stream();
+    let mut kept = Vec::new();
+    let mut total = 0usize;
+    while let Some(Ok(chunk)) = stream.next().await {
+        total += chunk.len();
+        if total <= most {
+            kept.extend_from_slice(&chunk);
+        } else if total > MOST_DRAINED {
+            break;
+        }
+    }
+    (total <= most).then(|| kept.into())
+}
+
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// `docker tag IMAGE NAME`: an image the learner may use gets one of their names.
+pub(super) async fn tag(
+    door: &Door,
+    client: &crate::engine::Client,
+    image: &str,
+    query: &str,
+) -> Result<Response, Refused> {
+    let asked = |key: &str| {
+        form_urlencoded::parse(query.as_bytes())
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default()
+    };
+    let (repository, tag) = (asked("repo"), asked("tag"));
+    if repository.is_empty() {
+        return Err((
+            400,
+            "layerlab: docker tag needs a new name (docker tag web web:2)".into(),
+        ));
+    }
+    let typed = if tag.is_empty() {
+        repository
+    } else {
+        format!("{repository}:{tag}")
+    };
+    let scope = &door.scope;
+    let name = scope
+        .engine_image(&typed)
+        .map_err(|message| (400, message))?;
+    let Some((id, _)) = usable_image(client, scope, image)
+        .await
+        .map_err(unreachable)?
+    else {
+        return Err((404, format!("No such image: {image}")));
+    };
+    let images = client.all_images().await.map_err(unreachable)?;
+    room_for_name(scope, &images, &name)?;
+    client
+        .tag(&id, &name)
+        .await
+        .map_err(|e| (500, scope.unprefixed(&e)))?;
+    Ok((http::StatusCode::CREATED, "").into_response())
+}
+
+/// What `docker rmi` may remove for the name `typed`, as the engine knows it: one of the
+/// learner's own names (the image goes with its last name), or by id (or another name) an
+/// image of their own that only their console names. The course's base images stay, and an
+/// image the workbench keeps for an attempt goes with the attempt.
+pub(super) async fn removable(
+    scope: &Scope,
+    client: &crate::engine::Client,
+    typed: &str,
+) -> Result<String, Refused> {
+    let found = |reference: String| async move {
+        client
+            .image_info(&reference)
+            .await
+            .map_err(|f| unreachable(f.message))
+    };
+    if let Ok(own) = scope.engine_image(typed) {
+        if found(own.clone()).await?.is_some() {
+            return Ok(own);
+        }
+    }
+    let missing = || (404, format!("Error: No such image: {typed}"));
+    let info = found(typed.to_string()).await?.ok_or_else(missing)?;
+    if info.tags.iter().any(|t| scope.base_images.contains(t)) {
+        return Err((
+            409,
+            format!("layerlab: {typed} is one of the course's base images, which stay here."),
+        ));
+    }
+    if !super::proxy::is_own(scope, &info) {
+        return Err(missing());
+    }
+    let prefix = scope.image_prefix();
+    if info.tags.iter().any(|t| !t.starts_with(&prefix)) {
+        return Err((
+            409,
+            format!(
+                "layerlab: {typed} is the image the workbench keeps for one of your attempts; it goes with the attempt."
+            ),
+        ));
+    }
+    Ok(info.id)
+}
