@@ -89,12 +89,13 @@ pub async fn build(config: &ServeConfig) -> anyhow::Result<axum::Router> {
         progress.clone(),
         registry.clone(),
     );
+    let pushes: Arc<pushes::Pushes> = Arc::default();
     let consoles = console::Consoles::new(
         engine.clone(),
         config.console.settings(),
         store.instance.clone(),
         exercises.base_images(&course),
-        Some(builds.clone()),
+        Some((builds.clone(), pushes.clone())),
     );
     consoles.start();
     let state = AppState {
@@ -111,7 +112,7 @@ pub async fn build(config: &ServeConfig) -> anyhow::Result<axum::Router> {
         edge: Arc::new(http::admission::Edge::new(config.edge.settings())),
         drafts: Arc::default(),
         registry,
-        pushes: Arc::default(),
+        pushes,
         consoles,
     };
     tell_isolation(state.engine.clone());

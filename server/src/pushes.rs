@@ -419,6 +419,12 @@ impl Pushes {
         ))
     }
 
+    /// A place among the pushes under way, for one made in a docker console (held until it
+    /// ends, so that no garbage collection runs under it); `None` when all are taken.
+    pub fn console_permit(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        self.permits.clone().try_acquire_owned().ok()
+    }
+
     /// Collect the registry's garbage if a tag was deleted since the last collection, once
     /// no push of layerlab's is in flight (new ones wait meanwhile: they are refused as
     /// crowded for that moment). `None` when there was nothing to do.

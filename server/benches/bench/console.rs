@@ -122,6 +122,7 @@ pub async fn run() -> Vec<Figure> {
             owner: format!("bench-{}", std::process::id()),
             instance: "bench".into(),
             base_images: vec!["busybox:latest".into()],
+            registry: None,
         },
         engine,
         layerlab_server::policy::container::ContainerLimits {

@@ -277,7 +277,12 @@ async fn untag_all(client: &Client, names: &[String]) {
 
 impl Builds {
     /// `owner`'s login to the class registry, for builds that start from their own pushes.
-    fn registry_login(&self, owner: &str) -> Option<crate::engine::push::RegistryLogin> {
+    /// The class registry's address (`127.0.0.1:5100`), if there is one.
+    pub(crate) fn registry_address(&self) -> Option<String> {
+        self.registry.address().map(str::to_string)
+    }
+
+    pub(crate) fn registry_login(&self, owner: &str) -> Option<crate::engine::push::RegistryLogin> {
         let credentials = self
             .registry
             .credentials(&crate::registry::handle_of(owner))?;

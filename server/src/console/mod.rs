@@ -6,7 +6,7 @@
 //! open. Idle consoles stop, then go; what a server killed with consoles open left is
 //! removed when the next one starts.
 
-mod build;
+mod images;
 mod ports;
 pub mod proxy;
 pub mod screen;
@@ -97,8 +97,9 @@ exit $status"#;
 
 pub struct Consoles {
     engine: Arc<Engine>,
-    /// Where the consoles' `docker build` builds (`None`: it is refused).
-    builds: Option<Arc<crate::builds::Builds>>,
+    /// Where the consoles' `docker build` builds, and the pushes under way that their
+    /// `docker push` joins (`None`: both are refused).
+    images: Option<(Arc<crate::builds::Builds>, Arc<crate::pushes::Pushes>)>,
     settings: ConsoleSettings,
     instance: String,
     base_images: Vec<String>,
@@ -175,7 +176,7 @@ impl Consoles {
         settings: ConsoleSettings,
         instance: String,
         base_images: Vec<String>,
-        builds: Option<Arc<crate::builds::Builds>>,
+        images: Option<(Arc<crate::builds::Builds>, Arc<crate::pushes::Pushes>)>,
     ) -> Arc<Self> {
         // SAFETY: geteuid and getegid have no preconditions and cannot fail.
         let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
@@ -199,7 +200,7 @@ impl Consoles {
         }
         Arc::new(Consoles {
             engine,
-            builds,
+            images,
             settings,
             instance,
             base_images,
@@ -439,12 +440,13 @@ impl Consoles {
                 owner: owner.to_string(),
                 instance: self.instance.clone(),
                 base_images: self.base_images.clone(),
+                registry: self.registry_address(),
             },
             self.engine.clone(),
             self.settings.limits.clone(),
             root.then_some(self.user),
             Some(self.publishing_hook(console)),
-            self.builds.clone(),
+            self.images.clone(),
         )
         .map_err(|e| format!("The console's proxy did not start: {e}"))?;
         let client = self
@@ -465,9 +467,20 @@ impl Consoles {
                 memory_bytes: self.settings.toolbox_memory_bytes,
                 cpus: 1.0,
                 pids: 256,
+                // `docker tag web $REGISTRY/web:1 && docker push $REGISTRY/web:1`
+                env: self
+                    .registry_address()
+                    .map(|r| format!("REGISTRY={r}/{}", crate::registry::handle_of(owner)))
+                    .into_iter()
+                    .collect(),
             })
             .await?;
         Ok(Toolbox { id, _proxy: proxy })
+    }
+
+    /// The class registry's address, where each learner's console pushes and pulls.
+    fn registry_address(&self) -> Option<String> {
+        self.images.as_ref()?.0.registry_address()
     }
 
     /// How many consoles have their toolbox started.
@@ -607,8 +620,13 @@ impl Consoles {
             .keys()
             .map(|o| crate::registry::handle_of(o))
             .collect();
-        swept.orphans +=
-            remove_console_images(&client, &self.instance, |h| !open.contains(h)).await;
+        swept.orphans += remove_console_images(
+            &client,
+            &self.instance,
+            self.registry_address().as_deref(),
+            |h| !open.contains(h),
+        )
+        .await;
         swept
     }
 
@@ -680,7 +698,13 @@ impl Consoles {
             if remove {
                 client.remove_containers(&theirs).await;
                 let handle = crate::registry::handle_of(&console.owner);
-                remove_console_images(&client, &self.instance, |h| h == handle).await;
+                remove_console_images(
+                    &client,
+                    &self.instance,
+                    self.registry_address().as_deref(),
+                    |h| h == handle,
+                )
+                .await;
             } else {
                 client.stop_containers(&theirs).await;
             }
@@ -715,7 +739,14 @@ impl Consoles {
         let objects = client.console_objects(&self.instance).await?;
         let ids: Vec<String> = objects.into_iter().map(|o| o.id).collect();
         let containers = client.remove_containers(&ids).await;
-        Ok(containers + remove_console_images(&client, &self.instance, |_| true).await)
+        Ok(containers
+            + remove_console_images(
+                &client,
+                &self.instance,
+                self.registry_address().as_deref(),
+                |_| true,
+            )
+            .await)
     }
 
     /// Remove what an earlier server left, then sweep now and then (every quarter of the idle
@@ -800,6 +831,8 @@ impl Console {
     /// Take in what command `id` printed.
     fn printed(&self, id: u64, bytes: &[u8]) {
         let mut inner = lock(&self.inner);
+        // (A command that prints is not idle: a build's steps, a push's layers.)
+        inner.last_used = Instant::now();
         if let Some(command) = inner.commands.iter_mut().find(|c| c.id == id) {
             command.screen.feed(bytes);
         }
@@ -822,6 +855,7 @@ impl Console {
     /// Command `id` ended; forget the oldest commands past what is kept.
     fn ended(&self, id: u64, exit: Option<i64>, note: String) {
         let mut inner = lock(&self.inner);
+        inner.last_used = Instant::now();
         if inner.running.as_ref().is_some_and(|r| r.id == id) {
             inner.running = None;
         }
@@ -1039,12 +1073,14 @@ pub(crate) fn built_by(image: &EngineImage, instance: &str) -> Option<String> {
 async fn remove_console_images(
     client: &crate::engine::Client,
     instance: &str,
+    registry: Option<&str>,
     gone: impl Fn(&str) -> bool,
 ) -> usize {
     let Ok(images) = client.all_images().await else {
         return 0;
     };
     let mark = format!("-{}/", crate::policy::api::instance_mark(instance));
+    let registry = registry.map(|r| format!("{r}/"));
     let mut removed = 0;
     for image in &images {
         if let Some(owner) = built_by(image, instance) {
@@ -1054,7 +1090,18 @@ async fn remove_console_images(
             }
         }
         for tag in &image.tags {
-            let Some((handle, _)) = tag.split_once(&mark) else {
+            // `<handle>-<installation>/…`, or `<class registry>/<handle>/…` (a push or a
+            // pull, unless the workbench holds it for one of its own).
+            let handle = match tag.split_once(&mark) {
+                Some((handle, _)) => Some(handle),
+                None => registry
+                    .as_deref()
+                    .and_then(|r| tag.strip_prefix(r))
+                    .and_then(|rest| rest.split_once('/'))
+                    .map(|(handle, _)| handle)
+                    .filter(|_| !client.holds_any(std::slice::from_ref(tag))),
+            };
+            let Some(handle) = handle else {
                 continue;
             };
             if handle.starts_with("learner-") && !handle.contains('/') && gone(handle) {
@@ -1131,6 +1178,7 @@ mod tests {
             owner: owner.into(),
             instance: "i".into(),
             base_images: vec![],
+            registry: None,
         };
         // Every name a learner gives becomes `<handle>-<name>`; the toolbox's does not begin so.
         assert!(!toolbox_name(owner).starts_with(&scope.engine_name("")));

@@ -24,6 +24,8 @@ pub(super) struct Door {
     /// Where `docker build` builds (the workbench's builds: its policy, limits and builders);
     /// `None`, it is refused.
     pub(super) builds: Option<Arc<crate::builds::Builds>>,
+    /// The pushes under way, which a `docker push` joins.
+    pub(super) pushes: Option<Arc<crate::pushes::Pushes>>,
     /// Held while one of the learner's builds runs: one at a time.
     pub(super) building: Arc<tokio::sync::Mutex<()>>,
 }
@@ -63,7 +65,7 @@ impl Proxy {
         limits: ContainerLimits,
         socket_owner: Option<(u32, u32)>,
         after_change: Option<Hook>,
-        builds: Option<Arc<crate::builds::Builds>>,
+        images: Option<(Arc<crate::builds::Builds>, Arc<crate::pushes::Pushes>)>,
     ) -> anyhow::Result<Self> {
         let socket = crate::engine::relay::socket_of(engine.host()).ok_or_else(|| {
             anyhow::anyhow!(
@@ -99,7 +101,8 @@ impl Proxy {
             limits,
             after_change,
             starting: tokio::sync::Mutex::new(()),
-            builds,
+            builds: images.as_ref().map(|(b, _)| b.clone()),
+            pushes: images.map(|(_, p)| p),
             building: Arc::default(),
         });
         // A few calls at a time per learner (`logs -f` holds one as long as it follows).
@@ -152,6 +155,10 @@ async fn relay(State(door): State<Arc<Door>>, mut request: Request) -> Response 
     let mut changes = false;
     // (An answer that names the learner's images: shown with their own names.)
     let mut names_images = false;
+    // (A push or pull: sent with the learner's own login to the class registry.)
+    let mut registry_auth = None;
+    // (Held while a push streams: no garbage collection of the registry runs under it.)
+    let mut push_permit = None;
     let mut _starting = None;
     let path = match decide(&method, &asked, &door.scope) {
         Decision::Forward(path) => path,
@@ -162,13 +169,41 @@ async fn relay(State(door): State<Arc<Door>>, mut request: Request) -> Response 
                 Err((status, message)) => refusal(status, message),
             }
         }
-        Decision::Build { query } => return super::build::build(&door, request, &query).await,
+        Decision::Build { query } => return super::images::build(&door, request, &query).await,
+        Decision::Login => return super::images::login(&door, request).await,
+        Decision::Pull { query } => match super::images::pull(&door, &query) {
+            Ok((path, auth)) => {
+                registry_auth = Some(auth);
+                path
+            }
+            Err((status, message)) => return refusal(status, message),
+        },
+        Decision::Push { image, query } => {
+            let client = match engine_client(&door).await {
+                Ok(client) => client,
+                Err(refused) => return refused,
+            };
+            match super::images::push(&door, &client, &image, &query).await {
+                Ok((path, auth)) => {
+                    let Some(permit) = door.pushes.as_ref().and_then(|p| p.console_permit()) else {
+                        return refusal(
+                            503,
+                            "layerlab: the class registry is taking as many pushes as it takes at once; push again in a moment.".into(),
+                        );
+                    };
+                    push_permit = Some(permit);
+                    registry_auth = Some(auth);
+                    path
+                }
+                Err((status, message)) => return refusal(status, message),
+            }
+        }
         Decision::TagImage { image, query } => {
             let client = match engine_client(&door).await {
                 Ok(client) => client,
                 Err(refused) => return refused,
             };
-            return match super::build::tag(&door, &client, &image, &query).await {
+            return match super::images::tag(&door, &client, &image, &query).await {
                 Ok(answer) => answer,
                 Err((status, message)) => refusal(status, message),
             };
@@ -179,7 +214,7 @@ async fn relay(State(door): State<Arc<Door>>, mut request: Request) -> Response 
                 Err(refused) => return refused,
             };
             names_images = true;
-            match super::build::removable(&door.scope, &client, &image).await {
+            match super::images::removable(&door.scope, &client, &image).await {
                 Ok(reference) => format!(
                     "/images/{}{}",
                     form_urlencoded::byte_serialize(reference.as_bytes()).collect::<String>(),
@@ -266,6 +301,12 @@ async fn relay(State(door): State<Arc<Door>>, mut request: Request) -> Response 
     if !attaching {
         strip_hop_by_hop(&mut parts.headers);
     }
+    // Whatever login the CLI sent goes no further.
+    parts.headers.remove("x-registry-auth");
+    parts.headers.remove("x-registry-config");
+    if let Some(auth) = registry_auth {
+        parts.headers.insert("x-registry-auth", auth);
+    }
     if crate::policy::api::is_exec_create(&path) {
         // `docker exec`: the command's configuration as the policy lets it run.
         let Ok(asked) = axum::body::to_bytes(body, MAX_CREATE_BYTES).await else {
@@ -316,6 +357,19 @@ async fn relay(State(door): State<Arc<Door>>, mut request: Request) -> Response 
     }
     if let Some(hook) = door.after_change.as_ref().filter(|_| changes) {
         hook().await;
+    }
+    if let Some(permit) = push_permit {
+        // The push goes on as long as its answer streams: the place is given back after.
+        let (parts, body) = answer.into_parts();
+        let body = futures::stream::unfold(
+            (Body::new(body).into_data_stream(), permit),
+            |(mut stream, permit)| async move {
+                use futures::StreamExt;
+                let chunk = stream.next().await?;
+                Some((chunk, (stream, permit)))
+            },
+        );
+        return Response::from_parts(parts, Body::from_stream(body));
     }
     if !crate::policy::api::is_shown(&path) {
         return answer.map(Body::new);

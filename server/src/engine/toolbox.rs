@@ -66,6 +66,8 @@ pub struct ToolboxSpec<'a> {
     pub memory_bytes: i64,
     pub cpus: f64,
     pub pids: i64,
+    /// More `NAME=value` for its commands' environment.
+    pub env: Vec<String>,
 }
 
 /// A command running on a pseudo-terminal in a toolbox: what it prints, and its keyboard.
@@ -415,13 +417,18 @@ fn toolbox_config(spec: &ToolboxSpec<'_>) -> ContainerCreateBody {
         image: Some(spec.image.to_string()),
         cmd: Some(vec!["sleep".into(), "infinity".into()]),
         user: Some(spec.user.to_string()),
-        env: Some(vec![
-            format!("DOCKER_HOST=unix://{PROXY_MOUNT}/docker.sock"),
-            format!("HOME={HOME}"),
-            "TERM=xterm-256color".into(),
-            // (`docker build` goes to the classic builder, which the proxy builds with.)
-            "DOCKER_BUILDKIT=0".into(),
-        ]),
+        env: Some(
+            vec![
+                format!("DOCKER_HOST=unix://{PROXY_MOUNT}/docker.sock"),
+                format!("HOME={HOME}"),
+                "TERM=xterm-256color".into(),
+                // (`docker build` goes to the classic builder, which the proxy builds with.)
+                "DOCKER_BUILDKIT=0".into(),
+            ]
+            .into_iter()
+            .chain(spec.env.iter().cloned())
+            .collect(),
+        ),
         working_dir: Some(HOME.into()),
         labels: Some(HashMap::from([
             (TOOLBOX_LABEL.to_string(), spec.owner.to_string()),

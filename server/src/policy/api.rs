@@ -18,6 +18,9 @@ pub struct Scope {
     pub instance: String,
     /// The course's base images (`busybox:1.35`), which any learner may run.
     pub base_images: Vec<String>,
+    /// The class registry's address (`127.0.0.1:5100`), where the learner's namespace is
+    /// `<address>/<handle>/`; `None` when there is none.
+    pub registry: Option<String>,
 }
 
 impl Scope {
@@ -59,26 +62,62 @@ impl Scope {
         self.base_images.contains(&full)
     }
 
+    /// The learner's namespace in the class registry (`127.0.0.1:5100/learner-…/`), if
+    /// there is a class registry.
+    pub fn namespace(&self) -> Option<String> {
+        Some(format!(
+            "{}/{}/",
+            self.registry.as_deref()?,
+            crate::registry::handle_of(&self.owner)
+        ))
+    }
+
     /// The engine's name for the image name `typed` the learner gives a build or a tag
     /// (`web`, `web:1`, `team/web:1`), `:latest` added; or why it cannot be one of theirs.
+    /// A name in their namespace of the class registry is the engine's name as it is (it is
+    /// theirs alone, and a push needs it so).
     pub fn engine_image(&self, typed: &str) -> Result<String, String> {
         let (name, tag) = match typed.rsplit_once(':') {
             Some((name, tag)) if !tag.contains('/') => (name, tag),
             _ => (typed, "latest"),
         };
-        let components: Vec<&str> = name.split('/').collect();
+        let mut components: Vec<&str> = name.split('/').collect();
         let first = components.first().copied().unwrap_or_default();
         let host_like = !first.starts_with('.')
             && first
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || ".-:".contains(c));
+        let mut in_namespace = false;
         if components.len() > 1
             && host_like
             && (first.contains('.') || first.contains(':') || first == "localhost")
         {
-            return Err(format!(
-                "layerlab: “{typed}” names the registry {first}; this console's images are named without one (docker build -t web ., docker tag web web:2)."
-            ));
+            let namespace = self.namespace();
+            let own = namespace
+                .as_deref()
+                .is_some_and(|ns| format!("{name}/").starts_with(ns) && name.len() > ns.len());
+            match namespace {
+                Some(_) if own => {
+                    // (The registry and the handle are layerlab's: the rest is checked below.)
+                    components.drain(..2);
+                    in_namespace = true;
+                }
+                Some(ns) if Some(first) == self.registry.as_deref() => {
+                    return Err(format!(
+                        "layerlab: “{typed}” is in another namespace of the class registry; yours is {ns} (docker tag web {ns}web:1)."
+                    ))
+                }
+                Some(ns) => {
+                    return Err(format!(
+                        "layerlab: “{typed}” names the registry {first}; the one registry here is the class registry, where your namespace is {ns} (docker tag web {ns}web:1)."
+                    ))
+                }
+                None => {
+                    return Err(format!(
+                        "layerlab: “{typed}” names the registry {first}; this console's images are named without one (docker build -t web ., docker tag web web:2)."
+                    ))
+                }
+            }
         }
         let tag_ok = crate::registry::is_tag(tag);
         let name_ok = name.len() <= 128
@@ -89,6 +128,9 @@ impl Scope {
             return Err(format!(
                 "invalid reference format: “{typed}” (layerlab: an image name is lowercase letters, digits and . _ - in parts split by /, then :tag)"
             ));
+        }
+        if in_namespace {
+            return Ok(format!("{name}:{tag}"));
         }
         if first == UNTAGGED_REPOSITORY {
             return Err(format!(
@@ -104,6 +146,12 @@ impl Scope {
         Ok(format!("{}{name}:{tag}", self.image_prefix()))
     }
 
+    /// Whether `name` is in the learner's namespace of the class registry.
+    pub fn in_namespace(&self, name: &str) -> bool {
+        self.namespace()
+            .is_some_and(|ns| name.starts_with(&ns) && name.len() > ns.len())
+    }
+
     /// The names, most likely first, under which the engine may hold the image `typed` names
     /// for the learner (a base image, one of their own names, an id or another of their
     /// images' names): each must still be checked to be theirs to use.
@@ -112,6 +160,7 @@ impl Scope {
             return vec![typed.to_string()];
         }
         match self.engine_image(typed) {
+            Ok(own) if self.in_namespace(&own) => vec![own],
             Ok(own) => vec![own, typed.to_string()],
             Err(_) => vec![typed.to_string()],
         }
@@ -125,6 +174,9 @@ impl Scope {
         if let Some(short) = engine.strip_prefix(&prefix) {
             return (!short.starts_with(&format!("{UNTAGGED_REPOSITORY}:")))
                 .then(|| short.to_string());
+        }
+        if self.in_namespace(engine) {
+            return Some(engine.to_string());
         }
         if self.base_images.iter().any(|b| b == engine) || engine == "<none>:<none>" {
             return Some(engine.to_string());
@@ -193,6 +245,15 @@ pub enum Decision {
     /// `docker rmi`: once `image` names one of the learner's own images (by one of their
     /// names, or an id none but theirs name), it is untagged or removed.
     RemoveImage { image: String, query: String },
+    /// `docker push`: `image` (with `query`'s tag) must be in the learner's namespace of the
+    /// class registry; it is pushed with their own login, whatever the CLI sent.
+    Push { image: String, query: String },
+    /// `docker pull`: only from the learner's namespace of the class registry, with their
+    /// own login.
+    Pull { query: String },
+    /// `docker login`: the class registry's answer is that the learner is logged in (the
+    /// proxy logs in for them); any other registry is refused.
+    Login,
     /// Answer `status` with `message` (`{"message": …}`, which the CLI prints).
     Refuse { status: u16, message: String },
 }
@@ -237,6 +298,16 @@ pub fn decide(method: &str, path_and_query: &str, scope: &Scope) -> Decision {
             status: 403,
             message: "layerlab: this console builds with the classic builder, not BuildKit: leave DOCKER_BUILDKIT unset (or set it to 0).".into(),
         },
+        ["images", name @ .., "push"] if method == "POST" && !name.is_empty() => {
+            Decision::Push {
+                image: percent_decoded(&name.join("/")),
+                query: query.to_string(),
+            }
+        }
+        ["images", "create"] if method == "POST" => Decision::Pull {
+            query: query.to_string(),
+        },
+        ["auth"] if method == "POST" => Decision::Login,
         ["images", name @ .., "tag"] if method == "POST" && !name.is_empty() => {
             Decision::TagImage {
                 image: percent_decoded(&name.join("/")),
@@ -344,7 +415,7 @@ pub fn decide(method: &str, path_and_query: &str, scope: &Scope) -> Decision {
         _ => Decision::Refuse {
             status: 403,
             message: format!(
-                "layerlab: this workshop's console does not forward {method} {rest} to the engine. It answers docker version, ps, run, start, stop, kill, rm, attach, exec, inspect, logs and top of your own containers; docker build, images, tag and rmi of your own images; and image inspect and history of the course's images and yours."
+                "layerlab: this workshop's console does not forward {method} {rest} to the engine. It answers docker version, ps, run, start, stop, kill, rm, attach, exec, inspect, logs and top of your own containers; docker build, images, tag, rmi, push and pull of your own images (push and pull to your namespace of the class registry); and image inspect and history of the course's images and yours."
             ),
         },
     }
@@ -845,6 +916,7 @@ mod tests {
             owner: "abc".into(),
             instance: "i".into(),
             base_images: vec!["busybox:latest".into()],
+            registry: None,
         }
     }
 
@@ -898,6 +970,10 @@ mod tests {
         );
         assert!(matches!(
             decide("POST", "/images/busybox/push", &scope()),
+            Decision::Push { .. }
+        ));
+        assert!(matches!(
+            decide("POST", "/images/busybox/get", &scope()),
             Decision::Refuse { .. }
         ));
     }
@@ -908,6 +984,7 @@ mod tests {
             owner: "A1b2-c3".into(),
             instance: "F00D-cafe-1234".into(),
             base_images: vec!["busybox:latest".into(), "busybox:1.35".into()],
+            registry: None,
         };
         let prefix = scope.image_prefix();
         assert_eq!(prefix, "learner-a1b2c3-f00dcafe/");
@@ -1268,7 +1345,6 @@ mod tests {
             ("POST", "/v1.41/containers/prune"),
             ("GET", "/v1.41/containers/create"),
             ("POST", "/v1.41/images/prune"),
-            ("POST", "/v1.41/images/create?fromImage=alpine"),
             ("POST", "/v1.41/images/load"),
             ("GET", "/v1.41/images/get"),
             ("GET", "/v1.41/info"),

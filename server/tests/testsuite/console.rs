@@ -65,6 +65,7 @@ fn proxy_at(path: &std::path::Path, owner: &str) -> anyhow::Result<Proxy> {
             owner: owner.to_string(),
             instance: "console-test".into(),
             base_images: vec!["busybox:latest".into()],
+            registry: None,
         },
         engine,
         ContainerLimits {

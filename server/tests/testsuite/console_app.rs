@@ -402,7 +402,9 @@ fn image_names_of(handle: &str) -> Vec<String> {
         .expect("docker images");
     String::from_utf8_lossy(&out.stdout)
         .lines()
-        .filter(|name| name.starts_with(&format!("{handle}-")))
+        .filter(|name| {
+            name.starts_with(&format!("{handle}-")) || name.contains(&format!("/{handle}/"))
+        })
         .map(str::to_string)
         .collect()
 }
@@ -574,6 +576,66 @@ async fn each_learner_builds_tags_and_removes_images_of_their_own() {
         inspect("busybox:latest", "{{.Id}}").is_some(),
         "the base image is still there"
     );
+    // push and pull: the learner's namespace of the class registry, with their own login
+    // (whatever `docker login` was given); no one else's.
+    let ran = ann
+        .run("docker login -u someone -p guess ${REGISTRY%%/*} && docker tag web:1 $REGISTRY/web:1 && docker push $REGISTRY/web:1 && docker rmi $REGISTRY/web:1 && docker pull $REGISTRY/web:1 && docker run --rm $REGISTRY/web:1 && docker images --format '{{.Repository}}:{{.Tag}}' && echo ns=$REGISTRY")
+        .await;
+    assert_eq!(ran.exit, Some(0), "{ran:?}");
+    assert!(ran.text.contains("Login Succeeded"), "{}", ran.text);
+    assert!(ran.text.contains(": Pushed"), "{}", ran.text);
+    assert!(ran.text.contains("Downloaded newer image"), "{}", ran.text);
+    let namespace = ran
+        .text
+        .lines()
+        .find_map(|l| l.strip_prefix("ns="))
+        .expect("the namespace")
+        .to_string();
+    assert!(
+        namespace.ends_with(&format!("/{}", ann.handle)),
+        "{namespace}"
+    );
+    assert!(
+        ran.text.contains(&format!("{namespace}/web:1\n")),
+        "{}",
+        ran.text
+    );
+    assert!(ran.text.contains("\nbuilt"), "{}", ran.text);
+    let registry = namespace.split('/').next().expect("an address").to_string();
+    for (line, said) in [
+        (
+            format!("docker pull {namespace}/web:1"),
+            "another namespace",
+        ),
+        (
+            format!("docker tag busybox:latest {namespace}/mine:1"),
+            "another namespace",
+        ),
+        (
+            format!("docker push {namespace}/web:1"),
+            "not in your namespace",
+        ),
+        (
+            "docker push $REGISTRY/nothing:1".to_string(),
+            "An image does not exist locally",
+        ),
+        (
+            "docker push busybox:latest".to_string(),
+            "not in your namespace",
+        ),
+        ("docker pull alpine".to_string(), "not in your namespace"),
+        (
+            "docker login -u x -p y example.com".to_string(),
+            "the one registry here is the class registry",
+        ),
+    ] {
+        let ran = bob.run(&line).await;
+        assert_ne!(ran.exit, Some(0), "{line}: {ran:?}");
+        assert!(ran.text.contains(said), "{line}: {}", ran.text);
+    }
+    let ran = bob.run(&format!("docker login -u x -p y {registry}")).await;
+    assert!(ran.text.contains("Login Succeeded"), "{}", ran.text);
+
     // A build without -t: an untagged image, run by its id, removed by it.
     let ran = ann
         .run("cd ~/app && id=$(docker build -q .) && docker images --format '{{.Repository}}:{{.Tag}}' | grep -c '<none>' ; docker run --rm $id && docker rmi web:1")
@@ -632,14 +694,14 @@ async fn idle_consoles_stop_then_go_and_a_killed_server_leaves_nothing_behind() 
     command_on(
         &server,
         &cookie,
-        "printf 'FROM busybox:latest\\nRUN true\\n' | docker build -q -t kept - && docker tag busybox:latest mybox && docker run -d --name web busybox sleep 600",
+        "printf 'FROM busybox:latest\\nRUN true\\n' | docker build -t kept - && docker tag busybox:latest mybox && docker tag kept $REGISTRY/kept:1 && docker run -d --name web busybox sleep 600",
     )
     .await;
     wait_for("web to run", &|| running(&web).as_deref() == Some("true"));
     assert_eq!(
         image_names_of(&handle).len(),
-        2,
-        "the learner's kept:latest and mybox:latest"
+        3,
+        "the learner's kept:latest, mybox:latest and <registry>/<handle>/kept:1"
     );
 
     // Idle: stopped, both, with the folder of its socket.

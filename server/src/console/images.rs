@@ -336,3 +336,168 @@ pub(super) async fn removable(
     }
     Ok(info.id)
 }
+
+/// The learner's login to the class registry as the engine reads it (`X-Registry-Auth`),
+/// or why there is none.
+fn registry_auth(door: &Door) -> Result<http::HeaderValue, Refused> {
+    use base64::Engine as _;
+    let login = door
+        .builds
+        .as_ref()
+        .and_then(|b| b.registry_login(&door.scope.owner))
+        .ok_or_else(|| {
+            (
+                403,
+                "layerlab: this workshop runs without a class registry: there is nowhere to push or pull.".to_string(),
+            )
+        })?;
+    let auth = serde_json::json!({
+        "username": login.username,
+        "password": login.password,
+        "serveraddress": login.server,
+    });
+    let encoded = base64::engine::general_purpose::URL_SAFE.encode(auth.to_string());
+    http::HeaderValue::from_str(&encoded)
+        .map_err(|_| (500, "layerlab: a login that cannot be sent".into()))
+}
+
+/// Why `name` is not one the learner may push to or pull from: their namespace only.
+fn outside_namespace(scope: &Scope, name: &str) -> Refused {
+    match scope.namespace() {
+        Some(ns) => (
+            403,
+            format!(
+                "layerlab: {name} is not in your namespace of the class registry: you push and pull {ns}… only (docker tag web {ns}web:1, then docker push {ns}web:1)."
+            ),
+        ),
+        None => (
+            403,
+            "layerlab: this workshop runs without a class registry: there is nowhere to push or pull.".into(),
+        ),
+    }
+}
+
+/// `docker push NAME[:TAG]`: the path to send (the engine pushes with the learner's login),
+/// once the name is in their namespace and names an image they may use.
+pub(super) async fn push(
+    door: &Door,
+    client: &crate::engine::Client,
+    image: &str,
+    query: &str,
+) -> Result<(String, http::HeaderValue), Refused> {
+    let scope = &door.scope;
+    let tag = form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "tag")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default();
+    let typed = if tag.is_empty() {
+        image.to_string()
+    } else {
+        format!("{image}:{tag}")
+    };
+    let name = scope
+        .engine_image(&typed)
+        .ok()
+        .filter(|name| scope.in_namespace(name))
+        .ok_or_else(|| outside_namespace(scope, &typed))?;
+    let auth = registry_auth(door)?;
+    // (`docker push -a` names no tag: every tag of the repository, all in the namespace.)
+    if !tag.is_empty()
+        && usable_image(client, scope, &name)
+            .await
+            .map_err(unreachable)?
+            .is_none()
+    {
+        return Err((
+            404,
+            format!("An image does not exist locally with the tag: {image}"),
+        ));
+    }
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("tag", &tag)
+        .finish();
+    Ok((format!("/images/{image}/push?{query}"), auth))
+}
+
+/// `docker pull NAME[:TAG|@DIGEST]`: the path to send (the engine pulls with the learner's
+/// login), once the name is in their namespace.
+pub(super) fn pull(door: &Door, query: &str) -> Result<(String, http::HeaderValue), Refused> {
+    let scope = &door.scope;
+    let asked: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    let value = |key: &str| {
+        asked
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    if !value("fromSrc").is_empty() || !value("repo").is_empty() {
+        return Err((403, "layerlab: docker import is not offered here: build FROM one of the course's images instead.".into()));
+    }
+    let (from, tag) = (value("fromImage"), value("tag"));
+    let digest = tag.starts_with("sha256:");
+    let typed = if tag.is_empty() || digest {
+        from.clone()
+    } else {
+        format!("{from}:{tag}")
+    };
+    let name = scope
+        .engine_image(&typed)
+        .map_err(|message| (400, message))?;
+    if !scope.in_namespace(&name) {
+        return Err(outside_namespace(scope, &typed));
+    }
+    if digest {
+        let hex = &tag["sha256:".len()..];
+        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err((400, format!("invalid reference format: {from}@{tag}")));
+        }
+    }
+    let auth = registry_auth(door)?;
+    let (repository, pin) = match name.rsplit_once(':') {
+        Some((repository, _)) if digest => (repository.to_string(), tag),
+        Some((repository, pin)) => (repository.to_string(), pin.to_string()),
+        None => (name.clone(), tag),
+    };
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("fromImage", &repository)
+        .append_pair("tag", &pin)
+        .finish();
+    Ok((format!("/images/create?{query}"), auth))
+}
+
+/// `docker login`: the class registry answers that the learner is logged in (their console
+/// pushes and pulls with their own login, whatever they type); any other is refused.
+pub(super) async fn login(door: &Door, request: Request) -> Response {
+    let Ok(body) = axum::body::to_bytes(request.into_body(), 64 * 1024).await else {
+        return refusal(413, "layerlab: the login is too large".into());
+    };
+    let asked: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    let server = asked["serveraddress"]
+        .as_str()
+        .unwrap_or_default()
+        .trim_start_matches("https://")
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    match &door.scope.registry {
+        Some(registry) if *registry == server => axum::Json(serde_json::json!({
+            "Status": "Login Succeeded",
+            "IdentityToken": "",
+        }))
+        .into_response(),
+        Some(registry) => refusal(
+            401,
+            format!(
+                "layerlab: the one registry here is the class registry, {registry}: docker login {registry} (your console then pushes to {} with your own login).",
+                door.scope.namespace().unwrap_or_default()
+            ),
+        ),
+        None => refusal(
+            401,
+            "layerlab: this workshop runs without a class registry.".into(),
+        ),
+    }
+}
