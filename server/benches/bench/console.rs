@@ -1,5 +1,5 @@
 //! The docker console: the real docker CLI through a learner's policy proxy beside the same
-//! CLI straight to the engine (`docker ps`, `docker run --rm busybox true`); a command typed
+//! CLI straight to the engine (`docker ps`, `docker run --rm busybox true`, `docker build`); a command typed
 //! in the console to its first output row on the event stream, beside `docker exec` of the
 //! same command in the same toolbox; the memory an idle console costs (the server's share and
 //! its toolbox's); and 40 learners running a command at once.
@@ -17,6 +17,8 @@ const CLASS: usize = 40;
 /// Seconds `docker <args>` takes (it must succeed), with `host` as its engine if given.
 fn timed_cli(host: Option<&str>, args: &[&str]) -> f64 {
     let mut command = Command::new("docker");
+    // (The classic builder on both sides, as the console builds.)
+    command.env("DOCKER_BUILDKIT", "0");
     if let Some(host) = host {
         command.args(["-H", host]);
     }
@@ -188,6 +190,48 @@ pub async fn run() -> Vec<Figure> {
         .next()
         .expect("the toolbox")
         .to_string();
+    // `docker build` through the learner's proxy (the workbench's policy, limits and
+    // builders) beside the same CLI straight to the engine, each step run afresh.
+    let handle = crate::support::console_folders(&db.console_dir())
+        .into_iter()
+        .next()
+        .expect("the learner's console folder");
+    let socket = format!(
+        "unix://{}",
+        db.console_dir().join(&handle).join("docker.sock").display()
+    );
+    let context = tempfile::tempdir().expect("a folder");
+    std::fs::write(
+        context.path().join("Dockerfile"),
+        "FROM busybox:latest\nRUN echo step > /step && sleep 0.2\nCOPY . /app/\nCMD [\"cat\", \"/step\"]\n",
+    )
+    .expect("a Dockerfile");
+    std::fs::write(context.path().join("note.txt"), "a file to send\n").expect("a file");
+    let folder = context.path().display().to_string();
+    let ratios: Vec<f64> = tokio::task::spawn_blocking(move || {
+        let build = |host: Option<&str>, tag: &str| {
+            timed_cli(host, &["build", "-q", "--no-cache", "-t", tag, &folder])
+        };
+        let ratios = (0..RUNS)
+            .map(|_| build(Some(&socket), "bench-build") / build(None, "layerlab-bench-direct:1"))
+            .collect();
+        let _ = Command::new("docker")
+            .args(["rmi", "-f", "layerlab-bench-direct:1"])
+            .output();
+        ratios
+    })
+    .await
+    .expect("the CLI");
+    figures.push(
+        Figure::new(
+            "console",
+            "docker build --no-cache through the proxy ÷ straight to the engine",
+            "×",
+        )
+        .goal(Goal::AtMost(1.1))
+        .samples(ratios),
+    );
+
     let mut over = Vec::new();
     for _ in 0..RUNS {
         let (first, _) = command(&mut ann, &mut events, "echo hi").await;

@@ -8,8 +8,10 @@ use crate::engine::builder::{self as engine_build, BuildJob, BuildProgress};
 use crate::engine::cleanup::remove_dangling;
 use crate::engine::context::BuildContext;
 use crate::engine::image::made_since;
+use crate::engine::Client;
 use app::dto::BuildFailure;
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 /// What a learner's `docker build` asked for, as the console's policy let it through.
 pub struct ConsoleBuild<'a> {
@@ -69,11 +71,25 @@ impl Builds {
             base_images: &self.settings.base_images,
             registry: self.registry_login(owner),
         };
-        let built = self.build_within_policy(&docker, job, on).await?;
-        // The earlier stages' images this build made go now: nothing names them, and the
-        // janitor keeps no account of a console's.
-        let stages = made_since(&docker, &built.stage_images(), built.started).await;
-        remove_dangling(&docker, &stages).await;
+        // The images the builder commits (each step's) are removed after, however the build
+        // ends (failed, stopped, or its CLI gone): those nothing names or builds on any more
+        // go, an earlier stage's included. The janitor keeps no account of a console's.
+        let leftovers = StepImages {
+            client: docker.clone(),
+            ids: Arc::default(),
+            since: std::time::SystemTime::now(),
+        };
+        let ids = leftovers.ids.clone();
+        let mut noting = |progress: BuildProgress| {
+            if let BuildProgress::Image(id) = &progress {
+                let mut ids = crate::sync::lock(&ids);
+                if ids.len() < super::MAX_PRINTED_IMAGES && !ids.contains(id) {
+                    ids.push(id.clone());
+                }
+            }
+            on(progress);
+        };
+        let built = self.build_within_policy(&docker, job, &mut noting).await?;
         let size = docker.image_size(&built.image_id).await.unwrap_or(0);
         let most = self.settings.build.max_image_bytes;
         if size <= most {
@@ -89,5 +105,82 @@ impl Builds {
             ),
             line: None,
         })
+    }
+}
+
+/// The images a console build committed, removed (those untagged, made since it started, and
+/// built on by nothing) when it is dropped, by a task of their own.
+struct StepImages {
+    client: Client,
+    ids: Arc<Mutex<Vec<String>>>,
+    since: std::time::SystemTime,
+}
+
+impl Drop for StepImages {
+    fn drop(&mut self) {
+        let (client, since) = (self.client.clone(), self.since);
+        let ids = std::mem::take(&mut *crate::sync::lock(&self.ids));
+        if ids.is_empty() {
+            return;
+        }
+        tokio::spawn(async move {
+            // (Newest first: a step's image goes before the one it was built on.)
+            let made = made_since(&client, &ids, since).await;
+            remove_dangling(&client, &made).await;
+        });
+    }
+}
+
+impl Builds {
+    /// Note that `owner`'s console pushed the image `image_id` to `repository:tag` of their
+    /// namespace (`learner-…/web`, `1`), if the registry holds that image there now: their
+    /// registry page shows it, and builds and console pulls trust it as one made here.
+    pub async fn record_console_push(
+        &self,
+        owner: &str,
+        repository: &str,
+        tag: &str,
+        image_id: &str,
+    ) {
+        let held = match self.registry.tag(repository, tag).await {
+            Ok(Some(held)) if held.is(image_id) => held,
+            Ok(_) => return,
+            Err(e) => {
+                tracing::warn!("a console push could not be read back from the registry: {e}");
+                return;
+            }
+        };
+        let row = crate::store::PushRow {
+            id: uuid::Uuid::new_v4().simple().to_string(),
+            build_id: CONSOLE_ATTEMPT.to_string(),
+            repository: repository.to_string(),
+            tag: tag.to_string(),
+            digest: held.digest,
+            image_id: image_id.to_string(),
+            size_bytes: held.size_bytes,
+            pushed_at: crate::store::now_ms(),
+        };
+        if let Err(e) = self.store.record_push(owner, &row).await {
+            tracing::error!("recording a console push: {e}");
+        }
+    }
+
+    /// Whether what `owner`'s namespace holds at `repository` (`learner-…/web`) and `pin` (a
+    /// tag or a digest) is an image pushed from this workshop (`Tag & push` or a console),
+    /// or nothing (`Ok(true)`: the pull then fails as the engine says); anything else there
+    /// (pushed with the learner's login from elsewhere) is not unpacked here.
+    pub async fn pushed_here(
+        &self,
+        owner: &str,
+        repository: &str,
+        pin: &str,
+    ) -> Result<bool, String> {
+        let held = match self.registry.tag(repository, pin).await {
+            Ok(Some(held)) => held,
+            Ok(None) => return Ok(true),
+            Err(e) => return Err(e.to_string()),
+        };
+        let rows = self.store.pushes(owner).await.map_err(|e| e.to_string())?;
+        Ok(rows.iter().any(|r| held.is(&r.image_id)))
     }
 }

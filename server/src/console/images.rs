@@ -24,34 +24,59 @@ fn unreachable(e: impl std::fmt::Display) -> Refused {
     )
 }
 
-/// The learner's names among `images` (as the engine knows them).
+/// The learner's names among `images` (as the engine knows them), in their namespace of the
+/// class registry too.
 fn own_names<'a>(scope: &Scope, images: &'a [EngineImage]) -> Vec<&'a str> {
     let prefix = scope.image_prefix();
     images
         .iter()
         .flat_map(|i| i.tags.iter())
-        .filter(|t| t.starts_with(&prefix))
+        .filter(|t| t.starts_with(&prefix) || scope.in_namespace(t))
         .map(String::as_str)
         .collect()
 }
 
-/// Whether the learner may keep one more name: fewer than [`MAX_IMAGE_NAMES`], or `name` is
-/// one they have.
-fn room_for_name(scope: &Scope, images: &[EngineImage], name: &str) -> Result<(), Refused> {
+/// Whether the learner may have the names `new` too: their names (but the one an untagged
+/// build is kept under) and those of `new` they do not have come to at most
+/// [`MAX_IMAGE_NAMES`].
+fn room_for_names(scope: &Scope, images: &[EngineImage], new: &[&str]) -> Result<(), Refused> {
     let names = own_names(scope, images);
     let kept = names
         .iter()
         .filter(|n| !n.contains(&format!("/{UNTAGGED_REPOSITORY}:")))
         .count();
-    if names.contains(&name) || kept < MAX_IMAGE_NAMES {
+    let mut added: Vec<&str> = new.iter().copied().filter(|n| !names.contains(n)).collect();
+    added.sort_unstable();
+    added.dedup();
+    if kept + added.len() <= MAX_IMAGE_NAMES {
         return Ok(());
     }
     Err((
         403,
         format!(
-            "layerlab: you have {kept} image names, the most one learner may keep; remove some first (docker images lists them, docker rmi NAME removes one)"
+            "layerlab: you have {kept} image names, and one learner may keep {MAX_IMAGE_NAMES}; remove some first (docker images lists them, docker rmi NAME removes one)"
         ),
     ))
+}
+
+/// The bytes the learner's images take (their console's builds, and whatever carries one of
+/// their names but the course's base images), each with its layers.
+fn image_bytes(scope: &Scope, images: &[EngineImage]) -> u64 {
+    let prefix = scope.image_prefix();
+    images
+        .iter()
+        .filter(|i| {
+            let built =
+                crate::console::built_by(i, &scope.instance).as_deref() == Some(&scope.owner);
+            let named = i
+                .tags
+                .iter()
+                .any(|t| t.starts_with(&prefix) || scope.in_namespace(t));
+            let base = i.tags.iter().any(|t| scope.base_images.contains(t));
+            built || (named && !base)
+        })
+        .map(|i| i.size)
+        .sum()
 }
 
 /// `docker build`: the files sent (a tar of the folder built) are built as the workbench
@@ -111,16 +136,11 @@ pub(super) async fn build(door: &Door, request: Request, query: &str) -> Respons
         Ok(images) => images,
         Err(e) => return refusal(503, unreachable(e).1),
     };
-    for (_, name) in &options.tags {
-        if let Err((status, message)) = room_for_name(&scope, &images, name) {
-            return refusal(status, message);
-        }
+    let names: Vec<&str> = options.tags.iter().map(|(_, e)| e.as_str()).collect();
+    if let Err((status, message)) = room_for_names(&scope, &images, &names) {
+        return refusal(status, message);
     }
-    let used: u64 = images
-        .iter()
-        .filter(|i| crate::console::built_by(i, &scope.instance).as_deref() == Some(&scope.owner))
-        .map(|i| i.size)
-        .sum();
+    let used = image_bytes(&scope, &images);
     let budget = door.limits.max_disk_bytes;
     if used >= budget {
         return refusal(
@@ -181,6 +201,20 @@ pub(super) async fn build(door: &Door, request: Request, query: &str) -> Respons
                 return;
             }
         };
+        // One build cannot take the learner past their images' budget either.
+        if let Ok(images) = client.all_images().await {
+            let used = image_bytes(&scope, &images);
+            if used > budget {
+                let _ = client.remove_image(&tag).await;
+                let message = format!(
+                    "layerlab: with this image your images would take {}, more than the {} one learner's may, so it was removed; remove some first (docker images lists them, docker rmi NAME removes one)",
+                    app::dto::human_size(used),
+                    app::dto::human_size(budget)
+                );
+                say(serde_json::json!({ "errorDetail": { "message": message }, "error": message }));
+                return;
+            }
+        }
         for (shown, name) in options.tags.iter().skip(1) {
             if let Err(e) = client.tag(&built.image_id, name).await {
                 let message = format!(
@@ -285,8 +319,10 @@ pub(super) async fn tag(
     else {
         return Err((404, format!("No such image: {image}")));
     };
+    // (Counted and named one at a time: parallel tags cannot slip past the count.)
+    let _one_at_a_time = door.starting.lock().await;
     let images = client.all_images().await.map_err(unreachable)?;
-    room_for_name(scope, &images, &name)?;
+    room_for_names(scope, &images, &[&name])?;
     client
         .tag(&id, &name)
         .await
@@ -303,6 +339,10 @@ pub(super) async fn removable(
     client: &crate::engine::Client,
     typed: &str,
 ) -> Result<String, Refused> {
+    let missing = || (404, format!("Error: No such image: {typed}"));
+    if !crate::policy::api::plausible_reference(typed) {
+        return Err(missing());
+    }
     let found = |reference: String| async move {
         client
             .image_info(&reference)
@@ -314,7 +354,6 @@ pub(super) async fn removable(
             return Ok(own);
         }
     }
-    let missing = || (404, format!("Error: No such image: {typed}"));
     let info = found(typed.to_string()).await?.ok_or_else(missing)?;
     if info.tags.iter().any(|t| scope.base_images.contains(t)) {
         return Err((
@@ -379,12 +418,20 @@ fn outside_namespace(scope: &Scope, name: &str) -> Refused {
 
 /// `docker push NAME[:TAG]`: the path to send (the engine pushes with the learner's login),
 /// once the name is in their namespace and names an image they may use.
+/// A push the proxy lets through: where to send it, with which login, and what to note
+/// once it has gone (the repository in the namespace, the tag, the image pushed).
+pub(super) struct PushAsked {
+    pub path: String,
+    pub auth: http::HeaderValue,
+    pub pushed: Option<(String, String, String)>,
+}
+
 pub(super) async fn push(
     door: &Door,
     client: &crate::engine::Client,
     image: &str,
     query: &str,
-) -> Result<(String, http::HeaderValue), Refused> {
+) -> Result<PushAsked, Refused> {
     let scope = &door.scope;
     let tag = form_urlencoded::parse(query.as_bytes())
         .find(|(k, _)| k == "tag")
@@ -402,26 +449,40 @@ pub(super) async fn push(
         .ok_or_else(|| outside_namespace(scope, &typed))?;
     let auth = registry_auth(door)?;
     // (`docker push -a` names no tag: every tag of the repository, all in the namespace.)
-    if !tag.is_empty()
-        && usable_image(client, scope, &name)
+    let mut pushed = None;
+    if !tag.is_empty() {
+        let Some((id, _)) = usable_image(client, scope, &name)
             .await
             .map_err(unreachable)?
-            .is_none()
-    {
-        return Err((
-            404,
-            format!("An image does not exist locally with the tag: {image}"),
-        ));
+        else {
+            return Err((
+                404,
+                format!("An image does not exist locally with the tag: {image}"),
+            ));
+        };
+        let repository = image
+            .split_once('/')
+            .map_or(image, |(_, path)| path)
+            .to_string();
+        pushed = Some((repository, tag.clone(), id));
     }
     let query = form_urlencoded::Serializer::new(String::new())
         .append_pair("tag", &tag)
         .finish();
-    Ok((format!("/images/{image}/push?{query}"), auth))
+    Ok(PushAsked {
+        path: format!("/images/{image}/push?{query}"),
+        auth,
+        pushed,
+    })
 }
 
 /// `docker pull NAME[:TAG|@DIGEST]`: the path to send (the engine pulls with the learner's
 /// login), once the name is in their namespace.
-pub(super) fn pull(door: &Door, query: &str) -> Result<(String, http::HeaderValue), Refused> {
+pub(super) async fn pull(
+    door: &Door,
+    client: &crate::engine::Client,
+    query: &str,
+) -> Result<(String, http::HeaderValue), Refused> {
     let scope = &door.scope;
     let asked: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
         .into_owned()
@@ -437,6 +498,13 @@ pub(super) fn pull(door: &Door, query: &str) -> Result<(String, http::HeaderValu
         return Err((403, "layerlab: docker import is not offered here: build FROM one of the course's images instead.".into()));
     }
     let (from, tag) = (value("fromImage"), value("tag"));
+    if tag.is_empty() {
+        return Err((
+            400,
+            "layerlab: pull one tag at a time here (docker pull NAME:TAG), not every tag (-a)."
+                .into(),
+        ));
+    }
     let digest = tag.starts_with("sha256:");
     let typed = if tag.is_empty() || digest {
         from.clone()
@@ -456,11 +524,37 @@ pub(super) fn pull(door: &Door, query: &str) -> Result<(String, http::HeaderValu
         }
     }
     let auth = registry_auth(door)?;
+    if !digest {
+        let images = client.all_images().await.map_err(unreachable)?;
+        room_for_names(scope, &images, &[&name])?;
+    }
     let (repository, pin) = match name.rsplit_once(':') {
         Some((repository, _)) if digest => (repository.to_string(), tag),
         Some((repository, pin)) => (repository.to_string(), pin.to_string()),
         None => (name.clone(), tag),
     };
+    // Only what was pushed from here: anything else in the namespace (pushed with the
+    // learner's login from elsewhere) could unpack to far more than any build may make.
+    let in_namespace = repository.split_once('/').map_or("", |(_, path)| path);
+    if let Some(builds) = &door.builds {
+        let here = builds
+            .pushed_here(&scope.owner, in_namespace, &pin)
+            .await
+            .map_err(|e| {
+                (
+                    503,
+                    format!("layerlab: the class registry cannot be read: {e}"),
+                )
+            })?;
+        if !here {
+            return Err((
+                403,
+                format!(
+                    "layerlab: {typed} was not pushed from this workshop (a console or Tag & push), so it is not pulled here."
+                ),
+            ));
+        }
+    }
     let query = form_urlencoded::Serializer::new(String::new())
         .append_pair("fromImage", &repository)
         .append_pair("tag", &pin)

@@ -1092,14 +1092,15 @@ async fn remove_console_images(
         for tag in &image.tags {
             // `<handle>-<installation>/…`, or `<class registry>/<handle>/…` (a push or a
             // pull, unless the workbench holds it for one of its own).
-            let handle = match tag.split_once(&mark) {
-                Some((handle, _)) => Some(handle),
-                None => registry
-                    .as_deref()
-                    .and_then(|r| tag.strip_prefix(r))
-                    .and_then(|rest| rest.split_once('/'))
-                    .map(|(handle, _)| handle)
-                    .filter(|_| !client.holds_any(std::slice::from_ref(tag))),
+            let in_registry = registry
+                .as_deref()
+                .and_then(|r| tag.strip_prefix(r))
+                .and_then(|rest| rest.split_once('/'));
+            let handle = match in_registry {
+                Some((handle, _)) => {
+                    Some(handle).filter(|_| !client.holds_any(std::slice::from_ref(tag)))
+                }
+                None => tag.split_once(&mark).map(|(handle, _)| handle),
             };
             let Some(handle) = handle else {
                 continue;

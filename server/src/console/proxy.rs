@@ -28,6 +28,9 @@ pub(super) struct Door {
     pub(super) pushes: Option<Arc<crate::pushes::Pushes>>,
     /// Held while one of the learner's builds runs: one at a time.
     pub(super) building: Arc<tokio::sync::Mutex<()>>,
+    /// What the engine said to a ping (its API version, its OS), said again to every later
+    /// one: each docker command begins with one.
+    ping: tokio::sync::OnceCell<http::HeaderMap>,
 }
 
 /// Called (and waited for) after a call that started, stopped or removed one of the
@@ -104,6 +107,7 @@ impl Proxy {
             builds: images.as_ref().map(|(b, _)| b.clone()),
             pushes: images.map(|(_, p)| p),
             building: Arc::default(),
+            ping: tokio::sync::OnceCell::new(),
         });
         // A few calls at a time per learner (`logs -f` holds one as long as it follows).
         let app = axum::Router::new().fallback(relay).with_state(door).layer(
@@ -160,7 +164,19 @@ async fn relay(State(door): State<Arc<Door>>, mut request: Request) -> Response 
     // (Held while a push streams: no garbage collection of the registry runs under it.)
     let mut push_permit = None;
     let mut _starting = None;
-    let path = match decide(&method, &asked, &door.scope) {
+    let decision = decide(&method, &asked, &door.scope);
+    let ping =
+        matches!(&decision, Decision::Forward(p) if p.trim_start_matches('/').starts_with("_ping"));
+    if let Some(headers) = door.ping.get().filter(|_| ping) {
+        let mut answer = if method == "HEAD" {
+            Response::new(Body::empty())
+        } else {
+            Response::new(Body::from("OK"))
+        };
+        *answer.headers_mut() = headers.clone();
+        return answer;
+    }
+    let path = match decision {
         Decision::Forward(path) => path,
         Decision::Refuse { status, message } => return refusal(status, message),
         Decision::Create { path, name } => {
@@ -171,29 +187,35 @@ async fn relay(State(door): State<Arc<Door>>, mut request: Request) -> Response 
         }
         Decision::Build { query } => return super::images::build(&door, request, &query).await,
         Decision::Login => return super::images::login(&door, request).await,
-        Decision::Pull { query } => match super::images::pull(&door, &query) {
-            Ok((path, auth)) => {
-                registry_auth = Some(auth);
-                path
+        Decision::Pull { query } => {
+            let client = match engine_client(&door).await {
+                Ok(client) => client,
+                Err(refused) => return refused,
+            };
+            match super::images::pull(&door, &client, &query).await {
+                Ok((path, auth)) => {
+                    registry_auth = Some(auth);
+                    path
+                }
+                Err((status, message)) => return refusal(status, message),
             }
-            Err((status, message)) => return refusal(status, message),
-        },
+        }
         Decision::Push { image, query } => {
             let client = match engine_client(&door).await {
                 Ok(client) => client,
                 Err(refused) => return refused,
             };
             match super::images::push(&door, &client, &image, &query).await {
-                Ok((path, auth)) => {
+                Ok(asked) => {
                     let Some(permit) = door.pushes.as_ref().and_then(|p| p.console_permit()) else {
                         return refusal(
                             503,
                             "layerlab: the class registry is taking as many pushes as it takes at once; push again in a moment.".into(),
                         );
                     };
-                    push_permit = Some(permit);
-                    registry_auth = Some(auth);
-                    path
+                    push_permit = Some((permit, asked.pushed));
+                    registry_auth = Some(asked.auth);
+                    asked.path
                 }
                 Err((status, message)) => return refusal(status, message),
             }
@@ -358,15 +380,53 @@ async fn relay(State(door): State<Arc<Door>>, mut request: Request) -> Response 
     if let Some(hook) = door.after_change.as_ref().filter(|_| changes) {
         hook().await;
     }
-    if let Some(permit) = push_permit {
-        // The push goes on as long as its answer streams: the place is given back after.
+    if ping && answer.status().is_success() {
+        let mut kept = http::HeaderMap::new();
+        for name in [
+            "api-version",
+            "docker-experimental",
+            "ostype",
+            "content-type",
+            "cache-control",
+            "pragma",
+        ] {
+            if let Some(value) = answer.headers().get(name) {
+                kept.insert(name, value.clone());
+            }
+        }
+        // (The classic builder is the one the console builds with.)
+        kept.insert("builder-version", http::HeaderValue::from_static("1"));
+        let _ = door.ping.set(kept.clone());
+        *answer.headers_mut() = kept;
+    }
+    if let Some((permit, pushed)) = push_permit {
+        // The push goes on as long as its answer streams: the place is given back after, and
+        // what it pushed noted as the learner's (their registry page, later pulls).
         let (parts, body) = answer.into_parts();
+        let noted = pushed
+            .zip(door.builds.clone())
+            .map(|((repository, tag, id), builds)| {
+                let owner = door.scope.owner.clone();
+                async move {
+                    builds
+                        .record_console_push(&owner, &repository, &tag, &id)
+                        .await
+                }
+            });
         let body = futures::stream::unfold(
-            (Body::new(body).into_data_stream(), permit),
-            |(mut stream, permit)| async move {
+            (Body::new(body).into_data_stream(), Some(permit), noted),
+            |(mut stream, permit, noted)| async move {
                 use futures::StreamExt;
-                let chunk = stream.next().await?;
-                Some((chunk, (stream, permit)))
+                match stream.next().await {
+                    Some(chunk) => Some((chunk, (stream, permit, noted))),
+                    None => {
+                        if let Some(noted) = noted {
+                            noted.await;
+                        }
+                        drop(permit);
+                        None
+                    }
+                }
             },
         );
         return Response::from_parts(parts, Body::from_stream(body));

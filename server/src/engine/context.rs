@@ -173,6 +173,14 @@ impl BuildContext {
                 continue;
             }
             check_path(&path)?;
+            // (Twice in one archive, the engine would build from the copy unpacked last,
+            // which need not be the one checked.)
+            if texts.contains_key(&path) || bytes.contains_key(&path) {
+                return Err(ContextError::BadPath {
+                    path,
+                    why: "it is in the archive twice",
+                });
+            }
             if let Some(what) = what {
                 return Err(ContextError::NotAFile { path, what });
             }
@@ -212,10 +220,18 @@ impl BuildContext {
             }
         }
         let named = dockerfile.trim_start_matches("./");
+        if bytes.contains_key(named) {
+            return Err(ContextError::BadPath {
+                path: named.to_string(),
+                why: "a Dockerfile must be text (UTF-8)",
+            });
+        }
         if named != "Dockerfile" {
             let text = texts
                 .remove(named)
                 .ok_or_else(|| ContextError::NoNamedDockerfile(named.to_string()))?;
+            // (It takes the name the engine builds from; a file of that name stays out.)
+            bytes.remove("Dockerfile");
             texts.insert("Dockerfile".into(), text);
         }
         let mut context = BuildContext::new(texts, limits)?;
@@ -779,5 +795,34 @@ mod tests {
             .code(),
             "bad_path"
         );
+        // A second Dockerfile (the engine would build the one unpacked last), whatever its
+        // bytes; a Dockerfile that is not text.
+        let big = ContextLimits::default();
+        for second in [&b"FROM other\n"[..], &[0xff, b'\n'][..]] {
+            let said = refused(
+                cli_tar(&[dockerfile, ("Dockerfile", Regular, 0o644, second)]),
+                "Dockerfile",
+                &big,
+            );
+            assert!(said.to_string().contains("twice"), "{said}");
+        }
+        let said = refused(
+            cli_tar(&[("Dockerfile", Regular, 0o644, &[0xff, b'\n'][..])]),
+            "Dockerfile",
+            &big,
+        );
+        assert!(said.to_string().contains("must be text"), "{said}");
+        // `-f other`: it becomes the Dockerfile, and a Dockerfile beside it stays out.
+        let context = BuildContext::from_archive(
+            &cli_tar(&[
+                ("Dockerfile", Regular, 0o644, &[0xff, b'\n'][..]),
+                ("other", Regular, 0o644, b"FROM busybox:latest\n"),
+            ]),
+            "other",
+            &big,
+        )
+        .expect("a context");
+        assert_eq!(context.sources().len(), 1, "{:?}", context.sources());
+        assert_eq!(context.dockerfile(), "FROM busybox:latest\n");
     }
 }

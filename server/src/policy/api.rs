@@ -156,6 +156,9 @@ impl Scope {
     /// for the learner (a base image, one of their own names, an id or another of their
     /// images' names): each must still be checked to be theirs to use.
     pub fn image_candidates(&self, typed: &str) -> Vec<String> {
+        if !plausible_reference(typed) {
+            return Vec::new();
+        }
         if self.is_base_image(typed) {
             return vec![typed.to_string()];
         }
@@ -199,6 +202,19 @@ pub fn instance_mark(instance: &str) -> String {
 /// The repository (under the learner's prefix) an image built without `-t` is kept under:
 /// the learner sees it untagged, as on a laptop.
 pub const UNTAGGED_REPOSITORY: &str = "layerlab-untagged";
+
+/// Whether `typed` could name an image (a reference or an id) at all: asked of the engine,
+/// nothing else could mean another call (`..`, `?`, `#` in a path).
+pub fn plausible_reference(typed: &str) -> bool {
+    !typed.is_empty()
+        && typed.len() <= 256
+        && !typed.starts_with(['/', '.', '-'])
+        && !typed.contains("..")
+        && !typed.contains("//")
+        && typed
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._:/@-".contains(c))
+}
 
 /// Whether an image name ends in a `:tag` (a `:` after the last `/`).
 fn has_tag(name: &str) -> bool {
@@ -717,6 +733,9 @@ fn with_owner_filter(query: &str, owner: &str, console_only: bool) -> Result<Str
 /// everyone's.
 fn image_filters(query: &str, scope: &Scope) -> Result<String, String> {
     refiltered(query, |filters| {
+        // (Their errors would say whether a name or id exists anywhere on the engine.)
+        filters.remove("since");
+        filters.remove("before");
         if let Some(serde_json::Value::Object(references)) = filters.get_mut("reference") {
             let typed: Vec<String> = references.keys().cloned().collect();
             for name in typed {
@@ -794,6 +813,15 @@ pub struct BuildOptions {
     pub notes: Vec<String>,
 }
 
+/// The most names (`-t`) one console build takes.
+pub const MAX_BUILD_TAGS: usize = 8;
+/// The most `--label`s one console build takes (each is a step of the build).
+pub const MAX_BUILD_LABELS: usize = 16;
+/// The most `--build-arg`s one console build takes.
+pub const MAX_BUILD_ARGS: usize = 32;
+/// The most bytes a console build's labels, or its build arguments, take together.
+pub const MAX_BUILD_OPTION_BYTES: usize = 8 * 1024;
+
 /// The options of `POST /build` (`query`) as the console lets them through, or the refusal.
 pub fn build_options(query: &str, scope: &Scope) -> Result<BuildOptions, String> {
     let truthy = |v: &str| v == "1" || v.eq_ignore_ascii_case("true");
@@ -804,6 +832,11 @@ pub fn build_options(query: &str, scope: &Scope) -> Result<BuildOptions, String>
     for (key, value) in form_urlencoded::parse(query.as_bytes()) {
         let value = value.as_ref();
         match key.as_ref() {
+            "t" if options.tags.len() >= MAX_BUILD_TAGS => {
+                return Err(format!(
+                    "layerlab: a build here takes at most {MAX_BUILD_TAGS} names (-t)."
+                ))
+            }
             "t" if !value.is_empty() => {
                 let engine = scope.engine_image(value)?;
                 let shown = engine
@@ -821,6 +854,15 @@ pub fn build_options(query: &str, scope: &Scope) -> Result<BuildOptions, String>
                 let asked: std::collections::BTreeMap<String, Option<String>> =
                     serde_json::from_str(value)
                         .map_err(|e| format!("layerlab: the build arguments are not JSON: {e}"))?;
+                let bytes: usize = asked
+                    .iter()
+                    .map(|(k, v)| k.len() + v.as_ref().map_or(0, String::len))
+                    .sum();
+                if asked.len() > MAX_BUILD_ARGS || bytes > MAX_BUILD_OPTION_BYTES {
+                    return Err(format!(
+                        "layerlab: a build here takes at most {MAX_BUILD_ARGS} build arguments, {MAX_BUILD_OPTION_BYTES} bytes in all."
+                    ));
+                }
                 for (name, value) in asked {
                     let name_ok = name
                         .chars()
@@ -844,6 +886,12 @@ pub fn build_options(query: &str, scope: &Scope) -> Result<BuildOptions, String>
                 if let Some(ours) = asked.keys().find(|k| k.starts_with("org.layerlab.")) {
                     return Err(format!(
                         "layerlab: the label {ours} is layerlab's own (org.layerlab.…): pick a name of your own."
+                    ));
+                }
+                let bytes: usize = asked.iter().map(|(k, v)| k.len() + v.len()).sum();
+                if asked.len() > MAX_BUILD_LABELS || bytes > MAX_BUILD_OPTION_BYTES {
+                    return Err(format!(
+                        "layerlab: a build here takes at most {MAX_BUILD_LABELS} labels, {MAX_BUILD_OPTION_BYTES} bytes in all."
                     ));
                 }
                 options.labels = asked;
@@ -1009,6 +1057,25 @@ mod tests {
             let refused = scope.engine_image(bad).expect_err(bad);
             assert!(refused.contains(said), "{bad}: {refused}");
         }
+        // Nothing that is not a name or an id is looked up at all.
+        for odd in [
+            "",
+            "../containers/x",
+            "a/../b",
+            "x?y",
+            "x#y",
+            "/x",
+            "a//b",
+            "x y",
+            "-x",
+        ] {
+            assert!(scope.image_candidates(odd).is_empty(), "{odd}");
+            assert!(!plausible_reference(odd), "{odd}");
+        }
+        assert!(plausible_reference("sha256:3f2a"));
+        assert!(plausible_reference(
+            "127.0.0.1:5100/learner-a/web@sha256:00"
+        ));
         // A base image is looked up as itself; anything else as the learner's first.
         assert_eq!(
             scope.image_candidates("busybox"),
@@ -1074,10 +1141,19 @@ mod tests {
                 {"Id": "own", "RepoTags": ["web:1"], "RepoDigests": [], "Labels": {"org.layerlab.owner": "abc", "org.layerlab.instance": "i"}}
             ])
         );
-        // `docker images web` filters on the learner's name as the engine knows it too.
+        // `docker images web` filters on the learner's name as the engine knows it too; the
+        // filters whose errors would tell of images elsewhere on the engine are left out.
         let query = form_urlencoded::Serializer::new(String::new())
-            .append_pair("filters", r#"{"reference":["web"]}"#)
+            .append_pair(
+                "filters",
+                r#"{"reference":["web"],"since":["theirs:1"],"before":["x"]}"#,
+            )
             .finish();
+        let filters = filters_of(&decide("GET", &format!("/images/json?{query}"), &scope));
+        assert!(
+            filters.get("since").is_none() && filters.get("before").is_none(),
+            "{filters}"
+        );
         let decided = decide("GET", &format!("/images/json?{query}"), &scope);
         assert_eq!(
             filters_of(&decided)["reference"],
@@ -1151,6 +1227,26 @@ mod tests {
             let refused = build_options(&query, &scope).expect_err(key);
             assert!(refused.contains(said), "{key}={value}: {refused}");
         }
+        // Bounded: names, labels and build arguments.
+        let many = |key: &str, n: usize, value: &dyn Fn(usize) -> String| {
+            let mut query = form_urlencoded::Serializer::new(String::new());
+            for i in 0..n {
+                query.append_pair(key, &value(i));
+            }
+            build_options(&query.finish(), &scope)
+        };
+        assert!(many("t", MAX_BUILD_TAGS, &|i| format!("w{i}")).is_ok());
+        assert!(many("t", MAX_BUILD_TAGS + 1, &|i| format!("w{i}")).is_err());
+        let labels = |n: usize, size: usize| {
+            let map: std::collections::HashMap<String, String> = (0..n)
+                .map(|i| (format!("l{i}"), "x".repeat(size)))
+                .collect();
+            serde_json::to_string(&map).unwrap()
+        };
+        assert!(many("labels", 1, &|_| labels(MAX_BUILD_LABELS, 10)).is_ok());
+        assert!(many("labels", 1, &|_| labels(MAX_BUILD_LABELS + 1, 10)).is_err());
+        assert!(many("labels", 1, &|_| labels(2, MAX_BUILD_OPTION_BYTES)).is_err());
+        assert!(many("buildargs", 1, &|_| labels(MAX_BUILD_ARGS + 1, 1)).is_err());
         assert!(matches!(
             decide("POST", "/v1.41/build?t=web", &scope),
             Decision::Build { .. }
@@ -1350,7 +1446,6 @@ mod tests {
             ("GET", "/v1.41/info"),
             ("GET", "/v1.41/containers/web/export"),
             ("GET", "/v1.41/containers/web/archive"),
-            ("POST", "/v1.41/images/create"),
             ("GET", "/v1.41/volumes"),
             ("POST", "/_ping"),
             ("GET", "/v1.41/containers/json/extra"),

@@ -636,6 +636,93 @@ async fn each_learner_builds_tags_and_removes_images_of_their_own() {
     let ran = bob.run(&format!("docker login -u x -p y {registry}")).await;
     assert!(ran.text.contains("Login Succeeded"), "{}", ran.text);
 
+    // Something in the learner's namespace that was not pushed from here (with their own
+    // login, from outside) is not pulled: it could unpack to anything.
+    let login = ann.client.get("/api/v1/registry/login").await;
+    assert_eq!(login.status, StatusCode::OK, "{}", login.body);
+    let login = login.json();
+    let outside = format!("{namespace}/outside:1");
+    let config = tempfile::tempdir().expect("a docker config folder");
+    let docker = |args: &[&str]| {
+        let out = std::process::Command::new("docker")
+            .env("DOCKER_CONFIG", config.path())
+            .args(args)
+            .output()
+            .expect("docker");
+        assert!(
+            out.status.success(),
+            "docker {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    docker(&[
+        "login",
+        "-u",
+        login["username"].as_str().expect("a username"),
+        "-p",
+        login["password"].as_str().expect("a password"),
+        &registry,
+    ]);
+    docker(&["tag", "busybox:latest", &outside]);
+    docker(&["push", &outside]);
+    docker(&["rmi", &outside]);
+    let ran = ann.run(&format!("docker pull {outside}")).await;
+    assert!(
+        ran.text.contains("was not pushed from this workshop"),
+        "{}",
+        ran.text
+    );
+    assert!(inspect(&outside, "{{.Id}}").is_none(), "nothing was pulled");
+
+    // Two Dockerfiles in one archive (the engine would build the one unpacked last): refused
+    // before anything is built, whichever is checked.
+    let ran = ann
+        .run("mkdir -p ~/twice/b && cd ~/twice && printf 'FROM busybox:latest\\n' > Dockerfile && printf 'FROM learner-other/x\\n' > b/Dockerfile && tar cf ctx.tar Dockerfile && tar rf ctx.tar -C b Dockerfile && curl -s --unix-socket ${DOCKER_HOST#unix://} -X POST -H 'Content-Type: application/x-tar' --data-binary @ctx.tar 'http://docker/v1.41/build?t=twice'")
+        .await;
+    assert!(ran.text.contains("in the archive twice"), "{}", ran.text);
+    assert!(!ran.text.contains("Successfully"), "{}", ran.text);
+
+    // A build that fails leaves none of the images its steps made.
+    let ran = ann
+        .run("printf 'FROM busybox:latest\\nRUN echo made > /made\\nRUN false\\n' | docker build -")
+        .await;
+    assert_ne!(ran.exit, Some(0), "{ran:?}");
+    let step = ran
+        .text
+        .lines()
+        .skip_while(|l| !l.contains("RUN echo made"))
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("---> ")
+                .filter(|id| id.len() == 12 && !id.contains(' '))
+        })
+        .expect("the step's image")
+        .to_string();
+    let gone = Instant::now() + Duration::from_secs(20);
+    while inspect(&step, "{{.Id}}").is_some() {
+        assert!(
+            Instant::now() < gone,
+            "{step} is still on the engine: {}",
+            ran.text
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+
+    // Names are counted (those in the registry namespace too), one past the most refused.
+    let ran = ann
+        .run("for n in $(seq 1 40); do docker tag busybox:latest n$n 2>&1 || break; done | tail -1; docker images --format '{{.Repository}}' | grep -c '^n[0-9]'")
+        .await;
+    assert!(ran.text.contains("one learner may keep 30"), "{}", ran.text);
+    let kept: usize = ran
+        .text
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .expect("a count");
+    assert!(kept <= 30, "{}", ran.text);
+    ann.run("docker rmi $(docker images --format '{{.Repository}}' | grep '^n[0-9]') >/dev/null")
+        .await;
+
     // A build without -t: an untagged image, run by its id, removed by it.
     let ran = ann
         .run("cd ~/app && id=$(docker build -q .) && docker images --format '{{.Repository}}:{{.Tag}}' | grep -c '<none>' ; docker run --rm $id && docker rmi web:1")
