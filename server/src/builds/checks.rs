@@ -321,6 +321,7 @@ impl Builds {
             limits: &self.settings.build,
             base_images: &self.settings.base_images,
             registry: self.registry_login(&record.owner),
+            console_prefix: None,
         };
         let mut on_progress = steps_only(record);
         match self
@@ -371,6 +372,7 @@ impl Builds {
             limits: &self.settings.build,
             base_images: &self.settings.base_images,
             registry: self.registry_login(&record.owner),
+            console_prefix: None,
         };
         // Its step images are noted with the build's own, so that a cancelled or failed
         // build removes them too.

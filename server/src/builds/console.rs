@@ -25,6 +25,9 @@ pub struct ConsoleBuild<'a> {
     /// The learner's `--build-arg`s: the policy reads the Dockerfile with them.
     pub build_args: Vec<(String, String)>,
     pub no_cache: bool,
+    /// The prefix of the learner's image names in the console (`learner-…-…/`): a `FROM`
+    /// that names one of their images by it may build on it.
+    pub console_prefix: Option<String>,
 }
 
 /// What a console's images carry as their attempt: `<learner>/console`.
@@ -70,6 +73,7 @@ impl Builds {
             limits: &self.settings.build,
             base_images: &self.settings.base_images,
             registry: self.registry_login(owner),
+            console_prefix: asked.console_prefix.clone(),
         };
         // The images the builder commits (each step's) are removed after, however the build
         // ends (failed, stopped, or its CLI gone): those nothing names or builds on any more

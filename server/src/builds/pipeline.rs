@@ -308,6 +308,7 @@ impl Builds {
             limits: &self.settings.build,
             base_images: &self.settings.base_images,
             registry: self.registry_login(&record.owner),
+            console_prefix: None,
         };
         log_build_options(record, &job);
         // The images the log names are stored as they come, so that a server killed mid-build

@@ -128,6 +128,8 @@ pub(super) async fn build(door: &Door, request: Request, query: &str) -> Respons
         }
     };
     drop(sent);
+    // `FROM web:1` builds on the learner's own `web:1`.
+    let context = context.with_dockerfile(scope.with_own_names(context.dockerfile()));
     let client = match door.engine.client().await {
         Ok(client) => client,
         Err(e) => return refusal(503, unreachable(e).1),
@@ -189,6 +191,7 @@ pub(super) async fn build(door: &Door, request: Request, query: &str) -> Respons
             labels: options.labels.clone(),
             build_args: options.build_args.clone(),
             no_cache: options.no_cache,
+            console_prefix: Some(scope.image_prefix()),
         };
         let built = match builds.console_build(asked, &mut on).await {
             Ok(built) => built,

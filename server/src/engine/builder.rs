@@ -89,6 +89,9 @@ pub struct BuildJob<'a> {
     /// The learner's login to the class registry: a `FROM` may name their own pushes, which
     /// the policy pulls with it (`None`: no registry layerlab runs, or no learner).
     pub registry: Option<crate::engine::push::RegistryLogin>,
+    /// A docker console's build: the prefix of the learner's image names there, under which
+    /// a `FROM` may name their images (see `policy`).
+    pub console_prefix: Option<String>,
 }
 
 /// What the build reports as it goes.

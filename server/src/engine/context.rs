@@ -285,6 +285,13 @@ impl BuildContext {
         Some(with)
     }
 
+    /// The same files with `text` as the Dockerfile.
+    pub fn with_dockerfile(&self, text: String) -> BuildContext {
+        let mut with = self.clone();
+        with.files.insert("Dockerfile".into(), text);
+        with
+    }
+
     /// Every file the build is sent, the learner's and the provided ones, as bytes.
     pub fn sources(&self) -> Vec<(&str, &[u8])> {
         let mut all: Vec<(&str, &[u8])> = self

@@ -146,6 +146,77 @@ impl Scope {
         Ok(format!("{}{name}:{tag}", self.image_prefix()))
     }
 
+    /// `dockerfile` with the images it names literally (`FROM web:1`, `COPY --from=web …`)
+    /// that are neither a stage, `scratch`, a base image nor in a registry, named as the
+    /// engine knows the learner's (`FROM learner-…/web:1`): the build policy then judges,
+    /// and the engine builds, the very same text. A name with a variable in it is left as it
+    /// is (the policy judges it as written).
+    pub fn with_own_names(&self, dockerfile: &str) -> String {
+        let mut stages: Vec<String> = Vec::new();
+        let mut lines: Vec<String> = dockerfile.lines().map(str::to_string).collect();
+        let own = |reference: &str, stages: &[String]| -> Option<String> {
+            let lower = reference.to_ascii_lowercase();
+            let plain = !reference.contains('$')
+                && lower != "scratch"
+                && !stages.contains(&lower)
+                && !reference.bytes().all(|b| b.is_ascii_digit())
+                && !self.is_base_image(reference);
+            plain
+                .then(|| self.engine_image(reference).ok())
+                .flatten()
+                .filter(|name| !self.in_namespace(name))
+        };
+        for instruction in app::dockerfile::instructions(dockerfile) {
+            let Some(line) = (instruction.line as usize)
+                .checked_sub(1)
+                .and_then(|i| lines.get_mut(i))
+            else {
+                continue;
+            };
+            // (Only an instruction on one line of its own is rewritten.)
+            if line.trim_end().ends_with('\\') {
+                continue;
+            }
+            match instruction.keyword.to_ascii_uppercase().as_str() {
+                "FROM" => {
+                    let words: Vec<&str> = instruction.args.split_whitespace().collect();
+                    let Some(reference) = words.iter().find(|w| !w.starts_with("--")) else {
+                        continue;
+                    };
+                    if let Some(i) = words.iter().position(|w| w.eq_ignore_ascii_case("as")) {
+                        if let Some(name) = words.get(i + 1) {
+                            stages.push(name.to_ascii_lowercase());
+                        }
+                    }
+                    let reference = reference.to_string();
+                    if let Some(name) = own(&reference, &stages) {
+                        *line = replace_word(line, &reference, &name);
+                    }
+                }
+                "COPY" => {
+                    let Some(from) = instruction
+                        .args
+                        .split_whitespace()
+                        .find_map(|w| w.strip_prefix("--from="))
+                    else {
+                        continue;
+                    };
+                    let from = from.to_string();
+                    if let Some(name) = own(&from, &stages) {
+                        *line =
+                            line.replacen(&format!("--from={from}"), &format!("--from={name}"), 1);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut text = lines.join("\n");
+        if dockerfile.ends_with('\n') {
+            text.push('\n');
+        }
+        text
+    }
+
     /// Whether `name` is in the learner's namespace of the class registry.
     pub fn in_namespace(&self, name: &str) -> bool {
         self.namespace()
@@ -214,6 +285,22 @@ pub fn plausible_reference(typed: &str) -> bool {
         && typed
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "._:/@-".contains(c))
+}
+
+/// `line` with its first whole word `word` replaced by `with`.
+fn replace_word(line: &str, word: &str, with: &str) -> String {
+    let mut start = 0;
+    while let Some(found) = line[start..].find(word) {
+        let at = start + found;
+        let end = at + word.len();
+        let before = line[..at].chars().last().is_none_or(char::is_whitespace);
+        let after = line[end..].chars().next().is_none_or(char::is_whitespace);
+        if before && after {
+            return format!("{}{with}{}", &line[..at], &line[end..]);
+        }
+        start = end;
+    }
+    line.to_string()
 }
 
 /// Whether an image name ends in a `:tag` (a `:` after the last `/`).
@@ -1119,6 +1206,28 @@ mod tests {
                 scope.engine_name("c")
             )),
             "No such image: web:1 in /c"
+        );
+    }
+
+    #[test]
+    fn a_console_dockerfile_names_the_learners_images_as_the_engine_knows_them() {
+        let scope = scope();
+        let prefix = scope.image_prefix();
+        let written = "ARG V=1\nFROM web:1 AS build\nFROM busybox:latest\nFROM --platform=linux/amd64 base\nCOPY --from=build /a /a\nCOPY --from=tools /t /t\nFROM scratch\nFROM $V\nFROM build\nFROM web:1 \\\n  AS x\n";
+        let shown = scope.with_own_names(written);
+        assert_eq!(
+            shown,
+            format!("ARG V=1\nFROM {prefix}web:1 AS build\nFROM busybox:latest\nFROM --platform=linux/amd64 {prefix}base:latest\nCOPY --from=build /a /a\nCOPY --from={prefix}tools:latest /t /t\nFROM scratch\nFROM $V\nFROM build\nFROM web:1 \\\n  AS x\n")
+        );
+        // The learner reads their own words back.
+        assert_eq!(
+            scope.unprefixed(&shown),
+            written
+                .replace(
+                    "FROM --platform=linux/amd64 base",
+                    "FROM --platform=linux/amd64 base:latest"
+                )
+                .replace("--from=tools ", "--from=tools:latest ")
         );
     }
 

@@ -84,6 +84,10 @@ pub struct Rules<'a> {
     /// The learner's login to the class registry: their own pushes may be named (and are
     /// pulled with it); `None`, none may.
     pub registry: Option<&'a RegistryLogin>,
+    /// A docker console's build: the prefix of the learner's image names there
+    /// (`learner-…-…/`), under which an image they may use (one they built here, or one of
+    /// the course's base images they named) may be named.
+    pub console_prefix: Option<&'a str>,
 }
 
 /// A build the policy allowed, and what to check on its result.
@@ -112,6 +116,7 @@ pub fn rules_of<'a>(job: &'a BuildJob<'_>) -> Rules<'a> {
         network: job.network,
         build_args: &job.build_args,
         registry: job.registry.as_ref(),
+        console_prefix: job.console_prefix.as_deref(),
     }
 }
 
@@ -840,6 +845,25 @@ impl<I: Images> Judge<'_, I> {
                 _ => Err(self.missing_base(&declared, origin).await),
             };
         }
+        let console_name = self.rules.console_prefix.and_then(|prefix| {
+            let full = normalized.as_deref()?.strip_prefix("docker.io/")?;
+            full.starts_with(prefix).then(|| full.to_string())
+        });
+        if let Some(reference) = console_name {
+            let usable = match self.lookup(&reference).await? {
+                Some(info) if self.is_console_own(&info, &reference) => Some(info),
+                _ => None,
+            };
+            return match usable {
+                Some(info) => {
+                    self.approved.images.push((reference.clone(), info.id.clone()));
+                    Ok(Resolved::Image(reference, info))
+                }
+                None => Err(refuse(format!(
+                    ", which is not one of your images here (docker images lists them). Build FROM one of the base images ({offered}) or one of your own."
+                ))),
+            };
+        }
         if let Some((exercise, tag)) = normalized.as_deref().and_then(own_image_parts) {
             let reference = format!("layerlab/{exercise}:{tag}");
             let mine = match self.lookup(&reference).await? {
@@ -876,6 +900,23 @@ impl<I: Images> Judge<'_, I> {
         } else {
             self.rules.base_images.join(", ")
         }
+    }
+
+    /// Whether `info`, named `reference` under the learner's console prefix, is theirs to
+    /// build on: one they built here (in the console or the workbench), or one of the
+    /// course's base images they gave a name of their own.
+    fn is_console_own(&self, info: &ImageInfo, reference: &str) -> bool {
+        let Some(learner) = self.rules.learner else {
+            return false;
+        };
+        let built = info
+            .labels
+            .get(ATTEMPT_LABEL)
+            .and_then(|a| a.split_once('/'))
+            .is_some_and(|(owner, _)| owner == learner)
+            && info.labels.get(INSTANCE_LABEL).map(String::as_str) == self.rules.instance;
+        let base = info.tags.iter().any(|t| self.rules.base_images.contains(t));
+        info.tags.iter().any(|t| t == reference) && (built || base)
     }
 
     fn is_own(&self, info: &ImageInfo, reference: &str, exercise: &str) -> bool {

@@ -128,6 +128,7 @@ async fn judge_with_args(
         password: "secret".into(),
     };
     let rules = Rules {
+        console_prefix: None,
         base_images: &bases,
         learner: Some(LEARNER),
         instance: Some(INSTANCE),

@@ -527,6 +527,14 @@ async fn each_learner_builds_tags_and_removes_images_of_their_own() {
         "nothing else was made"
     );
 
+    // A build FROM the learner's own image, by the name they gave it (COPY --from too).
+    let ran = ann
+        .run("printf 'FROM web:1\\nCOPY --from=web:1 /built /again\\nCMD cat /again\\n' | docker build -t child - && docker run --rm child && docker rmi child")
+        .await;
+    assert_eq!(ran.exit, Some(0), "{ran:?}");
+    assert!(ran.text.contains("Step 1/3 : FROM web:1\n"), "{}", ran.text);
+    assert!(ran.text.contains("\nbuilt\n"), "{}", ran.text);
+
     // Another learner sees none of it, by name, by the engine's name or by id.
     let mut bob = Learner::open(other).await;
     let id = inspect(&names[0], "{{.Id}}").expect("the image's id");
@@ -548,6 +556,22 @@ async fn each_learner_builds_tags_and_removes_images_of_their_own() {
             assert_ne!(ran.exit, Some(0), "{line}: {ran:?}");
         }
         assert!(ran.text.contains("No such image"), "{line}: {}", ran.text);
+    }
+    for line in [
+        "printf 'FROM web:1\\n' | docker build -".to_string(),
+        format!("printf 'FROM {}\\n' | docker build -", names[0]),
+        format!(
+            "printf 'FROM busybox:latest\\nCOPY --from={} /built /b\\n' | docker build -",
+            names[0]
+        ),
+    ] {
+        let ran = bob.run(&line).await;
+        assert!(
+            ran.text.contains("not one of your images"),
+            "{line}: {}",
+            ran.text
+        );
+        assert!(!ran.text.contains("Successfully"), "{line}: {}", ran.text);
     }
     let ran = bob
         .run("docker images --format '{{.Repository}}:{{.Tag}}'")

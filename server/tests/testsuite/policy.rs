@@ -558,6 +558,7 @@ async fn the_policys_cost_per_build() {
             limits: &limits,
             base_images: &base_images,
             registry: None,
+            console_prefix: None,
         };
         let mut times = Vec::new();
         for _ in 0..50 {
