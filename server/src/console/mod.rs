@@ -154,6 +154,7 @@ struct Running {
     id: u64,
     input: mpsc::Sender<Vec<u8>>,
     interrupted: Option<Instant>,
+    started: Instant,
 }
 
 /// What one sweep did.
@@ -318,6 +319,7 @@ impl Consoles {
                 id,
                 input: tx,
                 interrupted: None,
+                started: Instant::now(),
             });
             id
         };
@@ -587,7 +589,17 @@ impl Consoles {
         let mut swept = Swept::default();
         let consoles: Vec<Arc<Console>> = lock(&self.open).values().cloned().collect();
         for console in consoles {
-            let idle = lock(&console.inner).last_used.elapsed();
+            let idle = {
+                let inner = lock(&console.inner);
+                // (A command that prints keeps its console, but not for longer than the
+                // removal time: a loop left printing holds no place for days.)
+                match &inner.running {
+                    Some(r) if r.started.elapsed() >= self.settings.idle_remove => {
+                        r.started.elapsed()
+                    }
+                    _ => inner.last_used.elapsed(),
+                }
+            };
             if idle >= self.settings.idle_remove {
                 lock(&self.open).remove(&console.owner);
                 self.put_away(&console, true).await;

@@ -841,11 +841,12 @@ async fn idle_consoles_stop_then_go_and_a_killed_server_leaves_nothing_behind() 
         "the base image stays"
     );
 
-    // Idle for the longer time: removed, not just stopped.
+    // Idle for the longer time: removed, not just stopped; a command left printing keeps
+    // its console no longer than that.
     command_on(
         &server,
         &cookie,
-        "docker tag busybox:latest mybox && docker run -d --name web busybox sleep 600",
+        "docker tag busybox:latest mybox && docker run -d --name web busybox sleep 600 && while true; do echo tick; sleep 1; done",
     )
     .await;
     wait_for("web to run", &|| running(&web).as_deref() == Some("true"));
