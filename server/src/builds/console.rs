@@ -74,6 +74,7 @@ impl Builds {
             base_images: &self.settings.base_images,
             registry: self.registry_login(owner),
             console_prefix: asked.console_prefix.clone(),
+            one_label_step: true,
         };
         // The images the builder commits (each step's) are removed after, however the build
         // ends (failed, stopped, or its CLI gone): those nothing names or builds on any more

@@ -92,6 +92,9 @@ pub struct BuildJob<'a> {
     /// A docker console's build: the prefix of the learner's image names there, under which
     /// a `FROM` may name their images (see `policy`).
     pub console_prefix: Option<String>,
+    /// Write the labels as one `LABEL` line at the end of the Dockerfile sent (after the
+    /// policy judged the learner's), one step rather than one per label.
+    pub one_label_step: bool,
 }
 
 /// What the build reports as it goes.
@@ -192,7 +195,27 @@ pub async fn build(
     let host = engine.host();
     let dockerfile_text = job.context.dockerfile();
     let instructions = dockerfile::instructions(dockerfile_text);
-    let tar = job.context.to_tar().map_err(|e| BuildFailure {
+    // The labels as one `LABEL` step at the end (the engine makes a step of each label it is
+    // given, each a container), when every label is plain enough to write in a Dockerfile.
+    let label_line = job.one_label_step.then(|| label_line(&job.labels)).flatten();
+    if label_line.is_some() && dockerfile_text.trim_end().ends_with('\\') {
+        return Err(BuildFailure {
+            code: "build_failed".into(),
+            message: "The Dockerfile's last line ends with \\, which joins it to a line that is not there: remove the \\.".into(),
+            line: None,
+        });
+    }
+    let sent = match &label_line {
+        Some(line) => job
+            .context
+            .with_appended("Dockerfile", &format!("\n{line}\n"))
+            .unwrap_or_else(|| job.context.clone()),
+        None => job.context.clone(),
+    };
+    let no_labels = HashMap::new();
+    let labels = if label_line.is_some() { &no_labels } else { &job.labels };
+    let hidden_steps = if label_line.is_some() { 1 } else { job.labels.len() };
+    let tar = sent.to_tar().map_err(|e| BuildFailure {
         code: "build_failed".into(),
         message: format!("The files could not be packed for the engine: {e}"),
         line: None,
@@ -229,7 +252,7 @@ pub async fn build(
         .memswap(clamp_i32(job.limits.memory_bytes))
         .cpuperiod(cpu_period)
         .cpuquota(clamp_i32((job.limits.cpus * f64::from(cpu_period)) as i64))
-        .labels(&job.labels)
+        .labels(labels)
         .buildargs(
             &job.build_args
                 .iter()
@@ -247,7 +270,7 @@ pub async fn build(
         None
     };
     let tar = bytes::Bytes::from(tar);
-    let mut log = LogState::new(job.limits.max_log_bytes, job.labels.len(), &instructions);
+    let mut log = LogState::new(job.limits.max_log_bytes, hidden_steps, &instructions);
     let started = std::time::SystemTime::now();
     let outcome = tokio::time::timeout(job.limits.timeout, async {
         let mut retries = 0;
@@ -486,6 +509,29 @@ fn step_too_large(
             app::dto::human_size(limits.max_image_bytes)
         )
     })
+}
+
+/// `labels` as one Dockerfile line (`LABEL "k"="v" …`, in a fixed order so that a rebuild hits
+/// the cache), or `None` when one of them holds a character that line could not carry as it
+/// is (a quote, a backslash, a `$`, a control character).
+fn label_line(labels: &HashMap<String, String>) -> Option<String> {
+    if labels.is_empty() {
+        return None;
+    }
+    let plain = |text: &str| {
+        text.chars()
+            .all(|c| !c.is_control() && !matches!(c, '"' | '\\' | '$' | '`' | '\''))
+    };
+    let mut pairs: Vec<(&String, &String)> = labels.iter().collect();
+    pairs.sort();
+    let mut line = String::from("LABEL");
+    for (key, value) in pairs {
+        if key.is_empty() || !plain(key) || !plain(value) {
+            return None;
+        }
+        line.push_str(&format!(" \"{key}\"=\"{value}\""));
+    }
+    Some(line)
 }
 
 /// The engine accepts `cgroupparent` on `/build`, but bollard's options have no field for it:
@@ -1012,6 +1058,22 @@ mod tests {
     /// ARG, `FROM scratch`, a cached step and two label steps.
     const REAL_LOG: &str = "Step 1/8 : ARG B=busybox:latest\nStep 2/8 : FROM scratch AS files\n ---> \nStep 3/8 : COPY a.txt /a\n ---> 6aaa18c97312\nStep 4/8 : FROM $B\n ---> f294194e07a7\nStep 5/8 : RUN echo hi\n ---> Using cache\n ---> 2313c0c82198\nStep 6/8 : COPY --from=files /a /a\n ---> 5338ed1c588f\nStep 7/8 : LABEL org.layerlab.attempt=x\n ---> Running in 27b70239d7c1\nRemoving intermediate container 27b70239d7c1\n ---> 4bcc22c79f2c\nStep 8/8 : LABEL org.layerlab.instance=y\n ---> Running in 0b37cd053250\nRemoving intermediate container 0b37cd053250\n ---> a9a0caef7b15\nSuccessfully built a9a0caef7b15\n";
     const REAL_DOCKERFILE: &str = "ARG B=busybox:latest\nFROM scratch AS files\nCOPY a.txt /a\nFROM $B\nRUN echo hi\nCOPY --from=files /a /a\n";
+
+    #[test]
+    fn labels_are_one_dockerfile_line_only_when_each_can_be_written_as_it_is() {
+        let labels = |pairs: &[(&str, &str)]| -> HashMap<String, String> {
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        };
+        assert_eq!(
+            label_line(&labels(&[("org.layerlab.owner", "a-1"), ("team", "blue team")])),
+            Some(r#"LABEL "org.layerlab.owner"="a-1" "team"="blue team""#.to_string())
+        );
+        assert_eq!(label_line(&labels(&[])), None);
+        for odd in ["a\nRUN x", "a\"b", "$HOME", "a\\", "`x`", "it's"] {
+            assert_eq!(label_line(&labels(&[("k", odd)])), None, "{odd}");
+            assert_eq!(label_line(&labels(&[(odd, "v")])), None, "{odd}");
+        }
+    }
 
     #[test]
     fn a_real_build_log_gives_each_step_its_image_and_each_stage_its_last() {

@@ -591,7 +591,9 @@ pub fn as_shown(
             let internal = |row: &serde_json::Value| {
                 row.get("CreatedBy")
                     .and_then(|c| c.as_str())
-                    .is_some_and(|c| c.contains(crate::engine::builder::INTERNAL_LABEL_STEP))
+                    // (One step per label, `LABEL org.layerlab.…`, or all in one line,
+                    // `LABEL "org.layerlab.…"=…`: a learner's own LABEL cannot name ours.)
+                    .is_some_and(|c| c.contains(" LABEL ") && c.contains("org.layerlab."))
             };
             let before = rows.len();
             rows.retain(|row| !internal(row));

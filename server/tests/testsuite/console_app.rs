@@ -471,7 +471,7 @@ async fn each_learner_builds_tags_and_removes_images_of_their_own() {
     assert!(ran.text.contains("web:1\n"), "{}", ran.text);
     assert!(ran.text.contains("busybox:latest\n"), "{}", ran.text);
     assert!(!ran.text.contains("toolbox"), "{}", ran.text);
-    assert!(!ran.text.contains("LABEL org.layerlab"), "{}", ran.text);
+    assert!(!ran.text.contains("org.layerlab"), "{}", ran.text);
     assert!(ran.text.contains("echo built > /built"), "{}", ran.text);
     assert!(ran.text.contains("\nhi\n"), "{}", ran.text);
     assert!(ran.text.contains("[web:1]"), "{}", ran.text);
