@@ -197,7 +197,10 @@ pub async fn build(
     let instructions = dockerfile::instructions(dockerfile_text);
     // The labels as one `LABEL` step at the end (the engine makes a step of each label it is
     // given, each a container), when every label is plain enough to write in a Dockerfile.
-    let label_line = job.one_label_step.then(|| label_line(&job.labels)).flatten();
+    let label_line = job
+        .one_label_step
+        .then(|| label_line(&job.labels))
+        .flatten();
     if label_line.is_some() && dockerfile_text.trim_end().ends_with('\\') {
         return Err(BuildFailure {
             code: "build_failed".into(),
@@ -213,8 +216,16 @@ pub async fn build(
         None => job.context.clone(),
     };
     let no_labels = HashMap::new();
-    let labels = if label_line.is_some() { &no_labels } else { &job.labels };
-    let hidden_steps = if label_line.is_some() { 1 } else { job.labels.len() };
+    let labels = if label_line.is_some() {
+        &no_labels
+    } else {
+        &job.labels
+    };
+    let hidden_steps = if label_line.is_some() {
+        1
+    } else {
+        job.labels.len()
+    };
     let tar = sent.to_tar().map_err(|e| BuildFailure {
         code: "build_failed".into(),
         message: format!("The files could not be packed for the engine: {e}"),
@@ -1062,10 +1073,16 @@ mod tests {
     #[test]
     fn labels_are_one_dockerfile_line_only_when_each_can_be_written_as_it_is() {
         let labels = |pairs: &[(&str, &str)]| -> HashMap<String, String> {
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
         };
         assert_eq!(
-            label_line(&labels(&[("org.layerlab.owner", "a-1"), ("team", "blue team")])),
+            label_line(&labels(&[
+                ("org.layerlab.owner", "a-1"),
+                ("team", "blue team")
+            ])),
             Some(r#"LABEL "org.layerlab.owner"="a-1" "team"="blue team""#.to_string())
         );
         assert_eq!(label_line(&labels(&[])), None);
