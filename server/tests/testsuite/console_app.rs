@@ -417,7 +417,11 @@ async fn each_learner_builds_tags_and_removes_images_of_their_own() {
     seeded_toolbox();
     let client = TestClient::with_args(
         LOCAL_ENGINE,
-        &["--build-memory-mb=96", "--build-timeout=15"],
+        &[
+            "--build-memory-mb=96",
+            "--build-timeout=30",
+            "--build-rate-per-minute=60",
+        ],
     )
     .await;
     let other = client.another();
@@ -510,7 +514,7 @@ async fn each_learner_builds_tags_and_removes_images_of_their_own() {
         ),
         (
             "printf 'FROM busybox:latest\\nRUN sleep 600\\n' | docker build -",
-            "took longer than 15 seconds",
+            "took longer than 30 seconds",
         ),
     ] {
         let ran = ann.run(&format!("cd ~/app && {line}")).await;
