@@ -2,7 +2,7 @@
 //! builds, its log streamed back as the daemon streams it), `docker tag` and `docker rmi`,
 //! all under the learner's own names.
 
-use super::proxy::{refusal, usable_image, Door};
+use super::door::{refusal, usable_image, Door};
 use crate::builds::console::ConsoleBuild;
 use crate::engine::builder::BuildProgress;
 use crate::engine::context::BuildContext;
@@ -364,7 +364,7 @@ pub(super) async fn removable(
             format!("layerlab: {typed} is one of the course's base images, which stay here."),
         ));
     }
-    if !super::proxy::is_own(scope, &info) {
+    if !super::door::is_own(scope, &info) {
         return Err(missing());
     }
     let prefix = scope.image_prefix();

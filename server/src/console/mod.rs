@@ -6,6 +6,7 @@
 //! open. Idle consoles stop, then go; what a server killed with consoles open left is
 //! removed when the next one starts.
 
+mod door;
 mod images;
 mod ports;
 pub mod proxy;

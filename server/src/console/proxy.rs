@@ -3,40 +3,16 @@
 //! the learner) and only then relayed; what is refused gets the policy's words as the
 //! daemon's error, which the docker CLI prints.
 
+pub use super::door::Hook;
+use super::door::{refusal, usable_image, Door};
 use crate::engine::Engine;
 use crate::policy::api::{decide, Decision, Scope};
 use crate::policy::container::ContainerLimits;
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-
-pub(super) struct Door {
-    pub(super) scope: Scope,
-    pub(super) engine: Arc<Engine>,
-    pub(super) socket: PathBuf,
-    pub(super) limits: ContainerLimits,
-    pub(super) after_change: Option<Hook>,
-    /// Held from counting the learner's running containers to the engine's answer to a
-    /// start: two starts at once cannot both fit under the cap.
-    pub(super) starting: tokio::sync::Mutex<()>,
-    /// Where `docker build` builds (the workbench's builds: its policy, limits and builders);
-    /// `None`, it is refused.
-    pub(super) builds: Option<Arc<crate::builds::Builds>>,
-    /// The pushes under way, which a `docker push` joins.
-    pub(super) pushes: Option<Arc<crate::pushes::Pushes>>,
-    /// Held while one of the learner's builds runs: one at a time.
-    pub(super) building: Arc<tokio::sync::Mutex<()>>,
-    /// What the engine said to a ping (its API version, its OS), said again to every later
-    /// one: each docker command begins with one.
-    ping: tokio::sync::OnceCell<http::HeaderMap>,
-}
-
-/// Called (and waited for) after a call that started, stopped or removed one of the
-/// learner's containers succeeded: the console serves the ports it publishes before the CLI
-/// hears back.
-pub type Hook = Arc<dyn Fn() -> futures::future::BoxFuture<'static, ()> + Send + Sync>;
 
 /// Calls one learner's proxy relays at once; more wait their turn.
 const MAX_CALLS_AT_ONCE: usize = 16;
@@ -137,16 +113,6 @@ async fn engine_client(door: &Door) -> Result<crate::engine::Client, Response> {
             format!("layerlab: the Docker engine cannot be reached: {e}"),
         )
     })
-}
-
-/// The engine's error form: `{"message": …}` with `status`.
-pub(super) fn refusal(status: u16, message: String) -> Response {
-    let status = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::FORBIDDEN);
-    (
-        status,
-        axum::Json(serde_json::json!({ "message": message })),
-    )
-        .into_response()
 }
 
 async fn relay(State(door): State<Arc<Door>>, mut request: Request) -> Response {
@@ -602,39 +568,6 @@ pub(super) async fn unprefixed(
 
 /// The most of an engine's error read to be shown.
 const MAX_ERROR_BYTES: usize = 64 * 1024;
-
-/// The id of the image `typed` names (one of the learner's image names, a base image's, an
-/// id or an id's start), and the name it was found by, if the learner may use it: one of
-/// the course's base images, or one of their own (built by them, here); `None` for any
-/// other, or none.
-pub(super) async fn usable_image(
-    client: &crate::engine::Client,
-    scope: &Scope,
-    typed: &str,
-) -> Result<Option<(String, String)>, String> {
-    for candidate in scope.image_candidates(typed) {
-        let Some(info) = client.image_info(&candidate).await.map_err(|f| f.message)? else {
-            continue;
-        };
-        let base = info.tags.iter().any(|t| scope.base_images.contains(t));
-        if base || is_own(scope, &info) {
-            return Ok(Some((info.id, candidate)));
-        }
-        // (Found, but not theirs: the next name, if any, is not tried in its place.)
-        return Ok(None);
-    }
-    Ok(None)
-}
-
-/// Whether `info` is an image of the learner's own (built by them, here).
-pub(super) fn is_own(scope: &Scope, info: &crate::policy::ImageInfo) -> bool {
-    use crate::engine::builder::{ATTEMPT_LABEL, INSTANCE_LABEL, OWNER_LABEL};
-    let label = |key: &str| info.labels.get(key).map(String::as_str);
-    let built_by = label(ATTEMPT_LABEL)
-        .and_then(|a| a.split('/').next())
-        .or(label(OWNER_LABEL));
-    built_by == Some(scope.owner.as_str()) && label(INSTANCE_LABEL) == Some(&scope.instance)
-}
 
 /// Whether the learner may have container `id` running: fewer than the most of their
 /// containers that may run at once are running besides it.
