@@ -633,13 +633,10 @@ impl Consoles {
             .keys()
             .map(|o| crate::registry::handle_of(o))
             .collect();
-        swept.orphans += remove_console_images(
-            &client,
-            &self.instance,
-            self.registry_address().as_deref(),
-            |h| !open.contains(h),
-        )
-        .await;
+        // (Not the names in learners' registry namespaces: a console's go when it is removed
+        // or at the next start, and one an instructor pulled by hand on this host stays.)
+        swept.orphans +=
+            remove_console_images(&client, &self.instance, None, |h| !open.contains(h)).await;
         swept
     }
 

@@ -831,6 +831,35 @@ async fn idle_consoles_stop_then_go_and_a_killed_server_leaves_nothing_behind() 
     });
     assert_eq!(running(&toolbox).as_deref(), Some("true"));
 
+    // A name in a learner's registry namespace made by hand on the engine's host (an
+    // instructor pulling a push) is not the sweep's, however often it runs.
+    let (status, _, login) = http(
+        "GET",
+        &server.url("/api/v1/registry/login"),
+        Some(&cookie),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{login}");
+    let login: serde_json::Value = serde_json::from_str(&login).expect("JSON");
+    let by_hand = format!(
+        "{}/learner-000000000000/by-hand:1",
+        login["registry"].as_str().expect("the registry")
+    );
+    let tagged = std::process::Command::new("docker")
+        .args(["tag", "busybox:latest", &by_hand])
+        .output()
+        .expect("docker tag");
+    assert!(tagged.status.success());
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(
+        inspect(&by_hand, "{{.Id}}").is_some(),
+        "{by_hand} was taken off"
+    );
+    let _ = std::process::Command::new("docker")
+        .args(["rmi", &by_hand])
+        .output();
+
     // Killed with the console open: everything is still there …
     let db = server.kill();
     assert_eq!(running(&toolbox).as_deref(), Some("true"));
