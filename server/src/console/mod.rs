@@ -749,14 +749,10 @@ impl Consoles {
         let objects = client.console_objects(&self.instance).await?;
         let ids: Vec<String> = objects.into_iter().map(|o| o.id).collect();
         let containers = client.remove_containers(&ids).await;
-        Ok(containers
-            + remove_console_images(
-                &client,
-                &self.instance,
-                self.registry_address().as_deref(),
-                |_| true,
-            )
-            .await)
+        // (Names in learners' registry namespaces a killed server left are the janitor's,
+        // which takes them off before this server answers anyone: this runs beside the
+        // first requests, and a name made by hand then is not a console's.)
+        Ok(containers + remove_console_images(&client, &self.instance, None, |_| true).await)
     }
 
     /// Remove what an earlier server left, then sweep now and then (every quarter of the idle

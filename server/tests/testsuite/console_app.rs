@@ -831,6 +831,33 @@ async fn idle_consoles_stop_then_go_and_a_killed_server_leaves_nothing_behind() 
     });
     assert_eq!(running(&toolbox).as_deref(), Some("true"));
 
+    // Killed with the console open: everything is still there …
+    let db = server.kill();
+    assert_eq!(running(&toolbox).as_deref(), Some("true"));
+    // … until the next server starts.
+    let server = ServerProcess::start_with(LOCAL_ENGINE, db.clone(), &flags);
+    wait_for("the leftovers to go", &|| {
+        running(&toolbox).is_none() && running(&web).is_none() && image_names_of(&handle).is_empty()
+    });
+    assert!(!db.console_dir().join(&handle).exists());
+    assert!(
+        inspect("busybox:latest", "{{.Id}}").is_some(),
+        "the base image stays"
+    );
+
+    // Idle for the longer time: removed, not just stopped; a command left printing keeps
+    // its console no longer than that.
+    command_on(
+        &server,
+        &cookie,
+        "docker tag busybox:latest mybox && docker run -d --name web busybox sleep 600 && while true; do echo tick; sleep 1; done",
+    )
+    .await;
+    wait_for("web to run", &|| running(&web).as_deref() == Some("true"));
+    wait_for("the idle console to go", &|| {
+        running(&toolbox).is_none() && running(&web).is_none() && image_names_of(&handle).is_empty()
+    });
+
     // A name in a learner's registry namespace made by hand on the engine's host (an
     // instructor pulling a push) is not the sweep's, however often it runs.
     let (status, _, login) = http(
@@ -859,33 +886,6 @@ async fn idle_consoles_stop_then_go_and_a_killed_server_leaves_nothing_behind() 
     let _ = std::process::Command::new("docker")
         .args(["rmi", &by_hand])
         .output();
-
-    // Killed with the console open: everything is still there …
-    let db = server.kill();
-    assert_eq!(running(&toolbox).as_deref(), Some("true"));
-    // … until the next server starts.
-    let server = ServerProcess::start_with(LOCAL_ENGINE, db.clone(), &flags);
-    wait_for("the leftovers to go", &|| {
-        running(&toolbox).is_none() && running(&web).is_none() && image_names_of(&handle).is_empty()
-    });
-    assert!(!db.console_dir().join(&handle).exists());
-    assert!(
-        inspect("busybox:latest", "{{.Id}}").is_some(),
-        "the base image stays"
-    );
-
-    // Idle for the longer time: removed, not just stopped; a command left printing keeps
-    // its console no longer than that.
-    command_on(
-        &server,
-        &cookie,
-        "docker tag busybox:latest mybox && docker run -d --name web busybox sleep 600 && while true; do echo tick; sleep 1; done",
-    )
-    .await;
-    wait_for("web to run", &|| running(&web).as_deref() == Some("true"));
-    wait_for("the idle console to go", &|| {
-        running(&toolbox).is_none() && running(&web).is_none() && image_names_of(&handle).is_empty()
-    });
 }
 
 /// A command that floods its terminal is read no faster than the console's limit (its
