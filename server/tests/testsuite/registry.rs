@@ -1049,12 +1049,24 @@ async fn push_followed(
     build: &str,
     typed: &str,
 ) -> (Vec<String>, serde_json::Value) {
-    let answer = client
-        .post_json(
-            &format!("/api/v1/builds/{build}/push"),
-            &serde_json::json!({ "tag": typed }),
-        )
-        .await;
+    // (A push is refused as crowded for the moment the registry's garbage is collected,
+    // after a deletion: that moment is waited out.)
+    let mut tries = 0;
+    let answer = loop {
+        let answer = client
+            .post_json(
+                &format!("/api/v1/builds/{build}/push"),
+                &serde_json::json!({ "tag": typed }),
+            )
+            .await;
+        let crowded = answer.status == StatusCode::SERVICE_UNAVAILABLE
+            && answer.body.contains("pushes_crowded");
+        if !crowded || tries >= 40 {
+            break answer;
+        }
+        tries += 1;
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    };
     assert_eq!(answer.status, StatusCode::ACCEPTED, "{}", answer.body);
     let events = answer.json()["events"]
         .as_str()
