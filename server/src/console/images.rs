@@ -60,8 +60,18 @@ fn room_for_names(scope: &Scope, images: &[EngineImage], new: &[&str]) -> Result
 }
 
 /// The bytes the learner's images take (their console's builds, and whatever carries one of
-/// their names but the course's base images), each with its layers.
-fn image_bytes(scope: &Scope, images: &[EngineImage]) -> u64 {
+/// their names but the course's base images): what each holds that no other image shares (a
+/// base image's layers are not theirs to count), or, when the engine cannot say, each with
+/// all its layers.
+async fn image_bytes(engine: &crate::engine::Engine, scope: &Scope, images: &[EngineImage]) -> u64 {
+    let unique: std::collections::HashMap<String, u64> =
+        match crate::engine::usage::image_usage(engine.host()).await {
+            Ok(usage) => usage
+                .iter()
+                .map(|i| (i.id.clone(), i.unique_bytes()))
+                .collect(),
+            Err(_) => Default::default(),
+        };
     let prefix = scope.image_prefix();
     images
         .iter()
@@ -75,7 +85,7 @@ fn image_bytes(scope: &Scope, images: &[EngineImage]) -> u64 {
             let base = i.tags.iter().any(|t| scope.base_images.contains(t));
             built || (named && !base)
         })
-        .map(|i| i.size)
+        .map(|i| unique.get(&i.id).copied().unwrap_or(i.size))
         .sum()
 }
 
@@ -142,7 +152,7 @@ pub(super) async fn build(door: &Door, request: Request, query: &str) -> Respons
     if let Err((status, message)) = room_for_names(&scope, &images, &names) {
         return refusal(status, message);
     }
-    let used = image_bytes(&scope, &images);
+    let used = image_bytes(&door.engine, &scope, &images).await;
     let budget = door.limits.max_disk_bytes;
     if used >= budget {
         return refusal(
@@ -162,6 +172,7 @@ pub(super) async fn build(door: &Door, request: Request, query: &str) -> Respons
         ),
     };
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<bytes::Bytes>();
+    let engine = door.engine.clone();
     let task = tokio::spawn(async move {
         let _one_at_a_time = building;
         let say = |message: serde_json::Value| {
@@ -206,7 +217,7 @@ pub(super) async fn build(door: &Door, request: Request, query: &str) -> Respons
         };
         // One build cannot take the learner past their images' budget either.
         if let Ok(images) = client.all_images().await {
-            let used = image_bytes(&scope, &images);
+            let used = image_bytes(&engine, &scope, &images).await;
             if used > budget {
                 let _ = client.remove_image(&tag).await;
                 let message = format!(

@@ -1175,3 +1175,25 @@ async fn a_toolbox_that_cannot_start_is_said_without_the_servers_insides() {
         .iter()
         .all(|handle| inspect(&format!("layerlab-console-{handle}"), "{{.Id}}").is_none()));
 }
+
+/// A learner's images are counted against their disk budget by what is theirs alone: a base
+/// image's layers are not (a small build on busybox fits 1 MiB), a step that writes past it
+/// is (the image is removed and the CLI says why).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_learners_images_are_counted_by_their_own_layers() {
+    seeded_toolbox();
+    let client = TestClient::with_args(LOCAL_ENGINE, &["--console-disk-mb=1"]).await;
+    let mut ann = Learner::open(client).await;
+    let ran = ann
+        .run("printf 'FROM busybox:latest\\nRUN echo small > /small\\n' | docker build -q -t small - && docker images --format '{{.Repository}}'")
+        .await;
+    assert_eq!(ran.exit, Some(0), "{ran:?}");
+    assert!(ran.text.contains("small"), "{}", ran.text);
+    let ran = ann
+        .run("printf 'FROM busybox:latest\\nRUN head -c 1600000 /dev/urandom > /big\\n' | docker build -t big -")
+        .await;
+    assert_ne!(ran.exit, Some(0), "{ran:?}");
+    assert!(ran.text.contains("would take"), "{}", ran.text);
+    let names = image_names_of(&ann.handle);
+    assert!(names.iter().all(|n| !n.contains("/big:")), "{names:?}");
+}
