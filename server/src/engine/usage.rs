@@ -48,8 +48,27 @@ struct DiskUsage {
     images: Option<Vec<ImageUsage>>,
 }
 
-/// Every image on the engine at `host` (`unix://…` or `tcp://…`) with its sizes.
+/// Every image on the engine at `host` (`unix://…` or `tcp://…`) with its sizes. The engine
+/// counts disk usage for one caller at a time and refuses the others ("a disk usage operation
+/// is already running"; other servers and tests share the engine), so a refused count is asked
+/// again for up to `BUSY_WAIT`.
 pub async fn image_usage(host: &str) -> Result<Vec<ImageUsage>, String> {
+    let started = std::time::Instant::now();
+    loop {
+        match image_usage_once(host).await {
+            Err(e) if e.contains(BUSY) && started.elapsed() < BUSY_WAIT => {
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            done => return done,
+        }
+    }
+}
+
+/// The engine's words when another disk usage count is under way.
+const BUSY: &str = "already running";
+const BUSY_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
+
+async fn image_usage_once(host: &str) -> Result<Vec<ImageUsage>, String> {
     let request = "GET /v1.41/system/df?type=image HTTP/1.0\r\nHost: docker\r\n\r\n";
     let response = if let Some(path) = host.strip_prefix("unix://") {
         let stream = tokio::net::UnixStream::connect(path)
@@ -94,8 +113,12 @@ fn parse(response: &[u8]) -> Result<Vec<ImageUsage>, String> {
     let head = String::from_utf8_lossy(&response[..split]);
     let status = head.split_whitespace().nth(1).unwrap_or("");
     if status != "200" {
+        let said = serde_json::from_slice::<serde_json::Value>(&response[split + 4..])
+            .ok()
+            .and_then(|v| v["message"].as_str().map(str::to_owned))
+            .unwrap_or_default();
         return Err(format!(
-            "the engine answered {}",
+            "the engine answered {}: {said}",
             head.lines().next().unwrap_or("")
         ));
     }
@@ -122,5 +145,8 @@ mod tests {
         let refused =
             parse(b"HTTP/1.0 500 Internal Server Error\r\n\r\n{}").expect_err("a 500 is an error");
         assert!(refused.contains("500"), "{refused}");
+        let busy = parse(b"HTTP/1.0 500 Internal Server Error\r\n\r\n{\"message\":\"a disk usage operation is already running\"}")
+            .expect_err("busy is an error");
+        assert!(busy.contains(BUSY), "{busy}");
     }
 }
