@@ -35,6 +35,13 @@ pub async fn exercise_view(
             .map(crate::exercise::Exercise::link);
         view
     };
+    if view.console {
+        view.csrf = Some(
+            crate::auth::csrf_token(session)
+                .await
+                .or_internal("making the page's form token")?,
+        );
+    }
     // Someone who never did anything sees the exercise as it starts.
     let Some(learner) = crate::learners::known_learner_id(store, session).await? else {
         return Ok(view);

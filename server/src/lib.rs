@@ -8,6 +8,7 @@ pub mod builds;
 pub mod cohort;
 pub mod config;
 pub mod console;
+pub mod console_work;
 pub mod course;
 pub mod engine;
 pub mod exercise;

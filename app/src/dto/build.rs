@@ -377,6 +377,13 @@ pub struct ExerciseView {
     pub hints: Vec<String>,
     #[serde(default)]
     pub hint_count: usize,
+    /// Done in the docker console: the learner types commands, then asks for a check of what
+    /// their containers and images are (`POST /api/v1/exercises/<id>/check`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub console: bool,
+    /// The session's form token, for the page's Check form (console exercises only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub csrf: Option<String>,
 }
 
 /// The latest attempt: its result and log, as the learner saw them.

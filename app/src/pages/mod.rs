@@ -1,6 +1,7 @@
 //! The pages of the learner's side and the pieces they share.
 
 mod console;
+mod console_exercise;
 mod course_map;
 mod engine_banner;
 #[cfg(feature = "hydrate")]

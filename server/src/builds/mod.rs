@@ -85,6 +85,8 @@ impl Default for BuildSettings {
 pub enum SubmitError {
     #[error("There is no exercise called “{0}”.")]
     UnknownExercise(String),
+    #[error("“{0}” is done in the docker console, not built here: type its commands in the console, then Check (POST /api/v1/exercises/{0}/check).")]
+    ConsoleExercise(String),
     #[error(transparent)]
     Context(#[from] ContextError),
     #[error("Builds are unavailable right now: {0}")]
@@ -567,6 +569,9 @@ impl Builds {
                     .ok_or_else(|| SubmitError::UnknownExercise(id.to_string()))?,
             ),
         };
+        if let Some(console) = exercise.as_ref().filter(|e| e.console.is_some()) {
+            return Err(SubmitError::ConsoleExercise(console.id.clone()));
+        }
         let context = BuildContext::new(request.files, &self.settings.context)?;
         let context_bytes: usize = context
             .files()

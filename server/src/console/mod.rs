@@ -7,6 +7,7 @@
 //! removed when the next one starts.
 
 mod door;
+mod facts;
 mod images;
 mod ports;
 pub mod proxy;
@@ -439,12 +440,7 @@ impl Consoles {
         };
         let proxy = proxy::Proxy::start(
             &folder.join("docker.sock"),
-            Scope {
-                owner: owner.to_string(),
-                instance: self.instance.clone(),
-                base_images: self.base_images.clone(),
-                registry: self.registry_address(),
-            },
+            self.scope_of(owner),
             self.engine.clone(),
             self.settings.limits.clone(),
             root.then_some(self.user),
@@ -482,6 +478,16 @@ impl Consoles {
     }
 
     /// The class registry's address, where each learner's console pushes and pulls.
+    /// What `owner` may see and touch through their console.
+    fn scope_of(&self, owner: &str) -> Scope {
+        Scope {
+            owner: owner.to_string(),
+            instance: self.instance.clone(),
+            base_images: self.base_images.clone(),
+            registry: self.registry_address(),
+        }
+    }
+
     fn registry_address(&self) -> Option<String> {
         self.images.as_ref()?.0.registry_address()
     }

@@ -529,6 +529,8 @@ pub struct ImageInfo {
     pub env: Vec<String>,
     /// Instructions the engine runs in a build that starts `FROM` this image.
     pub on_build: Vec<String>,
+    /// Its `CMD`, as the engine keeps it (a shell form is `/bin/sh -c …`).
+    pub cmd: Vec<String>,
     pub labels: HashMap<String, String>,
     /// `RootFS.Layers`, bottom first.
     pub layers: Vec<String>,
@@ -624,6 +626,7 @@ impl Client {
                     tags: image.repo_tags.unwrap_or_default(),
                     env: config.env.unwrap_or_default(),
                     on_build: config.on_build.unwrap_or_default(),
+                    cmd: config.cmd.unwrap_or_default(),
                     labels: config.labels.unwrap_or_default(),
                     layers: image.root_fs.and_then(|r| r.layers).unwrap_or_default(),
                 }))

@@ -6,6 +6,7 @@
 pub mod builder;
 mod cgroup;
 pub mod cleanup;
+pub mod console_state;
 pub mod usage;
 pub use cgroup::BuildCgroup;
 pub mod context;

@@ -522,7 +522,7 @@ const MAX_PROCESSES: usize = 20;
 
 /// The container's processes as `docker top <id> -o pid,user,args` lists them (empty when
 /// the engine cannot list them, e.g. the container has just ended).
-async fn top(docker: &Docker, id: &str) -> Vec<ProcessFacts> {
+pub(super) async fn top(docker: &Docker, id: &str) -> Vec<ProcessFacts> {
     let options = bollard::query_parameters::TopOptionsBuilder::new()
         .ps_args("-o pid,user,args")
         .build();

@@ -338,7 +338,7 @@ fn frozen_verdict(
     )
 }
 
-fn ok_status() -> u16 {
+pub(super) fn ok_status() -> u16 {
     200
 }
 

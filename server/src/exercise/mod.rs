@@ -4,6 +4,7 @@
 //! Loading refuses every mistake it can find and says how to fix it.
 
 pub mod check;
+pub mod console;
 
 use crate::course::{markdown, Course};
 use crate::engine::run::{ProbeSpec, StopSpec};
@@ -157,6 +158,9 @@ pub struct Exercise {
     pub provided: Vec<ProvidedFile>,
     /// The solution is built with `--no-cache`.
     pub solution_no_cache: bool,
+    /// Done in the docker console, not the workbench (`kind = "console"`): the build fields
+    /// above are empty, and these are its checks, solution and wrong answers.
+    pub console: Option<console::ConsoleExercise>,
 }
 
 /// A build argument value that becomes a new version number (`3.17.42`) for every build, so
@@ -314,6 +318,12 @@ fn load_one(dir: &Path, id: &str, course: &Course) -> anyhow::Result<Exercise> {
     let toml_path = dir.join("exercise.toml");
     let text = std::fs::read_to_string(&toml_path)
         .with_context(|| format!("cannot read {}", toml_path.display()))?;
+    let table: toml::Table =
+        toml::from_str(&text).with_context(|| format!("{} is not valid", toml_path.display()))?;
+    if table.contains_key("kind") {
+        return load_console(dir, id, course, &text)
+            .with_context(|| format!("{} (a console exercise)", toml_path.display()));
+    }
     let file: ExerciseFile =
         toml::from_str(&text).with_context(|| format!("{} is not valid", toml_path.display()))?;
     if let Some(lesson) = &file.lesson {
@@ -470,13 +480,7 @@ fn load_one(dir: &Path, id: &str, course: &Course) -> anyhow::Result<Exercise> {
             crate::engine::layers::MAX_TEXTS
         );
     }
-    let readme = dir.join("README.md");
-    let statement = std::fs::read_to_string(&readme).with_context(|| {
-        format!(
-            "cannot read {}; every exercise needs a statement",
-            readme.display()
-        )
-    })?;
+    let statement = read_statement(dir)?;
     let starter = read_tree(&dir.join("starter"))?;
     let solution_dir = dir.join("solution");
     let changes = if file.solution.no_cache && !solution_dir.exists() {
@@ -551,6 +555,53 @@ fn load_one(dir: &Path, id: &str, course: &Course) -> anyhow::Result<Exercise> {
         wrong,
         provided: file.provided,
         solution_no_cache: file.solution.no_cache,
+        console: None,
+    })
+}
+
+/// A console exercise: its statement and hints as any exercise's, the rest from
+/// [`console::load`].
+fn load_console(dir: &Path, id: &str, course: &Course, text: &str) -> anyhow::Result<Exercise> {
+    let file: console::ConsoleExerciseFile = toml::from_str(text)?;
+    if let Some(lesson) = &file.lesson {
+        if course.lesson(lesson).is_none() {
+            bail!("`lesson = \"{lesson}\"` names no lesson in course.toml");
+        }
+    }
+    let exercise = console::load(dir, &file, |slug, anchor| course.has_anchor(slug, anchor))?;
+    let statement = read_statement(dir)?;
+    Ok(Exercise {
+        id: id.to_string(),
+        title: file.title,
+        lesson: file.lesson,
+        base_images: Vec::new(),
+        build_network: false,
+        build_args: Vec::new(),
+        run: None,
+        checks: Vec::new(),
+        hints: file
+            .hints
+            .iter()
+            .map(|h| markdown::render_inline(h))
+            .collect(),
+        statement_html: markdown::render_block(without_title(&statement)),
+        starter: BTreeMap::new(),
+        solution: BTreeMap::new(),
+        wrong: Vec::new(),
+        provided: Vec::new(),
+        solution_no_cache: false,
+        console: Some(exercise),
+    })
+}
+
+/// `README.md`, the statement every exercise has.
+fn read_statement(dir: &Path) -> anyhow::Result<String> {
+    let readme = dir.join("README.md");
+    std::fs::read_to_string(&readme).with_context(|| {
+        format!(
+            "cannot read {}; every exercise needs a statement",
+            readme.display()
+        )
     })
 }
 
@@ -684,14 +735,25 @@ impl Exercise {
                     done: false,
                 }),
             files: files_view(&self.starter),
-            checks: self
-                .checks
-                .iter()
-                .map(|c| CheckDescription {
-                    id: c.id.clone(),
-                    description: self.described(c),
-                })
-                .collect(),
+            checks: match &self.console {
+                Some(console) => console
+                    .checks
+                    .iter()
+                    .map(|c| CheckDescription {
+                        id: c.id.clone(),
+                        description: c.check.describe(),
+                    })
+                    .collect(),
+                None => self
+                    .checks
+                    .iter()
+                    .map(|c| CheckDescription {
+                        id: c.id.clone(),
+                        description: self.described(c),
+                    })
+                    .collect(),
+            },
+            console: self.console.is_some(),
             run_summary: self.run.as_ref().map(RunStep::summary),
             provided: self
                 .provided

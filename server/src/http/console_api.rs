@@ -25,6 +25,8 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/console/commands", post(run))
         .route("/api/v1/console/input", post(input))
         .route("/api/v1/console/interrupt", post(interrupt))
+        .route("/api/v1/exercises/{id}/check", post(check))
+        .route("/exercises/{id}/check", post(check_form))
         .route("/console/ports/{port}", get(port_root))
         .route("/console/ports/{port}/", any(port))
         .route("/console/ports/{port}/{*rest}", any(port))
@@ -44,6 +46,54 @@ fn json<T>(body: Result<Json<T>, JsonRejection>, like: &str) -> Result<T, AppErr
             other.body_text()
         )),
     })
+}
+
+/// `POST /api/v1/exercises/{id}/check`: judge the learner's console against a console
+/// exercise now; the attempt as a build's view (status `succeeded`, its `checks`).
+async fn check(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+) -> Result<Json<app::dto::BuildView>, AppError> {
+    let learner = learner_id(&state.store, &session).await?;
+    Ok(Json(checked(&state, &learner, &id).await?))
+}
+
+/// The exercise page's Check form (it works without JavaScript): judged as
+/// [`check`], then back to the page, which shows the attempt.
+async fn check_form(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+    axum::Form(form): axum::Form<CheckForm>,
+) -> Result<axum::response::Redirect, AppError> {
+    super::people::check_csrf(&session, &form.csrf).await?;
+    let learner = learner_id(&state.store, &session).await?;
+    checked(&state, &learner, &id).await?;
+    Ok(axum::response::Redirect::to(&format!(
+        "/exercises/{id}#checks-title"
+    )))
+}
+
+#[derive(serde::Deserialize)]
+struct CheckForm {
+    csrf: String,
+}
+
+async fn checked(
+    state: &AppState,
+    learner: &str,
+    id: &str,
+) -> Result<app::dto::BuildView, AppError> {
+    Ok(crate::console_work::check(
+        &state.store,
+        &state.exercises,
+        &state.consoles,
+        &state.progress,
+        learner,
+        id,
+    )
+    .await?)
 }
 
 /// Start the learner's toolbox (the console panel opening): 204 once it runs.

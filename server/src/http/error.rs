@@ -71,9 +71,24 @@ pub enum AppError {
     /// A console call that did not happen.
     #[error(transparent)]
     Console(#[from] crate::console::ConsoleError),
+    /// A check asked of an exercise that is not done in the console: 409
+    /// `not_a_console_exercise`.
+    #[error("{0}")]
+    NotConsoleExercise(String),
     /// Our fault; details are logged, not sent.
     #[error("{0}")]
     Internal(String),
+}
+
+impl From<crate::console_work::CheckError> for AppError {
+    fn from(e: crate::console_work::CheckError) -> Self {
+        use crate::console_work::CheckError as C;
+        match e {
+            C::UnknownExercise(_) => AppError::NotFound(e.to_string()),
+            C::NotConsole(_) => AppError::NotConsoleExercise(e.to_string()),
+            C::Console(e) => AppError::Console(e),
+        }
+    }
 }
 
 /// The status and code of a file set that was refused.
@@ -112,6 +127,7 @@ impl AppError {
             }
             Self::Submit(e) => match e {
                 SubmitError::UnknownExercise(_) => (S::NOT_FOUND, "not_found"),
+                SubmitError::ConsoleExercise(_) => (S::CONFLICT, "not_a_workbench_exercise"),
                 SubmitError::Context(c) => files(c),
                 SubmitError::RateLimited { retry_after, .. } => {
                     return (S::TOO_MANY_REQUESTS, "rate_limited", Some(*retry_after))
@@ -173,6 +189,7 @@ impl AppError {
                     C::Full(_) => return (S::SERVICE_UNAVAILABLE, "consoles_full", Some(60)),
                 }
             }
+            Self::NotConsoleExercise(_) => (S::CONFLICT, "not_a_console_exercise"),
             Self::Internal(_) => (S::INTERNAL_SERVER_ERROR, "internal"),
         };
         (status, code, None)

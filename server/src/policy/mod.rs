@@ -265,7 +265,7 @@ enum Site {
 enum Resolved {
     Stage(usize),
     Scratch,
-    Image(String, ImageInfo),
+    Image(String, Box<ImageInfo>),
 }
 
 /// Where an instruction came from, for the message and its line.
@@ -516,7 +516,7 @@ impl<I: Images> Judge<'_, I> {
                         env,
                         args: Vec::new(),
                         triggers: Vec::new(),
-                        root: Some((reference, info)),
+                        root: Some((reference, *info)),
                     },
                     triggers,
                 )
@@ -800,7 +800,7 @@ impl<I: Images> Judge<'_, I> {
                     self.approved
                         .images
                         .push((reference.clone(), info.id.clone()));
-                    Ok(Resolved::Image(reference, info))
+                    Ok(Resolved::Image(reference, Box::new(info)))
                 }
                 None => Err(refuse(
                     ", which your namespace of the class registry does not hold: push that image first (Tag & push under a build's result), and check the name and tag on your registry page.".into(),
@@ -840,7 +840,7 @@ impl<I: Images> Judge<'_, I> {
                     self.approved
                         .images
                         .push((declared.clone(), info.id.clone()));
-                    Ok(Resolved::Image(declared, info))
+                    Ok(Resolved::Image(declared, Box::new(info)))
                 }
                 _ => Err(self.missing_base(&declared, origin).await),
             };
@@ -857,7 +857,7 @@ impl<I: Images> Judge<'_, I> {
             return match usable {
                 Some(info) => {
                     self.approved.images.push((reference.clone(), info.id.clone()));
-                    Ok(Resolved::Image(reference, info))
+                    Ok(Resolved::Image(reference, Box::new(info)))
                 }
                 None => Err(refuse(format!(
                     ", which is not one of your images here (docker images lists them). Build FROM one of the base images ({offered}) or one of your own."
@@ -873,7 +873,7 @@ impl<I: Images> Judge<'_, I> {
             return match mine {
                 Some(info) => {
                     self.approved.images.push((reference.clone(), info.id.clone()));
-                    Ok(Resolved::Image(reference, info))
+                    Ok(Resolved::Image(reference, Box::new(info)))
                 }
                 None => Err(refuse(
                     ", which is not one of your images. You can build on an image you made yourself by its tag (layerlab/<exercise>:<build id>, as your build's result shows it); other learners' images are theirs alone.".into(),

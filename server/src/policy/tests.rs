@@ -59,6 +59,7 @@ fn image(tag: &str, id: &str, owner: Option<&str>) -> ImageInfo {
         tags: vec![tag.into()],
         env: vec!["PATH=/bin".into()],
         on_build: Vec::new(),
+        cmd: Vec::new(),
         labels,
         layers: vec![format!("layer-of-{tag}")],
     }

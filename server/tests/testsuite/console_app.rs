@@ -28,10 +28,10 @@ pub fn seeded_toolbox() {
 
 /// One learner at the console: their client and its event stream. Their toolbox and
 /// containers are removed when the test is done with them.
-struct Learner {
-    client: TestClient,
+pub(crate) struct Learner {
+    pub(crate) client: TestClient,
     events: crate::support::EventStream,
-    handle: String,
+    pub(crate) handle: String,
 }
 
 impl Drop for Learner {
@@ -42,14 +42,14 @@ impl Drop for Learner {
 
 /// What a command printed, and how it ended.
 #[derive(Debug)]
-struct Ran {
-    exit: Option<i64>,
+pub(crate) struct Ran {
+    pub(crate) exit: Option<i64>,
     note: String,
-    text: String,
+    pub(crate) text: String,
 }
 
 impl Learner {
-    async fn open(mut client: TestClient) -> Self {
+    pub(crate) async fn open(mut client: TestClient) -> Self {
         let before = crate::support::console_folders(&client.console_dir());
         let opened = client
             .post_json("/api/v1/console", &serde_json::Value::Null)
@@ -140,7 +140,7 @@ impl Learner {
     }
 
     /// Run `line` to its end.
-    async fn run(&mut self, line: &str) -> Ran {
+    pub(crate) async fn run(&mut self, line: &str) -> Ran {
         let id = self.start(line).await;
         self.until(id, None).await
     }

@@ -13,6 +13,7 @@ mod browser_workbench;
 mod builds;
 mod console;
 mod console_app;
+mod console_exercises;
 mod course;
 mod edge;
 mod engine_facts;

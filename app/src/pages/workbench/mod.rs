@@ -53,6 +53,7 @@ fn WorkbenchLoader(id: Signal<String>) -> impl IntoView {
         <Suspense fallback=|| view! { <p class="loading">"Loading the workbench…"</p> }>
             {move || Suspend::new(async move {
                 match page.await {
+                    Ok(view) if view.console => view! { <super::console_exercise::ConsoleExercisePage exercise=view/> }.into_any(),
                     Ok(view) => view! { <WorkbenchPage exercise=view/> }.into_any(),
                     Err(e) => view! { <MissingPanel title="Exercise not found" message=error_text(&e)/> }.into_any(),
                 }

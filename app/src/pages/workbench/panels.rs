@@ -252,6 +252,10 @@ pub(crate) fn Verdict(view: BuildView, exercise: Option<ExerciseView>) -> impl I
                 if total == 1 { "" } else { "s" }
             ),
         ),
+        BuildStatus::Succeeded if exercise.as_ref().is_some_and(|e| e.console) => (
+            "missed",
+            format!("Not passed yet: {passing} of {total} checks pass."),
+        ),
         BuildStatus::Succeeded => (
             "missed",
             format!("Built, but not passed yet: {passing} of {total} checks pass."),

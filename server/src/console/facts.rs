@@ -1,0 +1,173 @@
+//! What a console exercise's checks read: the learner's slice of the engine at one moment
+//! (their containers, what those printed and serve, their images), in the learner's own
+//! names. Read on the engine by labels, never from what the console printed.
+
+use super::{ConsoleError, Consoles};
+use crate::exercise::console::{Answer, ConsoleContainer, ConsoleFacts, ConsoleImage};
+use crate::policy::api::Scope;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Bytes of a page read for a check.
+const MAX_PAGE: usize = 64 * 1024;
+/// How long a published port has to answer a check's request.
+const ANSWER_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
+/// At most this many of the learner's images are read for a check.
+const MAX_IMAGES: usize = 40;
+
+impl Consoles {
+    /// The learner's slice as checks see it. Their toolbox is started if it is not (so that
+    /// their published ports are served), and every published port of a running container
+    /// is asked for each of `paths`.
+    pub async fn facts(&self, owner: &str, paths: &[String]) -> Result<ConsoleFacts, ConsoleError> {
+        self.open(owner).await?;
+        let client = self.engine.client().await.map_err(|e| {
+            ConsoleError::Unavailable(format!(
+                "The Docker engine cannot be reached to check your work: {e}"
+            ))
+        })?;
+        let scope = self.scope_of(owner);
+        let containers = client
+            .console_containers(owner, &self.instance)
+            .await
+            .map_err(|e| {
+                ConsoleError::Unavailable(format!("Your containers could not be read: {e}"))
+            })?;
+        let own = scope.engine_name("");
+        let containers: Vec<ConsoleContainer> = containers
+            .into_iter()
+            .map(|c| ConsoleContainer {
+                name: c.name.strip_prefix(&own).unwrap_or(&c.name).to_string(),
+                image: scope.unprefixed(&c.image),
+                running: c.running,
+                ports: c.ports.iter().map(|p| (p.host, p.container)).collect(),
+                logs: scope.unprefixed(&c.logs),
+                main_process: c
+                    .main_process
+                    .map(|(user, line)| (user, scope.unprefixed(&line))),
+                main_uid: None,
+            })
+            .collect();
+        let published: Vec<u16> = containers
+            .iter()
+            .filter(|c| c.running)
+            .flat_map(|c| c.ports.iter().map(|p| p.0).collect::<Vec<u16>>())
+            .collect();
+        let mut answers = Vec::new();
+        for port in published {
+            for path in paths {
+                answers.push((port, path.clone(), self.ask(owner, port, path).await));
+            }
+        }
+        Ok(ConsoleFacts {
+            containers,
+            images: own_images(&client, &scope).await,
+            answers,
+        })
+    }
+
+    /// What a `GET path` on the learner's published `port` answers, as their browser would
+    /// get it through layerlab.
+    async fn ask(&self, owner: &str, port: u16, path: &str) -> Result<Answer, String> {
+        let exchange = async {
+            let mut stream = self.reach(owner, port).await.map_err(|e| e.to_string())?;
+            let request = format!("GET {path} HTTP/1.0\r\nHost: localhost:{port}\r\nUser-Agent: layerlab-check\r\nConnection: close\r\n\r\n");
+            stream
+                .write_all(request.as_bytes())
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut got = Vec::new();
+            let mut chunk = [0u8; 8192];
+            loop {
+                let n = stream.read(&mut chunk).await.map_err(|e| e.to_string())?;
+                if n == 0 || got.len() >= MAX_PAGE {
+                    break;
+                }
+                got.extend_from_slice(&chunk[..n]);
+            }
+            parse_answer(&got)
+        };
+        tokio::time::timeout(ANSWER_WITHIN, exchange)
+            .await
+            .unwrap_or_else(|_| Err(format!("no answer within {} s", ANSWER_WITHIN.as_secs())))
+    }
+}
+
+/// An HTTP answer's status and body (the first [`MAX_PAGE`] bytes).
+fn parse_answer(got: &[u8]) -> Result<Answer, String> {
+    if got.is_empty() {
+        return Err("the connection closed without an answer".into());
+    }
+    let text = String::from_utf8_lossy(&got[..got.len().min(MAX_PAGE)]);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .lines()
+        .next()
+        .filter(|l| l.starts_with("HTTP/"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| "what came back is not HTTP".to_string())?;
+    Ok(Answer {
+        status,
+        body: body.to_string(),
+    })
+}
+
+/// The learner's console images: the names they gave them and the environment each sets.
+async fn own_images(client: &crate::engine::Client, scope: &Scope) -> Vec<ConsoleImage> {
+    let Ok(all) = client.all_images().await else {
+        return Vec::new();
+    };
+    let prefix = scope.image_prefix();
+    let mut images = Vec::new();
+    for image in all
+        .iter()
+        .filter(|i| i.tags.iter().any(|t| t.starts_with(&prefix)))
+        .take(MAX_IMAGES)
+    {
+        let (env, cmd) = match client.image_info(&image.id).await {
+            Ok(Some(info)) => (info.env, info.cmd),
+            _ => Default::default(),
+        };
+        images.push(ConsoleImage {
+            names: image
+                .tags
+                .iter()
+                .filter_map(|t| scope.shown_image(t, true))
+                .filter(|t| !t.starts_with("layerlab/"))
+                .collect(),
+            env,
+            cmd,
+        });
+    }
+    images
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_answer_is_read_for_its_status_and_body() {
+        let answer = parse_answer(b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\n<h1>hi</h1>")
+            .expect("parses");
+        assert_eq!(
+            answer,
+            Answer {
+                status: 200,
+                body: "<h1>hi</h1>".into()
+            }
+        );
+        assert_eq!(
+            parse_answer(b"HTTP/1.1 404 Not Found\r\n\r\n")
+                .expect("parses")
+                .status,
+            404
+        );
+        assert!(parse_answer(b"")
+            .expect_err("nothing")
+            .contains("without an answer"));
+        assert!(parse_answer(b"SSH-2.0-OpenSSH\r\n")
+            .expect_err("not http")
+            .contains("not HTTP"));
+    }
+}

@@ -1,0 +1,123 @@
+//! A learner's work on a console exercise: their slice of the engine read as it is now,
+//! judged by the exercise's checks, and kept as an attempt like a build's (no files; its log
+//! says what was read), so their record, hints, the course map and their instructor's cohort
+//! see it as any other.
+
+use crate::console::{ConsoleError, Consoles};
+use crate::exercise::console::{ConsoleContainer, ConsoleFacts};
+use crate::exercise::Exercise;
+use crate::progress::ProgressSender;
+use crate::store::{Attempt, Store};
+use app::dto::{BuildStatus, BuildView, LogLine, LogPhase};
+
+/// Why a check of console work was not made.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    #[error("There is no exercise called “{0}”.")]
+    UnknownExercise(String),
+    #[error("“{0}” is done in the workbench: build it with Build & run (POST /api/v1/builds).")]
+    NotConsole(String),
+    #[error(transparent)]
+    Console(#[from] ConsoleError),
+}
+
+/// Judge `learner`'s console against exercise `id`, keep the attempt, and say what it came
+/// to.
+pub async fn check(
+    store: &Store,
+    exercises: &crate::exercise::Exercises,
+    consoles: &Consoles,
+    progress: &ProgressSender,
+    learner: &str,
+    id: &str,
+) -> Result<BuildView, CheckError> {
+    let exercise = exercises
+        .get(id)
+        .ok_or_else(|| CheckError::UnknownExercise(id.to_string()))?;
+    let Some(console) = &exercise.console else {
+        return Err(CheckError::NotConsole(id.to_string()));
+    };
+    let created_at = crate::store::now_ms();
+    let facts = consoles.facts(learner, &console.paths()).await?;
+    let mut view = BuildView::queued(&uuid::Uuid::new_v4().to_string(), id);
+    view.status = BuildStatus::Succeeded;
+    view.checks = Some(console.judge(&facts, exercise.lesson.as_deref()));
+    let mut attempt = Attempt {
+        id: view.id.clone(),
+        learner_id: learner.to_string(),
+        exercise: id.to_string(),
+        view,
+        files: Default::default(),
+        log: what_was_read(&facts),
+        stage_images: Vec::new(),
+        created_at,
+        finished_at: crate::store::now_ms(),
+        details_kept: true,
+    };
+    keep(store, exercise, &mut attempt).await;
+    progress.publish(learner);
+    Ok(attempt.view)
+}
+
+/// Store the attempt with the hints it unlocks; a store that fails loses the record, not the
+/// verdict the learner sees.
+async fn keep(store: &Store, exercise: &Exercise, attempt: &mut Attempt) {
+    let pending = u32::from(attempt.missed());
+    match crate::workbench::unlocked_hints(store, exercise, &attempt.learner_id, pending).await {
+        Ok(hints) => attempt.view.hints = hints,
+        Err(e) => tracing::error!("reading attempts for hints: {e}"),
+    }
+    if let Err(e) = store.save_attempt(attempt).await {
+        tracing::error!("could not store console attempt {}: {e}", attempt.id);
+    }
+}
+
+/// The attempt's log: what the check found, a line per container and image, so that the
+/// learner and their instructor see what was judged.
+fn what_was_read(facts: &ConsoleFacts) -> Vec<LogLine> {
+    let line = |text: String| LogLine {
+        phase: LogPhase::Server,
+        text,
+    };
+    let mut log = vec![line(format!(
+        "Checked your console: {} container(s), {} image(s) of yours.",
+        facts.containers.len(),
+        facts.images.len()
+    ))];
+    log.extend(facts.containers.iter().map(|c| line(container_line(c))));
+    for image in &facts.images {
+        log.push(line(format!("image {}", image.names.join(", "))));
+    }
+    for (port, path, answer) in &facts.answers {
+        log.push(line(match answer {
+            Ok(a) => format!(
+                "GET {path} on port {port}: {} ({} bytes)",
+                a.status,
+                a.body.len()
+            ),
+            Err(e) => format!("GET {path} on port {port}: no answer ({e})"),
+        }));
+    }
+    log
+}
+
+fn container_line(c: &ConsoleContainer) -> String {
+    let ports: Vec<String> = c.ports.iter().map(|(p, t)| format!("{p}->{t}")).collect();
+    let main = c
+        .main_process
+        .as_ref()
+        .map(|(user, line)| format!(", PID 1 `{line}` as {user}"))
+        .unwrap_or_default();
+    format!(
+        "container {} from {}: {}{}{}",
+        c.name,
+        c.image,
+        if c.running { "running" } else { "not running" },
+        if ports.is_empty() {
+            String::new()
+        } else {
+            format!(", publishes {}", ports.join(" "))
+        },
+        main
+    )
+}

@@ -1,0 +1,109 @@
+//! What a learner's console containers are at one moment, as a console exercise's checks
+//! read them: their config, state, published ports, the end of their logs and their main
+//! process.
+
+use super::builder::{INSTANCE_LABEL, OWNER_LABEL};
+use super::toolbox::{ports_of_label, Published, CONSOLE_LABEL, PORTS_LABEL};
+use super::Client;
+use bollard::query_parameters::{ListContainersOptionsBuilder, LogsOptionsBuilder};
+use futures::StreamExt;
+use std::collections::HashMap;
+
+/// At most this many of a learner's containers are read for a check.
+pub const MAX_CONTAINERS: usize = 40;
+/// Lines of a container's log read for a check, and the bytes kept of them.
+const LOG_LINES: &str = "500";
+const MAX_LOG_BYTES: usize = 64 * 1024;
+
+/// One of a learner's console containers, as the engine names things.
+#[derive(Clone, Debug, Default)]
+pub struct ContainerState {
+    /// Its name on the engine (the learner's, prefixed).
+    pub name: String,
+    /// The image as it was asked for (`Config.Image`).
+    pub image: String,
+    pub running: bool,
+    pub ports: Vec<Published>,
+    pub logs: String,
+    /// PID 1 inside it: user (as the host names it) and command line.
+    pub main_process: Option<(String, String)>,
+}
+
+impl Client {
+    /// `owner`'s console containers (made through their console, of this `instance`), newest
+    /// first, at most [`MAX_CONTAINERS`].
+    pub async fn console_containers(
+        &self,
+        owner: &str,
+        instance: &str,
+    ) -> Result<Vec<ContainerState>, String> {
+        let filters = HashMap::from([(
+            "label".to_string(),
+            vec![
+                CONSOLE_LABEL.to_string(),
+                format!("{OWNER_LABEL}={owner}"),
+                format!("{INSTANCE_LABEL}={instance}"),
+            ],
+        )]);
+        let options = ListContainersOptionsBuilder::new()
+            .all(true)
+            .filters(&filters)
+            .build();
+        let listed = self
+            .docker
+            .list_containers(Some(options))
+            .await
+            .map_err(|e| e.to_string())?;
+        let reads = listed.into_iter().take(MAX_CONTAINERS).map(|c| async move {
+            let id = c.id.clone().unwrap_or_default();
+            let running = c.state == Some(bollard::models::ContainerSummaryStateEnum::RUNNING);
+            let main_process = if running {
+                super::run::top(&self.docker, &id)
+                    .await
+                    .into_iter()
+                    .find(|p| p.main)
+                    .map(|p| (p.user, p.command))
+            } else {
+                None
+            };
+            ContainerState {
+                name: c
+                    .names
+                    .unwrap_or_default()
+                    .first()
+                    .map(|n| n.trim_start_matches('/').to_string())
+                    .unwrap_or_default(),
+                image: c.image.unwrap_or_default(),
+                running,
+                ports: c
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get(PORTS_LABEL))
+                    .map(|p| ports_of_label(p))
+                    .unwrap_or_default(),
+                logs: self.log_tail(&id).await,
+                main_process,
+            }
+        });
+        Ok(futures::future::join_all(reads).await)
+    }
+
+    /// The end of what container `id` printed (out and err together), bounded.
+    async fn log_tail(&self, id: &str) -> String {
+        let options = LogsOptionsBuilder::new()
+            .stdout(true)
+            .stderr(true)
+            .tail(LOG_LINES)
+            .build();
+        let mut logs = self.docker.logs(id, Some(options));
+        let mut text = Vec::new();
+        while let Some(Ok(chunk)) = logs.next().await {
+            text.extend_from_slice(&chunk.into_bytes());
+            if text.len() > MAX_LOG_BYTES {
+                let cut = text.len() - MAX_LOG_BYTES;
+                text.drain(..cut);
+            }
+        }
+        super::strip_ansi(&String::from_utf8_lossy(&text))
+    }
+}

@@ -1,0 +1,801 @@
+//! Exercises done in the docker console (`kind = "console"` in `exercise.toml`): the learner
+//! types real docker commands, then asks for a check, which reads what their slice of the
+//! engine holds at that moment — their containers, what those print and serve, their images —
+//! never the commands they typed. `solution.sh` (the commands that solve it, one per line) and
+//! `wrong/<name>.sh` (known wrong answers, each failing the check it names) are run in a real
+//! toolbox by the course's self-test.
+
+use super::check::ok_status;
+use anyhow::{bail, Context};
+use app::dto::CheckOutcome;
+use serde::Deserialize;
+use std::path::Path;
+
+/// `exercise.toml` of a console exercise.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ConsoleExerciseFile {
+    /// `"console"`.
+    pub kind: String,
+    pub title: String,
+    pub lesson: Option<String>,
+    #[serde(default)]
+    pub hints: Vec<String>,
+    #[serde(default)]
+    pub checks: Vec<toml::Table>,
+    #[serde(default)]
+    pub wrong: Vec<ConsoleWrongFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ConsoleWrongFile {
+    /// `wrong/<name>.sh`.
+    pub name: String,
+    pub fails: String,
+    pub why: String,
+}
+
+/// What a console exercise adds to an [`super::Exercise`].
+#[derive(Clone, Debug)]
+pub struct ConsoleExercise {
+    pub checks: Vec<ConsoleExerciseCheck>,
+    /// The commands that solve it, one per line (comments and blank lines dropped).
+    pub solution: Vec<String>,
+    pub wrong: Vec<ConsoleWrong>,
+}
+
+/// A known wrong answer: commands, and the check they must fail.
+#[derive(Clone, Debug)]
+pub struct ConsoleWrong {
+    pub name: String,
+    pub fails: String,
+    pub why: String,
+    pub commands: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConsoleExerciseCheck {
+    pub id: String,
+    pub check: ConsoleCheck,
+    pub explained_in: Option<String>,
+}
+
+/// What a console exercise can ask of the learner's slice of the engine.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum ConsoleCheck {
+    /// A running container of the learner's publishes a port, and a request for `path` on it
+    /// answers `status` with a body holding `body_contains`.
+    Serves {
+        #[serde(default = "root_path")]
+        path: String,
+        #[serde(default = "ok_status")]
+        status: u16,
+        body_contains: Option<String>,
+    },
+    /// A running container of the learner's has `command` as its main process (PID 1 inside
+    /// it), running as `user` (a name or a uid) when given.
+    MainProcess {
+        command: String,
+        user: Option<String>,
+    },
+    /// A container of the learner's made from `image` printed a line holding `contains`.
+    Said { image: String, contains: String },
+    /// The learner's image `image` still has this configuration: it sets `env`
+    /// (`NAME=value`), and its `CMD` (words joined by spaces; a shell form is
+    /// `/bin/sh -c …`) is `cmd`.
+    ImageConfig {
+        image: String,
+        env: Option<String>,
+        cmd: Option<String>,
+    },
+}
+
+fn root_path() -> String {
+    "/".into()
+}
+
+/// One of the learner's containers as a check sees it; names are the learner's own words.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ConsoleContainer {
+    pub name: String,
+    /// The image as the learner named it (`greeter`, `busybox:1.35`).
+    pub image: String,
+    pub running: bool,
+    /// `(published, container port)` pairs.
+    pub ports: Vec<(u16, u16)>,
+    /// The last lines it printed (bounded).
+    pub logs: String,
+    /// PID 1 inside it (`docker top`'s first process): user and command line.
+    pub main_process: Option<(String, String)>,
+    /// Its main process's user resolved to a uid, when the container's passwd file says.
+    pub main_uid: Option<String>,
+}
+
+/// One of the learner's images.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ConsoleImage {
+    /// The names the learner gave it (`greeter:latest`).
+    pub names: Vec<String>,
+    pub env: Vec<String>,
+    pub cmd: Vec<String>,
+}
+
+/// An answer to a request on a published port.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Answer {
+    pub status: u16,
+    pub body: String,
+}
+
+/// What the checks of a console exercise read: the learner's slice at one moment.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ConsoleFacts {
+    pub containers: Vec<ConsoleContainer>,
+    pub images: Vec<ConsoleImage>,
+    /// For each published port and path asked, what a request got (or why it got nothing).
+    pub answers: Vec<(u16, String, Result<Answer, String>)>,
+}
+
+impl ConsoleCheck {
+    /// The paths `serves` checks request.
+    pub fn path(&self) -> Option<&str> {
+        match self {
+            ConsoleCheck::Serves { path, .. } => Some(path),
+            _ => None,
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            ConsoleCheck::Serves {
+                path,
+                status,
+                body_contains,
+            } => {
+                let body = body_contains
+                    .as_ref()
+                    .map(|b| format!(" with a page holding “{b}”"))
+                    .unwrap_or_default();
+                format!("A running container of yours publishes a port that answers {path} with {status}{body}.")
+            }
+            ConsoleCheck::MainProcess { command, user } => {
+                let user = user
+                    .as_ref()
+                    .map(|u| format!(", as user {u}"))
+                    .unwrap_or_default();
+                format!("A running container of yours has `{command}` as its main process (PID 1){user}.")
+            }
+            ConsoleCheck::Said { image, contains } => {
+                format!("A container of yours made from `{image}` printed “{contains}”.")
+            }
+            ConsoleCheck::ImageConfig { image, env, cmd } => {
+                let mut wanted = Vec::new();
+                if let Some(env) = env {
+                    wanted.push(format!("sets {env}"));
+                }
+                if let Some(cmd) = cmd {
+                    wanted.push(format!("runs `{cmd}` by default"));
+                }
+                format!(
+                    "Your image `{image}` is as it was built: it still {}.",
+                    wanted.join(" and ")
+                )
+            }
+        }
+    }
+
+    pub fn judge(&self, id: &str, facts: &ConsoleFacts) -> CheckOutcome {
+        let (passed, message) = self.verdict(facts);
+        CheckOutcome {
+            id: id.to_string(),
+            passed,
+            message,
+            learn_more: None,
+        }
+    }
+
+    fn verdict(&self, facts: &ConsoleFacts) -> (bool, String) {
+        let running: Vec<&ConsoleContainer> =
+            facts.containers.iter().filter(|c| c.running).collect();
+        match self {
+            ConsoleCheck::Serves {
+                path,
+                status,
+                body_contains,
+            } => {
+                let published: Vec<(&ConsoleContainer, u16)> = running
+                    .iter()
+                    .flat_map(|c| c.ports.iter().map(move |(p, _)| (*c, *p)))
+                    .collect();
+                if published.is_empty() {
+                    let stopped = facts
+                        .containers
+                        .iter()
+                        .find(|c| !c.running && !c.ports.is_empty());
+                    return (false, match stopped {
+                        Some(c) => format!("Your container {} publishes a port but is not running: `docker ps -a` shows how it ended, `docker logs {}` what it said.", c.name, c.name),
+                        None if running.is_empty() => "None of your containers is running: start one detached (`docker run -d …`) so that it keeps serving.".into(),
+                        None => "None of your running containers publishes a port: `docker run -p <port>:<container port> …` does.".into(),
+                    });
+                }
+                let mut misses = Vec::new();
+                for (container, port) in &published {
+                    let answer = facts
+                        .answers
+                        .iter()
+                        .find(|(p, asked, _)| p == port && asked == path)
+                        .map(|(_, _, a)| a);
+                    match answer {
+                        Some(Ok(a))
+                            if a.status == *status
+                                && body_contains
+                                    .as_ref()
+                                    .is_none_or(|b| a.body.contains(b.as_str())) =>
+                        {
+                            return (
+                                true,
+                                format!(
+                                    "Port {port} of {} answers {path} with {}.",
+                                    container.name, a.status
+                                ),
+                            );
+                        }
+                        Some(Ok(a)) if a.status != *status => misses.push(format!(
+                            "port {port} ({}) answered {}",
+                            container.name, a.status
+                        )),
+                        Some(Ok(_)) => misses.push(format!(
+                            "port {port} ({}) answered, but its page does not hold “{}”",
+                            container.name,
+                            body_contains.as_deref().unwrap_or_default()
+                        )),
+                        Some(Err(e)) => misses.push(format!(
+                            "port {port} ({}) did not answer: {e}",
+                            container.name
+                        )),
+                        None => {
+                            misses.push(format!("port {port} ({}) was not asked", container.name))
+                        }
+                    }
+                }
+                (
+                    false,
+                    format!(
+                        "No published port answers {path} as asked: {}.",
+                        misses.join("; ")
+                    ),
+                )
+            }
+            ConsoleCheck::MainProcess { command, user } => {
+                if running.is_empty() {
+                    return (false, "None of your containers is running: the main process is read from a running one (`docker run -d …`).".into());
+                }
+                let mut seen = Vec::new();
+                for c in &running {
+                    let Some((who, line)) = &c.main_process else {
+                        continue;
+                    };
+                    let program = line.split_whitespace().next().unwrap_or("");
+                    let named =
+                        program == command || program.rsplit('/').next() == Some(command.as_str());
+                    let as_user = user
+                        .as_ref()
+                        .is_none_or(|u| who == u || c.main_uid.as_deref() == Some(u.as_str()));
+                    if named && as_user {
+                        return (
+                            true,
+                            format!("In {}, PID 1 is `{line}`, run by {who}.", c.name),
+                        );
+                    }
+                    seen.push(format!("{}: PID 1 is `{line}` run by {who}", c.name));
+                }
+                if seen.is_empty() {
+                    return (
+                        false,
+                        "The processes of your running containers could not be read.".into(),
+                    );
+                }
+                (
+                    false,
+                    format!(
+                        "No running container of yours has `{command}` as PID 1{}: {}.",
+                        user.as_ref()
+                            .map(|u| format!(" as {u}"))
+                            .unwrap_or_default(),
+                        seen.join("; ")
+                    ),
+                )
+            }
+            ConsoleCheck::Said { image, contains } => {
+                let from: Vec<&ConsoleContainer> = facts
+                    .containers
+                    .iter()
+                    .filter(|c| same_image(&c.image, image))
+                    .collect();
+                if from.is_empty() {
+                    return (false, format!("None of your containers is made from `{image}` (`docker ps -a` lists them, with their image)."));
+                }
+                if let Some(c) = from.iter().find(|c| c.logs.contains(contains.as_str())) {
+                    return (true, format!("{} printed “{contains}”.", c.name));
+                }
+                let last = from
+                    .iter()
+                    .filter_map(|c| {
+                        let line = c.logs.lines().rev().find(|l| !l.trim().is_empty())?;
+                        Some(format!("{} last printed “{}”", c.name, line.trim()))
+                    })
+                    .collect::<Vec<_>>();
+                let said = if last.is_empty() {
+                    "they printed nothing".to_string()
+                } else {
+                    last.join("; ")
+                };
+                (
+                    false,
+                    format!(
+                        "No container of yours made from `{image}` printed “{contains}”: {said}."
+                    ),
+                )
+            }
+            ConsoleCheck::ImageConfig { image, env, cmd } => {
+                let Some(found) = facts
+                    .images
+                    .iter()
+                    .find(|i| i.names.iter().any(|n| same_image(n, image)))
+                else {
+                    return (
+                        false,
+                        format!(
+                            "You have no image called `{image}` (`docker images` lists yours)."
+                        ),
+                    );
+                };
+                if let Some(env) = env.as_ref().filter(|env| !found.env.contains(env)) {
+                    let name = env.split('=').next().unwrap_or(env);
+                    let has = found
+                        .env
+                        .iter()
+                        .find(|e| e.split('=').next() == Some(name))
+                        .map(|e| format!("it sets {e}"))
+                        .unwrap_or_else(|| format!("it does not set {name}"));
+                    return (false, format!("Your image `{image}` should still set {env}, but {has}: the exercise is done without building it again."));
+                }
+                let has_cmd = found.cmd.join(" ");
+                if let Some(cmd) = cmd.as_ref().filter(|cmd| **cmd != has_cmd) {
+                    return (false, format!("Your image `{image}` should still run `{cmd}` by default, but it runs `{has_cmd}`: the exercise is done without building it again."));
+                }
+                (true, format!("`{image}` is as it was built."))
+            }
+        }
+    }
+}
+
+/// `greeter` and `greeter:latest` are one name.
+fn same_image(shown: &str, wanted: &str) -> bool {
+    fn full(name: &str) -> String {
+        let last = name.rsplit('/').next().unwrap_or(name);
+        if last.contains(':') || name.contains('@') {
+            name.to_string()
+        } else {
+            format!("{name}:latest")
+        }
+    }
+    full(shown) == full(wanted)
+}
+
+/// Take a console `[[checks]]` table apart.
+fn parse_check(mut table: toml::Table) -> anyhow::Result<ConsoleExerciseCheck> {
+    let id = match table.remove("id") {
+        Some(toml::Value::String(id)) if !id.is_empty() => id,
+        _ => bail!(
+            "every check needs an `id` (a short name that stays the same when the wording changes)"
+        ),
+    };
+    let explained_in = match table.remove("explained_in") {
+        Some(toml::Value::String(link)) => Some(link),
+        Some(_) => {
+            bail!("check `{id}`: `explained_in` must be a string like \"lesson-slug#heading\"")
+        }
+        None => None,
+    };
+    let check = ConsoleCheck::deserialize(toml::Value::Table(table)).with_context(|| {
+        format!("check `{id}` (a console exercise's checks are of type serves, main-process, said or image-config)")
+    })?;
+    Ok(ConsoleExerciseCheck {
+        id,
+        check,
+        explained_in,
+    })
+}
+
+/// The commands of a script: one per line, without comments and blank lines.
+fn commands(path: &Path) -> anyhow::Result<Vec<String>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let lines: Vec<String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_string)
+        .collect();
+    if lines.is_empty() {
+        bail!("{} holds no command", path.display());
+    }
+    if let Some(long) = lines.iter().find(|l| l.len() > crate::console::MAX_LINE) {
+        bail!(
+            "{}: a line is longer than the console takes ({} bytes): {long:.60}…",
+            path.display(),
+            crate::console::MAX_LINE
+        );
+    }
+    Ok(lines)
+}
+
+/// Load a console exercise's checks, solution and wrong answers from its folder; `lesson_has`
+/// says whether `slug#anchor` is a heading of a lesson.
+pub(super) fn load(
+    dir: &Path,
+    file: &ConsoleExerciseFile,
+    lesson_has: impl Fn(&str, &str) -> bool,
+) -> anyhow::Result<ConsoleExercise> {
+    if file.kind != "console" {
+        bail!(
+            "`kind` is \"console\" or left out (a build exercise), not \"{}\"",
+            file.kind
+        );
+    }
+    let mut checks: Vec<ConsoleExerciseCheck> = Vec::new();
+    for (index, table) in file.checks.iter().enumerate() {
+        let parsed = parse_check(table.clone())
+            .with_context(|| format!("check number {} in exercise.toml", index + 1))?;
+        if checks.iter().any(|c| c.id == parsed.id) {
+            bail!("two checks have the id `{}`; ids must differ", parsed.id);
+        }
+        if let Some(link) = &parsed.explained_in {
+            let (slug, anchor) = link.split_once('#').unwrap_or((link, ""));
+            if !lesson_has(slug, anchor) {
+                bail!(
+                    "check `{}`: `explained_in = \"{link}\"` names no lesson heading",
+                    parsed.id
+                );
+            }
+        }
+        if let Some(path) = parsed.check.path() {
+            if !path.starts_with('/') || path.contains(char::is_whitespace) {
+                bail!(
+                    "check `{}`: `path` must start with / and hold no spaces",
+                    parsed.id
+                );
+            }
+        }
+        checks.push(parsed);
+    }
+    if checks.is_empty() {
+        bail!("exercise.toml has no [[checks]]; add at least one");
+    }
+    let solution = commands(&dir.join("solution.sh")).context(
+        "a console exercise needs solution.sh: the commands that solve it, one per line",
+    )?;
+    let mut wrong = Vec::new();
+    let mut scripts: std::collections::BTreeSet<String> = match std::fs::read_dir(dir.join("wrong"))
+    {
+        Ok(entries) => entries
+            .filter_map(Result::ok)
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect(),
+        Err(_) => Default::default(),
+    };
+    for case in &file.wrong {
+        if !checks.iter().any(|c| c.id == case.fails) {
+            bail!(
+                "[[wrong]] `{}`: `fails = \"{}\"` names no check of this exercise",
+                case.name,
+                case.fails
+            );
+        }
+        if !scripts.remove(&format!("{}.sh", case.name)) {
+            bail!(
+                "[[wrong]] `{}`: there is no wrong/{}.sh with its commands",
+                case.name,
+                case.name
+            );
+        }
+        wrong.push(ConsoleWrong {
+            name: case.name.clone(),
+            fails: case.fails.clone(),
+            why: case.why.clone(),
+            commands: commands(&dir.join("wrong").join(format!("{}.sh", case.name)))?,
+        });
+    }
+    if let Some(stray) = scripts.into_iter().next() {
+        bail!(
+            "wrong/{stray} is not declared: add a [[wrong]] naming it, the check it fails and why"
+        );
+    }
+    Ok(ConsoleExercise {
+        checks,
+        solution,
+        wrong,
+    })
+}
+
+impl ConsoleExercise {
+    /// Every check judged on `facts`; a failed one links to its lesson (or `lesson`).
+    pub fn judge(&self, facts: &ConsoleFacts, lesson: Option<&str>) -> Vec<CheckOutcome> {
+        self.checks
+            .iter()
+            .map(|c| {
+                let mut outcome = c.check.judge(&c.id, facts);
+                if !outcome.passed {
+                    outcome.learn_more = c
+                        .explained_in
+                        .as_deref()
+                        .or(lesson)
+                        .map(|link| format!("/learn/{link}"));
+                }
+                outcome
+            })
+            .collect()
+    }
+
+    /// The `(path)`s the `serves` checks request on every published port.
+    pub fn paths(&self) -> Vec<String> {
+        let mut paths: Vec<String> = self
+            .checks
+            .iter()
+            .filter_map(|c| c.check.path().map(str::to_string))
+            .collect();
+        paths.sort();
+        paths.dedup();
+        paths
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn web(running: bool) -> ConsoleContainer {
+        ConsoleContainer {
+            name: "web".into(),
+            image: "busybox:1.35".into(),
+            running,
+            ports: vec![(8080, 80)],
+            logs: "starting\nready on 80\n".into(),
+            main_process: Some(("root".into(), "httpd -f -p 80 -h /www".into())),
+            main_uid: Some("0".into()),
+        }
+    }
+
+    fn serves(body: Option<&str>) -> ConsoleCheck {
+        ConsoleCheck::Serves {
+            path: "/".into(),
+            status: 200,
+            body_contains: body.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn serves_needs_a_running_published_container_whose_page_answers() {
+        let answered = |status: u16, body: &str| ConsoleFacts {
+            containers: vec![web(true)],
+            answers: vec![(
+                8080,
+                "/".into(),
+                Ok(Answer {
+                    status,
+                    body: body.into(),
+                }),
+            )],
+            ..Default::default()
+        };
+        assert!(
+            serves(Some("hello"))
+                .judge("s", &answered(200, "<h1>hello</h1>"))
+                .passed
+        );
+        let wrong_page = serves(Some("hello")).judge("s", &answered(200, "index of /"));
+        assert!(
+            !wrong_page.passed && wrong_page.message.contains("does not hold"),
+            "{wrong_page:?}"
+        );
+        let not_found = serves(None).judge("s", &answered(404, ""));
+        assert!(
+            !not_found.passed && not_found.message.contains("answered 404"),
+            "{not_found:?}"
+        );
+        let refused = ConsoleFacts {
+            containers: vec![web(true)],
+            answers: vec![(8080, "/".into(), Err("connection refused".into()))],
+            ..Default::default()
+        };
+        let said = serves(None).judge("s", &refused);
+        assert!(
+            !said.passed && said.message.contains("connection refused"),
+            "{said:?}"
+        );
+        // An answer on record but the container is gone from the running ones: not passed.
+        let stopped = ConsoleFacts {
+            containers: vec![web(false)],
+            ..answered(200, "hello")
+        };
+        let said = serves(None).judge("s", &stopped);
+        assert!(
+            !said.passed && said.message.contains("not running"),
+            "{said:?}"
+        );
+        let mut unpublished = web(true);
+        unpublished.ports.clear();
+        let said = serves(None).judge(
+            "s",
+            &ConsoleFacts {
+                containers: vec![unpublished],
+                ..Default::default()
+            },
+        );
+        assert!(
+            !said.passed && said.message.contains("publishes a port"),
+            "{said:?}"
+        );
+        let said = serves(None).judge("s", &ConsoleFacts::default());
+        assert!(
+            !said.passed && said.message.contains("docker run -d"),
+            "{said:?}"
+        );
+    }
+
+    #[test]
+    fn main_process_reads_pid_one_and_its_user() {
+        let facts = ConsoleFacts {
+            containers: vec![web(true)],
+            ..Default::default()
+        };
+        let httpd = ConsoleCheck::MainProcess {
+            command: "httpd".into(),
+            user: None,
+        };
+        assert!(httpd.judge("m", &facts).passed);
+        let as_root = ConsoleCheck::MainProcess {
+            command: "httpd".into(),
+            user: Some("0".into()),
+        };
+        assert!(as_root.judge("m", &facts).passed, "a uid matches");
+        let as_nobody = ConsoleCheck::MainProcess {
+            command: "httpd".into(),
+            user: Some("nobody".into()),
+        };
+        let said = as_nobody.judge("m", &facts);
+        assert!(
+            !said.passed && said.message.contains("run by root"),
+            "{said:?}"
+        );
+        let mut shell = web(true);
+        shell.main_process = Some(("root".into(), "/bin/sh -c httpd -p 80; sleep 1d".into()));
+        let said = httpd.judge(
+            "m",
+            &ConsoleFacts {
+                containers: vec![shell],
+                ..Default::default()
+            },
+        );
+        assert!(
+            !said.passed && said.message.contains("/bin/sh"),
+            "a shell naming httpd is not httpd: {said:?}"
+        );
+        let said = httpd.judge(
+            "m",
+            &ConsoleFacts {
+                containers: vec![web(false)],
+                ..Default::default()
+            },
+        );
+        assert!(!said.passed, "{said:?}");
+    }
+
+    #[test]
+    fn said_reads_the_logs_of_containers_from_that_image() {
+        let mut greeter = web(false);
+        greeter.image = "greeter".into();
+        greeter.logs = "Hej from the greeter\n".into();
+        let check = ConsoleCheck::Said {
+            image: "greeter:latest".into(),
+            contains: "Hej".into(),
+        };
+        assert!(
+            check
+                .judge(
+                    "s",
+                    &ConsoleFacts {
+                        containers: vec![greeter.clone()],
+                        ..Default::default()
+                    }
+                )
+                .passed
+        );
+        greeter.logs = "Hello from the greeter\n".into();
+        let said = check.judge(
+            "s",
+            &ConsoleFacts {
+                containers: vec![greeter.clone()],
+                ..Default::default()
+            },
+        );
+        assert!(
+            !said.passed
+                && said
+                    .message
+                    .contains("last printed “Hello from the greeter”"),
+            "{said:?}"
+        );
+        greeter.image = "busybox:1.35".into();
+        greeter.logs = "Hej\n".into();
+        let said = check.judge(
+            "s",
+            &ConsoleFacts {
+                containers: vec![greeter],
+                ..Default::default()
+            },
+        );
+        assert!(
+            !said.passed && said.message.contains("made from `greeter:latest`"),
+            "another image's words do not count: {said:?}"
+        );
+    }
+
+    #[test]
+    fn image_config_reads_the_images_own_env_and_cmd() {
+        let check = ConsoleCheck::ImageConfig {
+            image: "greeter".into(),
+            env: Some("GREETING=Hello".into()),
+            cmd: Some("/bin/sh -c echo hi".into()),
+        };
+        let image = |env: &str, cmd: &str| ConsoleFacts {
+            images: vec![ConsoleImage {
+                names: vec!["greeter:latest".into()],
+                env: vec!["PATH=/bin".into(), env.into()],
+                cmd: cmd.split(' ').map(str::to_string).collect(),
+            }],
+            ..Default::default()
+        };
+        assert!(
+            check
+                .judge("i", &image("GREETING=Hello", "/bin/sh -c echo hi"))
+                .passed
+        );
+        let said = check.judge("i", &image("GREETING=Hej", "/bin/sh -c echo hi"));
+        assert!(
+            !said.passed && said.message.contains("it sets GREETING=Hej"),
+            "{said:?}"
+        );
+        let said = check.judge("i", &image("GREETING=Hello", "/bin/sh -c echo Hej"));
+        assert!(
+            !said.passed && said.message.contains("runs `/bin/sh -c echo Hej`"),
+            "a rebuilt CMD: {said:?}"
+        );
+        let said = check.judge("i", &ConsoleFacts::default());
+        assert!(
+            !said.passed && said.message.contains("no image called"),
+            "{said:?}"
+        );
+    }
+
+    #[test]
+    fn checks_parse_with_their_defaults_and_refuse_unknown_fields() {
+        let table: toml::Table =
+            toml::from_str("id = \"s\"\ntype = \"serves\"\nbody_contains = \"hi\"").expect("toml");
+        let parsed = parse_check(table).expect("parses");
+        assert_eq!(parsed.check, serves(Some("hi")));
+        let table: toml::Table =
+            toml::from_str("id = \"s\"\ntype = \"serves\"\nport = 80").expect("toml");
+        assert!(format!("{:#}", parse_check(table).expect_err("unknown field")).contains("port"));
+        let table: toml::Table =
+            toml::from_str("id = \"s\"\ntype = \"http-responds\"").expect("toml");
+        let said = format!("{:#}", parse_check(table).expect_err("a build check"));
+        assert!(
+            said.contains("serves, main-process, said or image-config"),
+            "{said}"
+        );
+    }
+}
