@@ -9,6 +9,28 @@ use crate::exercise::Exercise;
 use crate::progress::ProgressSender;
 use crate::store::{Attempt, Store};
 use app::dto::{BuildStatus, BuildView, LogLine, LogPhase};
+use std::collections::BTreeMap;
+
+/// Characters of an answer kept.
+pub const MAX_ANSWER: usize = 200;
+
+/// Make what exercise `id` starts from in `learner`'s slice (its `setup.sh`), out of their
+/// sight: again from the start if they made it before.
+pub async fn set_up(
+    exercises: &crate::exercise::Exercises,
+    consoles: &Consoles,
+    learner: &str,
+    id: &str,
+) -> Result<(), CheckError> {
+    let exercise = exercises
+        .get(id)
+        .ok_or_else(|| CheckError::UnknownExercise(id.to_string()))?;
+    let Some(console) = &exercise.console else {
+        return Err(CheckError::NotConsole(id.to_string()));
+    };
+    consoles.run_hidden(learner, &console.setup).await?;
+    Ok(())
+}
 
 /// Why a check of console work was not made.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +52,7 @@ pub async fn check(
     progress: &ProgressSender,
     learner: &str,
     id: &str,
+    answered: BTreeMap<String, String>,
 ) -> Result<BuildView, CheckError> {
     let exercise = exercises
         .get(id)
@@ -38,7 +61,18 @@ pub async fn check(
         return Err(CheckError::NotConsole(id.to_string()));
     };
     let created_at = crate::store::now_ms();
-    let facts = consoles.facts(learner, &console.paths()).await?;
+    let mut facts = consoles.facts(learner, &console.paths()).await?;
+    // Only the questions the exercise asks, each answer bounded.
+    facts.answered = answered
+        .into_iter()
+        .filter(|(id, _)| {
+            console
+                .checks
+                .iter()
+                .any(|c| c.id == *id && c.check.question().is_some())
+        })
+        .map(|(id, answer)| (id, answer.trim().chars().take(MAX_ANSWER).collect()))
+        .collect();
     let mut view = BuildView::queued(&uuid::Uuid::new_v4().to_string(), id);
     view.status = BuildStatus::Succeeded;
     view.checks = Some(console.judge(&facts, exercise.lesson.as_deref()));
@@ -87,6 +121,9 @@ fn what_was_read(facts: &ConsoleFacts) -> Vec<LogLine> {
     log.extend(facts.containers.iter().map(|c| line(container_line(c))));
     for image in &facts.images {
         log.push(line(format!("image {}", image.names.join(", "))));
+    }
+    for (id, answer) in &facts.answered {
+        log.push(line(format!("answered {id}: {answer}")));
     }
     for (port, path, answer) in &facts.answers {
         log.push(line(match answer {

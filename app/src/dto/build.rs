@@ -381,6 +381,14 @@ pub struct ExerciseView {
     /// their containers and images are (`POST /api/v1/exercises/<id>/check`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub console: bool,
+    /// A console exercise's questions (`id`, the question): the learner answers what they
+    /// found out, and the check compares it with what the engine holds.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub questions: Vec<CheckDescription>,
+    /// A console exercise that makes containers or images for the learner first (Set up the
+    /// exercise: `POST /api/v1/exercises/<id>/setup`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub set_up: bool,
     /// The session's form token, for the page's Check form (console exercises only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub csrf: Option<String>,

@@ -2,7 +2,7 @@
 //! (their containers, what those printed and serve, their images), in the learner's own
 //! names. Read on the engine by labels, never from what the console printed.
 
-use super::{ConsoleError, Consoles};
+use super::{publish, ConsoleError, Consoles};
 use crate::exercise::console::{Answer, ConsoleContainer, ConsoleFacts, ConsoleImage};
 use crate::policy::api::Scope;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -11,6 +11,24 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 const MAX_PAGE: usize = 64 * 1024;
 /// How long a published port has to answer a check's request.
 const ANSWER_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
+/// A learner's checks and setups start at least this far apart (and one at a time).
+pub const CHECK_GAP: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// A check under way: while it is held, the learner's next one waits its turn; once it is
+/// dropped, the next may start [`CHECK_GAP`] after it ended.
+struct CheckTurn<'a> {
+    consoles: &'a Consoles,
+    owner: String,
+}
+
+impl Drop for CheckTurn<'_> {
+    fn drop(&mut self) {
+        super::lock(&self.consoles.checking).insert(self.owner.clone(), std::time::Instant::now());
+    }
+}
+
+/// How long one line of an exercise's setup may take.
+const SETUP_LINE_WITHIN: std::time::Duration = std::time::Duration::from_secs(120);
 /// At most this many of the learner's images are read for a check.
 const MAX_IMAGES: usize = 40;
 
@@ -19,6 +37,7 @@ impl Consoles {
     /// their published ports are served), and every published port of a running container
     /// is asked for each of `paths`.
     pub async fn facts(&self, owner: &str, paths: &[String]) -> Result<ConsoleFacts, ConsoleError> {
+        let _turn = self.check_turn(owner)?;
         self.open(owner).await?;
         let client = self.engine.client().await.map_err(|e| {
             ConsoleError::Unavailable(format!(
@@ -62,6 +81,82 @@ impl Consoles {
             containers,
             images: own_images(&client, &scope).await,
             answers,
+            answered: Default::default(),
+        })
+    }
+
+    /// Run `lines` in `owner`'s toolbox, out of their sight (nothing shows in their console),
+    /// through their own proxy: what an exercise's setup makes is theirs, under the same
+    /// policy as what they type. Stops at the first line that fails, saying which.
+    pub async fn run_hidden(&self, owner: &str, lines: &[String]) -> Result<(), ConsoleError> {
+        let _turn = self.check_turn(owner)?;
+        let console = self.console_of(owner)?;
+        let toolbox = self.started(&console).await?;
+        let client = self.engine.client().await.map_err(|e| {
+            ConsoleError::Unavailable(format!("The Docker engine cannot be reached: {e}"))
+        })?;
+        for line in lines {
+            let io = client
+                .toolbox_command(&toolbox, "exec 2>&1; eval \"$1\"", &[line], (120, 40))
+                .await
+                .map_err(ConsoleError::Unavailable)?;
+            let mut output = io.output;
+            let mut said = Vec::new();
+            let drained = tokio::time::timeout(SETUP_LINE_WITHIN, async {
+                while let Some(Ok(chunk)) = futures::StreamExt::next(&mut output).await {
+                    said.extend_from_slice(&chunk);
+                    if said.len() > MAX_PAGE {
+                        said.drain(..said.len() - MAX_PAGE);
+                    }
+                }
+            })
+            .await;
+            let exit = match drained {
+                Ok(()) => client.command_exit(&io.exec).await,
+                Err(_) => None,
+            };
+            if exit != Some(0) {
+                let text = crate::engine::strip_ansi(&String::from_utf8_lossy(&said));
+                let last = text
+                    .lines()
+                    .rev()
+                    .find(|l| !l.trim().is_empty())
+                    .unwrap_or("");
+                tracing::warn!(line = %line, output = %text, "an exercise's setup failed");
+                return Err(ConsoleError::Unavailable(format!(
+                    "The exercise could not be set up: {}",
+                    if exit.is_none() {
+                        "it took too long".to_string()
+                    } else {
+                        last.trim().to_string()
+                    }
+                )));
+            }
+        }
+        publish(&self.engine, &self.instance, &console).await;
+        Ok(())
+    }
+
+    /// `owner`'s turn to check or set up: refused while another runs or within
+    /// [`CHECK_GAP`] of the last one's start. Held until the check ends.
+    fn check_turn(&self, owner: &str) -> Result<CheckTurn<'_>, ConsoleError> {
+        let mut checking = super::lock(&self.checking);
+        let now = std::time::Instant::now();
+        checking.retain(|_, at| now.duration_since(*at) < std::time::Duration::from_secs(600));
+        if checking
+            .get(owner)
+            .is_some_and(|at| now.duration_since(*at) < CHECK_GAP)
+        {
+            return Err(ConsoleError::TooSoon);
+        }
+        // Under way: no other until it ends (then the gap counts from its end).
+        checking.insert(
+            owner.to_string(),
+            now + std::time::Duration::from_secs(3600),
+        );
+        Ok(CheckTurn {
+            consoles: self,
+            owner: owner.to_string(),
         })
     }
 
@@ -124,8 +219,8 @@ async fn own_images(client: &crate::engine::Client, scope: &Scope) -> Vec<Consol
         .filter(|i| i.tags.iter().any(|t| t.starts_with(&prefix)))
         .take(MAX_IMAGES)
     {
-        let (env, cmd) = match client.image_info(&image.id).await {
-            Ok(Some(info)) => (info.env, info.cmd),
+        let (env, cmd, layers) = match client.image_info(&image.id).await {
+            Ok(Some(info)) => (info.env, info.cmd, info.layers.len()),
             _ => Default::default(),
         };
         images.push(ConsoleImage {
@@ -137,6 +232,7 @@ async fn own_images(client: &crate::engine::Client, scope: &Scope) -> Vec<Consol
                 .collect(),
             env,
             cmd,
+            layers,
         });
     }
     images

@@ -85,6 +85,8 @@ pub enum ConsoleError {
     NotOpen,
     #[error("None of your running containers publishes port {0} (docker run -p {0}:80 … publishes one).")]
     NoSuchPort(u16),
+    #[error("Your work was checked (or set up) a moment ago; try again in a second.")]
+    TooSoon,
 }
 
 /// The script each command line runs in: in the folder the previous command left, with the
@@ -110,6 +112,9 @@ pub struct Consoles {
     off: Option<String>,
     /// The learners whose toolbox is being started (they count against `max_open`).
     starting: Mutex<std::collections::HashSet<String>>,
+    /// When each learner's last check or setup began (one at a time, [`facts::CHECK_GAP`]
+    /// apart: each reads all their containers).
+    checking: Mutex<HashMap<String, Instant>>,
     /// The `uid:gid` toolboxes run as (never root) and, when this server is root, who gets
     /// the proxy sockets.
     user: (u32, u32),
@@ -210,6 +215,7 @@ impl Consoles {
             open: Mutex::default(),
             off,
             starting: Mutex::default(),
+            checking: Mutex::default(),
             user,
         })
     }

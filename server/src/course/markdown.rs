@@ -25,8 +25,14 @@ pub fn options() -> Options {
 
 /// Render a block of markdown (a lesson section) to sanitized HTML.
 pub fn render_block(src: &str) -> String {
+    render_block_trying_at(src, "/console")
+}
+
+/// [`render_block`], with "Try it" links opening the console on `page` (a console
+/// exercise's own page, whose console is on it).
+pub fn render_block_trying_at(src: &str, page: &str) -> String {
     let events = with_heading_ids(
-        with_try_blocks(Parser::new_ext(src, options()).collect())
+        with_try_blocks(Parser::new_ext(src, options()).collect(), page)
             .into_iter()
             .map(lowercase_code_language)
             .collect(),
@@ -73,7 +79,7 @@ fn lowercase_code_language(event: Event<'_>) -> Event<'_> {
 /// A ```` ```try ```` block: commands to run in the docker console, one a line. Each is shown
 /// as code with a link that opens the console with it typed in (`/console?try=…`): the
 /// learner reads it, then presses Enter.
-fn with_try_blocks(events: Vec<Event<'_>>) -> Vec<Event<'_>> {
+fn with_try_blocks<'a>(events: Vec<Event<'a>>, page: &str) -> Vec<Event<'a>> {
     use pulldown_cmark::CodeBlockKind;
     let mut out = Vec::with_capacity(events.len());
     let mut inside: Option<String> = None;
@@ -86,7 +92,7 @@ fn with_try_blocks(events: Vec<Event<'_>>) -> Vec<Event<'_>> {
             }
             (Some(text), Event::Text(t)) => text.push_str(&t),
             (Some(text), Event::End(TagEnd::CodeBlock)) => {
-                out.push(Event::Html(CowStr::from(try_block(text))));
+                out.push(Event::Html(CowStr::from(try_block(text, page))));
                 inside = None;
             }
             (Some(_), _) => {}
@@ -96,7 +102,7 @@ fn with_try_blocks(events: Vec<Event<'_>>) -> Vec<Event<'_>> {
     out
 }
 
-fn try_block(text: &str) -> String {
+fn try_block(text: &str, page: &str) -> String {
     let escape = |t: &str| {
         t.replace('&', "&amp;")
             .replace('<', "&lt;")
@@ -117,7 +123,7 @@ fn try_block(text: &str) -> String {
             .append_pair("try", line)
             .finish();
         html.push_str(&format!(
-            "<a class=\"try-it-link\" href=\"/console?{}\">Try <code>{}</code> in the console</a> ",
+            "<a class=\"try-it-link\" href=\"{page}?{}\">Try <code>{}</code> in the console</a> ",
             escape(&query),
             escape(line)
         ));

@@ -25,6 +25,10 @@ pub(super) struct ConsoleExerciseFile {
     pub checks: Vec<toml::Table>,
     #[serde(default)]
     pub wrong: Vec<ConsoleWrongFile>,
+    /// For each `answer` check, a command line whose output (trimmed) is the solution's
+    /// answer: the self-test runs it in the learner's console after `solution.sh`.
+    #[serde(default)]
+    pub answers: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -34,6 +38,9 @@ pub(super) struct ConsoleWrongFile {
     pub name: String,
     pub fails: String,
     pub why: String,
+    /// Answers this wrong answer gives (check id → command line printing it).
+    #[serde(default)]
+    pub answers: std::collections::BTreeMap<String, String>,
 }
 
 /// What a console exercise adds to an [`super::Exercise`].
@@ -42,7 +49,12 @@ pub struct ConsoleExercise {
     pub checks: Vec<ConsoleExerciseCheck>,
     /// The commands that solve it, one per line (comments and blank lines dropped).
     pub solution: Vec<String>,
+    /// The solution's answers: check id → a command line printing it.
+    pub answers: std::collections::BTreeMap<String, String>,
     pub wrong: Vec<ConsoleWrong>,
+    /// `setup.sh`: what is made in the learner's slice before they start (hidden from them,
+    /// through their own proxy, so under the same policy), one command per line.
+    pub setup: Vec<String>,
 }
 
 /// A known wrong answer: commands, and the check they must fail.
@@ -52,6 +64,7 @@ pub struct ConsoleWrong {
     pub fails: String,
     pub why: String,
     pub commands: Vec<String>,
+    pub answers: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -90,6 +103,17 @@ pub enum ConsoleCheck {
         env: Option<String>,
         cmd: Option<String>,
     },
+    /// The learner answers `question` with what they found out; the right answer is read
+    /// from the engine at check time (so it may differ for every learner): what
+    /// `pattern`'s `{}` stands for in the log of the container `logs_of`, or the user running the main
+    /// process of `main_user_of`, or the number of layers of the image `layers_of`.
+    Answer {
+        question: String,
+        logs_of: Option<String>,
+        pattern: Option<String>,
+        main_user_of: Option<String>,
+        layers_of: Option<String>,
+    },
 }
 
 fn root_path() -> String {
@@ -120,6 +144,8 @@ pub struct ConsoleImage {
     pub names: Vec<String>,
     pub env: Vec<String>,
     pub cmd: Vec<String>,
+    /// `RootFS.Layers`: the filesystem layers it is made of.
+    pub layers: usize,
 }
 
 /// An answer to a request on a published port.
@@ -136,6 +162,8 @@ pub struct ConsoleFacts {
     pub images: Vec<ConsoleImage>,
     /// For each published port and path asked, what a request got (or why it got nothing).
     pub answers: Vec<(u16, String, Result<Answer, String>)>,
+    /// What the learner answered, by check id.
+    pub answered: std::collections::BTreeMap<String, String>,
 }
 
 impl ConsoleCheck {
@@ -183,16 +211,95 @@ impl ConsoleCheck {
                     wanted.join(" and ")
                 )
             }
+            ConsoleCheck::Answer { question, .. } => format!("You answer: {question}"),
         }
     }
 
+    /// The question an `answer` check asks.
+    pub fn question(&self) -> Option<&str> {
+        match self {
+            ConsoleCheck::Answer { question, .. } => Some(question),
+            _ => None,
+        }
+    }
+
+    /// The right answer(s) to an `answer` check, from the facts; `Err` says why there is none.
+    fn truth(&self, facts: &ConsoleFacts) -> Result<Vec<String>, String> {
+        let ConsoleCheck::Answer {
+            logs_of,
+            pattern,
+            main_user_of,
+            layers_of,
+            ..
+        } = self
+        else {
+            return Err("not a question".into());
+        };
+        let container = |name: &str| {
+            facts
+                .containers
+                .iter()
+                .find(|c| c.name == name)
+                .ok_or_else(|| format!("You have no container called {name} (anymore): press Set up the exercise to make it again."))
+        };
+        if let (Some(name), Some(pattern)) = (logs_of, pattern) {
+            let c = container(name)?;
+            return found_in(&c.logs, pattern)
+                .map(|found| vec![found])
+                .ok_or_else(|| format!("The log of {name} no longer holds what the question asks about: press Set up the exercise to start again."));
+        }
+        if let Some(name) = main_user_of {
+            let c = container(name)?;
+            let (user, _) = c.main_process.as_ref().ok_or_else(|| {
+                format!("{name} is not running, so who runs its main process cannot be read: press Set up the exercise to start again.")
+            })?;
+            return Ok(std::iter::once(user.clone())
+                .chain(c.main_uid.clone())
+                .collect());
+        }
+        if let Some(name) = layers_of {
+            let image = facts
+                .images
+                .iter()
+                .find(|i| i.names.iter().any(|n| same_image(n, name)))
+                .ok_or_else(|| format!("You have no image called `{name}`: press Set up the exercise to make it again."))?;
+            return Ok(vec![image.layers.to_string()]);
+        }
+        Err("this question has no answer to compare with".into())
+    }
+
     pub fn judge(&self, id: &str, facts: &ConsoleFacts) -> CheckOutcome {
-        let (passed, message) = self.verdict(facts);
+        let (passed, message) = match self {
+            ConsoleCheck::Answer { .. } => {
+                self.answer_verdict(facts.answered.get(id).map(String::as_str), facts)
+            }
+            _ => self.verdict(facts),
+        };
         CheckOutcome {
             id: id.to_string(),
             passed,
             message,
             learn_more: None,
+        }
+    }
+
+    fn answer_verdict(&self, given: Option<&str>, facts: &ConsoleFacts) -> (bool, String) {
+        let given = given.map(str::trim).unwrap_or_default();
+        if given.is_empty() {
+            return (
+                false,
+                "Not answered yet: type what you found in the box under the question.".into(),
+            );
+        }
+        match self.truth(facts) {
+            Err(why) => (false, why),
+            Ok(right) if right.iter().any(|r| r.eq_ignore_ascii_case(given)) => {
+                (true, format!("Right: {given}."))
+            }
+            Ok(_) => (
+                false,
+                format!("“{given}” is not it: look again with the commands the lesson shows."),
+            ),
         }
     }
 
@@ -368,8 +475,24 @@ impl ConsoleCheck {
                 }
                 (true, format!("`{image}` is as it was built."))
             }
+            ConsoleCheck::Answer { .. } => self.answer_verdict(None, facts),
         }
     }
+}
+
+/// In `log`, the first answer `pattern` holds: the text where its `{}` stands, up to the
+/// words after it (or up to a space when nothing follows).
+fn found_in(log: &str, pattern: &str) -> Option<String> {
+    let (before, after) = pattern.split_once("{}")?;
+    log.lines().find_map(|line| {
+        let rest = &line[line.find(before)? + before.len()..];
+        let found = if after.is_empty() {
+            rest.split_whitespace().next()?
+        } else {
+            &rest[..rest.find(after)?]
+        };
+        Some(found.trim().to_string()).filter(|f| !f.is_empty())
+    })
 }
 
 /// `greeter` and `greeter:latest` are one name.
@@ -401,7 +524,7 @@ fn parse_check(mut table: toml::Table) -> anyhow::Result<ConsoleExerciseCheck> {
         None => None,
     };
     let check = ConsoleCheck::deserialize(toml::Value::Table(table)).with_context(|| {
-        format!("check `{id}` (a console exercise's checks are of type serves, main-process, said or image-config)")
+        format!("check `{id}` (a console exercise's checks are of type serves, main-process, said, image-config or answer)")
     })?;
     Ok(ConsoleExerciseCheck {
         id,
@@ -462,6 +585,36 @@ pub(super) fn load(
                 );
             }
         }
+        if let ConsoleCheck::Answer {
+            question,
+            logs_of,
+            pattern,
+            main_user_of,
+            layers_of,
+        } = &parsed.check
+        {
+            let sources = [
+                logs_of.is_some(),
+                main_user_of.is_some(),
+                layers_of.is_some(),
+            ]
+            .iter()
+            .filter(|s| **s)
+            .count();
+            if sources != 1 || logs_of.is_some() != pattern.is_some() || question.trim().is_empty()
+            {
+                bail!("check `{}`: an answer check asks a `question` and reads its answer from one of: `logs_of` with a `pattern`, `main_user_of`, `layers_of`", parsed.id);
+            }
+            if pattern
+                .as_ref()
+                .is_some_and(|p| p.matches("{}").count() != 1 || p.starts_with("{}"))
+            {
+                bail!("check `{}`: `pattern` is the log line's words with one {{}} where the answer stands (\"the code is {{}}\")", parsed.id);
+            }
+            if !file.answers.contains_key(&parsed.id) {
+                bail!("check `{}` asks a question: give the solution's answer in [answers] (`{} = \"a command printing it\"`)", parsed.id, parsed.id);
+            }
+        }
         if let Some(path) = parsed.check.path() {
             if !path.starts_with('/') || path.contains(char::is_whitespace) {
                 bail!(
@@ -475,6 +628,26 @@ pub(super) fn load(
     if checks.is_empty() {
         bail!("exercise.toml has no [[checks]]; add at least one");
     }
+    for (id, line) in file
+        .answers
+        .iter()
+        .chain(file.wrong.iter().flat_map(|w| w.answers.iter()))
+    {
+        if !checks
+            .iter()
+            .any(|c| c.id == *id && c.check.question().is_some())
+        {
+            bail!("[answers] `{id}` names no answer check of this exercise");
+        }
+        if line.trim().is_empty() || line.contains('\n') {
+            bail!("[answers] `{id}`: give one command line that prints the answer");
+        }
+    }
+    let setup = if dir.join("setup.sh").exists() {
+        commands(&dir.join("setup.sh"))?
+    } else {
+        Vec::new()
+    };
     let solution = commands(&dir.join("solution.sh")).context(
         "a console exercise needs solution.sh: the commands that solve it, one per line",
     )?;
@@ -507,6 +680,7 @@ pub(super) fn load(
             fails: case.fails.clone(),
             why: case.why.clone(),
             commands: commands(&dir.join("wrong").join(format!("{}.sh", case.name)))?,
+            answers: case.answers.clone(),
         });
     }
     if let Some(stray) = scripts.into_iter().next() {
@@ -517,7 +691,9 @@ pub(super) fn load(
     Ok(ConsoleExercise {
         checks,
         solution,
+        answers: file.answers.clone(),
         wrong,
+        setup,
     })
 }
 
@@ -756,6 +932,7 @@ mod tests {
                 names: vec!["greeter:latest".into()],
                 env: vec!["PATH=/bin".into(), env.into()],
                 cmd: cmd.split(' ').map(str::to_string).collect(),
+                layers: 2,
             }],
             ..Default::default()
         };
@@ -782,6 +959,62 @@ mod tests {
     }
 
     #[test]
+    fn an_answer_is_judged_against_the_engines_truth_for_this_learner() {
+        let ask = |logs_of: Option<&str>, main_user_of: Option<&str>, layers_of: Option<&str>| {
+            ConsoleCheck::Answer {
+                question: "What?".into(),
+                logs_of: logs_of.map(str::to_string),
+                pattern: logs_of.map(|_| "the code is {}".to_string()),
+                main_user_of: main_user_of.map(str::to_string),
+                layers_of: layers_of.map(str::to_string),
+            }
+        };
+        let mut chatty = web(true);
+        chatty.name = "chatty".into();
+        chatty.logs = "tick 1\nthe old code is gone\ntick 2: the code is 482913 (keep it)\n".into();
+        chatty.main_process = Some(("4321".into(), "sleep 3600".into()));
+        let mut facts = ConsoleFacts {
+            containers: vec![chatty],
+            images: vec![ConsoleImage {
+                names: vec!["mystery:latest".into()],
+                layers: 3,
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let from_logs = ask(Some("chatty"), None, None);
+        let said = from_logs.judge("q", &facts);
+        assert!(
+            !said.passed && said.message.contains("Not answered"),
+            "{said:?}"
+        );
+        for (given, right) in [
+            ("482913", true),
+            (" 482913\n", true),
+            ("gone", false),
+            ("48291", false),
+        ] {
+            facts.answered.insert("q".into(), given.into());
+            assert_eq!(from_logs.judge("q", &facts).passed, right, "{given:?}");
+        }
+        facts.answered.insert("q".into(), "4321".into());
+        assert!(ask(None, Some("chatty"), None).judge("q", &facts).passed);
+        facts.answered.insert("q".into(), "3".into());
+        assert!(ask(None, None, Some("mystery")).judge("q", &facts).passed);
+        let gone = ask(None, Some("nobody-here"), None).judge("q", &facts);
+        assert!(
+            !gone.passed && gone.message.contains("Set up the exercise"),
+            "{gone:?}"
+        );
+        assert_eq!(found_in("a: x=1 y\n", "x={} y").as_deref(), Some("1"));
+        assert_eq!(
+            found_in("a: x= y\n", "x={} y"),
+            None,
+            "an empty answer is none"
+        );
+    }
+
+    #[test]
     fn checks_parse_with_their_defaults_and_refuse_unknown_fields() {
         let table: toml::Table =
             toml::from_str("id = \"s\"\ntype = \"serves\"\nbody_contains = \"hi\"").expect("toml");
@@ -794,7 +1027,7 @@ mod tests {
             toml::from_str("id = \"s\"\ntype = \"http-responds\"").expect("toml");
         let said = format!("{:#}", parse_check(table).expect_err("a build check"));
         assert!(
-            said.contains("serves, main-process, said or image-config"),
+            said.contains("serves, main-process, said, image-config or answer"),
             "{said}"
         );
     }

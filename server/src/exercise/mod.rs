@@ -584,7 +584,10 @@ fn load_console(dir: &Path, id: &str, course: &Course, text: &str) -> anyhow::Re
             .iter()
             .map(|h| markdown::render_inline(h))
             .collect(),
-        statement_html: markdown::render_block(without_title(&statement)),
+        statement_html: markdown::render_block_trying_at(
+            without_title(&statement),
+            &format!("/exercises/{id}"),
+        ),
         starter: BTreeMap::new(),
         solution: BTreeMap::new(),
         wrong: Vec::new(),
@@ -754,6 +757,18 @@ impl Exercise {
                     .collect(),
             },
             console: self.console.is_some(),
+            questions: self
+                .console
+                .iter()
+                .flat_map(|c| c.checks.iter())
+                .filter_map(|c| {
+                    Some(CheckDescription {
+                        id: c.id.clone(),
+                        description: c.check.question()?.to_string(),
+                    })
+                })
+                .collect(),
+            set_up: self.console.as_ref().is_some_and(|c| !c.setup.is_empty()),
             run_summary: self.run.as_ref().map(RunStep::summary),
             provided: self
                 .provided

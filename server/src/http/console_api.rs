@@ -27,6 +27,8 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/console/interrupt", post(interrupt))
         .route("/api/v1/exercises/{id}/check", post(check))
         .route("/exercises/{id}/check", post(check_form))
+        .route("/api/v1/exercises/{id}/setup", post(set_up))
+        .route("/exercises/{id}/setup", post(set_up_form))
         .route("/console/ports/{port}", get(port_root))
         .route("/console/ports/{port}/", any(port))
         .route("/console/ports/{port}/{*rest}", any(port))
@@ -54,9 +56,59 @@ async fn check(
     State(state): State<AppState>,
     session: Session,
     Path(id): Path<String>,
+    body: axum::body::Bytes,
 ) -> Result<Json<app::dto::BuildView>, AppError> {
+    // `{"answers": {"check-id": "what the learner found"}}`, or nothing.
+    let answers = if body.iter().all(u8::is_ascii_whitespace) {
+        CheckBody::default()
+    } else {
+        serde_json::from_slice::<Option<CheckBody>>(&body)
+            .map_err(|e| {
+                AppError::BadRequest(format!(
+                    "The request must be JSON like {{\"answers\": {{\"found-the-code\": \"123456\"}}}}, or empty: {e}"
+                ))
+            })?
+            .unwrap_or_default()
+    };
     let learner = learner_id(&state.store, &session).await?;
-    Ok(Json(checked(&state, &learner, &id).await?))
+    Ok(Json(checked(&state, &learner, &id, answers.answers).await?))
+}
+
+#[derive(Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckBody {
+    #[serde(default)]
+    answers: std::collections::BTreeMap<String, String>,
+}
+
+/// `POST /api/v1/exercises/{id}/setup`: make what a console exercise starts from (its
+/// containers and images, out of the learner's sight) → 204.
+async fn set_up(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+) -> Result<StatusCode, AppError> {
+    let learner = learner_id(&state.store, &session).await?;
+    crate::console_work::set_up(&state.exercises, &state.consoles, &learner, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The exercise page's Set up form.
+async fn set_up_form(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+    axum::Form(form): axum::Form<Vec<(String, String)>>,
+) -> Result<axum::response::Redirect, AppError> {
+    form_token(&session, &form).await?;
+    let learner = learner_id(&state.store, &session).await?;
+    in_turn(|| async {
+        Ok(crate::console_work::set_up(&state.exercises, &state.consoles, &learner, &id).await?)
+    })
+    .await?;
+    Ok(axum::response::Redirect::to(&format!(
+        "/exercises/{id}?set-up=1#console-line"
+    )))
 }
 
 /// The exercise page's Check form (it works without JavaScript): judged as
@@ -65,25 +117,54 @@ async fn check_form(
     State(state): State<AppState>,
     session: Session,
     Path(id): Path<String>,
-    axum::Form(form): axum::Form<CheckForm>,
+    axum::Form(form): axum::Form<Vec<(String, String)>>,
 ) -> Result<axum::response::Redirect, AppError> {
-    super::people::check_csrf(&session, &form.csrf).await?;
+    form_token(&session, &form).await?;
+    // `answer.<check id>` fields: what the learner found.
+    let answers: std::collections::BTreeMap<String, String> = form
+        .iter()
+        .filter_map(|(k, v)| Some((k.strip_prefix("answer.")?.to_string(), v.clone())))
+        .collect();
     let learner = learner_id(&state.store, &session).await?;
-    checked(&state, &learner, &id).await?;
+    // A page waits its turn (a second after the learner's last check) rather than showing
+    // an error for a double click.
+    in_turn(|| checked(&state, &learner, &id, answers.clone())).await?;
     Ok(axum::response::Redirect::to(&format!(
-        "/exercises/{id}#checks-title"
+        "/exercises/{id}#checks"
     )))
 }
 
-#[derive(serde::Deserialize)]
-struct CheckForm {
-    csrf: String,
+/// A page's form carries the session's token (`csrf`).
+async fn form_token(session: &Session, form: &[(String, String)]) -> Result<(), AppError> {
+    let token = form
+        .iter()
+        .find(|(k, _)| k == "csrf")
+        .map_or("", |(_, v)| v.as_str());
+    super::people::check_csrf(session, token).await
+}
+
+/// `call`, again while it is refused as too soon (for a few seconds).
+async fn in_turn<T, F, Fut>(call: F) -> Result<T, AppError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, AppError>>,
+{
+    for _ in 0..10 {
+        match call().await {
+            Err(AppError::Console(crate::console::ConsoleError::TooSoon)) => {
+                tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+            }
+            done => return done,
+        }
+    }
+    call().await
 }
 
 async fn checked(
     state: &AppState,
     learner: &str,
     id: &str,
+    answers: std::collections::BTreeMap<String, String>,
 ) -> Result<app::dto::BuildView, AppError> {
     Ok(crate::console_work::check(
         &state.store,
@@ -92,6 +173,7 @@ async fn checked(
         &state.progress,
         learner,
         id,
+        answers,
     )
     .await?)
 }

@@ -43,6 +43,18 @@ async fn ended(c: &Client, count: usize) {
     }
 }
 
+/// The console's command line has the focus.
+async fn assert_focus_on_the_console(c: &Client) {
+    assert_eq!(
+        eval(
+            c,
+            "return document.activeElement && document.activeElement.id;"
+        )
+        .await,
+        json!("console-line")
+    );
+}
+
 async fn input_value(c: &Client) -> String {
     eval(c, "return document.querySelector('#console-line').value;")
         .await
@@ -206,17 +218,94 @@ async fn the_console_docked_under_a_lesson_opens_from_the_keyboard() {
         typed.starts_with("docker run --name api busybox"),
         "{typed}"
     );
-    assert_eq!(
-        eval(
-            &c,
-            "return document.activeElement && document.activeElement.id;"
-        )
-        .await,
-        json!("console-line")
-    );
+    assert_focus_on_the_console(&c).await;
     keys(&c, ENTER).await;
     wait_for_text(&c, ".console-out", "starting").await;
     wait_for_text(&c, ".console-out", "exit status 3").await;
+    let db = server.kill();
+    crate::support::remove_consoles_in(&db.console_dir());
+}
+
+/// A console exercise in the browser, with the keyboard alone: the statement's "Try it" link
+/// types the build into the page's own console, the learner runs it and their own command,
+/// then Check my work shows every check passed; on a phone the page fits the screen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_console_exercise_is_done_and_checked_in_the_page() {
+    crate::console_app::seeded_toolbox();
+    let (server, driver, c) = hydrated("/exercises/say-it-differently").await;
+    let before = text_of(&c, "#checks").await;
+    assert!(before.contains("Hej from the greeter"), "{before}");
+    save_screenshot(&c, "console-exercise-start.png").await;
+    tab_to(&c, ".try-it-link", 200).await;
+    keys(&c, ENTER).await;
+    css(&c, "body[data-hydrated='true']").await;
+    wait_for_text(&c, ".console-state", "Ready").await;
+    let typed = input_value(&c).await;
+    assert!(typed.starts_with("printf 'FROM busybox:1.35"), "{typed}");
+    assert_focus_on_the_console(&c).await;
+    keys(&c, ENTER).await;
+    wait_for_text(&c, ".console-out", "Successfully tagged greeter:latest").await;
+    keys(
+        &c,
+        &format!("docker run --name hej -e GREETING=Hej greeter{ENTER}"),
+    )
+    .await;
+    wait_for_text(&c, ".console-out", "Hej from the greeter").await;
+    ended(&c, 2).await;
+    tab_to(&c, "#check-work", 200).await;
+    keys(&c, ENTER).await;
+    let verdict = wait_for_text(&c, ".verdict-line", "Passed").await;
+    assert!(verdict.contains("2 checks pass"), "{verdict}");
+    let checks = text_of(&c, "#checks").await;
+    assert!(!checks.contains('✗'), "{checks}");
+    // The console is still there, with what was typed before the check.
+    wait_for_text(&c, ".console-out", "Hej from the greeter").await;
+    save_screenshot(&c, "console-exercise-passed.png").await;
+
+    // An exercise that sets up a container and asks what the learner found in it.
+    c.goto(&server.url("/exercises/find-the-line"))
+        .await
+        .expect("open");
+    css(&c, "body[data-hydrated='true']").await;
+    tab_to(&c, "#set-up", 200).await;
+    keys(&c, ENTER).await;
+    wait_for_text(&c, ".setup-form", "Done").await;
+    css(&c, "body[data-hydrated='true']").await;
+    wait_for_text(&c, ".console-state", "Ready").await;
+    tab_to(&c, "#console-line", 200).await;
+    keys(&c, &format!("docker logs chatty | grep code{ENTER}")).await;
+    let shown = wait_for_text(&c, ".console-out", "the code is").await;
+    let code: String = shown
+        .split("the code is ")
+        .nth(1)
+        .expect("a code")
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    assert_eq!(code.len(), 6, "{shown}");
+    tab_to(&c, "#answer-found-the-code", 200).await;
+    keys(&c, &format!("{code}{ENTER}")).await;
+    let verdict = wait_for_text(&c, ".verdict-line", "Passed").await;
+    assert!(verdict.contains("the check passes"), "{verdict}");
+    let kept = eval(
+        &c,
+        "return document.querySelector('#answer-found-the-code').value;",
+    )
+    .await;
+    assert_eq!(kept, json!(code), "the answer is shown again");
+    save_screenshot(&c, "console-exercise-answered.png").await;
+    c.close().await.expect("close");
+
+    let phone = driver.phone().await;
+    phone
+        .goto(&server.url("/exercises/serve-from-the-console"))
+        .await
+        .expect("open");
+    css(&phone, "body[data-hydrated='true']").await;
+    wait_for_text(&phone, ".console-state", "Ready").await;
+    assert_no_horizontal_overflow(&phone, "a console exercise on a phone").await;
+    save_screenshot(&phone, "console-exercise-phone.png").await;
+    phone.close().await.expect("close");
     let db = server.kill();
     crate::support::remove_consoles_in(&db.console_dir());
 }

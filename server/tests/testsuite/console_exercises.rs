@@ -6,14 +6,20 @@
 use crate::console_app::{seeded_toolbox, Learner};
 use crate::support::{self, TestClient, LOCAL_ENGINE};
 use axum::http::StatusCode;
+use layerlab_server::exercise::console::ConsoleExercise;
 use serde_json::json;
+use std::collections::BTreeMap;
 
-/// `POST /api/v1/exercises/{id}/check` as `learner`: the checks, by id.
-async fn check(learner: &mut Learner, id: &str) -> Vec<serde_json::Value> {
-    let answer = learner
-        .client
-        .post_json(&format!("/api/v1/exercises/{id}/check"), &json!(null))
-        .await;
+/// `POST /api/v1/exercises/{id}/check` as `learner`, with `answers` to its questions: the
+/// checks.
+async fn check(
+    learner: &mut Learner,
+    id: &str,
+    answers: &BTreeMap<String, String>,
+) -> Vec<serde_json::Value> {
+    let path = format!("/api/v1/exercises/{id}/check");
+    let body = json!({ "answers": answers });
+    let answer = patiently(learner, &path, &body).await;
     assert_eq!(answer.status, StatusCode::OK, "{id}: {}", answer.body);
     let view = answer.json();
     assert_eq!(view["status"], "succeeded", "{view:#}");
@@ -35,6 +41,59 @@ async fn check(learner: &mut Learner, id: &str) -> Vec<serde_json::Value> {
     checks
 }
 
+/// POST `body` to `path`, waiting out `429 rate_limited` as a client would (a learner's
+/// checks and setups are a second apart).
+async fn patiently(
+    learner: &mut Learner,
+    path: &str,
+    body: &serde_json::Value,
+) -> crate::support::TestResponse {
+    for _ in 0..10 {
+        let answer = learner.client.post_json(path, body).await;
+        if answer.status != StatusCode::TOO_MANY_REQUESTS {
+            return answer;
+        }
+        assert_eq!(answer.header("retry-after"), Some("1"), "{}", answer.body);
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    }
+    panic!("{path} was refused as too soon ten times");
+}
+
+/// Make what exercise `id` starts from in the learner's slice (nothing when it has no setup).
+async fn set_up(learner: &mut Learner, id: &str, exercise: &ConsoleExercise) {
+    if exercise.setup.is_empty() {
+        return;
+    }
+    let done = patiently(
+        learner,
+        &format!("/api/v1/exercises/{id}/setup"),
+        &json!(null),
+    )
+    .await;
+    assert_eq!(done.status, StatusCode::NO_CONTENT, "{id}: {}", done.body);
+}
+
+/// The answers the commands in `asked` print (the last line each printed), typed into the
+/// learner's console.
+async fn answers_of(
+    learner: &mut Learner,
+    asked: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    let mut answers = BTreeMap::new();
+    for (check, line) in asked {
+        let ran = learner.run(line).await;
+        assert_eq!(ran.exit, Some(0), "`{line}`: {ran:?}");
+        let printed = ran
+            .text
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("");
+        answers.insert(check.clone(), printed.trim().to_string());
+    }
+    answers
+}
+
 /// Type `commands` as the learner would, one line at a time; each ends (a wrong answer's
 /// may fail, the solution's must not).
 async fn type_in(learner: &mut Learner, id: &str, commands: &[String], must_succeed: bool) {
@@ -54,19 +113,33 @@ async fn every_console_exercise_passes_with_its_solution_and_fails_each_wrong_an
         .iter()
         .filter_map(|e| Some((e.id.clone(), e.console.clone()?)))
         .collect();
-    assert!(console.len() >= 2, "console exercises: {}", console.len());
+    assert!(console.len() >= 4, "console exercises: {}", console.len());
     let client = TestClient::new(LOCAL_ENGINE).await;
     let mut missed = Vec::new();
     for (id, exercise) in &console {
         let mut learner = Learner::open(client.another()).await;
+        set_up(&mut learner, id, exercise).await;
         // Nothing done yet: every check fails.
-        let before = check(&mut learner, id).await;
+        let before = check(&mut learner, id, &BTreeMap::new()).await;
+        // Checks are a second apart: one right after is refused, saying so.
+        let again = learner
+            .client
+            .post_json(&format!("/api/v1/exercises/{id}/check"), &json!(null))
+            .await;
+        assert_eq!(
+            again.status,
+            StatusCode::TOO_MANY_REQUESTS,
+            "{}",
+            again.body
+        );
+        assert_eq!(again.json()["error"]["code"], "rate_limited");
         assert!(
             before.iter().all(|c| c["passed"] == false),
             "{id}: {before:#?}"
         );
         type_in(&mut learner, id, &exercise.solution, true).await;
-        let after = check(&mut learner, id).await;
+        let answers = answers_of(&mut learner, &exercise.answers).await;
+        let after = check(&mut learner, id, &answers).await;
         assert!(
             after.iter().all(|c| c["passed"] == true),
             "{id}: the solution passes: {after:#?}"
@@ -98,8 +171,10 @@ async fn every_console_exercise_passes_with_its_solution_and_fails_each_wrong_an
         drop(learner);
         for wrong in &exercise.wrong {
             let mut learner = Learner::open(client.another()).await;
+            set_up(&mut learner, id, exercise).await;
             type_in(&mut learner, id, &wrong.commands, false).await;
-            let checks = check(&mut learner, id).await;
+            let answers = answers_of(&mut learner, &wrong.answers).await;
+            let checks = check(&mut learner, id, &answers).await;
             match checks.iter().find(|c| c["id"] == wrong.fails.as_str()) {
                 Some(c) if c["passed"] == false => {}
                 other => missed.push(format!(

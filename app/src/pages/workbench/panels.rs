@@ -245,13 +245,12 @@ pub(crate) fn Verdict(view: BuildView, exercise: Option<ExerciseView>) -> impl I
         ),
         BuildStatus::Cancelled => ("failed", "Stopped: you started a newer build.".into()),
         BuildStatus::Succeeded if total == 0 => ("built", "✓ Built and ran.".into()),
-        BuildStatus::Succeeded if passing == total => (
-            "passed",
-            format!(
-                "✓ Passed: all {total} check{} pass.",
-                if total == 1 { "" } else { "s" }
-            ),
-        ),
+        BuildStatus::Succeeded if passing == total && total == 1 => {
+            ("passed", "✓ Passed: the check passes.".to_string())
+        }
+        BuildStatus::Succeeded if passing == total => {
+            ("passed", format!("✓ Passed: all {total} checks pass."))
+        }
         BuildStatus::Succeeded if exercise.as_ref().is_some_and(|e| e.console) => (
             "missed",
             format!("Not passed yet: {passing} of {total} checks pass."),

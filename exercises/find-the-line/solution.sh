@@ -1,0 +1,1 @@
+docker logs chatty | grep code
