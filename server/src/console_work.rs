@@ -120,7 +120,11 @@ fn what_was_read(facts: &ConsoleFacts) -> Vec<LogLine> {
     ))];
     log.extend(facts.containers.iter().map(|c| line(container_line(c))));
     for image in &facts.images {
-        log.push(line(format!("image {}", image.names.join(", "))));
+        log.push(line(format!(
+            "image {}: {} layer(s)",
+            image.names.join(", "),
+            image.layers
+        )));
     }
     for (id, answer) in &facts.answered {
         log.push(line(format!("answered {id}: {answer}")));
