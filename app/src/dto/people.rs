@@ -146,7 +146,13 @@ impl AttemptSummary {
     /// check), *built* (with how many checks pass), *not built*; or why it ended early.
     pub fn outcome(&self) -> String {
         match self.status.as_str() {
+            _ if self.passed && self.checks_total == 1 => "passed: the check".into(),
             _ if self.passed => format!("passed: all {} checks", self.checks_total),
+            // A console exercise's check made no image: it was checked, not built.
+            "succeeded" if self.size_bytes.is_none() => format!(
+                "checked, {} of {} checks pass",
+                self.checks_passed, self.checks_total
+            ),
             "succeeded" => format!(
                 "built, {} of {} checks pass",
                 self.checks_passed, self.checks_total
@@ -233,7 +239,7 @@ mod outcome_tests {
             passed,
             checks_passed,
             checks_total: 3,
-            size_bytes: None,
+            size_bytes: (status == "succeeded").then_some(1024),
             layers: None,
             at: String::new(),
         }
@@ -250,5 +256,16 @@ mod outcome_tests {
             "built, 1 of 3 checks pass"
         );
         assert_eq!(attempt("failed", false, 0).outcome(), "not built");
+        // A console exercise's check makes no image.
+        let checked = AttemptSummary {
+            size_bytes: None,
+            ..attempt("succeeded", false, 2)
+        };
+        assert_eq!(checked.outcome(), "checked, 2 of 3 checks pass");
+        let one = AttemptSummary {
+            checks_total: 1,
+            ..attempt("succeeded", true, 1)
+        };
+        assert_eq!(one.outcome(), "passed: the check");
     }
 }

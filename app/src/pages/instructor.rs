@@ -535,6 +535,8 @@ pub fn AttemptPage() -> impl IntoView {
 
 #[component]
 fn AttemptView(r: AttemptRecord) -> impl IntoView {
+    // A console exercise's attempt has no files: its log says what the check read.
+    let console = r.files.is_empty() && r.summary.size_bytes.is_none();
     let files = r
         .files
         .into_iter()
@@ -576,9 +578,9 @@ fn AttemptView(r: AttemptRecord) -> impl IntoView {
             <h1>{format!("{} — {}", r.exercise_title, r.summary.at)}</h1>
             <p class="attempt-outcome">{r.summary.outcome()}</p>
             {checks}
-            <h2>"Files"</h2>
+            {(!console).then(|| view! { <h2>"Files"</h2> })}
             {files}
-            <h2>"What the learner saw"</h2>
+            <h2>{if console { "What the check read in the learner's console" } else { "What the learner saw" }}</h2>
             <LogLines lines=log/>
             <Results results/>
         </section>

@@ -165,7 +165,8 @@ async fn every_console_exercise_passes_with_its_solution_and_fails_each_wrong_an
             .filter_map(|l| l["text"].as_str())
             .collect();
         assert!(
-            log.iter().any(|l| l.starts_with("container ") || l.starts_with("image ")),
+            log.iter()
+                .any(|l| l.starts_with("container ") || l.starts_with("image ")),
             "the attempt says what was read: {log:?}"
         );
         drop(learner);
@@ -219,4 +220,50 @@ async fn console_and_workbench_exercises_refuse_each_others_way() {
         .post_form("/exercises/serve-from-the-console/check", "csrf=forged")
         .await;
     assert_eq!(form.status, StatusCode::FORBIDDEN, "{}", form.body);
+}
+
+/// The instructor sees a console exercise's attempt in the cohort like a build's: its
+/// outcome in words, its checks, and what the check read in the learner's console (no files).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instructor_reads_a_console_attempt_and_what_the_check_read() {
+    seeded_toolbox();
+    let (mut teacher, learner, cohort) =
+        crate::people::class_of_one("lin", "console-watcher", "Console class").await;
+    let mut learner = Learner::open(learner).await;
+    let ran = learner
+        .run("docker run -d --name web busybox:1.35 sh -c 'mkdir -p /www && echo hi > /www/index.html && exec httpd -f -p 8080 -h /www'")
+        .await;
+    assert_eq!(ran.exit, Some(0), "{ran:?}");
+    let answer = patiently(
+        &mut learner,
+        "/api/v1/exercises/serve-from-the-console/check",
+        &json!(null),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    let view = answer.json();
+    let serves = view["checks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["id"] == "serves-the-page")
+        .expect("the check");
+    assert_eq!(serves["passed"], false, "no port is published: {serves:#}");
+    let attempt = view["id"].as_str().expect("the attempt's id").to_string();
+    let dashboard = teacher.get(&format!("/instructor/cohorts/{cohort}")).await;
+    assert_eq!(dashboard.status, StatusCode::OK, "{}", dashboard.body);
+    assert!(dashboard.body.contains("1 attempt"), "{}", dashboard.body);
+    let page = teacher
+        .get(&format!("/instructor/attempts/{attempt}"))
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    for wanted in [
+        "checked, 1 of 2 checks pass",
+        "What the check read in the learner",
+        "container web from busybox:1.35: running",
+        "serves-the-page",
+    ] {
+        assert!(page.body.contains(wanted), "{wanted}: {}", page.body);
+    }
+    assert!(!page.body.contains(">Files<"), "{}", page.body);
 }

@@ -62,7 +62,7 @@ async fn create_cohort(c: &mut TestClient, name: &str) -> (String, String) {
 
 /// A logged-in instructor with a new cohort, and a learner who joined it with its code:
 /// (instructor, learner, cohort id).
-async fn class_of_one(
+pub(crate) async fn class_of_one(
     instructor: &str,
     password: &str,
     cohort: &str,
