@@ -61,7 +61,9 @@ pub async fn check(
         return Err(CheckError::NotConsole(id.to_string()));
     };
     let created_at = crate::store::now_ms();
-    let mut facts = consoles.facts(learner, &console.paths()).await?;
+    let mut facts = consoles
+        .facts(learner, &console.paths(), &console.listening_asked())
+        .await?;
     // Only the questions the exercise asks, each answer bounded.
     facts.answered = answered
         .into_iter()

@@ -36,7 +36,12 @@ impl Consoles {
     /// The learner's slice as checks see it. Their toolbox is started if it is not (so that
     /// their published ports are served), and every published port of a running container
     /// is asked for each of `paths`.
-    pub async fn facts(&self, owner: &str, paths: &[String]) -> Result<ConsoleFacts, ConsoleError> {
+    pub async fn facts(
+        &self,
+        owner: &str,
+        paths: &[String],
+        listening_of: &[String],
+    ) -> Result<ConsoleFacts, ConsoleError> {
         let _turn = self.check_turn(owner)?;
         self.open(owner).await?;
         let client = self.engine.client().await.map_err(|e| {
@@ -52,10 +57,28 @@ impl Consoles {
                 ConsoleError::Unavailable(format!("Your containers could not be read: {e}"))
             })?;
         let own = scope.engine_name("");
-        let containers: Vec<ConsoleContainer> = containers
+        let mut read = Vec::with_capacity(containers.len());
+        for c in containers {
+            let name = c.name.strip_prefix(&own).unwrap_or(&c.name).to_string();
+            let listening = if c.running && listening_of.contains(&name) {
+                client
+                    .listening_ports(&c.id, &self.instance)
+                    .await
+                    .map_err(|e| {
+                        ConsoleError::Unavailable(format!(
+                            "What {name} listens on could not be read: {e}"
+                        ))
+                    })?
+            } else {
+                Vec::new()
+            };
+            read.push((name, listening, c));
+        }
+        let containers: Vec<ConsoleContainer> = read
             .into_iter()
-            .map(|c| ConsoleContainer {
-                name: c.name.strip_prefix(&own).unwrap_or(&c.name).to_string(),
+            .map(|(name, listening, c)| ConsoleContainer {
+                name,
+                listening,
                 image: scope.unprefixed(&c.image),
                 running: c.running,
                 ports: c.ports.iter().map(|p| (p.host, p.container)).collect(),

@@ -18,6 +18,7 @@ const MAX_LOG_BYTES: usize = 64 * 1024;
 /// One of a learner's console containers, as the engine names things.
 #[derive(Clone, Debug, Default)]
 pub struct ContainerState {
+    pub id: String,
     /// Its name on the engine (the learner's, prefixed).
     pub name: String,
     /// The image as it was asked for (`Config.Image`).
@@ -67,6 +68,7 @@ impl Client {
                 None
             };
             ContainerState {
+                id: id.clone(),
                 name: c
                     .names
                     .unwrap_or_default()
@@ -86,6 +88,17 @@ impl Client {
             }
         });
         Ok(futures::future::join_all(reads).await)
+    }
+
+    /// The TCP ports container `id` listens on, read by a helper that joins its network
+    /// namespace (labelled as a console container of `instance` that no learner owns: none
+    /// of them sees it, and leftovers are swept with consoles').
+    pub async fn listening_ports(&self, id: &str, instance: &str) -> Result<Vec<u16>, String> {
+        let labels = HashMap::from([
+            (CONSOLE_LABEL.to_string(), "helper".to_string()),
+            (INSTANCE_LABEL.to_string(), instance.to_string()),
+        ]);
+        super::run::listening_ports(&self.docker, id, &labels).await
     }
 
     /// The end of what container `id` printed (out and err together), bounded.

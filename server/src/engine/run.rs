@@ -867,20 +867,47 @@ const HELPER_TIMEOUT_SECS: u64 = 5;
 
 impl Helper<'_> {
     async fn get(&self, spec: &ProbeSpec) -> Result<(u16, String), Miss> {
+        let outcome = self
+            .run(
+                vec![
+                    "sh".into(),
+                    "-c".into(),
+                    format!(
+                        "printf '%s' \"$PROBE_REQUEST\" | timeout {HELPER_TIMEOUT_SECS} nc {} \"$PROBE_PORT\"",
+                        self.address
+                    ),
+                ],
+                vec![
+                    format!("PROBE_REQUEST={}", request_text(spec)),
+                    format!("PROBE_PORT={}", spec.port),
+                ],
+            )
+            .await?;
+        match outcome {
+            (0, answer, _) => parse_answer(&answer).map_err(Miss::NoAnswer),
+            (_, _, complaint) => Err(Miss::NoAnswer(format!(
+                "cannot connect to port {}: {}",
+                spec.port,
+                complaint
+                    .lines()
+                    .map(str::trim)
+                    .rfind(|l| !l.is_empty())
+                    .unwrap_or("the connection failed")
+            ))),
+        }
+    }
+
+    /// Run `cmd` in a helper in the target's network namespace, then remove it: (exit code,
+    /// stdout, stderr).
+    async fn run(
+        &self,
+        cmd: Vec<String>,
+        env: Vec<String>,
+    ) -> Result<(i64, Vec<u8>, String), Miss> {
         let config = ContainerCreateBody {
             image: Some(PROBE_HELPER_IMAGE.into()),
-            cmd: Some(vec![
-                "sh".into(),
-                "-c".into(),
-                format!(
-                    "printf '%s' \"$PROBE_REQUEST\" | timeout {HELPER_TIMEOUT_SECS} nc {} \"$PROBE_PORT\"",
-                    self.address
-                ),
-            ]),
-            env: Some(vec![
-                format!("PROBE_REQUEST={}", request_text(spec)),
-                format!("PROBE_PORT={}", spec.port),
-            ]),
+            cmd: Some(cmd),
+            env: Some(env),
             labels: Some(self.labels.clone()),
             host_config: Some(HostConfig {
                 network_mode: Some(format!("container:{}", self.target)),
@@ -892,10 +919,7 @@ impl Helper<'_> {
                 readonly_rootfs: Some(true),
                 log_config: Some(HostConfigLogConfig {
                     typ: Some("json-file".into()),
-                    config: Some(HashMap::from([(
-                        "max-size".to_string(),
-                        "1m".to_string(),
-                    )])),
+                    config: Some(HashMap::from([("max-size".to_string(), "1m".to_string())])),
                 }),
                 ..Default::default()
             }),
@@ -921,19 +945,7 @@ impl Helper<'_> {
         {
             tracing::warn!(container = %created.id, "could not remove a probe helper: {e}");
         }
-        match outcome {
-            Ok((0, answer, _)) => parse_answer(&answer).map_err(Miss::NoAnswer),
-            Ok((_, _, complaint)) => Err(Miss::NoAnswer(format!(
-                "cannot connect to port {}: {}",
-                spec.port,
-                complaint
-                    .lines()
-                    .map(str::trim)
-                    .rfind(|l| !l.is_empty())
-                    .unwrap_or("the connection failed")
-            ))),
-            Err(e) => Err(helper_unavailable(e)),
-        }
+        outcome.map_err(helper_unavailable)
     }
 
     /// Start the helper, wait for it and read what it printed: (exit code, stdout, stderr).
@@ -971,6 +983,47 @@ impl Helper<'_> {
         }
         Ok((code, out, err))
     }
+}
+
+/// The TCP ports container `target` listens on (any address, IPv4 or IPv6), read from its
+/// network namespace's `/proc/net/tcp*` by a helper of ours that joins it: what a sidecar's
+/// `netstat -ltn` shows, whatever the target's image holds. The helper carries `labels`.
+pub(crate) async fn listening_ports(
+    docker: &Docker,
+    target: &str,
+    labels: &HashMap<String, String>,
+) -> Result<Vec<u16>, String> {
+    let helper = Helper {
+        docker,
+        target,
+        labels,
+        address: std::net::Ipv4Addr::LOCALHOST,
+    };
+    let cmd = vec![
+        "cat".into(),
+        "/proc/net/tcp".into(),
+        "/proc/net/tcp6".into(),
+    ];
+    let (_, listed, _) = helper.run(cmd, Vec::new()).await.map_err(|m| match m {
+        Miss::Unreachable(why) | Miss::NoAnswer(why) => why,
+    })?;
+    Ok(listening_in(&String::from_utf8_lossy(&listed)))
+}
+
+/// The local ports of the sockets in state LISTEN (`0A`) in `/proc/net/tcp` text, sorted.
+fn listening_in(table: &str) -> Vec<u16> {
+    let mut ports: Vec<u16> = table
+        .lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            (fields.get(3) == Some(&"0A")).then_some(())?;
+            let (_, port) = fields.get(1)?.rsplit_once(':')?;
+            u16::from_str_radix(port, 16).ok()
+        })
+        .collect();
+    ports.sort_unstable();
+    ports.dedup();
+    ports
 }
 
 /// Why the helper cannot probe at all, in words the operator can act on.
@@ -1062,5 +1115,21 @@ fn run_failure(host: &str, e: &bollard::errors::Error) -> BuildFailure {
             line: None,
         },
         other => super::builder::engine_unavailable(host, other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listening_ports_are_read_from_proc_net_tcp() {
+        let table = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   0: 00000000:8235 00000000:0000 0A 00000000:00000000 00:00000000 00000000 65534        0 1 1 0000000000000000 100 0 0 10 0\n   1: 0100007F:1F90 0100007F:A1B2 01 00000000:00000000 00:00000000 00000000     0        0 2 1 0000000000000000 20 4 30 10 -1\n  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   0: 00000000000000000000000000000000:0050 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 3 1 0000000000000000 100 0 0 10 0\n";
+        assert_eq!(
+            listening_in(table),
+            vec![80, 0x8235],
+            "LISTEN sockets only, v4 and v6"
+        );
+        assert!(listening_in("").is_empty());
     }
 }

@@ -106,13 +106,16 @@ pub enum ConsoleCheck {
     /// The learner answers `question` with what they found out; the right answer is read
     /// from the engine at check time (so it may differ for every learner): what
     /// `pattern`'s `{}` stands for in the log of the container `logs_of`, or the user running the main
-    /// process of `main_user_of`, or the number of layers of the image `layers_of`.
+    /// process of `main_user_of`, or the number of layers of the image `layers_of`, or a
+    /// TCP port the container `listening_port_of` listens on.
     Answer {
         question: String,
         logs_of: Option<String>,
         pattern: Option<String>,
         main_user_of: Option<String>,
         layers_of: Option<String>,
+        /// The TCP port(s) the container of that name listens on.
+        listening_port_of: Option<String>,
     },
 }
 
@@ -135,6 +138,9 @@ pub struct ConsoleContainer {
     pub main_process: Option<(String, String)>,
     /// Its main process's user resolved to a uid, when the container's passwd file says.
     pub main_uid: Option<String>,
+    /// The TCP ports it listens on inside its network namespace (read only for the
+    /// containers a question asks about).
+    pub listening: Vec<u16>,
 }
 
 /// One of the learner's images.
@@ -230,6 +236,7 @@ impl ConsoleCheck {
             pattern,
             main_user_of,
             layers_of,
+            listening_port_of,
             ..
         } = self
         else {
@@ -264,6 +271,13 @@ impl ConsoleCheck {
                 .find(|i| i.names.iter().any(|n| same_image(n, name)))
                 .ok_or_else(|| format!("You have no image called `{name}`: press Set up the exercise to make it again."))?;
             return Ok(vec![image.layers.to_string()]);
+        }
+        if let Some(name) = listening_port_of {
+            let c = container(name)?;
+            if !c.running {
+                return Err(format!("{name} is not running, so what it listens on cannot be read: press Set up the exercise to start again."));
+            }
+            return Ok(c.listening.iter().map(u16::to_string).collect());
         }
         Err("this question has no answer to compare with".into())
     }
@@ -591,19 +605,21 @@ pub(super) fn load(
             pattern,
             main_user_of,
             layers_of,
+            listening_port_of,
         } = &parsed.check
         {
             let sources = [
                 logs_of.is_some(),
                 main_user_of.is_some(),
                 layers_of.is_some(),
+                listening_port_of.is_some(),
             ]
             .iter()
             .filter(|s| **s)
             .count();
             if sources != 1 || logs_of.is_some() != pattern.is_some() || question.trim().is_empty()
             {
-                bail!("check `{}`: an answer check asks a `question` and reads its answer from one of: `logs_of` with a `pattern`, `main_user_of`, `layers_of`", parsed.id);
+                bail!("check `{}`: an answer check asks a `question` and reads its answer from one of: `logs_of` with a `pattern`, `main_user_of`, `layers_of`, `listening_port_of`", parsed.id);
             }
             if pattern
                 .as_ref()
@@ -716,6 +732,20 @@ impl ConsoleExercise {
             .collect()
     }
 
+    /// The containers whose listening ports a question asks about.
+    pub fn listening_asked(&self) -> Vec<String> {
+        self.checks
+            .iter()
+            .filter_map(|c| match &c.check {
+                ConsoleCheck::Answer {
+                    listening_port_of: Some(name),
+                    ..
+                } => Some(name.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// The `(path)`s the `serves` checks request on every published port.
     pub fn paths(&self) -> Vec<String> {
         let mut paths: Vec<String> = self
@@ -742,6 +772,7 @@ mod tests {
             logs: "starting\nready on 80\n".into(),
             main_process: Some(("root".into(), "httpd -f -p 80 -h /www".into())),
             main_uid: Some("0".into()),
+            listening: vec![80],
         }
     }
 
@@ -967,6 +998,7 @@ mod tests {
                 pattern: logs_of.map(|_| "the code is {}".to_string()),
                 main_user_of: main_user_of.map(str::to_string),
                 layers_of: layers_of.map(str::to_string),
+                listening_port_of: None,
             }
         };
         let mut chatty = web(true);
@@ -1001,6 +1033,21 @@ mod tests {
         assert!(ask(None, Some("chatty"), None).judge("q", &facts).passed);
         facts.answered.insert("q".into(), "3".into());
         assert!(ask(None, None, Some("mystery")).judge("q", &facts).passed);
+        let port = ConsoleCheck::Answer {
+            question: "Which port?".into(),
+            logs_of: None,
+            pattern: None,
+            main_user_of: None,
+            layers_of: None,
+            listening_port_of: Some("chatty".into()),
+        };
+        facts.answered.insert("q".into(), "80".into());
+        assert!(port.judge("q", &facts).passed, "a port it listens on");
+        facts.answered.insert("q".into(), "8080".into());
+        assert!(
+            !port.judge("q", &facts).passed,
+            "the published port is not the one inside"
+        );
         let gone = ask(None, Some("nobody-here"), None).judge("q", &facts);
         assert!(
             !gone.passed && gone.message.contains("Set up the exercise"),
