@@ -46,6 +46,9 @@ pub enum ConsoleEvent {
     Ports { ports: Vec<(u16, u16)> },
 }
 
+/// The longest command line the console takes, and the most text typed to a command at once.
+pub const MAX_CONSOLE_LINE: usize = 4096;
+
 /// `POST /api/v1/console/commands`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ConsoleLine {

@@ -5,12 +5,20 @@
 use super::{publish, ConsoleError, Consoles};
 use crate::exercise::console::{Answer, ConsoleContainer, ConsoleFacts, ConsoleImage};
 use crate::policy::api::Scope;
+use std::collections::HashSet;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Bytes of a page read for a check.
 const MAX_PAGE: usize = 64 * 1024;
 /// How long a published port has to answer a check's request.
 const ANSWER_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
+/// The ids of what an exercise's setup made in a learner's slice.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Fixtures {
+    pub(super) containers: HashSet<String>,
+    pub(super) images: HashSet<String>,
+}
+
 /// A learner's checks and setups start at least this far apart (and one at a time).
 pub const CHECK_GAP: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -57,6 +65,10 @@ impl Consoles {
                 ConsoleError::Unavailable(format!("Your containers could not be read: {e}"))
             })?;
         let own = scope.engine_name("");
+        let fixtures = super::lock(&self.fixtures)
+            .get(owner)
+            .cloned()
+            .unwrap_or_default();
         let mut read = Vec::with_capacity(containers.len());
         for c in containers {
             let name = c.name.strip_prefix(&own).unwrap_or(&c.name).to_string();
@@ -79,6 +91,7 @@ impl Consoles {
             .map(|(name, listening, c)| ConsoleContainer {
                 name,
                 listening,
+                fixture: fixtures.containers.contains(&c.id),
                 image: scope.unprefixed(&c.image),
                 running: c.running,
                 ports: c.ports.iter().map(|p| (p.host, p.container)).collect(),
@@ -102,7 +115,7 @@ impl Consoles {
         }
         Ok(ConsoleFacts {
             containers,
-            images: own_images(&client, &scope).await,
+            images: own_images(&client, &scope, &fixtures.images).await,
             answers,
             answered: Default::default(),
         })
@@ -118,9 +131,63 @@ impl Consoles {
         let client = self.engine.client().await.map_err(|e| {
             ConsoleError::Unavailable(format!("The Docker engine cannot be reached: {e}"))
         })?;
+        let before = self.made_by(&client, owner).await?;
+        let outcome = self.run_lines(&client, &toolbox, lines).await;
+        // What is new since the setup began is the setup's (the learner waits for it: their
+        // checks and setups take turns).
+        let after = self.made_by(&client, owner).await?;
+        {
+            let mut all = super::lock(&self.fixtures);
+            let kept = all.entry(owner.to_string()).or_default();
+            kept.containers.retain(|id| after.containers.contains(id));
+            kept.images.retain(|id| after.images.contains(id));
+            kept.containers
+                .extend(after.containers.difference(&before.containers).cloned());
+            kept.images
+                .extend(after.images.difference(&before.images).cloned());
+        }
+        publish(&self.engine, &self.instance, &console).await;
+        outcome
+    }
+
+    /// The ids of `owner`'s console containers and images.
+    async fn made_by(
+        &self,
+        client: &crate::engine::Client,
+        owner: &str,
+    ) -> Result<Fixtures, ConsoleError> {
+        let unreadable = |e: String| {
+            ConsoleError::Unavailable(format!("Your containers could not be read: {e}"))
+        };
+        let containers = client
+            .console_containers(owner, &self.instance)
+            .await
+            .map_err(unreadable)?
+            .into_iter()
+            .map(|c| c.id)
+            .collect();
+        let prefix = self.scope_of(owner).image_prefix();
+        let images = client
+            .all_images()
+            .await
+            .map_err(unreadable)?
+            .into_iter()
+            .filter(|i| i.tags.iter().any(|t| t.starts_with(&prefix)))
+            .map(|i| i.id)
+            .collect();
+        Ok(Fixtures { containers, images })
+    }
+
+    /// Run each of `lines` in `toolbox`, stopping at the first that fails.
+    async fn run_lines(
+        &self,
+        client: &crate::engine::Client,
+        toolbox: &str,
+        lines: &[String],
+    ) -> Result<(), ConsoleError> {
         for line in lines {
             let io = client
-                .toolbox_command(&toolbox, "exec 2>&1; eval \"$1\"", &[line], (120, 40))
+                .toolbox_command(toolbox, "exec 2>&1; eval \"$1\"", &[line], (120, 40))
                 .await
                 .map_err(ConsoleError::Unavailable)?;
             let mut output = io.output;
@@ -156,7 +223,6 @@ impl Consoles {
                 )));
             }
         }
-        publish(&self.engine, &self.instance, &console).await;
         Ok(())
     }
 
@@ -231,7 +297,11 @@ fn parse_answer(got: &[u8]) -> Result<Answer, String> {
 }
 
 /// The learner's console images: the names they gave them and the environment each sets.
-async fn own_images(client: &crate::engine::Client, scope: &Scope) -> Vec<ConsoleImage> {
+async fn own_images(
+    client: &crate::engine::Client,
+    scope: &Scope,
+    fixtures: &HashSet<String>,
+) -> Vec<ConsoleImage> {
     let Ok(all) = client.all_images().await else {
         return Vec::new();
     };
@@ -256,6 +326,7 @@ async fn own_images(client: &crate::engine::Client, scope: &Scope) -> Vec<Consol
             env,
             cmd,
             layers,
+            fixture: fixtures.contains(&image.id),
         });
     }
     images

@@ -48,7 +48,7 @@ pub struct ConsoleSettings {
 const KEPT_COMMANDS: usize = 50;
 const KEPT_ROWS: usize = 3000;
 /// The longest command line, and the most text typed to a command at once.
-pub const MAX_LINE: usize = 4096;
+pub const MAX_LINE: usize = app::dto::MAX_CONSOLE_LINE;
 /// The pseudo-terminal's size.
 const COLUMNS: u16 = 120;
 const ROWS: u16 = 30;
@@ -115,6 +115,10 @@ pub struct Consoles {
     /// When each learner's last check or setup began (one at a time, [`facts::CHECK_GAP`]
     /// apart: each reads all their containers).
     checking: Mutex<HashMap<String, Instant>>,
+    /// What each learner's exercise setups made (the containers and images a question
+    /// asks about must be these, not look-alikes the learner made). Kept in memory: after a
+    /// restart the learner sets up again.
+    fixtures: Mutex<HashMap<String, facts::Fixtures>>,
     /// The `uid:gid` toolboxes run as (never root) and, when this server is root, who gets
     /// the proxy sockets.
     user: (u32, u32),
@@ -216,6 +220,7 @@ impl Consoles {
             off,
             starting: Mutex::default(),
             checking: Mutex::default(),
+            fixtures: Mutex::default(),
             user,
         })
     }

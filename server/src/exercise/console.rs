@@ -141,6 +141,8 @@ pub struct ConsoleContainer {
     /// The TCP ports it listens on inside its network namespace (read only for the
     /// containers a question asks about).
     pub listening: Vec<u16>,
+    /// Made by the exercise's setup (a question asks about that one, not a look-alike).
+    pub fixture: bool,
 }
 
 /// One of the learner's images.
@@ -152,6 +154,8 @@ pub struct ConsoleImage {
     pub cmd: Vec<String>,
     /// `RootFS.Layers`: the filesystem layers it is made of.
     pub layers: usize,
+    /// Made by the exercise's setup.
+    pub fixture: bool,
 }
 
 /// An answer to a request on a published port.
@@ -242,12 +246,17 @@ impl ConsoleCheck {
         else {
             return Err("not a question".into());
         };
+        // The one the setup made, not one the learner made under its name.
         let container = |name: &str| {
-            facts
+            let found = facts
                 .containers
                 .iter()
                 .find(|c| c.name == name)
-                .ok_or_else(|| format!("You have no container called {name} (anymore): press Set up the exercise to make it again."))
+                .ok_or_else(|| format!("You have no container called {name} (anymore): press Set up the exercise to make it again."))?;
+            if !found.fixture {
+                return Err(format!("This {name} is not the one Set up the exercise made (it was made again since, or the server restarted): press Set up the exercise, then find the answer in the new one."));
+            }
+            Ok(found)
         };
         if let (Some(name), Some(pattern)) = (logs_of, pattern) {
             let c = container(name)?;
@@ -270,6 +279,9 @@ impl ConsoleCheck {
                 .iter()
                 .find(|i| i.names.iter().any(|n| same_image(n, name)))
                 .ok_or_else(|| format!("You have no image called `{name}`: press Set up the exercise to make it again."))?;
+            if !image.fixture {
+                return Err(format!("This `{name}` is not the image Set up the exercise made (it was built again since, or the server restarted): press Set up the exercise, then count the new one."));
+            }
             return Ok(vec![image.layers.to_string()]);
         }
         if let Some(name) = listening_port_of {
@@ -560,11 +572,11 @@ fn commands(path: &Path) -> anyhow::Result<Vec<String>> {
     if lines.is_empty() {
         bail!("{} holds no command", path.display());
     }
-    if let Some(long) = lines.iter().find(|l| l.len() > crate::console::MAX_LINE) {
+    if let Some(long) = lines.iter().find(|l| l.len() > app::dto::MAX_CONSOLE_LINE) {
         bail!(
             "{}: a line is longer than the console takes ({} bytes): {long:.60}…",
             path.display(),
-            crate::console::MAX_LINE
+            app::dto::MAX_CONSOLE_LINE
         );
     }
     Ok(lines)
@@ -773,6 +785,7 @@ mod tests {
             main_process: Some(("root".into(), "httpd -f -p 80 -h /www".into())),
             main_uid: Some("0".into()),
             listening: vec![80],
+            fixture: true,
         }
     }
 
@@ -964,6 +977,7 @@ mod tests {
                 env: vec!["PATH=/bin".into(), env.into()],
                 cmd: cmd.split(' ').map(str::to_string).collect(),
                 layers: 2,
+                fixture: false,
             }],
             ..Default::default()
         };
@@ -1010,6 +1024,7 @@ mod tests {
             images: vec![ConsoleImage {
                 names: vec!["mystery:latest".into()],
                 layers: 3,
+                fixture: true,
                 ..Default::default()
             }],
             ..Default::default()
@@ -1047,6 +1062,21 @@ mod tests {
         assert!(
             !port.judge("q", &facts).passed,
             "the published port is not the one inside"
+        );
+        // A look-alike the learner made under the fixture's name is not believed.
+        facts.containers[0].fixture = false;
+        facts.answered.insert("q".into(), "4321".into());
+        let forged = ask(None, Some("chatty"), None).judge("q", &facts);
+        assert!(
+            !forged.passed && forged.message.contains("not the one Set up"),
+            "{forged:?}"
+        );
+        facts.images[0].fixture = false;
+        facts.answered.insert("q".into(), "3".into());
+        let rebuilt = ask(None, None, Some("mystery")).judge("q", &facts);
+        assert!(
+            !rebuilt.passed && rebuilt.message.contains("not the image Set up"),
+            "{rebuilt:?}"
         );
         let gone = ask(None, Some("nobody-here"), None).judge("q", &facts);
         assert!(

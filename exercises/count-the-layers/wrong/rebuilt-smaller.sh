@@ -1,0 +1,1 @@
+printf 'FROM busybox:1.35\nCMD ["sh"]\n' | docker build -q -t layered -
