@@ -14,11 +14,28 @@ use std::collections::BTreeMap;
 /// Characters of an answer kept.
 pub const MAX_ANSWER: usize = 200;
 
+/// The right answers each learner's console exercises were set up with: (learner,
+/// exercise) → check id → answers. Kept in memory: after a restart, a learner sets the
+/// exercise up again (and gets new answers).
+#[derive(Default)]
+pub struct SetUps(std::sync::Mutex<AnswersBy>);
+
+/// (learner, exercise) → check id → the right answers.
+type AnswersBy = std::collections::HashMap<(String, String), BTreeMap<String, Vec<String>>>;
+
+impl SetUps {
+    fn lock(&self) -> std::sync::MutexGuard<'_, AnswersBy> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 /// Make what exercise `id` starts from in `learner`'s slice (its `setup.sh`), out of their
-/// sight: again from the start if they made it before.
+/// sight: again from the start if they made it before. Its questions' answers are read from
+/// what it made, then and there, and kept for the learner's checks.
 pub async fn set_up(
     exercises: &crate::exercise::Exercises,
     consoles: &Consoles,
+    set_ups: &SetUps,
     learner: &str,
     id: &str,
 ) -> Result<(), CheckError> {
@@ -28,7 +45,18 @@ pub async fn set_up(
     let Some(console) = &exercise.console else {
         return Err(CheckError::NotConsole(id.to_string()));
     };
-    consoles.run_hidden(learner, &console.setup).await?;
+    let key = (learner.to_string(), id.to_string());
+    // The old answers go first: a setup that fails leaves none to be judged against.
+    set_ups.lock().remove(&key);
+    let truths = consoles
+        .set_up(
+            learner,
+            &console.setup,
+            &console.listening_asked(),
+            |facts| console.truths(facts),
+        )
+        .await?;
+    set_ups.lock().insert(key, truths);
     Ok(())
 }
 
@@ -45,15 +73,28 @@ pub enum CheckError {
 
 /// Judge `learner`'s console against exercise `id`, keep the attempt, and say what it came
 /// to.
+/// What a check of console work reads and writes.
+pub struct Checker<'a> {
+    pub store: &'a Store,
+    pub exercises: &'a crate::exercise::Exercises,
+    pub consoles: &'a Consoles,
+    pub set_ups: &'a SetUps,
+    pub progress: &'a ProgressSender,
+}
+
 pub async fn check(
-    store: &Store,
-    exercises: &crate::exercise::Exercises,
-    consoles: &Consoles,
-    progress: &ProgressSender,
+    with: &Checker<'_>,
     learner: &str,
     id: &str,
     answered: BTreeMap<String, String>,
 ) -> Result<BuildView, CheckError> {
+    let Checker {
+        store,
+        exercises,
+        consoles,
+        set_ups,
+        progress,
+    } = *with;
     let exercise = exercises
         .get(id)
         .ok_or_else(|| CheckError::UnknownExercise(id.to_string()))?;
@@ -61,9 +102,13 @@ pub async fn check(
         return Err(CheckError::NotConsole(id.to_string()));
     };
     let created_at = crate::store::now_ms();
-    let mut facts = consoles
-        .facts(learner, &console.paths(), &console.listening_asked())
-        .await?;
+    // (Questions are answered against what the setup fixed; nothing is read for them now.)
+    let mut facts = consoles.facts(learner, &console.paths(), &[]).await?;
+    facts.truths = set_ups
+        .lock()
+        .get(&(learner.to_string(), id.to_string()))
+        .cloned()
+        .unwrap_or_default();
     // Only the questions the exercise asks, each answer bounded.
     facts.answered = answered
         .into_iter()

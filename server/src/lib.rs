@@ -115,6 +115,7 @@ pub async fn build(config: &ServeConfig) -> anyhow::Result<axum::Router> {
         registry,
         pushes,
         consoles,
+        set_ups: Default::default(),
     };
     tell_isolation(state.engine.clone());
     janitor::start(

@@ -19,6 +19,36 @@ pub(super) struct Fixtures {
     pub(super) images: HashSet<String>,
 }
 
+/// Ends every process the learner left in their toolbox (background jobs too, which the
+/// toolbox's init adopts), sparing the init, the toolbox's own first process (the oldest of
+/// the init's children) and this shell.
+const ENDS_LEFTOVERS: &str = r#"main=$(ps -o pid= --ppid 1 | sort -n | head -n 1 | tr -d " "); for p in $(ps -e -o pid=); do [ "$p" = 1 ] || [ "$p" = "$main" ] || [ "$p" = "$$" ] || kill -KILL "$p" 2>/dev/null; done; true"#;
+/// How long a setup's containers have to show what is asked about (a log line, a listener).
+const SETTLE_WITHIN: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// A setup under way in a console: its typed commands are refused until it ends (and one
+/// cannot begin while a command runs).
+struct SettingUp<'a>(&'a super::Console);
+
+impl<'a> SettingUp<'a> {
+    fn begin(console: &'a super::Console) -> Result<Self, ConsoleError> {
+        let mut inner = super::lock(&console.inner);
+        if inner.running.is_some() {
+            return Err(ConsoleError::SettingUp(
+                "A command is running in your console: stop it (Ctrl-C) or let it end, then set the exercise up.".into(),
+            ));
+        }
+        inner.setting_up = true;
+        Ok(SettingUp(console))
+    }
+}
+
+impl Drop for SettingUp<'_> {
+    fn drop(&mut self) {
+        super::lock(&self.0.inner).setting_up = false;
+    }
+}
+
 /// A learner's checks and setups start at least this far apart (and one at a time).
 pub const CHECK_GAP: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -52,6 +82,18 @@ impl Consoles {
     ) -> Result<ConsoleFacts, ConsoleError> {
         let _turn = self.check_turn(owner)?;
         self.open(owner).await?;
+        self.read_facts(owner, paths, listening_of, &Fixtures::default())
+            .await
+    }
+
+    /// The learner's slice as it is; what `fixtures` names is marked as made by a setup.
+    async fn read_facts(
+        &self,
+        owner: &str,
+        paths: &[String],
+        listening_of: &[String],
+        fixtures: &Fixtures,
+    ) -> Result<ConsoleFacts, ConsoleError> {
         let client = self.engine.client().await.map_err(|e| {
             ConsoleError::Unavailable(format!(
                 "The Docker engine cannot be reached to check your work: {e}"
@@ -65,10 +107,6 @@ impl Consoles {
                 ConsoleError::Unavailable(format!("Your containers could not be read: {e}"))
             })?;
         let own = scope.engine_name("");
-        let fixtures = super::lock(&self.fixtures)
-            .get(owner)
-            .cloned()
-            .unwrap_or_default();
         let mut read = Vec::with_capacity(containers.len());
         for c in containers {
             let name = c.name.strip_prefix(&own).unwrap_or(&c.name).to_string();
@@ -99,7 +137,7 @@ impl Consoles {
                 main_process: c
                     .main_process
                     .map(|(user, line)| (user, scope.unprefixed(&line))),
-                main_uid: None,
+                main_uid: c.user,
             })
             .collect();
         let published: Vec<u16> = containers
@@ -115,39 +153,66 @@ impl Consoles {
         }
         Ok(ConsoleFacts {
             containers,
-            images: own_images(&client, &scope, &fixtures.images).await,
+            images: own_images(&client, &scope, &fixtures.images).await?,
             answers,
             answered: Default::default(),
+            truths: Default::default(),
         })
     }
 
-    /// Run `lines` in `owner`'s toolbox, out of their sight (nothing shows in their console),
-    /// through their own proxy: what an exercise's setup makes is theirs, under the same
-    /// policy as what they type. Stops at the first line that fails, saying which.
-    pub async fn run_hidden(&self, owner: &str, lines: &[String]) -> Result<(), ConsoleError> {
+    /// An exercise's setup: `lines` run in `owner`'s toolbox, out of their sight (nothing
+    /// shows in their console), through their own proxy, so what they make is the learner's,
+    /// under the same policy as what they type; stops at the first line that fails, saying
+    /// which. While it runs the learner's console takes no command, and whatever they left
+    /// running in their toolbox is ended first: what is new when it ends is the setup's
+    /// alone. Then `truths` is asked of the slice (what the setup made marked so) until it
+    /// has every answer (a log still being written, a server not listening yet) or
+    /// [`SETTLE_WITHIN`] passed: what it gives is the exercise's answers for this learner,
+    /// fixed now, whatever the learner changes later.
+    pub async fn set_up<T>(
+        &self,
+        owner: &str,
+        lines: &[String],
+        listening_of: &[String],
+        truths: impl Fn(&ConsoleFacts) -> Result<T, String>,
+    ) -> Result<T, ConsoleError> {
         let _turn = self.check_turn(owner)?;
         let console = self.console_of(owner)?;
         let toolbox = self.started(&console).await?;
         let client = self.engine.client().await.map_err(|e| {
             ConsoleError::Unavailable(format!("The Docker engine cannot be reached: {e}"))
         })?;
-        let before = self.made_by(&client, owner).await?;
-        let outcome = self.run_lines(&client, &toolbox, lines).await;
-        // What is new since the setup began is the setup's (the learner waits for it: their
-        // checks and setups take turns).
-        let after = self.made_by(&client, owner).await?;
-        {
-            let mut all = super::lock(&self.fixtures);
-            let kept = all.entry(owner.to_string()).or_default();
-            kept.containers.retain(|id| after.containers.contains(id));
-            kept.images.retain(|id| after.images.contains(id));
-            kept.containers
-                .extend(after.containers.difference(&before.containers).cloned());
-            kept.images
-                .extend(after.images.difference(&before.images).cloned());
-        }
+        let fixtures = {
+            let _quiet = SettingUp::begin(&console)?;
+            self.run_lines(&client, &toolbox, &[ENDS_LEFTOVERS.to_string()])
+                .await?;
+            let before = self.made_by(&client, owner).await?;
+            self.run_lines(&client, &toolbox, lines).await?;
+            let after = self.made_by(&client, owner).await?;
+            Fixtures {
+                containers: after
+                    .containers
+                    .difference(&before.containers)
+                    .cloned()
+                    .collect(),
+                images: after.images.difference(&before.images).cloned().collect(),
+            }
+        };
         publish(&self.engine, &self.instance, &console).await;
-        outcome
+        let settle = std::time::Instant::now() + SETTLE_WITHIN;
+        loop {
+            let facts = self.read_facts(owner, &[], listening_of, &fixtures).await?;
+            match truths(&facts) {
+                Ok(found) => return Ok(found),
+                Err(why) if std::time::Instant::now() > settle => {
+                    tracing::warn!("an exercise's setup made nothing to ask about: {why}");
+                    return Err(ConsoleError::Unavailable(format!(
+                        "The exercise was set up, but what it asks about is not there: {why}"
+                    )));
+                }
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(400)).await,
+            }
+        }
     }
 
     /// The ids of `owner`'s console containers and images.
@@ -227,7 +292,7 @@ impl Consoles {
     }
 
     /// `owner`'s turn to check or set up: refused while another runs or within
-    /// [`CHECK_GAP`] of the last one's start. Held until the check ends.
+    /// [`CHECK_GAP`] of the last one's end. Held until the check ends.
     fn check_turn(&self, owner: &str) -> Result<CheckTurn<'_>, ConsoleError> {
         let mut checking = super::lock(&self.checking);
         let now = std::time::Instant::now();
@@ -301,10 +366,11 @@ async fn own_images(
     client: &crate::engine::Client,
     scope: &Scope,
     fixtures: &HashSet<String>,
-) -> Vec<ConsoleImage> {
-    let Ok(all) = client.all_images().await else {
-        return Vec::new();
-    };
+) -> Result<Vec<ConsoleImage>, ConsoleError> {
+    let all = client
+        .all_images()
+        .await
+        .map_err(|e| ConsoleError::Unavailable(format!("Your images could not be read: {e}")))?;
     let prefix = scope.image_prefix();
     let mut images = Vec::new();
     for image in all
@@ -312,10 +378,11 @@ async fn own_images(
         .filter(|i| i.tags.iter().any(|t| t.starts_with(&prefix)))
         .take(MAX_IMAGES)
     {
-        let (env, cmd, layers) = match client.image_info(&image.id).await {
-            Ok(Some(info)) => (info.env, info.cmd, info.layers.len()),
-            _ => Default::default(),
+        let Ok(Some(info)) = client.image_info(&image.id).await else {
+            // (Removed since it was listed.)
+            continue;
         };
+        let (env, cmd, layers) = (info.env, info.cmd, info.layers.len());
         images.push(ConsoleImage {
             names: image
                 .tags
@@ -329,7 +396,7 @@ async fn own_images(
             fixture: fixtures.contains(&image.id),
         });
     }
-    images
+    Ok(images)
 }
 
 #[cfg(test)]

@@ -87,6 +87,8 @@ pub enum ConsoleError {
     NoSuchPort(u16),
     #[error("Your work was checked (or set up) a moment ago; try again in a second.")]
     TooSoon,
+    #[error("{0}")]
+    SettingUp(String),
 }
 
 /// The script each command line runs in: in the folder the previous command left, with the
@@ -115,10 +117,7 @@ pub struct Consoles {
     /// When each learner's last check or setup began (one at a time, [`facts::CHECK_GAP`]
     /// apart: each reads all their containers).
     checking: Mutex<HashMap<String, Instant>>,
-    /// What each learner's exercise setups made (the containers and images a question
-    /// asks about must be these, not look-alikes the learner made). Kept in memory: after a
-    /// restart the learner sets up again.
-    fixtures: Mutex<HashMap<String, facts::Fixtures>>,
+
     /// The `uid:gid` toolboxes run as (never root) and, when this server is root, who gets
     /// the proxy sockets.
     user: (u32, u32),
@@ -152,6 +151,8 @@ struct Inner {
     next: u64,
     last_used: Instant,
     running: Option<Running>,
+    /// An exercise's setup is running: typed commands wait.
+    setting_up: bool,
 }
 
 struct Command {
@@ -220,7 +221,6 @@ impl Consoles {
             off,
             starting: Mutex::default(),
             checking: Mutex::default(),
-            fixtures: Mutex::default(),
             user,
         })
     }
@@ -243,6 +243,7 @@ impl Consoles {
                 next: 1,
                 last_used: Instant::now(),
                 running: None,
+                setting_up: false,
             }),
             toolbox: tokio::sync::Mutex::new(None),
             events: broadcast::channel(64).0,
@@ -324,6 +325,11 @@ impl Consoles {
             let mut inner = lock(&console.inner);
             if inner.running.is_some() {
                 return Err(ConsoleError::Busy);
+            }
+            if inner.setting_up {
+                return Err(ConsoleError::SettingUp(
+                    "The exercise is being set up in your console; type again in a moment.".into(),
+                ));
             }
             inner.last_used = Instant::now();
             let id = inner.next;

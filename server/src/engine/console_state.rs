@@ -28,6 +28,9 @@ pub struct ContainerState {
     pub logs: String,
     /// PID 1 inside it: user (as the host names it) and command line.
     pub main_process: Option<(String, String)>,
+    /// The user it was started as (`Config.User`: the image's `USER` or `docker run -u`),
+    /// when one was named.
+    pub user: Option<String>,
 }
 
 impl Client {
@@ -58,6 +61,16 @@ impl Client {
         let reads = listed.into_iter().take(MAX_CONTAINERS).map(|c| async move {
             let id = c.id.clone().unwrap_or_default();
             let running = c.state == Some(bollard::models::ContainerSummaryStateEnum::RUNNING);
+            let user = self
+                .docker
+                .inspect_container(
+                    &id,
+                    None::<bollard::query_parameters::InspectContainerOptions>,
+                )
+                .await
+                .ok()
+                .and_then(|c| c.config?.user)
+                .filter(|u| !u.is_empty());
             let main_process = if running {
                 super::run::top(&self.docker, &id)
                     .await
@@ -85,6 +98,7 @@ impl Client {
                     .unwrap_or_default(),
                 logs: self.log_tail(&id).await,
                 main_process,
+                user,
             }
         });
         Ok(futures::future::join_all(reads).await)

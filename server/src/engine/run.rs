@@ -1004,9 +1004,16 @@ pub(crate) async fn listening_ports(
         "/proc/net/tcp".into(),
         "/proc/net/tcp6".into(),
     ];
-    let (_, listed, _) = helper.run(cmd, Vec::new()).await.map_err(|m| match m {
+    let (code, listed, complaint) = helper.run(cmd, Vec::new()).await.map_err(|m| match m {
         Miss::Unreachable(why) | Miss::NoAnswer(why) => why,
     })?;
+    // An empty list from a helper that failed would say "listens on nothing".
+    if code != 0 {
+        return Err(format!(
+            "the helper that reads its sockets failed ({code}): {}",
+            complaint.trim()
+        ));
+    }
     Ok(listening_in(&String::from_utf8_lossy(&listed)))
 }
 

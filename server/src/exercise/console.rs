@@ -174,6 +174,9 @@ pub struct ConsoleFacts {
     pub answers: Vec<(u16, String, Result<Answer, String>)>,
     /// What the learner answered, by check id.
     pub answered: std::collections::BTreeMap<String, String>,
+    /// The right answers, by check id, fixed when the exercise was set up for this learner
+    /// (see [`ConsoleExercise::truths`]); a question without one was not set up.
+    pub truths: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 impl ConsoleCheck {
@@ -296,9 +299,10 @@ impl ConsoleCheck {
 
     pub fn judge(&self, id: &str, facts: &ConsoleFacts) -> CheckOutcome {
         let (passed, message) = match self {
-            ConsoleCheck::Answer { .. } => {
-                self.answer_verdict(facts.answered.get(id).map(String::as_str), facts)
-            }
+            ConsoleCheck::Answer { .. } => answer_verdict(
+                facts.answered.get(id).map(String::as_str),
+                facts.truths.get(id),
+            ),
             _ => self.verdict(facts),
         };
         CheckOutcome {
@@ -306,26 +310,6 @@ impl ConsoleCheck {
             passed,
             message,
             learn_more: None,
-        }
-    }
-
-    fn answer_verdict(&self, given: Option<&str>, facts: &ConsoleFacts) -> (bool, String) {
-        let given = given.map(str::trim).unwrap_or_default();
-        if given.is_empty() {
-            return (
-                false,
-                "Not answered yet: type what you found in the box under the question.".into(),
-            );
-        }
-        match self.truth(facts) {
-            Err(why) => (false, why),
-            Ok(right) if right.iter().any(|r| r.eq_ignore_ascii_case(given)) => {
-                (true, format!("Right: {given}."))
-            }
-            Ok(_) => (
-                false,
-                format!("“{given}” is not it: look again with the commands the lesson shows."),
-            ),
         }
     }
 
@@ -457,7 +441,11 @@ impl ConsoleCheck {
                     .iter()
                     .filter_map(|c| {
                         let line = c.logs.lines().rev().find(|l| !l.trim().is_empty())?;
-                        Some(format!("{} last printed “{}”", c.name, line.trim()))
+                        Some(format!(
+                            "{} last printed “{}”",
+                            c.name,
+                            clipped(line.trim())
+                        ))
                     })
                     .collect::<Vec<_>>();
                 let said = if last.is_empty() {
@@ -501,9 +489,42 @@ impl ConsoleCheck {
                 }
                 (true, format!("`{image}` is as it was built."))
             }
-            ConsoleCheck::Answer { .. } => self.answer_verdict(None, facts),
+            ConsoleCheck::Answer { .. } => answer_verdict(None, facts.truths.get("")),
         }
     }
+}
+
+/// An answer against the right ones fixed at setup (`None`: not set up).
+fn answer_verdict(given: Option<&str>, truth: Option<&Vec<String>>) -> (bool, String) {
+    let Some(right) = truth else {
+        return (false, "Set up the exercise first: what it asks about is made for you then (after a server restart, set it up again).".into());
+    };
+    let given = given.map(str::trim).unwrap_or_default();
+    if given.is_empty() {
+        return (
+            false,
+            "Not answered yet: type what you found in the box under the question.".into(),
+        );
+    }
+    if right.iter().any(|r| r.eq_ignore_ascii_case(given)) {
+        return (true, format!("Right: {given}."));
+    }
+    (
+        false,
+        format!(
+            "“{}” is not it: look again with the commands the lesson shows.",
+            clipped(given)
+        ),
+    )
+}
+
+/// At most 200 characters of `text` (a log line or an answer quoted in a message).
+fn clipped(text: &str) -> String {
+    let mut out: String = text.chars().take(200).collect();
+    if out.len() < text.len() {
+        out.push('…');
+    }
+    out
 }
 
 /// In `log`, the first answer `pattern` holds: the text where its `{}` stands, up to the
@@ -755,6 +776,19 @@ impl ConsoleExercise {
                 } => Some(name.clone()),
                 _ => None,
             })
+            .collect()
+    }
+
+    /// The right answer to each question, from a slice just set up (what the setup made
+    /// marked as such); `Err` says what is missing (not there yet, or not made).
+    pub fn truths(
+        &self,
+        facts: &ConsoleFacts,
+    ) -> Result<std::collections::BTreeMap<String, Vec<String>>, String> {
+        self.checks
+            .iter()
+            .filter(|c| c.check.question().is_some())
+            .map(|c| Ok((c.id.clone(), c.check.truth(facts)?)))
             .collect()
     }
 
@@ -1029,8 +1063,17 @@ mod tests {
             }],
             ..Default::default()
         };
+        // What the setup fixed for this learner, then what they answered.
+        let judged = |check: &ConsoleCheck, facts: &ConsoleFacts, given: &str| {
+            let mut facts = facts.clone();
+            if let Ok(truth) = check.truth(&facts) {
+                facts.truths.insert("q".into(), truth);
+            }
+            facts.answered.insert("q".into(), given.into());
+            check.judge("q", &facts)
+        };
         let from_logs = ask(Some("chatty"), None, None);
-        let said = from_logs.judge("q", &facts);
+        let said = judged(&from_logs, &facts, "");
         assert!(
             !said.passed && said.message.contains("Not answered"),
             "{said:?}"
@@ -1041,13 +1084,15 @@ mod tests {
             ("gone", false),
             ("48291", false),
         ] {
-            facts.answered.insert("q".into(), given.into());
-            assert_eq!(from_logs.judge("q", &facts).passed, right, "{given:?}");
+            assert_eq!(judged(&from_logs, &facts, given).passed, right, "{given:?}");
         }
-        facts.answered.insert("q".into(), "4321".into());
-        assert!(ask(None, Some("chatty"), None).judge("q", &facts).passed);
-        facts.answered.insert("q".into(), "3".into());
-        assert!(ask(None, None, Some("mystery")).judge("q", &facts).passed);
+        let not_set_up = from_logs.judge("q", &facts);
+        assert!(
+            !not_set_up.passed && not_set_up.message.contains("Set up the exercise first"),
+            "{not_set_up:?}"
+        );
+        assert!(judged(&ask(None, Some("chatty"), None), &facts, "4321").passed);
+        assert!(judged(&ask(None, None, Some("mystery")), &facts, "3").passed);
         let port = ConsoleCheck::Answer {
             question: "Which port?".into(),
             logs_of: None,
@@ -1056,39 +1101,26 @@ mod tests {
             layers_of: None,
             listening_port_of: Some("chatty".into()),
         };
-        facts.answered.insert("q".into(), "80".into());
-        assert!(port.judge("q", &facts).passed, "a port it listens on");
-        facts.answered.insert("q".into(), "8080".into());
+        assert!(judged(&port, &facts, "80").passed, "a port it listens on");
         assert!(
-            !port.judge("q", &facts).passed,
+            !judged(&port, &facts, "8080").passed,
             "the published port is not the one inside"
         );
-        // A look-alike the learner made under the fixture's name is not believed.
+        // A look-alike the learner made under the fixture's name gives no answer.
         facts.containers[0].fixture = false;
-        facts.answered.insert("q".into(), "4321".into());
-        let forged = ask(None, Some("chatty"), None).judge("q", &facts);
-        assert!(
-            !forged.passed && forged.message.contains("not the one Set up"),
-            "{forged:?}"
-        );
+        let forged = ask(None, Some("chatty"), None)
+            .truth(&facts)
+            .expect_err("forged");
+        assert!(forged.contains("not the one Set up"), "{forged}");
         facts.images[0].fixture = false;
-        facts.answered.insert("q".into(), "3".into());
-        let rebuilt = ask(None, None, Some("mystery")).judge("q", &facts);
-        assert!(
-            !rebuilt.passed && rebuilt.message.contains("not the image Set up"),
-            "{rebuilt:?}"
-        );
-        let gone = ask(None, Some("nobody-here"), None).judge("q", &facts);
-        assert!(
-            !gone.passed && gone.message.contains("Set up the exercise"),
-            "{gone:?}"
-        );
-        assert_eq!(found_in("a: x=1 y\n", "x={} y").as_deref(), Some("1"));
-        assert_eq!(
-            found_in("a: x= y\n", "x={} y"),
-            None,
-            "an empty answer is none"
-        );
+        let rebuilt = ask(None, None, Some("mystery"))
+            .truth(&facts)
+            .expect_err("rebuilt");
+        assert!(rebuilt.contains("not the image Set up"), "{rebuilt}");
+        let gone = ask(None, Some("nobody-here"), None)
+            .truth(&facts)
+            .expect_err("gone");
+        assert!(gone.contains("Set up the exercise"), "{gone}");
     }
 
     #[test]

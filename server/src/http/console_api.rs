@@ -89,7 +89,14 @@ async fn set_up(
     Path(id): Path<String>,
 ) -> Result<StatusCode, AppError> {
     let learner = learner_id(&state.store, &session).await?;
-    crate::console_work::set_up(&state.exercises, &state.consoles, &learner, &id).await?;
+    crate::console_work::set_up(
+        &state.exercises,
+        &state.consoles,
+        &state.set_ups,
+        &learner,
+        &id,
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -103,7 +110,14 @@ async fn set_up_form(
     form_token(&session, &form).await?;
     let learner = learner_id(&state.store, &session).await?;
     in_turn(|| async {
-        Ok(crate::console_work::set_up(&state.exercises, &state.consoles, &learner, &id).await?)
+        Ok(crate::console_work::set_up(
+            &state.exercises,
+            &state.consoles,
+            &state.set_ups,
+            &learner,
+            &id,
+        )
+        .await?)
     })
     .await?;
     Ok(axum::response::Redirect::to(&format!(
@@ -166,16 +180,14 @@ async fn checked(
     id: &str,
     answers: std::collections::BTreeMap<String, String>,
 ) -> Result<app::dto::BuildView, AppError> {
-    Ok(crate::console_work::check(
-        &state.store,
-        &state.exercises,
-        &state.consoles,
-        &state.progress,
-        learner,
-        id,
-        answers,
-    )
-    .await?)
+    let checker = crate::console_work::Checker {
+        store: &state.store,
+        exercises: &state.exercises,
+        consoles: &state.consoles,
+        set_ups: &state.set_ups,
+        progress: &state.progress,
+    };
+    Ok(crate::console_work::check(&checker, learner, id, answers).await?)
 }
 
 /// Start the learner's toolbox (the console panel opening): 204 once it runs.

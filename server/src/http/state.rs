@@ -42,6 +42,8 @@ pub struct AppState {
     pub pushes: Arc<crate::pushes::Pushes>,
     /// Each learner's docker console.
     pub consoles: Arc<crate::console::Consoles>,
+    /// The answers console exercises were set up with, per learner.
+    pub set_ups: Arc<crate::console_work::SetUps>,
 }
 
 impl AppState {

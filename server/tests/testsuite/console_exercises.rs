@@ -276,3 +276,69 @@ async fn an_instructor_reads_a_console_attempt_and_what_the_check_read() {
     }
     assert!(!page.body.contains(">Files<"), "{}", page.body);
 }
+
+/// A learner who races the setup loses: what they left running in their toolbox (a
+/// background job waiting to put a chatty of their own in place) is ended when the setup
+/// begins, what they type while it runs is refused, and the answer is the one fixed from the
+/// setup's own container, whatever they make afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_learner_cannot_race_or_replace_what_the_setup_made() {
+    seeded_toolbox();
+    let client = TestClient::new(LOCAL_ENGINE).await;
+    let mut learner = Learner::open(client.another()).await;
+    let forge = "docker run -d --name chatty busybox:1.35 sh -c 'echo \"the code is 222222\"; exec sleep 600'";
+    let ran = learner
+        .run(&format!(
+            "(sleep 6; docker rm -f chatty; {forge}) >/dev/null 2>&1 &"
+        ))
+        .await;
+    assert_eq!(ran.exit, Some(0), "{ran:?}");
+    // The setup, and a command typed while it runs.
+    let mut typist = learner.client.same_browser();
+    let typed = tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        typist
+            .post_json("/api/v1/console/commands", &json!({ "line": "docker ps" }))
+            .await
+    });
+    let done = patiently(
+        &mut learner,
+        "/api/v1/exercises/find-the-line/setup",
+        &json!(null),
+    )
+    .await;
+    assert_eq!(done.status, StatusCode::NO_CONTENT, "{}", done.body);
+    let typed = typed.await.expect("the typist");
+    assert_eq!(typed.status, StatusCode::CONFLICT, "{}", typed.body);
+    assert_eq!(
+        typed.json()["error"]["code"],
+        "setting_up",
+        "{}",
+        typed.body
+    );
+    // The background job was ended: after its 6 s, chatty is still the setup's.
+    tokio::time::sleep(std::time::Duration::from_secs(7)).await;
+    let shown = learner
+        .run("docker logs chatty | grep -c 'the code is 222222'")
+        .await;
+    assert!(
+        shown.text.trim().ends_with('0'),
+        "the forger ran: {shown:?}"
+    );
+    // Replaced by hand afterwards, the forged code still does not count; the real one does.
+    let real = learner
+        .run("docker logs chatty | grep -o 'the code is [0-9]*' | cut -d' ' -f4")
+        .await
+        .text
+        .trim()
+        .to_string();
+    assert_eq!(real.len(), 6, "{real}");
+    learner.run("docker rm -f chatty").await;
+    learner.run(forge).await;
+    let forged = BTreeMap::from([("found-the-code".to_string(), "222222".to_string())]);
+    let checks = check(&mut learner, "find-the-line", &forged).await;
+    assert_eq!(checks[0]["passed"], false, "{checks:#?}");
+    let right = BTreeMap::from([("found-the-code".to_string(), real)]);
+    let checks = check(&mut learner, "find-the-line", &right).await;
+    assert_eq!(checks[0]["passed"], true, "{checks:#?}");
+}

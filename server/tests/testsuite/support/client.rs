@@ -46,6 +46,15 @@ impl TestClient {
         }
     }
 
+    /// Another tab of the same browser: the same cookie.
+    pub fn same_browser(&self) -> TestClient {
+        TestClient {
+            router: self.router.clone(),
+            cookie: self.cookie.clone(),
+            db: self.db.clone(),
+        }
+    }
+
     /// Another browser on the same server and database: no cookie yet.
     pub fn another(&self) -> TestClient {
         TestClient {
