@@ -92,6 +92,10 @@ pub enum ConsoleCheck {
     MainProcess {
         command: String,
         user: Option<String>,
+        /// Only the containers that publish a port that answered count (the server the
+        /// exercise asks for, not another container beside it).
+        #[serde(default)]
+        publishing: bool,
     },
     /// A container of the learner's made from `image` printed a line holding `contains`.
     Said { image: String, contains: String },
@@ -201,12 +205,21 @@ impl ConsoleCheck {
                     .unwrap_or_default();
                 format!("A running container of yours publishes a port that answers {path} with {status}{body}.")
             }
-            ConsoleCheck::MainProcess { command, user } => {
+            ConsoleCheck::MainProcess {
+                command,
+                user,
+                publishing,
+            } => {
                 let user = user
                     .as_ref()
                     .map(|u| format!(", as user {u}"))
                     .unwrap_or_default();
-                format!("A running container of yours has `{command}` as its main process (PID 1){user}.")
+                let which = if *publishing {
+                    "The running container of yours that serves on its published port"
+                } else {
+                    "A running container of yours"
+                };
+                format!("{which} has `{command}` as its main process (PID 1){user}.")
             }
             ConsoleCheck::Said { image, contains } => {
                 format!("A container of yours made from `{image}` printed “{contains}”.")
@@ -385,12 +398,29 @@ impl ConsoleCheck {
                     ),
                 )
             }
-            ConsoleCheck::MainProcess { command, user } => {
+            ConsoleCheck::MainProcess {
+                command,
+                user,
+                publishing,
+            } => {
                 if running.is_empty() {
                     return (false, "None of your containers is running: the main process is read from a running one (`docker run -d …`).".into());
                 }
+                // A container whose published port answered (anything): the one serving.
+                let serves = |c: &ConsoleContainer| {
+                    c.ports.iter().any(|(port, _)| {
+                        facts.answers.iter().any(|(p, _, a)| p == port && a.is_ok())
+                    })
+                };
+                let judged: Vec<&&ConsoleContainer> = running
+                    .iter()
+                    .filter(|c| !*publishing || serves(c))
+                    .collect();
+                if judged.is_empty() {
+                    return (false, "None of your running containers serves on a published port yet: its main process is the one asked about.".into());
+                }
                 let mut seen = Vec::new();
-                for c in &running {
+                for c in judged {
                     let Some((who, line)) = &c.main_process else {
                         continue;
                     };
@@ -677,6 +707,20 @@ pub(super) fn load(
     if checks.is_empty() {
         bail!("exercise.toml has no [[checks]]; add at least one");
     }
+    let asks_pages = checks.iter().any(|c| c.check.path().is_some());
+    if let Some(c) = checks.iter().find(|c| {
+        matches!(
+            c.check,
+            ConsoleCheck::MainProcess {
+                publishing: true,
+                ..
+            }
+        )
+    }) {
+        if !asks_pages {
+            bail!("check `{}` judges the container that serves on a published port: add a `serves` check, whose request finds it", c.id);
+        }
+    }
     for (id, line) in file
         .answers
         .iter()
@@ -909,16 +953,19 @@ mod tests {
         let httpd = ConsoleCheck::MainProcess {
             command: "httpd".into(),
             user: None,
+            publishing: false,
         };
         assert!(httpd.judge("m", &facts).passed);
         let as_root = ConsoleCheck::MainProcess {
             command: "httpd".into(),
             user: Some("0".into()),
+            publishing: false,
         };
         assert!(as_root.judge("m", &facts).passed, "a uid matches");
         let as_nobody = ConsoleCheck::MainProcess {
             command: "httpd".into(),
             user: Some("nobody".into()),
+            publishing: false,
         };
         let said = as_nobody.judge("m", &facts);
         assert!(
@@ -946,6 +993,56 @@ mod tests {
             },
         );
         assert!(!said.passed, "{said:?}");
+    }
+
+    #[test]
+    fn main_process_of_the_serving_container_when_asked() {
+        let serving = ConsoleCheck::MainProcess {
+            command: "httpd".into(),
+            user: None,
+            publishing: true,
+        };
+        // The published one runs a shell as PID 1; httpd runs in another, unpublished one.
+        let mut front = web(true);
+        front.main_process = Some(("root".into(), "sh -c httpd -p 80; sleep 1d".into()));
+        let mut beside = web(true);
+        beside.name = "beside".into();
+        beside.ports.clear();
+        let answered = vec![(
+            8080,
+            "/".to_string(),
+            Ok(Answer {
+                status: 200,
+                body: "hi".into(),
+            }),
+        )];
+        let facts = ConsoleFacts {
+            containers: vec![front.clone(), beside],
+            answers: answered.clone(),
+            ..Default::default()
+        };
+        let said = serving.judge("m", &facts);
+        assert!(
+            !said.passed && said.message.contains("sh -c httpd"),
+            "{said:?}"
+        );
+        let facts = ConsoleFacts {
+            containers: vec![web(true)],
+            answers: answered,
+            ..Default::default()
+        };
+        assert!(serving.judge("m", &facts).passed);
+        let said = serving.judge(
+            "m",
+            &ConsoleFacts {
+                containers: vec![web(true)],
+                ..Default::default()
+            },
+        );
+        assert!(
+            !said.passed && said.message.contains("serves on a published port"),
+            "{said:?}"
+        );
     }
 
     #[test]
