@@ -41,6 +41,11 @@ pub async fn exercise_view(
                 .await
                 .or_internal("making the page's form token")?,
         );
+        view.problem = session
+            .remove::<String>(crate::console_work::FORM_PROBLEM_KEY)
+            .await
+            .ok()
+            .flatten();
     }
     // Someone who never did anything sees the exercise as it starts.
     let Some(learner) = crate::learners::known_learner_id(store, session).await? else {

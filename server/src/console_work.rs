@@ -11,6 +11,10 @@ use crate::store::{Attempt, Store};
 use app::dto::{BuildStatus, BuildView, LogLine, LogPhase};
 use std::collections::BTreeMap;
 
+/// The session key under which a refused Check or Set up form leaves its reason for the
+/// page it returns to.
+pub const FORM_PROBLEM_KEY: &str = "console_form_problem";
+
 /// Characters of an answer kept.
 pub const MAX_ANSWER: usize = 200;
 

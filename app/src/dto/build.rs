@@ -392,6 +392,9 @@ pub struct ExerciseView {
     /// The session's form token, for the page's Check form (console exercises only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub csrf: Option<String>,
+    /// Why the page's last Check or Set up form was refused (said once, then forgotten).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
 }
 
 /// The latest attempt: its result and log, as the learner saw them.

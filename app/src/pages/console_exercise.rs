@@ -76,6 +76,7 @@ pub(crate) fn ConsoleExercisePage(exercise: ExerciseView) -> impl IntoView {
                 {set_up}
                 <section id="checks" class="checks" inner_html=checks></section>
                 <p class="muted">"Judged on what your containers and images are when you press Check, never on the commands you typed."</p>
+                {exercise.problem.clone().map(|p| view! { <p class="error-box" role="alert">{p}</p> })}
                 <div class="html-slot" role="status" inner_html=verdict></div>
                 <form class="check-form" method="post" action=action>
                     <input type="hidden" name="csrf" value=csrf.clone()/>

@@ -109,7 +109,7 @@ async fn set_up_form(
 ) -> Result<axum::response::Redirect, AppError> {
     form_token(&session, &form).await?;
     let learner = learner_id(&state.store, &session).await?;
-    in_turn(|| async {
+    let done = in_turn(|| async {
         Ok(crate::console_work::set_up(
             &state.exercises,
             &state.consoles,
@@ -119,10 +119,8 @@ async fn set_up_form(
         )
         .await?)
     })
-    .await?;
-    Ok(axum::response::Redirect::to(&format!(
-        "/exercises/{id}?set-up=1#console-line"
-    )))
+    .await;
+    back_to_the_page(&session, &id, done, "?set-up=1#console-line").await
 }
 
 /// The exercise page's Check form (it works without JavaScript): judged as
@@ -142,10 +140,36 @@ async fn check_form(
     let learner = learner_id(&state.store, &session).await?;
     // A page waits its turn (a second after the learner's last check) rather than showing
     // an error for a double click.
-    in_turn(|| checked(&state, &learner, &id, answers.clone())).await?;
-    Ok(axum::response::Redirect::to(&format!(
-        "/exercises/{id}#checks"
-    )))
+    let done = in_turn(|| checked(&state, &learner, &id, answers.clone())).await;
+    back_to_the_page(&session, &id, done.map(|_| ()), "#checks").await
+}
+
+/// Back to exercise `id`'s page (at `then`): when `done` failed, the page says why (kept in
+/// the session for it) instead of a bare error. An unknown exercise stays an error.
+async fn back_to_the_page(
+    session: &Session,
+    id: &str,
+    done: Result<(), AppError>,
+    then: &str,
+) -> Result<axum::response::Redirect, AppError> {
+    match done {
+        Ok(()) => Ok(axum::response::Redirect::to(&format!(
+            "/exercises/{id}{then}"
+        ))),
+        Err(e @ AppError::NotFound(_)) => Err(e),
+        Err(e) => {
+            let said = e.to_string();
+            if e.parts().0.is_server_error() {
+                tracing::warn!(exercise = %id, "a console exercise's form was refused: {said}");
+            }
+            let _ = session
+                .insert(crate::console_work::FORM_PROBLEM_KEY, said)
+                .await;
+            Ok(axum::response::Redirect::to(&format!(
+                "/exercises/{id}#checks"
+            )))
+        }
+    }
 }
 
 /// A page's form carries the session's token (`csrf`).

@@ -342,3 +342,45 @@ async fn a_learner_cannot_race_or_replace_what_the_setup_made() {
     let checks = check(&mut learner, "find-the-line", &right).await;
     assert_eq!(checks[0]["passed"], true, "{checks:#?}");
 }
+
+/// The page's Set up form, refused (a command is running in the console), comes back to the
+/// page, which says why once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_form_comes_back_to_the_page_saying_why() {
+    seeded_toolbox();
+    let client = TestClient::new(LOCAL_ENGINE).await;
+    let mut learner = Learner::open(client.another()).await;
+    let started = learner
+        .client
+        .post_json("/api/v1/console/commands", &json!({ "line": "sleep 20" }))
+        .await;
+    assert_eq!(started.status, StatusCode::ACCEPTED, "{}", started.body);
+    let csrf = learner.client.csrf("/exercises/find-the-line").await;
+    let sent = learner
+        .client
+        .post_form("/exercises/find-the-line/setup", &format!("csrf={csrf}"))
+        .await;
+    assert_eq!(sent.status, StatusCode::SEE_OTHER, "{}", sent.body);
+    assert_eq!(
+        sent.header("location"),
+        Some("/exercises/find-the-line#checks")
+    );
+    let page = |c: &mut TestClient| {
+        let mut c = c.same_browser();
+        async move {
+            c.post_json("/fn/exercise", &json!({ "id": "find-the-line" }))
+                .await
+                .json()
+        }
+    };
+    let shown = page(&mut learner.client).await;
+    let problem = shown["problem"].as_str().unwrap_or_default();
+    assert!(problem.contains("A command is running"), "{shown:#}");
+    let again = page(&mut learner.client).await;
+    assert!(again["problem"].is_null(), "said once: {again:#}");
+    let stopped = learner
+        .client
+        .post_json("/api/v1/console/interrupt", &json!(null))
+        .await;
+    assert_eq!(stopped.status, StatusCode::NO_CONTENT, "{}", stopped.body);
+}
