@@ -437,6 +437,9 @@ pub struct ExerciseLink {
     /// Attempts so far and the smallest image (on the course map).
     #[serde(default)]
     pub progress: ExerciseProgress,
+    /// Done in the docker console rather than built in the workbench.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub console: bool,
 }
 
 /// Where a learner stands with one exercise or quiz.

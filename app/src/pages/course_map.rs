@@ -63,7 +63,7 @@ fn CourseMapView(map: CourseMap) -> impl IntoView {
                                     data-done=e.done.to_string()
                                     data-status=e.progress.status.as_str()
                                 >
-                                    <span class="exercise-badge">"Build"</span>
+                                    <span class="exercise-badge">{if e.console { "Console" } else { "Build" }}</span>
                                     <span class="lesson-title">{e.title}</span>
                                     <ExerciseRecord progress=e.progress.clone()/>
                                     {e.done.then(|| view! { <span class="done-mark" title="Every check passed">"✓ done"</span> })}

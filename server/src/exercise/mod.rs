@@ -719,6 +719,7 @@ impl Exercise {
             title: self.title.clone(),
             done: false,
             progress: Default::default(),
+            console: self.console.is_some(),
         }
     }
 

@@ -224,6 +224,18 @@ async fn console_and_workbench_exercises_refuse_each_others_way() {
         .post_json("/api/v1/exercises/no-such-thing/check", &json!(null))
         .await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND, "{}", unknown.body);
+    // The course map tells the two kinds apart.
+    let map = client.get("/").await.body;
+    let badge = |id: &str| {
+        let at = map
+            .find(&format!("data-exercise=\"{id}\""))
+            .unwrap_or_else(|| panic!("{id} on the course map"));
+        let rest = &map[at..];
+        let start = rest.find("exercise-badge\">").expect("a badge") + "exercise-badge\">".len();
+        rest[start..start + rest[start..].find('<').expect("the badge's end")].to_string()
+    };
+    assert_eq!(badge("find-the-line"), "Console");
+    assert_eq!(badge("first-image"), "Build");
     // The page's form needs the session's token.
     let form = client
         .post_form("/exercises/serve-from-the-console/check", "csrf=forged")
