@@ -781,7 +781,9 @@ async fn each_learner_builds_tags_and_removes_images_of_their_own() {
 async fn idle_consoles_stop_then_go_and_a_killed_server_leaves_nothing_behind() {
     seeded_toolbox();
     let db = std::sync::Arc::new(TestDb::new());
-    let flags = ["--console-idle-stop=3", "--console-idle-remove=8"];
+    // (Idle removal at 20 s: a build under a loaded run may take longer than 8 s, and a
+    // command running that long counts as idle.)
+    let flags = ["--console-idle-stop=3", "--console-idle-remove=20"];
     let server = ServerProcess::start_with(LOCAL_ENGINE, db.clone(), &flags);
     // (Opening the console is the learner's first request: it starts their session.)
     let (status, set_cookie, body) = http(
