@@ -615,13 +615,14 @@ impl Consoles {
         for console in consoles {
             let idle = {
                 let inner = lock(&console.inner);
-                // (A command that prints keeps its console, but not for longer than the
-                // removal time: a loop left printing holds no place for days.)
+                // (A running command keeps its console, printing or not, but not for longer
+                // than the removal time: a loop left running holds no place for days.)
                 match &inner.running {
                     Some(r) if r.started.elapsed() >= self.settings.idle_remove => {
                         r.started.elapsed()
                     }
-                    _ => inner.last_used.elapsed(),
+                    Some(_) => Duration::ZERO,
+                    None => inner.last_used.elapsed(),
                 }
             };
             if idle >= self.settings.idle_remove {
