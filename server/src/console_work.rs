@@ -57,6 +57,7 @@ pub async fn set_up(
             learner,
             &console.setup,
             &console.listening_asked(),
+            console.reads(),
             |facts| console.truths(facts),
         )
         .await?;
@@ -107,7 +108,9 @@ pub async fn check(
     };
     let created_at = crate::store::now_ms();
     // (Questions are answered against what the setup fixed; nothing is read for them now.)
-    let mut facts = consoles.facts(learner, &console.paths(), &[]).await?;
+    let mut facts = consoles
+        .facts(learner, &console.paths(), console.reads())
+        .await?;
     facts.truths = set_ups
         .lock()
         .get(&(learner.to_string(), id.to_string()))

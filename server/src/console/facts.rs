@@ -3,6 +3,7 @@
 //! names. Read on the engine by labels, never from what the console printed.
 
 use super::{publish, ConsoleError, Consoles};
+use crate::engine::console_state::Reads;
 use crate::exercise::console::{Answer, ConsoleContainer, ConsoleFacts, ConsoleImage};
 use crate::policy::api::Scope;
 use std::collections::HashSet;
@@ -71,18 +72,20 @@ const SETUP_LINE_WITHIN: std::time::Duration = std::time::Duration::from_secs(12
 const MAX_IMAGES: usize = 40;
 
 impl Consoles {
-    /// The learner's slice as checks see it. Their toolbox is started if it is not (so that
-    /// their published ports are served), and every published port of a running container
-    /// is asked for each of `paths`.
+    /// The learner's slice as checks see it, with what `reads` asks for. Every published
+    /// port of a running container is asked for each of `paths`; then their toolbox is
+    /// started if it is not (the ports are served through it).
     pub async fn facts(
         &self,
         owner: &str,
         paths: &[String],
-        listening_of: &[String],
+        reads: Reads,
     ) -> Result<ConsoleFacts, ConsoleError> {
         let _turn = self.check_turn(owner)?;
-        self.open(owner).await?;
-        self.read_facts(owner, paths, listening_of, &Fixtures::default())
+        if !paths.is_empty() {
+            self.open(owner).await?;
+        }
+        self.read_facts(owner, paths, &[], reads, &Fixtures::default())
             .await
     }
 
@@ -92,6 +95,7 @@ impl Consoles {
         owner: &str,
         paths: &[String],
         listening_of: &[String],
+        reads: Reads,
         fixtures: &Fixtures,
     ) -> Result<ConsoleFacts, ConsoleError> {
         let client = self.engine.client().await.map_err(|e| {
@@ -101,7 +105,7 @@ impl Consoles {
         })?;
         let scope = self.scope_of(owner);
         let containers = client
-            .console_containers(owner, &self.instance)
+            .console_containers(owner, &self.instance, reads)
             .await
             .map_err(|e| {
                 ConsoleError::Unavailable(format!("Your containers could not be read: {e}"))
@@ -137,7 +141,7 @@ impl Consoles {
                 main_process: c
                     .main_process
                     .map(|(user, line)| (user, scope.unprefixed(&line))),
-                main_uid: c.user,
+                config_user: c.user,
             })
             .collect();
         let published: Vec<u16> = containers
@@ -153,7 +157,11 @@ impl Consoles {
         }
         Ok(ConsoleFacts {
             containers,
-            images: own_images(&client, &scope, &fixtures.images).await?,
+            images: if reads.images {
+                own_images(&client, &scope, &fixtures.images).await?
+            } else {
+                Vec::new()
+            },
             answers,
             answered: Default::default(),
             truths: Default::default(),
@@ -174,6 +182,7 @@ impl Consoles {
         owner: &str,
         lines: &[String],
         listening_of: &[String],
+        reads: Reads,
         truths: impl Fn(&ConsoleFacts) -> Result<T, String>,
     ) -> Result<T, ConsoleError> {
         let _turn = self.check_turn(owner)?;
@@ -201,7 +210,9 @@ impl Consoles {
         publish(&self.engine, &self.instance, &console).await;
         let settle = std::time::Instant::now() + SETTLE_WITHIN;
         loop {
-            let facts = self.read_facts(owner, &[], listening_of, &fixtures).await?;
+            let facts = self
+                .read_facts(owner, &[], listening_of, reads, &fixtures)
+                .await?;
             match truths(&facts) {
                 Ok(found) => return Ok(found),
                 Err(why) if std::time::Instant::now() > settle => {
@@ -225,7 +236,7 @@ impl Consoles {
             ConsoleError::Unavailable(format!("Your containers could not be read: {e}"))
         };
         let containers = client
-            .console_containers(owner, &self.instance)
+            .console_containers(owner, &self.instance, Reads::default())
             .await
             .map_err(unreadable)?
             .into_iter()

@@ -15,6 +15,17 @@ pub const MAX_CONTAINERS: usize = 40;
 const LOG_LINES: &str = "500";
 const MAX_LOG_BYTES: usize = 64 * 1024;
 
+/// What to read of each container, besides its listing (each costs a call per container):
+/// only what the exercise's checks look at. `images` is for the caller (the learner's
+/// images and their configuration).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Reads {
+    pub logs: bool,
+    pub processes: bool,
+    pub user: bool,
+    pub images: bool,
+}
+
 /// One of a learner's console containers, as the engine names things.
 #[derive(Clone, Debug, Default)]
 pub struct ContainerState {
@@ -35,11 +46,12 @@ pub struct ContainerState {
 
 impl Client {
     /// `owner`'s console containers (made through their console, of this `instance`), newest
-    /// first, at most [`MAX_CONTAINERS`].
+    /// first, at most [`MAX_CONTAINERS`], with what `reads` asks for.
     pub async fn console_containers(
         &self,
         owner: &str,
         instance: &str,
+        reads: Reads,
     ) -> Result<Vec<ContainerState>, String> {
         let filters = HashMap::from([(
             "label".to_string(),
@@ -61,17 +73,20 @@ impl Client {
         let reads = listed.into_iter().take(MAX_CONTAINERS).map(|c| async move {
             let id = c.id.clone().unwrap_or_default();
             let running = c.state == Some(bollard::models::ContainerSummaryStateEnum::RUNNING);
-            let user = self
-                .docker
-                .inspect_container(
-                    &id,
-                    None::<bollard::query_parameters::InspectContainerOptions>,
-                )
-                .await
-                .ok()
-                .and_then(|c| c.config?.user)
-                .filter(|u| !u.is_empty());
-            let main_process = if running {
+            let user = if reads.user {
+                self.docker
+                    .inspect_container(
+                        &id,
+                        None::<bollard::query_parameters::InspectContainerOptions>,
+                    )
+                    .await
+                    .ok()
+                    .and_then(|c| c.config?.user)
+                    .filter(|u| !u.is_empty())
+            } else {
+                None
+            };
+            let main_process = if running && reads.processes {
                 super::run::top(&self.docker, &id)
                     .await
                     .into_iter()
@@ -96,7 +111,11 @@ impl Client {
                     .and_then(|l| l.get(PORTS_LABEL))
                     .map(|p| ports_of_label(p))
                     .unwrap_or_default(),
-                logs: self.log_tail(&id).await,
+                logs: if reads.logs {
+                    self.log_tail(&id).await
+                } else {
+                    String::new()
+                },
                 main_process,
                 user,
             }

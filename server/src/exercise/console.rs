@@ -140,8 +140,8 @@ pub struct ConsoleContainer {
     pub logs: String,
     /// PID 1 inside it (`docker top`'s first process): user and command line.
     pub main_process: Option<(String, String)>,
-    /// Its main process's user resolved to a uid, when the container's passwd file says.
-    pub main_uid: Option<String>,
+    /// The user it was started as (`Config.User`), when one was named.
+    pub config_user: Option<String>,
     /// The TCP ports it listens on inside its network namespace (read only for the
     /// containers a question asks about).
     pub listening: Vec<u16>,
@@ -286,7 +286,7 @@ impl ConsoleCheck {
                 format!("{name} is not running, so who runs its main process cannot be read: press Set up the exercise to start again.")
             })?;
             return Ok(std::iter::once(user.clone())
-                .chain(c.main_uid.clone())
+                .chain(c.config_user.clone())
                 .collect());
         }
         if let Some(name) = layers_of {
@@ -429,7 +429,7 @@ impl ConsoleCheck {
                         program == command || program.rsplit('/').next() == Some(command.as_str());
                     let as_user = user
                         .as_ref()
-                        .is_none_or(|u| who == u || c.main_uid.as_deref() == Some(u.as_str()));
+                        .is_none_or(|u| who == u || c.config_user.as_deref() == Some(u.as_str()));
                     if named && as_user {
                         return (
                             true,
@@ -519,7 +519,8 @@ impl ConsoleCheck {
                 }
                 (true, format!("`{image}` is as it was built."))
             }
-            ConsoleCheck::Answer { .. } => answer_verdict(None, facts.truths.get("")),
+            // (Judged by `judge`, with the learner's answer.)
+            ConsoleCheck::Answer { .. } => answer_verdict(None, None),
         }
     }
 }
@@ -809,6 +810,31 @@ impl ConsoleExercise {
             .collect()
     }
 
+    /// What its checks and questions read of the learner's containers and images.
+    pub fn reads(&self) -> crate::engine::console_state::Reads {
+        let mut reads = crate::engine::console_state::Reads::default();
+        for c in &self.checks {
+            match &c.check {
+                ConsoleCheck::Said { .. } => reads.logs = true,
+                ConsoleCheck::MainProcess { .. } => reads.processes = true,
+                ConsoleCheck::ImageConfig { .. } => reads.images = true,
+                ConsoleCheck::Answer {
+                    logs_of,
+                    main_user_of,
+                    layers_of,
+                    ..
+                } => {
+                    reads.logs |= logs_of.is_some();
+                    reads.processes |= main_user_of.is_some();
+                    reads.user |= main_user_of.is_some();
+                    reads.images |= layers_of.is_some();
+                }
+                ConsoleCheck::Serves { .. } => {}
+            }
+        }
+        reads
+    }
+
     /// The containers whose listening ports a question asks about.
     pub fn listening_asked(&self) -> Vec<String> {
         self.checks
@@ -861,9 +887,16 @@ mod tests {
             ports: vec![(8080, 80)],
             logs: "starting\nready on 80\n".into(),
             main_process: Some(("root".into(), "httpd -f -p 80 -h /www".into())),
-            main_uid: Some("0".into()),
+            config_user: Some("0".into()),
             listening: vec![80],
             fixture: true,
+        }
+    }
+
+    fn with_containers(containers: Vec<ConsoleContainer>) -> ConsoleFacts {
+        ConsoleFacts {
+            containers,
+            ..Default::default()
         }
     }
 
@@ -926,13 +959,7 @@ mod tests {
         );
         let mut unpublished = web(true);
         unpublished.ports.clear();
-        let said = serves(None).judge(
-            "s",
-            &ConsoleFacts {
-                containers: vec![unpublished],
-                ..Default::default()
-            },
-        );
+        let said = serves(None).judge("s", &with_containers(vec![unpublished]));
         assert!(
             !said.passed && said.message.contains("publishes a port"),
             "{said:?}"
@@ -974,24 +1001,12 @@ mod tests {
         );
         let mut shell = web(true);
         shell.main_process = Some(("root".into(), "/bin/sh -c httpd -p 80; sleep 1d".into()));
-        let said = httpd.judge(
-            "m",
-            &ConsoleFacts {
-                containers: vec![shell],
-                ..Default::default()
-            },
-        );
+        let said = httpd.judge("m", &with_containers(vec![shell]));
         assert!(
             !said.passed && said.message.contains("/bin/sh"),
             "a shell naming httpd is not httpd: {said:?}"
         );
-        let said = httpd.judge(
-            "m",
-            &ConsoleFacts {
-                containers: vec![web(false)],
-                ..Default::default()
-            },
-        );
+        let said = httpd.judge("m", &with_containers(vec![web(false)]));
         assert!(!said.passed, "{said:?}");
     }
 
@@ -1032,13 +1047,7 @@ mod tests {
             ..Default::default()
         };
         assert!(serving.judge("m", &facts).passed);
-        let said = serving.judge(
-            "m",
-            &ConsoleFacts {
-                containers: vec![web(true)],
-                ..Default::default()
-            },
-        );
+        let said = serving.judge("m", &with_containers(vec![web(true)]));
         assert!(
             !said.passed && said.message.contains("serves on a published port"),
             "{said:?}"
@@ -1056,23 +1065,11 @@ mod tests {
         };
         assert!(
             check
-                .judge(
-                    "s",
-                    &ConsoleFacts {
-                        containers: vec![greeter.clone()],
-                        ..Default::default()
-                    }
-                )
+                .judge("s", &with_containers(vec![greeter.clone()]))
                 .passed
         );
         greeter.logs = "Hello from the greeter\n".into();
-        let said = check.judge(
-            "s",
-            &ConsoleFacts {
-                containers: vec![greeter.clone()],
-                ..Default::default()
-            },
-        );
+        let said = check.judge("s", &with_containers(vec![greeter.clone()]));
         assert!(
             !said.passed
                 && said
@@ -1082,13 +1079,7 @@ mod tests {
         );
         greeter.image = "busybox:1.35".into();
         greeter.logs = "Hej\n".into();
-        let said = check.judge(
-            "s",
-            &ConsoleFacts {
-                containers: vec![greeter],
-                ..Default::default()
-            },
-        );
+        let said = check.judge("s", &with_containers(vec![greeter]));
         assert!(
             !said.passed && said.message.contains("made from `greeter:latest`"),
             "another image's words do not count: {said:?}"
@@ -1218,6 +1209,47 @@ mod tests {
             .truth(&facts)
             .expect_err("gone");
         assert!(gone.contains("Set up the exercise"), "{gone}");
+    }
+
+    #[test]
+    fn a_check_reads_only_what_its_checks_look_at() {
+        let exercise = |checks: Vec<ConsoleCheck>| ConsoleExercise {
+            checks: checks
+                .into_iter()
+                .map(|check| ConsoleExerciseCheck {
+                    id: "c".into(),
+                    check,
+                    explained_in: None,
+                })
+                .collect(),
+            solution: Vec::new(),
+            answers: Default::default(),
+            wrong: Vec::new(),
+            setup: Vec::new(),
+        };
+        let none = crate::engine::console_state::Reads::default();
+        assert_eq!(
+            exercise(vec![serves(None)]).reads(),
+            none,
+            "a page: nothing more"
+        );
+        let said = ConsoleCheck::Said {
+            image: "g".into(),
+            contains: "x".into(),
+        };
+        let user = ConsoleCheck::Answer {
+            question: "?".into(),
+            logs_of: None,
+            pattern: None,
+            main_user_of: Some("svc".into()),
+            layers_of: None,
+            listening_port_of: None,
+        };
+        let reads = exercise(vec![said, user]).reads();
+        assert!(
+            reads.logs && reads.processes && reads.user && !reads.images,
+            "{reads:?}"
+        );
     }
 
     #[test]

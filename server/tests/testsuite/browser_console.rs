@@ -267,6 +267,20 @@ async fn a_console_exercise_is_done_and_checked_in_the_page() {
         .await
         .expect("open");
     css(&c, "body[data-hydrated='true']").await;
+    // Set up while a command runs: refused, and the page says why (not a bare error).
+    wait_for_text(&c, ".console-state", "Ready").await;
+    tab_to(&c, "#console-line", 200).await;
+    keys(&c, &format!("sleep 30{ENTER}")).await;
+    css(&c, ".console-stop:not([disabled])").await;
+    tab_to(&c, "#set-up", 200).await;
+    keys(&c, ENTER).await;
+    let said = wait_for_text(&c, ".statement .error-box", "A command is running").await;
+    assert!(said.contains("Ctrl-C"), "{said}");
+    save_screenshot(&c, "console-exercise-refused.png").await;
+    css(&c, "body[data-hydrated='true']").await;
+    tab_to(&c, "#console-line", 200).await;
+    keys(&c, CTRL_C).await;
+    css(&c, ".console-stop[disabled]").await;
     tab_to(&c, "#set-up", 200).await;
     keys(&c, ENTER).await;
     wait_for_text(&c, ".setup-form", "Done").await;
