@@ -4,7 +4,7 @@
 //! see it as any other.
 
 use crate::console::{ConsoleError, Consoles};
-use crate::exercise::console::{ConsoleContainer, ConsoleFacts};
+use crate::exercise::console::{repository_and_tag, ConsoleContainer, ConsoleFacts, RegistryFact};
 use crate::exercise::Exercise;
 use crate::progress::ProgressSender;
 use crate::store::{Attempt, Store};
@@ -76,17 +76,19 @@ pub enum CheckError {
     Console(#[from] ConsoleError),
 }
 
-/// Judge `learner`'s console against exercise `id`, keep the attempt, and say what it came
-/// to.
 /// What a check of console work reads and writes.
 pub struct Checker<'a> {
     pub store: &'a Store,
+    /// The class registry (what `pushed` and `pulled-back` checks read).
+    pub registry: &'a crate::registry::Registry,
     pub exercises: &'a crate::exercise::Exercises,
     pub consoles: &'a Consoles,
     pub set_ups: &'a SetUps,
     pub progress: &'a ProgressSender,
 }
 
+/// Judge `learner`'s console against exercise `id`, keep the attempt, and say what it came
+/// to.
 pub async fn check(
     with: &Checker<'_>,
     learner: &str,
@@ -95,6 +97,7 @@ pub async fn check(
 ) -> Result<BuildView, CheckError> {
     let Checker {
         store,
+        registry,
         exercises,
         consoles,
         set_ups,
@@ -111,6 +114,13 @@ pub async fn check(
     let mut facts = consoles
         .facts(learner, &console.paths(), console.reads())
         .await?;
+    facts.registry = registry_facts(store, registry, learner, &console.registry_images()).await;
+    let said: Vec<String> = console
+        .said_images()
+        .iter()
+        .map(|image| facts.named(image))
+        .collect();
+    facts.image_ids = consoles.image_ids(learner, &said).await;
     facts.truths = set_ups
         .lock()
         .get(&(learner.to_string(), id.to_string()))
@@ -147,6 +157,66 @@ pub async fn check(
     Ok(attempt.view)
 }
 
+/// For each of `images` (`greeter:1.0`) in `learner`'s namespace of the class registry: what
+/// the registry holds there, and whether that was pushed from here and pulled back.
+async fn registry_facts(
+    store: &Store,
+    registry: &crate::registry::Registry,
+    learner: &str,
+    images: &[String],
+) -> Vec<RegistryFact> {
+    let handle = crate::registry::handle_of(learner);
+    let mut facts = Vec::new();
+    for image in images {
+        let Some((name, tag)) = repository_and_tag(image) else {
+            continue;
+        };
+        let repository = format!("{handle}/{name}");
+        let mut fact = RegistryFact {
+            image: image.clone(),
+            ..Default::default()
+        };
+        let held = match registry.tag(&repository, tag).await {
+            Ok(Some(held)) => held,
+            Ok(None) => {
+                fact.held = Ok(None);
+                facts.push(fact);
+                continue;
+            }
+            Err(e) => {
+                fact.held = Err(e.to_string());
+                facts.push(fact);
+                continue;
+            }
+        };
+        fact.held = Ok(Some(held.digest.clone()));
+        let (pushes, pulls) = match (
+            store.pushes(learner).await,
+            store.pulls(learner, &repository).await,
+        ) {
+            (Ok(pushes), Ok(pulls)) => (pushes, pulls),
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::error!("reading pushes and pulls for a check: {e}");
+                fact.held = Err("what you pushed and pulled could not be read on our side".into());
+                facts.push(fact);
+                continue;
+            }
+        };
+        fact.pushed_here = pushes
+            .iter()
+            .any(|p| p.repository == repository && held.is(&p.image_id));
+        let of_it = pulls
+            .iter()
+            .filter(|p| p.digest == held.digest && held.is(&p.image_id));
+        for pull in of_it {
+            fact.pulled_back |= pull.fresh;
+            fact.pulled_over_a_copy |= !pull.fresh;
+        }
+        facts.push(fact);
+    }
+    facts
+}
+
 /// Store the attempt with the hints it unlocks; a store that fails loses the record, not the
 /// verdict the learner sees.
 async fn keep(store: &Store, exercise: &Exercise, attempt: &mut Attempt) {
@@ -179,6 +249,28 @@ fn what_was_read(facts: &ConsoleFacts) -> Vec<LogLine> {
             image.names.join(", "),
             image.layers
         )));
+    }
+    for fact in &facts.registry {
+        log.push(line(match &fact.held {
+            Ok(Some(digest)) => format!(
+                "registry $REGISTRY/{}: {digest}{}{}",
+                fact.image,
+                if fact.pushed_here {
+                    ", pushed from here"
+                } else {
+                    ", not pushed from here"
+                },
+                if fact.pulled_back {
+                    ", pulled back"
+                } else if fact.pulled_over_a_copy {
+                    ", pulled while the engine still held it"
+                } else {
+                    ", not pulled back"
+                }
+            ),
+            Ok(None) => format!("registry $REGISTRY/{}: nothing there", fact.image),
+            Err(e) => format!("registry $REGISTRY/{}: could not be read ({e})", fact.image),
+        }));
     }
     for (id, answer) in &facts.answered {
         log.push(line(format!("answered {id}: {answer}")));

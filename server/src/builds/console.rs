@@ -170,22 +170,63 @@ impl Builds {
         }
     }
 
-    /// Whether what `owner`'s namespace holds at `repository` (`learner-…/web`) and `pin` (a
-    /// tag or a digest) is an image pushed from this workshop (`Tag & push` or a console),
-    /// or nothing (`Ok(true)`: the pull then fails as the engine says); anything else there
-    /// (pushed with the learner's login from elsewhere) is not unpacked here.
-    pub async fn pushed_here(
+    /// What `owner`'s namespace holds at `repository` (`learner-…/web`) and `pin` (a tag or
+    /// a digest), as a pull from their console sees it: nothing (the pull then fails as the
+    /// engine says), an image pushed from this workshop (`Tag & push` or a console), or
+    /// something else (pushed with the learner's login from elsewhere), which is not
+    /// unpacked here.
+    pub async fn held_for_pull(
         &self,
         owner: &str,
         repository: &str,
         pin: &str,
-    ) -> Result<bool, String> {
+    ) -> Result<HeldForPull, String> {
         let held = match self.registry.tag(repository, pin).await {
             Ok(Some(held)) => held,
-            Ok(None) => return Ok(true),
+            Ok(None) => return Ok(HeldForPull::Nothing),
             Err(e) => return Err(e.to_string()),
         };
         let rows = self.store.pushes(owner).await.map_err(|e| e.to_string())?;
-        Ok(rows.iter().any(|r| held.is(&r.image_id)))
+        Ok(if rows.iter().any(|r| held.is(&r.image_id)) {
+            HeldForPull::PushedHere(held)
+        } else {
+            HeldForPull::Foreign
+        })
     }
+
+    /// Note `owner`'s console pull of `repository` at `reference` once it has ended: kept
+    /// only when the engine then holds, as `image_id`, the image the registry gave (`held`);
+    /// `fresh` says the engine did not hold it before the pull.
+    pub async fn record_console_pull(
+        &self,
+        owner: &str,
+        repository: &str,
+        reference: &str,
+        held: &crate::registry::TagFacts,
+        image_id: Option<String>,
+        fresh: bool,
+    ) {
+        let Some(image_id) = image_id.filter(|id| held.is(id)) else {
+            return;
+        };
+        let row = crate::store::PullRow {
+            id: uuid::Uuid::new_v4().simple().to_string(),
+            repository: repository.to_string(),
+            reference: reference.to_string(),
+            digest: held.digest.clone(),
+            image_id,
+            fresh,
+            pulled_at: crate::store::now_ms(),
+        };
+        if let Err(e) = self.store.record_pull(owner, &row).await {
+            tracing::error!("recording a console pull: {e}");
+        }
+    }
+}
+
+/// What a learner's namespace holds where their console pulls from.
+pub enum HeldForPull {
+    Nothing,
+    PushedHere(crate::registry::TagFacts),
+    Foreign,
 }

@@ -52,6 +52,54 @@ impl Drop for SettingUp<'_> {
 
 /// A learner's checks and setups start at least this far apart (and one at a time).
 pub const CHECK_GAP: std::time::Duration = std::time::Duration::from_secs(1);
+/// At most this many of a learner's checks and setups start in any minute (each is kept as
+/// an attempt, and reads all their containers).
+pub const CHECKS_PER_MINUTE: usize = 20;
+
+/// A learner's checks and setups: when the last one ended (or that one is under way), and
+/// when the recent ones began.
+#[derive(Debug, Default)]
+pub(super) struct Turns {
+    last: Option<std::time::Instant>,
+    recent: std::collections::VecDeque<std::time::Instant>,
+}
+
+impl Turns {
+    /// One more begins `now`, unless it is too soon after the last or too many began in the
+    /// last minute; it is under way until [`Turns::end`].
+    fn begin(&mut self, now: std::time::Instant) -> Result<(), ConsoleError> {
+        let minute = std::time::Duration::from_secs(60);
+        if self
+            .last
+            .is_some_and(|last| now.saturating_duration_since(last) < CHECK_GAP)
+        {
+            return Err(ConsoleError::TooSoon);
+        }
+        while self
+            .recent
+            .front()
+            .is_some_and(|at| now.duration_since(*at) >= minute)
+        {
+            self.recent.pop_front();
+        }
+        if self.recent.len() >= CHECKS_PER_MINUTE {
+            let oldest = self.recent.front().copied().unwrap_or(now);
+            let wait = minute.saturating_sub(now.duration_since(oldest)).as_secs() + 1;
+            return Err(ConsoleError::TooMany {
+                most: CHECKS_PER_MINUTE,
+                wait,
+            });
+        }
+        self.recent.push_back(now);
+        // Under way: no other until it ends (then the gap counts from its end).
+        self.last = Some(now + std::time::Duration::from_secs(3600));
+        Ok(())
+    }
+
+    fn end(&mut self, now: std::time::Instant) {
+        self.last = Some(now);
+    }
+}
 
 /// A check under way: while it is held, the learner's next one waits its turn; once it is
 /// dropped, the next may start [`CHECK_GAP`] after it ended.
@@ -62,7 +110,9 @@ struct CheckTurn<'a> {
 
 impl Drop for CheckTurn<'_> {
     fn drop(&mut self) {
-        super::lock(&self.consoles.checking).insert(self.owner.clone(), std::time::Instant::now());
+        if let Some(turns) = super::lock(&self.consoles.checking).get_mut(&self.owner) {
+            turns.end(std::time::Instant::now());
+        }
     }
 }
 
@@ -87,6 +137,22 @@ impl Consoles {
         }
         self.read_facts(owner, paths, &[], reads, &Fixtures::default())
             .await
+    }
+
+    /// The ids of the images `names` (as the learner names them) on the engine now, as the
+    /// console would run them; a name it would not run is left out.
+    pub async fn image_ids(&self, owner: &str, names: &[String]) -> Vec<(String, String)> {
+        let Ok(client) = self.engine.client().await else {
+            return Vec::new();
+        };
+        let scope = self.scope_of(owner);
+        let mut ids = Vec::new();
+        for name in names {
+            if let Ok(Some((id, _))) = super::door::usable_image(&client, &scope, name).await {
+                ids.push((name.clone(), id));
+            }
+        }
+        ids
     }
 
     /// The learner's slice as it is; what `fixtures` names is marked as made by a setup.
@@ -135,6 +201,7 @@ impl Consoles {
                 listening,
                 fixture: fixtures.containers.contains(&c.id),
                 image: scope.unprefixed(&c.image),
+                image_id: c.image_id.clone(),
                 running: c.running,
                 ports: c.ports.iter().map(|p| (p.host, p.container)).collect(),
                 logs: scope.unprefixed(&c.logs),
@@ -165,6 +232,9 @@ impl Consoles {
             answers,
             answered: Default::default(),
             truths: Default::default(),
+            namespace: scope.namespace(),
+            registry: Vec::new(),
+            image_ids: Vec::new(),
         })
     }
 
@@ -279,7 +349,11 @@ impl Consoles {
             .await;
             let exit = match drained {
                 Ok(()) => client.command_exit(&io.exec).await,
-                Err(_) => None,
+                Err(_) => {
+                    // Out of time: the line's processes go (they would run on unseen).
+                    self.end_leftovers(client, toolbox).await;
+                    None
+                }
             };
             if exit != Some(0) {
                 let text = crate::engine::strip_ansi(&String::from_utf8_lossy(&said));
@@ -302,23 +376,37 @@ impl Consoles {
         Ok(())
     }
 
+    /// End whatever runs in `toolbox` but its init and first process (best effort, bounded).
+    async fn end_leftovers(&self, client: &crate::engine::Client, toolbox: &str) {
+        let Ok(io) = client
+            .toolbox_command(
+                toolbox,
+                "exec 2>&1; eval \"$1\"",
+                &[ENDS_LEFTOVERS],
+                (120, 40),
+            )
+            .await
+        else {
+            return;
+        };
+        let mut output = io.output;
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+            while futures::StreamExt::next(&mut output).await.is_some() {}
+        })
+        .await;
+    }
+
     /// `owner`'s turn to check or set up: refused while another runs or within
     /// [`CHECK_GAP`] of the last one's end. Held until the check ends.
     fn check_turn(&self, owner: &str) -> Result<CheckTurn<'_>, ConsoleError> {
         let mut checking = super::lock(&self.checking);
         let now = std::time::Instant::now();
-        checking.retain(|_, at| now.duration_since(*at) < std::time::Duration::from_secs(600));
-        if checking
-            .get(owner)
-            .is_some_and(|at| now.duration_since(*at) < CHECK_GAP)
-        {
-            return Err(ConsoleError::TooSoon);
-        }
-        // Under way: no other until it ends (then the gap counts from its end).
-        checking.insert(
-            owner.to_string(),
-            now + std::time::Duration::from_secs(3600),
-        );
+        checking.retain(|_, turns| {
+            turns
+                .last
+                .is_some_and(|last| now.duration_since(last) < std::time::Duration::from_secs(600))
+        });
+        checking.entry(owner.to_string()).or_default().begin(now)?;
         Ok(CheckTurn {
             consoles: self,
             owner: owner.to_string(),
@@ -413,6 +501,42 @@ async fn own_images(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn checks_take_turns_a_second_apart_and_at_most_twenty_a_minute() {
+        let start = std::time::Instant::now();
+        let at = |ms: u64| start + std::time::Duration::from_millis(ms);
+        let mut turns = Turns::default();
+        turns.begin(at(0)).expect("the first");
+        // One under way: the next waits, however long it takes.
+        assert!(matches!(turns.begin(at(5_000)), Err(ConsoleError::TooSoon)));
+        turns.end(at(5_000));
+        assert!(matches!(turns.begin(at(5_500)), Err(ConsoleError::TooSoon)));
+        turns.begin(at(6_000)).expect("a second after the end");
+        turns.end(at(6_100));
+        // 20 begun within a minute (a second apart): the 21st is refused until the first
+        // of them is a minute old, saying how long to wait.
+        let mut now = 7_100;
+        for _ in 2..CHECKS_PER_MINUTE {
+            turns.begin(at(now)).expect("within the budget");
+            turns.end(at(now));
+            now += 1_000;
+        }
+        match turns.begin(at(now)) {
+            Err(ConsoleError::TooMany { most, wait }) => {
+                assert_eq!(most, CHECKS_PER_MINUTE);
+                assert_eq!(wait, 35, "the oldest began at 0 s, it is {now} ms now");
+            }
+            other => panic!("the 21st in a minute: {other:?}"),
+        }
+        // A refused one does not count: once the oldest is a minute old, one more may begin.
+        turns.begin(at(60_000)).expect("the oldest is a minute old");
+        turns.end(at(60_000));
+        assert!(matches!(
+            turns.begin(at(61_000)),
+            Err(ConsoleError::TooMany { .. })
+        ));
+    }
 
     #[test]
     fn an_answer_is_read_for_its_status_and_body() {

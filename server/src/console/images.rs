@@ -3,7 +3,7 @@
 //! all under the learner's own names.
 
 use super::door::{refusal, usable_image, Door};
-use crate::builds::console::ConsoleBuild;
+use crate::builds::console::{ConsoleBuild, HeldForPull};
 use crate::engine::builder::BuildProgress;
 use crate::engine::context::BuildContext;
 use crate::engine::image::EngineImage;
@@ -496,7 +496,7 @@ pub(super) async fn pull(
     door: &Door,
     client: &crate::engine::Client,
     query: &str,
-) -> Result<(String, http::HeaderValue), Refused> {
+) -> Result<PullAsked, Refused> {
     let scope = &door.scope;
     let asked: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
         .into_owned()
@@ -550,9 +550,10 @@ pub(super) async fn pull(
     // Only what was pushed from here: anything else in the namespace (pushed with the
     // learner's login from elsewhere) could unpack to far more than any build may make.
     let in_namespace = repository.split_once('/').map_or("", |(_, path)| path);
+    let mut pulled = None;
     if let Some(builds) = &door.builds {
-        let here = builds
-            .pushed_here(&scope.owner, in_namespace, &pin)
+        let held = builds
+            .held_for_pull(&scope.owner, in_namespace, &pin)
             .await
             .map_err(|e| {
                 (
@@ -560,20 +561,85 @@ pub(super) async fn pull(
                     format!("layerlab: the class registry cannot be read: {e}"),
                 )
             })?;
-        if !here {
-            return Err((
+        match held {
+            HeldForPull::Foreign => return Err((
                 403,
                 format!(
                     "layerlab: {typed} was not pushed from this workshop (a console or Tag & push), so it is not pulled here."
                 ),
-            ));
+            )),
+            HeldForPull::Nothing => {}
+            HeldForPull::PushedHere(held) => {
+                // (Whether the engine holds that image already, under any name: then the
+                // pull only names it, nothing comes back.)
+                let had = match &held.image_id {
+                    Some(id) => crate::engine::image::image_id(client, id).await.is_some(),
+                    None => false,
+                };
+                let separator = if digest { '@' } else { ':' };
+                pulled = Some(Pulled {
+                    repository: in_namespace.to_string(),
+                    reference: pin.clone(),
+                    engine_name: format!("{repository}{separator}{pin}"),
+                    held,
+                    fresh: !had,
+                });
+            }
         }
     }
     let query = form_urlencoded::Serializer::new(String::new())
         .append_pair("fromImage", &repository)
         .append_pair("tag", &pin)
         .finish();
-    Ok((format!("/images/create?{query}"), auth))
+    Ok(PullAsked {
+        path: format!("/images/create?{query}"),
+        auth,
+        pulled,
+    })
+}
+
+/// A pull the proxy lets through: where to send it, with which login, and what to note once
+/// it has ended (when it is of an image pushed from here).
+pub(super) struct PullAsked {
+    pub path: String,
+    pub auth: http::HeaderValue,
+    pub pulled: Option<Pulled>,
+}
+
+/// A pull from the learner's namespace, to be noted once it has ended.
+pub(super) struct Pulled {
+    /// `learner-…/web`.
+    pub repository: String,
+    /// The tag or digest asked for.
+    pub reference: String,
+    /// What the engine calls the image once pulled.
+    pub engine_name: String,
+    /// What the registry held there when the pull began.
+    pub held: crate::registry::TagFacts,
+    /// The engine held no such image before the pull.
+    pub fresh: bool,
+}
+
+impl Pulled {
+    /// Note the pull as the learner's, if it left the registry's image in the engine.
+    pub async fn note(
+        self,
+        client: &crate::engine::Client,
+        owner: &str,
+        builds: &crate::builds::Builds,
+    ) {
+        let image_id = crate::engine::image::image_id(client, &self.engine_name).await;
+        builds
+            .record_console_pull(
+                owner,
+                &self.repository,
+                &self.reference,
+                &self.held,
+                image_id,
+                self.fresh,
+            )
+            .await;
+    }
 }
 
 /// `docker login`: the class registry answers that the learner is logged in (their console

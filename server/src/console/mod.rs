@@ -87,6 +87,8 @@ pub enum ConsoleError {
     NoSuchPort(u16),
     #[error("Your work was checked (or set up) a moment ago; try again in a second.")]
     TooSoon,
+    #[error("Your work was checked or set up {most} times in the last minute, the most it is: try again in {wait} s.")]
+    TooMany { most: usize, wait: u64 },
     #[error("{0}")]
     SettingUp(String),
 }
@@ -116,7 +118,7 @@ pub struct Consoles {
     starting: Mutex<std::collections::HashSet<String>>,
     /// When each learner's last check or setup began (one at a time, [`facts::CHECK_GAP`]
     /// apart: each reads all their containers).
-    checking: Mutex<HashMap<String, Instant>>,
+    checking: Mutex<HashMap<String, facts::Turns>>,
 
     /// The `uid:gid` toolboxes run as (never root) and, when this server is root, who gets
     /// the proxy sockets.

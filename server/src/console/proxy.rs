@@ -129,6 +129,8 @@ async fn relay(State(door): State<Arc<Door>>, mut request: Request) -> Response 
     let mut registry_auth = None;
     // (Held while a push streams: no garbage collection of the registry runs under it.)
     let mut push_permit = None;
+    // (A pull of an image pushed from here: noted once its answer has streamed.)
+    let mut pulled = None;
     let mut _starting = None;
     let decision = decide(&method, &asked, &door.scope);
     let ping =
@@ -159,9 +161,10 @@ async fn relay(State(door): State<Arc<Door>>, mut request: Request) -> Response 
                 Err(refused) => return refused,
             };
             match super::images::pull(&door, &client, &query).await {
-                Ok((path, auth)) => {
-                    registry_auth = Some(auth);
-                    path
+                Ok(asked) => {
+                    registry_auth = Some(asked.auth);
+                    pulled = asked.pulled.map(|p| (p, client));
+                    asked.path
                 }
                 Err((status, message)) => return refusal(status, message),
             }
@@ -365,6 +368,17 @@ async fn relay(State(door): State<Arc<Door>>, mut request: Request) -> Response 
         let _ = door.ping.set(kept.clone());
         *answer.headers_mut() = kept;
     }
+    if let Some(((pulled, client), builds)) = pulled.zip(door.builds.clone()) {
+        // The pull goes on as long as its answer streams; then what the engine holds is
+        // noted as the learner's pull (a console exercise asks for one).
+        let owner = door.scope.owner.clone();
+        let (parts, body) = answer.into_parts();
+        let noted = async move { pulled.note(&client, &owner, &builds).await };
+        return Response::from_parts(
+            parts,
+            Body::from_stream(after_stream(Body::new(body), noted)),
+        );
+    }
     if let Some((permit, pushed)) = push_permit {
         // The push goes on as long as its answer streams: the place is given back after, and
         // what it pushed noted as the learner's (their registry page, later pulls).
@@ -379,23 +393,16 @@ async fn relay(State(door): State<Arc<Door>>, mut request: Request) -> Response 
                         .await
                 }
             });
-        let body = futures::stream::unfold(
-            (Body::new(body).into_data_stream(), Some(permit), noted),
-            |(mut stream, permit, noted)| async move {
-                use futures::StreamExt;
-                match stream.next().await {
-                    Some(chunk) => Some((chunk, (stream, permit, noted))),
-                    None => {
-                        if let Some(noted) = noted {
-                            noted.await;
-                        }
-                        drop(permit);
-                        None
-                    }
-                }
-            },
+        let then = async move {
+            if let Some(noted) = noted {
+                noted.await;
+            }
+            drop(permit);
+        };
+        return Response::from_parts(
+            parts,
+            Body::from_stream(after_stream(Body::new(body), then)),
         );
-        return Response::from_parts(parts, Body::from_stream(body));
     }
     if !crate::policy::api::is_shown(&path) {
         return answer.map(Body::new);
@@ -679,4 +686,27 @@ async fn own_exec(door: &Door, exec: &str) -> Result<(), (u16, String)> {
         .filter(|id| *id == container)
         .map(|_| ())
         .ok_or_else(missing)
+}
+
+/// `body` as it streams, then `then` run once it has all gone (not if the reader goes away
+/// first: `then` is dropped with the stream).
+fn after_stream(
+    body: Body,
+    then: impl std::future::Future<Output = ()> + Send + 'static,
+) -> impl futures::Stream<Item = Result<bytes::Bytes, axum::Error>> + Send + 'static {
+    futures::stream::unfold(
+        (body.into_data_stream(), Some(Box::pin(then))),
+        |(mut stream, then)| async move {
+            use futures::StreamExt;
+            match stream.next().await {
+                Some(chunk) => Some((chunk, (stream, then))),
+                None => {
+                    if let Some(then) = then {
+                        then.await;
+                    }
+                    None
+                }
+            }
+        },
+    )
 }

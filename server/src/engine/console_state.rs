@@ -34,6 +34,8 @@ pub struct ContainerState {
     pub name: String,
     /// The image as it was asked for (`Config.Image`).
     pub image: String,
+    /// The id of the image it was made from.
+    pub image_id: String,
     pub running: bool,
     pub ports: Vec<Published>,
     pub logs: String,
@@ -104,6 +106,7 @@ impl Client {
                     .map(|n| n.trim_start_matches('/').to_string())
                     .unwrap_or_default(),
                 image: c.image.unwrap_or_default(),
+                image_id: c.image_id.unwrap_or_default(),
                 running,
                 ports: c
                     .labels

@@ -6,8 +6,10 @@
 //! toolbox by the course's self-test.
 
 use super::check::ok_status;
+mod registry;
 use anyhow::{bail, Context};
 use app::dto::CheckOutcome;
+pub use registry::{repository_and_tag, RegistryFact};
 use serde::Deserialize;
 use std::path::Path;
 
@@ -97,8 +99,15 @@ pub enum ConsoleCheck {
         #[serde(default)]
         publishing: bool,
     },
-    /// A container of the learner's made from `image` printed a line holding `contains`.
+    /// A container of the learner's made from `image` printed a line holding `contains`
+    /// (`$REGISTRY/` in `image` stands for the learner's namespace of the class registry).
     Said { image: String, contains: String },
+    /// The learner's namespace of the class registry holds `image` (`greeter:1.0`), pushed
+    /// from this workshop.
+    Pushed { image: String },
+    /// `image` in the learner's namespace was pulled back from the registry into their
+    /// engine when it no longer held that image.
+    PulledBack { image: String },
     /// The learner's image `image` still has this configuration: it sets `env`
     /// (`NAME=value`), and its `CMD` (words joined by spaces; a shell form is
     /// `/bin/sh -c …`) is `cmd`.
@@ -131,8 +140,10 @@ fn root_path() -> String {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ConsoleContainer {
     pub name: String,
-    /// The image as the learner named it (`greeter`, `busybox:1.35`).
+    /// The image as the learner named it (`greeter`, `busybox:1.35`), or its id.
     pub image: String,
+    /// The id of the image it was made from.
+    pub image_id: String,
     pub running: bool,
     /// `(published, container port)` pairs.
     pub ports: Vec<(u16, u16)>,
@@ -181,6 +192,25 @@ pub struct ConsoleFacts {
     /// The right answers, by check id, fixed when the exercise was set up for this learner
     /// (see [`ConsoleExercise::truths`]); a question without one was not set up.
     pub truths: std::collections::BTreeMap<String, Vec<String>>,
+    /// The learner's namespace of the class registry, as the console names it
+    /// (`127.0.0.1:5100/learner-…/`): what `$REGISTRY/` stands for.
+    pub namespace: Option<String>,
+    /// What the registry holds and layerlab noted of the images the registry checks ask about.
+    pub registry: Vec<RegistryFact>,
+    /// The ids of the images `said` checks ask about, by the name they give (`$REGISTRY/`
+    /// made the namespace), as the learner's engine holds them now: a container made from
+    /// that image counts, whatever name it was run by (the console runs some by id).
+    pub image_ids: Vec<(String, String)>,
+}
+
+impl ConsoleFacts {
+    /// `image` as the console names it: `$REGISTRY/` made the learner's namespace.
+    pub fn named(&self, image: &str) -> String {
+        match (image.strip_prefix("$REGISTRY/"), &self.namespace) {
+            (Some(rest), Some(namespace)) => format!("{namespace}{rest}"),
+            _ => image.to_string(),
+        }
+    }
 }
 
 impl ConsoleCheck {
@@ -224,6 +254,12 @@ impl ConsoleCheck {
             ConsoleCheck::Said { image, contains } => {
                 format!("A container of yours made from `{image}` printed “{contains}”.")
             }
+            ConsoleCheck::Pushed { image } => format!(
+                "Your namespace of the class registry holds `$REGISTRY/{image}`, pushed from your console."
+            ),
+            ConsoleCheck::PulledBack { image } => format!(
+                "`$REGISTRY/{image}` came back from the class registry: pulled into your engine when it no longer held that image."
+            ),
             ConsoleCheck::ImageConfig { image, env, cmd } => {
                 let mut wanted = Vec::new();
                 if let Some(env) = env {
@@ -238,6 +274,15 @@ impl ConsoleCheck {
                 )
             }
             ConsoleCheck::Answer { question, .. } => format!("You answer: {question}"),
+        }
+    }
+
+    /// The image in the learner's namespace of the class registry a `pushed` or
+    /// `pulled-back` check asks about.
+    pub fn registry_image(&self) -> Option<&str> {
+        match self {
+            ConsoleCheck::Pushed { image } | ConsoleCheck::PulledBack { image } => Some(image),
+            _ => None,
         }
     }
 
@@ -455,11 +500,20 @@ impl ConsoleCheck {
                     ),
                 )
             }
+            ConsoleCheck::Pushed { .. } | ConsoleCheck::PulledBack { .. } => {
+                registry::verdict(self, facts)
+            }
             ConsoleCheck::Said { image, contains } => {
+                let named = facts.named(image);
+                let id = facts
+                    .image_ids
+                    .iter()
+                    .find(|(name, _)| *name == named)
+                    .map(|(_, id)| id.as_str());
                 let from: Vec<&ConsoleContainer> = facts
                     .containers
                     .iter()
-                    .filter(|c| same_image(&c.image, image))
+                    .filter(|c| same_image(&c.image, &named) || Some(c.image_id.as_str()) == id)
                     .collect();
                 if from.is_empty() {
                     return (false, format!("None of your containers is made from `{image}` (`docker ps -a` lists them, with their image)."));
@@ -602,7 +656,7 @@ fn parse_check(mut table: toml::Table) -> anyhow::Result<ConsoleExerciseCheck> {
         None => None,
     };
     let check = ConsoleCheck::deserialize(toml::Value::Table(table)).with_context(|| {
-        format!("check `{id}` (a console exercise's checks are of type serves, main-process, said, image-config or answer)")
+        format!("check `{id}` (a console exercise's checks are of type serves, main-process, said, image-config, pushed, pulled-back or answer)")
     })?;
     Ok(ConsoleExerciseCheck {
         id,
@@ -693,6 +747,11 @@ pub(super) fn load(
             }
             if !file.answers.contains_key(&parsed.id) {
                 bail!("check `{}` asks a question: give the solution's answer in [answers] (`{} = \"a command printing it\"`)", parsed.id, parsed.id);
+            }
+        }
+        if let Some(image) = parsed.check.registry_image() {
+            if repository_and_tag(image).is_none() {
+                bail!("check `{}`: `image = \"{image}\"` must be a name and tag in the learner's namespace of the class registry, without the registry or the namespace (\"greeter:1.0\")", parsed.id);
             }
         }
         if let Some(path) = parsed.check.path() {
@@ -829,10 +888,39 @@ impl ConsoleExercise {
                     reads.user |= main_user_of.is_some();
                     reads.images |= layers_of.is_some();
                 }
-                ConsoleCheck::Serves { .. } => {}
+                ConsoleCheck::Serves { .. }
+                | ConsoleCheck::Pushed { .. }
+                | ConsoleCheck::PulledBack { .. } => {}
             }
         }
         reads
+    }
+
+    /// The images in the learner's namespace of the class registry its checks ask about.
+    pub fn registry_images(&self) -> Vec<String> {
+        let mut images: Vec<String> = self
+            .checks
+            .iter()
+            .filter_map(|c| c.check.registry_image().map(str::to_string))
+            .collect();
+        images.sort();
+        images.dedup();
+        images
+    }
+
+    /// The images `said` checks ask about (as written: `$REGISTRY/` left as it is).
+    pub fn said_images(&self) -> Vec<String> {
+        let mut images: Vec<String> = self
+            .checks
+            .iter()
+            .filter_map(|c| match &c.check {
+                ConsoleCheck::Said { image, .. } => Some(image.clone()),
+                _ => None,
+            })
+            .collect();
+        images.sort();
+        images.dedup();
+        images
     }
 
     /// The containers whose listening ports a question asks about.
@@ -883,6 +971,7 @@ mod tests {
         ConsoleContainer {
             name: "web".into(),
             image: "busybox:1.35".into(),
+            image_id: "sha256:busybox".into(),
             running,
             ports: vec![(8080, 80)],
             logs: "starting\nready on 80\n".into(),
@@ -1087,6 +1176,43 @@ mod tests {
     }
 
     #[test]
+    fn said_reads_registry_as_the_learners_namespace() {
+        let mut pulled = web(false);
+        pulled.image = "127.0.0.1:5100/learner-1/greeter:1.0".into();
+        pulled.logs = "Hej\n".into();
+        let check = ConsoleCheck::Said {
+            image: "$REGISTRY/greeter:1.0".into(),
+            contains: "Hej".into(),
+        };
+        let mut facts = with_containers(vec![pulled.clone()]);
+        facts.namespace = Some("127.0.0.1:5100/learner-1/".into());
+        assert!(check.judge("s", &facts).passed);
+        // Another learner's namespace, or the local name, is not it.
+        facts.namespace = Some("127.0.0.1:5100/learner-2/".into());
+        assert!(!check.judge("s", &facts).passed);
+        // Run by id (the console runs an image named in the namespace by its id): the id the
+        // name has now counts, another does not.
+        let mut by_id = web(false);
+        by_id.image = "sha256:1234".into();
+        by_id.image_id = "sha256:1234".into();
+        by_id.logs = "Hej\n".into();
+        let mut facts = with_containers(vec![by_id]);
+        facts.namespace = Some("127.0.0.1:5100/learner-1/".into());
+        facts.image_ids = vec![(
+            "127.0.0.1:5100/learner-1/greeter:1.0".into(),
+            "sha256:1234".into(),
+        )];
+        assert!(check.judge("s", &facts).passed);
+        facts.image_ids[0].1 = "sha256:5678".into();
+        assert!(!check.judge("s", &facts).passed);
+        let mut local = pulled;
+        local.image = "greeter:1.0".into();
+        let mut facts = with_containers(vec![local]);
+        facts.namespace = Some("127.0.0.1:5100/learner-1/".into());
+        assert!(!check.judge("s", &facts).passed);
+    }
+
+    #[test]
     fn image_config_reads_the_images_own_env_and_cmd() {
         let check = ConsoleCheck::ImageConfig {
             image: "greeter".into(),
@@ -1265,7 +1391,9 @@ mod tests {
             toml::from_str("id = \"s\"\ntype = \"http-responds\"").expect("toml");
         let said = format!("{:#}", parse_check(table).expect_err("a build check"));
         assert!(
-            said.contains("serves, main-process, said, image-config or answer"),
+            said.contains(
+                "serves, main-process, said, image-config, pushed, pulled-back or answer"
+            ),
             "{said}"
         );
     }

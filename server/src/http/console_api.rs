@@ -206,6 +206,7 @@ async fn checked(
 ) -> Result<app::dto::BuildView, AppError> {
     let checker = crate::console_work::Checker {
         store: &state.store,
+        registry: &state.registry,
         exercises: &state.exercises,
         consoles: &state.consoles,
         set_ups: &state.set_ups,

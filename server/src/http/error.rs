@@ -187,6 +187,9 @@ impl AppError {
                     C::Idle => (S::CONFLICT, "no_command_running"),
                     C::BadInput(_) => (S::BAD_REQUEST, "bad_command"),
                     C::TooSoon => return (S::TOO_MANY_REQUESTS, "rate_limited", Some(1)),
+                    C::TooMany { wait, .. } => {
+                        return (S::TOO_MANY_REQUESTS, "rate_limited", Some(*wait))
+                    }
                     C::SettingUp(_) => (S::CONFLICT, "setting_up"),
                     C::Full(_) => return (S::SERVICE_UNAVAILABLE, "consoles_full", Some(60)),
                 }

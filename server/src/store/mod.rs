@@ -20,7 +20,7 @@ mod cohorts;
 mod drafts;
 mod learners;
 mod pushes;
-pub use pushes::PushRow;
+pub use pushes::{PullRow, PushRow};
 mod quizzes;
 mod sessions;
 pub use attempts::tally;

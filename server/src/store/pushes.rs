@@ -1,4 +1,5 @@
-//! Pushes to the class registry made from the workbench.
+//! Pushes to the class registry made from the workbench or a console, and pulls from it made
+//! in a console.
 
 use super::*;
 
@@ -61,6 +62,74 @@ impl Store {
                     image_id,
                     size_bytes: size.max(0) as u64,
                     pushed_at,
+                },
+            )
+            .collect())
+    }
+}
+
+/// One pull from the class registry made in a console, as it is kept.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PullRow {
+    pub id: String,
+    /// `learner-1/my-app`.
+    pub repository: String,
+    /// The tag or digest pulled.
+    pub reference: String,
+    /// The manifest's digest the registry gave.
+    pub digest: String,
+    /// What the engine calls the image it then held.
+    pub image_id: String,
+    /// Whether the engine held no such image before: it came back from the registry (not
+    /// only a new name for an image still there).
+    pub fresh: bool,
+    pub pulled_at: i64,
+}
+
+/// A pull's columns, as read.
+type PullColumns = (String, String, String, String, String, i64, i64);
+
+impl Store {
+    /// Keep a pull that left the registry's image in the engine.
+    pub async fn record_pull(&self, learner: &str, pull: &PullRow) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO pulls (id, learner_id, repository, reference, digest, image_id, fresh, \
+             pulled_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&pull.id)
+        .bind(learner)
+        .bind(&pull.repository)
+        .bind(&pull.reference)
+        .bind(&pull.digest)
+        .bind(&pull.image_id)
+        .bind(i64::from(pull.fresh))
+        .bind(pull.pulled_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The learner's pulls from `repository`, newest first.
+    pub async fn pulls(&self, learner: &str, repository: &str) -> Result<Vec<PullRow>> {
+        let rows: Vec<PullColumns> = sqlx::query_as(
+            "SELECT id, repository, reference, digest, image_id, fresh, pulled_at FROM pulls \
+             WHERE learner_id = $1 AND repository = $2 ORDER BY pulled_at DESC, id",
+        )
+        .bind(learner)
+        .bind(repository)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(id, repository, reference, digest, image_id, fresh, pulled_at)| PullRow {
+                    id,
+                    repository,
+                    reference,
+                    digest,
+                    image_id,
+                    fresh: fresh != 0,
+                    pulled_at,
                 },
             )
             .collect())

@@ -388,3 +388,57 @@ async fn latest_grades_follow_every_answer_and_survive_a_reopen() {
     let (reopened, _) = open(&url).await.expect("reopen");
     assert_eq!(reopened.latest_grades("a").await.expect("grades"), grades);
 }
+
+#[tokio::test]
+async fn pulls_are_kept_per_learner_and_repository_newest_first() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = temp_store(&dir).await;
+    for learner in ["a", "b"] {
+        store.ensure_learner(learner).await.expect("learner");
+    }
+    let pull = |id: &str, repository: &str, fresh: bool, at: i64| PullRow {
+        id: id.into(),
+        repository: repository.into(),
+        reference: "1.0".into(),
+        digest: format!("sha256:{id}"),
+        image_id: format!("sha256:image-{id}"),
+        fresh,
+        pulled_at: at,
+    };
+    store
+        .record_pull("a", &pull("p1", "learner-a/greeter", false, 10))
+        .await
+        .expect("kept");
+    store
+        .record_pull("a", &pull("p2", "learner-a/greeter", true, 20))
+        .await
+        .expect("kept");
+    store
+        .record_pull("a", &pull("p3", "learner-a/other", true, 30))
+        .await
+        .expect("kept");
+    store
+        .record_pull("b", &pull("p4", "learner-a/greeter", true, 40))
+        .await
+        .expect("kept");
+    let pulls = store.pulls("a", "learner-a/greeter").await.expect("read");
+    assert_eq!(
+        pulls,
+        vec![
+            pull("p2", "learner-a/greeter", true, 20),
+            pull("p1", "learner-a/greeter", false, 10)
+        ]
+    );
+    // (A reopened store reads the same: the flag survives as stored.)
+    drop(store);
+    let store = temp_store(&dir).await;
+    assert_eq!(
+        store.pulls("a", "learner-a/greeter").await.expect("read")[0],
+        pull("p2", "learner-a/greeter", true, 20)
+    );
+    assert!(store
+        .pulls("b", "learner-b/greeter")
+        .await
+        .expect("read")
+        .is_empty());
+}

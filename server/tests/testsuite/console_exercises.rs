@@ -61,9 +61,13 @@ async fn patiently(
 
 /// Make what exercise `id` starts from in the learner's slice (nothing when it has no setup).
 async fn set_up(learner: &mut Learner, id: &str, exercise: &ConsoleExercise) {
-    if exercise.setup.is_empty() {
-        return;
+    if !exercise.setup.is_empty() {
+        set_up_by_id(learner, id).await;
     }
+}
+
+/// Set exercise `id` up in the learner's slice: `204`.
+async fn set_up_by_id(learner: &mut Learner, id: &str) {
     let done = patiently(
         learner,
         &format!("/api/v1/exercises/{id}/setup"),
@@ -353,6 +357,97 @@ async fn a_learner_cannot_race_or_replace_what_the_setup_made() {
     let right = BTreeMap::from([("found-the-code".to_string(), real)]);
     let checks = check(&mut learner, "find-the-line", &right).await;
     assert_eq!(checks[0]["passed"], true, "{checks:#?}");
+}
+
+/// sidecar-port's `quiet` really has nothing in it: a second after it starts, not even the
+/// binary it runs is left to `docker exec`; a sidecar sharing its namespaces still finds the
+/// port, and that answer passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_minimal_container_leaves_nothing_to_exec_but_a_sidecar_finds_its_port() {
+    seeded_toolbox();
+    let client = TestClient::new(LOCAL_ENGINE).await;
+    let mut learner = Learner::open(client.another()).await;
+    set_up_by_id(&mut learner, "sidecar-port").await;
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    for inside in [
+        "docker exec quiet /busybox netstat -ltn",
+        "docker exec quiet /busybox cat /port",
+        "docker exec quiet sh -c 'echo in'",
+    ] {
+        let ran = learner.run(inside).await;
+        assert_ne!(
+            ran.exit,
+            Some(0),
+            "`{inside}` found a tool in quiet: {ran:?}"
+        );
+    }
+    let port = learner
+        .run("docker run --rm --net=container:quiet busybox:1.35 netstat -ltn | awk '/LISTEN/ { n = split($4, a, \":\"); print a[n] }' | head -n 1")
+        .await;
+    let port = port
+        .text
+        .trim()
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .to_string();
+    assert!(port.parse::<u16>().is_ok_and(|p| p >= 20000), "{port}");
+    let answered = BTreeMap::from([("found-the-port".to_string(), port)]);
+    let checks = check(&mut learner, "sidecar-port", &answered).await;
+    assert_eq!(checks[0]["passed"], true, "{checks:#?}");
+}
+
+/// What the registry lesson says of pulling back, on the real engine and registry: a pull
+/// while a copy is still held fetches nothing and does not count as pulled back; removing
+/// every name deletes the image, and a pull then downloads its own layer (busybox's is
+/// "Already exists") and counts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pull_counts_as_pulled_back_only_when_it_brings_the_image_back() {
+    seeded_toolbox();
+    let client = TestClient::new(LOCAL_ENGINE).await;
+    let mut learner = Learner::open(client.another()).await;
+    let id = "push-and-pull-back";
+    set_up_by_id(&mut learner, id).await;
+    let pulled_back = |checks: &[serde_json::Value]| {
+        checks
+            .iter()
+            .find(|c| c["id"] == "pulled-back")
+            .cloned()
+            .expect("the pulled-back check")
+    };
+    let ran = learner
+        .run("docker tag greeter:1.0 $REGISTRY/greeter:1.0 && docker push $REGISTRY/greeter:1.0")
+        .await;
+    assert_eq!(ran.exit, Some(0), "{ran:?}");
+    let ran = learner
+        .run("docker rmi $REGISTRY/greeter:1.0 && docker pull $REGISTRY/greeter:1.0")
+        .await;
+    assert_eq!(ran.exit, Some(0), "{ran:?}");
+    assert!(!ran.text.contains("Pull complete"), "{}", ran.text);
+    let checks = check(&mut learner, id, &BTreeMap::new()).await;
+    let c = pulled_back(&checks);
+    assert_eq!(c["passed"], false, "{c:#}");
+    assert!(
+        c["message"].as_str().unwrap_or("").contains("still held"),
+        "{c:#}"
+    );
+    let ran = learner
+        .run("docker rmi greeter:1.0 $REGISTRY/greeter:1.0")
+        .await;
+    assert_eq!(ran.exit, Some(0), "{ran:?}");
+    assert!(ran.text.contains("Deleted: sha256:"), "{}", ran.text);
+    let ran = learner.run("docker pull $REGISTRY/greeter:1.0").await;
+    assert_eq!(ran.exit, Some(0), "{ran:?}");
+    for said in ["Already exists", "Pull complete", "Downloaded newer image"] {
+        assert!(ran.text.contains(said), "{said}: {}", ran.text);
+    }
+    let checks = check(&mut learner, id, &BTreeMap::new()).await;
+    let c = pulled_back(&checks);
+    assert_eq!(c["passed"], true, "{c:#}");
+    // Another learner's check of the same exercise reads their own namespace: nothing there.
+    let mut other = Learner::open(client.another()).await;
+    let checks = check(&mut other, id, &BTreeMap::new()).await;
+    assert!(checks.iter().all(|c| c["passed"] == false), "{checks:#?}");
 }
 
 /// The page's Set up form, refused (a command is running in the console), comes back to the
