@@ -11,6 +11,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Bytes of a page read for a check.
 const MAX_PAGE: usize = 64 * 1024;
+/// How long a check asks pages on published ports, all of them together.
+const PAGES_WITHIN: std::time::Duration = std::time::Duration::from_secs(12);
+/// Pages a check asks at once.
+const PAGES_AT_ONCE: usize = 4;
 /// How long a published port has to answer a check's request.
 const ANSWER_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
 /// The ids of what an exercise's setup made in a learner's slice.
@@ -216,12 +220,29 @@ impl Consoles {
             .filter(|c| c.running)
             .flat_map(|c| c.ports.iter().map(|p| p.0).collect::<Vec<u16>>())
             .collect();
-        let mut answers = Vec::new();
-        for port in published {
-            for path in paths {
-                answers.push((port, path.clone(), self.ask(owner, port, path).await));
-            }
-        }
+        // A few at a time, all within one deadline: a learner publishing many ports that
+        // never answer holds their check for seconds, not minutes.
+        let deadline = tokio::time::Instant::now() + PAGES_WITHIN;
+        let asked: Vec<(u16, String)> = published
+            .iter()
+            .flat_map(|port| paths.iter().map(move |path| (*port, path.clone())))
+            .collect();
+        let answers: Vec<(u16, String, Result<Answer, String>)> =
+            futures::StreamExt::collect(futures::StreamExt::buffered(
+                futures::stream::iter(asked.into_iter().map(|(port, path)| async move {
+                    let answer = tokio::time::timeout_at(deadline, self.ask(owner, port, &path))
+                        .await
+                        .unwrap_or_else(|_| {
+                            Err(format!(
+                                "not asked: the check asks pages for {} s at most",
+                                PAGES_WITHIN.as_secs()
+                            ))
+                        });
+                    (port, path, answer)
+                })),
+                PAGES_AT_ONCE,
+            ))
+            .await;
         Ok(ConsoleFacts {
             containers,
             images: if reads.images {

@@ -645,12 +645,13 @@ impl Consoles {
         let Ok(objects) = client.console_objects(&self.instance).await else {
             return swept;
         };
-        // (Listed first, compared after: a console opened meanwhile is in `open` by now.)
+        // (Listed first, compared after: a console opened meanwhile is in `open` by now. A
+        // check's helper at work belongs to no one, and goes when the check ends.)
         let orphans: Vec<String> = {
             let open = lock(&self.open);
             objects
                 .into_iter()
-                .filter(|o| !open.contains_key(&o.owner))
+                .filter(|o| !open.contains_key(&o.owner) && !o.fresh_helper)
                 .map(|o| o.id)
                 .collect()
         };

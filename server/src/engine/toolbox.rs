@@ -92,7 +92,14 @@ pub struct ConsoleObject {
     pub owner: String,
     pub toolbox: bool,
     pub running: bool,
+    /// A helper of a check (no owner) made less than [`HELPER_GRACE`] ago: at work, not
+    /// left behind.
+    pub fresh_helper: bool,
 }
+
+/// How long a check's helper container is taken to be at work (it is removed by the check
+/// within seconds; one older was left by a server that stopped).
+pub const HELPER_GRACE: i64 = 120;
 
 /// A running console container that publishes ports (its [`PORTS_LABEL`]).
 #[derive(Debug, Clone)]
@@ -326,6 +333,8 @@ impl Client {
                     .get(if toolbox { TOOLBOX_LABEL } else { OWNER_LABEL })
                     .cloned()
                     .unwrap_or_default();
+                let helper = !toolbox && labels.get(CONSOLE_LABEL).is_some_and(|v| v == "helper");
+                let age = crate::store::now_ms() / 1000 - container.created.unwrap_or(0);
                 found.push(ConsoleObject {
                     id: container.id.unwrap_or_default(),
                     owner,
@@ -338,6 +347,7 @@ impl Client {
                                 | bollard::models::ContainerSummaryStateEnum::RESTARTING
                         )
                     }),
+                    fresh_helper: helper && age < HELPER_GRACE,
                 });
             }
         }

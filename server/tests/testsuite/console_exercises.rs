@@ -450,6 +450,45 @@ async fn a_pull_counts_as_pulled_back_only_when_it_brings_the_image_back() {
     assert!(checks.iter().all(|c| c["passed"] == false), "{checks:#?}");
 }
 
+/// A learner publishing many ports whose server never answers cannot make a check ask them
+/// one after another for minutes: pages are asked a few at once within one deadline, and the
+/// ports left are said to be unasked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_ports_hold_a_check_for_its_deadline_only() {
+    seeded_toolbox();
+    let client = TestClient::new(LOCAL_ENGINE).await;
+    let mut learner = Learner::open(client.another()).await;
+    // Two containers publishing 8 ports each (the most one may), nc listening and never
+    // answering (each connection is handed to a `sleep`): each request waits out its time.
+    for (name, first) in [("mute", 8001), ("hush", 8101)] {
+        let ports: Vec<String> = (first..first + 8).map(|p| format!("-p {p}:80")).collect();
+        let ran = learner
+            .run(&format!(
+                "docker run -d --name {name} {} busybox:1.35 nc -ll -p 80 -e sleep 600",
+                ports.join(" ")
+            ))
+            .await;
+        assert_eq!(ran.exit, Some(0), "{ran:?}");
+    }
+    let checks = check(&mut learner, "serve-from-the-console", &BTreeMap::new()).await;
+    let serves = checks
+        .iter()
+        .find(|c| c["id"] == "serves-the-page")
+        .expect("the serves check");
+    let message = serves["message"].as_str().unwrap_or_default();
+    assert_eq!(serves["passed"], false, "{serves:#}");
+    assert!(message.contains("no answer within 5 s"), "{message}");
+    assert!(
+        message.contains("not asked: the check asks pages for 12 s at most"),
+        "{message}"
+    );
+    assert_eq!(
+        message.matches("(mute)").count() + message.matches("(hush)").count(),
+        16,
+        "every port is said: {message}"
+    );
+}
+
 /// The page's Set up form, refused (a command is running in the console), comes back to the
 /// page, which says why once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
