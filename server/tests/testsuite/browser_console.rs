@@ -308,6 +308,70 @@ async fn a_console_exercise_is_done_and_checked_in_the_page() {
     .await;
     assert_eq!(kept, json!(code), "the answer is shown again");
     save_screenshot(&c, "console-exercise-answered.png").await;
+
+    // Tag, push, remove, pull back and run, typed in the page; the registry and the engine
+    // are what the check reads.
+    c.goto(&server.url("/exercises/push-and-pull-back"))
+        .await
+        .expect("open");
+    css(&c, "body[data-hydrated='true']").await;
+    wait_for_text(&c, ".console-state", "Ready").await;
+    tab_to(&c, "#set-up", 200).await;
+    keys(&c, ENTER).await;
+    wait_for_text(&c, ".setup-form", "Done").await;
+    css(&c, "body[data-hydrated='true']").await;
+    wait_for_text(&c, ".console-state", "Ready").await;
+    tab_to(&c, "#console-line", 200).await;
+    for (line, shows) in [
+        (
+            "docker tag greeter:1.0 $REGISTRY/greeter:1.0 && docker push $REGISTRY/greeter:1.0",
+            "digest: sha256:",
+        ),
+        (
+            "docker rmi greeter:1.0 $REGISTRY/greeter:1.0",
+            "Deleted: sha256:",
+        ),
+        (
+            "docker pull $REGISTRY/greeter:1.0",
+            "Downloaded newer image",
+        ),
+        (
+            "docker run --rm $REGISTRY/greeter:1.0",
+            "Hello from greeter 1.0",
+        ),
+    ] {
+        keys(&c, &format!("{line}{ENTER}")).await;
+        wait_for_text(&c, ".console-out", shows).await;
+        css(&c, ".console-stop[disabled]").await;
+    }
+    tab_to(&c, "#check-work", 200).await;
+    keys(&c, ENTER).await;
+    // `--rm` took the container and what it printed: the pull counts, the run does not.
+    let verdict = wait_for_text(&c, ".verdict-line", "Not passed").await;
+    let checks = text_of(&c, "#checks").await;
+    assert!(
+        checks.contains("back into an engine that no longer held it")
+            && checks.contains("None of your containers is made from"),
+        "{checks}"
+    );
+    css(&c, "body[data-hydrated='true']").await;
+    wait_for_text(&c, ".console-state", "Ready").await;
+    tab_to(&c, "#console-line", 200).await;
+    keys(
+        &c,
+        &format!("docker run --name from-the-registry $REGISTRY/greeter:1.0{ENTER}"),
+    )
+    .await;
+    wait_for_text(&c, ".console-out", "Hello from greeter 1.0").await;
+    css(&c, ".console-stop[disabled]").await;
+    tab_to(&c, "#check-work", 200).await;
+    keys(&c, ENTER).await;
+    let verdict_after = wait_for_text(&c, ".verdict-line", "Passed").await;
+    assert!(
+        verdict_after.contains("3 checks pass"),
+        "{verdict} → {verdict_after}"
+    );
+    save_screenshot(&c, "console-exercise-pulled-back.png").await;
     c.close().await.expect("close");
 
     let phone = driver.phone().await;
@@ -319,6 +383,13 @@ async fn a_console_exercise_is_done_and_checked_in_the_page() {
     wait_for_text(&phone, ".console-state", "Ready").await;
     assert_no_horizontal_overflow(&phone, "a console exercise on a phone").await;
     save_screenshot(&phone, "console-exercise-phone.png").await;
+    phone
+        .goto(&server.url("/exercises/push-and-pull-back"))
+        .await
+        .expect("open");
+    css(&phone, "body[data-hydrated='true']").await;
+    assert_no_horizontal_overflow(&phone, "the push exercise on a phone").await;
+    save_screenshot(&phone, "console-exercise-push-phone.png").await;
     phone.close().await.expect("close");
     let db = server.kill();
     crate::support::remove_consoles_in(&db.console_dir());
