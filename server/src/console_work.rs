@@ -115,12 +115,12 @@ pub async fn check(
         .facts(learner, &console.paths(), console.reads())
         .await?;
     facts.registry = registry_facts(store, registry, learner, &console.registry_images()).await;
-    let said: Vec<String> = console
-        .said_images()
+    let run_from: Vec<String> = console
+        .run_images()
         .iter()
         .map(|image| facts.named(image))
         .collect();
-    facts.image_ids = consoles.image_ids(learner, &said).await;
+    facts.image_ids = consoles.image_ids(learner, &run_from).await;
     facts.truths = set_ups
         .lock()
         .get(&(learner.to_string(), id.to_string()))

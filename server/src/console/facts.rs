@@ -213,6 +213,8 @@ impl Consoles {
                     .main_process
                     .map(|(user, line)| (user, scope.unprefixed(&line))),
                 config_user: c.user,
+                health: c.health,
+                health_test: c.health_test,
             })
             .collect();
         let published: Vec<u16> = containers

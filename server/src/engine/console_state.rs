@@ -24,6 +24,8 @@ pub struct Reads {
     pub processes: bool,
     pub user: bool,
     pub images: bool,
+    /// Each container's health: its state and its health check's command.
+    pub health: bool,
 }
 
 /// One of a learner's console containers, as the engine names things.
@@ -44,6 +46,10 @@ pub struct ContainerState {
     /// The user it was started as (`Config.User`: the image's `USER` or `docker run -u`),
     /// when one was named.
     pub user: Option<String>,
+    /// `State.Health.Status` (`starting`, `healthy`, `unhealthy`), when it has a health check.
+    pub health: Option<String>,
+    /// `Config.Healthcheck.Test`, when it has a health check.
+    pub health_test: Vec<String>,
 }
 
 impl Client {
@@ -75,7 +81,7 @@ impl Client {
         let reads = listed.into_iter().take(MAX_CONTAINERS).map(|c| async move {
             let id = c.id.clone().unwrap_or_default();
             let running = c.state == Some(bollard::models::ContainerSummaryStateEnum::RUNNING);
-            let user = if reads.user {
+            let inspected = if reads.user || reads.health {
                 self.docker
                     .inspect_container(
                         &id,
@@ -83,11 +89,21 @@ impl Client {
                     )
                     .await
                     .ok()
-                    .and_then(|c| c.config?.user)
-                    .filter(|u| !u.is_empty())
             } else {
                 None
             };
+            let config = inspected.as_ref().and_then(|c| c.config.as_ref());
+            let user = config
+                .and_then(|c| c.user.clone())
+                .filter(|u| !u.is_empty() && reads.user);
+            let health = inspected
+                .as_ref()
+                .and_then(|c| c.state.as_ref()?.health.as_ref()?.status)
+                .map(|s| s.to_string())
+                .filter(|s| !s.is_empty() && s != "none");
+            let health_test = config
+                .and_then(|c| c.healthcheck.as_ref()?.test.clone())
+                .unwrap_or_default();
             let main_process = if running && reads.processes {
                 super::run::top(&self.docker, &id)
                     .await
@@ -121,6 +137,8 @@ impl Client {
                 },
                 main_process,
                 user,
+                health,
+                health_test,
             }
         });
         Ok(futures::future::join_all(reads).await)

@@ -108,6 +108,14 @@ pub enum ConsoleCheck {
     /// `image` in the learner's namespace was pulled back from the registry into their
     /// engine when it no longer held that image.
     PulledBack { image: String },
+    /// A running container of the learner's made from `image` has a health check whose
+    /// state is `status` (`healthy` or `unhealthy`); with `same_check_as`, a running
+    /// container made from that image has the very same health check.
+    Health {
+        image: String,
+        status: String,
+        same_check_as: Option<String>,
+    },
     /// The learner's image `image` still has this configuration: it sets `env`
     /// (`NAME=value`), and its `CMD` (words joined by spaces; a shell form is
     /// `/bin/sh -c …`) is `cmd`.
@@ -158,6 +166,10 @@ pub struct ConsoleContainer {
     pub listening: Vec<u16>,
     /// Made by the exercise's setup (a question asks about that one, not a look-alike).
     pub fixture: bool,
+    /// Its health state (`starting`, `healthy`, `unhealthy`), when it has a health check.
+    pub health: Option<String>,
+    /// Its health check's command (`CMD-SHELL …`), when it has one.
+    pub health_test: Vec<String>,
 }
 
 /// One of the learner's images.
@@ -197,13 +209,28 @@ pub struct ConsoleFacts {
     pub namespace: Option<String>,
     /// What the registry holds and layerlab noted of the images the registry checks ask about.
     pub registry: Vec<RegistryFact>,
-    /// The ids of the images `said` checks ask about, by the name they give (`$REGISTRY/`
+    /// The ids of the images `said` and `health` checks ask about, by the name they give (`$REGISTRY/`
     /// made the namespace), as the learner's engine holds them now: a container made from
     /// that image counts, whatever name it was run by (the console runs some by id).
     pub image_ids: Vec<(String, String)>,
 }
 
 impl ConsoleFacts {
+    /// The learner's containers made from `image` (by the name they were run with, or the
+    /// id the name has now: the console runs some by id).
+    fn made_from(&self, image: &str) -> Vec<&ConsoleContainer> {
+        let named = self.named(image);
+        let id = self
+            .image_ids
+            .iter()
+            .find(|(name, _)| *name == named)
+            .map(|(_, id)| id.as_str());
+        self.containers
+            .iter()
+            .filter(|c| same_image(&c.image, &named) || Some(c.image_id.as_str()) == id)
+            .collect()
+    }
+
     /// `image` as the console names it: `$REGISTRY/` made the learner's namespace.
     pub fn named(&self, image: &str) -> String {
         match (image.strip_prefix("$REGISTRY/"), &self.namespace) {
@@ -253,6 +280,13 @@ impl ConsoleCheck {
             }
             ConsoleCheck::Said { image, contains } => {
                 format!("A container of yours made from `{image}` printed “{contains}”.")
+            }
+            ConsoleCheck::Health { image, status, same_check_as } => {
+                let same = same_check_as
+                    .as_ref()
+                    .map(|other| format!(", with the same health check as your `{other}`"))
+                    .unwrap_or_default();
+                format!("A running container of yours made from `{image}` is {status}{same}.")
             }
             ConsoleCheck::Pushed { image } => format!(
                 "Your namespace of the class registry holds `$REGISTRY/{image}`, pushed from your console."
@@ -503,18 +537,13 @@ impl ConsoleCheck {
             ConsoleCheck::Pushed { .. } | ConsoleCheck::PulledBack { .. } => {
                 registry::verdict(self, facts)
             }
+            ConsoleCheck::Health {
+                image,
+                status,
+                same_check_as,
+            } => health_verdict(facts, image, status, same_check_as.as_deref()),
             ConsoleCheck::Said { image, contains } => {
-                let named = facts.named(image);
-                let id = facts
-                    .image_ids
-                    .iter()
-                    .find(|(name, _)| *name == named)
-                    .map(|(_, id)| id.as_str());
-                let from: Vec<&ConsoleContainer> = facts
-                    .containers
-                    .iter()
-                    .filter(|c| same_image(&c.image, &named) || Some(c.image_id.as_str()) == id)
-                    .collect();
+                let from = facts.made_from(image);
                 if from.is_empty() {
                     return (false, format!("None of your containers is made from `{image}` (`docker ps -a` lists them, with their image)."));
                 }
@@ -577,6 +606,59 @@ impl ConsoleCheck {
             ConsoleCheck::Answer { .. } => answer_verdict(None, None),
         }
     }
+}
+
+/// Whether the containers made from `image` are in health `status` (with the same health
+/// check as one made from `same_as`, when asked).
+fn health_verdict(
+    facts: &ConsoleFacts,
+    image: &str,
+    status: &str,
+    same_as: Option<&str>,
+) -> (bool, String) {
+    let running_from = |image: &str| -> Vec<&ConsoleContainer> {
+        let mut from = facts.made_from(image);
+        from.retain(|c| c.running);
+        from
+    };
+    let from = running_from(image);
+    if from.is_empty() {
+        return (false, format!("None of your running containers is made from `{image}` (`docker ps` lists them, with their image)."));
+    }
+    let checked: Vec<&&ConsoleContainer> = from.iter().filter(|c| c.health.is_some()).collect();
+    if checked.is_empty() {
+        return (false, format!("Your running containers made from `{image}` have no health check: `docker run --health-cmd …` gives one (or the image's HEALTHCHECK)."));
+    }
+    let others = same_as.map(running_from).unwrap_or_default();
+    let mut seen = Vec::new();
+    for c in &checked {
+        let state = c.health.as_deref().unwrap_or_default();
+        let same = same_as.is_none()
+            || others
+                .iter()
+                .any(|o| o.health.is_some() && o.health_test == c.health_test);
+        if state == status && same {
+            return (true, format!("{} is {state}.", c.name));
+        }
+        seen.push(if state == status {
+            format!(
+                "{} is {state}, but no running container of `{}` has its health check",
+                c.name,
+                same_as.unwrap_or_default()
+            )
+        } else if state == "starting" {
+            format!("{} is still starting (its first checks have not decided yet: wait an interval or two, then check again)", c.name)
+        } else {
+            format!("{} is {state}", c.name)
+        });
+    }
+    (
+        false,
+        format!(
+            "No running container of yours made from `{image}` is {status}: {}.",
+            seen.join("; ")
+        ),
+    )
 }
 
 /// An answer against the right ones fixed at setup (`None`: not set up).
@@ -656,7 +738,7 @@ fn parse_check(mut table: toml::Table) -> anyhow::Result<ConsoleExerciseCheck> {
         None => None,
     };
     let check = ConsoleCheck::deserialize(toml::Value::Table(table)).with_context(|| {
-        format!("check `{id}` (a console exercise's checks are of type serves, main-process, said, image-config, pushed, pulled-back or answer)")
+        format!("check `{id}` (a console exercise's checks are of type serves, main-process, said, image-config, health, pushed, pulled-back or answer)")
     })?;
     Ok(ConsoleExerciseCheck {
         id,
@@ -747,6 +829,14 @@ pub(super) fn load(
             }
             if !file.answers.contains_key(&parsed.id) {
                 bail!("check `{}` asks a question: give the solution's answer in [answers] (`{} = \"a command printing it\"`)", parsed.id, parsed.id);
+            }
+        }
+        if let ConsoleCheck::Health { status, .. } = &parsed.check {
+            if status != "healthy" && status != "unhealthy" {
+                bail!(
+                    "check `{}`: `status` is \"healthy\" or \"unhealthy\", not \"{status}\"",
+                    parsed.id
+                );
             }
         }
         if let Some(image) = parsed.check.registry_image() {
@@ -875,6 +965,7 @@ impl ConsoleExercise {
         for c in &self.checks {
             match &c.check {
                 ConsoleCheck::Said { .. } => reads.logs = true,
+                ConsoleCheck::Health { .. } => reads.health = true,
                 ConsoleCheck::MainProcess { .. } => reads.processes = true,
                 ConsoleCheck::ImageConfig { .. } => reads.images = true,
                 ConsoleCheck::Answer {
@@ -908,14 +999,22 @@ impl ConsoleExercise {
         images
     }
 
-    /// The images `said` checks ask about (as written: `$REGISTRY/` left as it is).
-    pub fn said_images(&self) -> Vec<String> {
+    /// The images whose containers `said` and `health` checks judge (as written:
+    /// `$REGISTRY/` left as it is).
+    pub fn run_images(&self) -> Vec<String> {
         let mut images: Vec<String> = self
             .checks
             .iter()
-            .filter_map(|c| match &c.check {
-                ConsoleCheck::Said { image, .. } => Some(image.clone()),
-                _ => None,
+            .flat_map(|c| match &c.check {
+                ConsoleCheck::Said { image, .. } => vec![image.clone()],
+                ConsoleCheck::Health {
+                    image,
+                    same_check_as,
+                    ..
+                } => std::iter::once(image.clone())
+                    .chain(same_check_as.clone())
+                    .collect(),
+                _ => Vec::new(),
             })
             .collect();
         images.sort();
@@ -979,6 +1078,78 @@ mod tests {
             config_user: Some("0".into()),
             listening: vec![80],
             fixture: true,
+            health: None,
+            health_test: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn health_reads_the_state_and_the_check_of_running_containers_from_the_image() {
+        let shop = |name: &str, image: &str, health: Option<&str>, test: &str| ConsoleContainer {
+            name: name.into(),
+            image: image.into(),
+            health: health.map(str::to_string),
+            health_test: vec!["CMD-SHELL".into(), test.into()],
+            ..web(true)
+        };
+        let truthful = "wget -q -O /dev/null http://127.0.0.1:8080/health";
+        let unhealthy = ConsoleCheck::Health {
+            image: "shop:1".into(),
+            status: "unhealthy".into(),
+            same_check_as: None,
+        };
+        let healthy_too = ConsoleCheck::Health {
+            image: "shop:2".into(),
+            status: "healthy".into(),
+            same_check_as: Some("shop:1".into()),
+        };
+        let both = with_containers(vec![
+            shop("one", "shop:1", Some("unhealthy"), truthful),
+            shop("two", "shop:2", Some("healthy"), truthful),
+        ]);
+        assert!(unhealthy.judge("h", &both).passed);
+        assert!(healthy_too.judge("h", &both).passed);
+        // A check tailored to each (false on one, true on the other) is not the same check.
+        let tailored = with_containers(vec![
+            shop("one", "shop:1", Some("unhealthy"), "false"),
+            shop("two", "shop:2", Some("healthy"), "true"),
+        ]);
+        let said = healthy_too.judge("h", &tailored);
+        assert!(
+            !said.passed && said.message.contains("has its health check"),
+            "{said:?}"
+        );
+        // Starting, none, stopped, another image: each said.
+        for (facts, says) in [
+            (
+                with_containers(vec![shop("one", "shop:1", Some("starting"), truthful)]),
+                "still starting",
+            ),
+            (
+                with_containers(vec![shop("one", "shop:1", None, truthful)]),
+                "no health check",
+            ),
+            (
+                with_containers(vec![ConsoleContainer {
+                    running: false,
+                    ..shop("one", "shop:1", Some("unhealthy"), truthful)
+                }]),
+                "None of your running containers",
+            ),
+            (
+                with_containers(vec![shop("one", "shop:2", Some("unhealthy"), truthful)]),
+                "None of your running containers",
+            ),
+            (
+                with_containers(vec![shop("one", "shop:1", Some("healthy"), truthful)]),
+                "one is healthy",
+            ),
+        ] {
+            let said = unhealthy.judge("h", &facts);
+            assert!(
+                !said.passed && said.message.contains(says),
+                "{says}: {said:?}"
+            );
         }
     }
 
@@ -1392,7 +1563,7 @@ mod tests {
         let said = format!("{:#}", parse_check(table).expect_err("a build check"));
         assert!(
             said.contains(
-                "serves, main-process, said, image-config, pushed, pulled-back or answer"
+                "serves, main-process, said, image-config, health, pushed, pulled-back or answer"
             ),
             "{said}"
         );

@@ -1,0 +1,5 @@
+# One health check for both: fetch /health inside the container (wget fails on a 404).
+docker run -d --name shop-1 --health-cmd 'wget -q -O /dev/null http://127.0.0.1:8080/health' --health-interval 5s --health-retries 1 shop:1
+docker run -d --name shop-2 --health-cmd 'wget -q -O /dev/null http://127.0.0.1:8080/health' --health-interval 5s --health-retries 1 shop:2
+# Wait (a minute at most) until the engine has decided for both.
+for i in $(seq 60); do [ "$(docker inspect -f '{{.State.Health.Status}}' shop-1)" = unhealthy ] && [ "$(docker inspect -f '{{.State.Health.Status}}' shop-2)" = healthy ] && break; sleep 1; done
