@@ -334,7 +334,10 @@ impl Client {
                     .cloned()
                     .unwrap_or_default();
                 let helper = !toolbox && labels.get(CONSOLE_LABEL).is_some_and(|v| v == "helper");
-                let age = crate::store::now_ms() / 1000 - container.created.unwrap_or(0);
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+                let age = now - container.created.unwrap_or(0);
                 found.push(ConsoleObject {
                     id: container.id.unwrap_or_default(),
                     owner,
