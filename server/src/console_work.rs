@@ -111,7 +111,7 @@ pub async fn check(
     };
     let created_at = crate::store::now_ms();
     // (Questions are answered against what the setup fixed; nothing is read for them now.)
-    let mut facts = consoles
+    let (mut facts, _turn) = consoles
         .facts(learner, &console.paths(), console.reads())
         .await?;
     facts.registry = registry_facts(store, registry, learner, &console.registry_images()).await;
@@ -211,6 +211,9 @@ async fn registry_facts(
         for pull in of_it {
             fact.pulled_back |= pull.fresh;
             fact.pulled_over_a_copy |= !pull.fresh;
+            if pull.fresh {
+                fact.pulled_back_at = fact.pulled_back_at.max(Some(pull.pulled_at));
+            }
         }
         facts.push(fact);
     }

@@ -107,7 +107,7 @@ impl Turns {
 
 /// A check under way: while it is held, the learner's next one waits its turn; once it is
 /// dropped, the next may start [`CHECK_GAP`] after it ended.
-struct CheckTurn<'a> {
+pub struct CheckTurn<'a> {
     consoles: &'a Consoles,
     owner: String,
 }
@@ -128,19 +128,23 @@ const MAX_IMAGES: usize = 40;
 impl Consoles {
     /// The learner's slice as checks see it, with what `reads` asks for. Every published
     /// port of a running container is asked for each of `paths`; then their toolbox is
-    /// started if it is not (the ports are served through it).
+    /// started if it is not (the ports are served through it). With the learner's turn,
+    /// which the caller holds until the whole check (what else it reads, what it keeps) is
+    /// done.
     pub async fn facts(
         &self,
         owner: &str,
         paths: &[String],
         reads: Reads,
-    ) -> Result<ConsoleFacts, ConsoleError> {
-        let _turn = self.check_turn(owner)?;
+    ) -> Result<(ConsoleFacts, CheckTurn<'_>), ConsoleError> {
+        let turn = self.check_turn(owner)?;
         if !paths.is_empty() {
             self.open(owner).await?;
         }
-        self.read_facts(owner, paths, &[], reads, &Fixtures::default())
-            .await
+        let facts = self
+            .read_facts(owner, paths, &[], reads, &Fixtures::default())
+            .await?;
+        Ok((facts, turn))
     }
 
     /// The ids of the images `names` (as the learner names them) on the engine now, as the
@@ -214,7 +218,8 @@ impl Consoles {
                     .map(|(user, line)| (user, scope.unprefixed(&line))),
                 config_user: c.user,
                 health: c.health,
-                health_test: c.health_test,
+                health_basis: c.health_basis,
+                created_ms: c.created_ms,
             })
             .collect();
         let published: Vec<u16> = containers

@@ -572,10 +572,14 @@ pub(super) async fn pull(
             HeldForPull::PushedHere(held) => {
                 // (Whether the engine holds that image already, under any name: then the
                 // pull only names it, nothing comes back.)
-                let had = match &held.image_id {
-                    Some(id) => crate::engine::image::image_id(client, id).await.is_some(),
-                    None => false,
-                };
+                // (The engine's id is the config digest with the classic image store, the
+                // manifest digest with containerd's.)
+                let mut had = crate::engine::image::image_id(client, &held.digest)
+                    .await
+                    .is_some();
+                if let (false, Some(id)) = (had, &held.image_id) {
+                    had = crate::engine::image::image_id(client, id).await.is_some();
+                }
                 let separator = if digest { '@' } else { ':' };
                 pulled = Some(Pulled {
                     repository: in_namespace.to_string(),

@@ -87,7 +87,7 @@ pub enum ConsoleError {
     NoSuchPort(u16),
     #[error("Your work was checked (or set up) a moment ago; try again in a second.")]
     TooSoon,
-    #[error("Your work was checked or set up {most} times in the last minute, the most it is: try again in {wait} s.")]
+    #[error("Your work was checked or set up {most} times in the last minute, the most allowed: try again in {wait} s.")]
     TooMany { most: usize, wait: u64 },
     #[error("{0}")]
     SettingUp(String),

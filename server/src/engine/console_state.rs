@@ -48,8 +48,14 @@ pub struct ContainerState {
     pub user: Option<String>,
     /// `State.Health.Status` (`starting`, `healthy`, `unhealthy`), when it has a health check.
     pub health: Option<String>,
-    /// `Config.Healthcheck.Test`, when it has a health check.
-    pub health_test: Vec<String>,
+    /// What its health check runs as and with: the whole `Config.Healthcheck` (command,
+    /// interval, timeout, retries, start period), the environment, user, working folder,
+    /// entrypoint and command, and a hostname given by hand. Two containers with the same
+    /// basis run the same check in the same way.
+    pub health_basis: String,
+    /// When it was made (ms since the epoch, the engine's clock; to the ms when its logs or
+    /// health were read, else to the second).
+    pub created_ms: i64,
 }
 
 impl Client {
@@ -81,7 +87,7 @@ impl Client {
         let reads = listed.into_iter().take(MAX_CONTAINERS).map(|c| async move {
             let id = c.id.clone().unwrap_or_default();
             let running = c.state == Some(bollard::models::ContainerSummaryStateEnum::RUNNING);
-            let inspected = if reads.user || reads.health {
+            let inspected = if reads.user || reads.health || reads.logs {
                 self.docker
                     .inspect_container(
                         &id,
@@ -101,8 +107,21 @@ impl Client {
                 .and_then(|c| c.state.as_ref()?.health.as_ref()?.status)
                 .map(|s| s.to_string())
                 .filter(|s| !s.is_empty() && s != "none");
-            let health_test = config
-                .and_then(|c| c.healthcheck.as_ref()?.test.clone())
+            let health_basis = config
+                .map(|c| {
+                    // (A hostname left to the engine is the id's start: not the learner's.)
+                    let hostname = c.hostname.clone().filter(|h| !id.starts_with(h.as_str()));
+                    serde_json::json!([
+                        c.healthcheck,
+                        c.env,
+                        c.user,
+                        c.working_dir,
+                        c.entrypoint,
+                        c.cmd,
+                        hostname
+                    ])
+                    .to_string()
+                })
                 .unwrap_or_default();
             let main_process = if running && reads.processes {
                 super::run::top(&self.docker, &id)
@@ -138,7 +157,14 @@ impl Client {
                 main_process,
                 user,
                 health,
-                health_test,
+                health_basis,
+                created_ms: inspected
+                    .as_ref()
+                    .and_then(|i| super::image::parse_rfc3339(i.created.as_deref()?))
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map_or(c.created.unwrap_or(0).saturating_mul(1000), |d| {
+                        i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+                    }),
             }
         });
         Ok(futures::future::join_all(reads).await)

@@ -219,7 +219,7 @@ pub fn same_image(a: &str, b: &str) -> bool {
 }
 
 /// `2026-12-02T16:40:01.123456789Z` (what the engine writes, always UTC) as a time.
-fn parse_rfc3339(text: &str) -> Option<std::time::SystemTime> {
+pub(super) fn parse_rfc3339(text: &str) -> Option<std::time::SystemTime> {
     let (date, rest) = text.split_once('T')?;
     let mut d = date.split('-').map(|p| p.parse::<i64>().ok());
     let (year, month, day) = (d.next()??, d.next()??, d.next()??);

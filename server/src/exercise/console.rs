@@ -168,8 +168,11 @@ pub struct ConsoleContainer {
     pub fixture: bool,
     /// Its health state (`starting`, `healthy`, `unhealthy`), when it has a health check.
     pub health: Option<String>,
-    /// Its health check's command (`CMD-SHELL …`), when it has one.
-    pub health_test: Vec<String>,
+    /// What its health check runs as and with (the check, environment, user, command…):
+    /// equal for two containers running the same check the same way.
+    pub health_basis: String,
+    /// When it was made (ms since the epoch).
+    pub created_ms: i64,
 }
 
 /// One of the learner's images.
@@ -289,7 +292,7 @@ impl ConsoleCheck {
                 format!("A running container of yours made from `{image}` is {status}{same}.")
             }
             ConsoleCheck::Pushed { image } => format!(
-                "Your namespace of the class registry holds `$REGISTRY/{image}`, pushed from your console."
+                "Your namespace of the class registry holds `$REGISTRY/{image}`, pushed from this workshop."
             ),
             ConsoleCheck::PulledBack { image } => format!(
                 "`$REGISTRY/{image}` came back from the class registry: pulled into your engine when it no longer held that image."
@@ -543,9 +546,17 @@ impl ConsoleCheck {
                 same_check_as,
             } => health_verdict(facts, image, status, same_check_as.as_deref()),
             ConsoleCheck::Said { image, contains } => {
-                let from = facts.made_from(image);
+                let mut from = facts.made_from(image);
                 if from.is_empty() {
                     return (false, format!("None of your containers is made from `{image}` (`docker ps -a` lists them, with their image)."));
+                }
+                // (An image pulled back: only what ran it since counts, give or take the
+                // engine's clock against ours.)
+                if let Some(pulled) = facts.pulled_back_at(image) {
+                    from.retain(|c| c.created_ms + 250 >= pulled);
+                    if from.is_empty() {
+                        return (false, format!("Your containers made from `{image}` were all made before you pulled it back: run the pulled image."));
+                    }
                 }
                 if let Some(c) = from.iter().find(|c| c.logs.contains(contains.as_str())) {
                     return (true, format!("{} printed “{contains}”.", c.name));
@@ -629,20 +640,26 @@ fn health_verdict(
     if checked.is_empty() {
         return (false, format!("Your running containers made from `{image}` have no health check: `docker run --health-cmd …` gives one (or the image's HEALTHCHECK)."));
     }
+    // The other image's container: another container, decided the other way, by the very
+    // same check run the same way (one check telling the two apart).
     let others = same_as.map(running_from).unwrap_or_default();
     let mut seen = Vec::new();
     for c in &checked {
         let state = c.health.as_deref().unwrap_or_default();
         let same = same_as.is_none()
-            || others
-                .iter()
-                .any(|o| o.health.is_some() && o.health_test == c.health_test);
+            || others.iter().any(|o| {
+                o.name != c.name
+                    && o.health
+                        .as_deref()
+                        .is_some_and(|s| s != state && s != "starting")
+                    && o.health_basis == c.health_basis
+            });
         if state == status && same {
             return (true, format!("{} is {state}.", c.name));
         }
         seen.push(if state == status {
             format!(
-                "{} is {state}, but no running container of `{}` has its health check",
+                "{} is {state}, but no other running container of `{}` has the very same health check (run the same way) and was found the other way",
                 c.name,
                 same_as.unwrap_or_default()
             )
@@ -1079,7 +1096,8 @@ mod tests {
             listening: vec![80],
             fixture: true,
             health: None,
-            health_test: Vec::new(),
+            health_basis: String::new(),
+            created_ms: 0,
         }
     }
 
@@ -1089,7 +1107,7 @@ mod tests {
             name: name.into(),
             image: image.into(),
             health: health.map(str::to_string),
-            health_test: vec!["CMD-SHELL".into(), test.into()],
+            health_basis: test.into(),
             ..web(true)
         };
         let truthful = "wget -q -O /dev/null http://127.0.0.1:8080/health";
@@ -1116,9 +1134,26 @@ mod tests {
         ]);
         let said = healthy_too.judge("h", &tailored);
         assert!(
-            !said.passed && said.message.contains("has its health check"),
+            !said.passed && said.message.contains("the very same health check"),
             "{said:?}"
         );
+        // A third container beside them, of the old image with the new one's check and the
+        // same state: not the other way, so not a partner.
+        let beside = with_containers(vec![
+            shop("one", "shop:1", Some("unhealthy"), "false"),
+            shop("three", "shop:1", Some("healthy"), "true"),
+            shop("two", "shop:2", Some("healthy"), "true"),
+        ]);
+        assert!(unhealthy.judge("h", &beside).passed);
+        assert!(!healthy_too.judge("h", &beside).passed);
+        // shop:1 made to name shop:2's image: a container is never its own partner.
+        let mut retagged = with_containers(vec![
+            shop("one", "shop:2", Some("unhealthy"), "false"),
+            shop("two", "shop:2", Some("healthy"), "true"),
+        ]);
+        retagged.image_ids = vec![("shop:1".into(), "sha256:busybox".into())];
+        assert!(unhealthy.judge("h", &retagged).passed);
+        assert!(!healthy_too.judge("h", &retagged).passed);
         // Starting, none, stopped, another image: each said.
         for (facts, says) in [
             (
@@ -1376,6 +1411,28 @@ mod tests {
         assert!(check.judge("s", &facts).passed);
         facts.image_ids[0].1 = "sha256:5678".into();
         assert!(!check.judge("s", &facts).passed);
+        // Pulled back at 10 s: a container made before then (its image force-removed, then
+        // pulled again) ran what was there before, not what came back.
+        facts.image_ids[0].1 = "sha256:1234".into();
+        facts.registry = vec![RegistryFact {
+            image: "greeter:1.0".into(),
+            pulled_back: true,
+            pulled_back_at: Some(10_000),
+            ..Default::default()
+        }];
+        facts.containers[0].created_ms = 1_000;
+        let said = check.judge("s", &facts);
+        assert!(
+            !said.passed && said.message.contains("before you pulled it back"),
+            "{said:?}"
+        );
+        facts.containers[0].created_ms = 9_500;
+        assert!(
+            !check.judge("s", &facts).passed,
+            "a moment before the pull ended"
+        );
+        facts.containers[0].created_ms = 10_500;
+        assert!(check.judge("s", &facts).passed, "made after the pull");
         let mut local = pulled;
         local.image = "greeter:1.0".into();
         let mut facts = with_containers(vec![local]);

@@ -90,8 +90,19 @@ pub struct PullRow {
 type PullColumns = (String, String, String, String, String, i64, i64);
 
 impl Store {
-    /// Keep a pull that left the registry's image in the engine.
+    /// Keep a pull that left the registry's image in the engine: one row per repository,
+    /// digest and freshness, the latest (pulling the same image again and again adds none).
     pub async fn record_pull(&self, learner: &str, pull: &PullRow) -> Result<()> {
+        sqlx::query(
+            "DELETE FROM pulls WHERE learner_id = $1 AND repository = $2 AND digest = $3 \
+             AND fresh = $4",
+        )
+        .bind(learner)
+        .bind(&pull.repository)
+        .bind(&pull.digest)
+        .bind(i64::from(pull.fresh))
+        .execute(&self.pool)
+        .await?;
         sqlx::query(
             "INSERT INTO pulls (id, learner_id, repository, reference, digest, image_id, fresh, \
              pulled_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",

@@ -421,7 +421,23 @@ async fn pulls_are_kept_per_learner_and_repository_newest_first() {
         .record_pull("b", &pull("p4", "learner-a/greeter", true, 40))
         .await
         .expect("kept");
+    // The same image pulled again (over a copy, a moment later): one row, the latest.
+    store
+        .record_pull("a", &pull("p0", "learner-a/greeter", false, 5))
+        .await
+        .expect("kept");
+    let again = PullRow {
+        digest: "sha256:p0".into(),
+        ..pull("p5", "learner-a/greeter", false, 15)
+    };
+    store.record_pull("a", &again).await.expect("kept");
     let pulls = store.pulls("a", "learner-a/greeter").await.expect("read");
+    let same: Vec<&PullRow> = pulls.iter().filter(|p| p.digest == "sha256:p0").collect();
+    assert_eq!(same, vec![&again], "{pulls:?}");
+    let pulls: Vec<PullRow> = pulls
+        .into_iter()
+        .filter(|p| p.digest != "sha256:p0")
+        .collect();
     assert_eq!(
         pulls,
         vec![

@@ -399,7 +399,7 @@ async fn a_minimal_container_leaves_nothing_to_exec_but_a_sidecar_finds_its_port
 
 /// What the registry lesson says of pulling back, on the real engine and registry: a pull
 /// while a copy is still held fetches nothing and does not count as pulled back; removing
-/// every name deletes the image, and a pull then downloads its own layer (busybox's is
+/// every name deletes the image, and a pull then fetches it again (busybox's layer
 /// "Already exists") and counts.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pull_counts_as_pulled_back_only_when_it_brings_the_image_back() {
@@ -438,7 +438,8 @@ async fn a_pull_counts_as_pulled_back_only_when_it_brings_the_image_back() {
     assert!(ran.text.contains("Deleted: sha256:"), "{}", ran.text);
     let ran = learner.run("docker pull $REGISTRY/greeter:1.0").await;
     assert_eq!(ran.exit, Some(0), "{ran:?}");
-    for said in ["Already exists", "Pull complete", "Downloaded newer image"] {
+    // (Its own layer may be on the engine already, from another learner's identical build.)
+    for said in ["Already exists", "Downloaded newer image"] {
         assert!(ran.text.contains(said), "{said}: {}", ran.text);
     }
     let checks = check(&mut learner, id, &BTreeMap::new()).await;

@@ -18,6 +18,8 @@ pub struct RegistryFact {
     pub pushed_here: bool,
     /// A console pull of what it holds brought it into an engine that did not hold it.
     pub pulled_back: bool,
+    /// When the latest such pull ended (ms since the epoch).
+    pub pulled_back_at: Option<i64>,
     /// A console pull of what it holds only named an image the engine still held.
     pub pulled_over_a_copy: bool,
 }
@@ -29,6 +31,7 @@ impl Default for RegistryFact {
             held: Ok(None),
             pushed_here: false,
             pulled_back: false,
+            pulled_back_at: None,
             pulled_over_a_copy: false,
         }
     }
@@ -50,6 +53,13 @@ pub fn repository_and_tag(image: &str) -> Option<(&str, &str)> {
 impl ConsoleFacts {
     fn registry_fact(&self, image: &str) -> Option<&RegistryFact> {
         self.registry.iter().find(|r| r.image == image)
+    }
+
+    /// When `image` (`$REGISTRY/greeter:1.0`) was last pulled back, if a registry check
+    /// asks about it and it was: only a container made since then ran what came back.
+    pub(super) fn pulled_back_at(&self, image: &str) -> Option<i64> {
+        let fact = self.registry_fact(image.strip_prefix("$REGISTRY/")?)?;
+        fact.pulled_back_at
     }
 }
 
@@ -80,7 +90,7 @@ pub(super) fn verdict(check: &ConsoleCheck, facts: &ConsoleFacts) -> (bool, Stri
     if !back {
         return (
             true,
-            format!("The class registry holds {full} ({short}…), pushed from your console."),
+            format!("The class registry holds {full} ({short}…), pushed from this workshop."),
         );
     }
     if fact.pulled_back {
@@ -92,7 +102,7 @@ pub(super) fn verdict(check: &ConsoleCheck, facts: &ConsoleFacts) -> (bool, Stri
     if fact.pulled_over_a_copy {
         return (false, format!("You pulled {full}, but your engine still held that image (under another name, or kept by a container made from it), so nothing came back from the registry: remove every name of it (`docker images` lists them; `docker rm` its containers first), then pull it again."));
     }
-    (false, format!("You have not pulled {full} back since it was pushed: remove your copies of it (`docker rmi`), then `docker pull {full}`."))
+    (false, format!("You have not pulled back what the registry holds at {full} ({short}…): remove your copies of it (`docker rmi`), then `docker pull {full}`."))
 }
 
 #[cfg(test)]
