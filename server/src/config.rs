@@ -208,6 +208,15 @@ pub struct ConsoleArgs {
         default_value_t = 256
     )]
     pub console_toolbox_memory_mb: i64,
+    /// Console exercises' checks and setups one learner may begin in a minute (each reads
+    /// all their containers, and is kept as an attempt); they are a second apart whatever
+    /// this says.
+    #[arg(
+        long,
+        env = "LAYERLAB_CONSOLE_CHECKS_PER_MINUTE",
+        default_value_t = crate::console::CHECKS_PER_MINUTE
+    )]
+    pub console_checks_per_minute: usize,
 }
 
 impl ConsoleArgs {
@@ -230,6 +239,7 @@ impl ConsoleArgs {
                 max_disk_bytes: self.console_disk_mb << 20,
             },
             toolbox_memory_bytes: self.console_toolbox_memory_mb.max(64) << 20,
+            checks_per_minute: self.console_checks_per_minute.max(1),
         }
     }
 }

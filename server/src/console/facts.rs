@@ -71,7 +71,7 @@ pub(super) struct Turns {
 impl Turns {
     /// One more begins `now`, unless it is too soon after the last or too many began in the
     /// last minute; it is under way until [`Turns::end`].
-    fn begin(&mut self, now: std::time::Instant) -> Result<(), ConsoleError> {
+    fn begin(&mut self, now: std::time::Instant, most: usize) -> Result<(), ConsoleError> {
         let minute = std::time::Duration::from_secs(60);
         if self
             .last
@@ -86,13 +86,10 @@ impl Turns {
         {
             self.recent.pop_front();
         }
-        if self.recent.len() >= CHECKS_PER_MINUTE {
+        if self.recent.len() >= most {
             let oldest = self.recent.front().copied().unwrap_or(now);
             let wait = minute.saturating_sub(now.duration_since(oldest)).as_secs() + 1;
-            return Err(ConsoleError::TooMany {
-                most: CHECKS_PER_MINUTE,
-                wait,
-            });
+            return Err(ConsoleError::TooMany { most, wait });
         }
         self.recent.push_back(now);
         // Under way: no other until it ends (then the gap counts from its end).
@@ -434,7 +431,10 @@ impl Consoles {
                 .last
                 .is_some_and(|last| now.duration_since(last) < std::time::Duration::from_secs(600))
         });
-        checking.entry(owner.to_string()).or_default().begin(now)?;
+        checking
+            .entry(owner.to_string())
+            .or_default()
+            .begin(now, self.settings.checks_per_minute)?;
         Ok(CheckTurn {
             consoles: self,
             owner: owner.to_string(),
@@ -535,22 +535,32 @@ mod tests {
         let start = std::time::Instant::now();
         let at = |ms: u64| start + std::time::Duration::from_millis(ms);
         let mut turns = Turns::default();
-        turns.begin(at(0)).expect("the first");
+        turns.begin(at(0), CHECKS_PER_MINUTE).expect("the first");
         // One under way: the next waits, however long it takes.
-        assert!(matches!(turns.begin(at(5_000)), Err(ConsoleError::TooSoon)));
+        assert!(matches!(
+            turns.begin(at(5_000), CHECKS_PER_MINUTE),
+            Err(ConsoleError::TooSoon)
+        ));
         turns.end(at(5_000));
-        assert!(matches!(turns.begin(at(5_500)), Err(ConsoleError::TooSoon)));
-        turns.begin(at(6_000)).expect("a second after the end");
+        assert!(matches!(
+            turns.begin(at(5_500), CHECKS_PER_MINUTE),
+            Err(ConsoleError::TooSoon)
+        ));
+        turns
+            .begin(at(6_000), CHECKS_PER_MINUTE)
+            .expect("a second after the end");
         turns.end(at(6_100));
         // 20 begun within a minute (a second apart): the 21st is refused until the first
         // of them is a minute old, saying how long to wait.
         let mut now = 7_100;
         for _ in 2..CHECKS_PER_MINUTE {
-            turns.begin(at(now)).expect("within the budget");
+            turns
+                .begin(at(now), CHECKS_PER_MINUTE)
+                .expect("within the budget");
             turns.end(at(now));
             now += 1_000;
         }
-        match turns.begin(at(now)) {
+        match turns.begin(at(now), CHECKS_PER_MINUTE) {
             Err(ConsoleError::TooMany { most, wait }) => {
                 assert_eq!(most, CHECKS_PER_MINUTE);
                 assert_eq!(wait, 35, "the oldest began at 0 s, it is {now} ms now");
@@ -558,10 +568,12 @@ mod tests {
             other => panic!("the 21st in a minute: {other:?}"),
         }
         // A refused one does not count: once the oldest is a minute old, one more may begin.
-        turns.begin(at(60_000)).expect("the oldest is a minute old");
+        turns
+            .begin(at(60_000), CHECKS_PER_MINUTE)
+            .expect("the oldest is a minute old");
         turns.end(at(60_000));
         assert!(matches!(
-            turns.begin(at(61_000)),
+            turns.begin(at(61_000), CHECKS_PER_MINUTE),
             Err(ConsoleError::TooMany { .. })
         ));
     }

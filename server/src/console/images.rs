@@ -138,8 +138,18 @@ pub(super) async fn build(door: &Door, request: Request, query: &str) -> Respons
         }
     };
     drop(sent);
+    // `--target`: up to the end of that stage.
+    let dockerfile = match &options.target {
+        Some(target) => {
+            match crate::policy::dockerfile::up_to_stage(context.dockerfile(), target) {
+                Ok(cut) => cut,
+                Err(message) => return refusal(400, message),
+            }
+        }
+        None => context.dockerfile().to_string(),
+    };
     // `FROM web:1` builds on the learner's own `web:1`.
-    let context = context.with_dockerfile(scope.with_own_names(context.dockerfile()));
+    let context = context.with_dockerfile(scope.with_own_names(&dockerfile));
     let client = match door.engine.client().await {
         Ok(client) => client,
         Err(e) => return refusal(503, unreachable(e).1),
@@ -200,7 +210,7 @@ pub(super) async fn build(door: &Door, request: Request, query: &str) -> Respons
             context: &context,
             tag: tag.clone(),
             labels: options.labels.clone(),
-            build_args: options.build_args.clone(),
+            build_args: scope.with_own_build_args(context.dockerfile(), options.build_args.clone()),
             no_cache: options.no_cache,
             console_prefix: Some(scope.image_prefix()),
         };
@@ -551,6 +561,9 @@ pub(super) async fn pull(
     // learner's login from elsewhere) could unpack to far more than any build may make.
     let in_namespace = repository.split_once('/').map_or("", |(_, path)| path);
     let mut pulled = None;
+    // (What the engine is asked for: the digest just read when there is one, so a tag moved
+    // in between, by the learner's login from elsewhere, brings nothing foreign in.)
+    let mut asked_for = pin.clone();
     if let Some(builds) = &door.builds {
         let held = builds
             .held_for_pull(&scope.owner, in_namespace, &pin)
@@ -568,7 +581,14 @@ pub(super) async fn pull(
                     "layerlab: {typed} was not pushed from this workshop (a console or Tag & push), so it is not pulled here."
                 ),
             )),
-            HeldForPull::Nothing => {}
+            // (Refused here, not asked of the engine: something pushed meanwhile from
+            // elsewhere would come in unread.)
+            HeldForPull::Nothing => return Err((
+                404,
+                format!(
+                    "manifest for {typed} not found: manifest unknown (layerlab: your namespace of the class registry holds no such image; docker push it first)"
+                ),
+            )),
             HeldForPull::PushedHere(held) => {
                 // (Whether the engine holds that image already, under any name: then the
                 // pull only names it, nothing comes back.)
@@ -581,10 +601,13 @@ pub(super) async fn pull(
                     had = crate::engine::image::image_id(client, id).await.is_some();
                 }
                 let separator = if digest { '@' } else { ':' };
+                asked_for = held.digest.clone();
                 pulled = Some(Pulled {
                     repository: in_namespace.to_string(),
                     reference: pin.clone(),
                     engine_name: format!("{repository}{separator}{pin}"),
+                    by_digest: format!("{repository}@{}", held.digest),
+                    named: !digest,
                     held,
                     fresh: !had,
                 });
@@ -593,7 +616,7 @@ pub(super) async fn pull(
     }
     let query = form_urlencoded::Serializer::new(String::new())
         .append_pair("fromImage", &repository)
-        .append_pair("tag", &pin)
+        .append_pair("tag", &asked_for)
         .finish();
     Ok(PullAsked {
         path: format!("/images/create?{query}"),
@@ -616,8 +639,12 @@ pub(super) struct Pulled {
     pub repository: String,
     /// The tag or digest asked for.
     pub reference: String,
-    /// What the engine calls the image once pulled.
+    /// What the engine calls the image once pulled (and named as asked).
     pub engine_name: String,
+    /// `repository@sha256:…`: what the engine is asked to pull.
+    pub by_digest: String,
+    /// Asked by tag: once pulled by its digest, the image is given that tag.
+    pub named: bool,
     /// What the registry held there when the pull began.
     pub held: crate::registry::TagFacts,
     /// The engine held no such image before the pull.
@@ -625,6 +652,61 @@ pub(super) struct Pulled {
 }
 
 impl Pulled {
+    /// The pull's answer as the learner's CLI reads it, as if pulled by the tag asked for;
+    /// the pull is read to its end even when the CLI has gone (a CLI that leaves at the last
+    /// line loses nothing). Then, before the answer ends, the image gets the tag asked for
+    /// and the pull is noted.
+    pub fn answer(
+        self,
+        body: Body,
+        client: crate::engine::Client,
+        owner: String,
+        builds: std::sync::Arc<crate::builds::Builds>,
+    ) -> impl futures::Stream<Item = Result<bytes::Bytes, axum::Error>> + Send + 'static {
+        use futures::StreamExt;
+        let (tx, rx) = tokio::sync::mpsc::channel(16);
+        tokio::spawn(async move {
+            let mut engine = body.into_data_stream();
+            let mut lines = PullLines::new(&self);
+            let mut listening = true;
+            while let Some(chunk) = engine.next().await {
+                let shown = match chunk {
+                    Ok(bytes) => Ok(lines.shown(&bytes)),
+                    Err(e) => Err(e),
+                };
+                if listening && tx.send(shown).await.is_err() {
+                    listening = false;
+                }
+            }
+            let mut rest = lines.rest().to_vec();
+            if self.named && client.image_size(&self.by_digest).await.is_some() {
+                if let Err(e) = client.tag(&self.by_digest, &self.engine_name).await {
+                    tracing::warn!(image = %self.by_digest, error = %e, "a pulled image could not be tagged as asked");
+                    // (The CLI prints an error line and fails.)
+                    let said = format!(
+                        "layerlab: the image was pulled but could not be named {}: {e}",
+                        lines.tag
+                    );
+                    rest.extend_from_slice(
+                        format!(
+                            "{}\r\n",
+                            serde_json::json!({"errorDetail": {"message": said}, "error": said})
+                        )
+                        .as_bytes(),
+                    );
+                }
+            }
+            self.note(&client, &owner, &builds).await;
+            if listening && !rest.is_empty() {
+                let _ = tx.send(Ok(rest.into())).await;
+            }
+        });
+        futures::stream::unfold(rx, |mut rx| async move {
+            let item = rx.recv().await?;
+            Some((item, rx))
+        })
+    }
+
     /// Note the pull as the learner's, if it left the registry's image in the engine.
     pub async fn note(
         self,
@@ -643,6 +725,65 @@ impl Pulled {
                 self.fresh,
             )
             .await;
+    }
+}
+
+/// A pull's answer, line by line (the engine's JSON messages), with the digest it was asked
+/// for shown as the tag the learner asked for: `Pulling from …` under `1.0`, and `Status:
+/// Downloaded newer image for …/greeter:1.0`, as a pull by tag says.
+struct PullLines {
+    /// (`"id":"sha256:…"`, `"id":"1.0"`) and (`@sha256:…`, `:1.0`); none when asked by digest.
+    shown_as: Vec<(String, String)>,
+    /// The start of a line not yet ended.
+    partial: Vec<u8>,
+    /// The tag (or digest) asked for.
+    tag: String,
+}
+
+impl PullLines {
+    fn new(pulled: &Pulled) -> Self {
+        let digest = &pulled.held.digest;
+        let tag = &pulled.reference;
+        let shown_as = if pulled.named {
+            vec![
+                (format!("\"id\":\"{digest}\""), format!("\"id\":\"{tag}\"")),
+                (format!("@{digest}"), format!(":{tag}")),
+            ]
+        } else {
+            Vec::new()
+        };
+        PullLines {
+            shown_as,
+            partial: Vec::new(),
+            tag: tag.clone(),
+        }
+    }
+
+    /// The whole lines `chunk` ends (with any begun before), as shown.
+    fn shown(&mut self, chunk: &[u8]) -> bytes::Bytes {
+        self.partial.extend_from_slice(chunk);
+        let Some(end) = self.partial.iter().rposition(|b| *b == b'\n') else {
+            return bytes::Bytes::new();
+        };
+        let whole: Vec<u8> = self.partial.drain(..=end).collect();
+        self.as_shown(whole)
+    }
+
+    /// What is left once the answer has ended, as shown.
+    fn rest(&mut self) -> bytes::Bytes {
+        let rest = std::mem::take(&mut self.partial);
+        self.as_shown(rest)
+    }
+
+    fn as_shown(&self, text: Vec<u8>) -> bytes::Bytes {
+        if self.shown_as.is_empty() {
+            return text.into();
+        }
+        let mut text = String::from_utf8_lossy(&text).into_owned();
+        for (engine, learner) in &self.shown_as {
+            text = text.replace(engine, learner);
+        }
+        text.into()
     }
 }
 
@@ -677,5 +818,61 @@ pub(super) async fn login(door: &Door, request: Request) -> Response {
             401,
             "layerlab: this workshop runs without a class registry.".into(),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pulled(named: bool) -> Pulled {
+        let digest = format!("sha256:{}", "ab".repeat(32));
+        Pulled {
+            repository: "learner-ann/greeter".into(),
+            reference: if named { "1.0".into() } else { digest.clone() },
+            engine_name: "127.0.0.1:5000/learner-ann/greeter:1.0".into(),
+            by_digest: format!("127.0.0.1:5000/learner-ann/greeter@{digest}"),
+            named,
+            held: crate::registry::TagFacts {
+                tag: "1.0".into(),
+                digest,
+                image_id: None,
+                size_bytes: 1,
+            },
+            fresh: true,
+        }
+    }
+
+    #[test]
+    fn a_pull_by_the_digest_read_is_shown_as_the_tag_asked_for_whatever_the_chunks() {
+        let digest = format!("sha256:{}", "ab".repeat(32));
+        let answer = format!(
+            "{{\"status\":\"Pulling from learner-ann/greeter\",\"id\":\"{digest}\"}}\r\n{{\"status\":\"Digest: {digest}\"}}\r\n{{\"status\":\"Status: Downloaded newer image for 127.0.0.1:5000/learner-ann/greeter@{digest}\"}}\r\n"
+        );
+        let expected = format!(
+            "{{\"status\":\"Pulling from learner-ann/greeter\",\"id\":\"1.0\"}}\r\n{{\"status\":\"Digest: {digest}\"}}\r\n{{\"status\":\"Status: Downloaded newer image for 127.0.0.1:5000/learner-ann/greeter:1.0\"}}\r\n"
+        );
+        // Cut anywhere, even inside the digest, the learner reads the same.
+        for size in [1, 7, 64, 1000] {
+            let mut lines = PullLines::new(&pulled(true));
+            let mut shown = Vec::new();
+            for chunk in answer.as_bytes().chunks(size) {
+                shown.extend_from_slice(&lines.shown(chunk));
+            }
+            shown.extend_from_slice(&lines.rest());
+            assert_eq!(
+                String::from_utf8_lossy(&shown),
+                expected,
+                "chunks of {size}"
+            );
+        }
+        // A line the engine never ended still reaches the learner.
+        let mut lines = PullLines::new(&pulled(true));
+        assert!(lines.shown(b"{\"status\":\"cut").is_empty());
+        assert_eq!(&lines.rest()[..], b"{\"status\":\"cut");
+        // Asked by digest: shown as the engine says it.
+        let mut lines = PullLines::new(&pulled(false));
+        let shown = lines.shown(answer.as_bytes());
+        assert_eq!(String::from_utf8_lossy(&shown), answer);
     }
 }

@@ -8,6 +8,7 @@
 
 mod door;
 mod facts;
+pub use facts::CHECKS_PER_MINUTE;
 mod images;
 mod ports;
 pub mod proxy;
@@ -42,6 +43,8 @@ pub struct ConsoleSettings {
     /// What each of a learner's containers gets, and how many may run.
     pub limits: ContainerLimits,
     pub toolbox_memory_bytes: i64,
+    /// Checks and setups one learner may begin in a minute.
+    pub checks_per_minute: usize,
 }
 
 /// Commands kept per console, and rows of output across them; older ones are forgotten.
@@ -762,24 +765,44 @@ impl Consoles {
     }
 
     /// Remove every toolbox and container consoles of this installation left (a server
-    /// stopped or killed with consoles open), and their sockets' folders. How many.
+    /// stopped or killed with consoles open), and their sockets' folders. How many. (This
+    /// runs beside the first requests: what belongs to a learner whose console this server
+    /// has opened meanwhile is theirs now, and stays.)
     pub async fn remove_leftovers(&self) -> Result<usize, String> {
         if self.off.is_some() {
             return Ok(0);
         }
+        let opened_here = || -> std::collections::HashSet<String> {
+            lock(&self.open)
+                .keys()
+                .map(|owner| crate::registry::handle_of(owner))
+                .collect()
+        };
         if let Ok(entries) = std::fs::read_dir(&self.settings.dir) {
+            let opened = opened_here();
             for entry in entries.flatten() {
-                let _ = std::fs::remove_dir_all(entry.path());
+                if !opened.contains(entry.file_name().to_string_lossy().as_ref()) {
+                    let _ = std::fs::remove_dir_all(entry.path());
+                }
             }
         }
         let client = self.engine.client().await?;
         let objects = client.console_objects(&self.instance).await?;
-        let ids: Vec<String> = objects.into_iter().map(|o| o.id).collect();
+        let opened = opened_here();
+        let ids: Vec<String> = objects
+            .into_iter()
+            .filter(|o| !opened.contains(&crate::registry::handle_of(&o.owner)))
+            .map(|o| o.id)
+            .collect();
         let containers = client.remove_containers(&ids).await;
         // (Names in learners' registry namespaces a killed server left are the janitor's,
-        // which takes them off before this server answers anyone: this runs beside the
-        // first requests, and a name made by hand then is not a console's.)
-        Ok(containers + remove_console_images(&client, &self.instance, None, |_| true).await)
+        // which takes them off before this server answers anyone: a name made by hand then
+        // is not a console's.)
+        let images = remove_console_images(&client, &self.instance, None, |handle| {
+            !opened_here().contains(handle)
+        })
+        .await;
+        Ok(containers + images)
     }
 
     /// Remove what an earlier server left, then sweep now and then (every quarter of the idle

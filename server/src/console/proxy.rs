@@ -369,14 +369,14 @@ async fn relay(State(door): State<Arc<Door>>, mut request: Request) -> Response 
         *answer.headers_mut() = kept;
     }
     if let Some(((pulled, client), builds)) = pulled.zip(door.builds.clone()) {
-        // The pull goes on as long as its answer streams; then what the engine holds is
-        // noted as the learner's pull (a console exercise asks for one).
+        // The pull is read to its end (the CLI may leave); then the image gets the tag asked
+        // for, and what the engine holds is noted as the learner's pull (a console exercise
+        // asks for one).
         let owner = door.scope.owner.clone();
         let (parts, body) = answer.into_parts();
-        let noted = async move { pulled.note(&client, &owner, &builds).await };
         return Response::from_parts(
             parts,
-            Body::from_stream(after_stream(Body::new(body), noted)),
+            Body::from_stream(pulled.answer(Body::new(body), client, owner, builds)),
         );
     }
     if let Some((permit, pushed)) = push_permit {
@@ -505,7 +505,12 @@ async fn created(
     };
     // By a name no one else can move (one of the learner's own, or a base image's), which
     // `docker ps` shows; otherwise by the id the check found.
+    // (By id, the container keeps the name as typed, for `docker ps` and inspect to show.)
     let stable = found_as.starts_with(&scope.image_prefix()) || scope.is_base_image(&found_as);
+    if !stable {
+        create.body["Labels"][crate::policy::container::IMAGE_LABEL] =
+            serde_json::Value::String(image.clone());
+    }
     create.body["Image"] = serde_json::Value::String(if stable { found_as } else { id });
     // Namespaces shared with a container: only one of the learner's own, by its full id.
     for (field, typed) in std::mem::take(&mut create.joins) {

@@ -30,6 +30,11 @@ pub struct Published {
 /// The label a console container's published ports are kept in: `8080:80,8443:443`.
 pub const PORTS_LABEL: &str = "org.layerlab.ports";
 
+/// The label a console container made from an image by its id carries: the image as the
+/// learner named it (`localhost:5000/you/greeter:1.0`), which `docker ps` and inspect show, as
+/// the engine would show a container made from that name on a laptop.
+pub const IMAGE_LABEL: &str = "org.layerlab.image";
+
 /// The ports in a [`PORTS_LABEL`] (what does not read as one is left out).
 pub fn ports_of_label(label: &str) -> Vec<Published> {
     label

@@ -150,10 +150,14 @@ impl Scope {
     /// that are neither a stage, `scratch`, a base image nor in a registry, named as the
     /// engine knows the learner's (`FROM learner-…/web:1`): the build policy then judges,
     /// and the engine builds, the very same text. A name with a variable in it is left as it
-    /// is (the policy judges it as written).
+    /// is (the policy judges it as written), but the default of a global `ARG` that a `FROM`
+    /// names whole (`ARG BASE=web:1` … `FROM $BASE`) is rewritten the same way.
     pub fn with_own_names(&self, dockerfile: &str) -> String {
         let mut stages: Vec<String> = Vec::new();
         let mut lines: Vec<String> = dockerfile.lines().map(str::to_string).collect();
+        let instructions = app::dockerfile::instructions(dockerfile);
+        let (from_args, every_stage) = from_args_and_stages(&instructions);
+        let mut global = true;
         let own = |reference: &str, stages: &[String]| -> Option<String> {
             let lower = reference.to_ascii_lowercase();
             let plain = !reference.contains('$')
@@ -166,7 +170,7 @@ impl Scope {
                 .flatten()
                 .filter(|name| !self.in_namespace(name))
         };
-        for instruction in app::dockerfile::instructions(dockerfile) {
+        for instruction in instructions {
             let Some(line) = (instruction.line as usize)
                 .checked_sub(1)
                 .and_then(|i| lines.get_mut(i))
@@ -178,7 +182,20 @@ impl Scope {
                 continue;
             }
             match instruction.keyword.to_ascii_uppercase().as_str() {
+                "ARG" if global => {
+                    let Some((name, value)) = instruction.args.trim().split_once('=') else {
+                        continue;
+                    };
+                    let plain = !value.is_empty()
+                        && !value.contains(|c: char| c.is_whitespace() || c == '"' || c == '\'');
+                    if plain && from_args.iter().any(|a| a == name) {
+                        if let Some(own) = own(value, &every_stage) {
+                            *line = line.replacen(&format!("={value}"), &format!("={own}"), 1);
+                        }
+                    }
+                }
                 "FROM" => {
+                    global = false;
                     let words: Vec<&str> = instruction.args.split_whitespace().collect();
                     let Some(reference) = words.iter().find(|w| !w.starts_with("--")) else {
                         continue;
@@ -215,6 +232,31 @@ impl Scope {
             text.push('\n');
         }
         text
+    }
+
+    /// `--build-arg NAME=web:1` for a global `ARG` that a `FROM` names whole: the learner's
+    /// own image, named as the engine knows it (as [`Scope::with_own_names`] does for the
+    /// `ARG`'s default). Other build arguments are left as they are.
+    pub fn with_own_build_args(
+        &self,
+        dockerfile: &str,
+        args: Vec<(String, String)>,
+    ) -> Vec<(String, String)> {
+        let (from_args, stages) = from_args_and_stages(&app::dockerfile::instructions(dockerfile));
+        args.into_iter()
+            .map(|(name, value)| {
+                let lower = value.to_ascii_lowercase();
+                let own = (from_args.contains(&name)
+                    && !value.contains('$')
+                    && lower != "scratch"
+                    && !stages.contains(&lower)
+                    && !self.is_base_image(&value))
+                .then(|| self.engine_image(&value).ok())
+                .flatten()
+                .filter(|n| !self.in_namespace(n));
+                (name, own.unwrap_or(value))
+            })
+            .collect()
     }
 
     /// Whether `name` is in the learner's namespace of the class registry.
@@ -288,6 +330,38 @@ pub fn plausible_reference(typed: &str) -> bool {
 }
 
 /// `line` with its first whole word `word` replaced by `with`.
+/// The names of the `ARG`s a `FROM` names whole (`FROM $BASE`, `FROM ${BASE} AS b`), and
+/// every stage's name (`AS …`, in lower case).
+fn from_args_and_stages(
+    instructions: &[app::dockerfile::Instruction],
+) -> (Vec<String>, Vec<String>) {
+    let mut args = Vec::new();
+    let mut stages = Vec::new();
+    for instruction in instructions {
+        if !instruction.keyword.eq_ignore_ascii_case("from") {
+            continue;
+        }
+        let words: Vec<&str> = instruction.args.split_whitespace().collect();
+        if let Some(reference) = words.iter().find(|w| !w.starts_with("--")) {
+            let name = reference
+                .strip_prefix("${")
+                .and_then(|r| r.strip_suffix('}'))
+                .or_else(|| reference.strip_prefix('$'));
+            if let Some(name) = name.filter(|n| {
+                !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            }) {
+                args.push(name.to_string());
+            }
+        }
+        if let Some(i) = words.iter().position(|w| w.eq_ignore_ascii_case("as")) {
+            if let Some(name) = words.get(i + 1) {
+                stages.push(name.to_ascii_lowercase());
+            }
+        }
+    }
+    (args, stages)
+}
+
 fn replace_word(line: &str, word: &str, with: &str) -> String {
     let mut start = 0;
     while let Some(found) = line[start..].find(word) {
@@ -563,9 +637,17 @@ pub fn as_shown(
                         .collect();
                     container["Ports"] = serde_json::Value::Array(ports);
                 }
+                let typed = container
+                    .pointer(&format!(
+                        "/Labels/{}",
+                        crate::policy::container::IMAGE_LABEL.replace('/', "~1")
+                    ))
+                    .and_then(|l| l.as_str())
+                    .map(str::to_string);
                 if let Some(image) = container.get("Image").and_then(|i| i.as_str()) {
                     let image = image.strip_prefix(&scope.image_prefix()).unwrap_or(image);
-                    container["Image"] = serde_json::Value::String(image.to_string());
+                    container["Image"] =
+                        serde_json::Value::String(typed.unwrap_or_else(|| image.to_string()));
                 }
                 if let Some(names) = container.get_mut("Names").and_then(|n| n.as_array_mut()) {
                     for name in names {
@@ -650,12 +732,17 @@ pub fn as_shown(
             }
             container.remove("GraphDriver");
             if let Some(config) = container.get_mut("Config").and_then(|c| c.as_object_mut()) {
+                let typed = config
+                    .get("Labels")
+                    .and_then(|l| l.get(crate::policy::container::IMAGE_LABEL))
+                    .and_then(|l| l.as_str())
+                    .map(str::to_string);
                 if let Some(image) = config.get("Image").and_then(|i| i.as_str()) {
                     let image = image
                         .strip_prefix(&scope.image_prefix())
                         .unwrap_or(image)
                         .to_string();
-                    config.insert("Image".into(), image.into());
+                    config.insert("Image".into(), typed.unwrap_or(image).into());
                 }
             }
             let published = container
@@ -900,6 +987,8 @@ pub struct BuildOptions {
     pub quiet: bool,
     /// Lines to print first: what was asked and is not done here.
     pub notes: Vec<String>,
+    /// `--target`: the stage to build last.
+    pub target: Option<String>,
 }
 
 /// The most names (`-t`) one console build takes.
@@ -994,9 +1083,10 @@ pub fn build_options(query: &str, scope: &Scope) -> Result<BuildOptions, String>
                 )
             }
             "target" if !value.is_empty() => {
-                return Err(
-                    "layerlab: --target is not offered here yet: build the whole Dockerfile (the stage you want last).".into(),
-                )
+                if value.len() > 128 || value.chars().any(|c| c.is_control()) {
+                    return Err(format!("layerlab: “{value}” is not a stage's name"));
+                }
+                options.target = Some(value.to_string());
             }
             "version" if value == "2" => {
                 return Err(
@@ -1234,6 +1324,43 @@ mod tests {
     }
 
     #[test]
+    fn a_global_arg_a_from_names_whole_names_the_learners_image_as_the_engine_knows_it() {
+        let scope = scope();
+        let prefix = scope.image_prefix();
+        let written = "ARG BASE=web:1\nARG TOOL=web:1\nARG N=0\nARG S=app\nARG Q=\"web:1\"\nFROM ${BASE} AS app\nARG BASE\nRUN echo $TOOL\nFROM $N\nFROM $S\nFROM $Q\nFROM busybox:latest\nARG LATE=web:2\nFROM $LATE\n";
+        assert_eq!(
+            scope.with_own_names(written),
+            written.replacen("ARG BASE=web:1", &format!("ARG BASE={prefix}web:1"), 1),
+            "only BASE: TOOL is no FROM's, N a stage's number, S a stage's name, Q quoted, LATE not global"
+        );
+        let args = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        assert_eq!(
+            scope.with_own_build_args(
+                written,
+                args(&[
+                    ("BASE", "web:2"),
+                    ("TOOL", "web:2"),
+                    ("S", "app"),
+                    ("N", "busybox:latest"),
+                    ("LATE", "$X")
+                ])
+            ),
+            args(&[
+                ("BASE", &format!("{prefix}web:2")),
+                ("TOOL", "web:2"),
+                ("S", "app"),
+                ("N", "busybox:latest"),
+                ("LATE", "$X")
+            ])
+        );
+    }
+
+    #[test]
     fn image_listings_show_the_base_images_and_the_learners_own_by_their_names() {
         let scope = scope();
         let prefix = scope.image_prefix();
@@ -1317,13 +1444,16 @@ mod tests {
         assert_eq!(options.labels.get("team").map(String::as_str), Some("blue"));
         assert!(options.no_cache && !options.quiet);
         assert_eq!(options.notes.len(), 1, "--pull is said to do nothing");
+        assert_eq!(options.target, None);
+        let target = build_options("target=Build", &scope).expect("--target");
+        assert_eq!(target.target.as_deref(), Some("Build"));
         for (key, value, said) in [
             ("labels", r#"{"org.layerlab.owner":"x"}"#, "layerlab's own"),
             ("buildargs", r#"{"A B":"x"}"#, "not a build argument"),
             ("buildargs", "nope", "not JSON"),
             ("t", "busybox:latest", "base images"),
             ("remote", "https://example.com/x.git", "not a URL"),
-            ("target", "build", "--target"),
+            ("target", "a\nb", "not a stage's name"),
             ("version", "2", "BuildKit"),
             ("networkmode", "host", "without a network"),
             ("networkmode", "container:abc", "without a network"),

@@ -355,7 +355,9 @@ pub fn exec(body: &[u8]) -> Result<Value, String> {
     Ok(Value::Object(exec))
 }
 
-pub use crate::engine::toolbox::{ports_of_label, Published, CONSOLE_LABEL, PORTS_LABEL};
+pub use crate::engine::toolbox::{
+    ports_of_label, Published, CONSOLE_LABEL, IMAGE_LABEL, PORTS_LABEL,
+};
 
 /// The HostConfig as the engine gets it, of what was asked: only what this knows may pass.
 fn host_config(

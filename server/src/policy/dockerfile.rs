@@ -93,6 +93,43 @@ pub fn parse(text: &str) -> Parsed {
     Parsed { escape, nodes }
 }
 
+/// `docker build --target NAME`: the Dockerfile up to the end of the stage called `NAME`
+/// (its `FROM … AS NAME`, in any case, as the engine matches it), the later stages cut off.
+/// The classic builder builds every stage up to the target and nothing after it, so the
+/// image is the same; what is built and labelled last is then that stage, and the policy
+/// reads only what is built. The engine's words when no stage is called so.
+pub fn up_to_stage(text: &str, target: &str) -> Result<String, String> {
+    let parsed = parse(text);
+    let froms: Vec<&Node> = parsed
+        .nodes
+        .iter()
+        .filter(|n| n.keyword == "from")
+        .collect();
+    let named = |node: &Node| match fields(&node.rest).as_slice() {
+        [_, as_word, name] if as_word.eq_ignore_ascii_case("as") => {
+            name.eq_ignore_ascii_case(target)
+        }
+        _ => false,
+    };
+    let Some(at) = froms.iter().position(|n| named(n)) else {
+        return Err(format!(
+            "failed to reach build target {target} in Dockerfile"
+        ));
+    };
+    let Some(next) = froms.get(at + 1) else {
+        return Ok(text.to_string());
+    };
+    // Every line before the next stage's FROM (line numbers count from 1).
+    let keep = usize::try_from(next.line)
+        .unwrap_or(usize::MAX)
+        .saturating_sub(1);
+    let mut kept: String = text.split_inclusive('\n').take(keep).collect();
+    if !kept.ends_with('\n') {
+        kept.push('\n');
+    }
+    Ok(kept)
+}
+
 /// `#  key = value` at the top of the file → (`key` in lower case, `value`).
 fn directive(line: &str) -> Option<(String, String)> {
     let rest = line.strip_prefix('#')?;
@@ -384,6 +421,34 @@ pub fn arg_entries(rest: &str, escape: char) -> Vec<(String, Option<String>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_target_cuts_the_stages_after_it_and_names_are_matched_in_any_case() {
+        let text = "ARG V=1\nFROM busybox:latest AS Build\nRUN echo \\\n  built > /made\n# the next one\nfrom busybox:latest as test\nRUN false\nFROM busybox:latest\nCOPY --from=build /made /made\n";
+        assert_eq!(
+            up_to_stage(text, "build").unwrap(),
+            "ARG V=1\nFROM busybox:latest AS Build\nRUN echo \\\n  built > /made\n# the next one\n"
+        );
+        assert_eq!(
+            up_to_stage(text, "TEST").unwrap(),
+            "ARG V=1\nFROM busybox:latest AS Build\nRUN echo \\\n  built > /made\n# the next one\nfrom busybox:latest as test\nRUN false\n"
+        );
+        // The last stage named: all of it. (A stage without a name cannot be a target.)
+        let last = "FROM busybox:latest AS a\nFROM busybox:latest AS b\nRUN true";
+        assert_eq!(up_to_stage(last, "b").unwrap(), last);
+        assert_eq!(
+            up_to_stage(text, "0").unwrap_err(),
+            "failed to reach build target 0 in Dockerfile"
+        );
+        assert!(up_to_stage(text, "nope").is_err());
+        // `AS` inside a continued FROM line, and the escape directive, read as the engine does.
+        let escaped =
+            "# escape=`\nFROM busybox:latest `\n  AS first\nRUN true\nFROM busybox:latest\n";
+        assert_eq!(
+            up_to_stage(escaped, "first").unwrap(),
+            "# escape=`\nFROM busybox:latest `\n  AS first\nRUN true\n"
+        );
+    }
 
     fn shape(p: &Parsed) -> Vec<(u32, &str, Vec<&str>, &str)> {
         p.nodes

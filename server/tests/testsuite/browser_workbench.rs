@@ -225,15 +225,12 @@ async fn a_reload_during_a_build_follows_the_same_build_with_its_files_and_log()
     c.close().await.expect("close");
 }
 
+/// The page's speed under a huge log (its longest main-thread task) is measured by the
+/// benchmark (`./x bench browser`); here, what keeps it fast: a bounded window drawn, the rest
+/// a download away, and the newest line kept in view without the learner's help.
 #[tokio::test]
-async fn a_huge_log_keeps_the_page_responsive_follows_the_bottom_and_downloads_whole() {
+async fn a_huge_log_draws_a_bounded_window_follows_the_bottom_and_downloads_whole() {
     let (_server, _driver, c) = hydrated("/playground").await;
-    // Record every long task (> 50 ms) on the main thread from here on.
-    eval(
-        &c,
-        "window.__longest = 0; new PerformanceObserver(l => { for (const e of l.getEntries()) window.__longest = Math.max(window.__longest, e.duration); }).observe({entryTypes: ['longtask']}); return null;",
-    )
-    .await;
     type_over(
         &c,
         "textarea.editor-input",
@@ -241,24 +238,18 @@ async fn a_huge_log_keeps_the_page_responsive_follows_the_bottom_and_downloads_w
     )
     .await;
     click(&c, "#build").await;
-    // While it streams (past the lines drawn at once), the log keeps its newest line in view.
+    // Past the lines drawn at once, the log keeps following: it never offers to follow again.
     css(&c, ".log-skipped").await;
-    let at_bottom = eval(
+    assert_following(&c, "while the log streams").await;
+    css(&c, ".verdict-line").await;
+    // Once the build has ended, the newest line is in view.
+    assert_following(&c, "after the build").await;
+    let at_bottom = eval_until(
         &c,
-        "const p = document.querySelector('.build-log'); return p.scrollHeight - p.scrollTop - p.clientHeight < 40;",
+        "const p = document.querySelector('.build-log'); return p.scrollHeight - p.scrollTop - p.clientHeight < 8;",
     )
     .await;
-    assert_eq!(at_bottom, json!(true), "the log does not follow new lines");
-    css(&c, ".verdict-line").await;
-    let longest = eval(&c, "return window.__longest;")
-        .await
-        .as_f64()
-        .unwrap_or(0.0);
-    println!("longest main-thread task while 200,000 lines streamed: {longest:.0} ms");
-    assert!(
-        longest < 1000.0,
-        "the page was blocked for {longest:.0} ms while the log streamed"
-    );
+    assert!(at_bottom, "the log does not show its newest line");
     // Only a bounded window is drawn; the rest is a download away.
     let drawn = eval(
         &c,
@@ -292,6 +283,26 @@ async fn a_huge_log_keeps_the_page_responsive_follows_the_bottom_and_downloads_w
     assert_eq!(live, json!(true), "the build log is inside a live region");
     save_screenshot(&c, "workbench-huge-log.png").await;
     c.close().await.expect("close");
+}
+
+/// The build log follows its newest lines: the learner is not offered to follow again.
+async fn assert_following(c: &Client, when: &str) {
+    let offered = c.find(Locator::Css(".log-follow")).await.is_ok();
+    assert!(!offered, "the log stopped following {when}");
+}
+
+/// Run `script` until it answers `true` (up to 10 s): whether it ever did.
+async fn eval_until(c: &Client, script: &str) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if eval(c, script).await == json!(true) {
+            return true;
+        }
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
 
 #[tokio::test]

@@ -539,6 +539,35 @@ async fn each_learner_builds_tags_and_removes_images_of_their_own() {
     assert!(ran.text.contains("Step 1/3 : FROM web:1\n"), "{}", ran.text);
     assert!(ran.text.contains("\nbuilt\n"), "{}", ran.text);
 
+    // Through a global ARG too, as its default or as a --build-arg.
+    let ran = ann
+        .run("printf 'ARG BASE=busybox:latest\\nFROM $BASE\\nCMD [\"cat\", \"/built\"]\\n' > ~/app/Argued && cd ~/app && sed 's/busybox:latest/web:1/' Argued | docker build -t argued - && docker run --rm argued && docker build --build-arg BASE=web:1 -f Argued -t argued . && docker run --rm argued && docker rmi argued")
+        .await;
+    assert_eq!(ran.exit, Some(0), "{ran:?}");
+    assert_eq!(ran.text.matches("\nbuilt\n").count(), 2, "{}", ran.text);
+    assert!(!ran.text.contains("learner-"), "{}", ran.text);
+
+    // `--target`: the stages up to that one are built, and nothing after it is read (a later
+    // stage FROM an image not offered here is no matter).
+    let ran = ann
+        .run("cd ~/app && printf 'FROM busybox:latest AS tools\\nRUN echo from-tools > /made\\nFROM alpine:3\\nRUN false\\n' > Staged && docker build --target tools -f Staged -t tools . && docker run --rm tools cat /made && docker rmi tools")
+        .await;
+    assert_eq!(ran.exit, Some(0), "{ran:?}");
+    for said in ["Successfully tagged tools:latest", "\nfrom-tools\n"] {
+        assert!(ran.text.contains(said), "{said}: {}", ran.text);
+    }
+    assert!(!ran.text.contains("RUN false"), "{}", ran.text);
+    let ran = ann
+        .run("cd ~/app && docker build --target nope -f Staged -t tools .")
+        .await;
+    assert_ne!(ran.exit, Some(0), "{ran:?}");
+    assert!(
+        ran.text
+            .contains("failed to reach build target nope in Dockerfile"),
+        "{}",
+        ran.text
+    );
+
     // Another learner sees none of it, by name, by the engine's name or by id.
     let mut bob = Learner::open(other).await;
     let id = inspect(&names[0], "{{.Id}}").expect("the image's id");
@@ -629,6 +658,21 @@ async fn each_learner_builds_tags_and_removes_images_of_their_own() {
         ran.text
     );
     assert!(ran.text.contains("\nbuilt"), "{}", ran.text);
+    // Pulled by the digest the registry held when asked, shown as a pull by its tag is.
+    assert!(
+        ran.text
+            .contains(&format!("Downloaded newer image for {namespace}/web:1")),
+        "{}",
+        ran.text
+    );
+    assert!(
+        !ran.text
+            .lines()
+            .any(|l| (l.contains("Pulling from") || l.starts_with("Status:"))
+                && l.contains("sha256:")),
+        "{}",
+        ran.text
+    );
     let registry = namespace.split('/').next().expect("an address").to_string();
     for (line, said) in [
         (
@@ -646,6 +690,10 @@ async fn each_learner_builds_tags_and_removes_images_of_their_own() {
         (
             "docker push $REGISTRY/nothing:1".to_string(),
             "An image does not exist locally",
+        ),
+        (
+            "docker pull $REGISTRY/nothing:1".to_string(),
+            "holds no such image; docker push it first",
         ),
         (
             "docker push busybox:latest".to_string(),
@@ -781,9 +829,9 @@ async fn each_learner_builds_tags_and_removes_images_of_their_own() {
 async fn idle_consoles_stop_then_go_and_a_killed_server_leaves_nothing_behind() {
     seeded_toolbox();
     let db = std::sync::Arc::new(TestDb::new());
-    // (Idle removal at 20 s: a build under a loaded run may take longer than 8 s, and a
-    // command running that long counts as idle.)
-    let flags = ["--console-idle-stop=3", "--console-idle-remove=20"];
+    // (A command running counts as idle: a build under a loaded run may take longer than a
+    // few seconds, so stopped at 10 s and removed at 30 s.)
+    let flags = ["--console-idle-stop=10", "--console-idle-remove=30"];
     let server = ServerProcess::start_with(LOCAL_ENGINE, db.clone(), &flags);
     // (Opening the console is the learner's first request: it starts their session.)
     let (status, set_cookie, body) = http(
@@ -821,11 +869,12 @@ async fn idle_consoles_stop_then_go_and_a_killed_server_leaves_nothing_behind() 
         "the learner's kept:latest, mybox:latest and <registry>/<handle>/kept:1"
     );
 
-    // Idle: stopped, both, with the folder of its socket.
+    // Idle: stopped, both, with the folder of its socket (taken once both have stopped).
     wait_for("the idle console to stop", &|| {
-        running(&toolbox).as_deref() == Some("false") && running(&web).as_deref() == Some("false")
+        running(&toolbox).as_deref() == Some("false")
+            && running(&web).as_deref() == Some("false")
+            && !db.console_dir().join(&handle).exists()
     });
-    assert!(!db.console_dir().join(&handle).exists());
     // The next command starts the toolbox again; the learner's container is still theirs.
     command_on(&server, &cookie, "docker start web").await;
     wait_for("web to run again", &|| {

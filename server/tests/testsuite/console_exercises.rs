@@ -109,18 +109,78 @@ async fn type_in(learner: &mut Learner, id: &str, commands: &[String], must_succ
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_console_exercise_passes_with_its_solution_and_fails_each_wrong_answer() {
+/// One test per console exercise, so the harness runs them side by side: its solution
+/// passes and each wrong answer fails the check it names. [`every_console_exercise_is_self_tested`]
+/// fails when an exercise is added without its line here.
+macro_rules! self_tests {
+    ($($test:ident => $id:literal),* $(,)?) => {
+        /// The console exercises that have a self-test below.
+        const SELF_TESTED: &[&str] = &[$($id),*];
+        /// The self-tests, one per console exercise.
+        mod solved {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::passes_with_its_solution_and_fails_each_wrong_answer($id).await;
+                }
+            )*
+        }
+    };
+}
+
+self_tests! {
+    count_the_layers => "count-the-layers",
+    find_the_line => "find-the-line",
+    health_that_tells_the_truth => "health-that-tells-the-truth",
+    push_and_pull_back => "push-and-pull-back",
+    say_it_differently => "say-it-differently",
+    serve_from_the_console => "serve-from-the-console",
+    sidecar_port => "sidecar-port",
+    who_runs_it => "who-runs-it",
+}
+
+#[test]
+fn every_console_exercise_is_self_tested() {
+    let exercises = support::exercises();
+    let console: Vec<&str> = exercises
+        .iter()
+        .filter(|e| e.console.is_some())
+        .map(|e| e.id.as_str())
+        .collect();
+    assert!(console.len() >= 4, "console exercises: {console:?}");
+    let missing: Vec<_> = console
+        .iter()
+        .filter(|id| !SELF_TESTED.contains(id))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "console exercises without a self-test (add them to `self_tests!`): {missing:?}"
+    );
+    let gone: Vec<_> = SELF_TESTED
+        .iter()
+        .filter(|id| !console.contains(id))
+        .collect();
+    assert!(
+        gone.is_empty(),
+        "self-tests of no console exercise: {gone:?}"
+    );
+}
+
+/// Console exercise `id`: before anything is typed every check fails; its solution, typed
+/// into a fresh learner's console, passes every check and is kept as the learner's record;
+/// each wrong answer, typed into another fresh console, fails the check it names.
+async fn passes_with_its_solution_and_fails_each_wrong_answer(id: &str) {
     seeded_toolbox();
     let exercises = support::exercises();
-    let console: Vec<_> = exercises
+    let exercise = exercises
         .iter()
-        .filter_map(|e| Some((e.id.clone(), e.console.clone()?)))
-        .collect();
-    assert!(console.len() >= 4, "console exercises: {}", console.len());
+        .find(|e| e.id == id)
+        .and_then(|e| e.console.clone())
+        .unwrap_or_else(|| panic!("{id} is not a console exercise of the course"));
+    let exercise = &exercise;
     let client = TestClient::new(LOCAL_ENGINE).await;
     let mut missed = Vec::new();
-    for (id, exercise) in &console {
+    {
         let mut learner = Learner::open(client.another()).await;
         set_up(&mut learner, id, exercise).await;
         // Nothing done yet: every check fails.
@@ -202,6 +262,69 @@ async fn every_console_exercise_passes_with_its_solution_and_fails_each_wrong_an
         missed.is_empty(),
         "wrong answers that pass:\n{}",
         missed.join("\n")
+    );
+}
+
+/// Checks and setups together: a second apart, and at most so many begun in a minute (20
+/// unless the operator says otherwise; 4 here, so that a loaded machine still fits them in a
+/// minute); past that, `429` with the seconds to wait, said in words, and the learner's
+/// record keeps only the checks that ran.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checks_and_setups_past_so_many_a_minute_are_refused_saying_when_to_try_again() {
+    seeded_toolbox();
+    let client = TestClient::with_args(LOCAL_ENGINE, &["--console-checks-per-minute=4"]).await;
+    let mut learner = Learner::open(client.another()).await;
+    let id = "find-the-line";
+    let began = std::time::Instant::now();
+    // A setup counts as one: then 3 checks.
+    set_up_by_id(&mut learner, "push-and-pull-back").await;
+    for _ in 0..3 {
+        check(&mut learner, id, &BTreeMap::new()).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let path = format!("/api/v1/exercises/{id}/check");
+    let refused = learner.client.post_json(&path, &json!(null)).await;
+    assert!(
+        began.elapsed() < std::time::Duration::from_secs(55),
+        "4 turns took a minute: nothing was tested"
+    );
+    assert_eq!(
+        refused.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        refused.body
+    );
+    let view = refused.json();
+    assert_eq!(view["error"]["code"], "rate_limited", "{view:#}");
+    let message = view["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("4 times in the last minute"), "{message}");
+    let wait: u64 = refused
+        .header("retry-after")
+        .and_then(|w| w.parse().ok())
+        .expect("Retry-After in seconds");
+    assert!((2..=61).contains(&wait), "wait {wait} s");
+    assert!(message.contains(&format!("{wait} s")), "{message}");
+    // A setup is refused the same way.
+    let setup = learner
+        .client
+        .post_json("/api/v1/exercises/push-and-pull-back/setup", &json!(null))
+        .await;
+    assert_eq!(
+        setup.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        setup.body
+    );
+    // The record: the 3 checks, none of the refused ones.
+    let page = learner
+        .client
+        .post_json("/fn/exercise", &json!({ "id": id }))
+        .await
+        .json();
+    assert_eq!(
+        page["attempts"].as_array().map(Vec::len),
+        Some(3),
+        "{page:#}"
     );
 }
 
@@ -445,6 +568,28 @@ async fn a_pull_counts_as_pulled_back_only_when_it_brings_the_image_back() {
     let checks = check(&mut learner, id, &BTreeMap::new()).await;
     let c = pulled_back(&checks);
     assert_eq!(c["passed"], true, "{c:#}");
+    // Run by the name it was pulled by, as on a laptop `docker ps` and inspect show that name
+    // (the console makes it from the image's id).
+    let ran = learner
+        .run("docker run --name back $REGISTRY/greeter:1.0 && docker ps -a --format '{{.Names}} {{.Image}}' && docker inspect -f '{{.Config.Image}}' back && echo \"as typed: $REGISTRY/greeter:1.0\"")
+        .await;
+    assert_eq!(ran.exit, Some(0), "{ran:?}");
+    let typed = ran
+        .text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("as typed: "))
+        .expect("the name as typed")
+        .to_string();
+    assert!(
+        ran.text.contains(&format!("back {typed}")),
+        "docker ps: {}",
+        ran.text
+    );
+    assert!(
+        ran.text.lines().any(|l| l.trim() == typed),
+        "docker inspect: {}",
+        ran.text
+    );
     // Another learner's check of the same exercise reads their own namespace: nothing there.
     let mut other = Learner::open(client.another()).await;
     let checks = check(&mut other, id, &BTreeMap::new()).await;
@@ -470,6 +615,14 @@ async fn silent_ports_hold_a_check_for_its_deadline_only() {
             ))
             .await;
         assert_eq!(ran.exit, Some(0), "{ran:?}");
+        // (Listening before the check asks, however loaded the machine: otherwise a port
+        // refuses rather than keeps silent.)
+        let ran = learner
+            .run(&format!(
+                "(for i in $(seq 100); do docker exec {name} netstat -ltn | grep -q ':80 ' && exit 0; sleep 0.2; done; exit 1)"
+            ))
+            .await;
+        assert_eq!(ran.exit, Some(0), "{name} never listened: {ran:?}");
     }
     let checks = check(&mut learner, "serve-from-the-console", &BTreeMap::new()).await;
     let serves = checks
