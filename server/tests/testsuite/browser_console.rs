@@ -244,7 +244,13 @@ async fn a_console_exercise_is_done_and_checked_in_the_page() {
     assert!(typed.starts_with("printf 'FROM busybox:1.35"), "{typed}");
     assert_focus_on_the_console(&c).await;
     keys(&c, ENTER).await;
-    wait_for_text(&c, ".console-out", "Successfully tagged greeter:latest").await;
+    wait_for_text_within(
+        &c,
+        ".console-out",
+        "Successfully tagged greeter:latest",
+        std::time::Duration::from_secs(60),
+    )
+    .await;
     keys(
         &c,
         &format!("docker run --name hej -e GREETING=Hej greeter{ENTER}"),

@@ -184,9 +184,10 @@ async fn the_verdict_pill_hints_and_result_text_are_where_the_learner_looks_and_
 #[tokio::test]
 async fn a_reload_during_a_build_follows_the_same_build_with_its_files_and_log() {
     let (_server, _driver, c) = hydrated("/playground").await;
+    // (Long enough that a reload on a loaded machine still finds it running.)
     let marker = format!("reload-marker-{}", std::process::id());
     let dockerfile = format!(
-        "FROM busybox:latest\nRUN echo {marker}-start && sleep 6 && echo {marker}-end\nCMD [\"echo\", \"{marker}-ran\"]\n"
+        "FROM busybox:latest\nRUN echo {marker}-start && sleep 14 && echo {marker}-end\nCMD [\"echo\", \"{marker}-ran\"]\n"
     );
     type_over(&c, "textarea.editor-input", &dockerfile).await;
     click(&c, "#build").await;

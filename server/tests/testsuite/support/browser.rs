@@ -15,13 +15,49 @@ pub const WAIT: Duration = Duration::from_secs(20);
 /// The narrow width every page must fit without scrolling sideways.
 pub const PHONE_WIDTH: u32 = 390;
 
+/// Browsers at once in this process: the suite runs four tests at a time, and four Chromiums
+/// beside their servers and builds are more than two cores answer in time.
+const MOST_BROWSERS: usize = 2;
+
+static BROWSERS: std::sync::Mutex<usize> = std::sync::Mutex::new(0);
+static BROWSER_ENDED: std::sync::Condvar = std::sync::Condvar::new();
+
+/// One of the [`MOST_BROWSERS`] places, waited for; given back when dropped.
+struct BrowserPlace;
+
+impl BrowserPlace {
+    fn wait() -> Self {
+        let mut running = BROWSERS.lock().unwrap_or_else(|e| e.into_inner());
+        while *running >= MOST_BROWSERS {
+            running = BROWSER_ENDED
+                .wait(running)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+        *running += 1;
+        BrowserPlace
+    }
+}
+
+impl Drop for BrowserPlace {
+    fn drop(&mut self) {
+        let mut running = BROWSERS.lock().unwrap_or_else(|e| e.into_inner());
+        *running -= 1;
+        BROWSER_ENDED.notify_one();
+    }
+}
+
 pub struct Chromedriver {
     child: Child,
     pub url: String,
+    /// (Dropped after the child is killed: see [`Drop`].)
+    _place: BrowserPlace,
 }
 
 impl Chromedriver {
+    /// Start chromedriver, once one of the process's places for a browser is free (each test
+    /// starts at most one).
     pub fn start() -> Self {
+        let place = BrowserPlace::wait();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("free port")
@@ -45,6 +81,7 @@ impl Chromedriver {
         Chromedriver {
             child,
             url: format!("http://127.0.0.1:{port}"),
+            _place: place,
         }
     }
 
@@ -225,7 +262,18 @@ pub async fn fill(c: &Client, selector: &str, text: &str) {
 
 /// Wait until the text of `selector` contains `wanted`; returns that text.
 pub async fn wait_for_text(c: &Client, selector: &str, wanted: &str) -> String {
-    let deadline = Instant::now() + WAIT;
+    wait_for_text_within(c, selector, wanted, WAIT).await
+}
+
+/// [`wait_for_text`], waiting up to `wait` (for what the engine takes longer to make, such as
+/// a build through the console on a loaded machine).
+pub async fn wait_for_text_within(
+    c: &Client,
+    selector: &str,
+    wanted: &str,
+    wait: Duration,
+) -> String {
+    let deadline = Instant::now() + wait;
     loop {
         // The element may be redrawn between finding and reading it: read again.
         let text: String = css(c, selector).await.text().await.unwrap_or_default();
