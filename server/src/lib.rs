@@ -98,7 +98,7 @@ pub async fn build(config: &ServeConfig) -> anyhow::Result<axum::Router> {
         exercises.base_images(&course),
         Some((builds.clone(), pushes.clone())),
     );
-    consoles.start();
+    consoles.start().await;
     let state = AppState {
         leptos_options,
         course: Arc::new(course),

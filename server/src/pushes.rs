@@ -498,6 +498,7 @@ impl Job<'_> {
         };
         let mut layers = 0usize;
         let mut done = 0usize;
+        let mut said_digest = None;
         let mut on = |step: PushProgress| {
             let line = match step {
                 PushProgress::Repository(r) => format!("The push refers to repository [{r}]"),
@@ -514,7 +515,9 @@ impl Job<'_> {
                     format!("Layer {done} of {layers}: already in the registry")
                 }
                 PushProgress::Digest { digest, size } => {
-                    format!("{}: digest: {digest} size: {size}", self.target.tag)
+                    let line = format!("{}: digest: {digest} size: {size}", self.target.tag);
+                    said_digest = Some(digest);
+                    line
                 }
             };
             self.record.line(line);
@@ -535,7 +538,9 @@ impl Job<'_> {
             .ok_or_else(|| {
                 "The push ended, but the registry holds no such tag: try again.".to_string()
             })?;
-        if !held.is(self.image) {
+        // (The very manifest the engine pushed: not another pushed meanwhile from elsewhere,
+        // even one with the same config.)
+        if !held.is(self.image) || said_digest.as_deref() != Some(held.digest.as_str()) {
             return Err(format!(
                 "The registry now holds another image under {}:{} (pushed at the same time from elsewhere?): push again.",
                 self.target.repository, self.target.tag

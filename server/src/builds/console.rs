@@ -138,17 +138,19 @@ impl Drop for StepImages {
 
 impl Builds {
     /// Note that `owner`'s console pushed the image `image_id` to `repository:tag` of their
-    /// namespace (`learner-…/web`, `1`), if the registry holds that image there now: their
-    /// registry page shows it, and builds and console pulls trust it as one made here.
+    /// namespace (`learner-…/web`, `1`), if the registry holds there now the very manifest
+    /// the engine said it pushed (`pushed`): their registry page shows it, and builds and
+    /// console pulls trust that manifest as one made here.
     pub async fn record_console_push(
         &self,
         owner: &str,
         repository: &str,
         tag: &str,
         image_id: &str,
+        pushed: Option<&str>,
     ) {
         let held = match self.registry.tag(repository, tag).await {
-            Ok(Some(held)) if held.is(image_id) => held,
+            Ok(Some(held)) if held.is(image_id) && pushed == Some(held.digest.as_str()) => held,
             Ok(_) => return,
             Err(e) => {
                 tracing::warn!("a console push could not be read back from the registry: {e}");
@@ -187,7 +189,8 @@ impl Builds {
             Err(e) => return Err(e.to_string()),
         };
         let rows = self.store.pushes(owner).await.map_err(|e| e.to_string())?;
-        Ok(if rows.iter().any(|r| held.is(&r.image_id)) {
+        // (The very manifest: another with the same config could hold other layers.)
+        Ok(if rows.iter().any(|r| r.digest == held.digest) {
             HeldForPull::PushedHere(held)
         } else {
             HeldForPull::Foreign

@@ -33,7 +33,16 @@ pub(super) struct Door {
     /// What the engine said to a ping (its API version, its OS), said again to every later
     /// one: each docker command begins with one.
     pub(super) ping: tokio::sync::OnceCell<http::HeaderMap>,
+    /// Places for the learner's pulls ([`MAX_PULLS`] at once): a pull keeps one until it has
+    /// been read to its end, even when its CLI has gone.
+    pub(super) pulling: Arc<tokio::sync::Semaphore>,
+    /// Dropped with the door (the console stopped or removed): the pulls still read end,
+    /// and the engine stops them.
+    pub(super) open: tokio::sync::watch::Sender<()>,
 }
+
+/// The most pulls one learner's console runs at once.
+pub(super) const MAX_PULLS: usize = 2;
 
 /// The engine's error form: `{"message": …}` with `status`.
 pub(super) fn refusal(status: u16, message: String) -> Response {

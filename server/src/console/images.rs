@@ -654,22 +654,34 @@ pub(super) struct Pulled {
 impl Pulled {
     /// The pull's answer as the learner's CLI reads it, as if pulled by the tag asked for;
     /// the pull is read to its end even when the CLI has gone (a CLI that leaves at the last
-    /// line loses nothing). Then, before the answer ends, the image gets the tag asked for
-    /// and the pull is noted.
+    /// line loses nothing), holding one of the learner's places for pulls, unless the
+    /// console closes first (then the engine is left to stop it). Then, before the answer
+    /// ends, the image gets the tag asked for and the pull is noted.
     pub fn answer(
         self,
         body: Body,
         client: crate::engine::Client,
         owner: String,
         builds: std::sync::Arc<crate::builds::Builds>,
+        (place, mut open): (
+            tokio::sync::OwnedSemaphorePermit,
+            tokio::sync::watch::Receiver<()>,
+        ),
     ) -> impl futures::Stream<Item = Result<bytes::Bytes, axum::Error>> + Send + 'static {
         use futures::StreamExt;
         let (tx, rx) = tokio::sync::mpsc::channel(16);
         tokio::spawn(async move {
+            let _place = place;
             let mut engine = body.into_data_stream();
             let mut lines = PullLines::new(&self);
             let mut listening = true;
-            while let Some(chunk) = engine.next().await {
+            loop {
+                let chunk = tokio::select! {
+                    chunk = engine.next() => chunk,
+                    // (The console closed: its door, and this, are gone.)
+                    _ = open.changed() => return,
+                };
+                let Some(chunk) = chunk else { break };
                 let shown = match chunk {
                     Ok(bytes) => Ok(lines.shown(&bytes)),
                     Err(e) => Err(e),
@@ -725,6 +737,52 @@ impl Pulled {
                 self.fresh,
             )
             .await;
+    }
+}
+
+/// The digest a push's answer says the registry took (`1: digest: sha256:… size: 942`),
+/// read from its chunks as they pass, however they are cut.
+#[derive(Default)]
+pub(super) struct PushedDigest {
+    /// The end of what was read so far (a line cut between chunks).
+    tail: Vec<u8>,
+    found: Option<String>,
+}
+
+impl PushedDigest {
+    const SAID: &'static [u8] = b": digest: sha256:";
+
+    pub(super) fn feed(&mut self, chunk: &[u8]) {
+        self.tail.extend_from_slice(chunk);
+        let text = &self.tail;
+        let mut at = 0;
+        while let Some(found) = text[at..]
+            .windows(Self::SAID.len())
+            .position(|w| w == Self::SAID)
+        {
+            let start = at + found + Self::SAID.len() - "sha256:".len();
+            let hex = &text[start + "sha256:".len()..];
+            if hex.len() >= 64 {
+                if hex[..64].iter().all(u8::is_ascii_hexdigit) {
+                    self.found =
+                        Some(String::from_utf8_lossy(&text[start..start + 71]).into_owned());
+                }
+                at = start + 71;
+            } else {
+                // (Cut inside the digest: kept whole for the next chunk.)
+                let keep = text[at + found..].to_vec();
+                self.tail = keep;
+                return;
+            }
+        }
+        // Only what could begin the words, for the next chunk.
+        let keep = self.tail.len().saturating_sub(Self::SAID.len());
+        self.tail.drain(..keep);
+    }
+
+    /// The digest, once said.
+    pub(super) fn digest(&self) -> Option<String> {
+        self.found.clone()
     }
 }
 
@@ -841,6 +899,30 @@ mod tests {
             },
             fresh: true,
         }
+    }
+
+    #[test]
+    fn a_pushs_digest_is_read_from_its_answer_however_it_is_cut() {
+        let digest = format!("sha256:{}", "0123456789abcdef".repeat(4));
+        let answer = format!(
+            "{{\"status\":\"Pushed\",\"id\":\"10a9\"}}\r\n{{\"status\":\"1: digest: {digest} size: 942\"}}\r\n{{\"progressDetail\":{{}},\"aux\":{{\"Tag\":\"1\",\"Digest\":\"{digest}\",\"Size\":942}}}}\r\n"
+        );
+        for size in [1, 5, 17, 64, 4096] {
+            let mut seen = PushedDigest::default();
+            for chunk in answer.as_bytes().chunks(size) {
+                seen.feed(chunk);
+            }
+            assert_eq!(
+                seen.digest().as_deref(),
+                Some(digest.as_str()),
+                "chunks of {size}"
+            );
+        }
+        // Words that only look like it say nothing.
+        let mut seen = PushedDigest::default();
+        seen.feed(b"{\"status\":\"1: digest: sha256:zz size: 1\"}\r\n");
+        seen.feed(b"{\"status\":\"1: digest: sha256:12");
+        assert_eq!(seen.digest(), None);
     }
 
     #[test]

@@ -106,6 +106,10 @@ status=$?
 pwd > "$HOME/.layerlab-cwd" 2>/dev/null
 exit $status"#;
 
+/// How long a starting server waits for the sweep of what an earlier one left before it
+/// answers anyone.
+const LEFTOVERS_WITHIN: Duration = Duration::from_secs(20);
+
 pub struct Consoles {
     engine: Arc<Engine>,
     /// Where the consoles' `docker build` builds, and the pushes under way that their
@@ -765,8 +769,8 @@ impl Consoles {
     }
 
     /// Remove every toolbox and container consoles of this installation left (a server
-    /// stopped or killed with consoles open), and their sockets' folders. How many. (This
-    /// runs beside the first requests: what belongs to a learner whose console this server
+    /// stopped or killed with consoles open), and their sockets' folders. How many. (Should it
+    /// run beside the first requests, what belongs to a learner whose console this server
     /// has opened meanwhile is theirs now, and stays.)
     pub async fn remove_leftovers(&self) -> Result<usize, String> {
         if self.off.is_some() {
@@ -807,12 +811,15 @@ impl Consoles {
 
     /// Remove what an earlier server left, then sweep now and then (every quarter of the idle
     /// time, at most a minute apart).
-    pub fn start(self: &Arc<Self>) {
+    pub async fn start(self: &Arc<Self>) {
         if self.off.is_some() {
             return;
         }
+        // Before anyone is answered (a console opened during the sweep would look like one
+        // left behind), unless the engine takes too long: then beside the first requests,
+        // which [`Consoles::remove_leftovers`] leaves alone.
         let consoles = self.clone();
-        tokio::spawn(async move {
+        let sweep = tokio::spawn(async move {
             match consoles.remove_leftovers().await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!("removed {n} console containers an earlier server left"),
@@ -820,6 +827,14 @@ impl Consoles {
                     "could not look for console containers an earlier server left: {e}"
                 ),
             }
+        });
+        if tokio::time::timeout(LEFTOVERS_WITHIN, sweep).await.is_err() {
+            tracing::warn!(
+                "the sweep of what an earlier server's consoles left goes on beside the first requests"
+            );
+        }
+        let consoles = self.clone();
+        tokio::spawn(async move {
             let every = (consoles.settings.idle_stop / 4)
                 .clamp(Duration::from_secs(1), Duration::from_secs(60));
             let mut ticks = tokio::time::interval(DISK_EVERY.min(every));

@@ -84,6 +84,8 @@ impl Proxy {
             pushes: images.map(|(_, p)| p),
             building: Arc::default(),
             ping: tokio::sync::OnceCell::new(),
+            pulling: Arc::new(tokio::sync::Semaphore::new(super::door::MAX_PULLS)),
+            open: tokio::sync::watch::channel(()).0,
         });
         // A few calls at a time per learner (`logs -f` holds one as long as it follows).
         let app = axum::Router::new().fallback(relay).with_state(door).layer(
@@ -129,7 +131,8 @@ async fn relay(State(door): State<Arc<Door>>, mut request: Request) -> Response 
     let mut registry_auth = None;
     // (Held while a push streams: no garbage collection of the registry runs under it.)
     let mut push_permit = None;
-    // (A pull of an image pushed from here: noted once its answer has streamed.)
+    // (A pull of an image pushed from here: noted once its answer has streamed, holding one
+    // of the learner's places for pulls until then.)
     let mut pulled = None;
     let mut _starting = None;
     let decision = decide(&method, &asked, &door.scope);
@@ -160,10 +163,19 @@ async fn relay(State(door): State<Arc<Door>>, mut request: Request) -> Response 
                 Ok(client) => client,
                 Err(refused) => return refused,
             };
+            let Ok(place) = door.pulling.clone().try_acquire_owned() else {
+                return refusal(
+                    429,
+                    format!(
+                        "layerlab: {} of your pulls are still running (a pull goes on after its docker pull is stopped, until the engine has it); pull again once one has ended.",
+                        super::door::MAX_PULLS
+                    ),
+                );
+            };
             match super::images::pull(&door, &client, &query).await {
                 Ok(asked) => {
                     registry_auth = Some(asked.auth);
-                    pulled = asked.pulled.map(|p| (p, client));
+                    pulled = asked.pulled.map(|p| (p, client, place));
                     asked.path
                 }
                 Err((status, message)) => return refusal(status, message),
@@ -368,7 +380,7 @@ async fn relay(State(door): State<Arc<Door>>, mut request: Request) -> Response 
         let _ = door.ping.set(kept.clone());
         *answer.headers_mut() = kept;
     }
-    if let Some(((pulled, client), builds)) = pulled.zip(door.builds.clone()) {
+    if let Some(((pulled, client, place), builds)) = pulled.zip(door.builds.clone()) {
         // The pull is read to its end (the CLI may leave); then the image gets the tag asked
         // for, and what the engine holds is noted as the learner's pull (a console exercise
         // asks for one).
@@ -376,20 +388,36 @@ async fn relay(State(door): State<Arc<Door>>, mut request: Request) -> Response 
         let (parts, body) = answer.into_parts();
         return Response::from_parts(
             parts,
-            Body::from_stream(pulled.answer(Body::new(body), client, owner, builds)),
+            Body::from_stream(pulled.answer(
+                Body::new(body),
+                client,
+                owner,
+                builds,
+                (place, door.open.subscribe()),
+            )),
         );
     }
     if let Some((permit, pushed)) = push_permit {
         // The push goes on as long as its answer streams: the place is given back after, and
         // what it pushed noted as the learner's (their registry page, later pulls).
+        // (What the engine says it pushed, read from its lines: the registry read back after
+        // must hold that very manifest, not one pushed meanwhile from elsewhere.)
         let (parts, body) = answer.into_parts();
+        let seen = Arc::new(std::sync::Mutex::new(super::images::PushedDigest::default()));
+        let reading = seen.clone();
+        let body = futures::StreamExt::inspect(Body::new(body).into_data_stream(), move |chunk| {
+            if let Ok(bytes) = chunk {
+                crate::sync::lock(&reading).feed(bytes);
+            }
+        });
         let noted = pushed
             .zip(door.builds.clone())
             .map(|((repository, tag, id), builds)| {
                 let owner = door.scope.owner.clone();
                 async move {
+                    let digest = crate::sync::lock(&seen).digest();
                     builds
-                        .record_console_push(&owner, &repository, &tag, &id)
+                        .record_console_push(&owner, &repository, &tag, &id, digest.as_deref())
                         .await
                 }
             });
@@ -401,7 +429,7 @@ async fn relay(State(door): State<Arc<Door>>, mut request: Request) -> Response 
         };
         return Response::from_parts(
             parts,
-            Body::from_stream(after_stream(Body::new(body), then)),
+            Body::from_stream(after_stream(Body::from_stream(body), then)),
         );
     }
     if !crate::policy::api::is_shown(&path) {

@@ -329,18 +329,27 @@ pub fn plausible_reference(typed: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "._:/@-".contains(c))
 }
 
-/// `line` with its first whole word `word` replaced by `with`.
-/// The names of the `ARG`s a `FROM` names whole (`FROM $BASE`, `FROM ${BASE} AS b`), and
-/// every stage's name (`AS …`, in lower case).
+/// The names of the `ARG`s a `FROM` names whole (`FROM $BASE`, `FROM ${BASE} AS b`) and
+/// that no stage declares again (there its value would reach the image: `RUN echo $BASE`,
+/// with the engine's name of the learner's image in it), and every stage's name (`AS …`, in
+/// lower case).
 fn from_args_and_stages(
     instructions: &[app::dockerfile::Instruction],
 ) -> (Vec<String>, Vec<String>) {
     let mut args = Vec::new();
     let mut stages = Vec::new();
+    let mut in_stages = Vec::new();
+    let mut stage_begun = false;
     for instruction in instructions {
+        if instruction.keyword.eq_ignore_ascii_case("arg") && stage_begun {
+            let name = instruction.args.trim();
+            let name = name.split(['=', ' ', '\t']).next().unwrap_or(name);
+            in_stages.push(name.to_string());
+        }
         if !instruction.keyword.eq_ignore_ascii_case("from") {
             continue;
         }
+        stage_begun = true;
         let words: Vec<&str> = instruction.args.split_whitespace().collect();
         if let Some(reference) = words.iter().find(|w| !w.starts_with("--")) {
             let name = reference
@@ -359,9 +368,11 @@ fn from_args_and_stages(
             }
         }
     }
+    args.retain(|a| !in_stages.contains(a));
     (args, stages)
 }
 
+/// `line` with its first whole word `word` replaced by `with`.
 fn replace_word(line: &str, word: &str, with: &str) -> String {
     let mut start = 0;
     while let Some(found) = line[start..].find(word) {
@@ -1327,11 +1338,11 @@ mod tests {
     fn a_global_arg_a_from_names_whole_names_the_learners_image_as_the_engine_knows_it() {
         let scope = scope();
         let prefix = scope.image_prefix();
-        let written = "ARG BASE=web:1\nARG TOOL=web:1\nARG N=0\nARG S=app\nARG Q=\"web:1\"\nFROM ${BASE} AS app\nARG BASE\nRUN echo $TOOL\nFROM $N\nFROM $S\nFROM $Q\nFROM busybox:latest\nARG LATE=web:2\nFROM $LATE\n";
+        let written = "ARG BASE=web:1\nARG TOOL=web:1\nARG N=0\nARG S=app\nARG Q=\"web:1\"\nARG AGAIN=web:1\nFROM ${BASE} AS app\nRUN echo $TOOL\nFROM $N\nFROM $S\nFROM $Q\nFROM $AGAIN\nARG AGAIN\nRUN echo $AGAIN > /seen\nFROM busybox:latest\nARG LATE=web:2\nFROM $LATE\n";
         assert_eq!(
             scope.with_own_names(written),
             written.replacen("ARG BASE=web:1", &format!("ARG BASE={prefix}web:1"), 1),
-            "only BASE: TOOL is no FROM's, N a stage's number, S a stage's name, Q quoted, LATE not global"
+            "only BASE: TOOL is no FROM's, N a stage's number, S a stage's name, Q quoted, AGAIN declared again in a stage (its value would reach the image), LATE not global"
         );
         let args = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
             pairs
@@ -1347,6 +1358,7 @@ mod tests {
                     ("TOOL", "web:2"),
                     ("S", "app"),
                     ("N", "busybox:latest"),
+                    ("AGAIN", "web:2"),
                     ("LATE", "$X")
                 ])
             ),
@@ -1355,6 +1367,7 @@ mod tests {
                 ("TOOL", "web:2"),
                 ("S", "app"),
                 ("N", "busybox:latest"),
+                ("AGAIN", "web:2"),
                 ("LATE", "$X")
             ])
         );
