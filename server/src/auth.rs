@@ -21,6 +21,9 @@ pub const LEARNER_KEY: &str = "learner_id";
 pub const CREDENTIAL_KEY: &str = "instructor_credential";
 /// Session key: this session's CSRF token.
 const CSRF_KEY: &str = "csrf_token";
+/// Session key: when (unix seconds) an API call started this session, so that the forms of
+/// the page open at that moment (form tokens, made before) keep working.
+const BORN_KEY: &str = "born";
 /// The form field every state-changing form carries.
 pub const CSRF_FIELD: &str = "csrf";
 
@@ -69,20 +72,40 @@ pub async fn csrf_token(session: &Session) -> Result<String, tower_sessions::ses
 /// Does `given` match this session's token? Compared in constant time. Without a session
 /// (the form was the visitor's first), a valid unexpired [`form_token`] passes and becomes
 /// the token of the session the form starts, so the other forms of the same page still
-/// work; once a session exists only its own token does, since anyone can fetch a form token.
+/// work. So does one made before a session that an API call started and no page has shown
+/// a token of yet (a console opened from the page, then its Check form sent): that page's
+/// forms carry a form token. Any other form token is refused once a session exists, since
+/// anyone can fetch one.
 pub async fn csrf_ok(session: &Session, given: &str) -> bool {
+    let now = unix_now();
     match session.get::<String>(CSRF_KEY).await {
         Ok(Some(token)) => same_bytes(token.as_bytes(), given.as_bytes()),
-        Ok(None) if session.id().is_none() && form_token_ok(given, unix_now()) => {
-            session.insert(CSRF_KEY, given.to_string()).await.is_ok()
+        Ok(None) if form_token_ok(given, now) => {
+            let before_the_session = match session.id() {
+                None => true,
+                Some(_) => match session.get::<u64>(BORN_KEY).await {
+                    Ok(Some(born)) => form_token_made(given).is_some_and(|made| made <= born),
+                    _ => false,
+                },
+            };
+            before_the_session && session.insert(CSRF_KEY, given.to_string()).await.is_ok()
         }
         _ => false,
     }
 }
 
+/// Mark a session being started now (see [`csrf_ok`]); a session that exists is left alone.
+pub async fn mark_born(session: &Session) -> Result<(), tower_sessions::session::Error> {
+    if session.id().is_some() || session.get::<String>(CSRF_KEY).await?.is_some() {
+        return Ok(());
+    }
+    session.insert(BORN_KEY, unix_now()).await
+}
+
 /// Drop the session's CSRF token (at login and resume, with a new session id): the next form
 /// gets a fresh one bound to this session, never a form token someone else may have seen.
 pub async fn renew_csrf(session: &Session) -> Result<(), tower_sessions::session::Error> {
+    session.remove::<u64>(BORN_KEY).await?;
     session.remove::<String>(CSRF_KEY).await.map(|_| ())
 }
 
@@ -129,6 +152,12 @@ fn form_token(now: u64) -> String {
     let nonce = uuid::Uuid::new_v4().simple().to_string();
     let mac = form_mac(expires, &nonce);
     format!("{expires}.{nonce}.{mac}")
+}
+
+/// When a form token was made (unix seconds), read from its expiry; unchecked.
+fn form_token_made(given: &str) -> Option<u64> {
+    let expires = given.split('.').next()?.parse::<u64>().ok()?;
+    expires.checked_sub(FORM_TOKEN_SECONDS)
 }
 
 fn form_token_ok(given: &str, now: u64) -> bool {

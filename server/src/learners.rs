@@ -34,6 +34,9 @@ async fn session_learner(session: &Session) -> Result<String, BackendError> {
         return Ok(id);
     }
     let id = uuid::Uuid::new_v4().simple().to_string();
+    crate::auth::mark_born(session)
+        .await
+        .or_internal("starting your session")?;
     session
         .insert(LEARNER_KEY, id.clone())
         .await

@@ -70,7 +70,11 @@ async fn image_bytes(engine: &crate::engine::Engine, scope: &Scope, images: &[En
                 .iter()
                 .map(|i| (i.id.clone(), i.unique_bytes()))
                 .collect(),
-            Err(_) => Default::default(),
+            Err(e) => {
+                // Then each image counts whole, its base's layers too.
+                tracing::warn!("counting a learner's images without the engine's disk usage: {e}");
+                Default::default()
+            }
         };
     let prefix = scope.image_prefix();
     images

@@ -1248,3 +1248,49 @@ async fn a_learners_images_are_counted_by_their_own_layers() {
     let names = image_names_of(&ann.handle);
     assert!(names.iter().all(|n| !n.contains("/big:")), "{names:?}");
 }
+
+/// A pull goes on after its `docker pull` has gone, until the engine has the image (so that
+/// it is tagged and kept as the learner's): a learner runs two at a time at most, and a third
+/// is refused saying so, rather than pulls started and dropped without end. Once they have
+/// ended, pulling works again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_learner_runs_two_pulls_at_a_time_at_most() {
+    seeded_toolbox();
+    let client = TestClient::with_args(LOCAL_ENGINE, &["--build-timeout=60"]).await;
+    let mut ann = Learner::open(client).await;
+    // Three images of their own, 24 MB of noise each (nothing shared, slow enough to pull),
+    // pushed and then removed from the engine.
+    let ran = ann
+        .run("for n in 1 2 3; do printf 'FROM busybox:latest\\nRUN head -c 24000000 /dev/urandom > /noise-%s\\n' $n | docker build -q -t $REGISTRY/noise:$n - >/dev/null && docker push -q $REGISTRY/noise:$n >/dev/null && docker rmi $REGISTRY/noise:$n >/dev/null || exit 1; done; echo pushed")
+        .await;
+    assert_eq!(ran.exit, Some(0), "{ran:?}");
+    assert!(ran.text.contains("pushed"), "{}", ran.text);
+    let ran = ann
+        .run("for n in 1 2 3; do (docker pull -q $REGISTRY/noise:$n 2>&1 | sed \"s/^/pull $n: /\") & sleep 0.05; done; wait; docker images --format '{{.Repository}}:{{.Tag}}' | sed 's/^/kept: /'")
+        .await;
+    // (The three start together: which one comes third is the CLIs' race.)
+    let refused: Vec<&str> = ran
+        .text
+        .lines()
+        .filter(|l| l.contains("2 of your pulls are still running"))
+        .collect();
+    assert_eq!(refused.len(), 1, "{}", ran.text);
+    let third: u32 = refused[0]
+        .strip_prefix("pull ")
+        .and_then(|l| l.split(':').next())
+        .and_then(|n| n.parse().ok())
+        .expect("which pull");
+    let kept = |text: &str, n: u32| {
+        text.lines()
+            .any(|l| l.starts_with("kept: ") && l.ends_with(&format!("/noise:{n}")))
+    };
+    for n in 1..=3 {
+        assert_eq!(kept(&ran.text, n), n != third, "noise:{n}: {}", ran.text);
+    }
+    // Both places are free again.
+    let ran = ann
+        .run(&format!("docker pull -q $REGISTRY/noise:{third} && docker images --format '{{{{.Repository}}}}:{{{{.Tag}}}}' | sed 's/^/kept: /'"))
+        .await;
+    assert_eq!(ran.exit, Some(0), "{ran:?}");
+    assert!(kept(&ran.text, third), "{}", ran.text);
+}

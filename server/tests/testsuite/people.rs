@@ -281,6 +281,64 @@ async fn state_changing_forms_need_the_sessions_token_and_our_origin() {
     assert_eq!(form_value(&me, "name").as_deref(), Some("Ada L"));
 }
 
+/// A page shown before its learner had a session (form tokens in its forms), then a call of
+/// the page's own script that starts the session (a console opened, a draft kept): the
+/// page's forms still work. A form token made after the session started does not, nor,
+/// once the session has its token, another page's.
+#[tokio::test]
+async fn a_page_shown_before_the_session_started_keeps_its_forms() {
+    let mut c = TestClient::new(LOCAL_ENGINE).await;
+    let page = c.csrf("/me").await;
+    assert!(!c.has_session(), "looking starts nothing");
+    keep_a_draft(&mut c).await;
+    assert!(c.has_session(), "the draft started the learner");
+    // Form tokens count whole seconds: one made in a later second than the session's start.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let later = c.another().csrf("/me").await;
+    assert!(later.contains('.') && later != page, "{later}");
+    for token in [later.as_str(), "", "1.2.3"] {
+        let res = c
+            .post_form("/me/name", &format!("csrf={token}&name=Mallory"))
+            .await;
+        assert_eq!(res.status, StatusCode::FORBIDDEN, "{token}: {}", res.body);
+        assert_eq!(res.json()["error"]["code"], "csrf");
+    }
+    let res = c
+        .post_form("/me/name", &format!("csrf={page}&name=Ada"))
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let me = c.get("/me").await.body;
+    assert_eq!(form_value(&me, "name").as_deref(), Some("Ada"));
+    // The page's token became the session's: the next page shows the same one, and another
+    // session's page token is worth nothing here.
+    assert_eq!(form_value(&me, "csrf").as_deref(), Some(page.as_str()));
+    let mut other = c.another();
+    let theirs = other.csrf("/me").await;
+    keep_a_draft(&mut other).await;
+    let res = c
+        .post_form("/me/name", &format!("csrf={theirs}&name=Mallory"))
+        .await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        form_value(&c.get("/me").await.body, "name").as_deref(),
+        Some("Ada")
+    );
+}
+
+/// What the workbench's script sends as the learner types: it starts a learner's session.
+async fn keep_a_draft(c: &mut TestClient) {
+    let draft = json!({"files": {"Dockerfile": "FROM busybox:1.35\n"}});
+    let res = c
+        .send_text(
+            "PUT",
+            "/api/v1/drafts/hello-container",
+            "application/json",
+            &draft.to_string(),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.body);
+}
+
 #[tokio::test]
 async fn the_csv_export_has_a_row_per_learner_and_item() {
     let mut teacher = TestClient::new(LOCAL_ENGINE).await;
