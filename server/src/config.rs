@@ -363,6 +363,11 @@ pub struct LimitArgs {
     /// Seconds between the janitor's sweeps.
     #[arg(long, env = "LAYERLAB_JANITOR_EVERY", default_value_t = 300)]
     pub janitor_every: u64,
+    /// Seconds without a heartbeat after which another server on the same database counts as
+    /// gone: its unfinished builds are marked interrupted and their containers removed. (On
+    /// the same machine a server whose process has ended counts as gone at once.)
+    #[arg(long, env = "LAYERLAB_SERVER_DEAD_AFTER", default_value_t = 30)]
+    pub server_dead_after: u64,
     /// Free disk the engine must keep, in MiB: below it new builds are refused with a clear
     /// message (0: not checked; needs the engine on this host).
     #[arg(long, env = "LAYERLAB_MIN_FREE_DISK_MB", default_value_t = 2048)]
@@ -405,6 +410,7 @@ impl LimitArgs {
             rate_per_minute: self.build_rate_per_minute,
             max_kept_bytes: self.max_kept_images_mb * 1024 * 1024,
             janitor_every: Duration::from_secs(self.janitor_every.max(1)),
+            server_dead_after: Duration::from_secs(self.server_dead_after.max(1)),
             min_free_disk_bytes: self.min_free_disk_mb * 1024 * 1024,
             build: BuildLimits {
                 memory_bytes: self.build_memory_mb * MIB,

@@ -2,12 +2,15 @@
 //! server left unfinished are marked interrupted and their containers and images removed; then,
 //! every few minutes, any container of ours that no running build owns is removed, and so are
 //! the stage images of superseded attempts (multi-stage builds leave their earlier stages as
-//! untagged images).
+//! untagged images). Several servers may share the database: each has a heartbeat (see
+//! [`watch_servers`]), and only the work of one that is gone is marked and removed — a build
+//! another live server runs is never touched.
 
 use crate::builds::Builds;
 use crate::engine::builder::{ATTEMPT_LABEL, INSTANCE_LABEL};
 use crate::engine::cleanup::{
-    remove_build_images, remove_dangling, remove_old_probe_network, sweep_containers,
+    remove_build_containers, remove_build_images, remove_dangling, remove_old_probe_network,
+    sweep_containers,
 };
 use crate::engine::{Client, Engine};
 use crate::store::Store;
@@ -197,12 +200,90 @@ async fn untag_registry_names(docker: &crate::engine::Client, instance: &str) ->
     untagged
 }
 
+/// Remove what the interrupted `builds` left on the engine: their containers, the images
+/// tagged for them and the step images they committed.
+pub async fn remove_interrupted(docker: &Client, store: &Store, builds: &[String]) -> Swept {
+    let mut containers = 0;
+    for build in builds {
+        containers += remove_build_containers(docker, build).await;
+    }
+    Swept {
+        containers,
+        images: remove_build_images(docker, builds).await
+            + remove_interrupted_steps(docker, store, builds).await,
+    }
+}
+
+/// The builds no one may sweep: this process's running ones, and those the database holds
+/// unfinished (another live server's; a gone one's are marked interrupted first).
+/// `None` when the database cannot say: then nothing is swept (it could be a live build).
+async fn builds_in_hand(store: &Store, builds: &Builds) -> Option<Vec<String>> {
+    let mut active = builds.active_ids();
+    match store.unfinished_attempts().await {
+        Ok(unfinished) => active.extend(unfinished),
+        Err(e) => {
+            tracing::warn!("janitor: cannot read the builds under way, so sweeps none: {e}");
+            return None;
+        }
+    }
+    Some(active)
+}
+
+/// This process among those serving from the database: its row, a heartbeat every
+/// [`HEARTBEAT_EVERY`] (or a third of `dead_after`), and at each beat the attempts of a server
+/// gone meanwhile (no heartbeat for its own `dead_after`, stopped, or its process gone on this
+/// machine) marked interrupted and their containers and images removed.
+pub async fn watch_servers(
+    store: Store,
+    engine: Arc<Engine>,
+    dead_after: Duration,
+) -> anyhow::Result<()> {
+    store
+        .register_server(&crate::store::ProcessMark::this_one(), dead_after)
+        .await?;
+    let every = HEARTBEAT_EVERY
+        .min(dead_after / 3)
+        .max(Duration::from_millis(200));
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(every).await;
+            if let Err(e) = store.heartbeat().await {
+                tracing::warn!("cannot write this server's heartbeat: {e}");
+                continue;
+            }
+            let interrupted = match store.mark_interrupted().await {
+                Ok(ids) if ids.is_empty() => continue,
+                Ok(ids) => ids,
+                Err(e) => {
+                    tracing::warn!("cannot look for builds of servers that went: {e}");
+                    continue;
+                }
+            };
+            tracing::info!(
+                "{} build(s) of a server that went are marked interrupted",
+                interrupted.len()
+            );
+            // (An engine down now: the periodic sweep takes their containers later.)
+            if let Ok(docker) = engine.client().await {
+                let swept = remove_interrupted(&docker, &store, &interrupted).await;
+                tracing::info!(?swept, "removed what they left");
+            }
+        }
+    });
+    Ok(())
+}
+
+/// How often a server writes its heartbeat (at most).
+pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(5);
+
 pub async fn start(
     store: Store,
     engine: Arc<Engine>,
     builds: Arc<Builds>,
     registry: (Arc<crate::pushes::Pushes>, Arc<crate::registry::Registry>),
 ) -> anyhow::Result<()> {
+    let dead_after = builds.settings().server_dead_after;
+    watch_servers(store.clone(), engine.clone(), dead_after).await?;
     let interrupted = store.mark_interrupted().await?;
     if !interrupted.is_empty() {
         tracing::info!(
@@ -228,22 +309,20 @@ pub async fn start(
                         tracing::info!("janitor: took off {untagged} registry name(s) an earlier run's pushes or pulls left on images");
                     }
                 }
-                let active = builds.active_ids();
-                let swept = Swept {
-                    containers: sweep_containers(&docker, &store.instance, &active).await,
-                    images: remove_build_images(&docker, &pending).await
-                        + remove_interrupted_steps(&docker, &store, &pending).await
-                        + sweep_stage_images(&docker, &store).await
-                        + sweep_images(
-                            &docker,
-                            engine.host(),
-                            &store,
-                            &active,
-                            builds.settings().max_kept_bytes,
-                        )
-                        .await,
-                };
+                let mut swept = remove_interrupted(&docker, &store, &pending).await;
                 pending.clear();
+                swept.images += sweep_stage_images(&docker, &store).await;
+                if let Some(active) = builds_in_hand(&store, &builds).await {
+                    swept.containers += sweep_containers(&docker, &store.instance, &active).await;
+                    swept.images += sweep_images(
+                        &docker,
+                        engine.host(),
+                        &store,
+                        &active,
+                        builds.settings().max_kept_bytes,
+                    )
+                    .await;
+                }
                 crate::engine::BuildCgroup::sweep_stale(builds.settings().build.timeout * 2);
                 if swept != Swept::default() {
                     tracing::info!(?swept, "janitor removed leftovers");

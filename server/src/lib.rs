@@ -37,6 +37,11 @@ pub const BUNDLE_NAME: &str = "layerlab";
 
 /// Everything `serve` needs, built from the configuration.
 pub async fn build(config: &ServeConfig) -> anyhow::Result<axum::Router> {
+    Ok(build_with_store(config).await?.0)
+}
+
+/// [`build`], and the store (its process row is marked stopped when serving ends).
+async fn build_with_store(config: &ServeConfig) -> anyhow::Result<(axum::Router, store::Store)> {
     let course = course::Course::load(&config.content_dir).with_context(|| {
         format!(
             "cannot load the course from {}",
@@ -126,11 +131,10 @@ pub async fn build(config: &ServeConfig) -> anyhow::Result<axum::Router> {
     )
     .await
     .context("cannot look for builds the last stop interrupted")?;
-    Ok(http::router(
-        state,
-        sessions,
-        &config.style_dir,
-        config.secure_cookies,
+    let store = state.store.clone();
+    Ok((
+        http::router(state, sessions, &config.style_dir, config.secure_cookies),
+        store,
     ))
 }
 
@@ -272,7 +276,7 @@ pub async fn add_instructor(args: config::InstructorArgs) -> anyhow::Result<()> 
 
 /// Bind, print the address, serve until Ctrl-C or SIGTERM.
 pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
-    let router = build(&config).await?;
+    let (router, store) = build_with_store(&config).await?;
     if let Some(warning) = check_bundle(&config) {
         tracing::warn!("{warning}");
     }
@@ -288,6 +292,10 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     )
     .with_graceful_shutdown(shutdown_signal())
     .await?;
+    // What is left unfinished is anyone's to mark at once, without waiting for a heartbeat.
+    if let Err(e) = store.server_stopped().await {
+        tracing::warn!("could not say this server stopped: {e}");
+    }
     Ok(())
 }
 

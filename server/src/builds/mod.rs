@@ -51,6 +51,9 @@ pub struct BuildSettings {
     pub max_kept_bytes: u64,
     /// Time between the janitor's sweeps.
     pub janitor_every: std::time::Duration,
+    /// Another server sharing the database is gone once its heartbeat is this old (see
+    /// `janitor::watch_servers`).
+    pub server_dead_after: std::time::Duration,
     /// Free disk the engine must keep: below it, new builds are refused (0 = not checked).
     pub min_free_disk_bytes: u64,
     /// Builds that may wait for a builder at once; more are refused with `queue_full`.
@@ -72,6 +75,7 @@ impl Default for BuildSettings {
             rate_per_minute: 12,
             max_kept_bytes: 10 * 1024 * 1024 * 1024,
             janitor_every: SWEEP_EVERY,
+            server_dead_after: std::time::Duration::from_secs(30),
             min_free_disk_bytes: 2048 * 1024 * 1024,
             max_queued: 100,
             max_queued_context_bytes: 64 * 1024 * 1024,

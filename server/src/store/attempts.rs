@@ -16,8 +16,8 @@ impl Store {
         sqlx::query(
             "INSERT INTO attempts (id, learner_id, exercise, status, passed, checks_passed, checks_total, \
              size_bytes, layers, files, log, result, created_at, finished_at, stage_images, \
-             files_hash, details_kept) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, '', $10, $11, $12, $13, $14, $15, $16) \
+             files_hash, details_kept, server_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, '', $10, $11, $12, $13, $14, $15, $16, $17) \
              ON CONFLICT (id) DO UPDATE SET status = excluded.status, passed = excluded.passed, \
              checks_passed = excluded.checks_passed, checks_total = excluded.checks_total, \
              size_bytes = excluded.size_bytes, layers = excluded.layers, \
@@ -45,6 +45,7 @@ impl Store {
         .bind(to_json(&attempt.stage_images)?)
         .bind(files_hash)
         .bind(i64::from(attempt.details_kept))
+        .bind(&self.server)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -206,14 +207,35 @@ impl Store {
         Ok(())
     }
 
-    /// Attempts a stopped server left unfinished become `interrupted`, with a message that
-    /// says what happened; their ids (their images and containers may need removing).
+    /// Attempts a server left unfinished when it went (see [`super::ServerRow::is_gone`])
+    /// become `interrupted`, with a message that says what happened; their ids (their images
+    /// and containers may need removing). Never this process's own, nor a live one's.
     pub async fn mark_interrupted(&self) -> Result<Vec<String>> {
-        let ids: Vec<String> = sqlx::query_scalar(
-            "SELECT id FROM attempts WHERE status IN ('queued', 'building', 'running')",
+        let rows = sqlx::query(
+            "SELECT id, server_id FROM attempts WHERE status IN ('queued', 'building', 'running')",
         )
         .fetch_all(&self.pool)
         .await?;
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let servers: HashMap<String, super::ServerRow> = self
+            .servers()
+            .await?
+            .into_iter()
+            .map(|s| (s.id.clone(), s))
+            .collect();
+        let now = now_ms();
+        let ids: Vec<String> = rows
+            .iter()
+            .filter(|row| match row.get::<Option<String>, _>("server_id") {
+                Some(server) if server == self.server => false,
+                Some(server) => servers.get(&server).is_none_or(|s| s.is_gone(now)),
+                // Taken before servers were named: by one that is gone, as this one starts.
+                None => true,
+            })
+            .map(|row| row.get("id"))
+            .collect();
         for id in &ids {
             let Some(mut attempt) = self.attempt_any(id).await? else {
                 continue;
@@ -230,6 +252,15 @@ impl Store {
             self.save_attempt(&attempt).await?;
         }
         Ok(ids)
+    }
+
+    /// The attempts queued, building or running (this process's and live ones').
+    pub async fn unfinished_attempts(&self) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM attempts WHERE status IN ('queued', 'building', 'running')",
+        )
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     /// The whole attempt, if it is `learner`'s.

@@ -22,8 +22,10 @@ mod learners;
 mod pushes;
 pub use pushes::{PullRow, PushRow};
 mod quizzes;
+mod servers;
 mod sessions;
 pub use attempts::tally;
+pub use servers::{ProcessMark, ServerRow};
 pub use sessions::Sessions;
 
 /// What went wrong in the database, as the domain modules see it (they log it and tell the
@@ -196,6 +198,7 @@ pub async fn open(database_url: &str) -> anyhow::Result<(Store, Sessions)> {
         pool,
         database,
         instance,
+        server: new_id(),
         touched: Default::default(),
         grades: Default::default(),
         last_stamp: Default::default(),
@@ -441,6 +444,9 @@ pub struct Store {
     pub database: Database,
     /// This installation's id: labels the containers its builds make.
     pub instance: String,
+    /// This process's id among those serving from the database (`servers`): the attempts it
+    /// takes name it.
+    pub server: String,
     /// learner → when this process last wrote their `last_seen_at`.
     touched: std::sync::Arc<std::sync::Mutex<HashMap<String, i64>>>,
     /// Each learner's latest grades, as every lesson page shows them; kept up to date by

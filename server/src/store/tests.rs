@@ -458,3 +458,95 @@ async fn pulls_are_kept_per_learner_and_repository_newest_first() {
         .expect("read")
         .is_empty());
 }
+
+/// Several servers on one database: an attempt is marked interrupted only once the server
+/// that took it is gone — its process ended (on this machine), its heartbeat too old
+/// (elsewhere), or it said it stopped — never while it lives, and never by itself.
+#[tokio::test]
+async fn only_a_gone_servers_unfinished_attempts_are_marked_interrupted() {
+    use std::time::Duration;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let watcher = temp_store(&dir).await;
+    let dead_after = Duration::from_secs(30);
+    watcher
+        .register_server(&ProcessMark::this_one(), dead_after)
+        .await
+        .expect("register");
+    let queued = |id: &str| {
+        let mut attempt = finished(id, &[("Dockerfile", "FROM busybox:1.36\n")], false, 1, 1);
+        attempt.view.status = app::dto::BuildStatus::Building;
+        attempt
+    };
+    let here = ProcessMark::this_one();
+    // (The kernel's largest pid is 4194304: this one runs nowhere.)
+    let ended = ProcessMark {
+        pid: 4_999_999,
+        ..here.clone()
+    };
+    let elsewhere = ProcessMark {
+        host: "another-machine/another-boot".into(),
+        ..here.clone()
+    };
+    let mut takers = Vec::new();
+    for (name, mark) in [
+        ("live", &here),
+        ("ended", &ended),
+        ("elsewhere", &elsewhere),
+    ] {
+        let store = temp_store(&dir).await;
+        store
+            .register_server(mark, dead_after)
+            .await
+            .expect("register");
+        store.ensure_learner("a").await.expect("learner");
+        store.save_attempt(&queued(name)).await.expect("save");
+        takers.push(store);
+    }
+    assert!(here.runs() == Some(true) && ended.runs() == Some(false));
+    assert_eq!(elsewhere.runs(), None, "known only on its machine");
+    assert_eq!(
+        watcher.mark_interrupted().await.expect("mark"),
+        vec!["ended".to_string()]
+    );
+    // The one elsewhere stops beating: gone after its own 30 s, not before.
+    let age = |ms: i64| {
+        sqlx::query("UPDATE servers SET heartbeat_at = heartbeat_at - $1 WHERE id = $2")
+            .bind(ms)
+            .bind(takers[2].server.clone())
+            .execute(&watcher.pool)
+    };
+    age(29_000).await.expect("age the heartbeat");
+    assert!(watcher.mark_interrupted().await.expect("mark").is_empty());
+    age(2_000).await.expect("age the heartbeat");
+    assert_eq!(
+        watcher.mark_interrupted().await.expect("mark"),
+        vec!["elsewhere".to_string()]
+    );
+    // A live one's attempt goes once it says it stopped; the taker never marks its own,
+    // however old its heartbeat.
+    let beat_at = |at: i64| {
+        sqlx::query("UPDATE servers SET heartbeat_at = $1 WHERE id = $2")
+            .bind(at)
+            .bind(takers[0].server.clone())
+            .execute(&watcher.pool)
+    };
+    beat_at(0).await.expect("age");
+    assert!(takers[0].mark_interrupted().await.expect("mark").is_empty());
+    beat_at(super::now_ms()).await.expect("beat");
+    assert!(watcher.mark_interrupted().await.expect("mark").is_empty());
+    takers[0].server_stopped().await.expect("stopped");
+    assert_eq!(
+        watcher.mark_interrupted().await.expect("mark"),
+        vec!["live".to_string()]
+    );
+    let live = watcher
+        .attempt_any("live")
+        .await
+        .expect("read")
+        .expect("kept");
+    assert_eq!(live.view.status, app::dto::BuildStatus::Interrupted);
+    assert_eq!(
+        watcher.unfinished_attempts().await.expect("read"),
+        Vec::<String>::new()
+    );
+}

@@ -26,3 +26,4 @@ mod policy;
 mod postgres;
 mod registry;
 mod sandbox_net;
+mod servers;

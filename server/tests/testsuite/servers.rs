@@ -1,0 +1,94 @@
+//! Several layerlab servers on one database: each writes a heartbeat, and a server marks
+//! interrupted — and removes from the engine — only the builds of a server that is gone,
+//! never a live one's and never its own. Real engine, real server processes.
+
+use crate::support::{self, ServerProcess, TestDb, LOCAL_ENGINE};
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The build's view as `server` answers it.
+async fn build_on(server: &ServerProcess, cookie: &str, id: &str) -> Value {
+    let (status, _, body) = support::http(
+        "GET",
+        &server.url(&format!("/api/v1/builds/{id}")),
+        Some(cookie),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str(&body).expect("JSON")
+}
+
+/// Polls until the build's status (as `server` says it) is one of `wanted`.
+async fn until_status(server: &ServerProcess, cookie: &str, id: &str, wanted: &[&str]) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let view = build_on(server, cookie, id).await;
+        if wanted.iter().any(|w| view["status"] == *w) {
+            return view;
+        }
+        assert!(Instant::now() < deadline, "waited for {wanted:?}: {view}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_takes_over_only_the_builds_of_one_that_went() {
+    let db = Arc::new(TestDb::new());
+    let a = ServerProcess::start_with(LOCAL_ENGINE, db.clone(), &[]);
+    let cookie = support::start_learner(&a.base_url).await;
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let marker = format!("servers-{}-{nanos}", std::process::id());
+    // A's build runs its container for a few seconds.
+    let first = support::submit_on(
+        &a.base_url,
+        &cookie,
+        &format!("FROM busybox:latest\nRUN echo {marker}\nCMD [\"sh\", \"-c\", \"echo started; sleep 6; echo ended-{marker}\"]\n"),
+    )
+    .await;
+    until_status(&a, &cookie, &first, &["running"]).await;
+
+    // B starts on the same database (its own registry and console folders), sweeping every
+    // second: A is alive, so its build is not B's to mark or to clean.
+    let b_dir = tempfile::tempdir().expect("a folder for B");
+    let b_flags = [
+        format!("--registry-dir={}", b_dir.path().join("registry").display()),
+        format!("--console-dir={}", b_dir.path().join("consoles").display()),
+        "--janitor-every=1".to_string(),
+        "--server-dead-after=3".to_string(),
+    ];
+    let b_flags: Vec<&str> = b_flags.iter().map(String::as_str).collect();
+    let b = ServerProcess::start_with(LOCAL_ENGINE, db.clone(), &b_flags);
+    let view = until_status(&a, &cookie, &first, &["succeeded", "failed", "interrupted"]).await;
+    assert_eq!(view["status"], "succeeded", "{view}");
+    let printed = view["run"]["output"].as_str().unwrap_or_default();
+    assert!(printed.contains(&format!("ended-{marker}")), "{view}");
+    // B reads it from the database as A left it.
+    assert_eq!(build_on(&b, &cookie, &first).await["status"], "succeeded");
+
+    // A is killed during a build, while B runs one of its own.
+    let second = support::submit_on(
+        &a.base_url,
+        &cookie,
+        &format!("FROM busybox:latest\nRUN echo {marker}-second && sleep 60\n"),
+    )
+    .await;
+    until_status(&a, &cookie, &second, &["building"]).await;
+    let own = support::submit_on(
+        &b.base_url,
+        &cookie,
+        &format!("FROM busybox:latest\nRUN echo {marker}-b && sleep 4\n"),
+    )
+    .await;
+    until_status(&b, &cookie, &own, &["building", "running"]).await;
+    drop(a.kill());
+    // B marks A's build interrupted at a heartbeat of its own (A's process is gone, and its
+    // heartbeat stops), and not its own build.
+    let view = until_status(&b, &cookie, &second, &["interrupted"]).await;
+    assert_eq!(view["error"]["code"], "interrupted", "{view}");
+    let view = until_status(&b, &cookie, &own, &["succeeded", "failed", "interrupted"]).await;
+    assert_eq!(view["status"], "succeeded", "{view}");
+}
