@@ -311,6 +311,9 @@ pub async fn start(
                 }
                 let mut swept = remove_interrupted(&docker, &store, &pending).await;
                 pending.clear();
+                if let Err(e) = store.forget_old_servers().await {
+                    tracing::warn!("janitor: cannot forget servers silent for a day: {e}");
+                }
                 swept.images += sweep_stage_images(&docker, &store).await;
                 if let Some(active) = builds_in_hand(&store, &builds).await {
                     swept.containers += sweep_containers(&docker, &store.instance, &active).await;

@@ -76,6 +76,53 @@ struct Status {
     /// The engine's isolation (user namespaces, rootless, seccomp, cgroups); null when the
     /// engine does not say.
     isolation: Option<crate::engine::Isolation>,
+    /// The server processes serving from this database, oldest first, for a day after they
+    /// went silent; empty when the database does not answer.
+    servers: Vec<ServerShown>,
+}
+
+/// One server process, as the instructor's status shows it.
+#[derive(Serialize)]
+struct ServerShown {
+    id: String,
+    /// The one answering this request.
+    this_one: bool,
+    /// The machine's name (without its boot id).
+    host: String,
+    pid: i64,
+    started_at: i64,
+    heartbeat_at: i64,
+    dead_after_ms: i64,
+    stopped_at: Option<i64>,
+    /// Taken for gone: its builds are marked interrupted by the others.
+    gone: bool,
+}
+
+async fn servers(store: &crate::store::Store) -> Vec<ServerShown> {
+    let now = crate::store::now_ms();
+    store
+        .servers()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|s| ServerShown {
+            this_one: s.id == store.server,
+            gone: s.id != store.server && s.is_gone(now),
+            host: s
+                .mark
+                .host
+                .split('/')
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+            pid: s.mark.pid,
+            started_at: s.started_at,
+            heartbeat_at: s.heartbeat_at,
+            dead_after_ms: s.dead_after_ms,
+            stopped_at: s.stopped_at,
+            id: s.id,
+        })
+        .collect()
 }
 
 #[derive(Serialize)]
@@ -144,6 +191,7 @@ async fn status(State(state): State<AppState>, session: Session) -> Response {
         queue,
         lesson_pages: state.lesson_pages.usage(),
         isolation,
+        servers: servers(&state.store).await,
     })
     .into_response()
 }

@@ -60,6 +60,7 @@ fn process_started(pid: i64) -> Option<i64> {
 pub struct ServerRow {
     pub id: String,
     pub mark: ProcessMark,
+    pub started_at: i64,
     pub heartbeat_at: i64,
     /// How long without a heartbeat means it is gone (its own `--server-dead-after`).
     pub dead_after_ms: i64,
@@ -119,8 +120,8 @@ impl Store {
     /// Every process that ever served from this database and has not been forgotten.
     pub async fn servers(&self) -> Result<Vec<ServerRow>> {
         let rows = sqlx::query(
-            "SELECT id, host, pid, process_started, heartbeat_at, dead_after_ms, stopped_at \
-             FROM servers",
+            "SELECT id, host, pid, process_started, started_at, heartbeat_at, dead_after_ms, \
+             stopped_at FROM servers ORDER BY started_at",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -133,6 +134,7 @@ impl Store {
                     pid: row.get("pid"),
                     started: row.get("process_started"),
                 },
+                started_at: row.get("started_at"),
                 heartbeat_at: row.get("heartbeat_at"),
                 dead_after_ms: row.get("dead_after_ms"),
                 stopped_at: row.get("stopped_at"),
@@ -140,20 +142,14 @@ impl Store {
             .collect())
     }
 
-    /// Forget processes gone for a day with nothing unfinished left (their rows only).
-    pub async fn forget_gone_servers(&self, gone: &[String]) -> Result<()> {
+    /// Forget the rows of processes silent for a day (a missing row reads as gone too); how
+    /// many.
+    pub async fn forget_old_servers(&self) -> Result<u64> {
         let day_ago = now_ms() - 24 * 3600 * 1000;
-        for id in gone {
-            sqlx::query(
-                "DELETE FROM servers WHERE id = $1 AND heartbeat_at < $2 AND NOT EXISTS \
-                 (SELECT 1 FROM attempts WHERE server_id = $1 \
-                  AND status IN ('queued', 'building', 'running'))",
-            )
-            .bind(id)
+        let done = sqlx::query("DELETE FROM servers WHERE heartbeat_at < $1")
             .bind(day_ago)
             .execute(&self.pool)
             .await?;
-        }
-        Ok(())
+        Ok(done.rows_affected())
     }
 }

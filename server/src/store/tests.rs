@@ -549,4 +549,12 @@ async fn only_a_gone_servers_unfinished_attempts_are_marked_interrupted() {
         watcher.unfinished_attempts().await.expect("read"),
         Vec::<String>::new()
     );
+    // Rows of processes silent for a day are forgotten; the others stay.
+    let before = count(&watcher, "SELECT COUNT(*) FROM servers").await;
+    age(24 * 3600 * 1000).await.expect("age the heartbeat");
+    assert_eq!(watcher.forget_old_servers().await.expect("forget"), 1);
+    assert_eq!(
+        count(&watcher, "SELECT COUNT(*) FROM servers").await,
+        before - 1
+    );
 }

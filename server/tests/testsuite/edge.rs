@@ -1175,7 +1175,14 @@ async fn a_stranger_learns_no_engine_address_or_other_images_an_instructor_learn
     let mut engine_keys: Vec<&String> = s["engine"].as_object().expect("engine").keys().collect();
     engine_keys.sort();
     assert_eq!(engine_keys, ["base_images", "reachable"], "{s}");
-    for leak in ["docker.sock", "unix://", &secret, "isolation", "seccomp"] {
+    for leak in [
+        "docker.sock",
+        "unix://",
+        &secret,
+        "isolation",
+        "seccomp",
+        "heartbeat",
+    ] {
         assert!(!public.body.contains(leak), "{leak} in {}", public.body);
     }
 
@@ -1200,6 +1207,13 @@ async fn a_stranger_learns_no_engine_address_or_other_images_an_instructor_learn
         .filter_map(Value::as_str)
         .collect();
     assert!(images.contains(&secret.as_str()), "{images:?}");
+    // The server processes on this database: this one, alive.
+    let servers = s["servers"].as_array().expect("servers");
+    assert_eq!(servers.len(), 1, "{s}");
+    assert_eq!(servers[0]["this_one"], true);
+    assert_eq!(servers[0]["gone"], false);
+    assert_eq!(servers[0]["pid"], json!(server.pid()));
+    assert_eq!(servers[0]["stopped_at"], Value::Null);
     let isolation = &s["isolation"];
     let info = support::docker(&[
         "info",
