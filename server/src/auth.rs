@@ -124,13 +124,21 @@ fn unix_now() -> u64 {
 
 /// This process's key for form tokens (a restart makes open forms of session-less visitors
 /// ask for a reload, nothing worse).
-fn form_key() -> &'static [u8; 32] {
-    static KEY: std::sync::OnceLock<[u8; 32]> = std::sync::OnceLock::new();
-    KEY.get_or_init(|| {
+static FORM_KEY: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+
+/// Sign form tokens with the database's key (`Store::form_key`), so that every server on it
+/// takes the forms another showed. The first call in a process sets it.
+pub fn use_form_key(key: &str) {
+    let _ = FORM_KEY.set(key.as_bytes().to_vec());
+}
+
+/// The key set by [`use_form_key`]; else (a test of this module) one made for the process.
+fn form_key() -> &'static [u8] {
+    FORM_KEY.get_or_init(|| {
         use argon2::password_hash::rand_core::RngCore;
         let mut key = [0u8; 32];
         OsRng.fill_bytes(&mut key);
-        key
+        key.to_vec()
     })
 }
 

@@ -238,20 +238,25 @@ pub async fn watch_servers(
     engine: Arc<Engine>,
     dead_after: Duration,
 ) -> anyhow::Result<()> {
-    store
-        .register_server(&crate::store::ProcessMark::this_one(), dead_after)
-        .await?;
+    let mark = crate::store::ProcessMark::this_one();
+    store.register_server(&mark, dead_after).await?;
     let every = HEARTBEAT_EVERY
         .min(dead_after / 3)
         .max(Duration::from_millis(200));
+    // The heartbeat on its own: never late for a slow engine or a long look at the others.
+    let beating = store.clone();
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(every).await;
-            if let Err(e) = store.heartbeat().await {
+            if let Err(e) = beating.heartbeat(&mark, dead_after).await {
                 tracing::warn!("cannot write this server's heartbeat: {e}");
-                continue;
             }
-            let interrupted = match store.mark_interrupted().await {
+        }
+    });
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(every).await;
+            let interrupted = match store.mark_interrupted(false).await {
                 Ok(ids) if ids.is_empty() => continue,
                 Ok(ids) => ids,
                 Err(e) => {
@@ -284,7 +289,7 @@ pub async fn start(
 ) -> anyhow::Result<()> {
     let dead_after = builds.settings().server_dead_after;
     watch_servers(store.clone(), engine.clone(), dead_after).await?;
-    let interrupted = store.mark_interrupted().await?;
+    let interrupted = store.mark_interrupted(true).await?;
     if !interrupted.is_empty() {
         tracing::info!(
             "{} build(s) were cut off by the last stop and are marked interrupted",

@@ -58,6 +58,7 @@ async fn build_with_store(config: &ServeConfig) -> anyhow::Result<(axum::Router,
     course.check_exercise_links(&exercises.ids())?;
     exercises.check_build_network(config.allow_build_network)?;
     let (mut store, sessions) = store::open(&config.database_url).await?;
+    auth::use_form_key(&store.form_key);
     store.keep_details = config.keep_attempt_details;
     store.min_free_bytes = config.min_free_database_disk_mb << 20;
     if store.database_dir.is_none() && store.min_free_bytes > 0 {

@@ -209,8 +209,10 @@ impl Store {
 
     /// Attempts a server left unfinished when it went (see [`super::ServerRow::is_gone`])
     /// become `interrupted`, with a message that says what happened; their ids (their images
-    /// and containers may need removing). Never this process's own, nor a live one's.
-    pub async fn mark_interrupted(&self) -> Result<Vec<String>> {
+    /// and containers may need removing). Never this process's own, nor a live one's. With
+    /// `unnamed`, also those no server is named on (taken by a version from before servers
+    /// were named: at start-up, not while such a server may still be running).
+    pub async fn mark_interrupted(&self, unnamed: bool) -> Result<Vec<String>> {
         let rows = sqlx::query(
             "SELECT id, server_id FROM attempts WHERE status IN ('queued', 'building', 'running')",
         )
@@ -231,8 +233,7 @@ impl Store {
             .filter(|row| match row.get::<Option<String>, _>("server_id") {
                 Some(server) if server == self.server => false,
                 Some(server) => servers.get(&server).is_none_or(|s| s.is_gone(now)),
-                // Taken before servers were named: by one that is gone, as this one starts.
-                None => true,
+                None => unnamed,
             })
             .map(|row| row.get("id"))
             .collect();

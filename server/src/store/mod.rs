@@ -175,9 +175,12 @@ pub async fn open(database_url: &str) -> anyhow::Result<(Store, Sessions)> {
         .migrate()
         .await
         .context("cannot create the session table")?;
-    let instance = instance_id(&pool)
+    let instance = meta_value(&pool, "instance", new_id())
         .await
         .context("cannot read this installation's id")?;
+    let form_key = meta_value(&pool, "form_key", format!("{}{}", new_id(), new_id()))
+        .await
+        .context("cannot read the key form tokens are signed with")?;
     move_inline_files(&pool)
         .await
         .context("cannot move the files of earlier attempts to the file store")?;
@@ -198,6 +201,7 @@ pub async fn open(database_url: &str) -> anyhow::Result<(Store, Sessions)> {
         pool,
         database,
         instance,
+        form_key,
         server: new_id(),
         touched: Default::default(),
         grades: Default::default(),
@@ -209,15 +213,16 @@ pub async fn open(database_url: &str) -> anyhow::Result<(Store, Sessions)> {
     Ok((store, sessions))
 }
 
-/// The installation's id (see the `meta` table), made on first start.
-async fn instance_id(pool: &AnyPool) -> sqlx::Result<String> {
-    sqlx::query(
-        "INSERT INTO meta (key, value) VALUES ('instance', $1) ON CONFLICT (key) DO NOTHING",
-    )
-    .bind(new_id())
-    .execute(pool)
-    .await?;
-    sqlx::query_scalar("SELECT value FROM meta WHERE key = 'instance'")
+/// A value of the `meta` table (the installation's id, the form tokens' key), `made` on first
+/// start; every server on the database reads the same.
+async fn meta_value(pool: &AnyPool, key: &str, made: String) -> sqlx::Result<String> {
+    sqlx::query("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
+        .bind(key)
+        .bind(made)
+        .execute(pool)
+        .await?;
+    sqlx::query_scalar("SELECT value FROM meta WHERE key = $1")
+        .bind(key)
         .fetch_one(pool)
         .await
 }
@@ -444,6 +449,9 @@ pub struct Store {
     pub database: Database,
     /// This installation's id: labels the containers its builds make.
     pub instance: String,
+    /// The key form tokens are signed with (see `auth`): the same for every server on the
+    /// database, so a form one showed is taken by another.
+    pub form_key: String,
     /// This process's id among those serving from the database (`servers`): the attempts it
     /// takes name it.
     pub server: String,

@@ -10,7 +10,9 @@ use std::time::Duration;
 /// Who this process is, for others on the same machine to check it still runs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProcessMark {
-    /// The machine and its boot (`hostname/boot id`): after a reboot no earlier process runs.
+    /// The machine, its boot and the process-id namespace (`hostname/boot id/pid ns`): after
+    /// a reboot no earlier process runs, and a pid means the same process only to another in
+    /// the same namespace (two containers may share a hostname and a kernel).
     pub host: String,
     pub pid: i64,
     /// When the process started, in the kernel's ticks since boot (a pid used again by a
@@ -29,9 +31,11 @@ impl ProcessMark {
         }
     }
 
-    /// Does the process this marks still run? Known only on its own machine (`None` elsewhere).
+    /// Does the process this marks still run? Known only on its own machine and in its pid
+    /// namespace, and when its start was read (`None` otherwise).
     pub fn runs(&self) -> Option<bool> {
-        (self.host == this_host()).then(|| process_started(self.pid) == Some(self.started))
+        (self.started != 0 && self.host == this_host())
+            .then(|| process_started(self.pid) == Some(self.started))
     }
 }
 
@@ -41,8 +45,11 @@ fn this_host() -> String {
             .map(|s| s.trim().to_string())
             .unwrap_or_default()
     };
+    let namespace = std::fs::read_link("/proc/self/ns/pid")
+        .map(|link| link.to_string_lossy().into_owned())
+        .unwrap_or_default();
     format!(
-        "{}/{}",
+        "{}/{}/{namespace}",
         read("/proc/sys/kernel/hostname"),
         read("/proc/sys/kernel/random/boot_id")
     )
@@ -68,12 +75,18 @@ pub struct ServerRow {
 }
 
 impl ServerRow {
-    /// Gone: said it stopped, no heartbeat within its own `dead_after`, or (on this machine)
-    /// its process no longer runs.
+    /// Gone: said it stopped; or, on this machine, its process no longer runs (one that runs
+    /// is alive, however late its heartbeat); elsewhere, no heartbeat within its own
+    /// `dead_after` (by this machine's clock: the servers' clocks must agree, as NTP keeps
+    /// them).
     pub fn is_gone(&self, now_ms: i64) -> bool {
-        self.stopped_at.is_some()
-            || now_ms - self.heartbeat_at > self.dead_after_ms
-            || self.mark.runs() == Some(false)
+        if self.stopped_at.is_some() {
+            return true;
+        }
+        match self.mark.runs() {
+            Some(runs) => !runs,
+            None => now_ms - self.heartbeat_at > self.dead_after_ms,
+        }
     }
 }
 
@@ -97,13 +110,17 @@ impl Store {
         Ok(())
     }
 
-    /// This process is alive.
-    pub async fn heartbeat(&self) -> Result<()> {
-        sqlx::query("UPDATE servers SET heartbeat_at = $1 WHERE id = $2")
+    /// This process is alive. Its row is made again if it went (forgotten after a day
+    /// without a heartbeat: a machine suspended that long).
+    pub async fn heartbeat(&self, mark: &ProcessMark, dead_after: Duration) -> Result<()> {
+        let done = sqlx::query("UPDATE servers SET heartbeat_at = $1 WHERE id = $2")
             .bind(now_ms())
             .bind(&self.server)
             .execute(&self.pool)
             .await?;
+        if done.rows_affected() == 0 {
+            self.register_server(mark, dead_after).await?;
+        }
         Ok(())
     }
 

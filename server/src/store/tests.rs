@@ -505,38 +505,63 @@ async fn only_a_gone_servers_unfinished_attempts_are_marked_interrupted() {
     assert!(here.runs() == Some(true) && ended.runs() == Some(false));
     assert_eq!(elsewhere.runs(), None, "known only on its machine");
     assert_eq!(
-        watcher.mark_interrupted().await.expect("mark"),
+        ProcessMark {
+            started: 0,
+            ..here.clone()
+        }
+        .runs(),
+        None,
+        "a process whose start was not read is not judged by its pid"
+    );
+    // An attempt no server is named on (taken by an older version): only at start-up.
+    let legacy = temp_store(&dir).await;
+    legacy.save_attempt(&queued("legacy")).await.expect("save");
+    sqlx::query("UPDATE attempts SET server_id = NULL WHERE id = 'legacy'")
+        .execute(&watcher.pool)
+        .await
+        .expect("unname");
+    assert_eq!(
+        watcher.mark_interrupted(false).await.expect("mark"),
         vec!["ended".to_string()]
     );
-    // The one elsewhere stops beating: gone after its own 30 s, not before.
-    let age = |ms: i64| {
-        sqlx::query("UPDATE servers SET heartbeat_at = heartbeat_at - $1 WHERE id = $2")
-            .bind(ms)
-            .bind(takers[2].server.clone())
-            .execute(&watcher.pool)
-    };
-    age(29_000).await.expect("age the heartbeat");
-    assert!(watcher.mark_interrupted().await.expect("mark").is_empty());
-    age(2_000).await.expect("age the heartbeat");
     assert_eq!(
-        watcher.mark_interrupted().await.expect("mark"),
-        vec!["elsewhere".to_string()]
+        watcher.mark_interrupted(true).await.expect("mark"),
+        vec!["legacy".to_string()]
     );
-    // A live one's attempt goes once it says it stopped; the taker never marks its own,
-    // however old its heartbeat.
-    let beat_at = |at: i64| {
+    // The one elsewhere stops beating: gone after its own 30 s, not before.
+    let beat_at = |store: usize, at: i64| {
         sqlx::query("UPDATE servers SET heartbeat_at = $1 WHERE id = $2")
             .bind(at)
-            .bind(takers[0].server.clone())
+            .bind(takers[store].server.clone())
             .execute(&watcher.pool)
     };
-    beat_at(0).await.expect("age");
-    assert!(takers[0].mark_interrupted().await.expect("mark").is_empty());
-    beat_at(super::now_ms()).await.expect("beat");
-    assert!(watcher.mark_interrupted().await.expect("mark").is_empty());
+    beat_at(2, super::now_ms() - 28_000).await.expect("age");
+    assert!(watcher
+        .mark_interrupted(false)
+        .await
+        .expect("mark")
+        .is_empty());
+    beat_at(2, super::now_ms() - 31_000).await.expect("age");
+    assert_eq!(
+        watcher.mark_interrupted(false).await.expect("mark"),
+        vec!["elsewhere".to_string()]
+    );
+    // One whose process runs on this machine is alive, however late its heartbeat; its
+    // attempt goes once it says it stopped. The taker never marks its own.
+    beat_at(0, 0).await.expect("age");
+    assert!(watcher
+        .mark_interrupted(true)
+        .await
+        .expect("mark")
+        .is_empty());
+    assert!(takers[0]
+        .mark_interrupted(true)
+        .await
+        .expect("mark")
+        .is_empty());
     takers[0].server_stopped().await.expect("stopped");
     assert_eq!(
-        watcher.mark_interrupted().await.expect("mark"),
+        watcher.mark_interrupted(false).await.expect("mark"),
         vec!["live".to_string()]
     );
     let live = watcher
@@ -549,10 +574,24 @@ async fn only_a_gone_servers_unfinished_attempts_are_marked_interrupted() {
         watcher.unfinished_attempts().await.expect("read"),
         Vec::<String>::new()
     );
-    // Rows of processes silent for a day are forgotten; the others stay.
+    // Rows of processes silent for a day are forgotten (the one stopped long ago here); the
+    // others stay. A live one whose row went makes it again at its next heartbeat.
     let before = count(&watcher, "SELECT COUNT(*) FROM servers").await;
-    age(24 * 3600 * 1000).await.expect("age the heartbeat");
-    assert_eq!(watcher.forget_old_servers().await.expect("forget"), 1);
+    beat_at(0, super::now_ms() - 25 * 3600 * 1000)
+        .await
+        .expect("age");
+    beat_at(1, super::now_ms() - 25 * 3600 * 1000)
+        .await
+        .expect("age");
+    assert_eq!(watcher.forget_old_servers().await.expect("forget"), 2);
+    assert_eq!(
+        count(&watcher, "SELECT COUNT(*) FROM servers").await,
+        before - 2
+    );
+    takers[0]
+        .heartbeat(&here, dead_after)
+        .await
+        .expect("beat again");
     assert_eq!(
         count(&watcher, "SELECT COUNT(*) FROM servers").await,
         before - 1

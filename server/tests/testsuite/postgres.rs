@@ -172,10 +172,10 @@ async fn story(url: &str) -> Vec<String> {
         .expect("queued");
     // The server that took a3 never said it was alive (a killed one's row, or none): the
     // next server marks it interrupted; its own unfinished attempts it leaves.
-    let mine = store.mark_interrupted().await.expect("none");
+    let mine = store.mark_interrupted(true).await.expect("none");
     said.push(format!("the taker marks none of its own: {mine:?}"));
     let next = store::open(url).await.expect("open again").0;
-    let interrupted = next.mark_interrupted().await.expect("interrupted");
+    let interrupted = next.mark_interrupted(true).await.expect("interrupted");
     let a3 = store.attempt("a3", "ada").await.expect("read").expect("a3");
     said.push(format!(
         "interrupted {interrupted:?}: {:?} {:?}",

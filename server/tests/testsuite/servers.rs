@@ -36,7 +36,7 @@ async fn until_status(server: &ServerProcess, cookie: &str, id: &str, wanted: &[
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_takes_over_only_the_builds_of_one_that_went() {
     let db = Arc::new(TestDb::new());
-    let a = ServerProcess::start_with(LOCAL_ENGINE, db.clone(), &[]);
+    let a = ServerProcess::start_with(LOCAL_ENGINE, db.clone(), &["--run-timeout=60"]);
     let cookie = support::start_learner(&a.base_url).await;
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -46,7 +46,7 @@ async fn a_server_takes_over_only_the_builds_of_one_that_went() {
     let first = support::submit_on(
         &a.base_url,
         &cookie,
-        &format!("FROM busybox:latest\nRUN echo {marker}\nCMD [\"sh\", \"-c\", \"echo started; sleep 6; echo ended-{marker}\"]\n"),
+        &format!("FROM busybox:latest\nRUN echo {marker}\nCMD [\"sh\", \"-c\", \"echo started; sleep 20; echo ended-{marker}\"]\n"),
     )
     .await;
     until_status(&a, &cookie, &first, &["running"]).await;
@@ -62,6 +62,30 @@ async fn a_server_takes_over_only_the_builds_of_one_that_went() {
     ];
     let b_flags: Vec<&str> = b_flags.iter().map(String::as_str).collect();
     let b = ServerProcess::start_with(LOCAL_ENGINE, db.clone(), &b_flags);
+    // (B has swept at start-up, and sweeps each second: A's run must still be going for
+    // this to say anything.)
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let view = build_on(&a, &cookie, &first).await;
+    assert_eq!(
+        view["status"], "running",
+        "A's run ended before B swept: {view}"
+    );
+    // A form A showed is taken by B (the form tokens' key is the database's).
+    let (status, _, page) =
+        support::http_headers("GET", &a.url("/me"), &[("accept", "text/html")], None).await;
+    assert_eq!(status, 200);
+    let token = support::form_value(&page, "csrf").expect("a form token");
+    let (status, _, body) = support::http_headers(
+        "POST",
+        &b.url("/me/name"),
+        &[("accept", "text/html")],
+        Some((
+            "application/x-www-form-urlencoded",
+            format!("csrf={}&name=Ada", support::form_encode(&token)),
+        )),
+    )
+    .await;
+    assert_eq!(status, 303, "{body}");
     let view = until_status(&a, &cookie, &first, &["succeeded", "failed", "interrupted"]).await;
     assert_eq!(view["status"], "succeeded", "{view}");
     let printed = view["run"]["output"].as_str().unwrap_or_default();
