@@ -103,6 +103,7 @@ async fn build_with_store(config: &ServeConfig) -> anyhow::Result<(axum::Router,
         store.instance.clone(),
         exercises.base_images(&course),
         Some((builds.clone(), pushes.clone())),
+        Some(store.clone()),
     );
     consoles.start().await;
     let state = AppState {

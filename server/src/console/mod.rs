@@ -130,6 +130,10 @@ pub struct Consoles {
     /// The `uid:gid` toolboxes run as (never root) and, when this server is root, who gets
     /// the proxy sockets.
     user: (u32, u32),
+    /// The database's list of server processes, and this one's id there: another live
+    /// server's consoles on the same engine are not this one's to sweep. (`None`: no
+    /// database, every console of the installation is this server's.)
+    servers: Option<crate::store::Store>,
 }
 
 /// One learner's console.
@@ -199,6 +203,7 @@ impl Consoles {
         instance: String,
         base_images: Vec<String>,
         images: Option<(Arc<crate::builds::Builds>, Arc<crate::pushes::Pushes>)>,
+        servers: Option<crate::store::Store>,
     ) -> Arc<Self> {
         // SAFETY: geteuid and getegid have no preconditions and cannot fail.
         let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
@@ -231,7 +236,43 @@ impl Consoles {
             starting: Mutex::default(),
             checking: Mutex::default(),
             user,
+            servers,
         })
+    }
+
+    /// This server's id among those on the database ([`SERVER_LABEL`] of its toolboxes).
+    fn server_id(&self) -> &str {
+        self.servers.as_ref().map_or("", |s| s.server.as_str())
+    }
+
+    /// The learners (owners) whose toolbox another server that is not gone runs: their
+    /// consoles are that server's. When the database cannot say, every toolbox another
+    /// server labelled is taken for live.
+    async fn others_consoles(
+        &self,
+        objects: &[crate::engine::toolbox::ConsoleObject],
+    ) -> std::collections::HashSet<String> {
+        let Some(store) = &self.servers else {
+            return Default::default();
+        };
+        let live: Option<std::collections::HashSet<String>> =
+            store.servers().await.ok().map(|rows| {
+                let now = crate::store::now_ms();
+                rows.into_iter()
+                    .filter(|s| !s.is_gone(now))
+                    .map(|s| s.id)
+                    .collect()
+            });
+        objects
+            .iter()
+            .filter(|o| {
+                o.toolbox
+                    && o.server.as_deref().is_some_and(|s| {
+                        s != store.server && live.as_ref().is_none_or(|live| live.contains(s))
+                    })
+            })
+            .map(|o| o.owner.clone())
+            .collect()
     }
 
     /// The console of `owner`, made (not started) if they have none.
@@ -487,6 +528,7 @@ impl Consoles {
                 image: &self.settings.toolbox_image,
                 owner,
                 instance: &self.instance,
+                server: self.server_id(),
                 folder: &folder,
                 user: &user,
                 memory_bytes: self.settings.toolbox_memory_bytes,
@@ -653,18 +695,23 @@ impl Consoles {
             return swept;
         };
         // (Listed first, compared after: a console opened meanwhile is in `open` by now. A
-        // check's helper at work belongs to no one, and goes when the check ends.)
+        // check's helper at work belongs to no one, and goes when the check ends. Another
+        // live server's consoles are its own.)
+        let others = self.others_consoles(&objects).await;
         let orphans: Vec<String> = {
             let open = lock(&self.open);
             objects
                 .into_iter()
-                .filter(|o| !open.contains_key(&o.owner) && !o.fresh_helper)
+                .filter(|o| {
+                    !open.contains_key(&o.owner) && !others.contains(&o.owner) && !o.fresh_helper
+                })
                 .map(|o| o.id)
                 .collect()
         };
         swept.orphans = client.remove_containers(&orphans).await;
         let open: std::collections::HashSet<String> = lock(&self.open)
             .keys()
+            .chain(others.iter())
             .map(|o| crate::registry::handle_of(o))
             .collect();
         // (Not the names in learners' registry namespaces: a console's go when it is removed
@@ -776,10 +823,21 @@ impl Consoles {
         if self.off.is_some() {
             return Ok(0);
         }
+        let client = self.engine.client().await?;
+        let objects = client.console_objects(&self.instance).await?;
+        // (Another live server's consoles — on the same engine, their sockets perhaps in the
+        // same folder — are its own.)
+        let others: std::collections::HashSet<String> = self
+            .others_consoles(&objects)
+            .await
+            .iter()
+            .map(|owner| crate::registry::handle_of(owner))
+            .collect();
         let opened_here = || -> std::collections::HashSet<String> {
             lock(&self.open)
                 .keys()
                 .map(|owner| crate::registry::handle_of(owner))
+                .chain(others.iter().cloned())
                 .collect()
         };
         if let Ok(entries) = std::fs::read_dir(&self.settings.dir) {
@@ -790,8 +848,6 @@ impl Consoles {
                 }
             }
         }
-        let client = self.engine.client().await?;
-        let objects = client.console_objects(&self.instance).await?;
         let opened = opened_here();
         let ids: Vec<String> = objects
             .into_iter()

@@ -52,6 +52,9 @@ pub fn ports_of_label(label: &str) -> Vec<Published> {
 /// The label a toolbox carries: the learner's id. (Not [`OWNER_LABEL`]: the learner's own
 /// `docker ps` does not list their toolbox, and their docker commands cannot touch it.)
 pub const TOOLBOX_LABEL: &str = "org.layerlab.toolbox";
+/// On a toolbox: the server process that runs it (the `servers` row of the database), so a
+/// server on the same engine and database leaves another live one's consoles alone.
+pub const SERVER_LABEL: &str = "org.layerlab.server";
 
 /// Where the learner's proxy socket's folder is mounted in the toolbox.
 pub const PROXY_MOUNT: &str = "/run/layerlab";
@@ -64,6 +67,8 @@ pub struct ToolboxSpec<'a> {
     pub image: &'a str,
     pub owner: &'a str,
     pub instance: &'a str,
+    /// The server process that runs it ([`SERVER_LABEL`]).
+    pub server: &'a str,
     /// The folder holding the learner's proxy socket, on this host.
     pub folder: &'a Path,
     /// `uid:gid` its commands run as (never root).
@@ -96,6 +101,8 @@ pub struct ConsoleObject {
     pub id: String,
     pub owner: String,
     pub toolbox: bool,
+    /// A toolbox's server process ([`SERVER_LABEL`]), if it says.
+    pub server: Option<String>,
     pub running: bool,
     /// A helper of a check (no owner) made less than [`HELPER_GRACE`] ago: at work, not
     /// left behind.
@@ -347,6 +354,7 @@ impl Client {
                     id: container.id.unwrap_or_default(),
                     owner,
                     toolbox,
+                    server: labels.get(SERVER_LABEL).filter(|_| toolbox).cloned(),
                     running: container.state.is_some_and(|s| {
                         matches!(
                             s,
@@ -451,6 +459,7 @@ fn toolbox_config(spec: &ToolboxSpec<'_>) -> ContainerCreateBody {
         labels: Some(HashMap::from([
             (TOOLBOX_LABEL.to_string(), spec.owner.to_string()),
             (INSTANCE_LABEL.to_string(), spec.instance.to_string()),
+            (SERVER_LABEL.to_string(), spec.server.to_string()),
         ])),
         host_config: Some(HostConfig {
             binds: Some(vec![format!("{}:{PROXY_MOUNT}", spec.folder.display())]),

@@ -147,7 +147,7 @@ impl Learner {
 }
 
 /// What the engine says of container `name` (`docker inspect --format`), or `None`.
-fn inspect(name: &str, format: &str) -> Option<String> {
+pub(crate) fn inspect(name: &str, format: &str) -> Option<String> {
     let out = std::process::Command::new("docker")
         .args(["inspect", "--format", format, name])
         .output()
@@ -180,7 +180,7 @@ async fn command_on(server: &ServerProcess, cookie: &str, line: &str) {
 }
 
 /// The one learner folder in a server's console folder: the learner's handle.
-fn handle_in(dir: &std::path::Path) -> String {
+pub(crate) fn handle_in(dir: &std::path::Path) -> String {
     let names: Vec<String> = std::fs::read_dir(dir)
         .expect("the console folder")
         .flatten()

@@ -33,6 +33,23 @@ async fn until_status(server: &ServerProcess, cookie: &str, id: &str, wanted: &[
     }
 }
 
+/// A second server on `db`: its own registry and console folders (in the folder returned, to
+/// keep while it runs), a 3 s heartbeat limit, and `flag`.
+fn second_server(db: &Arc<TestDb>, flag: &str) -> (ServerProcess, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("a folder for B");
+    let flags = [
+        format!("--registry-dir={}", dir.path().join("registry").display()),
+        format!("--console-dir={}", dir.path().join("consoles").display()),
+        "--server-dead-after=3".to_string(),
+        flag.to_string(),
+    ];
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    (
+        ServerProcess::start_with(LOCAL_ENGINE, db.clone(), &flags),
+        dir,
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_takes_over_only_the_builds_of_one_that_went() {
     let db = Arc::new(TestDb::new());
@@ -53,15 +70,7 @@ async fn a_server_takes_over_only_the_builds_of_one_that_went() {
 
     // B starts on the same database (its own registry and console folders), sweeping every
     // second: A is alive, so its build is not B's to mark or to clean.
-    let b_dir = tempfile::tempdir().expect("a folder for B");
-    let b_flags = [
-        format!("--registry-dir={}", b_dir.path().join("registry").display()),
-        format!("--console-dir={}", b_dir.path().join("consoles").display()),
-        "--janitor-every=1".to_string(),
-        "--server-dead-after=3".to_string(),
-    ];
-    let b_flags: Vec<&str> = b_flags.iter().map(String::as_str).collect();
-    let b = ServerProcess::start_with(LOCAL_ENGINE, db.clone(), &b_flags);
+    let (b, _b_dir) = second_server(&db, "--janitor-every=1");
     // (B has swept at start-up, and sweeps each second: A's run must still be going for
     // this to say anything.)
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -115,4 +124,43 @@ async fn a_server_takes_over_only_the_builds_of_one_that_went() {
     assert_eq!(view["error"]["code"], "interrupted", "{view}");
     let view = until_status(&b, &cookie, &own, &["succeeded", "failed", "interrupted"]).await;
     assert_eq!(view["status"], "succeeded", "{view}");
+}
+
+/// A console another live server runs on the same engine and database is not this server's
+/// to sweep, at its start or after; once that server is gone, its consoles are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_leaves_a_live_servers_consoles_alone() {
+    crate::console_app::seeded_toolbox();
+    let db = Arc::new(TestDb::new());
+    let a = ServerProcess::start_with(LOCAL_ENGINE, db.clone(), &[]);
+    // (Opening the console is the learner's first request: it starts their session.)
+    let (status, _, body) = support::http(
+        "POST",
+        &a.url("/api/v1/console"),
+        None,
+        Some(&serde_json::json!(null)),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    let handle = crate::console_app::handle_in(&db.console_dir());
+    let toolbox = format!("layerlab-console-{handle}");
+    let running = || crate::console_app::inspect(&toolbox, "{{.State.Running}}");
+    assert_eq!(running().as_deref(), Some("true"));
+
+    // B sweeps its consoles every 2 s.
+    let (_b, _b_dir) = second_server(&db, "--console-idle-stop=8");
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert_eq!(running().as_deref(), Some("true"), "B took A's console");
+    assert!(db.console_dir().join(&handle).exists(), "A's socket folder");
+
+    // A is killed: its console is anyone's to remove, and B's sweep does.
+    drop(a.kill());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while running().is_some() {
+        assert!(
+            Instant::now() < deadline,
+            "A's console outlived A by a minute"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 }
