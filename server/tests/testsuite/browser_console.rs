@@ -13,6 +13,31 @@ const ENTER: &str = "\u{E007}";
 const UP: &str = "\u{E013}";
 const CTRL_C: &str = "\u{E009}c\u{E000}";
 
+/// Wait until the exercise's verdict says `wanted`; else fail saying what each check said and
+/// what the console showed last (the verdict line names only the first check to fix).
+async fn verdict_says(c: &Client, wanted: &str) -> String {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let verdict = css(c, ".verdict-line")
+            .await
+            .text()
+            .await
+            .unwrap_or_default();
+        if verdict.contains(wanted) {
+            return verdict;
+        }
+        if std::time::Instant::now() >= deadline {
+            let checks = text_of(c, "#checks").await;
+            let shown = text_of(c, ".console-out").await;
+            let tail: Vec<&str> = shown.lines().rev().take(15).collect();
+            panic!(
+                "the verdict says “{verdict}”, not “{wanted}”\nchecks: {checks}\nconsole, last lines first: {tail:?}"
+            );
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 /// Type `keys` into the console's command line (which has the focus).
 async fn keys(c: &Client, keys: &str) {
     c.active_element()
@@ -260,7 +285,7 @@ async fn a_console_exercise_is_done_and_checked_in_the_page() {
     ended(&c, 2).await;
     tab_to(&c, "#check-work", 200).await;
     keys(&c, ENTER).await;
-    let verdict = wait_for_text(&c, ".verdict-line", "Passed").await;
+    let verdict = verdict_says(&c, "Passed").await;
     assert!(verdict.contains("2 checks pass"), "{verdict}");
     let checks = text_of(&c, "#checks").await;
     assert!(!checks.contains('✗'), "{checks}");
@@ -305,7 +330,7 @@ async fn a_console_exercise_is_done_and_checked_in_the_page() {
     assert_eq!(code.len(), 6, "{shown}");
     tab_to(&c, "#answer-found-the-code", 200).await;
     keys(&c, &format!("{code}{ENTER}")).await;
-    let verdict = wait_for_text(&c, ".verdict-line", "Passed").await;
+    let verdict = verdict_says(&c, "Passed").await;
     assert!(verdict.contains("the check passes"), "{verdict}");
     let kept = eval(
         &c,
@@ -353,7 +378,7 @@ async fn a_console_exercise_is_done_and_checked_in_the_page() {
     tab_to(&c, "#check-work", 200).await;
     keys(&c, ENTER).await;
     // `--rm` took the container and what it printed: the pull counts, the run does not.
-    let verdict = wait_for_text(&c, ".verdict-line", "Not passed").await;
+    let verdict = verdict_says(&c, "Not passed").await;
     let checks = text_of(&c, "#checks").await;
     assert!(
         checks.contains("back into an engine that no longer held it")
@@ -372,7 +397,7 @@ async fn a_console_exercise_is_done_and_checked_in_the_page() {
     css(&c, ".console-stop[disabled]").await;
     tab_to(&c, "#check-work", 200).await;
     keys(&c, ENTER).await;
-    let verdict_after = wait_for_text(&c, ".verdict-line", "Passed").await;
+    let verdict_after = verdict_says(&c, "Passed").await;
     assert!(
         verdict_after.contains("3 checks pass"),
         "{verdict} → {verdict_after}"
