@@ -823,16 +823,24 @@ impl Consoles {
         if self.off.is_some() {
             return Ok(0);
         }
-        let client = self.engine.client().await?;
-        let objects = client.console_objects(&self.instance).await?;
+        let engine = async {
+            let client = self.engine.client().await?;
+            let objects = client.console_objects(&self.instance).await?;
+            Ok::<_, String>((client, objects))
+        }
+        .await;
         // (Another live server's consoles — on the same engine, their sockets perhaps in the
-        // same folder — are its own.)
-        let others: std::collections::HashSet<String> = self
-            .others_consoles(&objects)
-            .await
-            .iter()
-            .map(|owner| crate::registry::handle_of(owner))
-            .collect();
+        // same folder — are its own. With the engine down, no console works anyway: the
+        // folders go, as they always did.)
+        let others: std::collections::HashSet<String> = match &engine {
+            Ok((_, objects)) => self
+                .others_consoles(objects)
+                .await
+                .iter()
+                .map(|owner| crate::registry::handle_of(owner))
+                .collect(),
+            Err(_) => Default::default(),
+        };
         let opened_here = || -> std::collections::HashSet<String> {
             lock(&self.open)
                 .keys()
@@ -848,10 +856,13 @@ impl Consoles {
                 }
             }
         }
+        let (client, objects) = engine?;
         let opened = opened_here();
+        // (A check's helper at work belongs to no one: another live server's check may be
+        // using it; one left behind goes in a later sweep.)
         let ids: Vec<String> = objects
             .into_iter()
-            .filter(|o| !opened.contains(&crate::registry::handle_of(&o.owner)))
+            .filter(|o| !opened.contains(&crate::registry::handle_of(&o.owner)) && !o.fresh_helper)
             .map(|o| o.id)
             .collect();
         let containers = client.remove_containers(&ids).await;
