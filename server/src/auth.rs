@@ -122,8 +122,7 @@ fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// This process's key for form tokens (a restart makes open forms of session-less visitors
-/// ask for a reload, nothing worse).
+/// The key form tokens are signed with.
 static FORM_KEY: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
 
 /// Sign form tokens with the database's key (`Store::form_key`), so that every server on it

@@ -3,8 +3,9 @@
 //! every few minutes, any container of ours that no running build owns is removed, and so are
 //! the stage images of superseded attempts (multi-stage builds leave their earlier stages as
 //! untagged images). Several servers may share the database: each has a heartbeat (see
-//! [`watch_servers`]), and only the work of one that is gone is marked and removed — a build
-//! another live server runs is never touched.
+//! [`watch_servers`]), and only the builds of one that is gone are marked and removed; the
+//! sweeps spare every build the database holds unfinished. (What a server holds only in
+//! memory — pushes, pulls and pull-backs under way — another server's sweep does not know.)
 
 use crate::builds::Builds;
 use crate::engine::builder::{ATTEMPT_LABEL, INSTANCE_LABEL};
