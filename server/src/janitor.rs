@@ -163,10 +163,6 @@ async fn remove_interrupted_steps(docker: &Client, store: &Store, builds: &[Stri
     removed
 }
 
-/// At start-up: mark what a stopped server left unfinished as interrupted, and once the
-/// engine answers remove those builds' images and every container of ours (none can be
-/// running yet). Then sweep every `--janitor-every` seconds ([`SWEEP_EVERY`] by default). Runs in the background: an engine that
-/// is down does not stop the server from starting.
 /// A name in a learner's namespace of a registry (`127.0.0.1:5100/learner-…/app:1`), as
 /// pushes and pulls of layerlab's put on images.
 fn is_registry_name(name: &str) -> bool {
@@ -178,16 +174,26 @@ fn is_registry_name(name: &str) -> bool {
         && parts.next().is_some()
 }
 
-/// Take off the registry names this installation's images carry that no push or pull of
-/// this run holds: a push or a pull for a build names an image so until it ends, so any other
-/// was left by a run stopped mid-way.
-async fn untag_registry_names(docker: &crate::engine::Client, instance: &str) -> usize {
-    let label = format!("{INSTANCE_LABEL}={instance}");
-    let Some(images) = docker.images_labelled(&label).await else {
+/// Take off the registry names this installation's images carry (those labelled so, and
+/// those its consoles built, which the database knows) that no push or pull of this run
+/// holds: a push or a pull names an image so until it ends, so any other was left by a run
+/// stopped mid-way.
+async fn untag_registry_names(docker: &crate::engine::Client, store: &Store) -> usize {
+    let built: std::collections::HashSet<String> = match store.all_console_images().await {
+        Ok(rows) => rows.into_iter().map(|(_, id)| id).collect(),
+        Err(e) => {
+            tracing::warn!("janitor: the consoles' images could not be read: {e}");
+            Default::default()
+        }
+    };
+    let Ok(images) = docker.all_images().await else {
         return 0;
     };
     let mut untagged = 0;
-    for image in images {
+    for image in images
+        .iter()
+        .filter(|i| i.labels.get(INSTANCE_LABEL) == Some(&store.instance) || built.contains(&i.id))
+    {
         for tag in image
             .tags
             .iter()
@@ -282,6 +288,10 @@ pub async fn watch_servers(
 /// How often a server writes its heartbeat (at most).
 pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(5);
 
+/// At start-up: mark what a stopped server left unfinished as interrupted, and once the
+/// engine answers remove those builds' images and every container of ours (none can be
+/// running yet). Then sweep every `--janitor-every` seconds ([`SWEEP_EVERY`] by default).
+/// Runs in the background: an engine that is down does not stop the server from starting.
 pub async fn start(
     store: Store,
     engine: Arc<Engine>,
@@ -310,7 +320,7 @@ pub async fn start(
                 }
                 // Before any push or build of this run can name an image so.
                 if std::mem::take(&mut first_pass) {
-                    let untagged = untag_registry_names(&docker, &store.instance).await;
+                    let untagged = untag_registry_names(&docker, &store).await;
                     if untagged > 0 {
                         tracing::info!("janitor: took off {untagged} registry name(s) an earlier run's pushes or pulls left on images");
                     }

@@ -125,6 +125,7 @@ pub async fn run() -> Vec<Figure> {
             instance: "bench".into(),
             base_images: vec!["busybox:latest".into()],
             registry: None,
+            built: Default::default(),
         },
         engine,
         layerlab_server::policy::container::ContainerLimits {

@@ -322,7 +322,7 @@ impl Builds {
             base_images: &self.settings.base_images,
             registry: self.registry_login(&record.owner),
             console_prefix: None,
-            one_label_step: false,
+            console_owner: None,
         };
         let mut on_progress = steps_only(record);
         match self
@@ -374,7 +374,7 @@ impl Builds {
             base_images: &self.settings.base_images,
             registry: self.registry_login(&record.owner),
             console_prefix: None,
-            one_label_step: false,
+            console_owner: None,
         };
         // Its step images are noted with the build's own, so that a cancelled or failed
         // build removes them too.

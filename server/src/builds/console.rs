@@ -4,11 +4,12 @@
 //! the console gives it.
 
 use super::Builds;
-use crate::engine::builder::{self as engine_build, BuildJob, BuildProgress};
+use crate::engine::builder::{self as engine_build, BuildJob, BuildProgress, ConsoleOwner};
 use crate::engine::cleanup::remove_dangling;
 use crate::engine::context::BuildContext;
 use crate::engine::image::made_since;
 use crate::engine::Client;
+use crate::policy::api::BuiltHere;
 use app::dto::BuildFailure;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -22,6 +23,8 @@ pub struct ConsoleBuild<'a> {
     pub tag: String,
     /// The learner's `--label`s (none in layerlab's own names).
     pub labels: HashMap<String, String>,
+    /// The images their console built here: theirs to build on. The image built is added.
+    pub built: BuiltHere,
     /// The learner's `--build-arg`s: the policy reads the Dockerfile with them.
     pub build_args: Vec<(String, String)>,
     pub no_cache: bool,
@@ -57,15 +60,13 @@ impl Builds {
             )));
         }
         let _turn = entry.wait().await;
-        let mut labels = asked.labels;
-        // (layerlab's own labels win.)
-        labels.extend(self.image_labels(&format!("{owner}/{CONSOLE_ATTEMPT}")));
         let id = uuid::Uuid::new_v4().simple().to_string();
         let job = BuildJob {
             build_id: &id,
             context: asked.context,
             tag: asked.tag.clone(),
-            labels,
+            // (Only the learner's: whose the image is goes in the database.)
+            labels: asked.labels,
             network: false,
             build_args: asked.build_args,
             cache_from: Vec::new(),
@@ -74,7 +75,11 @@ impl Builds {
             base_images: &self.settings.base_images,
             registry: self.registry_login(owner),
             console_prefix: asked.console_prefix.clone(),
-            one_label_step: true,
+            console_owner: Some(ConsoleOwner {
+                learner: owner.to_string(),
+                instance: self.store.instance.clone(),
+                images: asked.built.ids(),
+            }),
         };
         // The images the builder commits (each step's) are removed after, however the build
         // ends (failed, stopped, or its CLI gone): those nothing names or builds on any more
@@ -98,6 +103,13 @@ impl Builds {
         let size = docker.image_size(&built.image_id).await.unwrap_or(0);
         let most = self.settings.build.max_image_bytes;
         if size <= most {
+            self.keep_console_image(&docker, owner, &built.image_id, &asked.built)
+                .await
+                .inspect_err(|_| {
+                    // (Nobody's: not left for the janitor to guess about.)
+                    let (docker, tag) = (docker.clone(), asked.tag.clone());
+                    tokio::spawn(async move { docker.remove_image(&tag).await });
+                })?;
             return Ok(built);
         }
         let _ = docker.remove_image(&asked.tag).await;
@@ -110,6 +122,57 @@ impl Builds {
             ),
             line: None,
         })
+    }
+}
+
+impl Builds {
+    /// Keep `image_id`, which `owner`'s console built, as theirs: in the database (for every
+    /// server) and in their console's `built`. An image the build did not make (a `FROM` of
+    /// one of the course's base images and nothing else ends on the base image itself) is
+    /// not theirs to keep.
+    async fn keep_console_image(
+        &self,
+        docker: &Client,
+        owner: &str,
+        image_id: &str,
+        built: &BuiltHere,
+    ) -> Result<(), BuildFailure> {
+        if built.contains(image_id) {
+            return Ok(());
+        }
+        let base = match docker.image_info(image_id).await {
+            Ok(Some(info)) => info
+                .tags
+                .iter()
+                .any(|t| self.settings.base_images.contains(t)),
+            Ok(None) => false,
+            Err(failure) => return Err(failure),
+        };
+        if base {
+            return Ok(());
+        }
+        self.store
+            .record_console_image(owner, image_id)
+            .await
+            .map_err(|e| BuildFailure {
+                code: "build_failed".into(),
+                message: format!(
+                    "The image was built, but it could not be noted as yours (the database did not answer: {e}), so it was removed. Build again in a moment."
+                ),
+                line: None,
+            })?;
+        built.insert(image_id);
+        Ok(())
+    }
+
+    /// The ids of the images `owner`'s console built here (some may be gone from the engine).
+    pub async fn console_images(&self, owner: &str) -> crate::store::Result<Vec<String>> {
+        self.store.console_images(owner).await
+    }
+
+    /// Where the consoles' images are kept as their learners'.
+    pub fn store(&self) -> &crate::store::Store {
+        &self.store
     }
 }
 
@@ -199,7 +262,9 @@ impl Builds {
 
     /// Note `owner`'s console pull of `repository` at `reference` once it has ended: kept
     /// only when the engine then holds, as `image_id`, the image the registry gave (`held`);
-    /// `fresh` says the engine did not hold it before the pull.
+    /// `fresh` says the engine did not hold it before the pull. The image (one pushed from
+    /// here: no other is pulled) is then theirs as one their console built is; its id is
+    /// returned.
     pub async fn record_console_pull(
         &self,
         owner: &str,
@@ -208,10 +273,8 @@ impl Builds {
         held: &crate::registry::TagFacts,
         image_id: Option<String>,
         fresh: bool,
-    ) {
-        let Some(image_id) = image_id.filter(|id| held.is(id)) else {
-            return;
-        };
+    ) -> Option<String> {
+        let image_id = image_id.filter(|id| held.is(id))?;
         let row = crate::store::PullRow {
             id: uuid::Uuid::new_v4().simple().to_string(),
             repository: repository.to_string(),
@@ -223,6 +286,13 @@ impl Builds {
         };
         if let Err(e) = self.store.record_pull(owner, &row).await {
             tracing::error!("recording a console pull: {e}");
+        }
+        match self.store.record_console_image(owner, &row.image_id).await {
+            Ok(()) => Some(row.image_id),
+            Err(e) => {
+                tracing::error!("keeping a console pull's image as the learner's: {e}");
+                None
+            }
         }
     }
 }

@@ -309,7 +309,7 @@ impl Builds {
             base_images: &self.settings.base_images,
             registry: self.registry_login(&record.owner),
             console_prefix: None,
-            one_label_step: false,
+            console_owner: None,
         };
         log_build_options(record, &job);
         // The images the log names are stored as they come, so that a server killed mid-build

@@ -77,12 +77,15 @@ pub(super) async fn usable_image(
     Ok(None)
 }
 
-/// Whether `info` is an image of the learner's own (built by them, here).
+/// Whether `info` is an image of the learner's own (built by them, here): by their console
+/// (the database's account), or labelled theirs (the workbench's builds).
 pub(super) fn is_own(scope: &Scope, info: &crate::policy::ImageInfo) -> bool {
     use crate::engine::builder::{ATTEMPT_LABEL, INSTANCE_LABEL, OWNER_LABEL};
     let label = |key: &str| info.labels.get(key).map(String::as_str);
     let built_by = label(ATTEMPT_LABEL)
         .and_then(|a| a.split('/').next())
         .or(label(OWNER_LABEL));
-    built_by == Some(scope.owner.as_str()) && label(INSTANCE_LABEL) == Some(&scope.instance)
+    let labelled =
+        built_by == Some(scope.owner.as_str()) && label(INSTANCE_LABEL) == Some(&scope.instance);
+    labelled || scope.built.contains(&info.id)
 }

@@ -150,7 +150,9 @@ impl Consoles {
         let Ok(client) = self.engine.client().await else {
             return Vec::new();
         };
-        let scope = self.scope_of(owner);
+        let Ok(scope) = self.scope_with_images(owner).await else {
+            return Vec::new();
+        };
         let mut ids = Vec::new();
         for name in names {
             if let Ok(Some((id, _))) = super::door::usable_image(&client, &scope, name).await {

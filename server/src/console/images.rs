@@ -80,8 +80,8 @@ async fn image_bytes(engine: &crate::engine::Engine, scope: &Scope, images: &[En
     images
         .iter()
         .filter(|i| {
-            let built =
-                crate::console::built_by(i, &scope.instance).as_deref() == Some(&scope.owner);
+            let built = scope.built.contains(&i.id)
+                || crate::console::built_by(i, &scope.instance).as_deref() == Some(&scope.owner);
             let named = i
                 .tags
                 .iter()
@@ -214,6 +214,7 @@ pub(super) async fn build(door: &Door, request: Request, query: &str) -> Respons
             context: &context,
             tag: tag.clone(),
             labels: options.labels.clone(),
+            built: scope.built.clone(),
             build_args: scope.with_own_build_args(context.dockerfile(), options.build_args.clone()),
             no_cache: options.no_cache,
             console_prefix: Some(scope.image_prefix()),
@@ -614,6 +615,7 @@ pub(super) async fn pull(
                     named: !digest,
                     held,
                     fresh: !had,
+                    built: scope.built.clone(),
                 });
             }
         }
@@ -653,6 +655,8 @@ pub(super) struct Pulled {
     pub held: crate::registry::TagFacts,
     /// The engine held no such image before the pull.
     pub fresh: bool,
+    /// The images the learner's console built (or pulled back) here: the image pulled joins.
+    pub built: crate::policy::api::BuiltHere,
 }
 
 impl Pulled {
@@ -731,7 +735,7 @@ impl Pulled {
         builds: &crate::builds::Builds,
     ) {
         let image_id = crate::engine::image::image_id(client, &self.engine_name).await;
-        builds
+        let kept = builds
             .record_console_pull(
                 owner,
                 &self.repository,
@@ -741,6 +745,9 @@ impl Pulled {
                 self.fresh,
             )
             .await;
+        if let Some(id) = kept {
+            self.built.insert(&id);
+        }
     }
 }
 
@@ -902,6 +909,7 @@ mod tests {
                 size_bytes: 1,
             },
             fresh: true,
+            built: Default::default(),
         }
     }
 

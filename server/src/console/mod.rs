@@ -505,9 +505,10 @@ impl Consoles {
             // SAFETY: geteuid has no preconditions and cannot fail.
             unsafe { libc::geteuid() == 0 }
         };
+        let scope = self.scope_with_images(owner).await?;
         let proxy = proxy::Proxy::start(
             &folder.join("docker.sock"),
-            self.scope_of(owner),
+            scope,
             self.engine.clone(),
             self.settings.limits.clone(),
             root.then_some(self.user),
@@ -545,17 +546,33 @@ impl Consoles {
         Ok(Toolbox { id, _proxy: proxy })
     }
 
-    /// The class registry's address, where each learner's console pushes and pulls.
-    /// What `owner` may see and touch through their console.
+    /// What `owner` may see and touch through their console (without the images it built:
+    /// [`Self::scope_with_images`]).
     fn scope_of(&self, owner: &str) -> Scope {
         Scope {
             owner: owner.to_string(),
             instance: self.instance.clone(),
             base_images: self.base_images.clone(),
             registry: self.registry_address(),
+            built: Default::default(),
         }
     }
 
+    /// [`Self::scope_of`] with the images `owner`'s console built here, as the database
+    /// keeps them.
+    async fn scope_with_images(&self, owner: &str) -> Result<Scope, String> {
+        let mut scope = self.scope_of(owner);
+        if let Some((builds, _)) = &self.images {
+            let ids = builds
+                .console_images(owner)
+                .await
+                .map_err(|e| format!("Your images could not be read from the database: {e}"))?;
+            scope.built = crate::policy::api::BuiltHere::new(ids);
+        }
+        Ok(scope)
+    }
+
+    /// The class registry's address, where each learner's console pushes and pulls.
     fn registry_address(&self) -> Option<String> {
         self.images.as_ref()?.0.registry_address()
     }
@@ -716,8 +733,9 @@ impl Consoles {
             .collect();
         // (Not the names in learners' registry namespaces: a console's go when it is removed
         // or at the next start, and one an instructor pulled by hand on this host stays.)
-        swept.orphans +=
-            remove_console_images(&client, &self.instance, None, |h| !open.contains(h)).await;
+        swept.orphans += self
+            .remove_console_images(&client, None, |h| !open.contains(h))
+            .await;
         swept
     }
 
@@ -789,12 +807,9 @@ impl Consoles {
             if remove {
                 client.remove_containers(&theirs).await;
                 let handle = crate::registry::handle_of(&console.owner);
-                remove_console_images(
-                    &client,
-                    &self.instance,
-                    self.registry_address().as_deref(),
-                    |h| h == handle,
-                )
+                self.remove_console_images(&client, self.registry_address().as_deref(), |h| {
+                    h == handle
+                })
                 .await;
             } else {
                 client.stop_containers(&theirs).await;
@@ -869,10 +884,9 @@ impl Consoles {
         // (Names in learners' registry namespaces a killed server left are the janitor's,
         // which takes them off before this server answers anyone: a name made by hand then
         // is not a console's.)
-        let images = remove_console_images(&client, &self.instance, None, |handle| {
-            !opened_here().contains(handle)
-        })
-        .await;
+        let images = self
+            .remove_console_images(&client, None, |handle| !opened_here().contains(handle))
+            .await;
         Ok(containers + images)
     }
 
@@ -1206,30 +1220,45 @@ pub(crate) fn built_by(image: &EngineImage, instance: &str) -> Option<String> {
     (made_by == crate::builds::console::CONSOLE_ATTEMPT).then(|| owner.to_string())
 }
 
-/// Remove the images this installation's consoles built, and take off the names they gave
-/// images, for the learners (by handle) `gone` picks. How many images and names went.
-async fn remove_console_images(
-    client: &crate::engine::Client,
-    instance: &str,
-    registry: Option<&str>,
-    gone: impl Fn(&str) -> bool,
-) -> usize {
-    let Ok(images) = client.all_images().await else {
-        return 0;
-    };
-    let mark = format!("-{}/", crate::policy::api::instance_mark(instance));
-    let registry = registry.map(|r| format!("{r}/"));
-    let mut removed = 0;
-    for image in &images {
-        if let Some(owner) = built_by(image, instance) {
-            if gone(&crate::registry::handle_of(&owner)) {
-                removed += usize::from(client.remove_image(&image.id).await.is_ok());
-                continue;
-            }
+impl Consoles {
+    /// Remove the images this installation's consoles built, and take off the names they gave
+    /// images, for the learners (by handle) `gone` picks. How many images and names went.
+    /// An image goes only when all who built it and every name it has are theirs (two
+    /// learners' builds of the same steps end on one image); the database forgets what it no
+    /// longer needs to know.
+    async fn remove_console_images(
+        &self,
+        client: &crate::engine::Client,
+        registry: Option<&str>,
+        gone: impl Fn(&str) -> bool,
+    ) -> usize {
+        let instance = self.instance.as_str();
+        // (Read before the engine's images: an image built after is not in that list, and
+        // its row must not be taken for one whose image went.)
+        let store = self.images.as_ref().map(|(builds, _)| builds.store());
+        let recorded = match store {
+            Some(store) => match store.all_console_images().await {
+                Ok(rows) => rows,
+                Err(e) => {
+                    tracing::warn!("the consoles' images could not be read from the database: {e}");
+                    Vec::new()
+                }
+            },
+            None => Vec::new(),
+        };
+        let Ok(images) = client.all_images().await else {
+            return 0;
+        };
+        let mut built: std::collections::HashMap<&str, Vec<&str>> = Default::default();
+        for (learner, id) in &recorded {
+            built.entry(id.as_str()).or_default().push(learner.as_str());
         }
-        for tag in &image.tags {
-            // `<handle>-<installation>/…`, or `<class registry>/<handle>/…` (a push or a
-            // pull, unless the workbench holds it for one of its own).
+        let mark = format!("-{}/", crate::policy::api::instance_mark(instance));
+        let registry = registry.map(|r| format!("{r}/"));
+        // Whose name `tag` is (by handle): `<handle>-<installation>/…`, or `<class
+        // registry>/<handle>/…` (a push or a pull, unless the workbench holds it for one of
+        // its own).
+        let named_by = |tag: &String| -> Option<String> {
             let in_registry = registry
                 .as_deref()
                 .and_then(|r| tag.strip_prefix(r))
@@ -1239,16 +1268,56 @@ async fn remove_console_images(
                     Some(handle).filter(|_| !client.holds_any(std::slice::from_ref(tag)))
                 }
                 None => tag.split_once(&mark).map(|(handle, _)| handle),
-            };
-            let Some(handle) = handle else {
+            }?;
+            (handle.starts_with("learner-") && !handle.contains('/')).then(|| handle.to_string())
+        };
+        let mut removed = 0;
+        for image in &images {
+            let builders: Vec<String> = built_by(image, instance)
+                .into_iter()
+                .chain(
+                    built
+                        .get(image.id.as_str())
+                        .into_iter()
+                        .flatten()
+                        .map(|l| l.to_string()),
+                )
+                .map(|owner| crate::registry::handle_of(&owner))
+                .collect();
+            let all_theirs = image
+                .tags
+                .iter()
+                .all(|t| named_by(t).is_some_and(|h| gone(&h)));
+            if !builders.is_empty() && builders.iter().all(|h| gone(h)) && all_theirs {
+                removed += usize::from(client.remove_image(&image.id).await.is_ok());
                 continue;
-            };
-            if handle.starts_with("learner-") && !handle.contains('/') && gone(handle) {
-                removed += usize::from(client.untag(tag).await.is_ok());
+            }
+            for tag in &image.tags {
+                if named_by(tag).is_some_and(|h| gone(&h)) {
+                    removed += usize::from(client.untag(tag).await.is_ok());
+                }
             }
         }
+        // A row goes with its image, or with its learner once the image bears none of their
+        // names (a name in their registry namespace left for the janitor keeps it: the
+        // janitor finds the images it takes such names off by these rows).
+        if let Some(store) = store {
+            for (learner, id) in &recorded {
+                let handle = crate::registry::handle_of(learner);
+                let keep = match images.iter().find(|i| i.id == *id) {
+                    None => false,
+                    Some(_) if !gone(&handle) => true,
+                    Some(image) => image.tags.iter().any(|t| {
+                        t.starts_with(&format!("{handle}-")) || t.contains(&format!("/{handle}/"))
+                    }),
+                };
+                if !keep {
+                    let _ = store.forget_console_image(learner, id).await;
+                }
+            }
+        }
+        removed
     }
-    removed
 }
 
 /// The toolbox container's name for `owner` (learners' own names all begin with their
@@ -1318,6 +1387,7 @@ mod tests {
             instance: "i".into(),
             base_images: vec![],
             registry: None,
+            built: Default::default(),
         };
         // Every name a learner gives becomes `<handle>-<name>`; the toolbox's does not begin so.
         assert!(!toolbox_name(owner).starts_with(&scope.engine_name("")));

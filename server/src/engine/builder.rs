@@ -71,7 +71,8 @@ pub struct BuildJob<'a> {
     pub context: &'a BuildContext,
     /// `repository:tag` for the result.
     pub tag: String,
-    /// Labels for the image; each becomes a hidden `LABEL` step at the end.
+    /// Labels for the image; each becomes a `LABEL` step at the end, hidden from the log
+    /// unless the build is a console's (whose labels are the learner's own `--label`s).
     pub labels: HashMap<String, String>,
     /// Whether `RUN` steps get a network (off unless the exercise needs one).
     pub network: bool,
@@ -92,9 +93,21 @@ pub struct BuildJob<'a> {
     /// A docker console's build: the prefix of the learner's image names there, under which
     /// a `FROM` may name their images (see `policy`).
     pub console_prefix: Option<String>,
-    /// Write the labels as one `LABEL` line at the end of the Dockerfile sent (after the
-    /// policy judged the learner's), one step rather than one per label.
-    pub one_label_step: bool,
+    /// A docker console's build: whose it is. Its image carries none of layerlab's labels
+    /// (each would be one more step, a container made and committed): the database keeps
+    /// whose it is.
+    pub console_owner: Option<ConsoleOwner>,
+}
+
+/// Whose a console's build is, for the build policy.
+#[derive(Clone, Debug, Default)]
+pub struct ConsoleOwner {
+    /// The learner's id.
+    pub learner: String,
+    /// The installation.
+    pub instance: String,
+    /// The ids of the images their console built here: theirs to build on.
+    pub images: Vec<String>,
 }
 
 /// What the build reports as it goes.
@@ -195,38 +208,14 @@ pub async fn build(
     let host = engine.host();
     let dockerfile_text = job.context.dockerfile();
     let instructions = dockerfile::instructions(dockerfile_text);
-    // The labels as one `LABEL` step at the end (the engine makes a step of each label it is
-    // given, each a container), when every label is plain enough to write in a Dockerfile.
-    let label_line = job
-        .one_label_step
-        .then(|| label_line(&job.labels))
-        .flatten();
-    if label_line.is_some() && dockerfile_text.trim_end().ends_with('\\') {
-        return Err(BuildFailure {
-            code: "build_failed".into(),
-            message: "The Dockerfile's last line ends with \\, which joins it to a line that is not there: remove the \\.".into(),
-            line: None,
-        });
-    }
-    let sent = match &label_line {
-        Some(line) => job
-            .context
-            .with_appended("Dockerfile", &format!("\n{line}\n"))
-            .unwrap_or_else(|| job.context.clone()),
-        None => job.context.clone(),
-    };
-    let no_labels = HashMap::new();
-    let labels = if label_line.is_some() {
-        &no_labels
-    } else {
-        &job.labels
-    };
-    let hidden_steps = if label_line.is_some() {
-        1
+    // (The engine makes a step of each label it is given: layerlab's are not shown.)
+    let labels = &job.labels;
+    let hidden_steps = if job.console_owner.is_some() {
+        0
     } else {
         job.labels.len()
     };
-    let tar = sent.to_tar().map_err(|e| BuildFailure {
+    let tar = job.context.to_tar().map_err(|e| BuildFailure {
         code: "build_failed".into(),
         message: format!("The files could not be packed for the engine: {e}"),
         line: None,
@@ -520,29 +509,6 @@ fn step_too_large(
             app::dto::human_size(limits.max_image_bytes)
         )
     })
-}
-
-/// `labels` as one Dockerfile line (`LABEL "k"="v" …`, in a fixed order so that a rebuild hits
-/// the cache), or `None` when one of them holds a character that line could not carry as it
-/// is (a quote, a backslash, a `$`, a control character).
-fn label_line(labels: &HashMap<String, String>) -> Option<String> {
-    if labels.is_empty() {
-        return None;
-    }
-    let plain = |text: &str| {
-        text.chars()
-            .all(|c| !c.is_control() && !matches!(c, '"' | '\\' | '$' | '`' | '\''))
-    };
-    let mut pairs: Vec<(&String, &String)> = labels.iter().collect();
-    pairs.sort();
-    let mut line = String::from("LABEL");
-    for (key, value) in pairs {
-        if key.is_empty() || !plain(key) || !plain(value) {
-            return None;
-        }
-        line.push_str(&format!(" \"{key}\"=\"{value}\""));
-    }
-    Some(line)
 }
 
 /// The engine accepts `cgroupparent` on `/build`, but bollard's options have no field for it:
@@ -976,10 +942,21 @@ impl LogState {
             }
             self.step_tail.push_back(plain.clone());
         }
-        if self.hiding {
+        if self.hiding || self.is_closing(&plain) {
             return;
         }
         self.emit(line, on);
+    }
+
+    /// Whether `line` is one the builder ends with once the last step has its image
+    /// (`Successfully built …`, `Successfully tagged …`, with the engine's names): whoever
+    /// runs the build says its own.
+    fn is_closing(&self, line: &str) -> bool {
+        let last_done = self
+            .raw_step
+            .is_some_and(|step| step.current == step.total && self.image_in_step);
+        last_done
+            && (line.starts_with("Successfully built ") || line.starts_with("Successfully tagged "))
     }
 
     fn emit(&mut self, line: &str, on: &mut (dyn FnMut(BuildProgress) + Send)) {
@@ -1071,28 +1048,6 @@ mod tests {
     const REAL_DOCKERFILE: &str = "ARG B=busybox:latest\nFROM scratch AS files\nCOPY a.txt /a\nFROM $B\nRUN echo hi\nCOPY --from=files /a /a\n";
 
     #[test]
-    fn labels_are_one_dockerfile_line_only_when_each_can_be_written_as_it_is() {
-        let labels = |pairs: &[(&str, &str)]| -> HashMap<String, String> {
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect()
-        };
-        assert_eq!(
-            label_line(&labels(&[
-                ("org.layerlab.owner", "a-1"),
-                ("team", "blue team")
-            ])),
-            Some(r#"LABEL "org.layerlab.owner"="a-1" "team"="blue team""#.to_string())
-        );
-        assert_eq!(label_line(&labels(&[])), None);
-        for odd in ["a\nRUN x", "a\"b", "$HOME", "a\\", "`x`", "it's"] {
-            assert_eq!(label_line(&labels(&[("k", odd)])), None, "{odd}");
-            assert_eq!(label_line(&labels(&[(odd, "v")])), None, "{odd}");
-        }
-    }
-
-    #[test]
     fn a_real_build_log_gives_each_step_its_image_and_each_stage_its_last() {
         let mut log = log_for(REAL_DOCKERFILE, 1 << 20, 2);
         let mut seen = Vec::new();
@@ -1133,6 +1088,38 @@ mod tests {
         assert!(!seen
             .iter()
             .any(|p| matches!(p, BuildProgress::Line(l) if l.contains("LABEL"))));
+    }
+
+    #[test]
+    fn a_console_build_shows_every_step_but_not_the_builders_closing_lines() {
+        // (A step may print “Successfully built …” itself, as pip does: that line is shown.)
+        let dockerfile = "FROM busybox\nRUN echo x\n";
+        let text = "Step 1/2 : FROM busybox\n ---> f294194e07a7\nStep 2/2 : RUN echo x\n ---> Running in 27b70239d7c1\nSuccessfully built wheel\nRemoving intermediate container 27b70239d7c1\n ---> 4bcc22c79f2c\nSuccessfully built 4bcc22c79f2c\nSuccessfully tagged learner-a-i/web:latest\n";
+        let mut log = log_for(dockerfile, 1 << 20, 0);
+        let mut seen = Vec::new();
+        let mut on = |p: BuildProgress| seen.push(p);
+        log.push_text(text, &mut on);
+        log.flush(&mut on);
+        assert_eq!(log.forged, None);
+        let lines: Vec<&str> = seen
+            .iter()
+            .filter_map(|p| match p {
+                BuildProgress::Line(l) => Some(l.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert!(lines.contains(&"Step 2/2 : RUN echo x"), "{lines:?}");
+        assert!(lines.contains(&"Successfully built wheel"), "{lines:?}");
+        assert!(
+            !lines
+                .iter()
+                .any(|l| l.contains("4bcc22c79f2c") && l.starts_with("Successfully")),
+            "{lines:?}"
+        );
+        assert!(
+            !lines.iter().any(|l| l.starts_with("Successfully tagged")),
+            "{lines:?}"
+        );
     }
 
     /// A `RUN` step's output that imitates the builder: every spelling is found when the

@@ -21,7 +21,45 @@ pub struct Scope {
     /// The class registry's address (`127.0.0.1:5100`), where the learner's namespace is
     /// `<address>/<handle>/`; `None` when there is none.
     pub registry: Option<String>,
+    /// The images the learner's console built here.
+    pub built: BuiltHere,
 }
+
+/// The ids of the images a learner's console built here, as the database keeps them (their
+/// images carry no labels of layerlab's): read when the console opens, and added to by each
+/// build of theirs. Every copy of a [`Scope`] shares one.
+#[derive(Clone, Debug, Default)]
+pub struct BuiltHere(std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>);
+
+impl BuiltHere {
+    pub fn new(ids: impl IntoIterator<Item = String>) -> Self {
+        Self(std::sync::Arc::new(std::sync::Mutex::new(
+            ids.into_iter().collect(),
+        )))
+    }
+
+    /// Whether the learner's console built the image `id` (`sha256:…`).
+    pub fn contains(&self, id: &str) -> bool {
+        crate::sync::lock(&self.0).contains(id)
+    }
+
+    pub fn insert(&self, id: &str) {
+        crate::sync::lock(&self.0).insert(id.to_string());
+    }
+
+    pub fn ids(&self) -> Vec<String> {
+        crate::sync::lock(&self.0).iter().cloned().collect()
+    }
+}
+
+impl PartialEq for BuiltHere {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+            || *crate::sync::lock(&self.0) == *crate::sync::lock(&other.0)
+    }
+}
+
+impl Eq for BuiltHere {}
 
 impl Scope {
     /// What the engine calls the learner's container `name`: names are the engine's, so each
@@ -673,7 +711,10 @@ pub fn as_shown(
             // Where the engine keeps the layers' files, on the host.
             let image = shown.as_object_mut()?;
             image.remove("GraphDriver");
-            let own = scope.owns_image(image.get("Config").and_then(|c| c.get("Labels")));
+            let own = scope.owns_image(
+                image.get("Id"),
+                image.get("Config").and_then(|c| c.get("Labels")),
+            );
             scope.show_image_names(image, own);
         }
         ShownCall::History => {
@@ -714,7 +755,7 @@ pub fn as_shown(
                 let Some(fields) = image.as_object_mut() else {
                     continue;
                 };
-                let own = scope.owns_image(fields.get("Labels"));
+                let own = scope.owns_image(fields.get("Id"), fields.get("Labels"));
                 let base = fields
                     .get("RepoTags")
                     .and_then(|t| t.as_array())
@@ -808,13 +849,22 @@ enum ShownCall {
 }
 
 impl Scope {
-    /// Whether an image with these labels (`Labels` of a listing, `Config.Labels` of an
-    /// inspection) is one of the learner's own, made here.
-    fn owns_image(&self, labels: Option<&serde_json::Value>) -> bool {
+    /// Whether the image `id` with these labels (`Labels` of a listing, `Config.Labels` of
+    /// an inspection) is one of the learner's own, made here: built by their console, or
+    /// labelled theirs (the workbench's builds, and a console's before migration 0011).
+    fn owns_image(
+        &self,
+        id: Option<&serde_json::Value>,
+        labels: Option<&serde_json::Value>,
+    ) -> bool {
         use crate::engine::builder::{INSTANCE_LABEL, OWNER_LABEL};
         let label = |key: &str| labels.and_then(|l| l.get(key)).and_then(|v| v.as_str());
-        label(OWNER_LABEL) == Some(self.owner.as_str())
-            && label(INSTANCE_LABEL) == Some(self.instance.as_str())
+        let labelled = label(OWNER_LABEL) == Some(self.owner.as_str())
+            && label(INSTANCE_LABEL) == Some(self.instance.as_str());
+        labelled
+            || id
+                .and_then(|i| i.as_str())
+                .is_some_and(|i| self.built.contains(i))
     }
 
     /// An image's `RepoTags` and `RepoDigests` as the learner sees them ([`Scope::shown_image`]).
@@ -1155,6 +1205,7 @@ mod tests {
             instance: "i".into(),
             base_images: vec!["busybox:latest".into()],
             registry: None,
+            built: Default::default(),
         }
     }
 
@@ -1223,6 +1274,7 @@ mod tests {
             instance: "F00D-cafe-1234".into(),
             base_images: vec!["busybox:latest".into(), "busybox:1.35".into()],
             registry: None,
+            built: Default::default(),
         };
         let prefix = scope.image_prefix();
         assert_eq!(prefix, "learner-a1b2c3-f00dcafe/");

@@ -88,6 +88,9 @@ pub struct Rules<'a> {
     /// (`learner-…-…/`), under which an image they may use (one they built here, or one of
     /// the course's base images they named) may be named.
     pub console_prefix: Option<&'a str>,
+    /// The ids of the images the learner's console built here (the database's account; they
+    /// carry no labels of layerlab's).
+    pub console_images: &'a [String],
 }
 
 /// A build the policy allowed, and what to check on its result.
@@ -106,17 +109,27 @@ pub struct Approved {
 pub fn rules_of<'a>(job: &'a BuildJob<'_>) -> Rules<'a> {
     Rules {
         base_images: job.base_images,
-        learner: job
-            .labels
-            .get(ATTEMPT_LABEL)
-            .and_then(|a| a.rsplit_once('/'))
-            .map(|(learner, _)| learner),
-        instance: job.labels.get(INSTANCE_LABEL).map(String::as_str),
+        learner: match &job.console_owner {
+            Some(owner) => Some(owner.learner.as_str()),
+            None => job
+                .labels
+                .get(ATTEMPT_LABEL)
+                .and_then(|a| a.rsplit_once('/'))
+                .map(|(learner, _)| learner),
+        },
+        instance: match &job.console_owner {
+            Some(owner) => Some(owner.instance.as_str()),
+            None => job.labels.get(INSTANCE_LABEL).map(String::as_str),
+        },
         max_unpacked_bytes: job.limits.max_image_bytes,
         network: job.network,
         build_args: &job.build_args,
         registry: job.registry.as_ref(),
         console_prefix: job.console_prefix.as_deref(),
+        console_images: job
+            .console_owner
+            .as_ref()
+            .map_or(&[][..], |owner| &owner.images[..]),
     }
 }
 
@@ -909,12 +922,13 @@ impl<I: Images> Judge<'_, I> {
         let Some(learner) = self.rules.learner else {
             return false;
         };
-        let built = info
+        let labelled = info
             .labels
             .get(ATTEMPT_LABEL)
             .and_then(|a| a.split_once('/'))
             .is_some_and(|(owner, _)| owner == learner)
             && info.labels.get(INSTANCE_LABEL).map(String::as_str) == self.rules.instance;
+        let built = labelled || self.rules.console_images.contains(&info.id);
         let base = info.tags.iter().any(|t| self.rules.base_images.contains(t));
         info.tags.iter().any(|t| t == reference) && (built || base)
     }

@@ -130,6 +130,7 @@ async fn judge_with_args(
     };
     let rules = Rules {
         console_prefix: None,
+        console_images: &[],
         base_images: &bases,
         learner: Some(LEARNER),
         instance: Some(INSTANCE),

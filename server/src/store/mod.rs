@@ -18,6 +18,7 @@ use std::time::Duration;
 mod attempts;
 mod cohorts;
 mod drafts;
+mod images;
 mod learners;
 mod pushes;
 pub use pushes::{PullRow, PushRow};

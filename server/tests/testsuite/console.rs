@@ -66,6 +66,7 @@ fn proxy_at(path: &std::path::Path, owner: &str) -> anyhow::Result<Proxy> {
             instance: "console-test".into(),
             base_images: vec!["busybox:latest".into()],
             registry: None,
+            built: Default::default(),
         },
         engine,
         ContainerLimits {

@@ -409,6 +409,20 @@ fn image_names_of(handle: &str) -> Vec<String> {
         .collect()
 }
 
+/// The id of the image without a name on the engine whose last step's command holds `step`.
+fn dangling_made_by(step: &str) -> Option<String> {
+    let out = std::process::Command::new("docker")
+        .args(["images", "-q", "--no-trunc", "--filter", "dangling=true"])
+        .output()
+        .expect("docker images");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find(|id| {
+            inspect(id, "{{json .ContainerConfig.Cmd}}").is_some_and(|cmd| cmd.contains(step))
+        })
+        .map(str::to_string)
+}
+
 /// `docker build`, `images`, `tag`, `rmi`, `history` and `image inspect` in the console: built
 /// by the workbench's build policy within its limits, under the learner's own names, with
 /// nothing of anyone else's to see or touch.
@@ -446,25 +460,29 @@ async fn each_learner_builds_tags_and_removes_images_of_their_own() {
     let names = image_names_of(&ann.handle);
     assert_eq!(names.len(), 1, "{names:?}");
     assert!(names[0].ends_with("/web:1"), "{names:?}");
-    // On the engine: the learner's and the installation's labels, as the workbench's builds.
-    let labels = std::process::Command::new("docker")
-        .args([
-            "image",
-            "inspect",
-            "--format",
-            "{{json .Config.Labels}}",
-            &names[0],
-        ])
-        .output()
-        .expect("docker image inspect");
-    let labels: serde_json::Value =
-        serde_json::from_slice(&labels.stdout).expect("the image's labels");
-    let owner = labels["org.layerlab.owner"]
-        .as_str()
-        .expect("an owner")
-        .to_string();
-    assert_eq!(labels["org.layerlab.attempt"], format!("{owner}/console"));
-    assert!(labels["org.layerlab.instance"].is_string(), "{labels}");
+    // On the engine: the Dockerfile's four steps and nothing of layerlab's (whose the image
+    // is, the database keeps: a label would be one more step, a container made and
+    // committed, on every build).
+    let labels = inspect(&names[0], "{{json .Config.Labels}}").expect("the image's labels");
+    for layerlabs in [
+        "org.layerlab.owner",
+        "org.layerlab.attempt",
+        "org.layerlab.instance",
+    ] {
+        assert!(!labels.contains(layerlabs), "{labels}");
+    }
+    let steps = |image: &str| {
+        let out = std::process::Command::new("docker")
+            .args(["history", "-q", image])
+            .output()
+            .expect("docker history");
+        String::from_utf8_lossy(&out.stdout).lines().count()
+    };
+    assert_eq!(
+        steps(&names[0]),
+        steps("busybox:latest") + 3,
+        "RUN, COPY, CMD"
+    );
 
     // The listing: the course's base images and the learner's own, named as they typed;
     // history without layerlab's label steps; the files sent, as the CLI sent them.
@@ -619,6 +637,61 @@ async fn each_learner_builds_tags_and_removes_images_of_their_own() {
     let ran = ann.run("docker run --rm web:1").await;
     assert!(ran.text.contains("built"), "{}", ran.text);
 
+    // The same steps built by both end on one image: each has it under their own names, and
+    // one taking theirs off leaves the other's.
+    let same =
+        "printf 'FROM busybox:latest\\nCMD [\"echo\", \"same\"]\\n' | docker build -q -t same -";
+    let ann_same = ann.run(same).await;
+    let bob_same = bob.run(same).await;
+    assert_eq!(
+        ann_same.text.trim(),
+        bob_same.text.trim(),
+        "{ann_same:?} {bob_same:?}"
+    );
+    let ran = bob
+        .run("docker image inspect -f '{{.RepoTags}}' same && docker rmi same && docker run --rm same")
+        .await;
+    assert!(ran.text.contains("[same:latest]\n"), "{}", ran.text);
+    assert!(ran.text.contains("Untagged: same:latest"), "{}", ran.text);
+    assert!(ran.text.contains("No such image"), "{}", ran.text);
+    let ran = ann.run("docker run --rm same && docker rmi same").await;
+    assert_eq!(ran.exit, Some(0), "{ran:?}");
+    assert!(ran.text.starts_with("same\n"), "{}", ran.text);
+
+    // Built again under the same name: the earlier image is the learner's `<none>`, which
+    // only they see, run and remove.
+    let ran = ann
+        .run("printf 'FROM busybox:latest\\nRUN echo first > /v\\n' | docker build -q -t twice - && printf 'FROM busybox:latest\\nRUN echo second > /v\\n' | docker build -q -t twice - >/dev/null && docker images --format '{{.Repository}}:{{.Tag}} {{.ID}}'")
+        .await;
+    assert_eq!(ran.exit, Some(0), "{ran:?}");
+    let first = ran
+        .text
+        .lines()
+        .next()
+        .expect("the first build's id")
+        .trim()
+        .to_string();
+    let short = &first["sha256:".len().."sha256:".len() + 12];
+    assert!(
+        ran.text.contains(&format!("<none>:<none> {short}")),
+        "{}",
+        ran.text
+    );
+    let ran = bob
+        .run("docker images --format '{{.Repository}}:{{.Tag}} {{.ID}}'")
+        .await;
+    assert!(!ran.text.contains(short), "{}", ran.text);
+    let ran = bob.run(&format!("docker run --rm {short} cat /v")).await;
+    assert!(ran.text.contains("No such image"), "{}", ran.text);
+    let ran = ann
+        .run(&format!(
+            "docker run --rm {short} cat /v && docker rmi {short} twice"
+        ))
+        .await;
+    assert_eq!(ran.exit, Some(0), "{ran:?}");
+    assert!(ran.text.starts_with("first\n"), "{}", ran.text);
+    assert!(inspect(&first, "{{.Id}}").is_none(), "{first} was removed");
+
     // tag and rmi: names of the learner's own; the base images stay.
     let ran = ann
         .run("docker tag web:1 web:2 && docker tag busybox:latest mybox && docker images --format '{{.Repository}}:{{.Tag}} {{.ID}}' && docker rmi mybox web:2 && docker rmi busybox:latest; docker images --format '{{.Repository}}:{{.Tag}}'")
@@ -711,6 +784,13 @@ async fn each_learner_builds_tags_and_removes_images_of_their_own() {
     }
     let ran = bob.run(&format!("docker login -u x -p y {registry}")).await;
     assert!(ran.text.contains("Login Succeeded"), "{}", ran.text);
+
+    // Pushed, gone from the engine under every name, and pulled back: still the learner's.
+    let ran = ann
+        .run("printf 'FROM busybox:latest\\nRUN echo away > /v\\n' | docker build -q -t away - && docker tag away $REGISTRY/away:1 && docker push -q $REGISTRY/away:1 && docker rmi away $REGISTRY/away:1 && docker pull -q $REGISTRY/away:1 && docker run --rm $REGISTRY/away:1 cat /v && docker rmi $REGISTRY/away:1")
+        .await;
+    assert_eq!(ran.exit, Some(0), "{ran:?}");
+    assert!(ran.text.contains("\naway\n"), "{}", ran.text);
 
     // Something in the learner's namespace that was not pushed from here (with their own
     // login, from outside) is not pulled: it could unpack to anything.
@@ -856,10 +936,11 @@ async fn idle_consoles_stop_then_go_and_a_killed_server_leaves_nothing_behind() 
             std::thread::sleep(Duration::from_millis(250));
         }
     };
+    // (`kept` built twice: the first is left without a name, the learner's `<none>`.)
     command_on(
         &server,
         &cookie,
-        "printf 'FROM busybox:latest\\nRUN true\\n' | docker build -t kept - && docker tag busybox:latest mybox && docker tag kept $REGISTRY/kept:1 && docker run -d --name web busybox sleep 600",
+        &format!("printf 'FROM busybox:latest\\nRUN echo {handle}\\n' | docker build -t kept - && printf 'FROM busybox:latest\\nRUN true\\n' | docker build -t kept - && docker tag busybox:latest mybox && docker tag kept $REGISTRY/kept:1 && docker run -d --name web busybox sleep 600"),
     )
     .await;
     wait_for("web to run", &|| running(&web).as_deref() == Some("true"));
@@ -868,6 +949,7 @@ async fn idle_consoles_stop_then_go_and_a_killed_server_leaves_nothing_behind() 
         3,
         "the learner's kept:latest, mybox:latest and <registry>/<handle>/kept:1"
     );
+    let unnamed = dangling_made_by(&format!("echo {handle}")).expect("the first kept");
 
     // Idle: stopped, both, with the folder of its socket (taken once both have stopped).
     wait_for("the idle console to stop", &|| {
@@ -887,9 +969,26 @@ async fn idle_consoles_stop_then_go_and_a_killed_server_leaves_nothing_behind() 
     assert_eq!(running(&toolbox).as_deref(), Some("true"));
     // … until the next server starts.
     let server = ServerProcess::start_with(LOCAL_ENGINE, db.clone(), &flags);
-    wait_for("the leftovers to go", &|| {
-        running(&toolbox).is_none() && running(&web).is_none() && image_names_of(&handle).is_empty()
-    });
+    let left = || {
+        [
+            running(&toolbox).map(|_| toolbox.clone()),
+            running(&web).map(|_| web.clone()),
+            inspect(&unnamed, "{{.Id}}"),
+        ]
+        .into_iter()
+        .flatten()
+        .chain(image_names_of(&handle))
+        .collect::<Vec<String>>()
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !left().is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "still there after a minute: {:?}",
+            left()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
     assert!(!db.console_dir().join(&handle).exists());
     assert!(
         inspect("busybox:latest", "{{.Id}}").is_some(),

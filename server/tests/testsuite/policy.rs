@@ -559,7 +559,7 @@ async fn the_policys_cost_per_build() {
             base_images: &base_images,
             registry: None,
             console_prefix: None,
-            one_label_step: false,
+            console_owner: None,
         };
         let mut times = Vec::new();
         for _ in 0..50 {

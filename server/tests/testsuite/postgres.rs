@@ -232,6 +232,30 @@ async fn story(url: &str) -> Vec<String> {
     said.push(format!(
         "superseded stages {superseded:?}, besides a3 {besides:?}, after clearing a1 {after:?}; times {times:?}"
     ));
+    // What consoles built: once per learner and image, however often built again.
+    for (learner, image) in [
+        ("ada", "sha256:1"),
+        ("bob", "sha256:1"),
+        ("ada", "sha256:2"),
+    ] {
+        store
+            .record_console_image(learner, image)
+            .await
+            .expect("kept");
+    }
+    store
+        .record_console_image("ada", "sha256:1")
+        .await
+        .expect("again");
+    let ada = store.console_images("ada").await.expect("read");
+    store
+        .forget_console_image("ada", "sha256:1")
+        .await
+        .expect("forgotten");
+    let all = store.all_console_images().await.expect("read");
+    said.push(format!(
+        "console images: ada {ada:?}; after forgetting one {all:?}"
+    ));
     said
 }
 
