@@ -174,31 +174,44 @@ fn is_registry_name(name: &str) -> bool {
         && parts.next().is_some()
 }
 
-/// Take off the registry names this installation's images carry (those labelled so, and
-/// those its consoles built, which the database knows) that no push or pull of this run
-/// holds: a push or a pull names an image so until it ends, so any other was left by a run
-/// stopped mid-way.
+/// Take off the registry names this installation's images carry that no push or pull of
+/// this run holds: a push or a pull names an image so until it ends, so any other was left
+/// by a run stopped mid-way. Its images are those labelled so, and those its consoles built
+/// (which the database knows, with whose they are: another installation on the same engine
+/// may have built the same image, so only its own learners' names come off those).
 async fn untag_registry_names(docker: &crate::engine::Client, store: &Store) -> usize {
-    let built: std::collections::HashSet<String> = match store.all_console_images().await {
-        Ok(rows) => rows.into_iter().map(|(_, id)| id).collect(),
-        Err(e) => {
-            tracing::warn!("janitor: the consoles' images could not be read: {e}");
-            Default::default()
+    let mut built: HashMap<String, Vec<String>> = HashMap::new();
+    match store.all_console_images().await {
+        Ok(rows) => {
+            for (learner, id) in rows {
+                built
+                    .entry(id)
+                    .or_default()
+                    .push(crate::registry::handle_of(&learner));
+            }
         }
-    };
+        Err(e) => tracing::warn!("janitor: the consoles' images could not be read: {e}"),
+    }
     let Ok(images) = docker.all_images().await else {
         return 0;
     };
     let mut untagged = 0;
-    for image in images
-        .iter()
-        .filter(|i| i.labels.get(INSTANCE_LABEL) == Some(&store.instance) || built.contains(&i.id))
-    {
-        for tag in image
-            .tags
-            .iter()
-            .filter(|t| is_registry_name(t) && !docker.holds_any(std::slice::from_ref(t)))
-        {
+    for image in images {
+        let labelled = image.labels.get(INSTANCE_LABEL) == Some(&store.instance);
+        let builders = built.get(&image.id);
+        if !labelled && builders.is_none() {
+            continue;
+        }
+        for tag in image.tags.iter().filter(|t| {
+            is_registry_name(t)
+                && !docker.holds_any(std::slice::from_ref(*t))
+                && (labelled
+                    || builders.is_some_and(|handles| {
+                        handles
+                            .iter()
+                            .any(|h| t.split('/').nth(1) == Some(h.as_str()))
+                    }))
+        }) {
             if docker.untag(tag).await.is_ok() {
                 untagged += 1;
             }

@@ -137,18 +137,7 @@ impl Builds {
         image_id: &str,
         built: &BuiltHere,
     ) -> Result<(), BuildFailure> {
-        if built.contains(image_id) {
-            return Ok(());
-        }
-        let base = match docker.image_info(image_id).await {
-            Ok(Some(info)) => info
-                .tags
-                .iter()
-                .any(|t| self.settings.base_images.contains(t)),
-            Ok(None) => false,
-            Err(failure) => return Err(failure),
-        };
-        if base {
+        if self.is_base_image(docker, image_id).await? {
             return Ok(());
         }
         self.store
@@ -163,6 +152,17 @@ impl Builds {
             })?;
         built.insert(image_id);
         Ok(())
+    }
+
+    /// Whether the image `id` is one of the course's base images (by one of its names).
+    async fn is_base_image(&self, docker: &Client, id: &str) -> Result<bool, BuildFailure> {
+        Ok(match docker.image_info(id).await? {
+            Some(info) => info
+                .tags
+                .iter()
+                .any(|t| self.settings.base_images.contains(t)),
+            None => false,
+        })
     }
 
     /// The ids of the images `owner`'s console built here (some may be gone from the engine).
@@ -286,6 +286,11 @@ impl Builds {
         };
         if let Err(e) = self.store.record_pull(owner, &row).await {
             tracing::error!("recording a console pull: {e}");
+        }
+        // (A base image pushed and pulled back is still everyone's.)
+        let docker = self.connect().await.ok()?;
+        if !matches!(self.is_base_image(&docker, &row.image_id).await, Ok(false)) {
+            return None;
         }
         match self.store.record_console_image(owner, &row.image_id).await {
             Ok(()) => Some(row.image_id),

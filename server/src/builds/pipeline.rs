@@ -675,8 +675,15 @@ impl Builds {
         let Some(images) = docker.images_labelled(&label).await else {
             return;
         };
+        // (An image the learner's console built on this one inherits its labels, as does
+        // one they named in their console: theirs, whatever the workbench keeps.)
+        let console_built = self
+            .store
+            .console_images(&record.owner)
+            .await
+            .unwrap_or_default();
         for image in images {
-            let held = docker.holds_any(&image.tags);
+            let held = docker.holds_any(&image.tags) || console_built.contains(&image.id);
             match superseded(&image.id, &image.tags, keep, keep_tag, held) {
                 Superseded::Untag(old_tags) => {
                     for tag in old_tags {
@@ -725,10 +732,12 @@ pub(super) enum Superseded<'a> {
 }
 
 /// The image `id` named `tags`, when the build kept is `keep` (tagged `keep_tag`): the kept
-/// image loses only its older names; an image a push or pull in flight `held` by one of its
-/// names (a push names it in the registry's name for a moment, a build pulling the learner's
-/// own push too) loses only layerlab's names, so that the push or the build using it is not
-/// cut short, and goes when that name is taken off; any other is removed.
+/// image loses only its older names; an image `held` — by a push or pull in flight (a push
+/// names it in the registry's name for a moment, a build pulling the learner's own push
+/// too), or by the learner's console (a name they gave it there, or their console built it
+/// on this one) — loses only layerlab's names, so that the push, the build or the console
+/// using it is not cut short, and goes when its last name is taken off; any other is
+/// removed.
 pub(super) fn superseded<'a>(
     id: &str,
     tags: &'a [String],
@@ -742,7 +751,9 @@ pub(super) fn superseded<'a>(
         .filter(ours)
         .filter(|t| *t != keep_tag)
         .collect();
-    if id == keep || held {
+    // (`learner-…-<installation>/web:1`: a name the learner gave it in their console.)
+    let console_named = tags.iter().any(|t| t.starts_with("learner-"));
+    if id == keep || held || console_named {
         Superseded::Untag(old_tags)
     } else {
         Superseded::Remove
@@ -840,6 +851,12 @@ mod tests {
         assert_eq!(
             superseded("sha256:old", &pushing, "sha256:new", keep_tag, true),
             Superseded::Untag(vec![&pushing[0]])
+        );
+        // One the learner named in their console (or built on in it: `held`) is theirs too.
+        let named = tags(&["layerlab/a:old", "learner-1-abcd/base:latest"]);
+        assert_eq!(
+            superseded("sha256:old", &named, "sha256:new", keep_tag, false),
+            Superseded::Untag(vec![&named[0]])
         );
         // The kept image loses its older names only.
         let kept = tags(&["layerlab/a:old", keep_tag, "127.0.0.1:5100/learner-1/app:1"]);

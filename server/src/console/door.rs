@@ -87,5 +87,5 @@ pub(super) fn is_own(scope: &Scope, info: &crate::policy::ImageInfo) -> bool {
         .or(label(OWNER_LABEL));
     let labelled =
         built_by == Some(scope.owner.as_str()) && label(INSTANCE_LABEL) == Some(&scope.instance);
-    labelled || scope.built.contains(&info.id)
+    labelled || scope.built_own(&info.id, info.tags.iter().map(String::as_str))
 }

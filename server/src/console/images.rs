@@ -11,6 +11,7 @@ use crate::policy::api::{Scope, UNTAGGED_REPOSITORY};
 use axum::body::Body;
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
+use std::time::Duration;
 
 /// The most image names one learner may keep (their builds' tags and `docker tag`'s).
 pub const MAX_IMAGE_NAMES: usize = 30;
@@ -61,26 +62,20 @@ fn room_for_names(scope: &Scope, images: &[EngineImage], new: &[&str]) -> Result
 
 /// The bytes the learner's images take (their console's builds, and whatever carries one of
 /// their names but the course's base images): what each holds that no other image shares (a
-/// base image's layers are not theirs to count), or, when the engine cannot say, each with
-/// all its layers.
-async fn image_bytes(engine: &crate::engine::Engine, scope: &Scope, images: &[EngineImage]) -> u64 {
-    let unique: std::collections::HashMap<String, u64> =
-        match crate::engine::usage::image_usage(engine.host()).await {
-            Ok(usage) => usage
-                .iter()
-                .map(|i| (i.id.clone(), i.unique_bytes()))
-                .collect(),
-            Err(e) => {
-                // Then each image counts whole, its base's layers too.
-                tracing::warn!("counting a learner's images without the engine's disk usage: {e}");
-                Default::default()
-            }
-        };
+/// base image's layers are not theirs to count), by the engine's count of at most `age` ago
+/// (an image newer than it counts whole), and `true`; or, when the engine cannot count, each
+/// with all its layers, and `false`.
+async fn image_bytes(
+    engine: &crate::engine::Engine,
+    scope: &Scope,
+    images: &[EngineImage],
+    age: std::time::Duration,
+) -> (u64, bool) {
     let prefix = scope.image_prefix();
-    images
+    let theirs: Vec<&EngineImage> = images
         .iter()
         .filter(|i| {
-            let built = scope.built.contains(&i.id)
+            let built = scope.built_own(&i.id, i.tags.iter().map(String::as_str))
                 || crate::console::built_by(i, &scope.instance).as_deref() == Some(&scope.owner);
             let named = i
                 .tags
@@ -89,8 +84,35 @@ async fn image_bytes(engine: &crate::engine::Engine, scope: &Scope, images: &[En
             let base = i.tags.iter().any(|t| scope.base_images.contains(t));
             built || (named && !base)
         })
-        .map(|i| unique.get(&i.id).copied().unwrap_or(i.size))
-        .sum()
+        .collect();
+    let mut age = age;
+    loop {
+        let unique: std::collections::HashMap<String, u64> =
+            match crate::engine::usage::image_usage_within(engine.host(), age).await {
+                Ok(usage) => usage
+                    .iter()
+                    .map(|i| (i.id.clone(), i.unique_bytes()))
+                    .collect(),
+                Err(e) => {
+                    // Then each image counts whole, its base's layers too.
+                    tracing::warn!(
+                        "counting a learner's images without the engine's disk usage: {e}"
+                    );
+                    let whole = theirs.iter().map(|i| i.size).sum();
+                    return (whole, false);
+                }
+            };
+        // (An image newer than the count it was given is counted afresh.)
+        if !age.is_zero() && theirs.iter().any(|i| !unique.contains_key(&i.id)) {
+            age = std::time::Duration::ZERO;
+            continue;
+        }
+        let used = theirs
+            .iter()
+            .map(|i| unique.get(&i.id).copied().unwrap_or(i.size))
+            .sum();
+        return (used, true);
+    }
 }
 
 /// `docker build`: the files sent (a tar of the folder built) are built as the workbench
@@ -166,17 +188,7 @@ pub(super) async fn build(door: &Door, request: Request, query: &str) -> Respons
     if let Err((status, message)) = room_for_names(&scope, &images, &names) {
         return refusal(status, message);
     }
-    let used = image_bytes(&door.engine, &scope, &images).await;
     let budget = door.limits.max_disk_bytes;
-    if used >= budget {
-        return refusal(
-            403,
-            format!(
-                "layerlab: your images take {}, the most one learner's may; remove some first (docker images lists them, docker rmi NAME removes one)",
-                app::dto::human_size(used)
-            ),
-        );
-    }
     let tag = match options.tags.first() {
         Some((_, engine)) => engine.clone(),
         None => format!(
@@ -219,9 +231,29 @@ pub(super) async fn build(door: &Door, request: Request, query: &str) -> Respons
             no_cache: options.no_cache,
             console_prefix: Some(scope.image_prefix()),
         };
-        let built = match builds.console_build(asked, &mut on).await {
-            Ok(built) => built,
-            Err(failure) => {
+        // What the learner's images take is counted while the build runs (the engine's count
+        // takes a second or more): past the budget, the build stops and is refused. (Only on
+        // the engine's own count: without it, the count after the build decides.)
+        // (`Err(Ok(bytes))`: over the budget; `Err(Err(failure))`: the build failed.)
+        let counted = async {
+            match image_bytes(&engine, &scope, &images, Duration::from_secs(10)).await {
+                (used, true) if used >= budget => Err(Ok(used)),
+                (used, true) => Ok(used),
+                (_, false) => Ok(budget),
+            }
+        };
+        let building = async { builds.console_build(asked, &mut on).await.map_err(Err) };
+        let (used, built) = match tokio::try_join!(counted, building) {
+            Ok(done) => done,
+            Err(Ok(used)) => {
+                let message = format!(
+                    "layerlab: your images take {}, the most one learner's may; remove some first (docker images lists them, docker rmi NAME removes one)",
+                    app::dto::human_size(used)
+                );
+                say(serde_json::json!({ "errorDetail": { "message": message }, "error": message }));
+                return;
+            }
+            Err(Err(failure)) => {
                 let mut message = scope.unprefixed(&failure.message);
                 if let Some(line) = failure.line.filter(|_| !message.starts_with("Line ")) {
                     message = format!("{message} (Dockerfile line {line})");
@@ -230,9 +262,12 @@ pub(super) async fn build(door: &Door, request: Request, query: &str) -> Respons
                 return;
             }
         };
-        // One build cannot take the learner past their images' budget either.
-        if let Ok(images) = client.all_images().await {
-            let used = image_bytes(&engine, &scope, &images).await;
+        // One build cannot take the learner past their images' budget either: counted again
+        // only when it could (what the new image holds of its own is at most its whole size).
+        let whole = client.image_size(&built.image_id).await.unwrap_or(u64::MAX);
+        let near = used.saturating_add(whole) > budget;
+        if let Some(images) = near.then_some(()).and(client.all_images().await.ok()) {
+            let (used, _) = image_bytes(&engine, &scope, &images, Duration::ZERO).await;
             if used > budget {
                 let _ = client.remove_image(&tag).await;
                 let message = format!(
@@ -390,15 +425,36 @@ pub(super) async fn removable(
             format!("layerlab: {typed} is one of the course's base images, which stay here."),
         ));
     }
-    if !super::door::is_own(scope, &info) {
+    // (Anyone else's name is no name at all, whatever image it names.)
+    let by_id = {
+        let hex = typed.strip_prefix("sha256:").unwrap_or(typed);
+        !hex.is_empty() && hex.len() <= 64 && hex.bytes().all(|b| b.is_ascii_hexdigit())
+    };
+    if !super::door::is_own(scope, &info) || !(by_id || typed.starts_with("layerlab/")) {
         return Err(missing());
     }
-    let prefix = scope.image_prefix();
-    if info.tags.iter().any(|t| !t.starts_with(&prefix)) {
+    if info.tags.iter().any(|t| t.starts_with("layerlab/")) {
         return Err((
             409,
             format!(
                 "layerlab: {typed} is the image the workbench keeps for one of your attempts; it goes with the attempt."
+            ),
+        ));
+    }
+    let prefix = scope.image_prefix();
+    if info.tags.iter().any(|t| !t.starts_with(&prefix)) {
+        // (As the engine says of an image several repositories name: another of the
+        // learner's in their registry namespace, or another learner's for the same image.)
+        let short: String = info
+            .id
+            .trim_start_matches("sha256:")
+            .chars()
+            .take(12)
+            .collect();
+        return Err((
+            409,
+            format!(
+                "conflict: unable to delete {short} (must be forced) - image is referenced in multiple repositories; docker rmi the names you gave it (docker images lists them)"
             ),
         ));
     }

@@ -94,6 +94,8 @@ pub enum ConsoleError {
     TooMany { most: usize, wait: u64 },
     #[error("{0}")]
     SettingUp(String),
+    #[error("Your console is open on another of this workshop's servers, which keeps it while it runs: carry on there (your instructor can say how), or wait until it has been put away ({0} without a command) and open it here.")]
+    Elsewhere(String),
 }
 
 /// The script each command line runs in: in the folder the previous command left, with the
@@ -273,6 +275,48 @@ impl Consoles {
             })
             .map(|o| o.owner.clone())
             .collect()
+    }
+
+    /// Make `owner`'s toolbox this server's to start: one server runs a learner's console at
+    /// a time. A toolbox another server runs that is not gone is that server's (refused:
+    /// [`ConsoleError::Elsewhere`]); one a gone server left is removed, to be made anew with
+    /// this server's label. One without a label (made before servers were) is taken as it
+    /// is; so is everything when this server keeps no account of servers.
+    async fn claim_toolbox(&self, owner: &str) -> Result<(), ConsoleError> {
+        let Some(store) = &self.servers else {
+            return Ok(());
+        };
+        let Ok(client) = self.engine.client().await else {
+            // (Starting the toolbox says what is wrong.)
+            return Ok(());
+        };
+        let (id, server) = match client.toolbox_server(&toolbox_name(owner)).await {
+            Ok(Some(found)) => found,
+            Ok(None) | Err(_) => return Ok(()),
+        };
+        if server.is_empty() || server == store.server {
+            return Ok(());
+        }
+        let elsewhere =
+            || ConsoleError::Elsewhere(crate::when::duration_words(self.settings.idle_stop));
+        let rows = store.servers().await.map_err(|e| {
+            tracing::warn!("whose console {id} is cannot be read: {e}");
+            elsewhere()
+        })?;
+        let now = crate::store::now_ms();
+        if rows.iter().any(|row| row.id == server && !row.is_gone(now)) {
+            return Err(elsewhere());
+        }
+        tracing::info!(toolbox = %id, %server, "taking over a console its gone server left");
+        if client.remove_containers(std::slice::from_ref(&id)).await == 0 {
+            // (Already gone: a sweep took it.)
+            if let Ok(Some(_)) = client.toolbox_server(&toolbox_name(owner)).await {
+                return Err(ConsoleError::Unavailable(
+                    "Your console's toolbox, left by a server that stopped, could not be removed; try again in a minute.".into(),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The console of `owner`, made (not started) if they have none.
@@ -461,6 +505,18 @@ impl Consoles {
                 return Err(ConsoleError::Full(running));
             }
             starting.insert(console.owner.clone());
+        }
+        if let Err(refused) = self.claim_toolbox(&console.owner).await {
+            lock(&self.starting).remove(&console.owner);
+            // (Not this server's console: its sweeps must not put the learner's things away.)
+            let mut open = lock(&self.open);
+            if open
+                .get(&console.owner)
+                .is_some_and(|c| Arc::ptr_eq(c, console))
+            {
+                open.remove(&console.owner);
+            }
+            return Err(refused);
         }
         console.set_state(ToolboxState::Starting, "Starting your toolbox…");
         let started = self.start_toolbox(console).await;
@@ -1305,7 +1361,8 @@ impl Consoles {
             for (learner, id) in &recorded {
                 let handle = crate::registry::handle_of(learner);
                 let keep = match images.iter().find(|i| i.id == *id) {
-                    None => false,
+                    // (Not listed: gone, or an unnamed image another is built on.)
+                    None => !matches!(client.image_info(id).await, Ok(None)),
                     Some(_) if !gone(&handle) => true,
                     Some(image) => image.tags.iter().any(|t| {
                         t.starts_with(&format!("{handle}-")) || t.contains(&format!("/{handle}/"))

@@ -271,6 +271,10 @@ pub async fn build(
     };
     let tar = bytes::Bytes::from(tar);
     let mut log = LogState::new(job.limits.max_log_bytes, hidden_steps, &instructions);
+    // (A console's labels are the learner's `--label`s: steps shown, one each.)
+    if job.console_owner.is_some() {
+        log.shown_label_steps = u32::try_from(job.labels.len()).unwrap_or(0);
+    }
     let started = std::time::SystemTime::now();
     let outcome = tokio::time::timeout(job.limits.timeout, async {
         let mut retries = 0;
@@ -555,8 +559,17 @@ pub async fn local_base_images(client: &Client) -> Vec<String> {
         .into_iter()
         .filter(|image| !image.labels.contains_key(ATTEMPT_LABEL))
         .flat_map(|image| image.repo_tags)
-        // (layerlab's own images, like the console's toolbox, are no one's base.)
-        .filter(|tag| tag != "<none>:<none>" && !tag.starts_with("layerlab/"))
+        // (layerlab's own images, like the console's toolbox, are no one's base; nor are a
+        // learner's, `learner-…/web:1` or `<registry>/learner-…/web:1`, which consoles
+        // build without labels.)
+        .filter(|tag| {
+            tag != "<none>:<none>"
+                && !tag.starts_with("layerlab/")
+                && !tag
+                    .split('/')
+                    .take(2)
+                    .any(|part| part.starts_with("learner-"))
+        })
         .collect();
     names.sort();
     names.dedup();
@@ -751,6 +764,8 @@ struct LogState {
     steps: Vec<StepImage>,
     /// Set when a line broke the builder's framing: what it was.
     forged: Option<String>,
+    /// Steps the builder adds at the end for labels that are shown (a console's).
+    shown_label_steps: u32,
 }
 
 const TAIL_LINES: usize = 12;
@@ -778,6 +793,7 @@ impl LogState {
             stage: 0,
             steps: Vec::new(),
             forged: None,
+            shown_label_steps: 0,
         }
     }
 
@@ -835,7 +851,8 @@ impl LogState {
             }
         };
         // When our count of instructions agrees with the builder's, the keyword must too.
-        let expected_total = self.keywords.len() as u32 + self.hidden_steps;
+        let expected_total =
+            self.keywords.len() as u32 + self.hidden_steps + self.shown_label_steps;
         let keyword_ok = step.total != expected_total
             || match (step.current as usize)
                 .checked_sub(1)

@@ -189,6 +189,33 @@ impl Client {
             .collect())
     }
 
+    /// The server process whose label the toolbox `name` carries ([`SERVER_LABEL`]): `None`
+    /// when there is no such container, `Some("")` when it carries none (one made before
+    /// servers were labelled).
+    pub async fn toolbox_server(&self, name: &str) -> Result<Option<(String, String)>, String> {
+        match self
+            .docker
+            .inspect_container(
+                name,
+                None::<bollard::query_parameters::InspectContainerOptions>,
+            )
+            .await
+        {
+            Ok(found) => {
+                let server = found
+                    .config
+                    .and_then(|c| c.labels)
+                    .and_then(|l| l.get(SERVER_LABEL).cloned())
+                    .unwrap_or_default();
+                Ok(Some((found.id.unwrap_or_else(|| name.to_string()), server)))
+            }
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(None),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
     /// Start `spec`'s toolbox: the stopped one of that name again, or a new one. Its id.
     pub async fn start_toolbox(&self, spec: &ToolboxSpec<'_>) -> Result<String, String> {
         let docker = &self.docker;

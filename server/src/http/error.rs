@@ -191,6 +191,7 @@ impl AppError {
                         return (S::TOO_MANY_REQUESTS, "rate_limited", Some(*wait))
                     }
                     C::SettingUp(_) => (S::CONFLICT, "setting_up"),
+                    C::Elsewhere(_) => (S::CONFLICT, "console_elsewhere"),
                     C::Full(_) => return (S::SERVICE_UNAVAILABLE, "consoles_full", Some(60)),
                 }
             }

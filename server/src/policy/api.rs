@@ -297,6 +297,31 @@ impl Scope {
             .collect()
     }
 
+    /// Whether the engine's image name `name` is one the learner gave: under their prefix,
+    /// or in their namespace of the class registry.
+    pub fn is_own_name(&self, name: &str) -> bool {
+        name.starts_with(&self.image_prefix()) || self.in_namespace(name)
+    }
+
+    /// Whether the image `id`, named `tags` on the engine, is the learner's by their
+    /// console's account: built (or pulled back) there, and not since left to others — it
+    /// bears one of their names, or no name at all (their `<none>`). Two learners whose
+    /// builds take the same steps end on one image: once one has taken off their last name,
+    /// it is the other's alone.
+    pub fn built_own<'a>(&self, id: &str, tags: impl Iterator<Item = &'a str>) -> bool {
+        if !self.built.contains(id) {
+            return false;
+        }
+        let mut named = false;
+        for tag in tags.filter(|t| *t != "<none>:<none>") {
+            if self.is_own_name(tag) {
+                return true;
+            }
+            named = true;
+        }
+        !named
+    }
+
     /// Whether `name` is in the learner's namespace of the class registry.
     pub fn in_namespace(&self, name: &str) -> bool {
         self.namespace()
@@ -711,10 +736,8 @@ pub fn as_shown(
             // Where the engine keeps the layers' files, on the host.
             let image = shown.as_object_mut()?;
             image.remove("GraphDriver");
-            let own = scope.owns_image(
-                image.get("Id"),
-                image.get("Config").and_then(|c| c.get("Labels")),
-            );
+            let labels = image.get("Config").and_then(|c| c.get("Labels")).cloned();
+            let own = scope.owns_image(image, labels.as_ref());
             scope.show_image_names(image, own);
         }
         ShownCall::History => {
@@ -755,7 +778,7 @@ pub fn as_shown(
                 let Some(fields) = image.as_object_mut() else {
                     continue;
                 };
-                let own = scope.owns_image(fields.get("Id"), fields.get("Labels"));
+                let own = scope.owns_image(fields, fields.get("Labels"));
                 let base = fields
                     .get("RepoTags")
                     .and_then(|t| t.as_array())
@@ -849,22 +872,30 @@ enum ShownCall {
 }
 
 impl Scope {
-    /// Whether the image `id` with these labels (`Labels` of a listing, `Config.Labels` of
-    /// an inspection) is one of the learner's own, made here: built by their console, or
-    /// labelled theirs (the workbench's builds, and a console's before migration 0011).
+    /// Whether `image` (its `Id` and `RepoTags`) with these labels (`Labels` of a listing,
+    /// `Config.Labels` of an inspection) is one of the learner's own, made here: labelled
+    /// theirs (the workbench's builds, and a console's before migration 0011), or their
+    /// console's ([`Scope::built_own`]).
     fn owns_image(
         &self,
-        id: Option<&serde_json::Value>,
+        image: &serde_json::Map<String, serde_json::Value>,
         labels: Option<&serde_json::Value>,
     ) -> bool {
         use crate::engine::builder::{INSTANCE_LABEL, OWNER_LABEL};
         let label = |key: &str| labels.and_then(|l| l.get(key)).and_then(|v| v.as_str());
         let labelled = label(OWNER_LABEL) == Some(self.owner.as_str())
             && label(INSTANCE_LABEL) == Some(self.instance.as_str());
+        let tags = image
+            .get("RepoTags")
+            .and_then(|t| t.as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t.as_str());
         labelled
-            || id
+            || image
+                .get("Id")
                 .and_then(|i| i.as_str())
-                .is_some_and(|i| self.built.contains(i))
+                .is_some_and(|id| self.built_own(id, tags))
     }
 
     /// An image's `RepoTags` and `RepoDigests` as the learner sees them ([`Scope::shown_image`]).
@@ -876,8 +907,11 @@ impl Scope {
                     .filter_map(|n| n.as_str())
                     .filter_map(|n| match field {
                         "RepoTags" => self.shown_image(n, own),
-                        // (Digests name where an image was pushed: the learner's own images'.)
-                        _ => own.then(|| n.to_string()),
+                        // (Digests name where an image was pushed: the learner's own images',
+                        // in their own namespace; `<none>@<none>` is what an image without
+                        // a name has.)
+                        _ => (own && (self.in_namespace(n) || n == "<none>@<none>"))
+                            .then(|| n.to_string()),
                     })
                     .map(serde_json::Value::String)
                     .collect();

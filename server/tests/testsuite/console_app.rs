@@ -409,6 +409,18 @@ fn image_names_of(handle: &str) -> Vec<String> {
         .collect()
 }
 
+/// What the console at `events` (its event stream's address) shows the learner with
+/// `cookie`, as its stream gives it in 3 s (for a failing test's message).
+fn console_said(events: &str, cookie: &str) -> String {
+    let out = std::process::Command::new("curl")
+        .args(["-s", "-N", "--max-time", "3", "-b", cookie, events])
+        .output();
+    match out {
+        Ok(out) => String::from_utf8_lossy(&out.stdout).into_owned(),
+        Err(e) => format!("(curl: {e})"),
+    }
+}
+
 /// The id of the image without a name on the engine whose last step's command holds `step`.
 fn dangling_made_by(step: &str) -> Option<String> {
     let out = std::process::Command::new("docker")
@@ -444,11 +456,12 @@ async fn each_learner_builds_tags_and_removes_images_of_their_own() {
     // A build as on a laptop: the CLI's own output, the learner's names, the workbench's
     // memory limit on each step.
     let ran = ann
-        .run("mkdir -p app && cd app && printf 'FROM busybox:latest\\nRUN echo built > /built && (cat /sys/fs/cgroup/memory/memory.limit_in_bytes || cat /sys/fs/cgroup/memory.max)\\nCOPY . /app/\\nCMD [\"cat\", \"/built\"]\\n' > Dockerfile && echo hi > note.txt && docker build -t web:1 . && docker run --rm web:1")
+        .run("mkdir -p app && cd app && printf 'FROM busybox:latest\\nRUN echo built > /built && (cat /sys/fs/cgroup/memory/memory.limit_in_bytes || cat /sys/fs/cgroup/memory.max)\\nCOPY . /app/\\nCMD [\"cat\", \"/built\"]\\n' > Dockerfile && echo hi > note.txt && docker build --no-cache -t web:1 . && docker run --rm web:1")
         .await;
     assert_eq!(ran.exit, Some(0), "{ran:?}");
+    // (The CLI's own "Sending build context …" line may be overwritten on a terminal when
+    // the answer comes at once, as straight to an engine: not asked for.)
     for wanted in [
-        "Sending build context to Docker daemon",
         "Step 2/4 : RUN echo built",
         &(96u64 << 20).to_string(),
         "Successfully tagged web:1",
@@ -638,9 +651,13 @@ async fn each_learner_builds_tags_and_removes_images_of_their_own() {
     assert!(ran.text.contains("built"), "{}", ran.text);
 
     // The same steps built by both end on one image: each has it under their own names, and
-    // one taking theirs off leaves the other's.
-    let same =
-        "printf 'FROM busybox:latest\\nCMD [\"echo\", \"same\"]\\n' | docker build -q -t same -";
+    // one taking theirs off leaves it the other's alone.
+    // (Named by this run's learners: an image an earlier run left named is not theirs.)
+    let same = format!(
+        "printf 'FROM busybox:latest\\nLABEL run={}\\nCMD [\"echo\", \"same\"]\\n' | docker build -q -t same -",
+        ann.handle
+    );
+    let same = same.as_str();
     let ann_same = ann.run(same).await;
     let bob_same = bob.run(same).await;
     assert_eq!(
@@ -648,12 +665,30 @@ async fn each_learner_builds_tags_and_removes_images_of_their_own() {
         bob_same.text.trim(),
         "{ann_same:?} {bob_same:?}"
     );
+    let same_id = ann_same.text.trim().to_string();
+    let short = &same_id["sha256:".len().."sha256:".len() + 12];
+    let ran = ann.run(&format!("docker rmi {short}")).await;
+    assert!(
+        ran.text.contains("referenced in multiple repositories"),
+        "{}",
+        ran.text
+    );
     let ran = bob
         .run("docker image inspect -f '{{.RepoTags}}' same && docker rmi same && docker run --rm same")
         .await;
     assert!(ran.text.contains("[same:latest]\n"), "{}", ran.text);
     assert!(ran.text.contains("Untagged: same:latest"), "{}", ran.text);
     assert!(ran.text.contains("No such image"), "{}", ran.text);
+    for line in [
+        format!("docker image inspect {short}"),
+        format!("docker run --rm {short}"),
+        format!("docker rmi {short}"),
+    ] {
+        let ran = bob.run(&line).await;
+        assert!(ran.text.contains("No such image"), "{line}: {}", ran.text);
+    }
+    let ran = bob.run("docker images --format '{{.ID}}'").await;
+    assert!(!ran.text.contains(short), "{}", ran.text);
     let ran = ann.run("docker run --rm same && docker rmi same").await;
     assert_eq!(ran.exit, Some(0), "{ran:?}");
     assert!(ran.text.starts_with("same\n"), "{}", ran.text);
@@ -661,7 +696,7 @@ async fn each_learner_builds_tags_and_removes_images_of_their_own() {
     // Built again under the same name: the earlier image is the learner's `<none>`, which
     // only they see, run and remove.
     let ran = ann
-        .run("printf 'FROM busybox:latest\\nRUN echo first > /v\\n' | docker build -q -t twice - && printf 'FROM busybox:latest\\nRUN echo second > /v\\n' | docker build -q -t twice - >/dev/null && docker images --format '{{.Repository}}:{{.Tag}} {{.ID}}'")
+        .run(&format!("printf 'FROM busybox:latest\\nRUN echo first > /v # {}\\n' | docker build -q -t twice - && printf 'FROM busybox:latest\\nRUN echo second > /v\\n' | docker build -q -t twice - >/dev/null && docker images --format '{{{{.Repository}}}}:{{{{.Tag}}}} {{{{.ID}}}}'", ann.handle))
         .await;
     assert_eq!(ran.exit, Some(0), "{ran:?}");
     let first = ran
@@ -929,10 +964,15 @@ async fn idle_consoles_stop_then_go_and_a_killed_server_leaves_nothing_behind() 
         format!("{handle}-web"),
     );
     let running = |name: &str| inspect(name, "{{.State.Running}}");
+    let url = server.url("/api/v1/console/events");
     let wait_for = |what: &str, check: &dyn Fn() -> bool| {
-        let deadline = Instant::now() + Duration::from_secs(60);
+        let deadline = Instant::now() + Duration::from_secs(90);
         while !check() {
-            assert!(Instant::now() < deadline, "waited a minute for {what}");
+            assert!(
+                Instant::now() < deadline,
+                "waited 90 s for {what}; the console says:\n{}",
+                console_said(&url, &cookie)
+            );
             std::thread::sleep(Duration::from_millis(250));
         }
     };
@@ -958,9 +998,16 @@ async fn idle_consoles_stop_then_go_and_a_killed_server_leaves_nothing_behind() 
             && !db.console_dir().join(&handle).exists()
     });
     // The next command starts the toolbox again; the learner's container is still theirs.
-    command_on(&server, &cookie, "docker start web").await;
-    wait_for("web to run again", &|| {
-        running(&web).as_deref() == Some("true")
+    // (Started again, the console knows the images it built from the database: `kept`.)
+    command_on(
+        &server,
+        &cookie,
+        "docker start web && docker run -d --name again kept sleep 600",
+    )
+    .await;
+    let again = format!("{handle}-again");
+    wait_for("web to run again, and a container of kept", &|| {
+        running(&web).as_deref() == Some("true") && running(&again).as_deref() == Some("true")
     });
     assert_eq!(running(&toolbox).as_deref(), Some("true"));
 
@@ -973,6 +1020,7 @@ async fn idle_consoles_stop_then_go_and_a_killed_server_leaves_nothing_behind() 
         [
             running(&toolbox).map(|_| toolbox.clone()),
             running(&web).map(|_| web.clone()),
+            running(&again).map(|_| again.clone()),
             inspect(&unnamed, "{{.Id}}"),
         ]
         .into_iter()

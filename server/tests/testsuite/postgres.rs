@@ -286,6 +286,7 @@ async fn the_store_gives_the_same_answers_on_postgres_as_on_sqlite() {
         "a2 is ada's only: true; size Some(5000002000)",
         "latest Some(\"a3\"); rows [\"a1 succeeded passed=false 0/1 size=Some(5000001000) layers=Some(3)\", \"a2 succeeded passed=true 1/1 size=Some(5000002000) layers=Some(3)\", \"a3 interrupted passed=false 0/0 size=None layers=None\"]",
         "superseded stages [(\"a1\", [\"stage-a1\"]), (\"a2\", [\"stage-a2\"])], besides a3 [(\"a1\", [\"stage-a1\"]), (\"a2\", [\"stage-a2\"])], after clearing a1 [(\"a2\", [\"stage-a2\"])]; times [(\"a1\", 1000), (\"a2\", 2000)]",
+        "console images: ada [\"sha256:1\", \"sha256:2\"]; after forgetting one [(\"ada\", \"sha256:2\"), (\"bob\", \"sha256:1\")]",
     ] {
         assert!(said.contains(expected), "expected {expected}\nin:\n{said}");
     }

@@ -164,3 +164,76 @@ async fn a_server_leaves_a_live_servers_consoles_alone() {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
+
+/// One server runs a learner's console at a time: while A runs it, the same learner opening
+/// it on B is told so (and A's toolbox is left alone); once A is gone, B takes it over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_learners_console_is_run_by_one_server_at_a_time() {
+    crate::console_app::seeded_toolbox();
+    let db = Arc::new(TestDb::new());
+    let a = ServerProcess::start_with(LOCAL_ENGINE, db.clone(), &[]);
+    let (status, set_cookie, body) = support::http(
+        "POST",
+        &a.url("/api/v1/console"),
+        None,
+        Some(&serde_json::json!(null)),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    let cookie = support::cookie_pair(set_cookie);
+    let handle = crate::console_app::handle_in(&db.console_dir());
+    let toolbox = format!("layerlab-console-{handle}");
+    let running = || crate::console_app::inspect(&toolbox, "{{.State.Running}}");
+    let server_of = || {
+        crate::console_app::inspect(&toolbox, "{{index .Config.Labels \"org.layerlab.server\"}}")
+            .unwrap_or_default()
+    };
+    let a_id = server_of();
+    assert!(!a_id.is_empty(), "A's toolbox names A");
+
+    // (B's console sweeps come a minute apart: the takeover below is B's answer to the
+    // learner, not a sweep.)
+    let (b, _b_dir) = second_server(&db, "--console-idle-stop=600");
+    let open_on_b = || async {
+        support::http(
+            "POST",
+            &b.url("/api/v1/console"),
+            Some(&cookie),
+            Some(&serde_json::json!(null)),
+        )
+        .await
+    };
+    let (status, _, body) = open_on_b().await;
+    assert_eq!(status, 409, "{body}");
+    assert!(body.contains("console_elsewhere"), "{body}");
+    assert!(
+        body.contains("another of this workshop's servers"),
+        "{body}"
+    );
+    let (status, _, body) = support::http(
+        "POST",
+        &b.url("/api/v1/console/commands"),
+        Some(&cookie),
+        Some(&serde_json::json!({"line": "docker ps"})),
+    )
+    .await;
+    assert_eq!(status, 409, "a command on B: {body}");
+    assert_eq!(running().as_deref(), Some("true"));
+    assert_eq!(server_of(), a_id, "A's toolbox is still A's");
+
+    // A is killed: B takes the console over when the learner opens it there.
+    drop(a.kill());
+    let (status, _, body) = open_on_b().await;
+    assert_eq!(status, 204, "{body}");
+    assert_eq!(running().as_deref(), Some("true"));
+    let b_id = server_of();
+    assert!(!b_id.is_empty() && b_id != a_id, "{a_id} → {b_id}");
+    let (status, _, body) = support::http(
+        "POST",
+        &b.url("/api/v1/console/commands"),
+        Some(&cookie),
+        Some(&serde_json::json!({"line": "docker ps"})),
+    )
+    .await;
+    assert_eq!(status, 202, "{body}");
+}
