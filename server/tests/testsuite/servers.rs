@@ -50,6 +50,21 @@ fn second_server(db: &Arc<TestDb>, flag: &str) -> (ServerProcess, tempfile::Temp
     )
 }
 
+/// A new learner opens their console on `server` (their first request, which starts their
+/// session): their cookie and handle.
+async fn open_console(server: &ServerProcess, db: &TestDb) -> (String, String) {
+    let (status, set_cookie, body) = support::http(
+        "POST",
+        &server.url("/api/v1/console"),
+        None,
+        Some(&serde_json::json!(null)),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    let handle = crate::console_app::handle_in(&db.console_dir());
+    (support::cookie_pair(set_cookie), handle)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_takes_over_only_the_builds_of_one_that_went() {
     let db = Arc::new(TestDb::new());
@@ -133,16 +148,7 @@ async fn a_server_leaves_a_live_servers_consoles_alone() {
     crate::console_app::seeded_toolbox();
     let db = Arc::new(TestDb::new());
     let a = ServerProcess::start_with(LOCAL_ENGINE, db.clone(), &[]);
-    // (Opening the console is the learner's first request: it starts their session.)
-    let (status, _, body) = support::http(
-        "POST",
-        &a.url("/api/v1/console"),
-        None,
-        Some(&serde_json::json!(null)),
-    )
-    .await;
-    assert_eq!(status, 204, "{body}");
-    let handle = crate::console_app::handle_in(&db.console_dir());
+    let (_, handle) = open_console(&a, &db).await;
     let toolbox = format!("layerlab-console-{handle}");
     let running = || crate::console_app::inspect(&toolbox, "{{.State.Running}}");
     assert_eq!(running().as_deref(), Some("true"));
@@ -172,16 +178,7 @@ async fn a_learners_console_is_run_by_one_server_at_a_time() {
     crate::console_app::seeded_toolbox();
     let db = Arc::new(TestDb::new());
     let a = ServerProcess::start_with(LOCAL_ENGINE, db.clone(), &[]);
-    let (status, set_cookie, body) = support::http(
-        "POST",
-        &a.url("/api/v1/console"),
-        None,
-        Some(&serde_json::json!(null)),
-    )
-    .await;
-    assert_eq!(status, 204, "{body}");
-    let cookie = support::cookie_pair(set_cookie);
-    let handle = crate::console_app::handle_in(&db.console_dir());
+    let (cookie, handle) = open_console(&a, &db).await;
     let toolbox = format!("layerlab-console-{handle}");
     let running = || crate::console_app::inspect(&toolbox, "{{.State.Running}}");
     let server_of = || {
