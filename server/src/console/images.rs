@@ -115,6 +115,14 @@ async fn image_bytes(
     }
 }
 
+/// What a learner whose images take `used` bytes, their budget or more, is told.
+fn over_budget(used: u64) -> String {
+    format!(
+        "layerlab: your images take {}, the most one learner's may; remove some first (docker images lists them, docker rmi NAME removes one)",
+        app::dto::human_size(used)
+    )
+}
+
 /// `docker build`: the files sent (a tar of the folder built) are built as the workbench
 /// builds them, under the learner's names; the log streams back as the daemon's would.
 pub(super) async fn build(door: &Door, request: Request, query: &str) -> Response {
@@ -232,28 +240,42 @@ pub(super) async fn build(door: &Door, request: Request, query: &str) -> Respons
             console_prefix: Some(scope.image_prefix()),
         };
         // What the learner's images take is counted while the build runs (the engine's count
-        // takes a second or more): past the budget, the build stops and is refused. (Only on
-        // the engine's own count: without it, the count after the build decides.)
-        // (`Err(Ok(bytes))`: over the budget; `Err(Err(failure))`: the build failed.)
-        let counted = async {
+        // takes a second or more): past the budget, the build is refused — stopped if it is
+        // still running, its image removed if it has ended. (Only on the engine's own count:
+        // without it, the count after the build decides.)
+        let over = |used: u64| {
+            let message = over_budget(used);
+            say(serde_json::json!({ "errorDetail": { "message": message }, "error": message }));
+        };
+        let mut counted = std::pin::pin!(async {
             match image_bytes(&engine, &scope, &images, Duration::from_secs(10)).await {
-                (used, true) if used >= budget => Err(Ok(used)),
+                (used, true) if used >= budget => Err(used),
                 (used, true) => Ok(used),
                 (_, false) => Ok(budget),
             }
+        });
+        let mut building = std::pin::pin!(builds.console_build(asked, &mut on));
+        let (used, built) = tokio::select! {
+            used = &mut counted => match used {
+                // (The build, not ended, is dropped: stopped.)
+                Err(used) => return over(used),
+                Ok(used) => (used, building.await),
+            },
+            built = &mut building => match (counted.await, built) {
+                (Err(used), Ok(built)) => {
+                    // (Its name only if it still names this image.)
+                    let named = crate::engine::image::image_id(&client, &tag).await;
+                    if named.as_deref() == Some(built.image_id.as_str()) {
+                        let _ = client.remove_image(&tag).await;
+                    }
+                    return over(used);
+                }
+                (used, built) => (used.unwrap_or(budget), built),
+            },
         };
-        let building = async { builds.console_build(asked, &mut on).await.map_err(Err) };
-        let (used, built) = match tokio::try_join!(counted, building) {
-            Ok(done) => done,
-            Err(Ok(used)) => {
-                let message = format!(
-                    "layerlab: your images take {}, the most one learner's may; remove some first (docker images lists them, docker rmi NAME removes one)",
-                    app::dto::human_size(used)
-                );
-                say(serde_json::json!({ "errorDetail": { "message": message }, "error": message }));
-                return;
-            }
-            Err(Err(failure)) => {
+        let built = match built {
+            Ok(built) => built,
+            Err(failure) => {
                 let mut message = scope.unprefixed(&failure.message);
                 if let Some(line) = failure.line.filter(|_| !message.starts_with("Line ")) {
                     message = format!("{message} (Dockerfile line {line})");
@@ -609,9 +631,17 @@ pub(super) async fn pull(
         }
     }
     let auth = registry_auth(door)?;
+    let images = client.all_images().await.map_err(unreachable)?;
     if !digest {
-        let images = client.all_images().await.map_err(unreachable)?;
         room_for_names(scope, &images, &[&name])?;
+    }
+    // (Pulls bring back only what was pushed from here, each within a build's limits, but
+    // many of them would pass the learner's budget: none while it is reached.)
+    let budget = door.limits.max_disk_bytes;
+    if let (used, true) = image_bytes(&door.engine, scope, &images, Duration::from_secs(10)).await {
+        if used >= budget {
+            return Err((403, over_budget(used)));
+        }
     }
     let (repository, pin) = match name.rsplit_once(':') {
         Some((repository, _)) if digest => (repository.to_string(), tag),

@@ -94,7 +94,7 @@ pub enum ConsoleError {
     TooMany { most: usize, wait: u64 },
     #[error("{0}")]
     SettingUp(String),
-    #[error("Your console is open on another of this workshop's servers, which keeps it while it runs: carry on there (your instructor can say how), or wait until it has been put away ({0} without a command) and open it here.")]
+    #[error("Your console is open on another of this workshop's servers, which keeps it until it is put away for good ({0} without a command) or that server stops: carry on there (your instructor can say how), or open it here after that.")]
     Elsewhere(String),
 }
 
@@ -298,10 +298,12 @@ impl Consoles {
             return Ok(());
         }
         let elsewhere =
-            || ConsoleError::Elsewhere(crate::when::duration_words(self.settings.idle_stop));
+            || ConsoleError::Elsewhere(crate::when::duration_words(self.settings.idle_remove));
         let rows = store.servers().await.map_err(|e| {
             tracing::warn!("whose console {id} is cannot be read: {e}");
-            elsewhere()
+            ConsoleError::Unavailable(
+                "Whose your console is cannot be read right now; try again in a minute.".into(),
+            )
         })?;
         let now = crate::store::now_ms();
         if rows.iter().any(|row| row.id == server && !row.is_gone(now)) {
@@ -844,14 +846,29 @@ impl Consoles {
         removed
     }
 
-    /// Stop (or, with `remove`, remove) a console's toolbox and the learner's containers.
+    /// Stop (or, with `remove`, remove) a console's toolbox and the learner's containers —
+    /// unless another server has taken the console over since (its toolbox names that
+    /// server): then only this server's account of it goes.
     async fn put_away(&self, console: &Console, remove: bool) {
         let mut toolbox = console.toolbox.lock().await;
         let had = toolbox.take();
         lock(&console.toolbox_id).take();
         lock(&console.forwards).clear();
         console.tell_ports();
-        if let Ok(client) = self.engine.client().await {
+        let client = match self.engine.client().await {
+            Ok(client) => match client.toolbox_server(&toolbox_name(&console.owner)).await {
+                Ok(Some((_, server)))
+                    if !server.is_empty()
+                        && !self.server_id().is_empty()
+                        && server != self.server_id() =>
+                {
+                    None
+                }
+                _ => Some(client),
+            },
+            Err(_) => None,
+        };
+        if let Some(client) = client {
             let theirs: Vec<String> = client
                 .console_objects(&self.instance)
                 .await

@@ -241,6 +241,14 @@ impl Client {
                         spec.name
                     ));
                 }
+                // (Another server made it since this one looked: theirs.)
+                let server = labels.get(SERVER_LABEL).map(String::as_str).unwrap_or("");
+                if !server.is_empty() && server != spec.server {
+                    return Err(format!(
+                        "the toolbox {} is another server's ({server}), made a moment ago",
+                        spec.name
+                    ));
+                }
                 found.id.unwrap_or_else(|| spec.name.to_string())
             }
             None => {

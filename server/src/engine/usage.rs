@@ -64,26 +64,40 @@ pub async fn image_usage(host: &str) -> Result<Vec<ImageUsage>, String> {
     }
 }
 
-/// The last count this process made, and of which engine: see [`image_usage_within`].
-type LastCount = Option<(std::time::Instant, String, std::sync::Arc<Vec<ImageUsage>>)>;
+/// The last count this process made (or why it failed), when, and of which engine: see
+/// [`image_usage_within`].
+type LastCount = Option<(
+    std::time::Instant,
+    String,
+    Result<std::sync::Arc<Vec<ImageUsage>>, String>,
+)>;
 static LAST_COUNT: std::sync::OnceLock<tokio::sync::Mutex<LastCount>> = std::sync::OnceLock::new();
+
+/// How long a failed count is the answer for those who waited for it (rather than each
+/// asking again, one after another, as long).
+const FAILED_FOR: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// [`image_usage`], one count at a time in this process (the engine makes the others wait
 /// anyway, and a count takes a second or more on a busy engine), the last one taken again by
-/// a caller content with one made at most `age` ago.
+/// a caller content with one made at most `age` ago; a count that failed a moment ago is
+/// every waiter's answer.
 pub async fn image_usage_within(
     host: &str,
     age: std::time::Duration,
 ) -> Result<std::sync::Arc<Vec<ImageUsage>>, String> {
     let mut last = LAST_COUNT.get_or_init(Default::default).lock().await;
-    if let Some((at, of, usage)) = last.as_ref() {
-        if of == host && at.elapsed() <= age {
-            return Ok(usage.clone());
+    if let Some((at, of, counted)) = last.as_ref() {
+        let fresh = match counted {
+            Ok(_) => at.elapsed() <= age,
+            Err(_) => at.elapsed() <= FAILED_FOR,
+        };
+        if of == host && fresh {
+            return counted.clone();
         }
     }
-    let usage = std::sync::Arc::new(image_usage(host).await?);
-    *last = Some((std::time::Instant::now(), host.to_string(), usage.clone()));
-    Ok(usage)
+    let counted = image_usage(host).await.map(std::sync::Arc::new);
+    *last = Some((std::time::Instant::now(), host.to_string(), counted.clone()));
+    counted
 }
 
 /// The engine's words when another disk usage count is under way.

@@ -1396,6 +1396,42 @@ async fn a_learners_images_are_counted_by_their_own_layers() {
     assert!(names.iter().all(|n| !n.contains("/big:")), "{names:?}");
 }
 
+/// A learner whose images reach their budget (here by pulling back what they pushed, each
+/// push within it) builds and pulls nothing more: the count runs beside the build, and the
+/// build is refused with no image left behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_learner_at_their_budget_builds_and_pulls_nothing_more() {
+    seeded_toolbox();
+    let client = TestClient::with_args(LOCAL_ENGINE, &["--console-disk-mb=2"]).await;
+    let mut ann = Learner::open(client).await;
+    let noise = |name: &str| {
+        format!("printf 'FROM busybox:latest\\nRUN head -c 1200000 /dev/urandom > /noise\\n' | docker build -q -t {name} - >/dev/null")
+    };
+    let ran = ann
+        .run(&format!(
+            "{} && docker tag one $REGISTRY/one:1 && docker push -q $REGISTRY/one:1 >/dev/null && docker rmi one $REGISTRY/one:1 >/dev/null && {} && docker pull -q $REGISTRY/one:1",
+            noise("one"),
+            noise("two")
+        ))
+        .await;
+    assert_eq!(ran.exit, Some(0), "{ran:?}");
+    let mut before = image_names_of(&ann.handle);
+    before.sort();
+    assert_eq!(before.len(), 2, "two:latest and the pull: {before:?}");
+    for line in [
+        "printf 'FROM busybox:latest\\nRUN echo three\\n' | docker build -t three -".to_string(),
+        noise("four"),
+        "docker tag two $REGISTRY/two:1 && docker push -q $REGISTRY/two:1 >/dev/null && docker rmi $REGISTRY/two:1 >/dev/null && docker pull $REGISTRY/two:1".to_string(),
+    ] {
+        let ran = ann.run(&line).await;
+        assert_ne!(ran.exit, Some(0), "{line}: {ran:?}");
+        assert!(ran.text.contains("your images take"), "{line}: {}", ran.text);
+    }
+    let mut after = image_names_of(&ann.handle);
+    after.sort();
+    assert_eq!(after, before, "nothing was added");
+}
+
 /// A pull goes on after its `docker pull` has gone, until the engine has the image (so that
 /// it is tagged and kept as the learner's): a learner runs two at a time at most, and a third
 /// is refused saying so, rather than pulls started and dropped without end. Once they have
