@@ -33,6 +33,9 @@ pub struct ConsoleBuild<'a> {
     pub console_prefix: Option<String>,
 }
 
+/// The most of a learner's images a console build takes its cache from.
+const MAX_CACHE_FROM: usize = 64;
+
 /// What a console's images carry as their attempt: `<learner>/console`.
 pub const CONSOLE_ATTEMPT: &str = "console";
 
@@ -69,7 +72,17 @@ impl Builds {
             labels: asked.labels,
             network: false,
             build_args: asked.build_args,
-            cache_from: Vec::new(),
+            // The learner's own build cache, as on their laptop: a cached step only from the
+            // chains of their own images (and the course's base images, so the list is never
+            // empty, which would mean every image's). Two learners' builds of the same steps
+            // then make two images: one learner's removing theirs takes it off the engine
+            // (a pull brings it back), and no one learns from a cache hit what another built.
+            cache_from: {
+                let mut from = asked.built.ids();
+                from.truncate(MAX_CACHE_FROM);
+                from.extend(self.settings.base_images.iter().cloned());
+                from
+            },
             no_cache: asked.no_cache,
             limits: &self.settings.build,
             base_images: &self.settings.base_images,

@@ -86,6 +86,7 @@ async fn image_bytes(
         })
         .collect();
     let mut age = age;
+    let mut retried = false;
     loop {
         let unique: std::collections::HashMap<String, u64> =
             match crate::engine::usage::image_usage_within(engine.host(), age).await {
@@ -93,6 +94,13 @@ async fn image_bytes(
                     .iter()
                     .map(|i| (i.id.clone(), i.unique_bytes()))
                     .collect(),
+                // (The count can fail while a build removes a step's layer: a count that must
+                // be made now is asked once more, a moment later.)
+                Err(_) if age.is_zero() && !retried => {
+                    retried = true;
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    continue;
+                }
                 Err(e) => {
                     // Then each image counts whole, its base's layers too.
                     tracing::warn!(

@@ -80,16 +80,17 @@ const FAILED_FOR: std::time::Duration = std::time::Duration::from_secs(5);
 /// [`image_usage`], one count at a time in this process (the engine makes the others wait
 /// anyway, and a count takes a second or more on a busy engine), the last one taken again by
 /// a caller content with one made at most `age` ago; a count that failed a moment ago is
-/// every waiter's answer.
+/// the answer of every waiter content with an earlier count.
 pub async fn image_usage_within(
     host: &str,
     age: std::time::Duration,
 ) -> Result<std::sync::Arc<Vec<ImageUsage>>, String> {
     let mut last = LAST_COUNT.get_or_init(Default::default).lock().await;
     if let Some((at, of, counted)) = last.as_ref() {
+        // (A caller that needs a count made now is not given an earlier failure.)
         let fresh = match counted {
             Ok(_) => at.elapsed() <= age,
-            Err(_) => at.elapsed() <= FAILED_FOR,
+            Err(_) => !age.is_zero() && at.elapsed() <= FAILED_FOR,
         };
         if of == host && fresh {
             return counted.clone();
